@@ -1,0 +1,212 @@
+/*
+ * query.h — chengxin query semantics over a store read transaction.
+ *
+ * query/ is pure: no sockets, no files; it reads the store through store.h only. Every call
+ * takes a read transaction the caller owns (cx_txn), a role and an as-of day.
+ *
+ * Semantics (docs/data-model.md):
+ *  - in force on day D: status active and valid_from <= D < valid_until (open end: in force);
+ *  - displayable to the public on day D: active, category publishable for the entity kind
+ *    (catalogue `person_public` for civil servants and persons), tier published, and
+ *    decision_date <= D < decision_date + period, where period = clamp(valid_until -
+ *    decision_date, min_days, max_days) of the tier (catalogue `display` lines);
+ *  - the public role never sees a full resident ID number (cx_idcard_mask) nor a record that is
+ *    not displayable; other roles see all records, with flags.
+ *
+ * Caveats (threads): a cx_query is immutable after cx_query_new() except cx_query_reload();
+ * share one between threads, or give each thread its own. Results point into the txn's map
+ * snapshot or into caller buffers: encode them before resetting the txn.
+ */
+#ifndef CX_QUERY_H
+#define CX_QUERY_H
+
+#include "store.h"
+
+typedef enum cx_role {
+  CX_ROLE_PUBLIC, CX_ROLE_APPROVAL, CX_ROLE_ANALYST, CX_ROLE_SUBMITTER, CX_ROLE_ADMIN,
+  CX_ROLE_COUNT
+} cx_role;
+extern const char *const cx_role_names[CX_ROLE_COUNT];
+
+typedef struct cx_query cx_query;
+
+/** Creates a query context: copies the store's catalogue and calendar. */
+int cx_query_new(cx_store *st, cx_query **out);
+void cx_query_free(cx_query *q);
+/** Re-reads the catalogue (after cx_store_data_put). */
+int cx_query_reload(cx_query *q);
+const cx_catalog *cx_query_catalog(const cx_query *q);
+
+/* ===================================================================== visibility */
+
+int cx_query_in_force(const cx_sum_rec *r, cx_day as_of);
+/** Displayable to the public role on as_of (see above). kind is the entity's cx_kind. */
+int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, cx_day as_of);
+
+/* ===================================================================== entity */
+
+typedef struct cx_cat_counts {
+  uint32_t total, in_force, visible; /* visible: to the caller's role */
+} cx_cat_counts;
+
+#define CX_EF_BLACKLISTED 1u    /* an in-force serious-dishonesty list entry */
+#define CX_EF_UNDER_MEASURES 2u /* an in-force deny or review measure */
+#define CX_EF_REDLISTED 4u      /* an in-force red-list entry */
+#define CX_EF_OBJECTION 8u      /* an active record with an objection pending */
+
+typedef struct cx_entity_status {
+  cx_str code;                 /* masked for the public role when a person's ID number */
+  cx_str name;
+  uint8_t kind;
+  uint32_t region;             /* county code */
+  cx_str province, city, county; /* region names ("" when unknown) */
+  cx_str authority_code, authority_name; /* civil servants */
+  cx_cat_counts counts[CX_CAT_COUNT];
+  uint32_t flags;              /* CX_EF_* */
+  cx_day last_update;
+  char code_buf[CX_CODE_LEN + 1]; /* storage for a masked code */
+} cx_entity_status;
+
+/**
+ * The status page of code (any case/whitespace; validated). One summary lookup.
+ * CX_EINVALCODE (or a finer code error), CX_ENOTFOUND. The public role gets CX_ENOTFOUND for an
+ * entity none of whose records it may see when the entity is a person or civil servant.
+ */
+int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_day as_of,
+                    cx_entity_status *out);
+
+/* ===================================================================== records */
+
+#define CX_CURSOR_MAX 48 /* bytes of a cursor string, NUL included */
+
+typedef struct cx_record_view {
+  const cx_record *r;          /* entity_code masked for the public role when a person */
+  int in_force;
+  int displayable;
+} cx_record_view;
+
+typedef int (*cx_record_view_fn)(void *ctx, const cx_record_view *v);
+
+typedef struct cx_records_req {
+  cx_str code;
+  int category;                /* -1: all */
+  cx_str cursor;               /* empty: first page */
+  uint32_t limit;              /* 1..1000 (0 -> 20) */
+  cx_day as_of;
+  cx_role role;
+} cx_records_req;
+
+/**
+ * One page of an entity's records, newest first, role-filtered. fn is called for each record
+ * on the page. next_cursor receives a NUL-terminated opaque cursor ("" when no more).
+ * A cursor of another entity, forged or malformed: CX_EBADREQ.
+ */
+int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
+                     cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]);
+
+/* ===================================================================== check */
+
+typedef enum cx_verdict {
+  CX_V_CLEAR, CX_V_REVIEW, CX_V_DENY, CX_V_NOT_FOUND, CX_V_INVALID_CODE, CX_V_COUNT
+} cx_verdict;
+extern const char *const cx_verdict_names[CX_V_COUNT];
+
+typedef struct cx_check_hit {
+  cx_str record_id, authority_code;   /* into the map */
+  uint8_t category;                   /* cx_category */
+  const char *list_type;              /* catalogue code (NUL-terminated, q-owned) */
+  const char *measure, *measure_name; /* catalogue code and name */
+  uint8_t effect;                     /* cx_effect */
+  cx_day valid_from, valid_until;
+  uint8_t objection;
+} cx_check_hit;
+
+typedef struct cx_check_result {
+  uint8_t verdict;                    /* cx_verdict */
+  char code[CX_CODE_LEN + 1];         /* normalised code ("" when invalid) */
+  int code_err;                       /* for invalid_code: the finer error (CX_ECHECKSUM, ...) */
+  uint32_t n_hits;                    /* hits written (deny/review first, then incentives) */
+  uint32_t n_total;                   /* hits found (> n_hits when cap was too small) */
+} cx_check_result;
+
+/** Action index by code; CX_EBADREQ for an unknown action. */
+int cx_query_action(const cx_query *q, cx_str action);
+
+/**
+ * The linked-punishment verdict for one code and action on as_of, and the hits that justify it
+ * (deny/review measures in force) plus the red-list incentives for this action, written into
+ * hits[0..cap). One summary lookup; no heap allocation. Never fails for a bad or unknown code:
+ * that is the verdict. Returns 0, or a negative store error.
+ */
+int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day as_of,
+                   cx_check_result *out, cx_check_hit *hits, uint32_t cap);
+
+/* ===================================================================== search */
+
+typedef int (*cx_search_fn)(void *ctx, cx_str code, cx_str name, uint8_t kind);
+/**
+ * Entities by normalised name prefix, then by code prefix; at most limit (1..100) results,
+ * each once. The public role gets masked ID numbers and no persons or civil servants.
+ */
+int cx_query_search(const cx_query *q, cx_txn *t, cx_role role, cx_str prefix, uint32_t limit,
+                    cx_search_fn fn, void *ctx);
+
+/* ===================================================================== aggregate */
+
+typedef enum cx_metric {
+  CX_M_COUNT, CX_M_AMOUNT, CX_M_IN_FORCE, CX_M_ON_TIME, CX_M_ON_TIME_RATE, CX_M_REPORT_DELAY,
+  CX_M_REPAIRED, CX_M_LOSS_RATE, CX_M_KEPT_RATE,
+  CX_M_COUNT_
+} cx_metric;
+extern const char *const cx_metric_names[CX_M_COUNT_];
+
+#define CX_AGG_MAX_FILTER_VALUES 64
+#define CX_AGG_MIN_PUBLIC_CELL 5 /* cells below this count are suppressed for the public role */
+
+typedef struct cx_agg_filter {
+  uint8_t dim;                 /* cx_dim */
+  uint32_t n;
+  uint32_t vals[CX_AGG_MAX_FILTER_VALUES];
+} cx_agg_filter;
+
+typedef struct cx_agg_spec {
+  uint8_t n_group, group[CX_DIM_COUNT];  /* group-by columns, in output order */
+  uint8_t n_filters;
+  cx_agg_filter filters[CX_DIM_COUNT];
+  cx_day from, to;             /* decision-date range, inclusive; CX_DAY_NONE = unbounded */
+  uint8_t n_metrics, metrics[CX_M_COUNT_]; /* default: count */
+  int order;                   /* column index (group columns then metrics), -1 = group order */
+  int desc;
+  uint32_t limit;              /* 0 = all */
+  cx_day as_of;                /* for in_force */
+  int force_scan;              /* tests and benches: never use rollups */
+} cx_agg_spec;
+
+typedef struct cx_agg_row {
+  uint32_t keys[CX_DIM_COUNT]; /* keys[i] = value of group[i] (cx_record_dim encoding) */
+  double vals[CX_M_COUNT_];    /* vals[i] = value of metrics[i]; rates in [0,1] */
+} cx_agg_row;
+
+typedef struct cx_agg_result {
+  uint32_t n_rows;
+  cx_agg_row *rows;            /* owned: cx_agg_result_free() */
+  int from_rollup;             /* 1 when answered from a rollup cube */
+  uint64_t scanned;            /* cells or records visited */
+} cx_agg_result;
+
+/** Parses a dimension value ("35", "3501", "2024-03", "2024Q1", "penalty", authority code...). */
+int cx_query_dim_parse(const cx_query *q, cx_txn *t, cx_dim dim, cx_str s, uint32_t *val);
+/** Formats a dimension value for output ("福建省", "2024-03", "penalty", authority name...). */
+int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, char *buf,
+                        size_t cap);
+
+/**
+ * Runs an aggregate. From the smallest covering rollup cube when there is one, else by a scan
+ * of the records; both give identical results. The public role gets cells with
+ * count < CX_AGG_MIN_PUBLIC_CELL removed. Allocates the rows (not a hot path).
+ */
+int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
+                       cx_agg_result *out);
+void cx_agg_result_free(cx_agg_result *res);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * cx_err.h — chengxin error codes, shared by every module.
+ *
+ * Every fallible function returns int: 0 on success or a negative CX_E* code.
+ * One X-macro table generates the enum, cx_strerror() and cx_err_name(); the
+ * protocol's error strings (`bad_request`, `not_found`, ...) are cx_err_name().
+ * Library codes (MDB_*, UV_*, errno) are translated at the module boundary.
+ */
+#ifndef CX_ERR_H
+#define CX_ERR_H
+
+/* X(ENUM, value, wire name, message) */
+#define CX_ERR_TABLE(X)                                                            \
+  X(CX_EBADFRAME,    -1,  "bad_frame",    "malformed frame")                      \
+  X(CX_EBADREQ,      -2,  "bad_request",  "bad request")                          \
+  X(CX_EUNKNOWNOP,   -3,  "unknown_op",   "unknown operation")                    \
+  X(CX_EINVALCODE,   -4,  "invalid_code", "invalid identifier code")              \
+  X(CX_ENOTFOUND,    -5,  "not_found",    "not found")                            \
+  X(CX_EFORBIDDEN,   -6,  "forbidden",    "operation not allowed for this role")  \
+  X(CX_ETOOLARGE,    -7,  "too_large",    "too large")                            \
+  X(CX_EBUSY,        -8,  "busy",         "server busy")                          \
+  X(CX_EINTERNAL,    -9,  "internal",     "internal error")                       \
+  X(CX_ENOMEM,       -10, "internal",     "out of memory")                        \
+  X(CX_EIO,          -11, "internal",     "I/O error")                            \
+  X(CX_EVERSION,     -12, "internal",     "store schema version mismatch")        \
+  X(CX_ECORRUPT,     -13, "internal",     "corrupt value in store")               \
+  X(CX_EMAPFULL,     -14, "busy",         "store map full")                       \
+  X(CX_EREADERS,     -15, "busy",         "store reader table full")              \
+  X(CX_EEXIST,       -16, "bad_request",  "already exists")                       \
+  X(CX_ELENGTH,      -17, "invalid_code", "wrong length")                         \
+  X(CX_EALPHABET,    -18, "invalid_code", "character outside the code alphabet")  \
+  X(CX_ECHECKSUM,    -19, "invalid_code", "bad check character")                  \
+  X(CX_EDATE,        -20, "bad_request",  "bad date")                             \
+  X(CX_ENOSTORE,     -21, "internal",     "no store at this path")                \
+  X(CX_EROFS,        -22, "internal",     "store is read-only")                   \
+  X(CX_EAGAIN,       -23, "internal",     "need more input")                      \
+  X(CX_ECONN,        -24, "internal",     "connection failed")
+
+enum cx_err {
+#define CX__ERR_ENUM(e, v, n, m) e = v,
+  CX_ERR_TABLE(CX__ERR_ENUM)
+#undef CX__ERR_ENUM
+  CX_ERR_MIN = -24
+};
+
+/** Human message for a CX_E* code (static string; "success" for 0). */
+const char *cx_strerror(int err);
+/** Wire name for a CX_E* code ("bad_request", ...); "ok" for 0. */
+const char *cx_err_name(int err);
+
+#endif

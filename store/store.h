@@ -1,0 +1,550 @@
+/*
+ * store.h — the chengxin record store (LMDB), its identifiers, dates, calendar and catalogue.
+ *
+ * This is store/'s only public header; nothing outside store/ includes <lmdb.h> or calls mdb_*.
+ *
+ * Layout (one LMDB environment, a directory; named databases, see docs/data-model.md):
+ *   meta         "schema" -> u32 version; "next_seq", "next_eid", "next_aid" -> u32; "salt" -> u64
+ *   summary      entity code (18 B) -> per-entity summary (identity + check index + record digest)
+ *   entities     entity id (u32 BE) -> entity code (18 B)
+ *   records      cx_reckey (eid BE, ~decision_date BE, seq BE: 12 B) -> record value
+ *   record_ref   authority id (u32 BE) + record_id bytes -> cx_reckey (12 B)
+ *   authorities  'c' + authority code -> id (u32) ; 'i' + id BE -> code NUL name
+ *   names        normalised name + 0x00 + entity code -> (empty)
+ *   rollup       cube id (u8) + month (u16 BE) + cube dims (u32 BE each) -> cx_rollup_cell
+ *   regions      region code (u32 BE) -> UTF-8 name
+ *   data         "catalog" | "calendar" | "regions" -> the operator's text file as loaded
+ *   audit        seq (u64 BE) -> audit entry (append-only)
+ *
+ * Caveats (threads): the environment is opened with MDB_NOTLS, so a read transaction (cx_txn)
+ * may be used by any one thread at a time, reset and renewed across requests. Writes go
+ * through cx_batch; LMDB serialises writers (one at a time across threads and processes) and
+ * readers never wait for them. Every pointer a read returns points into the map and is valid
+ * until the transaction is reset or ended.
+ */
+#ifndef CX_STORE_H
+#define CX_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cx_err.h"
+
+#define CX_SCHEMA_VERSION 1u
+
+/* ===================================================================== strings */
+
+/** A borrowed byte string (not NUL-terminated). */
+typedef struct cx_str {
+  const char *p;
+  uint32_t n;
+} cx_str;
+
+#define CX_STR(lit) ((cx_str){(lit), (uint32_t)(sizeof(lit) - 1)})
+static inline cx_str cx_str_c(const char *s) { return (cx_str){s, s ? (uint32_t)strlen(s) : 0}; }
+static inline int cx_str_eq(cx_str a, cx_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
+
+/* ===================================================================== enums */
+/* Each enum has a wire-name table (DESIGN §5a); *_parse returns 0 and the value, or CX_EBADREQ. */
+
+typedef enum cx_kind {
+  CX_KIND_ENTERPRISE, CX_KIND_GOVERNMENT, CX_KIND_SUBDISTRICT, CX_KIND_INSTITUTION,
+  CX_KIND_SOCIAL_ORG, CX_KIND_INDIVIDUAL_BUSINESS, CX_KIND_CIVIL_SERVANT, CX_KIND_PERSON,
+  CX_KIND_COUNT
+} cx_kind;
+
+typedef enum cx_category {
+  CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_GOV_DISHONESTY, CX_CAT_BLACKLIST, CX_CAT_REDLIST,
+  CX_CAT_COMMITMENT, CX_CAT_LAWSUIT, CX_CAT_COMPLAINT, CX_CAT_EVALUATION,
+  CX_CAT_COUNT
+} cx_category;
+
+/* Subtype: one flat enum; which values a category admits is checked by cx_subtype_valid(). */
+typedef enum cx_subtype {
+  CX_SUB_NONE,
+  CX_SUB_JUDGMENT, CX_SUB_ADMIN_PENALTY, CX_SUB_DISCIPLINARY, CX_SUB_ACCOUNTABILITY, /* gov_dishonesty */
+  CX_SUB_KEPT, CX_SUB_BROKEN,                                                      /* commitment */
+  CX_SUB_WON, CX_SUB_LOST,                                                         /* lawsuit */
+  CX_SUB_COUNT
+} cx_subtype;
+
+typedef enum cx_domain {
+  CX_DOM_PROCUREMENT, CX_DOM_PPP, CX_DOM_BIDDING, CX_DOM_INVESTMENT, CX_DOM_DEBT,
+  CX_DOM_SUBDISTRICT, CX_DOM_OTHER,
+  CX_DOM_COUNT
+} cx_domain;
+
+typedef enum cx_severity { CX_SEV_MINOR, CX_SEV_GENERAL, CX_SEV_SERIOUS, CX_SEV_COUNT } cx_severity;
+typedef enum cx_status { CX_ST_ACTIVE, CX_ST_REPAIRED, CX_ST_REVOKED, CX_ST_COUNT } cx_status;
+
+extern const char *const cx_kind_names[CX_KIND_COUNT];
+extern const char *const cx_category_names[CX_CAT_COUNT];
+extern const char *const cx_subtype_names[CX_SUB_COUNT]; /* [CX_SUB_NONE] = "" */
+extern const char *const cx_domain_names[CX_DOM_COUNT];
+extern const char *const cx_severity_names[CX_SEV_COUNT];
+extern const char *const cx_status_names[CX_ST_COUNT];
+
+/** Looks s up in a name table of n entries; returns the index or CX_EBADREQ. */
+int cx_enum_parse(const char *const *table, int n, cx_str s);
+/** 1 when subtype st is allowed for category cat (CX_SUB_NONE is allowed everywhere). */
+int cx_subtype_valid(int cat, int st);
+
+/* ===================================================================== days */
+
+/** Days since 1970-01-01 (UTC). */
+typedef uint32_t cx_day;
+#define CX_DAY_NONE 0u          /* unset (report date unknown, ...) */
+#define CX_DAY_OPEN UINT32_MAX  /* open end: valid_until never reached */
+
+/** Parses "YYYY-MM-DD" (exactly 10 bytes, a real calendar day, years 1971..9999). CX_EDATE. */
+int cx_day_parse(cx_str s, cx_day *out);
+/** Builds a day from y/m/d; CX_EDATE when not a real day. */
+int cx_day_from_ymd(int y, int m, int d, cx_day *out);
+void cx_day_to_ymd(cx_day day, int *y, int *m, int *d);
+/** Writes "YYYY-MM-DD" + NUL into buf (11 bytes); "" for CX_DAY_NONE, "open" for CX_DAY_OPEN. */
+void cx_day_format(cx_day day, char buf[11]);
+/** Today (UTC). */
+cx_day cx_day_today(void);
+/** 0 = Monday .. 6 = Sunday. */
+int cx_day_weekday(cx_day day);
+
+/* ===================================================================== identifiers */
+
+#define CX_CODE_LEN 18
+
+/**
+ * Validates and normalises a unified social credit code (GB 32100-2015): trims ASCII
+ * whitespace, upper-cases, then checks length (CX_ELENGTH), alphabet 0-9A-Y without I O Z S V
+ * (CX_EALPHABET) and the check character (CX_ECHECKSUM). On success writes the 18 characters
+ * and a NUL to out. out is untouched on failure.
+ */
+int cx_uscc_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
+/** The check character for the first 17 characters of a USCC (which must be in the alphabet). */
+char cx_uscc_check_char(const char code17[17]);
+/** Region code (GB/T 2260, positions 3-8) of a normalised USCC, as an integer (e.g. 350100). */
+uint32_t cx_uscc_region(const char code[CX_CODE_LEN]);
+
+/**
+ * Validates and normalises a resident identity number (GB 11643, 18 characters; last may be
+ * 'x' or 'X'): trims, upper-cases, checks length, digits, a real birth date (CX_EALPHABET when
+ * not) and the ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
+ */
+int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
+char cx_idcard_check_char(const char id17[17]);
+
+/**
+ * Normalises either kind of code: a string of 18 digits (or 17 digits + X) whose check passes as
+ * an ID number is an ID number; anything else is validated as a USCC. Sets *is_person.
+ */
+int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *is_person);
+/** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8). */
+uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
+/** Masks the middle of an ID number for the public role: "110105********002X". */
+void cx_idcard_mask(const char code[CX_CODE_LEN], char out[CX_CODE_LEN + 1]);
+
+/**
+ * Normalised name for prefix search: UTF-8 in, UTF-8 out; ASCII letters lower-cased,
+ * full-width ASCII (U+FF01..U+FF5E) folded to ASCII, whitespace and the brackets ()（）
+ * removed. Writes at most cap-1 bytes and a NUL; returns the length (truncated at a character
+ * boundary). Invalid UTF-8 bytes are dropped.
+ */
+size_t cx_name_normalize(const char *s, size_t n, char *out, size_t cap);
+
+/* ===================================================================== calendar */
+
+/**
+ * Working-day calendar, 2000-01-01 .. 2059-12-31: weekends are rest days unless the file makes
+ * them working days (调休); listed holidays are rest days.
+ *
+ * File format (UTF-8 text, one entry per line, '#' comments):
+ *   2025-01-01  holiday   元旦
+ *   2025-01-26  workday   春节调休
+ */
+#define CX_CAL_FIRST_YEAR 2000
+#define CX_CAL_DAYS 21915 /* 2000-01-01 .. 2059-12-31 */
+typedef struct cx_calendar {
+  cx_day first;                       /* day number of 2000-01-01 */
+  uint8_t work[(CX_CAL_DAYS + 7) / 8];/* bit set = working day */
+  uint32_t prefix[CX_CAL_DAYS + 1];   /* prefix[i] = working days in [first, first+i) */
+} cx_calendar;
+
+/** Parses a calendar file. On a bad line returns CX_EBADREQ and sets *bad_line (1-based). */
+int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
+int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
+/**
+ * Working days in (a, b]: how many working days after day a up to and including day b
+ * (0 when b <= a). Days outside the calendar range count by weekday alone.
+ */
+int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
+
+/** Reporting deadline: a record is on time when reported within this many working days. */
+#define CX_REPORT_DEADLINE_WORKDAYS 7
+
+/* ===================================================================== catalogue */
+
+/**
+ * The punishment-measure catalogue, display periods and the public-person rule, from one
+ * operator-replaceable text file (data/catalog.tsv). Tab-separated lines, '#' comments:
+ *
+ *   action     <code> <name>                                  e.g. procurement 政府采购
+ *   list       <code> <category> <name> <default measures,>   category: blacklist|redlist|gov_dishonesty|...
+ *   measure    <code> <effect> <actions,> <name>              effect: deny|review|incentive
+ *   display    <severity> <publish 0|1> <min_days> <max_days> public display period by tier
+ *   person_public <categories,>                               categories of civil servants' and
+ *                                                             persons' records the public may see
+ */
+#define CX_MAX_ACTIONS 32
+#define CX_MAX_LISTS 64
+#define CX_MAX_MEASURES 64
+#define CX_CODE_NAME_MAX 48
+
+typedef enum cx_effect { CX_EFFECT_DENY, CX_EFFECT_REVIEW, CX_EFFECT_INCENTIVE } cx_effect;
+extern const char *const cx_effect_names[3];
+
+typedef struct cx_catalog {
+  uint32_t n_actions, n_lists, n_measures;
+  struct { char code[CX_CODE_NAME_MAX]; char name[96]; } actions[CX_MAX_ACTIONS];
+  struct {
+    char code[CX_CODE_NAME_MAX];
+    char name[128];
+    uint8_t category;      /* cx_category */
+    uint64_t defaults;     /* measure mask used when a record lists no measures */
+  } lists[CX_MAX_LISTS];
+  struct {
+    char code[CX_CODE_NAME_MAX];
+    char name[128];
+    uint8_t effect;        /* cx_effect */
+    uint32_t actions;      /* action mask */
+  } measures[CX_MAX_MEASURES];
+  /* Derived per action: which measures deny / ask for review / give an incentive. */
+  uint64_t deny[CX_MAX_ACTIONS], review[CX_MAX_ACTIONS], incentive[CX_MAX_ACTIONS];
+  struct { uint8_t publish; uint32_t min_days, max_days; } display[CX_SEV_COUNT];
+  uint32_t person_public;  /* category mask */
+} cx_catalog;
+
+/** Parses a catalogue file into out (caller-allocated). CX_EBADREQ + *bad_line on error. */
+int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
+/** Index of an action / list / measure by code, or CX_ENOTFOUND. */
+int cx_catalog_action(const cx_catalog *c, cx_str code);
+int cx_catalog_list(const cx_catalog *c, cx_str code);
+int cx_catalog_measure(const cx_catalog *c, cx_str code);
+/**
+ * Resolves a comma-separated list of measure codes into a mask; empty = the list's defaults
+ * (list < 0: no defaults). CX_ENOTFOUND when a code is unknown (*bad points at it).
+ */
+int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *mask, cx_str *bad);
+
+/* ===================================================================== regions */
+
+/**
+ * Region table (GB/T 2260): one "code<TAB>name" per line, 6-digit codes; provinces end in 0000,
+ * cities in 00. See data/regions.tsv and docs/data-model.md for its source.
+ */
+int cx_regions_validate(const char *text, size_t n, int *bad_line);
+
+/* Embedded copies of the project's data files (generated at build time from data/). */
+extern const char cx_data_regions[], cx_data_catalog[], cx_data_calendar[];
+extern const size_t cx_data_regions_len, cx_data_catalog_len, cx_data_calendar_len;
+
+/* ===================================================================== records */
+
+/**
+ * A record. On write the strings are borrowed from the caller for the duration of
+ * cx_batch_put(); on read they point into the map (valid until the txn is reset or ended).
+ */
+typedef struct cx_record {
+  cx_str record_id;       /* the authority's document number (required, <= 128 B) */
+  cx_str authority_code;  /* USCC of the authority (required) */
+  cx_str authority_name;
+  cx_str entity_code;     /* USCC or resident ID number (required) */
+  cx_str entity_name;     /* required */
+  cx_str list_type;       /* catalogue list code; blacklist/redlist records need one */
+  cx_str measures;        /* comma-separated measure codes; empty = the list's defaults */
+  cx_str basis, content;
+  uint8_t entity_kind;    /* cx_kind */
+  uint8_t category;       /* cx_category */
+  uint8_t subtype;        /* cx_subtype */
+  uint8_t domain;         /* cx_domain, default other */
+  uint8_t severity;       /* cx_severity, default general */
+  uint8_t status;         /* cx_status, default active */
+  uint8_t objection;      /* 0/1 */
+  cx_day decision_date;   /* required */
+  cx_day report_date;     /* CX_DAY_NONE = not known */
+  cx_day valid_from;      /* default decision_date */
+  cx_day valid_until;     /* CX_DAY_OPEN = open end; exclusive: in force while day < valid_until */
+  int64_t amount_fen;
+  /* Set by the store on read (ignored on write): */
+  uint32_t seq, entity_id, authority_id, region;
+  int32_t report_delay;   /* working days from decision to report; -1 when not reported */
+  uint8_t on_time;        /* reported within CX_REPORT_DEADLINE_WORKDAYS */
+} cx_record;
+
+/** Fields not given by an import row or a request: call before filling a cx_record to write. */
+void cx_record_defaults(cx_record *r);
+
+/**
+ * Parses one record given as canonical field names (DESIGN §5a) and string values:
+ * the shared path of CSV/JSONL import and the protocol's ingest. Unknown names are ignored
+ * (returns them through *unknown if not NULL). Missing required fields, unknown enum values,
+ * bad dates, a negative amount: CX_EBADREQ / CX_EDATE / CX_EINVALCODE with *why set to a static
+ * message naming the field. Strings in out borrow from values.
+ * Booleans accept true/false/1/0/yes/no; amount_fen is an integer; amount_yuan and
+ * amount_wan (万元) are accepted and converted to fen exactly (up to 2 / 6 decimals).
+ */
+int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, cx_record *out,
+                          const char **why);
+
+/** Record key: sorts an entity's records newest first. */
+typedef struct cx_reckey {
+  uint32_t entity_id, decision_date, seq;
+} cx_reckey;
+#define CX_RECKEY_LEN 12
+void cx_reckey_encode(const cx_reckey *k, unsigned char out[CX_RECKEY_LEN]);
+void cx_reckey_decode(const unsigned char in[CX_RECKEY_LEN], cx_reckey *k);
+
+/* ===================================================================== summary */
+
+/**
+ * The per-entity summary: everything `check` and the status page read, in one value.
+ * It holds the entity's identity, a digest of every record (cx_sum_rec, newest first) and the
+ * check index: one cx_sum_hit per active record that carries measures (blacklist, red list, or
+ * any record with a list type). Rebuilt in the write txn that changes any of its records.
+ * Access the arrays with cx_summary_rec() / cx_summary_hit() (LMDB values are not aligned).
+ */
+typedef struct cx_sum_rec {
+  cx_day decision_date, valid_from, valid_until;
+  uint8_t category, severity, status, flags; /* flags: CX_SRF_* */
+} cx_sum_rec;
+#define CX_SRF_OBJECTION 1u
+
+typedef struct cx_sum_hit {
+  cx_day valid_from, valid_until;
+  uint64_t measures;        /* catalogue measure mask (deny, review and incentive measures) */
+  uint32_t seq;
+  uint32_t authority_id;
+  uint8_t category, list_type, flags, severity; /* flags: CX_SRF_* */
+  uint16_t str_off;         /* record_id then authority_code in the string area */
+  uint8_t rid_len, auth_len;
+} cx_sum_hit;
+
+typedef struct cx_summary {
+  uint32_t entity_id;
+  uint8_t kind;             /* cx_kind */
+  uint32_t region;          /* GB/T 2260 county code from the entity code */
+  cx_day last_update;       /* day of the last batch that changed this entity */
+  cx_str code, name;
+  cx_str authority_code;    /* civil servants: authority of the latest record; else empty */
+  uint32_t n_recs, n_hits;
+  /* private: */
+  const unsigned char *hits_, *recs_, *strs_;
+} cx_summary;
+
+static inline void cx_summary_rec(const cx_summary *s, uint32_t i, cx_sum_rec *out) {
+  memcpy(out, s->recs_ + (size_t)i * sizeof(cx_sum_rec), sizeof *out);
+}
+static inline void cx_summary_hit(const cx_summary *s, uint32_t i, cx_sum_hit *out,
+                                  cx_str *record_id, cx_str *authority_code) {
+  memcpy(out, s->hits_ + (size_t)i * sizeof(cx_sum_hit), sizeof *out);
+  if (record_id) *record_id = (cx_str){(const char *)s->strs_ + out->str_off, out->rid_len};
+  if (authority_code)
+    *authority_code = (cx_str){(const char *)s->strs_ + out->str_off + out->rid_len, out->auth_len};
+}
+
+/* ===================================================================== rollups */
+
+/** Aggregate dimensions (DESIGN §5a). Values are u32: see cx_fact_dim(). */
+typedef enum cx_dim {
+  CX_DIM_PROVINCE, CX_DIM_CITY, CX_DIM_COUNTY, CX_DIM_AUTHORITY, CX_DIM_CATEGORY,
+  CX_DIM_SUBTYPE, CX_DIM_DOMAIN, CX_DIM_SEVERITY, CX_DIM_KIND, CX_DIM_STATUS,
+  CX_DIM_YEAR, CX_DIM_QUARTER, CX_DIM_MONTH,
+  CX_DIM_COUNT
+} cx_dim;
+extern const char *const cx_dim_names[CX_DIM_COUNT];
+
+/** Counters of one rollup cell (and of one record, as a delta). */
+typedef struct cx_rollup_cell {
+  int64_t count;     /* records */
+  int64_t amount;    /* sum of amount_fen */
+  int64_t reported;  /* records with a report date */
+  int64_t on_time;   /* reported within the deadline */
+  int64_t delay_sum; /* sum of report delays in working days */
+} cx_rollup_cell;
+
+/**
+ * Rollup cubes: each is keyed by decision month plus the dimensions listed (year, quarter and
+ * month derive from the month; province from city). A cube covers an aggregate when every
+ * grouped and filtered dimension is derivable from its key and the date range is whole months.
+ */
+#define CX_CUBE_MAX_DIMS 8
+typedef struct cx_cube_def {
+  uint8_t n_dims;
+  uint8_t dims[CX_CUBE_MAX_DIMS]; /* cx_dim, in key order */
+} cx_cube_def;
+extern const cx_cube_def cx_cubes[];
+extern const int cx_cube_count;
+
+/** Month index of a day: year * 12 + (month - 1). */
+uint32_t cx_day_month(cx_day d);
+/** The value of dimension dim for a record (month: YYYYMM, quarter: YYYYQ, year: YYYY,
+ *  province: 2 digits, city: 4, county: 6, authority: authority id, others: enum). */
+uint32_t cx_record_dim(const cx_record *r, cx_dim dim);
+
+/* ===================================================================== store */
+
+typedef struct cx_store cx_store;
+typedef struct cx_txn cx_txn;
+
+typedef struct cx_store_opts {
+  int create;          /* create the directory and an empty store (with the embedded data) */
+  int read_only;       /* MDB_RDONLY: queries, backup and verify beside a running server */
+  int bulk;            /* MDB_WRITEMAP|MDB_NOSYNC for big imports; synced at cx_store_close() */
+  uint64_t map_size;   /* initial map size in bytes; 0 = 1 GiB (grows on demand) */
+  unsigned max_readers;/* 0 = 1024 */
+} cx_store_opts;
+
+/**
+ * Opens (or with create, creates) the store in directory path. Clears stale reader slots.
+ * CX_ENOSTORE when there is no store and !create; CX_EVERSION when the schema differs
+ * (the message from cx_store_errmsg says which version was found).
+ */
+int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
+/** Syncs (bulk mode) and closes. No transaction may be live. */
+void cx_store_close(cx_store *st);
+/** Detail of the last open/commit error on this handle (static or handle-owned string). */
+const char *cx_store_errmsg(const cx_store *st);
+/** The calendar and catalogue the store was opened with (handle-owned, read-only). */
+const cx_calendar *cx_store_calendar(const cx_store *st);
+const cx_catalog *cx_store_catalog(const cx_store *st);
+
+typedef struct cx_store_info {
+  uint32_t schema_version;
+  uint64_t entities, records, authorities, rollup_cells, regions;
+  uint64_t map_size, map_used, page_size;
+  uint32_t max_readers, readers_used;
+  uint64_t salt;       /* per-store secret for cursors */
+} cx_store_info;
+int cx_store_info_get(cx_store *st, cx_store_info *out);
+
+/** Consistent (compacting) copy of the store into directory out_dir (created). */
+int cx_store_backup(cx_store *st, const char *out_dir);
+
+/* ---- read transactions ---- */
+
+/** Begins a read transaction (allocates once; reuse it with reset/renew). CX_EREADERS. */
+int cx_store_txn_begin(cx_store *st, cx_txn **out);
+/** Releases the snapshot but keeps the handle (between requests). */
+void cx_store_txn_reset(cx_txn *t);
+/** Takes a fresh snapshot on a reset handle. */
+int cx_store_txn_renew(cx_txn *t);
+void cx_store_txn_end(cx_txn *t);
+cx_store *cx_store_txn_store(cx_txn *t);
+
+/* ---- reads (all pointers into the map; valid until reset/end) ---- */
+
+/** The summary of a normalised code. CX_ENOTFOUND. One B-tree lookup, no allocation. */
+int cx_store_summary_get(cx_txn *t, const char code[CX_CODE_LEN], cx_summary *out);
+/** Decodes a summary value (used by verify and tests). CX_ECORRUPT. */
+int cx_store_summary_decode(const void *val, size_t n, cx_summary *out);
+/** The code of an entity id. CX_ENOTFOUND. */
+int cx_store_entity_code(cx_txn *t, uint32_t entity_id, cx_str *code);
+
+/**
+ * Iterates an entity's records newest first, starting strictly after *after (NULL: from the
+ * newest). fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned).
+ */
+typedef int (*cx_record_fn)(void *ctx, const cx_reckey *key, const cx_record *r);
+int cx_store_records_each(cx_txn *t, uint32_t entity_id, const cx_reckey *after, cx_record_fn fn,
+                          void *ctx);
+/** Iterates every record of the store in key order (ad-hoc aggregate scans, verify). */
+int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx);
+/** Looks a record up by (authority code, record id). CX_ENOTFOUND. */
+int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_reckey *key,
+                        cx_record *out);
+
+/** Authority code and name of an authority id. CX_ENOTFOUND. */
+int cx_store_authority_get(cx_txn *t, uint32_t id, cx_str *code, cx_str *name);
+/** Authority id of a code. CX_ENOTFOUND. */
+int cx_store_authority_find(cx_txn *t, cx_str code, uint32_t *id);
+/** Region name of a GB/T 2260 code (province: 350000, city: 350100, county: 350102). */
+int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name);
+
+/**
+ * Entities whose normalised name starts with prefix (already normalised), in name order.
+ * fn(ctx, code, normalised name) returns 0 to go on, 1 to stop.
+ */
+typedef int (*cx_name_fn)(void *ctx, cx_str code, cx_str norm_name);
+int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
+/** Entities whose code starts with prefix (upper-case), in code order; norm_name is empty. */
+int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
+
+/**
+ * Rollup cells of cube `cube` for months [month_from, month_to] (cx_day_month indices).
+ * dims[i] is the value of cx_cubes[cube].dims[i].
+ */
+typedef int (*cx_rollup_fn)(void *ctx, uint32_t month, const uint32_t *dims,
+                            const cx_rollup_cell *cell);
+int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
+                         cx_rollup_fn fn, void *ctx);
+
+/** The stored text of a data file ("catalog", "calendar", "regions"). */
+int cx_store_data_get(cx_txn *t, const char *name, cx_str *text);
+
+/* ---- writes ---- */
+
+typedef struct cx_batch cx_batch;
+
+typedef struct cx_batch_result {
+  uint32_t inserted, replaced, unchanged, status_changes, entities_touched;
+} cx_batch_result;
+
+/** Starts a batch (buffers in memory; nothing is written until commit). */
+int cx_batch_begin(cx_store *st, cx_batch **out);
+/**
+ * Validates r against the codes, the catalogue and the dates, and buffers a copy.
+ * Upsert by (authority_code, record_id): a second record with the same key replaces the first.
+ * The entity (code, name, kind) is upserted from the record. On error returns
+ * CX_EBADREQ / CX_EINVALCODE / CX_EDATE with *why naming the problem; the batch stays usable.
+ */
+int cx_batch_put(cx_batch *b, const cx_record *r, const char **why);
+/**
+ * Buffers a status change of an existing record: status (-1 keep) and objection (-1 keep).
+ * The record must exist at commit (else the commit fails with CX_ENOTFOUND).
+ */
+int cx_batch_set_status(cx_batch *b, cx_str authority_code, cx_str record_id, int status,
+                        int objection, const char **why);
+/** Records in the batch so far. */
+size_t cx_batch_size(const cx_batch *b);
+/**
+ * Writes the whole batch in one write transaction: records, refs, entities, names, summaries of
+ * every touched entity, rollups, counters. Grows the map and retries on MDB_MAP_FULL.
+ * All or nothing. Frees b in every case. res may be NULL.
+ */
+int cx_batch_commit(cx_batch *b, cx_batch_result *res);
+void cx_batch_abort(cx_batch *b);
+
+/**
+ * Replaces a data file ("catalog", "calendar", "regions") after validating it, and rebuilds
+ * what depends on it (summaries for the catalogue, rollups for the calendar) in the same txn.
+ * CX_EBADREQ + *bad_line.
+ */
+int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line);
+
+/* ---- verify ---- */
+
+/**
+ * Recomputes every summary and every rollup cell from the records and compares them with what
+ * is stored. fn (may be NULL) is called with a description of each difference.
+ * Returns the number of differences (>= 0) or a negative error.
+ */
+typedef void (*cx_verify_fn)(void *ctx, const char *what);
+long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx);
+
+/* ---- test hooks ---- */
+
+/** Test-only: overwrites the stored summary value of code with raw bytes (to corrupt it). */
+int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const void *v, size_t n);
+/** Test-only: fail the next batch commit after k record writes (0 = off) with CX_EIO. */
+void cx_store_debug_fail_after(cx_store *st, unsigned k);
+
+#endif

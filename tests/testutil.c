@@ -1,0 +1,39 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+void cx_test_tmpdir(char *buf, size_t cap) {
+  const char *base = getenv("TMPDIR");
+  snprintf(buf, cap, "%s/cxtest.XXXXXX", base && *base ? base : "/tmp");
+  if (!mkdtemp(buf)) {
+    perror("mkdtemp");
+    abort();
+  }
+}
+
+void cx_test_rmrf(const char *path) {
+  if (!path || !*path || strcmp(path, "/") == 0) return;
+  cx_test_sh("rm -rf '%s'", path);
+}
+
+const char *cx_test_bin(const char *name, char *buf, size_t cap) {
+  const char *dir = getenv("CX_BIN_DIR");
+  snprintf(buf, cap, "%s/%s", dir && *dir ? dir : "./build/bin", name);
+  return buf;
+}
+
+int cx_test_sh(const char *fmt, ...) {
+  char cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  int st = system(cmd);
+  if (st == -1 || !WIFEXITED(st)) return -1;
+  return WEXITSTATUS(st);
+}

@@ -1,0 +1,16 @@
+/* testutil.h — helpers shared by the Criterion tests. */
+#ifndef CX_TESTUTIL_H
+#define CX_TESTUTIL_H
+
+#include <stddef.h>
+
+/** Creates a fresh temporary directory; writes its path into buf (>= 64 bytes). */
+void cx_test_tmpdir(char *buf, size_t cap);
+/** Removes a directory tree (rm -rf). */
+void cx_test_rmrf(const char *path);
+/** Path of a built binary: $CX_BIN_DIR/name (buf >= 512 bytes). */
+const char *cx_test_bin(const char *name, char *buf, size_t cap);
+/** Runs a shell command, returns its exit status (-1 when it did not exit normally). */
+int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
