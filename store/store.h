@@ -53,6 +53,8 @@ typedef enum cx_kind {
   CX_KIND_SOCIAL_ORG, CX_KIND_INDIVIDUAL_BUSINESS, CX_KIND_CIVIL_SERVANT, CX_KIND_PERSON,
   CX_KIND_COUNT
 } cx_kind;
+/** cx_record.entity_kind value meaning "not given: derive from the code" (cx_kind_from_code). */
+#define CX_KIND_UNSET 0xFF
 
 typedef enum cx_category {
   CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_GOV_DISHONESTY, CX_CAT_BLACKLIST, CX_CAT_REDLIST,
@@ -127,8 +129,8 @@ uint32_t cx_uscc_region(const char code[CX_CODE_LEN]);
 
 /**
  * Validates and normalises a resident identity number (GB 11643, 18 characters; last may be
- * 'x' or 'X'): trims, upper-cases, checks length, digits, a real birth date (CX_EALPHABET when
- * not) and the ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
+ * 'x' or 'X'): trims, upper-cases, checks length (CX_ELENGTH), digits (CX_EALPHABET), a real
+ * birth date (CX_EDATE when not) and the ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
  */
 int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 char cx_idcard_check_char(const char id17[17]);
@@ -140,6 +142,12 @@ char cx_idcard_check_char(const char id17[17]);
 int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *is_person);
 /** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8). */
 uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
+/**
+ * Default entity kind of a normalised code (used when a record gives no entity_kind):
+ * ID number -> person; USCC "11" government, "12" institution, "13" social_org, "5x" social_org,
+ * "92" individual_business, anything else enterprise.
+ */
+uint8_t cx_kind_from_code(const char code[CX_CODE_LEN], int is_person);
 /** Masks the middle of an ID number for the public role: "110105********002X". */
 void cx_idcard_mask(const char code[CX_CODE_LEN], char out[CX_CODE_LEN + 1]);
 
@@ -262,7 +270,7 @@ typedef struct cx_record {
   cx_str list_type;       /* catalogue list code; blacklist/redlist records need one */
   cx_str measures;        /* comma-separated measure codes; empty = the list's defaults */
   cx_str basis, content;
-  uint8_t entity_kind;    /* cx_kind */
+  uint8_t entity_kind;    /* cx_kind; CX_KIND_UNSET = derive from the code (cx_kind_from_code) */
   uint8_t category;       /* cx_category */
   uint8_t subtype;        /* cx_subtype */
   uint8_t domain;         /* cx_domain, default other */

@@ -1,0 +1,115 @@
+/*
+ * days.c — calendar days as day numbers since 1970-01-01 (proleptic Gregorian, UTC).
+ *
+ * Conversions use Howard Hinnant's days_from_civil / civil_from_days, exact for every
+ * year handled here. Day 0 (1970-01-01) is CX_DAY_NONE, which is why parsed years start at 1971.
+ */
+#include <time.h>
+
+#include "store.h"
+
+#define CX_DAY_MIN_YEAR 1971
+#define CX_DAY_MAX_YEAR 9999
+
+static int is_leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int days_in_month(int y, int m) {
+  static const unsigned char dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+/* Days since 1970-01-01 of a valid civil date (may be negative before 1970). */
+static long days_from_civil(int y, int m, int d) {
+  y -= m <= 2;
+  long era = (y >= 0 ? y : y - 399) / 400;
+  long yoe = y - era * 400;                                 /* [0, 399] */
+  long doy = (153L * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* [0, 365] */
+  long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* [0, 146096] */
+  return era * 146097 + doe - 719468;
+}
+
+/* Shared with ids.c (birth dates before 1971 are real dates too). */
+int cx__day_valid_ymd(int y, int m, int d);
+int cx__day_valid_ymd(int y, int m, int d) {
+  return y >= 1 && y <= CX_DAY_MAX_YEAR && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
+}
+
+int cx_day_from_ymd(int y, int m, int d, cx_day *out) {
+  if (y < CX_DAY_MIN_YEAR || !cx__day_valid_ymd(y, m, d)) return CX_EDATE;
+  *out = (cx_day)days_from_civil(y, m, d);
+  return 0;
+}
+
+void cx_day_to_ymd(cx_day day, int *y, int *m, int *d) {
+  long z = (long)day + 719468;
+  long era = z / 146097;
+  long doe = z - era * 146097;
+  long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long yy = yoe + era * 400;
+  long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  long mp = (5 * doy + 2) / 153;
+  long dd = doy - (153 * mp + 2) / 5 + 1;
+  long mm = mp < 10 ? mp + 3 : mp - 9;
+  if (y) *y = (int)(yy + (mm <= 2));
+  if (m) *m = (int)mm;
+  if (d) *d = (int)dd;
+}
+
+static int digits(const char *p, int n, int *v) {
+  int x = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return 0;
+    x = x * 10 + (p[i] - '0');
+  }
+  *v = x;
+  return 1;
+}
+
+int cx_day_parse(cx_str s, cx_day *out) {
+  int y, m, d;
+  if (s.n != 10 || !s.p || s.p[4] != '-' || s.p[7] != '-') return CX_EDATE;
+  if (!digits(s.p, 4, &y) || !digits(s.p + 5, 2, &m) || !digits(s.p + 8, 2, &d)) return CX_EDATE;
+  return cx_day_from_ymd(y, m, d, out);
+}
+
+void cx_day_format(cx_day day, char buf[11]) {
+  if (day == CX_DAY_NONE) {
+    buf[0] = 0;
+    return;
+  }
+  if (day == CX_DAY_OPEN) {
+    memcpy(buf, "open", 5);
+    return;
+  }
+  int y, m, d;
+  cx_day_to_ymd(day, &y, &m, &d);
+  if (y > 9999) { /* not produced by the parser; keep the buffer bounded */
+    memcpy(buf, "open", 5);
+    return;
+  }
+  buf[0] = (char)('0' + y / 1000);
+  buf[1] = (char)('0' + y / 100 % 10);
+  buf[2] = (char)('0' + y / 10 % 10);
+  buf[3] = (char)('0' + y % 10);
+  buf[4] = '-';
+  buf[5] = (char)('0' + m / 10);
+  buf[6] = (char)('0' + m % 10);
+  buf[7] = '-';
+  buf[8] = (char)('0' + d / 10);
+  buf[9] = (char)('0' + d % 10);
+  buf[10] = 0;
+}
+
+cx_day cx_day_today(void) {
+  time_t t = time(NULL);
+  return t < 0 ? 0 : (cx_day)(t / 86400);
+}
+
+/* 1970-01-01 was a Thursday. */
+int cx_day_weekday(cx_day day) { return (int)(((uint64_t)day + 3u) % 7u); }
+
+uint32_t cx_day_month(cx_day d) {
+  int y, m;
+  cx_day_to_ymd(d, &y, &m, NULL);
+  return (uint32_t)y * 12u + (uint32_t)(m - 1);
+}

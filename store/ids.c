@@ -1,0 +1,245 @@
+/*
+ * ids.c — unified social credit codes (GB 32100-2015), resident identity numbers (GB 11643),
+ * ID masking and name normalisation for prefix search.
+ */
+#include "store.h"
+
+int cx__day_valid_ymd(int y, int m, int d); /* days.c */
+
+/* ===================================================================== USCC */
+
+/* The 31 symbols in value order: 0-9 then A-Y without I O Z S V. */
+static const char uscc_alpha[31] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+static const unsigned char uscc_weight[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+
+/* Value 0..30 of an upper-case USCC symbol, or -1. */
+static int uscc_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  switch (c) {
+  case 'A': return 10; case 'B': return 11; case 'C': return 12; case 'D': return 13;
+  case 'E': return 14; case 'F': return 15; case 'G': return 16; case 'H': return 17;
+  case 'J': return 18; case 'K': return 19; case 'L': return 20; case 'M': return 21;
+  case 'N': return 22; case 'P': return 23; case 'Q': return 24; case 'R': return 25;
+  case 'T': return 26; case 'U': return 27; case 'W': return 28; case 'X': return 29;
+  case 'Y': return 30;
+  default: return -1;
+  }
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+static char upper(char c) { return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c; }
+
+/* Trims ASCII whitespace; copies up to 18 upper-cased bytes into buf. Returns the trimmed length. */
+static size_t trim_upper(const char *s, size_t n, char buf[CX_CODE_LEN]) {
+  if (!s) return 0;
+  while (n && is_space(s[0])) s++, n--;
+  while (n && is_space(s[n - 1])) n--;
+  if (n == CX_CODE_LEN)
+    for (size_t i = 0; i < n; i++) buf[i] = upper(s[i]);
+  return n;
+}
+
+char cx_uscc_check_char(const char code17[17]) {
+  unsigned sum = 0;
+  for (int i = 0; i < 17; i++) {
+    int v = uscc_value(upper(code17[i]));
+    sum += (unsigned)(v < 0 ? 0 : v) * uscc_weight[i];
+  }
+  return uscc_alpha[(31 - sum % 31) % 31];
+}
+
+static int uscc_check(const char c[CX_CODE_LEN]) {
+  for (int i = 0; i < CX_CODE_LEN; i++)
+    if (uscc_value(c[i]) < 0) return CX_EALPHABET;
+  /* Position 1: registration authority 1-9, A (military), N (other), Y (no authority). */
+  if (!((c[0] >= '1' && c[0] <= '9') || c[0] == 'A' || c[0] == 'N' || c[0] == 'Y')) return CX_EALPHABET;
+  if (cx_uscc_check_char(c) != c[17]) return CX_ECHECKSUM;
+  return 0;
+}
+
+int cx_uscc_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]) {
+  char buf[CX_CODE_LEN];
+  if (trim_upper(s, n, buf) != CX_CODE_LEN) return CX_ELENGTH;
+  int rc = uscc_check(buf);
+  if (rc) return rc;
+  memcpy(out, buf, CX_CODE_LEN);
+  out[CX_CODE_LEN] = 0;
+  return 0;
+}
+
+static uint32_t digits_value(const char *p, int n) {
+  uint32_t v = 0;
+  for (int i = 0; i < n; i++) {
+    if (p[i] < '0' || p[i] > '9') return 0;
+    v = v * 10 + (uint32_t)(p[i] - '0');
+  }
+  return v;
+}
+
+uint32_t cx_uscc_region(const char code[CX_CODE_LEN]) { return digits_value(code + 2, 6); }
+
+/* ===================================================================== resident ID */
+
+static const unsigned char id_weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+
+char cx_idcard_check_char(const char id17[17]) {
+  unsigned sum = 0;
+  for (int i = 0; i < 17; i++) sum += (unsigned)(id17[i] - '0') * id_weight[i];
+  return "10X98765432"[sum % 11];
+}
+
+/* Checks an upper-cased 18-byte candidate: 0, CX_EALPHABET, CX_EDATE or CX_ECHECKSUM. */
+static int id_check(const char c[CX_CODE_LEN]) {
+  for (int i = 0; i < 17; i++)
+    if (c[i] < '0' || c[i] > '9') return CX_EALPHABET;
+  if (!((c[17] >= '0' && c[17] <= '9') || c[17] == 'X')) return CX_EALPHABET;
+  int y = (int)digits_value(c + 6, 4), m = (int)digits_value(c + 10, 2), d = (int)digits_value(c + 12, 2);
+  if (y < 1800 || !cx__day_valid_ymd(y, m, d)) return CX_EDATE;
+  if (cx_idcard_check_char(c) != c[17]) return CX_ECHECKSUM;
+  return 0;
+}
+
+int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]) {
+  char buf[CX_CODE_LEN];
+  if (trim_upper(s, n, buf) != CX_CODE_LEN) return CX_ELENGTH;
+  int rc = id_check(buf);
+  if (rc) return rc;
+  memcpy(out, buf, CX_CODE_LEN);
+  out[CX_CODE_LEN] = 0;
+  return 0;
+}
+
+/* ===================================================================== either kind */
+
+int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *is_person) {
+  char buf[CX_CODE_LEN];
+  if (trim_upper(s, n, buf) != CX_CODE_LEN) return CX_ELENGTH;
+  int id_rc = id_check(buf);
+  int person = id_rc == 0;
+  if (!person) {
+    int rc = uscc_check(buf);
+    if (rc) {
+      /* An ID-shaped string whose check passes but whose birth date is impossible reports
+       * the date; anything else reports the USCC error. */
+      return id_rc == CX_EDATE && cx_idcard_check_char(buf) == buf[17] ? CX_EDATE : rc;
+    }
+  }
+  memcpy(out, buf, CX_CODE_LEN);
+  out[CX_CODE_LEN] = 0;
+  if (is_person) *is_person = person;
+  return 0;
+}
+
+uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person) {
+  return is_person ? digits_value(code, 6) : cx_uscc_region(code);
+}
+
+uint8_t cx_kind_from_code(const char code[CX_CODE_LEN], int is_person) {
+  if (is_person) return CX_KIND_PERSON;
+  switch (code[0]) {
+  case '1':
+    switch (code[1]) {
+    case '1': return CX_KIND_GOVERNMENT;
+    case '2': return CX_KIND_INSTITUTION;
+    case '3': return CX_KIND_SOCIAL_ORG;
+    default: return CX_KIND_ENTERPRISE;
+    }
+  case '5': return CX_KIND_SOCIAL_ORG;
+  case '9': return code[1] == '2' ? CX_KIND_INDIVIDUAL_BUSINESS : CX_KIND_ENTERPRISE;
+  default: return CX_KIND_ENTERPRISE;
+  }
+}
+
+void cx_idcard_mask(const char code[CX_CODE_LEN], char out[CX_CODE_LEN + 1]) {
+  memcpy(out, code, 6);
+  memset(out + 6, '*', CX_CODE_LEN - 10);
+  memcpy(out + CX_CODE_LEN - 4, code + CX_CODE_LEN - 4, 4);
+  out[CX_CODE_LEN] = 0;
+}
+
+/* ===================================================================== names */
+
+/* Decodes one UTF-8 character at p (n > 0 bytes left). Returns its length and sets *cp, or
+ * returns 1 with *cp = -1 for an invalid byte (overlong forms, surrogates, > U+10FFFF). */
+static size_t utf8_decode(const unsigned char *p, size_t n, long *cp) {
+  unsigned c = p[0];
+  size_t len;
+  long v, min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if ((c & 0xE0) == 0xC0) {
+    len = 2, v = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, v = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, v = c & 0x07, min = 0x10000;
+  } else {
+    *cp = -1;
+    return 1;
+  }
+  if (n < len) {
+    *cp = -1;
+    return 1;
+  }
+  for (size_t i = 1; i < len; i++) {
+    if ((p[i] & 0xC0) != 0x80) {
+      *cp = -1;
+      return 1;
+    }
+    v = (v << 6) | (p[i] & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+    *cp = -1;
+    return 1;
+  }
+  *cp = v;
+  return len;
+}
+
+static size_t utf8_encode(long cp, char out[4]) {
+  if (cp < 0x80) {
+    out[0] = (char)cp;
+    return 1;
+  } else if (cp < 0x800) {
+    out[0] = (char)(0xC0 | (cp >> 6));
+    out[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
+  } else if (cp < 0x10000) {
+    out[0] = (char)(0xE0 | (cp >> 12));
+    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = (char)(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = (char)(0xF0 | (cp >> 18));
+  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = (char)(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+size_t cx_name_normalize(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  if (!out || cap == 0) return 0;
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  while (p && i < n) {
+    long cp;
+    i += utf8_decode(p + i, n - i, &cp);
+    if (cp < 0) continue;                                  /* invalid byte: dropped */
+    if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFF01 - 0x21; /* full-width ASCII */
+    if (cp == 0x3000 || cp == 0xA0) continue;              /* ideographic / no-break space */
+    if (cp < 0x80) {
+      if (is_space((char)cp) || cp == '(' || cp == ')' || cp == 0) continue;
+      if (cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
+    }
+    char enc[4];
+    size_t len = utf8_encode(cp, enc);
+    if (o + len > cap - 1) break; /* never split a character */
+    memcpy(out + o, enc, len);
+    o += len;
+  }
+  out[o] = 0;
+  return o;
+}
