@@ -1,0 +1,458 @@
+/*
+ * aggregate.c — group-by aggregates over rollup cubes or over a scan of every record.
+ *
+ * Both paths feed the same integer accumulators (count, amount, reported, on_time, delay_sum,
+ * in_force, repaired, won, lost, kept, broken) into the same open-addressing hash table keyed
+ * by the group tuple, and derive the metrics from them in one place, so they give identical
+ * results whenever the rollup cells are the sums of the records' contributions.
+ *
+ * Rates are 0 when their denominator is 0: on_time_rate = on_time / reported, report_delay =
+ * delay_sum / reported (mean working days), loss_rate = lost / (won + lost) over lawsuit
+ * subtypes, kept_rate = kept / (kept + broken) over commitment subtypes.
+ */
+#include "query_int.h"
+
+#include <stdlib.h>
+
+typedef struct acc {
+  int64_t count, amount, reported, on_time, delay_sum, in_force, repaired, won, lost, kept,
+      broken;
+} acc;
+
+typedef struct group {
+  uint32_t keys[CX_DIM_COUNT]; /* in spec->group order; only the first n_group are used */
+  acc a;
+} group;
+
+typedef struct flt {
+  uint8_t dim;
+  uint8_t use_bits;
+  uint64_t bits;
+  uint32_t n;
+  uint32_t vals[CX_AGG_MAX_FILTER_VALUES]; /* sorted */
+} flt;
+
+/* Where a needed dimension comes from on the rollup path. */
+enum { SRC_CUBE, SRC_DIV, SRC_YEAR, SRC_QUARTER, SRC_MONTH };
+typedef struct src {
+  uint8_t kind, idx;
+  uint32_t div;
+} src;
+
+typedef struct agg {
+  const cx_agg_spec *spec;
+  uint8_t n_group;
+  uint8_t group[CX_DIM_COUNT];
+  uint8_t n_flt;
+  flt flt[CX_DIM_COUNT];
+  uint8_t n_need;                /* dims to compute per record/cell: groups, filters, extras */
+  uint8_t need[CX_DIM_COUNT];
+  int8_t slot[CX_DIM_COUNT];     /* dim -> index into need[] or -1 */
+  src srcs[CX_DIM_COUNT];        /* rollup path: per need[] entry */
+  int want_status, want_subtype; /* metrics that need these dims */
+  cx_day from, to, as_of;
+  /* hash table */
+  group *g;
+  size_t n_g, cap_g;
+  uint32_t *idx; /* group index + 1; 0 = empty */
+  size_t mask;
+  uint64_t scanned;
+  int err;
+} agg;
+
+/* ===================================================================== hash table */
+
+static inline uint64_t hash_keys(const uint32_t *k, unsigned n) {
+  uint64_t h = 0x243f6a8885a308d3ULL;
+  for (unsigned i = 0; i < n; i++) {
+    h = (h ^ k[i]) * 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+  }
+  return h;
+}
+
+static int tab_grow(agg *a) {
+  size_t ncap = a->mask ? (a->mask + 1) * 2 : 64;
+  uint32_t *ni = calloc(ncap, sizeof *ni);
+  if (!ni) return CX_ENOMEM;
+  for (size_t i = 0; i < a->n_g; i++) {
+    size_t j = hash_keys(a->g[i].keys, a->n_group) & (ncap - 1);
+    while (ni[j]) j = (j + 1) & (ncap - 1);
+    ni[j] = (uint32_t)(i + 1);
+  }
+  free(a->idx);
+  a->idx = ni;
+  a->mask = ncap - 1;
+  return 0;
+}
+
+static group *tab_get(agg *a, const uint32_t *keys) {
+  unsigned ng = a->n_group;
+  size_t j = hash_keys(keys, ng) & a->mask;
+  for (;;) {
+    uint32_t e = a->idx[j];
+    if (!e) break;
+    group *g = &a->g[e - 1];
+    if (memcmp(g->keys, keys, ng * sizeof(uint32_t)) == 0) return g;
+    j = (j + 1) & a->mask;
+  }
+  /* insert: keep the load under 1/2 */
+  if ((a->n_g + 1) * 2 > a->mask + 1) {
+    if (tab_grow(a) < 0) return NULL;
+    j = hash_keys(keys, ng) & a->mask;
+    while (a->idx[j]) j = (j + 1) & a->mask;
+  }
+  if (a->n_g == a->cap_g) {
+    size_t nc = a->cap_g ? a->cap_g * 2 : 64;
+    group *ng2 = realloc(a->g, nc * sizeof *ng2);
+    if (!ng2) return NULL;
+    a->g = ng2;
+    a->cap_g = nc;
+  }
+  group *g = &a->g[a->n_g++];
+  memset(g, 0, sizeof *g);
+  memcpy(g->keys, keys, ng * sizeof(uint32_t));
+  a->idx[j] = (uint32_t)a->n_g;
+  return g;
+}
+
+/* ===================================================================== filters */
+
+static int cmp_u32(const void *x, const void *y) {
+  uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+  return a < b ? -1 : a > b;
+}
+
+static inline int flt_match(const flt *f, uint32_t v) {
+  if (f->use_bits) return v < 64 && ((f->bits >> v) & 1);
+  uint32_t lo = 0, hi = f->n;
+  while (lo < hi) {
+    uint32_t mid = (lo + hi) / 2;
+    if (f->vals[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < f->n && f->vals[lo] == v;
+}
+
+static void add_need(agg *a, uint8_t d) {
+  if (a->slot[d] >= 0) return;
+  a->slot[d] = (int8_t)a->n_need;
+  a->need[a->n_need++] = d;
+}
+
+/* ===================================================================== scan path */
+
+static int scan_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
+  (void)key;
+  agg *a = vctx;
+  a->scanned++;
+  if (a->from && r->decision_date < a->from) return 0;
+  if (a->to && r->decision_date > a->to) return 0;
+  uint32_t v[CX_DIM_COUNT];
+  for (unsigned i = 0; i < a->n_need; i++) v[i] = cx_record_dim(r, (cx_dim)a->need[i]);
+  for (unsigned i = 0; i < a->n_flt; i++)
+    if (!flt_match(&a->flt[i], v[a->slot[a->flt[i].dim]])) return 0;
+  uint32_t k[CX_DIM_COUNT];
+  for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
+  group *g = tab_get(a, k);
+  if (!g) {
+    a->err = CX_ENOMEM;
+    return CX_ENOMEM;
+  }
+  acc *c = &g->a;
+  c->count++;
+  c->amount += r->amount_fen;
+  if (r->report_date != CX_DAY_NONE) {
+    c->reported++;
+    c->delay_sum += r->report_delay;
+  }
+  c->on_time += r->on_time ? 1 : 0;
+  c->in_force += cx__in_force(r->status, r->valid_from, r->valid_until, a->as_of);
+  c->repaired += r->status == CX_ST_REPAIRED;
+  c->won += r->subtype == CX_SUB_WON;
+  c->lost += r->subtype == CX_SUB_LOST;
+  c->kept += r->subtype == CX_SUB_KEPT;
+  c->broken += r->subtype == CX_SUB_BROKEN;
+  return 0;
+}
+
+/* ===================================================================== rollup path */
+
+/** Plans how each needed dim derives from cube c; 0 when the cube cannot cover. */
+static int plan_cube(agg *a, int c, src *out) {
+  const cx_cube_def *def = &cx_cubes[c];
+  for (unsigned i = 0; i < a->n_need; i++) {
+    uint8_t d = a->need[i];
+    int found = -1, city = -1, county = -1;
+    for (unsigned j = 0; j < def->n_dims; j++) {
+      if (def->dims[j] == d) found = (int)j;
+      if (def->dims[j] == CX_DIM_CITY) city = (int)j;
+      if (def->dims[j] == CX_DIM_COUNTY) county = (int)j;
+    }
+    if (found >= 0) out[i] = (src){SRC_CUBE, (uint8_t)found, 1};
+    else if (d == CX_DIM_YEAR) out[i] = (src){SRC_YEAR, 0, 1};
+    else if (d == CX_DIM_QUARTER) out[i] = (src){SRC_QUARTER, 0, 1};
+    else if (d == CX_DIM_MONTH) out[i] = (src){SRC_MONTH, 0, 1};
+    else if (d == CX_DIM_PROVINCE && city >= 0) out[i] = (src){SRC_DIV, (uint8_t)city, 100};
+    else if (d == CX_DIM_PROVINCE && county >= 0) out[i] = (src){SRC_DIV, (uint8_t)county, 10000};
+    else if (d == CX_DIM_CITY && county >= 0) out[i] = (src){SRC_DIV, (uint8_t)county, 100};
+    else return 0;
+  }
+  return 1;
+}
+
+static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_rollup_cell *cell) {
+  agg *a = vctx;
+  a->scanned++;
+  uint32_t v[CX_DIM_COUNT];
+  for (unsigned i = 0; i < a->n_need; i++) {
+    const src *s = &a->srcs[i];
+    switch (s->kind) {
+    case SRC_CUBE: v[i] = dims[s->idx]; break;
+    case SRC_DIV: v[i] = dims[s->idx] / s->div; break;
+    case SRC_YEAR: v[i] = month / 12; break;
+    case SRC_QUARTER: v[i] = month / 12 * 10 + (month % 12) / 3 + 1; break;
+    default: v[i] = month / 12 * 100 + month % 12 + 1; break;
+    }
+  }
+  for (unsigned i = 0; i < a->n_flt; i++)
+    if (!flt_match(&a->flt[i], v[a->slot[a->flt[i].dim]])) return 0;
+  uint32_t k[CX_DIM_COUNT];
+  for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
+  group *g = tab_get(a, k);
+  if (!g) {
+    a->err = CX_ENOMEM;
+    return CX_ENOMEM;
+  }
+  acc *c = &g->a;
+  c->count += cell->count;
+  c->amount += cell->amount;
+  c->reported += cell->reported;
+  c->on_time += cell->on_time;
+  c->delay_sum += cell->delay_sum;
+  if (a->want_status && v[a->slot[CX_DIM_STATUS]] == CX_ST_REPAIRED) c->repaired += cell->count;
+  if (a->want_subtype) {
+    uint32_t st = v[a->slot[CX_DIM_SUBTYPE]];
+    if (st == CX_SUB_WON) c->won += cell->count;
+    else if (st == CX_SUB_LOST) c->lost += cell->count;
+    else if (st == CX_SUB_KEPT) c->kept += cell->count;
+    else if (st == CX_SUB_BROKEN) c->broken += cell->count;
+  }
+  return 0;
+}
+
+/** 1 when day d is the first day of its month. */
+static int month_start(cx_day d) {
+  int y, m, dd;
+  cx_day_to_ymd(d, &y, &m, &dd);
+  return dd == 1;
+}
+
+/* ===================================================================== results */
+
+static double metric(const acc *c, int m) {
+  switch (m) {
+  case CX_M_COUNT: return (double)c->count;
+  case CX_M_AMOUNT: return (double)c->amount;
+  case CX_M_IN_FORCE: return (double)c->in_force;
+  case CX_M_ON_TIME: return (double)c->on_time;
+  case CX_M_ON_TIME_RATE: return c->reported ? (double)c->on_time / (double)c->reported : 0.0;
+  case CX_M_REPORT_DELAY: return c->reported ? (double)c->delay_sum / (double)c->reported : 0.0;
+  case CX_M_REPAIRED: return (double)c->repaired;
+  case CX_M_LOSS_RATE:
+    return c->won + c->lost ? (double)c->lost / (double)(c->won + c->lost) : 0.0;
+  case CX_M_KEPT_RATE:
+    return c->kept + c->broken ? (double)c->kept / (double)(c->kept + c->broken) : 0.0;
+  default: return 0.0;
+  }
+}
+
+typedef struct sort_ctx {
+  unsigned n_group;
+  int col, desc;
+} sort_ctx;
+
+static int row_cmp(const void *x, const void *y, void *vctx) {
+  const cx_agg_row *a = x, *b = y;
+  const sort_ctx *s = vctx;
+  int r = 0;
+  if (s->col >= 0) {
+    if ((unsigned)s->col < s->n_group) {
+      uint32_t ka = a->keys[s->col], kb = b->keys[s->col];
+      r = ka < kb ? -1 : ka > kb;
+    } else {
+      double va = a->vals[s->col - (int)s->n_group], vb = b->vals[s->col - (int)s->n_group];
+      r = va < vb ? -1 : va > vb;
+    }
+    if (s->desc) r = -r;
+    if (r) return r;
+  }
+  for (unsigned i = 0; i < s->n_group; i++) {
+    uint32_t ka = a->keys[i], kb = b->keys[i];
+    if (ka != kb) {
+      r = ka < kb ? -1 : 1;
+      return (s->col < 0 && s->desc) ? -r : r;
+    }
+  }
+  return 0;
+}
+
+/* ===================================================================== entry point */
+
+static int setup(agg *a, const cx_agg_spec *spec) {
+  memset(a->slot, -1, sizeof a->slot);
+  if (spec->n_group > CX_DIM_COUNT || spec->n_filters > CX_DIM_COUNT ||
+      spec->n_metrics > CX_M_COUNT_)
+    return CX_EBADREQ;
+  a->n_group = spec->n_group;
+  for (unsigned i = 0; i < spec->n_group; i++) {
+    uint8_t d = spec->group[i];
+    if (d >= CX_DIM_COUNT) return CX_EBADREQ;
+    for (unsigned j = 0; j < i; j++)
+      if (spec->group[j] == d) return CX_EBADREQ;
+    a->group[i] = d;
+    add_need(a, d);
+  }
+  a->n_flt = spec->n_filters;
+  for (unsigned i = 0; i < spec->n_filters; i++) {
+    const cx_agg_filter *f = &spec->filters[i];
+    flt *o = &a->flt[i];
+    if (f->dim >= CX_DIM_COUNT || f->n == 0 || f->n > CX_AGG_MAX_FILTER_VALUES) return CX_EBADREQ;
+    o->dim = f->dim;
+    o->n = f->n;
+    memcpy(o->vals, f->vals, f->n * sizeof(uint32_t));
+    qsort(o->vals, o->n, sizeof(uint32_t), cmp_u32);
+    o->use_bits = o->vals[o->n - 1] < 64;
+    for (unsigned j = 0; o->use_bits && j < o->n; j++) o->bits |= 1ULL << o->vals[j];
+    add_need(a, f->dim);
+  }
+  for (unsigned i = 0; i < spec->n_metrics; i++) {
+    if (spec->metrics[i] >= CX_M_COUNT_) return CX_EBADREQ;
+    if (spec->metrics[i] == CX_M_REPAIRED) a->want_status = 1;
+    if (spec->metrics[i] == CX_M_LOSS_RATE || spec->metrics[i] == CX_M_KEPT_RATE)
+      a->want_subtype = 1;
+  }
+  unsigned ncols = spec->n_group + (spec->n_metrics ? spec->n_metrics : 1u);
+  if (spec->order < -1 || spec->order >= (int)ncols) return CX_EBADREQ;
+  if (spec->from != CX_DAY_NONE && spec->to != CX_DAY_NONE && spec->from > spec->to)
+    return CX_EBADREQ;
+  a->from = spec->from;
+  a->to = spec->to;
+  a->as_of = spec->as_of ? spec->as_of : cx_day_today();
+  return 0;
+}
+
+/** The smallest cube covering the aggregate, or -1. Fills a->srcs and the extra dims. */
+static int pick_cube(agg *a, const cx_agg_spec *spec) {
+  for (unsigned i = 0; i < spec->n_metrics; i++)
+    if (spec->metrics[i] == CX_M_IN_FORCE) return -1;
+  if (spec->from != CX_DAY_NONE && !month_start(spec->from)) return -1;
+  if (spec->to != CX_DAY_NONE && !month_start(spec->to + 1)) return -1;
+  uint8_t saved = a->n_need;
+  if (a->want_status) add_need(a, CX_DIM_STATUS);
+  if (a->want_subtype) add_need(a, CX_DIM_SUBTYPE);
+  int best = -1;
+  src tmp[CX_DIM_COUNT];
+  for (int c = 0; c < cx_cube_count; c++) {
+    if (!plan_cube(a, c, tmp)) continue;
+    if (best < 0 || cx_cubes[c].n_dims < cx_cubes[best].n_dims) {
+      best = c;
+      memcpy(a->srcs, tmp, sizeof tmp);
+    }
+  }
+  if (best < 0) { /* undo the extras: the scan path computes them from the record itself */
+    for (unsigned i = saved; i < a->n_need; i++) a->slot[a->need[i]] = -1;
+    a->n_need = saved;
+  }
+  return best;
+}
+
+/** Narrows the month range of a rollup read by the filters on year, quarter and month. */
+static void month_range(const agg *a, uint32_t *lo, uint32_t *hi) {
+  *lo = a->from ? cx_day_month(a->from) : 0;
+  *hi = a->to ? cx_day_month(a->to) : 0xffff;
+  for (unsigned i = 0; i < a->n_flt; i++) {
+    const flt *f = &a->flt[i];
+    uint32_t mn = f->vals[0], mx = f->vals[f->n - 1], l, h;
+    /* A superset is fine (the filter still applies per cell); never cut a valid month. */
+    if (f->dim == CX_DIM_YEAR) l = mn * 12, h = mx * 12 + 11;
+    else if (f->dim == CX_DIM_QUARTER) l = mn / 10 * 12, h = mx / 10 * 12 + 11;
+    else if (f->dim == CX_DIM_MONTH) l = mn / 100 * 12, h = mx / 100 * 12 + 11;
+    else continue;
+    if (l > *lo) *lo = l;
+    if (h < *hi) *hi = h;
+  }
+}
+
+int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
+                       cx_agg_result *out) {
+  if (!q || !t || !spec || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
+  agg *a = calloc(1, sizeof *a);
+  if (!a) return CX_ENOMEM;
+  cx_agg_row *rows = NULL;
+  int rc = setup(a, spec);
+  if (rc < 0) goto fail;
+  a->spec = spec;
+  if ((rc = tab_grow(a)) < 0) goto fail;
+
+  int cube = spec->force_scan ? -1 : pick_cube(a, spec);
+  if (cube >= 0) {
+    uint32_t lo, hi;
+    month_range(a, &lo, &hi);
+    rc = lo <= hi ? cx_store_rollup_each(t, cube, lo, hi, cell_cb, a) : 0;
+  } else {
+    rc = cx_store_records_scan(t, scan_cb, a);
+  }
+  if (a->err) rc = a->err;
+  if (rc < 0) goto fail;
+
+  /* Rows: metrics, public suppression, order, limit. */
+  uint8_t one = CX_M_COUNT;
+  const uint8_t *metrics = spec->n_metrics ? spec->metrics : &one;
+  unsigned nm = spec->n_metrics ? spec->n_metrics : 1u;
+  size_t n = 0;
+  if (a->n_g) {
+    rows = malloc(a->n_g * sizeof *rows);
+    if (!rows) {
+      rc = CX_ENOMEM;
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < a->n_g; i++) {
+    const group *g = &a->g[i];
+    if (role == CX_ROLE_PUBLIC && g->a.count < CX_AGG_MIN_PUBLIC_CELL) continue;
+    if (g->a.count == 0) continue; /* e.g. cells of records deleted meanwhile */
+    cx_agg_row *r = &rows[n++];
+    memset(r, 0, sizeof *r);
+    memcpy(r->keys, g->keys, a->n_group * sizeof(uint32_t));
+    for (unsigned m = 0; m < nm; m++) r->vals[m] = metric(&g->a, metrics[m]);
+  }
+  sort_ctx sc = {a->n_group, spec->order, spec->desc};
+  if (n > 1) qsort_r(rows, n, sizeof *rows, row_cmp, &sc);
+  if (spec->limit && n > spec->limit) n = spec->limit;
+  if (n == 0) {
+    free(rows);
+    rows = NULL;
+  }
+  out->n_rows = (uint32_t)n;
+  out->rows = rows;
+  out->from_rollup = cube >= 0;
+  out->scanned = a->scanned;
+  free(a->g);
+  free(a->idx);
+  free(a);
+  return 0;
+fail:
+  free(rows);
+  free(a->g);
+  free(a->idx);
+  free(a);
+  return rc;
+}
+
+void cx_agg_result_free(cx_agg_result *res) {
+  if (!res) return;
+  free(res->rows);
+  res->rows = NULL;
+  res->n_rows = 0;
+}

@@ -1,0 +1,84 @@
+/*
+ * check.c — the linked-punishment verdict: the hot path.
+ *
+ * One summary lookup (one B-tree descent), then a walk over the entity's check index (its
+ * cx_sum_hit array, typically a handful of entries). No heap allocation and no clearing of
+ * the caller's hit array: only the entries written are touched.
+ */
+#include "query_int.h"
+
+static void put_hit(const cx_query *q, const cx_summary *s, uint32_t i, const cx_sum_hit *h,
+                    int m, cx_check_hit *out) {
+  cx_sum_hit tmp;
+  cx_summary_hit(s, i, &tmp, &out->record_id, &out->authority_code);
+  out->category = h->category;
+  out->list_type = h->list_type < q->cat.n_lists ? q->cat.lists[h->list_type].code : "";
+  out->measure = q->cat.measures[m].code;
+  out->measure_name = q->cat.measures[m].name;
+  out->effect = q->cat.measures[m].effect;
+  out->valid_from = h->valid_from;
+  out->valid_until = h->valid_until;
+  out->objection = (h->flags & CX_SRF_OBJECTION) ? 1 : 0;
+}
+
+int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day as_of,
+                   cx_check_result *out, cx_check_hit *hits, uint32_t cap) {
+  if (!q || !t || !out || (!hits && cap)) return CX_EBADREQ;
+  if (action < 0 || (uint32_t)action >= q->cat.n_actions || action >= CX_MAX_ACTIONS)
+    return CX_EBADREQ;
+  int is_person = 0;
+  int rc = cx__query_code(code, out->code, &is_person);
+  out->n_hits = out->n_total = 0;
+  out->code_err = 0;
+  if (rc < 0) {
+    out->verdict = CX_V_INVALID_CODE;
+    out->code[0] = 0;
+    out->code_err = rc;
+    return 0;
+  }
+  cx_summary s;
+  rc = cx_store_summary_get(t, out->code, &s);
+  if (rc == CX_ENOTFOUND) {
+    out->verdict = CX_V_NOT_FOUND;
+    return 0;
+  }
+  if (rc < 0) return rc;
+
+  const uint64_t deny = q->cat.deny[action], review = q->cat.review[action];
+  const uint64_t restrict_mask = deny | review, incentive = q->cat.incentive[action];
+  uint64_t seen = 0; /* union of applying restriction measures */
+  uint32_t n = 0, total = 0;
+  int any_incentive = 0;
+  for (uint32_t i = 0; i < s.n_hits; i++) {
+    cx_sum_hit h;
+    cx_summary_hit(&s, i, &h, NULL, NULL);
+    if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
+    if (h.measures & incentive) any_incentive = 1;
+    uint64_t m = h.measures & restrict_mask;
+    seen |= m;
+    while (m) {
+      int b = __builtin_ctzll(m);
+      m &= m - 1;
+      if (n < cap) put_hit(q, &s, i, &h, b, &hits[n++]);
+      total++;
+    }
+  }
+  if (any_incentive) { /* second pass, so that restrictions come first */
+    for (uint32_t i = 0; i < s.n_hits; i++) {
+      cx_sum_hit h;
+      cx_summary_hit(&s, i, &h, NULL, NULL);
+      if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
+      uint64_t m = h.measures & incentive;
+      while (m) {
+        int b = __builtin_ctzll(m);
+        m &= m - 1;
+        if (n < cap) put_hit(q, &s, i, &h, b, &hits[n++]);
+        total++;
+      }
+    }
+  }
+  out->verdict = (seen & deny) ? CX_V_DENY : (seen & review) ? CX_V_REVIEW : CX_V_CLEAR;
+  out->n_hits = n;
+  out->n_total = total;
+  return 0;
+}

@@ -1,0 +1,229 @@
+/*
+ * entity.c — the status page of an entity and the paged list of its records.
+ */
+#include "query_int.h"
+
+/* ===================================================================== entity */
+
+static cx_str region_name(cx_txn *t, uint32_t code) {
+  cx_str s = {"", 0};
+  if (code && cx_store_region_name(t, code, &s) < 0) s = (cx_str){"", 0};
+  return s;
+}
+
+/** 1 when the public role may see at least one record of s on as_of. */
+static int any_displayable(const cx_query *q, const cx_summary *s, cx_day as_of) {
+  for (uint32_t i = 0; i < s->n_recs; i++) {
+    cx_sum_rec r;
+    cx_summary_rec(s, i, &r);
+    if (cx_query_displayable(q, s->kind, &r, as_of)) return 1;
+  }
+  return 0;
+}
+
+int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_day as_of,
+                    cx_entity_status *out) {
+  if (!q || !t || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
+  char norm[CX_CODE_LEN + 1];
+  int is_person = 0;
+  int rc = cx__query_code(code, norm, &is_person);
+  if (rc < 0) return rc;
+  cx_summary s;
+  rc = cx_store_summary_get(t, norm, &s);
+  if (rc < 0) return rc;
+
+  cx_cat_counts counts[CX_CAT_COUNT];
+  memset(counts, 0, sizeof counts);
+  uint32_t flags = 0;
+  for (uint32_t i = 0; i < s.n_recs; i++) {
+    cx_sum_rec r;
+    cx_summary_rec(&s, i, &r);
+    if (r.category >= CX_CAT_COUNT) continue;
+    cx_cat_counts *c = &counts[r.category];
+    int inf = cx_query_in_force(&r, as_of);
+    c->total++;
+    c->in_force += (uint32_t)inf;
+    c->visible += role == CX_ROLE_PUBLIC ? (uint32_t)cx_query_displayable(q, s.kind, &r, as_of) : 1u;
+    if (inf && r.category == CX_CAT_BLACKLIST) flags |= CX_EF_BLACKLISTED;
+    if (inf && r.category == CX_CAT_REDLIST) flags |= CX_EF_REDLISTED;
+    if (r.status == CX_ST_ACTIVE && (r.flags & CX_SRF_OBJECTION)) flags |= CX_EF_OBJECTION;
+  }
+  for (uint32_t i = 0; i < s.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
+    cx_sum_hit h;
+    cx_summary_hit(&s, i, &h, NULL, NULL);
+    if ((h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
+      flags |= CX_EF_UNDER_MEASURES;
+  }
+
+  if (role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind)) {
+    uint32_t vis = 0;
+    for (int c = 0; c < CX_CAT_COUNT; c++) vis += counts[c].visible;
+    if (!vis) return CX_ENOTFOUND;
+  }
+
+  cx_str acode = {"", 0}, aname = {"", 0};
+  if (s.kind == CX_KIND_CIVIL_SERVANT && s.authority_code.n) {
+    uint32_t aid;
+    acode = s.authority_code;
+    if (cx_store_authority_find(t, s.authority_code, &aid) == 0) {
+      cx_str c2, n2;
+      if (cx_store_authority_get(t, aid, &c2, &n2) == 0) aname = n2;
+    }
+  }
+
+  /* Everything is known: fill out (left untouched on every failure above). */
+  memcpy(out->counts, counts, sizeof counts);
+  out->code = cx__query_visible_code(role, s.code, out->code_buf);
+  out->name = s.name;
+  out->kind = s.kind;
+  out->region = s.region;
+  out->province = region_name(t, s.region / 10000 * 10000);
+  out->city = region_name(t, s.region / 100 * 100);
+  out->county = region_name(t, s.region);
+  out->authority_code = acode;
+  out->authority_name = aname;
+  out->flags = flags;
+  out->last_update = s.last_update;
+  return 0;
+}
+
+/* ===================================================================== cursors */
+
+/*
+ * Cursor: 22 bytes, lower-case hex (44 characters + NUL):
+ *   version (1) | entity id (4, BE) | last key's ~date (4, BE) | seq (4, BE) | category + 1 (1)
+ *   | SipHash-2-4 (8) of the first 14 bytes under the store salt.
+ * The MAC binds the cursor to the store, the entity and the category filter: anything else
+ * (another entity's cursor, a changed filter, a flipped bit) is CX_EBADREQ.
+ */
+#define CURSOR_VERSION 1u
+#define CURSOR_BODY 14
+#define CURSOR_BYTES 22
+
+static void put32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+}
+static uint32_t get32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void cursor_encode(const cx_query *q, const cx_reckey *k, int category,
+                          char out[CX_CURSOR_MAX]) {
+  unsigned char b[CURSOR_BYTES];
+  b[0] = CURSOR_VERSION;
+  put32(b + 1, k->entity_id);
+  put32(b + 5, k->decision_date);
+  put32(b + 9, k->seq);
+  b[13] = (unsigned char)(category + 1);
+  uint64_t mac = cx__query_siphash(q->k0, q->k1, b, CURSOR_BODY);
+  for (int i = 0; i < 8; i++) b[CURSOR_BODY + i] = (unsigned char)(mac >> (8 * i));
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < CURSOR_BYTES; i++) {
+    out[2 * i] = hex[b[i] >> 4];
+    out[2 * i + 1] = hex[b[i] & 15];
+  }
+  out[2 * CURSOR_BYTES] = 0;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+static int cursor_decode(const cx_query *q, cx_str s, uint32_t entity_id, int category,
+                         cx_reckey *k) {
+  if (s.n != 2 * CURSOR_BYTES || !s.p) return CX_EBADREQ;
+  unsigned char b[CURSOR_BYTES];
+  for (int i = 0; i < CURSOR_BYTES; i++) {
+    int hi = hexval(s.p[2 * i]), lo = hexval(s.p[2 * i + 1]);
+    if (hi < 0 || lo < 0) return CX_EBADREQ;
+    b[i] = (unsigned char)(hi << 4 | lo);
+  }
+  uint64_t mac = cx__query_siphash(q->k0, q->k1, b, CURSOR_BODY), got = 0;
+  for (int i = 7; i >= 0; i--) got = got << 8 | b[CURSOR_BODY + i];
+  if (mac != got || b[0] != CURSOR_VERSION) return CX_EBADREQ;
+  if (get32(b + 1) != entity_id || b[13] != (unsigned char)(category + 1)) return CX_EBADREQ;
+  k->entity_id = entity_id;
+  k->decision_date = get32(b + 5);
+  k->seq = get32(b + 9);
+  return 0;
+}
+
+/* ===================================================================== records */
+
+typedef struct page_ctx {
+  const cx_query *q;
+  const cx_records_req *req;
+  uint8_t kind;
+  uint32_t limit, emitted;
+  int more;
+  cx_reckey last;
+  cx_record_view_fn fn;
+  void *ctx;
+} page_ctx;
+
+static int page_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
+  page_ctx *p = vctx;
+  const cx_records_req *req = p->req;
+  if (req->category >= 0 && r->category != (uint8_t)req->category) return 0;
+  cx_sum_rec sr;
+  cx__query_sum_rec_of(r, &sr);
+  int disp = cx_query_displayable(p->q, p->kind, &sr, req->as_of);
+  if (req->role == CX_ROLE_PUBLIC && !disp) return 0;
+  if (p->emitted == p->limit) { /* one more visible record: there is a next page */
+    p->more = 1;
+    return 1;
+  }
+  cx_record masked;
+  char buf[CX_CODE_LEN + 1];
+  cx_record_view v = {r, cx_query_in_force(&sr, req->as_of), disp};
+  if (req->role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(r->entity_code.p, r->entity_code.n)) {
+    masked = *r;
+    masked.entity_code = cx__query_visible_code(req->role, r->entity_code, buf);
+    v.r = &masked;
+  }
+  int rc = p->fn ? p->fn(p->ctx, &v) : 0;
+  if (rc < 0) return rc;
+  p->emitted++;
+  p->last = *key;
+  return 0;
+}
+
+int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
+                     cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]) {
+  if (!q || !t || !req || !next_cursor) return CX_EBADREQ;
+  if ((unsigned)req->role >= CX_ROLE_COUNT || req->category < -1 || req->category >= CX_CAT_COUNT ||
+      req->limit > 1000)
+    return CX_EBADREQ;
+  char norm[CX_CODE_LEN + 1];
+  int is_person = 0;
+  int rc = cx__query_code(req->code, norm, &is_person);
+  if (rc < 0) return rc;
+  cx_summary s;
+  rc = cx_store_summary_get(t, norm, &s);
+  if (rc < 0) return rc;
+  cx_reckey after;
+  int have_after = 0;
+  if (req->cursor.n) {
+    rc = cursor_decode(q, req->cursor, s.entity_id, req->category, &after);
+    if (rc < 0) return rc;
+    have_after = 1;
+  }
+  /* Same rule as the status page: a person the public may not see does not exist for it. */
+  if (req->role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind) &&
+      !any_displayable(q, &s, req->as_of))
+    return CX_ENOTFOUND;
+
+  page_ctx p = {q, req, s.kind, req->limit ? req->limit : 20, 0, 0, {0, 0, 0}, fn, ctx};
+  rc = cx_store_records_each(t, s.entity_id, have_after ? &after : NULL, page_cb, &p);
+  if (rc < 0) return rc;
+  if (p.more)
+    cursor_encode(q, &p.last, req->category, next_cursor);
+  else
+    next_cursor[0] = 0;
+  return 0;
+}

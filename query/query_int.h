@@ -1,0 +1,55 @@
+/*
+ * query_int.h — private to query/: the query context and helpers shared by its files.
+ */
+#ifndef CX_QUERY_INT_H
+#define CX_QUERY_INT_H
+
+#include "query.h"
+
+struct cx_query {
+  cx_store *st;          /* borrowed; must outlive the query */
+  cx_catalog cat;        /* copy of the store's catalogue */
+  uint64_t restrict_any; /* OR of deny[] | review[] over every action */
+  uint64_t k0, k1;       /* SipHash key derived from the store salt (cursors) */
+};
+
+/** SipHash-2-4 of n bytes under the key (k0, k1). */
+uint64_t cx__query_siphash(uint64_t k0, uint64_t k1, const void *p, size_t n);
+
+/**
+ * Normalises a request code and tells whether it is a resident ID number.
+ * Returns 0 or a code error (CX_EINVALCODE, CX_ELENGTH, ...).
+ */
+int cx__query_code(cx_str code, char out[CX_CODE_LEN + 1], int *is_person);
+
+/** 1 when a stored (normalised) 18-byte code is a resident ID number. */
+int cx__query_code_is_idcard(const char *code, uint32_t n);
+
+/**
+ * The code as the role may see it: the stored code itself, or for the public role and an ID
+ * number its mask written into buf.
+ */
+cx_str cx__query_visible_code(cx_role role, cx_str code, char buf[CX_CODE_LEN + 1]);
+
+/** 1 for kinds whose records follow the catalogue's person_public rule. */
+static inline int cx__query_kind_is_person(uint8_t kind) {
+  return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT;
+}
+
+/** The record digest of a full record (for cx_query_displayable on records). */
+static inline void cx__query_sum_rec_of(const cx_record *r, cx_sum_rec *out) {
+  out->decision_date = r->decision_date;
+  out->valid_from = r->valid_from;
+  out->valid_until = r->valid_until;
+  out->category = r->category;
+  out->severity = r->severity;
+  out->status = r->status;
+  out->flags = r->objection ? CX_SRF_OBJECTION : 0;
+}
+
+/** In force on day d: active and valid_from <= d < valid_until (CX_DAY_OPEN never ends). */
+static inline int cx__in_force(uint8_t status, cx_day from, cx_day until, cx_day d) {
+  return status == CX_ST_ACTIVE && from <= d && (until == CX_DAY_OPEN || d < until);
+}
+
+#endif
