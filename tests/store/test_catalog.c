@@ -1,0 +1,215 @@
+/* test_catalog.c — the measure catalogue parser, lookups and the region-table check. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+static cx_catalog *cat;
+
+static void setup(void) {
+  cat = malloc(sizeof *cat);
+  cr_assert_not_null(cat);
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse(cx_data_catalog, cx_data_catalog_len, cat, &bad), 0, "bad line %d", bad);
+}
+static void teardown(void) { free(cat); }
+
+TestSuite(catalog, .init = setup, .fini = teardown);
+
+static int A(const char *code) { return cx_catalog_action(cat, cx_str_c(code)); }
+static int M(const char *code) { return cx_catalog_measure(cat, cx_str_c(code)); }
+static int L(const char *code) { return cx_catalog_list(cat, cx_str_c(code)); }
+static uint64_t bit(int i) {
+  cr_assert_geq(i, 0);
+  return 1ull << i;
+}
+
+Test(catalog, shipped_file_has_the_design_actions) {
+  const char *actions[] = {"procurement", "bidding", "subsidy", "honour", "appointment",
+                           "license",     "bond",    "land",    "tax_incentive"};
+  for (size_t i = 0; i < sizeof actions / sizeof *actions; i++) cr_assert_geq(A(actions[i]), 0, "%s", actions[i]);
+  cr_assert_eq(A("nope"), CX_ENOTFOUND);
+  cr_assert_str_eq(cat->actions[A("procurement")].name, "政府采购");
+  cr_assert_geq(cat->n_measures, 15u);
+  cr_assert_geq(cat->n_lists, 15u);
+}
+
+Test(catalog, shipped_lists_and_measures) {
+  int cd = L("court_dishonest");
+  cr_assert_geq(cd, 0);
+  cr_assert_eq(cat->lists[cd].category, CX_CAT_BLACKLIST);
+  cr_assert_str_eq(cat->lists[cd].name, "失信被执行人");
+  cr_assert(cat->lists[cd].defaults & bit(M("no_procurement")));
+  cr_assert_eq(cat->lists[L("tax_major")].category, CX_CAT_BLACKLIST);
+  cr_assert_eq(cat->lists[L("gov_dishonest")].category, CX_CAT_GOV_DISHONESTY);
+  cr_assert_eq(cat->lists[L("tax_a")].category, CX_CAT_REDLIST);
+  cr_assert_eq(cat->lists[L("credit_model")].category, CX_CAT_REDLIST);
+  cr_assert_eq(cat->measures[M("fast_track")].effect, CX_EFFECT_INCENTIVE);
+  /* Derived per-action masks. */
+  cr_assert(cat->deny[A("procurement")] & bit(M("no_procurement")));
+  cr_assert(cat->deny[A("bidding")] & bit(M("no_public_funds")));
+  cr_assert(!(cat->deny[A("subsidy")] & bit(M("no_procurement"))));
+  cr_assert(cat->review[A("subsidy")] & bit(M("review_subsidy")));
+  cr_assert(cat->incentive[A("license")] & bit(M("fast_track")));
+  cr_assert(cat->incentive[A("subsidy")] & bit(M("tolerance")));
+  for (uint32_t a = 0; a < cat->n_actions; a++) {
+    cr_assert_eq(cat->deny[a] & cat->review[a], 0);
+    cr_assert_eq(cat->deny[a] & cat->incentive[a], 0);
+  }
+  /* Every red list gives incentives only; every blacklist denies something. */
+  for (uint32_t l = 0; l < cat->n_lists; l++) {
+    uint64_t d = cat->lists[l].defaults;
+    cr_assert_neq(d, 0, "%s", cat->lists[l].code);
+    for (uint32_t k = 0; k < cat->n_measures; k++) {
+      if (!(d & (1ull << k))) continue;
+      if (cat->lists[l].category == CX_CAT_REDLIST)
+        cr_assert_eq(cat->measures[k].effect, CX_EFFECT_INCENTIVE, "%s", cat->lists[l].code);
+      else
+        cr_assert_neq(cat->measures[k].effect, CX_EFFECT_INCENTIVE, "%s", cat->lists[l].code);
+    }
+  }
+}
+
+Test(catalog, display_periods_and_person_rule) {
+  cr_assert_eq(cat->display[CX_SEV_MINOR].publish, 0);
+  cr_assert_eq(cat->display[CX_SEV_MINOR].max_days, 90u);
+  cr_assert_eq(cat->display[CX_SEV_GENERAL].publish, 1);
+  cr_assert_eq(cat->display[CX_SEV_GENERAL].min_days, 90u);
+  cr_assert_eq(cat->display[CX_SEV_GENERAL].max_days, 365u);
+  cr_assert_eq(cat->display[CX_SEV_SERIOUS].min_days, 365u);
+  cr_assert_eq(cat->display[CX_SEV_SERIOUS].max_days, 1095u);
+  cr_assert_eq(cat->person_public, 1u << CX_CAT_BLACKLIST);
+}
+
+Test(catalog, measures_resolve_codes_and_defaults) {
+  uint64_t m = 99;
+  cx_str bad = {0};
+  int cd = L("court_dishonest");
+  cr_assert_eq(cx_catalog_measures(cat, cd, CX_STR(" no_bidding , no_land,"), &m, &bad), 0);
+  cr_assert_eq(m, bit(M("no_bidding")) | bit(M("no_land")));
+  cr_assert_eq(cx_catalog_measures(cat, cd, CX_STR(""), &m, &bad), 0);
+  cr_assert_eq(m, cat->lists[cd].defaults);
+  cr_assert_eq(cx_catalog_measures(cat, cd, CX_STR("  "), &m, &bad), 0);
+  cr_assert_eq(m, cat->lists[cd].defaults);
+  cr_assert_eq(cx_catalog_measures(cat, -1, CX_STR(""), &m, &bad), 0);
+  cr_assert_eq(m, 0);
+  m = 42;
+  cr_assert_eq(cx_catalog_measures(cat, cd, CX_STR("no_bidding,nope ,no_land"), &m, &bad), CX_ENOTFOUND);
+  cr_assert_eq(m, 42);
+  cr_assert(cx_str_eq(bad, CX_STR("nope")));
+}
+
+/* ---- bad files ---- */
+
+static char *big;
+static int parse(const char *text, int *bad) {
+  static cx_catalog c;
+  *bad = -1;
+  return cx_catalog_parse(text, strlen(text), &c, bad);
+}
+
+#define HEAD "# test\naction\tprocurement\t政府采购\naction\tlicense\t行政许可\n"
+
+Test(catalog_parse, minimal_file_and_any_order) {
+  static cx_catalog c;
+  const char *t = "list\tl1\tblacklist\t名单\tm1\n"
+                  "measure\tm1\tdeny\tprocurement\t限制\n" HEAD "display\tminor\t1\t10\t20\n"
+                  "person_public\tblacklist, gov_dishonesty\n";
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse(t, strlen(t), &c, &bad), 0, "line %d", bad);
+  cr_assert_eq(c.n_actions, 2u);
+  cr_assert_eq(c.lists[0].defaults, 1u);
+  cr_assert_eq(c.deny[0], 1u);
+  cr_assert_eq(c.deny[1], 0u);
+  cr_assert_eq(c.display[CX_SEV_MINOR].publish, 1);
+  cr_assert_eq(c.display[CX_SEV_SERIOUS].max_days, 1095u); /* default kept */
+  cr_assert_eq(c.person_public, (1u << CX_CAT_BLACKLIST) | (1u << CX_CAT_GOV_DISHONESTY));
+}
+
+Test(catalog_parse, bad_lines_are_reported) {
+  int bad;
+  struct { const char *text; int line; } cases[] = {
+      {HEAD "measure\tm1\tdeny\tnope\t限制\n", 4},               /* unknown action */
+      {HEAD "measure\tm1\tpunish\tlicense\t限制\n", 4},          /* unknown effect */
+      {HEAD "measure\tm1\tdeny\tlicense\n", 4},                  /* missing name */
+      {HEAD "list\tl1\tgreylist\t名单\t\n", 4},                  /* unknown category */
+      {HEAD "list\tl1\tblacklist\t名单\tnope\n", 4},             /* unknown measure */
+      {HEAD "action\tprocurement\t重复\n", 4},                   /* duplicate action */
+      {HEAD "measure\tm\tdeny\tlicense\tx\nmeasure\tm\treview\tlicense\ty\n", 5}, /* duplicate */
+      {HEAD "list\tl\tredlist\tx\nlist\tl\tredlist\ty\n", 5},    /* duplicate list */
+      {HEAD "frobnicate\tx\n", 4},                               /* unknown keyword */
+      {HEAD "display\tsevere\t1\t1\t2\n", 4},                    /* unknown severity */
+      {HEAD "display\tminor\t2\t1\t2\n", 4},                     /* publish not 0/1 */
+      {HEAD "display\tminor\t1\t30\t20\n", 4},                   /* min > max */
+      {HEAD "display\tminor\t1\tx\t20\n", 4},
+      {HEAD "person_public\tblacklist,nope\n", 4},
+      {"action\tbad code\tx\n", 1},                              /* space in code */
+      {"action\tx\t\n", 1},                                      /* empty name */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cr_assert_eq(parse(cases[i].text, &bad), CX_EBADREQ, "case %zu", i);
+    cr_assert_eq(bad, cases[i].line, "case %zu: line %d", i, bad);
+  }
+}
+
+Test(catalog_parse, limits) {
+  big = malloc(64 * 1024);
+  int bad;
+  size_t o = 0;
+  for (int i = 0; i < CX_MAX_ACTIONS; i++) o += (size_t)sprintf(big + o, "action\ta%d\tx\n", i);
+  cr_assert_eq(parse(big, &bad), 0);
+  sprintf(big + o, "action\tone_more\tx\n");
+  cr_assert_eq(parse(big, &bad), CX_EBADREQ);
+  cr_assert_eq(bad, CX_MAX_ACTIONS + 1);
+  o = (size_t)sprintf(big, "action\ta\tx\n");
+  for (int i = 0; i < CX_MAX_MEASURES; i++) o += (size_t)sprintf(big + o, "measure\tm%d\tdeny\ta\tx\n", i);
+  cr_assert_eq(parse(big, &bad), 0);
+  sprintf(big + o, "measure\tone_more\tdeny\ta\tx\n");
+  cr_assert_eq(parse(big, &bad), CX_EBADREQ);
+  cr_assert_eq(bad, CX_MAX_MEASURES + 2);
+  o = (size_t)sprintf(big, "action\ta\tx\n");
+  for (int i = 0; i <= CX_MAX_LISTS; i++) o += (size_t)sprintf(big + o, "list\tl%d\tblacklist\tx\n", i);
+  cr_assert_eq(parse(big, &bad), CX_EBADREQ);
+  cr_assert_eq(bad, CX_MAX_LISTS + 2);
+  /* A code of CX_CODE_NAME_MAX bytes does not fit. */
+  o = (size_t)sprintf(big, "action\t");
+  memset(big + o, 'a', CX_CODE_NAME_MAX);
+  sprintf(big + o + CX_CODE_NAME_MAX, "\tx\n");
+  cr_assert_eq(parse(big, &bad), CX_EBADREQ);
+  free(big);
+}
+
+/* ---- regions ---- */
+
+Test(regions, shipped_table_is_valid_and_real) {
+  int bad = -1;
+  cr_assert_eq(cx_regions_validate(cx_data_regions, cx_data_regions_len, &bad), 0, "line %d", bad);
+  cr_assert_lt(cx_data_regions_len, 200u * 1024);
+  cr_assert_not_null(strstr(cx_data_regions, "\n350100\t福州市\n"));
+  cr_assert_not_null(strstr(cx_data_regions, "\n110105\t朝阳区\n"));
+  cr_assert_not_null(strstr(cx_data_regions, "\n650000\t新疆维吾尔自治区\n"));
+}
+
+static int rv(const char *t, int *bad) {
+  *bad = -1;
+  return cx_regions_validate(t, strlen(t), bad);
+}
+
+Test(regions, bad_lines) {
+  int bad;
+  cr_assert_eq(rv("# c\n\n110000\t北京市\r\n110100\t市辖区\n", &bad), 0);
+  cr_assert_eq(rv("110000\t北京市\n11000\t北京\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 2);
+  cr_assert_eq(rv("110000 北京市\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+  cr_assert_eq(rv("110000\t\n", &bad), CX_EBADREQ);
+  cr_assert_eq(rv("1100a0\tx\n", &bad), CX_EBADREQ);
+  cr_assert_eq(rv("1100000\tx\n", &bad), CX_EBADREQ);
+  cr_assert_eq(rv("110000\tx\ty\n", &bad), CX_EBADREQ);
+  cr_assert_eq(rv("x\n110000\t\xff\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+  cr_assert_eq(rv("110000\t\xff\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+}
