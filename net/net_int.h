@@ -1,0 +1,252 @@
+/*
+ * net_int.h — net/'s private header: the bounded msgpack reader, byte buffers, framing,
+ * tokens, roles, latency histograms. Included by the net sources and by tests/net/ only.
+ *
+ * Caveats (threads): every function here is pure or works on caller-owned state; nothing
+ * here is shared between threads except cx_tokens (read-only after load).
+ */
+#ifndef CX_NET_INT_H
+#define CX_NET_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* ===================================================================== limits */
+
+#define CX_NET_DEFAULT_PORT 7411
+#define CX_NET_MAX_FRAME_DEFAULT (1u << 20)   /* 1 MiB */
+#define CX_NET_MAX_CONNS_DEFAULT 10000u
+#define CX_NET_IDLE_TIMEOUT_DEFAULT 300u      /* seconds */
+#define CX_NET_MAX_CHECK_CODES 1000u
+#define CX_NET_MAX_INGEST_RECORDS 10000u
+#define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
+#define CX_NET_OUT_INITIAL (64u << 10)        /* per-connection output buffer kept between requests */
+#define CX_NET_IN_INITIAL (64u << 10)         /* per-connection input buffer kept between requests */
+#define CX_NET_MAX_FIELDS 32u                 /* fields of one request map */
+#define CX_NET_MAX_DEPTH 32u                  /* nesting of any msgpack value we accept */
+#define CX_NET_SLOW_MS_DEFAULT 200u           /* requests slower than this are logged */
+
+/* ===================================================================== bounded msgpack reader */
+
+/*
+ * A zero-allocation msgpack reader over (p, n). Every declared length is checked against the
+ * bytes left before anything is read, so a 5-byte frame declaring 2^32 elements is an error,
+ * never an allocation. Reads never go past end (tested against a PROT_NONE guard page).
+ *
+ * Errors: CX_EBADFRAME when the bytes are not msgpack (truncated, reserved byte 0xc1, a
+ * declared length beyond the end, too deep); CX_EBADREQ when the value has another type than
+ * asked (the reader is not advanced then).
+ */
+typedef struct cx_mp {
+  const unsigned char *p, *end;
+} cx_mp;
+
+typedef enum cx_mp_type {
+  CX_MP_NIL, CX_MP_BOOL, CX_MP_UINT, CX_MP_INT, CX_MP_FLOAT, CX_MP_STR, CX_MP_BIN,
+  CX_MP_ARRAY, CX_MP_MAP, CX_MP_EXT
+} cx_mp_type;
+
+static inline cx_mp cx_mp_make(const void *p, size_t n) {
+  return (cx_mp){(const unsigned char *)p, (const unsigned char *)p + n};
+}
+static inline size_t cx_mp_left(const cx_mp *r) { return (size_t)(r->end - r->p); }
+
+/** Type of the next value (CX_MP_*), or CX_EBADFRAME at the end / on a reserved byte. */
+int cx_mp_peek(const cx_mp *r);
+int cx_mp_read_nil(cx_mp *r);
+int cx_mp_read_bool(cx_mp *r, int *out);
+/** A non-negative integer (positive fixint, uint*, or int* holding a value >= 0). */
+int cx_mp_read_uint(cx_mp *r, uint64_t *out);
+/** Any integer that fits int64_t. */
+int cx_mp_read_int(cx_mp *r, int64_t *out);
+/** str (not bin); out borrows from the input. */
+int cx_mp_read_str(cx_mp *r, cx_str *out);
+/** Array header; *n <= bytes left (each element needs at least one byte). */
+int cx_mp_read_array(cx_mp *r, uint32_t *n);
+/** Map header; 2 * *n <= bytes left. */
+int cx_mp_read_map(cx_mp *r, uint32_t *n);
+/** Skips one whole value (nested up to CX_NET_MAX_DEPTH). */
+int cx_mp_skip(cx_mp *r);
+/**
+ * Checks that p[0..n) holds exactly one well-formed msgpack value (nesting bounded, every
+ * length within the bytes). 0 or CX_EBADFRAME. Use before handing bytes to msgpack-c.
+ */
+int cx_mp_validate(const void *p, size_t n);
+
+/* ===================================================================== byte buffers */
+
+/** A growable byte buffer; kept per connection and reused (len reset to 0, memory kept). */
+typedef struct cx_buf {
+  char *p;
+  size_t len, cap;
+  uint64_t spills;   /* times it had to grow past its initial capacity */
+  size_t initial;
+} cx_buf;
+
+int cx_buf_init(cx_buf *b, size_t initial);
+void cx_buf_free(cx_buf *b);
+/** Makes room for n more bytes. CX_ENOMEM. */
+int cx_buf_reserve(cx_buf *b, size_t n);
+int cx_buf_append(cx_buf *b, const void *p, size_t n);
+/** Releases memory above the initial capacity when the buffer is empty. */
+void cx_buf_shrink(cx_buf *b);
+/** msgpack_packer write callback over a cx_buf (data is the cx_buf *). */
+int cx_buf_msgpack_write(void *data, const char *p, size_t n);
+
+/* ===================================================================== frames */
+
+#define CX_FRAME_HDR 4
+
+/**
+ * Looks for one frame at p[0..n): 4-byte big-endian length L then L bytes.
+ * Returns the frame's total size (4 + L) when complete, CX_EAGAIN when more bytes are needed
+ * (*need = total size when known, else 4), CX_ETOOLARGE when L > max, CX_EBADFRAME when L == 0.
+ * *payload / *plen are set when complete.
+ */
+long cx_frame_parse(const void *p, size_t n, size_t max, const unsigned char **payload,
+                    size_t *plen, size_t *need);
+/** Writes the 4-byte big-endian header for a payload of len bytes. */
+void cx_frame_header(unsigned char hdr[CX_FRAME_HDR], uint32_t len);
+
+/* ===================================================================== ops and roles */
+
+typedef enum cx_op {
+  CX_OP_PING, CX_OP_AUTH, CX_OP_ENTITY, CX_OP_RECORDS, CX_OP_CHECK, CX_OP_SEARCH,
+  CX_OP_AGGREGATE, CX_OP_STATS, CX_OP_INGEST, CX_OP_REPAIR, CX_OP_REVOKE, CX_OP_OBJECTION,
+  CX_OP_COUNT,
+  CX_OP_INVALID = CX_OP_COUNT, /* stats slot for requests whose op could not be read */
+  CX_OP_SLOTS
+} cx_op;
+extern const char *const cx_op_names[CX_OP_COUNT];
+
+/** Op by name, or CX_EUNKNOWNOP. */
+int cx_op_parse(cx_str name);
+/** 1 when role (cx_role) may run op. */
+int cx_op_allowed(int role, int op);
+/** 1 for ops that run off the event loop (aggregate, ingest, repair, revoke, objection). */
+int cx_op_is_slow(int op);
+
+/* ===================================================================== tokens */
+
+#define CX_TOKEN_MAX 256
+#define CX_TOKEN_NAME_MAX 64
+
+typedef struct cx_token {
+  char token[CX_TOKEN_MAX];
+  uint32_t len;
+  int role;
+  char name[CX_TOKEN_NAME_MAX];
+} cx_token;
+
+typedef struct cx_tokens {
+  cx_token *v;
+  uint32_t n;
+} cx_tokens;
+
+/**
+ * Parses a token file: lines "token role [name]", '#' comments, blank lines ignored.
+ * CX_EBADREQ with *bad_line (1-based) on a bad line or unknown role.
+ */
+int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line);
+/**
+ * Loads a token file; refuses a file readable or writable by group or others (mode & 077):
+ * CX_EFORBIDDEN. CX_EIO when unreadable. why receives a message (no token in it).
+ */
+int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap);
+void cx_tokens_free(cx_tokens *t);
+/**
+ * Finds token: compares against every entry in constant time for a given entry set (no early
+ * exit on the first mismatching byte or the first match). Returns the index or CX_ENOTFOUND.
+ */
+int cx_tokens_find(const cx_tokens *t, cx_str token);
+
+/* ===================================================================== latency histograms */
+
+/* Log buckets: 4 per power of two of nanoseconds, up to 2^40 ns (~18 min). */
+#define CX_HIST_BUCKETS 160
+typedef struct cx_hist {
+  uint64_t b[CX_HIST_BUCKETS];
+} cx_hist;
+
+int cx_hist_bucket(uint64_t ns);
+/** Upper bound (ns) of bucket i. */
+uint64_t cx_hist_bucket_upper(int i);
+/** Relaxed-atomic increment (one writer per histogram; readers on other threads). */
+void cx_hist_add(cx_hist *h, uint64_t ns);
+/** acc += h (relaxed atomic loads of h). */
+void cx_hist_merge(cx_hist *acc, const cx_hist *h);
+/** The q-quantile (0..1) of acc, as a bucket upper bound in ns (0 when empty). */
+uint64_t cx_hist_quantile(const cx_hist *acc, double q);
+
+/* ===================================================================== server internals */
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "query.h"
+#include "server.h"
+
+typedef struct cx_loop cx_loop;
+typedef struct cx_conn cx_conn;
+
+/** Per-op counters of one loop: written by the loop thread only, read by `stats` anywhere. */
+typedef struct cx_op_stats {
+  uint64_t requests, errors;
+  cx_hist lat;
+} cx_op_stats;
+
+/** One request, decoded in place: keys and values point into the frame. */
+typedef struct cx_req {
+  uint64_t id;
+  int op;
+  uint32_t nf;
+  cx_str keys[CX_NET_MAX_FIELDS];
+  cx_mp vals[CX_NET_MAX_FIELDS];
+  const unsigned char *payload;
+  size_t plen;
+} cx_req;
+
+/** Where a request executes: a worker loop (txn reused) or a thread-pool job (own txn). */
+typedef struct cx_exec {
+  cx_server *srv;
+  const cx_query *q;
+  cx_txn *txn;
+  int *txn_live;              /* 0: txn is reset and must be renewed before use */
+  cx_check_hit *hits;         /* check hit array (loop-owned) */
+  uint32_t hits_cap;
+  int role;                   /* in/out: auth changes it */
+  int token;                  /* index in srv->tokens, -1 none */
+  cx_loop *lp;                /* NULL in a job */
+  char msg[512];              /* error message of the last failed handler */
+  msgpack_packer *pk;         /* packer over the response buffer */
+  cx_buf *out;                /* the response buffer */
+  /* ingest: per-record problems, written into the error's "details" */
+  cx_buf *details;
+  uint32_t n_details;
+} cx_exec;
+
+/** Decodes the top of a request (map, id, op, field positions). rc < 0 with msg set. */
+int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap);
+/** 1 and *v when field name is present. */
+int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v);
+/** Runs rq, appending one whole framed response (ok or error) to x->out. Returns the
+ *  response's error code (0 = ok). */
+int cx__net_exec(cx_exec *x, const cx_req *rq);
+/** Appends one framed error response. */
+void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);
+/** The server's store / stats accessors used by ops. */
+cx_store *cx__net_store(cx_server *s);
+const cx_tokens *cx__net_tokens(cx_server *s);
+/** Packs the `stats` result (merges every loop's counters). */
+void cx__net_pack_stats(cx_server *s, msgpack_packer *pk);
+/** Limits of the server (max frame, ...). */
+const cx_server_opts *cx__net_opts(cx_server *s);
+
+/* ===================================================================== logging */
+
+/** One line on stderr: "2026-01-02T03:04:05.678Z chengxind: <msg>". Thread-safe (one write). */
+void cx_net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,929 @@
+/*
+ * ops.c — request decoding and the op handlers: from a decoded request to one framed response.
+ *
+ * Each handler packs its result into x->pk (a packer over x->out). On error it returns a
+ * negative CX_E* with x->msg set; cx__net_exec then drops what the handler packed and writes
+ * an error response instead. Handlers never allocate on the entity/check path: strings are
+ * read in place from the frame, results are packed straight from the map snapshot.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_int.h"
+
+#define CX_CHECK_HITS 64 /* hits reported per code (the rest are counted in "more") */
+
+/* ===================================================================== decoding */
+
+int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
+  rq->id = 0;
+  rq->op = CX_OP_INVALID;
+  rq->nf = 0;
+  rq->payload = payload;
+  rq->plen = n;
+  if (cx_mp_validate(payload, n) != 0) {
+    snprintf(msg, cap, "frame does not hold exactly one well-formed msgpack value");
+    return CX_EBADFRAME;
+  }
+  cx_mp r = cx_mp_make(payload, n);
+  uint32_t nf;
+  if (cx_mp_read_map(&r, &nf) != 0) {
+    snprintf(msg, cap, "request must be a msgpack map");
+    return CX_EBADREQ;
+  }
+  if (nf > CX_NET_MAX_FIELDS) {
+    snprintf(msg, cap, "request has %u fields (at most %u)", nf, CX_NET_MAX_FIELDS);
+    return CX_EBADREQ;
+  }
+  int have_id = 0, id_bad = 0;
+  cx_str op = {0};
+  int have_op = 0, op_bad = 0;
+  for (uint32_t i = 0; i < nf; i++) {
+    cx_str k;
+    if (cx_mp_read_str(&r, &k) != 0) {
+      snprintf(msg, cap, "request keys must be strings");
+      return CX_EBADREQ;
+    }
+    rq->keys[i] = k;
+    rq->vals[i] = r;
+    if (cx_str_eq(k, CX_STR("id"))) {
+      cx_mp v = r;
+      have_id = 1;
+      id_bad = cx_mp_read_uint(&v, &rq->id) != 0;
+    } else if (cx_str_eq(k, CX_STR("op"))) {
+      cx_mp v = r;
+      have_op = 1;
+      op_bad = cx_mp_read_str(&v, &op) != 0;
+    }
+    if (cx_mp_skip(&r) != 0) return CX_EBADFRAME; /* validated above: cannot happen */
+    rq->vals[i].end = r.p;
+  }
+  rq->nf = nf;
+  if (!have_id || id_bad) {
+    rq->id = 0;
+    snprintf(msg, cap, have_id ? "id must be an unsigned integer" : "missing id");
+    return CX_EBADREQ;
+  }
+  if (!have_op || op_bad) {
+    snprintf(msg, cap, have_op ? "op must be a string" : "missing op");
+    return CX_EBADREQ;
+  }
+  int o = cx_op_parse(op);
+  if (o < 0) {
+    snprintf(msg, cap, "unknown op \"%.*s\"", (int)(op.n > 64 ? 64 : op.n), op.p);
+    return CX_EUNKNOWNOP;
+  }
+  rq->op = o;
+  return 0;
+}
+
+int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v) {
+  cx_str k = cx_str_c(name);
+  for (uint32_t i = 0; i < rq->nf; i++)
+    if (cx_str_eq(rq->keys[i], k)) {
+      /* nil counts as absent: optional fields may be sent as nil */
+      if (cx_mp_peek(&rq->vals[i]) == CX_MP_NIL) return 0;
+      *v = rq->vals[i];
+      return 1;
+    }
+  return 0;
+}
+
+/* ===================================================================== helpers */
+
+static int fail(cx_exec *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(cx_exec *x, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(x->msg, sizeof x->msg, fmt, ap);
+  va_end(ap);
+  return err;
+}
+
+static int txn(cx_exec *x, cx_txn **t) {
+  if (!*x->txn_live) {
+    int rc = cx_store_txn_renew(x->txn);
+    if (rc) return fail(x, rc, "cannot open a read snapshot: %s", cx_strerror(rc));
+    *x->txn_live = 1;
+  }
+  *t = x->txn;
+  return 0;
+}
+
+static void pk_str(msgpack_packer *pk, const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  msgpack_pack_str_with_body(pk, s ? s : "", n);
+}
+static void pk_cx(msgpack_packer *pk, cx_str s) { msgpack_pack_str_with_body(pk, s.p ? s.p : "", s.n); }
+static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
+/* Dates: "YYYY-MM-DD"; nil for unset and for an open end. */
+static void pk_day(msgpack_packer *pk, cx_day d) {
+  if (d == CX_DAY_NONE || d == CX_DAY_OPEN) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  char b[11];
+  cx_day_format(d, b);
+  msgpack_pack_str_with_body(pk, b, strlen(b));
+}
+static void pk_enum(msgpack_packer *pk, const char *const *names, int n, unsigned v) {
+  if ((int)v < n && names[v]) pk_str(pk, names[v]);
+  else msgpack_pack_nil(pk);
+}
+
+/* Optional string / uint / bool / date fields. Missing: returns 0 and leaves *out alone. */
+static int f_str(cx_exec *x, const cx_req *rq, const char *name, int required, cx_str *out) {
+  cx_mp v;
+  if (!cx__net_req_field(rq, name, &v))
+    return required ? fail(x, CX_EBADREQ, "missing field \"%s\"", name) : 0;
+  if (cx_mp_read_str(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a string", name);
+  return 1;
+}
+static int f_uint(cx_exec *x, const cx_req *rq, const char *name, uint64_t *out) {
+  cx_mp v;
+  if (!cx__net_req_field(rq, name, &v)) return 0;
+  if (cx_mp_read_uint(&v, out))
+    return fail(x, CX_EBADREQ, "field \"%s\" must be an unsigned integer", name);
+  return 1;
+}
+static int f_bool(cx_exec *x, const cx_req *rq, const char *name, int *out) {
+  cx_mp v;
+  if (!cx__net_req_field(rq, name, &v)) return 0;
+  if (cx_mp_read_bool(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a boolean", name);
+  return 1;
+}
+static int f_day(cx_exec *x, const cx_req *rq, const char *name, cx_day *out) {
+  cx_str s;
+  int rc = f_str(x, rq, name, 0, &s);
+  if (rc <= 0) return rc;
+  if (cx_day_parse(s, out))
+    return fail(x, CX_EBADREQ, "field \"%s\": \"%.*s\" is not a date YYYY-MM-DD", name,
+                (int)(s.n > 32 ? 32 : s.n), s.p);
+  return 1;
+}
+static int f_as_of(cx_exec *x, const cx_req *rq, cx_day *out) {
+  *out = cx_day_today();
+  int rc = f_day(x, rq, "as_of", out);
+  return rc < 0 ? rc : 0;
+}
+
+static int code_fail(cx_exec *x, int rc, cx_str code) {
+  if (rc == CX_ENOTFOUND)
+    return fail(x, rc, "no entity with code %.*s", (int)(code.n > 32 ? 32 : code.n), code.p);
+  if (cx_err_name(rc)[0] == 'i' && strcmp(cx_err_name(rc), "invalid_code") == 0)
+    return fail(x, CX_EINVALCODE, "invalid code \"%.*s\": %s", (int)(code.n > 32 ? 32 : code.n),
+                code.p, cx_strerror(rc));
+  return fail(x, rc, "%s", cx_strerror(rc));
+}
+
+/* ===================================================================== ping, auth */
+
+/* ping {} -> {"pong": true, "time": "YYYY-MM-DD"} */
+static int op_ping(cx_exec *x, const cx_req *rq) {
+  (void)rq;
+  msgpack_pack_map(x->pk, 2);
+  pk_key(x->pk, "pong");
+  msgpack_pack_true(x->pk);
+  pk_key(x->pk, "today");
+  pk_day(x->pk, cx_day_today());
+  return 0;
+}
+
+/* auth {token} -> {"role": str}. A bad token keeps the current role. */
+static int op_auth(cx_exec *x, const cx_req *rq) {
+  cx_str tok;
+  int rc = f_str(x, rq, "token", 1, &tok);
+  if (rc < 0) return rc;
+  int i = cx_tokens_find(cx__net_tokens(x->srv), tok);
+  if (i < 0) return fail(x, CX_EFORBIDDEN, "unknown token");
+  x->role = cx__net_tokens(x->srv)->v[i].role;
+  x->token = i;
+  msgpack_pack_map(x->pk, 1);
+  pk_key(x->pk, "role");
+  pk_str(x->pk, cx_role_names[x->role]);
+  return 0;
+}
+
+/* ===================================================================== entity */
+
+/* entity {code, as_of?} -> status map (see docs/protocol.md) */
+static int op_entity(cx_exec *x, const cx_req *rq) {
+  cx_str code;
+  cx_day as_of;
+  int rc;
+  if ((rc = f_str(x, rq, "code", 1, &code)) < 0 || (rc = f_as_of(x, rq, &as_of)) < 0) return rc;
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  cx_entity_status es;
+  rc = cx_query_entity(x->q, t, (cx_role)x->role, code, as_of, &es);
+  if (rc) return code_fail(x, rc, code);
+  msgpack_packer *pk = x->pk;
+  int pub = x->role == CX_ROLE_PUBLIC;
+  uint32_t ncat = 0;
+  for (int c = 0; c < CX_CAT_COUNT; c++)
+    if (pub ? es.counts[c].visible : es.counts[c].total) ncat++;
+  msgpack_pack_map(pk, 13);
+  pk_key(pk, "code"); pk_cx(pk, es.code);
+  pk_key(pk, "name"); pk_cx(pk, es.name);
+  pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, es.kind);
+  pk_key(pk, "region"); msgpack_pack_uint32(pk, es.region);
+  pk_key(pk, "province"); pk_cx(pk, es.province);
+  pk_key(pk, "city"); pk_cx(pk, es.city);
+  pk_key(pk, "county"); pk_cx(pk, es.county);
+  pk_key(pk, "authority_code"); pk_cx(pk, es.authority_code);
+  pk_key(pk, "authority_name"); pk_cx(pk, es.authority_name);
+  /* The public role sees only what it may see: counts of displayable records. */
+  pk_key(pk, "counts");
+  msgpack_pack_map(pk, ncat);
+  for (int c = 0; c < CX_CAT_COUNT; c++) {
+    if (!(pub ? es.counts[c].visible : es.counts[c].total)) continue;
+    pk_str(pk, cx_category_names[c]);
+    if (pub) {
+      msgpack_pack_map(pk, 1);
+    } else {
+      msgpack_pack_map(pk, 3);
+      pk_key(pk, "total"); msgpack_pack_uint32(pk, es.counts[c].total);
+      pk_key(pk, "in_force"); msgpack_pack_uint32(pk, es.counts[c].in_force);
+    }
+    pk_key(pk, "visible"); msgpack_pack_uint32(pk, es.counts[c].visible);
+  }
+  static const struct { uint32_t bit; const char *name; } flags[] = {
+      {CX_EF_BLACKLISTED, "blacklisted"}, {CX_EF_UNDER_MEASURES, "under_measures"},
+      {CX_EF_REDLISTED, "redlisted"}, {CX_EF_OBJECTION, "objection"}};
+  uint32_t nfl = 0;
+  for (size_t i = 0; i < 4; i++) nfl += (es.flags & flags[i].bit) != 0;
+  pk_key(pk, "flags");
+  msgpack_pack_array(pk, nfl);
+  for (size_t i = 0; i < 4; i++)
+    if (es.flags & flags[i].bit) pk_str(pk, flags[i].name);
+  pk_key(pk, "last_update"); pk_day(pk, es.last_update);
+  pk_key(pk, "as_of"); pk_day(pk, as_of);
+  return 0;
+}
+
+/* ===================================================================== records */
+
+typedef struct rec_ctx {
+  cx_exec *x;
+  uint32_t n;
+} rec_ctx;
+
+/* Packs "a,b,c" as ["a","b","c"]. */
+static void pk_csv(msgpack_packer *pk, cx_str s) {
+  uint32_t n = 0;
+  for (uint32_t i = 0, st = 0; i <= s.n; i++)
+    if (i == s.n || s.p[i] == ',') {
+      if (i > st) n++;
+      st = i + 1;
+    }
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0, st = 0; i <= s.n; i++)
+    if (i == s.n || s.p[i] == ',') {
+      if (i > st) msgpack_pack_str_with_body(pk, s.p + st, i - st);
+      st = i + 1;
+    }
+}
+
+static int rec_cb(void *ctx, const cx_record_view *v) {
+  rec_ctx *c = ctx;
+  msgpack_packer *pk = c->x->pk;
+  const cx_record *r = v->r;
+  c->n++;
+  msgpack_pack_map(pk, 25);
+  pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
+  pk_key(pk, "authority_code"); pk_cx(pk, r->authority_code);
+  pk_key(pk, "authority_name"); pk_cx(pk, r->authority_name);
+  pk_key(pk, "entity_code"); pk_cx(pk, r->entity_code);
+  pk_key(pk, "entity_name"); pk_cx(pk, r->entity_name);
+  pk_key(pk, "entity_kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, r->entity_kind);
+  pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, r->category);
+  pk_key(pk, "subtype"); pk_enum(pk, cx_subtype_names, CX_SUB_COUNT, r->subtype);
+  pk_key(pk, "domain"); pk_enum(pk, cx_domain_names, CX_DOM_COUNT, r->domain);
+  pk_key(pk, "severity"); pk_enum(pk, cx_severity_names, CX_SEV_COUNT, r->severity);
+  pk_key(pk, "status"); pk_enum(pk, cx_status_names, CX_ST_COUNT, r->status);
+  pk_key(pk, "objection"); if (r->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "decision_date"); pk_day(pk, r->decision_date);
+  pk_key(pk, "report_date"); pk_day(pk, r->report_date);
+  pk_key(pk, "valid_from"); pk_day(pk, r->valid_from);
+  pk_key(pk, "valid_until"); pk_day(pk, r->valid_until);
+  pk_key(pk, "amount_fen"); msgpack_pack_int64(pk, r->amount_fen);
+  pk_key(pk, "list_type"); pk_cx(pk, r->list_type);
+  pk_key(pk, "measures"); pk_csv(pk, r->measures);
+  pk_key(pk, "basis"); pk_cx(pk, r->basis);
+  pk_key(pk, "content"); pk_cx(pk, r->content);
+  pk_key(pk, "report_delay"); msgpack_pack_int32(pk, r->report_delay);
+  pk_key(pk, "on_time"); if (r->on_time) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "in_force"); if (v->in_force) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "displayable"); if (v->displayable) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  return 0;
+}
+
+/* Writes an array32 header whose count is patched later (msgpack allows a wide header). */
+static size_t pk_array_placeholder(cx_exec *x) {
+  size_t at = x->out->len;
+  static const unsigned char h[5] = {0xdd, 0, 0, 0, 0};
+  cx_buf_append(x->out, h, 5);
+  return at;
+}
+static void pk_array_patch(cx_exec *x, size_t at, uint32_t n) {
+  if (at + 5 > x->out->len) return;
+  unsigned char *p = (unsigned char *)x->out->p + at + 1;
+  p[0] = (unsigned char)(n >> 24); p[1] = (unsigned char)(n >> 16);
+  p[2] = (unsigned char)(n >> 8); p[3] = (unsigned char)n;
+}
+
+/* records {code, category?, cursor?, limit?, as_of?} -> {"records": [...], "next": cursor|nil} */
+static int op_records(cx_exec *x, const cx_req *rq) {
+  cx_records_req r = {.category = -1, .role = (cx_role)x->role};
+  cx_str cat = {0};
+  uint64_t limit = 20;
+  int rc;
+  if ((rc = f_str(x, rq, "code", 1, &r.code)) < 0 || (rc = f_str(x, rq, "cursor", 0, &r.cursor)) < 0 ||
+      (rc = f_uint(x, rq, "limit", &limit)) < 0 || (rc = f_as_of(x, rq, &r.as_of)) < 0)
+    return rc;
+  if ((rc = f_str(x, rq, "category", 0, &cat)) < 0) return rc;
+  if (rc == 1) {
+    r.category = cx_enum_parse(cx_category_names, CX_CAT_COUNT, cat);
+    if (r.category < 0)
+      return fail(x, CX_EBADREQ, "unknown category \"%.*s\"", (int)(cat.n > 32 ? 32 : cat.n), cat.p);
+  }
+  if (limit < 1 || limit > 1000) return fail(x, CX_EBADREQ, "limit must be 1..1000");
+  r.limit = (uint32_t)limit;
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  char next[CX_CURSOR_MAX];
+  msgpack_pack_map(x->pk, 2);
+  pk_key(x->pk, "records");
+  size_t at = pk_array_placeholder(x);
+  rec_ctx c = {x, 0};
+  rc = cx_query_records(x->q, t, &r, rec_cb, &c, next);
+  if (rc) {
+    if (rc == CX_EBADREQ) return fail(x, rc, "bad cursor or request");
+    return code_fail(x, rc, r.code);
+  }
+  pk_array_patch(x, at, c.n);
+  pk_key(x->pk, "next");
+  if (next[0]) pk_str(x->pk, next);
+  else msgpack_pack_nil(x->pk);
+  return 0;
+}
+
+/* ===================================================================== check */
+
+static void pk_hit(cx_exec *x, const cx_check_hit *h) {
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 10);
+  pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
+  pk_key(pk, "authority"); pk_cx(pk, h->authority_code);
+  pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, h->category);
+  pk_key(pk, "list_type"); pk_str(pk, h->list_type);
+  pk_key(pk, "measure"); pk_str(pk, h->measure);
+  pk_key(pk, "measure_name"); pk_str(pk, h->measure_name);
+  pk_key(pk, "effect"); pk_enum(pk, cx_effect_names, 3, h->effect);
+  pk_key(pk, "valid_from"); pk_day(pk, h->valid_from);
+  pk_key(pk, "valid_until"); pk_day(pk, h->valid_until);
+  pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+}
+
+/* check {codes: [str..1000], action, as_of?} -> {"results": [{code, verdict, hits, incentives}]} */
+static int op_check(cx_exec *x, const cx_req *rq) {
+  cx_str action;
+  cx_day as_of;
+  cx_mp codes;
+  int rc;
+  if ((rc = f_str(x, rq, "action", 1, &action)) < 0 || (rc = f_as_of(x, rq, &as_of)) < 0) return rc;
+  if (!cx__net_req_field(rq, "codes", &codes)) return fail(x, CX_EBADREQ, "missing field \"codes\"");
+  uint32_t n;
+  if (cx_mp_read_array(&codes, &n)) return fail(x, CX_EBADREQ, "field \"codes\" must be an array");
+  if (n > CX_NET_MAX_CHECK_CODES)
+    return fail(x, CX_ETOOLARGE, "%u codes in one check (at most %u)", n, CX_NET_MAX_CHECK_CODES);
+  int act = cx_query_action(x->q, action);
+  if (act < 0)
+    return fail(x, CX_EBADREQ, "unknown action \"%.*s\"", (int)(action.n > 32 ? 32 : action.n), action.p);
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 3);
+  pk_key(pk, "action"); pk_cx(pk, action);
+  pk_key(pk, "as_of"); pk_day(pk, as_of);
+  pk_key(pk, "results");
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    cx_str code;
+    if (cx_mp_read_str(&codes, &code)) return fail(x, CX_EBADREQ, "codes[%u] must be a string", i);
+    cx_check_result res;
+    rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, x->hits_cap);
+    if (rc) return fail(x, rc, "check failed: %s", cx_strerror(rc));
+    uint32_t nd = 0, ni = 0;
+    for (uint32_t h = 0; h < res.n_hits; h++) {
+      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
+      else nd++;
+    }
+    int more = res.n_total > res.n_hits;
+    int inval = res.verdict == CX_V_INVALID_CODE;
+    msgpack_pack_map(pk, 4 + more + inval);
+    pk_key(pk, "code");
+    if (res.code[0]) pk_str(pk, res.code);
+    else pk_cx(pk, code.n > 64 ? (cx_str){code.p, 64} : code);
+    pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
+    pk_key(pk, "hits");
+    msgpack_pack_array(pk, nd);
+    for (uint32_t h = 0; h < res.n_hits; h++)
+      if (x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+    pk_key(pk, "incentives");
+    msgpack_pack_array(pk, ni);
+    for (uint32_t h = 0; h < res.n_hits; h++)
+      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+    if (more) {
+      pk_key(pk, "more");
+      msgpack_pack_uint32(pk, res.n_total - res.n_hits);
+    }
+    if (inval) {
+      pk_key(pk, "reason");
+      pk_str(pk, cx_strerror(res.code_err ? res.code_err : CX_EINVALCODE));
+    }
+  }
+  return 0;
+}
+
+/* ===================================================================== search */
+
+typedef struct search_ctx {
+  cx_exec *x;
+  uint32_t n;
+} search_ctx;
+
+static int search_cb(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+  search_ctx *c = ctx;
+  msgpack_packer *pk = c->x->pk;
+  c->n++;
+  msgpack_pack_map(pk, 3);
+  pk_key(pk, "code"); pk_cx(pk, code);
+  pk_key(pk, "name"); pk_cx(pk, name);
+  pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, kind);
+  return 0;
+}
+
+/* search {prefix, limit?} -> {"results": [{code, name, kind}]} */
+static int op_search(cx_exec *x, const cx_req *rq) {
+  cx_str prefix;
+  uint64_t limit = 20;
+  int rc;
+  if ((rc = f_str(x, rq, "prefix", 1, &prefix)) < 0 || (rc = f_uint(x, rq, "limit", &limit)) < 0)
+    return rc;
+  if (limit < 1 || limit > 100) return fail(x, CX_EBADREQ, "limit must be 1..100");
+  if (prefix.n == 0) return fail(x, CX_EBADREQ, "empty prefix");
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  msgpack_pack_map(x->pk, 1);
+  pk_key(x->pk, "results");
+  size_t at = pk_array_placeholder(x);
+  search_ctx c = {x, 0};
+  rc = cx_query_search(x->q, t, (cx_role)x->role, prefix, (uint32_t)limit, search_cb, &c);
+  if (rc == CX_EBADREQ) return fail(x, rc, "prefix is neither a name nor the start of a code");
+  if (rc) return fail(x, rc, "search failed: %s", cx_strerror(rc));
+  pk_array_patch(x, at, c.n);
+  return 0;
+}
+
+/* ===================================================================== stats */
+
+static int op_stats(cx_exec *x, const cx_req *rq) {
+  (void)rq;
+  cx__net_pack_stats(x->srv, x->pk);
+  return 0;
+}
+
+/* ===================================================================== aggregate */
+
+static int dim_by_name(cx_str s) { return cx_enum_parse(cx_dim_names, CX_DIM_COUNT, s); }
+static int metric_by_name(cx_str s) { return cx_enum_parse(cx_metric_names, CX_M_COUNT_, s); }
+
+/* A filter or group value: str, or an integer (formatted, then parsed like a string). */
+static int read_dim_value(cx_exec *x, cx_txn *t, int dim, cx_mp *v, uint32_t *val) {
+  cx_str s;
+  char nb[24];
+  int64_t iv;
+  if (cx_mp_peek(v) == CX_MP_STR) {
+    cx_mp_read_str(v, &s);
+  } else if (cx_mp_read_int(v, &iv) == 0) {
+    int k = snprintf(nb, sizeof nb, "%" PRId64, iv);
+    s = (cx_str){nb, (uint32_t)k};
+  } else {
+    return fail(x, CX_EBADREQ, "where.%s: values must be strings", cx_dim_names[dim]);
+  }
+  int rc = cx_query_dim_parse(x->q, t, (cx_dim)dim, s, val);
+  if (rc)
+    return fail(x, CX_EBADREQ, "where.%s: bad value \"%.*s\"", cx_dim_names[dim],
+                (int)(s.n > 48 ? 48 : s.n), s.p);
+  return 0;
+}
+
+static int metric_is_int(int m) {
+  return m == CX_M_COUNT || m == CX_M_AMOUNT || m == CX_M_IN_FORCE || m == CX_M_ON_TIME ||
+         m == CX_M_REPAIRED;
+}
+
+/*
+ * aggregate {by: [dim], where: {dim: [values]}, from?, to?, metrics?: [metric], order?: name,
+ *            desc?: bool, limit?: uint, as_of?}
+ * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint}
+ */
+static int op_aggregate(cx_exec *x, const cx_req *rq) {
+  cx_agg_spec sp;
+  memset(&sp, 0, sizeof sp);
+  sp.order = -1;
+  int rc;
+  cx_mp v;
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  if (cx__net_req_field(rq, "by", &v)) {
+    uint32_t n;
+    if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"by\" must be an array of dimensions");
+    if (n > CX_DIM_COUNT) return fail(x, CX_EBADREQ, "too many dimensions in \"by\"");
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str s;
+      int d;
+      if (cx_mp_read_str(&v, &s) || (d = dim_by_name(s)) < 0)
+        return fail(x, CX_EBADREQ, "by[%u]: not a dimension (province city county authority "
+                    "category subtype domain severity kind status year quarter month)", i);
+      sp.group[sp.n_group++] = (uint8_t)d;
+    }
+  }
+  if (cx__net_req_field(rq, "where", &v)) {
+    uint32_t n;
+    if (cx_mp_read_map(&v, &n)) return fail(x, CX_EBADREQ, "field \"where\" must be a map");
+    if (n > CX_DIM_COUNT) return fail(x, CX_EBADREQ, "too many filters in \"where\"");
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str s;
+      int d;
+      if (cx_mp_read_str(&v, &s) || (d = dim_by_name(s)) < 0)
+        return fail(x, CX_EBADREQ, "where: key %u is not a dimension", i);
+      cx_agg_filter *f = &sp.filters[sp.n_filters++];
+      f->dim = (uint8_t)d;
+      uint32_t nv = 1;
+      int is_arr = cx_mp_peek(&v) == CX_MP_ARRAY;
+      if (is_arr) cx_mp_read_array(&v, &nv);
+      if (nv == 0 || nv > CX_AGG_MAX_FILTER_VALUES)
+        return fail(x, CX_EBADREQ, "where.%s: 1..%d values", cx_dim_names[d], CX_AGG_MAX_FILTER_VALUES);
+      for (uint32_t k = 0; k < nv; k++)
+        if ((rc = read_dim_value(x, t, d, &v, &f->vals[f->n++]))) return rc;
+    }
+  }
+  if ((rc = f_day(x, rq, "from", &sp.from)) < 0 || (rc = f_day(x, rq, "to", &sp.to)) < 0 ||
+      (rc = f_as_of(x, rq, &sp.as_of)) < 0)
+    return rc;
+  if (cx__net_req_field(rq, "metrics", &v)) {
+    uint32_t n;
+    if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"metrics\" must be an array");
+    if (n > CX_M_COUNT_) return fail(x, CX_EBADREQ, "too many metrics");
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str s;
+      int m;
+      if (cx_mp_read_str(&v, &s) || (m = metric_by_name(s)) < 0)
+        return fail(x, CX_EBADREQ, "metrics[%u]: not a metric (count amount in_force on_time "
+                    "on_time_rate report_delay repaired loss_rate kept_rate)", i);
+      sp.metrics[sp.n_metrics++] = (uint8_t)m;
+    }
+  }
+  if (!sp.n_metrics) sp.metrics[sp.n_metrics++] = CX_M_COUNT;
+  cx_str order;
+  if ((rc = f_str(x, rq, "order", 0, &order)) < 0) return rc;
+  if (rc == 1) {
+    for (int i = 0; i < sp.n_group && sp.order < 0; i++)
+      if (cx_str_eq(order, cx_str_c(cx_dim_names[sp.group[i]]))) sp.order = i;
+    for (int i = 0; i < sp.n_metrics && sp.order < 0; i++)
+      if (cx_str_eq(order, cx_str_c(cx_metric_names[sp.metrics[i]]))) sp.order = sp.n_group + i;
+    if (sp.order < 0) return fail(x, CX_EBADREQ, "order must name a column of by or metrics");
+  }
+  int desc = 0;
+  uint64_t limit = 0;
+  if ((rc = f_bool(x, rq, "desc", &desc)) < 0 || (rc = f_uint(x, rq, "limit", &limit)) < 0) return rc;
+  sp.desc = desc;
+  sp.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+
+  cx_agg_result res;
+  memset(&res, 0, sizeof res);
+  rc = cx_query_aggregate(x->q, t, (cx_role)x->role, &sp, &res);
+  if (rc == CX_EBADREQ) return fail(x, rc, "aggregate request rejected (check dimensions, filters, dates)");
+  if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 4);
+  pk_key(pk, "columns");
+  msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
+  for (int i = 0; i < sp.n_group; i++) pk_str(pk, cx_dim_names[sp.group[i]]);
+  for (int i = 0; i < sp.n_metrics; i++) pk_str(pk, cx_metric_names[sp.metrics[i]]);
+  pk_key(pk, "rows");
+  msgpack_pack_array(pk, res.n_rows);
+  char buf[256];
+  for (uint32_t r = 0; r < res.n_rows; r++) {
+    const cx_agg_row *row = &res.rows[r];
+    msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
+    for (int i = 0; i < sp.n_group; i++) {
+      if (cx_query_dim_format(x->q, t, (cx_dim)sp.group[i], row->keys[i], buf, sizeof buf) == 0)
+        pk_str(pk, buf);
+      else
+        msgpack_pack_uint32(pk, row->keys[i]);
+    }
+    for (int i = 0; i < sp.n_metrics; i++) {
+      if (metric_is_int(sp.metrics[i])) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
+      else msgpack_pack_double(pk, row->vals[i]);
+    }
+  }
+  pk_key(pk, "from_rollup"); if (res.from_rollup) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "scanned"); msgpack_pack_uint64(pk, res.scanned);
+  cx_agg_result_free(&res);
+  return 0;
+}
+
+/* ===================================================================== ingest */
+
+static void detail(cx_exec *x, uint32_t index, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void detail(cx_exec *x, uint32_t index, const char *fmt, ...) {
+  char m[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(m, sizeof m, fmt, ap);
+  va_end(ap);
+  msgpack_packer dp;
+  msgpack_packer_init(&dp, x->details, cx_buf_msgpack_write);
+  msgpack_pack_map(&dp, 2);
+  pk_key(&dp, "index");
+  msgpack_pack_uint32(&dp, index);
+  pk_key(&dp, "message");
+  pk_str(&dp, m);
+  x->n_details++;
+}
+
+#define INGEST_MAX_FIELDS 40
+
+/*
+ * ingest {records: [{field: value}]} -> {inserted, replaced, unchanged, entities}
+ * Values: strings; integers (amount_fen, ...) and booleans (objection) are accepted and turned
+ * into their text form; measures may be an array of codes. Any bad record: nothing lands, the
+ * error lists every bad record in error.details [{index, message}].
+ */
+static int op_ingest(cx_exec *x, const cx_req *rq) {
+  cx_mp v;
+  if (!cx__net_req_field(rq, "records", &v)) return fail(x, CX_EBADREQ, "missing field \"records\"");
+  uint32_t n;
+  if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"records\" must be an array of maps");
+  if (n > CX_NET_MAX_INGEST_RECORDS)
+    return fail(x, CX_ETOOLARGE, "%u records in one ingest (at most %u)", n, CX_NET_MAX_INGEST_RECORDS);
+  if (n == 0) return fail(x, CX_EBADREQ, "no records");
+  /* Text forms of non-string values: at most the frame's size plus 24 bytes per field, so
+   * reserving that once means the borrowed cx_str never move. */
+  cx_buf scratch;
+  size_t need = rq->plen * 2 + (size_t)INGEST_MAX_FIELDS * 32 + 64;
+  if (cx_buf_init(&scratch, need)) return fail(x, CX_ENOMEM, "out of memory");
+  cx_batch *b = NULL;
+  int rc = cx_batch_begin(cx__net_store(x->srv), &b);
+  if (rc) {
+    cx_buf_free(&scratch);
+    return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
+  }
+  cx_str names[INGEST_MAX_FIELDS], vals[INGEST_MAX_FIELDS];
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t nf;
+    scratch.len = 0;
+    if (cx_mp_read_map(&v, &nf)) {
+      detail(x, i, "record must be a map");
+      cx_mp_skip(&v);
+      continue;
+    }
+    if (nf > INGEST_MAX_FIELDS) {
+      detail(x, i, "too many fields (%u, at most %d)", nf, INGEST_MAX_FIELDS);
+      for (uint32_t k = 0; k < 2 * nf; k++) cx_mp_skip(&v);
+      continue;
+    }
+    uint32_t m = 0;
+    const char *bad = NULL;
+    char badbuf[96];
+    for (uint32_t k = 0; k < nf; k++) {
+      cx_str key, val = {0};
+      if (cx_mp_read_str(&v, &key)) {
+        bad = "field names must be strings";
+        cx_mp_skip(&v);
+        cx_mp_skip(&v);
+        continue;
+      }
+      int ty = cx_mp_peek(&v);
+      int64_t iv;
+      int bv;
+      char *w = scratch.p + scratch.len;
+      if (ty == CX_MP_NIL) {
+        cx_mp_skip(&v);
+        continue;
+      } else if (ty == CX_MP_STR) {
+        cx_mp_read_str(&v, &val);
+      } else if ((ty == CX_MP_UINT || ty == CX_MP_INT) && cx_mp_read_int(&v, &iv) == 0) {
+        int len = snprintf(w, 24, "%" PRId64, iv);
+        val = (cx_str){w, (uint32_t)len};
+        scratch.len += (size_t)len;
+      } else if (ty == CX_MP_BOOL) {
+        cx_mp_read_bool(&v, &bv);
+        val = bv ? CX_STR("true") : CX_STR("false");
+      } else if (ty == CX_MP_ARRAY) {
+        uint32_t na;
+        cx_mp_read_array(&v, &na);
+        size_t st = scratch.len;
+        for (uint32_t a = 0; a < na; a++) {
+          cx_str e;
+          if (cx_mp_read_str(&v, &e)) {
+            cx_mp_skip(&v);
+            snprintf(badbuf, sizeof badbuf, "%.*s: array values must be strings", (int)(key.n > 40 ? 40 : key.n), key.p);
+            bad = badbuf;
+            continue;
+          }
+          if (a) scratch.p[scratch.len++] = ',';
+          memcpy(scratch.p + scratch.len, e.p, e.n);
+          scratch.len += e.n;
+        }
+        val = (cx_str){scratch.p + st, (uint32_t)(scratch.len - st)};
+      } else {
+        cx_mp_skip(&v);
+        snprintf(badbuf, sizeof badbuf, "%.*s: unsupported value type", (int)(key.n > 40 ? 40 : key.n), key.p);
+        bad = badbuf;
+        continue;
+      }
+      names[m] = key;
+      vals[m] = val;
+      m++;
+    }
+    if (bad) {
+      detail(x, i, "%s", bad);
+      continue;
+    }
+    cx_record rec;
+    const char *why = NULL;
+    rc = cx_record_from_fields(names, vals, m, &rec, &why);
+    if (rc) {
+      detail(x, i, "%s", why ? why : cx_strerror(rc));
+      continue;
+    }
+    why = NULL;
+    rc = cx_batch_put(b, &rec, &why);
+    if (rc == CX_ENOMEM || rc == CX_EIO || rc == CX_EINTERNAL) {
+      cx_batch_abort(b);
+      cx_buf_free(&scratch);
+      return fail(x, rc, "ingest failed: %s", cx_strerror(rc));
+    }
+    if (rc) detail(x, i, "%s", why ? why : cx_strerror(rc));
+  }
+  cx_buf_free(&scratch);
+  if (x->n_details) {
+    cx_batch_abort(b);
+    return fail(x, CX_EBADREQ, "%u of %u records rejected; nothing was written", x->n_details, n);
+  }
+  cx_batch_result res;
+  memset(&res, 0, sizeof res);
+  rc = cx_batch_commit(b, &res);
+  if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 5);
+  pk_key(pk, "records"); msgpack_pack_uint32(pk, n);
+  pk_key(pk, "inserted"); msgpack_pack_uint32(pk, res.inserted);
+  pk_key(pk, "replaced"); msgpack_pack_uint32(pk, res.replaced);
+  pk_key(pk, "unchanged"); msgpack_pack_uint32(pk, res.unchanged);
+  pk_key(pk, "entities"); msgpack_pack_uint32(pk, res.entities_touched);
+  return 0;
+}
+
+/* ===================================================================== repair, revoke, objection */
+
+/* Copies s into buf with control characters replaced (log lines stay one line). */
+static const char *log_safe(cx_str s, char *buf, size_t cap) {
+  size_t n = s.n < cap - 1 ? s.n : cap - 1;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s.p[i];
+    buf[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+  }
+  buf[n] = 0;
+  return buf;
+}
+
+/*
+ * repair | revoke | objection {authority, record_id, reason, withdraw?: bool}
+ * -> {authority, record_id, status | objection}
+ * Audited: one log line per change (no token; the token's name from the token file).
+ */
+static int op_status(cx_exec *x, const cx_req *rq) {
+  cx_str auth, rid, reason;
+  int rc;
+  if ((rc = f_str(x, rq, "authority", 1, &auth)) < 0 || (rc = f_str(x, rq, "record_id", 1, &rid)) < 0 ||
+      (rc = f_str(x, rq, "reason", 1, &reason)) < 0)
+    return rc;
+  if (reason.n == 0) return fail(x, CX_EBADREQ, "reason must not be empty");
+  int withdraw = 0;
+  if ((rc = f_bool(x, rq, "withdraw", &withdraw)) < 0) return rc;
+  int status = -1, objection = -1;
+  if (rq->op == CX_OP_REPAIR) status = CX_ST_REPAIRED;
+  else if (rq->op == CX_OP_REVOKE) status = CX_ST_REVOKED;
+  else objection = withdraw ? 0 : 1;
+  cx_batch *b = NULL;
+  rc = cx_batch_begin(cx__net_store(x->srv), &b);
+  if (rc) return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
+  const char *why = NULL;
+  rc = cx_batch_set_status(b, auth, rid, status, objection, &why);
+  if (rc) {
+    cx_batch_abort(b);
+    return fail(x, rc, "%s", why ? why : cx_strerror(rc));
+  }
+  rc = cx_batch_commit(b, NULL);
+  char a1[64], a2[160], a3[400];
+  if (rc == CX_ENOTFOUND)
+    return fail(x, rc, "no record %s from authority %s", log_safe(rid, a2, sizeof a2),
+                log_safe(auth, a1, sizeof a1));
+  if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
+  const cx_tokens *tk = cx__net_tokens(x->srv);
+  cx_net_log("audit: op=%s role=%s client=\"%s\" authority=%s record_id=\"%s\" reason=\"%s\"",
+             cx_op_names[rq->op], cx_role_names[x->role],
+             x->token >= 0 && (uint32_t)x->token < tk->n ? tk->v[x->token].name : "",
+             log_safe(auth, a1, sizeof a1), log_safe(rid, a2, sizeof a2),
+             log_safe(reason, a3, sizeof a3));
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 3);
+  pk_key(pk, "authority"); pk_cx(pk, auth);
+  pk_key(pk, "record_id"); pk_cx(pk, rid);
+  if (status >= 0) {
+    pk_key(pk, "status");
+    pk_str(pk, cx_status_names[status]);
+  } else {
+    pk_key(pk, "objection");
+    if (objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  }
+  return 0;
+}
+
+/* ===================================================================== dispatch */
+
+typedef int (*op_fn)(cx_exec *x, const cx_req *rq);
+static const op_fn handlers[CX_OP_COUNT] = {
+    [CX_OP_PING] = op_ping,           [CX_OP_AUTH] = op_auth,     [CX_OP_ENTITY] = op_entity,
+    [CX_OP_RECORDS] = op_records,     [CX_OP_CHECK] = op_check,   [CX_OP_SEARCH] = op_search,
+    [CX_OP_AGGREGATE] = op_aggregate, [CX_OP_STATS] = op_stats,   [CX_OP_INGEST] = op_ingest,
+    [CX_OP_REPAIR] = op_status,       [CX_OP_REVOKE] = op_status, [CX_OP_OBJECTION] = op_status,
+};
+
+static size_t frame_begin(cx_buf *out) {
+  size_t at = out->len;
+  if (cx_buf_reserve(out, CX_FRAME_HDR) == 0) out->len += CX_FRAME_HDR;
+  return at;
+}
+static void frame_end(cx_buf *out, size_t at) {
+  if (at + CX_FRAME_HDR > out->len) return;
+  cx_frame_header((unsigned char *)out->p + at, (uint32_t)(out->len - at - CX_FRAME_HDR));
+}
+
+static void pack_error(msgpack_packer *pk, uint64_t id, int err, const char *msg,
+                       const cx_buf *details, uint32_t n_details) {
+  msgpack_pack_map(pk, 3);
+  pk_key(pk, "id"); msgpack_pack_uint64(pk, id);
+  pk_key(pk, "ok"); msgpack_pack_false(pk);
+  pk_key(pk, "error");
+  msgpack_pack_map(pk, details && n_details ? 3 : 2);
+  pk_key(pk, "code"); pk_str(pk, cx_err_name(err));
+  pk_key(pk, "message"); pk_str(pk, msg && *msg ? msg : cx_strerror(err));
+  if (details && n_details) {
+    pk_key(pk, "details");
+    msgpack_pack_array(pk, n_details);
+    msgpack_pack_str_body(pk, details->p, details->len); /* raw append of packed maps */
+  }
+}
+
+void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
+  size_t at = frame_begin(out);
+  pack_error(&pk, id, err, msg, NULL, 0);
+  frame_end(out, at);
+}
+
+int cx__net_exec(cx_exec *x, const cx_req *rq) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, x->out, cx_buf_msgpack_write);
+  x->pk = &pk;
+  x->msg[0] = 0;
+  size_t at = frame_begin(x->out);
+  int rc;
+  if (!cx_op_allowed(x->role, rq->op)) {
+    rc = fail(x, CX_EFORBIDDEN, "op %s is not allowed for role %s", cx_op_names[rq->op],
+              cx_role_names[x->role]);
+  } else {
+    msgpack_pack_map(&pk, 3);
+    pk_key(&pk, "id"); msgpack_pack_uint64(&pk, rq->id);
+    pk_key(&pk, "ok"); msgpack_pack_true(&pk);
+    pk_key(&pk, "result");
+    rc = handlers[rq->op](x, rq);
+  }
+  if (rc) {
+    x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
+    pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
+  }
+  frame_end(x->out, at);
+  x->pk = NULL;
+  return rc;
+}

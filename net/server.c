@@ -1,0 +1,913 @@
+/*
+ * server.c — the acceptor loop, worker loops, connections, slow-request jobs, stats.
+ *
+ * Threads:
+ *   - the acceptor (the caller of cx_server_run): a uv_poll on our own listening socket;
+ *     accept4() each connection and hand its fd to a worker loop, round robin, through a
+ *     mutex-protected queue + uv_async_send (libuv 1.44 has no UV_TCP_REUSEPORT). Signals too.
+ *   - N worker loops: uv_tcp_open the fds and serve them. Each keeps one read txn (renewed
+ *     before a batch of requests, reset after) and one cx_query.
+ *   - libuv's thread pool: slow requests (aggregate, ingest, repair, revoke, objection), with
+ *     read txns from a small shared pool. The connection stops taking requests until its slow
+ *     request is answered, which keeps responses in request order.
+ *
+ * Per connection: an input buffer (frames are decoded in place), an output buffer the
+ * responses are packed into, and a second output buffer being written (swapped on each write).
+ * All three are kept between requests; growth past their initial size counts as a spill.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net_int.h"
+
+#define CX_STOP_GRACE_MS 5000 /* after a stop, connections still busy are closed after this */
+#define CX_ACCEPT_PER_TICK 128
+#define CX_MAX_THREADS 64
+#define CX_TXN_POOL 64
+
+#define STAT_ADD(field, v) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+struct cx_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  cx_loop *lp;
+  cx_conn *prev, *next;
+  cx_buf in;            /* received bytes not yet consumed */
+  cx_buf out;           /* responses packed, not yet handed to uv_write */
+  cx_buf wout;          /* responses being written */
+  uv_write_t wreq;
+  int writing, reading, job, closing, close_after_flush, handles;
+  int role, token;
+};
+
+struct cx_loop {
+  cx_server *srv;
+  int idx;
+  uv_loop_t loop;
+  uv_async_t async;
+  uv_timer_t stop_timer;
+  uv_thread_t thread;
+  uv_mutex_t mu;
+  int *pend;            /* fds handed over by the acceptor (under mu) */
+  uint32_t npend, cappend;
+  int stop_req;         /* under mu */
+  int stopping;
+  cx_txn *txn;
+  int txn_live;
+  cx_query *q;
+  cx_check_hit hits[64];
+  cx_conn *conns;
+  /* stats: written by this loop's thread only */
+  cx_op_stats ops[CX_OP_SLOTS];
+  uint64_t conns_total, conns_current, spills;
+};
+
+struct cx_server {
+  cx_server_opts o;
+  char host[64];
+  int port;
+  int lfd;
+  cx_store *st;
+  cx_query *q;          /* shared by jobs (immutable) */
+  cx_tokens tokens;
+  unsigned nloops;
+  cx_loop *loops;
+  uv_loop_t main;
+  uv_poll_t poll;
+  uv_signal_t sigint, sigterm;
+  uv_async_t stop_async;
+  int stopping;
+  unsigned next_loop;
+  uint64_t rejected, started_ns;
+  time_t started;
+  int nconns;           /* atomic */
+  uv_mutex_t txn_mu;
+  cx_txn *txn_pool[CX_TXN_POOL];
+  int n_txn_pool;
+};
+
+typedef struct cx_job {
+  uv_work_t work;
+  cx_conn *conn;
+  cx_server *srv;
+  int role, token, op, rc;
+  uint64_t id, t0;
+  unsigned char *payload;
+  size_t plen;
+  cx_buf out;
+} cx_job;
+
+cx_store *cx__net_store(cx_server *s) { return s->st; }
+const cx_tokens *cx__net_tokens(cx_server *s) { return &s->tokens; }
+const cx_server_opts *cx__net_opts(cx_server *s) { return &s->o; }
+
+void cx_server_opts_default(cx_server_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->host = "127.0.0.1";
+  o->port = CX_NET_DEFAULT_PORT;
+  o->max_frame = CX_NET_MAX_FRAME_DEFAULT;
+  o->max_conns = CX_NET_MAX_CONNS_DEFAULT;
+  o->idle_timeout_s = CX_NET_IDLE_TIMEOUT_DEFAULT;
+  o->max_output = CX_NET_MAX_OUTPUT_DEFAULT;
+  o->slow_ms = CX_NET_SLOW_MS_DEFAULT;
+}
+
+/* ===================================================================== connections */
+
+static void conn_process(cx_conn *c);
+static void conn_flush(cx_conn *c);
+
+static void conn_free(cx_conn *c) {
+  cx_loop *lp = c->lp;
+  STAT_ADD(lp->spills, c->in.spills + c->out.spills + c->wout.spills);
+  cx_buf_free(&c->in);
+  cx_buf_free(&c->out);
+  cx_buf_free(&c->wout);
+  free(c);
+}
+
+static void conn_closed_cb(uv_handle_t *h) {
+  cx_conn *c = h->data;
+  if (--c->handles > 0) return;
+  if (!c->job) conn_free(c); /* else the job's completion frees it */
+}
+
+static void conn_close(cx_conn *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  cx_loop *lp = c->lp;
+  if (c->prev) c->prev->next = c->next;
+  else lp->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  STAT_ADD(lp->conns_current, (uint64_t)-1);
+  __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+  uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+  uv_close((uv_handle_t *)&c->timer, conn_closed_cb);
+}
+
+/* During a stop: close a connection once it has nothing left to do. */
+static void conn_maybe_finish(cx_conn *c) {
+  if (c->closing) return;
+  int idle = !c->job && !c->writing && c->out.len == 0;
+  if (idle && (c->lp->stopping || c->close_after_flush)) conn_close(c);
+}
+
+static void idle_cb(uv_timer_t *t) { conn_close(t->data); }
+
+static void conn_touch(cx_conn *c) {
+  unsigned s = c->lp->srv->o.idle_timeout_s;
+  if (s && !c->closing) uv_timer_start(&c->timer, idle_cb, (uint64_t)s * 1000, 0);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  (void)hint;
+  cx_conn *c = h->data;
+  /* Room for the rest of the frame being received when we know its size, else 16 KiB. */
+  size_t want = 16384;
+  if (c->in.len >= CX_FRAME_HDR) {
+    const unsigned char *p = (const unsigned char *)c->in.p;
+    size_t total = ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]) + CX_FRAME_HDR;
+    if (total <= c->lp->srv->o.max_frame + CX_FRAME_HDR && total > c->in.len && total - c->in.len > want)
+      want = total - c->in.len;
+  }
+  if (c->in.cap - c->in.len < 4096 || c->in.cap - c->in.len < want)
+    if (cx_buf_reserve(&c->in, want)) {
+      *buf = uv_buf_init(NULL, 0);
+      return;
+    }
+  *buf = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  cx_conn *c = s->data;
+  if (nread < 0) {
+    conn_close(c);
+    return;
+  }
+  if (nread == 0) return;
+  c->in.len += (size_t)nread;
+  conn_touch(c);
+  conn_process(c);
+}
+
+static void conn_update_reading(cx_conn *c) {
+  if (c->closing) return;
+  cx_server *srv = c->lp->srv;
+  int want = !c->job && !c->close_after_flush && !c->lp->stopping &&
+             c->out.len + c->wout.len < srv->o.max_output;
+  if (want && !c->reading) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = 1;
+  } else if (!want && c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+}
+
+static void write_cb(uv_write_t *w, int status) {
+  cx_conn *c = w->data;
+  c->writing = 0;
+  c->wout.len = 0;
+  cx_buf_shrink(&c->wout);
+  if (c->closing) return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  conn_touch(c);
+  if (c->out.len) {
+    conn_flush(c);
+  } else {
+    /* Output drained: take the frames that waited for room. */
+    conn_process(c);
+  }
+  conn_maybe_finish(c);
+}
+
+static void conn_flush(cx_conn *c) {
+  if (c->writing || c->closing || c->out.len == 0) return;
+  cx_buf t = c->wout;
+  c->wout = c->out;
+  c->out = t;
+  c->out.len = 0;
+  cx_buf_shrink(&c->out);
+  uv_buf_t b = uv_buf_init(c->wout.p, (unsigned)c->wout.len);
+  c->wreq.data = c;
+  if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
+    conn_close(c);
+    return;
+  }
+  c->writing = 1;
+}
+
+/* ---- stats of one request (loop thread) ---- */
+
+static void account(cx_loop *lp, int op, int rc, uint64_t t0) {
+  uint64_t dt = uv_hrtime() - t0;
+  cx_op_stats *s = &lp->ops[op];
+  STAT_ADD(s->requests, 1);
+  if (rc) STAT_ADD(s->errors, 1);
+  cx_hist_add(&s->lat, dt);
+  if (dt > (uint64_t)lp->srv->o.slow_ms * 1000000u)
+    cx_net_log("slow request: op=%s %.1f ms%s", op < CX_OP_COUNT ? cx_op_names[op] : "(invalid)",
+               (double)dt / 1e6, rc ? " (error)" : "");
+}
+
+/* ---- slow requests on the thread pool ---- */
+
+static cx_txn *pool_txn_get(cx_server *s, int *err) {
+  cx_txn *t = NULL;
+  uv_mutex_lock(&s->txn_mu);
+  if (s->n_txn_pool) t = s->txn_pool[--s->n_txn_pool];
+  uv_mutex_unlock(&s->txn_mu);
+  if (t) {
+    *err = cx_store_txn_renew(t);
+    if (*err) {
+      cx_store_txn_end(t);
+      return NULL;
+    }
+    return t;
+  }
+  *err = cx_store_txn_begin(s->st, &t);
+  return *err ? NULL : t;
+}
+
+static void pool_txn_put(cx_server *s, cx_txn *t, int live) {
+  if (live) cx_store_txn_reset(t);
+  uv_mutex_lock(&s->txn_mu);
+  if (s->n_txn_pool < CX_TXN_POOL) {
+    s->txn_pool[s->n_txn_pool++] = t;
+    t = NULL;
+  }
+  uv_mutex_unlock(&s->txn_mu);
+  if (t) cx_store_txn_end(t);
+}
+
+static void job_work(uv_work_t *w) {
+  cx_job *j = w->data;
+  cx_req rq;
+  char msg[256];
+  int rc = cx__net_req_decode(&rq, j->payload, j->plen, msg, sizeof msg);
+  if (rc) { /* decoded once on the loop already */
+    cx__net_error_frame(&j->out, j->id, rc, msg);
+    j->rc = rc;
+    return;
+  }
+  cx_buf details;
+  cx_buf_init(&details, 0);
+  cx_exec *x = calloc(1, sizeof *x);
+  if (!x) {
+    cx__net_error_frame(&j->out, j->id, CX_ENOMEM, "out of memory");
+    j->rc = CX_ENOMEM;
+    cx_buf_free(&details);
+    return;
+  }
+  int live = 0;
+  int terr = 0;
+  cx_txn *t = NULL;
+  if (rq.op == CX_OP_AGGREGATE) {
+    t = pool_txn_get(j->srv, &terr);
+    if (!t) {
+      cx__net_error_frame(&j->out, j->id, terr, "cannot open a read snapshot");
+      j->rc = terr;
+      free(x);
+      cx_buf_free(&details);
+      return;
+    }
+    live = 1;
+  }
+  x->srv = j->srv;
+  x->q = j->srv->q;
+  x->txn = t;
+  x->txn_live = &live;
+  x->role = j->role;
+  x->token = j->token;
+  x->out = &j->out;
+  x->details = &details;
+  j->rc = cx__net_exec(x, &rq);
+  if (t) pool_txn_put(j->srv, t, live);
+  free(x);
+  cx_buf_free(&details);
+}
+
+static void job_done(uv_work_t *w, int status) {
+  (void)status;
+  cx_job *j = w->data;
+  cx_conn *c = j->conn;
+  cx_loop *lp = c->lp;
+  c->job = 0;
+  account(lp, j->op, j->rc, j->t0);
+  if (c->closing) {
+    if (c->handles == 0) conn_free(c);
+  } else {
+    cx_buf_append(&c->out, j->out.p, j->out.len);
+    conn_process(c);
+    conn_maybe_finish(c);
+  }
+  cx_buf_free(&j->out);
+  free(j->payload);
+  free(j);
+}
+
+static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
+  cx_job *j = calloc(1, sizeof *j);
+  if (!j) return CX_ENOMEM;
+  j->payload = malloc(rq->plen);
+  if (!j->payload || cx_buf_init(&j->out, 256)) {
+    free(j->payload);
+    free(j);
+    return CX_ENOMEM;
+  }
+  memcpy(j->payload, rq->payload, rq->plen);
+  j->plen = rq->plen;
+  j->conn = c;
+  j->srv = c->lp->srv;
+  j->role = c->role;
+  j->token = c->token;
+  j->op = rq->op;
+  j->id = rq->id;
+  j->t0 = t0;
+  j->work.data = j;
+  if (uv_queue_work(&c->lp->loop, &j->work, job_work, job_done) != 0) {
+    cx_buf_free(&j->out);
+    free(j->payload);
+    free(j);
+    return CX_EINTERNAL;
+  }
+  c->job = 1;
+  return 0;
+}
+
+/* ---- one request on the loop ---- */
+
+static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
+  cx_loop *lp = c->lp;
+  uint64_t t0 = uv_hrtime();
+  cx_req rq;
+  char msg[256];
+  int rc = cx__net_req_decode(&rq, p, n, msg, sizeof msg);
+  if (rc) {
+    cx__net_error_frame(&c->out, rq.id, rc, msg);
+    account(lp, rq.op, rc, t0);
+    return;
+  }
+  if (cx_op_is_slow(rq.op) && cx_op_allowed(c->role, rq.op)) {
+    if ((rc = start_job(c, &rq, t0)) != 0) {
+      cx__net_error_frame(&c->out, rq.id, rc, "cannot queue the request");
+      account(lp, rq.op, rc, t0);
+    }
+    return;
+  }
+  cx_exec x;
+  x.srv = lp->srv;
+  x.q = lp->q;
+  x.txn = lp->txn;
+  x.txn_live = &lp->txn_live;
+  x.hits = lp->hits;
+  x.hits_cap = (uint32_t)(sizeof lp->hits / sizeof lp->hits[0]);
+  x.role = c->role;
+  x.token = c->token;
+  x.lp = lp;
+  x.out = &c->out;
+  x.details = NULL;
+  x.n_details = 0;
+  rc = cx__net_exec(&x, &rq);
+  c->role = x.role;
+  c->token = x.token;
+  account(lp, rq.op, rc, t0);
+}
+
+/* Takes every complete frame it may (not past a slow request, not past the output cap). */
+static void conn_process(cx_conn *c) {
+  if (c->closing) return;
+  cx_loop *lp = c->lp;
+  cx_server *srv = lp->srv;
+  size_t off = 0;
+  while (!c->job && !c->close_after_flush && c->out.len + c->wout.len < srv->o.max_output) {
+    const unsigned char *payload;
+    size_t plen, need;
+    long got = cx_frame_parse(c->in.p + off, c->in.len - off, srv->o.max_frame, &payload, &plen, &need);
+    if (got == CX_EAGAIN) break;
+    if (got < 0) {
+      char m[128];
+      if (got == CX_ETOOLARGE) {
+        const unsigned char *h = (const unsigned char *)c->in.p + off;
+        snprintf(m, sizeof m, "frame of %u bytes is over the limit of %zu bytes",
+                 (unsigned)h[0] << 24 | (unsigned)h[1] << 16 | (unsigned)h[2] << 8 | h[3],
+                 srv->o.max_frame);
+      } else {
+        snprintf(m, sizeof m, "empty frame");
+      }
+      cx__net_error_frame(&c->out, 0, (int)got, m);
+      account(lp, CX_OP_INVALID, (int)got, uv_hrtime());
+      c->close_after_flush = 1;
+      off = c->in.len; /* what follows cannot be framed */
+      break;
+    }
+    handle_frame(c, payload, plen);
+    off += (size_t)got;
+  }
+  if (lp->txn_live) {
+    cx_store_txn_reset(lp->txn);
+    lp->txn_live = 0;
+  }
+  if (off) {
+    memmove(c->in.p, c->in.p + off, c->in.len - off);
+    c->in.len -= off;
+    cx_buf_shrink(&c->in);
+  }
+  conn_flush(c);
+  conn_update_reading(c);
+  conn_maybe_finish(c);
+}
+
+static void conn_new(cx_loop *lp, int fd) {
+  cx_conn *c = calloc(1, sizeof *c);
+  if (!c) goto fail;
+  if (cx_buf_init(&c->in, CX_NET_IN_INITIAL) || cx_buf_init(&c->out, CX_NET_OUT_INITIAL) ||
+      cx_buf_init(&c->wout, CX_NET_OUT_INITIAL))
+    goto fail;
+  c->lp = lp;
+  c->role = CX_ROLE_PUBLIC;
+  c->token = -1;
+  uv_tcp_init(&lp->loop, &c->tcp);
+  c->tcp.data = c;
+  c->handles = 1;
+  if (uv_tcp_open(&c->tcp, fd) != 0) {
+    close(fd);
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed_cb); /* frees c */
+    __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  uv_timer_init(&lp->loop, &c->timer);
+  c->timer.data = c;
+  c->handles = 2;
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->next = lp->conns;
+  if (lp->conns) lp->conns->prev = c;
+  lp->conns = c;
+  STAT_ADD(lp->conns_current, 1);
+  STAT_ADD(lp->conns_total, 1);
+  conn_touch(c);
+  conn_update_reading(c);
+  return;
+fail:
+  if (c) {
+    cx_buf_free(&c->in);
+    cx_buf_free(&c->out);
+    cx_buf_free(&c->wout);
+    free(c);
+  }
+  close(fd);
+  __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+}
+
+/* ===================================================================== worker loops */
+
+static void stop_timer_cb(uv_timer_t *t) {
+  cx_loop *lp = t->data;
+  for (cx_conn *c = lp->conns, *n; c; c = n) {
+    n = c->next;
+    conn_close(c);
+  }
+}
+
+static void loop_begin_stop(cx_loop *lp) {
+  if (lp->stopping) return;
+  lp->stopping = 1;
+  for (cx_conn *c = lp->conns, *n; c; c = n) {
+    n = c->next;
+    conn_update_reading(c);
+    conn_maybe_finish(c);
+  }
+  uv_close((uv_handle_t *)&lp->async, NULL);
+  /* Connections still busy (a slow job, a client not reading) get a grace period; the timer
+   * is unref'd so an idle loop exits at once. */
+  uv_timer_start(&lp->stop_timer, stop_timer_cb, CX_STOP_GRACE_MS, 0);
+  uv_unref((uv_handle_t *)&lp->stop_timer);
+}
+
+static void async_cb(uv_async_t *a) {
+  cx_loop *lp = a->data;
+  int fds[256];
+  for (;;) {
+    uint32_t n = 0;
+    int stop;
+    uv_mutex_lock(&lp->mu);
+    while (n < 256 && lp->npend) fds[n++] = lp->pend[--lp->npend];
+    stop = lp->stop_req;
+    uv_mutex_unlock(&lp->mu);
+    for (uint32_t i = 0; i < n; i++) {
+      if (stop) {
+        close(fds[i]);
+        __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+      } else {
+        conn_new(lp, fds[i]);
+      }
+    }
+    if (stop) {
+      loop_begin_stop(lp);
+      return;
+    }
+    if (n < 256) return;
+  }
+}
+
+static void loop_thread(void *arg) {
+  cx_loop *lp = arg;
+  uv_run(&lp->loop, UV_RUN_DEFAULT);
+  /* Stopped: every connection is closed; close the stop timer and drain the close callbacks. */
+  if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
+  uv_run(&lp->loop, UV_RUN_DEFAULT);
+}
+
+static int loop_init(cx_server *s, cx_loop *lp, int idx) {
+  lp->srv = s;
+  lp->idx = idx;
+  int rc = uv_loop_init(&lp->loop);
+  if (rc) return CX_EINTERNAL;
+  uv_mutex_init(&lp->mu);
+  uv_async_init(&lp->loop, &lp->async, async_cb);
+  lp->async.data = lp;
+  uv_timer_init(&lp->loop, &lp->stop_timer);
+  lp->stop_timer.data = lp;
+  if ((rc = cx_store_txn_begin(s->st, &lp->txn))) return rc;
+  cx_store_txn_reset(lp->txn);
+  if ((rc = cx_query_new(s->st, &lp->q))) return rc;
+  return 0;
+}
+
+static void loop_fini(cx_loop *lp) {
+  if (lp->txn) cx_store_txn_end(lp->txn);
+  if (lp->q) cx_query_free(lp->q);
+  /* handles were closed by the stop; if the loop never ran, close them here */
+  if (!uv_is_closing((uv_handle_t *)&lp->async)) uv_close((uv_handle_t *)&lp->async, NULL);
+  if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
+  uv_run(&lp->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&lp->loop);
+  uv_mutex_destroy(&lp->mu);
+  free(lp->pend);
+}
+
+/* ===================================================================== acceptor */
+
+static void reject_busy(cx_server *s, int fd) {
+  cx_buf b;
+  if (cx_buf_init(&b, 256) == 0) {
+    char m[96];
+    snprintf(m, sizeof m, "too many connections (limit %u)", s->o.max_conns);
+    cx__net_error_frame(&b, 0, CX_EBUSY, m);
+    ssize_t k = send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)k;
+    cx_buf_free(&b);
+  }
+  close(fd);
+  STAT_ADD(s->rejected, 1);
+}
+
+static void handoff(cx_server *s, int fd) {
+  cx_loop *lp = &s->loops[s->next_loop++ % s->nloops];
+  uv_mutex_lock(&lp->mu);
+  if (lp->npend == lp->cappend) {
+    uint32_t nc = lp->cappend ? lp->cappend * 2 : 64;
+    int *p = realloc(lp->pend, nc * sizeof *p);
+    if (!p) {
+      uv_mutex_unlock(&lp->mu);
+      close(fd);
+      __atomic_sub_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+      return;
+    }
+    lp->pend = p;
+    lp->cappend = nc;
+  }
+  lp->pend[lp->npend++] = fd;
+  uv_mutex_unlock(&lp->mu);
+  uv_async_send(&lp->async);
+}
+
+static void accept_cb(uv_poll_t *p, int status, int events) {
+  (void)events;
+  cx_server *s = p->data;
+  if (status < 0 || s->stopping) return;
+  for (int i = 0; i < CX_ACCEPT_PER_TICK; i++) {
+    int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+        cx_net_log("accept failed: %s", strerror(errno));
+      return;
+    }
+    if ((unsigned)__atomic_load_n(&s->nconns, __ATOMIC_RELAXED) >= s->o.max_conns) {
+      reject_busy(s, fd);
+      continue;
+    }
+    __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+    handoff(s, fd);
+  }
+}
+
+static void begin_stop(cx_server *s, const char *why) {
+  if (s->stopping) return;
+  s->stopping = 1;
+  cx_net_log("stopping (%s): no new connections, finishing requests in flight", why);
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, NULL);
+  uv_close((uv_handle_t *)&s->sigint, NULL);
+  uv_close((uv_handle_t *)&s->sigterm, NULL);
+  uv_close((uv_handle_t *)&s->stop_async, NULL);
+  for (unsigned i = 0; i < s->nloops; i++) {
+    cx_loop *lp = &s->loops[i];
+    uv_mutex_lock(&lp->mu);
+    lp->stop_req = 1;
+    uv_mutex_unlock(&lp->mu);
+    uv_async_send(&lp->async);
+  }
+}
+
+static void signal_cb(uv_signal_t *h, int signum) {
+  begin_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void stop_async_cb(uv_async_t *a) { begin_stop(a->data, "requested"); }
+
+void cx_server_stop(cx_server *s) { uv_async_send(&s->stop_async); }
+
+/* ===================================================================== open / run / close */
+
+static int bind_listen(cx_server *s, char *why, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+  if (inet_pton(AF_INET, s->host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)s->o.port);
+    sl = sizeof *a4;
+  } else if (inet_pton(AF_INET6, s->host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)s->o.port);
+    sl = sizeof *a6;
+  } else {
+    snprintf(why, cap, "listen address \"%s\" is not a numeric IPv4 or IPv6 address", s->host);
+    return CX_EBADREQ;
+  }
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    snprintf(why, cap, "socket: %s", strerror(errno));
+    return CX_ECONN;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+    snprintf(why, cap, "cannot listen on %s:%d: %s", s->host, s->o.port, strerror(errno));
+    close(fd);
+    return CX_ECONN;
+  }
+  if (listen(fd, 1024) != 0) {
+    snprintf(why, cap, "cannot listen on %s:%d: %s", s->host, s->o.port, strerror(errno));
+    close(fd);
+    return CX_ECONN;
+  }
+  sl = sizeof ss;
+  getsockname(fd, (struct sockaddr *)&ss, &sl);
+  s->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
+  s->lfd = fd;
+  return 0;
+}
+
+int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t cap) {
+  why[0] = 0;
+  if (!o->db_path || !*o->db_path) {
+    snprintf(why, cap, "no store given (--db PATH)");
+    return CX_EBADREQ;
+  }
+  if (o->max_frame < 64 || o->max_frame > (1u << 30) || o->max_conns < 1 || o->port < 0 || o->port > 65535) {
+    snprintf(why, cap, "bad limits (max frame 64 B..1 GiB, max connections >= 1, port 0..65535)");
+    return CX_EBADREQ;
+  }
+  cx_server *s = calloc(1, sizeof *s);
+  if (!s) return CX_ENOMEM;
+  s->o = *o;
+  s->lfd = -1;
+  snprintf(s->host, sizeof s->host, "%s", o->host ? o->host : "127.0.0.1");
+  s->o.host = s->host;
+  if (!s->o.max_output) s->o.max_output = CX_NET_MAX_OUTPUT_DEFAULT;
+  unsigned n = o->threads;
+  if (!n) {
+    long k = sysconf(_SC_NPROCESSORS_ONLN);
+    n = k > 0 ? (unsigned)k : 1;
+  }
+  if (n > CX_MAX_THREADS) n = CX_MAX_THREADS;
+  s->nloops = n;
+  uv_mutex_init(&s->txn_mu);
+  int rc;
+  if (o->tokens_path && (rc = cx_tokens_load(o->tokens_path, &s->tokens, why, cap))) goto fail;
+  cx_store_opts so = {0};
+  so.max_readers = 1024;
+  rc = cx_store_open(o->db_path, &so, &s->st);
+  if (rc) {
+    if (rc == CX_ENOSTORE)
+      snprintf(why, cap, "no store at %s (create one with `chengxin init`)", o->db_path);
+    else if (rc == CX_EVERSION)
+      snprintf(why, cap, "store %s has another schema version (this server reads version %u)",
+               o->db_path, CX_SCHEMA_VERSION);
+    else
+      snprintf(why, cap, "cannot open store %s: %s", o->db_path, cx_strerror(rc));
+    s->st = NULL;
+    goto fail;
+  }
+  if ((rc = cx_query_new(s->st, &s->q))) {
+    snprintf(why, cap, "cannot load the catalogue: %s", cx_strerror(rc));
+    goto fail;
+  }
+  if ((rc = bind_listen(s, why, cap))) goto fail;
+  *out = s;
+  return 0;
+fail:
+  cx_server_close(s);
+  return rc;
+}
+
+int cx_server_port(const cx_server *s) { return s->port; }
+
+int cx_server_run(cx_server *s) {
+  int rc = 0;
+  signal(SIGPIPE, SIG_IGN);
+  s->loops = calloc(s->nloops, sizeof *s->loops);
+  if (!s->loops) return CX_ENOMEM;
+  unsigned inited = 0, started = 0;
+  for (; inited < s->nloops; inited++)
+    if ((rc = loop_init(s, &s->loops[inited], (int)inited))) {
+      cx_net_log("cannot start worker loop: %s", cx_strerror(rc));
+      inited++;
+      goto out;
+    }
+  uv_loop_init(&s->main);
+  uv_poll_init(&s->main, &s->poll, s->lfd);
+  s->poll.data = s;
+  uv_signal_init(&s->main, &s->sigint);
+  uv_signal_init(&s->main, &s->sigterm);
+  s->sigint.data = s->sigterm.data = s;
+  uv_async_init(&s->main, &s->stop_async, stop_async_cb);
+  s->stop_async.data = s;
+  uv_signal_start(&s->sigint, signal_cb, SIGINT);
+  uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+  for (; started < s->nloops; started++)
+    if (uv_thread_create(&s->loops[started].thread, loop_thread, &s->loops[started]) != 0) {
+      rc = CX_EINTERNAL;
+      break;
+    }
+  s->started = time(NULL);
+  s->started_ns = uv_hrtime();
+  uv_poll_start(&s->poll, UV_READABLE, accept_cb);
+  cx_net_log("listening on %s:%d (%u worker loops, store %s)", s->host, s->port, s->nloops,
+             s->o.db_path);
+  if (rc) begin_stop(s, "thread start failed");
+  uv_run(&s->main, UV_RUN_DEFAULT);
+  for (unsigned i = 0; i < started; i++) uv_thread_join(&s->loops[i].thread);
+  /* Threads never started: their loops still need their handles closed (loop_fini). */
+  uv_run(&s->main, UV_RUN_DEFAULT);
+  uv_loop_close(&s->main);
+out:
+  for (unsigned i = 0; i < inited; i++) loop_fini(&s->loops[i]);
+  free(s->loops);
+  s->loops = NULL;
+  cx_net_log("stopped");
+  return rc;
+}
+
+void cx_server_close(cx_server *s) {
+  if (!s) return;
+  if (s->lfd >= 0) close(s->lfd);
+  for (int i = 0; i < s->n_txn_pool; i++) cx_store_txn_end(s->txn_pool[i]);
+  s->n_txn_pool = 0;
+  if (s->q) cx_query_free(s->q);
+  if (s->st) cx_store_close(s->st);
+  cx_tokens_free(&s->tokens);
+  uv_mutex_destroy(&s->txn_mu);
+  free(s);
+}
+
+/* ===================================================================== stats */
+
+static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
+
+void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
+  uint64_t cur = 0, total = 0, spills = 0;
+  for (unsigned i = 0; i < s->nloops && s->loops; i++) {
+    cur += STAT_GET(s->loops[i].conns_current);
+    total += STAT_GET(s->loops[i].conns_total);
+    spills += STAT_GET(s->loops[i].spills);
+  }
+  msgpack_pack_map(pk, 6);
+  pk_key(pk, "uptime_s");
+  msgpack_pack_uint64(pk, (uv_hrtime() - s->started_ns) / 1000000000u);
+  pk_key(pk, "threads");
+  msgpack_pack_uint32(pk, s->nloops);
+  pk_key(pk, "connections");
+  msgpack_pack_map(pk, 4);
+  pk_key(pk, "current"); msgpack_pack_uint64(pk, cur);
+  pk_key(pk, "total"); msgpack_pack_uint64(pk, total);
+  pk_key(pk, "rejected"); msgpack_pack_uint64(pk, __atomic_load_n(&s->rejected, __ATOMIC_RELAXED));
+  pk_key(pk, "max"); msgpack_pack_uint32(pk, s->o.max_conns);
+  pk_key(pk, "spills");
+  msgpack_pack_uint64(pk, spills);
+  /* Per op, merged over the loops. The histograms are big: merge one op at a time. */
+  pk_key(pk, "ops");
+  uint32_t nops = 0;
+  for (int op = 0; op < CX_OP_SLOTS; op++) {
+    uint64_t r = 0;
+    for (unsigned i = 0; i < s->nloops && s->loops; i++) r += STAT_GET(s->loops[i].ops[op].requests);
+    if (r) nops++;
+  }
+  msgpack_pack_map(pk, nops);
+  cx_hist h;
+  for (int op = 0; op < CX_OP_SLOTS; op++) {
+    uint64_t r = 0, e = 0;
+    memset(&h, 0, sizeof h);
+    for (unsigned i = 0; i < s->nloops && s->loops; i++) {
+      r += STAT_GET(s->loops[i].ops[op].requests);
+      e += STAT_GET(s->loops[i].ops[op].errors);
+      cx_hist_merge(&h, &s->loops[i].ops[op].lat);
+    }
+    if (!r) continue;
+    const char *name = op < CX_OP_COUNT ? cx_op_names[op] : "invalid";
+    pk_key(pk, name);
+    msgpack_pack_map(pk, 5);
+    pk_key(pk, "requests"); msgpack_pack_uint64(pk, r);
+    pk_key(pk, "errors"); msgpack_pack_uint64(pk, e);
+    pk_key(pk, "p50_us"); msgpack_pack_double(pk, (double)cx_hist_quantile(&h, 0.50) / 1000.0);
+    pk_key(pk, "p99_us"); msgpack_pack_double(pk, (double)cx_hist_quantile(&h, 0.99) / 1000.0);
+    pk_key(pk, "p999_us"); msgpack_pack_double(pk, (double)cx_hist_quantile(&h, 0.999) / 1000.0);
+  }
+  pk_key(pk, "store");
+  cx_store_info si;
+  memset(&si, 0, sizeof si);
+  if (cx_store_info_get(s->st, &si) != 0) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  msgpack_pack_map(pk, 9);
+  pk_key(pk, "schema_version"); msgpack_pack_uint32(pk, si.schema_version);
+  pk_key(pk, "entities"); msgpack_pack_uint64(pk, si.entities);
+  pk_key(pk, "records"); msgpack_pack_uint64(pk, si.records);
+  pk_key(pk, "authorities"); msgpack_pack_uint64(pk, si.authorities);
+  pk_key(pk, "rollup_cells"); msgpack_pack_uint64(pk, si.rollup_cells);
+  pk_key(pk, "map_size"); msgpack_pack_uint64(pk, si.map_size);
+  pk_key(pk, "map_used"); msgpack_pack_uint64(pk, si.map_used);
+  pk_key(pk, "readers_used"); msgpack_pack_uint32(pk, si.readers_used);
+  pk_key(pk, "max_readers"); msgpack_pack_uint32(pk, si.max_readers);
+}

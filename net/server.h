@@ -1,0 +1,62 @@
+/*
+ * server.h — the chengxin protocol server (libuv, msgpack frames; docs/protocol.md).
+ *
+ * One acceptor loop (the thread calling cx_server_run) accepts connections and hands each fd
+ * to one of `threads` worker loops (round robin, uv_async_send + uv_tcp_open). Each worker loop
+ * owns its connections, one read transaction and one cx_query: ping, auth, entity, records,
+ * check, search and stats run on the loop, answered from per-connection buffers without heap
+ * allocation. aggregate, ingest, repair, revoke and objection run on libuv's thread pool so a
+ * slow request never delays the other connections of its loop; a connection waits for its own
+ * slow request before the next one (responses stay in request order).
+ *
+ * Caveats (threads): cx_server_open / cx_server_run / cx_server_close from one thread;
+ * cx_server_stop from any thread or a signal-free context (it only wakes the acceptor loop).
+ * cx_server_run installs SIGINT/SIGTERM handlers (graceful stop) and ignores SIGPIPE.
+ */
+#ifndef CX_SERVER_H
+#define CX_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cx_err.h"
+
+typedef struct cx_server_opts {
+  const char *db_path;          /* store directory (required; must exist, schema must match) */
+  const char *host;             /* listen address, default "127.0.0.1" */
+  int port;                     /* default 7411; 0 = ephemeral (see cx_server_port) */
+  const char *tokens_path;      /* token file ("token role [name]" lines, mode 0600); NULL = none */
+  unsigned threads;             /* worker loops; 0 = number of CPUs (at most 64) */
+  size_t max_frame;             /* largest request frame payload; default 1 MiB */
+  unsigned max_conns;           /* open connections; excess get a `busy` error frame, closed */
+  unsigned idle_timeout_s;      /* close connections idle this long; 0 = never; default 300 */
+  size_t max_output;            /* queued output per connection before reading stops; 4 MiB */
+  unsigned slow_ms;             /* log requests slower than this; default 200 */
+} cx_server_opts;
+
+typedef struct cx_server cx_server;
+
+/** Fills o with the defaults above (db_path NULL). */
+void cx_server_opts_default(cx_server_opts *o);
+
+/**
+ * Opens the store, loads the tokens and binds the listening socket (not yet serving).
+ * Errors: CX_ENOSTORE / CX_EVERSION (store), CX_EIO / CX_EFORBIDDEN (token file unreadable or
+ * accessible by group/others), CX_ECONN (address in use or cannot bind), CX_EBADREQ (options).
+ * why (cap bytes) receives a one-line explanation in every error case.
+ */
+int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t cap);
+/** The bound port (useful after port 0). */
+int cx_server_port(const cx_server *s);
+/**
+ * Serves until cx_server_stop() or SIGINT/SIGTERM: then stops accepting, finishes in-flight
+ * requests (up to a few seconds for clients that do not read), closes connections. Logs
+ * "listening on HOST:PORT" on stderr when ready. Returns 0 or a negative CX_E*.
+ */
+int cx_server_run(cx_server *s);
+/** Asks a running server to stop (thread-safe). */
+void cx_server_stop(cx_server *s);
+/** Closes the listening socket, the store, frees everything. Not while running. */
+void cx_server_close(cx_server *s);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * util.c — ops and roles table, token file, latency histograms, log lines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net_int.h"
+#include "query.h"
+
+/* ===================================================================== ops and roles */
+
+const char *const cx_op_names[CX_OP_COUNT] = {
+    "ping", "auth", "entity", "records", "check", "search", "aggregate", "stats",
+    "ingest", "repair", "revoke", "objection"};
+
+int cx_op_parse(cx_str name) {
+  for (int i = 0; i < CX_OP_COUNT; i++)
+    if (cx_str_eq(name, cx_str_c(cx_op_names[i]))) return i;
+  return CX_EUNKNOWNOP;
+}
+
+#define B(op) (1u << (op))
+#define PUBLIC_OPS (B(CX_OP_PING) | B(CX_OP_AUTH) | B(CX_OP_ENTITY) | B(CX_OP_RECORDS) | B(CX_OP_SEARCH))
+/* The op x role table (docs/protocol.md "Roles"): each role adds to the public set. */
+static const uint32_t role_ops[CX_ROLE_COUNT] = {
+    [CX_ROLE_PUBLIC] = PUBLIC_OPS,
+    [CX_ROLE_APPROVAL] = PUBLIC_OPS | B(CX_OP_CHECK),
+    [CX_ROLE_ANALYST] = PUBLIC_OPS | B(CX_OP_AGGREGATE) | B(CX_OP_STATS),
+    [CX_ROLE_SUBMITTER] = PUBLIC_OPS | B(CX_OP_INGEST) | B(CX_OP_REPAIR) | B(CX_OP_REVOKE) |
+                          B(CX_OP_OBJECTION),
+    [CX_ROLE_ADMIN] = (1u << CX_OP_COUNT) - 1,
+};
+
+int cx_op_allowed(int role, int op) {
+  if (role < 0 || role >= CX_ROLE_COUNT || op < 0 || op >= CX_OP_COUNT) return 0;
+  return (role_ops[role] >> op) & 1u;
+}
+
+int cx_op_is_slow(int op) {
+  return op == CX_OP_AGGREGATE || op == CX_OP_INGEST || op == CX_OP_REPAIR ||
+         op == CX_OP_REVOKE || op == CX_OP_OBJECTION;
+}
+
+/* ===================================================================== tokens */
+
+static int role_parse(cx_str s) {
+  static const char *const names[CX_ROLE_COUNT] = {"public", "approval", "analyst", "submitter",
+                                                   "admin"};
+  for (int i = 0; i < CX_ROLE_COUNT; i++)
+    if (cx_str_eq(s, cx_str_c(names[i]))) return i;
+  return CX_EBADREQ;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* Next whitespace-separated word of [*p, end). */
+static cx_str next_word(const char **p, const char *end) {
+  const char *s = *p;
+  while (s < end && is_space(*s)) s++;
+  const char *e = s;
+  while (e < end && !is_space(*e)) e++;
+  *p = e;
+  return (cx_str){s, (uint32_t)(e - s)};
+}
+
+int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line) {
+  cx_tokens t = {0};
+  uint32_t cap = 0;
+  const char *p = text, *end = text + n;
+  int line = 0;
+  while (p < end) {
+    line++;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *le = nl ? nl : end;
+    const char *q = p;
+    p = nl ? nl + 1 : end;
+    cx_str tok = next_word(&q, le);
+    if (tok.n == 0 || tok.p[0] == '#') continue;
+    cx_str role = next_word(&q, le);
+    while (q < le && is_space(*q)) q++;
+    const char *ne = le;
+    while (ne > q && is_space(ne[-1])) ne--;
+    int r = role_parse(role);
+    if (r < 0 || tok.n >= CX_TOKEN_MAX) goto bad;
+    if (t.n == cap) {
+      uint32_t nc = cap ? cap * 2 : 8;
+      cx_token *v = realloc(t.v, nc * sizeof *v);
+      if (!v) {
+        free(t.v);
+        return CX_ENOMEM;
+      }
+      t.v = v;
+      cap = nc;
+    }
+    cx_token *e = &t.v[t.n++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->token, tok.p, tok.n);
+    e->len = tok.n;
+    e->role = r;
+    size_t nn = (size_t)(ne - q);
+    if (nn >= CX_TOKEN_NAME_MAX) nn = CX_TOKEN_NAME_MAX - 1;
+    memcpy(e->name, q, nn);
+    continue;
+  bad:
+    free(t.v);
+    if (bad_line) *bad_line = line;
+    return CX_EBADREQ;
+  }
+  *out = t;
+  return 0;
+}
+
+int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    snprintf(why, cap, "cannot open token file %s: %s", path, strerror(errno));
+    return CX_EIO;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    snprintf(why, cap, "token file %s is not a regular file", path);
+    close(fd);
+    return CX_EIO;
+  }
+  if (st.st_mode & 077) {
+    snprintf(why, cap, "token file %s is accessible by group or others (mode %03o); chmod 600 it",
+             path, (unsigned)(st.st_mode & 0777));
+    close(fd);
+    return CX_EFORBIDDEN;
+  }
+  if (st.st_size > (16 << 20)) {
+    snprintf(why, cap, "token file %s is too large", path);
+    close(fd);
+    return CX_EIO;
+  }
+  size_t n = (size_t)st.st_size;
+  char *buf = malloc(n + 1);
+  if (!buf) {
+    close(fd);
+    return CX_ENOMEM;
+  }
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = read(fd, buf + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) {
+      snprintf(why, cap, "cannot read token file %s: %s", path, k < 0 ? strerror(errno) : "short read");
+      free(buf);
+      close(fd);
+      return CX_EIO;
+    }
+    got += (size_t)k;
+  }
+  close(fd);
+  int bad = 0;
+  int rc = cx_tokens_parse(buf, n, out, &bad);
+  /* The buffer held secrets: wipe before freeing. */
+  memset(buf, 0, n);
+  free(buf);
+  if (rc == CX_EBADREQ)
+    snprintf(why, cap, "token file %s: line %d: expected \"token role [name]\" with role one of "
+             "public approval analyst submitter admin", path, bad);
+  else if (rc)
+    snprintf(why, cap, "token file %s: %s", path, cx_strerror(rc));
+  return rc;
+}
+
+void cx_tokens_free(cx_tokens *t) {
+  if (t->v) memset(t->v, 0, t->n * sizeof *t->v);
+  free(t->v);
+  t->v = NULL;
+  t->n = 0;
+}
+
+/* Constant time in the contents of both strings for a given entry length. */
+static int ct_equal(const cx_token *e, cx_str s) {
+  volatile unsigned diff = e->len ^ s.n;
+  for (uint32_t i = 0; i < e->len; i++) {
+    unsigned char c = s.n ? (unsigned char)s.p[i % s.n] : 0;
+    diff |= (unsigned char)e->token[i] ^ c;
+  }
+  return diff == 0;
+}
+
+int cx_tokens_find(const cx_tokens *t, cx_str token) {
+  int found = CX_ENOTFOUND;
+  if (token.n == 0) return CX_ENOTFOUND;
+  for (uint32_t i = 0; i < t->n; i++) {
+    int eq = ct_equal(&t->v[i], token);
+    /* No early exit: every entry is compared. */
+    found = eq && found < 0 ? (int)i : found;
+  }
+  return found;
+}
+
+/* ===================================================================== histograms */
+
+int cx_hist_bucket(uint64_t ns) {
+  if (ns < 4) return (int)ns;
+  int lg = 63 - __builtin_clzll(ns);        /* >= 2 */
+  int sub = (int)((ns >> (lg - 2)) & 3u);   /* next two bits */
+  int b = lg * 4 + sub - 4;                 /* lg=2 -> 4..7 */
+  return b >= CX_HIST_BUCKETS ? CX_HIST_BUCKETS - 1 : b;
+}
+
+uint64_t cx_hist_bucket_upper(int i) {
+  if (i < 4) return (uint64_t)i;
+  int lg = (i + 4) / 4;
+  int sub = (i + 4) % 4;
+  /* values in bucket: [(4+sub) << (lg-2), (5+sub) << (lg-2)) */
+  return ((uint64_t)(5 + sub) << (lg - 2)) - 1;
+}
+
+void cx_hist_add(cx_hist *h, uint64_t ns) {
+  uint64_t *b = &h->b[cx_hist_bucket(ns)];
+  __atomic_store_n(b, __atomic_load_n(b, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
+void cx_hist_merge(cx_hist *acc, const cx_hist *h) {
+  for (int i = 0; i < CX_HIST_BUCKETS; i++) acc->b[i] += __atomic_load_n(&h->b[i], __ATOMIC_RELAXED);
+}
+
+uint64_t cx_hist_quantile(const cx_hist *acc, double q) {
+  uint64_t total = 0;
+  for (int i = 0; i < CX_HIST_BUCKETS; i++) total += acc->b[i];
+  if (!total) return 0;
+  uint64_t rank = (uint64_t)(q * (double)total);
+  if (rank >= total) rank = total - 1;
+  uint64_t seen = 0;
+  for (int i = 0; i < CX_HIST_BUCKETS; i++) {
+    seen += acc->b[i];
+    if (seen > rank) return cx_hist_bucket_upper(i);
+  }
+  return cx_hist_bucket_upper(CX_HIST_BUCKETS - 1);
+}
+
+/* ===================================================================== log */
+
+void cx_net_log(const char *fmt, ...) {
+  char line[1024];
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ chengxind: ",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   ts.tv_nsec / 1000000);
+  va_list ap;
+  va_start(ap, fmt);
+  int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+  va_end(ap);
+  size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+  if (len > sizeof line - 2) len = sizeof line - 2;
+  line[len++] = '\n';
+  ssize_t w = write(2, line, len);
+  (void)w;
+}

@@ -1,0 +1,143 @@
+/*
+ * chengxind — the chengxin protocol server.
+ *
+ *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
+ *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
+ *
+ * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
+ * (no store, other schema version, port taken, token file unreadable or not private),
+ * 2 on a usage error. See docs/protocol.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net_int.h"
+#include "server.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
+          "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
+          "  --db PATH           store directory (created by `chengxin init`)\n"
+          "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
+          "  --tokens FILE       lines \"token role [name]\"; roles public approval analyst submitter admin;\n"
+          "                      the file must not be accessible by group or others (chmod 600)\n"
+          "  --threads N         worker event loops (default: number of CPUs)\n"
+          "  --max-frame BYTES   largest request frame (default 1048576)\n"
+          "  --max-conns N       open connections (default 10000); excess get a busy error\n"
+          "  --idle-timeout S    close idle connections after S seconds (default 300, 0 = never)\n"
+          "  --slow-ms MS        log requests slower than MS milliseconds (default 200)\n");
+}
+
+static int parse_num(const char *s, unsigned long long max, unsigned long long *out) {
+  char *e;
+  errno = 0;
+  if (!s || !*s || *s == '-') return -1;
+  unsigned long long v = strtoull(s, &e, 10);
+  if (errno || *e || v > max) return -1;
+  *out = v;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  cx_server_opts o;
+  cx_server_opts_default(&o);
+  static char host[64];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    unsigned long long n;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!v) {
+      fprintf(stderr, "chengxind: %s needs a value (or is unknown)\n", a);
+      usage(stderr);
+      return 2;
+    }
+    i++;
+    if (!strcmp(a, "--db")) {
+      o.db_path = v;
+    } else if (!strcmp(a, "--tokens")) {
+      o.tokens_path = v;
+    } else if (!strcmp(a, "--listen")) {
+      const char *colon = strrchr(v, ':');
+      if (!colon || colon == v || parse_num(colon + 1, 65535, &n)) {
+        fprintf(stderr, "chengxind: --listen wants HOST:PORT, got \"%s\"\n", v);
+        return 2;
+      }
+      size_t hl = (size_t)(colon - v);
+      const char *h = v;
+      if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+      }
+      if (hl == 0 || hl >= sizeof host) {
+        fprintf(stderr, "chengxind: bad host in --listen \"%s\"\n", v);
+        return 2;
+      }
+      memcpy(host, h, hl);
+      host[hl] = 0;
+      o.host = host;
+      o.port = (int)n;
+    } else if (!strcmp(a, "--threads")) {
+      if (parse_num(v, 64, &n) || n == 0) {
+        fprintf(stderr, "chengxind: --threads wants 1..64\n");
+        return 2;
+      }
+      o.threads = (unsigned)n;
+    } else if (!strcmp(a, "--max-frame")) {
+      if (parse_num(v, 1u << 30, &n) || n < 64) {
+        fprintf(stderr, "chengxind: --max-frame wants 64..1073741824 bytes\n");
+        return 2;
+      }
+      o.max_frame = (size_t)n;
+    } else if (!strcmp(a, "--max-conns")) {
+      if (parse_num(v, 1000000, &n) || n == 0) {
+        fprintf(stderr, "chengxind: --max-conns wants 1..1000000\n");
+        return 2;
+      }
+      o.max_conns = (unsigned)n;
+    } else if (!strcmp(a, "--idle-timeout")) {
+      if (parse_num(v, 86400 * 7, &n)) {
+        fprintf(stderr, "chengxind: --idle-timeout wants seconds (0 = never)\n");
+        return 2;
+      }
+      o.idle_timeout_s = (unsigned)n;
+    } else if (!strcmp(a, "--slow-ms")) {
+      if (parse_num(v, 3600000, &n)) {
+        fprintf(stderr, "chengxind: --slow-ms wants milliseconds\n");
+        return 2;
+      }
+      o.slow_ms = (unsigned)n;
+    } else {
+      fprintf(stderr, "chengxind: unknown option %s\n", a);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!o.db_path) {
+    fprintf(stderr, "chengxind: --db PATH is required\n");
+    usage(stderr);
+    return 2;
+  }
+  cx_server *s = NULL;
+  char why[512];
+  int rc = cx_server_open(&o, &s, why, sizeof why);
+  if (rc) {
+    cx_net_log("cannot start: %s", why[0] ? why : cx_strerror(rc));
+    return rc == CX_EBADREQ ? 2 : 1;
+  }
+  cx_net_log("starting: store %s, max frame %zu B, max connections %u, idle timeout %u s",
+             o.db_path, o.max_frame, o.max_conns, o.idle_timeout_s);
+  rc = cx_server_run(s);
+  cx_server_close(s);
+  if (rc) {
+    cx_net_log("exiting after error: %s", cx_strerror(rc));
+    return 1;
+  }
+  return 0;
+}
