@@ -1,0 +1,301 @@
+/* cxb.c — timing, statistics, JSON and raw read-only LMDB access for the benchmarks. */
+#include "cxb.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+uint64_t cxb_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+long cxb_peak_rss_kb(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return -1;
+  return ru.ru_maxrss;
+}
+
+void cxb_die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("bench: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  exit(2);
+}
+
+/* ------------------------------------------------------------------ statistics */
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile over sorted samples. */
+static uint64_t pct(const uint64_t *s, size_t n, double p) {
+  if (n == 0) return 0;
+  size_t rank = (size_t)ceil(p * (double)n);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return s[rank - 1];
+}
+
+void cxb_stats_compute(uint64_t *samples, size_t n, cxb_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (n == 0) return;
+  qsort(samples, n, sizeof *samples, cmp_u64);
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) sum += (double)samples[i];
+  out->n = n;
+  out->mean_ns = sum / (double)n;
+  out->min_ns = samples[0];
+  out->max_ns = samples[n - 1];
+  out->median_ns = pct(samples, n, 0.5);
+  out->p90_ns = pct(samples, n, 0.9);
+  out->p99_ns = pct(samples, n, 0.99);
+  out->p999_ns = pct(samples, n, 0.999);
+}
+
+/* ------------------------------------------------------------------ JSON */
+
+static void jput(cxb_json *j, const char *s, size_t n) {
+  if (j->n + n + 1 > j->cap) {
+    size_t cap = j->cap ? j->cap : 4096;
+    while (j->n + n + 1 > cap) cap *= 2;
+    char *p = realloc(j->p, cap);
+    if (!p) cxb_die("out of memory (json)");
+    j->p = p;
+    j->cap = cap;
+  }
+  memcpy(j->p + j->n, s, n);
+  j->n += n;
+  j->p[j->n] = 0;
+}
+static void jputs(cxb_json *j, const char *s) { jput(j, s, strlen(s)); }
+
+static void jstring(cxb_json *j, const char *s) {
+  jputs(j, "\"");
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    char buf[8];
+    if (*p == '"' || *p == '\\') {
+      buf[0] = '\\'; buf[1] = (char)*p; jput(j, buf, 2);
+    } else if (*p < 0x20) {
+      snprintf(buf, sizeof buf, "\\u%04x", *p); jputs(j, buf);
+    } else {
+      jput(j, (const char *)p, 1);
+    }
+  }
+  jputs(j, "\"");
+}
+
+static void jkey(cxb_json *j, const char *key) {
+  if (j->need_comma) jputs(j, ",");
+  if (key) { jstring(j, key); jputs(j, ":"); }
+  j->need_comma = 1;
+}
+
+void cxb_json_raw(cxb_json *j, const char *s) { jkey(j, NULL); jputs(j, s); }
+void cxb_json_obj_begin(cxb_json *j, const char *key) { jkey(j, key); jputs(j, "{"); j->need_comma = 0; }
+void cxb_json_obj_end(cxb_json *j) { jputs(j, "}"); j->need_comma = 1; }
+void cxb_json_arr_begin(cxb_json *j, const char *key) { jkey(j, key); jputs(j, "["); j->need_comma = 0; }
+void cxb_json_arr_end(cxb_json *j) { jputs(j, "]"); j->need_comma = 1; }
+void cxb_json_str(cxb_json *j, const char *key, const char *v) { jkey(j, key); jstring(j, v ? v : ""); }
+void cxb_json_int(cxb_json *j, const char *key, long long v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld", v);
+  jkey(j, key);
+  jputs(j, buf);
+}
+void cxb_json_num(cxb_json *j, const char *key, double v) {
+  char buf[64];
+  if (isnan(v) || isinf(v)) snprintf(buf, sizeof buf, "null");
+  else snprintf(buf, sizeof buf, "%.10g", v);
+  jkey(j, key);
+  jputs(j, buf);
+}
+void cxb_json_null(cxb_json *j, const char *key) { jkey(j, key); jputs(j, "null"); }
+
+int cxb_json_write(const cxb_json *j, const char *path) {
+  FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+  if (!f) return -1;
+  int rc = 0;
+  if (j->n && fwrite(j->p, 1, j->n, f) != j->n) rc = -1;
+  if (fputc('\n', f) == EOF) rc = -1;
+  if (f != stdout) { if (fclose(f) != 0) rc = -1; }
+  else fflush(f);
+  return rc;
+}
+
+void cxb_json_free(cxb_json *j) { free(j->p); memset(j, 0, sizeof *j); }
+
+/* ------------------------------------------------------------------ raw LMDB */
+
+struct cxb_lmdb {
+  MDB_env *env;
+  MDB_dbi summary;
+  MDB_txn *txn;
+  int live;
+};
+
+int cxb_lmdb_open(const char *path, cxb_lmdb **out) {
+  cxb_lmdb *l = calloc(1, sizeof *l);
+  if (!l) return -1;
+  int rc = mdb_env_create(&l->env);
+  if (rc) goto fail;
+  mdb_env_set_maxdbs(l->env, 32);
+  mdb_env_set_maxreaders(l->env, 1024);
+  rc = mdb_env_open(l->env, path, MDB_RDONLY | MDB_NOTLS, 0644);
+  if (rc) goto fail_env;
+  rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &l->txn);
+  if (rc) goto fail_env;
+  rc = mdb_dbi_open(l->txn, "summary", 0, &l->summary);
+  if (rc) goto fail_txn;
+  /* the dbi handle becomes visible to later txns only once this txn commits */
+  rc = mdb_txn_commit(l->txn);
+  l->txn = NULL;
+  if (rc) goto fail_env;
+  rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, &l->txn);
+  if (rc) goto fail_env;
+  mdb_txn_reset(l->txn);
+  *out = l;
+  return 0;
+fail_txn:
+  mdb_txn_abort(l->txn);
+fail_env:
+  mdb_env_close(l->env);
+fail:
+  fprintf(stderr, "bench: lmdb open %s: %s\n", path, mdb_strerror(rc));
+  free(l);
+  return -1;
+}
+
+void cxb_lmdb_close(cxb_lmdb *l) {
+  if (!l) return;
+  mdb_txn_abort(l->txn);
+  mdb_env_close(l->env);
+  free(l);
+}
+
+int cxb_lmdb_begin(cxb_lmdb *l) {
+  if (l->live) return 0;
+  int rc = mdb_txn_renew(l->txn);
+  if (rc == 0) l->live = 1;
+  return rc;
+}
+
+void cxb_lmdb_reset(cxb_lmdb *l) {
+  if (!l->live) return;
+  mdb_txn_reset(l->txn);
+  l->live = 0;
+}
+
+int cxb_lmdb_summary(cxb_lmdb *l, const char code[18], const void **val, size_t *n) {
+  MDB_val k = {18, (void *)code}, v;
+  int rc = mdb_get(l->txn, l->summary, &k, &v);
+  if (rc == MDB_NOTFOUND) return 1;
+  if (rc) return -1;
+  *val = v.mv_data;
+  *n = v.mv_size;
+  return 0;
+}
+
+int cxb_lmdb_each(cxb_lmdb *l, cxb_each_fn fn, void *ctx) {
+  int was_live = l->live;
+  if (cxb_lmdb_begin(l)) return -1;
+  MDB_cursor *c;
+  int rc = mdb_cursor_open(l->txn, l->summary, &c);
+  if (rc) goto out;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 18) continue; /* not a code key */
+    if (fn(ctx, k.mv_data, v.mv_data, v.mv_size)) break;
+  }
+  if (rc == MDB_NOTFOUND) rc = 0;
+  mdb_cursor_close(c);
+out:
+  if (!was_live) cxb_lmdb_reset(l);
+  return rc ? -1 : 0;
+}
+
+size_t cxb_lmdb_count(cxb_lmdb *l) {
+  int was_live = l->live;
+  MDB_stat st;
+  size_t n = 0;
+  if (cxb_lmdb_begin(l)) return 0;
+  if (mdb_stat(l->txn, l->summary, &st) == 0) n = st.ms_entries;
+  if (!was_live) cxb_lmdb_reset(l);
+  return n;
+}
+
+/* ------------------------------------------------------------------ codes */
+
+static const char uscc_alpha[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+static const int uscc_w[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+
+void cxb_random_uscc(cxb_rng *r, char out[18]) {
+  static const char *regions[] = {"110105", "310115", "350100", "350102", "440305", "510107"};
+  memcpy(out, "91", 2);
+  memcpy(out + 2, regions[cxb_rng_below(r, sizeof regions / sizeof *regions)], 6);
+  for (int i = 8; i < 17; i++) out[i] = uscc_alpha[cxb_rng_below(r, 31)];
+  int sum = 0;
+  for (int i = 0; i < 17; i++) sum += (int)(strchr(uscc_alpha, out[i]) - uscc_alpha) * uscc_w[i];
+  out[17] = uscc_alpha[(31 - sum % 31) % 31];
+}
+
+typedef struct codes_acc { char *p; size_t n, cap; } codes_acc;
+
+static int acc_code(void *ctx, const char code[18], const void *val, size_t n) {
+  (void)val; (void)n;
+  codes_acc *a = ctx;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 65536;
+    char *p = realloc(a->p, cap * 18);
+    if (!p) return 1;
+    a->p = p;
+    a->cap = cap;
+  }
+  memcpy(a->p + a->n * 18, code, 18);
+  a->n++;
+  return 0;
+}
+
+int cxb_codes_sample(cxb_lmdb *l, uint64_t seed, size_t n, size_t n_unknown, char **codes,
+                     size_t *n_known) {
+  codes_acc a = {0};
+  if (cxb_lmdb_each(l, acc_code, &a) != 0) { free(a.p); return -1; }
+  cxb_rng r = {seed};
+  /* partial Fisher-Yates: the first k entries become a seeded sample */
+  size_t k = n < a.n ? n : a.n;
+  for (size_t i = 0; i < k; i++) {
+    size_t j = i + (size_t)cxb_rng_below(&r, a.n - i);
+    char tmp[18];
+    memcpy(tmp, a.p + i * 18, 18);
+    memmove(a.p + i * 18, a.p + j * 18, 18);
+    memcpy(a.p + j * 18, tmp, 18);
+  }
+  char *out = malloc((k + n_unknown) * 18 + 1);
+  if (!out) { free(a.p); return -1; }
+  memcpy(out, a.p, k * 18);
+  free(a.p);
+  int was_live = l->live;
+  if (cxb_lmdb_begin(l)) { free(out); return -1; }
+  for (size_t i = 0; i < n_unknown; i++) {
+    char *c = out + (k + i) * 18;
+    const void *v;
+    size_t vn;
+    do cxb_random_uscc(&r, c);
+    while (cxb_lmdb_summary(l, c, &v, &vn) == 0);
+  }
+  if (!was_live) cxb_lmdb_reset(l);
+  *codes = out;
+  *n_known = k;
+  return 0;
+}

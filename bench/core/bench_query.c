@@ -1,0 +1,721 @@
+/*
+ * bench_query.c — in-process benchmark of chengxin's query core over a generated store, with
+ * its baselines in the same run and the same harness:
+ *
+ *   floor_mdb_get   raw mdb_get of the summary key `check` reads (read-only env; the floor)
+ *   check           cx_query_check, one code per call (existing codes + a share of unknown ones)
+ *   check_txn       the same with a txn renew/reset around each call (what a server pays)
+ *   sqlite_check    SQLite on the same rows, best indexes, prepared statements: the same verdict
+ *   entity          cx_query_entity (public status page)
+ *   records_page    cx_query_records, first page of 20
+ *   search          cx_query_search, 2-character name prefix, limit 10
+ *   agg_covered     count + on_time_rate by city x month over one year (from a rollup cube)
+ *   agg_scan        the same spec with force_scan (records scanned)
+ *   agg_in_force    count + in_force by province (needs as-of evaluation: a scan)
+ *
+ * Each op: an untimed pass over its key pool computes the expected result (and warms the
+ * cache); then N timed iterations, each timed alone and its result compared with the expected
+ * one. Wrong results make the run fail (exit 1); figures are reported, never asserted.
+ *
+ * Usage: bench_query --db DIR [--iters N] [--budget-ms MS] [--pool N] [--unknown PCT]
+ *                    [--seed S] [--as-of YYYY-MM-DD] [--year YYYY] [--action CODE]
+ *                    [--sqlite FILE | --no-sqlite] [--ops a,b,...] [--json FILE] [--label L]
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cxb.h"
+#include "query.h"
+#include "sqlite_check.h"
+
+/* ===================================================================== options */
+
+typedef struct opts {
+  const char *db, *json, *label, *sqlite_path, *ops, *as_of_s, *action;
+  uint64_t seed;
+  size_t iters, pool;
+  unsigned unknown_pct;
+  unsigned budget_ms;
+  int year;
+  int no_sqlite;
+} opts;
+
+static int op_enabled(const opts *o, const char *name) {
+  if (!o->ops) return 1;
+  size_t n = strlen(name);
+  for (const char *p = o->ops; *p;) {
+    const char *e = strchr(p, ',');
+    size_t m = e ? (size_t)(e - p) : strlen(p);
+    if (m == n && memcmp(p, name, n) == 0) return 1;
+    if (!e) break;
+    p = e + 1;
+  }
+  return 0;
+}
+
+/* ===================================================================== results */
+
+#define MAX_RESULTS 32
+
+typedef struct op_result {
+  char name[32], baseline[32];
+  cxb_stats st;
+  double ops_s, allocs_per_op;
+  long rss_kb;
+  size_t errors;
+  double ratio;         /* st.median / baseline median; 0 when none */
+  char note[160];
+} op_result;
+
+static op_result results[MAX_RESULTS];
+static int n_results;
+static uint64_t timer_overhead_ns;
+
+static op_result *find_result(const char *name) {
+  for (int i = 0; i < n_results; i++)
+    if (strcmp(results[i].name, name) == 0) return &results[i];
+  return NULL;
+}
+
+/* ===================================================================== the runner */
+
+/* An op: run key i (0..pool) and return a small digest of its result (compared each time). */
+typedef int (*op_fn)(void *ctx, size_t key, uint64_t *digest);
+
+typedef struct op_def {
+  const char *name, *baseline;
+  op_fn fn;
+  void *ctx;
+  size_t pool;          /* keys 0..pool-1 */
+  size_t iters;         /* timed iterations (capped by the time budget) */
+  size_t min_iters;
+} op_def;
+
+static uint64_t *samples;
+static size_t samples_cap;
+
+static void run_op(const opts *o, const op_def *d) {
+  op_result *r = &results[n_results++];
+  memset(r, 0, sizeof *r);
+  snprintf(r->name, sizeof r->name, "%s", d->name);
+  snprintf(r->baseline, sizeof r->baseline, "%s", d->baseline ? d->baseline : "");
+
+  /* Expected results: one untimed pass over the pool (also the warm-up). */
+  uint64_t *expect = calloc(d->pool ? d->pool : 1, sizeof *expect);
+  if (!expect) cxb_die("out of memory");
+  for (size_t k = 0; k < d->pool; k++) {
+    int rc = d->fn(d->ctx, k, &expect[k]);
+    if (rc != 0) cxb_die("%s: key %zu failed in the warm-up pass (rc %d)", d->name, k, rc);
+  }
+  /* A second, shorter warm-up that walks keys in the timed order. */
+  size_t warm = d->pool < 1000 ? d->pool : 1000;
+  for (size_t i = 0; i < warm; i++) {
+    uint64_t dg;
+    (void)d->fn(d->ctx, i % d->pool, &dg);
+  }
+
+  size_t n = d->iters;
+  if (n > samples_cap) cxb_die("iterations above the sample buffer");
+  uint64_t budget = (uint64_t)o->budget_ms * 1000000ull;
+  long long a0 = cxb_allocs();
+  uint64_t t_start = cxb_now_ns(), t_end = t_start;
+  size_t done = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t k = i % d->pool;
+    uint64_t dg = 0;
+    uint64_t t0 = cxb_now_ns();
+    int rc = d->fn(d->ctx, k, &dg);
+    uint64_t t1 = cxb_now_ns();
+    samples[i] = t1 - t0;
+    done = i + 1;
+    if (rc != 0 || dg != expect[k]) {
+      if (r->errors++ < 5)
+        fprintf(stderr, "bench: %s: key %zu: rc %d digest %" PRIu64 " != expected %" PRIu64 "\n",
+                d->name, k, rc, dg, expect[k]);
+    }
+    /* Check the budget every 64 iterations so the clock read stays out of the way. */
+    if ((i & 63) == 63 && done >= d->min_iters && t1 - t_start > budget) break;
+  }
+  t_end = cxb_now_ns();
+  long long a1 = cxb_allocs();
+  free(expect);
+
+  cxb_stats_compute(samples, done, &r->st);
+  r->ops_s = (double)done / ((double)(t_end - t_start) / 1e9);
+  r->allocs_per_op = (a0 < 0 || a1 < 0) ? -1.0 : (double)(a1 - a0) / (double)done;
+  r->rss_kb = cxb_peak_rss_kb();
+  if (d->baseline) {
+    op_result *b = find_result(d->baseline);
+    if (b && b->st.median_ns) r->ratio = (double)r->st.median_ns / (double)b->st.median_ns;
+  }
+}
+
+static void print_result(const op_result *r) {
+  printf("%-14s n=%-8" PRIu64 " median_ns=%-9" PRIu64 " p99_ns=%-9" PRIu64 " p999_ns=%-9" PRIu64
+         " ops_s=%-10.0f allocs_op=%-6.2f rss_kb=%-8ld",
+         r->name, r->st.n, r->st.median_ns, r->st.p99_ns, r->st.p999_ns, r->ops_s, r->allocs_per_op,
+         r->rss_kb);
+  if (r->baseline[0] && r->ratio > 0) printf(" ratio=%.2f(vs %s)", r->ratio, r->baseline);
+  if (r->errors) printf(" ERRORS=%zu", r->errors);
+  if (r->note[0]) printf(" # %s", r->note);
+  printf("\n");
+  fflush(stdout);
+}
+
+/* ===================================================================== the ops */
+
+typedef struct bench {
+  const opts *o;
+  cx_store *st;
+  cx_query *q;
+  cx_txn *t;
+  cxb_lmdb *raw;
+  char *codes;          /* pool rows of 18 bytes: known first, then unknown */
+  size_t n_known, n_codes;
+  size_t *order;        /* check pool: a shuffled mix of known and unknown */
+  int action;
+  cx_day as_of;
+  char (*prefixes)[16]; /* search prefixes */
+  size_t n_prefixes;
+  cx_agg_spec agg_covered, agg_scan, agg_in_force;
+  cxb_sqlite *sq;
+  /* totals reported as notes */
+  uint64_t verdicts[CX_V_COUNT];
+  uint64_t page_records, search_results;
+  int agg_from_rollup;
+  uint64_t agg_rows, agg_scanned;
+} bench;
+
+static const char *code_at(const bench *b, size_t i) { return b->codes + i * 18; }
+
+static int op_floor(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  const void *v;
+  size_t n;
+  int rc = cxb_lmdb_summary(b->raw, code_at(b, b->order[key]), &v, &n);
+  if (rc < 0) return rc;
+  /* touch the value like a reader would (first and last byte) */
+  *dg = rc == 1 ? 0 : (uint64_t)n * 256u + ((const unsigned char *)v)[0] +
+                          ((const unsigned char *)v)[n - 1];
+  return 0;
+}
+
+static cx_check_hit hits[64];
+
+static int op_check(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  cx_check_result res;
+  int rc = cx_query_check(b->q, b->t, (cx_str){code_at(b, b->order[key]), 18}, b->action, b->as_of,
+                          &res, hits, 64);
+  if (rc) return rc;
+  *dg = (uint64_t)res.verdict * 1000000u + res.n_total;
+  return 0;
+}
+
+static int op_check_txn(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  int rc = cx_store_txn_renew(b->t);
+  if (rc) return rc;
+  rc = op_check(ctx, key, dg);
+  cx_store_txn_reset(b->t);
+  return rc;
+}
+
+static int op_sqlite_check(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  int verdict;
+  int rc = cxb_sqlite_check(b->sq, code_at(b, b->order[key]), b->action, b->as_of, &verdict);
+  if (rc) return rc;
+  *dg = (uint64_t)verdict;
+  return 0;
+}
+
+static int op_entity(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  cx_entity_status es;
+  int rc = cx_query_entity(b->q, b->t, CX_ROLE_PUBLIC, (cx_str){code_at(b, key), 18}, b->as_of, &es);
+  if (rc == CX_ENOTFOUND) { *dg = 1; return 0; } /* a person the public may not see */
+  if (rc) return rc;
+  uint64_t h = es.flags;
+  for (int c = 0; c < CX_CAT_COUNT; c++) h = h * 31 + es.counts[c].total * 7 + es.counts[c].visible;
+  *dg = h;
+  return 0;
+}
+
+typedef struct page_ctx { uint64_t n, h; } page_ctx;
+static int page_fn(void *ctx, const cx_record_view *v) {
+  page_ctx *p = ctx;
+  p->n++;
+  p->h = p->h * 31 + v->r->seq + (uint64_t)v->in_force * 2 + (uint64_t)v->displayable;
+  return 0;
+}
+
+static int op_records(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  cx_records_req req = {.code = {code_at(b, key), 18}, .category = -1, .cursor = {"", 0},
+                        .limit = 20, .as_of = b->as_of, .role = CX_ROLE_ANALYST};
+  char next[CX_CURSOR_MAX];
+  page_ctx p = {0, 0};
+  int rc = cx_query_records(b->q, b->t, &req, page_fn, &p, next);
+  if (rc) return rc;
+  b->page_records += p.n;
+  *dg = p.h * 64 + p.n;
+  return 0;
+}
+
+typedef struct search_ctx { uint64_t n, h; } search_ctx;
+static int search_fn(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+  search_ctx *s = ctx;
+  (void)name;
+  s->n++;
+  s->h = s->h * 31 + (code.n ? (unsigned char)code.p[code.n - 1] : 0) + kind;
+  return 0;
+}
+
+static int op_search(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  search_ctx s = {0, 0};
+  int rc = cx_query_search(b->q, b->t, CX_ROLE_PUBLIC, cx_str_c(b->prefixes[key]), 10, search_fn, &s);
+  if (rc) return rc;
+  b->search_results += s.n;
+  *dg = s.h * 128 + s.n;
+  return 0;
+}
+
+static uint64_t agg_digest(const cx_agg_result *res, int n_metrics) {
+  uint64_t h = res->n_rows;
+  for (uint32_t i = 0; i < res->n_rows; i++)
+    for (int m = 0; m < n_metrics; m++) h = h * 31 + (uint64_t)(res->rows[i].vals[m] * 1000.0 + 0.5);
+  return h;
+}
+
+static int run_agg(bench *b, const cx_agg_spec *spec, uint64_t *dg) {
+  cx_agg_result res;
+  memset(&res, 0, sizeof res);
+  int rc = cx_query_aggregate(b->q, b->t, CX_ROLE_ANALYST, spec, &res);
+  if (rc) return rc;
+  *dg = agg_digest(&res, spec->n_metrics);
+  b->agg_from_rollup = res.from_rollup;
+  b->agg_rows = res.n_rows;
+  b->agg_scanned = res.scanned;
+  cx_agg_result_free(&res);
+  return 0;
+}
+
+static int op_agg_covered(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  return run_agg(b, &b->agg_covered, dg);
+}
+static int op_agg_scan(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  return run_agg(b, &b->agg_scan, dg);
+}
+static int op_agg_in_force(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  return run_agg(b, &b->agg_in_force, dg);
+}
+
+/* ===================================================================== setup helpers */
+
+/* The latest decision date among the sampled entities: the default as-of day (+1), so that a
+ * generated store answers the same way whatever day the bench runs. */
+static cx_day latest_decision(bench *b) {
+  cx_day best = CX_DAY_NONE;
+  for (size_t i = 0; i < b->n_known; i++) {
+    cx_summary s;
+    if (cx_store_summary_get(b->t, code_at(b, i), &s) != 0) continue;
+    for (uint32_t k = 0; k < s.n_recs; k++) {
+      cx_sum_rec r;
+      cx_summary_rec(&s, k, &r);
+      if (r.decision_date > best && r.decision_date != CX_DAY_OPEN) best = r.decision_date;
+    }
+  }
+  return best;
+}
+
+/* First two UTF-8 characters of each sampled entity's normalised name. */
+static void make_prefixes(bench *b, size_t n) {
+  b->prefixes = calloc(n ? n : 1, sizeof *b->prefixes);
+  if (!b->prefixes) cxb_die("out of memory");
+  size_t m = 0;
+  for (size_t i = 0; i < b->n_known && m < n; i++) {
+    cx_summary s;
+    if (cx_store_summary_get(b->t, code_at(b, i), &s) != 0) continue;
+    char norm[256];
+    size_t len = cx_name_normalize(s.name.p, s.name.n, norm, sizeof norm);
+    size_t cut = 0;
+    for (int chars = 0; cut < len && chars < 2; chars++) {
+      cut++;
+      while (cut < len && ((unsigned char)norm[cut] & 0xC0) == 0x80) cut++;
+    }
+    if (cut == 0 || cut >= sizeof b->prefixes[0]) continue;
+    memcpy(b->prefixes[m], norm, cut);
+    b->prefixes[m][cut] = 0;
+    m++;
+  }
+  b->n_prefixes = m;
+}
+
+static void agg_spec_init(cx_agg_spec *s, cx_day as_of) {
+  memset(s, 0, sizeof *s);
+  s->order = -1;
+  s->as_of = as_of;
+}
+
+/* ===================================================================== main */
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: bench_query --db DIR [--iters N] [--budget-ms MS] [--pool N] [--unknown PCT]\n"
+          "                   [--seed S] [--as-of YYYY-MM-DD] [--year YYYY] [--action CODE]\n"
+          "                   [--sqlite FILE | --no-sqlite] [--ops a,b] [--json FILE] [--label L]\n");
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  opts o = {.seed = 42, .iters = 200000, .pool = 100000, .unknown_pct = 10, .budget_ms = 4000,
+            .label = "", .action = "procurement"};
+  static const struct option lo[] = {
+      {"db", 1, 0, 'd'},      {"iters", 1, 0, 'n'}, {"budget-ms", 1, 0, 'b'}, {"pool", 1, 0, 'p'},
+      {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},  {"as-of", 1, 0, 'a'},     {"year", 1, 0, 'y'},
+      {"action", 1, 0, 'A'},  {"sqlite", 1, 0, 'q'}, {"no-sqlite", 0, 0, 'Q'}, {"ops", 1, 0, 'o'},
+      {"json", 1, 0, 'j'},    {"label", 1, 0, 'l'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+  int c;
+  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (c) {
+    case 'd': o.db = optarg; break;
+    case 'n': o.iters = strtoull(optarg, NULL, 10); break;
+    case 'b': o.budget_ms = (unsigned)strtoul(optarg, NULL, 10); break;
+    case 'p': o.pool = strtoull(optarg, NULL, 10); break;
+    case 'u': o.unknown_pct = (unsigned)strtoul(optarg, NULL, 10); break;
+    case 's': o.seed = strtoull(optarg, NULL, 10); break;
+    case 'a': o.as_of_s = optarg; break;
+    case 'y': o.year = atoi(optarg); break;
+    case 'A': o.action = optarg; break;
+    case 'q': o.sqlite_path = optarg; break;
+    case 'Q': o.no_sqlite = 1; break;
+    case 'o': o.ops = optarg; break;
+    case 'j': o.json = optarg; break;
+    case 'l': o.label = optarg; break;
+    default: usage();
+    }
+  }
+  if (!o.db || o.iters == 0 || o.pool == 0 || o.unknown_pct >= 100) usage();
+
+  bench b;
+  memset(&b, 0, sizeof b);
+  b.o = &o;
+  samples_cap = o.iters;
+  samples = malloc(samples_cap * sizeof *samples);
+  if (!samples) cxb_die("out of memory");
+
+  /* Timer overhead: two back-to-back clock reads. */
+  {
+    for (size_t i = 0; i < 100000; i++) samples[i % samples_cap] = cxb_now_ns() - cxb_now_ns();
+    size_t n = samples_cap < 100000 ? samples_cap : 100000;
+    for (size_t i = 0; i < n; i++) {
+      uint64_t t0 = cxb_now_ns();
+      samples[i] = cxb_now_ns() - t0;
+    }
+    cxb_stats st;
+    cxb_stats_compute(samples, n, &st);
+    timer_overhead_ns = st.median_ns;
+  }
+
+  /* ---- phase 1: the raw env (read-only): sample the codes, measure the floor, close. ----
+   * LMDB forbids opening one env twice in a process at the same time, so the raw env is
+   * closed before cx_store_open. */
+  if (cxb_lmdb_open(o.db, &b.raw) != 0) cxb_die("cannot open %s read-only", o.db);
+  size_t n_entities = cxb_lmdb_count(b.raw);
+  if (n_entities == 0) cxb_die("%s: the summary database is empty", o.db);
+  size_t n_unknown = o.pool * o.unknown_pct / (100 - o.unknown_pct);
+  if (cxb_codes_sample(b.raw, o.seed, o.pool, n_unknown, &b.codes, &b.n_known) != 0)
+    cxb_die("cannot sample codes");
+  b.n_codes = b.n_known + n_unknown;
+  b.order = malloc(b.n_codes * sizeof *b.order);
+  if (!b.order) cxb_die("out of memory");
+  {
+    /* known codes at their sampled positions; unknown ones spread evenly among them */
+    cxb_rng r = {o.seed ^ 0x5bd1e995u};
+    for (size_t i = 0; i < b.n_codes; i++) b.order[i] = i;
+    for (size_t i = b.n_codes - 1; i > 0; i--) {
+      size_t j = (size_t)cxb_rng_below(&r, i + 1);
+      size_t t = b.order[i];
+      b.order[i] = b.order[j];
+      b.order[j] = t;
+    }
+  }
+  printf("# bench_query db=%s entities=%zu pool=%zu known + %zu unknown seed=%" PRIu64
+         " timer_overhead_ns=%" PRIu64 "\n",
+         o.db, n_entities, b.n_known, n_unknown, o.seed, timer_overhead_ns);
+
+  if (op_enabled(&o, "floor_mdb_get") || op_enabled(&o, "check")) {
+    if (cxb_lmdb_begin(b.raw) != 0) cxb_die("raw txn");
+    op_def d = {"floor_mdb_get", NULL, op_floor, &b, b.n_codes, o.iters, 1000};
+    run_op(&o, &d);
+    snprintf(results[n_results - 1].note, sizeof results[0].note, "raw mdb_get of the summary key");
+    print_result(&results[n_results - 1]);
+    cxb_lmdb_reset(b.raw);
+  }
+  cxb_lmdb_close(b.raw);
+  b.raw = NULL;
+
+  /* ---- phase 2: the query core. ---- */
+  cx_store_opts so = {.read_only = 1};
+  int rc = cx_store_open(o.db, &so, &b.st);
+  if (rc) cxb_die("cx_store_open %s: %s", o.db, cx_strerror(rc));
+  if ((rc = cx_query_new(b.st, &b.q)) != 0) cxb_die("cx_query_new: %s", cx_strerror(rc));
+  if ((rc = cx_store_txn_begin(b.st, &b.t)) != 0) cxb_die("txn: %s", cx_strerror(rc));
+  cx_store_info info;
+  memset(&info, 0, sizeof info);
+  if ((rc = cx_store_info_get(b.st, &info)) != 0) cxb_die("info: %s", cx_strerror(rc));
+
+  b.action = cx_query_action(b.q, cx_str_c(o.action));
+  if (b.action < 0) cxb_die("unknown action %s", o.action);
+  if (o.as_of_s) {
+    if (cx_day_parse(cx_str_c(o.as_of_s), &b.as_of) != 0) cxb_die("bad --as-of %s", o.as_of_s);
+  } else {
+    b.as_of = latest_decision(&b) + 1;
+  }
+  char as_of_buf[11];
+  cx_day_format(b.as_of, as_of_buf);
+  int year = o.year;
+  if (!year) {
+    int y, m, d;
+    cx_day_to_ymd(b.as_of, &y, &m, &d);
+    year = y - 1;
+  }
+  printf("# store records=%" PRIu64 " entities=%" PRIu64 " map_used=%" PRIu64
+         " as_of=%s year=%d action=%s\n",
+         info.records, info.entities, info.map_used, as_of_buf, year, o.action);
+
+  if (op_enabled(&o, "check")) {
+    op_def d = {"check", "floor_mdb_get", op_check, &b, b.n_codes, o.iters, 1000};
+    run_op(&o, &d);
+    /* verdict mix over the pool, for the note */
+    for (size_t k = 0; k < b.n_codes; k++) {
+      cx_check_result res;
+      if (cx_query_check(b.q, b.t, (cx_str){code_at(&b, b.order[k]), 18}, b.action, b.as_of, &res,
+                         hits, 64) == 0)
+        b.verdicts[res.verdict]++;
+    }
+    snprintf(results[n_results - 1].note, sizeof results[0].note,
+             "verdicts over the pool: deny=%" PRIu64 " review=%" PRIu64 " clear=%" PRIu64
+             " not_found=%" PRIu64,
+             b.verdicts[CX_V_DENY], b.verdicts[CX_V_REVIEW], b.verdicts[CX_V_CLEAR],
+             b.verdicts[CX_V_NOT_FOUND]);
+    print_result(&results[n_results - 1]);
+    if (b.verdicts[CX_V_INVALID_CODE]) cxb_die("check: generated codes judged invalid");
+    if (b.verdicts[CX_V_NOT_FOUND] != n_unknown)
+      cxb_die("check: %" PRIu64 " not_found verdicts, expected %zu", b.verdicts[CX_V_NOT_FOUND],
+              n_unknown);
+  }
+  if (op_enabled(&o, "check_txn")) {
+    cx_store_txn_reset(b.t);
+    op_def d = {"check_txn", "check", op_check_txn, &b, b.n_codes, o.iters, 1000};
+    run_op(&o, &d);
+    if ((rc = cx_store_txn_renew(b.t)) != 0) cxb_die("renew: %s", cx_strerror(rc));
+    snprintf(results[n_results - 1].note, sizeof results[0].note,
+             "txn renew + check + reset per call");
+    print_result(&results[n_results - 1]);
+  }
+  if (op_enabled(&o, "entity")) {
+    op_def d = {"entity", "floor_mdb_get", op_entity, &b, b.n_known, o.iters, 1000};
+    run_op(&o, &d);
+    print_result(&results[n_results - 1]);
+  }
+  if (op_enabled(&o, "records_page")) {
+    op_def d = {"records_page", "floor_mdb_get", op_records, &b, b.n_known, o.iters, 1000};
+    b.page_records = 0;
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "limit 20, analyst role; %.1f records per page",
+             (double)b.page_records / (double)(r->st.n + b.n_known + (b.n_known < 1000 ? b.n_known : 1000)));
+    print_result(r);
+  }
+  if (op_enabled(&o, "search")) {
+    make_prefixes(&b, b.n_known < 20000 ? b.n_known : 20000);
+    if (b.n_prefixes == 0) cxb_die("search: no entity names to take prefixes from");
+    op_def d = {"search", NULL, op_search, &b, b.n_prefixes, o.iters, 1000};
+    b.search_results = 0;
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "2-character name prefix, limit 10; %.1f results per call",
+             (double)b.search_results /
+                 (double)(r->st.n + b.n_prefixes + (b.n_prefixes < 1000 ? b.n_prefixes : 1000)));
+    print_result(r);
+  }
+
+  cx_day y0, y1;
+  if (cx_day_from_ymd(year, 1, 1, &y0) || cx_day_from_ymd(year, 12, 31, &y1)) cxb_die("bad year");
+  agg_spec_init(&b.agg_covered, b.as_of);
+  b.agg_covered.n_group = 2;
+  b.agg_covered.group[0] = CX_DIM_CITY;
+  b.agg_covered.group[1] = CX_DIM_MONTH;
+  b.agg_covered.from = y0;
+  b.agg_covered.to = y1;
+  b.agg_covered.n_metrics = 2;
+  b.agg_covered.metrics[0] = CX_M_COUNT;
+  b.agg_covered.metrics[1] = CX_M_ON_TIME_RATE;
+  b.agg_scan = b.agg_covered;
+  b.agg_scan.force_scan = 1;
+  agg_spec_init(&b.agg_in_force, b.as_of);
+  b.agg_in_force.n_group = 1;
+  b.agg_in_force.group[0] = CX_DIM_PROVINCE;
+  b.agg_in_force.n_metrics = 2;
+  b.agg_in_force.metrics[0] = CX_M_COUNT;
+  b.agg_in_force.metrics[1] = CX_M_IN_FORCE;
+
+  uint64_t covered_digest = 0, scan_digest = 0;
+  if (op_enabled(&o, "agg_covered")) {
+    size_t it = o.iters < 2000 ? o.iters : 2000;
+    op_def d = {"agg_covered", NULL, op_agg_covered, &b, 1, it, 5};
+    run_op(&o, &d);
+    (void)run_agg(&b, &b.agg_covered, &covered_digest);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "city x month, %d; %s; %" PRIu64 " rows, %" PRIu64 " visited",
+             year, b.agg_from_rollup ? "from rollup" : "NOT from a rollup", b.agg_rows, b.agg_scanned);
+    print_result(r);
+  }
+  if (op_enabled(&o, "agg_scan")) {
+    size_t it = o.iters < 200 ? o.iters : 200;
+    op_def d = {"agg_scan", "agg_covered", op_agg_scan, &b, 1, it, 3};
+    run_op(&o, &d);
+    (void)run_agg(&b, &b.agg_scan, &scan_digest);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "same spec, force_scan; %" PRIu64 " records visited; %s",
+             b.agg_scanned,
+             covered_digest == 0 ? "not compared"
+             : covered_digest == scan_digest ? "same result as rollup" : "DIFFERS from rollup");
+    print_result(r);
+    if (covered_digest && covered_digest != scan_digest) r->errors++;
+  }
+  if (op_enabled(&o, "agg_in_force")) {
+    size_t it = o.iters < 200 ? o.iters : 200;
+    op_def d = {"agg_in_force", NULL, op_agg_in_force, &b, 1, it, 3};
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "count + in_force by province, all years; %s; %" PRIu64 " visited",
+             b.agg_from_rollup ? "from rollup" : "scan", b.agg_scanned);
+    print_result(r);
+  }
+
+  /* ---- phase 3: SQLite on the same rows. ---- */
+  cxb_sqlite_load_stats ls;
+  memset(&ls, 0, sizeof ls);
+  if (!o.no_sqlite && op_enabled(&o, "sqlite_check")) {
+    char tmp[256];
+    const char *path = o.sqlite_path;
+    if (!path) {
+      snprintf(tmp, sizeof tmp, "/tmp/cx_bench_sqlite_%d.db", (int)getpid());
+      path = tmp;
+    }
+    unlink(path);
+    if (cxb_sqlite_load(path, b.q, b.t, &b.sq, &ls) != 0) cxb_die("sqlite load failed");
+    printf("%-14s rows=%" PRIu64 " measures=%" PRIu64 " seconds=%.2f rows_s=%.0f file_bytes=%" PRIu64
+           " # SQLite import of the same records (indexes built after the load)\n",
+           "sqlite_load", ls.rows, ls.measure_rows, ls.seconds, (double)ls.rows / ls.seconds,
+           ls.file_bytes);
+    /* agreement with chengxin's verdicts over the pool */
+    uint64_t mismatch = 0;
+    for (size_t k = 0; k < b.n_codes; k++) {
+      cx_check_result res;
+      int v;
+      if (cx_query_check(b.q, b.t, (cx_str){code_at(&b, b.order[k]), 18}, b.action, b.as_of, &res,
+                         hits, 64) != 0 ||
+          cxb_sqlite_check(b.sq, code_at(&b, b.order[k]), b.action, b.as_of, &v) != 0 ||
+          v != res.verdict) {
+        if (mismatch++ < 5)
+          fprintf(stderr, "bench: sqlite verdict differs for %.18s\n", code_at(&b, b.order[k]));
+      }
+    }
+    size_t it = o.iters;
+    op_def d = {"sqlite_check", "check", op_sqlite_check, &b, b.n_codes, it, 1000};
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1];
+    snprintf(r->note, sizeof r->note, "records->measures->actions join, prepared; %" PRIu64
+             " verdicts differ from check", mismatch);
+    if (mismatch) r->errors += mismatch;
+    print_result(r);
+    cxb_sqlite_close(b.sq);
+    if (!o.sqlite_path) unlink(path);
+  }
+
+  /* ---- JSON ---- */
+  int failed = 0;
+  if (o.json) {
+    cxb_json j = {0};
+    cxb_json_obj_begin(&j, NULL);
+    cxb_json_str(&j, "bench", "query");
+    cxb_json_str(&j, "label", o.label);
+    cxb_json_str(&j, "db", o.db);
+    cxb_json_int(&j, "seed", (long long)o.seed);
+    cxb_json_int(&j, "records", (long long)info.records);
+    cxb_json_int(&j, "entities", (long long)info.entities);
+    cxb_json_int(&j, "map_used", (long long)info.map_used);
+    cxb_json_int(&j, "pool_known", (long long)b.n_known);
+    cxb_json_int(&j, "pool_unknown", (long long)n_unknown);
+    cxb_json_str(&j, "as_of", as_of_buf);
+    cxb_json_int(&j, "agg_year", year);
+    cxb_json_str(&j, "action", o.action);
+    cxb_json_int(&j, "timer_overhead_ns", (long long)timer_overhead_ns);
+    if (ls.rows) {
+      cxb_json_obj_begin(&j, "sqlite_load");
+      cxb_json_int(&j, "rows", (long long)ls.rows);
+      cxb_json_int(&j, "measure_rows", (long long)ls.measure_rows);
+      cxb_json_num(&j, "seconds", ls.seconds);
+      cxb_json_num(&j, "rows_per_s", (double)ls.rows / ls.seconds);
+      cxb_json_int(&j, "file_bytes", (long long)ls.file_bytes);
+      cxb_json_obj_end(&j);
+    }
+    cxb_json_arr_begin(&j, "ops");
+    for (int i = 0; i < n_results; i++) {
+      op_result *r = &results[i];
+      cxb_json_obj_begin(&j, NULL);
+      cxb_json_str(&j, "op", r->name);
+      cxb_json_int(&j, "n", (long long)r->st.n);
+      cxb_json_int(&j, "median_ns", (long long)r->st.median_ns);
+      cxb_json_num(&j, "mean_ns", r->st.mean_ns);
+      cxb_json_int(&j, "p90_ns", (long long)r->st.p90_ns);
+      cxb_json_int(&j, "p99_ns", (long long)r->st.p99_ns);
+      cxb_json_int(&j, "p999_ns", (long long)r->st.p999_ns);
+      cxb_json_int(&j, "max_ns", (long long)r->st.max_ns);
+      cxb_json_num(&j, "ops_per_s", r->ops_s);
+      if (r->allocs_per_op < 0) cxb_json_null(&j, "allocs_per_op");
+      else cxb_json_num(&j, "allocs_per_op", r->allocs_per_op);
+      cxb_json_int(&j, "peak_rss_kb", r->rss_kb);
+      if (r->baseline[0]) {
+        cxb_json_str(&j, "baseline", r->baseline);
+        cxb_json_num(&j, "ratio", r->ratio);
+      }
+      cxb_json_int(&j, "errors", (long long)r->errors);
+      cxb_json_str(&j, "note", r->note);
+      cxb_json_obj_end(&j);
+    }
+    cxb_json_arr_end(&j);
+    cxb_json_obj_end(&j);
+    if (cxb_json_write(&j, o.json) != 0) cxb_die("cannot write %s", o.json);
+    cxb_json_free(&j);
+  }
+  for (int i = 0; i < n_results; i++)
+    if (results[i].errors) {
+      fprintf(stderr, "bench: %s: %zu wrong results\n", results[i].name, results[i].errors);
+      failed = 1;
+    }
+
+  cx_store_txn_end(b.t);
+  cx_query_free(b.q);
+  cx_store_close(b.st);
+  free(b.codes);
+  free(b.order);
+  free(b.prefixes);
+  free(samples);
+  return failed;
+}
