@@ -419,7 +419,8 @@ typedef struct cx_store_opts {
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
 /** Syncs (bulk mode) and closes. No transaction may be live. */
 void cx_store_close(cx_store *st);
-/** Detail of the last open/commit error on this handle (static or handle-owned string). */
+/** Detail of the last open/commit error on this handle (static or handle-owned string).
+ *  cx_store_errmsg(NULL): detail of the last failed cx_store_open() on this thread. */
 const char *cx_store_errmsg(const cx_store *st);
 /** The calendar and catalogue the store was opened with (handle-owned, read-only). */
 const cx_calendar *cx_store_calendar(const cx_store *st);
@@ -554,5 +555,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx);
 int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const void *v, size_t n);
 /** Test-only: fail the next batch commit after k record writes (0 = off) with CX_EIO. */
 void cx_store_debug_fail_after(cx_store *st, unsigned k);
+/** Test-only: writes schema version v into meta (the next open sees it). */
+int cx_store_debug_set_schema(cx_store *st, uint32_t v);
 
 #endif

@@ -1,0 +1,604 @@
+/* batch.c — buffered writes: validation at put, one write transaction at commit.
+ *
+ * Commit, in one txn (retried whole after growing the map on MDB_MAP_FULL):
+ *   1. resolve every op (read-only lookups; new authorities and entities get ids), build the new
+ *      record values, compare replacements with the stored bytes (identical = unchanged),
+ *      accumulate rollup deltas in memory;
+ *   2. delete moved record keys, write the records sorted by key (locality), then the refs;
+ *   3. apply the rollup deltas (one read-modify-write per touched cell);
+ *   4. rebuild the summary of every dirty entity once, from its records;
+ *   5. store the counters and commit.
+ */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+enum { OP_PUT, OP_STATUS };
+
+typedef struct bop {
+  uint8_t type, is_person;
+  int8_t status, objection; /* OP_STATUS: -1 keep */
+  char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
+  cx_str rid;               /* OP_STATUS (OP_PUT: r.record_id) */
+  cx_record r;              /* OP_PUT: strings in the batch arena */
+} bop;
+
+struct cx_batch {
+  cx_store *st;
+  cx_arena arena;
+  bop *ops;
+  size_t n, cap;
+  cx_hmap refs; /* authority code (18) + record_id -> op index */
+};
+
+int cx_batch_begin(cx_store *st, cx_batch **out) {
+  if (st->read_only) {
+    cx__store_setmsg(st, "store opened read-only");
+    return CX_EROFS;
+  }
+  cx_batch *b = calloc(1, sizeof *b);
+  if (!b) return CX_ENOMEM;
+  b->st = st;
+  *out = b;
+  return 0;
+}
+
+size_t cx_batch_size(const cx_batch *b) { return b->n; }
+
+void cx_batch_abort(cx_batch *b) {
+  if (!b) return;
+  cx__arena_free(&b->arena);
+  cx__hmap_free(&b->refs);
+  free(b->ops);
+  free(b);
+}
+
+static int copy_str(cx_batch *b, cx_str *s) {
+  if (!s->n) {
+    s->p = "";
+    return 0;
+  }
+  char *p = cx__arena_alloc(&b->arena, s->n);
+  if (!p) return CX_ENOMEM;
+  memcpy(p, s->p, s->n);
+  s->p = p;
+  return 0;
+}
+
+/* Finds or adds the op slot of (acode, rid). */
+static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int *found) {
+  unsigned char key[CX_CODE_LEN + CX_MAX_RECORD_ID];
+  memcpy(key, acode, CX_CODE_LEN);
+  memcpy(key + CX_CODE_LEN, rid.p, rid.n);
+  uint32_t *slot = cx__hmap_put(&b->refs, key, CX_CODE_LEN + (size_t)rid.n, found);
+  if (!slot) return NULL;
+  if (*found) return &b->ops[*slot];
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    bop *ops = realloc(b->ops, cap * sizeof *ops);
+    if (!ops) return NULL; /* the map now holds an index past the end: fixed below */
+    b->ops = ops;
+    b->cap = cap;
+  }
+  *slot = (uint32_t)b->n;
+  bop *op = &b->ops[b->n++];
+  memset(op, 0, sizeof *op);
+  return op;
+}
+
+#define FAIL(code, msg) do { rc = (code); msg_ = (msg); goto fail; } while (0)
+
+int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
+  const cx_catalog *cat = b->st->catalog;
+  int rc;
+  const char *msg_ = NULL;
+  cx_record r = *in;
+  char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
+  int is_person = 0;
+  if (cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person))
+    FAIL(CX_EINVALCODE, "entity_code: not a valid USCC or ID number");
+  if (r.entity_kind == CX_KIND_UNSET) r.entity_kind = cx_kind_from_code(code, is_person);
+  if (r.entity_kind >= CX_KIND_COUNT) FAIL(CX_EBADREQ, "entity_kind: out of range");
+  int wants_person = r.entity_kind == CX_KIND_CIVIL_SERVANT || r.entity_kind == CX_KIND_PERSON;
+  if (wants_person && !is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
+  if (!wants_person && is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  if (cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode))
+    FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  if (!r.record_id.n) FAIL(CX_EBADREQ, "record_id: required");
+  if (r.record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
+  if (!r.entity_name.n) FAIL(CX_EBADREQ, "entity_name: required");
+  if (r.entity_name.n > CX_MAX_ENTITY_NAME) FAIL(CX_EBADREQ, "entity_name: longer than 256 bytes");
+  if (r.authority_name.n > CX_MAX_AUTH_NAME) FAIL(CX_EBADREQ, "authority_name: longer than 512 bytes");
+  if (r.content.n > CX_MAX_TEXT) FAIL(CX_EBADREQ, "content: longer than 4096 bytes");
+  if (r.basis.n > CX_MAX_TEXT) FAIL(CX_EBADREQ, "basis: longer than 4096 bytes");
+  if (r.measures.n > CX_MAX_MEASURES_STR) FAIL(CX_EBADREQ, "measures: longer than 1024 bytes");
+  if (r.list_type.n >= CX_CODE_NAME_MAX) FAIL(CX_EBADREQ, "list_type: unknown list type");
+  if (r.category >= CX_CAT_COUNT) FAIL(CX_EBADREQ, "category: out of range");
+  if (r.subtype >= CX_SUB_COUNT || !cx_subtype_valid(r.category, r.subtype))
+    FAIL(CX_EBADREQ, "subtype: not allowed for this category");
+  if (r.domain >= CX_DOM_COUNT) FAIL(CX_EBADREQ, "domain: out of range");
+  if (r.severity >= CX_SEV_COUNT) FAIL(CX_EBADREQ, "severity: out of range");
+  if (r.status >= CX_ST_COUNT) FAIL(CX_EBADREQ, "status: out of range");
+  if (r.objection > 1) FAIL(CX_EBADREQ, "objection: must be 0 or 1");
+  if (r.decision_date == CX_DAY_NONE || r.decision_date == CX_DAY_OPEN)
+    FAIL(CX_EDATE, "decision_date: required");
+  {
+    int y, m, d;
+    cx_day_to_ymd(r.decision_date, &y, &m, &d);
+    if (y < 1971 || y > 5000) FAIL(CX_EDATE, "decision_date: year out of range");
+  }
+  if (r.valid_from == CX_DAY_NONE) r.valid_from = r.decision_date;
+  if (r.valid_from == CX_DAY_OPEN) FAIL(CX_EDATE, "valid_from: not a day");
+  if (r.valid_until == CX_DAY_NONE) r.valid_until = CX_DAY_OPEN;
+  if (r.valid_until != CX_DAY_OPEN && r.valid_until <= r.valid_from)
+    FAIL(CX_EDATE, "valid_until: must be after valid_from");
+  if (r.report_date == CX_DAY_OPEN) FAIL(CX_EDATE, "report_date: not a day");
+  if (r.report_date != CX_DAY_NONE && r.report_date < r.decision_date)
+    FAIL(CX_EDATE, "report_date: before decision_date");
+  if (r.amount_fen < 0) FAIL(CX_EBADREQ, "amount_fen: negative");
+  int li = -1;
+  if (r.list_type.n) {
+    li = cx_catalog_list(cat, r.list_type);
+    if (li < 0) FAIL(CX_EBADREQ, "list_type: not in the catalogue");
+    if (cat->lists[li].category != r.category)
+      FAIL(CX_EBADREQ, "list_type: belongs to another category");
+  } else if (r.category == CX_CAT_BLACKLIST || r.category == CX_CAT_REDLIST) {
+    FAIL(CX_EBADREQ, "list_type: required for blacklist and redlist records");
+  }
+  if (r.measures.n) {
+    uint64_t mask;
+    cx_str bad;
+    if (cx_catalog_measures(cat, li, r.measures, &mask, &bad))
+      FAIL(CX_EBADREQ, "measures: unknown measure code");
+  }
+
+  int found;
+  size_t before = b->n;
+  bop *op = op_slot(b, acode, r.record_id, &found);
+  if (!op || (!found && b->n == before)) FAIL(CX_ENOMEM, "out of memory");
+  r.entity_code = (cx_str){NULL, CX_CODE_LEN};
+  r.authority_code = (cx_str){NULL, CX_CODE_LEN};
+  memcpy(op->code, code, sizeof code);
+  memcpy(op->acode, acode, sizeof acode);
+  if ((rc = copy_str(b, &r.record_id)) || (rc = copy_str(b, &r.authority_name)) ||
+      (rc = copy_str(b, &r.entity_name)) || (rc = copy_str(b, &r.list_type)) ||
+      (rc = copy_str(b, &r.measures)) || (rc = copy_str(b, &r.basis)) ||
+      (rc = copy_str(b, &r.content)))
+    FAIL(CX_ENOMEM, "out of memory");
+  op->type = OP_PUT;
+  op->is_person = (uint8_t)is_person;
+  op->status = op->objection = -1;
+  op->rid = r.record_id;
+  op->r = r; /* entity_code / authority_code point at op->code / op->acode at commit */
+  if (why) *why = NULL;
+  return 0;
+fail:
+  if (why) *why = msg_;
+  return rc;
+}
+
+int cx_batch_set_status(cx_batch *b, cx_str authority_code, cx_str record_id, int status,
+                        int objection, const char **why) {
+  int rc;
+  const char *msg_ = NULL;
+  char acode[CX_CODE_LEN + 1];
+  if (cx_uscc_normalize(authority_code.p, authority_code.n, acode))
+    FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
+  if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
+  if (status < -1 || status >= CX_ST_COUNT) FAIL(CX_EBADREQ, "status: out of range");
+  if (objection < -1 || objection > 1) FAIL(CX_EBADREQ, "objection: must be 0 or 1");
+  int found;
+  size_t before = b->n;
+  bop *op = op_slot(b, acode, record_id, &found);
+  if (!op || (!found && b->n == before)) FAIL(CX_ENOMEM, "out of memory");
+  if (found) {
+    if (op->type == OP_PUT) {
+      if (status >= 0) op->r.status = (uint8_t)status;
+      if (objection >= 0) op->r.objection = (uint8_t)objection;
+    } else {
+      if (status >= 0) op->status = (int8_t)status;
+      if (objection >= 0) op->objection = (int8_t)objection;
+    }
+  } else {
+    cx_str rid = record_id;
+    if (copy_str(b, &rid)) FAIL(CX_ENOMEM, "out of memory");
+    op->type = OP_STATUS;
+    memcpy(op->acode, acode, sizeof acode);
+    op->rid = rid;
+    op->status = (int8_t)status;
+    op->objection = (int8_t)objection;
+  }
+  if (why) *why = NULL;
+  return 0;
+fail:
+  if (why) *why = msg_;
+  return rc;
+}
+
+/* ------------------------------------------------------------------ commit */
+
+typedef struct wrec {
+  unsigned char key[CX_RECKEY_LEN];
+  uint32_t vlen;
+  size_t voff;
+} wrec;
+
+typedef struct wref {
+  unsigned char key[4 + CX_MAX_RECORD_ID];
+  uint32_t klen;
+  unsigned char rk[CX_RECKEY_LEN];
+} wref;
+
+typedef struct went {
+  char code[CX_CODE_LEN];
+  uint32_t eid;
+  uint8_t dirty;
+} went;
+
+typedef struct cstate {
+  cx_hmap ents, auths;
+  went *ent;
+  size_t n_ent, cap_ent;
+  wrec *w;
+  size_t n_w, cap_w;
+  wref *refs;
+  size_t n_refs, cap_refs;
+  unsigned char (*dels)[CX_RECKEY_LEN];
+  size_t n_dels, cap_dels;
+  cx_buf vals, tmp;
+  cx_racc acc;
+  cx_sumb sb;
+} cstate;
+
+static void cstate_free(cstate *c) {
+  cx__hmap_free(&c->ents);
+  cx__hmap_free(&c->auths);
+  free(c->ent);
+  free(c->w);
+  free(c->refs);
+  free(c->dels);
+  cx__buf_free(&c->vals);
+  cx__buf_free(&c->tmp);
+  cx__racc_free(&c->acc);
+  cx__sumb_free(&c->sb);
+  memset(c, 0, sizeof *c);
+}
+
+#define GROW(arr, n, cap)                                                          \
+  do {                                                                            \
+    if ((n) == (cap)) {                                                           \
+      size_t nc_ = (cap) ? (cap) * 2 : 256;                                       \
+      void *np_ = realloc((arr), nc_ * sizeof *(arr));                            \
+      if (!np_) return CX_ENOMEM;                                                 \
+      (arr) = np_;                                                                \
+      (cap) = nc_;                                                                \
+    }                                                                             \
+  } while (0)
+
+/* Marks an entity dirty (known id). */
+static int ent_mark(cstate *c, const char *code, uint32_t eid) {
+  int found;
+  uint32_t *slot = cx__hmap_put(&c->ents, code, CX_CODE_LEN, &found);
+  if (!slot) return CX_ENOMEM;
+  if (!found) {
+    GROW(c->ent, c->n_ent, c->cap_ent);
+    *slot = (uint32_t)c->n_ent;
+    went *e = &c->ent[c->n_ent++];
+    memcpy(e->code, code, CX_CODE_LEN);
+    e->eid = eid;
+  }
+  c->ent[*slot].dirty = 1;
+  return 0;
+}
+
+static int add_write(cstate *c, const unsigned char rk[CX_RECKEY_LEN], const cx_buf *val) {
+  GROW(c->w, c->n_w, c->cap_w);
+  wrec *w = &c->w[c->n_w++];
+  memcpy(w->key, rk, CX_RECKEY_LEN);
+  w->voff = c->vals.n;
+  w->vlen = (uint32_t)val->n;
+  return cx__buf_add(&c->vals, val->p, val->n);
+}
+
+static int add_ref(cstate *c, const unsigned char *k, size_t kn, const unsigned char rk[CX_RECKEY_LEN]) {
+  GROW(c->refs, c->n_refs, c->cap_refs);
+  wref *r = &c->refs[c->n_refs++];
+  memcpy(r->key, k, kn);
+  r->klen = (uint32_t)kn;
+  memcpy(r->rk, rk, CX_RECKEY_LEN);
+  return 0;
+}
+
+static int add_del(cstate *c, const unsigned char rk[CX_RECKEY_LEN]) {
+  GROW(c->dels, c->n_dels, c->cap_dels);
+  memcpy(c->dels[c->n_dels++], rk, CX_RECKEY_LEN);
+  return 0;
+}
+
+static int cmp_w(const void *a, const void *b) { return memcmp(a, b, CX_RECKEY_LEN); }
+static int cmp_del(const void *a, const void *b) { return memcmp(a, b, CX_RECKEY_LEN); }
+static int cmp_ref(const void *a, const void *b) {
+  const wref *x = a, *y = b;
+  uint32_t n = x->klen < y->klen ? x->klen : y->klen;
+  int c = memcmp(x->key, y->key, n);
+  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+static int cmp_ent(const void *a, const void *b) {
+  const went *x = a, *y = b;
+  return (x->eid > y->eid) - (x->eid < y->eid);
+}
+
+
+typedef struct counters {
+  uint32_t seq, eid, aid;
+} counters;
+
+/* Authority id of acode; creates it (for puts) with name. */
+static int auth_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, const char *acode,
+                        cx_str name, int create, uint32_t *aid) {
+  uint32_t *v = cx__hmap_get(&c->auths, acode, CX_CODE_LEN);
+  if (v) {
+    *aid = *v;
+    return 0;
+  }
+  int rc = cx__authority_find(st, txn, (cx_str){acode, CX_CODE_LEN}, aid);
+  if (rc == CX_ENOTFOUND && !create) return rc;
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  int write_name = 0;
+  if (rc == CX_ENOTFOUND) {
+    *aid = ctr->aid++;
+    unsigned char kb[1 + CX_CODE_LEN], vb[4];
+    kb[0] = 'c';
+    memcpy(kb + 1, acode, CX_CODE_LEN);
+    cx__wr32(vb, *aid);
+    MDB_val k = {sizeof kb, kb}, d = {4, vb};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_AUTHORITIES], &k, &d, 0))) return cx__store_mdb_err(st, rc, "authority put");
+    write_name = 1;
+  } else if (create && name.n) {
+    unsigned char kb[5] = {'i'};
+    cx__be32(kb + 1, *aid);
+    MDB_val k = {5, kb}, d;
+    rc = mdb_get(txn, st->dbi[CX_DBI_AUTHORITIES], &k, &d);
+    if (rc && rc != MDB_NOTFOUND) return cx__store_mdb_err(st, rc, "authority get");
+    if (rc || d.mv_size != CX_CODE_LEN + 1 + (size_t)name.n ||
+        memcmp((const char *)d.mv_data + CX_CODE_LEN + 1, name.p, name.n) != 0)
+      write_name = 1;
+  }
+  if (write_name) {
+    unsigned char kb[5] = {'i'};
+    cx__be32(kb + 1, *aid);
+    c->tmp.n = 0;
+    if (cx__buf_add(&c->tmp, acode, CX_CODE_LEN) || cx__buf_add(&c->tmp, "", 1) ||
+        cx__buf_add(&c->tmp, name.p, name.n))
+      return CX_ENOMEM;
+    MDB_val k = {5, kb}, d = {c->tmp.n, c->tmp.p};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_AUTHORITIES], &k, &d, 0))) return cx__store_mdb_err(st, rc, "authority put");
+  }
+  int found;
+  uint32_t *slot = cx__hmap_put(&c->auths, acode, CX_CODE_LEN, &found);
+  if (!slot) return CX_ENOMEM;
+  *slot = *aid;
+  return 0;
+}
+
+/* Entity id of code, creating the entity when new. */
+static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, const char *code,
+                       uint32_t *eid) {
+  uint32_t *v = cx__hmap_get(&c->ents, code, CX_CODE_LEN);
+  if (v) {
+    *eid = c->ent[*v].eid;
+    return 0;
+  }
+  MDB_val k = {CX_CODE_LEN, (void *)code}, d;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &k, &d);
+  if (rc == 0) {
+    if (d.mv_size < CX_SUM_HDR) return CX_ECORRUPT;
+    *eid = cx__rd32((const unsigned char *)d.mv_data + 4);
+  } else if (rc == MDB_NOTFOUND) {
+    *eid = ctr->eid++;
+    unsigned char kb[4];
+    cx__be32(kb, *eid);
+    MDB_val ek = {4, kb}, ev = {CX_CODE_LEN, (void *)code};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_ENTITIES], &ek, &ev, 0))) return cx__store_mdb_err(st, rc, "entity put");
+  } else {
+    return cx__store_mdb_err(st, rc, "summary get");
+  }
+  return ent_mark(c, code, *eid);
+}
+
+static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
+  cx_store *st = b->st;
+  MDB_txn *txn = NULL;
+  MDB_cursor *cur = NULL;
+  int rc, err;
+  counters ctr;
+  cx_day today = cx_day_today();
+  memset(res, 0, sizeof *res);
+  if ((err = cx__store_wtxn(st, &txn))) return err;
+  if ((err = cx__meta_get32(st, txn, "next_seq", &ctr.seq)) ||
+      (err = cx__meta_get32(st, txn, "next_eid", &ctr.eid)) ||
+      (err = cx__meta_get32(st, txn, "next_aid", &ctr.aid)))
+    goto fail;
+
+  /* 1. resolve */
+  for (size_t i = 0; i < b->n; i++) {
+    bop *op = &b->ops[i];
+    uint32_t aid;
+    err = auth_resolve(st, txn, c, &ctr, op->acode, op->type == OP_PUT ? op->r.authority_name : (cx_str){"", 0},
+                       op->type == OP_PUT, &aid);
+    if (err == CX_ENOTFOUND) {
+      cx__store_setmsg(st, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
+      goto fail;
+    }
+    if (err) goto fail;
+    unsigned char refk[4 + CX_MAX_RECORD_ID];
+    cx__be32(refk, aid);
+    memcpy(refk + 4, op->rid.p, op->rid.n);
+    size_t refn = 4 + (size_t)op->rid.n;
+    MDB_val k = {refn, refk}, d;
+    rc = mdb_get(txn, st->dbi[CX_DBI_RECORD_REF], &k, &d);
+    if (rc && rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "ref get"); goto fail; }
+    int have_old = rc == 0;
+    unsigned char oldk[CX_RECKEY_LEN];
+    cx_record old;
+    MDB_val ov = {0, NULL};
+    if (have_old) {
+      if (d.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; goto fail; }
+      memcpy(oldk, d.mv_data, CX_RECKEY_LEN);
+      MDB_val rk = {CX_RECKEY_LEN, oldk};
+      rc = mdb_get(txn, st->dbi[CX_DBI_RECORDS], &rk, &ov);
+      if (rc) {
+        err = rc == MDB_NOTFOUND ? CX_ECORRUPT : cx__store_mdb_err(st, rc, "record get");
+        cx__store_setmsg(st, "dangling record ref");
+        goto fail;
+      }
+      if ((err = cx__rec_decode(ov.mv_data, ov.mv_size, &old))) goto fail;
+    }
+    if (op->type == OP_STATUS) {
+      if (!have_old) {
+        cx__store_setmsg(st, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
+        err = CX_ENOTFOUND;
+        goto fail;
+      }
+      cx_record nr = old;
+      if (op->status >= 0) nr.status = (uint8_t)op->status;
+      if (op->objection >= 0) nr.objection = (uint8_t)op->objection;
+      if (nr.status == old.status && nr.objection == old.objection) {
+        res->unchanged++;
+        continue;
+      }
+      /* old's strings point into the map: use them before any write below. */
+      if ((err = cx__racc_add(&c->acc, &old, -1)) || (err = cx__racc_add(&c->acc, &nr, 1)) ||
+          (err = cx__rec_encode(&nr, &c->tmp)) || (err = add_write(c, oldk, &c->tmp)) ||
+          (err = ent_mark(c, old.entity_code.p, old.entity_id)))
+        goto fail;
+      res->status_changes++;
+      continue;
+    }
+    /* OP_PUT */
+    cx_record nr = op->r;
+    nr.entity_code = (cx_str){op->code, CX_CODE_LEN};
+    nr.authority_code = (cx_str){op->acode, CX_CODE_LEN};
+    nr.authority_id = aid;
+    nr.region = cx_code_region(op->code, op->is_person);
+    cx__rec_timeliness(st->calendar, &nr);
+    if (have_old) {
+      nr.seq = old.seq;
+      /* The entity lookup may write (a new entity), which invalidates pointers into the map:
+       * copy the old value first. */
+      uint32_t old_eid = old.entity_id;
+      char old_code[CX_CODE_LEN];
+      memcpy(old_code, old.entity_code.p, CX_CODE_LEN);
+      cx_buf oldv = {0};
+      if (cx__buf_add(&oldv, ov.mv_data, ov.mv_size)) { err = CX_ENOMEM; goto fail; }
+      if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) { cx__buf_free(&oldv); goto fail; }
+      if ((err = cx__rec_encode(&nr, &c->tmp))) { cx__buf_free(&oldv); goto fail; }
+      if (c->tmp.n == oldv.n && memcmp(c->tmp.p, oldv.p, oldv.n) == 0) {
+        cx__buf_free(&oldv);
+        res->unchanged++;
+        /* ent_resolve marked the entity dirty; a rebuild of an unchanged entity is a no-op. */
+        continue;
+      }
+      cx_record oldr;
+      if ((err = cx__rec_decode(oldv.p, oldv.n, &oldr)) || (err = cx__racc_add(&c->acc, &oldr, -1)) ||
+          (err = cx__racc_add(&c->acc, &nr, 1))) {
+        cx__buf_free(&oldv);
+        goto fail;
+      }
+      cx__buf_free(&oldv);
+      cx_reckey nk = {nr.entity_id, nr.decision_date, nr.seq};
+      unsigned char nkb[CX_RECKEY_LEN];
+      cx_reckey_encode(&nk, nkb);
+      if ((err = add_write(c, nkb, &c->tmp)) || (err = ent_mark(c, old_code, old_eid))) goto fail;
+      if (memcmp(nkb, oldk, CX_RECKEY_LEN) != 0) {
+        if ((err = add_del(c, oldk)) || (err = add_ref(c, refk, refn, nkb))) goto fail;
+      }
+      res->replaced++;
+    } else {
+      if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) goto fail;
+      nr.seq = ctr.seq++;
+      cx_reckey nk = {nr.entity_id, nr.decision_date, nr.seq};
+      unsigned char nkb[CX_RECKEY_LEN];
+      cx_reckey_encode(&nk, nkb);
+      if ((err = cx__rec_encode(&nr, &c->tmp)) || (err = add_write(c, nkb, &c->tmp)) ||
+          (err = add_ref(c, refk, refn, nkb)) || (err = cx__racc_add(&c->acc, &nr, 1)))
+        goto fail;
+      res->inserted++;
+    }
+  }
+
+  /* 2. records and refs */
+  qsort(c->dels, c->n_dels, sizeof c->dels[0], cmp_del);
+  for (size_t i = 0; i < c->n_dels; i++) {
+    MDB_val k = {CX_RECKEY_LEN, c->dels[i]};
+    if ((rc = mdb_del(txn, st->dbi[CX_DBI_RECORDS], &k, NULL)) && rc != MDB_NOTFOUND) {
+      err = cx__store_mdb_err(st, rc, "record del");
+      goto fail;
+    }
+  }
+  qsort(c->w, c->n_w, sizeof c->w[0], cmp_w);
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
+  for (size_t i = 0; i < c->n_w; i++) {
+    if (st->debug_fail_after && i >= st->debug_fail_after) {
+      st->debug_fail_after = 0;
+      cx__store_setmsg(st, "debug: commit failed after %zu record writes", i);
+      err = CX_EIO;
+      goto fail;
+    }
+    MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->w[i].vlen, c->vals.p + c->w[i].voff};
+    if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+  qsort(c->refs, c->n_refs, sizeof c->refs[0], cmp_ref);
+  for (size_t i = 0; i < c->n_refs; i++) {
+    MDB_val k = {c->refs[i].klen, c->refs[i].key}, d = {CX_RECKEY_LEN, c->refs[i].rk};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_RECORD_REF], &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
+  }
+
+  /* 3. rollups */
+  if ((err = cx__racc_apply(&c->acc, st, txn))) goto fail;
+
+  /* 4. summaries */
+  qsort(c->ent, c->n_ent, sizeof c->ent[0], cmp_ent); /* the ents map is not used after this */
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
+  for (size_t i = 0; i < c->n_ent; i++) {
+    if (!c->ent[i].dirty) continue;
+    int changed;
+    if ((err = cx__summary_rebuild(st, txn, &c->sb, cur, c->ent[i].eid, c->ent[i].code, today, &changed)))
+      goto fail;
+    if (changed) res->entities_touched++;
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+
+  /* 5. counters */
+  if ((err = cx__meta_put32(st, txn, "next_seq", ctr.seq)) || (err = cx__meta_put32(st, txn, "next_eid", ctr.eid)) ||
+      (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)))
+    goto fail;
+  rc = mdb_txn_commit(txn);
+  txn = NULL;
+  if (rc) return cx__store_mdb_err(st, rc, "commit");
+  return 0;
+fail:
+  if (cur) mdb_cursor_close(cur);
+  if (txn) mdb_txn_abort(txn);
+  return err;
+}
+
+int cx_batch_commit(cx_batch *b, cx_batch_result *res) {
+  cx_batch_result r;
+  int err;
+  for (;;) {
+    cstate c;
+    memset(&c, 0, sizeof c);
+    err = commit_once(b, &r, &c);
+    cstate_free(&c);
+    if (err != CX_EMAPFULL) break;
+    if (cx__store_grow(b->st)) break;
+  }
+  if (!err && res) *res = r;
+  cx_batch_abort(b);
+  return err;
+}

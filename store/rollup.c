@@ -1,0 +1,210 @@
+/* rollup.c — rollup cubes: definitions, per-record dimension values and deltas, the per-batch
+ * delta accumulator and the read iterator. Key/value layout in store_int.h. */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+const cx_cube_def cx_cubes[] = {
+  {5, {CX_DIM_CITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
+  {5, {CX_DIM_AUTHORITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
+  {7, {CX_DIM_PROVINCE, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_DOMAIN, CX_DIM_SEVERITY,
+       CX_DIM_KIND, CX_DIM_STATUS}},
+};
+const int cx_cube_count = (int)(sizeof cx_cubes / sizeof cx_cubes[0]);
+
+uint32_t cx_record_dim(const cx_record *r, cx_dim dim) {
+  int y, m, d;
+  switch (dim) {
+  case CX_DIM_PROVINCE: return r->region / 10000;
+  case CX_DIM_CITY: return r->region / 100;
+  case CX_DIM_COUNTY: return r->region;
+  case CX_DIM_AUTHORITY: return r->authority_id;
+  case CX_DIM_CATEGORY: return r->category;
+  case CX_DIM_SUBTYPE: return r->subtype;
+  case CX_DIM_DOMAIN: return r->domain;
+  case CX_DIM_SEVERITY: return r->severity;
+  case CX_DIM_KIND: return r->entity_kind;
+  case CX_DIM_STATUS: return r->status;
+  case CX_DIM_YEAR: cx_day_to_ymd(r->decision_date, &y, &m, &d); return (uint32_t)y;
+  case CX_DIM_QUARTER:
+    cx_day_to_ymd(r->decision_date, &y, &m, &d);
+    return (uint32_t)y * 10 + (uint32_t)((m - 1) / 3 + 1);
+  case CX_DIM_MONTH: cx_day_to_ymd(r->decision_date, &y, &m, &d); return (uint32_t)(y * 100 + m);
+  default: return 0;
+  }
+}
+
+size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out) {
+  const cx_cube_def *c = &cx_cubes[cube];
+  out[0] = (unsigned char)cube;
+  cx__be16(out + 1, (uint16_t)cx_day_month(r->decision_date));
+  for (int i = 0; i < c->n_dims; i++) cx__be32(out + 3 + 4 * i, cx_record_dim(r, (cx_dim)c->dims[i]));
+  return 3 + 4 * (size_t)c->n_dims;
+}
+
+void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d) {
+  d->count = 1;
+  d->amount = r->amount_fen;
+  d->reported = r->report_date != CX_DAY_NONE;
+  d->on_time = r->report_date != CX_DAY_NONE && r->on_time;
+  d->delay_sum = r->report_date != CX_DAY_NONE && r->report_delay > 0 ? r->report_delay : 0;
+}
+
+void cx__cell_decode(const void *v, cx_rollup_cell *c) {
+  const unsigned char *p = v;
+  c->count = cx__rd64(p);
+  c->amount = cx__rd64(p + 8);
+  c->reported = cx__rd64(p + 16);
+  c->on_time = cx__rd64(p + 24);
+  c->delay_sum = cx__rd64(p + 32);
+}
+
+void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]) {
+  cx__wr64(out, c->count);
+  cx__wr64(out + 8, c->amount);
+  cx__wr64(out + 16, c->reported);
+  cx__wr64(out + 24, c->on_time);
+  cx__wr64(out + 32, c->delay_sum);
+}
+
+/* ------------------------------------------------------------------ accumulator */
+
+int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
+  cx_rollup_cell d;
+  cx__rollup_delta(r, &d);
+  for (int c = 0; c < cx_cube_count; c++) {
+    unsigned char key[CX_ROLLUP_KEY_MAX];
+    size_t n = cx__rollup_key(c, r, key);
+    int found;
+    uint32_t *slot = cx__hmap_put(&a->map, key, n, &found);
+    if (!slot) return CX_ENOMEM;
+    if (!found) {
+      if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 256;
+        cx_rollup_cell *cells = realloc(a->cells, cap * sizeof *cells);
+        if (!cells) return CX_ENOMEM;
+        a->cells = cells;
+        unsigned char **kp = realloc(a->kp, cap * sizeof *kp);
+        if (!kp) return CX_ENOMEM;
+        a->kp = kp;
+        unsigned char *kn = realloc(a->kn, cap);
+        if (!kn) return CX_ENOMEM;
+        a->kn = kn;
+        a->cap = cap;
+      }
+      /* The map copied the key into its arena: find that copy for sorting later. */
+      cx_hent *e = (cx_hent *)((char *)slot - offsetof(cx_hent, v));
+      a->kp[a->n] = (unsigned char *)e->k;
+      a->kn[a->n] = (unsigned char)n;
+      memset(&a->cells[a->n], 0, sizeof a->cells[0]);
+      *slot = (uint32_t)a->n++;
+    }
+    cx_rollup_cell *cell = &a->cells[*slot];
+    cell->count += sign * d.count;
+    cell->amount += sign * d.amount;
+    cell->reported += sign * d.reported;
+    cell->on_time += sign * d.on_time;
+    cell->delay_sum += sign * d.delay_sum;
+  }
+  return 0;
+}
+
+static int cmp_keys(const void *x, const void *y, void *ctx) {
+  const cx_racc *a = ctx;
+  uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
+  size_t n = a->kn[i] < a->kn[j] ? a->kn[i] : a->kn[j];
+  int c = memcmp(a->kp[i], a->kp[j], n);
+  return c ? c : (int)a->kn[i] - (int)a->kn[j];
+}
+
+int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
+  if (!a->n) return 0;
+  uint32_t *ord = malloc(a->n * sizeof *ord);
+  if (!ord) return CX_ENOMEM;
+  for (size_t i = 0; i < a->n; i++) ord[i] = (uint32_t)i;
+  qsort_r(ord, a->n, sizeof *ord, cmp_keys, a);
+  MDB_cursor *cur = NULL;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur);
+  if (rc) {
+    free(ord);
+    return cx__store_mdb_err(st, rc, "rollup cursor");
+  }
+  int err = 0;
+  for (size_t k = 0; k < a->n; k++) {
+    uint32_t i = ord[k];
+    const cx_rollup_cell *d = &a->cells[i];
+    if (!d->count && !d->amount && !d->reported && !d->on_time && !d->delay_sum) continue;
+    MDB_val key = {a->kn[i], a->kp[i]}, val;
+    cx_rollup_cell c = {0, 0, 0, 0, 0};
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
+    int exists = rc == 0;
+    if (rc && rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "rollup get"); break; }
+    if (exists) {
+      if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; cx__store_setmsg(st, "rollup cell of bad size"); break; }
+      cx__cell_decode(val.mv_data, &c);
+    }
+    c.count += d->count;
+    c.amount += d->amount;
+    c.reported += d->reported;
+    c.on_time += d->on_time;
+    c.delay_sum += d->delay_sum;
+    if (c.count <= 0) {
+      if (exists && (rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
+    } else {
+      unsigned char buf[CX_ROLLUP_VAL];
+      cx__cell_encode(&c, buf);
+      MDB_val v = {CX_ROLLUP_VAL, buf};
+      key = (MDB_val){a->kn[i], a->kp[i]};
+      if ((rc = mdb_cursor_put(cur, &key, &v, 0))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
+    }
+  }
+  mdb_cursor_close(cur);
+  free(ord);
+  return err;
+}
+
+void cx__racc_free(cx_racc *a) {
+  cx__hmap_free(&a->map);
+  free(a->cells);
+  free(a->kp);
+  free(a->kn);
+  memset(a, 0, sizeof *a);
+}
+
+/* ------------------------------------------------------------------ reads */
+
+int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
+                         cx_rollup_fn fn, void *ctx) {
+  if (cube < 0 || cube >= cx_cube_count) return CX_EBADREQ;
+  if (month_from > 0xFFFF) return 0;
+  if (month_to > 0xFFFF) month_to = 0xFFFF;
+  if (month_from > month_to) return 0;
+  MDB_cursor *cur;
+  int own, rc;
+  if ((rc = cx__txn_cursor(t, CX_DBI_ROLLUP, &cur, &own))) return rc;
+  const cx_cube_def *def = &cx_cubes[cube];
+  unsigned char kb[3];
+  kb[0] = (unsigned char)cube;
+  cx__be16(kb + 1, (uint16_t)month_from);
+  MDB_val key = {3, kb}, val;
+  int err = 0;
+  rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+  while (rc == 0) {
+    const unsigned char *k = key.mv_data;
+    if (key.mv_size != 3 + 4 * (size_t)def->n_dims || k[0] != cube) break;
+    uint32_t month = cx__rd_be16(k + 1);
+    if (month > month_to) break;
+    if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; break; }
+    uint32_t dims[CX_CUBE_MAX_DIMS];
+    for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
+    cx_rollup_cell c;
+    cx__cell_decode(val.mv_data, &c);
+    int r = fn(ctx, month, dims, &c);
+    if (r < 0) { err = r; break; }
+    if (r > 0) break;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "rollup scan");
+  cx__txn_cursor_done(t, CX_DBI_ROLLUP, cur, own);
+  return err;
+}

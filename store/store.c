@@ -1,0 +1,785 @@
+/* store.c — the environment: open/create, schema check, read transactions, point reads,
+ * iterators, info, backup, data files and the test hooks. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store_int.h"
+
+#define CX_DEFAULT_MAP (1ull << 30)
+#define CX_DEFAULT_READERS 1024u
+#define CX_MAXDBS 16
+
+static const char *const dbi_names[CX_DBI_COUNT] = {
+  "meta", "summary", "entities", "records", "record_ref", "authorities", "names", "rollup",
+  "regions", "data", "audit",
+};
+
+/* ------------------------------------------------------------------ errors */
+
+void cx__store_setmsg(cx_store *st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  va_end(ap);
+}
+
+int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
+  switch (rc) {
+  case 0: return 0;
+  case MDB_NOTFOUND: return CX_ENOTFOUND;
+  case MDB_MAP_FULL:
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_EMAPFULL;
+  case MDB_READERS_FULL:
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_EREADERS;
+  case ENOMEM:
+    cx__store_setmsg(st, "%s: out of memory", what);
+    return CX_ENOMEM;
+  case EACCES:
+  case EROFS:
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_EROFS;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_ECORRUPT;
+  default:
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_EIO;
+  }
+}
+
+static _Thread_local char open_errmsg[256];
+
+const char *cx_store_errmsg(const cx_store *st) { return st ? st->errmsg : open_errmsg; }
+
+/* ------------------------------------------------------------------ meta */
+
+int cx__meta_get32(cx_store *st, MDB_txn *txn, const char *name, uint32_t *v) {
+  MDB_val k = {strlen(name), (void *)name}, d;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_META], &k, &d);
+  if (rc) return cx__store_mdb_err(st, rc, name);
+  if (d.mv_size != 4) {
+    cx__store_setmsg(st, "meta %s: bad size", name);
+    return CX_ECORRUPT;
+  }
+  *v = cx__rd32(d.mv_data);
+  return 0;
+}
+
+int cx__meta_put32(cx_store *st, MDB_txn *txn, const char *name, uint32_t v) {
+  unsigned char b[4];
+  cx__wr32(b, v);
+  MDB_val k = {strlen(name), (void *)name}, d = {4, b};
+  int rc = mdb_put(txn, st->dbi[CX_DBI_META], &k, &d, 0);
+  return rc ? cx__store_mdb_err(st, rc, name) : 0;
+}
+
+static int meta_get64(cx_store *st, MDB_txn *txn, const char *name, uint64_t *v) {
+  MDB_val k = {strlen(name), (void *)name}, d;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_META], &k, &d);
+  if (rc) return cx__store_mdb_err(st, rc, name);
+  if (d.mv_size != 8) return CX_ECORRUPT;
+  memcpy(v, d.mv_data, 8);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ map */
+
+int cx__store_wtxn(cx_store *st, MDB_txn **out) {
+  if (st->read_only) {
+    cx__store_setmsg(st, "store opened read-only");
+    return CX_EROFS;
+  }
+  int rc = mdb_txn_begin(st->env, NULL, 0, out);
+  if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
+    mdb_env_set_mapsize(st->env, 0);
+    rc = mdb_txn_begin(st->env, NULL, 0, out);
+  }
+  return rc ? cx__store_mdb_err(st, rc, "begin write txn") : 0;
+}
+
+int cx__store_grow(cx_store *st) {
+  MDB_envinfo ei;
+  mdb_env_info(st->env, &ei);
+  uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
+  uint64_t want = cur * 2;
+  int rc = mdb_env_set_mapsize(st->env, (size_t)want);
+  if (rc) return cx__store_mdb_err(st, rc, "grow map");
+  st->map_size = want;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ data files */
+
+static int load_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n) {
+  const char *p = text, *end = text + n;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *le = nl ? nl : end;
+    const char *tab = memchr(p, '\t', (size_t)(le - p));
+    if (tab && tab - p == 6 && *p != '#') {
+      uint32_t code = 0;
+      int ok = 1;
+      for (const char *q = p; q < tab; q++) {
+        if (*q < '0' || *q > '9') { ok = 0; break; }
+        code = code * 10 + (uint32_t)(*q - '0');
+      }
+      const char *ns = tab + 1, *ne = le;
+      while (ne > ns && (ne[-1] == '\r' || ne[-1] == ' ' || ne[-1] == '\t')) ne--;
+      if (ok && ne > ns) {
+        unsigned char kb[4];
+        cx__be32(kb, code);
+        MDB_val k = {4, kb}, v = {(size_t)(ne - ns), (void *)ns};
+        int rc = mdb_put(txn, st->dbi[CX_DBI_REGIONS], &k, &v, 0);
+        if (rc) return cx__store_mdb_err(st, rc, "regions put");
+      }
+    }
+    p = le + 1;
+  }
+  return 0;
+}
+
+int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n) {
+  return load_regions(st, txn, text, n);
+}
+
+static int data_put_raw(cx_store *st, MDB_txn *txn, const char *name, const char *text, size_t n) {
+  MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)(n ? text : "")};
+  int rc = mdb_put(txn, st->dbi[CX_DBI_DATA], &k, &v, 0);
+  return rc ? cx__store_mdb_err(st, rc, "data put") : 0;
+}
+
+/* Parses the stored catalogue and calendar into the handle. */
+static int load_parsed(cx_store *st, MDB_txn *txn) {
+  MDB_val k, v;
+  int rc, bad = 0;
+  cx_catalog *cat = calloc(1, sizeof *cat);
+  cx_calendar *cal = calloc(1, sizeof *cal);
+  if (!cat || !cal) { free(cat); free(cal); return CX_ENOMEM; }
+  k = (MDB_val){7, "catalog"};
+  rc = mdb_get(txn, st->dbi[CX_DBI_DATA], &k, &v);
+  if (rc == 0) rc = cx_catalog_parse(v.mv_data, v.mv_size, cat, &bad);
+  else rc = cx_catalog_parse("", 0, cat, &bad);
+  if (rc) {
+    cx__store_setmsg(st, "stored catalogue does not parse (line %d)", bad);
+    goto fail;
+  }
+  k = (MDB_val){8, "calendar"};
+  rc = mdb_get(txn, st->dbi[CX_DBI_DATA], &k, &v);
+  if (rc == 0) rc = cx_calendar_parse(v.mv_data, v.mv_size, cal, &bad);
+  else rc = cx_calendar_parse("", 0, cal, &bad);
+  if (rc) {
+    cx__store_setmsg(st, "stored calendar does not parse (line %d)", bad);
+    goto fail;
+  }
+  st->catalog = cat;
+  st->calendar = cal;
+  return 0;
+fail:
+  free(cat);
+  free(cal);
+  return CX_ECORRUPT;
+}
+
+static int init_store(cx_store *st, MDB_txn *txn) {
+  int rc;
+  uint64_t salt = 0;
+  if (getrandom(&salt, sizeof salt, 0) != (ssize_t)sizeof salt) {
+    cx__store_setmsg(st, "getrandom failed");
+    return CX_EIO;
+  }
+  MDB_val k = {4, "salt"}, v = {8, &salt};
+  if ((rc = mdb_put(txn, st->dbi[CX_DBI_META], &k, &v, 0))) return cx__store_mdb_err(st, rc, "salt");
+  if ((rc = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION)) ||
+      (rc = cx__meta_put32(st, txn, "next_seq", 1)) ||
+      (rc = cx__meta_put32(st, txn, "next_eid", 1)) ||
+      (rc = cx__meta_put32(st, txn, "next_aid", 1)))
+    return rc;
+  if ((rc = data_put_raw(st, txn, "catalog", cx_data_catalog, cx_data_catalog_len)) ||
+      (rc = data_put_raw(st, txn, "calendar", cx_data_calendar, cx_data_calendar_len)) ||
+      (rc = data_put_raw(st, txn, "regions", cx_data_regions, cx_data_regions_len)) ||
+      (rc = load_regions(st, txn, cx_data_regions, cx_data_regions_len)))
+    return rc;
+  return 0;
+}
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n == 0 || n >= sizeof buf) return -1;
+  memcpy(buf, path, n + 1);
+  for (size_t i = 1; i <= n; i++) {
+    if (buf[i] == '/' || buf[i] == 0) {
+      char c = buf[i];
+      buf[i] = 0;
+      if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+      buf[i] = c;
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ open/close */
+
+int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
+  cx_store_opts o = {0};
+  if (opts) o = *opts;
+  cx_store *st = calloc(1, sizeof *st);
+  if (!st) return CX_ENOMEM;
+  int rc, err = 0;
+  MDB_txn *txn = NULL;
+  char file[4200];
+  struct stat sb;
+  snprintf(file, sizeof file, "%s/data.mdb", path);
+  int exists = stat(file, &sb) == 0 && sb.st_size > 0;
+  if (!exists && (!o.create || o.read_only)) {
+    err = CX_ENOSTORE;
+    goto fail_free;
+  }
+  if (!exists && mkdir_p(path)) {
+    err = CX_EIO;
+    goto fail_free;
+  }
+  st->read_only = o.read_only;
+  st->bulk = o.bulk && !o.read_only;
+  st->map_size = o.map_size ? o.map_size : CX_DEFAULT_MAP;
+  if ((rc = mdb_env_create(&st->env))) { err = CX_ENOMEM; goto fail_free; }
+  mdb_env_set_maxdbs(st->env, CX_MAXDBS);
+  mdb_env_set_maxreaders(st->env, o.max_readers ? o.max_readers : CX_DEFAULT_READERS);
+  mdb_env_set_mapsize(st->env, (size_t)st->map_size);
+  unsigned flags = MDB_NOTLS;
+  if (st->read_only) flags |= MDB_RDONLY;
+  if (st->bulk) flags |= MDB_WRITEMAP | MDB_NOSYNC;
+  if ((rc = mdb_env_open(st->env, path, flags, 0644))) {
+    err = rc == ENOENT ? CX_ENOSTORE : cx__store_mdb_err(st, rc, "open");
+    goto fail_env;
+  }
+  MDB_envinfo ei;
+  mdb_env_info(st->env, &ei);
+  if (ei.me_mapsize > st->map_size) st->map_size = ei.me_mapsize;
+  int dead = 0;
+  mdb_reader_check(st->env, &dead);
+
+  if ((rc = mdb_txn_begin(st->env, NULL, st->read_only ? MDB_RDONLY : 0, &txn))) {
+    err = cx__store_mdb_err(st, rc, "begin");
+    goto fail_env;
+  }
+  for (int i = 0; i < CX_DBI_COUNT; i++) {
+    rc = mdb_dbi_open(txn, dbi_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
+    if (rc == MDB_NOTFOUND) { err = CX_ENOSTORE; goto fail_txn; }
+    if (rc) { err = cx__store_mdb_err(st, rc, dbi_names[i]); goto fail_txn; }
+  }
+  uint32_t ver = 0;
+  rc = cx__meta_get32(st, txn, "schema", &ver);
+  if (rc == CX_ENOTFOUND) {
+    if (!o.create || st->read_only) { err = CX_ENOSTORE; goto fail_txn; }
+    if ((err = init_store(st, txn))) goto fail_txn;
+    ver = CX_SCHEMA_VERSION;
+  } else if (rc) {
+    err = rc;
+    goto fail_txn;
+  }
+  if (ver != CX_SCHEMA_VERSION) {
+    cx__store_setmsg(st, "store schema version %u, this build needs %u", ver, CX_SCHEMA_VERSION);
+    err = CX_EVERSION;
+    goto fail_txn;
+  }
+  if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
+  if ((err = load_parsed(st, txn))) goto fail_txn;
+  /* Commit even a read-only txn: dbi handles opened in an aborted txn are closed. */
+  if ((rc = mdb_txn_commit(txn))) {
+    txn = NULL;
+    err = cx__store_mdb_err(st, rc, "commit");
+    goto fail_env;
+  }
+  *out = st;
+  return 0;
+
+fail_txn:
+  if (txn) mdb_txn_abort(txn);
+fail_env:
+  mdb_env_close(st->env);
+fail_free:
+  /* The handle dies: keep its message for cx_store_errmsg(NULL). */
+  if (!st->errmsg[0]) snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", path, cx_strerror(err));
+  memcpy(open_errmsg, st->errmsg, sizeof open_errmsg);
+  free(st->catalog);
+  free(st->calendar);
+  free(st);
+  return err;
+}
+
+void cx_store_close(cx_store *st) {
+  if (!st) return;
+  if (st->bulk) mdb_env_sync(st->env, 1);
+  mdb_env_close(st->env);
+  for (size_t i = 0; i < st->n_retired; i++) free(st->retired[i]);
+  free(st->retired);
+  free(st->catalog);
+  free(st->calendar);
+  free(st);
+}
+
+const cx_calendar *cx_store_calendar(const cx_store *st) { return st->calendar; }
+const cx_catalog *cx_store_catalog(const cx_store *st) { return st->catalog; }
+
+/* ------------------------------------------------------------------ read txns */
+
+int cx_store_txn_begin(cx_store *st, cx_txn **out) {
+  cx_txn *t = calloc(1, sizeof *t);
+  if (!t) return CX_ENOMEM;
+  t->st = st;
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t->txn);
+  if (rc == MDB_MAP_RESIZED) {
+    mdb_env_set_mapsize(st->env, 0);
+    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t->txn);
+  }
+  if (rc) {
+    free(t);
+    return cx__store_mdb_err(st, rc, "begin read txn");
+  }
+  t->live = 1;
+  *out = t;
+  return 0;
+}
+
+void cx_store_txn_reset(cx_txn *t) {
+  if (t->live) mdb_txn_reset(t->txn);
+  t->live = 0;
+}
+
+int cx_store_txn_renew(cx_txn *t) {
+  if (t->live) mdb_txn_reset(t->txn);
+  t->live = 0;
+  int rc = mdb_txn_renew(t->txn);
+  if (rc == MDB_MAP_RESIZED) {
+    mdb_env_set_mapsize(t->st->env, 0);
+    rc = mdb_txn_renew(t->txn);
+  }
+  if (rc) return cx__store_mdb_err(t->st, rc, "renew read txn");
+  t->live = 1;
+  for (int i = 0; i < CX_DBI_COUNT; i++)
+    if (t->cur[i] && (rc = mdb_cursor_renew(t->txn, t->cur[i]))) {
+      mdb_cursor_close(t->cur[i]);
+      t->cur[i] = NULL;
+    }
+  return 0;
+}
+
+void cx_store_txn_end(cx_txn *t) {
+  if (!t) return;
+  for (int i = 0; i < CX_DBI_COUNT; i++)
+    if (t->cur[i]) mdb_cursor_close(t->cur[i]);
+  mdb_txn_abort(t->txn);
+  free(t);
+}
+
+cx_store *cx_store_txn_store(cx_txn *t) { return t->st; }
+
+int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own) {
+  int rc;
+  if (!t->live) return CX_EINTERNAL;
+  if (!t->busy[dbi]) {
+    if (!t->cur[dbi] && (rc = mdb_cursor_open(t->txn, t->st->dbi[dbi], &t->cur[dbi])))
+      return cx__store_mdb_err(t->st, rc, "cursor");
+    t->busy[dbi] = 1;
+    *cur = t->cur[dbi];
+    *own = 0;
+    return 0;
+  }
+  if ((rc = mdb_cursor_open(t->txn, t->st->dbi[dbi], cur))) return cx__store_mdb_err(t->st, rc, "cursor");
+  *own = 1;
+  return 0;
+}
+
+void cx__txn_cursor_done(cx_txn *t, int dbi, MDB_cursor *cur, int own) {
+  if (own) mdb_cursor_close(cur);
+  else t->busy[dbi] = 0;
+}
+
+/* ------------------------------------------------------------------ point reads */
+
+int cx_store_summary_get(cx_txn *t, const char code[CX_CODE_LEN], cx_summary *out) {
+  MDB_val k = {CX_CODE_LEN, (void *)code}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_SUMMARY], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "summary get");
+  return cx_store_summary_decode(v.mv_data, v.mv_size, out);
+}
+
+int cx_store_entity_code(cx_txn *t, uint32_t entity_id, cx_str *code) {
+  unsigned char kb[4];
+  cx__be32(kb, entity_id);
+  MDB_val k = {4, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_ENTITIES], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "entity get");
+  *code = (cx_str){v.mv_data, (uint32_t)v.mv_size};
+  return 0;
+}
+
+int cx_store_authority_get(cx_txn *t, uint32_t id, cx_str *code, cx_str *name) {
+  unsigned char kb[5] = {'i'};
+  cx__be32(kb + 1, id);
+  MDB_val k = {5, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_AUTHORITIES], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "authority get");
+  const char *p = v.mv_data, *nul = memchr(p, 0, v.mv_size);
+  if (!nul) return CX_ECORRUPT;
+  if (code) *code = (cx_str){p, (uint32_t)(nul - p)};
+  if (name) *name = (cx_str){nul + 1, (uint32_t)(v.mv_size - (size_t)(nul - p) - 1)};
+  return 0;
+}
+
+int cx__authority_find(cx_store *st, MDB_txn *txn, cx_str code, uint32_t *id) {
+  unsigned char kb[1 + 256];
+  if (code.n == 0 || code.n > 255) return CX_ENOTFOUND;
+  kb[0] = 'c';
+  memcpy(kb + 1, code.p, code.n);
+  MDB_val k = {1 + (size_t)code.n, kb}, v;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_AUTHORITIES], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(st, rc, "authority find");
+  if (v.mv_size != 4) return CX_ECORRUPT;
+  *id = cx__rd32(v.mv_data);
+  return 0;
+}
+
+int cx_store_authority_find(cx_txn *t, cx_str code, uint32_t *id) {
+  return cx__authority_find(t->st, t->txn, code, id);
+}
+
+int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name) {
+  unsigned char kb[4];
+  cx__be32(kb, code);
+  MDB_val k = {4, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_REGIONS], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "region get");
+  *name = (cx_str){v.mv_data, (uint32_t)v.mv_size};
+  return 0;
+}
+
+int cx_store_data_get(cx_txn *t, const char *name, cx_str *text) {
+  MDB_val k = {strlen(name), (void *)name}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_DATA], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "data get");
+  *text = (cx_str){v.mv_data, (uint32_t)v.mv_size};
+  return 0;
+}
+
+int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_reckey *key,
+                        cx_record *out) {
+  uint32_t aid;
+  int rc = cx__authority_find(t->st, t->txn, authority_code, &aid);
+  if (rc) return rc;
+  if (record_id.n == 0 || record_id.n > CX_MAX_RECORD_ID) return CX_ENOTFOUND;
+  unsigned char kb[4 + CX_MAX_RECORD_ID];
+  cx__be32(kb, aid);
+  memcpy(kb + 4, record_id.p, record_id.n);
+  MDB_val k = {4 + (size_t)record_id.n, kb}, v;
+  rc = mdb_get(t->txn, t->st->dbi[CX_DBI_RECORD_REF], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "ref get");
+  if (v.mv_size != CX_RECKEY_LEN) return CX_ECORRUPT;
+  MDB_val rk = {CX_RECKEY_LEN, v.mv_data}, rv;
+  rc = mdb_get(t->txn, t->st->dbi[CX_DBI_RECORDS], &rk, &rv);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ECORRUPT : cx__store_mdb_err(t->st, rc, "record get");
+  cx_record r;
+  if ((rc = cx__rec_decode(rv.mv_data, rv.mv_size, &r))) return rc;
+  if (key) cx_reckey_decode(rk.mv_data, key);
+  if (out) *out = r;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ iterators */
+
+int cx_store_records_each(cx_txn *t, uint32_t entity_id, const cx_reckey *after, cx_record_fn fn,
+                          void *ctx) {
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
+  unsigned char kb[CX_RECKEY_LEN];
+  MDB_val k, v;
+  if (after) {
+    if (after->entity_id != entity_id) { cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own); return CX_EBADREQ; }
+    cx_reckey_encode(after, kb);
+    k = (MDB_val){CX_RECKEY_LEN, kb};
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && k.mv_size == CX_RECKEY_LEN && memcmp(k.mv_data, kb, CX_RECKEY_LEN) == 0)
+      rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  } else {
+    cx__be32(kb, entity_id);
+    k = (MDB_val){4, kb};
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  }
+  unsigned char eb[4];
+  cx__be32(eb, entity_id);
+  while (rc == 0) {
+    if (k.mv_size != CX_RECKEY_LEN || memcmp(k.mv_data, eb, 4) != 0) break;
+    cx_reckey key;
+    cx_record r;
+    cx_reckey_decode(k.mv_data, &key);
+    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    int x = fn(ctx, &key, &r);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
+  cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
+  return err;
+}
+
+int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; break; }
+    cx_reckey key;
+    cx_record r;
+    cx_reckey_decode(k.mv_data, &key);
+    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    int x = fn(ctx, &key, &r);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
+  cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
+  return err;
+}
+
+static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, dbi, &cur, &own))) return rc;
+  MDB_val k = {prefix.n, (void *)(prefix.n ? prefix.p : "")}, v;
+  rc = prefix.n ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    if (k.mv_size < prefix.n || (prefix.n && memcmp(k.mv_data, prefix.p, prefix.n) != 0)) break;
+    cx_str code, norm = {"", 0};
+    if (names) {
+      if (k.mv_size < CX_CODE_LEN + 1) { err = CX_ECORRUPT; break; }
+      code = (cx_str){(const char *)k.mv_data + k.mv_size - CX_CODE_LEN, CX_CODE_LEN};
+      norm = (cx_str){k.mv_data, (uint32_t)(k.mv_size - CX_CODE_LEN - 1)};
+    } else {
+      code = (cx_str){k.mv_data, (uint32_t)k.mv_size};
+    }
+    int x = fn(ctx, code, norm);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "prefix scan");
+  cx__txn_cursor_done(t, dbi, cur, own);
+  return err;
+}
+
+int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_NAMES, prefix, 1, fn, ctx);
+}
+
+int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_SUMMARY, prefix, 0, fn, ctx);
+}
+
+/* ------------------------------------------------------------------ info, backup */
+
+int cx_store_info_get(cx_store *st, cx_store_info *out) {
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    mdb_env_set_mapsize(st->env, 0);
+    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+  }
+  if (rc) return cx__store_mdb_err(st, rc, "begin");
+  cx_store_info in;
+  memset(&in, 0, sizeof in);
+  MDB_stat s;
+  in.schema_version = CX_SCHEMA_VERSION;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_SUMMARY], &s)) in.entities = s.ms_entries;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &s)) in.records = s.ms_entries;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_AUTHORITIES], &s)) in.authorities = s.ms_entries / 2;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_ROLLUP], &s)) in.rollup_cells = s.ms_entries;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_REGIONS], &s)) in.regions = s.ms_entries;
+  MDB_envinfo ei;
+  MDB_stat es;
+  mdb_env_info(st->env, &ei);
+  mdb_env_stat(st->env, &es);
+  in.map_size = ei.me_mapsize;
+  in.page_size = es.ms_psize;
+  in.map_used = (uint64_t)(ei.me_last_pgno + 1) * es.ms_psize;
+  in.max_readers = ei.me_maxreaders;
+  in.readers_used = ei.me_numreaders;
+  in.salt = st->salt;
+  mdb_txn_abort(txn);
+  *out = in;
+  return 0;
+}
+
+int cx_store_backup(cx_store *st, const char *out_dir) {
+  if (mkdir_p(out_dir)) {
+    cx__store_setmsg(st, "cannot create %s: %s", out_dir, strerror(errno));
+    return CX_EIO;
+  }
+  int rc = mdb_env_copy2(st->env, out_dir, MDB_CP_COMPACT);
+  return rc ? cx__store_mdb_err(st, rc, "backup") : 0;
+}
+
+/* ------------------------------------------------------------------ data files */
+
+static int retire(cx_store *st, void *p) {
+  void **r = realloc(st->retired, (st->n_retired + 1) * sizeof *r);
+  if (!r) return CX_ENOMEM;
+  st->retired = r;
+  st->retired[st->n_retired++] = p;
+  return 0;
+}
+
+static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *cal) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur);
+  if (rc) return cx__store_mdb_err(st, rc, "cursor");
+  cx_buf buf = {0};
+  int err = 0;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    cx_record r;
+    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    int32_t d0 = r.report_delay;
+    uint8_t o0 = r.on_time;
+    cx__rec_timeliness(cal, &r);
+    if (r.report_delay != d0 || r.on_time != o0) {
+      if ((err = cx__rec_encode(&r, &buf))) break;
+      MDB_val nv = {buf.n, buf.p};
+      if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "record put"); break; }
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
+  mdb_cursor_close(cur);
+  cx__buf_free(&buf);
+  return err;
+}
+
+int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
+  int rc = mdb_drop(txn, st->dbi[CX_DBI_ROLLUP], 0);
+  if (rc) return cx__store_mdb_err(st, rc, "rollup drop");
+  MDB_cursor *cur;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) return cx__store_mdb_err(st, rc, "cursor");
+  cx_racc acc;
+  memset(&acc, 0, sizeof acc);
+  int err = 0;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    cx_record r;
+    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__racc_add(&acc, &r, 1))) break;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
+  mdb_cursor_close(cur);
+  if (!err) err = cx__racc_apply(&acc, st, txn);
+  cx__racc_free(&acc);
+  return err;
+}
+
+int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line) {
+  int kind = strcmp(name, "catalog") == 0 ? 0 : strcmp(name, "calendar") == 0 ? 1
+           : strcmp(name, "regions") == 0 ? 2 : -1;
+  if (kind < 0) {
+    cx__store_setmsg(st, "unknown data file %s", name);
+    return CX_EBADREQ;
+  }
+  int bad = 0, rc;
+  cx_catalog *cat = NULL;
+  cx_calendar *cal = NULL;
+  if (kind == 0) {
+    if (!(cat = malloc(sizeof *cat))) return CX_ENOMEM;
+    rc = cx_catalog_parse(text, n, cat, &bad);
+  } else if (kind == 1) {
+    if (!(cal = malloc(sizeof *cal))) return CX_ENOMEM;
+    rc = cx_calendar_parse(text, n, cal, &bad);
+  } else {
+    rc = cx_regions_validate(text, n, &bad);
+  }
+  if (rc) {
+    if (bad_line) *bad_line = bad;
+    cx__store_setmsg(st, "%s: bad line %d", name, bad);
+    free(cat);
+    free(cal);
+    return CX_EBADREQ;
+  }
+  cx_day today = cx_day_today();
+  int err;
+  for (;;) {
+    MDB_txn *txn;
+    if ((err = cx__store_wtxn(st, &txn))) break;
+    cx_catalog *old_cat = st->catalog;
+    if (kind == 0) st->catalog = cat; /* the rebuild reads st->catalog */
+    err = data_put_raw(st, txn, name, text, n);
+    if (!err && kind == 0) err = cx__summary_rebuild_all(st, txn, today);
+    if (!err && kind == 1) err = recompute_timeliness(st, txn, cal);
+    if (!err && kind == 1) err = cx__rollup_rebuild_all(st, txn);
+    if (!err && kind == 2) {
+      if ((rc = mdb_drop(txn, st->dbi[CX_DBI_REGIONS], 0))) err = cx__store_mdb_err(st, rc, "regions drop");
+      else err = load_regions(st, txn, text, n);
+    }
+    if (!err && (rc = mdb_txn_commit(txn))) err = cx__store_mdb_err(st, rc, "commit");
+    else if (err) mdb_txn_abort(txn);
+    if (err) st->catalog = old_cat;
+    if (err == CX_EMAPFULL && !cx__store_grow(st)) continue;
+    if (!err && kind == 0) {
+      if (retire(st, old_cat)) free(old_cat); /* no memory to defer: free now */
+      cat = NULL;
+    }
+    if (!err && kind == 1) {
+      cx_calendar *old = st->calendar;
+      st->calendar = cal;
+      if (retire(st, old)) free(old);
+      cal = NULL;
+    }
+    break;
+  }
+  free(cat);
+  free(cal);
+  return err;
+}
+
+/* ------------------------------------------------------------------ test hooks */
+
+int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const void *v, size_t n) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  MDB_val k = {CX_CODE_LEN, (void *)code}, d = {n, (void *)v};
+  if ((rc = mdb_put(txn, st->dbi[CX_DBI_SUMMARY], &k, &d, 0))) {
+    mdb_txn_abort(txn);
+    return cx__store_mdb_err(st, rc, "summary put");
+  }
+  rc = mdb_txn_commit(txn);
+  return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+}
+
+void cx_store_debug_fail_after(cx_store *st, unsigned k) { st->debug_fail_after = k; }
+
+int cx_store_debug_set_schema(cx_store *st, uint32_t v) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  if ((rc = cx__meta_put32(st, txn, "schema", v))) {
+    mdb_txn_abort(txn);
+    return rc;
+  }
+  rc = mdb_txn_commit(txn);
+  return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+}

@@ -1,0 +1,237 @@
+/*
+ * store_int.h — store/'s private header: the handle, the value codecs and the helpers shared by
+ * store.c, batch.c, summary.c, rollup.c, verify.c and keys.c. Nothing outside store/ includes it.
+ *
+ * ---- Record value (records DB), version 1 -------------------------------------------------
+ *   off  size
+ *     0    1   version (CX_REC_VERSION)
+ *     1    1   category          5  1  status            9  ... see CX_RV_* offsets below
+ *     2    1   subtype           6  1  objection
+ *     3    1   domain            7  1  entity_kind
+ *     4    1   severity          8  1  on_time
+ *     9    4   seq               (all integers little-endian, unaligned: memcpy)
+ *    13    4   entity_id
+ *    17    4   authority_id
+ *    21    4   region
+ *    25    4   decision_date
+ *    29    4   report_date
+ *    33    4   valid_from
+ *    37    4   valid_until
+ *    41    8   amount_fen (i64)
+ *    49    4   report_delay (i32, -1 = not reported)
+ *    53        strings, each u16 length + bytes: record_id, authority_code, authority_name,
+ *              entity_code, entity_name, list_type, measures, basis, content
+ *   Decoding is zero-copy: the cx_str fields of cx_record point into the value.
+ *
+ * ---- Summary value (summary DB, key = 18-byte entity code), version 1 ----------------------
+ *   off  size
+ *     0    1   version (CX_SUM_VERSION)
+ *     1    1   kind (cx_kind)
+ *     2    2   n_hits (u16)
+ *     4    4   entity_id
+ *     8    4   region
+ *    12    4   last_update (cx_day)   <- the only byte range not derivable from the records
+ *    16    4   n_recs
+ *    20    2   name length
+ *    22    2   authority_code length (civil servants only, else 0)
+ *    24    4   string area length
+ *    28        hits: n_hits x cx_sum_hit (32 B, struct image, newest first)
+ *              recs: n_recs x cx_sum_rec (16 B, struct image, newest first)
+ *              strings: code (18 B), name, authority_code, then per hit record_id and
+ *              authority_code (cx_sum_hit.str_off is relative to the start of this area)
+ *   Caps: at most CX_SUM_MAX_HITS hits are stored (the newest), and fewer when the string area
+ *   would pass 65535 bytes (str_off is u16). Identity (name, kind, civil servant's authority) is
+ *   that of the newest record (first in key order). An entity whose records all moved away keeps
+ *   its summary with n_recs = 0 and its last identity.
+ *
+ * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
+ * ---- Rollup value: cx_rollup_cell as 5 x i64 little-endian (40 B).
+ */
+#ifndef CX_STORE_INT_H
+#define CX_STORE_INT_H
+
+#include <lmdb.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store.h"
+
+#define CX_REC_VERSION 1u
+#define CX_SUM_VERSION 1u
+#define CX_REC_HDR 53u
+#define CX_RV_SEQ 9u
+#define CX_SUM_HDR 28u
+#define CX_SUM_LASTUPD 12u
+#define CX_SUM_MAX_HITS 512u
+#define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
+#define CX_ROLLUP_VAL 40u
+
+/* Limits enforced by cx_batch_put. */
+#define CX_MAX_RECORD_ID 128u
+#define CX_MAX_ENTITY_NAME 256u
+#define CX_MAX_AUTH_NAME 512u
+#define CX_MAX_TEXT 4096u
+#define CX_MAX_MEASURES_STR 1024u
+
+enum {
+  CX_DBI_META, CX_DBI_SUMMARY, CX_DBI_ENTITIES, CX_DBI_RECORDS, CX_DBI_RECORD_REF,
+  CX_DBI_AUTHORITIES, CX_DBI_NAMES, CX_DBI_ROLLUP, CX_DBI_REGIONS, CX_DBI_DATA, CX_DBI_AUDIT,
+  CX_DBI_COUNT
+};
+
+struct cx_store {
+  MDB_env *env;
+  MDB_dbi dbi[CX_DBI_COUNT];
+  int read_only, bulk;
+  uint64_t map_size;
+  uint64_t salt;
+  cx_catalog *catalog;      /* current; replaced by data_put */
+  cx_calendar *calendar;
+  void **retired;           /* replaced catalogues/calendars, freed at close */
+  size_t n_retired;
+  unsigned debug_fail_after;
+  char errmsg[256];
+};
+
+/* Cursors kept by a read txn, opened on first use and renewed with the txn. */
+struct cx_txn {
+  cx_store *st;
+  MDB_txn *txn;
+  int live;
+  MDB_cursor *cur[CX_DBI_COUNT];
+  unsigned char busy[CX_DBI_COUNT];
+};
+
+/* A txn's cursor on dbi (reused; a fresh one when already in use by an outer iteration). */
+int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own);
+void cx__txn_cursor_done(cx_txn *t, int dbi, MDB_cursor *cur, int own);
+
+/* ---- errors ---- */
+int cx__store_mdb_err(cx_store *st, int rc, const char *what);
+void cx__store_setmsg(cx_store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- byte helpers ---- */
+static inline void cx__be32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
+}
+static inline uint32_t cx__rd_be32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline void cx__be16(unsigned char *p, uint16_t v) {
+  p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v;
+}
+static inline uint16_t cx__rd_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+/* Little-endian (host order on every supported platform: x86-64, aarch64). */
+static inline uint32_t cx__rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint16_t cx__rd16(const unsigned char *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline int64_t cx__rd64(const unsigned char *p) { int64_t v; memcpy(&v, p, 8); return v; }
+static inline void cx__wr32(unsigned char *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void cx__wr16(unsigned char *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void cx__wr64(unsigned char *p, int64_t v) { memcpy(p, &v, 8); }
+
+/* ---- growable byte buffer ---- */
+typedef struct cx_buf {
+  unsigned char *p;
+  size_t n, cap;
+} cx_buf;
+int cx__buf_reserve(cx_buf *b, size_t extra);
+int cx__buf_add(cx_buf *b, const void *p, size_t n);
+void cx__buf_free(cx_buf *b);
+
+/* ---- arena (copies kept until the batch ends) ---- */
+typedef struct cx_arena_blk cx_arena_blk;
+typedef struct cx_arena {
+  cx_arena_blk *head;
+  size_t used, cap;
+} cx_arena;
+void *cx__arena_alloc(cx_arena *a, size_t n);
+void cx__arena_free(cx_arena *a);
+
+/* ---- byte-key hash map: key -> u32 ---- */
+typedef struct cx_hent {
+  uint64_t h;
+  const unsigned char *k; /* copy in the map's arena */
+  uint32_t n, v;
+} cx_hent;
+typedef struct cx_hmap {
+  cx_hent *e;
+  size_t cap, count;
+  cx_arena keys;
+} cx_hmap;
+uint64_t cx__hash(const void *p, size_t n);
+/** Finds key; returns a pointer to the value or NULL. */
+uint32_t *cx__hmap_get(cx_hmap *m, const void *k, size_t n);
+/** Finds or inserts key (copied): *found says which; returns the value slot (NULL: no memory). */
+uint32_t *cx__hmap_put(cx_hmap *m, const void *k, size_t n, int *found);
+void cx__hmap_free(cx_hmap *m);
+void cx__hmap_clear(cx_hmap *m);
+
+/* ---- record codec (keys.c) ---- */
+/** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set). */
+int cx__rec_encode(const cx_record *r, cx_buf *out);
+int cx__rec_decode(const void *v, size_t n, cx_record *out);
+/** Sets r->report_delay and r->on_time from the calendar. */
+void cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
+size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
+void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
+void cx__cell_decode(const void *v, cx_rollup_cell *c);
+void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]);
+
+/* ---- rollup accumulator (rollup.c) ---- */
+typedef struct cx_racc {
+  cx_hmap map;
+  cx_rollup_cell *cells;
+  unsigned char **kp;   /* key pointers by index */
+  unsigned char *kn;    /* key lengths by index */
+  size_t n, cap;
+} cx_racc;
+/** Adds sign * delta of r to every cube cell of r. */
+int cx__racc_add(cx_racc *a, const cx_record *r, int sign);
+/** Applies the accumulated deltas to the rollup DB (read-modify-write; count 0 deletes). */
+int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn);
+void cx__racc_free(cx_racc *a);
+
+/* ---- summary builder (summary.c) ---- */
+typedef struct cx_sumb {
+  const cx_catalog *cat;
+  uint32_t entity_id;
+  cx_buf hits, recs, hstr;  /* hit images, rec images, per-hit strings */
+  uint32_t n_hits, n_recs;
+  int have_first;
+  uint8_t kind;
+  uint32_t region;
+  char code[CX_CODE_LEN];
+  cx_buf name, auth;        /* identity of the newest record */
+  cx_buf out;
+} cx_sumb;
+void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const char code[CX_CODE_LEN]);
+/** Adds the next record (records must come newest first, i.e. in key order). */
+int cx__sumb_add(cx_sumb *b, const cx_record *r);
+/**
+ * Builds the value into b->out. When the entity had no records, identity comes from old
+ * (may be NULL). last_update is written as given.
+ */
+int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update);
+void cx__sumb_free(cx_sumb *b);
+/** Rebuilds and writes the summary of one entity from its records; maintains names. */
+int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, uint32_t eid,
+                        const char code[CX_CODE_LEN], cx_day today, int *changed);
+/** Measure mask of a record for the check index (0 when none resolve). */
+uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_idx);
+
+/* ---- store.c helpers ---- */
+int cx__authority_find(cx_store *st, MDB_txn *txn, cx_str code, uint32_t *id);
+int cx__meta_get32(cx_store *st, MDB_txn *txn, const char *name, uint32_t *v);
+int cx__meta_put32(cx_store *st, MDB_txn *txn, const char *name, uint32_t v);
+/** Begins a write txn, handling MDB_MAP_RESIZED. */
+int cx__store_wtxn(cx_store *st, MDB_txn **out);
+/** Doubles the map (after a MDB_MAP_FULL abort). */
+int cx__store_grow(cx_store *st);
+/** Rebuilds every rollup cell from the records (after a calendar change). */
+int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn);
+/** Rebuilds every summary from the records (after a catalogue change). */
+int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today);
+int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n);
+
+#endif

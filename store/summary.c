@@ -1,0 +1,295 @@
+/* summary.c — the per-entity summary: builder, codec, per-entity rebuild and full rebuild.
+ * Value layout in store_int.h. */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+_Static_assert(sizeof(cx_sum_hit) == 32, "cx_sum_hit image is 32 bytes");
+_Static_assert(sizeof(cx_sum_rec) == 16, "cx_sum_rec image is 16 bytes");
+
+#define NORM_CAP 1024
+
+/* Tolerant resolution for summaries: unknown measure codes (a catalogue replaced since the
+ * record was written) are skipped rather than failing the rebuild. */
+static uint64_t measures_tolerant(const cx_catalog *cat, cx_str codes) {
+  uint64_t mask = 0;
+  uint32_t i = 0;
+  while (i < codes.n) {
+    uint32_t j = i;
+    while (j < codes.n && codes.p[j] != ',') j++;
+    uint32_t a = i, b = j;
+    while (a < b && (codes.p[a] == ' ' || codes.p[a] == '\t')) a++;
+    while (b > a && (codes.p[b - 1] == ' ' || codes.p[b - 1] == '\t')) b--;
+    if (b > a) {
+      int m = cx_catalog_measure(cat, (cx_str){codes.p + a, b - a});
+      if (m >= 0 && m < 64) mask |= 1ull << m;
+    }
+    i = j + 1;
+  }
+  return mask;
+}
+
+uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_idx) {
+  int li = -1;
+  if (r->list_type.n) {
+    li = cx_catalog_list(cat, r->list_type);
+    if (li < 0) li = -1;
+  }
+  if (list_idx) *list_idx = li;
+  if (!r->measures.n) return li >= 0 ? cat->lists[li].defaults : 0;
+  uint64_t mask = 0;
+  cx_str bad;
+  if (cx_catalog_measures(cat, li, r->measures, &mask, &bad) == 0) return mask;
+  return measures_tolerant(cat, r->measures);
+}
+
+/* ------------------------------------------------------------------ builder */
+
+void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const char code[CX_CODE_LEN]) {
+  b->cat = cat;
+  b->entity_id = entity_id;
+  b->hits.n = b->recs.n = b->hstr.n = b->name.n = b->auth.n = b->out.n = 0;
+  b->n_hits = b->n_recs = 0;
+  b->have_first = 0;
+  b->kind = 0;
+  b->region = 0;
+  memcpy(b->code, code, CX_CODE_LEN);
+}
+
+int cx__sumb_add(cx_sumb *b, const cx_record *r) {
+  if (!b->have_first) {
+    b->have_first = 1;
+    b->kind = r->entity_kind;
+    b->region = r->region;
+    if (cx__buf_add(&b->name, r->entity_name.p, r->entity_name.n)) return CX_ENOMEM;
+    if (r->entity_kind == CX_KIND_CIVIL_SERVANT &&
+        cx__buf_add(&b->auth, r->authority_code.p, r->authority_code.n))
+      return CX_ENOMEM;
+  }
+  cx_sum_rec sr;
+  memset(&sr, 0, sizeof sr);
+  sr.decision_date = r->decision_date;
+  sr.valid_from = r->valid_from;
+  sr.valid_until = r->valid_until;
+  sr.category = r->category;
+  sr.severity = r->severity;
+  sr.status = r->status;
+  sr.flags = r->objection ? CX_SRF_OBJECTION : 0;
+  if (cx__buf_add(&b->recs, &sr, sizeof sr)) return CX_ENOMEM;
+  b->n_recs++;
+  if (r->status != CX_ST_ACTIVE || b->n_hits >= CX_SUM_MAX_HITS) return 0;
+  int li;
+  uint64_t mask = cx__rec_measures(b->cat, r, &li);
+  if (!mask) return 0;
+  size_t base = CX_CODE_LEN + b->name.n + b->auth.n;
+  size_t off = base + b->hstr.n;
+  if (off + r->record_id.n + r->authority_code.n > 0xFFFF || r->record_id.n > 255 ||
+      r->authority_code.n > 255)
+    return 0; /* string area full: older hits are dropped (documented cap) */
+  cx_sum_hit h;
+  memset(&h, 0, sizeof h);
+  h.valid_from = r->valid_from;
+  h.valid_until = r->valid_until;
+  h.measures = mask;
+  h.seq = r->seq;
+  h.authority_id = r->authority_id;
+  h.category = r->category;
+  h.list_type = li >= 0 ? (uint8_t)li : 0xFF;
+  h.flags = r->objection ? CX_SRF_OBJECTION : 0;
+  h.severity = r->severity;
+  h.str_off = (uint16_t)off;
+  h.rid_len = (uint8_t)r->record_id.n;
+  h.auth_len = (uint8_t)r->authority_code.n;
+  if (cx__buf_add(&b->hits, &h, sizeof h) ||
+      cx__buf_add(&b->hstr, r->record_id.p, r->record_id.n) ||
+      cx__buf_add(&b->hstr, r->authority_code.p, r->authority_code.n))
+    return CX_ENOMEM;
+  b->n_hits++;
+  return 0;
+}
+
+int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update) {
+  uint8_t kind = b->kind;
+  uint32_t region = b->region;
+  if (!b->have_first && old) {
+    kind = old->kind;
+    region = old->region;
+    b->name.n = b->auth.n = 0;
+    if (cx__buf_add(&b->name, old->name.p, old->name.n) ||
+        cx__buf_add(&b->auth, old->authority_code.p, old->authority_code.n))
+      return CX_ENOMEM;
+  }
+  size_t strs = CX_CODE_LEN + b->name.n + b->auth.n + b->hstr.n;
+  size_t total = CX_SUM_HDR + b->hits.n + b->recs.n + strs;
+  b->out.n = 0;
+  if (cx__buf_reserve(&b->out, total)) return CX_ENOMEM;
+  unsigned char *p = b->out.p;
+  p[0] = CX_SUM_VERSION;
+  p[1] = kind;
+  cx__wr16(p + 2, (uint16_t)b->n_hits);
+  cx__wr32(p + 4, b->entity_id);
+  cx__wr32(p + 8, region);
+  cx__wr32(p + 12, last_update);
+  cx__wr32(p + 16, b->n_recs);
+  cx__wr16(p + 20, (uint16_t)b->name.n);
+  cx__wr16(p + 22, (uint16_t)b->auth.n);
+  cx__wr32(p + 24, (uint32_t)strs);
+  size_t o = CX_SUM_HDR;
+  if (b->hits.n) memcpy(p + o, b->hits.p, b->hits.n);
+  o += b->hits.n;
+  if (b->recs.n) memcpy(p + o, b->recs.p, b->recs.n);
+  o += b->recs.n;
+  memcpy(p + o, b->code, CX_CODE_LEN);
+  o += CX_CODE_LEN;
+  if (b->name.n) memcpy(p + o, b->name.p, b->name.n);
+  o += b->name.n;
+  if (b->auth.n) memcpy(p + o, b->auth.p, b->auth.n);
+  o += b->auth.n;
+  if (b->hstr.n) memcpy(p + o, b->hstr.p, b->hstr.n);
+  o += b->hstr.n;
+  b->out.n = o;
+  return 0;
+}
+
+void cx__sumb_free(cx_sumb *b) {
+  cx__buf_free(&b->hits);
+  cx__buf_free(&b->recs);
+  cx__buf_free(&b->hstr);
+  cx__buf_free(&b->name);
+  cx__buf_free(&b->auth);
+  cx__buf_free(&b->out);
+}
+
+/* ------------------------------------------------------------------ codec */
+
+int cx_store_summary_decode(const void *val, size_t n, cx_summary *out) {
+  const unsigned char *p = val;
+  if (n < CX_SUM_HDR || p[0] != CX_SUM_VERSION) return CX_ECORRUPT;
+  uint32_t n_hits = cx__rd16(p + 2), n_recs = cx__rd32(p + 16);
+  uint32_t name_n = cx__rd16(p + 20), auth_n = cx__rd16(p + 22), strs = cx__rd32(p + 24);
+  size_t need = CX_SUM_HDR + (size_t)n_hits * sizeof(cx_sum_hit) + (size_t)n_recs * sizeof(cx_sum_rec);
+  if (need + strs != n || strs < CX_CODE_LEN + (size_t)name_n + auth_n) return CX_ECORRUPT;
+  cx_summary s;
+  s.kind = p[1];
+  s.entity_id = cx__rd32(p + 4);
+  s.region = cx__rd32(p + 8);
+  s.last_update = cx__rd32(p + 12);
+  s.n_hits = n_hits;
+  s.n_recs = n_recs;
+  s.hits_ = p + CX_SUM_HDR;
+  s.recs_ = s.hits_ + (size_t)n_hits * sizeof(cx_sum_hit);
+  s.strs_ = s.recs_ + (size_t)n_recs * sizeof(cx_sum_rec);
+  s.code = (cx_str){(const char *)s.strs_, CX_CODE_LEN};
+  s.name = (cx_str){(const char *)s.strs_ + CX_CODE_LEN, name_n};
+  s.authority_code = (cx_str){(const char *)s.strs_ + CX_CODE_LEN + name_n, auth_n};
+  for (uint32_t i = 0; i < n_hits; i++) {
+    cx_sum_hit h;
+    memcpy(&h, s.hits_ + (size_t)i * sizeof h, sizeof h);
+    if ((size_t)h.str_off + h.rid_len + h.auth_len > strs) return CX_ECORRUPT;
+  }
+  *out = s;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ rebuild */
+
+static int name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
+                    size_t *klen) {
+  size_t l = cx_name_normalize(name, n, (char *)out, NORM_CAP - CX_CODE_LEN - 1);
+  out[l] = 0;
+  memcpy(out + l + 1, code, CX_CODE_LEN);
+  *klen = l + 1 + CX_CODE_LEN;
+  return 0;
+}
+
+int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, uint32_t eid,
+                        const char code[CX_CODE_LEN], cx_day today, int *changed) {
+  *changed = 0;
+  MDB_val key = {CX_CODE_LEN, (void *)code}, val;
+  cx_summary old;
+  int have_old = 0, r;
+  unsigned char oldkey[NORM_CAP];
+  size_t oldkey_n = 0;
+  r = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &key, &val);
+  if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "summary get");
+  if (!r) {
+    if ((r = cx_store_summary_decode(val.mv_data, val.mv_size, &old))) {
+      cx__store_setmsg(st, "corrupt summary for %.18s", code);
+      return r;
+    }
+    have_old = 1;
+    name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
+  }
+  cx__sumb_reset(b, st->catalog, eid, code);
+  unsigned char kb[4];
+  cx__be32(kb, eid);
+  MDB_val rk = {4, kb}, rv;
+  r = mdb_cursor_get(rc, &rk, &rv, MDB_SET_RANGE);
+  while (r == 0) {
+    if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
+    cx_record rec;
+    if (cx__rec_decode(rv.mv_data, rv.mv_size, &rec)) {
+      cx__store_setmsg(st, "corrupt record of entity %u", eid);
+      return CX_ECORRUPT;
+    }
+    if ((r = cx__sumb_add(b, &rec))) return r;
+    r = mdb_cursor_get(rc, &rk, &rv, MDB_NEXT);
+  }
+  if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "records scan");
+  /* old's strings point into the map: still valid, nothing was written since the get. */
+  if ((r = cx__sumb_finish(b, have_old ? &old : NULL, have_old ? old.last_update : today))) return r;
+  if (have_old && val.mv_size == b->out.n && memcmp(val.mv_data, b->out.p, b->out.n) == 0)
+    return 0; /* unchanged: keep last_update */
+  cx__wr32(b->out.p + CX_SUM_LASTUPD, today);
+  MDB_val nv = {b->out.n, b->out.p};
+  key = (MDB_val){CX_CODE_LEN, (void *)code};
+  if ((r = mdb_put(txn, st->dbi[CX_DBI_SUMMARY], &key, &nv, 0)))
+    return cx__store_mdb_err(st, r, "summary put");
+  *changed = 1;
+  /* names index */
+  cx_summary now;
+  if (cx_store_summary_decode(b->out.p, b->out.n, &now)) return CX_EINTERNAL;
+  unsigned char nk[NORM_CAP];
+  size_t nk_n;
+  name_key(now.name.p, now.name.n, code, nk, &nk_n);
+  if (have_old && oldkey_n == nk_n && memcmp(oldkey, nk, nk_n) == 0) return 0;
+  MDB_val empty = {0, ""};
+  if (have_old) {
+    MDB_val ok = {oldkey_n, oldkey};
+    r = mdb_del(txn, st->dbi[CX_DBI_NAMES], &ok, NULL);
+    if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "names del");
+  }
+  MDB_val k2 = {nk_n, nk};
+  if ((r = mdb_put(txn, st->dbi[CX_DBI_NAMES], &k2, &empty, 0)))
+    return cx__store_mdb_err(st, r, "names put");
+  return 0;
+}
+
+int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {
+  MDB_cursor *ec = NULL, *rc = NULL;
+  cx_sumb b;
+  memset(&b, 0, sizeof b);
+  int r, err = 0;
+  if ((r = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
+      (r = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc))) {
+    err = cx__store_mdb_err(st, r, "cursor");
+    goto out;
+  }
+  MDB_val k, v;
+  r = mdb_cursor_get(ec, &k, &v, MDB_FIRST);
+  while (r == 0) {
+    if (k.mv_size != 4 || v.mv_size != CX_CODE_LEN) { err = CX_ECORRUPT; goto out; }
+    char code[CX_CODE_LEN];
+    memcpy(code, v.mv_data, CX_CODE_LEN);
+    int changed;
+    if ((err = cx__summary_rebuild(st, txn, &b, rc, cx__rd_be32(k.mv_data), code, today, &changed)))
+      goto out;
+    r = mdb_cursor_get(ec, &k, &v, MDB_NEXT);
+  }
+  if (r != MDB_NOTFOUND) err = cx__store_mdb_err(st, r, "entities scan");
+out:
+  if (rc) mdb_cursor_close(rc);
+  if (ec) mdb_cursor_close(ec);
+  cx__sumb_free(&b);
+  return err;
+}

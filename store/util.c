@@ -1,0 +1,136 @@
+/* util.c — store/'s small containers: growable buffer, arena, byte-key hash map. */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+int cx__buf_reserve(cx_buf *b, size_t extra) {
+  if (b->n + extra <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->n + extra) cap *= 2;
+  unsigned char *p = realloc(b->p, cap);
+  if (!p) return CX_ENOMEM;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+int cx__buf_add(cx_buf *b, const void *p, size_t n) {
+  if (cx__buf_reserve(b, n)) return CX_ENOMEM;
+  if (n) memcpy(b->p + b->n, p, n);
+  b->n += n;
+  return 0;
+}
+
+void cx__buf_free(cx_buf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->n = b->cap = 0;
+}
+
+struct cx_arena_blk {
+  cx_arena_blk *next;
+  size_t cap;
+  _Alignas(16) unsigned char data[];
+};
+
+void *cx__arena_alloc(cx_arena *a, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  if (!a->head || a->used + n > a->cap) {
+    size_t cap = n > 65536 ? n : 65536;
+    cx_arena_blk *b = malloc(sizeof *b + cap);
+    if (!b) return NULL;
+    b->next = a->head;
+    b->cap = cap;
+    a->head = b;
+    a->used = 0;
+    a->cap = cap;
+  }
+  void *p = a->head->data + a->used;
+  a->used += n;
+  return p;
+}
+
+void cx__arena_free(cx_arena *a) {
+  cx_arena_blk *b = a->head;
+  while (b) {
+    cx_arena_blk *n = b->next;
+    free(b);
+    b = n;
+  }
+  a->head = NULL;
+  a->used = a->cap = 0;
+}
+
+/* FNV-1a with a final mix: keys are short (codes, document numbers, rollup keys). */
+uint64_t cx__hash(const void *p, size_t n) {
+  const unsigned char *s = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+  h ^= h >> 31;
+  h *= 0x9E3779B97F4A7C15ull;
+  h ^= h >> 29;
+  return h | 1; /* 0 marks an empty slot */
+}
+
+static int hmap_grow(cx_hmap *m) {
+  size_t cap = m->cap ? m->cap * 2 : 64;
+  cx_hent *e = calloc(cap, sizeof *e);
+  if (!e) return CX_ENOMEM;
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->e[i].h) continue;
+    size_t j = m->e[i].h & (cap - 1);
+    while (e[j].h) j = (j + 1) & (cap - 1);
+    e[j] = m->e[i];
+  }
+  free(m->e);
+  m->e = e;
+  m->cap = cap;
+  return 0;
+}
+
+uint32_t *cx__hmap_get(cx_hmap *m, const void *k, size_t n) {
+  if (!m->cap) return NULL;
+  uint64_t h = cx__hash(k, n);
+  size_t j = h & (m->cap - 1);
+  while (m->e[j].h) {
+    if (m->e[j].h == h && m->e[j].n == n && memcmp(m->e[j].k, k, n) == 0) return &m->e[j].v;
+    j = (j + 1) & (m->cap - 1);
+  }
+  return NULL;
+}
+
+uint32_t *cx__hmap_put(cx_hmap *m, const void *k, size_t n, int *found) {
+  if ((m->count + 1) * 4 > m->cap * 3 && hmap_grow(m)) return NULL;
+  uint64_t h = cx__hash(k, n);
+  size_t j = h & (m->cap - 1);
+  while (m->e[j].h) {
+    if (m->e[j].h == h && m->e[j].n == n && memcmp(m->e[j].k, k, n) == 0) {
+      *found = 1;
+      return &m->e[j].v;
+    }
+    j = (j + 1) & (m->cap - 1);
+  }
+  unsigned char *kc = cx__arena_alloc(&m->keys, n ? n : 1);
+  if (!kc) return NULL;
+  memcpy(kc, k, n);
+  m->e[j].h = h;
+  m->e[j].k = kc;
+  m->e[j].n = (uint32_t)n;
+  m->e[j].v = 0;
+  m->count++;
+  *found = 0;
+  return &m->e[j].v;
+}
+
+void cx__hmap_clear(cx_hmap *m) {
+  if (m->cap) memset(m->e, 0, m->cap * sizeof *m->e);
+  m->count = 0;
+  cx__arena_free(&m->keys);
+}
+
+void cx__hmap_free(cx_hmap *m) {
+  cx__arena_free(&m->keys);
+  free(m->e);
+  m->e = NULL;
+  m->cap = m->count = 0;
+}

@@ -1,0 +1,133 @@
+/* verify.c — recompute every summary and rollup cell from the records and compare. */
+#include <stdio.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "store_int.h"
+
+static void report(long *n, cx_verify_fn fn, void *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void report(long *n, cx_verify_fn fn, void *ctx, const char *fmt, ...) {
+  (*n)++;
+  if (!fn) return;
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  fn(ctx, buf);
+}
+
+long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
+  MDB_txn *txn = NULL;
+  MDB_cursor *ec = NULL, *rc_ = NULL, *uc = NULL;
+  cx_racc acc;
+  cx_sumb b;
+  unsigned char *seen = NULL;
+  memset(&acc, 0, sizeof acc);
+  memset(&b, 0, sizeof b);
+  long diffs = 0;
+  int rc, err = 0;
+  uint64_t recs_seen = 0;
+  if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))) return cx__store_mdb_err(st, rc, "begin");
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
+      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
+      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc))) {
+    err = cx__store_mdb_err(st, rc, "cursor");
+    goto out;
+  }
+  MDB_val k, v;
+  rc = mdb_cursor_get(ec, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(ec, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 4 || v.mv_size != CX_CODE_LEN) {
+      report(&diffs, fn, ctx, "entities: malformed entry");
+      continue;
+    }
+    uint32_t eid = cx__rd_be32(k.mv_data);
+    char code[CX_CODE_LEN];
+    memcpy(code, v.mv_data, CX_CODE_LEN);
+    cx__sumb_reset(&b, st->catalog, eid, code);
+    unsigned char kb[4];
+    cx__be32(kb, eid);
+    MDB_val rk = {4, kb}, rv;
+    int r = mdb_cursor_get(rc_, &rk, &rv, MDB_SET_RANGE);
+    for (; r == 0; r = mdb_cursor_get(rc_, &rk, &rv, MDB_NEXT)) {
+      if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
+      cx_record rec;
+      recs_seen++;
+      if (cx__rec_decode(rv.mv_data, rv.mv_size, &rec)) {
+        report(&diffs, fn, ctx, "record of entity %u: corrupt value", eid);
+        continue;
+      }
+      cx_reckey key;
+      cx_reckey_decode(rk.mv_data, &key);
+      if (rec.entity_id != eid || rec.decision_date != key.decision_date || rec.seq != key.seq ||
+          rec.entity_code.n != CX_CODE_LEN || memcmp(rec.entity_code.p, code, CX_CODE_LEN) != 0)
+        report(&diffs, fn, ctx, "record %u/%u: key and value disagree", eid, key.seq);
+      if ((err = cx__sumb_add(&b, &rec)) || (err = cx__racc_add(&acc, &rec, 1))) goto out;
+    }
+    if (r && r != MDB_NOTFOUND) { err = cx__store_mdb_err(st, r, "records scan"); goto out; }
+    MDB_val sk = {CX_CODE_LEN, code}, sv;
+    r = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &sk, &sv);
+    if (r) {
+      report(&diffs, fn, ctx, "summary %.18s: missing", code);
+      continue;
+    }
+    cx_summary old;
+    if (cx_store_summary_decode(sv.mv_data, sv.mv_size, &old)) {
+      report(&diffs, fn, ctx, "summary %.18s: corrupt", code);
+      continue;
+    }
+    if ((err = cx__sumb_finish(&b, &old, old.last_update))) goto out;
+    if (b.out.n != sv.mv_size || memcmp(b.out.p, sv.mv_data, b.out.n) != 0)
+      report(&diffs, fn, ctx, "summary %.18s: differs from its records (%u records, %u hits stored; %u, %u expected)",
+             code, old.n_recs, old.n_hits, b.n_recs, b.n_hits);
+  }
+  if (rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "entities scan"); goto out; }
+
+  MDB_stat s;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &s) && s.ms_entries != recs_seen)
+    report(&diffs, fn, ctx, "records: %zu stored, %llu reachable from entities", s.ms_entries,
+           (unsigned long long)recs_seen);
+  MDB_stat s2;
+  if (!mdb_stat(txn, st->dbi[CX_DBI_RECORD_REF], &s2) && s2.ms_entries != s.ms_entries)
+    report(&diffs, fn, ctx, "record_ref: %zu refs for %zu records", s2.ms_entries, s.ms_entries);
+  if (!mdb_stat(txn, st->dbi[CX_DBI_ENTITIES], &s) && !mdb_stat(txn, st->dbi[CX_DBI_SUMMARY], &s2) &&
+      s.ms_entries != s2.ms_entries)
+    report(&diffs, fn, ctx, "summary: %zu summaries for %zu entities", s2.ms_entries, s.ms_entries);
+
+  /* rollups */
+  seen = calloc(acc.n ? acc.n : 1, 1);
+  if (!seen) { err = CX_ENOMEM; goto out; }
+  rc = mdb_cursor_get(uc, &k, &v, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(uc, &k, &v, MDB_NEXT)) {
+    const unsigned char *kp = k.mv_data;
+    uint32_t *slot = cx__hmap_get(&acc.map, kp, k.mv_size);
+    if (v.mv_size != CX_ROLLUP_VAL) {
+      report(&diffs, fn, ctx, "rollup cell: bad value size");
+      continue;
+    }
+    cx_rollup_cell c, *want = slot ? &acc.cells[*slot] : NULL;
+    cx__cell_decode(v.mv_data, &c);
+    if (slot) seen[*slot] = 1;
+    if (!want || want->count != c.count || want->amount != c.amount || want->reported != c.reported ||
+        want->on_time != c.on_time || want->delay_sum != c.delay_sum)
+      report(&diffs, fn, ctx, "rollup cube %u month %u: stored count %lld, records give %lld", kp[0],
+             k.mv_size >= 3 ? cx__rd_be16(kp + 1) : 0, (long long)c.count,
+             (long long)(want ? want->count : 0));
+  }
+  if (rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "rollup scan"); goto out; }
+  for (size_t i = 0; i < acc.n; i++)
+    if (!seen[i] && acc.cells[i].count)
+      report(&diffs, fn, ctx, "rollup cube %u month %u: missing cell (%lld records)", acc.kp[i][0],
+             cx__rd_be16(acc.kp[i] + 1), (long long)acc.cells[i].count);
+out:
+  free(seen);
+  if (uc) mdb_cursor_close(uc);
+  if (rc_) mdb_cursor_close(rc_);
+  if (ec) mdb_cursor_close(ec);
+  mdb_txn_abort(txn);
+  cx__racc_free(&acc);
+  cx__sumb_free(&b);
+  return err ? err : diffs;
+}
