@@ -24,7 +24,7 @@ Test(days, known_values) {
 
 Test(days, round_trip_1971_to_2100) {
   cx_day d0 = day("1971-01-01"), prev = d0 - 1;
-  char buf[11], want[11];
+  char buf[11], want[48];
   for (int y = 1971; y <= 2100; y++)
     for (int m = 1; m <= 12; m++)
       for (int dd = 1; dd <= 31; dd++) {
