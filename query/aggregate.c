@@ -162,11 +162,14 @@ static int scan_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
   acc *c = &g->a;
   c->count++;
   c->amount += r->amount_fen;
+  /* The same contribution as a record's rollup delta in the store (store/rollup.c): a record
+   * counts as reported when it has a report date; negative delays (reported before the
+   * decision) add 0 to the delay sum. */
   if (r->report_date != CX_DAY_NONE) {
     c->reported++;
-    c->delay_sum += r->report_delay;
+    c->on_time += r->on_time ? 1 : 0;
+    c->delay_sum += r->report_delay > 0 ? r->report_delay : 0;
   }
-  c->on_time += r->on_time ? 1 : 0;
   c->in_force += cx__in_force(r->status, r->valid_from, r->valid_until, a->as_of);
   c->repaired += r->status == CX_ST_REPAIRED;
   c->won += r->subtype == CX_SUB_WON;

@@ -1,0 +1,158 @@
+/* test_entity.c — cx_query_entity: identity, regions, counts, flags, roles, masking. */
+#include "qtest.h"
+
+static qt_env E;
+static char ENT[19], AUTH[19], AUTH2[19], PERSON[19], SERVANT[19];
+
+static void setup(void) {
+  qt_open(&E);
+  qt_ent(1, 350102, ENT);
+  qt_auth(1, AUTH);
+  qt_auth(2, AUTH2);
+  qt_idcard("35010219800101123", PERSON);
+  qt_idcard("11010519700202456", SERVANT);
+}
+static void teardown(void) { qt_close(&E); }
+TestSuite(entity, .init = setup, .fini = teardown);
+
+static int get(const char *code, cx_role role, const char *day, cx_entity_status *st) {
+  return cx_query_entity(E.q, qt_txn(&E), role, cx_str_c(code), qt_day(day), st);
+}
+
+static void fill_enterprise(void) {
+  cx_batch *b;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  const char *name = "福州某某建设有限公司";
+  cx_record r;
+  /* penalty, general, visible to the public 2024-01-05 .. +365 */
+  r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, "P1", CX_CAT_PENALTY, qt_day("2024-01-05"));
+  r.valid_until = qt_day("2025-01-05");
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  /* minor penalty: never public */
+  r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, "P2", CX_CAT_PENALTY, qt_day("2024-02-05"));
+  r.severity = CX_SEV_MINOR;
+  r.valid_until = qt_day("2024-03-05");
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  /* blacklist with objection, in force from 2024-03-01 */
+  r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH2, "B1", CX_CAT_BLACKLIST, qt_day("2024-03-01"));
+  r.list_type = CX_STR("court_dishonest");
+  r.severity = CX_SEV_SERIOUS;
+  r.objection = 1;
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  /* repaired penalty */
+  r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, "P3", CX_CAT_PENALTY, qt_day("2024-03-10"));
+  r.status = CX_ST_REPAIRED;
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  /* licence */
+  r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, "L1", CX_CAT_LICENSE, qt_day("2023-01-01"));
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+}
+
+Test(entity, identity_regions_counts_and_flags) {
+  fill_enterprise();
+  cx_entity_status st;
+  cr_assert_eq(get(ENT, CX_ROLE_ANALYST, "2024-04-01", &st), 0);
+  cr_assert(cx_str_eq(st.code, cx_str_c(ENT)));
+  cr_assert(cx_str_eq(st.name, CX_STR("福州某某建设有限公司")));
+  cr_assert_eq(st.kind, CX_KIND_ENTERPRISE);
+  cr_assert_eq(st.region, 350102);
+  cr_assert(cx_str_eq(st.province, CX_STR("福建省")));
+  cr_assert(cx_str_eq(st.city, CX_STR("福州市")));
+  cr_assert(cx_str_eq(st.county, CX_STR("鼓楼区")));
+  cr_assert_eq(st.authority_code.n, 0);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 3);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].in_force, 1, "P1 only (P2 expired, P3 repaired)");
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 3, "analysts see everything");
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].in_force, 1);
+  cr_assert_eq(st.counts[CX_CAT_LICENSE].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_REDLIST].total, 0);
+  cr_assert_eq(st.flags, CX_EF_BLACKLISTED | CX_EF_UNDER_MEASURES | CX_EF_OBJECTION);
+  cr_assert_gt(st.last_update, 0);
+
+  cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, "2024-04-01", &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 3);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 1, "minor and repaired are hidden");
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].visible, 1);
+  cr_assert_eq(st.counts[CX_CAT_LICENSE].visible, 0, "licence of 2023-01 past its 90..365 days");
+
+  /* Before the blacklist entry: no flags but the objection? No: the objection is on an active
+   * record whatever the day. */
+  cr_assert_eq(get(ENT, CX_ROLE_ADMIN, "2024-02-10", &st), 0);
+  cr_assert_eq(st.flags, CX_EF_OBJECTION);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].in_force, 2);
+}
+
+Test(entity, redlisted_flag_and_unknown_region) {
+  char code[19];
+  qt_ent(5, 990101, code); /* region not in the table */
+  cx_record r = qt_rec(code, "某模范企业", CX_KIND_ENTERPRISE, AUTH, "H1", CX_CAT_REDLIST,
+                       qt_day("2024-01-01"));
+  r.list_type = CX_STR("model_taxpayer");
+  qt_put1(&E, &r);
+  cx_entity_status st;
+  cr_assert_eq(get(code, CX_ROLE_PUBLIC, "2024-02-01", &st), 0);
+  cr_assert_eq(st.flags, CX_EF_REDLISTED, "incentives are not measures against it");
+  cr_assert_eq(st.province.n, 0);
+  cr_assert_eq(st.county.n, 0);
+}
+
+Test(entity, lookup_errors) {
+  fill_enterprise();
+  cx_entity_status st;
+  char other[19];
+  qt_ent(9, 350102, other);
+  cr_assert_eq(get(other, CX_ROLE_ADMIN, "2024-04-01", &st), CX_ENOTFOUND);
+  cr_assert_lt(get("not a code", CX_ROLE_ADMIN, "2024-04-01", &st), 0);
+  char bad[19];
+  memcpy(bad, ENT, 19);
+  bad[17] = bad[17] == '0' ? '1' : '0';
+  cr_assert_eq(get(bad, CX_ROLE_ADMIN, "2024-04-01", &st), CX_ECHECKSUM);
+  char lower[19];
+  for (int i = 0; i < 19; i++) lower[i] = (ENT[i] >= 'A' && ENT[i] <= 'Z') ? (char)(ENT[i] + 32) : ENT[i];
+  cr_assert_eq(get(lower, CX_ROLE_ADMIN, "2024-04-01", &st), 0, "any case");
+}
+
+Test(entity, person_is_masked_and_hidden_without_public_records) {
+  /* A penalty on a person: not in person_public, so the public may not see the person. */
+  cx_record r = qt_rec(PERSON, "张三", CX_KIND_PERSON, AUTH, "PP1", CX_CAT_PENALTY,
+                       qt_day("2024-01-05"));
+  r.severity = CX_SEV_SERIOUS;
+  qt_put1(&E, &r);
+  cx_entity_status st;
+  cr_assert_eq(get(PERSON, CX_ROLE_PUBLIC, "2024-02-01", &st), CX_ENOTFOUND);
+  cr_assert_eq(get(PERSON, CX_ROLE_APPROVAL, "2024-02-01", &st), 0);
+  cr_assert(cx_str_eq(st.code, cx_str_c(PERSON)), "authorised roles see the full number");
+  /* A blacklist entry is public for persons. */
+  r = qt_rec(PERSON, "张三", CX_KIND_PERSON, AUTH, "PB1", CX_CAT_BLACKLIST, qt_day("2024-01-06"));
+  r.list_type = CX_STR("court_dishonest");
+  r.severity = CX_SEV_SERIOUS;
+  qt_put1(&E, &r);
+  cr_assert_eq(get(PERSON, CX_ROLE_PUBLIC, "2024-02-01", &st), 0);
+  char mask[19];
+  cx_idcard_mask(PERSON, mask);
+  cr_assert(cx_str_eq(st.code, cx_str_c(mask)), "public sees %.*s", (int)st.code.n, st.code.p);
+  cr_assert_neq(memcmp(st.code.p, PERSON, 18), 0);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 0);
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].visible, 1);
+  cr_assert_eq(st.region, 350102);
+}
+
+Test(entity, civil_servant_authority) {
+  cx_record r = qt_rec(SERVANT, "李四", CX_KIND_CIVIL_SERVANT, AUTH2, "G1", CX_CAT_GOV_DISHONESTY,
+                       qt_day("2024-01-05"));
+  r.authority_name = CX_STR("北京市朝阳区人民政府");
+  r.subtype = CX_SUB_DISCIPLINARY;
+  qt_put1(&E, &r);
+  cx_entity_status st;
+  cr_assert_eq(get(SERVANT, CX_ROLE_ADMIN, "2024-02-01", &st), 0);
+  cr_assert_eq(st.kind, CX_KIND_CIVIL_SERVANT);
+  cr_assert(cx_str_eq(st.authority_code, cx_str_c(AUTH2)));
+  cr_assert(cx_str_eq(st.authority_name, CX_STR("北京市朝阳区人民政府")));
+  cr_assert(cx_str_eq(st.county, CX_STR("朝阳区")));
+  cr_assert_eq(get(SERVANT, CX_ROLE_PUBLIC, "2024-02-01", &st), 0, "gov_dishonesty is public");
+  cr_assert_eq(st.code.n, 18);
+  cr_assert_neq(memcmp(st.code.p, SERVANT, 18), 0, "masked");
+}
