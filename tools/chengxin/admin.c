@@ -1,0 +1,301 @@
+/*
+ * admin.c — store administration: init, info, load-*, verify, backup, compact, debug.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out) {
+  cx_store_opts so;
+  memset(&so, 0, sizeof so);
+  so.create = create;
+  so.read_only = read_only;
+  so.bulk = bulk;
+  if (create && cli_mkdirs(path) != 0) {
+    cli_err(strerror(errno), "%s", path);
+    return CLI_EXIT_FAIL;
+  }
+  int e = cx_store_open(path, &so, out);
+  if (e) {
+    if (e == CX_ENOSTORE)
+      cli_err("no store there (create one with `chengxin init` or `chengxin gen`)", "%s", path);
+    else
+      cli_err(cx_strerror(e), "cannot open store %s", path);
+    return CLI_EXIT_FAIL;
+  }
+  return 0;
+}
+
+/* Parses "--db PATH [--format F] [--quiet]" plus positionals; returns -1 after a usage error. */
+typedef struct admin_args {
+  const char *db;
+  cli_fmt fmt;
+  int quiet;
+  int npos;
+  char **pos;
+} admin_args;
+
+static int admin_parse(const char *cmd, int argc, char **argv, admin_args *a) {
+  static const struct option opts[] = {
+      {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
+      {"quiet", no_argument, 0, 'q'},    {0, 0, 0, 0},
+  };
+  memset(a, 0, sizeof *a);
+  a->fmt = CLI_FMT_TABLE;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': a->db = optarg; break;
+    case 'f':
+      if (cli_fmt_parse(optarg, &a->fmt)) {
+        cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
+        return -1;
+      }
+      break;
+    case 'q': a->quiet = 1; break;
+    default: cli_usage("%s: bad option", cmd); return -1;
+    }
+  }
+  if (!a->db) {
+    cli_usage("%s: --db PATH is required", cmd);
+    return -1;
+  }
+  a->npos = argc - optind;
+  a->pos = argv + optind;
+  return 0;
+}
+
+int cli_cmd_init(int argc, char **argv) {
+  admin_args a;
+  if (admin_parse("init", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos) return cli_usage("init: unexpected argument '%s'", a.pos[0]);
+  cx_store *st;
+  if (cli_store_open(a.db, 1, 0, 0, &st)) return CLI_EXIT_FAIL;
+  cx_store_close(st);
+  if (!a.quiet) fprintf(stderr, "init: store ready at %s\n", a.db);
+  return 0;
+}
+
+static uint64_t dir_bytes(const char *dir) {
+  char p[PATH_MAX];
+  struct stat sb;
+  uint64_t n = 0;
+  snprintf(p, sizeof p, "%s/data.mdb", dir);
+  if (stat(p, &sb) == 0) n += (uint64_t)sb.st_blocks * 512u;
+  return n;
+}
+
+int cli_cmd_info(int argc, char **argv) {
+  admin_args a;
+  if (admin_parse("info", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos) return cli_usage("info: unexpected argument '%s'", a.pos[0]);
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  cx_store_info in;
+  int e = cx_store_info_get(st, &in);
+  if (e) {
+    cli_err(cx_strerror(e), "info: %s", a.db);
+    cx_store_close(st);
+    return CLI_EXIT_FAIL;
+  }
+  const cx_catalog *cat = cx_store_catalog(st);
+  cli_table t;
+  cli_table_init(&t, "info", 1);
+  cli_table_col(&t, "path", CLI_COL_STR);
+  cli_table_col(&t, "schema_version", CLI_COL_INT);
+  cli_table_col(&t, "entities", CLI_COL_INT);
+  cli_table_col(&t, "records", CLI_COL_INT);
+  cli_table_col(&t, "authorities", CLI_COL_INT);
+  cli_table_col(&t, "rollup_cells", CLI_COL_INT);
+  cli_table_col(&t, "regions", CLI_COL_INT);
+  cli_table_col(&t, "catalog_lists", CLI_COL_INT);
+  cli_table_col(&t, "catalog_measures", CLI_COL_INT);
+  cli_table_col(&t, "map_size", CLI_COL_INT);
+  cli_table_col(&t, "map_used", CLI_COL_INT);
+  cli_table_col(&t, "map_use", CLI_COL_RATE);
+  cli_table_col(&t, "file_bytes", CLI_COL_INT);
+  cli_table_col(&t, "bytes_per_record", CLI_COL_INT);
+  cli_table_col(&t, "page_size", CLI_COL_INT);
+  cli_table_col(&t, "readers", CLI_COL_STR);
+  cli_table_row(&t);
+  int c = 0;
+  cli_table_set(&t, c++, a.db);
+  cli_table_seti(&t, c++, in.schema_version);
+  cli_table_seti(&t, c++, (int64_t)in.entities);
+  cli_table_seti(&t, c++, (int64_t)in.records);
+  cli_table_seti(&t, c++, (int64_t)in.authorities);
+  cli_table_seti(&t, c++, (int64_t)in.rollup_cells);
+  cli_table_seti(&t, c++, (int64_t)in.regions);
+  cli_table_seti(&t, c++, cat ? cat->n_lists : 0);
+  cli_table_seti(&t, c++, cat ? cat->n_measures : 0);
+  cli_table_seti(&t, c++, (int64_t)in.map_size);
+  cli_table_seti(&t, c++, (int64_t)in.map_used);
+  cli_table_setf(&t, c++, "%.4f", in.map_size ? (double)in.map_used / (double)in.map_size : 0.0);
+  uint64_t fb = dir_bytes(a.db);
+  cli_table_seti(&t, c++, (int64_t)fb);
+  cli_table_seti(&t, c++, in.records ? (int64_t)(in.map_used / in.records) : 0);
+  cli_table_seti(&t, c++, (int64_t)in.page_size);
+  cli_table_setf(&t, c++, "%u/%u", in.readers_used, in.max_readers);
+  cx_store_close(st);
+  cli_table *tabs[1] = {&t};
+  cli_print(stdout, a.fmt, tabs, 1);
+  cli_table_free(&t);
+  return 0;
+}
+
+int cli_cmd_load(int argc, char **argv) {
+  const char *cmd = argv[0];
+  const char *name = strcmp(cmd, "load-catalog") == 0    ? "catalog"
+                     : strcmp(cmd, "load-calendar") == 0 ? "calendar"
+                                                         : "regions";
+  admin_args a;
+  if (admin_parse(cmd, argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos != 1) return cli_usage("%s: expected one FILE", cmd);
+  char *text;
+  size_t n;
+  int e = cli_read_file(a.pos[0], &text, &n);
+  if (e) {
+    cli_err(strerror(-e), "%s: %s", cmd, a.pos[0]);
+    return CLI_EXIT_FAIL;
+  }
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 0, 0, &st)) {
+    free(text);
+    return CLI_EXIT_FAIL;
+  }
+  int bad = 0;
+  e = cx_store_data_put(st, name, text, n, &bad);
+  int rc = 0;
+  if (e) {
+    if (bad > 0)
+      fprintf(stderr, "%s:%d: %s: not a valid %s line\n", a.pos[0], bad, cmd, name);
+    else
+      cli_err(cx_strerror(e), "%s: %s", cmd, a.pos[0]);
+    rc = CLI_EXIT_FAIL;
+  } else if (!a.quiet) {
+    fprintf(stderr, "%s: loaded %s (%zu bytes)\n", cmd, a.pos[0], n);
+  }
+  cx_store_close(st);
+  free(text);
+  return rc;
+}
+
+static void verify_cb(void *ctx, const char *what) {
+  long *n = ctx;
+  if (*n < 1000) printf("difference: %s\n", what);
+  (*n)++;
+}
+
+int cli_cmd_verify(int argc, char **argv) {
+  admin_args a;
+  if (admin_parse("verify", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos) return cli_usage("verify: unexpected argument '%s'", a.pos[0]);
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  long seen = 0;
+  double t0 = cli_now();
+  long d = cx_store_verify(st, a.quiet ? NULL : verify_cb, &seen);
+  cx_store_close(st);
+  if (d < 0) {
+    cli_err(cx_strerror((int)d), "verify: %s", a.db);
+    return CLI_EXIT_FAIL;
+  }
+  if (!a.quiet)
+    fprintf(stderr, "verify: %ld difference%s (%.2f s)\n", d, d == 1 ? "" : "s", cli_now() - t0);
+  return d ? CLI_EXIT_FAIL : 0;
+}
+
+int cli_cmd_backup(int argc, char **argv) {
+  admin_args a;
+  if (admin_parse("backup", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos != 1) return cli_usage("backup: expected one OUTDIR");
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  double t0 = cli_now();
+  int e = cx_store_backup(st, a.pos[0]);
+  cx_store_close(st);
+  if (e) {
+    cli_err(cx_strerror(e), "backup: %s", a.pos[0]);
+    return CLI_EXIT_FAIL;
+  }
+  if (!a.quiet) fprintf(stderr, "backup: %s -> %s (%.2f s)\n", a.db, a.pos[0], cli_now() - t0);
+  return 0;
+}
+
+/* compact: backup into a sibling directory, then swap with two renames. The old copy is kept
+ * under PATH.old-XXXX until the swap is done, so a crash leaves one complete store in place. */
+int cli_cmd_compact(int argc, char **argv) {
+  admin_args a;
+  if (admin_parse("compact", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (a.npos) return cli_usage("compact: unexpected argument '%s'", a.pos[0]);
+  char tmp[PATH_MAX], old[PATH_MAX];
+  size_t n = strlen(a.db);
+  while (n > 1 && a.db[n - 1] == '/') n--;
+  snprintf(tmp, sizeof tmp, "%.*s.compact-%ld", (int)n, a.db, (long)getpid());
+  snprintf(old, sizeof old, "%.*s.old-%ld", (int)n, a.db, (long)getpid());
+  uint64_t before = dir_bytes(a.db);
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  int e = cx_store_backup(st, tmp);
+  cx_store_close(st);
+  if (e) {
+    cli_err(cx_strerror(e), "compact: backup to %s", tmp);
+    return CLI_EXIT_FAIL;
+  }
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%.*s", (int)n, a.db);
+  if (rename(path, old) != 0) {
+    cli_err(strerror(errno), "compact: rename %s", path);
+    return CLI_EXIT_FAIL;
+  }
+  if (rename(tmp, path) != 0) {
+    cli_err(strerror(errno), "compact: rename %s", tmp);
+    rename(old, path);
+    return CLI_EXIT_FAIL;
+  }
+  /* remove the old copy: its two LMDB files */
+  char f[PATH_MAX + 16];
+  snprintf(f, sizeof f, "%s/data.mdb", old);
+  unlink(f);
+  snprintf(f, sizeof f, "%s/lock.mdb", old);
+  unlink(f);
+  rmdir(old);
+  if (!a.quiet)
+    fprintf(stderr, "compact: %s: %llu -> %llu bytes\n", path, (unsigned long long)before,
+            (unsigned long long)dir_bytes(path));
+  return 0;
+}
+
+int cli_cmd_debug(int argc, char **argv) {
+  if (argc < 2) return cli_usage("debug: expected a subcommand (corrupt-summary)");
+  if (strcmp(argv[1], "corrupt-summary") != 0) return cli_usage("debug: unknown subcommand '%s'", argv[1]);
+  admin_args a;
+  if (admin_parse("debug", argc - 1, argv + 1, &a)) return CLI_EXIT_USAGE;
+  if (a.npos != 1) return cli_usage("debug corrupt-summary: expected one CODE");
+  char code[CX_CODE_LEN + 1];
+  int person;
+  if (cx_code_normalize(a.pos[0], strlen(a.pos[0]), code, &person)) {
+    cli_err("invalid code", "debug: %s", a.pos[0]);
+    return CLI_EXIT_FAIL;
+  }
+  cx_store *st;
+  if (cli_store_open(a.db, 0, 0, 0, &st)) return CLI_EXIT_FAIL;
+  /* 64 bytes of 0x5A: not a summary any entity could have. */
+  unsigned char buf[64];
+  memset(buf, 0x5A, sizeof buf);
+  int e;
+  e = cx_store_debug_put_summary(st, code, buf, sizeof buf);
+  cx_store_close(st);
+  if (e) {
+    cli_err(cx_strerror(e), "debug: corrupt-summary %s", code);
+    return CLI_EXIT_FAIL;
+  }
+  return 0;
+}

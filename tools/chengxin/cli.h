@@ -1,0 +1,119 @@
+/*
+ * cli.h — private declarations shared by the files of the `chengxin` command-line tool.
+ *
+ * The CLI is a thin layer: it parses arguments, calls store/ and query/ (local mode) or net/'s
+ * client (remote mode), and prints what comes back through one table printer (out.c), so every
+ * command gets the same formats (table, csv, json, jsonl) in both modes.
+ *
+ * Exit codes: 0 success, 1 failure (or rejected rows), 2 usage error; `check` uses 3 (a deny)
+ * and 4 (a review).
+ */
+#ifndef CX_CLI_H
+#define CX_CLI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "query.h"
+#include "store.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_DENY 3
+#define CLI_EXIT_REVIEW 4
+
+/* ===================================================================== util.c */
+
+/** Prints "chengxin: <what>: <why>\n" to stderr (printf-style what). */
+void cli_err(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Prints "chengxin: <msg>\n" to stderr and returns CLI_EXIT_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/** Display width of a UTF-8 string (East Asian Wide/Fullwidth = 2 columns). */
+size_t cli_utf8_width(const char *s, size_t n);
+/** Writes v with thousands separators ("1,234,567") into buf; returns buf. */
+char *cli_thousands(int64_t v, char *buf, size_t cap);
+/** Reads a whole file (or "-" = stdin) into a malloc'd NUL-terminated buffer. 0 or -errno. */
+int cli_read_file(const char *path, char **out, size_t *n);
+/** Parses an unsigned decimal integer option; 0 or -1. */
+int cli_parse_u64(const char *s, uint64_t *out);
+/** Monotonic seconds. */
+double cli_now(void);
+/** Makes a directory and its parents (like mkdir -p); 0 or -errno. */
+int cli_mkdirs(const char *path);
+
+/* ===================================================================== out.c */
+
+typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL } cli_fmt;
+int cli_fmt_parse(const char *s, cli_fmt *out);
+
+/* Column types: decide alignment, thousands separators and JSON types. Cells hold the raw
+ * machine value as text ("1234", "0.935", "true"); the table format decorates it. */
+typedef enum cli_col_type {
+  CLI_COL_STR,  /* JSON string; left-aligned */
+  CLI_COL_INT,  /* JSON integer; right-aligned with thousands separators */
+  CLI_COL_NUM,  /* JSON real; right-aligned, two decimals */
+  CLI_COL_RATE, /* JSON real in [0,1]; table shows a percentage */
+  CLI_COL_FEN,  /* JSON integer (fen); table shows yuan with two decimals */
+  CLI_COL_BOOL, /* JSON true/false; table shows yes/no */
+} cli_col_type;
+
+#define CLI_MAX_COLS 32
+
+typedef struct cli_table {
+  const char *name;              /* key of this table when nested into another's JSON */
+  int vertical;                  /* one record: table format prints "field  value" lines */
+  int ncols;
+  char *cols[CLI_MAX_COLS];
+  uint8_t types[CLI_MAX_COLS];
+  size_t nrows, cap;
+  char **cells;                  /* nrows * ncols, owned */
+} cli_table;
+
+void cli_table_init(cli_table *t, const char *name, int vertical);
+void cli_table_free(cli_table *t);
+void cli_table_col(cli_table *t, const char *name, cli_col_type type);
+/** Starts a new row; then cli_table_set() fills cells (unset cells are empty). */
+void cli_table_row(cli_table *t);
+void cli_table_set(cli_table *t, int col, const char *val);
+void cli_table_setn(cli_table *t, int col, const char *val, size_t n);
+void cli_table_setf(cli_table *t, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cli_table_seti(cli_table *t, int col, int64_t v);
+/**
+ * Prints a document of one or more tables. JSON: one table -> array (or object if vertical);
+ * several -> the first (vertical) table's object with the others nested under their names.
+ * JSONL: one line per row (several tables: one line with the nested object).
+ */
+void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n);
+/** Horizontal bar chart of column `col` (numeric) labelled by the other string columns. */
+void cli_print_chart(FILE *f, const cli_table *t, int col);
+
+/* ===================================================================== commands */
+
+int cli_cmd_gen(int argc, char **argv);
+int cli_cmd_import(int argc, char **argv);
+int cli_cmd_init(int argc, char **argv);
+int cli_cmd_info(int argc, char **argv);
+int cli_cmd_load(int argc, char **argv); /* load-catalog | load-calendar | load-regions */
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_backup(int argc, char **argv);
+int cli_cmd_compact(int argc, char **argv);
+int cli_cmd_debug(int argc, char **argv);
+int cli_cmd_status(int argc, char **argv);
+int cli_cmd_records(int argc, char **argv);
+int cli_cmd_check(int argc, char **argv);
+int cli_cmd_search(int argc, char **argv);
+int cli_cmd_agg(int argc, char **argv);
+
+/** Prints the help of a command (NULL: the overview) to f. Returns 0 when known. */
+int cli_help(FILE *f, const char *cmd);
+/** True when argv holds --help / -h. */
+int cli_wants_help(int argc, char **argv);
+
+/** Opens a store with a readable error message; 0 or CLI_EXIT_FAIL. */
+int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out);
+
+#endif

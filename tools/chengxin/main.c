@@ -1,0 +1,179 @@
+/*
+ * main.c — `chengxin`: command dispatch and help.
+ *
+ *   chengxin <command> [options] [arguments]
+ *
+ * Each command lives in its own file (gen.c, import.c, admin.c, query_cmds.c) and parses its
+ * own options with getopt_long; this file only dispatches and holds the help texts.
+ */
+#include <locale.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct cmd {
+  const char *name;
+  int (*fn)(int, char **);
+  const char *summary;
+  const char *help;
+} cmd;
+
+#define COMMON_QUERY_OPTS                                                                       \
+  "  --db PATH            local store (opened read-only)\n"                                     \
+  "  --connect HOST:PORT  remote chengxind server instead of --db\n"                            \
+  "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
+  "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
+  "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
+  "  --format FMT         table (default), csv, json or jsonl\n"
+
+static const cmd CMDS[] = {
+    {"gen", cli_cmd_gen, "generate a deterministic synthetic data set",
+     "usage: chengxin gen --entities N --records M [--seed S] (--db PATH | --out FILE)\n"
+     "\n"
+     "Generates N entities and M records (M >= N) from seed S (default 1): valid codes, real\n"
+     "region codes, every entity kind and category, heavy-tailed records per entity. The same\n"
+     "seed gives byte-identical output.\n"
+     "  --db PATH        load straight into a store (created if absent; bulk mode)\n"
+     "  --out FILE       write CSV, or JSON Lines when FILE ends in .jsonl/.ndjson/.json ('-' = stdout)\n"
+     "  --format F       csv or jsonl (overrides the extension)\n"
+     "  --batch K        records per commit (default 10000)\n"
+     "  --quiet          no progress and no summary\n"},
+    {"init", cli_cmd_init, "create an empty store",
+     "usage: chengxin init --db PATH\n"
+     "\n"
+     "Creates an empty store with the built-in region table, catalogue and calendar.\n"},
+    {"info", cli_cmd_info, "schema version, counts, sizes and map use of a store",
+     "usage: chengxin info --db PATH [--format FMT]\n"},
+    {"import", cli_cmd_import, "import CSV or JSON Lines files into a store",
+     "usage: chengxin import --db PATH [--mapping FILE] [--batch K] [--format-in csv|jsonl] FILE...\n"
+     "\n"
+     "Imports records from CSV (header row) or JSON Lines files ('-' = stdin); the format is\n"
+     "taken from the extension or the first byte. Columns are canonical field names unless a\n"
+     "mapping file says otherwise. Bad rows are reported on stderr as FILE:LINE: reason and\n"
+     "skipped; the rest lands in batches of K (default 10000) rows, one transaction each.\n"
+     "\n"
+     "Mapping file: one line per source column, tab-separated:\n"
+     "  source column <TAB> canonical field [<TAB> transform]\n"
+     "  =constant     <TAB> canonical field            (a fixed value for every row)\n"
+     "Transforms: date (2024/3/5, 2024年3月5日, 20240305 -> 2024-03-05), kind (法人及非法人组织,\n"
+     "自然人, 个体工商户 ...), severity (轻微/一般/严重), bool (是/否), join (append to the field\n"
+     "with '；' instead of first-non-empty-wins). Several columns may feed one field.\n"
+     "\n"
+     "Exit status: 0 when every row landed, 1 when any row was rejected, 2 for usage errors.\n"},
+    {"load-catalog", cli_cmd_load, "replace the store's measure catalogue",
+     "usage: chengxin load-catalog --db PATH FILE\n"},
+    {"load-calendar", cli_cmd_load, "replace the store's working-day calendar",
+     "usage: chengxin load-calendar --db PATH FILE\n"},
+    {"load-regions", cli_cmd_load, "replace the store's region table",
+     "usage: chengxin load-regions --db PATH FILE\n"},
+    {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
+     "usage: chengxin verify --db PATH [--quiet]\n"
+     "\n"
+     "Prints each difference; exit status 1 when there is any.\n"},
+    {"backup", cli_cmd_backup, "consistent compacting copy of a store",
+     "usage: chengxin backup --db PATH OUTDIR\n"},
+    {"compact", cli_cmd_compact, "rewrite a store compactly (backup + swap)",
+     "usage: chengxin compact --db PATH\n"
+     "\n"
+     "Copies the store compactly into PATH.compact-XXXX, then swaps the directories and removes\n"
+     "the old copy. No writer (import, server) may run on the store meanwhile.\n"},
+    {"status", cli_cmd_status, "status page of an entity",
+     "usage: chengxin status CODE [options]\n" COMMON_QUERY_OPTS},
+    {"records", cli_cmd_records, "records of an entity, newest first",
+     "usage: chengxin records CODE [--category C] [--limit N] [--all] [options]\n"
+     "  --category C         only this category\n"
+     "  --limit N            records per page (default 20, max 1000)\n"
+     "  --all                every page\n"
+     "  --cursor CUR         continue after this cursor\n" COMMON_QUERY_OPTS},
+    {"check", cli_cmd_check, "linked-punishment verdicts for an approval action",
+     "usage: chengxin check --action A (CODE... | --file F) [options]\n"
+     "\n"
+     "One verdict per code and line: clear, review, deny, not_found or invalid_code, with the\n"
+     "measures and records behind it. Exit status: 3 when any deny, else 4 when any review,\n"
+     "else 1 when any invalid code, else 0.\n"
+     "  --action A           procurement, bidding, subsidy, honour, appointment, license, ...\n"
+     "  --file F             codes, one per line ('-' = stdin)\n" COMMON_QUERY_OPTS},
+    {"search", cli_cmd_search, "entities by name or code prefix",
+     "usage: chengxin search PREFIX [--limit N] [options]\n" COMMON_QUERY_OPTS},
+    {"agg", cli_cmd_agg, "aggregates: counts, sums and rates grouped by dimensions",
+     "usage: chengxin agg --by DIM[,DIM...] [options]\n"
+     "  --by DIMS            province city county authority category subtype domain severity\n"
+     "                       kind status year quarter month\n"
+     "  --where DIM=V[,V]    filter (repeatable): --where category=penalty --where city=3501\n"
+     "  --from DATE --to DATE  decision-date range (inclusive)\n"
+     "  --metrics M,...      count amount in_force on_time on_time_rate report_delay repaired\n"
+     "                       loss_rate kept_rate (default count)\n"
+     "  --order COL --desc   sort by a column name (dimension or metric)\n"
+     "  --limit N            first N rows\n"
+     "  --chart              horizontal bar chart of the first metric (one dimension)\n"
+     "  --plot FILE.png      bar chart through gnuplot\n"
+     "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
+    {"debug", cli_cmd_debug, NULL,
+     "usage: chengxin debug corrupt-summary --db PATH CODE\n"
+     "Test hook: overwrites an entity's stored summary so that verify must catch it.\n"},
+};
+#define N_CMDS ((int)(sizeof CMDS / sizeof CMDS[0]))
+
+int cli_help(FILE *f, const char *name) {
+  if (!name) {
+    fputs("chengxin — integrity-record store and queries (诚信)\n"
+          "\n"
+          "usage: chengxin <command> [options]\n"
+          "\n"
+          "commands:\n",
+          f);
+    for (int i = 0; i < N_CMDS; i++)
+      if (CMDS[i].summary) fprintf(f, "  %-14s %s\n", CMDS[i].name, CMDS[i].summary);
+    fputs("\n`chengxin help COMMAND` or `chengxin COMMAND --help` for details; man chengxin.\n"
+          "Exit status: 0 ok, 1 failure, 2 usage error; check: 3 deny, 4 review.\n",
+          f);
+    return 0;
+  }
+  for (int i = 0; i < N_CMDS; i++)
+    if (strcmp(CMDS[i].name, name) == 0) {
+      fputs(CMDS[i].help, f);
+      return 0;
+    }
+  return -1;
+}
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) break;
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  setlocale(LC_CTYPE, "C.UTF-8");
+  if (argc < 2) {
+    cli_help(stderr, NULL);
+    return CLI_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+    if (argc > 2) {
+      if (cli_help(stdout, argv[2]) != 0) return cli_usage("unknown command '%s'", argv[2]);
+      return 0;
+    }
+    cli_help(stdout, NULL);
+    return 0;
+  }
+  if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+    printf("chengxin (schema %u)\n", CX_SCHEMA_VERSION);
+    return 0;
+  }
+  for (int i = 0; i < N_CMDS; i++) {
+    if (strcmp(CMDS[i].name, name) != 0) continue;
+    if (cli_wants_help(argc - 1, argv + 1)) {
+      fputs(CMDS[i].help, stdout);
+      return 0;
+    }
+    int rc = CMDS[i].fn(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 && rc == 0) rc = CLI_EXIT_FAIL;
+    return rc;
+  }
+  return cli_usage("unknown command '%s'", name);
+}
