@@ -96,6 +96,12 @@ static int id_check(const char c[CX_CODE_LEN]) {
   if (!((c[17] >= '0' && c[17] <= '9') || c[17] == 'X')) return CX_EALPHABET;
   int y = (int)digits_value(c + 6, 4), m = (int)digits_value(c + 10, 2), d = (int)digits_value(c + 12, 2);
   if (y < 1800 || !cx__day_valid_ymd(y, m, d)) return CX_EDATE;
+  /* Not born in the future (one day of slack for UTC+8). Besides being right, this keeps
+   * all-digit USCCs whose positions 7-14 happen to read as a date in year 81xx from passing
+   * as ID numbers. */
+  int ty, tm, td;
+  cx_day_to_ymd(cx_day_today() + 1, &ty, &tm, &td);
+  if (y * 10000 + m * 100 + d > ty * 10000 + tm * 100 + td) return CX_EDATE;
   if (cx_idcard_check_char(c) != c[17]) return CX_ECHECKSUM;
   return 0;
 }

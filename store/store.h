@@ -293,12 +293,19 @@ void cx_record_defaults(cx_record *r);
 
 /**
  * Parses one record given as canonical field names (DESIGN §5a) and string values:
- * the shared path of CSV/JSONL import and the protocol's ingest. Unknown names are ignored
- * (returns them through *unknown if not NULL). Missing required fields, unknown enum values,
- * bad dates, a negative amount: CX_EBADREQ / CX_EDATE / CX_EINVALCODE with *why set to a static
- * message naming the field. Strings in out borrow from values.
- * Booleans accept true/false/1/0/yes/no; amount_fen is an integer; amount_yuan and
- * amount_wan (万元) are accepted and converted to fen exactly (up to 2 / 6 decimals).
+ * the shared path of CSV/JSONL import and the protocol's ingest. Unknown names are ignored;
+ * values are trimmed of ASCII whitespace and an empty value counts as absent; a repeated name
+ * keeps the last value. Missing required fields, unknown enum values, a subtype the category
+ * does not admit, a blacklist/redlist record without list_type, a record_id over 128 bytes, a
+ * negative or malformed amount: CX_EBADREQ; a bad date, report_date before decision_date or
+ * valid_until not after valid_from: CX_EDATE; *why is then a static message that starts with
+ * the field name ("decision_date: not a YYYY-MM-DD date"). out is untouched on error.
+ * Strings in out borrow from values. The entity code is not validated here (the batch does);
+ * when entity_kind is absent it is derived from a valid code (cx_kind_from_code), else left
+ * CX_KIND_UNSET. valid_from defaults to decision_date; valid_until accepts "open".
+ * Booleans accept true/false/1/0/yes/no (any case); amount_fen is an integer; amount_yuan and
+ * amount_wan (万元) are accepted and converted to fen exactly (up to 2 / 6 decimals; several
+ * amount fields must agree).
  */
 int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, cx_record *out,
                           const char **why);

@@ -118,7 +118,8 @@ Test(idcard, errors) {
   cr_assert_eq(cx_idcard_normalize("110105194912310021", 18, out), CX_ECHECKSUM);
   /* Impossible birth dates, with a correct check character. */
   const char *bad_dates[] = {"11010519490230001", "11010519491301001", "11010519490000001",
-                             "11010520230229001", "11010500001231001"};
+                             "11010520230229001", "11010500001231001", "11010517991231001",
+                             "11010581000101001" /* the future */};
   for (size_t i = 0; i < sizeof bad_dates / sizeof *bad_dates; i++) {
     char id[19];
     memcpy(id, bad_dates[i], 17);
