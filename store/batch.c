@@ -246,7 +246,7 @@ typedef struct cstate {
   size_t n_refs, cap_refs;
   unsigned char (*dels)[CX_RECKEY_LEN];
   size_t n_dels, cap_dels;
-  cx_buf vals, tmp;
+  cx_buf vals, tmp, oldv;
   cx_racc acc;
   cx_sumb sb;
 } cstate;
@@ -260,6 +260,7 @@ static void cstate_free(cstate *c) {
   free(c->dels);
   cx__buf_free(&c->vals);
   cx__buf_free(&c->tmp);
+  cx__buf_free(&c->oldv);
   cx__racc_free(&c->acc);
   cx__sumb_free(&c->sb);
   memset(c, 0, sizeof *c);
@@ -276,8 +277,8 @@ static void cstate_free(cstate *c) {
     }                                                                             \
   } while (0)
 
-/* Marks an entity dirty (known id). */
-static int ent_mark(cstate *c, const char *code, uint32_t eid) {
+/* Adds an entity (known id) to the batch's table; dirty: mark it for a summary rebuild. */
+static int ent_add(cstate *c, const char *code, uint32_t eid, int dirty) {
   int found;
   uint32_t *slot = cx__hmap_put(&c->ents, code, CX_CODE_LEN, &found);
   if (!slot) return CX_ENOMEM;
@@ -287,10 +288,13 @@ static int ent_mark(cstate *c, const char *code, uint32_t eid) {
     went *e = &c->ent[c->n_ent++];
     memcpy(e->code, code, CX_CODE_LEN);
     e->eid = eid;
+    e->dirty = 0;
   }
-  c->ent[*slot].dirty = 1;
+  if (dirty) c->ent[*slot].dirty = 1;
   return 0;
 }
+
+static int ent_mark(cstate *c, const char *code, uint32_t eid) { return ent_add(c, code, eid, 1); }
 
 static int add_write(cstate *c, const unsigned char rk[CX_RECKEY_LEN], const cx_buf *val) {
   GROW(c->w, c->n_w, c->cap_w);
@@ -404,7 +408,7 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
   } else {
     return cx__store_mdb_err(st, rc, "summary get");
   }
-  return ent_mark(c, code, *eid);
+  return ent_add(c, code, *eid, 0);
 }
 
 static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
@@ -490,27 +494,25 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       uint32_t old_eid = old.entity_id;
       char old_code[CX_CODE_LEN];
       memcpy(old_code, old.entity_code.p, CX_CODE_LEN);
-      cx_buf oldv = {0};
-      if (cx__buf_add(&oldv, ov.mv_data, ov.mv_size)) { err = CX_ENOMEM; goto fail; }
-      if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) { cx__buf_free(&oldv); goto fail; }
-      if ((err = cx__rec_encode(&nr, &c->tmp))) { cx__buf_free(&oldv); goto fail; }
-      if (c->tmp.n == oldv.n && memcmp(c->tmp.p, oldv.p, oldv.n) == 0) {
-        cx__buf_free(&oldv);
+      c->oldv.n = 0;
+      if (cx__buf_add(&c->oldv, ov.mv_data, ov.mv_size)) { err = CX_ENOMEM; goto fail; }
+      if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) goto fail;
+      if ((err = cx__rec_encode(&nr, &c->tmp))) goto fail;
+      if (c->tmp.n == c->oldv.n && memcmp(c->tmp.p, c->oldv.p, c->oldv.n) == 0) {
         res->unchanged++;
-        /* ent_resolve marked the entity dirty; a rebuild of an unchanged entity is a no-op. */
         continue;
       }
       cx_record oldr;
-      if ((err = cx__rec_decode(oldv.p, oldv.n, &oldr)) || (err = cx__racc_add(&c->acc, &oldr, -1)) ||
+      if ((err = cx__rec_decode(c->oldv.p, c->oldv.n, &oldr)) || (err = cx__racc_add(&c->acc, &oldr, -1)) ||
           (err = cx__racc_add(&c->acc, &nr, 1))) {
-        cx__buf_free(&oldv);
         goto fail;
       }
-      cx__buf_free(&oldv);
       cx_reckey nk = {nr.entity_id, nr.decision_date, nr.seq};
       unsigned char nkb[CX_RECKEY_LEN];
       cx_reckey_encode(&nk, nkb);
-      if ((err = add_write(c, nkb, &c->tmp)) || (err = ent_mark(c, old_code, old_eid))) goto fail;
+      if ((err = add_write(c, nkb, &c->tmp)) || (err = ent_mark(c, old_code, old_eid)) ||
+          (err = ent_mark(c, op->code, nr.entity_id)))
+        goto fail;
       if (memcmp(nkb, oldk, CX_RECKEY_LEN) != 0) {
         if ((err = add_del(c, oldk)) || (err = add_ref(c, refk, refn, nkb))) goto fail;
       }
@@ -522,7 +524,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       unsigned char nkb[CX_RECKEY_LEN];
       cx_reckey_encode(&nk, nkb);
       if ((err = cx__rec_encode(&nr, &c->tmp)) || (err = add_write(c, nkb, &c->tmp)) ||
-          (err = add_ref(c, refk, refn, nkb)) || (err = cx__racc_add(&c->acc, &nr, 1)))
+          (err = add_ref(c, refk, refn, nkb)) || (err = cx__racc_add(&c->acc, &nr, 1)) ||
+          (err = ent_mark(c, op->code, nr.entity_id)))
         goto fail;
       res->inserted++;
     }

@@ -1,0 +1,321 @@
+/* test_batch.c — validation, upserts, status changes, atomicity, idempotent re-import, growth. */
+#include "fixture.h"
+
+static char dir[256];
+static cx_store *st;
+static char A1[19], A2[19];
+static void setup(void) {
+  cx_test_tmpdir(dir, sizeof dir);
+  st = fx_open(dir, 0);
+  fx_auth(1, A1);
+  fx_auth(2, A2);
+}
+static void teardown(void) {
+  cx_store_close(st);
+  cx_test_rmrf(dir);
+}
+TestSuite(batch, .init = setup, .fini = teardown);
+
+static int expect_put_error(const cx_record *r, int code, const char *field) {
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  const char *why = NULL;
+  int rc = cx_batch_put(b, r, &why);
+  cr_expect_eq(rc, code, "%s: got %s (%s)", field, cx_strerror(rc), why ? why : "");
+  cr_expect(why && strstr(why, field), "why '%s' should name %s", why ? why : "", field);
+  cr_assert_eq(cx_batch_size(b), 0);
+  cx_batch_abort(b);
+  return rc;
+}
+
+Test(batch, put_validates_fields) {
+  char c[19], p[19];
+  fx_uscc(5, c);
+  fx_idcard(5, p);
+  cx_record r, x;
+  fx_record(&r, c, "甲公司", A1, "R1", fx_day(2024, 1, 10));
+  x = r; x.entity_code = CX_STR("91350100M000100Y4X"); expect_put_error(&x, CX_EINVALCODE, "entity_code");
+  x = r; x.entity_kind = CX_KIND_PERSON; expect_put_error(&x, CX_EINVALCODE, "entity_code");
+  x = r; x.entity_code = cx_str_c(p); x.entity_kind = CX_KIND_ENTERPRISE; expect_put_error(&x, CX_EINVALCODE, "entity_code");
+  x = r; x.authority_code = CX_STR("123"); expect_put_error(&x, CX_EINVALCODE, "authority_code");
+  x = r; x.record_id = CX_STR(""); expect_put_error(&x, CX_EBADREQ, "record_id");
+  char big[5000];
+  memset(big, 'a', sizeof big);
+  x = r; x.record_id = (cx_str){big, 129}; expect_put_error(&x, CX_EBADREQ, "record_id");
+  x = r; x.entity_name = CX_STR(""); expect_put_error(&x, CX_EBADREQ, "entity_name");
+  x = r; x.content = (cx_str){big, 4097}; expect_put_error(&x, CX_EBADREQ, "content");
+  x = r; x.category = CX_CAT_COUNT; expect_put_error(&x, CX_EBADREQ, "category");
+  x = r; x.subtype = CX_SUB_WON; expect_put_error(&x, CX_EBADREQ, "subtype");
+  x = r; x.severity = 9; expect_put_error(&x, CX_EBADREQ, "severity");
+  x = r; x.decision_date = CX_DAY_NONE; expect_put_error(&x, CX_EDATE, "decision_date");
+  x = r; x.valid_until = fx_day(2024, 1, 10); expect_put_error(&x, CX_EDATE, "valid_until");
+  x = r; x.report_date = fx_day(2024, 1, 9); expect_put_error(&x, CX_EDATE, "report_date");
+  x = r; x.amount_fen = -1; expect_put_error(&x, CX_EBADREQ, "amount_fen");
+  x = r; x.category = CX_CAT_BLACKLIST; expect_put_error(&x, CX_EBADREQ, "list_type");
+  x = r; x.category = CX_CAT_BLACKLIST; x.list_type = CX_STR("tax_a"); expect_put_error(&x, CX_EBADREQ, "list_type");
+  x = r; x.category = CX_CAT_BLACKLIST; x.list_type = CX_STR("nope"); expect_put_error(&x, CX_EBADREQ, "list_type");
+  x = r; x.measures = CX_STR("no_such_measure"); expect_put_error(&x, CX_EBADREQ, "measures");
+  /* a person with an ID number and the kind derived from the code */
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  x = r; x.entity_code = cx_str_c(p);
+  fx_put(b, &x);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_summary s;
+  cr_assert_eq(cx_store_summary_get(t, p, &s), 0);
+  cr_assert_eq(s.kind, CX_KIND_PERSON);
+  cr_assert_eq(s.region, 110105);
+  cx_store_txn_end(t);
+}
+
+Test(batch, caller_strings_may_be_freed_after_put) {
+  char c[19];
+  fx_uscc(9, c);
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  char *name = strdup("临时名称"), *rid = strdup("RID-9"), *code = strdup(c), *auth = strdup(A1);
+  cx_record r;
+  fx_record(&r, code, name, auth, rid, fx_day(2024, 1, 10));
+  fx_put(b, &r);
+  memset(name, 'x', strlen(name));
+  memset(rid, 'x', strlen(rid));
+  free(name); free(rid); free(code); free(auth);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_record got;
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RID-9"), NULL, &got), 0);
+  cr_assert(cx_str_eq(got.entity_name, cx_str_c("临时名称")));
+  cx_store_txn_end(t);
+}
+
+static void load(int n_ent, int per, cx_batch_result *res) {
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (int e = 0; e < n_ent; e++) {
+    char c[19], name[64], rid[32];
+    fx_uscc((unsigned)e + 100, c);
+    snprintf(name, sizeof name, "企业%d有限公司", e);
+    for (int i = 0; i < per; i++) {
+      snprintf(rid, sizeof rid, "R-%d-%d", e, i);
+      cx_record r;
+      fx_record(&r, c, name, i % 2 ? A1 : A2, rid, fx_day(2020 + i % 5, 1 + i % 12, 1 + e % 28));
+      r.amount_fen = 100 * i;
+      r.report_date = r.decision_date + (cx_day)(i % 15);
+      if (i % 4 == 0) {
+        r.category = CX_CAT_BLACKLIST;
+        r.list_type = CX_STR("court_dishonest");
+      }
+      fx_put(b, &r);
+    }
+  }
+  cr_assert_eq(cx_batch_commit(b, res), 0);
+}
+
+static int sum_fn(void *ctx, uint32_t month, const uint32_t *dims, const cx_rollup_cell *c) {
+  (void)month; (void)dims;
+  int64_t *acc = ctx;
+  acc[0] += c->count;
+  acc[1] += c->amount;
+  acc[2] += c->on_time;
+  acc[3]++;
+  return 0;
+}
+
+typedef struct snap {
+  cx_store_info info;
+  int64_t roll[3][4];
+  unsigned char sum[8][4096];
+  size_t sumlen[8];
+} snap;
+
+static void take(snap *s) {
+  memset(s, 0, sizeof *s);
+  cr_assert_eq(cx_store_info_get(st, &s->info), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  for (int c = 0; c < cx_cube_count; c++)
+    cr_assert_eq(cx_store_rollup_each(t, c, 0, 0xFFFF, sum_fn, s->roll[c]), 0);
+  for (int e = 0; e < 8; e++) {
+    char c[19];
+    fx_uscc((unsigned)e + 100, c);
+    cx_summary sm;
+    if (cx_store_summary_get(t, c, &sm)) continue;
+    /* the summary's bytes: from hits_ - header to the end of the string area */
+    const unsigned char *start = sm.hits_ - 28;
+    size_t n = (size_t)((const unsigned char *)sm.code.p - start) + 18 + sm.name.n + sm.authority_code.n;
+    cr_assert_leq(n, sizeof s->sum[e]);
+    memcpy(s->sum[e], start, n);
+    s->sumlen[e] = n;
+  }
+  cx_store_txn_end(t);
+}
+
+Test(batch, reimporting_the_same_batch_changes_nothing) {
+  cx_batch_result r1, r2;
+  load(8, 10, &r1);
+  cr_assert_eq(r1.inserted, 80);
+  snap *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+  take(a);
+  load(8, 10, &r2);
+  cr_assert_eq(r2.inserted, 0);
+  cr_assert_eq(r2.replaced, 0);
+  cr_assert_eq(r2.unchanged, 80);
+  cr_assert_eq(r2.entities_touched, 0);
+  take(b);
+  cr_assert_eq(a->info.records, b->info.records);
+  cr_assert_eq(a->info.entities, b->info.entities);
+  cr_assert_eq(a->info.rollup_cells, b->info.rollup_cells);
+  cr_assert_eq(memcmp(a->roll, b->roll, sizeof a->roll), 0);
+  for (int e = 0; e < 8; e++) {
+    cr_assert_gt(a->sumlen[e], 0);
+    cr_assert_eq(a->sumlen[e], b->sumlen[e]);
+    cr_assert_eq(memcmp(a->sum[e], b->sum[e], a->sumlen[e]), 0);
+  }
+  cr_assert_eq(a->roll[0][0], 80);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+  free(a);
+  free(b);
+}
+
+Test(batch, a_commit_failing_half_way_leaves_nothing) {
+  cx_batch_result r1;
+  load(2, 3, &r1);
+  snap *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+  take(a);
+  cx_store_debug_fail_after(st, 10);
+  cx_batch *bt;
+  cr_assert_eq(cx_batch_begin(st, &bt), 0);
+  for (int i = 0; i < 40; i++) {
+    char c[19], rid[32];
+    fx_uscc((unsigned)i + 100, c);
+    snprintf(rid, sizeof rid, "F-%d", i);
+    cx_record r;
+    fx_record(&r, c, "新公司", A1, rid, fx_day(2024, 2, 2));
+    fx_put(bt, &r);
+  }
+  cr_assert_eq(cx_batch_commit(bt, NULL), CX_EIO);
+  take(b);
+  cr_assert_eq(a->info.records, b->info.records);
+  cr_assert_eq(a->info.entities, b->info.entities);
+  cr_assert_eq(memcmp(a->roll, b->roll, sizeof a->roll), 0);
+  for (int e = 0; e < 8; e++) cr_assert_eq(a->sumlen[e], b->sumlen[e]);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+  /* the hook fires once: the next commit works */
+  load(2, 3, &r1);
+  cr_assert_eq(r1.unchanged, 6);
+  free(a);
+  free(b);
+}
+
+Test(batch, replacement_keeps_seq_and_moves_between_entities) {
+  char c1[19], c2[19];
+  fx_uscc(1, c1);
+  fx_uscc(2, c2);
+  cx_batch *b;
+  cx_record r;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_record(&r, c1, "一号", A1, "X1", fx_day(2024, 1, 1));
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cx_reckey k1, k2;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("X1"), &k1, NULL), 0);
+  cx_store_txn_reset(t);
+
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_record(&r, c2, "二号", A1, "X1", fx_day(2024, 6, 1));
+  fx_put(b, &r);
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.replaced, 1);
+  cr_assert_eq(res.entities_touched, 2);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cx_record got;
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("X1"), &k2, &got), 0);
+  cr_assert_eq(k2.seq, k1.seq);
+  cr_assert_neq(k2.entity_id, k1.entity_id);
+  cr_assert_eq(k2.decision_date, fx_day(2024, 6, 1));
+  cx_summary s;
+  cr_assert_eq(cx_store_summary_get(t, c1, &s), 0);
+  cr_assert_eq(s.n_recs, 0);
+  cr_assert(cx_str_eq(s.name, cx_str_c("一号")));
+  cr_assert_eq(cx_store_summary_get(t, c2, &s), 0);
+  cr_assert_eq(s.n_recs, 1);
+  cx_store_txn_end(t);
+  cx_store_info in;
+  cr_assert_eq(cx_store_info_get(st, &in), 0);
+  cr_assert_eq(in.records, 1);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
+
+Test(batch, status_changes) {
+  char c1[19];
+  fx_uscc(1, c1);
+  cx_batch *b;
+  cx_record r;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_record(&r, c1, "一号", A1, "B1", fx_day(2024, 1, 1));
+  r.category = CX_CAT_BLACKLIST;
+  r.list_type = CX_STR("court_dishonest");
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+
+  const char *why;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("B1"), CX_ST_REPAIRED, -1, &why), 0);
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.status_changes, 1);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_summary s;
+  cr_assert_eq(cx_store_summary_get(t, c1, &s), 0);
+  cr_assert_eq(s.n_hits, 0); /* repaired: no longer restricts */
+  cx_sum_rec sr;
+  cx_summary_rec(&s, 0, &sr);
+  cr_assert_eq(sr.status, CX_ST_REPAIRED);
+  cx_store_txn_end(t);
+
+  /* objection only */
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("B1"), -1, 1, &why), 0);
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.status_changes, 1);
+
+  /* a missing record fails the whole commit */
+  char c2[19];
+  fx_uscc(2, c2);
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_record(&r, c2, "二号", A1, "B2", fx_day(2024, 1, 1));
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("nope"), CX_ST_REVOKED, -1, &why), 0);
+  cr_assert_eq(cx_batch_commit(b, &res), CX_ENOTFOUND);
+  cr_assert(strstr(cx_store_errmsg(st), "nope") != NULL);
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_summary_get(t, c2, &s), CX_ENOTFOUND);
+  cx_store_txn_end(t);
+  /* unknown authority too */
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A2), CX_STR("B1"), CX_ST_REVOKED, -1, &why), 0);
+  cr_assert_eq(cx_batch_commit(b, &res), CX_ENOTFOUND);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
+
+Test(batch, a_tiny_map_grows_during_a_big_batch) {
+  cx_store_close(st);
+  cx_test_rmrf(dir);
+  cx_test_tmpdir(dir, sizeof dir);
+  st = fx_open(dir, 1u << 20); /* the embedded data alone nearly fills it */
+  cx_batch_result res;
+  load(200, 20, &res);
+  cr_assert_eq(res.inserted, 4000);
+  cx_store_info in;
+  cr_assert_eq(cx_store_info_get(st, &in), 0);
+  cr_assert_gt(in.map_size, 1u << 20);
+  cr_assert_eq(in.records, 4000);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
