@@ -777,7 +777,9 @@ int main(int argc, char **argv) {
   /* The request pool: the same fixed-seed sample bench_query uses. */
   cxb_lmdb *l;
   if (cxb_lmdb_open(o.db, &l)) cxb_die("cannot open %s read-only", o.db);
-  size_t n_unknown = o.pool * o.unknown_pct / (100 - o.unknown_pct), n_known;
+  size_t n_entities = cxb_lmdb_count(l);
+  size_t n_pool = o.pool < n_entities ? o.pool : n_entities;
+  size_t n_unknown = n_pool * o.unknown_pct / (100 - o.unknown_pct), n_known;
   char *codes;
   if (cxb_codes_sample(l, o.seed, o.pool, n_unknown, &codes, &n_known)) cxb_die("cannot sample codes");
   cxb_lmdb_close(l);
