@@ -243,7 +243,7 @@ static void p_unknown(msgpack_packer *pk) { msgpack_pack_map(pk, 2); S(pk, "id")
 static void p_intkey(msgpack_packer *pk) { msgpack_pack_map(pk, 1); msgpack_pack_uint8(pk, 1); msgpack_pack_uint8(pk, 1); }
 static void p_many(msgpack_packer *pk) {
   msgpack_pack_map(pk, 40);
-  for (int i = 0; i < 40; i++) { char k[8]; snprintf(k, sizeof k, "k%d", i); S(pk, k); msgpack_pack_nil(pk); }
+  for (int i = 0; i < 40; i++) { char k[16]; snprintf(k, sizeof k, "k%d", i); S(pk, k); msgpack_pack_nil(pk); }
 }
 
 Test(req, decodes_id_op_and_fields_in_place) {
