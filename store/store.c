@@ -268,6 +268,7 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   int dead = 0;
   mdb_reader_check(st->env, &dead);
 
+retry:
   if ((rc = mdb_txn_begin(st->env, NULL, st->read_only ? MDB_RDONLY : 0, &txn))) {
     err = cx__store_mdb_err(st, rc, "begin");
     goto fail_env;
@@ -281,7 +282,13 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   rc = cx__meta_get32(st, txn, "schema", &ver);
   if (rc == CX_ENOTFOUND) {
     if (!o.create || st->read_only) { err = CX_ENOSTORE; goto fail_txn; }
-    if ((err = init_store(st, txn))) goto fail_txn;
+    if ((err = init_store(st, txn)) == CX_EMAPFULL) { /* a tiny initial map */
+      mdb_txn_abort(txn);
+      txn = NULL;
+      if ((err = cx__store_grow(st))) goto fail_env;
+      goto retry;
+    }
+    if (err) goto fail_txn;
     ver = CX_SCHEMA_VERSION;
   } else if (rc) {
     err = rc;
