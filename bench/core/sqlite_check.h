@@ -30,6 +30,9 @@ int cxb_sqlite_load(const char *path, cx_query *q, cx_txn *t, cxb_sqlite **out,
                     cxb_sqlite_load_stats *stats);
 /** The verdict (cx_verdict: deny, review, clear or not_found) for an 18-byte code. 0 or -1. */
 int cxb_sqlite_check(cxb_sqlite *s, const char code[18], int action, cx_day as_of, int *verdict);
+/** count + on-time rate by city x month for decision dates in [from, to]: rows and the total
+ *  count (compared with chengxin's agg_covered). 0 or -1. */
+int cxb_sqlite_agg(cxb_sqlite *s, cx_day from, cx_day to, uint64_t *rows, uint64_t *total);
 void cxb_sqlite_close(cxb_sqlite *s);
 
 #endif
