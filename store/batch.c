@@ -532,7 +532,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
 
   /* 2. records and refs */
-  qsort(c->dels, c->n_dels, sizeof c->dels[0], cmp_del);
+  if (c->n_dels) qsort(c->dels, c->n_dels, sizeof c->dels[0], cmp_del);
   for (size_t i = 0; i < c->n_dels; i++) {
     MDB_val k = {CX_RECKEY_LEN, c->dels[i]};
     if ((rc = mdb_del(txn, st->dbi[CX_DBI_RECORDS], &k, NULL)) && rc != MDB_NOTFOUND) {
@@ -540,7 +540,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       goto fail;
     }
   }
-  qsort(c->w, c->n_w, sizeof c->w[0], cmp_w);
+  if (c->n_w) qsort(c->w, c->n_w, sizeof c->w[0], cmp_w);
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t i = 0; i < c->n_w; i++) {
     if (st->debug_fail_after && i >= st->debug_fail_after) {
@@ -554,7 +554,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
   mdb_cursor_close(cur);
   cur = NULL;
-  qsort(c->refs, c->n_refs, sizeof c->refs[0], cmp_ref);
+  if (c->n_refs) qsort(c->refs, c->n_refs, sizeof c->refs[0], cmp_ref);
   for (size_t i = 0; i < c->n_refs; i++) {
     MDB_val k = {c->refs[i].klen, c->refs[i].key}, d = {CX_RECKEY_LEN, c->refs[i].rk};
     if ((rc = mdb_put(txn, st->dbi[CX_DBI_RECORD_REF], &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
@@ -564,7 +564,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if ((err = cx__racc_apply(&c->acc, st, txn))) goto fail;
 
   /* 4. summaries */
-  qsort(c->ent, c->n_ent, sizeof c->ent[0], cmp_ent); /* the ents map is not used after this */
+  if (c->n_ent) qsort(c->ent, c->n_ent, sizeof c->ent[0], cmp_ent); /* the ents map is not used after this */
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t i = 0; i < c->n_ent; i++) {
     if (!c->ent[i].dirty) continue;
