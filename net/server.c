@@ -163,7 +163,15 @@ static void conn_maybe_finish(cx_conn *c) {
   if (idle && (c->lp->stopping || c->close_after_flush)) conn_close(c);
 }
 
-static void idle_cb(uv_timer_t *t) { conn_close(t->data); }
+static void conn_touch(cx_conn *c);
+
+/* Idle: no read and no write progress for the timeout. A connection waiting for its own slow
+ * request is not idle; one whose client does not read its answers is. */
+static void idle_cb(uv_timer_t *t) {
+  cx_conn *c = t->data;
+  if (c->job) conn_touch(c);
+  else conn_close(c);
+}
 
 static void conn_touch(cx_conn *c) {
   unsigned s = c->lp->srv->o.idle_timeout_s;

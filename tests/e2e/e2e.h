@@ -220,8 +220,20 @@ static inline void e2e_setup_args(const char *const *extra) {
 }
 static inline void e2e_setup(void) { e2e_setup_args(NULL); }
 
+/* Copies the server log to stderr (diagnosis of a crashed or misbehaving server). */
+static inline void e2e_dump_log(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  char line[2048];
+  fprintf(stderr, "---- %s ----\n", path);
+  while (fgets(line, sizeof line, f)) fputs(line, stderr);
+  fclose(f);
+}
+
 static inline void e2e_teardown(void) {
-  e2e_stop(&g_srv);
+  int st = e2e_stop(&g_srv);
+  if (st != 0 || getenv("CX_E2E_LOG")) e2e_dump_log(g_srv.log);
+  cr_expect_eq(st, 0, "server exit status %d", st);
   if (g_srv.dir[0]) cx_test_rmrf(g_srv.dir);
 }
 
