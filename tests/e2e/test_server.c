@@ -188,3 +188,31 @@ Test(load, two_hundred_concurrent_connections) {
   cx_client_close(a);
   for (int i = 0; i < N; i++) cx_client_close(cs[i]);
 }
+
+Test(load, sigterm_with_a_pipeline_in_flight_answers_in_order_then_closes) {
+  cx_client *c = e2e_connect_as(TOK_APPROVAL);
+  char code[19];
+  e2e_code("91", E2E_BLACK, code);
+  uint64_t first = 0;
+  for (int i = 0; i < 3000; i++) {
+    uint64_t id;
+    cr_assert_eq(cx_client_send(c, "check", 3, pack_one_check, code, &id), 0);
+    if (!i) first = id;
+  }
+  cx_client_resp r;
+  cr_assert_eq(cx_client_recv(c, &r), 0);
+  assert_ok(&r);
+  kill(g_srv.pid, SIGTERM);
+  int n = 1, rc;
+  while ((rc = cx_client_recv(c, &r)) == 0) {
+    assert_ok(&r);
+    cr_assert_eq(r.id, first + (uint64_t)n, "in order through the stop");
+    n++;
+  }
+  cr_assert(rc == CX_ECONN, "then a clean close (%d) after %d answers", rc, n);
+  cx_client_close(c);
+  int st = 0;
+  cr_assert_eq(waitpid(g_srv.pid, &st, 0), g_srv.pid);
+  g_srv.pid = 0;
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
