@@ -173,7 +173,9 @@ static int f_as_of(cx_exec *x, const cx_req *rq, cx_day *out) {
 static int code_fail(cx_exec *x, int rc, cx_str code) {
   if (rc == CX_ENOTFOUND)
     return fail(x, rc, "no entity with code %.*s", (int)(code.n > 32 ? 32 : code.n), code.p);
-  if (cx_err_name(rc)[0] == 'i' && strcmp(cx_err_name(rc), "invalid_code") == 0)
+  /* Dates in these requests are parsed here, so a CX_EDATE from query/ is the birth date of
+   * an ID number: the code is invalid. */
+  if (strcmp(cx_err_name(rc), "invalid_code") == 0 || rc == CX_EDATE)
     return fail(x, CX_EINVALCODE, "invalid code \"%.*s\": %s", (int)(code.n > 32 ? 32 : code.n),
                 code.p, cx_strerror(rc));
   return fail(x, rc, "%s", cx_strerror(rc));
