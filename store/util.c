@@ -69,7 +69,7 @@ uint64_t cx__hash(const void *p, size_t n) {
   h ^= h >> 31;
   h *= 0x9E3779B97F4A7C15ull;
   h ^= h >> 29;
-  return h | 1; /* 0 marks an empty slot */
+  return h ? h : 1; /* 0 marks an empty slot */
 }
 
 static int hmap_grow(cx_hmap *m) {
