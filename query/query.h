@@ -30,10 +30,15 @@ extern const char *const cx_role_names[CX_ROLE_COUNT];
 
 typedef struct cx_query cx_query;
 
-/** Creates a query context: copies the store's catalogue and calendar. */
+/**
+ * Creates a query context: copies the store's catalogue (the calendar is not needed: report
+ * delays are computed at ingest) and reads the store salt that keys the cursors' MAC.
+ * st is borrowed and must outlive q. CX_ENOMEM.
+ */
 int cx_query_new(cx_store *st, cx_query **out);
 void cx_query_free(cx_query *q);
-/** Re-reads the catalogue (after cx_store_data_put). */
+/** Re-reads the catalogue (after cx_store_data_put): the text stored in the environment,
+ *  else the handle's copy. */
 int cx_query_reload(cx_query *q);
 const cx_catalog *cx_query_catalog(const cx_query *q);
 
@@ -98,8 +103,14 @@ typedef struct cx_records_req {
 
 /**
  * One page of an entity's records, newest first, role-filtered. fn is called for each record
- * on the page. next_cursor receives a NUL-terminated opaque cursor ("" when no more).
- * A cursor of another entity, forged or malformed: CX_EBADREQ.
+ * on the page (a negative return aborts the page and is returned). next_cursor receives a
+ * NUL-terminated opaque cursor ("" when no more): 44 lower-case hex characters holding the
+ * entity id, the last record key and the category filter under a SipHash-2-4 MAC keyed by the
+ * store salt. A cursor of another entity, another category filter, another store, forged or
+ * malformed: CX_EBADREQ. Also CX_EBADREQ: limit > 1000, category outside -1..CX_CAT_COUNT-1.
+ * Paging visits each record exactly once; records inserted meanwhile ahead of the cursor
+ * (newer) do not appear. Code errors and CX_ENOTFOUND as cx_query_entity (including the
+ * public role and a person without public records).
  */
 int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
                      cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]);
@@ -145,8 +156,11 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
 
 typedef int (*cx_search_fn)(void *ctx, cx_str code, cx_str name, uint8_t kind);
 /**
- * Entities by normalised name prefix, then by code prefix; at most limit (1..100) results,
- * each once. The public role gets masked ID numbers and no persons or civil servants.
+ * Entities by normalised name prefix, then by code prefix; at most limit (1..100, 0 -> 20)
+ * results, each once. The public role gets masked ID numbers and no persons or civil servants.
+ * fn returns 0 to go on, > 0 to stop, < 0 to abort (returned). A call visits at most 20000
+ * index entries (results may be fewer than limit when a prefix matches mostly hidden
+ * entities). CX_EBADREQ: limit > 100, a prefix with nothing to search for.
  */
 int cx_query_search(const cx_query *q, cx_txn *t, cx_role role, cx_str prefix, uint32_t limit,
                     cx_search_fn fn, void *ctx);
@@ -203,7 +217,15 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
 /**
  * Runs an aggregate. From the smallest covering rollup cube when there is one, else by a scan
  * of the records; both give identical results. The public role gets cells with
- * count < CX_AGG_MIN_PUBLIC_CELL removed. Allocates the rows (not a hot path).
+ * count < CX_AGG_MIN_PUBLIC_CELL removed (before limit). Allocates the rows (not a hot path).
+ *  - no metrics: one metric, count (rows[i].vals[0]); as_of CX_DAY_NONE: today;
+ *  - rates are 0 when their denominator is 0: on_time_rate = on_time / reported,
+ *    report_delay = delay_sum / reported (mean working days, negative delays count 0),
+ *    loss_rate = lost / (won + lost), kept_rate = kept / (kept + broken);
+ *  - rows are ordered by column `order` (asc, or desc), then by the group keys ascending;
+ *    order -1: by the group keys (descending when desc);
+ *  - CX_EBADREQ: a dim/metric out of range, a duplicate group dim, a filter with 0 or more
+ *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to.
  */
 int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
                        cx_agg_result *out);

@@ -5,6 +5,9 @@
 
 #define SEARCH_MAX 100
 #define SEARCH_DEFAULT 20
+/* Index entries one call may visit (skipped persons and duplicates included): a short public
+ * prefix such as a common surname must not walk millions of persons' names. */
+#define SEARCH_VISIT_MAX 20000
 
 typedef struct search_ctx {
   const cx_query *q;
@@ -14,12 +17,17 @@ typedef struct search_ctx {
   char seen[SEARCH_MAX][CX_CODE_LEN];
   cx_search_fn fn;
   void *ctx;
+  uint32_t visits;
   int err;
 } search_ctx;
 
 static int search_cb(void *vctx, cx_str code, cx_str norm_name) {
   (void)norm_name;
   search_ctx *c = vctx;
+  if (++c->visits > SEARCH_VISIT_MAX) {
+    c->limit = c->n; /* budget spent: stop both phases with what we have */
+    return 1;
+  }
   if (code.n != CX_CODE_LEN) return 0;
   for (uint32_t i = 0; i < c->n; i++)
     if (memcmp(c->seen[i], code.p, CX_CODE_LEN) == 0) return 0;
