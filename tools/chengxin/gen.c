@@ -170,7 +170,7 @@ static const char *const GOVD_CONTENT[] = {
 typedef struct county {
   uint32_t code;
   char name[136];      /* full: "福州市鼓楼区" */
-  char city_short[32]; /* "福州" */
+  char city_short[64]; /* "福州" */
   char prov_short[16]; /* "福建" */
   char city_full[64];  /* "福州市" (or the province for municipalities) */
 } county;
@@ -208,6 +208,7 @@ static void copy_trim_suffix(char *out, size_t cap, const char *name, const char
   size_t n = strlen(name), s = strlen(suffix);
   if (n > s && memcmp(name + n - s, suffix, s) == 0) n -= s;
   if (n >= cap) n = cap - 1;
+  while (n && n < strlen(name) && ((unsigned char)name[n] & 0xC0) == 0x80) n--; /* whole chars */
   memcpy(out, name, n);
   out[n] = 0;
 }

@@ -1,0 +1,798 @@
+/*
+ * import.c — `chengxin import`: CSV and JSON Lines files into a store.
+ *
+ *   chengxin import --db PATH [--mapping FILE] [--batch K] [--format-in csv|jsonl] FILE...
+ *
+ * Every row becomes (names, values) -> cx_record_from_fields -> cx_batch_put: the same path
+ * as the protocol's ingest. A bad row is reported as "FILE:LINE: reason" and skipped; the
+ * rest lands in batches of K rows, one write transaction each.
+ *
+ * CSV is fed to libcsv one physical line at a time, so each row knows the line it starts on
+ * even when a quoted field spans lines. A UTF-8 BOM is skipped; a header that is not UTF-8
+ * (GBK exports from Excel) is refused with a hint to convert it.
+ *
+ * Mapping file (tab-separated, '#' comments):
+ *   source column <TAB> canonical field [<TAB> transform]
+ *   =constant     <TAB> canonical field
+ * Header names are matched after removing blanks and folding full-width brackets, so
+ * "罚款金额（万元）" matches "罚款金额(万元)". Several sources may feed one field: the first
+ * non-empty wins, or with the `join` transform the values are joined with "；".
+ */
+#include <csv.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ===================================================================== mapping */
+
+enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN };
+static const char *const XF_NAMES[] = {"", "date", "kind", "severity", "bool", "num", "join"};
+
+typedef struct map_ent {
+  char *src;   /* normalised source column name, or NULL for a constant */
+  char *konst; /* constant value */
+  char *field; /* canonical field */
+  uint8_t xf;
+} map_ent;
+
+typedef struct mapping {
+  map_ent *e;
+  int n;
+} mapping;
+
+/* Header names: drop ASCII blanks, full-width blank, BOM; fold （）to (). */
+static void norm_header(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && o + 4 < cap;) {
+    const unsigned char *p = (const unsigned char *)s + i;
+    if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
+      i++;
+    } else if (n - i >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF) {
+      i += 3; /* BOM */
+    } else if (n - i >= 3 && p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) {
+      i += 3; /* U+3000 ideographic space */
+    } else if (n - i >= 3 && p[0] == 0xEF && p[1] == 0xBC && (p[2] == 0x88 || p[2] == 0x89)) {
+      out[o++] = p[2] == 0x88 ? '(' : ')';
+      i += 3;
+    } else {
+      out[o++] = (char)*p;
+      i++;
+    }
+  }
+  out[o] = 0;
+}
+
+static void mapping_free(mapping *m) {
+  for (int i = 0; i < m->n; i++) {
+    free(m->e[i].src);
+    free(m->e[i].konst);
+    free(m->e[i].field);
+  }
+  free(m->e);
+  memset(m, 0, sizeof *m);
+}
+
+static int mapping_load(const char *path, mapping *m) {
+  char *text;
+  size_t n;
+  int e = cli_read_file(path, &text, &n);
+  if (e) {
+    cli_err(strerror(-e), "import: mapping %s", path);
+    return -1;
+  }
+  memset(m, 0, sizeof *m);
+  int line = 0, rc = 0;
+  char *save = NULL;
+  for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    line++;
+    size_t ln = strlen(l);
+    while (ln && (l[ln - 1] == '\r' || l[ln - 1] == ' ')) l[--ln] = 0;
+    if (ln == 0 || l[0] == '#') continue;
+    char *f[3] = {0};
+    int nf = 0;
+    char *p = l;
+    while (nf < 3) {
+      f[nf++] = p;
+      char *tab = strchr(p, '\t');
+      if (!tab) break;
+      *tab = 0;
+      p = tab + 1;
+      while (*p == '\t') p++; /* several tabs are one separator (aligned files) */
+    }
+    if (nf < 2 || !*f[0] || !*f[1]) {
+      fprintf(stderr, "%s:%d: expected 'source<TAB>field[<TAB>transform]'\n", path, line);
+      rc = -1;
+      continue;
+    }
+    uint8_t xf = XF_NONE;
+    if (nf == 3 && *f[2]) {
+      int k;
+      for (k = 1; k < (int)(sizeof XF_NAMES / sizeof XF_NAMES[0]); k++)
+        if (strcmp(f[2], XF_NAMES[k]) == 0) break;
+      if (k == (int)(sizeof XF_NAMES / sizeof XF_NAMES[0])) {
+        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, join)\n", path, line, f[2]);
+        rc = -1;
+        continue;
+      }
+      xf = (uint8_t)k;
+    }
+    map_ent *ne = realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
+    if (!ne) {
+      rc = -1;
+      break;
+    }
+    m->e = ne;
+    map_ent *me = &m->e[m->n++];
+    memset(me, 0, sizeof *me);
+    if (f[0][0] == '=') {
+      me->konst = strdup(f[0] + 1);
+    } else {
+      char buf[512];
+      norm_header(f[0], strlen(f[0]), buf, sizeof buf);
+      me->src = strdup(buf);
+    }
+    me->field = strdup(f[1]);
+    me->xf = xf;
+  }
+  free(text);
+  if (rc == 0 && m->n == 0) {
+    cli_err("no mapping lines", "import: %s", path);
+    rc = -1;
+  }
+  if (rc) mapping_free(m);
+  return rc;
+}
+
+/* ===================================================================== plan */
+
+#define MAX_TARGETS 64
+#define MAX_SRCS 8
+
+typedef struct plan_src {
+  int col;           /* column index, or -1 for a constant */
+  const char *konst;
+  uint8_t xf;
+} plan_src;
+
+typedef struct plan_target {
+  const char *name;
+  plan_src src[MAX_SRCS];
+  int n, join;
+} plan_target;
+
+typedef struct plan {
+  plan_target t[MAX_TARGETS];
+  int n;
+} plan;
+
+static plan_target *plan_get(plan *p, const char *name) {
+  for (int i = 0; i < p->n; i++)
+    if (strcmp(p->t[i].name, name) == 0) return &p->t[i];
+  if (p->n == MAX_TARGETS) return NULL;
+  plan_target *t = &p->t[p->n++];
+  memset(t, 0, sizeof *t);
+  t->name = name;
+  return t;
+}
+
+static void plan_add(plan *p, const char *target, int col, const char *konst, uint8_t xf) {
+  plan_target *t = plan_get(p, target);
+  if (!t || t->n == MAX_SRCS) return;
+  t->src[t->n++] = (plan_src){col, konst, xf};
+  if (xf == XF_JOIN) t->join = 1;
+}
+
+static const char *const CANON[] = {
+    "entity_code", "entity_name", "entity_kind", "record_id",  "authority_code", "authority_name",
+    "category",    "subtype",     "domain",      "severity",   "decision_date",  "report_date",
+    "valid_from",  "valid_until", "status",      "objection",  "amount_fen",     "amount_yuan",
+    "amount_wan",  "list_type",   "measures",    "basis",      "content",
+};
+
+static int is_canon(const char *s) {
+  for (size_t i = 0; i < sizeof CANON / sizeof CANON[0]; i++)
+    if (strcmp(CANON[i], s) == 0) return 1;
+  return 0;
+}
+
+/* cols: normalised header names. Returns the number of mapped sources. */
+static int plan_build(plan *p, const mapping *m, char **cols, int ncols) {
+  memset(p, 0, sizeof *p);
+  int used = 0;
+  if (!m || m->n == 0) {
+    for (int c = 0; c < ncols; c++) {
+      if (!is_canon(cols[c])) continue;
+      plan_add(p, cols[c], c, NULL, XF_NONE);
+      used++;
+    }
+    return used;
+  }
+  for (int i = 0; i < m->n; i++) {
+    const map_ent *e = &m->e[i];
+    if (e->konst) {
+      plan_add(p, e->field, -1, e->konst, e->xf);
+      continue;
+    }
+    for (int c = 0; c < ncols; c++)
+      if (strcmp(cols[c], e->src) == 0) {
+        plan_add(p, e->field, c, NULL, e->xf);
+        used++;
+      }
+  }
+  return used;
+}
+
+/* ===================================================================== transforms */
+
+/* Date: the first three numbers (or an 8-digit block) as YYYY-MM-DD; unchanged otherwise. */
+static size_t xf_date(const char *s, size_t n, char *out) {
+  int v[3], k = 0;
+  size_t i = 0;
+  while (i < n && k < 3) {
+    if (s[i] >= '0' && s[i] <= '9') {
+      size_t st = i;
+      long x = 0;
+      while (i < n && s[i] >= '0' && s[i] <= '9' && i - st < 9) x = x * 10 + (s[i++] - '0');
+      if (k == 0 && i - st == 8) {
+        v[0] = (int)(x / 10000), v[1] = (int)(x / 100 % 100), v[2] = (int)(x % 100);
+        k = 3;
+        break;
+      }
+      v[k++] = (int)x;
+    } else {
+      i++;
+    }
+  }
+  if (k < 3 || v[0] < 1000 || v[0] > 9999 || v[1] > 99 || v[2] > 99) {
+    memcpy(out, s, n);
+    return n;
+  }
+  snprintf(out, 11, "%04d-%02d-%02d", v[0], v[1], v[2]);
+  return 10;
+}
+
+static int has(const char *s, size_t n, const char *needle) {
+  size_t k = strlen(needle);
+  for (size_t i = 0; i + k <= n; i++)
+    if (memcmp(s + i, needle, k) == 0) return 1;
+  return 0;
+}
+
+static size_t put(char *out, const char *lit) {
+  size_t n = strlen(lit);
+  memcpy(out, lit, n);
+  return n;
+}
+
+static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
+  switch (xf) {
+  case XF_DATE: return xf_date(s, n, out);
+  case XF_KIND:
+    if (has(s, n, "个体")) return put(out, "individual_business");
+    if (has(s, n, "自然人")) return put(out, "person");
+    if (has(s, n, "法人") || has(s, n, "组织")) return 0; /* derive from the code */
+    break;
+  case XF_SEVERITY:
+    if (has(s, n, "轻微")) return put(out, "minor");
+    if (has(s, n, "严重") || has(s, n, "重大")) return put(out, "serious");
+    if (has(s, n, "一般") || has(s, n, "较重")) return put(out, "general");
+    break;
+  case XF_BOOL:
+    if (has(s, n, "是") || has(s, n, "有")) return put(out, "true");
+    if (has(s, n, "否") || has(s, n, "无")) return put(out, "false");
+    break;
+  case XF_NUM: { /* drop thousands separators, blanks and units */
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+      if ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-') out[o++] = s[i];
+    return o;
+  }
+  default: break;
+  }
+  memcpy(out, s, n);
+  return n;
+}
+
+/* ===================================================================== importer */
+
+typedef struct importer {
+  cx_store *st;
+  const mapping *map;
+  cx_batch *b;
+  uint64_t batch;
+  const char *file;
+  int quiet, tty;
+  /* counters */
+  uint64_t read, rejected, inserted, replaced, unchanged, in_batch;
+  int fatal;
+  /* progress */
+  double t0, last;
+  uint64_t bytes, total_bytes;
+  /* row assembly */
+  char *arena;
+  size_t arena_cap;
+} importer;
+
+static void reject(importer *im, long line, const char *why) {
+  fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
+  im->rejected++;
+}
+
+static int commit(importer *im) {
+  if (!im->b) return 0;
+  uint64_t n = cx_batch_size(im->b);
+  cx_batch_result r;
+  int e = cx_batch_commit(im->b, &r);
+  im->b = NULL;
+  if (e) {
+    cli_err(cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s", im->file,
+            (unsigned long long)n, cx_strerror(e));
+    im->rejected += n;
+    im->fatal = 1;
+    return -1;
+  }
+  im->inserted += r.inserted;
+  im->replaced += r.replaced;
+  im->unchanged += r.unchanged;
+  return 0;
+}
+
+static void progress(importer *im, int final) {
+  if (!im->tty) return;
+  double now = cli_now();
+  if (!final && now - im->last < 0.2) return;
+  im->last = now;
+  double rate = now > im->t0 ? (double)im->read / (now - im->t0) : 0;
+  if (final) {
+    fputs("\r\033[K", stderr);
+    return;
+  }
+  char eta[32] = "";
+  if (im->total_bytes && im->bytes && now > im->t0) {
+    double bps = (double)im->bytes / (now - im->t0);
+    snprintf(eta, sizeof eta, "  ETA %.0fs", (double)(im->total_bytes - im->bytes) / bps);
+  }
+  fprintf(stderr, "\r\033[K%s: %llu rows  %.0f rows/s%s", im->file, (unsigned long long)im->read, rate, eta);
+}
+
+/* One row: cols are the values by column index (n of them). */
+static void import_row(importer *im, const plan *p, const cx_str *cols, int n, long line) {
+  im->read++;
+  size_t need = 256; /* a transform at most doubles a value plus a few bytes; joins add 3 */
+  for (int t = 0; t < p->n; t++)
+    for (int s = 0; s < p->t[t].n; s++) {
+      const plan_src *ps = &p->t[t].src[s];
+      size_t vn = ps->konst ? strlen(ps->konst) : ps->col < n ? cols[ps->col].n : 0;
+      need += vn * 2 + 24;
+    }
+  if (need > im->arena_cap) {
+    char *a = realloc(im->arena, need);
+    if (!a) {
+      reject(im, line, "out of memory");
+      return;
+    }
+    im->arena = a;
+    im->arena_cap = need;
+  }
+  cx_str names[MAX_TARGETS], vals[MAX_TARGETS];
+  size_t o = 0;
+  for (int t = 0; t < p->n; t++) {
+    const plan_target *pt = &p->t[t];
+    size_t start = o;
+    for (int s = 0; s < pt->n; s++) {
+      const plan_src *ps = &pt->src[s];
+      const char *v;
+      size_t vn;
+      if (ps->konst) {
+        v = ps->konst;
+        vn = strlen(v);
+      } else {
+        if (ps->col >= n) continue;
+        v = cols[ps->col].p;
+        vn = cols[ps->col].n;
+      }
+      while (vn && (*v == ' ' || *v == '\t')) v++, vn--;
+      while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r')) vn--;
+      if (vn == 0) continue;
+      if (!pt->join && o > start) break; /* first non-empty wins */
+      if (pt->join && o > start) o += put(im->arena + o, "；");
+      size_t before = o;
+      o += xf_apply(ps->xf, v, vn, im->arena + o);
+      if (o == before && !pt->join) continue;
+      if (!pt->join) break;
+    }
+    names[t] = cx_str_c(pt->name);
+    vals[t] = (cx_str){im->arena + start, (uint32_t)(o - start)};
+  }
+  cx_record r;
+  const char *why = NULL;
+  int e = cx_record_from_fields(names, vals, (size_t)p->n, &r, &why);
+  if (e) {
+    reject(im, line, why ? why : cx_strerror(e));
+    return;
+  }
+  if (!im->b) {
+    e = cx_batch_begin(im->st, &im->b);
+    if (e) {
+      cli_err(cx_strerror(e), "import: batch");
+      im->fatal = 1;
+      return;
+    }
+  }
+  e = cx_batch_put(im->b, &r, &why);
+  if (e) {
+    reject(im, line, why ? why : cx_strerror(e));
+    return;
+  }
+  if (cx_batch_size(im->b) >= im->batch) commit(im);
+  progress(im, 0);
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+typedef struct csv_state {
+  importer *im;
+  long line, row_start;
+  int header_done, ncols_hdr;
+  char **hdr;
+  plan plan;
+  /* fields of the current row */
+  char *buf;
+  size_t buf_n, buf_cap;
+  size_t *off, *len;
+  int nf, nf_cap;
+  int bad_encoding;
+} csv_state;
+
+static int utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s, *e = p + n;
+  while (p < e) {
+    if (*p < 0x80) {
+      p++;
+      continue;
+    }
+    int k = (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+    if (k < 0 || e - p <= k) return 0;
+    for (int i = 1; i <= k; i++)
+      if ((p[i] & 0xC0) != 0x80) return 0;
+    p += k + 1;
+  }
+  return 1;
+}
+
+static void csv_field_cb(void *data, size_t n, void *ctx) {
+  csv_state *cs = ctx;
+  if (cs->nf == cs->nf_cap) {
+    int cap = cs->nf_cap ? cs->nf_cap * 2 : 64;
+    size_t *o2 = realloc(cs->off, (size_t)cap * sizeof *o2);
+    if (!o2) return;
+    cs->off = o2;
+    size_t *l2 = realloc(cs->len, (size_t)cap * sizeof *l2);
+    if (!l2) return;
+    cs->len = l2;
+    cs->nf_cap = cap;
+  }
+  if (cs->buf_n + n + 1 > cs->buf_cap) {
+    size_t cap = (cs->buf_n + n + 1) * 2;
+    char *b = realloc(cs->buf, cap);
+    if (!b) return;
+    cs->buf = b;
+    cs->buf_cap = cap;
+  }
+  if (n) memcpy(cs->buf + cs->buf_n, data, n);
+  cs->off[cs->nf] = cs->buf_n;
+  cs->len[cs->nf] = n;
+  cs->buf_n += n;
+  cs->buf[cs->buf_n++] = 0;
+  cs->nf++;
+}
+
+static void csv_row_cb(int term, void *ctx) {
+  (void)term;
+  csv_state *cs = ctx;
+  importer *im = cs->im;
+  long line = cs->row_start;
+  cs->row_start = cs->line + 1;
+  int nf = cs->nf;
+  cs->nf = 0;
+  cs->buf_n = 0;
+  if (im->fatal) return;
+  if (!cs->header_done) {
+    cs->header_done = 1;
+    cs->ncols_hdr = nf;
+    cs->hdr = calloc((size_t)nf + 1, sizeof *cs->hdr);
+    if (!cs->hdr) return;
+    for (int i = 0; i < nf; i++) {
+      if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
+      char nb[512];
+      norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
+      cs->hdr[i] = strdup(nb);
+    }
+    if (cs->bad_encoding) {
+      cli_err("the header is not UTF-8 (convert first, e.g. iconv -f GBK -t UTF-8)", "import: %s", im->file);
+      im->fatal = 1;
+      return;
+    }
+    if (!im->map)
+      for (int i = 0; i < nf; i++)
+        if (!is_canon(cs->hdr[i]) && !im->quiet)
+          fprintf(stderr, "%s:%ld: column '%s' is not a canonical field; ignored (use --mapping)\n",
+                  im->file, line, cs->hdr[i]);
+    if (plan_build(&cs->plan, im->map, cs->hdr, nf) == 0) {
+      cli_err("no column matches a canonical field or the mapping", "import: %s", im->file);
+      im->fatal = 1;
+    }
+    return;
+  }
+  if (nf == 1 && cs->len[0] == 0) return; /* blank line */
+  if (nf > cs->ncols_hdr) {
+    for (int i = cs->ncols_hdr; i < nf; i++)
+      if (cs->len[i]) {
+        char why[96];
+        snprintf(why, sizeof why, "%d fields, the header has %d", nf, cs->ncols_hdr);
+        im->read++;
+        reject(im, line, why);
+        return;
+      }
+    nf = cs->ncols_hdr;
+  }
+  cx_str cols[512];
+  if (nf > 512) nf = 512;
+  for (int i = 0; i < nf; i++) cols[i] = (cx_str){cs->buf + cs->off[i], (uint32_t)cs->len[i]};
+  import_row(im, &cs->plan, cols, nf, line);
+}
+
+static void import_csv(importer *im, FILE *f) {
+  struct csv_parser p;
+  csv_state cs;
+  memset(&cs, 0, sizeof cs);
+  cs.im = im;
+  cs.row_start = 1;
+  if (csv_init(&p, CSV_APPEND_NULL) != 0) {
+    cli_err("out of memory", "import");
+    im->fatal = 1;
+    return;
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  while (!im->fatal && (n = getline(&line, &cap, f)) > 0) {
+    cs.line++;
+    im->bytes += (uint64_t)n;
+    const char *s = line;
+    if (cs.line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, n -= 3;
+    if (csv_parse(&p, s, (size_t)n, csv_field_cb, csv_row_cb, &cs) != (size_t)n) {
+      fprintf(stderr, "%s:%ld: %s\n", im->file, cs.line, csv_strerror(csv_error(&p)));
+      im->fatal = 1;
+    }
+  }
+  if (!im->fatal) csv_fini(&p, csv_field_cb, csv_row_cb, &cs);
+  if (ferror(f)) {
+    cli_err(strerror(errno), "import: %s", im->file);
+    im->fatal = 1;
+  }
+  csv_free(&p);
+  free(line);
+  for (int i = 0; i < cs.ncols_hdr; i++) free(cs.hdr ? cs.hdr[i] : NULL);
+  free(cs.hdr);
+  free(cs.buf);
+  free(cs.off);
+  free(cs.len);
+}
+
+/* ---------------------------------------------------------------- JSON Lines */
+
+static void import_jsonl(importer *im, FILE *f) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  long ln = 0;
+  char *keys[MAX_TARGETS * 2];
+  cx_str vals[MAX_TARGETS * 2];
+  char *vbuf = NULL;
+  size_t vcap = 0;
+  while (!im->fatal && (n = getline(&line, &cap, f)) > 0) {
+    ln++;
+    im->bytes += (uint64_t)n;
+    const char *s = line;
+    if (ln == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, n -= 3;
+    size_t k = 0;
+    while (k < (size_t)n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n')) k++;
+    if (k == (size_t)n) continue; /* blank line */
+    json_error_t jerr;
+    json_t *o = json_loadb(s, (size_t)n, JSON_DECODE_ANY, &jerr);
+    if (!o || !json_is_object(o)) {
+      im->read++;
+      char why[200];
+      snprintf(why, sizeof why, "not a JSON object%s%s", o ? "" : ": ", o ? "" : jerr.text);
+      reject(im, ln, why);
+      json_decref(o);
+      continue;
+    }
+    /* values as text, into one buffer */
+    size_t need = (size_t)n * 2 + 64 * (json_object_size(o) + 1);
+    if (need > vcap) {
+      char *nb = realloc(vbuf, need);
+      if (!nb) {
+        json_decref(o);
+        break;
+      }
+      vbuf = nb;
+      vcap = need;
+    }
+    int nk = 0, bad = 0;
+    size_t vo = 0;
+    const char *key;
+    json_t *v;
+    char why[200] = "";
+    json_object_foreach(o, key, v) {
+      if (nk == MAX_TARGETS * 2) break;
+      size_t start = vo;
+      switch (json_typeof(v)) {
+      case JSON_STRING:
+        memcpy(vbuf + vo, json_string_value(v), json_string_length(v));
+        vo += json_string_length(v);
+        break;
+      case JSON_INTEGER: vo += (size_t)sprintf(vbuf + vo, "%lld", (long long)json_integer_value(v)); break;
+      case JSON_REAL: {
+        int w = sprintf(vbuf + vo, "%.6f", json_real_value(v));
+        while (w > 1 && vbuf[vo + (size_t)w - 1] == '0') w--;
+        if (vbuf[vo + (size_t)w - 1] == '.') w--;
+        vo += (size_t)w;
+        break;
+      }
+      case JSON_TRUE: vo += put(vbuf + vo, "true"); break;
+      case JSON_FALSE: vo += put(vbuf + vo, "false"); break;
+      case JSON_NULL: break;
+      case JSON_ARRAY: {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) {
+          if (!json_is_string(x)) {
+            snprintf(why, sizeof why, "%s: expected a list of strings", key);
+            bad = 1;
+            break;
+          }
+          if (i) vbuf[vo++] = ',';
+          memcpy(vbuf + vo, json_string_value(x), json_string_length(x));
+          vo += json_string_length(x);
+        }
+        break;
+      }
+      default:
+        snprintf(why, sizeof why, "%s: nested object", key);
+        bad = 1;
+        break;
+      }
+      if (bad) break;
+      char nb[512];
+      norm_header(key, strlen(key), nb, sizeof nb);
+      keys[nk] = strdup(nb);
+      vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
+      nk++;
+    }
+    if (bad) {
+      im->read++;
+      reject(im, ln, why);
+    } else {
+      plan p;
+      plan_build(&p, im->map, keys, nk);
+      import_row(im, &p, vals, nk, ln);
+    }
+    for (int i = 0; i < nk; i++) free(keys[i]);
+    json_decref(o);
+  }
+  if (ferror(f)) {
+    cli_err(strerror(errno), "import: %s", im->file);
+    im->fatal = 1;
+  }
+  free(line);
+  free(vbuf);
+}
+
+/* ===================================================================== command */
+
+static int ends_with(const char *s, const char *suf) {
+  size_t n = strlen(s), k = strlen(suf);
+  return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+int cli_cmd_import(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"db", required_argument, 0, 'd'},        {"mapping", required_argument, 0, 'm'},
+      {"batch", required_argument, 0, 'b'},     {"format-in", required_argument, 0, 'f'},
+      {"quiet", no_argument, 0, 'q'},           {0, 0, 0, 0},
+  };
+  const char *db = NULL, *mapf = NULL, *fin = NULL;
+  uint64_t batch = 10000;
+  int quiet = 0, c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': db = optarg; break;
+    case 'm': mapf = optarg; break;
+    case 'b':
+      if (cli_parse_u64(optarg, &batch) || batch == 0 || batch > 1000000)
+        return cli_usage("import: --batch: expected 1..1000000, got '%s'", optarg);
+      break;
+    case 'f':
+      if (strcmp(optarg, "csv") && strcmp(optarg, "jsonl"))
+        return cli_usage("import: --format-in: expected csv or jsonl, got '%s'", optarg);
+      fin = optarg;
+      break;
+    case 'q': quiet = 1; break;
+    default: return cli_usage("import: bad option");
+    }
+  }
+  if (!db) return cli_usage("import: --db PATH is required");
+  if (optind >= argc) return cli_usage("import: no input FILE");
+  mapping m;
+  memset(&m, 0, sizeof m);
+  if (mapf && mapping_load(mapf, &m)) return CLI_EXIT_USAGE;
+  cx_store *st;
+  if (cli_store_open(db, 0, 0, 0, &st)) {
+    mapping_free(&m);
+    return CLI_EXIT_FAIL;
+  }
+  importer im;
+  memset(&im, 0, sizeof im);
+  im.st = st;
+  im.map = mapf ? &m : NULL;
+  im.batch = batch;
+  im.quiet = quiet;
+  im.tty = !quiet && isatty(2);
+  im.t0 = cli_now();
+  for (int i = optind; i < argc && !im.fatal; i++) {
+    const char *path = argv[i];
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+      cli_err(strerror(errno), "import: %s", path);
+      im.fatal = 1;
+      break;
+    }
+    im.file = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    struct stat sb;
+    im.total_bytes = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
+    im.bytes = 0;
+    int jsonl;
+    if (fin) {
+      jsonl = strcmp(fin, "jsonl") == 0;
+    } else if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson") || ends_with(path, ".json")) {
+      jsonl = 1;
+    } else if (ends_with(path, ".csv") || ends_with(path, ".txt")) {
+      jsonl = 0;
+    } else { /* sniff the first non-blank byte */
+      int ch;
+      while ((ch = getc(f)) == ' ' || ch == '\n' || ch == '\r' || ch == '\t' || ch == 0xEF || ch == 0xBB || ch == 0xBF) {
+      }
+      jsonl = ch == '{';
+      if (ch != EOF) ungetc(ch, f);
+    }
+    if (jsonl)
+      import_jsonl(&im, f);
+    else
+      import_csv(&im, f);
+    if (f != stdin) fclose(f);
+    if (!im.fatal) commit(&im); /* files do not share a batch: errors stay per file */
+  }
+  if (im.b) cx_batch_abort(im.b);
+  progress(&im, 1);
+  double secs = cli_now() - im.t0;
+  if (!quiet || im.rejected)
+    fprintf(stderr,
+            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected "
+            "in %.2f s (%.0f rows/s)\n",
+            (unsigned long long)im.read, (unsigned long long)im.inserted,
+            (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
+            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0);
+  cx_store_close(st);
+  free(im.arena);
+  mapping_free(&m);
+  return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
+}
