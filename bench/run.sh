@@ -8,7 +8,8 @@
 # Builds Release into build-release/ (only the targets it needs), generates the stores from a
 # fixed seed under $CX_BENCH_DATA (default /tmp/cx_bench_data; never committed), then runs:
 #   1. import speed: `chengxin gen --db` (records/s, store bytes per record) and CSV import;
-#   2. bench_query: the query core vs raw mdb_get (floor) and SQLite (same rows, same check);
+#   2. bench_query: the query core vs raw mdb_get (floor) and SQLite (same rows, same check),
+#      plus DuckDB (npm @duckdb/node-api) on the aggregates when it installs;
 #   3. scaling: check latency at each store size;
 #   4. bench_load: chengxind vs redis-server (GET of the same summary bytes), 50 connections,
 #      pipelining depth 1, 4, 16, 64.
@@ -18,6 +19,7 @@
 #
 # Environment: CX_BENCH_DATA (data dir), CX_BENCH_REUSE=1 (reuse stores generated earlier with
 # the same parameters: import figures then come from that earlier run), CX_BENCH_SEED (42),
+# CX_BENCH_NO_DUCKDB=1 (skip the DuckDB baseline), CX_BENCH_SERVER_THREADS (chengxind worker loops; default nproc),
 # CX_BENCH_NO_BUILD=1 (use build-release/ as it is), CX_BENCH_BIN=DIR (take the four binaries
 # from DIR, no build), CX_BENCH_NO_DOCS=1 (do not touch docs/).
 set -euo pipefail
@@ -151,6 +153,28 @@ say "bench_query on $store"
 rm -f "$work/sqlite.db"
 as_of=$(jq -r .as_of "$work/query.json")
 
+# ------------------------------------------------------------------ DuckDB (optional baseline)
+# The aggregates' rows exported to CSV, loaded into DuckDB (npm @duckdb/node-api), the same two
+# aggregate specs; results must match chengxin's. Skipped (not failed) when node or the npm
+# package is not available: it is the one optional baseline.
+echo '{"skipped": "node/npm or @duckdb/node-api not available"}' > "$work/duckdb.json"
+if [ "${CX_BENCH_NO_DUCKDB:-0}" != 1 ] && command -v node >/dev/null && command -v npm >/dev/null &&
+   { [ -d "$root/bench/duckdb/node_modules/@duckdb/node-api" ] ||
+     (cd "$root/bench/duckdb" && npm install --no-audit --no-fund --silent >/dev/null 2>&1); }; then
+  say "DuckDB on the same rows"
+  "$bin/bench_query" --db "$store" --export-csv "$work/rows.csv"
+  if node "$root/bench/duckdb/agg.mjs" "$work/rows.csv" "$work/query.json" "$work/duckdb.json" "$budget"; then
+    jq --slurpfile d "$work/duckdb.json" '.ops += $d[0].ops' "$work/query.json" > "$work/query.j2"
+    mv "$work/query.j2" "$work/query.json"
+  else
+    echo "bench/run.sh: FAILED: DuckDB baseline" >&2
+    failures+=("duckdb")
+  fi
+  rm -f "$work/rows.csv"
+else
+  say "DuckDB skipped (node, npm or @duckdb/node-api missing)"
+fi
+
 # ------------------------------------------------------------------ scaling
 scale_files=()
 for s in $scale; do
@@ -171,7 +195,8 @@ token=bench-$RANDOM$RANDOM
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
 say "chengxind on 127.0.0.1:$port"
-"$bin/chengxind" --db "$store" --listen "127.0.0.1:$port" --tokens "$work/tokens" \
+threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}   # chengxind's default: one worker loop per CPU
+"$bin/chengxind" --db "$store" --listen "127.0.0.1:$port" --tokens "$work/tokens" --threads "$threads" \
   > "$work/chengxind.log" 2>&1 &
 pids+=($!)
 cx_pid=$!
@@ -225,13 +250,17 @@ mkdir -p "$results"
 out=$results/$date_utc-$size.json
 jq -n --arg size "$size" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson seed "$seed" \
   --arg cmd "bench/run.sh $size" --arg load_after "$load_after" --argjson secs "$((t_run1 - t_run0))" \
+  --argjson threads "$threads" \
   --slurpfile machine "$work/machine.json" --slurpfile versions "$work/versions.json" \
   --slurpfile gen "$main_dir/gen.json" --slurpfile imp "$work/import.json" \
-  --slurpfile query "$work/query.json" \
+  --slurpfile query "$work/query.json" --slurpfile duckdb "$work/duckdb.json" \
   --slurpfile scaling <(cat "${scale_files[@]}") --slurpfile load <(cat "${load_files[@]}") '
   {size: $size, date: $date, command: $cmd, seed: $seed, run_seconds: $secs,
    machine: ($machine[0] + {load_after: $load_after}), versions: $versions[0],
-   import: [$gen[0], $imp[0]], query: $query[0], scaling: $scaling, load: $load,
+   import: [$gen[0], $imp[0]], query: $query[0], duckdb: ($duckdb[0] | del(.ops)), scaling: $scaling,
+   server: {chengxind_threads: $threads, redis: "single-threaded, --save \"\" --appendonly no",
+            load_generator: "bench_load, 1 thread, same machine"},
+   load: $load,
    ratios: {
      check_vs_mdb_get: ($query[0].ops | map(select(.op == "check"))[0].ratio),
      sqlite_vs_check: ($query[0].ops | map(select(.op == "sqlite_check"))[0].ratio),

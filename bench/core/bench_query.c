@@ -36,7 +36,7 @@
 /* ===================================================================== options */
 
 typedef struct opts {
-  const char *db, *json, *label, *sqlite_path, *ops, *as_of_s, *action;
+  const char *db, *json, *label, *sqlite_path, *ops, *as_of_s, *action, *export_csv;
   uint64_t seed;
   size_t iters, pool;
   unsigned unknown_pct;
@@ -187,7 +187,7 @@ typedef struct bench {
   uint64_t verdicts[CX_V_COUNT];
   uint64_t page_records, search_results;
   int agg_from_rollup;
-  uint64_t agg_rows, agg_scanned, agg_total;
+  uint64_t agg_rows, agg_scanned, agg_total, agg_total2;
   cx_day agg_from, agg_to;
 } bench;
 
@@ -303,8 +303,11 @@ static int run_agg(bench *b, const cx_agg_spec *spec, uint64_t *dg) {
   b->agg_from_rollup = res.from_rollup;
   b->agg_rows = res.n_rows;
   b->agg_scanned = res.scanned;
-  b->agg_total = 0;
-  for (uint32_t i = 0; i < res.n_rows; i++) b->agg_total += (uint64_t)res.rows[i].vals[0];
+  b->agg_total = b->agg_total2 = 0;
+  for (uint32_t i = 0; i < res.n_rows; i++) {
+    b->agg_total += (uint64_t)res.rows[i].vals[0];
+    if (spec->metrics[1] == CX_M_IN_FORCE) b->agg_total2 += (uint64_t)res.rows[i].vals[1];
+  }
   cx_agg_result_free(&res);
   return 0;
 }
@@ -381,13 +384,51 @@ static void agg_spec_init(cx_agg_spec *s, cx_day as_of) {
   s->as_of = as_of;
 }
 
+/* ===================================================================== CSV export */
+
+/* The rows the aggregates read, one line per record, for other engines (DuckDB) to load:
+ * city,month,decision_date,reported,on_time,status,valid_from,valid_until (days since epoch). */
+typedef struct export_ctx { FILE *f; uint64_t n; } export_ctx;
+
+static int export_fn(void *ctx, const cx_reckey *key, const cx_record *r) {
+  (void)key;
+  export_ctx *e = ctx;
+  fprintf(e->f, "%u,%u,%u,%d,%d,%d,%u,%u\n", cx_record_dim(r, CX_DIM_CITY), cx_record_dim(r, CX_DIM_MONTH),
+          r->decision_date, r->report_date != CX_DAY_NONE, r->on_time, r->status, r->valid_from,
+          r->valid_until);
+  e->n++;
+  return 0;
+}
+
+static int export_csv(const char *db, const char *path) {
+  cx_store *st;
+  cx_txn *t;
+  cx_store_opts so = {.read_only = 1};
+  int rc = cx_store_open(db, &so, &st);
+  if (rc) cxb_die("cx_store_open %s: %s", db, cx_strerror(rc));
+  if ((rc = cx_store_txn_begin(st, &t)) != 0) cxb_die("txn: %s", cx_strerror(rc));
+  export_ctx e = {fopen(path, "w"), 0};
+  if (!e.f) cxb_die("cannot write %s", path);
+  static char buf[1 << 20];
+  setvbuf(e.f, buf, _IOFBF, sizeof buf);
+  fprintf(e.f, "city,month,decision_date,reported,on_time,status,valid_from,valid_until\n");
+  uint64_t t0 = cxb_now_ns();
+  rc = cx_store_records_scan(t, export_fn, &e);
+  if (fclose(e.f) != 0 || rc) cxb_die("export to %s failed", path);
+  printf("export_csv rows=%" PRIu64 " seconds=%.2f file=%s\n", e.n, (double)(cxb_now_ns() - t0) / 1e9, path);
+  cx_store_txn_end(t);
+  cx_store_close(st);
+  return 0;
+}
+
 /* ===================================================================== main */
 
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_query --db DIR [--iters N] [--budget-ms MS] [--pool N] [--unknown PCT]\n"
           "                   [--seed S] [--as-of YYYY-MM-DD] [--year YYYY] [--action CODE]\n"
-          "                   [--sqlite FILE | --no-sqlite] [--ops a,b] [--json FILE] [--label L]\n");
+          "                   [--sqlite FILE | --no-sqlite] [--ops a,b] [--json FILE] [--label L]\n"
+          "       bench_query --db DIR --export-csv FILE   (the aggregates' rows, for DuckDB)\n");
   exit(2);
 }
 
@@ -398,7 +439,8 @@ int main(int argc, char **argv) {
       {"db", 1, 0, 'd'},      {"iters", 1, 0, 'n'}, {"budget-ms", 1, 0, 'b'}, {"pool", 1, 0, 'p'},
       {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},  {"as-of", 1, 0, 'a'},     {"year", 1, 0, 'y'},
       {"action", 1, 0, 'A'},  {"sqlite", 1, 0, 'q'}, {"no-sqlite", 0, 0, 'Q'}, {"ops", 1, 0, 'o'},
-      {"json", 1, 0, 'j'},    {"label", 1, 0, 'l'}, {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
+      {"json", 1, 0, 'j'},    {"label", 1, 0, 'l'}, {"help", 0, 0, 'h'},
+      {"export-csv", 1, 0, 'E'}, {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (c) {
@@ -416,10 +458,13 @@ int main(int argc, char **argv) {
     case 'o': o.ops = optarg; break;
     case 'j': o.json = optarg; break;
     case 'l': o.label = optarg; break;
+    case 'E': o.export_csv = optarg; break;
     default: usage();
     }
   }
   if (!o.db || o.iters == 0 || o.pool == 0 || o.unknown_pct >= 100) usage();
+
+  if (o.export_csv) return export_csv(o.db, o.export_csv);
 
   bench b;
   memset(&b, 0, sizeof b);
@@ -589,6 +634,7 @@ int main(int argc, char **argv) {
   b.agg_from = y0;
   b.agg_to = y1;
   uint64_t covered_digest = 0, scan_digest = 0, covered_rows = 0, covered_total = 0;
+  uint64_t inforce_rows = 0, inforce_count = 0, inforce_total = 0;
   if (op_enabled(&o, "agg_covered")) {
     size_t it = o.iters < 2000 ? o.iters : 2000;
     op_def d = {"agg_covered", NULL, op_agg_covered, &b, 1, it, 5};
@@ -622,6 +668,11 @@ int main(int argc, char **argv) {
     snprintf(r->note, sizeof r->note, "count + in_force by province, all years; %s; %" PRIu64 " visited",
              b.agg_from_rollup ? "from rollup" : "scan", b.agg_scanned);
     print_result(r);
+    uint64_t dg;
+    (void)run_agg(&b, &b.agg_in_force, &dg);
+    inforce_rows = b.agg_rows;
+    inforce_count = b.agg_total;
+    inforce_total = b.agg_total2;
   }
 
   /* ---- phase 3: SQLite on the same rows. ---- */
@@ -698,6 +749,17 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "agg_year", year);
     cxb_json_str(&j, "action", o.action);
     cxb_json_int(&j, "timer_overhead_ns", (long long)timer_overhead_ns);
+    cxb_json_obj_begin(&j, "agg");
+    cxb_json_int(&j, "year", year);
+    cxb_json_int(&j, "from_day", (long long)y0);
+    cxb_json_int(&j, "to_day", (long long)y1);
+    cxb_json_int(&j, "as_of_day", (long long)b.as_of);
+    cxb_json_int(&j, "covered_rows", (long long)covered_rows);
+    cxb_json_int(&j, "covered_total", (long long)covered_total);
+    cxb_json_int(&j, "in_force_rows", (long long)inforce_rows);
+    cxb_json_int(&j, "in_force_count", (long long)inforce_count);
+    cxb_json_int(&j, "in_force_total", (long long)inforce_total);
+    cxb_json_obj_end(&j);
     if (ls.rows) {
       cxb_json_obj_begin(&j, "sqlite_load");
       cxb_json_int(&j, "rows", (long long)ls.rows);
