@@ -285,3 +285,26 @@ Test(check, names_tables) {
   cr_assert_str_eq(cx_metric_names[CX_M_KEPT_RATE], "kept_rate");
   cr_assert_str_eq(cx_metric_names[CX_M_ON_TIME_RATE], "on_time_rate");
 }
+
+Test(check, reload_picks_up_a_replaced_catalogue) {
+  put_blacklist("R1", CX_ST_ACTIVE, 0);
+  cx_check_hit hits[4];
+  cr_assert_eq(run(ENT, "procurement", "2024-06-01", hits, 4).verdict, CX_V_DENY);
+  /* The operator turns the procurement ban into heightened review. */
+  char *cat = strdup(qt_catalog);
+  char *p = strstr(cat, "no_procurement\tdeny");
+  cr_assert_not_null(p);
+  const char *from = "no_procurement\tdeny", *to = "no_procurement\treview";
+  size_t n = strlen(cat) + 8;
+  char *buf = malloc(n);
+  snprintf(buf, n, "%.*s%s%s", (int)(p - cat), cat, to, p + strlen(from));
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(E.st, "catalog", buf, strlen(buf), &bad), 0, "line %d", bad);
+  cr_assert_eq(cx_query_reload(E.q), 0);
+  cx_check_result res = run(ENT, "procurement", "2024-06-01", hits, 4);
+  cr_assert_eq(res.verdict, CX_V_REVIEW);
+  cr_assert_eq(hits[0].effect, CX_EFFECT_REVIEW);
+  cr_assert_eq(cx_query_catalog(E.q)->measures[0].effect, CX_EFFECT_REVIEW);
+  free(buf);
+  free(cat);
+}

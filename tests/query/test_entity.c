@@ -156,3 +156,27 @@ Test(entity, civil_servant_authority) {
   cr_assert_eq(st.code.n, 18);
   cr_assert_neq(memcmp(st.code.p, SERVANT, 18), 0, "masked");
 }
+
+Test(entity, review_only_measures_and_revoked_entries) {
+  cx_record r = qt_rec(ENT, "福州某某建设有限公司", CX_KIND_ENTERPRISE, AUTH, "W1",
+                       CX_CAT_GOV_DISHONESTY, qt_day("2024-01-05"));
+  r.list_type = CX_STR("gov_watch");
+  r.valid_until = qt_day("2024-07-01");
+  qt_put1(&E, &r);
+  r = qt_rec(ENT, "福州某某建设有限公司", CX_KIND_ENTERPRISE, AUTH, "B9", CX_CAT_BLACKLIST,
+             qt_day("2024-01-06"));
+  r.list_type = CX_STR("court_dishonest");
+  r.status = CX_ST_REVOKED;
+  r.objection = 1; /* not pending any more: the record is revoked */
+  qt_put1(&E, &r);
+  cx_entity_status st;
+  cr_assert_eq(get(ENT, CX_ROLE_ANALYST, "2024-03-01", &st), 0);
+  cr_assert_eq(st.flags, CX_EF_UNDER_MEASURES, "review measures count; revoked entries do not");
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].in_force, 0);
+  cr_assert_eq(get(ENT, CX_ROLE_ANALYST, "2024-07-01", &st), 0);
+  cr_assert_eq(st.flags, 0, "valid_until day: no longer under measures");
+  cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, "2024-03-01", &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_BLACKLIST].visible, 0);
+  cr_assert_eq(st.counts[CX_CAT_GOV_DISHONESTY].visible, 1);
+}
