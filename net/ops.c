@@ -922,6 +922,9 @@ int cx__net_exec(cx_exec *x, const cx_req *rq) {
     rc = handlers[rq->op](x, rq);
   }
   if (rc) {
+    /* Internal errors are events worth a log line (never the request's arguments). */
+    if (strcmp(cx_err_name(rc), "internal") == 0)
+      cx_net_log("internal error: op=%s: %s", cx_op_names[rq->op], x->msg[0] ? x->msg : cx_strerror(rc));
     x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
     pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
   }

@@ -217,6 +217,12 @@ Test(abuse, every_error_code_reachable) {
   r = e2e_call(c, "entity", (const char *[]){"code", code, NULL});
   assert_err(&r, "internal");
   cx_client_close(c);
+  FILE *f = fopen(g_srv.log, "r");
+  char line[2048];
+  int logged = 0;
+  while (f && fgets(line, sizeof line, f)) logged |= strstr(line, "internal error: op=entity") != NULL;
+  if (f) fclose(f);
+  cr_assert(logged, "internal errors are logged");
   e2e_assert_alive();
 }
 
