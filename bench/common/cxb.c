@@ -235,6 +235,40 @@ size_t cxb_lmdb_count(cxb_lmdb *l) {
   return n;
 }
 
+int cxb_lmdb_live_bytes(cxb_lmdb *l, uint64_t *live, uint64_t *map_used) {
+  int was_live = l->live;
+  if (cxb_lmdb_begin(l)) return -1;
+  MDB_stat st;
+  MDB_envinfo ei;
+  uint64_t pages = 0;
+  MDB_dbi main_dbi;
+  int rc = mdb_dbi_open(l->txn, NULL, 0, &main_dbi); /* its keys name the sub-databases */
+  if (rc) goto out;
+  if ((rc = mdb_stat(l->txn, main_dbi, &st)) != 0) goto out;
+  pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+  size_t psize = st.ms_psize;
+  MDB_cursor *c;
+  if ((rc = mdb_cursor_open(l->txn, main_dbi, &c)) != 0) goto out;
+  MDB_val k, v;
+  for (int r = mdb_cursor_get(c, &k, &v, MDB_FIRST); r == 0; r = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    char name[256];
+    if (k.mv_size == 0 || k.mv_size >= sizeof name) continue;
+    memcpy(name, k.mv_data, k.mv_size);
+    name[k.mv_size] = 0;
+    MDB_dbi dbi;
+    if (mdb_dbi_open(l->txn, name, 0, &dbi) != 0) continue;
+    if (mdb_stat(l->txn, dbi, &st) == 0)
+      pages += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+  }
+  mdb_cursor_close(c);
+  if ((rc = mdb_env_info(l->env, &ei)) != 0) goto out;
+  *live = pages * psize;
+  *map_used = (uint64_t)(ei.me_last_pgno + 1) * psize;
+out:
+  if (!was_live) cxb_lmdb_reset(l);
+  return rc ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------ codes */
 
 static const char uscc_alpha[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";

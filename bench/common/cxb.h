@@ -93,6 +93,9 @@ int cxb_lmdb_summary(cxb_lmdb *l, const char code[18], const void **val, size_t 
  */
 typedef int (*cxb_each_fn)(void *ctx, const char code[18], const void *val, size_t n);
 int cxb_lmdb_each(cxb_lmdb *l, cxb_each_fn fn, void *ctx);
+/** Pages in use by every database (B-tree and overflow pages, free list excluded) times the
+ *  page size, and the high-water mark of the map (what the data file needs). 0 or -1. */
+int cxb_lmdb_live_bytes(cxb_lmdb *l, uint64_t *live, uint64_t *map_used);
 /** Number of entries in the summary database. */
 size_t cxb_lmdb_count(cxb_lmdb *l);
 

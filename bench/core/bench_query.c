@@ -491,6 +491,8 @@ int main(int argc, char **argv) {
    * closed before cx_store_open. */
   if (cxb_lmdb_open(o.db, &b.raw) != 0) cxb_die("cannot open %s read-only", o.db);
   size_t n_entities = cxb_lmdb_count(b.raw);
+  uint64_t live_bytes = 0, hw_bytes = 0;
+  if (cxb_lmdb_live_bytes(b.raw, &live_bytes, &hw_bytes) != 0) cxb_die("mdb_stat failed");
   if (n_entities == 0) cxb_die("%s: the summary database is empty", o.db);
   size_t n_pool = o.pool < n_entities ? o.pool : n_entities;
   size_t n_unknown = n_pool * o.unknown_pct / (100 - o.unknown_pct);
@@ -550,6 +552,7 @@ int main(int argc, char **argv) {
     cx_day_to_ymd(b.as_of, &y, &m, &d);
     year = y - 1;
   }
+  printf("# store live_bytes=%" PRIu64 " high_water=%" PRIu64 "\n", live_bytes, hw_bytes);
   printf("# store records=%" PRIu64 " entities=%" PRIu64 " map_used=%" PRIu64
          " as_of=%s year=%d action=%s\n",
          info.records, info.entities, info.map_used, as_of_buf, year, o.action);
@@ -743,6 +746,9 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "records", (long long)info.records);
     cxb_json_int(&j, "entities", (long long)info.entities);
     cxb_json_int(&j, "map_used", (long long)info.map_used);
+    cxb_json_int(&j, "live_bytes", (long long)live_bytes);
+    cxb_json_int(&j, "high_water_bytes", (long long)hw_bytes);
+    cxb_json_num(&j, "live_bytes_per_record", info.records ? (double)live_bytes / (double)info.records : 0);
     cxb_json_int(&j, "pool_known", (long long)b.n_known);
     cxb_json_int(&j, "pool_unknown", (long long)n_unknown);
     cxb_json_str(&j, "as_of", as_of_buf);
