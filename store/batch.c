@@ -580,13 +580,10 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if ((err = cx__meta_put32(st, txn, "next_seq", ctr.seq)) || (err = cx__meta_put32(st, txn, "next_eid", ctr.eid)) ||
       (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)))
     goto fail;
-  rc = mdb_txn_commit(txn);
-  txn = NULL;
-  if (rc) return cx__store_mdb_err(st, rc, "commit");
-  return 0;
+  return cx__store_wtxn_end(st, txn, 1);
 fail:
   if (cur) mdb_cursor_close(cur);
-  if (txn) mdb_txn_abort(txn);
+  if (txn) cx__store_wtxn_end(st, txn, 0);
   return err;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "store_int.h"
 
@@ -93,28 +94,103 @@ static int meta_get64(cx_store *st, MDB_txn *txn, const char *name, uint64_t *v)
 
 /* ------------------------------------------------------------------ map */
 
+#define CX_GROW_WAIT_MS 5000
+
+void cx__store_enter(cx_store *st) {
+  for (;;) {
+    while (atomic_load(&st->growing)) {
+      struct timespec ts = {0, 100000};
+      nanosleep(&ts, NULL);
+    }
+    atomic_fetch_add(&st->active, 1);
+    if (!atomic_load(&st->growing)) return;
+    atomic_fetch_sub(&st->active, 1);
+  }
+}
+
+void cx__store_leave(cx_store *st) { atomic_fetch_sub(&st->active, 1); }
+
+/* Remaps to size (0: adopt the size another process set) once no txn of ours is live. */
+static int set_mapsize_quiesced(cx_store *st, uint64_t size) {
+  pthread_mutex_lock(&st->grow_mu);
+  atomic_store(&st->growing, 1);
+  int waited = 0, rc;
+  while (atomic_load(&st->active) > 0 && waited < CX_GROW_WAIT_MS * 10) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+    waited++;
+  }
+  if (atomic_load(&st->active) > 0) {
+    atomic_store(&st->growing, 0);
+    pthread_mutex_unlock(&st->grow_mu);
+    cx__store_setmsg(st, "map full: cannot grow while read transactions stay open");
+    return CX_EMAPFULL;
+  }
+  rc = mdb_env_set_mapsize(st->env, (size_t)size);
+  if (!rc && size) st->map_size = size;
+  atomic_store(&st->growing, 0);
+  pthread_mutex_unlock(&st->grow_mu);
+  return rc ? cx__store_mdb_err(st, rc, "set map size") : 0;
+}
+
 int cx__store_wtxn(cx_store *st, MDB_txn **out) {
   if (st->read_only) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
   }
+  cx__store_enter(st);
   int rc = mdb_txn_begin(st->env, NULL, 0, out);
   if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
-    mdb_env_set_mapsize(st->env, 0);
+    cx__store_leave(st);
+    int err = set_mapsize_quiesced(st, 0);
+    if (err) return err;
+    cx__store_enter(st);
     rc = mdb_txn_begin(st->env, NULL, 0, out);
   }
-  return rc ? cx__store_mdb_err(st, rc, "begin write txn") : 0;
+  if (rc) {
+    cx__store_leave(st);
+    return cx__store_mdb_err(st, rc, "begin write txn");
+  }
+  return 0;
+}
+
+int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
+  int rc = 0;
+  if (commit) rc = mdb_txn_commit(txn);
+  else mdb_txn_abort(txn);
+  cx__store_leave(st);
+  return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
 }
 
 int cx__store_grow(cx_store *st) {
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
-  uint64_t want = cur * 2;
-  int rc = mdb_env_set_mapsize(st->env, (size_t)want);
-  if (rc) return cx__store_mdb_err(st, rc, "grow map");
-  st->map_size = want;
+  return set_mapsize_quiesced(st, cur * 2);
+}
+
+/* Begins a read txn of our own (info, verify, backup), counted in st->active. */
+static int rtxn_begin(cx_store *st, MDB_txn **txn) {
+  cx__store_enter(st);
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+  if (rc == MDB_MAP_RESIZED) {
+    cx__store_leave(st);
+    int err = set_mapsize_quiesced(st, 0);
+    if (err) return err;
+    cx__store_enter(st);
+    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+  }
+  if (rc) {
+    cx__store_leave(st);
+    return cx__store_mdb_err(st, rc, "begin read txn");
+  }
   return 0;
+}
+
+int cx__store_rtxn(cx_store *st, MDB_txn **txn) { return rtxn_begin(st, txn); }
+void cx__store_rtxn_end(cx_store *st, MDB_txn *txn) {
+  mdb_txn_abort(txn);
+  cx__store_leave(st);
 }
 
 /* ------------------------------------------------------------------ data files */
@@ -234,6 +310,7 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   if (opts) o = *opts;
   cx_store *st = calloc(1, sizeof *st);
   if (!st) return CX_ENOMEM;
+  pthread_mutex_init(&st->grow_mu, NULL);
   int rc, err = 0;
   MDB_txn *txn = NULL;
   char file[4200];
@@ -320,6 +397,7 @@ fail_free:
   memcpy(open_errmsg, st->errmsg, sizeof open_errmsg);
   free(st->catalog);
   free(st->calendar);
+  pthread_mutex_destroy(&st->grow_mu);
   free(st);
   return err;
 }
@@ -332,6 +410,7 @@ void cx_store_close(cx_store *st) {
   free(st->retired);
   free(st->catalog);
   free(st->calendar);
+  pthread_mutex_destroy(&st->grow_mu);
   free(st);
 }
 
@@ -344,14 +423,10 @@ int cx_store_txn_begin(cx_store *st, cx_txn **out) {
   cx_txn *t = calloc(1, sizeof *t);
   if (!t) return CX_ENOMEM;
   t->st = st;
-  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t->txn);
-  if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(st->env, 0);
-    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &t->txn);
-  }
+  int rc = rtxn_begin(st, &t->txn);
   if (rc) {
     free(t);
-    return cx__store_mdb_err(st, rc, "begin read txn");
+    return rc;
   }
   t->live = 1;
   *out = t;
@@ -359,22 +434,31 @@ int cx_store_txn_begin(cx_store *st, cx_txn **out) {
 }
 
 void cx_store_txn_reset(cx_txn *t) {
-  if (t->live) mdb_txn_reset(t->txn);
+  if (t->live) {
+    mdb_txn_reset(t->txn);
+    cx__store_leave(t->st);
+  }
   t->live = 0;
 }
 
 int cx_store_txn_renew(cx_txn *t) {
-  if (t->live) mdb_txn_reset(t->txn);
-  t->live = 0;
+  cx_store_txn_reset(t);
+  cx__store_enter(t->st);
   int rc = mdb_txn_renew(t->txn);
   if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(t->st->env, 0);
+    cx__store_leave(t->st);
+    int err = set_mapsize_quiesced(t->st, 0);
+    if (err) return err;
+    cx__store_enter(t->st);
     rc = mdb_txn_renew(t->txn);
   }
-  if (rc) return cx__store_mdb_err(t->st, rc, "renew read txn");
+  if (rc) {
+    cx__store_leave(t->st);
+    return cx__store_mdb_err(t->st, rc, "renew read txn");
+  }
   t->live = 1;
   for (int i = 0; i < CX_DBI_COUNT; i++)
-    if (t->cur[i] && (rc = mdb_cursor_renew(t->txn, t->cur[i]))) {
+    if (t->cur[i] && mdb_cursor_renew(t->txn, t->cur[i])) {
       mdb_cursor_close(t->cur[i]);
       t->cur[i] = NULL;
     }
@@ -386,6 +470,7 @@ void cx_store_txn_end(cx_txn *t) {
   for (int i = 0; i < CX_DBI_COUNT; i++)
     if (t->cur[i]) mdb_cursor_close(t->cur[i]);
   mdb_txn_abort(t->txn);
+  if (t->live) cx__store_leave(t->st);
   free(t);
 }
 
@@ -601,12 +686,8 @@ int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
 
 int cx_store_info_get(cx_store *st, cx_store_info *out) {
   MDB_txn *txn;
-  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
-  if (rc == MDB_MAP_RESIZED) {
-    mdb_env_set_mapsize(st->env, 0);
-    rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
-  }
-  if (rc) return cx__store_mdb_err(st, rc, "begin");
+  int rc = rtxn_begin(st, &txn);
+  if (rc) return rc;
   cx_store_info in;
   memset(&in, 0, sizeof in);
   MDB_stat s;
@@ -626,7 +707,7 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   in.max_readers = ei.me_maxreaders;
   in.readers_used = ei.me_numreaders;
   in.salt = st->salt;
-  mdb_txn_abort(txn);
+  cx__store_rtxn_end(st, txn);
   *out = in;
   return 0;
 }
@@ -636,7 +717,9 @@ int cx_store_backup(cx_store *st, const char *out_dir) {
     cx__store_setmsg(st, "cannot create %s: %s", out_dir, strerror(errno));
     return CX_EIO;
   }
+  cx__store_enter(st); /* the copy runs its own read txn */
   int rc = mdb_env_copy2(st->env, out_dir, MDB_CP_COMPACT);
+  cx__store_leave(st);
   return rc ? cx__store_mdb_err(st, rc, "backup") : 0;
 }
 
@@ -741,8 +824,8 @@ int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n
       if ((rc = mdb_drop(txn, st->dbi[CX_DBI_REGIONS], 0))) err = cx__store_mdb_err(st, rc, "regions drop");
       else err = load_regions(st, txn, text, n);
     }
-    if (!err && (rc = mdb_txn_commit(txn))) err = cx__store_mdb_err(st, rc, "commit");
-    else if (err) mdb_txn_abort(txn);
+    if (!err) err = cx__store_wtxn_end(st, txn, 1);
+    else cx__store_wtxn_end(st, txn, 0);
     if (err) st->catalog = old_cat;
     if (err == CX_EMAPFULL && !cx__store_grow(st)) continue;
     if (!err && kind == 0) {
@@ -770,11 +853,10 @@ int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const
   if (rc) return rc;
   MDB_val k = {CX_CODE_LEN, (void *)code}, d = {n, (void *)v};
   if ((rc = mdb_put(txn, st->dbi[CX_DBI_SUMMARY], &k, &d, 0))) {
-    mdb_txn_abort(txn);
+    cx__store_wtxn_end(st, txn, 0);
     return cx__store_mdb_err(st, rc, "summary put");
   }
-  rc = mdb_txn_commit(txn);
-  return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+  return cx__store_wtxn_end(st, txn, 1);
 }
 
 void cx_store_debug_fail_after(cx_store *st, unsigned k) { st->debug_fail_after = k; }
@@ -784,9 +866,8 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v) {
   int rc = cx__store_wtxn(st, &txn);
   if (rc) return rc;
   if ((rc = cx__meta_put32(st, txn, "schema", v))) {
-    mdb_txn_abort(txn);
+    cx__store_wtxn_end(st, txn, 0);
     return rc;
   }
-  rc = mdb_txn_commit(txn);
-  return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+  return cx__store_wtxn_end(st, txn, 1);
 }

@@ -51,6 +51,8 @@
 #define CX_STORE_INT_H
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -91,6 +93,13 @@ struct cx_store {
   size_t n_retired;
   unsigned debug_fail_after;
   char errmsg[256];
+  /* Map growth (mdb_env_set_mapsize) must not run while any txn of this process is live:
+   * every txn counts itself in `active`; a grower raises `growing`, waits for active == 0
+   * (bounded), remaps, lowers it. Plain atomics rather than a rwlock because a cx_txn may be
+   * reset on another thread than the one that renewed it (MDB_NOTLS). */
+  atomic_int active;
+  atomic_int growing;
+  pthread_mutex_t grow_mu;
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
@@ -224,9 +233,17 @@ uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_i
 int cx__authority_find(cx_store *st, MDB_txn *txn, cx_str code, uint32_t *id);
 int cx__meta_get32(cx_store *st, MDB_txn *txn, const char *name, uint32_t *v);
 int cx__meta_put32(cx_store *st, MDB_txn *txn, const char *name, uint32_t v);
-/** Begins a write txn, handling MDB_MAP_RESIZED. */
+/** Begins a write txn, handling MDB_MAP_RESIZED; pair with cx__store_wtxn_end. */
 int cx__store_wtxn(cx_store *st, MDB_txn **out);
-/** Doubles the map (after a MDB_MAP_FULL abort). */
+/** Commits (commit != 0) or aborts a txn from cx__store_wtxn. Returns the commit's error. */
+int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit);
+/** Enter/leave the set of live txns (see cx_store.active). */
+void cx__store_enter(cx_store *st);
+void cx__store_leave(cx_store *st);
+/** A read txn of the store's own (counted in active). */
+int cx__store_rtxn(cx_store *st, MDB_txn **txn);
+void cx__store_rtxn_end(cx_store *st, MDB_txn *txn);
+/** Doubles the map (after a MDB_MAP_FULL abort; waits for this process's txns to end). */
 int cx__store_grow(cx_store *st);
 /** Rebuilds every rollup cell from the records (after a calendar change). */
 int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn);

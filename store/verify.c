@@ -29,7 +29,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   long diffs = 0;
   int rc, err = 0;
   uint64_t recs_seen = 0;
-  if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))) return cx__store_mdb_err(st, rc, "begin");
+  if ((rc = cx__store_rtxn(st, &txn))) return rc;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc))) {
@@ -126,7 +126,7 @@ out:
   if (uc) mdb_cursor_close(uc);
   if (rc_) mdb_cursor_close(rc_);
   if (ec) mdb_cursor_close(ec);
-  mdb_txn_abort(txn);
+  cx__store_rtxn_end(st, txn);
   cx__racc_free(&acc);
   cx__sumb_free(&b);
   return err ? err : diffs;

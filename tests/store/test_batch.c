@@ -322,3 +322,39 @@ Test(batch, a_tiny_map_grows_during_a_big_batch) {
   cr_assert_eq(in.records, 4000);
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
 }
+
+#include <pthread.h>
+#include <unistd.h>
+
+static void *hold_reader(void *arg) {
+  cx_txn *t = arg;
+  usleep(300 * 1000);
+  cx_store_txn_reset(t); /* reset on another thread than the one that began it (MDB_NOTLS) */
+  return NULL;
+}
+
+Test(batch, growth_waits_for_open_readers) {
+  cx_store_close(st);
+  cx_test_rmrf(dir);
+  cx_test_tmpdir(dir, sizeof dir);
+  st = fx_open(dir, 64u << 10);
+  cx_store_info in0;
+  cr_assert_eq(cx_store_info_get(st, &in0), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  pthread_t th;
+  pthread_create(&th, NULL, hold_reader, t);
+  cx_batch_result res;
+  load(100, 20, &res); /* needs to grow: waits for the reader's reset */
+  pthread_join(th, NULL);
+  cr_assert_eq(res.inserted, 2000);
+  cx_store_info in;
+  cr_assert_eq(cx_store_info_get(st, &in), 0);
+  cr_assert_gt(in.map_size, in0.map_size);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cx_summary s;
+  char c[19];
+  fx_uscc(100, c);
+  cr_assert_eq(cx_store_summary_get(t, c, &s), 0);
+  cx_store_txn_end(t);
+}
