@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 # ------------------------------------------------------------------ plots
 jq -r '.query.ops[] | select(.n > 0) | "\(.op) \(.median_ns/1000) \(.p99_ns/1000) \(.p999_ns/1000)"' \
   "$json" > "$tmp/lat.dat"
-jq -r '[.load[] | select(.batch == 1)] | group_by(.depth)[] |
+jq -r '[.load[] | select(.batch == 1 and (.op == "check" or .op == "get"))] | group_by(.depth)[] |
        "\(.[0].depth) \(map(select(.proto == "cx"))[0].req_per_s // 0) \(map(select(.proto == "resp"))[0].req_per_s // 0)"' \
   "$json" > "$tmp/load.dat"
 jq -r '.scaling[] | "\(.records) \(.ops | map(select(.op == "check"))[0] | "\(.median_ns) \(.p99_ns) \(.p999_ns)") \(.ops | map(select(.op == "floor_mdb_get"))[0].p99_ns)"' \
@@ -113,7 +113,7 @@ def rate: if . == null then "–" elif . >= 1000000 then "\(. / 1000000 | sig) M
 "",
 "| server | depth | codes/request | requests/s | codes/s | p50 | p99 | p999 |",
 "|---|---:|---:|---:|---:|---:|---:|---:|",
-(.load | sort_by(.batch, .depth, .proto)[] | "| \(if .proto == "cx" then "chengxind check" else "redis GET" end) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
+(.load | sort_by(.batch, (.op != "check" and .op != "get"), .depth, .proto)[] | "| \(if .proto == "cx" then "chengxind \(.op)" else "redis GET" end) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
 "",
 "![latency per op](../bench/results/\(.size)-latency.png)",
 "![chengxind vs redis by depth](../bench/results/\(.size)-load.png)",

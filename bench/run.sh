@@ -241,6 +241,12 @@ f=$work/load-cx-batch100.json
 "$bin/bench_load" --db "$store" --seed "$seed" --conns 50 --depth 1 --batch 100 --duration "$ldur" \
   --warmup "$lwarm" --proto cx --port "$port" --token "$token" --as-of "$as_of" --json "$f" --label "$size"
 load_files+=("$f")
+# the website's and approval systems' mix on one connection pool
+f=$work/load-cx-mix.json
+"$bin/bench_load" --db "$store" --seed "$seed" --conns 50 --depth 1 --mix check=90,entity=8,records=2 \
+  --duration "$ldur" --warmup "$lwarm" --proto cx --port "$port" --token "$token" --as-of "$as_of" \
+  --json "$f" --label "$size"
+load_files+=("$f")
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 t_run1=$(date +%s)
@@ -264,9 +270,9 @@ jq -n --arg size "$size" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson s
    ratios: {
      check_vs_mdb_get: ($query[0].ops | map(select(.op == "check"))[0].ratio),
      sqlite_vs_check: ($query[0].ops | map(select(.op == "sqlite_check"))[0].ratio),
-     chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .depth == 1 and .batch == 1))[0].req_per_s) /
+     chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1))[0].req_per_s) /
                                  ($load | map(select(.proto == "resp" and .depth == 1))[0].req_per_s)),
-     chengxind_vs_redis_depth16: (($load | map(select(.proto == "cx" and .depth == 16 and .batch == 1))[0].req_per_s) /
+     chengxind_vs_redis_depth16: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 16 and .batch == 1))[0].req_per_s) /
                                   ($load | map(select(.proto == "resp" and .depth == 16))[0].req_per_s))
    }}' > "$out"
 say "wrote $out"

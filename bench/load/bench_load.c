@@ -11,12 +11,14 @@
  * Requests cycle through a fixed-seed pool of the store's codes plus a share of unknown codes
  * (valid check characters, absent from the store). Latencies go into a log-linear histogram
  * (1/64 relative precision); throughput counts responses inside the measured window.
- * Every response is checked: cx must answer ok:true with the id sent; redis must return a
- * value for a known code and nil for an unknown one. Wrong answers make the run fail (exit 1).
+ * Every response is checked: cx must answer with the id sent, ok:true (entity and records of an
+ * unknown code: ok:false, not_found); redis must return a value for a known code and nil for an
+ * unknown one. Wrong answers make the run fail (exit 1).
  *
  * Usage:
  *   bench_load --db DIR --port N [--proto cx|resp] [--host H] [--conns C] [--depth P]
- *              [--duration S] [--warmup S] [--op check|entity|ping] [--batch K] [--action A]
+ *              [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K] [--action A]
+ *              [--mix check=90,entity=8,records=2]   (op mix by weight, fixed seed)
  *              [--as-of YYYY-MM-DD] [--token T] [--pool N] [--unknown PCT] [--seed S]
  *              [--json FILE] [--label L]
  *   bench_load --redis-load --db DIR --port N [--host H]
@@ -87,11 +89,14 @@ static uint64_t h_pct(const hist *h, double p) {
 /* ===================================================================== options */
 
 enum { PROTO_CX, PROTO_RESP };
-enum { OP_CHECK, OP_ENTITY, OP_PING };
+enum { OP_CHECK, OP_ENTITY, OP_RECORDS, OP_PING, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"check", "entity", "records", "ping"};
 
 typedef struct opts {
   const char *db, *host, *json, *label, *action, *as_of, *token;
   int port, proto, op;
+  unsigned mix[OP_COUNT];     /* --mix weights; all 0 = only `op` */
+  const char *mix_s;
   unsigned conns, depth, batch;
   double duration, warmup;
   size_t pool;
@@ -105,7 +110,8 @@ typedef struct opts {
 typedef struct reqpool {
   char *bytes;
   size_t *off, *len;
-  uint8_t *known;    /* 1 when the pool entry is an existing code */
+  uint8_t *known;    /* cx: 1 when ok:true is the right answer (unknown codes get not_found
+                      * from entity/records); resp: 1 when a value is (an existing code) */
   size_t n, max_len;
   size_t id_at;      /* offset of the big-endian u32 id inside each cx frame */
 } reqpool;
@@ -134,22 +140,23 @@ static void pk_s(msgpack_packer *pk, const char *s) {
 }
 
 /* Packs one cx request into sb, framed; returns the id offset. */
-static size_t cx_pack(const opts *o, msgpack_sbuffer *sb, const char *codes, size_t n_codes) {
+static size_t cx_pack(const opts *o, int op, msgpack_sbuffer *sb, const char *codes, size_t n_codes) {
   msgpack_packer pk;
   msgpack_sbuffer_clear(sb);
   msgpack_sbuffer_write(sb, "\0\0\0\0", 4);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-  int with_as_of = o->as_of && o->op != OP_PING;
+  int with_as_of = o->as_of && op != OP_PING;
   uint32_t n = 2;
-  if (o->op == OP_CHECK) n += 2 + (uint32_t)with_as_of;
-  else if (o->op == OP_ENTITY) n += 1 + (uint32_t)with_as_of;
+  if (op == OP_CHECK) n += 2 + (uint32_t)with_as_of;
+  else if (op == OP_ENTITY) n += 1 + (uint32_t)with_as_of;
+  else if (op == OP_RECORDS) n += 2 + (uint32_t)with_as_of;
   msgpack_pack_map(&pk, n);
   pk_s(&pk, "id");
   size_t id_at = sb->size + 1;          /* after the 0xce marker */
   msgpack_pack_fix_uint32(&pk, 0);
   pk_s(&pk, "op");
-  pk_s(&pk, o->op == OP_CHECK ? "check" : o->op == OP_ENTITY ? "entity" : "ping");
-  if (o->op == OP_CHECK) {
+  pk_s(&pk, op_names[op]);
+  if (op == OP_CHECK) {
     pk_s(&pk, "codes");
     msgpack_pack_array(&pk, n_codes);
     for (size_t i = 0; i < n_codes; i++) {
@@ -158,10 +165,14 @@ static size_t cx_pack(const opts *o, msgpack_sbuffer *sb, const char *codes, siz
     }
     pk_s(&pk, "action");
     pk_s(&pk, o->action);
-  } else if (o->op == OP_ENTITY) {
+  } else if (op == OP_ENTITY || op == OP_RECORDS) {
     pk_s(&pk, "code");
     msgpack_pack_str(&pk, 18);
     msgpack_pack_str_body(&pk, codes, 18);
+    if (op == OP_RECORDS) {
+      pk_s(&pk, "limit");
+      msgpack_pack_uint32(&pk, 20);
+    }
   }
   if (with_as_of) {
     pk_s(&pk, "as_of");
@@ -187,7 +198,15 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
   char batch[18 * 1000];
+  unsigned mix_total = 0;
+  for (int m = 0; m < OP_COUNT; m++) mix_total += o->mix[m];
+  cxb_rng mr = {o->seed ^ 0x1234567u};
   for (size_t i = 0; i < n_codes; i++) {
+    int op = o->op;
+    if (mix_total) { /* a fixed-seed op per pool entry, by the --mix weights */
+      unsigned x = (unsigned)cxb_rng_below(&mr, mix_total);
+      for (op = 0; op < OP_COUNT - 1 && x >= o->mix[op]; op++) x -= o->mix[op];
+    }
     size_t k = order[i];
     const char *code = codes + k * 18;
     if (o->proto == PROTO_RESP) {
@@ -202,8 +221,10 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
         for (size_t b = 0; b < nc; b++) memcpy(batch + b * 18, codes + order[(i + b) % n_codes] * 18, 18);
         cs = batch;
       }
-      rp->id_at = cx_pack(o, &sb, cs, nc);
-      pool_add(rp, &cap, sb.data, sb.size, k < n_known);
+      size_t id_at = cx_pack(o, op, &sb, cs, nc);
+      if (i > 0 && id_at != rp->id_at) cxb_die("request id offsets differ");
+      rp->id_at = id_at;
+      pool_add(rp, &cap, sb.data, sb.size, k < n_known || op == OP_CHECK || op == OP_PING);
     }
   }
   msgpack_sbuffer_destroy(&sb);
@@ -466,7 +487,7 @@ static long parse_cx(conn *c, uint64_t now) {
         fail_run(c->g, "response id mismatch: %s", why);
         return -1;
       }
-      complete(c, now, ok);
+      complete(c, now, ok == c->g->rp.known[c->sent_key[c->head]]);
     } else {
       /* the auth response */
       if (!ok) { fail_run(c->g, "%s", "auth refused (check needs an approval token)"); return -1; }
@@ -713,7 +734,8 @@ static int free_port(void) {
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_load --db DIR --port N [--proto cx|resp] [--host H] [--conns C] [--depth P]\n"
-          "                  [--duration S] [--warmup S] [--op check|entity|ping] [--batch K]\n"
+          "                  [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K]\n"
+          "                  [--mix check=90,entity=8,records=2]\n"
           "                  [--action A] [--as-of D] [--token T] [--pool N] [--unknown PCT]\n"
           "                  [--seed S] [--json FILE] [--label L]\n"
           "       bench_load --redis-load --db DIR --port N [--host H]\n"
@@ -732,6 +754,7 @@ int main(int argc, char **argv) {
       {"op", 1, 0, 'o'},       {"batch", 1, 0, 'B'},    {"action", 1, 0, 'A'},  {"as-of", 1, 0, 'a'},
       {"token", 1, 0, 'T'},    {"pool", 1, 0, 'p'},     {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},
       {"json", 1, 0, 'j'},     {"label", 1, 0, 'l'},    {"redis-load", 0, 0, 'R'},
+      {"mix", 1, 0, 'M'},
       {"free-port", 0, 0, 'F'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -751,9 +774,25 @@ int main(int argc, char **argv) {
     case 'o':
       if (strcmp(optarg, "check") == 0) o.op = OP_CHECK;
       else if (strcmp(optarg, "entity") == 0) o.op = OP_ENTITY;
+      else if (strcmp(optarg, "records") == 0) o.op = OP_RECORDS;
       else if (strcmp(optarg, "ping") == 0) o.op = OP_PING;
       else usage();
       break;
+    case 'M': {
+      o.mix_s = optarg;
+      char *save = NULL, *dup = strdup(optarg);
+      for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        int m;
+        if (!eq) usage();
+        *eq = 0;
+        for (m = 0; m < OP_COUNT && strcmp(t, op_names[m]) != 0; m++) {}
+        if (m == OP_COUNT) usage();
+        o.mix[m] = (unsigned)atoi(eq + 1);
+      }
+      free(dup);
+      break;
+    }
     case 'B': o.batch = (unsigned)atoi(optarg); break;
     case 'A': o.action = optarg; break;
     case 'a': o.as_of = optarg; break;
@@ -844,7 +883,7 @@ int main(int argc, char **argv) {
   (void)t_start;
 
   const char *proto = o.proto == PROTO_CX ? "cx" : "resp";
-  const char *opn = o.proto == PROTO_RESP ? "get" : o.op == OP_CHECK ? "check" : o.op == OP_ENTITY ? "entity" : "ping";
+  const char *opn = o.proto == PROTO_RESP ? "get" : o.mix_s ? o.mix_s : op_names[o.op];
   int failed = 0;
   if (g.err[0]) {
     fprintf(stderr, "bench: load %s: %s\n", proto, g.err);
