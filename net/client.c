@@ -2,6 +2,7 @@
  * client.c — the blocking protocol client (client.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,6 +40,26 @@ static int wait_fd(cx_client *c, short ev) {
   }
 }
 
+/* connect() bounded by timeout_ms (0 = the kernel's own timeout); the socket stays blocking. */
+static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int timeout_ms) {
+  if (timeout_ms <= 0) return connect(fd, sa, sl);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -1;
+  int rc = connect(fd, sa, sl);
+  if (rc != 0 && errno == EINPROGRESS) {
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    int k;
+    do k = poll(&pfd, 1, timeout_ms);
+    while (k < 0 && errno == EINTR);
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (k == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0) rc = 0;
+    else rc = -1;
+  }
+  if (fcntl(fd, F_SETFL, fl) < 0) return -1;
+  return rc;
+}
+
 int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **out) {
   char portstr[16];
   snprintf(portstr, sizeof portstr, "%d", port);
@@ -49,7 +70,7 @@ int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **ou
   for (struct addrinfo *a = ai; a; a = a->ai_next) {
     fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
     if (fd < 0) continue;
-    if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) break;
+    if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0) break;
     close(fd);
     fd = -1;
   }

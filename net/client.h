@@ -23,8 +23,9 @@
  *     int rc = cx_client_call(c, "check", 2, pack_check, NULL, &r);
  *     if (rc == 0 && r.ok) { const msgpack_object *res = r.result; ... }
  *
- * Responses: cx_client_resp holds pointers into a msgpack zone owned by the client; they are
- * valid until the next cx_client_recv / cx_client_call / cx_client_close on this client.
+ * Responses: cx_client_resp holds pointers into the client's receive buffer and msgpack zone;
+ * they are valid until the next cx_client_recv / cx_client_call / cx_client_flush /
+ * cx_client_close on this client (cx_client_send alone only buffers and keeps them valid).
  * Incoming frames are validated with a bounded reader before msgpack-c unpacks them (so a
  * hostile server cannot make the client allocate more than ~24x the frame size).
  *
@@ -48,7 +49,7 @@
 
 typedef struct cx_client cx_client;
 
-/** A decoded response. Every pointer is client-owned: valid until the next recv/call/close. */
+/** A decoded response. Every pointer is client-owned: valid until the next recv/call/flush/close. */
 typedef struct cx_client_resp {
   const msgpack_object *root;     /* the whole response map */
   uint64_t id;                    /* the response's id (0 when absent) */
@@ -62,8 +63,8 @@ typedef struct cx_client_resp {
 } cx_client_resp;
 
 /**
- * Connects to host:port (numeric IPv4/IPv6 or a name). timeout_ms bounds connect and every
- * later send/recv wait (0 = no timeout). On success *out is an owned handle (cx_client_close).
+ * Connects to host:port (numeric IPv4/IPv6 or a name). timeout_ms bounds the connect and every
+ * later wait for the socket (0 = no timeout; a timeout is CX_EIO). On success *out is an owned handle (cx_client_close).
  * CX_ECONN when the server cannot be reached.
  */
 int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **out);
