@@ -59,6 +59,7 @@ typedef enum cli_col_type {
   CLI_COL_RATE, /* JSON real in [0,1]; table shows a percentage */
   CLI_COL_FEN,  /* JSON integer (fen); table shows yuan with two decimals */
   CLI_COL_BOOL, /* JSON true/false; table shows yes/no */
+  CLI_COL_ID,   /* JSON integer; right-aligned, no separators (region codes, days) */
 } cli_col_type;
 
 #define CLI_MAX_COLS 32

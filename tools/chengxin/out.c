@@ -193,15 +193,15 @@ static void print_table(FILE *f, const cli_table *t) {
       if (x > w[c]) w[c] = x;
     }
   }
-  /* Header, rule, rows. The last column is not padded on the right (no trailing blanks)
-   * unless it is right-aligned. */
+  /* Header, rule, rows. Every cell is padded to its column's width, the last one too, so
+   * every line of a table has the same display width. */
   for (int c = 0; c < t->ncols; c++) {
     const char *h = header(t, c, hb, sizeof hb);
     size_t x = cli_utf8_width(h, strlen(h));
     if (c) fputs("  ", f);
     if (right_aligned(t->types[c])) pad(f, w[c] - x);
     fputs(h, f);
-    if (!right_aligned(t->types[c]) && c + 1 < t->ncols) pad(f, w[c] - x);
+    if (!right_aligned(t->types[c])) pad(f, w[c] - x);
   }
   fputc('\n', f);
   for (int c = 0; c < t->ncols; c++) {
@@ -216,7 +216,7 @@ static void print_table(FILE *f, const cli_table *t) {
       if (c) fputs("  ", f);
       if (right_aligned(t->types[c])) pad(f, w[c] - x);
       fputs(s, f);
-      if (!right_aligned(t->types[c]) && c + 1 < t->ncols) pad(f, w[c] - x);
+      if (!right_aligned(t->types[c])) pad(f, w[c] - x);
     }
     fputc('\n', f);
   }
@@ -259,6 +259,7 @@ static json_t *json_cell(const cli_table *t, size_t r, int c) {
   char *end;
   switch (t->types[c]) {
   case CLI_COL_INT:
+  case CLI_COL_ID:
   case CLI_COL_FEN: {
     if (!*s) return json_null();
     long long v = strtoll(s, &end, 10);

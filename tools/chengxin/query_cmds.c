@@ -82,6 +82,7 @@ static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, 
 
 /* Cell from a JSON value: strings as is, numbers as text, null as "". */
 static void set_json(cli_table *t, int col, json_t *v) {
+  if (!v) return;
   switch (json_typeof(v)) {
   case JSON_STRING: cli_table_setn(t, col, json_string_value(v), json_string_length(v)); break;
   case JSON_INTEGER: cli_table_seti(t, col, json_integer_value(v)); break;
@@ -130,7 +131,7 @@ int cli_cmd_status(int argc, char **argv) {
     const char *name;
     cli_col_type type;
   } cols[] = {{"code", CLI_COL_STR},          {"name", CLI_COL_STR},          {"kind", CLI_COL_STR},
-              {"region", CLI_COL_STR},        {"province", CLI_COL_STR},      {"city", CLI_COL_STR},
+              {"region", CLI_COL_ID},        {"province", CLI_COL_STR},      {"city", CLI_COL_STR},
               {"county", CLI_COL_STR},        {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
               {"flags", CLI_COL_STR},         {"last_update", CLI_COL_STR},   {"as_of", CLI_COL_STR}};
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_table_col(&ent, cols[i].name, cols[i].type);
@@ -191,7 +192,7 @@ static const struct {
     {"subtype", CLI_COL_STR},       {"severity", CLI_COL_STR},       {"status", CLI_COL_STR},
     {"objection", CLI_COL_BOOL},    {"authority_name", CLI_COL_STR}, {"amount_fen", CLI_COL_FEN},
     {"valid_until", CLI_COL_STR},   {"list_type", CLI_COL_STR},      {"measures", CLI_COL_STR},
-    {"report_delay", CLI_COL_INT},  {"in_force", CLI_COL_BOOL},      {"displayable", CLI_COL_BOOL},
+    {"report_delay", CLI_COL_ID},  {"in_force", CLI_COL_BOOL},      {"displayable", CLI_COL_BOOL},
 };
 #define N_REC_COLS ((int)(sizeof REC_COLS / sizeof REC_COLS[0]))
 
