@@ -48,6 +48,7 @@ struct cx_conn {
   cx_buf wout;          /* responses being written */
   uv_write_t wreq;
   int writing, reading, job, closing, close_after_flush, handles;
+  int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
 };
 
@@ -160,7 +161,7 @@ static void conn_close(cx_conn *c) {
 static void conn_maybe_finish(cx_conn *c) {
   if (c->closing) return;
   int idle = !c->job && !c->writing && c->out.len == 0;
-  if (idle && (c->lp->stopping || c->close_after_flush)) conn_close(c);
+  if (idle && (c->lp->stopping || c->close_after_flush || c->eof)) conn_close(c);
 }
 
 static void conn_touch(cx_conn *c);
@@ -200,6 +201,11 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   cx_conn *c = s->data;
+  if (nread == UV_EOF) {
+    c->eof = 1;
+    conn_process(c); /* answers the complete frames received, then closes when drained */
+    return;
+  }
   if (nread < 0) {
     conn_close(c);
     return;
@@ -213,7 +219,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void conn_update_reading(cx_conn *c) {
   if (c->closing) return;
   cx_server *srv = c->lp->srv;
-  int want = !c->job && !c->close_after_flush && !c->lp->stopping &&
+  int want = !c->job && !c->close_after_flush && !c->lp->stopping && !c->eof &&
              c->out.len + c->wout.len < srv->o.max_output;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = 1;

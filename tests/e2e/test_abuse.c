@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "e2e.h"
+#include "net_int.h"
 
 TestSuite(abuse, .init = e2e_setup, .fini = e2e_teardown, .timeout = 60);
 
@@ -57,6 +58,26 @@ Test(abuse, truncated_frame_then_close) {
   fd = raw_connect();
   raw_send(fd, "\x00\x00", 2);
   close(fd);
+  e2e_assert_alive();
+}
+
+Test(abuse, half_closed_client_gets_every_answer_then_close) {
+  static const unsigned char ping[] = {0x00, 0x00, 0x00, 0x0d, 0x82, 0xa2, 'i', 'd', 0x05,
+                                       0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
+  int fd = raw_connect();
+  for (int i = 0; i < 3; i++) raw_send(fd, ping, sizeof ping);
+  raw_send(fd, ping, 6); /* and a truncated one */
+  shutdown(fd, SHUT_WR);
+  unsigned char buf[4096];
+  size_t n = raw_read_all(fd, buf, sizeof buf);
+  close(fd);
+  int frames = 0;
+  for (size_t off = 0; off + 4 <= n; frames++) {
+    uint32_t len = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 | (uint32_t)buf[off + 2] << 8 | buf[off + 3];
+    cr_assert_eq(cx_mp_validate(buf + off + 4, len), 0);
+    off += 4 + len;
+  }
+  cr_assert_eq(frames, 3);
   e2e_assert_alive();
 }
 
