@@ -14,8 +14,8 @@ trap 'rm -rf "$tmp"' EXIT
 # ------------------------------------------------------------------ plots
 jq -r '.query.ops[] | select(.n > 0) | "\(.op) \(.median_ns/1000) \(.p99_ns/1000) \(.p999_ns/1000)"' \
   "$json" > "$tmp/lat.dat"
-jq -r '[.load[] | select(.batch == 1 and (.op == "check" or .op == "get"))] | group_by(.depth)[] |
-       "\(.[0].depth) \(map(select(.proto == "cx"))[0].req_per_s // 0) \(map(select(.proto == "resp"))[0].req_per_s // 0)"' \
+jq -r '.server.chengxind_threads as $th | [.load[] | select(.batch == 1 and (.op == "check" or .op == "get"))] | group_by(.depth)[] |
+       "\(.[0].depth) \(map(select(.proto == "cx" and .server_threads == $th))[0].req_per_s // 0) \(map(select(.proto == "resp"))[0].req_per_s // 0) \(map(select(.proto == "cx" and .server_threads == 1))[0].req_per_s // "NaN")"' \
   "$json" > "$tmp/load.dat"
 jq -r '.scaling[] | "\(.records) \(.ops | map(select(.op == "check"))[0] | "\(.median_ns) \(.p99_ns) \(.p999_ns)") \(.ops | map(select(.op == "floor_mdb_get"))[0].p99_ns)"' \
   "$json" > "$tmp/scale.dat"
@@ -39,7 +39,7 @@ EOF
   gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10" noenhanced
 set output "$res/$size-load.png"
-set title "check over 50 connections: chengxind vs redis GET, by pipelining depth — $title"
+set title "check over 50 connections: chengxind ($(jq -r .server.chengxind_threads "$json") loops) vs redis GET, by depth — $title"
 set logscale x 2
 set xlabel "pipelining depth (requests in flight per connection)"
 set ylabel "thousand requests per second"
@@ -47,7 +47,8 @@ set yrange [0:*]
 set grid
 set key top left
 plot "$tmp/load.dat" using 1:(\$2/1000) with linespoints lw 2 title "chengxind check", \
-     "" using 1:(\$3/1000) with linespoints lw 2 title "redis-server GET (same summary bytes)"
+     "" using 1:(\$3/1000) with linespoints lw 2 title "redis-server GET (same summary bytes)", \
+     "" using 1:(\$4/1000) with points pt 7 ps 1.5 title "chengxind check, 1 worker loop"
 EOF
   gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10" noenhanced
@@ -86,7 +87,7 @@ def rate: if . == null then "–" elif . >= 1000000 then "\(. / 1000000 | sig) M
 "",
 "`\(.command)` on \(.date), commit `\(.versions.commit)`. Machine: \(.machine.cpu), \(.machine.cores) cores, \(.machine.memory), Linux \(.machine.kernel), \(.machine.os); load average \(.machine.load_before) before, \(.machine.load_after) after (the machine is shared: see Noise). Versions: LMDB \(.versions.lmdb), libuv \(.versions.libuv), msgpack-c \(.versions.msgpack), SQLite \(.versions.sqlite), Redis \(.versions.redis); \(.versions.cc). \(if .duckdb.version then "DuckDB \(.duckdb.version) (\(.duckdb.threads) threads). " else "" end)Seed \(.seed); as-of day \(.query.as_of); whole run \(.run_seconds) s. Raw figures: `bench/results/\($file)`.",
 "",
-"**Headline ratios.** check / raw mdb_get (median): **\(.ratios.check_vs_mdb_get | r2)×**; SQLite check / chengxin check (median): **\(.ratios.sqlite_vs_check | r2)×**; chengxind / redis throughput at 50 connections: **\(.ratios.chengxind_vs_redis_depth1 | r2)×** at depth 1, **\(.ratios.chengxind_vs_redis_depth16 | r2)×** at depth 16.",
+"**Headline ratios.** check / raw mdb_get (median): **\(.ratios.check_vs_mdb_get | r2)×**; SQLite check / chengxin check (median): **\(.ratios.sqlite_vs_check | r2)×**; chengxind / redis throughput at 50 connections: **\(.ratios.chengxind_vs_redis_depth1 | r2)×** at depth 1, **\(.ratios.chengxind_vs_redis_depth16 | r2)×** at depth 16 (\(.server.chengxind_threads) worker loops); with one worker loop, like redis: \(.ratios.chengxind_1loop_vs_redis_depth1 | r2)× and \(.ratios.chengxind_1loop_vs_redis_depth16 | r2)×.",
 "",
 "#### Query core (in-process, one thread; timer overhead \(.query.timer_overhead_ns) ns per sample included)",
 "",
@@ -111,9 +112,9 @@ def rate: if . == null then "–" elif . >= 1000000 then "\(. / 1000000 | sig) M
 "",
 "#### Server: chengxind check (\(.server.chengxind_threads) worker loops) vs redis-server GET (50 connections, loopback; the load generator shares the same cores)",
 "",
-"| server | depth | codes/request | requests/s | codes/s | p50 | p99 | p999 |",
-"|---|---:|---:|---:|---:|---:|---:|---:|",
-(.load | sort_by(.batch, (.op != "check" and .op != "get"), .depth, .proto)[] | "| \(if .proto == "cx" then "chengxind \(.op)" else "redis GET" end) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
+"| server | threads | depth | codes/request | requests/s | codes/s | p50 | p99 | p999 |",
+"|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+(.load | sort_by(.batch, (.op != "check" and .op != "get"), .depth, .proto, -.server_threads)[] | "| \(if .proto == "cx" then "chengxind \(.op)" else "redis GET" end) | \(.server_threads) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
 "",
 "![latency per op](../bench/results/\(.size)-latency.png)",
 "![chengxind vs redis by depth](../bench/results/\(.size)-load.png)",

@@ -190,22 +190,42 @@ for s in $scale; do
 done
 
 # ------------------------------------------------------------------ load: chengxind vs redis
-port=$("$bin/bench_load" --free-port)
 token=bench-$RANDOM$RANDOM
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
-say "chengxind on 127.0.0.1:$port"
+# start_chengxind THREADS -> prints its port once it listens
+start_chengxind() {
+  local th=$1 p log
+  p=$("$bin/bench_load" --free-port)
+  log=$work/chengxind-$th.log
+  "$bin/chengxind" --db "$store" --listen "127.0.0.1:$p" --tokens "$work/tokens" --threads "$th" \
+    > "$log" 2>&1 &
+  echo "$! $p"
+}
+wait_listening() {
+  local pid=$1 log=$2
+  for _ in $(seq 1 300); do
+    grep -q "listening" "$log" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "bench/run.sh: chengxind died" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench/run.sh: chengxind did not start" >&2
+  return 1
+}
 threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}   # chengxind's default: one worker loop per CPU
-"$bin/chengxind" --db "$store" --listen "127.0.0.1:$port" --tokens "$work/tokens" --threads "$threads" \
-  > "$work/chengxind.log" 2>&1 &
-pids+=($!)
-cx_pid=$!
-for _ in $(seq 1 300); do
-  grep -q "listening" "$work/chengxind.log" 2>/dev/null && break
-  kill -0 "$cx_pid" 2>/dev/null || { cat "$work/chengxind.log" >&2; echo "chengxind died" >&2; exit 1; }
-  sleep 0.1
-done
-grep -q "listening" "$work/chengxind.log" || { echo "chengxind did not start" >&2; exit 1; }
+read -r cx_pid port < <(start_chengxind "$threads")
+pids+=("$cx_pid")
+wait_listening "$cx_pid" "$work/chengxind-$threads.log"
+say "chengxind ($threads worker loops) on 127.0.0.1:$port"
+# A second server with one worker loop: redis is single-threaded, and the load generator takes
+# one of the 2 cores, so this is the like-for-like pairing.
+port1=$port
+if [ "$threads" != 1 ]; then
+  read -r cx1_pid port1 < <(start_chengxind 1)
+  pids+=("$cx1_pid")
+  wait_listening "$cx1_pid" "$work/chengxind-1.log"
+  say "chengxind (1 worker loop) on 127.0.0.1:$port1"
+fi
 
 rport=$("$bin/bench_load" --free-port)
 say "redis-server on 127.0.0.1:$rport"
@@ -223,30 +243,28 @@ done
 cat "$work/redis_load.txt"
 
 load_files=()
+# load NAME SERVER_THREADS ARGS... : one bench_load run, its JSON tagged with the server's threads
+load() {
+  local name=$1 th=$2
+  shift 2
+  local f=$work/load-$name.json
+  "$bin/bench_load" --db "$store" --seed "$seed" --conns 50 --duration "$ldur" --warmup "$lwarm" \
+    --json "$f.raw" --label "$size" "$@"
+  jq --argjson th "$th" '. + {server_threads: $th}' "$f.raw" > "$f"
+  load_files+=("$f")
+}
+cx_args=(--proto cx --token "$token" --as-of "$as_of")
 for depth in 1 4 16 64; do
-  for proto in cx resp; do
-    f=$work/load-$proto-$depth.json
-    args=(--db "$store" --seed "$seed" --conns 50 --depth "$depth" --duration "$ldur" --warmup "$lwarm"
-          --json "$f" --label "$size")
-    if [ $proto = cx ]; then
-      "$bin/bench_load" "${args[@]}" --proto cx --port "$port" --token "$token" --as-of "$as_of"
-    else
-      "$bin/bench_load" "${args[@]}" --proto resp --port "$rport"
-    fi
-    load_files+=("$f")
-  done
+  load "cx-$depth" "$threads" "${cx_args[@]}" --port "$port" --depth "$depth"
+  load "resp-$depth" 1 --proto resp --port "$rport" --depth "$depth"
+  if [ "$threads" != 1 ] && { [ "$depth" = 1 ] || [ "$depth" = 16 ]; }; then
+    load "cx1-$depth" 1 "${cx_args[@]}" --port "$port1" --depth "$depth"
+  fi
 done
 # check in batches of 100 codes per request (the approval systems' several-parties case)
-f=$work/load-cx-batch100.json
-"$bin/bench_load" --db "$store" --seed "$seed" --conns 50 --depth 1 --batch 100 --duration "$ldur" \
-  --warmup "$lwarm" --proto cx --port "$port" --token "$token" --as-of "$as_of" --json "$f" --label "$size"
-load_files+=("$f")
+load cx-batch100 "$threads" "${cx_args[@]}" --port "$port" --depth 1 --batch 100
 # the website's and approval systems' mix on one connection pool
-f=$work/load-cx-mix.json
-"$bin/bench_load" --db "$store" --seed "$seed" --conns 50 --depth 1 --mix check=90,entity=8,records=2 \
-  --duration "$ldur" --warmup "$lwarm" --proto cx --port "$port" --token "$token" --as-of "$as_of" \
-  --json "$f" --label "$size"
-load_files+=("$f")
+load cx-mix "$threads" "${cx_args[@]}" --port "$port" --depth 1 --mix check=90,entity=8,records=2
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 t_run1=$(date +%s)
@@ -270,9 +288,13 @@ jq -n --arg size "$size" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson s
    ratios: {
      check_vs_mdb_get: ($query[0].ops | map(select(.op == "check"))[0].ratio),
      sqlite_vs_check: ($query[0].ops | map(select(.op == "sqlite_check"))[0].ratio),
-     chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1))[0].req_per_s) /
+     chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1 and .server_threads == $threads))[0].req_per_s) /
                                  ($load | map(select(.proto == "resp" and .depth == 1))[0].req_per_s)),
-     chengxind_vs_redis_depth16: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 16 and .batch == 1))[0].req_per_s) /
+     chengxind_1loop_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1 and .server_threads == 1))[0].req_per_s) /
+                                 ($load | map(select(.proto == "resp" and .depth == 1))[0].req_per_s)),
+     chengxind_1loop_vs_redis_depth16: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 16 and .batch == 1 and .server_threads == 1))[0].req_per_s) /
+                                 ($load | map(select(.proto == "resp" and .depth == 16))[0].req_per_s)),
+     chengxind_vs_redis_depth16: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 16 and .batch == 1 and .server_threads == $threads))[0].req_per_s) /
                                   ($load | map(select(.proto == "resp" and .depth == 16))[0].req_per_s))
    }}' > "$out"
 say "wrote $out"
