@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,6 +87,8 @@ struct cx_server {
   cx_loop *loops;
   uv_loop_t main;
   uv_poll_t poll;
+  uv_timer_t accept_pause;  /* out of file descriptors: accepting pauses briefly */
+  int emfile_logged;
   uv_signal_t sigint, sigterm;
   uv_async_t stop_async;
   int stopping;
@@ -651,6 +654,13 @@ static void handoff(cx_server *s, int fd) {
   uv_async_send(&lp->async);
 }
 
+static void accept_cb(uv_poll_t *p, int status, int events);
+
+static void accept_resume_cb(uv_timer_t *t) {
+  cx_server *s = t->data;
+  if (!s->stopping) uv_poll_start(&s->poll, UV_READABLE, accept_cb);
+}
+
 static void accept_cb(uv_poll_t *p, int status, int events) {
   (void)events;
   cx_server *s = p->data;
@@ -659,8 +669,14 @@ static void accept_cb(uv_poll_t *p, int status, int events) {
     int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED)
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        /* The listening socket stays readable: without a pause this would spin. */
+        if (!s->emfile_logged++) cx_net_log("accept failed: %s (pausing accepts)", strerror(errno));
+        uv_poll_stop(&s->poll);
+        uv_timer_start(&s->accept_pause, accept_resume_cb, 100, 0);
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
         cx_net_log("accept failed: %s", strerror(errno));
+      }
       return;
     }
     if ((unsigned)__atomic_load_n(&s->nconns, __ATOMIC_RELAXED) >= s->o.max_conns) {
@@ -678,6 +694,7 @@ static void begin_stop(cx_server *s, const char *why) {
   cx_net_log("stopping (%s): no new connections, finishing requests in flight", why);
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, NULL);
+  uv_close((uv_handle_t *)&s->accept_pause, NULL);
   uv_close((uv_handle_t *)&s->sigint, NULL);
   uv_close((uv_handle_t *)&s->sigterm, NULL);
   uv_close((uv_handle_t *)&s->stop_async, NULL);
@@ -800,6 +817,20 @@ int cx_server_port(const cx_server *s) { return s->port; }
 int cx_server_run(cx_server *s) {
   int rc = 0;
   signal(SIGPIPE, SIG_IGN);
+  /* Every connection is a descriptor: raise the soft limit, and keep max_conns below it. */
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+      getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 && s->o.max_conns > rl.rlim_cur - 100) {
+      s->o.max_conns = (unsigned)(rl.rlim_cur - 100);
+      cx_net_log("max connections lowered to %u (open file limit %llu)", s->o.max_conns,
+                 (unsigned long long)rl.rlim_cur);
+    }
+  }
   s->loops = calloc(s->nloops, sizeof *s->loops);
   if (!s->loops) return CX_ENOMEM;
   unsigned inited = 0, started = 0;
@@ -812,6 +843,8 @@ int cx_server_run(cx_server *s) {
   uv_loop_init(&s->main);
   uv_poll_init(&s->main, &s->poll, s->lfd);
   s->poll.data = s;
+  uv_timer_init(&s->main, &s->accept_pause);
+  s->accept_pause.data = s;
   uv_signal_init(&s->main, &s->sigint);
   uv_signal_init(&s->main, &s->sigterm);
   s->sigint.data = s->sigterm.data = s;

@@ -1,4 +1,9 @@
 /* End-to-end: startup errors, graceful stop, pipelining, many connections. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include "e2e.h"
 
 /* ---- startup errors (no fixture server) ---- */
@@ -92,6 +97,35 @@ Test(startup, sigterm_stops_gracefully) {
   cx_client_close(c);
   cr_assert(log_has(s0.log, "stopping (SIGTERM)"));
   cr_assert(log_has(s0.log, "chengxind: stopped"));
+}
+
+Test(startup, out_of_descriptors_pauses_accepts_and_recovers) {
+  e2e_make_store(s0.dir, s0.db, sizeof s0.db);
+  struct rlimit rl = {96, 96}; /* this test process (and the server it forks) only */
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  cr_assert(e2e_spawn(&s0, NULL) > 0);
+  g_srv.port = s0.port;
+  int fds[80];
+  for (int i = 0; i < 80; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fds[i] >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s0.port)};
+    a.sin_addr.s_addr = htonl(0x7f000001);
+    cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0); /* the backlog takes them */
+  }
+  usleep(300000);
+  for (int i = 0; i < 80; i++) close(fds[i]);
+  int ok = 0;
+  for (int i = 0; i < 100 && !ok; i++) {
+    cx_client *c = e2e_connect();
+    cx_client_resp r;
+    ok = cx_client_call(c, "ping", 0, NULL, NULL, &r) == 0 && r.ok;
+    cx_client_close(c);
+    if (!ok) usleep(100000);
+  }
+  cr_assert(ok, "accepts again once descriptors are free");
+  cr_assert(log_has(s0.log, "pausing accepts"));
+  cr_assert_eq(e2e_stop(&s0), 0);
 }
 
 /* ---- load ---- */
