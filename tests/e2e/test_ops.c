@@ -343,3 +343,95 @@ Test(ops, repair_lifts_the_measures_and_unknown_record_is_not_found) {
   fclose(f);
   cr_assert_eq(audits, 3);
 }
+
+static int pack_three_more(msgpack_packer *pk, void *ctx) {
+  (void)ctx;
+  char code[19], auth[19];
+  e2e_code("91", 100, code);
+  e2e_code("11", E2E_AUTH_N, auth);
+  PK_S(pk, "records");
+  msgpack_pack_array(pk, 3);
+  for (int i = 0; i < 3; i++) {
+    char rid[16], day[16];
+    snprintf(rid, sizeof rid, "MORE-%d", i);
+    snprintf(day, sizeof day, "2023-0%d-01", i + 1);
+    msgpack_pack_map(pk, 7);
+    PK_S(pk, "entity_code"); PK_S(pk, code);
+    PK_S(pk, "entity_name"); PK_S(pk, "普通测试00有限公司");
+    PK_S(pk, "record_id"); PK_S(pk, rid);
+    PK_S(pk, "authority_code"); PK_S(pk, auth);
+    PK_S(pk, "category"); PK_S(pk, "license");
+    PK_S(pk, "decision_date"); PK_S(pk, day);
+    PK_S(pk, "objection"); msgpack_pack_false(pk);
+  }
+  return 0;
+}
+
+Test(ops, records_page_through_every_record_once) {
+  cx_client *c = e2e_connect_as(TOK_ADMIN);
+  cx_client_resp r;
+  cr_assert_eq(cx_client_call(c, "ingest", 1, pack_three_more, NULL, &r), 0);
+  assert_ok(&r);
+  char code[19], cursor[64] = "";
+  e2e_code("91", 100, code);
+  const char *want[] = {"PN-0", "MORE-2", "MORE-1", "MORE-0"};
+  for (int page = 0; page < 4; page++) {
+    const char *a[2] = {code, page ? cursor : NULL};
+    cr_assert_eq(cx_client_call(c, "records", 4, pack_records, a, &r), 0);
+    assert_ok(&r);
+    const msgpack_object *recs = cx_mpo_get(r.result, "records");
+    cr_assert_eq(recs->via.array.size, 1);
+    cr_assert(cx_mpo_str_eq(cx_mpo_get(&recs->via.array.ptr[0], "record_id"), want[page]),
+              "page %d", page);
+    const msgpack_object *next = cx_mpo_get(r.result, "next");
+    if (page < 3) {
+      cr_assert(next && next->type == MSGPACK_OBJECT_STR, "page %d has a next cursor", page);
+      cx_mpo_str(next, cursor, sizeof cursor);
+    } else {
+      cr_assert(next && next->type == MSGPACK_OBJECT_NIL, "last page");
+    }
+  }
+  cx_client_close(c);
+}
+
+static int pack_bad_shapes(msgpack_packer *pk, void *ctx) {
+  int which = *(int *)ctx;
+  PK_S(pk, "records");
+  if (which == 0) {
+    PK_S(pk, "not an array");
+  } else {
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint8(pk, 7); /* not a map */
+    msgpack_pack_map(pk, 1);
+    PK_S(pk, "entity_code");
+    msgpack_pack_double(pk, 1.5); /* unsupported value type */
+  }
+  return 0;
+}
+
+static int pack_too_many(msgpack_packer *pk, void *ctx) {
+  (void)ctx;
+  PK_S(pk, "records");
+  msgpack_pack_array(pk, 10001);
+  for (int i = 0; i < 10001; i++) msgpack_pack_nil(pk);
+  return 0;
+}
+
+Test(ops, ingest_rejects_bad_shapes_and_too_many_records) {
+  cx_client *c = e2e_connect_as(TOK_SUBMITTER);
+  cx_client_resp r;
+  int which = 0;
+  cr_assert_eq(cx_client_call(c, "ingest", 1, pack_bad_shapes, &which, &r), 0);
+  assert_err(&r, "bad_request");
+  which = 1;
+  cr_assert_eq(cx_client_call(c, "ingest", 1, pack_bad_shapes, &which, &r), 0);
+  assert_err(&r, "bad_request");
+  const msgpack_object *det = cx_mpo_get(r.error, "details");
+  cr_assert(det && det->via.array.size == 2);
+  cr_assert_eq(cx_mpo_int(cx_mpo_get(&det->via.array.ptr[1], "index"), -1), 1);
+  cr_assert_eq(cx_client_call(c, "ingest", 1, pack_too_many, NULL, &r), 0);
+  assert_err(&r, "too_large");
+  r = e2e_call(c, "ping", NULL);
+  assert_ok(&r);
+  cx_client_close(c);
+}
