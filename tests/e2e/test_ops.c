@@ -435,3 +435,56 @@ Test(ops, ingest_rejects_bad_shapes_and_too_many_records) {
   assert_ok(&r);
   cx_client_close(c);
 }
+
+/* Serialises a response and looks for s in its bytes. */
+static int resp_contains(const cx_client_resp *r, const char *s) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_object(&pk, *r->root);
+  int found = memmem(sb.data, sb.size, s, strlen(s)) != NULL;
+  msgpack_sbuffer_destroy(&sb);
+  return found;
+}
+
+static int pack_person(msgpack_packer *pk, void *ctx) {
+  const char *cat = ctx;
+  char auth[19];
+  e2e_code("11", E2E_AUTH_N, auth);
+  PK_S(pk, "records");
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_map(pk, 7);
+  PK_S(pk, "entity_code"); PK_S(pk, "11010519491231002X");
+  PK_S(pk, "entity_name"); PK_S(pk, "张三");
+  PK_S(pk, "record_id"); PK_S(pk, cat);
+  PK_S(pk, "authority_code"); PK_S(pk, auth);
+  PK_S(pk, "category"); PK_S(pk, cat);
+  PK_S(pk, "severity"); PK_S(pk, "serious");
+  PK_S(pk, "decision_date"); PK_S(pk, "2024-06-01");
+  return 0;
+}
+
+Test(ops, the_public_never_receives_a_full_id_number) {
+  const char *id = "11010519491231002X";
+  cx_client *a = e2e_connect_as(TOK_ADMIN);
+  cx_client_resp r;
+  cr_assert_eq(cx_client_call(a, "ingest", 1, pack_person, (void *)"penalty", &r), 0);
+  assert_ok(&r);
+  cr_assert_eq(cx_client_call(a, "ingest", 1, pack_person, (void *)"lawsuit", &r), 0);
+  assert_ok(&r);
+  r = e2e_call(a, "entity", (const char *[]){"code", id, "as_of", "2024-07-01", NULL});
+  assert_ok(&r);
+  cr_assert(resp_contains(&r, id), "an authorised role sees the full number");
+  cx_client_close(a);
+  cx_client *p = e2e_connect();
+  r = e2e_call(p, "entity", (const char *[]){"code", id, "as_of", "2024-07-01", NULL});
+  cr_assert(!resp_contains(&r, id));
+  r = e2e_call(p, "records", (const char *[]){"code", id, "as_of", "2024-07-01", NULL});
+  cr_assert(!resp_contains(&r, id));
+  r = e2e_call(p, "search", (const char *[]){"prefix", "张三", NULL});
+  cr_assert(!resp_contains(&r, id));
+  r = e2e_call(p, "search", (const char *[]){"prefix", "110105", NULL});
+  cr_assert(!resp_contains(&r, id));
+  cx_client_close(p);
+}
