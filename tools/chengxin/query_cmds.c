@@ -196,6 +196,23 @@ static const struct {
 };
 #define N_REC_COLS ((int)(sizeof REC_COLS / sizeof REC_COLS[0]))
 
+/* csv/json/jsonl: every field of the protocol's record, for scripts. */
+static const struct {
+  const char *name;
+  cli_col_type type;
+} REC_COLS_FULL[] = {
+    {"record_id", CLI_COL_STR},     {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
+    {"entity_code", CLI_COL_STR},   {"entity_name", CLI_COL_STR},    {"entity_kind", CLI_COL_STR},
+    {"category", CLI_COL_STR},      {"subtype", CLI_COL_STR},        {"domain", CLI_COL_STR},
+    {"severity", CLI_COL_STR},      {"status", CLI_COL_STR},         {"objection", CLI_COL_BOOL},
+    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"valid_from", CLI_COL_STR},
+    {"valid_until", CLI_COL_STR},   {"amount_fen", CLI_COL_FEN},     {"list_type", CLI_COL_STR},
+    {"measures", CLI_COL_STR},      {"basis", CLI_COL_STR},          {"content", CLI_COL_STR},
+    {"report_delay", CLI_COL_ID},   {"on_time", CLI_COL_BOOL},       {"in_force", CLI_COL_BOOL},
+    {"displayable", CLI_COL_BOOL},
+};
+#define N_REC_COLS_FULL ((int)(sizeof REC_COLS_FULL / sizeof REC_COLS_FULL[0]))
+
 int cli_cmd_records(int argc, char **argv) {
   static const struct option extra[] = {
       {"category", required_argument, 0, 'c'}, {"limit", required_argument, 0, 'l'},
@@ -210,7 +227,9 @@ int cli_cmd_records(int argc, char **argv) {
   if ((rc = cli_sess_open(&s))) return rc;
   cli_table t;
   cli_table_init(&t, "records", 0);
-  for (int i = 0; i < N_REC_COLS; i++) cli_table_col(&t, REC_COLS[i].name, REC_COLS[i].type);
+  int full = s.fmt != CLI_FMT_TABLE, ncols = full ? N_REC_COLS_FULL : N_REC_COLS;
+  for (int i = 0; i < ncols; i++)
+    cli_table_col(&t, full ? REC_COLS_FULL[i].name : REC_COLS[i].name, full ? REC_COLS_FULL[i].type : REC_COLS[i].type);
   char cursor[256] = "";
   if (ro.cursor) snprintf(cursor, sizeof cursor, "%s", ro.cursor);
   int status = 0;
@@ -231,10 +250,11 @@ int cli_cmd_records(int argc, char **argv) {
     json_t *r;
     json_array_foreach(json_object_get(res, "records"), i, r) {
       cli_table_row(&t);
-      for (int c = 0; c < N_REC_COLS; c++) {
-        json_t *v = json_object_get(r, REC_COLS[c].name);
-        if (strcmp(REC_COLS[c].name, "report_delay") == 0 && json_integer_value(v) < 0) continue;
-        if (strcmp(REC_COLS[c].name, "valid_until") == 0 && json_is_null(v)) {
+      for (int c = 0; c < ncols; c++) {
+        const char *name = t.cols[c];
+        json_t *v = json_object_get(r, name);
+        if (strcmp(name, "report_delay") == 0 && json_integer_value(v) < 0) continue;
+        if (strcmp(name, "valid_until") == 0 && json_is_null(v)) {
           cli_table_set(&t, c, "open");
           continue;
         }

@@ -1,0 +1,159 @@
+/* `chengxin import`: bad rows reported by line and skipped, good rows land, re-import is a
+ * no-op, JSON Lines, the 双公示 mapping with amounts in 万元. */
+#include "clitest.h"
+
+TestSuite(import, .init = cli_setup, .fini = cli_teardown, .timeout = 120);
+
+static char A[19], B[19], AUTH[19];
+
+static void codes(void) {
+  uscc("91350100MA0000001", A);
+  uscc("91350102MA0000002", B);
+  uscc("11350100003000001", AUTH);
+}
+
+static void write_csv(void) {
+  codes();
+  char bad[19];
+  memcpy(bad, A, 19);
+  bad[17] = bad[17] == '0' ? '1' : '0';
+  char csv[4096];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,authority_name,category,decision_date,amount_fen,content\n"
+           "%s,福州甲科技有限公司,榕市监罚〔2024〕1号,%s,福州市市场监督管理局,penalty,2024-03-05,500000,罚款\n"
+           "%s,福州坏码有限公司,榕市监罚〔2024〕2号,%s,福州市市场监督管理局,penalty,2024-03-05,1,x\n"
+           "%s,福州甲科技有限公司,榕市监罚〔2024〕3号,%s,福州市市场监督管理局,penalty,2024-02-30,1,x\n"
+           "%s,福州甲科技有限公司,榕市监罚〔2024〕4号,%s,福州市市场监督管理局,penalty,2024-04-01,200000,\"两行\n的内容, 带逗号\"\n"
+           "%s,福州甲科技有限公司,榕市监罚〔2024〕5号,%s,福州市市场监督管理局,fine,2024-04-01,1,x\n"
+           "%s,福州乙贸易有限公司,榕市监许〔2024〕6号,%s,福州市市场监督管理局,license,2024-05-06,,准予许可\n",
+           A, AUTH, bad, AUTH, A, AUTH, A, AUTH, A, AUTH, B, AUTH);
+  spit("t.csv", csv);
+}
+
+Test(import, bad_rows_are_reported_by_line_and_good_rows_land) {
+  write_csv();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st t.csv"), 1, "exit status must be 1 when rows were rejected");
+  char *err = slurp("err");
+  cr_assert(strstr(err, "t.csv:3: "), "line 3 (bad check character) not reported:\n%s", err);
+  cr_assert(strstr(err, "t.csv:4: "), "line 4 (bad date) not reported:\n%s", err);
+  cr_assert(strstr(err, "t.csv:7: "), "line 7 (unknown category) not reported:\n%s", err);
+  cr_assert(!strstr(err, "t.csv:2:") && !strstr(err, "t.csv:5:") && !strstr(err, "t.csv:6:") &&
+                !strstr(err, "t.csv:8:"),
+            "a good row was reported:\n%s", err);
+  cr_assert(strstr(err, "6 rows read, 3 inserted, 0 replaced, 0 unchanged, 3 rejected"), "summary:\n%s", err);
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  cr_assert_eq(json_array_size(j), 2);
+  /* newest first: the multi-line row */
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "record_id")), "榕市监罚〔2024〕4号");
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(j, 1), "amount_fen")), 500000);
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s --format json", B), 0);
+  j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "name")), "福州乙贸易有限公司");
+  json_decref(j);
+}
+
+Test(import, reimport_changes_nothing) {
+  write_csv();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st t.csv"), 1);
+  cr_assert_eq(cx("info --db st --format json"), 0);
+  json_t *a = out_json();
+  cr_assert_eq(cx("import --db st t.csv"), 1);
+  cr_assert(out_has("err", "0 inserted, 0 replaced, 3 unchanged, 3 rejected"));
+  cr_assert_eq(cx("info --db st --format json"), 0);
+  json_t *b = out_json();
+  cr_assert_eq(json_integer_value(json_object_get(a, "records")), 3);
+  cr_assert_eq(json_integer_value(json_object_get(b, "records")), 3);
+  cr_assert_eq(json_integer_value(json_object_get(a, "entities")), json_integer_value(json_object_get(b, "entities")));
+  cr_assert_eq(cx("verify --db st"), 0);
+  json_decref(a);
+  json_decref(b);
+}
+
+Test(import, jsonl_rows_with_types_and_bad_lines) {
+  codes();
+  char txt[4096];
+  snprintf(txt, sizeof txt,
+           "{\"entity_code\":\"%s\",\"entity_name\":\"福州甲科技有限公司\",\"record_id\":\"失〔2024〕1号\","
+           "\"authority_code\":\"%s\",\"category\":\"blacklist\",\"list_type\":\"court_dishonest\","
+           "\"measures\":[\"no_procurement\",\"no_bidding\"],\"decision_date\":\"2024-01-10\",\"objection\":false,"
+           "\"amount_fen\":150000}\n"
+           "[1,2,3]\n"
+           "{\"entity_code\":\"%s\",\"entity_name\":\"x\",\"record_id\":\"r\",\"authority_code\":\"%s\","
+           "\"category\":\"penalty\",\"decision_date\":{\"y\":2024}}\n"
+           "\n"
+           "{\"entity_code\":\"%s\",\"entity_name\":\"福州乙贸易有限公司\",\"record_id\":\"罚〔2024〕7号\","
+           "\"authority_code\":\"%s\",\"category\":\"penalty\",\"amount_yuan\":12.5,\"decision_date\":\"2024-02-01\"}\n",
+           A, AUTH, A, AUTH, B, AUTH);
+  spit("t.jsonl", txt);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st t.jsonl"), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "t.jsonl:2: "), "%s", err);
+  cr_assert(strstr(err, "t.jsonl:3: "), "%s", err);
+  cr_assert(strstr(err, "2 inserted"), "%s", err);
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  json_t *r = json_array_get(j, 0);
+  cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 150000);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "measures")), "no_procurement,no_bidding");
+  cr_assert_eq(json_object_get(r, "objection"), json_false());
+  json_decref(j);
+  cr_assert_eq(cx("records --db st %s --format csv", A), 0);
+  cr_assert(out_has("out", "\"no_procurement,no_bidding\""));
+  cr_assert_eq(cx("records --db st %s --format json", B), 0);
+  j = out_json();
+  cr_assert_eq(json_integer_value(json_object_get(json_array_get(j, 0), "amount_fen")), 1250);
+  json_decref(j);
+}
+
+Test(import, shuanggongshi_template_through_the_mapping) {
+  codes();
+  char id17[] = "35010219800101001", id[19];
+  memcpy(id, id17, 17);
+  id[17] = cx_idcard_check_char(id17);
+  id[18] = 0;
+  char csv[4096];
+  snprintf(csv, sizeof csv,
+           "\xEF\xBB\xBF行政相对人名称,行政相对人类别,统一社会信用代码,证件号码,行政处罚决定书文号,处罚类别,"
+           "处罚内容,罚款金额（万元）,处罚决定日期,处罚机关,处罚机关统一社会信用代码,公示截止期\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,榕市监罚〔2024〕11号,罚款,罚款人民币1.5万元,1.5,2024/3/5,"
+           "福州市市场监督管理局,%s,2025/3/5\n"
+           "张三,自然人,,%s,榕市监罚〔2024〕12号,警告,警告,0,2024年4月8日,福州市市场监督管理局,%s,\n",
+           A, AUTH, id, AUTH);
+  spit("sgs.csv", csv);
+  const char *src = getenv("CX_SOURCE_DIR");
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s/tools/chengxin/mappings/shuanggongshi_penalty.tsv' sgs.csv",
+                  src && *src ? src : "."),
+               0, "%s", slurp("err"));
+  cr_assert(out_has("err", "2 inserted"));
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  json_t *r = json_array_get(j, 0);
+  cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 1500000, "1.5 万元 is 1,500,000 fen");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "category")), "penalty");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "decision_date")), "2024-03-05");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_until")), "2025-03-05");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "content")), "罚款；罚款人民币1.5万元");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "authority_name")), "福州市市场监督管理局");
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s --format json", id), 0);
+  j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "kind")), "person");
+  json_decref(j);
+}
+
+Test(import, usage_errors_exit_2) {
+  cr_assert_eq(cx("import t.csv"), 2);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st"), 2);
+  spit("bad.tsv", "only-one-column\n");
+  cr_assert_eq(cx("import --db st --mapping bad.tsv x.csv"), 2);
+  cr_assert_eq(cx("import --db st --batch 0 x.csv"), 2);
+}
