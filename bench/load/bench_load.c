@@ -926,5 +926,18 @@ int main(int argc, char **argv) {
     if (cxb_json_write(&j, o.json)) cxb_die("cannot write %s", o.json);
     cxb_json_free(&j);
   }
+  for (unsigned i = 0; i < o.conns; i++) {
+    conn *cn = &g.cs[i];
+    free(cn->sent_at);
+    free(cn->sent_key);
+    free(cn->rbuf);
+    free(cn->wbuf[0]);
+    free(cn->wbuf[1]);
+  }
+  free(g.cs);
+  free(g.rp.bytes);
+  free(g.rp.off);
+  free(g.rp.len);
+  free(g.rp.known);
   return failed;
 }
