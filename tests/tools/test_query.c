@@ -1,0 +1,312 @@
+/* chengxin query commands: check exit codes, every output format parsed back, CJK alignment,
+ * backup, verify catching a corrupted summary, usage errors, local vs remote output. */
+#include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clitest.h"
+
+TestSuite(query, .init = cli_setup, .fini = cli_teardown, .timeout = 120);
+
+static char A[19], B[19], C[19], D[19], AUTH[19];
+
+/* A: court_dishonest blacklist (deny procurement); B: broken commitment on the
+ * commitment_broken list (review license); C: a licence only; D: tax_a red list. */
+static void fixture(void) {
+  uscc("91350100MA0000001", A);
+  uscc("91350102MA0000002", B);
+  uscc("91350103MA0000003", C);
+  uscc("91350104MA0000004", D);
+  uscc("11350100003000001", AUTH);
+  char csv[4096];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,authority_name,category,subtype,list_type,"
+           "decision_date,valid_until\n"
+           "%s,福州甲科技有限公司,(2024)闽01执1号,%s,福州市中级人民法院,blacklist,,court_dishonest,2024-01-10,\n"
+           "%s,福州乙贸易有限公司,承〔2024〕2号,%s,福州市市场监督管理局,commitment,broken,commitment_broken,"
+           "2024-02-01,2027-02-01\n"
+           "%s,福州丙食品有限公司,许〔2024〕3号,%s,福州市市场监督管理局,license,,,2024-03-01,2029-03-01\n"
+           "%s,福州丁建设工程有限公司,荣〔2024〕4号,%s,福州市税务局,redlist,,tax_a,2024-04-01,2027-04-01\n",
+           A, AUTH, B, AUTH, C, AUTH, D, AUTH);
+  spit("f.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st f.csv"), 0, "%s", slurp("err"));
+}
+
+Test(query, check_exit_codes_follow_the_worst_verdict) {
+  fixture();
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
+  cr_assert(out_has("out", "deny") && out_has("out", "no_procurement"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action license %s", B), 4);
+  cr_assert(out_has("out", "review"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s %s", C, D), 0);
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action subsidy %s %s %s", C, B, A), 3);
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action subsidy %s %s", C, B), 4);
+  cr_assert_eq(cx("check --db st --as-of 2023-01-01 --action procurement %s", A), 0, "before the decision");
+  /* a file of codes, one verdict per line */
+  char list[256];
+  snprintf(list, sizeof list, "# codes\n%s\n\n%s\n  %s  \n", C, D, B);
+  spit("codes.txt", list);
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action license --file codes.txt --format jsonl"), 4);
+  char *out = slurp("out");
+  int lines = 0;
+  for (char *p = out; *p; p++) lines += *p == '\n';
+  cr_assert_eq(lines, 3, "one line per code:\n%s", out);
+  free(out);
+  /* incentives for D when asking about licences */
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action license %s --format json", D), 0);
+  json_t *j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "verdict")), "clear");
+  cr_assert(strstr(json_string_value(json_object_get(json_array_get(j, 0), "incentives")), "fast_track"));
+  json_decref(j);
+  /* bad and unknown codes are verdicts, not failures */
+  char bad[19];
+  memcpy(bad, A, 19);
+  bad[17] = bad[17] == '0' ? '1' : '0';
+  cr_assert_eq(cx("check --db st --action procurement %s", bad), 1);
+  cr_assert(out_has("out", "invalid_code"));
+  char unk[19];
+  uscc("91350105MA0000005", unk);
+  cr_assert_eq(cx("check --db st --action procurement %s", unk), 0);
+  cr_assert(out_has("out", "not_found"));
+  cr_assert_eq(cx("check --db st --action no_such_action %s", A), 2);
+}
+
+/* Minimal CSV reader for the parse-back test: rows of fields (quotes, doubled quotes). */
+static int csv_rows(const char *s, char fields[][32][256], int max_rows) {
+  int r = 0, f = 0;
+  size_t o = 0;
+  int q = 0;
+  while (*s && r < max_rows) {
+    char c = *s++;
+    if (q) {
+      if (c == '"' && *s == '"') fields[r][f][o++] = '"', s++;
+      else if (c == '"') q = 0;
+      else if (o < 255) fields[r][f][o++] = c;
+    } else if (c == '"') {
+      q = 1;
+    } else if (c == ',') {
+      fields[r][f][o] = 0;
+      f++, o = 0;
+    } else if (c == '\n') {
+      fields[r][f][o] = 0;
+      r++, f = 0, o = 0;
+    } else if (o < 255) {
+      fields[r][f][o++] = c;
+    }
+  }
+  return r;
+}
+
+static char g_rows[64][32][256];
+
+Test(query, every_format_parses_back_to_the_same_rows) {
+  cr_assert_eq(cx("gen --db st --entities 300 --records 3000 --seed 3"), 0);
+  cr_assert_eq(cx("agg --db st --by category,severity --metrics count,amount,on_time_rate --format json"), 0);
+  json_t *j = out_json();
+  cr_assert(json_is_array(j) && json_array_size(j) > 5);
+  json_int_t total = 0;
+  size_t i;
+  json_t *r;
+  json_array_foreach(j, i, r) total += json_integer_value(json_object_get(r, "count"));
+  cr_assert_eq(total, 3000);
+  cr_assert_eq(cx("agg --db st --by category,severity --metrics count,amount,on_time_rate --format csv"), 0);
+  char *csv = slurp("out");
+  int n = csv_rows(csv, g_rows, 64);
+  free(csv);
+  cr_assert_eq((size_t)n, json_array_size(j) + 1, "csv rows vs json rows");
+  cr_assert_str_eq(g_rows[0][0], "category");
+  cr_assert_str_eq(g_rows[0][3], "amount");
+  json_array_foreach(j, i, r) {
+    cr_assert_str_eq(g_rows[i + 1][0], json_string_value(json_object_get(r, "category")));
+    cr_assert_eq(atoll(g_rows[i + 1][2]), json_integer_value(json_object_get(r, "count")));
+    cr_assert_eq(atoll(g_rows[i + 1][3]), json_integer_value(json_object_get(r, "amount")));
+    double rate = atof(g_rows[i + 1][4]);
+    cr_assert(rate >= 0 && rate <= 1 && fabs(rate - json_real_value(json_object_get(r, "on_time_rate"))) < 1e-9);
+  }
+  /* jsonl: one object per line, the same objects */
+  cr_assert_eq(cx("agg --db st --by category,severity --metrics count,amount,on_time_rate --format jsonl"), 0);
+  char *jl = slurp("out");
+  char *save = NULL;
+  size_t k = 0;
+  for (char *line = strtok_r(jl, "\n", &save); line; line = strtok_r(NULL, "\n", &save), k++) {
+    json_t *o = json_loads(line, 0, NULL);
+    cr_assert(o && json_equal(o, json_array_get(j, k)), "jsonl line %zu differs", k);
+    json_decref(o);
+  }
+  cr_assert_eq(k, json_array_size(j));
+  free(jl);
+  /* the scan answers like the rollups */
+  cr_assert_eq(cx("agg --db st --by category,severity --metrics count,amount,on_time_rate --format json --scan"), 0);
+  json_t *js = out_json();
+  cr_assert(json_equal(j, js), "scan and rollup disagree");
+  json_decref(js);
+  json_decref(j);
+  /* status: one object with its counts nested */
+  cr_assert_eq(cx("search --db st 福建 --limit 1 --format json"), 0);
+  j = out_json();
+  char code[32];
+  snprintf(code, sizeof code, "%s", json_string_value(json_object_get(json_array_get(j, 0), "code")));
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s --format json", code), 0);
+  j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "code")), code);
+  cr_assert(json_is_array(json_object_get(j, "counts")) && json_array_size(json_object_get(j, "counts")) >= 1);
+  json_decref(j);
+}
+
+/* Every line of a table has the same display width (CJK characters count 2). */
+Test(query, tables_align_cjk_text) {
+  cr_assert_eq(cx("gen --db st --entities 300 --records 3000 --seed 9"), 0);
+  const char *cmds[] = {"search --db st 福 --limit 30", "agg --db st --by city,category --limit 40",
+                        "agg --db st --by authority --order count --desc --limit 20"};
+  for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+    cr_assert_eq(cx("%s", cmds[c]), 0, "%s", cmds[c]);
+    char *out = slurp("out");
+    char *save = NULL;
+    size_t w0 = 0;
+    int lines = 0, cjk = 0;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save), lines++) {
+      size_t w = disp_width(line, strlen(line));
+      if (lines == 0) w0 = w;
+      cr_assert_eq(w, w0, "%s: line %d has width %zu, the header %zu:\n%s", cmds[c], lines + 1, w, w0, line);
+      cjk |= strlen(line) != w;
+    }
+    cr_assert(lines > 3 && cjk, "%s: expected a table with Chinese text", cmds[c]);
+    free(out);
+  }
+}
+
+Test(query, records_pages_and_all) {
+  cr_assert_eq(cx("gen --db st --entities 50 --records 2000 --seed 2"), 0);
+  /* the entity with the most records */
+  cr_assert_eq(cx("gen --out g.csv --entities 50 --records 2000 --seed 2"), 0);
+  cr_assert_eq(cx_test_sh("cut -d, -f1 '%s/g.csv' | sort | uniq -c | sort -rn | head -1 > '%s/top'", g_dir, g_dir), 0);
+  char *top = slurp("top");
+  long n = 0;
+  char code[32];
+  cr_assert_eq(sscanf(top, "%ld %31s", &n, code), 2);
+  free(top);
+  cr_assert(n > 20);
+  cr_assert_eq(cx("records --db st %s --format json", code), 0);
+  json_t *j = out_json();
+  cr_assert_eq(json_array_size(j), 20);
+  json_decref(j);
+  cr_assert(out_has("err", "--cursor"));
+  cr_assert_eq(cx("records --db st %s --all --format json", code), 0);
+  j = out_json();
+  cr_assert_eq((long)json_array_size(j), n);
+  json_decref(j);
+}
+
+Test(query, backup_answers_like_the_original) {
+  fixture();
+  cr_assert_eq(cx("backup --db st bk"), 0);
+  cr_assert_eq(cx("status --db st %s --as-of 2025-01-01", A), 0);
+  char *a = slurp("out");
+  cr_assert_eq(cx("status --db bk %s --as-of 2025-01-01", A), 0);
+  char *b = slurp("out");
+  cr_assert_str_eq(a, b);
+  free(a);
+  free(b);
+  cr_assert_eq(cx("verify --db bk"), 0);
+  cr_assert_eq(cx("compact --db bk"), 0);
+  cr_assert_eq(cx("check --db bk --as-of 2025-01-01 --action procurement %s", A), 3);
+}
+
+Test(query, verify_catches_a_corrupted_summary) {
+  fixture();
+  cr_assert_eq(cx("verify --db st"), 0);
+  cr_assert_eq(cx("debug corrupt-summary --db st %s", A), 0, "%s", slurp("err"));
+  cr_assert_eq(cx("verify --db st"), 1, "verify missed the corruption");
+  cr_assert(out_has("out", "difference"));
+}
+
+Test(query, usage_errors_and_messages) {
+  fixture();
+  cr_assert_eq(cx("no-such-command"), 2);
+  cr_assert_eq(cx("status --db st"), 2);
+  cr_assert_eq(cx("status %s", A), 2);
+  cr_assert_eq(cx("status --db st --format xml %s", A), 2);
+  cr_assert_eq(cx("status --db st --as-of 2025-13-01 %s", A), 2);
+  cr_assert_eq(cx("agg --db st --by nonsense"), 2);
+  cr_assert_eq(cx("agg --db st --where category"), 2);
+  cr_assert_eq(cx("records --db st --limit 0 %s", A), 2);
+  cr_assert_eq(cx("info"), 2);
+  cr_assert_eq(cx("help"), 0);
+  cr_assert(out_has("out", "commands:"));
+  cr_assert_eq(cx("check --help"), 0);
+  cr_assert(out_has("out", "usage: chengxin check"));
+  char unk[19];
+  uscc("91350105MA0000005", unk);
+  cr_assert_eq(cx("status --db st %s", unk), 1);
+  cr_assert(out_has("err", "chengxin: status "), "%s", slurp("err"));
+  cr_assert_eq(cx("info --db does-not-exist"), 1);
+  cr_assert(out_has("err", "chengxin: "));
+}
+
+/* ---------------------------------------------------------------- remote */
+
+static pid_t start_server(const char *db, int *port) {
+  char bin[512], tok[600], log[600];
+  cx_test_bin("chengxind", bin, sizeof bin);
+  if (access(bin, X_OK) != 0) return -1;
+  snprintf(tok, sizeof tok, "%s/tokens", g_dir);
+  snprintf(log, sizeof log, "%s/server.log", g_dir);
+  spit("tokens", "tok-admin-1 admin ops\ntok-approval-1 approval gate\n");
+  chmod(tok, 0600);
+  pid_t pid = fork();
+  if (pid == 0) {
+    FILE *f = freopen(log, "w", stderr);
+    (void)f;
+    char dbp[600];
+    snprintf(dbp, sizeof dbp, "%s/%s", g_dir, db);
+    execl(bin, "chengxind", "--db", dbp, "--listen", "127.0.0.1:0", "--tokens", tok, "--threads", "1", (char *)NULL);
+    _exit(127);
+  }
+  for (int i = 0; i < 200; i++) {
+    char *s = slurp("server.log");
+    char *p = strstr(s, "listening on 127.0.0.1:");
+    if (p) {
+      *port = atoi(p + strlen("listening on 127.0.0.1:"));
+      free(s);
+      return pid;
+    }
+    free(s);
+    usleep(20000);
+  }
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+Test(query, remote_mode_prints_what_local_mode_prints) {
+  cr_assert_eq(cx("gen --db st --entities 300 --records 3000 --seed 4"), 0);
+  fixture(); /* init on an existing store only opens it; A..D join the generated data */
+  int port = 0;
+  pid_t pid = start_server("st", &port);
+  if (pid < 0) cr_skip_test("chengxind is not built");
+  const char *cmds[] = {
+      "status %s --format json", "records %s --format csv", "check --action procurement %s",
+      "search 福州 --limit 5", "agg --by city,category --metrics count,amount,on_time_rate --format json",
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, cmds[i], A);
+    int lrc = cx("%s --db st --as-of 2025-01-01", cmd);
+    char *l = slurp("out");
+    int rrc = cx("%s --connect 127.0.0.1:%d --token-file tokens --as-of 2025-01-01", cmd, port);
+    char *r = slurp("out");
+    cr_expect_eq(lrc, rrc, "%s: exit %d local, %d remote (%s)", cmd, lrc, rrc, slurp("err"));
+    cr_expect_str_eq(l, r, "%s: local and remote differ", cmd);
+    free(l);
+    free(r);
+  }
+  /* no token: the public role may not run check */
+  cr_expect_eq(cx("check --action procurement %s --connect 127.0.0.1:%d", A, port), 1);
+  cr_expect(out_has("err", "chengxin: check"));
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
+}
