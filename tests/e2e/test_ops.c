@@ -352,7 +352,7 @@ static int pack_three_more(msgpack_packer *pk, void *ctx) {
   PK_S(pk, "records");
   msgpack_pack_array(pk, 3);
   for (int i = 0; i < 3; i++) {
-    char rid[16], day[16];
+    char rid[32], day[32];
     snprintf(rid, sizeof rid, "MORE-%d", i);
     snprintf(day, sizeof day, "2023-0%d-01", i + 1);
     msgpack_pack_map(pk, 7);
