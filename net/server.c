@@ -35,6 +35,7 @@
 #define CX_ACCEPT_PER_TICK 128
 #define CX_MAX_THREADS 64
 #define CX_TXN_POOL 64
+#define CX_MAX_AUTH_FAILURES 5 /* per connection: slows token guessing to one connect per 5 tries */
 
 #define STAT_ADD(field, v) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
@@ -51,6 +52,7 @@ struct cx_conn {
   int writing, reading, job, closing, close_after_flush, handles;
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
+  int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
 };
 
 struct cx_loop {
@@ -442,6 +444,8 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   rc = cx__net_exec(&x, &rq);
   c->role = x.role;
   c->token = x.token;
+  if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
+    c->close_after_flush = 1;
   account(lp, rq.op, rc, t0);
 }
 

@@ -247,6 +247,17 @@ Test(abuse, every_error_code_reachable) {
   e2e_assert_alive();
 }
 
+Test(abuse, five_wrong_tokens_close_the_connection) {
+  cx_client *c = e2e_connect();
+  for (int i = 0; i < 5; i++) cr_assert_eq(cx_client_auth(c, "guess", NULL, 0), CX_EFORBIDDEN);
+  cx_client_resp r;
+  cr_assert_eq(cx_client_send(c, "ping", 0, NULL, NULL, NULL), 0);
+  int rc = cx_client_recv(c, &r);
+  cr_assert(rc == CX_ECONN || rc == CX_EIO, "closed after 5 wrong tokens (%d)", rc);
+  cx_client_close(c);
+  e2e_assert_alive();
+}
+
 /* ---- op x role table ---- */
 
 static const char *const ops[] = {"ping", "auth", "entity", "records", "check", "search",
