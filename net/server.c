@@ -134,9 +134,16 @@ void cx_server_opts_default(cx_server_opts *o) {
 static void conn_process(cx_conn *c);
 static void conn_flush(cx_conn *c);
 
+/* Buffer growth is added to the loop's stats before the response that caused it is sent. */
+static void conn_account_spills(cx_conn *c) {
+  uint64_t n = c->in.spills + c->out.spills + c->wout.spills;
+  if (!n) return;
+  STAT_ADD(c->lp->spills, n);
+  c->in.spills = c->out.spills = c->wout.spills = 0;
+}
+
 static void conn_free(cx_conn *c) {
-  cx_loop *lp = c->lp;
-  STAT_ADD(lp->spills, c->in.spills + c->out.spills + c->wout.spills);
+  conn_account_spills(c);
   cx_buf_free(&c->in);
   cx_buf_free(&c->out);
   cx_buf_free(&c->wout);
@@ -488,6 +495,7 @@ static void conn_process(cx_conn *c) {
     c->in.len -= off;
     cx_buf_shrink(&c->in);
   }
+  conn_account_spills(c);
   conn_flush(c);
   conn_update_reading(c);
   conn_maybe_finish(c);

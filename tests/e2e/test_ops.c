@@ -488,3 +488,32 @@ Test(ops, the_public_never_receives_a_full_id_number) {
   cr_assert(!resp_contains(&r, id));
   cx_client_close(p);
 }
+
+static int pack_1000_black(msgpack_packer *pk, void *ctx) {
+  (void)ctx;
+  char code[19];
+  e2e_code("91", E2E_BLACK, code);
+  PK_S(pk, "codes");
+  msgpack_pack_array(pk, 1000);
+  for (int i = 0; i < 1000; i++) PK_S(pk, code);
+  PK_S(pk, "action");
+  PK_S(pk, "license");
+  return 0;
+}
+
+Test(ops, stats_count_spills_and_invalid_requests) {
+  cx_client *c = e2e_connect_as(TOK_ADMIN);
+  cx_client_resp r;
+  cr_assert_eq(cx_client_call(c, "check", 2, pack_1000_black, NULL, &r), 0);
+  assert_ok(&r);
+  cr_assert_eq(cx_client_send_frame(c, "\xc1", 1), 0);
+  cr_assert_eq(cx_client_recv(c, &r), 0);
+  assert_err(&r, "bad_frame");
+  r = e2e_call(c, "stats", NULL);
+  assert_ok(&r);
+  cr_assert(cx_mpo_int(cx_mpo_get(r.result, "spills"), 0) >= 1);
+  const msgpack_object *inv = cx_mpo_get(cx_mpo_get(r.result, "ops"), "invalid");
+  cr_assert(inv);
+  cr_assert_eq(cx_mpo_int(cx_mpo_get(inv, "errors"), 0), 1);
+  cx_client_close(c);
+}
