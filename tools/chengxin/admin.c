@@ -84,10 +84,10 @@ int cli_cmd_init(int argc, char **argv) {
 }
 
 static uint64_t dir_bytes(const char *dir) {
-  char p[PATH_MAX];
+  char p[PATH_MAX + 16];
   struct stat sb;
   uint64_t n = 0;
-  snprintf(p, sizeof p, "%s/data.mdb", dir);
+  if (snprintf(p, sizeof p, "%s/data.mdb", dir) >= (int)sizeof p) return 0;
   if (stat(p, &sb) == 0) n += (uint64_t)sb.st_blocks * 512u;
   return n;
 }
@@ -235,7 +235,7 @@ int cli_cmd_compact(int argc, char **argv) {
   admin_args a;
   if (admin_parse("compact", argc, argv, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("compact: unexpected argument '%s'", a.pos[0]);
-  char tmp[PATH_MAX], old[PATH_MAX];
+  char tmp[PATH_MAX + 32], old[PATH_MAX + 32];
   size_t n = strlen(a.db);
   while (n > 1 && a.db[n - 1] == '/') n--;
   snprintf(tmp, sizeof tmp, "%.*s.compact-%ld", (int)n, a.db, (long)getpid());
@@ -249,7 +249,7 @@ int cli_cmd_compact(int argc, char **argv) {
     cli_err(cx_strerror(e), "compact: backup to %s", tmp);
     return CLI_EXIT_FAIL;
   }
-  char path[PATH_MAX];
+  char path[PATH_MAX + 32];
   snprintf(path, sizeof path, "%.*s", (int)n, a.db);
   if (rename(path, old) != 0) {
     cli_err(strerror(errno), "compact: rename %s", path);
@@ -261,7 +261,7 @@ int cli_cmd_compact(int argc, char **argv) {
     return CLI_EXIT_FAIL;
   }
   /* remove the old copy: its two LMDB files */
-  char f[PATH_MAX + 16];
+  char f[PATH_MAX + 64];
   snprintf(f, sizeof f, "%s/data.mdb", old);
   unlink(f);
   snprintf(f, sizeof f, "%s/lock.mdb", old);

@@ -253,7 +253,13 @@ static size_t xf_date(const char *s, size_t n, char *out) {
     memcpy(out, s, n);
     return n;
   }
-  snprintf(out, 11, "%04d-%02d-%02d", v[0], v[1], v[2]);
+  char b[32];
+  int w = snprintf(b, sizeof b, "%04d-%02d-%02d", v[0], v[1], v[2]);
+  if (w != 10) {
+    memcpy(out, s, n);
+    return n;
+  }
+  memcpy(out, b, 10);
   return 10;
 }
 

@@ -22,12 +22,14 @@ int cli_fmt_parse(const char *s, cli_fmt *out) {
   return -1;
 }
 
+static void oom(void) {
+  fputs("chengxin: out of memory\n", stderr);
+  exit(CLI_EXIT_FAIL);
+}
+
 static void *xmalloc(size_t n) {
   void *p = malloc(n ? n : 1);
-  if (!p) {
-    fputs("chengxin: out of memory\n", stderr);
-    exit(CLI_EXIT_FAIL);
-  }
+  if (!p) oom();
   return p;
 }
 
@@ -61,7 +63,7 @@ void cli_table_row(cli_table *t) {
   if (t->nrows == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
     char **c = realloc(t->cells, cap * (size_t)t->ncols * sizeof *c);
-    if (!c) xmalloc(SIZE_MAX); /* exits */
+    if (!c) oom();
     t->cells = c;
     t->cap = cap;
   }
