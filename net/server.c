@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -744,8 +745,18 @@ static int bind_listen(cx_server *s, char *why, size_t cap) {
     a6->sin6_port = htons((uint16_t)s->o.port);
     sl = sizeof *a6;
   } else {
-    snprintf(why, cap, "listen address \"%s\" is not a numeric IPv4 or IPv6 address", s->host);
-    return CX_EBADREQ;
+    /* A name ("localhost"): its first address. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+    if (getaddrinfo(s->host, NULL, &hints, &ai) != 0 || !ai || ai->ai_addrlen > sizeof ss) {
+      if (ai) freeaddrinfo(ai);
+      snprintf(why, cap, "cannot resolve listen address \"%s\"", s->host);
+      return CX_EBADREQ;
+    }
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    sl = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    if (ss.ss_family == AF_INET) a4->sin_port = htons((uint16_t)s->o.port);
+    else a6->sin6_port = htons((uint16_t)s->o.port);
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -872,8 +883,10 @@ int cx_server_run(cx_server *s) {
   s->started = time(NULL);
   s->started_ns = uv_hrtime();
   uv_poll_start(&s->poll, UV_READABLE, accept_cb);
-  cx_net_log("listening on %s:%d (%u worker loops, store %s)", s->host, s->port, s->nloops,
-             s->o.db_path);
+  /* "listening on HOST:PORT" is parsed by tests and scripts; IPv6 hosts in brackets. */
+  int v6 = strchr(s->host, ':') != NULL;
+  cx_net_log("listening on %s%s%s:%d (%u worker loops, store %s)", v6 ? "[" : "", s->host,
+             v6 ? "]" : "", s->port, s->nloops, s->o.db_path);
   if (rc) begin_stop(s, "thread start failed");
   uv_run(&s->main, UV_RUN_DEFAULT);
   for (unsigned i = 0; i < started; i++) uv_thread_join(&s->loops[i].thread);
