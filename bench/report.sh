@@ -32,6 +32,7 @@ set style fill solid 0.8 border -1
 set logscale y
 set ylabel "microseconds (log)"
 set xtics rotate by -30
+set rmargin 8
 set grid ytics
 set key top left
 plot "$tmp/lat.dat" using 2:xtic(1) title "median", "" using 3 title "p99", "" using 4 title "p999"
