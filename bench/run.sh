@@ -17,8 +17,9 @@
 # bench/results/<size>-*.png, and regenerates the <size> section of docs/benchmarks.md.
 # A benchmark that fails to run makes the script exit non-zero; no figure is ever asserted.
 #
-# Environment: CX_BENCH_DATA (data dir), CX_BENCH_REUSE=1 (reuse stores generated earlier with
-# the same parameters: import figures then come from that earlier run), CX_BENCH_SEED (42),
+# Environment: CX_BENCH_DATA (data dir), CX_BENCH_KEEP=1 (keep the generated stores; by default
+# they are deleted at the end), CX_BENCH_REUSE=1 (reuse stores kept from an earlier run with the
+# same parameters: import figures then come from that run), CX_BENCH_SEED (42),
 # CX_BENCH_NO_DUCKDB=1 (skip the DuckDB baseline), CX_BENCH_SERVER_THREADS (chengxind worker loops; default nproc),
 # CX_BENCH_NO_BUILD=1 (use build-release/ as it is), CX_BENCH_BIN=DIR (take the four binaries
 # from DIR, no build), CX_BENCH_NO_DOCS=1 (do not touch docs/).
@@ -51,6 +52,10 @@ cleanup() {
   local p
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  # the generated stores go too (they are GBs at medium), unless asked to keep them
+  if [ "${CX_BENCH_KEEP:-0}" != 1 ] && [ "${CX_BENCH_REUSE:-0}" != 1 ] && [ -f "$work/generated" ]; then
+    xargs -r rm -rf < "$work/generated"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -101,6 +106,7 @@ gen_store() {
     say "reusing $dir/store" ; echo "$dir"; return 0
   fi
   rm -rf "$dir"; mkdir -p "$dir"
+  echo "$dir" >> "$work/generated"
   say "chengxin gen --db ($e entities, $r records, seed $seed)"
   local t0 t1
   t0=$(date +%s.%N)
