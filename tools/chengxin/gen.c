@@ -802,7 +802,7 @@ static void put_csv(FILE *f, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r') q = 1;
   if (!q) {
-    fwrite(s, 1, n, f);
+    if (n) fwrite(s, 1, n, f);
     return;
   }
   fputc('"', f);
