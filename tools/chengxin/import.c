@@ -713,14 +713,16 @@ int cli_cmd_import(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'},        {"mapping", required_argument, 0, 'm'},
       {"batch", required_argument, 0, 'b'},     {"format-in", required_argument, 0, 'f'},
-      {"quiet", no_argument, 0, 'q'},           {0, 0, 0, 0},
+      {"quiet", no_argument, 0, 'q'},           {"bulk", no_argument, 0, 'B'},
+      {0, 0, 0, 0},
   };
   const char *db = NULL, *mapf = NULL, *fin = NULL;
   uint64_t batch = 10000;
-  int quiet = 0, c;
+  int quiet = 0, bulk = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
+    case 'B': bulk = 1; break;
     case 'd': db = optarg; break;
     case 'm': mapf = optarg; break;
     case 'b':
@@ -742,7 +744,7 @@ int cli_cmd_import(int argc, char **argv) {
   memset(&m, 0, sizeof m);
   if (mapf && mapping_load(mapf, &m)) return CLI_EXIT_USAGE;
   cx_store *st;
-  if (cli_store_open(db, 0, 0, 0, &st)) {
+  if (cli_store_open(db, 0, 0, bulk, &st)) {
     mapping_free(&m);
     return CLI_EXIT_FAIL;
   }
