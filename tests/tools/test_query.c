@@ -310,3 +310,41 @@ Test(query, remote_mode_prints_what_local_mode_prints) {
   kill(pid, SIGTERM);
   waitpid(pid, NULL, 0);
 }
+
+Test(query, public_role_masks_id_numbers_and_hides_persons) {
+  fixture();
+  char id17[] = "35010219800101001", id[19];
+  memcpy(id, id17, 17);
+  id[17] = cx_idcard_check_char(id17);
+  id[18] = 0;
+  char csv[1024];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,list_type,decision_date\n"
+           "%s,张三,(2024)闽01执9号,%s,blacklist,court_dishonest,2024-06-01\n",
+           id, AUTH);
+  spit("p.csv", csv);
+  cr_assert_eq(cx("import --db st p.csv"), 0, "%s", slurp("err"));
+  cr_assert_eq(cx("status --db st %s --as-of 2025-01-01 --format json", id), 0);
+  json_t *j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "code")), id);
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s --as-of 2025-01-01 --role public --format json", id), 0);
+  j = out_json();
+  cr_assert(strstr(json_string_value(json_object_get(j, "code")), "********"), "not masked: %s",
+            json_string_value(json_object_get(j, "code")));
+  json_decref(j);
+  cr_assert_eq(cx("search --db st 张三 --role public --format json"), 0);
+  j = out_json();
+  cr_assert_eq(json_array_size(j), 0, "the public role found a person by name");
+  json_decref(j);
+}
+
+Test(query, load_catalog_reports_the_bad_line) {
+  fixture();
+  spit("cat.tsv", "# a catalogue\naction\tprocurement\t政府采购\nnonsense line\n");
+  cr_assert_eq(cx("load-catalog --db st cat.tsv"), 1);
+  cr_assert(out_has("err", "cat.tsv:3:"), "%s", slurp("err"));
+  const char *src = getenv("CX_SOURCE_DIR");
+  cr_assert_eq(cx("load-catalog --db st '%s/data/catalog.tsv'", src && *src ? src : "."), 0, "%s", slurp("err"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
+}
