@@ -307,6 +307,16 @@ Test(query, remote_mode_prints_what_local_mode_prints) {
   /* no token: the public role may not run check */
   cr_expect_eq(cx("check --action procurement %s --connect 127.0.0.1:%d", A, port), 1);
   cr_expect(out_has("err", "chengxin: check"));
+  /* status changes and stats through the server */
+  cr_expect_eq(cx("repair --authority %s --record-id '(2024)闽01执1号' --reason 已履行 --connect 127.0.0.1:%d "
+                  "--token-file tokens", AUTH, port), 0, "%s", slurp("err"));
+  cr_expect(out_has("out", "repaired"));
+  cr_expect_eq(cx("check --action procurement %s --as-of 2025-01-01 --connect 127.0.0.1:%d --token-file tokens", A,
+                  port), 0);
+  cr_expect_eq(cx("stats --connect 127.0.0.1:%d --token-file tokens --format json", port), 0);
+  json_t *st = out_json();
+  cr_expect(json_object_get(st, "ops") != NULL);
+  json_decref(st);
   kill(pid, SIGTERM);
   waitpid(pid, NULL, 0);
 }
@@ -347,4 +357,22 @@ Test(query, load_catalog_reports_the_bad_line) {
   const char *src = getenv("CX_SOURCE_DIR");
   cr_assert_eq(cx("load-catalog --db st '%s/data/catalog.tsv'", src && *src ? src : "."), 0, "%s", slurp("err"));
   cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
+}
+
+Test(query, repair_lifts_the_measures_and_objection_flags) {
+  fixture();
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
+  cr_assert_eq(cx("objection --db st --authority %s --record-id '(2024)闽01执1号' --reason 异议申请", AUTH), 0,
+               "%s", slurp("err"));
+  cr_assert_eq(cx("status --db st %s --as-of 2025-01-01 --format json", A), 0);
+  cr_assert(out_has("out", "objection"));
+  cr_assert_eq(cx("repair --db st --authority %s --record-id '(2024)闽01执1号' --reason 已履行", AUTH), 0,
+               "%s", slurp("err"));
+  cr_assert(out_has("out", "repaired"));
+  cr_assert(out_has("err", "audit: op=repair"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 0, "repair did not lift the measures");
+  cr_assert_eq(cx("repair --db st --authority %s --record-id no-such-record --reason x", AUTH), 1);
+  cr_assert(out_has("err", "chengxin: repair no-such-record: "));
+  cr_assert_eq(cx("repair --db st --authority %s --record-id x", AUTH), 2, "a reason is required");
+  cr_assert_eq(cx("verify --db st"), 0);
 }

@@ -111,6 +111,18 @@ static const cmd CMDS[] = {
      "  --chart              horizontal bar chart of the first metric (one dimension)\n"
      "  --plot FILE.png      bar chart through gnuplot\n"
      "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
+    {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
+     "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [options]\n"
+     "\n"
+     "Marks the record repaired. Local mode (--db) opens the store writable and prints an audit\n"
+     "line on stderr; remote mode needs a submitter or admin token.\n" COMMON_QUERY_OPTS},
+    {"revoke", cli_cmd_change, "revoke a record (the decision was withdrawn)",
+     "usage: chengxin revoke --authority CODE --record-id ID --reason TEXT [options]\n" COMMON_QUERY_OPTS},
+    {"objection", cli_cmd_change, "flag a record as under objection (异议), or --withdraw",
+     "usage: chengxin objection --authority CODE --record-id ID --reason TEXT [--withdraw] [options]\n"
+     COMMON_QUERY_OPTS},
+    {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
+     "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
     {"debug", cli_cmd_debug, NULL,
      "usage: chengxin debug corrupt-summary --db PATH CODE\n"
      "Test hook: overwrites an entity's stored summary so that verify must catch it.\n"},

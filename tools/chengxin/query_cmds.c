@@ -644,3 +644,125 @@ int cli_cmd_agg(int argc, char **argv) {
   cli_sess_close(&s);
   return status;
 }
+
+/* ===================================================================== repair, revoke, objection */
+
+typedef struct chg_opts {
+  const char *authority, *record_id, *reason;
+  int withdraw;
+} chg_opts;
+
+static int chg_opt(void *ctx, int c, const char *arg) {
+  chg_opts *o = ctx;
+  switch (c) {
+  case 'a': o->authority = arg; return 0;
+  case 'r': o->record_id = arg; return 0;
+  case 'y': o->reason = arg; return 0;
+  case 'w': o->withdraw = 1; return 0;
+  }
+  return CLI_EXIT_USAGE;
+}
+
+/* chengxin repair|revoke|objection --authority CODE --record-id ID --reason TEXT [--withdraw] */
+int cli_cmd_change(int argc, char **argv) {
+  static const struct option extra[] = {
+      {"authority", required_argument, 0, 'a'}, {"record-id", required_argument, 0, 'r'},
+      {"reason", required_argument, 0, 'y'},    {"withdraw", no_argument, 0, 'w'},
+  };
+  const char *op = argv[0];
+  chg_opts co = {0};
+  cli_sess s;
+  int rc = qparse(&s, op, argc, argv, extra, 4, chg_opt, &co);
+  if (rc) return rc;
+  if (optind < argc) return cli_usage("%s: unexpected argument '%s'", op, argv[optind]);
+  if (!co.authority || !co.record_id || !co.reason || !*co.reason)
+    return cli_usage("%s: --authority, --record-id and a non-empty --reason are required", op);
+  if (co.withdraw && strcmp(op, "objection") != 0) return cli_usage("%s: --withdraw is for objection", op);
+  char auth[CX_CODE_LEN + 1];
+  if (cx_uscc_normalize(co.authority, strlen(co.authority), auth)) {
+    cli_err("not a valid unified social credit code", "%s: --authority %s", op, co.authority);
+    return CLI_EXIT_USAGE;
+  }
+  s.write = 1;
+  if ((rc = cli_sess_open(&s))) return rc;
+  json_t *args = json_object(), *res;
+  json_object_set_new(args, "authority", json_string(auth));
+  json_object_set_new(args, "record_id", json_string(co.record_id));
+  json_object_set_new(args, "reason", json_string(co.reason));
+  if (co.withdraw) json_object_set_new(args, "withdraw", json_true());
+  char err[512];
+  int e = cli_sess_call(&s, op, args, &res, err, sizeof err);
+  json_decref(args);
+  if (e) {
+    cli_sess_close(&s);
+    return call_failed(op, co.record_id, e, err);
+  }
+  cli_table t;
+  cli_table_init(&t, op, 1);
+  cli_table_col(&t, "authority", CLI_COL_STR);
+  cli_table_col(&t, "record_id", CLI_COL_STR);
+  int has_status = json_object_get(res, "status") != NULL;
+  cli_table_col(&t, has_status ? "status" : "objection", has_status ? CLI_COL_STR : CLI_COL_BOOL);
+  cli_table_row(&t);
+  set_json(&t, 0, json_object_get(res, "authority"));
+  set_json(&t, 1, json_object_get(res, "record_id"));
+  set_json(&t, 2, json_object_get(res, has_status ? "status" : "objection"));
+  cli_table *tabs[1] = {&t};
+  print_tables(&s, tabs, 1);
+  cli_table_free(&t);
+  json_decref(res);
+  cli_sess_close(&s);
+  return 0;
+}
+
+/* ===================================================================== stats */
+
+static void flatten(cli_table *t, const char *prefix, json_t *v) {
+  if (json_is_object(v)) {
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) {
+      char key[256];
+      snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", k);
+      flatten(t, key, x);
+    }
+    return;
+  }
+  cli_table_row(t);
+  cli_table_set(t, 0, prefix);
+  set_json(t, 1, v);
+}
+
+/* chengxin stats --connect HOST:PORT: the server's counters and latencies. */
+int cli_cmd_stats(int argc, char **argv) {
+  cli_sess s;
+  int rc = qparse(&s, "stats", argc, argv, NULL, 0, NULL, NULL);
+  if (rc) return rc;
+  if (!s.connect) return cli_usage("stats: needs --connect HOST:PORT (for a local store: chengxin info)");
+  if ((rc = cli_sess_open(&s))) return rc;
+  json_t *args = json_object(), *res;
+  char err[512];
+  int e = cli_sess_call(&s, "stats", args, &res, err, sizeof err);
+  json_decref(args);
+  if (e) {
+    cli_sess_close(&s);
+    return call_failed("stats", NULL, e, err);
+  }
+  if (s.fmt == CLI_FMT_JSON || s.fmt == CLI_FMT_JSONL) {
+    char *txt = json_dumps(res, JSON_PRESERVE_ORDER | (s.fmt == CLI_FMT_JSON ? JSON_INDENT(2) : JSON_COMPACT));
+    if (txt) puts(txt);
+    free(txt);
+  } else {
+    cli_table t;
+    cli_table_init(&t, "stats", 0);
+    cli_table_col(&t, "key", CLI_COL_STR);
+    cli_table_col(&t, "value", CLI_COL_STR);
+    flatten(&t, "", res);
+    cli_table *tabs[1] = {&t};
+    print_tables(&s, tabs, 1);
+    cli_table_free(&t);
+  }
+  json_decref(res);
+  cli_sess_close(&s);
+  return 0;
+}

@@ -350,6 +350,45 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
   return 0;
 }
 
+/* repair | revoke | objection {authority, record_id, reason, withdraw?}: the store has no audit
+ * API, so local mode prints the change (and the reason) on stderr as its audit line. */
+static int local_status_change(cli_sess *s, const char *op, json_t *args, json_t **out, char *err, size_t cap) {
+  cx_str auth = {0}, rid = {0}, reason = {0};
+  arg_str(args, "authority", &auth);
+  arg_str(args, "record_id", &rid);
+  arg_str(args, "reason", &reason);
+  if (!auth.n || !rid.n) return fail(err, cap, CX_EBADREQ, "authority and record_id are required");
+  if (!reason.n) return fail(err, cap, CX_EBADREQ, "reason must not be empty");
+  int status = -1, objection = -1;
+  if (strcmp(op, "repair") == 0) status = CX_ST_REPAIRED;
+  else if (strcmp(op, "revoke") == 0) status = CX_ST_REVOKED;
+  else objection = json_is_true(json_object_get(args, "withdraw")) ? 0 : 1;
+  cx_batch *b;
+  int rc = cx_batch_begin(s->st, &b);
+  if (rc) return fail(err, cap, rc, "cannot start a batch: %s", cx_strerror(rc));
+  const char *why = NULL;
+  rc = cx_batch_set_status(b, auth, rid, status, objection, &why);
+  if (rc) {
+    cx_batch_abort(b);
+    return fail(err, cap, rc, "%s", why ? why : cx_strerror(rc));
+  }
+  rc = cx_batch_commit(b, NULL);
+  if (rc == CX_ENOTFOUND)
+    return fail(err, cap, rc, "no record %.*s from authority %.*s", (int)rid.n, rid.p, (int)auth.n, auth.p);
+  if (rc) return fail(err, cap, rc, "commit failed: %s", cx_strerror(rc));
+  fprintf(stderr, "audit: op=%s authority=%.*s record_id=\"%.*s\" reason=\"%.*s\"\n", op, (int)auth.n, auth.p,
+          (int)rid.n, rid.p, (int)reason.n, reason.p);
+  json_t *o = json_object();
+  json_object_set_new(o, "authority", jstr(auth));
+  json_object_set_new(o, "record_id", jstr(rid));
+  if (status >= 0)
+    json_object_set_new(o, "status", json_string(cx_status_names[status]));
+  else
+    json_object_set_new(o, "objection", json_boolean(objection));
+  *out = o;
+  return 0;
+}
+
 /* ===================================================================== remote */
 
 #ifdef CX_HAVE_NET
@@ -499,7 +538,8 @@ int cli_sess_open(cli_sess *s) {
     cli_usage("%s: give --db PATH or --connect HOST:PORT", s->cmd);
     return CLI_EXIT_USAGE;
   }
-  if (cli_store_open(s->db, 0, 1, 0, &s->st)) return CLI_EXIT_FAIL;
+  if (cli_store_open(s->db, 0, !s->write, 0, &s->st)) return CLI_EXIT_FAIL;
+  if (s->write) return 0; /* status changes need no query context nor read txn */
   int e = cx_query_new(s->st, &s->q);
   if (e == 0) e = cx_store_txn_begin(s->st, &s->t);
   if (e) {
@@ -545,5 +585,7 @@ int cli_sess_call(cli_sess *s, const char *op, json_t *args, json_t **result, ch
   if (strcmp(op, "check") == 0) return local_check(s, args, result, err, cap);
   if (strcmp(op, "search") == 0) return local_search(s, args, result, err, cap);
   if (strcmp(op, "aggregate") == 0) return local_aggregate(s, args, result, err, cap);
+  if (strcmp(op, "repair") == 0 || strcmp(op, "revoke") == 0 || strcmp(op, "objection") == 0)
+    return local_status_change(s, op, args, result, err, cap);
   return fail(err, cap, CX_EUNKNOWNOP, "unknown operation %s", op);
 }

@@ -17,6 +17,7 @@ typedef struct cli_sess {
   int as_of_set;
   cx_role role;                /* local mode */
   int force_scan;              /* local aggregate: never use rollups */
+  int write;                   /* local: open the store writable (status changes) */
   cli_fmt fmt;
   /* local */
   cx_store *st;
