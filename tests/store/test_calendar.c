@@ -128,3 +128,24 @@ Test(calendar, empty_file_is_weekends_only) {
   cr_assert_eq(cx_calendar_workdays(c, day("2024-01-07"), day("2024-01-14")), 5);
   free(c);
 }
+
+Test(calendar, mutated_files_fail_cleanly) {
+  size_t n = cx_data_calendar_len;
+  char *t = malloc(n);
+  cx_calendar *c = malloc(sizeof *c);
+  uint32_t s = 5;
+  static const char junk[] = "\t\n -0129#x\xff";
+  for (int iter = 0; iter < 200; iter++) {
+    memcpy(t, cx_data_calendar, n);
+    for (int k = 0; k < 1 + iter % 4; k++) {
+      s = s * 1103515245u + 12345u;
+      size_t at = (s >> 8) % n;
+      s = s * 1103515245u + 12345u;
+      t[at] = junk[(s >> 8) % (sizeof junk - 1)];
+    }
+    int bad = -1, rc = cx_calendar_parse(t, n, c, &bad);
+    cr_assert(rc == 0 || (rc == CX_EBADREQ && bad >= 1));
+  }
+  free(c);
+  free(t);
+}

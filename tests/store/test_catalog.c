@@ -213,3 +213,38 @@ Test(regions, bad_lines) {
   cr_assert_eq(rv("110000\t\xff\n", &bad), CX_EBADREQ);
   cr_assert_eq(bad, 1);
 }
+
+/* ---- robustness: mutated files never crash and name a line inside the file ---- */
+
+static int lines_in(const char *t, size_t n) {
+  int l = 1;
+  for (size_t i = 0; i + 1 < n; i++) l += t[i] == '\n';
+  return l;
+}
+
+Test(catalog_parse, mutated_files_fail_cleanly) {
+  size_t n = cx_data_catalog_len;
+  char *t = malloc(n);
+  cx_catalog *c = malloc(sizeof *c);
+  uint32_t s = 99;
+  static const char junk[] = "\t\n,#x \xff\xe4";
+  for (int iter = 0; iter < 500; iter++) {
+    memcpy(t, cx_data_catalog, n);
+    for (int k = 0; k < 1 + iter % 5; k++) {
+      s = s * 1103515245u + 12345u;
+      size_t at = (s >> 8) % n;
+      s = s * 1103515245u + 12345u;
+      t[at] = junk[(s >> 8) % (sizeof junk - 1)];
+    }
+    s = s * 1103515245u + 12345u;
+    size_t len = iter % 3 ? n : (s >> 8) % n; /* sometimes truncated too */
+    int bad = -1, rc = cx_catalog_parse(t, len, c, &bad);
+    cr_assert(rc == 0 || rc == CX_EBADREQ);
+    if (rc) cr_assert(bad >= 1 && bad <= lines_in(t, len), "bad %d", bad);
+    bad = -1;
+    rc = cx_regions_validate(t, len, &bad);
+    cr_assert(rc == 0 || (rc == CX_EBADREQ && bad >= 1));
+  }
+  free(c);
+  free(t);
+}
