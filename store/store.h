@@ -177,7 +177,11 @@ typedef struct cx_calendar {
   uint32_t prefix[CX_CAL_DAYS + 1];   /* prefix[i] = working days in [first, first+i) */
 } cx_calendar;
 
-/** Parses a calendar file. On a bad line returns CX_EBADREQ and sets *bad_line (1-based). */
+/**
+ * Parses a calendar file (fields separated by spaces or tabs; the name is free text). A bad
+ * date, a date outside 2000..2059, a kind other than holiday/workday, or the same day listed
+ * both ways: CX_EBADREQ and *bad_line (1-based). An empty file gives weekends only.
+ */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
 /**
@@ -231,7 +235,14 @@ typedef struct cx_catalog {
   uint32_t person_public;  /* category mask */
 } cx_catalog;
 
-/** Parses a catalogue file into out (caller-allocated). CX_EBADREQ + *bad_line on error. */
+/**
+ * Parses a catalogue file into out (caller-allocated). Fields are separated by runs of tabs;
+ * lines may come in any order; display tiers not listed keep the 信用修复管理办法 periods
+ * (minor 0/0/90, general 1/90/365, serious 1/365/1095); person_public defaults to blacklist.
+ * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
+ * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
+ * wrong field counts: CX_EBADREQ + *bad_line (1-based).
+ */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
 /** Index of an action / list / measure by code, or CX_ENOTFOUND. */
 int cx_catalog_action(const cx_catalog *c, cx_str code);
