@@ -241,7 +241,8 @@ typedef struct cx_catalog {
  * (minor 0/0/90, general 1/90/365, serious 1/365/1095); person_public defaults to blacklist.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
  * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
- * wrong field counts: CX_EBADREQ + *bad_line (1-based).
+ * wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
+ * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
 /** Index of an action / list / measure by code, or CX_ENOTFOUND. */
