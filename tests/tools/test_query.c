@@ -313,6 +313,24 @@ Test(query, remote_mode_prints_what_local_mode_prints) {
   cr_expect(out_has("out", "repaired"));
   cr_expect_eq(cx("check --action procurement %s --as-of 2025-01-01 --connect 127.0.0.1:%d --token-file tokens", A,
                   port), 0);
+  /* import through ingest: the server rejects the bad code, the line is reported, the rest lands */
+  char good[19], bad[19], csv[1024];
+  uscc("91350111MA0000011", good);
+  memcpy(bad, good, 19);
+  bad[17] = bad[17] == '0' ? '1' : '0';
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date\n"
+           "%s,福州坏码有限公司,r1,%s,penalty,2024-01-02\n"
+           "%s,福州好码有限公司,r2,%s,penalty,2024-01-03\n"
+           "%s,福州好码有限公司,r3,%s,penalty,2024-13-03\n",
+           bad, AUTH, good, AUTH, good, AUTH);
+  spit("r.csv", csv);
+  cr_expect_eq(cx("import --connect 127.0.0.1:%d --token-file tokens r.csv", port), 1);
+  char *err = slurp("err");
+  cr_expect(strstr(err, "r.csv:2: ") && strstr(err, "r.csv:4: ") && !strstr(err, "r.csv:3:"), "%s", err);
+  cr_expect(strstr(err, "1 inserted"), "%s", err);
+  free(err);
+  cr_expect_eq(cx("status %s --connect 127.0.0.1:%d", good, port), 0);
   cr_expect_eq(cx("stats --connect 127.0.0.1:%d --token-file tokens --format json", port), 0);
   json_t *st = out_json();
   cr_expect(json_object_get(st, "ops") != NULL);

@@ -27,7 +27,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "session.h"
+
+#ifdef CX_HAVE_NET
+#include "client.h"
+#endif
 
 /* ===================================================================== mapping */
 
@@ -323,6 +327,13 @@ typedef struct importer {
   /* row assembly */
   char *arena;
   size_t arena_cap;
+  /* remote mode: the pending ingest request, one packed map per row */
+  void *client;
+  char *rb;
+  size_t rb_n, rb_cap;
+  size_t *roff;
+  long *rline;
+  uint32_t rn, rcap;
 } importer;
 
 static void reject(importer *im, long line, const char *why) {
@@ -330,7 +341,11 @@ static void reject(importer *im, long line, const char *why) {
   im->rejected++;
 }
 
+static int remote_flush(importer *im);
+static void remote_add(importer *im, const cx_str *names, const cx_str *vals, size_t n, long line);
+
 static int commit(importer *im) {
+  if (im->client) return remote_flush(im);
   if (!im->b) return 0;
   uint64_t n = cx_batch_size(im->b);
   cx_batch_result r;
@@ -423,6 +438,11 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     reject(im, line, why ? why : cx_strerror(e));
     return;
   }
+  if (im->client) {
+    remote_add(im, names, vals, (size_t)p->n, line);
+    progress(im, 0);
+    return;
+  }
   if (!im->b) {
     e = cx_batch_begin(im->st, &im->b);
     if (e) {
@@ -438,6 +458,146 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   }
   if (cx_batch_size(im->b) >= im->batch) commit(im);
   progress(im, 0);
+}
+
+
+/* ---------------------------------------------------------------- remote (ingest) */
+
+/* Requests stay well below the server's default 1 MiB frame limit. */
+#define REMOTE_MAX_BYTES (768u * 1024u)
+#define REMOTE_MAX_RECORDS 10000u
+
+#ifdef CX_HAVE_NET
+static int rb_write(void *data, const char *p, size_t n) {
+  importer *im = data;
+  if (im->rb_n + n > im->rb_cap) {
+    size_t cap = (im->rb_n + n) * 2;
+    char *nb = realloc(im->rb, cap);
+    if (!nb) return -1;
+    im->rb = nb;
+    im->rb_cap = cap;
+  }
+  memcpy(im->rb + im->rb_n, p, n);
+  im->rb_n += n;
+  return 0;
+}
+
+typedef struct ingest_req {
+  importer *im;
+  const uint8_t *skip; /* rows left out (rejected by the server), may be NULL */
+  uint32_t n;
+} ingest_req;
+
+static int pack_ingest(msgpack_packer *pk, void *ctx) {
+  ingest_req *rq = ctx;
+  importer *im = rq->im;
+  msgpack_pack_str_with_body(pk, "records", 7);
+  msgpack_pack_array(pk, rq->n);
+  for (uint32_t i = 0; i < im->rn; i++) {
+    if (rq->skip && rq->skip[i]) continue;
+    size_t end = i + 1 < im->rn ? im->roff[i + 1] : im->rb_n;
+    msgpack_pack_str_body(pk, im->rb + im->roff[i], end - im->roff[i]); /* raw packed map */
+  }
+  return 0;
+}
+#endif
+
+static void remote_add(importer *im, const cx_str *names, const cx_str *vals, size_t n, long line) {
+#ifdef CX_HAVE_NET
+  if (im->rn == im->rcap) {
+    uint32_t cap = im->rcap ? im->rcap * 2 : 1024;
+    size_t *o = realloc(im->roff, cap * sizeof *o);
+    long *l = o ? realloc(im->rline, cap * sizeof *l) : NULL;
+    if (o) im->roff = o;
+    if (!o || !l) {
+      reject(im, line, "out of memory");
+      return;
+    }
+    im->rline = l;
+    im->rcap = cap;
+  }
+  size_t start = im->rb_n;
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, im, rb_write);
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++) k += vals[i].n > 0;
+  msgpack_pack_map(&pk, k);
+  for (size_t i = 0; i < n; i++) {
+    if (!vals[i].n) continue;
+    msgpack_pack_str_with_body(&pk, names[i].p, names[i].n);
+    msgpack_pack_str_with_body(&pk, vals[i].p, vals[i].n);
+  }
+  im->roff[im->rn] = start;
+  im->rline[im->rn] = line;
+  im->rn++;
+  if (im->rn >= REMOTE_MAX_RECORDS || im->rn >= im->batch || im->rb_n >= REMOTE_MAX_BYTES) remote_flush(im);
+#else
+  (void)names, (void)vals, (void)n;
+  reject(im, line, "no network client in this build");
+#endif
+}
+
+/* Sends the pending rows as one ingest. The server takes all or nothing: when it lists bad rows
+ * (error.details[].index), those are reported with their lines and the rest is sent again. */
+static int remote_flush(importer *im) {
+#ifdef CX_HAVE_NET
+  if (im->rn == 0) return 0;
+  uint8_t *skip = calloc(im->rn, 1);
+  uint32_t left = im->rn;
+  int rc = -1;
+  if (!skip) goto done;
+  for (int attempt = 0; attempt < 2 && left; attempt++) {
+    ingest_req rq = {im, skip, left};
+    cx_client_resp r;
+    int e = cx_client_call(im->client, "ingest", 1, pack_ingest, &rq, &r);
+    if (e) {
+      cli_err(cx_strerror(e), "import: %s: ingest", im->file);
+      break;
+    }
+    if (r.ok) {
+      im->inserted += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "inserted"), 0);
+      im->replaced += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "replaced"), 0);
+      im->unchanged += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "unchanged"), 0);
+      rc = 0;
+      left = 0;
+      break;
+    }
+    const msgpack_object *d = cx_mpo_get(r.error, "details");
+    if (!d || d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size == 0 || attempt == 1) {
+      cli_err(NULL, "import: %s: the server refused %u rows: %.*s", im->file, left, (int)r.err_message_len,
+              r.err_message ? r.err_message : "");
+      break;
+    }
+    /* map request indexes back to rows (skipped rows are not in the request) */
+    for (uint32_t k = 0; k < d->via.array.size; k++) {
+      int64_t idx = cx_mpo_int(cx_mpo_get(&d->via.array.ptr[k], "index"), -1);
+      char msg[256];
+      cx_mpo_str(cx_mpo_get(&d->via.array.ptr[k], "message"), msg, sizeof msg);
+      for (uint32_t i = 0, j = 0; i < im->rn && idx >= 0; i++) {
+        if (skip[i] == 1) continue; /* not in this request */
+        if ((int64_t)j++ == idx) {
+          if (!skip[i]) reject(im, im->rline[i], msg);
+          skip[i] = 2;
+          break;
+        }
+      }
+    }
+    for (uint32_t i = 0; i < im->rn; i++)
+      if (skip[i] == 2) skip[i] = 1, left--;
+  }
+done:
+  if (rc) { /* every row still pending counts as rejected */
+    im->rejected += left;
+    im->fatal = 1;
+  }
+  free(skip);
+  im->rn = 0;
+  im->rb_n = 0;
+  return rc;
+#else
+  (void)im;
+  return -1;
+#endif
 }
 
 /* ---------------------------------------------------------------- CSV */
@@ -714,15 +874,18 @@ int cli_cmd_import(int argc, char **argv) {
       {"db", required_argument, 0, 'd'},        {"mapping", required_argument, 0, 'm'},
       {"batch", required_argument, 0, 'b'},     {"format-in", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},           {"bulk", no_argument, 0, 'B'},
+      {"connect", required_argument, 0, 'C'},   {"token-file", required_argument, 0, 'T'},
       {0, 0, 0, 0},
   };
-  const char *db = NULL, *mapf = NULL, *fin = NULL;
+  const char *db = NULL, *mapf = NULL, *fin = NULL, *connect = NULL, *token_file = NULL;
   uint64_t batch = 10000;
   int quiet = 0, bulk = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'B': bulk = 1; break;
+    case 'C': connect = optarg; break;
+    case 'T': token_file = optarg; break;
     case 'd': db = optarg; break;
     case 'm': mapf = optarg; break;
     case 'b':
@@ -738,19 +901,31 @@ int cli_cmd_import(int argc, char **argv) {
     default: return cli_usage("import: bad option");
     }
   }
-  if (!db) return cli_usage("import: --db PATH is required");
+  if (!db == !connect) return cli_usage("import: give --db PATH or --connect HOST:PORT");
   if (optind >= argc) return cli_usage("import: no input FILE");
   mapping m;
   memset(&m, 0, sizeof m);
   if (mapf && mapping_load(mapf, &m)) return CLI_EXIT_USAGE;
-  cx_store *st;
-  if (cli_store_open(db, 0, 0, bulk, &st)) {
+  cx_store *st = NULL;
+  cli_sess sess;
+  memset(&sess, 0, sizeof sess);
+  if (connect) {
+    sess.cmd = "import";
+    sess.connect = connect;
+    sess.token_file = token_file;
+    int e = cli_sess_open(&sess);
+    if (e) {
+      mapping_free(&m);
+      return e;
+    }
+  } else if (cli_store_open(db, 0, 0, bulk, &st)) {
     mapping_free(&m);
     return CLI_EXIT_FAIL;
   }
   importer im;
   memset(&im, 0, sizeof im);
   im.st = st;
+  im.client = sess.client;
   im.map = mapf ? &m : NULL;
   im.batch = batch;
   im.quiet = quiet;
@@ -799,8 +974,12 @@ int cli_cmd_import(int argc, char **argv) {
             (unsigned long long)im.read, (unsigned long long)im.inserted,
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
             (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0);
-  cx_store_close(st);
+  if (st) cx_store_close(st);
+  cli_sess_close(&sess);
   free(im.arena);
+  free(im.rb);
+  free(im.roff);
+  free(im.rline);
   mapping_free(&m);
   return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
 }

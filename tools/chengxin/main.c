@@ -46,12 +46,16 @@ static const cmd CMDS[] = {
     {"info", cli_cmd_info, "schema version, counts, sizes and map use of a store",
      "usage: chengxin info --db PATH [--format FMT]\n"},
     {"import", cli_cmd_import, "import CSV or JSON Lines files into a store",
-     "usage: chengxin import --db PATH [--mapping FILE] [--batch K] [--format-in csv|jsonl] [--bulk] FILE...\n"
+     "usage: chengxin import (--db PATH | --connect HOST:PORT [--token-file F]) [--mapping FILE]\n"
+     "                       [--batch K] [--format-in csv|jsonl] [--bulk] FILE...\n"
      "\n"
      "Imports records from CSV (header row) or JSON Lines files ('-' = stdin); the format is\n"
      "taken from the extension or the first byte. Columns are canonical field names unless a\n"
      "mapping file says otherwise. Bad rows are reported on stderr as FILE:LINE: reason and\n"
      "skipped; the rest lands in batches of K (default 10000) rows, one transaction each.\n"
+     "With --connect the rows go to a chengxind server as ingest requests (a submitter or admin\n"
+     "token; at most 10000 rows or 768 KiB per request); rows the server rejects are reported\n"
+     "by line like local ones and the rest of their request is sent again.\n"
      "--bulk syncs once at the end instead of at every batch (faster; a system crash during the\n"
      "import can damage the store: keep a backup).\n"
      "\n"
