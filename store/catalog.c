@@ -244,8 +244,8 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
     if (l->nf != 2) return CX_EBADREQ;
     if (pass != 2) return 0;
     mask_ctx m = {c, 0, {NULL, 0}};
-    if (each_item(f[1], add_category, &m)) return CX_EBADREQ;
-    c->person_public = (uint32_t)m.mask;
+    if (!kw(f[1], "none") && (each_item(f[1], add_category, &m) || m.mask == 0)) return CX_EBADREQ;
+    c->person_public = (uint32_t)m.mask; /* "none": no record of a person is public */
   } else {
     return CX_EBADREQ;
   }

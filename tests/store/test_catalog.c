@@ -126,6 +126,9 @@ Test(catalog_parse, minimal_file_and_any_order) {
   cr_assert_eq(c.display[CX_SEV_MINOR].publish, 1);
   cr_assert_eq(c.display[CX_SEV_SERIOUS].max_days, 1095u); /* default kept */
   cr_assert_eq(c.person_public, (1u << CX_CAT_BLACKLIST) | (1u << CX_CAT_GOV_DISHONESTY));
+  const char *t2 = HEAD "person_public\tnone\n";
+  cr_assert_eq(cx_catalog_parse(t2, strlen(t2), &c, &bad), 0);
+  cr_assert_eq(c.person_public, 0u);
 }
 
 Test(catalog_parse, bad_lines_are_reported) {
@@ -145,6 +148,7 @@ Test(catalog_parse, bad_lines_are_reported) {
       {HEAD "display\tminor\t1\t30\t20\n", 4},                   /* min > max */
       {HEAD "display\tminor\t1\tx\t20\n", 4},
       {HEAD "person_public\tblacklist,nope\n", 4},
+      {HEAD "person_public\t,\n", 4},
       {"action\tbad code\tx\n", 1},                              /* space in code */
       {"action\tx\t\n", 1},                                      /* empty name */
   };
