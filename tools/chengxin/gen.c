@@ -779,7 +779,7 @@ static int gen_setup(gen *g) {
   rng_seed(&r, g->seed, 0xBEEF);
   g->wsum = 0;
   for (uint32_t i = 0; i < g->n_ent; i++) {
-    double w = pow(rng_unit(&r), -1.0 / 1.16);
+    double w = pow(rng_unit(&r), -1.0 / 1.16) - 0.8; /* >= 0.2: some entities have 1 record */
     if (w > 3000) w = 3000;
     g->weights[i] = (float)w;
     g->wsum += (double)g->weights[i];
