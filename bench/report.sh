@@ -115,7 +115,7 @@ def rate: if . == null then "–" elif . >= 1000000 then "\(. / 1000000 | sig) M
 "",
 "| server | threads | depth | codes/request | requests/s | codes/s | p50 | p99 | p999 |",
 "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-(.load | sort_by(.batch, (.op != "check" and .op != "get"), .depth, .proto, -.server_threads)[] | "| \(if .proto == "cx" then "chengxind \(.op)" else "redis GET" end) | \(.server_threads) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
+(.load | sort_by(.batch, (.op != "check" and .op != "get"), .op, .depth, .proto, -.server_threads)[] | "| \(if .proto == "cx" then "chengxind \(.op)" else "redis GET" end) | \(.server_threads) | \(.depth) | \(.batch) | \(.req_per_s | rate) | \(.codes_per_s | rate) | \(.p50_ns | ns) | \(.p99_ns | ns) | \(.p999_ns | ns) |"),
 "",
 "![latency per op](../bench/results/\(.size)-latency.png)",
 "![chengxind vs redis by depth](../bench/results/\(.size)-load.png)",

@@ -269,6 +269,8 @@ for depth in 1 4 16 64; do
 done
 # check in batches of 100 codes per request (the approval systems' several-parties case)
 load cx-batch100 "$threads" "${cx_args[@]}" --port "$port" --depth 1 --batch 100
+# ping at depth 16: the server's own per-request cost, without the query core
+load cx-ping-16 "$threads" --proto cx --token "$token" --port "$port" --depth 16 --op ping
 # DESIGN's bar: a batch check of 1000 codes in one request
 load cx-batch1000 "$threads" "${cx_args[@]}" --port "$port" --depth 1 --batch 1000
 # the website's and approval systems' mix on one connection pool
