@@ -298,6 +298,11 @@ jq -n --arg size "$size" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson s
    ratios: {
      check_vs_mdb_get: ($query[0].ops | map(select(.op == "check"))[0].ratio),
      sqlite_vs_check: ($query[0].ops | map(select(.op == "sqlite_check"))[0].ratio),
+     scan_vs_rollup: (($query[0].ops | map(select(.op == "agg_scan"))[0].median_ns) /
+                      ($query[0].ops | map(select(.op == "agg_covered"))[0].median_ns)),
+     scan_vs_raw_walk: ($query[0].ops | map(select(.op == "agg_scan"))[0].ratio),
+     duckdb_in_force_vs_scan: ((($query[0].ops | map(select(.op == "duckdb_in_force"))[0].median_ns) // null) as $d |
+                               if $d then $d / ($query[0].ops | map(select(.op == "agg_in_force"))[0].median_ns) else null end),
      chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1 and .server_threads == $threads))[0].req_per_s) /
                                  ($load | map(select(.proto == "resp" and .depth == 1))[0].req_per_s)),
      chengxind_1loop_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1 and .server_threads == 1))[0].req_per_s) /

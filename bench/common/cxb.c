@@ -269,6 +269,32 @@ out:
   return rc ? -1 : 0;
 }
 
+int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *sum) {
+  int was_live = l->live;
+  if (cxb_lmdb_begin(l)) return -1;
+  MDB_dbi dbi;
+  MDB_cursor *c = NULL;
+  uint64_t n = 0, h = 0;
+  int rc = mdb_dbi_open(l->txn, dbname, 0, &dbi);
+  if (rc == 0) rc = mdb_cursor_open(l->txn, dbi, &c);
+  if (rc == 0) {
+    MDB_val k, v;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      /* touch the value's first and last byte: every record visited, nothing decoded */
+      const unsigned char *p = v.mv_data;
+      h += v.mv_size + (v.mv_size ? (uint64_t)p[0] + p[v.mv_size - 1] : 0);
+      n++;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(c);
+  }
+  if (!was_live) cxb_lmdb_reset(l);
+  if (rc) return -1;
+  *entries = n;
+  *sum = h;
+  return 0;
+}
+
 /* ------------------------------------------------------------------ codes */
 
 static const char uscc_alpha[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
