@@ -637,17 +637,17 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   if (cs->nf == cs->nf_cap) {
     int cap = cs->nf_cap ? cs->nf_cap * 2 : 64;
     size_t *o2 = realloc(cs->off, (size_t)cap * sizeof *o2);
-    if (!o2) return;
+    if (!o2) goto nomem;
     cs->off = o2;
     size_t *l2 = realloc(cs->len, (size_t)cap * sizeof *l2);
-    if (!l2) return;
+    if (!l2) goto nomem;
     cs->len = l2;
     cs->nf_cap = cap;
   }
   if (cs->buf_n + n + 1 > cs->buf_cap) {
     size_t cap = (cs->buf_n + n + 1) * 2;
     char *b = realloc(cs->buf, cap);
-    if (!b) return;
+    if (!b) goto nomem;
     cs->buf = b;
     cs->buf_cap = cap;
   }
@@ -657,6 +657,10 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   cs->buf_n += n;
   cs->buf[cs->buf_n++] = 0;
   cs->nf++;
+  return;
+nomem:
+  if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
+  cs->im->fatal = 1;
 }
 
 static void csv_row_cb(int term, void *ctx) {

@@ -308,7 +308,15 @@ static void add_item(char *buf, size_t cap, const char *s, char sep) {
   memcpy(buf + bl, s, n + 1);
 }
 
-#define CHECK_CHUNK 1000
+#define CHECK_CHUNK 1000 /* codes per request: the protocol's limit */
+
+static int grow(char ***v, size_t *cap) {
+  char **nv = realloc(*v, *cap * 2 * sizeof **v);
+  if (!nv) return -1;
+  *v = nv;
+  *cap *= 2;
+  return 0;
+}
 
 int cli_cmd_check(int argc, char **argv) {
   static const struct option extra[] = {
@@ -327,7 +335,7 @@ int cli_cmd_check(int argc, char **argv) {
   char *text = NULL;
   if (!codes) return CLI_EXIT_FAIL;
   for (int i = optind; i < argc; i++) {
-    if (n == cap) codes = realloc(codes, (cap *= 2) * sizeof *codes);
+    if (n == cap && grow(&codes, &cap)) goto nomem;
     codes[n++] = argv[i];
   }
   if (co.file) {
@@ -344,7 +352,7 @@ int cli_cmd_check(int argc, char **argv) {
       size_t k = strlen(l);
       while (k && (l[k - 1] == '\r' || l[k - 1] == ' ' || l[k - 1] == '\t')) l[--k] = 0;
       if (!k || *l == '#') continue;
-      if (n == cap) codes = realloc(codes, (cap *= 2) * sizeof *codes);
+      if (n == cap && grow(&codes, &cap)) goto nomem;
       codes[n++] = l;
     }
   }
@@ -415,6 +423,11 @@ int cli_cmd_check(int argc, char **argv) {
   free(codes);
   free(text);
   return status;
+nomem:
+  cli_err("out of memory", "check");
+  free(codes);
+  free(text);
+  return CLI_EXIT_FAIL;
 }
 
 /* ===================================================================== search */
