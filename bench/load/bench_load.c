@@ -380,6 +380,7 @@ struct lg {
   unsigned n_ready;
   uint64_t t_measure0, t_measure1;
   uint64_t done_measured, done_total, errors, bad_answers;
+  uint64_t bytes_in;     /* response bytes read during the measured window */
   hist h;
   char err[256];
 };
@@ -543,6 +544,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   }
   if (nread == 0) return;
   c->rlen += (size_t)nread;
+  if (g->phase == 2) g->bytes_in += (uint64_t)nread;
   uint64_t now = cxb_now_ns();
   int was_ready = c->ready;
   long used = g->o->proto == PROTO_CX ? parse_cx(c, now) : parse_resp(c, now);
@@ -892,10 +894,11 @@ int main(int argc, char **argv) {
   double secs = g.t_measure0 ? (double)(g.t_measure1 - g.t_measure0) / 1e9 : 0;
   double rps = secs > 0 ? (double)g.done_measured / secs : 0;
   printf("load proto=%s op=%s conns=%u depth=%u batch=%u req_s=%.0f codes_s=%.0f p50_us=%.1f "
-         "p99_us=%.1f p999_us=%.1f max_us=%.1f n=%" PRIu64 " bad=%" PRIu64 "%s%s\n",
+         "p99_us=%.1f p999_us=%.1f max_us=%.1f n=%" PRIu64 " bad=%" PRIu64 " resp_bytes=%.0f%s%s\n",
          proto, opn, o.conns, o.depth, o.batch, rps, rps * o.batch, h_pct(&g.h, 0.5) / 1e3,
          h_pct(&g.h, 0.99) / 1e3, h_pct(&g.h, 0.999) / 1e3, g.h.max / 1e3, g.done_measured,
-         g.bad_answers, o.label[0] ? " label=" : "", o.label);
+         g.bad_answers, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
+         o.label[0] ? " label=" : "", o.label);
   if (g.bad_answers) {
     fprintf(stderr, "bench: load %s: %" PRIu64 " wrong answers\n", proto, g.bad_answers);
     if (!failed) failed = 1;
@@ -921,6 +924,7 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "p999_ns", (long long)h_pct(&g.h, 0.999));
     cxb_json_int(&j, "max_ns", (long long)g.h.max);
     cxb_json_int(&j, "bad_answers", (long long)g.bad_answers);
+    cxb_json_num(&j, "response_bytes_avg", g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0);
     cxb_json_str(&j, "error", g.err);
     cxb_json_obj_end(&j);
     if (cxb_json_write(&j, o.json)) cxb_die("cannot write %s", o.json);
