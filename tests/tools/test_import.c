@@ -157,3 +157,28 @@ Test(import, usage_errors_exit_2) {
   cr_assert_eq(cx("import --db st --mapping bad.tsv x.csv"), 2);
   cr_assert_eq(cx("import --db st --batch 0 x.csv"), 2);
 }
+
+Test(import, gbk_file_is_detected_and_converted) {
+  codes();
+  char csv[2048];
+  snprintf(csv, sizeof csv,
+           "行政相对人名称,统一社会信用代码,行政处罚决定书文号,处罚内容,罚款金额(万元),处罚决定日期,处罚机关,"
+           "处罚机关统一社会信用代码\n"
+           "福州甲科技有限公司,%s,榕市监罚〔2024〕21号,罚款,0.25,2024-06-03,福州市市场监督管理局,%s\n",
+           A, AUTH);
+  spit("u.csv", csv);
+  cr_assert_eq(cx_test_sh("iconv -f UTF-8 -t GBK '%s/u.csv' > '%s/g.csv'", g_dir, g_dir), 0);
+  const char *src = getenv("CX_SOURCE_DIR");
+  char map[512];
+  snprintf(map, sizeof map, "%s/tools/chengxin/mappings/shuanggongshi_penalty.tsv", src && *src ? src : ".");
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --encoding utf-8 --mapping '%s' g.csv", map), 1, "a GBK header passed as UTF-8");
+  cr_assert_eq(cx("import --db st --mapping '%s' g.csv", map), 0, "%s", slurp("err"));
+  cr_assert(out_has("err", "GB18030"));
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  json_t *r = json_array_get(j, 0);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "entity_name")), "福州甲科技有限公司");
+  cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 250000);
+  json_decref(j);
+}

@@ -21,9 +21,11 @@
 #include <csv.h>
 #include <errno.h>
 #include <getopt.h>
+#include <iconv.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +320,7 @@ typedef struct importer {
   uint64_t batch;
   const char *file;
   int quiet, tty;
+  int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
   uint64_t read, rejected, inserted, replaced, unchanged, in_batch;
   int fatal;
@@ -685,7 +688,7 @@ static void csv_row_cb(int term, void *ctx) {
       cs->hdr[i] = strdup(nb);
     }
     if (cs->bad_encoding) {
-      cli_err("the header is not UTF-8 (convert first, e.g. iconv -f GBK -t UTF-8)", "import: %s", im->file);
+      cli_err("the header is not UTF-8 (GBK exports: --encoding gb18030)", "import: %s", im->file);
       im->fatal = 1;
       return;
     }
@@ -729,14 +732,48 @@ static void import_csv(importer *im, FILE *f) {
     im->fatal = 1;
     return;
   }
-  char *line = NULL;
-  size_t cap = 0;
+  char *line = NULL, *conv = NULL;
+  size_t cap = 0, conv_cap = 0;
   ssize_t n;
+  iconv_t cd = (iconv_t)-1;
   while (!im->fatal && (n = getline(&line, &cap, f)) > 0) {
     cs.line++;
     im->bytes += (uint64_t)n;
     const char *s = line;
     if (cs.line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, n -= 3;
+    /* Excel exports of Chinese templates are often GBK: read them as GB18030 (a superset) */
+    if (cs.line == 1 && (im->encoding == 2 || (im->encoding == 0 && !utf8_valid(s, (size_t)n)))) {
+      cd = iconv_open("UTF-8", "GB18030");
+      if (cd == (iconv_t)-1) {
+        cli_err(strerror(errno), "import: %s: cannot convert from GB18030", im->file);
+        im->fatal = 1;
+        break;
+      }
+      if (im->encoding == 0 && !im->quiet)
+        fprintf(stderr, "%s: not UTF-8; reading it as GB18030 (--encoding utf-8 to refuse)\n", im->file);
+    }
+    if (cd != (iconv_t)-1) {
+      size_t need = (size_t)n * 2 + 16;
+      if (need > conv_cap) {
+        char *nc = realloc(conv, need);
+        if (!nc) {
+          cli_err("out of memory", "import");
+          im->fatal = 1;
+          break;
+        }
+        conv = nc;
+        conv_cap = need;
+      }
+      char *in = (char *)s, *out = conv;
+      size_t inl = (size_t)n, outl = conv_cap;
+      if (iconv(cd, &in, &inl, &out, &outl) == (size_t)-1) {
+        fprintf(stderr, "%s:%ld: not valid GB18030 text\n", im->file, cs.line);
+        im->fatal = 1;
+        break;
+      }
+      s = conv;
+      n = (ssize_t)(conv_cap - outl);
+    }
     if (csv_parse(&p, s, (size_t)n, csv_field_cb, csv_row_cb, &cs) != (size_t)n) {
       fprintf(stderr, "%s:%ld: %s\n", im->file, cs.line, csv_strerror(csv_error(&p)));
       im->fatal = 1;
@@ -749,6 +786,8 @@ static void import_csv(importer *im, FILE *f) {
   }
   csv_free(&p);
   free(line);
+  free(conv);
+  if (cd != (iconv_t)-1) iconv_close(cd);
   for (int i = 0; i < cs.ncols_hdr; i++) free(cs.hdr ? cs.hdr[i] : NULL);
   free(cs.hdr);
   free(cs.buf);
@@ -879,16 +918,22 @@ int cli_cmd_import(int argc, char **argv) {
       {"batch", required_argument, 0, 'b'},     {"format-in", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},           {"bulk", no_argument, 0, 'B'},
       {"connect", required_argument, 0, 'C'},   {"token-file", required_argument, 0, 'T'},
-      {0, 0, 0, 0},
+      {"encoding", required_argument, 0, 'E'},  {0, 0, 0, 0},
   };
   const char *db = NULL, *mapf = NULL, *fin = NULL, *connect = NULL, *token_file = NULL;
   uint64_t batch = 10000;
-  int quiet = 0, bulk = 0, c;
+  int quiet = 0, bulk = 0, encoding = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
     case 'B': bulk = 1; break;
     case 'C': connect = optarg; break;
+    case 'E':
+      if (!strcasecmp(optarg, "utf-8") || !strcasecmp(optarg, "utf8")) encoding = 1;
+      else if (!strcasecmp(optarg, "gb18030") || !strcasecmp(optarg, "gbk") || !strcasecmp(optarg, "gb2312")) encoding = 2;
+      else if (!strcasecmp(optarg, "auto")) encoding = 0;
+      else return cli_usage("import: --encoding: expected auto, utf-8 or gb18030, got '%s'", optarg);
+      break;
     case 'T': token_file = optarg; break;
     case 'd': db = optarg; break;
     case 'm': mapf = optarg; break;
@@ -930,6 +975,7 @@ int cli_cmd_import(int argc, char **argv) {
   memset(&im, 0, sizeof im);
   im.st = st;
   im.client = sess.client;
+  im.encoding = encoding;
   im.map = mapf ? &m : NULL;
   im.batch = batch;
   im.quiet = quiet;

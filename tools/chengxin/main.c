@@ -47,7 +47,7 @@ static const cmd CMDS[] = {
      "usage: chengxin info --db PATH [--format FMT]\n"},
     {"import", cli_cmd_import, "import CSV or JSON Lines files into a store",
      "usage: chengxin import (--db PATH | --connect HOST:PORT [--token-file F]) [--mapping FILE]\n"
-     "                       [--batch K] [--format-in csv|jsonl] [--bulk] FILE...\n"
+     "                       [--batch K] [--format-in csv|jsonl] [--encoding E] [--bulk] FILE...\n"
      "\n"
      "Imports records from CSV (header row) or JSON Lines files ('-' = stdin); the format is\n"
      "taken from the extension or the first byte. Columns are canonical field names unless a\n"
@@ -56,6 +56,8 @@ static const cmd CMDS[] = {
      "With --connect the rows go to a chengxind server as ingest requests (a submitter or admin\n"
      "token; at most 10000 rows or 768 KiB per request); rows the server rejects are reported\n"
      "by line like local ones and the rest of their request is sent again.\n"
+     "CSV files are UTF-8; a file whose header is not UTF-8 is read as GB18030 (GBK), the usual\n"
+     "encoding of Excel exports (--encoding auto|utf-8|gb18030).\n"
      "--bulk syncs once at the end instead of at every batch (faster; a system crash during the\n"
      "import can damage the store: keep a backup).\n"
      "\n"
