@@ -191,6 +191,7 @@ typedef struct gen {
     uint8_t level, dept; /* 0 province, 1 city, 2 county */
   } *auths;
   uint32_t *auth_by_prov[100], n_auth_by_prov[100];
+  uint32_t *auth_by_dept[32], n_auth_by_dept[32];
   /* catalogue */
   const cx_catalog *cat;
   const cx_calendar *cal;
@@ -402,6 +403,10 @@ static int gen_authorities(gen *g) {
     if (!nl) return -1;
     nl[g->n_auth_by_prov[pv]++] = i;
     g->auth_by_prov[pv] = nl;
+    uint32_t *dl = realloc(g->auth_by_dept[dp], (g->n_auth_by_dept[dp] + 1) * sizeof *dl);
+    if (!dl) return -1;
+    dl[g->n_auth_by_dept[dp]++] = i;
+    g->auth_by_dept[dp] = dl;
   }
   return 0;
 }
@@ -417,6 +422,56 @@ static const struct auth *pick_auth(gen *g, rng *r, uint32_t region, uint32_t se
     if (i != self || g->n_auth == 1) return &g->auths[i];
   }
   return &g->auths[(self + 1) % g->n_auth];
+}
+
+/* The department that makes a kind of record: the court lists 失信被执行人, the tax bureau
+ * its lists, ... (-1: any department). */
+static int dept_by_abbr(const char *abbr) {
+  for (int i = 0; i < N_DEPTS; i++)
+    if (strcmp(DEPTS[i].abbr, abbr) == 0) return i;
+  return -1;
+}
+
+static int want_dept(const gen *g, uint8_t cat, uint8_t sub, int list) {
+  static const struct {
+    const char *prefix, *abbr;
+  } by_list[] = {
+      {"court", "法"},        {"tax", "税"},         {"procurement", "财"},  {"fund", "财"},
+      {"safety", "应急"},     {"env", "环"},         {"market", "市监"},     {"food", "市监"},
+      {"contract", "市监"},   {"credit_model", "市监"}, {"wage", "人社"},    {"social_security", "人社"},
+      {"labour", "人社"},     {"customs", "商"},     {"statistics", "统"},   {"engineering", "建"},
+      {"civil_servant", "监"}, {"gov_", "发改"},     {"commitment", "发改"}, {"focus", "发改"},
+  };
+  if (cat == CX_CAT_GOV_DISHONESTY) /* courts judge, supervision commissions sanction */
+    return sub == CX_SUB_JUDGMENT ? dept_by_abbr("法")
+           : sub == CX_SUB_DISCIPLINARY || sub == CX_SUB_ACCOUNTABILITY ? dept_by_abbr("监")
+                                                                      : -1;
+  if (list >= 0) {
+    const char *code = g->cat->lists[list].code;
+    for (size_t i = 0; i < sizeof by_list / sizeof by_list[0]; i++)
+      if (strncmp(code, by_list[i].prefix, strlen(by_list[i].prefix)) == 0) return dept_by_abbr(by_list[i].abbr);
+    return -1;
+  }
+  switch (cat) {
+  case CX_CAT_LAWSUIT: return dept_by_abbr("法");
+  case CX_CAT_COMPLAINT: return dept_by_abbr("市监");
+  case CX_CAT_EVALUATION: return dept_by_abbr("发改");
+  default: return -1;
+  }
+}
+
+/* An authority of department dp (-1: any), preferably in the entity's province, never the
+ * entity itself. */
+static const struct auth *pick_auth_dept(gen *g, rng *r, uint32_t region, uint32_t self, int dp) {
+  if (dp < 0 || !g->n_auth_by_dept[dp]) return pick_auth(g, r, region, self);
+  uint32_t pv = region / 10000 % 100, n = g->n_auth_by_dept[dp], fallback = UINT32_MAX;
+  for (int tries = 0; tries < 6; tries++) {
+    uint32_t i = g->auth_by_dept[dp][rng_below(r, n)];
+    if (i == self) continue;
+    if (g->counties[g->auths[i].county].code / 10000 % 100 == pv) return &g->auths[i];
+    if (fallback == UINT32_MAX) fallback = i;
+  }
+  return fallback != UINT32_MAX ? &g->auths[fallback] : pick_auth(g, r, region, self);
 }
 
 /* ===================================================================== entities */
@@ -553,10 +608,6 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
   for (int t = 0; t < 3 && !cx_calendar_is_workday(g->cal, dd); t++) dd = g->d_first + rng_below(r, span);
   rec->decision_date = dd;
   rec->valid_from = dd;
-
-  const struct auth *a = pick_auth(g, r, e->region, e->auth);
-  rec->authority_code = (cx_str){a->code, CX_CODE_LEN};
-  rec->authority_name = cstr(a->name);
 
   /* report delay in working days */
   uint32_t x = rng_below(r, 1000);
@@ -712,6 +763,9 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
     }
     break;
   }
+  const struct auth *a = pick_auth_dept(g, r, e->region, e->auth, want_dept(g, cat, sub, list));
+  rec->authority_code = (cx_str){a->code, CX_CODE_LEN};
+  rec->authority_name = cstr(a->name);
   rec->severity = sev;
   rec->subtype = sub;
   rec->valid_until = until;
@@ -792,6 +846,7 @@ static void gen_cleanup(gen *g) {
   free(g->fj);
   free(g->auths);
   for (int i = 0; i < 100; i++) free(g->auth_by_prov[i]);
+  for (int i = 0; i < 32; i++) free(g->auth_by_dept[i]);
   free(g->weights);
 }
 
