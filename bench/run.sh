@@ -38,7 +38,7 @@ work=$(mktemp -d /tmp/cx_bench_run.XXXXXX)
 case $size in
   small)  ent=10000   rec=100000   scale="1000:10000 10000:100000"
           iters=50000 budget=1500 ldur=2 lwarm=0.5 csv_ent=10000 csv_rec=100000 ;;
-  medium) ent=1000000 rec=10000000 scale="100000:1000000 1000000:10000000"
+  medium) ent=1000000 rec=10000000 scale="10000:100000 100000:1000000 1000000:10000000"
           iters=300000 budget=4000 ldur=8 lwarm=2 csv_ent=100000 csv_rec=1000000 ;;
   large)  ent=5000000 rec=50000000 scale="100000:1000000 1000000:10000000 5000000:50000000"
           iters=300000 budget=4000 ldur=10 lwarm=2 csv_ent=1000000 csv_rec=10000000 ;;
