@@ -236,7 +236,28 @@ typedef struct went {
   uint8_t dirty;
 } went;
 
+typedef struct opre {
+  uint32_t aid;
+  uint8_t found;
+  unsigned char rk[CX_RECKEY_LEN];
+} opre;
+
+typedef struct oord {
+  uint32_t aid, i;
+  cx_str rid;
+} oord;
+
+static int cmp_ord(const void *a, const void *b) {
+  const oord *x = a, *y = b;
+  if (x->aid != y->aid) return x->aid < y->aid ? -1 : 1;
+  uint32_t n = x->rid.n < y->rid.n ? x->rid.n : y->rid.n;
+  int c = memcmp(x->rid.p, y->rid.p, n);
+  return c ? c : (x->rid.n > y->rid.n) - (x->rid.n < y->rid.n);
+}
+
 typedef struct cstate {
+  opre *pre;
+  oord *ord;
   cx_hmap ents, auths;
   went *ent;
   size_t n_ent, cap_ent;
@@ -252,6 +273,8 @@ typedef struct cstate {
 } cstate;
 
 static void cstate_free(cstate *c) {
+  free(c->pre);
+  free(c->ord);
   cx__hmap_free(&c->ents);
   cx__hmap_free(&c->auths);
   free(c->ent);
@@ -330,7 +353,7 @@ static int cmp_ref(const void *a, const void *b) {
 }
 static int cmp_ent(const void *a, const void *b) {
   const went *x = a, *y = b;
-  return (x->eid > y->eid) - (x->eid < y->eid);
+  return memcmp(x->code, y->code, CX_CODE_LEN);
 }
 
 
@@ -414,7 +437,7 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
 static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   cx_store *st = b->st;
   MDB_txn *txn = NULL;
-  MDB_cursor *cur = NULL;
+  MDB_cursor *cur = NULL, *scur = NULL;
   int rc, err;
   counters ctr;
   cx_day today = cx_day_today();
@@ -425,25 +448,51 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       (err = cx__meta_get32(st, txn, "next_aid", &ctr.aid)))
     goto fail;
 
-  /* 1. resolve */
+  /* 0. authorities, then the refs looked up in key order through one cursor (page locality) */
+  c->pre = malloc((b->n ? b->n : 1) * sizeof *c->pre);
+  c->ord = malloc((b->n ? b->n : 1) * sizeof *c->ord);
+  if (!c->pre || !c->ord) { err = CX_ENOMEM; goto fail; }
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
-    uint32_t aid;
     err = auth_resolve(st, txn, c, &ctr, op->acode, op->type == OP_PUT ? op->r.authority_name : (cx_str){"", 0},
-                       op->type == OP_PUT, &aid);
+                       op->type == OP_PUT, &c->pre[i].aid);
     if (err == CX_ENOTFOUND) {
       cx__store_setmsg(st, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
       goto fail;
     }
     if (err) goto fail;
+    c->pre[i].found = 0;
+    c->ord[i].aid = c->pre[i].aid;
+    c->ord[i].rid = op->rid;
+    c->ord[i].i = (uint32_t)i;
+  }
+  if (b->n) qsort(c->ord, b->n, sizeof c->ord[0], cmp_ord);
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
+  for (size_t j = 0; j < b->n; j++) {
+    unsigned char refk[4 + CX_MAX_RECORD_ID];
+    cx__be32(refk, c->ord[j].aid);
+    memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
+    MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY);
+    if (rc == MDB_NOTFOUND) continue;
+    if (rc) { err = cx__store_mdb_err(st, rc, "ref get"); goto fail; }
+    if (d.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; cx__store_setmsg(st, "record ref of bad size"); goto fail; }
+    c->pre[c->ord[j].i].found = 1;
+    memcpy(c->pre[c->ord[j].i].rk, d.mv_data, CX_RECKEY_LEN);
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+
+  /* 1. resolve, in op order (new records get their seq in put order) */
+  for (size_t i = 0; i < b->n; i++) {
+    bop *op = &b->ops[i];
+    uint32_t aid = c->pre[i].aid;
     unsigned char refk[4 + CX_MAX_RECORD_ID];
     cx__be32(refk, aid);
     memcpy(refk + 4, op->rid.p, op->rid.n);
     size_t refn = 4 + (size_t)op->rid.n;
-    MDB_val k = {refn, refk}, d;
-    rc = mdb_get(txn, st->dbi[CX_DBI_RECORD_REF], &k, &d);
-    if (rc && rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "ref get"); goto fail; }
-    int have_old = rc == 0;
+    MDB_val d = {CX_RECKEY_LEN, c->pre[i].rk};
+    int have_old = c->pre[i].found;
     unsigned char oldk[CX_RECKEY_LEN];
     cx_record old;
     MDB_val ov = {0, NULL};
@@ -555,26 +604,34 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   mdb_cursor_close(cur);
   cur = NULL;
   if (c->n_refs) qsort(c->refs, c->n_refs, sizeof c->refs[0], cmp_ref);
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t i = 0; i < c->n_refs; i++) {
     MDB_val k = {c->refs[i].klen, c->refs[i].key}, d = {CX_RECKEY_LEN, c->refs[i].rk};
-    if ((rc = mdb_put(txn, st->dbi[CX_DBI_RECORD_REF], &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
+    if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
   }
+  mdb_cursor_close(cur);
+  cur = NULL;
 
   /* 3. rollups */
   if ((err = cx__racc_apply(&c->acc, st, txn))) goto fail;
 
-  /* 4. summaries */
+  /* 4. summaries, in code order (summary DB locality) */
   if (c->n_ent) qsort(c->ent, c->n_ent, sizeof c->ent[0], cmp_ent); /* the ents map is not used after this */
-  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur)) ||
+      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_SUMMARY], &scur))) {
+    err = cx__store_mdb_err(st, rc, "cursor");
+    goto fail;
+  }
   for (size_t i = 0; i < c->n_ent; i++) {
     if (!c->ent[i].dirty) continue;
     int changed;
-    if ((err = cx__summary_rebuild(st, txn, &c->sb, cur, c->ent[i].eid, c->ent[i].code, today, &changed)))
+    if ((err = cx__summary_rebuild(st, txn, &c->sb, cur, scur, c->ent[i].eid, c->ent[i].code, today, &changed)))
       goto fail;
     if (changed) res->entities_touched++;
   }
   mdb_cursor_close(cur);
-  cur = NULL;
+  mdb_cursor_close(scur);
+  cur = scur = NULL;
 
   /* 5. counters */
   if ((err = cx__meta_put32(st, txn, "next_seq", ctr.seq)) || (err = cx__meta_put32(st, txn, "next_eid", ctr.eid)) ||
@@ -583,6 +640,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   return cx__store_wtxn_end(st, txn, 1);
 fail:
   if (cur) mdb_cursor_close(cur);
+  if (scur) mdb_cursor_close(scur);
   if (txn) cx__store_wtxn_end(st, txn, 0);
   return err;
 }

@@ -224,8 +224,8 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r);
 int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update);
 void cx__sumb_free(cx_sumb *b);
 /** Rebuilds and writes the summary of one entity from its records; maintains names. */
-int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, uint32_t eid,
-                        const char code[CX_CODE_LEN], cx_day today, int *changed);
+int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
+                        uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed);
 /** Measure mask of a record for the check index (0 when none resolve). */
 uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_idx);
 

@@ -202,15 +202,14 @@ static int name_key(const char *name, size_t n, const char code[CX_CODE_LEN], un
   return 0;
 }
 
-int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, uint32_t eid,
-                        const char code[CX_CODE_LEN], cx_day today, int *changed) {
+int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
+                        uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed) {
   *changed = 0;
   MDB_val key = {CX_CODE_LEN, (void *)code}, val;
   cx_summary old;
   int have_old = 0, r;
-  unsigned char oldkey[NORM_CAP];
-  size_t oldkey_n = 0;
-  r = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &key, &val);
+  /* Through a cursor: the put below lands on the page this get found (callers go in code order). */
+  r = mdb_cursor_get(sc, &key, &val, MDB_SET_KEY);
   if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "summary get");
   if (!r) {
     if ((r = cx_store_summary_decode(val.mv_data, val.mv_size, &old))) {
@@ -218,7 +217,6 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
       return r;
     }
     have_old = 1;
-    name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
   }
   cx__sumb_reset(b, st->catalog, eid, code);
   unsigned char kb[4];
@@ -241,18 +239,21 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   if (have_old && val.mv_size == b->out.n && memcmp(val.mv_data, b->out.p, b->out.n) == 0)
     return 0; /* unchanged: keep last_update */
   cx__wr32(b->out.p + CX_SUM_LASTUPD, today);
-  MDB_val nv = {b->out.n, b->out.p};
-  key = (MDB_val){CX_CODE_LEN, (void *)code};
-  if ((r = mdb_put(txn, st->dbi[CX_DBI_SUMMARY], &key, &nv, 0)))
-    return cx__store_mdb_err(st, r, "summary put");
-  *changed = 1;
-  /* names index */
+  /* names index: only when the name changed (the old key is built before the put moves pages) */
+  unsigned char oldkey[NORM_CAP], nk[NORM_CAP];
+  size_t oldkey_n = 0, nk_n = 0;
   cx_summary now;
   if (cx_store_summary_decode(b->out.p, b->out.n, &now)) return CX_EINTERNAL;
-  unsigned char nk[NORM_CAP];
-  size_t nk_n;
-  name_key(now.name.p, now.name.n, code, nk, &nk_n);
-  if (have_old && oldkey_n == nk_n && memcmp(oldkey, nk, nk_n) == 0) return 0;
+  int name_changed = !have_old || !cx_str_eq(old.name, now.name);
+  if (name_changed) {
+    if (have_old) name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
+    name_key(now.name.p, now.name.n, code, nk, &nk_n);
+  }
+  MDB_val nv = {b->out.n, b->out.p};
+  key = (MDB_val){CX_CODE_LEN, (void *)code};
+  if ((r = mdb_cursor_put(sc, &key, &nv, 0))) return cx__store_mdb_err(st, r, "summary put");
+  *changed = 1;
+  if (!name_changed || (have_old && oldkey_n == nk_n && memcmp(oldkey, nk, nk_n) == 0)) return 0;
   MDB_val empty = {0, ""};
   if (have_old) {
     MDB_val ok = {oldkey_n, oldkey};
@@ -266,12 +267,13 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
 }
 
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {
-  MDB_cursor *ec = NULL, *rc = NULL;
+  MDB_cursor *ec = NULL, *rc = NULL, *sc = NULL;
   cx_sumb b;
   memset(&b, 0, sizeof b);
   int r, err = 0;
   if ((r = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
-      (r = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc))) {
+      (r = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc)) ||
+      (r = mdb_cursor_open(txn, st->dbi[CX_DBI_SUMMARY], &sc))) {
     err = cx__store_mdb_err(st, r, "cursor");
     goto out;
   }
@@ -282,12 +284,13 @@ int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {
     char code[CX_CODE_LEN];
     memcpy(code, v.mv_data, CX_CODE_LEN);
     int changed;
-    if ((err = cx__summary_rebuild(st, txn, &b, rc, cx__rd_be32(k.mv_data), code, today, &changed)))
+    if ((err = cx__summary_rebuild(st, txn, &b, rc, sc, cx__rd_be32(k.mv_data), code, today, &changed)))
       goto out;
     r = mdb_cursor_get(ec, &k, &v, MDB_NEXT);
   }
   if (r != MDB_NOTFOUND) err = cx__store_mdb_err(st, r, "entities scan");
 out:
+  if (sc) mdb_cursor_close(sc);
   if (rc) mdb_cursor_close(rc);
   if (ec) mdb_cursor_close(ec);
   cx__sumb_free(&b);

@@ -61,13 +61,25 @@ void cx__arena_free(cx_arena *a) {
   a->used = a->cap = 0;
 }
 
-/* FNV-1a with a final mix: keys are short (codes, document numbers, rollup keys). */
+/* Word-at-a-time multiply-xorshift: keys are short (codes, document numbers, rollup keys). */
 uint64_t cx__hash(const void *p, size_t n) {
   const unsigned char *s = p;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-  h ^= h >> 31;
-  h *= 0x9E3779B97F4A7C15ull;
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+    h ^= h >> 32;
+    s += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xFF51AFD7ED558CCDull;
+  }
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
   h ^= h >> 29;
   return h ? h : 1; /* 0 marks an empty slot */
 }
