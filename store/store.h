@@ -21,6 +21,11 @@
  * through cx_batch; LMDB serialises writers (one at a time across threads and processes) and
  * readers never wait for them. Every pointer a read returns points into the map and is valid
  * until the transaction is reset or ended.
+ * Map growth: a commit that fills the map aborts, doubles the map and retries the whole batch.
+ * Remapping needs every txn of this process to be reset or ended first: the commit waits up to
+ * 5 s for them (new txns wait meanwhile), then fails with CX_EMAPFULL. So keep read txns short
+ * (reset between requests) and never hold a live cx_txn on the thread that commits; a server
+ * should open with a map_size that fits its data so growth is rare.
  */
 #ifndef CX_STORE_H
 #define CX_STORE_H

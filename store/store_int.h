@@ -226,6 +226,10 @@ void cx__sumb_free(cx_sumb *b);
 /** Rebuilds and writes the summary of one entity from its records; maintains names. */
 int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
                         uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed);
+/** The names DB key of an entity: normalised name, 0x00, code. out holds CX_NAME_KEY_CAP bytes. */
+#define CX_NAME_KEY_CAP 1024
+int cx__name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
+                 size_t *klen);
 /** Measure mask of a record for the check index (0 when none resolve). */
 uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_idx);
 

@@ -7,7 +7,6 @@
 _Static_assert(sizeof(cx_sum_hit) == 32, "cx_sum_hit image is 32 bytes");
 _Static_assert(sizeof(cx_sum_rec) == 16, "cx_sum_rec image is 16 bytes");
 
-#define NORM_CAP 1024
 
 /* Tolerant resolution for summaries: unknown measure codes (a catalogue replaced since the
  * record was written) are skipped rather than failing the rebuild. */
@@ -193,9 +192,9 @@ int cx_store_summary_decode(const void *val, size_t n, cx_summary *out) {
 
 /* ------------------------------------------------------------------ rebuild */
 
-static int name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
-                    size_t *klen) {
-  size_t l = cx_name_normalize(name, n, (char *)out, NORM_CAP - CX_CODE_LEN - 1);
+int cx__name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
+                 size_t *klen) {
+  size_t l = cx_name_normalize(name, n, (char *)out, CX_NAME_KEY_CAP - CX_CODE_LEN - 1);
   out[l] = 0;
   memcpy(out + l + 1, code, CX_CODE_LEN);
   *klen = l + 1 + CX_CODE_LEN;
@@ -240,14 +239,14 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
     return 0; /* unchanged: keep last_update */
   cx__wr32(b->out.p + CX_SUM_LASTUPD, today);
   /* names index: only when the name changed (the old key is built before the put moves pages) */
-  unsigned char oldkey[NORM_CAP], nk[NORM_CAP];
+  unsigned char oldkey[CX_NAME_KEY_CAP], nk[CX_NAME_KEY_CAP];
   size_t oldkey_n = 0, nk_n = 0;
   cx_summary now;
   if (cx_store_summary_decode(b->out.p, b->out.n, &now)) return CX_EINTERNAL;
   int name_changed = !have_old || !cx_str_eq(old.name, now.name);
   if (name_changed) {
-    if (have_old) name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
-    name_key(now.name.p, now.name.n, code, nk, &nk_n);
+    if (have_old) cx__name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
+    cx__name_key(now.name.p, now.name.n, code, nk, &nk_n);
   }
   MDB_val nv = {b->out.n, b->out.p};
   key = (MDB_val){CX_CODE_LEN, (void *)code};

@@ -78,6 +78,12 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       report(&diffs, fn, ctx, "summary %.18s: corrupt", code);
       continue;
     }
+    unsigned char nk[CX_NAME_KEY_CAP];
+    size_t nk_n;
+    cx__name_key(old.name.p, old.name.n, code, nk, &nk_n);
+    MDB_val nkv = {nk_n, nk}, nv;
+    if (mdb_get(txn, st->dbi[CX_DBI_NAMES], &nkv, &nv))
+      report(&diffs, fn, ctx, "names: no entry for %.18s", code);
     if ((err = cx__sumb_finish(&b, &old, old.last_update))) goto out;
     if (b.out.n != sv.mv_size || memcmp(b.out.p, sv.mv_data, b.out.n) != 0)
       report(&diffs, fn, ctx, "summary %.18s: differs from its records (%u records, %u hits stored; %u, %u expected)",
@@ -95,6 +101,8 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   if (!mdb_stat(txn, st->dbi[CX_DBI_ENTITIES], &s) && !mdb_stat(txn, st->dbi[CX_DBI_SUMMARY], &s2) &&
       s.ms_entries != s2.ms_entries)
     report(&diffs, fn, ctx, "summary: %zu summaries for %zu entities", s2.ms_entries, s.ms_entries);
+  if (!mdb_stat(txn, st->dbi[CX_DBI_NAMES], &s) && s.ms_entries != s2.ms_entries)
+    report(&diffs, fn, ctx, "names: %zu entries for %zu summaries", s.ms_entries, s2.ms_entries);
 
   /* rollups */
   seen = calloc(acc.n ? acc.n : 1, 1);
