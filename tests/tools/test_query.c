@@ -394,3 +394,14 @@ Test(query, repair_lifts_the_measures_and_objection_flags) {
   cr_assert_eq(cx("repair --db st --authority %s --record-id x", AUTH), 2, "a reason is required");
   cr_assert_eq(cx("verify --db st"), 0);
 }
+
+Test(query, agg_chart_draws_one_bar_per_row) {
+  cr_assert_eq(cx("gen --db st --entities 200 --records 2000 --seed 8"), 0);
+  cr_assert_eq(cx("agg --db st --by year --chart"), 0);
+  char *out = slurp("out");
+  cr_assert(strstr(out, "█"), "%s", out);
+  int lines = 0;
+  for (char *p = out; *p; p++) lines += *p == '\n';
+  cr_assert_eq(lines, 6, "2020..2025: one line each:\n%s", out);
+  free(out);
+}
