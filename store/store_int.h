@@ -207,7 +207,7 @@ typedef struct cx_sumb {
   uint32_t entity_id;
   cx_buf hits, recs, hstr;  /* hit images, rec images, per-hit strings */
   uint32_t n_hits, n_recs;
-  int have_first;
+  int have_first, hits_full;
   uint8_t kind;
   uint32_t region;
   char code[CX_CODE_LEN];

@@ -50,6 +50,7 @@ void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const
   b->hits.n = b->recs.n = b->hstr.n = b->name.n = b->auth.n = b->out.n = 0;
   b->n_hits = b->n_recs = 0;
   b->have_first = 0;
+  b->hits_full = 0;
   b->kind = 0;
   b->region = 0;
   memcpy(b->code, code, CX_CODE_LEN);
@@ -76,15 +77,17 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   sr.flags = r->objection ? CX_SRF_OBJECTION : 0;
   if (cx__buf_add(&b->recs, &sr, sizeof sr)) return CX_ENOMEM;
   b->n_recs++;
-  if (r->status != CX_ST_ACTIVE || b->n_hits >= CX_SUM_MAX_HITS) return 0;
+  if (r->status != CX_ST_ACTIVE || b->n_hits >= CX_SUM_MAX_HITS || b->hits_full) return 0;
   int li;
   uint64_t mask = cx__rec_measures(b->cat, r, &li);
   if (!mask) return 0;
   size_t base = CX_CODE_LEN + b->name.n + b->auth.n;
   size_t off = base + b->hstr.n;
   if (off + r->record_id.n + r->authority_code.n > 0xFFFF || r->record_id.n > 255 ||
-      r->authority_code.n > 255)
-    return 0; /* string area full: older hits are dropped (documented cap) */
+      r->authority_code.n > 255) {
+    b->hits_full = 1; /* string area full: this and older hits are dropped (documented cap) */
+    return 0;
+  }
   cx_sum_hit h;
   memset(&h, 0, sizeof h);
   h.valid_from = r->valid_from;

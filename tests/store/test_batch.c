@@ -358,3 +358,43 @@ Test(batch, growth_waits_for_open_readers) {
   cr_assert_eq(cx_store_summary_get(t, c, &s), 0);
   cx_store_txn_end(t);
 }
+
+static void many_hits(size_t rid_len, int n, uint32_t expect_max) {
+  char c[19];
+  fx_uscc(77, c);
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (int i = 0; i < n; i++) {
+    char rid[200];
+    memset(rid, 'x', sizeof rid);
+    snprintf(rid, sizeof rid, "%06d", i);
+    rid[6] = 'x';
+    rid[rid_len] = 0;
+    cx_record r;
+    fx_record(&r, c, "多记录公司", A1, rid, fx_day(2020, 1, 1) + (cx_day)i);
+    r.category = CX_CAT_BLACKLIST;
+    r.list_type = CX_STR("court_dishonest");
+    fx_put(b, &r);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_summary s;
+  cr_assert_eq(cx_store_summary_get(t, c, &s), 0);
+  cr_assert_eq(s.n_recs, (uint32_t)n);
+  cr_assert_leq(s.n_hits, expect_max);
+  cr_assert_geq(s.n_hits, expect_max * 9 / 10);
+  for (uint32_t i = 0; i < s.n_hits; i++) { /* the newest, in order */
+    cx_sum_hit h;
+    cx_str rid;
+    cx_summary_hit(&s, i, &h, &rid, NULL);
+    cr_assert_eq(h.valid_from, fx_day(2020, 1, 1) + (cx_day)(n - 1 - (int)i));
+    cr_assert_eq(rid.n, rid_len);
+    cr_assert_eq(atoi(rid.p), n - 1 - (int)i);
+  }
+  cx_store_txn_end(t);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
+
+Test(batch, hits_are_capped_at_512_newest) { many_hits(10, 700, 512); }
+Test(batch, hits_are_capped_by_the_string_area) { many_hits(128, 600, 65535 / (128 + 18)); }
