@@ -29,6 +29,10 @@ struct cx_batch {
   bop *ops;
   size_t n, cap;
   cx_hmap refs; /* authority code (18) + record_id -> op index */
+  /* The last authority code as given and normalised: files repeat one authority for long runs. */
+  char last_araw[64];
+  uint32_t last_araw_n;
+  char last_acode[CX_CODE_LEN + 1];
 };
 
 int cx_batch_begin(cx_store *st, cx_batch **out) {
@@ -102,8 +106,18 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   int wants_person = r.entity_kind == CX_KIND_CIVIL_SERVANT || r.entity_kind == CX_KIND_PERSON;
   if (wants_person && !is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
   if (!wants_person && is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
-  if (cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode))
-    FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  if (b->last_araw_n && r.authority_code.n == b->last_araw_n &&
+      memcmp(r.authority_code.p, b->last_araw, b->last_araw_n) == 0) {
+    memcpy(acode, b->last_acode, sizeof acode);
+  } else {
+    if (cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode))
+      FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+    if (r.authority_code.n <= sizeof b->last_araw) {
+      memcpy(b->last_araw, r.authority_code.p, r.authority_code.n);
+      b->last_araw_n = r.authority_code.n;
+      memcpy(b->last_acode, acode, sizeof acode);
+    }
+  }
   if (!r.record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (r.record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
   if (!r.entity_name.n) FAIL(CX_EBADREQ, "entity_name: required");
@@ -224,11 +238,6 @@ typedef struct wrec {
   size_t voff;
 } wrec;
 
-typedef struct wref {
-  unsigned char key[4 + CX_MAX_RECORD_ID];
-  uint32_t klen;
-  unsigned char rk[CX_RECKEY_LEN];
-} wref;
 
 typedef struct went {
   char code[CX_CODE_LEN];
@@ -238,8 +247,9 @@ typedef struct went {
 
 typedef struct opre {
   uint32_t aid;
-  uint8_t found;
-  unsigned char rk[CX_RECKEY_LEN];
+  uint8_t found, put_ref;
+  unsigned char rk[CX_RECKEY_LEN];  /* the stored ref (found) */
+  unsigned char nrk[CX_RECKEY_LEN]; /* the ref to write (put_ref) */
 } opre;
 
 typedef struct oord {
@@ -263,8 +273,6 @@ typedef struct cstate {
   size_t n_ent, cap_ent;
   wrec *w;
   size_t n_w, cap_w;
-  wref *refs;
-  size_t n_refs, cap_refs;
   unsigned char (*dels)[CX_RECKEY_LEN];
   size_t n_dels, cap_dels;
   cx_buf vals, tmp, oldv;
@@ -279,7 +287,6 @@ static void cstate_free(cstate *c) {
   cx__hmap_free(&c->auths);
   free(c->ent);
   free(c->w);
-  free(c->refs);
   free(c->dels);
   cx__buf_free(&c->vals);
   cx__buf_free(&c->tmp);
@@ -328,12 +335,10 @@ static int add_write(cstate *c, const unsigned char rk[CX_RECKEY_LEN], const cx_
   return cx__buf_add(&c->vals, val->p, val->n);
 }
 
-static int add_ref(cstate *c, const unsigned char *k, size_t kn, const unsigned char rk[CX_RECKEY_LEN]) {
-  GROW(c->refs, c->n_refs, c->cap_refs);
-  wref *r = &c->refs[c->n_refs++];
-  memcpy(r->key, k, kn);
-  r->klen = (uint32_t)kn;
-  memcpy(r->rk, rk, CX_RECKEY_LEN);
+/* The ref of op i must point at rk (written at the end, in ref key order). */
+static int add_ref(cstate *c, size_t i, const unsigned char rk[CX_RECKEY_LEN]) {
+  c->pre[i].put_ref = 1;
+  memcpy(c->pre[i].nrk, rk, CX_RECKEY_LEN);
   return 0;
 }
 
@@ -343,18 +348,6 @@ static int add_del(cstate *c, const unsigned char rk[CX_RECKEY_LEN]) {
   return 0;
 }
 
-static int cmp_w(const void *a, const void *b) { return memcmp(a, b, CX_RECKEY_LEN); }
-static int cmp_del(const void *a, const void *b) { return memcmp(a, b, CX_RECKEY_LEN); }
-static int cmp_ref(const void *a, const void *b) {
-  const wref *x = a, *y = b;
-  uint32_t n = x->klen < y->klen ? x->klen : y->klen;
-  int c = memcmp(x->key, y->key, n);
-  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
-}
-static int cmp_ent(const void *a, const void *b) {
-  const went *x = a, *y = b;
-  return memcmp(x->code, y->code, CX_CODE_LEN);
-}
 
 
 typedef struct counters {
@@ -461,7 +454,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       goto fail;
     }
     if (err) goto fail;
-    c->pre[i].found = 0;
+    c->pre[i].found = c->pre[i].put_ref = 0;
     c->ord[i].aid = c->pre[i].aid;
     c->ord[i].rid = op->rid;
     c->ord[i].i = (uint32_t)i;
@@ -487,10 +480,6 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
     uint32_t aid = c->pre[i].aid;
-    unsigned char refk[4 + CX_MAX_RECORD_ID];
-    cx__be32(refk, aid);
-    memcpy(refk + 4, op->rid.p, op->rid.n);
-    size_t refn = 4 + (size_t)op->rid.n;
     MDB_val d = {CX_RECKEY_LEN, c->pre[i].rk};
     int have_old = c->pre[i].found;
     unsigned char oldk[CX_RECKEY_LEN];
@@ -563,7 +552,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
           (err = ent_mark(c, op->code, nr.entity_id)))
         goto fail;
       if (memcmp(nkb, oldk, CX_RECKEY_LEN) != 0) {
-        if ((err = add_del(c, oldk)) || (err = add_ref(c, refk, refn, nkb))) goto fail;
+        if ((err = add_del(c, oldk)) || (err = add_ref(c, i, nkb))) goto fail;
       }
       res->replaced++;
     } else {
@@ -573,7 +562,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       unsigned char nkb[CX_RECKEY_LEN];
       cx_reckey_encode(&nk, nkb);
       if ((err = cx__rec_encode(&nr, &c->tmp)) || (err = add_write(c, nkb, &c->tmp)) ||
-          (err = add_ref(c, refk, refn, nkb)) || (err = cx__racc_add(&c->acc, &nr, 1)) ||
+          (err = add_ref(c, i, nkb)) || (err = cx__racc_add(&c->acc, &nr, 1)) ||
           (err = ent_mark(c, op->code, nr.entity_id)))
         goto fail;
       res->inserted++;
@@ -581,7 +570,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
 
   /* 2. records and refs */
-  if (c->n_dels) qsort(c->dels, c->n_dels, sizeof c->dels[0], cmp_del);
+  if ((err = cx__radix_sort(c->dels, c->n_dels, sizeof c->dels[0], CX_RECKEY_LEN))) goto fail;
   for (size_t i = 0; i < c->n_dels; i++) {
     MDB_val k = {CX_RECKEY_LEN, c->dels[i]};
     if ((rc = mdb_del(txn, st->dbi[CX_DBI_RECORDS], &k, NULL)) && rc != MDB_NOTFOUND) {
@@ -589,7 +578,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       goto fail;
     }
   }
-  if (c->n_w) qsort(c->w, c->n_w, sizeof c->w[0], cmp_w);
+  if ((err = cx__radix_sort(c->w, c->n_w, sizeof c->w[0], CX_RECKEY_LEN))) goto fail;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t i = 0; i < c->n_w; i++) {
     if (st->debug_fail_after && i >= st->debug_fail_after) {
@@ -603,10 +592,15 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
   mdb_cursor_close(cur);
   cur = NULL;
-  if (c->n_refs) qsort(c->refs, c->n_refs, sizeof c->refs[0], cmp_ref);
+  /* refs: c->ord is in ref key order already */
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
-  for (size_t i = 0; i < c->n_refs; i++) {
-    MDB_val k = {c->refs[i].klen, c->refs[i].key}, d = {CX_RECKEY_LEN, c->refs[i].rk};
+  for (size_t j = 0; j < b->n; j++) {
+    const opre *pr = &c->pre[c->ord[j].i];
+    if (!pr->put_ref) continue;
+    unsigned char refk[4 + CX_MAX_RECORD_ID];
+    cx__be32(refk, c->ord[j].aid);
+    memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
+    MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d = {CX_RECKEY_LEN, (void *)pr->nrk};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
   }
   mdb_cursor_close(cur);
@@ -616,7 +610,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if ((err = cx__racc_apply(&c->acc, st, txn))) goto fail;
 
   /* 4. summaries, in code order (summary DB locality) */
-  if (c->n_ent) qsort(c->ent, c->n_ent, sizeof c->ent[0], cmp_ent); /* the ents map is not used after this */
+  /* the ents map is not used after this */
+  if ((err = cx__radix_sort(c->ent, c->n_ent, sizeof c->ent[0], CX_CODE_LEN))) goto fail;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_SUMMARY], &scur))) {
     err = cx__store_mdb_err(st, rc, "cursor");

@@ -34,12 +34,16 @@ uint32_t cx_record_dim(const cx_record *r, cx_dim dim) {
   }
 }
 
-size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out) {
+static size_t rollup_key_m(int cube, const cx_record *r, uint32_t month, unsigned char *out) {
   const cx_cube_def *c = &cx_cubes[cube];
   out[0] = (unsigned char)cube;
-  cx__be16(out + 1, (uint16_t)cx_day_month(r->decision_date));
+  cx__be16(out + 1, (uint16_t)month);
   for (int i = 0; i < c->n_dims; i++) cx__be32(out + 3 + 4 * i, cx_record_dim(r, (cx_dim)c->dims[i]));
   return 3 + 4 * (size_t)c->n_dims;
+}
+
+size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out) {
+  return rollup_key_m(cube, r, cx_day_month(r->decision_date), out);
 }
 
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d) {
@@ -72,9 +76,10 @@ void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]) 
 int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
   cx_rollup_cell d;
   cx__rollup_delta(r, &d);
+  uint32_t month = cx_day_month(r->decision_date);
   for (int c = 0; c < cx_cube_count; c++) {
     unsigned char key[CX_ROLLUP_KEY_MAX];
-    size_t n = cx__rollup_key(c, r, key);
+    size_t n = rollup_key_m(c, r, month, key);
     int found;
     uint32_t *slot = cx__hmap_put(&a->map, key, n, &found);
     if (!slot) return CX_ENOMEM;
@@ -109,20 +114,24 @@ int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
   return 0;
 }
 
-static int cmp_keys(const void *x, const void *y, void *ctx) {
-  const cx_racc *a = ctx;
-  uint32_t i = *(const uint32_t *)x, j = *(const uint32_t *)y;
-  size_t n = a->kn[i] < a->kn[j] ? a->kn[i] : a->kn[j];
-  int c = memcmp(a->kp[i], a->kp[j], n);
-  return c ? c : (int)a->kn[i] - (int)a->kn[j];
-}
+typedef struct rkey {
+  unsigned char k[CX_ROLLUP_KEY_MAX]; /* zero-padded: the cube id (first byte) fixes the length */
+  uint32_t i;
+} rkey;
 
 int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
   if (!a->n) return 0;
-  uint32_t *ord = malloc(a->n * sizeof *ord);
+  rkey *ord = calloc(a->n, sizeof *ord);
   if (!ord) return CX_ENOMEM;
-  for (size_t i = 0; i < a->n; i++) ord[i] = (uint32_t)i;
-  qsort_r(ord, a->n, sizeof *ord, cmp_keys, a);
+  for (size_t i = 0; i < a->n; i++) {
+    memcpy(ord[i].k, a->kp[i], a->kn[i]);
+    ord[i].i = (uint32_t)i;
+  }
+  int rs = cx__radix_sort(ord, a->n, sizeof *ord, CX_ROLLUP_KEY_MAX);
+  if (rs) {
+    free(ord);
+    return rs;
+  }
   MDB_cursor *cur = NULL;
   int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur);
   if (rc) {
@@ -131,7 +140,7 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
   }
   int err = 0;
   for (size_t k = 0; k < a->n; k++) {
-    uint32_t i = ord[k];
+    uint32_t i = ord[k].i;
     const cx_rollup_cell *d = &a->cells[i];
     if (!d->count && !d->amount && !d->reported && !d->on_time && !d->delay_sum) continue;
     MDB_val key = {a->kn[i], a->kp[i]}, val;

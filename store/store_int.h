@@ -174,6 +174,8 @@ uint32_t *cx__hmap_get(cx_hmap *m, const void *k, size_t n);
 /** Finds or inserts key (copied): *found says which; returns the value slot (NULL: no memory). */
 uint32_t *cx__hmap_put(cx_hmap *m, const void *k, size_t n, int *found);
 void cx__hmap_free(cx_hmap *m);
+/** Stable LSD radix sort of n elements of sz bytes by their first klen bytes (memcmp order). */
+int cx__radix_sort(void *base, size_t n, size_t sz, size_t klen);
 void cx__hmap_clear(cx_hmap *m);
 
 /* ---- record codec (keys.c) ---- */

@@ -49,3 +49,29 @@ Test(keys, byte_order_is_entity_asc_date_desc_seq_asc) {
     cr_assert_eq(sign(memcmp(ea, eb, CX_RECKEY_LEN)), model_cmp(&a, &b));
   }
 }
+
+#include "store_int.h" /* cx__radix_sort: the batch's sort, tested here as a key utility */
+
+Test(keys, radix_sort_orders_by_key_bytes_and_is_stable) {
+  enum { N = 5000, SZ = 20, K = 12 };
+  static unsigned char a[N][SZ];
+  for (int i = 0; i < N; i++) {
+    cx_reckey k = {next() % 7, 19000 + next() % 5, next() % 3};
+    if (i % 13 == 0) k.entity_id = next();
+    cx_reckey_encode(&k, a[i]);
+    memcpy(a[i] + K, &i, sizeof i); /* original position, for stability */
+  }
+  cr_assert_eq(cx__radix_sort(a, N, SZ, K), 0);
+  for (int i = 1; i < N; i++) {
+    int c = memcmp(a[i - 1], a[i], K);
+    cr_assert_leq(c, 0, "order at %d", i);
+    if (c == 0) {
+      int p, q;
+      memcpy(&p, a[i - 1] + K, sizeof p);
+      memcpy(&q, a[i] + K, sizeof q);
+      cr_assert_lt(p, q, "stability at %d", i);
+    }
+  }
+  cr_assert_eq(cx__radix_sort(a, 1, SZ, K), 0);
+  cr_assert_eq(cx__radix_sort(a, 0, SZ, K), 0);
+}
