@@ -5,7 +5,7 @@
  * ---- Record value (records DB), version 1 -------------------------------------------------
  *   off  size
  *     0    1   version (CX_REC_VERSION)
- *     1    1   category          5  1  status            9  ... see CX_RV_* offsets below
+ *     1    1   category          5  1  status
  *     2    1   subtype           6  1  objection
  *     3    1   domain            7  1  entity_kind
  *     4    1   severity          8  1  on_time
