@@ -25,7 +25,7 @@ if command -v gnuplot >/dev/null; then
   gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10" noenhanced
 set output "$res/$size-latency.png"
-set title "Query core latency per op: median, p99, p999 — $title"
+set title "Query core latency per op: median, p99, p999\n$title"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -40,7 +40,7 @@ EOF
   gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10" noenhanced
 set output "$res/$size-load.png"
-set title "check over 50 connections: chengxind ($(jq -r .server.chengxind_threads "$json") loops) vs redis GET, by depth — $title"
+set title "check over 50 connections: chengxind ($(jq -r .server.chengxind_threads "$json") loops) vs redis GET, by depth\n$title"
 set logscale x 2
 set xlabel "pipelining depth (requests in flight per connection)"
 set ylabel "thousand requests per second"
@@ -54,7 +54,7 @@ EOF
   gnuplot <<EOF
 set terminal pngcairo size 900,480 font ",10" noenhanced
 set output "$res/$size-scaling.png"
-set title "check latency vs store size — $title"
+set title "check latency vs store size\n$title"
 set logscale x 10
 set xlabel "records in the store"
 set ylabel "nanoseconds"
