@@ -100,15 +100,15 @@ static inline void qt_idcard(const char *body17, char out[CX_CODE_LEN + 1]) {
 
 /** Enterprise n in county 350102 / 350103 / 350203 (n < 100000). */
 static inline void qt_ent(int n, uint32_t county, char out[CX_CODE_LEN + 1]) {
-  char b[18];
-  snprintf(b, sizeof b, "91%06uMA%07d", county, n);
+  char b[32];
+  snprintf(b, sizeof b, "91%06uMA%07u", county % 1000000u, (unsigned)n % 10000000u);
   qt_uscc(b, out);
 }
 
 /** Authority n (a government body in 350100). */
 static inline void qt_auth(int n, char out[CX_CODE_LEN + 1]) {
-  char b[18];
-  snprintf(b, sizeof b, "11350100%09d", n);
+  char b[32];
+  snprintf(b, sizeof b, "11350100%09u", (unsigned)n % 1000000000u);
   qt_uscc(b, out);
 }
 
