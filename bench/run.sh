@@ -65,14 +65,6 @@ t_run0=$(date +%s)
 # ------------------------------------------------------------------ build
 if [ "${CX_BENCH_NO_BUILD:-0}" != 1 ] && [ -z "${CX_BENCH_BIN:-}" ]; then
   say "build Release into $build"
-  # cx_data.c is generated at build time but listed as a source of store/: a first configure of
-  # a fresh build dir needs it to exist.
-  if [ ! -e "$build/cx_data.c" ]; then
-    mkdir -p "$build"
-    cmake -DOUT="$build/cx_data.c" \
-      "-DFILES=$root/data/regions.tsv;$root/data/catalog.tsv;$root/data/calendar.tsv" \
-      -P "$root/cmake/embed.cmake"
-  fi
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_query bench_load >/dev/null
 fi
