@@ -1,0 +1,99 @@
+/*
+ * libFuzzer target: the operator-replaceable data-file parsers (store/catalog.c,
+ * store/calendar.c, the regions validator). Byte 0 picks the parser; the rest is the file.
+ * Invariants: return 0 or CX_EBADREQ; on error bad_line is within 1..lines+1; on success the
+ * catalogue's counts are within their CX_MAX_* bounds with NUL-terminated codes that look up to
+ * themselves, and the calendar's prefix sums are monotone and agree with is_workday.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+#define CHECK(c)       \
+  do {                 \
+    if (!(c)) abort(); \
+  } while (0)
+
+static size_t count_lines(const char *s, size_t n) {
+  size_t l = 1;
+  for (size_t i = 0; i < n; i++) l += s[i] == '\n';
+  return l;
+}
+
+static cx_catalog cat;
+static cx_calendar cal;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 1) return 0;
+  char *text = malloc(size - 1 ? size - 1 : 1);
+  CHECK(text);
+  memcpy(text, data + 1, size - 1);
+  size_t n = size - 1;
+  size_t lines = count_lines(text, n);
+  int bad = -7;
+  switch (data[0] % 3) {
+  case 0: {
+    memset(&cat, 0, sizeof cat);
+    int rc = cx_catalog_parse(text, n, &cat, &bad);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    if (rc) {
+      CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+      break;
+    }
+    CHECK(cat.n_actions <= CX_MAX_ACTIONS && cat.n_lists <= CX_MAX_LISTS &&
+          cat.n_measures <= CX_MAX_MEASURES);
+    for (uint32_t i = 0; i < cat.n_actions; i++) {
+      CHECK(memchr(cat.actions[i].code, 0, CX_CODE_NAME_MAX));
+      CHECK(cx_catalog_action(&cat, cx_str_c(cat.actions[i].code)) == (int)i);
+    }
+    for (uint32_t i = 0; i < cat.n_lists; i++) {
+      CHECK(memchr(cat.lists[i].code, 0, CX_CODE_NAME_MAX));
+      CHECK(cat.lists[i].category < CX_CAT_COUNT);
+      CHECK(cx_catalog_list(&cat, cx_str_c(cat.lists[i].code)) == (int)i);
+      uint64_t mask = 0;
+      cx_str badc = {0};
+      CHECK(cx_catalog_measures(&cat, (int)i, cx_str_c(""), &mask, &badc) == 0);
+    }
+    for (uint32_t i = 0; i < cat.n_measures; i++) {
+      CHECK(memchr(cat.measures[i].code, 0, CX_CODE_NAME_MAX));
+      CHECK(cat.measures[i].effect <= CX_EFFECT_INCENTIVE);
+      CHECK(cx_catalog_measure(&cat, cx_str_c(cat.measures[i].code)) == (int)i);
+    }
+    /* Resolve the input itself as a measure list: must not crash. */
+    uint64_t mask = 0;
+    cx_str badc = {0};
+    int mrc = cx_catalog_measures(&cat, -1, (cx_str){text, (uint32_t)n}, &mask, &badc);
+    CHECK(mrc == 0 || mrc == CX_ENOTFOUND || mrc == CX_EBADREQ);
+    break;
+  }
+  case 1: {
+    int rc = cx_calendar_parse(text, n, &cal, &bad);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    if (rc) {
+      CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+      break;
+    }
+    CHECK(cal.prefix[0] == 0);
+    for (uint32_t i = 0; i < CX_CAL_DAYS; i++) {
+      int w = cx_calendar_is_workday(&cal, cal.first + i);
+      CHECK(cal.prefix[i + 1] == cal.prefix[i] + (w ? 1u : 0u));
+    }
+    CHECK(cx_calendar_workdays(&cal, cal.first, cal.first + CX_CAL_DAYS - 1) ==
+          (int32_t)(cal.prefix[CX_CAL_DAYS] - cal.prefix[1]));
+    CHECK(cx_calendar_workdays(&cal, cal.first + 10, cal.first + 3) == 0);
+    break;
+  }
+  default: {
+    int rc = cx_regions_validate(text, n, &bad);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    if (rc) CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+    break;
+  }
+  }
+  free(text);
+  return 0;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang into build-fuzz/ (libraries instrumented too) and runs
+# each for FUZZ_SECONDS (default 60) from its seed corpus (tests/fuzz/corpus/<target>/, plus
+# tests/net/corpus/fuzz_request/ when present). Exits non-zero when any target finds a crash,
+# a sanitizer report or a broken invariant; the reproducer is left in build-fuzz/crashes/.
+#   FUZZ_SECONDS=20 tests/fuzz/run.sh            # all targets
+#   tests/fuzz/run.sh fuzz_codes fuzz_cursor      # some targets
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+secs=${FUZZ_SECONDS:-60}
+bdir=${FUZZ_BUILD_DIR:-build-fuzz}
+CC=${CC_FUZZ:-clang}
+command -v "$CC" >/dev/null || { echo "fuzz: $CC not found" >&2; exit 1; }
+
+cmake -S . -B "$bdir" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=ASAN -DCX_FUZZ=ON \
+  -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  targets=(fuzz_request)
+  for f in tests/fuzz/fuzz_*.c; do targets+=("$(basename "$f" .c)"); done
+fi
+cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}"
+
+mkdir -p "$bdir/crashes"
+fail=0
+for t in "${targets[@]}"; do
+  work="$bdir/corpus/$t"          # grows between runs; the seeds stay read-only
+  mkdir -p "$work"
+  seeds=()
+  for d in "tests/fuzz/corpus/$t" "tests/net/corpus/$t"; do [ -d "$d" ] && seeds+=("$d"); done
+  echo "fuzz: $t for ${secs}s" >&2
+  if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      "$bdir/bin/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$root/$bdir/crashes/$t-" "$work" "${seeds[@]}" >"$bdir/$t.log" 2>&1; then
+    echo "fuzz: $t FAILED (log $bdir/$t.log, reproducer in $bdir/crashes/):" >&2
+    grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$bdir/$t.log" | head -20 >&2 || true
+    fail=1
+  else
+    grep -E "stat::number_of_executed_units|cov:" "$bdir/$t.log" | tail -2 >&2 || true
+  fi
+done
+exit $fail
