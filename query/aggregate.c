@@ -142,14 +142,14 @@ static void add_need(agg *a, uint8_t d) {
 
 /* ===================================================================== scan path */
 
-static int scan_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
-  (void)key;
+/* Reads only the fixed record fields (cx_fact): no strings are decoded on this path. */
+static int scan_cb(void *vctx, const cx_fact *r) {
   agg *a = vctx;
   a->scanned++;
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
   uint32_t v[CX_DIM_COUNT];
-  for (unsigned i = 0; i < a->n_need; i++) v[i] = cx_record_dim(r, (cx_dim)a->need[i]);
+  for (unsigned i = 0; i < a->n_need; i++) v[i] = cx_fact_dim(r, (cx_dim)a->need[i]);
   for (unsigned i = 0; i < a->n_flt; i++)
     if (!flt_match(&a->flt[i], v[a->slot[a->flt[i].dim]])) return 0;
   uint32_t k[CX_DIM_COUNT];
@@ -404,7 +404,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
     month_range(a, &lo, &hi);
     rc = lo <= hi ? cx_store_rollup_each(t, cube, lo, hi, cell_cb, a) : 0;
   } else {
-    rc = cx_store_records_scan(t, scan_cb, a);
+    rc = cx_store_facts_scan(t, scan_cb, a);
   }
   if (a->err) rc = a->err;
   if (rc < 0) goto fail;

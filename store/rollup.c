@@ -34,6 +34,28 @@ uint32_t cx_record_dim(const cx_record *r, cx_dim dim) {
   }
 }
 
+uint32_t cx_fact_dim(const cx_fact *f, cx_dim dim) {
+  int y, m, d;
+  switch (dim) {
+  case CX_DIM_PROVINCE: return f->region / 10000;
+  case CX_DIM_CITY: return f->region / 100;
+  case CX_DIM_COUNTY: return f->region;
+  case CX_DIM_AUTHORITY: return f->authority_id;
+  case CX_DIM_CATEGORY: return f->category;
+  case CX_DIM_SUBTYPE: return f->subtype;
+  case CX_DIM_DOMAIN: return f->domain;
+  case CX_DIM_SEVERITY: return f->severity;
+  case CX_DIM_KIND: return f->entity_kind;
+  case CX_DIM_STATUS: return f->status;
+  case CX_DIM_YEAR: cx_day_to_ymd(f->decision_date, &y, &m, &d); return (uint32_t)y;
+  case CX_DIM_QUARTER:
+    cx_day_to_ymd(f->decision_date, &y, &m, &d);
+    return (uint32_t)y * 10 + (uint32_t)((m - 1) / 3 + 1);
+  case CX_DIM_MONTH: cx_day_to_ymd(f->decision_date, &y, &m, &d); return (uint32_t)(y * 100 + m);
+  default: return 0;
+  }
+}
+
 static size_t rollup_key_m(int cube, const cx_record *r, uint32_t month, unsigned char *out) {
   const cx_cube_def *c = &cx_cubes[cube];
   out[0] = (unsigned char)cube;

@@ -648,6 +648,24 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
   return err;
 }
 
+int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx) {
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
+  MDB_val k, v;
+  cx_fact f;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if ((err = cx__fact_decode(v.mv_data, v.mv_size, &f))) break;
+    int x = fn(ctx, &f);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
+  cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
+  return err;
+}
+
 static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
   MDB_cursor *cur;
   int own, rc, err = 0;

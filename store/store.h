@@ -491,6 +491,29 @@ int cx_store_records_each(cx_txn *t, uint32_t entity_id, const cx_reckey *after,
                           void *ctx);
 /** Iterates every record of the store in key order (ad-hoc aggregate scans, verify). */
 int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx);
+
+/**
+ * The fixed-size part of a record (what aggregates need): the same values as the namesake
+ * cx_record fields, without the strings and without the key.
+ */
+typedef struct cx_fact {
+  int64_t amount_fen;
+  uint32_t seq, entity_id, authority_id, region;
+  cx_day decision_date, report_date, valid_from, valid_until;
+  int32_t report_delay;   /* -1 when not reported */
+  uint8_t entity_kind, category, subtype, domain, severity, status, objection, on_time;
+} cx_fact;
+/** fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned). */
+typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);
+/**
+ * Iterates every record of the store in key order like cx_store_records_scan, but decodes
+ * only the fixed header of each value (no strings, no key): the fast path of ad-hoc aggregate
+ * scans. Checks the header (length, version, enum ranges; CX_ECORRUPT) but not the string
+ * area; cx_store_verify does. No allocation.
+ */
+int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx);
+/** cx_record_dim for a fact (same values). */
+uint32_t cx_fact_dim(const cx_fact *f, cx_dim dim);
 /** Looks a record up by (authority code, record id). CX_ENOTFOUND. */
 int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_reckey *key,
                         cx_record *out);

@@ -182,6 +182,33 @@ void cx__hmap_clear(cx_hmap *m);
 /** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set). */
 int cx__rec_encode(const cx_record *r, cx_buf *out);
 int cx__rec_decode(const void *v, size_t n, cx_record *out);
+/** Decodes the fixed header of a record value (no strings); CX_ECORRUPT like cx__rec_decode
+ *  for a short value, a wrong version or an out-of-range category/severity/status. */
+static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
+  const unsigned char *p = v;
+  if (n < CX_REC_HDR || p[0] != CX_REC_VERSION) return CX_ECORRUPT;
+  f->category = p[1];
+  f->subtype = p[2];
+  f->domain = p[3];
+  f->severity = p[4];
+  f->status = p[5];
+  f->objection = p[6];
+  f->entity_kind = p[7];
+  f->on_time = p[8];
+  f->seq = cx__rd32(p + 9);
+  f->entity_id = cx__rd32(p + 13);
+  f->authority_id = cx__rd32(p + 17);
+  f->region = cx__rd32(p + 21);
+  f->decision_date = cx__rd32(p + 25);
+  f->report_date = cx__rd32(p + 29);
+  f->valid_from = cx__rd32(p + 33);
+  f->valid_until = cx__rd32(p + 37);
+  f->amount_fen = cx__rd64(p + 41);
+  f->report_delay = (int32_t)cx__rd32(p + 49);
+  if (f->category >= CX_CAT_COUNT || f->severity >= CX_SEV_COUNT || f->status >= CX_ST_COUNT)
+    return CX_ECORRUPT;
+  return 0;
+}
 /** Sets r->report_delay and r->on_time from the calendar. */
 void cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
