@@ -90,6 +90,21 @@ static void cr_verify(const char *db, const char *when) {
 }
 
 /* Generates the data set into dir/x.jsonl and a clean reference store dir/ref. */
+static unsigned g_import_ms = 400; /* duration of the clean import, measured by cr_prepare */
+
+static unsigned cr_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Kill delay of round i: even rounds 20..400 ms (the first batches), odd rounds anywhere in the
+ * measured length of a whole import, so kills also land in late commits. */
+static unsigned cr_delay(uint32_t *seed, int i) {
+  unsigned span = (i & 1) && g_import_ms > 400 ? g_import_ms : 400;
+  return 20 + cr_rand(seed) % (span - 19);
+}
+
 static void cr_prepare(const char *dir, char *data, size_t dcap, cr_counts *ref) {
   char bin[512];
   cli(bin, sizeof bin);
@@ -97,10 +112,13 @@ static void cr_prepare(const char *dir, char *data, size_t dcap, cr_counts *ref)
   cr_assert_eq(cx_test_sh("'%s' gen --out '%s' --entities %d --records %d --seed 3 --quiet", bin,
                           data, CR_ENTITIES, CR_RECORDS),
                0);
-  cr_assert_eq(cx_test_sh("'%s' init --db '%s/ref' >/dev/null 2>&1 && '%s' import --db '%s/ref' "
-                          "--batch %d --bulk '%s' >/dev/null 2>&1",
-                          bin, dir, bin, dir, CR_BATCH, data),
+  cr_assert_eq(cx_test_sh("'%s' init --db '%s/ref' >/dev/null 2>&1", bin, dir), 0);
+  unsigned t0 = cr_now_ms();
+  cr_assert_eq(cx_test_sh("'%s' import --db '%s/ref' --batch %d '%s' >/dev/null 2>&1", bin, dir,
+                          CR_BATCH, data),
                0);
+  g_import_ms = cr_now_ms() - t0;
+  cr_log_info("clean import: %u ms", g_import_ms);
   char refdb[300];
   snprintf(refdb, sizeof refdb, "%s/ref", dir);
   *ref = cr_info(refdb);
@@ -122,7 +140,7 @@ static void cr_import_kills(int bulk, uint32_t seed) {
   long long last = 0;
   int killed = 0, mid = 0;
   for (int i = 0; i < CR_KILLS; i++) {
-    unsigned ms = 20 + cr_rand(&seed) % 381; /* 20..400 ms */
+    unsigned ms = cr_delay(&seed, i);
     pid_t pid = cr_spawn(argv);
     cr_sleep_ms(ms);
     kill(pid, SIGKILL);
@@ -192,7 +210,7 @@ Test(crash, server_ingest_sigkill, .timeout = 240) {
     const char *argv[] = {bin,        "import",  "--connect", addr, "--token-file",
                           tokfile,    "--batch", "2000",      data, NULL};
     pid_t cl = cr_spawn(argv);
-    unsigned ms = 20 + cr_rand(&seed) % 381;
+    unsigned ms = cr_delay(&seed, i);
     cr_sleep_ms(ms);
     kill(s.pid, SIGKILL);
     cr_wait(s.pid);
