@@ -3,6 +3,7 @@
 # each for FUZZ_SECONDS (default 60) from its seed corpus (tests/fuzz/corpus/<target>/, plus
 # tests/net/corpus/fuzz_request/ when present). Exits non-zero when any target finds a crash,
 # a sanitizer report or a broken invariant; the reproducer is left in build-fuzz/crashes/.
+# Inputs that once failed live in tests/fuzz/regress/<target>/ and are replayed first.
 #   FUZZ_SECONDS=20 tests/fuzz/run.sh            # all targets
 #   tests/fuzz/run.sh fuzz_codes fuzz_cursor      # some targets
 set -euo pipefail
@@ -24,6 +25,16 @@ cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}"
 
 mkdir -p "$bdir/crashes"
 fail=0
+# Regressions first: every input that once failed is replayed (tests/fuzz/regress/<target>/).
+for t in "${targets[@]}"; do
+  d="tests/fuzz/regress/$t"
+  [ -d "$d" ] && [ -n "$(ls -A "$d")" ] || continue
+  if ! "$bdir/bin/$t" "$d"/* >"$bdir/$t.regress.log" 2>&1; then
+    echo "fuzz: $t FAILED a regression input (log $bdir/$t.regress.log):" >&2
+    grep -E "Running:|runtime error|ERROR|SUMMARY" "$bdir/$t.regress.log" | head -10 >&2 || true
+    fail=1
+  fi
+done
 for t in "${targets[@]}"; do
   work="$bdir/corpus/$t"          # grows between runs; the seeds stay read-only
   mkdir -p "$work"
