@@ -55,7 +55,8 @@ static void cleanup(void) {
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  const char *base = getenv("TMPDIR");
+  if (!base || !*base) base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
   snprintf(g_dir, sizeof g_dir, "%s/cxfuzz.XXXXXX", base);
   CHECK(mkdtemp(g_dir));
   atexit(cleanup);

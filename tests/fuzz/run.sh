@@ -24,6 +24,12 @@ fi
 cmake --build "$bdir" -j "$(nproc)" --target "${targets[@]}"
 
 mkdir -p "$bdir/crashes"
+# The targets' scratch stores go under one temp dir (tmpfs when there is one: ingest syncs),
+# removed at exit even when a target aborted before cleaning up.
+shm=/tmp; [ -w /dev/shm ] && shm=/dev/shm
+scratch=$(mktemp -d "$shm/cxfuzz-run.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export TMPDIR=$scratch
 fail=0
 # Regressions first: every input that once failed is replayed (tests/fuzz/regress/<target>/).
 for t in "${targets[@]}"; do
