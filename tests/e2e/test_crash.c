@@ -126,6 +126,26 @@ static void cr_prepare(const char *dir, char *data, size_t dcap, cr_counts *ref)
   cr_verify(refdb, "in the reference store");
 }
 
+/* The oracle is not vacuous: after corrupting one entity's stored summary, verify must fail. */
+static void cr_oracle_has_teeth(const char *db, const char *data) {
+  FILE *f = fopen(data, "r");
+  cr_assert(f);
+  json_error_t jerr;
+  json_t *row = json_loadf(f, JSON_DISABLE_EOF_CHECK, &jerr);
+  fclose(f);
+  cr_assert(row, "first data row: %s", jerr.text);
+  const char *code = json_string_value(json_object_get(row, "entity_code"));
+  cr_assert(code);
+  char bin[512];
+  cli(bin, sizeof bin);
+  cr_assert_eq(cx_test_sh("'%s' debug corrupt-summary --db '%s' '%s' >/dev/null 2>&1", bin, db,
+                          code),
+               0);
+  json_decref(row);
+  cr_assert_eq(cx_test_sh("'%s' verify --db '%s' --quiet >/dev/null 2>&1", bin, db), 1,
+               "verify did not catch a corrupted summary");
+}
+
 static void cr_import_kills(int bulk, uint32_t seed) {
   char dir[128], data[256], db[300], bin[512], batch[16];
   cx_test_tmpdir(dir, sizeof dir);
@@ -169,6 +189,7 @@ static void cr_import_kills(int bulk, uint32_t seed) {
   cr_expect_eq(c.entities, ref.entities);
   cr_expect_eq(c.authorities, ref.authorities);
   cr_expect_eq(c.rollup_cells, ref.rollup_cells);
+  cr_oracle_has_teeth(db, data);
   cx_test_rmrf(dir);
 }
 
