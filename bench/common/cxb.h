@@ -96,8 +96,8 @@ int cxb_lmdb_each(cxb_lmdb *l, cxb_each_fn fn, void *ctx);
 /** Pages in use by every database (B-tree and overflow pages, free list excluded) times the
  *  page size, and the high-water mark of the map (what the data file needs). 0 or -1. */
 int cxb_lmdb_live_bytes(cxb_lmdb *l, uint64_t *live, uint64_t *map_used);
-/** Walks every entry of database dbname in key order, touching the first and last byte of each
- *  value: the floor of a full scan. *entries and a checksum in *sum. 0 or -1. */
+/** Walks every entry of database dbname in key order, touching the first byte of each value:
+ *  the floor of a full scan. *entries and a checksum in *sum. 0 or -1. */
 int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *sum);
 /** Number of entries in the summary database. */
 size_t cxb_lmdb_count(cxb_lmdb *l);

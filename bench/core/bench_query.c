@@ -544,7 +544,7 @@ int main(int argc, char **argv) {
     op_def d = {"floor_scan", NULL, op_floor_scan, &b, 1, it, 3};
     run_op(&o, &d);
     snprintf(results[n_results - 1].note, sizeof results[0].note,
-             "raw cursor walk of the records database (first and last value byte); %" PRIu64 " entries",
+             "raw cursor walk of the records database (first byte of each value); %" PRIu64 " entries",
              b.scan_entries);
     print_result(&results[n_results - 1]);
     cxb_lmdb_reset(b.raw);
