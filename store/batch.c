@@ -150,6 +150,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.report_date != CX_DAY_NONE && r.report_date < r.decision_date)
     FAIL(CX_EDATE, "report_date: before decision_date");
   if (r.amount_fen < 0) FAIL(CX_EBADREQ, "amount_fen: negative");
+  if (r.amount_fen > CX_MAX_AMOUNT_FEN) FAIL(CX_EBADREQ, "amount_fen: above 10^14 fen (1 trillion yuan)");
   int li = -1;
   if (r.list_type.n) {
     li = cx_catalog_list(cat, r.list_type);

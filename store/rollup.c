@@ -4,6 +4,12 @@
 
 #include "store_int.h"
 
+/* Counters add modulo 2^64: no signed-overflow UB whatever the input, and a cell stays exact
+ * under any order of additions and subtractions as long as its true value fits in an i64
+ * (amounts are capped at CX_MAX_AMOUNT_FEN per record, so ~92,000 records at the cap in one
+ * cell before a sum could leave that range). */
+static inline int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+
 const cx_cube_def cx_cubes[] = {
   {5, {CX_DIM_CITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
   {5, {CX_DIM_AUTHORITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
@@ -127,11 +133,11 @@ int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
       *slot = (uint32_t)a->n++;
     }
     cx_rollup_cell *cell = &a->cells[*slot];
-    cell->count += sign * d.count;
-    cell->amount += sign * d.amount;
-    cell->reported += sign * d.reported;
-    cell->on_time += sign * d.on_time;
-    cell->delay_sum += sign * d.delay_sum;
+    cell->count = wrap_add(cell->count, sign * d.count);
+    cell->amount = wrap_add(cell->amount, sign * d.amount);
+    cell->reported = wrap_add(cell->reported, sign * d.reported);
+    cell->on_time = wrap_add(cell->on_time, sign * d.on_time);
+    cell->delay_sum = wrap_add(cell->delay_sum, sign * d.delay_sum);
   }
   return 0;
 }
@@ -174,11 +180,11 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
       if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; cx__store_setmsg(st, "rollup cell of bad size"); break; }
       cx__cell_decode(val.mv_data, &c);
     }
-    c.count += d->count;
-    c.amount += d->amount;
-    c.reported += d->reported;
-    c.on_time += d->on_time;
-    c.delay_sum += d->delay_sum;
+    c.count = wrap_add(c.count, d->count);
+    c.amount = wrap_add(c.amount, d->amount);
+    c.reported = wrap_add(c.reported, d->reported);
+    c.on_time = wrap_add(c.on_time, d->on_time);
+    c.delay_sum = wrap_add(c.delay_sum, d->delay_sum);
     if (c.count <= 0) {
       if (exists && (rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
     } else {

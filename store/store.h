@@ -305,6 +305,9 @@ typedef struct cx_record {
   uint8_t on_time;        /* reported within CX_REPORT_DEADLINE_WORKDAYS */
 } cx_record;
 
+/** Largest amount_fen a record may carry: 10^14 fen (1 trillion yuan); larger is a bad row. */
+#define CX_MAX_AMOUNT_FEN 100000000000000LL
+
 /** Fields not given by an import row or a request: call before filling a cx_record to write. */
 void cx_record_defaults(cx_record *r);
 
