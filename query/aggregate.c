@@ -56,6 +56,7 @@ typedef struct agg {
   size_t n_g, cap_g;
   uint32_t *idx; /* group index + 1; 0 = empty */
   size_t mask;
+  size_t last;   /* group index + 1 of the last lookup (runs of one group are common) */
   uint64_t scanned;
   int err;
 } agg;
@@ -86,14 +87,24 @@ static int tab_grow(agg *a) {
   return 0;
 }
 
+static inline int keys_eq(const uint32_t *x, const uint32_t *y, unsigned n) {
+  for (unsigned i = 0; i < n; i++)
+    if (x[i] != y[i]) return 0;
+  return 1;
+}
+
 static group *tab_get(agg *a, const uint32_t *keys) {
   unsigned ng = a->n_group;
+  if (a->last && keys_eq(a->g[a->last - 1].keys, keys, ng)) return &a->g[a->last - 1];
   size_t j = hash_keys(keys, ng) & a->mask;
   for (;;) {
     uint32_t e = a->idx[j];
     if (!e) break;
     group *g = &a->g[e - 1];
-    if (memcmp(g->keys, keys, ng * sizeof(uint32_t)) == 0) return g;
+    if (keys_eq(g->keys, keys, ng)) {
+      a->last = e;
+      return g;
+    }
     j = (j + 1) & a->mask;
   }
   /* insert: keep the load under 1/2 */
@@ -113,6 +124,7 @@ static group *tab_get(agg *a, const uint32_t *keys) {
   memset(g, 0, sizeof *g);
   memcpy(g->keys, keys, ng * sizeof(uint32_t));
   a->idx[j] = (uint32_t)a->n_g;
+  a->last = a->n_g;
   return g;
 }
 
