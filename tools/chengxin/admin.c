@@ -2,6 +2,7 @@
  * admin.c — store administration: init, info, load-*, verify, backup, compact, debug.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -229,17 +230,18 @@ int cli_cmd_backup(int argc, char **argv) {
   return 0;
 }
 
-/* compact: backup into a sibling directory, then swap with two renames. The old copy is kept
- * under PATH.old-XXXX until the swap is done, so a crash leaves one complete store in place. */
+/* compact: backup into a sibling directory, then swap the two directories in one atomic
+ * renameat2(RENAME_EXCHANGE): at every instant PATH names one complete store (the old one
+ * before the exchange, the compacted one after). The old copy, now at PATH.compact-PID, is
+ * removed last. */
 int cli_cmd_compact(int argc, char **argv) {
   admin_args a;
   if (admin_parse("compact", argc, argv, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("compact: unexpected argument '%s'", a.pos[0]);
-  char tmp[PATH_MAX + 32], old[PATH_MAX + 32];
+  char tmp[PATH_MAX + 32];
   size_t n = strlen(a.db);
   while (n > 1 && a.db[n - 1] == '/') n--;
   snprintf(tmp, sizeof tmp, "%.*s.compact-%ld", (int)n, a.db, (long)getpid());
-  snprintf(old, sizeof old, "%.*s.old-%ld", (int)n, a.db, (long)getpid());
   uint64_t before = dir_bytes(a.db);
   cx_store *st;
   if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
@@ -251,22 +253,17 @@ int cli_cmd_compact(int argc, char **argv) {
   }
   char path[PATH_MAX + 32];
   snprintf(path, sizeof path, "%.*s", (int)n, a.db);
-  if (rename(path, old) != 0) {
-    cli_err(strerror(errno), "compact: rename %s", path);
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
+    cli_err(strerror(errno), "compact: exchange %s and %s", tmp, path);
     return CLI_EXIT_FAIL;
   }
-  if (rename(tmp, path) != 0) {
-    cli_err(strerror(errno), "compact: rename %s", tmp);
-    rename(old, path);
-    return CLI_EXIT_FAIL;
-  }
-  /* remove the old copy: its two LMDB files */
+  /* remove the old copy (now at tmp): its two LMDB files */
   char f[PATH_MAX + 64];
-  snprintf(f, sizeof f, "%s/data.mdb", old);
+  snprintf(f, sizeof f, "%s/data.mdb", tmp);
   unlink(f);
-  snprintf(f, sizeof f, "%s/lock.mdb", old);
+  snprintf(f, sizeof f, "%s/lock.mdb", tmp);
   unlink(f);
-  rmdir(old);
+  rmdir(tmp);
   if (!a.quiet)
     fprintf(stderr, "compact: %s: %llu -> %llu bytes\n", path, (unsigned long long)before,
             (unsigned long long)dir_bytes(path));
