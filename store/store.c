@@ -589,6 +589,30 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
 
 /* ------------------------------------------------------------------ iterators */
 
+/* Walks records from the cursor's position (rc: result of the positioning get) while the key
+ * starts with the entity prefix eb (NULL: to the end), decoding each and calling fn. */
+static int records_walk(cx_txn *t, MDB_cursor *cur, int rc, MDB_val *k, MDB_val *v,
+                        const unsigned char eb[4], cx_record_fn fn, void *ctx) {
+  int err = 0;
+  for (; rc == 0; rc = mdb_cursor_get(cur, k, v, MDB_NEXT)) {
+    if (k->mv_size != CX_RECKEY_LEN) {
+      if (eb) break;
+      err = CX_ECORRUPT;
+      break;
+    }
+    if (eb && memcmp(k->mv_data, eb, 4) != 0) break;
+    cx_reckey key;
+    cx_record r;
+    cx_reckey_decode(k->mv_data, &key);
+    if ((err = cx__rec_decode(v->mv_data, v->mv_size, &r))) break;
+    int x = fn(ctx, &key, &r);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
+  return err;
+}
+
 int cx_store_records_each(cx_txn *t, uint32_t entity_id, const cx_reckey *after, cx_record_fn fn,
                           void *ctx) {
   MDB_cursor *cur;
@@ -610,18 +634,7 @@ int cx_store_records_each(cx_txn *t, uint32_t entity_id, const cx_reckey *after,
   }
   unsigned char eb[4];
   cx__be32(eb, entity_id);
-  while (rc == 0) {
-    if (k.mv_size != CX_RECKEY_LEN || memcmp(k.mv_data, eb, 4) != 0) break;
-    cx_reckey key;
-    cx_record r;
-    cx_reckey_decode(k.mv_data, &key);
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
-    int x = fn(ctx, &key, &r);
-    if (x < 0) { err = x; break; }
-    if (x > 0) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
+  err = records_walk(t, cur, rc, &k, &v, eb, fn, ctx);
   cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
   return err;
 }
@@ -632,18 +645,7 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
   if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
   MDB_val k, v;
   rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-  while (rc == 0) {
-    if (k.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; break; }
-    cx_reckey key;
-    cx_record r;
-    cx_reckey_decode(k.mv_data, &key);
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
-    int x = fn(ctx, &key, &r);
-    if (x < 0) { err = x; break; }
-    if (x > 0) break;
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-  }
-  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
+  err = records_walk(t, cur, rc, &k, &v, NULL, fn, ctx);
   cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
   return err;
 }
