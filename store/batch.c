@@ -8,6 +8,8 @@
  *   3. apply the rollup deltas (one read-modify-write per touched cell);
  *   4. rebuild the summary of every dirty entity once, from its records;
  *   5. store the counters and commit.
+ * The batch's audit entries (cx_batch_audit) are written first, in the same txn: a failure at
+ * any later step aborts them with the change they record.
  */
 #include <stdlib.h>
 
@@ -33,6 +35,8 @@ struct cx_batch {
   char last_araw[64];
   uint32_t last_araw_n;
   char last_acode[CX_CODE_LEN + 1];
+  cx_audit_entry *aud;   /* audit entries, strings in the arena */
+  size_t n_aud, cap_aud;
 };
 
 int cx_batch_begin(cx_store *st, cx_batch **out) {
@@ -54,6 +58,7 @@ void cx_batch_abort(cx_batch *b) {
   cx__arena_free(&b->arena);
   cx__hmap_free(&b->refs);
   free(b->ops);
+  free(b->aud);
   free(b);
 }
 
@@ -66,6 +71,24 @@ static int copy_str(cx_batch *b, cx_str *s) {
   if (!p) return CX_ENOMEM;
   memcpy(p, s->p, s->n);
   s->p = p;
+  return 0;
+}
+
+int cx_batch_audit(cx_batch *b, const cx_audit_entry *e) {
+  if (b->n_aud == b->cap_aud) {
+    size_t cap = b->cap_aud ? b->cap_aud * 2 : 4;
+    cx_audit_entry *p = realloc(b->aud, cap * sizeof *p);
+    if (!p) return CX_ENOMEM;
+    b->aud = p;
+    b->cap_aud = cap;
+  }
+  cx_audit_entry a = *e;
+  cx_str *f[6] = {&a.who, &a.role, &a.op, &a.target, &a.detail, &a.client};
+  for (int i = 0; i < 6; i++) {
+    if (!f[i]->p) *f[i] = (cx_str){"", 0};
+    if (copy_str(b, f[i])) return CX_ENOMEM;
+  }
+  b->aud[b->n_aud++] = a;
   return 0;
 }
 
@@ -441,6 +464,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       (err = cx__meta_get32(st, txn, "next_eid", &ctr.eid)) ||
       (err = cx__meta_get32(st, txn, "next_aid", &ctr.aid)))
     goto fail;
+  if ((err = cx__audit_write(st, txn, b->aud, b->n_aud, cx_audit_now_ms(), &c->tmp))) goto fail;
 
   /* 0. authorities, then the refs looked up in key order through one cursor (page locality) */
   c->pre = malloc((b->n ? b->n : 1) * sizeof *c->pre);

@@ -804,6 +804,11 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
 }
 
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line) {
+  return cx_store_data_put_audit(st, name, text, n, bad_line, NULL);
+}
+
+int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, size_t n,
+                            int *bad_line, const cx_audit_entry *audit) {
   int kind = strcmp(name, "catalog") == 0 ? 0 : strcmp(name, "calendar") == 0 ? 1
            : strcmp(name, "regions") == 0 ? 2 : -1;
   if (kind < 0) {
@@ -837,6 +842,11 @@ int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n
     cx_catalog *old_cat = st->catalog;
     if (kind == 0) st->catalog = cat; /* the rebuild reads st->catalog */
     err = data_put_raw(st, txn, name, text, n);
+    if (!err && audit) {
+      cx_buf ab = {0};
+      err = cx__audit_write(st, txn, audit, 1, cx_audit_now_ms(), &ab);
+      cx__buf_free(&ab);
+    }
     if (!err && kind == 0) err = cx__summary_rebuild_all(st, txn, today);
     if (!err && kind == 1) err = recompute_timeliness(st, txn, cal);
     if (!err && kind == 1) err = cx__rollup_rebuild_all(st, txn);

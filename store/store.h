@@ -589,6 +589,66 @@ void cx_batch_abort(cx_batch *b);
  */
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line);
 
+/* ---- audit log ---- */
+
+/**
+ * One line of the append-only audit log (audit DB, docs/data-model.md): who did what, when.
+ * Written by the store in the write txn of the change it records (cx_batch_audit,
+ * cx_store_data_put_audit) or in a txn of its own (cx_store_audit_append: queries).
+ * Never holds a token: `who` is a token's NAME from the token file, or "local:<user>" for the
+ * CLI. Strings longer than the CX_AUDIT_*_MAX below are cut (at a UTF-8 character boundary)
+ * rather than refused: an audit line is never the reason a write fails.
+ * On write the strings are borrowed for the duration of the call; on read they point into the
+ * map (valid until the txn is reset or ended).
+ */
+typedef struct cx_audit_entry {
+  uint64_t seq;     /* read: 1, 2, 3 ... assigned by the store at commit (ignored on write) */
+  int64_t time_ms;  /* unix time in ms; 0 on write = the commit's time */
+  cx_str who;       /* token name, "local:<user>" */
+  cx_str role;      /* role name (public approval analyst submitter admin local) */
+  cx_str op;        /* ingest repair revoke objection entity records check import load-catalog ... */
+  cx_str target;    /* entity code, or authority code + "/" + record_id; may be empty */
+  cx_str detail;    /* short text: batch size, reason, action, category ... */
+  cx_str client;    /* peer address of a server request ("127.0.0.1:50012"); may be empty */
+} cx_audit_entry;
+#define CX_AUDIT_WHO_MAX 128u
+#define CX_AUDIT_ROLE_MAX 32u
+#define CX_AUDIT_OP_MAX 32u
+#define CX_AUDIT_TARGET_MAX 256u
+#define CX_AUDIT_DETAIL_MAX 1024u
+#define CX_AUDIT_CLIENT_MAX 128u
+
+/**
+ * Attaches an audit entry to a batch: it is written in the batch's write txn at commit, after
+ * the entries attached before it, so the change and its audit line land together or not at
+ * all. Strings are copied. An empty batch with entries commits only them. CX_ENOMEM.
+ */
+int cx_batch_audit(cx_batch *b, const cx_audit_entry *e);
+/**
+ * Appends n entries (in order, consecutive seqs) in one write txn of their own: the path of
+ * audited reads, which have no write txn to ride on. Grows the map on MDB_MAP_FULL.
+ * All or nothing. CX_EROFS on a read-only handle.
+ */
+int cx_store_audit_append(cx_store *st, const cx_audit_entry *e, size_t n);
+/** cx_store_data_put that also writes audit entry e (may be NULL) in the same txn. */
+int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, size_t n,
+                            int *bad_line, const cx_audit_entry *e);
+/**
+ * Iterates the audit log in seq order from seq from_seq (0 or 1 = the first), passing only
+ * entries with since_ms <= time_ms < until_ms (0, 0 = no time bound; until_ms 0 = open end).
+ * Times are those of the events: a query's entry is written up to a flush interval after it,
+ * so times are not strictly increasing in seq order and a time filter reads the whole range.
+ * fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned).
+ * CX_ECORRUPT for an entry that does not decode.
+ */
+typedef int (*cx_audit_fn)(void *ctx, const cx_audit_entry *e);
+int cx_store_audit_each(cx_txn *t, uint64_t from_seq, int64_t since_ms, int64_t until_ms,
+                        cx_audit_fn fn, void *ctx);
+/** The seq of the last audit entry (0 when the log is empty). */
+int cx_store_audit_last(cx_txn *t, uint64_t *seq);
+/** The current unix time in milliseconds (the clock audit entries use). */
+int64_t cx_audit_now_ms(void);
+
 /* ---- verify ---- */
 
 /**

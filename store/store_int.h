@@ -284,4 +284,16 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn);
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today);
 int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n);
 
+/* ---- audit log (audit.c) ----
+ * Audit value, version 1 (key: seq u64 BE, 1, 2, 3 ...; append-only):
+ *   0  1  version (CX_AUDIT_VERSION)
+ *   1  8  time_ms (i64, little-endian)
+ *   9     strings, each u16 length + bytes: who, role, op, target, detail, client */
+#define CX_AUDIT_VERSION 1u
+#define CX_AUDIT_HDR 9u
+/** Appends n entries in txn after the last seq; time_ms 0 is replaced by now_ms. tmp: scratch. */
+int cx__audit_write(cx_store *st, MDB_txn *txn, const cx_audit_entry *e, size_t n, int64_t now_ms,
+                    cx_buf *tmp);
+int cx__audit_decode(const void *v, size_t n, cx_audit_entry *out);
+
 #endif

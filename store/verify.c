@@ -129,6 +129,28 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     if (!seen[i] && acc.cells[i].count)
       report(&diffs, fn, ctx, "rollup cube %u month %u: missing cell (%lld records)", acc.kp[i][0],
              cx__rd_be16(acc.kp[i] + 1), (long long)acc.cells[i].count);
+
+  /* audit log: seqs 1..N without a gap, every value decodes (it is append-only) */
+  {
+    MDB_cursor *ac = NULL;
+    if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_AUDIT], &ac))) { err = cx__store_mdb_err(st, rc, "cursor"); goto out; }
+    uint64_t want_seq = 1;
+    rc = mdb_cursor_get(ac, &k, &v, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(ac, &k, &v, MDB_NEXT), want_seq++) {
+      cx_audit_entry ae;
+      uint64_t seq = k.mv_size == 8 ? (uint64_t)cx__rd_be32(k.mv_data) << 32 |
+                                          cx__rd_be32((const unsigned char *)k.mv_data + 4) : 0;
+      if (seq != want_seq) {
+        report(&diffs, fn, ctx, "audit: entry %llu found where %llu was expected (gap or bad key)",
+               (unsigned long long)seq, (unsigned long long)want_seq);
+        want_seq = seq;
+      }
+      if (cx__audit_decode(v.mv_data, v.mv_size, &ae))
+        report(&diffs, fn, ctx, "audit: entry %llu does not decode", (unsigned long long)seq);
+    }
+    mdb_cursor_close(ac);
+    if (rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "audit scan"); goto out; }
+  }
 out:
   free(seen);
   if (uc) mdb_cursor_close(uc);
