@@ -2,7 +2,8 @@
  * check.c — the linked-punishment verdict: the hot path.
  *
  * One summary lookup (one B-tree descent), then a walk over the entity's check index (its
- * cx_sum_hit array, typically a handful of entries). No heap allocation and no clearing of
+ * cx_sum_hit array, typically a handful of entries; an entity with over 512 hits adds one
+ * lookup per spill chunk of 512). No heap allocation and no clearing of
  * the caller's hit array: only the entries written are touched.
  */
 #include "query_int.h"
@@ -49,31 +50,43 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   uint64_t seen = 0; /* union of applying restriction measures */
   uint32_t n = 0, total = 0;
   int any_incentive = 0;
-  for (uint32_t i = 0; i < s.n_hits; i++) {
-    cx_sum_hit h;
-    cx_summary_hit(&s, i, &h, NULL, NULL);
-    if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
-    if (h.measures & incentive) any_incentive = 1;
-    uint64_t m = h.measures & restrict_mask;
-    seen |= m;
-    while (m) {
-      int b = __builtin_ctzll(m);
-      m &= m - 1;
-      if (n < cap) put_hit(q, &s, i, &h, b, &hits[n++]);
-      total++;
-    }
-  }
-  if (any_incentive) { /* second pass, so that restrictions come first */
-    for (uint32_t i = 0; i < s.n_hits; i++) {
+  /* The summary's hits, then (rare: entities with over 512 of them) its spill chunks. */
+  cx_summary part = s;
+  for (uint32_t k = 0; k <= s.n_chunks; k++) {
+    if (k && (rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
+    for (uint32_t i = 0; i < part.n_hits; i++) {
       cx_sum_hit h;
-      cx_summary_hit(&s, i, &h, NULL, NULL);
+      cx_summary_hit(&part, i, &h, NULL, NULL);
       if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
-      uint64_t m = h.measures & incentive;
+      if (h.measures & incentive) any_incentive = 1;
+      uint64_t m = h.measures & restrict_mask;
+      seen |= m;
       while (m) {
         int b = __builtin_ctzll(m);
         m &= m - 1;
-        if (n < cap) put_hit(q, &s, i, &h, b, &hits[n++]);
+        if (n < cap) put_hit(q, &part, i, &h, b, &hits[n++]);
         total++;
+      }
+    }
+  }
+  if (any_incentive) { /* second pass, so that restrictions come first */
+    for (uint32_t k = 0; k <= s.n_chunks; k++) {
+      if (k) {
+        if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
+      } else {
+        part = s;
+      }
+      for (uint32_t i = 0; i < part.n_hits; i++) {
+        cx_sum_hit h;
+        cx_summary_hit(&part, i, &h, NULL, NULL);
+        if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
+        uint64_t m = h.measures & incentive;
+        while (m) {
+          int b = __builtin_ctzll(m);
+          m &= m - 1;
+          if (n < cap) put_hit(q, &part, i, &h, b, &hits[n++]);
+          total++;
+        }
       }
     }
   }

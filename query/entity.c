@@ -48,11 +48,15 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
     if (inf && r.category == CX_CAT_REDLIST) flags |= CX_EF_REDLISTED;
     if (r.status == CX_ST_ACTIVE && (r.flags & CX_SRF_OBJECTION)) flags |= CX_EF_OBJECTION;
   }
-  for (uint32_t i = 0; i < s.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
-    cx_sum_hit h;
-    cx_summary_hit(&s, i, &h, NULL, NULL);
-    if ((h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
-      flags |= CX_EF_UNDER_MEASURES;
+  cx_summary part = s;
+  for (uint32_t k = 0; k <= s.n_chunks && !(flags & CX_EF_UNDER_MEASURES); k++) {
+    if (k && (rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
+    for (uint32_t i = 0; i < part.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
+      cx_sum_hit h;
+      cx_summary_hit(&part, i, &h, NULL, NULL);
+      if ((h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
+        flags |= CX_EF_UNDER_MEASURES;
+    }
   }
 
   if (role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind)) {

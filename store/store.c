@@ -17,7 +17,7 @@
 
 static const char *const dbi_names[CX_DBI_COUNT] = {
   "meta", "summary", "entities", "records", "record_ref", "authorities", "names", "rollup",
-  "regions", "data", "audit",
+  "regions", "data", "audit", "summary_x",
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -350,8 +350,12 @@ retry:
     err = cx__store_mdb_err(st, rc, "begin");
     goto fail_env;
   }
+  st->has_sumx = 1;
   for (int i = 0; i < CX_DBI_COUNT; i++) {
     rc = mdb_dbi_open(txn, dbi_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
+    /* summary_x came after schema 1's first stores: a read-only open of a store that no
+     * writable open of this build has touched yet has none (and so no spilled summaries). */
+    if (rc == MDB_NOTFOUND && i == CX_DBI_SUMX) { st->has_sumx = 0; st->dbi[i] = 0; continue; }
     if (rc == MDB_NOTFOUND) { err = CX_ENOSTORE; goto fail_txn; }
     if (rc) { err = cx__store_mdb_err(st, rc, dbi_names[i]); goto fail_txn; }
   }

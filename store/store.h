@@ -15,6 +15,7 @@
  *   regions      region code (u32 BE) -> UTF-8 name
  *   data         "catalog" | "calendar" | "regions" -> the operator's text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
+ *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
  *
  * Caveats (threads): the environment is opened with MDB_NOTLS, so a read transaction (cx_txn)
  * may be used by any one thread at a time, reset and renewed across requests. Writes go
@@ -345,6 +346,9 @@ void cx_reckey_decode(const unsigned char in[CX_RECKEY_LEN], cx_reckey *k);
  * It holds the entity's identity, a digest of every record (cx_sum_rec, newest first) and the
  * check index: one cx_sum_hit per active record that carries measures (blacklist, red list, or
  * any record with a list type). Rebuilt in the write txn that changes any of its records.
+ * The summary value holds the newest hits (at most 512, fewer when their strings pass 64 KiB);
+ * an entity with more has n_chunks > 0 and the older hits, in the same newest-first order, in
+ * spill chunks read with cx_store_summary_chunk(): nothing is ever dropped from the index.
  * Access the arrays with cx_summary_rec() / cx_summary_hit() (LMDB values are not aligned).
  */
 typedef struct cx_sum_rec {
@@ -370,7 +374,8 @@ typedef struct cx_summary {
   cx_day last_update;       /* day of the last batch that changed this entity */
   cx_str code, name;
   cx_str authority_code;    /* civil servants: authority of the latest record; else empty */
-  uint32_t n_recs, n_hits;
+  uint32_t n_recs, n_hits;  /* n_hits: the hits in this value (see n_chunks) */
+  uint32_t n_chunks;        /* spill chunks holding the older hits (cx_store_summary_chunk) */
   /* private: */
   const unsigned char *hits_, *recs_, *strs_;
 } cx_summary;
@@ -480,6 +485,14 @@ cx_store *cx_store_txn_store(cx_txn *t);
 
 /** The summary of a normalised code. CX_ENOTFOUND. One B-tree lookup, no allocation. */
 int cx_store_summary_get(cx_txn *t, const char code[CX_CODE_LEN], cx_summary *out);
+/**
+ * Spill chunk k (1..s->n_chunks) of s's check index, as a view: out is a copy of s whose hits
+ * (n_hits, cx_summary_hit) are the chunk's, continuing s's newest-first order. One mdb_get, no
+ * allocation; points into the map like s. CX_EBADREQ for k out of range, CX_ECORRUPT when the
+ * chunk is missing or malformed (or the handle was opened read-only before the store had the
+ * summary_x DB: reopen).
+ */
+int cx_store_summary_chunk(cx_txn *t, const cx_summary *s, uint32_t k, cx_summary *out);
 /** Decodes a summary value (used by verify and tests). CX_ECORRUPT. */
 int cx_store_summary_decode(const void *val, size_t n, cx_summary *out);
 /** The code of an entity id. CX_ENOTFOUND. */

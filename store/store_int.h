@@ -39,10 +39,23 @@
  *              recs: n_recs x cx_sum_rec (16 B, struct image, newest first)
  *              strings: code (18 B), name, authority_code, then per hit record_id and
  *              authority_code (cx_sum_hit.str_off is relative to the start of this area)
- *   Caps: at most CX_SUM_MAX_HITS hits are stored (the newest), and fewer when the string area
- *   would pass 65535 bytes (str_off is u16). Identity (name, kind, civil servant's authority) is
+ *   Caps: at most CX_SUM_MAX_HITS hits are stored here (the newest), and fewer when the string
+ *   area would pass 65535 bytes (str_off is u16). The older hits spill, in order, into chunks
+ *   of the summary_x DB and the value is then version 2: the same, with a 32-byte header whose
+ *   bytes 28..29 hold n_chunks (u16) and 30..31 are zero. Version 1 = no spill.
+ *   Identity (name, kind, civil servant's authority) is
  *   that of the newest record (first in key order). An entity whose records all moved away keeps
  *   its summary with n_recs = 0 and its last identity.
+ *
+ * ---- Summary spill chunk (summary_x DB, key = code (18 B) + chunk number u16 BE, 1..n_chunks)
+ *     0    1   version (CX_SUMX_VERSION)
+ *     1    1   0
+ *     2    2   n_hits (u16, <= CX_SUM_MAX_HITS)
+ *     4    4   string area length (<= 65535)
+ *     8        hits: n_hits x cx_sum_hit, continuing the newest-first order; then their strings
+ *              (str_off relative to the chunk's string area)
+ *   Only entities with more than CX_SUM_MAX_HITS active measure-carrying records have chunks:
+ *   check reads them after the summary (one mdb_get each) so a verdict never misses a hit.
  *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
  * ---- Rollup value: cx_rollup_cell as 5 x i64 little-endian (40 B).
@@ -63,6 +76,10 @@
 #define CX_REC_HDR 53u
 #define CX_RV_SEQ 9u
 #define CX_SUM_HDR 28u
+#define CX_SUM_VERSION2 2u
+#define CX_SUM_HDR2 32u
+#define CX_SUMX_VERSION 1u
+#define CX_SUMX_HDR 8u
 #define CX_SUM_LASTUPD 12u
 #define CX_SUM_MAX_HITS 512u
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
@@ -78,6 +95,7 @@
 enum {
   CX_DBI_META, CX_DBI_SUMMARY, CX_DBI_ENTITIES, CX_DBI_RECORDS, CX_DBI_RECORD_REF,
   CX_DBI_AUTHORITIES, CX_DBI_NAMES, CX_DBI_ROLLUP, CX_DBI_REGIONS, CX_DBI_DATA, CX_DBI_AUDIT,
+  CX_DBI_SUMX,
   CX_DBI_COUNT
 };
 
@@ -85,6 +103,7 @@ struct cx_store {
   MDB_env *env;
   MDB_dbi dbi[CX_DBI_COUNT];
   int read_only, bulk;
+  int has_sumx;             /* the summary_x DB exists (see cx_store_summary_chunk) */
   uint64_t map_size;
   uint64_t salt;
   cx_catalog *catalog;      /* current; replaced by data_put */
@@ -231,17 +250,25 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn);
 void cx__racc_free(cx_racc *a);
 
 /* ---- summary builder (summary.c) ---- */
+/* One part of an entity's hits: the main value (part 0) or a spill chunk. */
+typedef struct cx_sum_cut {
+  uint32_t hit, str;        /* first hit index; its offset in hstr */
+  uint32_t n_hits, str_n;   /* hits and string bytes of this part */
+} cx_sum_cut;
 typedef struct cx_sumb {
   const cx_catalog *cat;
   uint32_t entity_id;
   cx_buf hits, recs, hstr;  /* hit images, rec images, per-hit strings */
-  uint32_t n_hits, n_recs;
-  int have_first, hits_full;
+  uint32_t n_hits, n_recs;   /* n_hits: every hit, main value and chunks */
+  uint32_t n_chunks;         /* spill chunks after cx__sumb_finish */
+  cx_buf cuts;               /* cx_sum_cut per part, from cx__sumb_finish */
+  int have_first;
   uint8_t kind;
   uint32_t region;
   char code[CX_CODE_LEN];
   cx_buf name, auth;        /* identity of the newest record */
-  cx_buf out;
+  cx_buf out;               /* the summary value */
+  cx_buf xout;              /* one spill chunk value (cx__sumb_chunk) */
 } cx_sumb;
 void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const char code[CX_CODE_LEN]);
 /** Adds the next record (records must come newest first, i.e. in key order). */
@@ -251,7 +278,15 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r);
  * (may be NULL). last_update is written as given.
  */
 int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update);
+/** Encodes spill chunk k (1..b->n_chunks) into b->xout, after cx__sumb_finish. */
+int cx__sumb_chunk(cx_sumb *b, uint32_t k);
 void cx__sumb_free(cx_sumb *b);
+/** The summary_x key of chunk k of code (20 bytes). */
+static inline void cx__sumx_key(const char code[CX_CODE_LEN], uint32_t k, unsigned char out[CX_CODE_LEN + 2]) {
+  memcpy(out, code, CX_CODE_LEN);
+  out[CX_CODE_LEN] = (unsigned char)(k >> 8);
+  out[CX_CODE_LEN + 1] = (unsigned char)k;
+}
 /** Rebuilds and writes the summary of one entity from its records; maintains names. */
 int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
                         uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed);

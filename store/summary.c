@@ -48,9 +48,9 @@ void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const
   b->cat = cat;
   b->entity_id = entity_id;
   b->hits.n = b->recs.n = b->hstr.n = b->name.n = b->auth.n = b->out.n = 0;
-  b->n_hits = b->n_recs = 0;
+  b->n_hits = b->n_recs = b->n_chunks = 0;
+  b->cuts.n = b->xout.n = 0;
   b->have_first = 0;
-  b->hits_full = 0;
   b->kind = 0;
   b->region = 0;
   memcpy(b->code, code, CX_CODE_LEN);
@@ -77,17 +77,13 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   sr.flags = r->objection ? CX_SRF_OBJECTION : 0;
   if (cx__buf_add(&b->recs, &sr, sizeof sr)) return CX_ENOMEM;
   b->n_recs++;
-  if (r->status != CX_ST_ACTIVE || b->n_hits >= CX_SUM_MAX_HITS || b->hits_full) return 0;
+  if (r->status != CX_ST_ACTIVE) return 0;
   int li;
   uint64_t mask = cx__rec_measures(b->cat, r, &li);
   if (!mask) return 0;
-  size_t base = CX_CODE_LEN + b->name.n + b->auth.n;
-  size_t off = base + b->hstr.n;
-  if (off + r->record_id.n + r->authority_code.n > 0xFFFF || r->record_id.n > 255 ||
-      r->authority_code.n > 255) {
-    b->hits_full = 1; /* string area full: this and older hits are dropped (documented cap) */
-    return 0;
-  }
+  /* record_id is at most CX_MAX_RECORD_ID bytes and authority codes 18: anything longer did not
+   * come through cx_batch_put. */
+  if (r->record_id.n > 255 || r->authority_code.n > 255) return CX_ECORRUPT;
   cx_sum_hit h;
   memset(&h, 0, sizeof h);
   h.valid_from = r->valid_from;
@@ -99,7 +95,7 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   h.list_type = li >= 0 ? (uint8_t)li : 0xFF;
   h.flags = r->objection ? CX_SRF_OBJECTION : 0;
   h.severity = r->severity;
-  h.str_off = (uint16_t)off;
+  h.str_off = 0; /* set by cx__sumb_finish, which decides the chunk of each hit */
   h.rid_len = (uint8_t)r->record_id.n;
   h.auth_len = (uint8_t)r->authority_code.n;
   if (cx__buf_add(&b->hits, &h, sizeof h) ||
@@ -107,6 +103,38 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
       cx__buf_add(&b->hstr, r->authority_code.p, r->authority_code.n))
     return CX_ENOMEM;
   b->n_hits++;
+  return 0;
+}
+
+/* Splits the hits (newest first) into the main value and spill chunks: each part takes at most
+ * CX_SUM_MAX_HITS hits and as many as keep its string area within 65535 bytes (str_off is
+ * u16). Writes each hit's str_off relative to its part's string area; b->cuts gets one
+ * cx_sum_cut per part. */
+static int sumb_split(cx_sumb *b, size_t main_base) {
+  b->cuts.n = 0;
+  uint32_t i = 0;
+  size_t soff = 0;
+  for (int part = 0; part == 0 || i < b->n_hits; part++) {
+    cx_sum_cut c = {.hit = i, .str = (uint32_t)soff, .n_hits = 0, .str_n = 0};
+    size_t base = part == 0 ? main_base : 0, used = base;
+    while (i < b->n_hits && c.n_hits < CX_SUM_MAX_HITS) {
+      unsigned char *hp = b->hits.p + (size_t)i * sizeof(cx_sum_hit);
+      cx_sum_hit h;
+      memcpy(&h, hp, sizeof h);
+      size_t len = (size_t)h.rid_len + h.auth_len;
+      if (used + len > 0xFFFF) break;
+      h.str_off = (uint16_t)used;
+      memcpy(hp, &h, sizeof h);
+      used += len;
+      soff += len;
+      c.n_hits++;
+      i++;
+    }
+    if (part > 0 && c.n_hits == 0) return CX_EINTERNAL; /* a lone hit always fits a chunk */
+    c.str_n = (uint32_t)(used - base);
+    if (cx__buf_add(&b->cuts, &c, sizeof c)) return CX_ENOMEM;
+    if (part >= 0xFFFF) return CX_ETOOLARGE; /* 33 M hits: n_chunks is u16 */
+  }
   return 0;
 }
 
@@ -121,14 +149,23 @@ int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update) {
         cx__buf_add(&b->auth, old->authority_code.p, old->authority_code.n))
       return CX_ENOMEM;
   }
-  size_t strs = CX_CODE_LEN + b->name.n + b->auth.n + b->hstr.n;
-  size_t total = CX_SUM_HDR + b->hits.n + b->recs.n + strs;
+  size_t ident = CX_CODE_LEN + b->name.n + b->auth.n;
+  int r = sumb_split(b, ident);
+  if (r) return r;
+  cx_sum_cut c0;
+  memcpy(&c0, b->cuts.p, sizeof c0);
+  b->n_chunks = (uint32_t)(b->cuts.n / sizeof c0) - 1;
+  /* Version 1 unless the entity spills: existing values stay byte-identical. */
+  size_t hdr = b->n_chunks ? CX_SUM_HDR2 : CX_SUM_HDR;
+  size_t strs = ident + c0.str_n;
+  size_t hits_n = (size_t)c0.n_hits * sizeof(cx_sum_hit);
+  size_t total = hdr + hits_n + b->recs.n + strs;
   b->out.n = 0;
   if (cx__buf_reserve(&b->out, total)) return CX_ENOMEM;
   unsigned char *p = b->out.p;
-  p[0] = CX_SUM_VERSION;
+  p[0] = b->n_chunks ? CX_SUM_VERSION2 : CX_SUM_VERSION;
   p[1] = kind;
-  cx__wr16(p + 2, (uint16_t)b->n_hits);
+  cx__wr16(p + 2, (uint16_t)c0.n_hits);
   cx__wr32(p + 4, b->entity_id);
   cx__wr32(p + 8, region);
   cx__wr32(p + 12, last_update);
@@ -136,9 +173,13 @@ int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update) {
   cx__wr16(p + 20, (uint16_t)b->name.n);
   cx__wr16(p + 22, (uint16_t)b->auth.n);
   cx__wr32(p + 24, (uint32_t)strs);
-  size_t o = CX_SUM_HDR;
-  if (b->hits.n) memcpy(p + o, b->hits.p, b->hits.n);
-  o += b->hits.n;
+  if (b->n_chunks) {
+    cx__wr16(p + 28, (uint16_t)b->n_chunks);
+    cx__wr16(p + 30, 0);
+  }
+  size_t o = hdr;
+  if (hits_n) memcpy(p + o, b->hits.p, hits_n);
+  o += hits_n;
   if (b->recs.n) memcpy(p + o, b->recs.p, b->recs.n);
   o += b->recs.n;
   memcpy(p + o, b->code, CX_CODE_LEN);
@@ -147,9 +188,27 @@ int cx__sumb_finish(cx_sumb *b, const cx_summary *old, cx_day last_update) {
   o += b->name.n;
   if (b->auth.n) memcpy(p + o, b->auth.p, b->auth.n);
   o += b->auth.n;
-  if (b->hstr.n) memcpy(p + o, b->hstr.p, b->hstr.n);
-  o += b->hstr.n;
+  if (c0.str_n) memcpy(p + o, b->hstr.p, c0.str_n);
+  o += c0.str_n;
   b->out.n = o;
+  return 0;
+}
+
+int cx__sumb_chunk(cx_sumb *b, uint32_t k) {
+  if (k < 1 || k > b->n_chunks) return CX_EINTERNAL;
+  cx_sum_cut c;
+  memcpy(&c, b->cuts.p + (size_t)k * sizeof c, sizeof c);
+  size_t hits_n = (size_t)c.n_hits * sizeof(cx_sum_hit);
+  b->xout.n = 0;
+  if (cx__buf_reserve(&b->xout, CX_SUMX_HDR + hits_n + c.str_n)) return CX_ENOMEM;
+  unsigned char *p = b->xout.p;
+  p[0] = CX_SUMX_VERSION;
+  p[1] = 0;
+  cx__wr16(p + 2, (uint16_t)c.n_hits);
+  cx__wr32(p + 4, c.str_n);
+  memcpy(p + CX_SUMX_HDR, b->hits.p + (size_t)c.hit * sizeof(cx_sum_hit), hits_n);
+  memcpy(p + CX_SUMX_HDR + hits_n, b->hstr.p + c.str, c.str_n);
+  b->xout.n = CX_SUMX_HDR + hits_n + c.str_n;
   return 0;
 }
 
@@ -160,16 +219,26 @@ void cx__sumb_free(cx_sumb *b) {
   cx__buf_free(&b->name);
   cx__buf_free(&b->auth);
   cx__buf_free(&b->out);
+  cx__buf_free(&b->cuts);
+  cx__buf_free(&b->xout);
 }
 
 /* ------------------------------------------------------------------ codec */
 
 int cx_store_summary_decode(const void *val, size_t n, cx_summary *out) {
   const unsigned char *p = val;
-  if (n < CX_SUM_HDR || p[0] != CX_SUM_VERSION) return CX_ECORRUPT;
+  if (n < CX_SUM_HDR || (p[0] != CX_SUM_VERSION && p[0] != CX_SUM_VERSION2)) return CX_ECORRUPT;
+  size_t hdr = CX_SUM_HDR;
+  uint32_t n_chunks = 0;
+  if (p[0] == CX_SUM_VERSION2) {
+    if (n < CX_SUM_HDR2) return CX_ECORRUPT;
+    hdr = CX_SUM_HDR2;
+    n_chunks = cx__rd16(p + 28);
+    if (!n_chunks) return CX_ECORRUPT;
+  }
   uint32_t n_hits = cx__rd16(p + 2), n_recs = cx__rd32(p + 16);
   uint32_t name_n = cx__rd16(p + 20), auth_n = cx__rd16(p + 22), strs = cx__rd32(p + 24);
-  size_t need = CX_SUM_HDR + (size_t)n_hits * sizeof(cx_sum_hit) + (size_t)n_recs * sizeof(cx_sum_rec);
+  size_t need = hdr + (size_t)n_hits * sizeof(cx_sum_hit) + (size_t)n_recs * sizeof(cx_sum_rec);
   if (need + strs != n || strs < CX_CODE_LEN + (size_t)name_n + auth_n) return CX_ECORRUPT;
   cx_summary s;
   s.kind = p[1];
@@ -178,7 +247,8 @@ int cx_store_summary_decode(const void *val, size_t n, cx_summary *out) {
   s.last_update = cx__rd32(p + 12);
   s.n_hits = n_hits;
   s.n_recs = n_recs;
-  s.hits_ = p + CX_SUM_HDR;
+  s.n_chunks = n_chunks;
+  s.hits_ = p + hdr;
   s.recs_ = s.hits_ + (size_t)n_hits * sizeof(cx_sum_hit);
   s.strs_ = s.recs_ + (size_t)n_recs * sizeof(cx_sum_rec);
   s.code = (cx_str){(const char *)s.strs_, CX_CODE_LEN};
@@ -193,6 +263,38 @@ int cx_store_summary_decode(const void *val, size_t n, cx_summary *out) {
   return 0;
 }
 
+/* A spill chunk as a view over s: its hits and string area replace s's. */
+static int sumx_decode(const void *val, size_t n, const cx_summary *s, cx_summary *out) {
+  const unsigned char *p = val;
+  if (n < CX_SUMX_HDR || p[0] != CX_SUMX_VERSION) return CX_ECORRUPT;
+  uint32_t n_hits = cx__rd16(p + 2), strs = cx__rd32(p + 4);
+  if (n_hits > CX_SUM_MAX_HITS || CX_SUMX_HDR + (size_t)n_hits * sizeof(cx_sum_hit) + strs != n)
+    return CX_ECORRUPT;
+  cx_summary v = *s;
+  v.n_hits = n_hits;
+  v.hits_ = p + CX_SUMX_HDR;
+  v.strs_ = v.hits_ + (size_t)n_hits * sizeof(cx_sum_hit);
+  for (uint32_t i = 0; i < n_hits; i++) {
+    cx_sum_hit h;
+    memcpy(&h, v.hits_ + (size_t)i * sizeof h, sizeof h);
+    if ((size_t)h.str_off + h.rid_len + h.auth_len > strs) return CX_ECORRUPT;
+  }
+  *out = v;
+  return 0;
+}
+
+int cx_store_summary_chunk(cx_txn *t, const cx_summary *s, uint32_t k, cx_summary *out) {
+  if (k < 1 || k > s->n_chunks) return CX_EBADREQ;
+  if (!t->st->has_sumx) return CX_ECORRUPT; /* opened read-only before the DB existed */
+  unsigned char kb[CX_CODE_LEN + 2];
+  cx__sumx_key(s->code.p, k, kb);
+  MDB_val key = {sizeof kb, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_SUMX], &key, &v);
+  if (rc == MDB_NOTFOUND) return CX_ECORRUPT;
+  if (rc) return cx__store_mdb_err(t->st, rc, "summary chunk get");
+  return sumx_decode(v.mv_data, v.mv_size, s, out);
+}
+
 /* ------------------------------------------------------------------ rebuild */
 
 int cx__name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
@@ -201,6 +303,34 @@ int cx__name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsig
   out[l] = 0;
   memcpy(out + l + 1, code, CX_CODE_LEN);
   *klen = l + 1 + CX_CODE_LEN;
+  return 0;
+}
+
+/* Writes spill chunks 1..b->n_chunks where they differ and deletes chunks past them (the entity
+ * had old_chunks). Sets *changed when anything was written. Chunks are rare (entities with more
+ * than CX_SUM_MAX_HITS active measure-carrying records), so plain gets and puts. */
+static int sumx_write(cx_store *st, MDB_txn *txn, cx_sumb *b, const char code[CX_CODE_LEN],
+                      uint32_t old_chunks, int *changed) {
+  unsigned char kb[CX_CODE_LEN + 2];
+  MDB_val key = {sizeof kb, kb}, v;
+  int r;
+  for (uint32_t k = 1; k <= b->n_chunks; k++) {
+    if ((r = cx__sumb_chunk(b, k))) return r;
+    cx__sumx_key(code, k, kb);
+    r = mdb_get(txn, st->dbi[CX_DBI_SUMX], &key, &v);
+    if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "summary chunk get");
+    if (!r && v.mv_size == b->xout.n && memcmp(v.mv_data, b->xout.p, b->xout.n) == 0) continue;
+    MDB_val nv = {b->xout.n, b->xout.p};
+    if ((r = mdb_put(txn, st->dbi[CX_DBI_SUMX], &key, &nv, 0)))
+      return cx__store_mdb_err(st, r, "summary chunk put");
+    *changed = 1;
+  }
+  for (uint32_t k = b->n_chunks + 1; k <= old_chunks; k++) {
+    cx__sumx_key(code, k, kb);
+    r = mdb_del(txn, st->dbi[CX_DBI_SUMX], &key, NULL);
+    if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "summary chunk del");
+    *changed = 1;
+  }
   return 0;
 }
 
@@ -238,8 +368,21 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "records scan");
   /* old's strings point into the map: still valid, nothing was written since the get. */
   if ((r = cx__sumb_finish(b, have_old ? &old : NULL, have_old ? old.last_update : today))) return r;
-  if (have_old && val.mv_size == b->out.n && memcmp(val.mv_data, b->out.p, b->out.n) == 0)
-    return 0; /* unchanged: keep last_update */
+  uint32_t old_chunks = have_old ? old.n_chunks : 0;
+  int same = have_old && val.mv_size == b->out.n && memcmp(val.mv_data, b->out.p, b->out.n) == 0;
+  if (same) {
+    /* The summary is unchanged, so is the name; old is not read after this write. */
+    int chunks_changed = 0;
+    if ((r = sumx_write(st, txn, b, code, old_chunks, &chunks_changed))) return r;
+    if (!chunks_changed) return 0; /* unchanged: keep last_update */
+    cx__wr32(b->out.p + CX_SUM_LASTUPD, today);
+    MDB_val nv = {b->out.n, b->out.p};
+    key = (MDB_val){CX_CODE_LEN, (void *)code};
+    if ((r = mdb_put(txn, st->dbi[CX_DBI_SUMMARY], &key, &nv, 0)))
+      return cx__store_mdb_err(st, r, "summary put");
+    *changed = 1;
+    return 0;
+  }
   cx__wr32(b->out.p + CX_SUM_LASTUPD, today);
   /* names index: only when the name changed (the old key is built before the put moves pages) */
   unsigned char oldkey[CX_NAME_KEY_CAP], nk[CX_NAME_KEY_CAP];
@@ -255,6 +398,8 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   key = (MDB_val){CX_CODE_LEN, (void *)code};
   if ((r = mdb_cursor_put(sc, &key, &nv, 0))) return cx__store_mdb_err(st, r, "summary put");
   *changed = 1;
+  int chunks_changed = 0;
+  if ((r = sumx_write(st, txn, b, code, old_chunks, &chunks_changed))) return r;
   if (!name_changed || (have_old && oldkey_n == nk_n && memcmp(oldkey, nk, nk_n) == 0)) return 0;
   MDB_val empty = {0, ""};
   if (have_old) {

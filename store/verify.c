@@ -28,7 +28,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   memset(&b, 0, sizeof b);
   long diffs = 0;
   int rc, err = 0;
-  uint64_t recs_seen = 0;
+  uint64_t recs_seen = 0, chunks_want = 0;
   if ((rc = cx__store_rtxn(st, &txn))) return rc;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
@@ -88,6 +88,24 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     if (b.out.n != sv.mv_size || memcmp(b.out.p, sv.mv_data, b.out.n) != 0)
       report(&diffs, fn, ctx, "summary %.18s: differs from its records (%u records, %u hits stored; %u, %u expected)",
              code, old.n_recs, old.n_hits, b.n_recs, b.n_hits);
+    /* spill chunks: the ones the records give, and none past them */
+    uint32_t n_ck = b.n_chunks > old.n_chunks ? b.n_chunks : old.n_chunks;
+    for (uint32_t ck = 1; ck <= n_ck; ck++) {
+      unsigned char xk[CX_CODE_LEN + 2];
+      cx__sumx_key(code, ck, xk);
+      MDB_val xkv = {sizeof xk, xk}, xv;
+      int have = st->has_sumx && mdb_get(txn, st->dbi[CX_DBI_SUMX], &xkv, &xv) == 0;
+      if (ck > b.n_chunks) {
+        if (have) report(&diffs, fn, ctx, "summary %.18s: stray hit chunk %u", code, ck);
+        continue;
+      }
+      if ((err = cx__sumb_chunk(&b, ck))) goto out;
+      if (!have)
+        report(&diffs, fn, ctx, "summary %.18s: hit chunk %u missing", code, ck);
+      else if (xv.mv_size != b.xout.n || memcmp(xv.mv_data, b.xout.p, b.xout.n) != 0)
+        report(&diffs, fn, ctx, "summary %.18s: hit chunk %u differs from its records", code, ck);
+    }
+    chunks_want += b.n_chunks;
   }
   if (rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "entities scan"); goto out; }
 
@@ -103,6 +121,9 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     report(&diffs, fn, ctx, "summary: %zu summaries for %zu entities", s2.ms_entries, s.ms_entries);
   if (!mdb_stat(txn, st->dbi[CX_DBI_NAMES], &s) && s.ms_entries != s2.ms_entries)
     report(&diffs, fn, ctx, "names: %zu entries for %zu summaries", s.ms_entries, s2.ms_entries);
+  if (st->has_sumx && !mdb_stat(txn, st->dbi[CX_DBI_SUMX], &s) && s.ms_entries != chunks_want)
+    report(&diffs, fn, ctx, "summary_x: %zu hit chunks stored, %llu expected", s.ms_entries,
+           (unsigned long long)chunks_want);
 
   /* rollups */
   seen = calloc(acc.n ? acc.n : 1, 1);

@@ -308,3 +308,51 @@ Test(check, reload_picks_up_a_replaced_catalogue) {
   free(buf);
   free(cat);
 }
+
+/* 1,500 newer measure-carrying records (expired red-list honours) push an old blacklist
+ * entry, still in force, far past the summary's 512 hits: check must still find it (it lives
+ * in a spill chunk), and list every in-force hit; the entity page flags the measures. */
+Test(check, an_old_measure_past_the_first_512_hits_still_denies) {
+  cx_batch *b;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  cx_record r = qt_rec(ENT, "福州某某建设有限公司", CX_KIND_ENTERPRISE, AUTH, "(2015)闽01执1号",
+                       CX_CAT_BLACKLIST, qt_day("2015-01-05"));
+  r.list_type = CX_STR("court_dishonest");
+  r.severity = CX_SEV_SERIOUS; /* open-ended */
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why ? why : "");
+  char rids[1500][24];
+  for (int i = 0; i < 1500; i++) {
+    snprintf(rids[i], sizeof rids[i], "RED-%04d", i);
+    cx_record h = qt_rec(ENT, "福州某某建设有限公司", CX_KIND_ENTERPRISE, AUTH2, rids[i],
+                         CX_CAT_REDLIST, qt_day("2020-01-01") + (cx_day)i);
+    h.list_type = CX_STR("model_taxpayer");
+    h.valid_until = h.decision_date + 30; /* long expired by 2026 */
+    cr_assert_eq(cx_batch_put(b, &h, &why), 0, "%s", why ? why : "");
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0, "%s", cx_store_errmsg(E.st));
+
+  cx_summary s;
+  cr_assert_eq(cx_store_summary_get(qt_txn(&E), ENT, &s), 0);
+  cr_assert_eq(s.n_hits, 512);
+  cr_assert_eq(s.n_chunks, 2); /* 1,501 hits: 512 + 512 + 477 */
+
+  cx_check_hit hits[8];
+  cx_check_result res = run(ENT, "procurement", "2026-06-01", hits, 8);
+  cr_assert_eq(res.verdict, CX_V_DENY);
+  cr_assert_eq(res.n_total, 1);
+  cr_assert(cx_str_eq(hits[0].record_id, cx_str_c("(2015)闽01执1号")));
+  cr_assert(cx_str_eq(hits[0].authority_code, cx_str_c(AUTH)));
+  cr_assert_str_eq(hits[0].measure, "no_procurement");
+  /* while the honours were in force, each gave its fast-track incentive after the denial */
+  res = run(ENT, "procurement", "2020-01-20", hits, 8);
+  cr_assert_eq(res.verdict, CX_V_DENY);
+  cr_assert_eq(res.n_total, 1 + 20); /* the honours decided 2020-01-01 .. 2020-01-20 */
+  cr_assert_str_eq(hits[0].measure, "no_procurement"); /* restrictions first */
+  cr_assert_str_eq(hits[1].measure, "fast_track");
+
+  cx_entity_status es;
+  cr_assert_eq(cx_query_entity(E.q, qt_txn(&E), CX_ROLE_ADMIN, cx_str_c(ENT), qt_day("2026-06-01"), &es), 0);
+  cr_assert(es.flags & CX_EF_UNDER_MEASURES);
+  cr_assert_eq(cx_store_verify(E.st, NULL, NULL), 0);
+}
