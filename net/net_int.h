@@ -191,6 +191,50 @@ uint64_t cx_hist_quantile(const cx_hist *acc, double q);
 typedef struct cx_loop cx_loop;
 typedef struct cx_conn cx_conn;
 
+/* ===================================================================== query audit (audit.c) */
+
+/*
+ * Non-public queries about persons and civil servants (entity, records, check) are audited,
+ * but they are reads: a write txn per query on the loop would cost a disk sync each. So each
+ * worker loop pushes a fixed-size slot into its own preallocated ring (single producer: the
+ * loop; single consumer: the flusher thread; lock-free, no allocation), and one flusher thread
+ * writes everything queued in one txn every CX_NET_AUDIT_FLUSH_MS (sooner when a ring is half
+ * full), and a last time after the loops stopped (graceful stop). A full ring fails the query
+ * with `busy` ("fail closed"): nothing is answered that could not be audited, and the count
+ * shows in stats (audit.rejected). Entries become durable within about one flush interval.
+ */
+#define CX_NET_AUDIT_FLUSH_MS 200u
+#define CX_NET_AUDIT_QUEUE 32768u  /* slots over all loops (each loop: at least 1024) */
+#define CX_NET_PEER_MAX 64u        /* "ip:port" / "[ip6]:port" */
+#define CX_NET_AUDIT_DETAIL 48u
+
+typedef struct cx_auditor cx_auditor;
+typedef struct cx_audq cx_audq;
+
+typedef struct cx_audit_stats {
+  uint64_t queued, written, rejected, pending, flushes, errors;
+} cx_audit_stats;
+
+/** Creates the rings (nq of them) and the flusher's scratch; tokens give the `who` names. */
+int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_auditor **out);
+/** Ring i (0..nq-1), for worker loop i. */
+cx_audq *cx__auditor_queue(cx_auditor *a, unsigned i);
+/** Starts the flusher thread. CX_EINTERNAL. */
+int cx__auditor_start(cx_auditor *a);
+/** Stops the flusher after a last flush; call once every producer has stopped. */
+void cx__auditor_stop(cx_auditor *a);
+void cx__auditor_free(cx_auditor *a);
+void cx__auditor_stats(cx_auditor *a, cx_audit_stats *out);
+/**
+ * Queues one query audit (loop thread of the ring only): code is the normalised 18-byte code,
+ * detail a short text (cut to CX_NET_AUDIT_DETAIL - 1), peer NUL-terminated or NULL.
+ * CX_EBUSY when the ring is full (counted as rejected). No allocation, no lock.
+ */
+int cx__audq_push(cx_audq *q, int64_t time_ms, int token, int role, int op,
+                  const char code[CX_CODE_LEN], const char *detail, const char *peer);
+/** The `who` of an audit entry: the token's name, "token#N" for a token without one. */
+const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap);
+
 /** Per-op counters of one loop: written by the loop thread only, read by `stats` anywhere. */
 typedef struct cx_op_stats {
   uint64_t requests, errors;
@@ -225,6 +269,10 @@ typedef struct cx_exec {
   /* ingest: per-record problems, written into the error's "details" */
   cx_buf *details;
   uint32_t n_details;
+  /* audit: the loop's ring for query audits (NULL: queries are not audited, e.g. the fuzz
+   * harness) and the client's address (NULL or NUL-terminated) */
+  cx_audq *audq;
+  const char *peer;
 } cx_exec;
 
 /** Decodes the top of a request (map, id, op, field positions). rc < 0 with msg set. */

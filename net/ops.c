@@ -180,6 +180,52 @@ static int code_fail(cx_exec *x, int rc) {
   return fail(x, rc, "%s", cx_strerror(rc));
 }
 
+/* ===================================================================== audit */
+
+/*
+ * Every write is audited in its own write txn (cx_batch_audit). Queries about persons and
+ * civil servants by a non-public role (entity, records, check) are queued on the loop's ring
+ * and written by the flusher (net_int.h "query audit"); a full ring fails the request with
+ * `busy` rather than answer without an audit line. Tokens never reach the log: `who` is the
+ * token's name.
+ */
+static int audited_kind(int kind) { return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT; }
+
+static int audit_query(cx_exec *x, int op, const char code[CX_CODE_LEN], int kind, const char *detail,
+                       int64_t *now) {
+  if (!x->audq || x->role == CX_ROLE_PUBLIC || !audited_kind(kind)) return 0;
+  if (!*now) *now = cx_audit_now_ms();
+  if (cx__audq_push(x->audq, *now, x->token, x->role, op, code, detail, x->peer))
+    return fail(x, CX_EBUSY, "the audit queue is full: a query about a person cannot be audited "
+                "now; retry shortly");
+  return 0;
+}
+
+/* A lookup that found nothing is still a query about a person when the code is an ID number. */
+static int audit_missing(cx_exec *x, int op, cx_str raw, const char *detail) {
+  if (!x->audq || x->role == CX_ROLE_PUBLIC) return 0;
+  char norm[CX_CODE_LEN + 1];
+  int is_person = 0;
+  if (cx_code_normalize(raw.p, raw.n, norm, &is_person) || !is_person) return 0;
+  int64_t now = 0;
+  return audit_query(x, op, norm, CX_KIND_PERSON, detail, &now);
+}
+
+/* Attaches the audit line of a write request to its batch (same txn as the change). */
+static int audit_write(cx_exec *x, cx_batch *b, int op, cx_str target, cx_str detail) {
+  char wb[32];
+  cx_audit_entry e;
+  memset(&e, 0, sizeof e);
+  e.who = cx_str_c(cx__audit_who(cx__net_tokens(x->srv), x->token, wb, sizeof wb));
+  e.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
+  e.op = cx_str_c(cx_op_names[op]);
+  e.target = target;
+  e.detail = detail;
+  e.client = cx_str_c(x->peer ? x->peer : "");
+  int rc = cx_batch_audit(b, &e);
+  return rc ? fail(x, rc, "cannot record the audit entry: %s", cx_strerror(rc)) : 0;
+}
+
 /* ===================================================================== ping, auth */
 
 /* ping {} -> {"pong": true, "time": "YYYY-MM-DD"} */
@@ -220,7 +266,13 @@ static int op_entity(cx_exec *x, const cx_req *rq) {
   if ((rc = txn(x, &t))) return rc;
   cx_entity_status es;
   rc = cx_query_entity(x->q, t, (cx_role)x->role, code, as_of, &es);
-  if (rc) return code_fail(x, rc);
+  if (rc) {
+    int arc = rc == CX_ENOTFOUND ? audit_missing(x, CX_OP_ENTITY, code, "not_found") : 0;
+    return arc ? arc : code_fail(x, rc);
+  }
+  int64_t now = 0;
+  if (es.code.n == CX_CODE_LEN && (rc = audit_query(x, CX_OP_ENTITY, es.code.p, es.kind, "", &now)))
+    return rc;
   msgpack_packer *pk = x->pk;
   int pub = x->role == CX_ROLE_PUBLIC;
   uint32_t ncat = 0;
@@ -363,7 +415,20 @@ static int op_records(cx_exec *x, const cx_req *rq) {
   rc = cx_query_records(x->q, t, &r, rec_cb, &c, next);
   if (rc) {
     if (rc == CX_EBADREQ) return fail(x, rc, "bad cursor or request");
-    return code_fail(x, rc);
+    int arc = rc == CX_ENOTFOUND ? audit_missing(x, CX_OP_RECORDS, r.code, "not_found") : 0;
+    return arc ? arc : code_fail(x, rc);
+  }
+  if (x->audq && x->role != CX_ROLE_PUBLIC) { /* the entity's kind decides (one more lookup) */
+    char norm[CX_CODE_LEN + 1], det[64];
+    int is_person;
+    cx_summary s;
+    if (cx_code_normalize(r.code.p, r.code.n, norm, &is_person) == 0 &&
+        cx_store_summary_get(t, norm, &s) == 0) {
+      snprintf(det, sizeof det, "%s%s%s", r.category >= 0 ? "category=" : "",
+               r.category >= 0 ? cx_category_names[r.category] : "", r.cursor.n ? " next_page" : "");
+      int64_t now = 0;
+      if ((rc = audit_query(x, CX_OP_RECORDS, norm, s.kind, det, &now))) return rc;
+    }
   }
   pk_array_patch(x, at, c.n);
   pk_key(x->pk, "next");
@@ -406,6 +471,7 @@ static int op_check(cx_exec *x, const cx_req *rq) {
     return fail(x, CX_EBADREQ, "unknown action \"%.*s\"", (int)(action.n > 32 ? 32 : action.n), action.p);
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
+  int64_t now = 0;
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 3);
   pk_key(pk, "action"); pk_cx(pk, action);
@@ -418,6 +484,12 @@ static int op_check(cx_exec *x, const cx_req *rq) {
     cx_check_result res;
     rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, x->hits_cap);
     if (rc) return fail(x, rc, "check failed: %s", cx_strerror(rc));
+    if (x->audq && audited_kind(res.kind)) { /* persons, civil servants: cheap test first */
+      char det[CX_NET_AUDIT_DETAIL];
+      snprintf(det, sizeof det, "action=%.*s verdict=%s", (int)(action.n > 24 ? 24 : action.n), action.p,
+               cx_verdict_names[res.verdict]);
+      if ((rc = audit_query(x, CX_OP_CHECK, res.code, res.kind, det, &now))) return rc;
+    }
     uint32_t nd = 0, ni = 0;
     for (uint32_t h = 0; h < res.n_hits; h++) {
       if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
@@ -779,6 +851,12 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
     cx_batch_abort(b);
     return fail(x, CX_EBADREQ, "%u of %u records rejected; nothing was written", x->n_details, n);
   }
+  char det[32];
+  snprintf(det, sizeof det, "records=%u", n);
+  if ((rc = audit_write(x, b, CX_OP_INGEST, (cx_str){"", 0}, cx_str_c(det)))) {
+    cx_batch_abort(b);
+    return rc;
+  }
   cx_batch_result res;
   memset(&res, 0, sizeof res);
   rc = cx_batch_commit(b, &res);
@@ -809,7 +887,8 @@ static const char *log_safe(cx_str s, char *buf, size_t cap) {
 /*
  * repair | revoke | objection {authority, record_id, reason, withdraw?: bool}
  * -> {authority, record_id, status | objection}
- * Audited: one log line per change (no token; the token's name from the token file).
+ * Audited in the store with the change: who (the token's name, never the token), the target
+ * "authority/record_id" and the reason ("withdraw: <reason>" for a withdrawn objection).
  */
 static int op_status(cx_exec *x, const cx_req *rq) {
   cx_str auth, rid, reason;
@@ -833,18 +912,22 @@ static int op_status(cx_exec *x, const cx_req *rq) {
     cx_batch_abort(b);
     return fail(x, rc, "%s", why ? why : cx_strerror(rc));
   }
+  char tgt[CX_AUDIT_TARGET_MAX + 1], det[CX_AUDIT_DETAIL_MAX + 1];
+  int tn = snprintf(tgt, sizeof tgt, "%.*s/%.*s", (int)(auth.n > 64 ? 64 : auth.n), auth.p,
+                    (int)(rid.n > 160 ? 160 : rid.n), rid.p);
+  int dn = snprintf(det, sizeof det, "%s%.*s", withdraw && objection == 0 ? "withdraw: " : "",
+                    (int)(reason.n > CX_AUDIT_DETAIL_MAX ? CX_AUDIT_DETAIL_MAX : reason.n), reason.p);
+  if ((rc = audit_write(x, b, rq->op, (cx_str){tgt, (uint32_t)(tn < (int)sizeof tgt ? tn : (int)sizeof tgt - 1)},
+                        (cx_str){det, (uint32_t)(dn < (int)sizeof det ? dn : (int)sizeof det - 1)}))) {
+    cx_batch_abort(b);
+    return rc;
+  }
   rc = cx_batch_commit(b, NULL);
-  char a1[64], a2[160], a3[400];
+  char a1[64], a2[160];
   if (rc == CX_ENOTFOUND)
     return fail(x, rc, "no record %s from authority %s", log_safe(rid, a2, sizeof a2),
                 log_safe(auth, a1, sizeof a1));
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
-  const cx_tokens *tk = cx__net_tokens(x->srv);
-  cx_net_log("audit: op=%s role=%s client=\"%s\" authority=%s record_id=\"%s\" reason=\"%s\"",
-             cx_op_names[rq->op], cx_role_names[x->role],
-             x->token >= 0 && (uint32_t)x->token < tk->n ? tk->v[x->token].name : "",
-             log_safe(auth, a1, sizeof a1), log_safe(rid, a2, sizeof a2),
-             log_safe(reason, a3, sizeof a3));
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 3);
   pk_key(pk, "authority"); pk_cx(pk, auth);

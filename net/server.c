@@ -54,6 +54,7 @@ struct cx_conn {
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
+  char peer[CX_NET_PEER_MAX]; /* client address for the audit log */
 };
 
 struct cx_loop {
@@ -72,6 +73,7 @@ struct cx_loop {
   int txn_live;
   cx_query *q;
   cx_check_hit hits[64];
+  cx_audq *audq;        /* this loop's query-audit ring */
   cx_conn *conns;
   /* stats: written by this loop's thread only */
   cx_op_stats ops[CX_OP_SLOTS];
@@ -102,6 +104,7 @@ struct cx_server {
   uv_mutex_t txn_mu;
   cx_txn *txn_pool[CX_TXN_POOL];
   int n_txn_pool;
+  cx_auditor *audit;    /* query-audit rings and their flusher (audit.c) */
 };
 
 typedef struct cx_job {
@@ -113,6 +116,7 @@ typedef struct cx_job {
   unsigned char *payload;
   size_t plen;
   cx_buf out;
+  char peer[CX_NET_PEER_MAX];
 } cx_job;
 
 cx_store *cx__net_store(cx_server *s) { return s->st; }
@@ -360,6 +364,7 @@ static void job_work(uv_work_t *w) {
   x->txn_live = &live;
   x->role = j->role;
   x->token = j->token;
+  x->peer = j->peer;
   x->out = &j->out;
   x->details = &details;
   j->rc = cx__net_exec(x, &rq);
@@ -402,6 +407,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
   j->srv = c->lp->srv;
   j->role = c->role;
   j->token = c->token;
+  memcpy(j->peer, c->peer, sizeof j->peer);
   j->op = rq->op;
   j->id = rq->id;
   j->t0 = t0;
@@ -449,6 +455,8 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.out = &c->out;
   x.details = NULL;
   x.n_details = 0;
+  x.audq = lp->audq;
+  x.peer = c->peer;
   rc = cx__net_exec(&x, &rq);
   c->role = x.role;
   c->token = x.token;
@@ -502,6 +510,22 @@ static void conn_process(cx_conn *c) {
   conn_maybe_finish(c);
 }
 
+/* "ip:port" or "[ip6]:port" of the client (audit log); "" when unknown. */
+static void peer_name(int fd, char *out, size_t cap) {
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char ip[INET6_ADDRSTRLEN];
+  out[0] = 0;
+  if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) return;
+  if (ss.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip)) snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
+  } else if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+    if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip)) snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+  }
+}
+
 static void conn_new(cx_loop *lp, int fd) {
   cx_conn *c = calloc(1, sizeof *c);
   if (!c) goto fail;
@@ -524,6 +548,7 @@ static void conn_new(cx_loop *lp, int fd) {
   uv_timer_init(&lp->loop, &c->timer);
   c->timer.data = c;
   c->handles = 2;
+  peer_name(fd, c->peer, sizeof c->peer);
   uv_tcp_nodelay(&c->tcp, 1);
   c->next = lp->conns;
   if (lp->conns) lp->conns->prev = c;
@@ -616,6 +641,7 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   if ((rc = cx_store_txn_begin(s->st, &lp->txn))) return rc;
   cx_store_txn_reset(lp->txn);
   if ((rc = cx_query_new(s->st, &lp->q))) return rc;
+  lp->audq = cx__auditor_queue(s->audit, (unsigned)idx);
   return 0;
 }
 
@@ -827,6 +853,10 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     snprintf(why, cap, "cannot load the catalogue: %s", cx_strerror(rc));
     goto fail;
   }
+  if ((rc = cx__auditor_new(s->st, &s->tokens, s->nloops, &s->audit))) {
+    snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
+    goto fail;
+  }
   if ((rc = bind_listen(s, why, cap))) goto fail;
   *out = s;
   return 0;
@@ -863,6 +893,10 @@ int cx_server_run(cx_server *s) {
       inited++;
       goto out;
     }
+  if ((rc = cx__auditor_start(s->audit))) {
+    cx_net_log("cannot start the audit flusher");
+    goto out;
+  }
   uv_loop_init(&s->main);
   uv_poll_init(&s->main, &s->poll, s->lfd);
   s->poll.data = s;
@@ -894,6 +928,8 @@ int cx_server_run(cx_server *s) {
   uv_run(&s->main, UV_RUN_DEFAULT);
   uv_loop_close(&s->main);
 out:
+  /* Every loop has stopped queueing: the last query audits are written before "stopped". */
+  cx__auditor_stop(s->audit);
   for (unsigned i = 0; i < inited; i++) loop_fini(&s->loops[i]);
   free(s->loops);
   s->loops = NULL;
@@ -906,6 +942,7 @@ void cx_server_close(cx_server *s) {
   if (s->lfd >= 0) close(s->lfd);
   for (int i = 0; i < s->n_txn_pool; i++) cx_store_txn_end(s->txn_pool[i]);
   s->n_txn_pool = 0;
+  cx__auditor_free(s->audit);
   if (s->q) cx_query_free(s->q);
   if (s->st) cx_store_close(s->st);
   cx_tokens_free(&s->tokens);
@@ -924,7 +961,17 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
   }
+  msgpack_pack_map(pk, 7);
+  pk_key(pk, "audit");
+  cx_audit_stats as;
+  cx__auditor_stats(s->audit, &as);
   msgpack_pack_map(pk, 6);
+  pk_key(pk, "queued"); msgpack_pack_uint64(pk, as.queued);
+  pk_key(pk, "written"); msgpack_pack_uint64(pk, as.written);
+  pk_key(pk, "pending"); msgpack_pack_uint64(pk, as.pending);
+  pk_key(pk, "rejected"); msgpack_pack_uint64(pk, as.rejected);
+  pk_key(pk, "flushes"); msgpack_pack_uint64(pk, as.flushes);
+  pk_key(pk, "write_errors"); msgpack_pack_uint64(pk, as.errors);
   pk_key(pk, "uptime_s");
   msgpack_pack_uint64(pk, (uv_hrtime() - s->started_ns) / 1000000000u);
   pk_key(pk, "threads");

@@ -31,6 +31,7 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   int rc = cx__query_code(code, out->code, &is_person);
   out->n_hits = out->n_total = 0;
   out->code_err = 0;
+  out->kind = CX_KIND_UNSET;
   if (rc < 0) {
     out->verdict = CX_V_INVALID_CODE;
     out->code[0] = 0;
@@ -41,9 +42,11 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   rc = cx_store_summary_get(t, out->code, &s);
   if (rc == CX_ENOTFOUND) {
     out->verdict = CX_V_NOT_FOUND;
+    if (is_person) out->kind = CX_KIND_PERSON;
     return 0;
   }
   if (rc < 0) return rc;
+  out->kind = s.kind;
 
   const uint64_t deny = q->cat.deny[action], review = q->cat.review[action];
   const uint64_t restrict_mask = deny | review, incentive = q->cat.incentive[action];

@@ -138,6 +138,9 @@ typedef struct cx_check_result {
   int code_err;                       /* for invalid_code: the finer error (CX_ECHECKSUM, ...) */
   uint32_t n_hits;                    /* hits written (deny/review first, then incentives) */
   uint32_t n_total;                   /* hits found (> n_hits when cap was too small) */
+  uint8_t kind;                       /* the entity's cx_kind; not_found: CX_KIND_PERSON for an
+                                         ID number, else CX_KIND_UNSET; invalid: CX_KIND_UNSET
+                                         (the server audits checks about persons by it) */
 } cx_check_result;
 
 /** Action index by code; CX_EBADREQ for an unknown action. */

@@ -1,0 +1,276 @@
+/*
+ * audit.c — the query-audit rings and their flusher thread (see net_int.h "query audit").
+ *
+ * Ring: a power-of-two array of fixed slots with a head (written by the loop) and a tail
+ * (written by the flusher), both only ever increasing. The loop writes slot head % cap, then
+ * publishes head with a release store; the flusher reads head with an acquire load, turns
+ * slots tail..head-1 into cx_audit_entry values that point into the slots (the loop cannot
+ * reuse them until the tail moves), writes them in one txn, and only then publishes the new
+ * tail. So a failed write loses nothing: the slots stay queued and the next flush retries.
+ *
+ * Why a thread of its own rather than a uv_timer + thread-pool job: the pool (4 threads) also
+ * runs aggregate, ingest and repair requests; a flush queued behind long aggregates would let
+ * the rings fill and turn person checks into `busy` errors. The flusher sleeps on a condition
+ * variable (interval or a kick from a half-full ring) and costs nothing when idle.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net_int.h"
+
+typedef struct slot {
+  int64_t time_ms;
+  int32_t token;
+  uint8_t role, op;
+  char code[CX_CODE_LEN];
+  char detail[CX_NET_AUDIT_DETAIL];
+  char peer[CX_NET_PEER_MAX];
+} slot;
+
+struct cx_audq {
+  cx_auditor *a;
+  slot *v;
+  uint32_t cap; /* power of two */
+  _Atomic uint64_t head, tail;
+  _Atomic uint64_t queued, rejected;
+  _Atomic int kicked; /* a kick is pending (one per half-full crossing) */
+};
+
+struct cx_auditor {
+  cx_store *st;
+  const cx_tokens *tokens;
+  cx_audq *q;
+  unsigned nq;
+  size_t total;             /* slots over all rings */
+  cx_audit_entry *scratch;  /* total entries */
+  char (*who)[CX_TOKEN_NAME_MAX + 16];
+  uint64_t *snap;           /* head snapshot per ring during a flush */
+  pthread_t thr;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int running, stop, kick;  /* under mu */
+  int failing;              /* a write failed; the next success logs the recovery */
+  _Atomic uint64_t written, flushes, errors;
+};
+
+const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap) {
+  if (token < 0 || !tk || (uint32_t)token >= tk->n) return "";
+  if (tk->v[token].name[0]) return tk->v[token].name;
+  snprintf(buf, cap, "token#%d", token + 1);
+  return buf;
+}
+
+int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_auditor **out) {
+  if (!nq) return CX_EBADREQ;
+  cx_auditor *a = calloc(1, sizeof *a);
+  if (!a) return CX_ENOMEM;
+  a->st = st;
+  a->tokens = tokens;
+  a->nq = nq;
+  uint32_t per = 1024;
+  while (per < CX_NET_AUDIT_QUEUE / nq) per <<= 1;
+  a->q = calloc(nq, sizeof *a->q);
+  a->snap = calloc(nq, sizeof *a->snap);
+  if (!a->q || !a->snap) goto fail;
+  for (unsigned i = 0; i < nq; i++) {
+    a->q[i].a = a;
+    a->q[i].cap = per;
+    /* calloc: the pages are only touched as slots get used */
+    if (!(a->q[i].v = calloc(per, sizeof(slot)))) goto fail;
+  }
+  a->total = (size_t)per * nq;
+  a->scratch = calloc(a->total, sizeof *a->scratch);
+  a->who = calloc(tokens && tokens->n ? tokens->n : 1, sizeof *a->who);
+  if (!a->scratch || !a->who) goto fail;
+  for (uint32_t i = 0; tokens && i < tokens->n; i++) {
+    char tmp[32];
+    snprintf(a->who[i], sizeof a->who[i], "%s", cx__audit_who(tokens, (int)i, tmp, sizeof tmp));
+  }
+  pthread_mutex_init(&a->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&a->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  *out = a;
+  return 0;
+fail:
+  for (unsigned i = 0; a->q && i < nq; i++) free(a->q[i].v);
+  free(a->q);
+  free(a->snap);
+  free(a->scratch);
+  free(a->who);
+  free(a);
+  return CX_ENOMEM;
+}
+
+cx_audq *cx__auditor_queue(cx_auditor *a, unsigned i) { return a && i < a->nq ? &a->q[i] : NULL; }
+
+static void copy_cut(char *dst, size_t cap, const char *src) {
+  size_t n = src ? strlen(src) : 0;
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* not inside a character */
+  }
+  if (n) memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
+int cx__audq_push(cx_audq *q, int64_t time_ms, int token, int role, int op,
+                  const char code[CX_CODE_LEN], const char *detail, const char *peer) {
+  uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+  uint64_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+  if (h - t >= q->cap) {
+    atomic_fetch_add_explicit(&q->rejected, 1, memory_order_relaxed);
+    return CX_EBUSY;
+  }
+  slot *s = &q->v[h & (q->cap - 1)];
+  s->time_ms = time_ms;
+  s->token = token;
+  s->role = (uint8_t)role;
+  s->op = (uint8_t)op;
+  memcpy(s->code, code, CX_CODE_LEN);
+  copy_cut(s->detail, sizeof s->detail, detail);
+  copy_cut(s->peer, sizeof s->peer, peer);
+  atomic_store_explicit(&q->head, h + 1, memory_order_release);
+  atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
+  /* Half full: wake the flusher now rather than at the end of its interval (once). */
+  if (h + 1 - t >= q->cap / 2 && !atomic_exchange_explicit(&q->kicked, 1, memory_order_relaxed)) {
+    cx_auditor *a = q->a;
+    pthread_mutex_lock(&a->mu);
+    a->kick = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+  }
+  return 0;
+}
+
+/* Orders the merged entries of all rings by time (stable: seq order within a ring). */
+static int cmp_time(const void *x, const void *y) {
+  const cx_audit_entry *a = x, *b = y;
+  if (a->time_ms != b->time_ms) return a->time_ms < b->time_ms ? -1 : 1;
+  return a->seq < b->seq ? -1 : a->seq > b->seq; /* seq holds the gather order here */
+}
+
+/* Writes everything queued now. Returns the error of the write (entries stay queued). */
+static int flush(cx_auditor *a, size_t *n_out) {
+  size_t n = 0;
+  for (unsigned i = 0; i < a->nq; i++) {
+    cx_audq *q = &a->q[i];
+    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    a->snap[i] = h;
+    for (; t < h; t++) {
+      const slot *s = &q->v[t & (q->cap - 1)];
+      cx_audit_entry *e = &a->scratch[n];
+      e->seq = n;
+      e->time_ms = s->time_ms;
+      e->who = cx_str_c(s->token >= 0 && a->tokens && (uint32_t)s->token < a->tokens->n ? a->who[s->token] : "");
+      e->role = cx_str_c(s->role < CX_ROLE_COUNT ? cx_role_names[s->role] : "");
+      e->op = cx_str_c(s->op < CX_OP_COUNT ? cx_op_names[s->op] : "");
+      e->target = (cx_str){s->code, CX_CODE_LEN};
+      e->detail = cx_str_c(s->detail);
+      e->client = cx_str_c(s->peer);
+      n++;
+    }
+  }
+  *n_out = n;
+  if (!n) return 0;
+  if (n > 1) qsort(a->scratch, n, sizeof *a->scratch, cmp_time);
+  int rc = cx_store_audit_append(a->st, a->scratch, n);
+  if (rc) {
+    atomic_fetch_add_explicit(&a->errors, 1, memory_order_relaxed);
+    if (!a->failing)
+      cx_net_log("audit: cannot write %zu query audit entries: %s (%s); they stay queued and "
+                 "queries are refused when the queue fills", n, cx_strerror(rc), cx_store_errmsg(a->st));
+    a->failing = 1;
+    return rc;
+  }
+  if (a->failing) cx_net_log("audit: query audit entries are written again");
+  a->failing = 0;
+  for (unsigned i = 0; i < a->nq; i++) {
+    atomic_store_explicit(&a->q[i].tail, a->snap[i], memory_order_release);
+    atomic_store_explicit(&a->q[i].kicked, 0, memory_order_relaxed);
+  }
+  atomic_fetch_add_explicit(&a->written, n, memory_order_relaxed);
+  atomic_fetch_add_explicit(&a->flushes, 1, memory_order_relaxed);
+  return 0;
+}
+
+static void *flusher(void *arg) {
+  cx_auditor *a = arg;
+  pthread_mutex_lock(&a->mu);
+  for (;;) {
+    if (!a->stop && !a->kick) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      ts.tv_nsec += (long)CX_NET_AUDIT_FLUSH_MS * 1000000L;
+      ts.tv_sec += ts.tv_nsec / 1000000000L;
+      ts.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    }
+    int stop = a->stop;
+    a->kick = 0;
+    pthread_mutex_unlock(&a->mu);
+    size_t n;
+    flush(a, &n);
+    if (stop) break;
+    pthread_mutex_lock(&a->mu);
+  }
+  return NULL;
+}
+
+int cx__auditor_start(cx_auditor *a) {
+  if (pthread_create(&a->thr, NULL, flusher, a) != 0) return CX_EINTERNAL;
+  a->running = 1;
+  return 0;
+}
+
+void cx__auditor_stop(cx_auditor *a) {
+  if (!a) return;
+  if (a->running) {
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->thr, NULL);
+    a->running = 0;
+  }
+  /* The flusher's last pass ran after stop; anything left means its write failed: try once
+   * more, then say what is lost. */
+  size_t n;
+  int rc = flush(a, &n);
+  if (rc) cx_net_log("audit: %zu query audit entries could not be written at stop: %s", n, cx_strerror(rc));
+}
+
+void cx__auditor_free(cx_auditor *a) {
+  if (!a) return;
+  for (unsigned i = 0; i < a->nq; i++) free(a->q[i].v);
+  free(a->q);
+  free(a->snap);
+  free(a->scratch);
+  free(a->who);
+  pthread_mutex_destroy(&a->mu);
+  pthread_cond_destroy(&a->cv);
+  free(a);
+}
+
+void cx__auditor_stats(cx_auditor *a, cx_audit_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!a) return;
+  for (unsigned i = 0; i < a->nq; i++) {
+    cx_audq *q = &a->q[i];
+    out->queued += atomic_load_explicit(&q->queued, memory_order_relaxed);
+    out->rejected += atomic_load_explicit(&q->rejected, memory_order_relaxed);
+    out->pending += atomic_load_explicit(&q->head, memory_order_relaxed) -
+                    atomic_load_explicit(&q->tail, memory_order_relaxed);
+  }
+  out->written = atomic_load_explicit(&a->written, memory_order_relaxed);
+  out->flushes = atomic_load_explicit(&a->flushes, memory_order_relaxed);
+  out->errors = atomic_load_explicit(&a->errors, memory_order_relaxed);
+}
