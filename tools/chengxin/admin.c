@@ -172,7 +172,11 @@ int cli_cmd_load(int argc, char **argv) {
     return CLI_EXIT_FAIL;
   }
   int bad = 0;
-  e = cx_store_data_put(st, name, text, n, &bad);
+  char det[64];
+  snprintf(det, sizeof det, "bytes=%zu", n);
+  cx_audit_entry ae;
+  cli_audit_entry(&ae, cmd, a.pos[0], det);
+  e = cx_store_data_put_audit(st, name, text, n, &bad, &ae);
   int rc = 0;
   if (e) {
     if (bad > 0)

@@ -44,6 +44,15 @@ int cli_parse_u64(const char *s, uint64_t *out);
 double cli_now(void);
 /** Makes a directory and its parents (like mkdir -p); 0 or -errno. */
 int cli_mkdirs(const char *path);
+/**
+ * Attaches the audit line of a local write to batch b (written in the batch's txn): who is
+ * "local:<unix user>", role "local". target and detail are printf-free strings (may be NULL).
+ * 0 or a negative CX_E* (reported on stderr).
+ */
+int cli_audit_batch(cx_batch *b, const char *op, const char *target, const char *detail);
+/** Fills e with the local who/role and the given op, target and detail (borrowed strings;
+ *  who lives in a static buffer). */
+void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, const char *detail);
 
 /* ===================================================================== out.c */
 
@@ -110,6 +119,7 @@ int cli_cmd_search(int argc, char **argv);
 int cli_cmd_agg(int argc, char **argv);
 int cli_cmd_change(int argc, char **argv); /* repair | revoke | objection */
 int cli_cmd_stats(int argc, char **argv);
+int cli_cmd_audit(int argc, char **argv);
 
 /** Prints the help of a command (NULL: the overview) to f. Returns 0 when known. */
 int cli_help(FILE *f, const char *cmd);

@@ -937,6 +937,13 @@ static const char GEN_USAGE[] =
     "usage: chengxin gen --entities N --records M [--seed S] (--db PATH | --out FILE)\n"
     "                    [--format csv|jsonl] [--batch K] [--quiet]\n";
 
+/* Each generated batch is a write like any other: one audit line per commit. */
+static int gen_audit(cx_batch *b) {
+  char det[48];
+  snprintf(det, sizeof det, "records=%zu", cx_batch_size(b));
+  return cli_audit_batch(b, "gen", "", det);
+}
+
 int cli_cmd_gen(int argc, char **argv) {
   static const struct option opts[] = {
       {"entities", required_argument, 0, 'e'}, {"records", required_argument, 0, 'r'},
@@ -1099,7 +1106,9 @@ int cli_cmd_gen(int argc, char **argv) {
       }
       if (cx_batch_size(b) >= batch) {
         cx_batch_result br;
-        int e4 = cx_batch_commit(b, &br);
+        int e4 = gen_audit(b);
+        if (!e4) e4 = cx_batch_commit(b, &br);
+        else cx_batch_abort(b);
         b = NULL;
         if (e4) {
           cli_err(cx_store_errmsg(st), "gen: commit: %s", cx_strerror(e4));
@@ -1120,7 +1129,9 @@ int cli_cmd_gen(int argc, char **argv) {
   }
   if (b) {
     cx_batch_result br;
-    int e4 = cx_batch_commit(b, &br);
+    int e4 = gen_audit(b);
+    if (!e4) e4 = cx_batch_commit(b, &br);
+    else cx_batch_abort(b);
     b = NULL;
     if (e4) {
       cli_err(cx_store_errmsg(st), "gen: commit: %s", cx_strerror(e4));

@@ -352,7 +352,17 @@ static int commit(importer *im) {
   if (!im->b) return 0;
   uint64_t n = cx_batch_size(im->b);
   cx_batch_result r;
-  int e = cx_batch_commit(im->b, &r);
+  char det[96];
+  snprintf(det, sizeof det, "records=%llu", (unsigned long long)n);
+  int e = cli_audit_batch(im->b, "import", im->file, det);
+  if (e) {
+    cx_batch_abort(im->b);
+    im->b = NULL;
+    im->rejected += n;
+    im->fatal = 1;
+    return -1;
+  }
+  e = cx_batch_commit(im->b, &r);
   im->b = NULL;
   if (e) {
     cli_err(cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s", im->file,

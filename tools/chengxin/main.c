@@ -120,13 +120,31 @@ static const cmd CMDS[] = {
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
      "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [options]\n"
      "\n"
-     "Marks the record repaired. Local mode (--db) opens the store writable and prints an audit\n"
-     "line on stderr; remote mode needs a submitter or admin token.\n" COMMON_QUERY_OPTS},
+     "Marks the record repaired. Local mode (--db) opens the store writable and records the\n"
+     "change in the store's audit log (who: local:<unix user>); remote mode needs a submitter or\n"
+     "admin token and the server records it under the token's name.\n" COMMON_QUERY_OPTS},
     {"revoke", cli_cmd_change, "revoke a record (the decision was withdrawn)",
      "usage: chengxin revoke --authority CODE --record-id ID --reason TEXT [options]\n" COMMON_QUERY_OPTS},
     {"objection", cli_cmd_change, "flag a record as under objection (异议), or --withdraw",
      "usage: chengxin objection --authority CODE --record-id ID --reason TEXT [--withdraw] [options]\n"
      COMMON_QUERY_OPTS},
+    {"audit", cli_cmd_audit, "read the store's audit log (writes, queries about persons)",
+     "usage: chengxin audit --db PATH [--since DATE] [--until DATE] [--who NAME] [--op OP]\n"
+     "                      [--from-seq N] [--limit N] [--format FMT]\n"
+     "\n"
+     "Prints the append-only audit log in order: seq, time (UTC), who (a token's name, or\n"
+     "local:<user> for the CLI; never a token), role, op, target (entity code or\n"
+     "authority/record_id), detail (batch size, reason, action and verdict) and client address.\n"
+     "Every write is in it, and every query about a person or civil servant by a non-public role\n"
+     "on a server (written within about 200 ms of the query). Opens the store read-only, so it\n"
+     "runs beside a server.\n"
+     "  --since DATE --until DATE  UTC days, both inclusive\n"
+     "  --who NAME           only this who (exact)\n"
+     "  --op OP              only this op (ingest repair revoke objection entity records check\n"
+     "                       import gen load-catalog load-calendar load-regions)\n"
+     "  --from-seq N         start at entry N\n"
+     "  --limit N            at most N entries\n"
+     "  --format FMT         table (default), csv, json or jsonl\n"},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
     {"debug", cli_cmd_debug, NULL,

@@ -350,8 +350,8 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
   return 0;
 }
 
-/* repair | revoke | objection {authority, record_id, reason, withdraw?}: the store has no audit
- * API, so local mode prints the change (and the reason) on stderr as its audit line. */
+/* repair | revoke | objection {authority, record_id, reason, withdraw?}: audited in the store
+ * with the change (who: local:<unix user>; target authority/record_id; detail the reason). */
 static int local_status_change(cli_sess *s, const char *op, json_t *args, json_t **out, char *err, size_t cap) {
   cx_str auth = {0}, rid = {0}, reason = {0};
   arg_str(args, "authority", &auth);
@@ -372,12 +372,26 @@ static int local_status_change(cli_sess *s, const char *op, json_t *args, json_t
     cx_batch_abort(b);
     return fail(err, cap, rc, "%s", why ? why : cx_strerror(rc));
   }
+  char *tgt = malloc((size_t)auth.n + rid.n + 2), *det = malloc((size_t)reason.n + 16);
+  if (!tgt || !det) {
+    free(tgt);
+    free(det);
+    cx_batch_abort(b);
+    return fail(err, cap, CX_ENOMEM, "out of memory");
+  }
+  snprintf(tgt, (size_t)auth.n + rid.n + 2, "%.*s/%.*s", (int)auth.n, auth.p, (int)rid.n, rid.p);
+  snprintf(det, (size_t)reason.n + 16, "%s%.*s", objection == 0 ? "withdraw: " : "", (int)reason.n, reason.p);
+  rc = cli_audit_batch(b, op, tgt, det);
+  free(tgt);
+  free(det);
+  if (rc) {
+    cx_batch_abort(b);
+    return fail(err, cap, rc, "cannot record the audit entry: %s", cx_strerror(rc));
+  }
   rc = cx_batch_commit(b, NULL);
   if (rc == CX_ENOTFOUND)
     return fail(err, cap, rc, "no record %.*s from authority %.*s", (int)rid.n, rid.p, (int)auth.n, auth.p);
   if (rc) return fail(err, cap, rc, "commit failed: %s", cx_strerror(rc));
-  fprintf(stderr, "audit: op=%s authority=%.*s record_id=\"%.*s\" reason=\"%.*s\"\n", op, (int)auth.n, auth.p,
-          (int)rid.n, rid.p, (int)reason.n, reason.p);
   json_t *o = json_object();
   json_object_set_new(o, "authority", jstr(auth));
   json_object_set_new(o, "record_id", jstr(rid));

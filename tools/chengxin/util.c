@@ -2,10 +2,12 @@
  * util.c — errors, UTF-8 display width, number formatting, files.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -154,4 +156,28 @@ int cli_mkdirs(const char *path) {
     }
   }
   return 0;
+}
+
+/* Local writes are audited like the server's: who is the unix user running the CLI. */
+void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, const char *detail) {
+  static char who[96];
+  if (!who[0]) {
+    struct passwd *pw = getpwuid(geteuid());
+    if (pw && pw->pw_name && *pw->pw_name) snprintf(who, sizeof who, "local:%s", pw->pw_name);
+    else snprintf(who, sizeof who, "local:uid%u", (unsigned)geteuid());
+  }
+  memset(e, 0, sizeof *e);
+  e->who = cx_str_c(who);
+  e->role = CX_STR("local");
+  e->op = cx_str_c(op);
+  e->target = cx_str_c(target ? target : "");
+  e->detail = cx_str_c(detail ? detail : "");
+}
+
+int cli_audit_batch(cx_batch *b, const char *op, const char *target, const char *detail) {
+  cx_audit_entry e;
+  cli_audit_entry(&e, op, target, detail);
+  int rc = cx_batch_audit(b, &e);
+  if (rc) cli_err(cx_strerror(rc), "%s: cannot record the audit entry", op);
+  return rc;
 }
