@@ -4,7 +4,8 @@
  *   1. resolve every op (read-only lookups; new authorities and entities get ids), build the new
  *      record values, compare replacements with the stored bytes (identical = unchanged),
  *      accumulate rollup deltas in memory;
- *   2. delete moved record keys, write the records sorted by key (locality), then the refs;
+ *   2. delete moved record keys, write the records sorted by key (locality), their fact slots
+ *      (facts DB), then the refs;
  *   3. apply the rollup deltas (one read-modify-write per touched cell);
  *   4. rebuild the summary of every dirty entity once, from its records;
  *   5. store the counters and commit.
@@ -301,6 +302,7 @@ typedef struct cstate {
   size_t n_dels, cap_dels;
   cx_buf vals, tmp, oldv;
   cx_racc acc;
+  cx_facc facts;
   cx_sumb sb;
 } cstate;
 
@@ -313,6 +315,7 @@ static void cstate_free(cstate *c) {
   free(c->w);
   free(c->dels);
   cx__buf_free(&c->vals);
+  cx__facc_free(&c->facts);
   cx__buf_free(&c->tmp);
   cx__buf_free(&c->oldv);
   cx__racc_free(&c->acc);
@@ -614,9 +617,12 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     }
     MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->w[i].vlen, c->vals.p + c->w[i].voff};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
+    if ((err = cx__facc_add(&c->facts, d.mv_data, d.mv_size))) goto fail;
   }
   mdb_cursor_close(cur);
   cur = NULL;
+  /* facts: every value written above, at its seq's slot (a move keeps the seq) */
+  if ((err = cx__facc_apply(&c->facts, st, txn))) goto fail;
   /* refs: c->ord is in ref key order already */
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t j = 0; j < b->n; j++) {

@@ -17,7 +17,7 @@
 
 static const char *const dbi_names[CX_DBI_COUNT] = {
   "meta", "summary", "entities", "records", "record_ref", "authorities", "names", "rollup",
-  "regions", "data", "audit", "summary_x",
+  "regions", "data", "audit", "summary_x", "facts",
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -305,6 +305,23 @@ static int mkdir_p(const char *path) {
 
 /* ------------------------------------------------------------------ open/close */
 
+/* The facts DB came after the first stores of schema 1: a store with records and no facts is
+ * given them by its first writable open (one pass over the records). A read-only open of such
+ * a store scans the records instead (has_facts = 0). */
+static int facts_migrate(cx_store *st, MDB_txn *txn) {
+  MDB_stat fs, rs;
+  if (!st->has_facts) return 0;
+  int rc = mdb_stat(txn, st->dbi[CX_DBI_FACTS], &fs);
+  if (!rc) rc = mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &rs);
+  if (rc) return cx__store_mdb_err(st, rc, "stat");
+  if (fs.ms_entries || !rs.ms_entries) return 0;
+  if (st->read_only) {
+    st->has_facts = 0;
+    return 0;
+  }
+  return cx__facts_rebuild_all(st, txn);
+}
+
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
   if (opts) o = *opts;
@@ -350,12 +367,13 @@ retry:
     err = cx__store_mdb_err(st, rc, "begin");
     goto fail_env;
   }
-  st->has_sumx = 1;
+  st->has_sumx = st->has_facts = 1;
   for (int i = 0; i < CX_DBI_COUNT; i++) {
     rc = mdb_dbi_open(txn, dbi_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
     /* summary_x came after schema 1's first stores: a read-only open of a store that no
      * writable open of this build has touched yet has none (and so no spilled summaries). */
     if (rc == MDB_NOTFOUND && i == CX_DBI_SUMX) { st->has_sumx = 0; st->dbi[i] = 0; continue; }
+    if (rc == MDB_NOTFOUND && i == CX_DBI_FACTS) { st->has_facts = 0; st->dbi[i] = 0; continue; }
     if (rc == MDB_NOTFOUND) { err = CX_ENOSTORE; goto fail_txn; }
     if (rc) { err = cx__store_mdb_err(st, rc, dbi_names[i]); goto fail_txn; }
   }
@@ -382,6 +400,13 @@ retry:
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
+  if ((err = facts_migrate(st, txn)) == CX_EMAPFULL) {
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if ((err = cx__store_grow(st))) goto fail_env;
+    goto retry;
+  }
+  if (err) goto fail_txn;
   /* Commit even a read-only txn: dbi handles opened in an aborted txn are closed. */
   if ((rc = mdb_txn_commit(txn))) {
     txn = NULL;
@@ -654,24 +679,6 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
   return err;
 }
 
-int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx) {
-  MDB_cursor *cur;
-  int own, rc, err = 0;
-  if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
-  MDB_val k, v;
-  cx_fact f;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if ((err = cx__fact_decode(v.mv_data, v.mv_size, &f))) break;
-    int x = fn(ctx, &f);
-    if (x < 0) { err = x; break; }
-    if (x > 0) break;
-  }
-  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
-  cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
-  return err;
-}
-
 static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
   MDB_cursor *cur;
   int own, rc, err = 0;
@@ -854,6 +861,7 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     if (!err && kind == 0) err = cx__summary_rebuild_all(st, txn, today);
     if (!err && kind == 1) err = recompute_timeliness(st, txn, cal);
     if (!err && kind == 1) err = cx__rollup_rebuild_all(st, txn);
+    if (!err && kind == 1) err = cx__facts_rebuild_all(st, txn); /* report_delay, on_time */
     if (!err && kind == 2) {
       if ((rc = mdb_drop(txn, st->dbi[CX_DBI_REGIONS], 0))) err = cx__store_mdb_err(st, rc, "regions drop");
       else err = load_regions(st, txn, text, n);
@@ -902,6 +910,17 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v) {
   if ((rc = cx__meta_put32(st, txn, "schema", v))) {
     cx__store_wtxn_end(st, txn, 0);
     return rc;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+int cx_store_debug_drop_facts(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  if ((rc = mdb_drop(txn, st->dbi[CX_DBI_FACTS], 0))) {
+    cx__store_wtxn_end(st, txn, 0);
+    return cx__store_mdb_err(st, rc, "facts drop");
   }
   return cx__store_wtxn_end(st, txn, 1);
 }

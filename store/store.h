@@ -16,6 +16,7 @@
  *   data         "catalog" | "calendar" | "regions" -> the operator's text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
+ *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
  *
  * Caveats (threads): the environment is opened with MDB_NOTLS, so a read transaction (cx_txn)
  * may be used by any one thread at a time, reset and renewed across requests. Writes go
@@ -522,10 +523,11 @@ typedef struct cx_fact {
 /** fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned). */
 typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);
 /**
- * Iterates every record of the store in key order like cx_store_records_scan, but decodes
- * only the fixed header of each value (no strings, no key): the fast path of ad-hoc aggregate
- * scans. Checks the header (length, version, enum ranges; CX_ECORRUPT) but not the string
- * area; cx_store_verify does. No allocation.
+ * Visits the fixed part of every record of the store once, in seq order, from the facts DB
+ * (56-byte slots packed 256 to a value): the fast path of ad-hoc aggregate scans. A store
+ * opened read-only before any writable open of this build gave it the facts DB is walked in
+ * records key order instead (same facts, other order). Enum ranges are checked (CX_ECORRUPT);
+ * cx_store_verify compares every slot with its record. No allocation.
  */
 int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx);
 /** cx_record_dim for a fact (same values). */
@@ -682,3 +684,5 @@ void cx_store_debug_fail_after(cx_store *st, unsigned k);
 int cx_store_debug_set_schema(cx_store *st, uint32_t v);
 
 #endif
+/** Test-only: empties the facts DB, as in a store written before it existed. */
+int cx_store_debug_drop_facts(cx_store *st);

@@ -57,6 +57,15 @@
  *   Only entities with more than CX_SUM_MAX_HITS active measure-carrying records have chunks:
  *   check reads them after the summary (one mdb_get each) so a verdict never misses a hit.
  *
+ * ---- Facts block (facts DB, key = seq / CX_FACT_BLOCK as u32 BE) ---------------------------
+ *     0    1   version (CX_FACT_VERSION); 1..7 zero
+ *     8        CX_FACT_BLOCK slots of CX_FACT_IMG (56) bytes: slot i is the record with
+ *              seq = block * CX_FACT_BLOCK + i, as the cx_fact struct image (padding zero)
+ *              with byte CX_FACT_PRESENT = 1; an all-zero slot has no record.
+ *   Written in the batch txn from each record value written (a replacement keeps its seq, so
+ *   its slot); rebuilt whole after a calendar change and on the first writable open of a store
+ *   that predates the DB. The fast path of cx_store_facts_scan.
+ *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
  * ---- Rollup value: cx_rollup_cell as 5 x i64 little-endian (40 B).
  */
@@ -82,6 +91,12 @@
 #define CX_SUMX_HDR 8u
 #define CX_SUM_LASTUPD 12u
 #define CX_SUM_MAX_HITS 512u
+#define CX_FACT_VERSION 1u
+#define CX_FACT_HDR 8u
+#define CX_FACT_IMG 56u
+#define CX_FACT_PRESENT 55u
+#define CX_FACT_BLOCK 256u
+#define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
 #define CX_ROLLUP_VAL 40u
 
@@ -95,7 +110,7 @@
 enum {
   CX_DBI_META, CX_DBI_SUMMARY, CX_DBI_ENTITIES, CX_DBI_RECORDS, CX_DBI_RECORD_REF,
   CX_DBI_AUTHORITIES, CX_DBI_NAMES, CX_DBI_ROLLUP, CX_DBI_REGIONS, CX_DBI_DATA, CX_DBI_AUDIT,
-  CX_DBI_SUMX,
+  CX_DBI_SUMX, CX_DBI_FACTS,
   CX_DBI_COUNT
 };
 
@@ -104,6 +119,7 @@ struct cx_store {
   MDB_dbi dbi[CX_DBI_COUNT];
   int read_only, bulk;
   int has_sumx;             /* the summary_x DB exists (see cx_store_summary_chunk) */
+  int has_facts;            /* the facts DB exists and is complete (see facts.c) */
   uint64_t map_size;
   uint64_t salt;
   cx_catalog *catalog;      /* current; replaced by data_put */
@@ -234,6 +250,23 @@ size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
 void cx__cell_decode(const void *v, cx_rollup_cell *c);
 void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]);
+
+/* ---- facts (facts.c) ---- */
+/** Fact slot updates of one batch: cx__facc_add per record value written, then apply. */
+typedef struct cx_facc {
+  cx_buf ents;              /* seq BE + image */
+  unsigned char *block;     /* scratch block */
+} cx_facc;
+/** The fact image of a record value (its fixed header). CX_ECORRUPT. */
+int cx__fact_image(const void *recval, size_t n, unsigned char img[CX_FACT_IMG]);
+int cx__facc_add(cx_facc *a, const void *recval, size_t n);
+/** Writes the accumulated slots (one read-modify-write per touched block) and empties a. */
+int cx__facc_apply(cx_facc *a, cx_store *st, MDB_txn *txn);
+void cx__facc_free(cx_facc *a);
+/** Rebuilds the facts DB from the records. */
+int cx__facts_rebuild_all(cx_store *st, MDB_txn *txn);
+/** The image of seq's slot (points into the map). CX_ENOTFOUND when the slot is empty. */
+int cx__facts_get(cx_store *st, MDB_txn *txn, uint32_t seq, const unsigned char **img);
 
 /* ---- rollup accumulator (rollup.c) ---- */
 typedef struct cx_racc {

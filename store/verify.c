@@ -65,6 +65,17 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
           rec.entity_code.n != CX_CODE_LEN || memcmp(rec.entity_code.p, code, CX_CODE_LEN) != 0)
         report(&diffs, fn, ctx, "record %u/%u: key and value disagree", eid, key.seq);
       if ((err = cx__sumb_add(&b, &rec)) || (err = cx__racc_add(&acc, &rec, 1))) goto out;
+      if (st->has_facts) { /* the record's fact slot */
+        unsigned char want[CX_FACT_IMG];
+        const unsigned char *img;
+        if ((err = cx__fact_image(rv.mv_data, rv.mv_size, want))) goto out;
+        int fr = cx__facts_get(st, txn, rec.seq, &img);
+        if (fr == CX_ENOTFOUND) report(&diffs, fn, ctx, "facts: no slot for record %u/%u", eid, key.seq);
+        else if (fr == CX_ECORRUPT) report(&diffs, fn, ctx, "facts: corrupt block of record %u/%u", eid, key.seq);
+        else if (fr) { err = fr; goto out; }
+        else if (memcmp(img, want, CX_FACT_IMG) != 0)
+          report(&diffs, fn, ctx, "facts: slot of record %u/%u differs from it", eid, key.seq);
+      }
     }
     if (r && r != MDB_NOTFOUND) { err = cx__store_mdb_err(st, r, "records scan"); goto out; }
     MDB_val sk = {CX_CODE_LEN, code}, sv;
@@ -124,6 +135,23 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   if (st->has_sumx && !mdb_stat(txn, st->dbi[CX_DBI_SUMX], &s) && s.ms_entries != chunks_want)
     report(&diffs, fn, ctx, "summary_x: %zu hit chunks stored, %llu expected", s.ms_entries,
            (unsigned long long)chunks_want);
+
+  /* facts: no slot without its record */
+  if (st->has_facts) {
+    uint64_t present = 0;
+    MDB_cursor *fc;
+    if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_FACTS], &fc))) { err = cx__store_mdb_err(st, rc, "cursor"); goto out; }
+    for (rc = mdb_cursor_get(fc, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(fc, &k, &v, MDB_NEXT)) {
+      const unsigned char *p = v.mv_data;
+      if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) continue; /* reported above */
+      for (uint32_t i = 0; i < CX_FACT_BLOCK; i++) present += p[CX_FACT_HDR + (size_t)i * CX_FACT_IMG + CX_FACT_PRESENT] != 0;
+    }
+    mdb_cursor_close(fc);
+    if (rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "facts scan"); goto out; }
+    if (present != recs_seen)
+      report(&diffs, fn, ctx, "facts: %llu slots for %llu records", (unsigned long long)present,
+             (unsigned long long)recs_seen);
+  }
 
   /* rollups */
   seen = calloc(acc.n ? acc.n : 1, 1);

@@ -1,5 +1,7 @@
-/* test_facts.c — cx_store_facts_scan gives the fixed fields of cx_store_records_scan, in the
- * same order; cx_fact_dim agrees with cx_record_dim; stop and error returns. */
+/* test_facts.c — cx_store_facts_scan (the facts DB) gives the fixed fields of every record of
+ * cx_store_records_scan, each once, through replacements, moves, status changes,
+ * a calendar change and the migration of a store without the DB; cx_fact_dim agrees with
+ * cx_record_dim; stop and error returns. */
 #include "fixture.h"
 
 static char dir[256];
@@ -58,6 +60,7 @@ typedef struct facts {
   const recs *want;
   size_t n, stop_at;
   int bad;
+  unsigned char seen[NREC + 1];
 } facts;
 
 static int fact_fn(void *ctx, const cx_fact *f) {
@@ -67,7 +70,14 @@ static int fact_fn(void *ctx, const cx_fact *f) {
     x->bad++;
     return CX_EINTERNAL;
   }
-  const cx_record *r = &x->want->r[x->n++];
+  x->n++;
+  const cx_record *r = NULL;
+  for (size_t i = 0; i < x->want->n; i++)
+    if (x->want->r[i].seq == f->seq) { r = &x->want->r[i]; x->seen[i]++; break; }
+  if (!r) {
+    x->bad++;
+    return 0;
+  }
   int ok = f->amount_fen == r->amount_fen && f->seq == r->seq && f->entity_id == r->entity_id &&
            f->authority_id == r->authority_id && f->region == r->region &&
            f->decision_date == r->decision_date && f->report_date == r->report_date &&
@@ -82,37 +92,106 @@ static int fact_fn(void *ctx, const cx_fact *f) {
   return 0;
 }
 
-static int fail_fn(void *ctx, const cx_fact *f) {
-  (void)f;
-  return ++*(int *)ctx == 3 ? CX_ENOMEM : 0;
-}
-
-Test(facts, same_fields_and_order_as_records_scan) {
-  fill();
+/* Every record's fact exactly once, equal to the record; verify agrees. */
+static void expect_facts_match(size_t n_want) {
   cx_txn *t;
   cr_assert_eq(cx_store_txn_begin(st, &t), 0);
   recs *want = calloc(1, sizeof *want);
   cr_assert_not_null(want);
   cr_assert_eq(cx_store_records_scan(t, rec_fn, want), 0);
-  cr_assert_eq(want->n, NREC);
-  facts x = {want, 0, 0, 0};
-  cr_assert_eq(cx_store_facts_scan(t, fact_fn, &x), 0);
-  cr_assert_eq(x.n, NREC);
-  cr_assert_eq(x.bad, 0);
+  cr_assert_eq(want->n, n_want);
+  facts *x = calloc(1, sizeof *x);
+  x->want = want;
+  cr_assert_eq(cx_store_facts_scan(t, fact_fn, x), 0);
+  cr_assert_eq(x->n, n_want);
+  cr_assert_eq(x->bad, 0);
+  for (size_t i = 0; i < n_want; i++) cr_assert_eq(x->seen[i], 1, "record %zu seen %d times", i, x->seen[i]);
+  free(x);
+  free(want);
+  cx_store_txn_end(t);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
+
+static int fail_fn(void *ctx, const cx_fact *f) {
+  (void)f;
+  return ++*(int *)ctx == 3 ? CX_ENOMEM : 0;
+}
+
+Test(facts, every_record_once_with_its_fields) {
+  fill();
+  expect_facts_match(NREC);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  recs *want = calloc(1, sizeof *want);
+  cr_assert_not_null(want);
+  cr_assert_eq(cx_store_records_scan(t, rec_fn, want), 0);
   /* 1 stops (returned as 0), a negative error is returned */
-  facts y = {want, 0, 5, 0};
-  cr_assert_eq(cx_store_facts_scan(t, fact_fn, &y), 0);
-  cr_assert_eq(y.n, 5);
-  cr_assert_eq(y.bad, 0);
+  facts *y = calloc(1, sizeof *y);
+  y->want = want;
+  y->stop_at = 5;
+  cr_assert_eq(cx_store_facts_scan(t, fact_fn, y), 0);
+  cr_assert_eq(y->n, 5);
+  cr_assert_eq(y->bad, 0);
   int calls = 0;
   cr_assert_eq(cx_store_facts_scan(t, fail_fn, &calls), CX_ENOMEM);
   cr_assert_eq(calls, 3);
   /* the txn's cursor is usable again after a stopped scan */
-  facts z = {want, 0, 0, 0};
-  cr_assert_eq(cx_store_facts_scan(t, fact_fn, &z), 0);
-  cr_assert_eq(z.n, NREC);
+  facts *z = calloc(1, sizeof *z);
+  z->want = want;
+  cr_assert_eq(cx_store_facts_scan(t, fact_fn, z), 0);
+  cr_assert_eq(z->n, NREC);
+  free(y);
+  free(z);
   free(want);
   cx_store_txn_end(t);
+}
+
+Test(facts, follow_replacements_moves_and_status_changes) {
+  fill();
+  char code[19], other[19], auth[19], rid[32];
+  fx_uscc(100, code);
+  fx_uscc(999, other);
+  fx_auth(10, auth);
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (unsigned i = 0; i < NREC; i += 3) { /* F-i of authority 10 + i % 3 == 10: i % 3 == 0 */
+    cx_record r;
+    snprintf(rid, sizeof rid, "F-%u", i);
+    /* every other one moves to another entity and decision date (a new records key) */
+    fx_record(&r, i % 2 ? other : code, "某公司", auth, rid, fx_day(2024, 3, 1) + (cx_day)i);
+    r.amount_fen = 123456 + i;
+    r.severity = CX_SEV_SERIOUS;
+    fx_put(b, &r);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  expect_facts_match(NREC);
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_set_status(b, cx_str_c(auth), CX_STR("F-3"), CX_ST_REPAIRED, 1, &why), 0);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  expect_facts_match(NREC);
+  /* a calendar change recomputes every delay: the facts follow */
+  const char cal[] = "2019-01-02\tholiday\tx\n2020-01-02\tholiday\tx\n2021-01-04\tholiday\tx\n";
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(st, "calendar", cal, strlen(cal), &bad), 0);
+  expect_facts_match(NREC);
+}
+
+Test(facts, a_store_without_them_is_migrated_at_the_first_writable_open) {
+  fill();
+  cr_assert_eq(cx_store_debug_drop_facts(st), 0);
+  cx_store_close(st);
+  /* read-only: nothing written, the scan walks the records */
+  cx_store_opts ro = {0};
+  ro.read_only = 1;
+  cr_assert_eq(cx_store_open(dir, &ro, &st), 0);
+  expect_facts_match(NREC);
+  cx_store_close(st);
+  st = fx_open(dir, 0);
+  expect_facts_match(NREC);
+  cx_store_close(st);
+  cr_assert_eq(cx_store_open(dir, &ro, &st), 0); /* and now read-only reads the facts DB */
+  expect_facts_match(NREC);
 }
 
 Test(facts, empty_store) {

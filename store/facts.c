@@ -1,0 +1,200 @@
+/* facts.c — the facts DB: every record's fixed-size part, packed in blocks by seq, for ad-hoc
+ * aggregate scans (the "compact fact table" of DESIGN §4).
+ *
+ * A scan of the records DB visits 10M B-tree leaf entries of ~200-500 bytes each, spread over
+ * ~5 GB of pages: the cursor walk alone took 0.84-1.07 s at 10M records before any decoding,
+ * and the header-only scan 1.15-1.92 s (docs/benchmarks.md). Here the same facts sit 256 to a
+ * 14 KiB value, 56 bytes each, so a scan reads ~560 MB sequentially with one cursor step per
+ * 256 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
+ * cx_store_verify compares every slot with its record.
+ */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+_Static_assert(sizeof(cx_fact) == CX_FACT_IMG, "cx_fact image is 56 bytes");
+
+/* ------------------------------------------------------------------ images */
+
+/* The image of a record's fact: the cx_fact struct's bytes, with the slot's presence flag in
+ * its tail padding (byte CX_FACT_PRESENT). */
+static void fact_image(const cx_fact *f, unsigned char img[CX_FACT_IMG]) {
+  cx_fact z;
+  memset(&z, 0, sizeof z); /* padding bytes zero, so images compare bytewise */
+  z.amount_fen = f->amount_fen;
+  z.seq = f->seq;
+  z.entity_id = f->entity_id;
+  z.authority_id = f->authority_id;
+  z.region = f->region;
+  z.decision_date = f->decision_date;
+  z.report_date = f->report_date;
+  z.valid_from = f->valid_from;
+  z.valid_until = f->valid_until;
+  z.report_delay = f->report_delay;
+  z.entity_kind = f->entity_kind;
+  z.category = f->category;
+  z.subtype = f->subtype;
+  z.domain = f->domain;
+  z.severity = f->severity;
+  z.status = f->status;
+  z.objection = f->objection;
+  z.on_time = f->on_time;
+  memcpy(img, &z, CX_FACT_IMG);
+  img[CX_FACT_PRESENT] = 1;
+}
+
+int cx__fact_image(const void *recval, size_t n, unsigned char img[CX_FACT_IMG]) {
+  cx_fact f;
+  int rc = cx__fact_decode(recval, n, &f);
+  if (rc) return rc;
+  fact_image(&f, img);
+  return 0;
+}
+
+/* ------------------------------------------------------------------ accumulator */
+
+/* Entries: seq (u32 BE, the sort key) + image. */
+#define FACC_ENT (4 + CX_FACT_IMG)
+
+int cx__facc_add(cx_facc *a, const void *recval, size_t n) {
+  unsigned char e[FACC_ENT];
+  int rc = cx__fact_image(recval, n, e + 4);
+  if (rc) return rc;
+  cx_fact f;
+  memcpy(&f, e + 4, sizeof f);
+  cx__be32(e, f.seq);
+  return cx__buf_add(&a->ents, e, sizeof e);
+}
+
+int cx__facc_apply(cx_facc *a, cx_store *st, MDB_txn *txn) {
+  size_t n = a->ents.n / FACC_ENT;
+  if (!n) return 0;
+  int rc = cx__radix_sort(a->ents.p, n, FACC_ENT, 4);
+  if (rc) return rc;
+  if (!a->block && !(a->block = malloc(CX_FACT_BLOCK_BYTES))) return CX_ENOMEM;
+  size_t i = 0;
+  while (i < n) {
+    uint32_t blk = cx__rd_be32(a->ents.p + i * FACC_ENT) / CX_FACT_BLOCK;
+    unsigned char kb[4];
+    cx__be32(kb, blk);
+    MDB_val k = {4, kb}, v;
+    rc = mdb_get(txn, st->dbi[CX_DBI_FACTS], &k, &v);
+    if (rc == 0 && v.mv_size == CX_FACT_BLOCK_BYTES && ((const unsigned char *)v.mv_data)[0] == CX_FACT_VERSION) {
+      memcpy(a->block, v.mv_data, CX_FACT_BLOCK_BYTES);
+    } else if (rc == 0) {
+      cx__store_setmsg(st, "facts block %u: bad size or version", blk);
+      return CX_ECORRUPT;
+    } else if (rc == MDB_NOTFOUND) {
+      memset(a->block, 0, CX_FACT_BLOCK_BYTES);
+      a->block[0] = CX_FACT_VERSION;
+    } else {
+      return cx__store_mdb_err(st, rc, "facts get");
+    }
+    for (; i < n; i++) {
+      const unsigned char *e = a->ents.p + i * FACC_ENT;
+      uint32_t seq = cx__rd_be32(e);
+      if (seq / CX_FACT_BLOCK != blk) break;
+      memcpy(a->block + CX_FACT_HDR + (size_t)(seq % CX_FACT_BLOCK) * CX_FACT_IMG, e + 4, CX_FACT_IMG);
+    }
+    v = (MDB_val){CX_FACT_BLOCK_BYTES, a->block};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_FACTS], &k, &v, 0))) return cx__store_mdb_err(st, rc, "facts put");
+  }
+  a->ents.n = 0;
+  return 0;
+}
+
+void cx__facc_free(cx_facc *a) {
+  cx__buf_free(&a->ents);
+  free(a->block);
+  a->block = NULL;
+}
+
+int cx__facts_rebuild_all(cx_store *st, MDB_txn *txn) {
+  int rc = mdb_drop(txn, st->dbi[CX_DBI_FACTS], 0);
+  if (rc) return cx__store_mdb_err(st, rc, "facts drop");
+  MDB_cursor *cur;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) return cx__store_mdb_err(st, rc, "cursor");
+  cx_facc acc;
+  memset(&acc, 0, sizeof acc);
+  int err = 0;
+  MDB_val k, v;
+  /* In slices, so the accumulator stays small on big stores (each block is put once per
+   * slice that touches it; records come in key order, so most slices touch most blocks only
+   * when the store is small). */
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if ((err = cx__facc_add(&acc, v.mv_data, v.mv_size))) break;
+    if (acc.ents.n >= ((size_t)1 << 26) && (err = cx__facc_apply(&acc, st, txn))) break;
+  }
+  if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
+  mdb_cursor_close(cur);
+  if (!err) err = cx__facc_apply(&acc, st, txn);
+  cx__facc_free(&acc);
+  return err;
+}
+
+int cx__facts_get(cx_store *st, MDB_txn *txn, uint32_t seq, const unsigned char **img) {
+  unsigned char kb[4];
+  cx__be32(kb, seq / CX_FACT_BLOCK);
+  MDB_val k = {4, kb}, v;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_FACTS], &k, &v);
+  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
+  if (rc) return cx__store_mdb_err(st, rc, "facts get");
+  const unsigned char *p = v.mv_data;
+  if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) return CX_ECORRUPT;
+  p += CX_FACT_HDR + (size_t)(seq % CX_FACT_BLOCK) * CX_FACT_IMG;
+  if (!p[CX_FACT_PRESENT]) return CX_ENOTFOUND;
+  *img = p;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ scan */
+
+/* Stores without the facts DB (opened read-only before a writable open of this build built
+ * it): the header-only walk of the records DB. */
+static int facts_scan_records(cx_txn *t, cx_fact_fn fn, void *ctx) {
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
+  MDB_val k, v;
+  cx_fact f;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if ((err = cx__fact_decode(v.mv_data, v.mv_size, &f))) break;
+    int x = fn(ctx, &f);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
+  cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
+  return err;
+}
+
+int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx) {
+  if (!t->st->has_facts) return facts_scan_records(t, fn, ctx);
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_FACTS, &cur, &own))) return rc;
+  MDB_val k, v;
+  cx_fact f;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const unsigned char *p = v.mv_data, *end = p + CX_FACT_BLOCK_BYTES;
+    if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) { err = CX_ECORRUPT; break; }
+    p += CX_FACT_HDR;
+    for (; p < end; p += CX_FACT_IMG) {
+      if (!p[CX_FACT_PRESENT]) continue;
+      memcpy(&f, p, sizeof f);
+      if (f.category >= CX_CAT_COUNT || f.severity >= CX_SEV_COUNT || f.status >= CX_ST_COUNT) {
+        err = CX_ECORRUPT;
+        break;
+      }
+      int x = fn(ctx, &f);
+      if (x < 0) { err = x; break; }
+      if (x > 0) goto stop;
+    }
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
+stop:
+  cx__txn_cursor_done(t, CX_DBI_FACTS, cur, own);
+  return err;
+}
