@@ -1,6 +1,7 @@
 /* store.c — the environment: open/create, schema check, read transactions, point reads,
  * iterators, info, backup, data files and the test hooks. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store_int.h"
 
@@ -138,6 +140,12 @@ int cx__store_wtxn(cx_store *st, MDB_txn **out) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
   }
+  /* A reader process killed inside a txn leaves its slot, and its snapshot pins every page
+   * freed after it: the file would grow with each commit until the slot is cleared. Clearing
+   * here scans the reader table with one fcntl(F_GETLK) per other process holding a slot:
+   * 16 us with 8 processes x 16 slots (1024-slot table), nothing beside a commit's fsync. */
+  int dead = 0;
+  mdb_reader_check(st->env, &dead);
   cx__store_enter(st);
   int rc = mdb_txn_begin(st->env, NULL, 0, out);
   if (rc == MDB_MAP_RESIZED) { /* another process grew the map */
@@ -169,7 +177,10 @@ int cx__store_grow(cx_store *st) {
   return set_mapsize_quiesced(st, cur * 2);
 }
 
-/* Begins a read txn of our own (info, verify, backup), counted in st->active. */
+/* Begins a read txn (cx_txn, info, verify, backup), counted in st->active.
+ * Reader table full: slots of processes killed inside a read txn stay taken until someone
+ * calls mdb_reader_check (cx_store_open does), so a long-running server would stay refused
+ * after its readers' clients died. Clear them and retry once; only live readers refuse. */
 static int rtxn_begin(cx_store *st, MDB_txn **txn) {
   cx__store_enter(st);
   int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
@@ -179,6 +190,20 @@ static int rtxn_begin(cx_store *st, MDB_txn **txn) {
     if (err) return err;
     cx__store_enter(st);
     rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+  }
+  if (rc == MDB_READERS_FULL) {
+    int dead = 0;
+    if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+      rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+  }
+  if (rc == MDB_READERS_FULL) {
+    cx__store_leave(st);
+    MDB_envinfo ei;
+    mdb_env_info(st->env, &ei);
+    cx__store_setmsg(st, "reader table full: all %u slots are held by live read transactions "
+                         "(end idle ones, or open the store with a larger max_readers)",
+                     ei.me_maxreaders);
+    return CX_EREADERS;
   }
   if (rc) {
     cx__store_leave(st);
@@ -322,6 +347,59 @@ static int facts_migrate(cx_store *st, MDB_txn *txn) {
   return cx__facts_rebuild_all(st, txn);
 }
 
+/* Creates, configures and opens st->env; on failure closes it (st->env = NULL) and returns
+ * the LMDB/errno code. */
+static int env_open(cx_store *st, const char *path, const cx_store_opts *o, unsigned flags) {
+  int rc = mdb_env_create(&st->env);
+  if (rc) {
+    st->env = NULL;
+    return ENOMEM;
+  }
+  mdb_env_set_maxdbs(st->env, CX_MAXDBS);
+  mdb_env_set_maxreaders(st->env, o->max_readers ? o->max_readers : CX_DEFAULT_READERS);
+  mdb_env_set_mapsize(st->env, (size_t)st->map_size);
+  if ((rc = mdb_env_open(st->env, path, flags, 0644))) {
+    mdb_env_close(st->env);
+    st->env = NULL;
+  }
+  return rc;
+}
+
+static int no_locks_cb(const char *msg, void *ctx) {
+  if (strncmp(msg, "(no reader locks)", 17) == 0) *(int *)ctx = 1;
+  return 0;
+}
+
+/* An env without a lock table (MDB_NOLOCK, or LMDB's own fallback on a read-only file
+ * system) registers no reader slot: a writer could reuse the pages of our snapshot under us.
+ * That is safe only while no other process has the store open. Every process with the env
+ * open holds a shared fcntl lock on byte 0 of lock.mdb, so F_GETLK tells; a lock file we
+ * cannot even read counts as in use. No lock file at all: nobody has it open. */
+static int lockless_check(cx_store *st, const char *path) {
+  int lockless = 0;
+  mdb_reader_list(st->env, no_locks_cb, &lockless);
+  if (!lockless) return 0;
+  char file[4200];
+  snprintf(file, sizeof file, "%s/lock.mdb", path);
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return 0;
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+  int in_use = 1;
+  if (fd >= 0) {
+    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) in_use = 0;
+    close(fd); /* we hold no lock on lock.mdb: closing it drops none of ours */
+  }
+  if (!in_use) return 0;
+  if (fd >= 0 && fl.l_pid > 0)
+    cx__store_setmsg(st, "%s is not writable here and process %ld has the store open: reading "
+                         "without a reader slot is unsafe beside a writer (query through the "
+                         "server, or as the store's owner)", file, (long)fl.l_pid);
+  else
+    cx__store_setmsg(st, "%s is not writable here and cannot be checked for other users of the "
+                         "store: reading without a reader slot is unsafe beside a writer", file);
+  return CX_EROFS;
+}
+
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
   if (opts) o = *opts;
@@ -345,17 +423,21 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   st->read_only = o.read_only;
   st->bulk = o.bulk && !o.read_only;
   st->map_size = o.map_size ? o.map_size : CX_DEFAULT_MAP;
-  if ((rc = mdb_env_create(&st->env))) { err = CX_ENOMEM; goto fail_free; }
-  mdb_env_set_maxdbs(st->env, CX_MAXDBS);
-  mdb_env_set_maxreaders(st->env, o.max_readers ? o.max_readers : CX_DEFAULT_READERS);
-  mdb_env_set_mapsize(st->env, (size_t)st->map_size);
   unsigned flags = MDB_NOTLS;
   if (st->read_only) flags |= MDB_RDONLY;
   if (st->bulk) flags |= MDB_WRITEMAP | MDB_NOSYNC;
-  if ((rc = mdb_env_open(st->env, path, flags, 0644))) {
-    err = rc == ENOENT ? CX_ENOSTORE : cx__store_mdb_err(st, rc, "open");
-    goto fail_env;
+  rc = env_open(st, path, &o, flags);
+  if (st->read_only && (rc == EACCES || rc == EROFS)) {
+    /* lock.mdb cannot be opened for writing (a store owned by another user, or a read-only
+     * file system, where LMDB itself already goes on without it): read without a lock.
+     * lockless_check() below refuses when another process has the store open. */
+    rc = env_open(st, path, &o, flags | MDB_NOLOCK);
   }
+  if (rc) {
+    err = rc == ENOENT ? CX_ENOSTORE : cx__store_mdb_err(st, rc, "open");
+    goto fail_free;
+  }
+  if (st->read_only && (err = lockless_check(st, path))) goto fail_env;
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   if (ei.me_mapsize > st->map_size) st->map_size = ei.me_mapsize;
@@ -394,7 +476,11 @@ retry:
     goto fail_txn;
   }
   if (ver != CX_SCHEMA_VERSION) {
-    cx__store_setmsg(st, "store schema version %u, this build needs %u", ver, CX_SCHEMA_VERSION);
+    cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
+                     CX_SCHEMA_VERSION,
+                     ver > CX_SCHEMA_VERSION
+                         ? "written by a newer chengxin: use that build; the store is untouched"
+                         : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
   }
@@ -679,6 +765,7 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
   return err;
 }
 
+
 static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
   MDB_cursor *cur;
   int own, rc, err = 0;
@@ -715,6 +802,13 @@ int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
 
 /* ------------------------------------------------------------------ info, backup */
 
+/* mdb_reader_list prints a header, then one line per held slot starting with its pid. */
+static int count_slots_cb(const char *msg, void *ctx) {
+  while (*msg == ' ') msg++;
+  if (*msg >= '0' && *msg <= '9') ++*(uint32_t *)ctx;
+  return 0;
+}
+
 int cx_store_info_get(cx_store *st, cx_store_info *out) {
   MDB_txn *txn;
   int rc = rtxn_begin(st, &txn);
@@ -736,9 +830,10 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   in.page_size = es.ms_psize;
   in.map_used = (uint64_t)(ei.me_last_pgno + 1) * es.ms_psize;
   in.max_readers = ei.me_maxreaders;
-  in.readers_used = ei.me_numreaders;
   in.salt = st->salt;
   cx__store_rtxn_end(st, txn);
+  /* Held slots, counted after our own txn ended (me_numreaders is only a high-water mark). */
+  mdb_reader_list(st->env, count_slots_cb, &in.readers_used);
   *out = in;
   return 0;
 }

@@ -441,13 +441,27 @@ typedef struct cx_store_opts {
   int read_only;       /* MDB_RDONLY: queries, backup and verify beside a running server */
   int bulk;            /* MDB_WRITEMAP|MDB_NOSYNC for big imports; synced at cx_store_close() */
   uint64_t map_size;   /* initial map size in bytes; 0 = 1 GiB (grows on demand) */
-  unsigned max_readers;/* 0 = 1024 */
+  unsigned max_readers;/* 0 = 1024; set by the first process to open the store (the size of
+                          lock.mdb): later opens get the table as it is */
 } cx_store_opts;
 
 /**
  * Opens (or with create, creates) the store in directory path. Clears stale reader slots.
  * CX_ENOSTORE when there is no store and !create; CX_EVERSION when the schema differs
- * (the message from cx_store_errmsg says which version was found).
+ * (the message from cx_store_errmsg names both versions; nothing is written); CX_ECORRUPT for
+ * a data.mdb that is not an LMDB file; CX_EROFS for a writable open where nothing can be
+ * written (read-only file system, no permission); CX_EREADERS when live readers hold every slot.
+ *
+ * Caveat (read-only file systems): a read_only open whose lock.mdb cannot be opened for writing
+ * (EROFS, or EACCES: a store owned by another user) reads without a lock table (MDB_NOLOCK):
+ * it takes no reader slot, so a writer could reuse the pages of its snapshot. That is safe only
+ * while no other process has the store open, which a read-only file system guarantees for
+ * writers on this host. The open checks it (every process with the store open holds a shared
+ * fcntl lock on lock.mdb) and fails with CX_EROFS when another process has it open; the caller
+ * must make sure no writer opens it while the handle lives (none can on a read-only file
+ * system; a read-only bind mount of a directory written through another path is no guarantee).
+ * Never open the same store twice in one process (LMDB: closing one handle drops the other's
+ * locks, and other processes would then clear its reader slots as stale).
  */
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
 /** Syncs (bulk mode) and closes. No transaction may be live. */
@@ -463,7 +477,9 @@ typedef struct cx_store_info {
   uint32_t schema_version;
   uint64_t entities, records, authorities, rollup_cells, regions;
   uint64_t map_size, map_used, page_size;
-  uint32_t max_readers, readers_used;
+  uint32_t max_readers;
+  uint32_t readers_used; /* reader slots held now: live and reset txns of every process, and
+                            stale slots of killed processes until cleared (0 without locks) */
   uint64_t salt;       /* per-store secret for cursors */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
@@ -473,7 +489,14 @@ int cx_store_backup(cx_store *st, const char *out_dir);
 
 /* ---- read transactions ---- */
 
-/** Begins a read transaction (allocates once; reuse it with reset/renew). CX_EREADERS. */
+/**
+ * Begins a read transaction (allocates once; reuse it with reset/renew). Each live or reset
+ * cx_txn holds one slot of the reader table (MDB_NOTLS) until cx_store_txn_end. When the table
+ * is full, the slots of dead processes (killed inside a read txn) are cleared and the begin is
+ * retried once; CX_EREADERS (cx_store_errmsg says so) when live readers hold every slot.
+ * Nothing is held after a failure. Write txns take no reader slot, and each clears stale slots
+ * first, so a killed reader's snapshot does not pin freed pages beyond the next commit.
+ */
 int cx_store_txn_begin(cx_store *st, cx_txn **out);
 /** Releases the snapshot but keeps the handle (between requests). */
 void cx_store_txn_reset(cx_txn *t);
@@ -682,7 +705,7 @@ int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const
 void cx_store_debug_fail_after(cx_store *st, unsigned k);
 /** Test-only: writes schema version v into meta (the next open sees it). */
 int cx_store_debug_set_schema(cx_store *st, uint32_t v);
-
-#endif
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
+
+#endif
