@@ -99,6 +99,11 @@ int cxb_lmdb_live_bytes(cxb_lmdb *l, uint64_t *live, uint64_t *map_used);
 /** Walks every entry of database dbname in key order, touching the first byte of each value:
  *  the floor of a full scan. *entries and a checksum in *sum. 0 or -1. */
 int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *sum);
+/** Walks database dbname reading every byte of every value (8 bytes at a time): the memory-
+ *  bandwidth floor of scanning it. *entries, *bytes (value bytes) and a checksum. 0 or -1
+ *  (also when the database does not exist). */
+int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes,
+                      uint64_t *sum);
 /** Number of entries in the summary database. */
 size_t cxb_lmdb_count(cxb_lmdb *l);
 
