@@ -22,6 +22,8 @@
 #define CX_NET_MAX_CHECK_CODES 1000u
 #define CX_NET_MAX_INGEST_RECORDS 10000u
 #define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
+#define CX_NET_MAX_OUTPUT_TOTAL_DEFAULT (64u << 20) /* all connections' queued output: past it... */
+#define CX_NET_OUTPUT_SQUEEZE (64u << 10)     /* ...each connection may queue only this much */
 #define CX_NET_OUT_INITIAL (64u << 10)        /* per-connection output buffer kept between requests */
 #define CX_NET_IN_INITIAL (64u << 10)         /* per-connection input buffer kept between requests */
 #define CX_NET_MAX_FIELDS 32u                 /* fields of one request map */

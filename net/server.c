@@ -54,6 +54,7 @@ struct cx_conn {
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
+  size_t acct;          /* out.len + wout.len as last counted in lp->queued */
   char peer[CX_NET_PEER_MAX]; /* client address for the audit log */
 };
 
@@ -78,6 +79,9 @@ struct cx_loop {
   /* stats: written by this loop's thread only */
   cx_op_stats ops[CX_OP_SLOTS];
   uint64_t conns_total, conns_current, spills;
+  size_t queued;        /* output queued on this loop's connections (conn_account) */
+  size_t budget;        /* max_output_total / loops: past it, each connection gets the squeeze cap */
+  uint64_t squeezed;    /* times a connection was held to the squeeze cap */
 };
 
 struct cx_server {
@@ -131,6 +135,7 @@ void cx_server_opts_default(cx_server_opts *o) {
   o->max_conns = CX_NET_MAX_CONNS_DEFAULT;
   o->idle_timeout_s = CX_NET_IDLE_TIMEOUT_DEFAULT;
   o->max_output = CX_NET_MAX_OUTPUT_DEFAULT;
+  o->max_output_total = CX_NET_MAX_OUTPUT_TOTAL_DEFAULT;
   o->slow_ms = CX_NET_SLOW_MS_DEFAULT;
 }
 
@@ -155,6 +160,25 @@ static void conn_free(cx_conn *c) {
   free(c);
 }
 
+/* Output accounting: the loop's queued bytes follow each connection's out + wout. Memory
+ * held for clients that do not read is then bounded per loop, not only per connection: past
+ * the loop's budget every connection may queue only CX_NET_OUTPUT_SQUEEZE before reading stops
+ * (one with less queued always reads, so no connection waits on another). */
+static void conn_account(cx_conn *c) {
+  size_t now = c->closing ? 0 : c->out.len + c->wout.len;
+  cx_loop *lp = c->lp;
+  __atomic_store_n(&lp->queued, lp->queued - c->acct + now, __ATOMIC_RELAXED); /* read by stats */
+  c->acct = now;
+}
+
+/* Output a connection may queue before it stops reading (and taking requests). */
+static size_t conn_cap(const cx_conn *c) {
+  const cx_loop *lp = c->lp;
+  size_t cap = lp->srv->o.max_output;
+  if (lp->queued > lp->budget && cap > CX_NET_OUTPUT_SQUEEZE) cap = CX_NET_OUTPUT_SQUEEZE;
+  return cap;
+}
+
 static void conn_closed_cb(uv_handle_t *h) {
   cx_conn *c = h->data;
   if (--c->handles > 0) return;
@@ -164,6 +188,7 @@ static void conn_closed_cb(uv_handle_t *h) {
 static void conn_close(cx_conn *c) {
   if (c->closing) return;
   c->closing = 1;
+  conn_account(c);
   cx_loop *lp = c->lp;
   if (c->prev) c->prev->next = c->next;
   else lp->conns = c->next;
@@ -236,8 +261,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 static void conn_update_reading(cx_conn *c) {
   if (c->closing) return;
   cx_server *srv = c->lp->srv;
+  size_t cap = conn_cap(c);
   int want = !c->job && !c->close_after_flush && !c->lp->stopping && !c->eof &&
-             c->out.len + c->wout.len < srv->o.max_output;
+             c->out.len + c->wout.len < cap;
+  if (!want && c->reading && cap < srv->o.max_output && c->out.len + c->wout.len >= cap)
+    STAT_ADD(c->lp->squeezed, 1);
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = 1;
   } else if (!want && c->reading) {
@@ -251,6 +279,7 @@ static void write_cb(uv_write_t *w, int status) {
   c->writing = 0;
   c->wout.len = 0;
   cx_buf_shrink(&c->wout);
+  conn_account(c);
   if (c->closing) return;
   if (status < 0) {
     conn_close(c);
@@ -471,7 +500,7 @@ static void conn_process(cx_conn *c) {
   cx_loop *lp = c->lp;
   cx_server *srv = lp->srv;
   size_t off = 0;
-  while (!c->job && !c->close_after_flush && c->out.len + c->wout.len < srv->o.max_output) {
+  while (!c->job && !c->close_after_flush && c->out.len + c->wout.len < conn_cap(c)) {
     const unsigned char *payload;
     size_t plen, need;
     long got = cx_frame_parse(c->in.p + off, c->in.len - off, srv->o.max_frame, &payload, &plen, &need);
@@ -494,7 +523,9 @@ static void conn_process(cx_conn *c) {
     }
     handle_frame(c, payload, plen);
     off += (size_t)got;
+    conn_account(c);
   }
+  conn_account(c);
   if (lp->txn_live) {
     cx_store_txn_reset(lp->txn);
     lp->txn_live = 0;
@@ -631,6 +662,7 @@ static void loop_thread(void *arg) {
 static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   lp->srv = s;
   lp->idx = idx;
+  lp->budget = s->o.max_output_total / s->nloops;
   int rc = uv_loop_init(&lp->loop);
   if (rc) return CX_EINTERNAL;
   uv_mutex_init(&lp->mu);
@@ -825,6 +857,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   snprintf(s->host, sizeof s->host, "%s", o->host ? o->host : "127.0.0.1");
   s->o.host = s->host;
   if (!s->o.max_output) s->o.max_output = CX_NET_MAX_OUTPUT_DEFAULT;
+  if (!s->o.max_output_total) s->o.max_output_total = CX_NET_MAX_OUTPUT_TOTAL_DEFAULT;
   unsigned n = o->threads;
   if (!n) {
     long k = sysconf(_SC_NPROCESSORS_ONLN);
@@ -955,8 +988,10 @@ void cx_server_close(cx_server *s) {
 static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
 
 void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
-  uint64_t cur = 0, total = 0, spills = 0;
+  uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0;
   for (unsigned i = 0; i < s->nloops && s->loops; i++) {
+    queued += __atomic_load_n(&s->loops[i].queued, __ATOMIC_RELAXED);
+    squeezed += STAT_GET(s->loops[i].squeezed);
     cur += STAT_GET(s->loops[i].conns_current);
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
@@ -977,8 +1012,10 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
   pk_key(pk, "threads");
   msgpack_pack_uint32(pk, s->nloops);
   pk_key(pk, "connections");
-  msgpack_pack_map(pk, 4);
+  msgpack_pack_map(pk, 6);
   pk_key(pk, "current"); msgpack_pack_uint64(pk, cur);
+  pk_key(pk, "output_queued"); msgpack_pack_uint64(pk, queued);
+  pk_key(pk, "squeezed"); msgpack_pack_uint64(pk, squeezed);
   pk_key(pk, "total"); msgpack_pack_uint64(pk, total);
   pk_key(pk, "rejected"); msgpack_pack_uint64(pk, __atomic_load_n(&s->rejected, __ATOMIC_RELAXED));
   pk_key(pk, "max"); msgpack_pack_uint32(pk, s->o.max_conns);

@@ -31,6 +31,10 @@ typedef struct cx_server_opts {
   unsigned max_conns;           /* open connections; excess get a `busy` error frame, closed */
   unsigned idle_timeout_s;      /* close connections idle this long; 0 = never; default 300 */
   size_t max_output;            /* queued output per connection before reading stops; 4 MiB */
+  size_t max_output_total;      /* queued output of all connections (split evenly over the
+                                   worker loops) past which each connection may queue only
+                                   64 KiB before reading stops; default 64 MiB. Bounds the
+                                   memory that clients who never read can pin. */
   unsigned slow_ms;             /* log requests slower than this; default 200 */
 } cx_server_opts;
 

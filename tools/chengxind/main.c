@@ -3,6 +3,7 @@
  *
  *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
+ *             [--max-output BYTES] [--max-output-total BYTES]
  *
  * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
  * (no store, other schema version, port taken, token file unreadable or not private),
@@ -20,6 +21,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
+          "                 [--max-output BYTES] [--max-output-total BYTES]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --tokens FILE       lines \"token role [name]\"; roles public approval analyst submitter admin;\n"
@@ -28,7 +30,11 @@ static void usage(FILE *f) {
           "  --max-frame BYTES   largest request frame (default 1048576)\n"
           "  --max-conns N       open connections (default 10000); excess get a busy error\n"
           "  --idle-timeout S    close idle connections after S seconds (default 300, 0 = never)\n"
-          "  --slow-ms MS        log requests slower than MS milliseconds (default 200)\n");
+          "  --slow-ms MS        log requests slower than MS milliseconds (default 200)\n"
+          "  --max-output BYTES  answers queued for one client before its requests wait (default 4 MiB)\n"
+          "  --max-output-total BYTES\n"
+          "                      answers queued for all clients past which each may queue only\n"
+          "                      64 KiB (default 64 MiB): bounds what clients that never read pin\n");
 }
 
 static int parse_num(const char *s, unsigned long long max, unsigned long long *out) {
@@ -107,6 +113,18 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.idle_timeout_s = (unsigned)n;
+    } else if (!strcmp(a, "--max-output")) {
+      if (parse_num(v, 1ull << 32, &n) || n < 65536) {
+        fprintf(stderr, "chengxind: --max-output wants 65536..4294967296 bytes\n");
+        return 2;
+      }
+      o.max_output = (size_t)n;
+    } else if (!strcmp(a, "--max-output-total")) {
+      if (parse_num(v, 1ull << 40, &n) || n < 65536) {
+        fprintf(stderr, "chengxind: --max-output-total wants at least 65536 bytes\n");
+        return 2;
+      }
+      o.max_output_total = (size_t)n;
     } else if (!strcmp(a, "--slow-ms")) {
       if (parse_num(v, 3600000, &n)) {
         fprintf(stderr, "chengxind: --slow-ms wants milliseconds\n");
