@@ -88,3 +88,20 @@ Test(gen, usage_errors_exit_2) {
   cr_assert_eq(cx("gen --entities 10 --records 50"), 2);
   cr_assert(out_has("err", "chengxin: gen"));
 }
+
+Test(gen, a_store_of_a_newer_schema_is_refused_with_both_versions) {
+  cr_assert_eq(cx("init --db st"), 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/st", g_dir);
+  cx_store *st;
+  cx_store_opts o = {0};
+  cr_assert_eq(cx_store_open(path, &o, &st), 0);
+  cr_assert_eq(cx_store_debug_set_schema(st, CX_SCHEMA_VERSION + 1), 0);
+  cx_store_close(st);
+  cr_assert_eq(cx("info --db st"), 1);
+  char want[96];
+  snprintf(want, sizeof want, "schema version %u, this build needs %u", CX_SCHEMA_VERSION + 1,
+           CX_SCHEMA_VERSION);
+  cr_assert(out_has("err", want), "stderr names both versions");
+  cr_assert(out_has("err", "newer chengxin"));
+}

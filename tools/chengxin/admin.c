@@ -26,8 +26,11 @@ int cli_store_open(const char *path, int create, int read_only, int bulk, cx_sto
   if (e) {
     if (e == CX_ENOSTORE)
       cli_err("no store there (create one with `chengxin init` or `chengxin gen`)", "%s", path);
-    else
-      cli_err(cx_strerror(e), "cannot open store %s", path);
+    else {
+      /* the store's own detail says which schema versions, which process holds the store... */
+      const char *detail = cx_store_errmsg(NULL);
+      cli_err(detail && *detail ? detail : cx_strerror(e), "cannot open store %s", path);
+    }
     return CLI_EXIT_FAIL;
   }
   return 0;
