@@ -269,35 +269,11 @@ out:
   return rc ? -1 : 0;
 }
 
-int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *sum) {
-  int was_live = l->live;
-  if (cxb_lmdb_begin(l)) return -1;
-  MDB_dbi dbi;
-  MDB_cursor *c = NULL;
-  uint64_t n = 0, h = 0;
-  int rc = mdb_dbi_open(l->txn, dbname, 0, &dbi);
-  if (rc == 0) rc = mdb_cursor_open(l->txn, dbi, &c);
-  if (rc == 0) {
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-      /* touch the value's first byte: every record visited, one cache line each, nothing
-       * decoded (touching the last byte too cost more than store/'s header-only fact scan) */
-      const unsigned char *p = v.mv_data;
-      h += v.mv_size + (v.mv_size ? (uint64_t)p[0] : 0);
-      n++;
-    }
-    if (rc == MDB_NOTFOUND) rc = 0;
-    mdb_cursor_close(c);
-  }
-  if (!was_live) cxb_lmdb_reset(l);
-  if (rc) return -1;
-  *entries = n;
-  *sum = h;
-  return 0;
-}
-
-int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes,
-                      uint64_t *sum) {
+/* Walks dbname in key order. all = 0: touch the first byte of each value (every record
+ * visited, one cache line each, nothing decoded; touching the last byte too cost more than
+ * store/'s header-only fact scan). all = 1: read every byte, 8 at a time. */
+static int walk(cxb_lmdb *l, const char *dbname, int all, uint64_t *entries, uint64_t *bytes,
+                uint64_t *sum) {
   int was_live = l->live;
   if (cxb_lmdb_begin(l)) return -1;
   MDB_dbi dbi;
@@ -308,15 +284,18 @@ int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64
   if (rc == 0) {
     MDB_val k, v;
     for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-      /* every byte of the value, 8 at a time: what reading it costs at memory bandwidth */
       const unsigned char *p = v.mv_data;
-      size_t i = 0;
-      for (; i + 8 <= v.mv_size; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h += w;
+      if (!all) {
+        h += v.mv_size + (v.mv_size ? (uint64_t)p[0] : 0);
+      } else {
+        size_t i = 0;
+        for (; i + 8 <= v.mv_size; i += 8) {
+          uint64_t w;
+          memcpy(&w, p + i, 8);
+          h += w;
+        }
+        for (; i < v.mv_size; i++) h += p[i];
       }
-      for (; i < v.mv_size; i++) h += p[i];
       nb += v.mv_size;
       n++;
     }
@@ -326,9 +305,18 @@ int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64
   if (!was_live) cxb_lmdb_reset(l);
   if (rc) return -1;
   *entries = n;
-  *bytes = nb;
+  if (bytes) *bytes = nb;
   *sum = h;
   return 0;
+}
+
+int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *sum) {
+  return walk(l, dbname, 0, entries, NULL, sum);
+}
+
+int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes,
+                      uint64_t *sum) {
+  return walk(l, dbname, 1, entries, bytes, sum);
 }
 
 /* ------------------------------------------------------------------ codes */

@@ -306,6 +306,18 @@ static inline void assert_ok(const cx_client_resp *r) {
             (int)r->err_message_len, r->err_message);
 }
 
+/* The response, re-packed, contains the bytes of s (leak checks: "never in any answer"). */
+static inline int e2e_resp_has(const cx_client_resp *r, const char *s) {
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_object(&pk, *r->root);
+  int found = memmem(sb.data, sb.size, s, strlen(s)) != NULL;
+  msgpack_sbuffer_destroy(&sb);
+  return found;
+}
+
 /* A ping round trip works (after abuse). */
 static inline void e2e_assert_alive(void) {
   cx_client *c = e2e_connect_as(TOK_APPROVAL);

@@ -75,24 +75,12 @@ static void load(void) {
   cx_client_close(a);
 }
 
-/* The response, re-packed, contains s. */
-static int resp_has(const cx_client_resp *r, const char *s) {
-  msgpack_sbuffer sb;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_object(&pk, *r->root);
-  int found = memmem(sb.data, sb.size, s, strlen(s)) != NULL;
-  msgpack_sbuffer_destroy(&sb);
-  return found;
-}
-
 /* Nothing hidden, no full ID number, in r. */
 static void assert_clean(const cx_client_resp *r, const char *what) {
   for (size_t i = 0; i < N_HIDDEN; i++)
-    cr_assert(!resp_has(r, HIDDEN[i]), "%s: the public received hidden record %s", what, HIDDEN[i]);
-  cr_assert(!resp_has(r, PERSON), "%s: the public received a full ID number", what);
-  cr_assert(!resp_has(r, SERVANT), "%s: the public received a civil servant's ID number", what);
+    cr_assert(!e2e_resp_has(r, HIDDEN[i]), "%s: the public received hidden record %s", what, HIDDEN[i]);
+  cr_assert(!e2e_resp_has(r, PERSON), "%s: the public received a full ID number", what);
+  cr_assert(!e2e_resp_has(r, SERVANT), "%s: the public received a civil servant's ID number", what);
 }
 
 static cx_client_resp call_public(cx_client *p, const char *op, const char *const *kv) {
@@ -113,7 +101,7 @@ Test(security, the_public_receives_only_displayable_records_from_every_op) {
   for (int e = 0; e < 3; e++) {
     cx_client_resp r = e2e_call(an, "records", (const char *[]){"code", ents[e], "as_of", AS_OF, NULL});
     assert_ok(&r);
-    for (size_t i = 0; i < N_HIDDEN; i++) seen += resp_has(&r, HIDDEN[i]);
+    for (size_t i = 0; i < N_HIDDEN; i++) seen += e2e_resp_has(&r, HIDDEN[i]);
   }
   cr_assert_eq(seen, (int)N_HIDDEN, "the analyst sees all %zu hidden records", N_HIDDEN);
   cx_client_close(an);
@@ -124,7 +112,7 @@ Test(security, the_public_receives_only_displayable_records_from_every_op) {
   assert_ok(&r);
   r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", AS_OF, NULL});
   assert_ok(&r);
-  cr_assert(resp_has(&r, "E-SHOWN"), "the displayable record is shown");
+  cr_assert(e2e_resp_has(&r, "E-SHOWN"), "the displayable record is shown");
   for (const char *cat = "penalty"; cat; cat = NULL) {
     r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", AS_OF, "category", cat, NULL});
     assert_ok(&r);
@@ -132,7 +120,7 @@ Test(security, the_public_receives_only_displayable_records_from_every_op) {
   /* other as-of days never uncover the hidden ones; E-OLD (general, open-ended, decided
    * 2022-01-10) was displayable for its first 365 days and is hidden from day 365 on */
   r = e2e_call(p, "records", (const char *[]){"code", ENT, "as_of", "2023-01-09", NULL});
-  cr_assert(resp_has(&r, "E-OLD"), "E-OLD shown on day 364");
+  cr_assert(e2e_resp_has(&r, "E-OLD"), "E-OLD shown on day 364");
   const char *const days[] = {"2023-01-10", "2024-05-02", "2024-06-21", "2025-06-30", "2027-01-01"};
   for (size_t d = 0; d < sizeof days / sizeof days[0]; d++) {
     r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", days[d], NULL});
@@ -143,10 +131,10 @@ Test(security, the_public_receives_only_displayable_records_from_every_op) {
   assert_ok(&r);
   char masked[19];
   cx_idcard_mask(PERSON, masked);
-  cr_assert(resp_has(&r, masked), "the public sees the masked number %s", masked);
+  cr_assert(e2e_resp_has(&r, masked), "the public sees the masked number %s", masked);
   r = call_public(p, "records", (const char *[]){"code", PERSON, "as_of", AS_OF, NULL});
   assert_ok(&r);
-  cr_assert(resp_has(&r, "P-BL"));
+  cr_assert(e2e_resp_has(&r, "P-BL"));
   /* the civil servant has nothing public: not found, as if absent */
   r = call_public(p, "entity", (const char *[]){"code", SERVANT, "as_of", AS_OF, NULL});
   assert_err(&r, "not_found");
@@ -193,12 +181,12 @@ Test(security, tokens_appear_in_no_response_no_log_and_no_stats) {
   cx_client_resp r = e2e_call(a, "stats", NULL);
   assert_ok(&r);
   for (size_t i = 0; i < sizeof toks / sizeof toks[0]; i++) {
-    cr_assert(!resp_has(&r, toks[i]), "stats holds token %zu", i);
-    cr_assert(!resp_has(&r, toks[i] + 4), "stats holds the secret part of token %zu", i);
+    cr_assert(!e2e_resp_has(&r, toks[i]), "stats holds token %zu", i);
+    cr_assert(!e2e_resp_has(&r, toks[i] + 4), "stats holds the secret part of token %zu", i);
   }
   r = e2e_call(a, "auth", (const char *[]){"token", TOK_ANALYST, NULL});
   assert_ok(&r);
-  cr_assert(!resp_has(&r, TOK_ANALYST), "auth echoes the token");
+  cr_assert(!e2e_resp_has(&r, TOK_ANALYST), "auth echoes the token");
   cx_client_close(a);
   /* the server's log, after a graceful stop (everything flushed) */
   cr_assert_eq(e2e_stop(&g_srv), 0);
