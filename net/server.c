@@ -379,7 +379,9 @@ static void job_work(uv_work_t *w) {
   if (rq.op == CX_OP_AGGREGATE) {
     t = pool_txn_get(j->srv, &terr);
     if (!t) {
-      cx__net_error_frame(&j->out, j->id, terr, "cannot open a read snapshot");
+      char m[96];
+      snprintf(m, sizeof m, "cannot open a read snapshot: %s", cx_strerror(terr));
+      cx__net_error_frame(&j->out, j->id, terr, m);
       j->rc = terr;
       free(x);
       cx_buf_free(&details);
