@@ -54,9 +54,9 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   uint32_t n = 0, total = 0;
   int any_incentive = 0;
   /* The summary's hits, then (rare: entities with over 512 of them) its spill chunks. */
-  cx_summary part = s;
+  cx_summary part;
   for (uint32_t k = 0; k <= s.n_chunks; k++) {
-    if (k && (rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
+    if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
     for (uint32_t i = 0; i < part.n_hits; i++) {
       cx_sum_hit h;
       cx_summary_hit(&part, i, &h, NULL, NULL);
@@ -74,11 +74,7 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   }
   if (any_incentive) { /* second pass, so that restrictions come first */
     for (uint32_t k = 0; k <= s.n_chunks; k++) {
-      if (k) {
-        if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
-      } else {
-        part = s;
-      }
+      if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
       for (uint32_t i = 0; i < part.n_hits; i++) {
         cx_sum_hit h;
         cx_summary_hit(&part, i, &h, NULL, NULL);

@@ -48,9 +48,9 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
     if (inf && r.category == CX_CAT_REDLIST) flags |= CX_EF_REDLISTED;
     if (r.status == CX_ST_ACTIVE && (r.flags & CX_SRF_OBJECTION)) flags |= CX_EF_OBJECTION;
   }
-  cx_summary part = s;
+  cx_summary part;
   for (uint32_t k = 0; k <= s.n_chunks && !(flags & CX_EF_UNDER_MEASURES); k++) {
-    if (k && (rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
+    if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
     for (uint32_t i = 0; i < part.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
       cx_sum_hit h;
       cx_summary_hit(&part, i, &h, NULL, NULL);

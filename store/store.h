@@ -510,8 +510,9 @@ cx_store *cx_store_txn_store(cx_txn *t);
 /** The summary of a normalised code. CX_ENOTFOUND. One B-tree lookup, no allocation. */
 int cx_store_summary_get(cx_txn *t, const char code[CX_CODE_LEN], cx_summary *out);
 /**
- * Spill chunk k (1..s->n_chunks) of s's check index, as a view: out is a copy of s whose hits
- * (n_hits, cx_summary_hit) are the chunk's, continuing s's newest-first order. One mdb_get, no
+ * Part k (0..s->n_chunks) of s's check index, as a view: k = 0 is s itself; k >= 1 is spill
+ * chunk k, a copy of s whose hits (n_hits, cx_summary_hit) are the chunk's, continuing s's
+ * newest-first order. Walk every hit with k = 0..n_chunks. One mdb_get per chunk, no
  * allocation; points into the map like s. CX_EBADREQ for k out of range, CX_ECORRUPT when the
  * chunk is missing or malformed (or the handle was opened read-only before the store had the
  * summary_x DB: reopen).

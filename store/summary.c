@@ -284,7 +284,11 @@ static int sumx_decode(const void *val, size_t n, const cx_summary *s, cx_summar
 }
 
 int cx_store_summary_chunk(cx_txn *t, const cx_summary *s, uint32_t k, cx_summary *out) {
-  if (k < 1 || k > s->n_chunks) return CX_EBADREQ;
+  if (k > s->n_chunks) return CX_EBADREQ;
+  if (k == 0) {
+    *out = *s;
+    return 0;
+  }
   if (!t->st->has_sumx) return CX_ECORRUPT; /* opened read-only before the DB existed */
   unsigned char kb[CX_CODE_LEN + 2];
   cx__sumx_key(s->code.p, k, kb);
