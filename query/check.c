@@ -22,6 +22,30 @@ static void put_hit(const cx_query *q, const cx_summary *s, uint32_t i, const cx
   out->objection = (h->flags & CX_SRF_OBJECTION) ? 1 : 0;
 }
 
+/* Adds a hit per measure in mask of every hit of s in force on as_of (the summary's hits, then,
+ * for entities with over 512, its spill chunks); ORs every in-force hit's measures into
+ * *in_force. */
+static int walk_hits(const cx_query *q, cx_txn *t, const cx_summary *s, cx_day as_of, uint64_t mask,
+                     cx_check_hit *hits, uint32_t cap, uint32_t *n, uint32_t *total,
+                     uint64_t *in_force) {
+  cx_summary part;
+  for (uint32_t k = 0; k <= s->n_chunks; k++) {
+    int rc = cx_store_summary_chunk(t, s, k, &part);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < part.n_hits; i++) {
+      cx_sum_hit h;
+      cx_summary_hit(&part, i, &h, NULL, NULL);
+      if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
+      *in_force |= h.measures;
+      for (uint64_t m = h.measures & mask; m; m &= m - 1) {
+        if (*n < cap) put_hit(q, &part, i, &h, __builtin_ctzll(m), &hits[(*n)++]);
+        ++*total;
+      }
+    }
+  }
+  return 0;
+}
+
 int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day as_of,
                    cx_check_result *out, cx_check_hit *hits, uint32_t cap) {
   if (!q || !t || !out || (!hits && cap)) return CX_EBADREQ;
@@ -50,45 +74,12 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
 
   const uint64_t deny = q->cat.deny[action], review = q->cat.review[action];
   const uint64_t restrict_mask = deny | review, incentive = q->cat.incentive[action];
-  uint64_t seen = 0; /* union of applying restriction measures */
   uint32_t n = 0, total = 0;
-  int any_incentive = 0;
-  /* The summary's hits, then (rare: entities with over 512 of them) its spill chunks. */
-  cx_summary part;
-  for (uint32_t k = 0; k <= s.n_chunks; k++) {
-    if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
-    for (uint32_t i = 0; i < part.n_hits; i++) {
-      cx_sum_hit h;
-      cx_summary_hit(&part, i, &h, NULL, NULL);
-      if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
-      if (h.measures & incentive) any_incentive = 1;
-      uint64_t m = h.measures & restrict_mask;
-      seen |= m;
-      while (m) {
-        int b = __builtin_ctzll(m);
-        m &= m - 1;
-        if (n < cap) put_hit(q, &part, i, &h, b, &hits[n++]);
-        total++;
-      }
-    }
-  }
-  if (any_incentive) { /* second pass, so that restrictions come first */
-    for (uint32_t k = 0; k <= s.n_chunks; k++) {
-      if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
-      for (uint32_t i = 0; i < part.n_hits; i++) {
-        cx_sum_hit h;
-        cx_summary_hit(&part, i, &h, NULL, NULL);
-        if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
-        uint64_t m = h.measures & incentive;
-        while (m) {
-          int b = __builtin_ctzll(m);
-          m &= m - 1;
-          if (n < cap) put_hit(q, &part, i, &h, b, &hits[n++]);
-          total++;
-        }
-      }
-    }
-  }
+  uint64_t in_force = 0; /* union of the measures of every hit in force */
+  if ((rc = walk_hits(q, t, &s, as_of, restrict_mask, hits, cap, &n, &total, &in_force))) return rc;
+  const uint64_t seen = in_force & restrict_mask;
+  if (in_force & incentive) /* second pass, so that restrictions come first */
+    if ((rc = walk_hits(q, t, &s, as_of, incentive, hits, cap, &n, &total, &in_force))) return rc;
   out->verdict = (seen & deny) ? CX_V_DENY : (seen & review) ? CX_V_REVIEW : CX_V_CLEAR;
   out->n_hits = n;
   out->n_total = total;

@@ -863,8 +863,8 @@ Test(flood, two_hundred_slow_senders_one_byte_at_a_time_get_the_right_answers) {
   finish("slow senders");
 }
 
-Test(flood, abusive_clients_lose_nothing_and_others_keep_getting_right_answers) {
-  add_probe();
+/* Every kind of abusive client. */
+static void add_abusers(void) {
   add_nonreaders(4, 12000);
   add_half_closed(50);
   add_oversize(20);
@@ -873,6 +873,11 @@ Test(flood, abusive_clients_lose_nothing_and_others_keep_getting_right_answers) 
   add_deep(10);
   add_huge_declared(20);
   add_random(200);
+}
+
+Test(flood, abusive_clients_lose_nothing_and_others_keep_getting_right_answers) {
+  add_probe();
+  add_abusers();
   run();
   cr_assert(g_t.stalled > 0, "no client that never reads was pushed back");
   finish("abuse");
@@ -882,14 +887,7 @@ Test(flood, everything_at_once) {
   add_probe();
   add_plain(1000, 0);
   add_plain(200, 1);
-  add_nonreaders(4, 12000);
-  add_half_closed(50);
-  add_oversize(20);
-  add_truncated(50);
-  add_reset(20);
-  add_deep(10);
-  add_huge_declared(20);
-  add_random(200);
+  add_abusers();
   run();
   cr_assert(g_t.stalled > 0, "no client that never reads was pushed back");
   finish("everything at once");

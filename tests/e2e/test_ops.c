@@ -443,7 +443,6 @@ Test(ops, ingest_rejects_bad_shapes_and_too_many_records) {
   cx_client_close(c);
 }
 
-/* Serialises a response and looks for s in its bytes. */
 static int pack_person(msgpack_packer *pk, void *ctx) {
   const char *cat = ctx;
   char auth[19];
