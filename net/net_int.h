@@ -117,6 +117,7 @@ void cx_frame_header(unsigned char hdr[CX_FRAME_HDR], uint32_t len);
 typedef enum cx_op {
   CX_OP_PING, CX_OP_AUTH, CX_OP_ENTITY, CX_OP_RECORDS, CX_OP_CHECK, CX_OP_SEARCH,
   CX_OP_AGGREGATE, CX_OP_STATS, CX_OP_INGEST, CX_OP_REPAIR, CX_OP_REVOKE, CX_OP_OBJECTION,
+  CX_OP_REINSTATE,
   CX_OP_COUNT,
   CX_OP_INVALID = CX_OP_COUNT, /* stats slot for requests whose op could not be read */
   CX_OP_SLOTS
@@ -135,11 +136,15 @@ int cx_op_is_slow(int op);
 #define CX_TOKEN_MAX 256
 #define CX_TOKEN_NAME_MAX 64
 
+#define CX_TOKEN_MAX_AUTHORITIES 64 /* == CX_MAX_SCOPE */
 typedef struct cx_token {
   char token[CX_TOKEN_MAX];
   uint32_t len;
   int role;
   char name[CX_TOKEN_NAME_MAX];
+  /* The authorities a submitter token writes for (normalised USCCs); 0 for other roles. */
+  uint32_t n_authorities;
+  char authorities[CX_TOKEN_MAX_AUTHORITIES][CX_CODE_LEN + 1];
 } cx_token;
 
 typedef struct cx_tokens {
