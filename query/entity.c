@@ -21,6 +21,26 @@ static int any_visible(const cx_query *q, cx_role role, const cx_summary *s, cx_
   return 0;
 }
 
+typedef struct auth_ctx {
+  const cx_query *q;
+  cx_role role;
+  uint8_t kind;
+  cx_day as_of;
+  int found;
+  uint32_t aid;
+} auth_ctx;
+
+static int first_visible_auth(void *vctx, const cx_reckey *key, const cx_record *r) {
+  (void)key;
+  auth_ctx *a = vctx;
+  cx_sum_rec sr;
+  cx__query_sum_rec_of(r, &sr);
+  if (!cx_query_visible(a->q, a->role, a->kind, &sr, a->as_of)) return 0;
+  a->found = 1;
+  a->aid = r->authority_id;
+  return 1;
+}
+
 int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_day as_of,
                     cx_entity_status *out) {
   if (!q || !t || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
@@ -71,19 +91,37 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
     }
   }
 
+  /* A civil servant's authority: of the newest record the role sees. The summary keeps that
+   * of the newest record of all; when the role does not see that one, walk the records
+   * (newest first) to the first it does (civil servants only: rare, and a short walk). */
   cx_str acode = {"", 0}, aname = {"", 0};
   if (s.kind == CX_KIND_CIVIL_SERVANT && s.authority_code.n) {
-    uint32_t aid;
-    acode = s.authority_code;
-    if (cx_store_authority_find(t, s.authority_code, &aid) == 0) {
-      cx_str c2, n2;
-      if (cx_store_authority_get(t, aid, &c2, &n2) == 0) aname = n2;
+    cx_sum_rec r0;
+    memset(&r0, 0, sizeof r0);
+    if (s.n_recs) cx_summary_rec(&s, 0, &r0);
+    uint32_t aid = 0;
+    int have = 0;
+    if (s.n_recs && cx_query_visible(q, role, s.kind, &r0, as_of)) {
+      acode = s.authority_code;
+      have = cx_store_authority_find(t, acode, &aid) == 0;
+    } else {
+      auth_ctx ac = {q, role, s.kind, as_of, 0, 0};
+      if ((rc = cx_store_records_each(t, s.entity_id, NULL, first_visible_auth, &ac)) < 0) return rc;
+      if (ac.found) {
+        aid = ac.aid;
+        have = 1;
+      }
+    }
+    cx_str c2, n2;
+    if (have && cx_store_authority_get(t, aid, &c2, &n2) == 0) {
+      acode = c2;
+      aname = n2;
     }
   }
 
   /* Everything is known: fill out (left untouched on every failure above). */
   memcpy(out->counts, counts, sizeof counts);
-  out->code = cx__query_visible_code(role, s.code, out->code_buf);
+  out->code = cx__query_visible_code(role, s.code, s.kind, out->code_buf);
   out->name = s.name;
   out->kind = s.kind;
   out->region = s.region;
@@ -93,7 +131,7 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
   out->authority_code = acode;
   out->authority_name = aname;
   out->flags = flags;
-  out->last_update = pub ? newest : s.last_update;
+  out->last_update = pub || role == CX_ROLE_APPROVAL ? newest : s.last_update;
   return 0;
 }
 
@@ -191,9 +229,9 @@ static int page_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
   cx_record masked;
   char buf[CX_CODE_LEN + 1];
   cx_record_view v = {r, cx_query_in_force(&sr, req->as_of), disp};
-  if (req->role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(r->entity_code.p, r->entity_code.n)) {
+  if (req->role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(r->entity_code.p, r->entity_code.n, p->kind)) {
     masked = *r;
-    masked.entity_code = cx__query_visible_code(req->role, r->entity_code, buf);
+    masked.entity_code = cx__query_visible_code(req->role, r->entity_code, p->kind, buf);
     v.r = &masked;
   }
   int rc = p->fn ? p->fn(p->ctx, &v) : 0;

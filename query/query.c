@@ -64,20 +64,16 @@ int cx__query_code(cx_str code, char out[CX_CODE_LEN + 1], int *is_person) {
   return rc < 0 ? rc : 0;
 }
 
-int cx__query_code_is_idcard(const char *code, uint32_t n) {
-  if (n != CX_CODE_LEN) return 0;
-  for (int i = 0; i < 17; i++)
-    if (code[i] < '0' || code[i] > '9') return 0;
-  if (!((code[17] >= '0' && code[17] <= '9') || code[17] == 'X')) return 0;
-  char buf[CX_CODE_LEN + 1];
-  int is_person = 0;
-  /* The store normalised the code with the same rule: an ID number is whatever passes as one. */
-  if (cx_code_normalize(code, n, buf, &is_person) < 0) return 0;
-  return is_person;
+int cx__query_code_is_idcard(const char *code, uint32_t n, uint8_t kind) {
+  /* The entity's kind decides, not the code's shape: the batch stores persons and civil
+   * servants under ID numbers only and refuses an ID number for any other kind, and the kind
+   * does not depend on today (the birth-date test of cx_code_normalize does). */
+  (void)code;
+  return n == CX_CODE_LEN && cx__query_kind_is_person(kind);
 }
 
-cx_str cx__query_visible_code(cx_role role, cx_str code, char buf[CX_CODE_LEN + 1]) {
-  if (role != CX_ROLE_PUBLIC || !cx__query_code_is_idcard(code.p, code.n)) return code;
+cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_LEN + 1]) {
+  if (role != CX_ROLE_PUBLIC || !cx__query_code_is_idcard(code.p, code.n, kind)) return code;
   cx_idcard_mask(code.p, buf);
   return (cx_str){buf, CX_CODE_LEN};
 }

@@ -79,11 +79,11 @@ typedef struct cx_entity_status {
   uint8_t kind;
   uint32_t region;             /* county code */
   cx_str province, city, county; /* region names ("" when unknown) */
-  cx_str authority_code, authority_name; /* civil servants */
+  cx_str authority_code, authority_name; /* civil servants: of the newest record the role sees */
   cx_cat_counts counts[CX_CAT_COUNT];
   uint32_t flags;              /* CX_EF_* */
-  cx_day last_update;          /* public: the newest decision_date it may see; others: the day
-                                  of the last batch that changed the entity */
+  cx_day last_update;          /* public and approval: the newest decision_date they may see;
+                                  others: the day of the last batch that changed the entity */
   char code_buf[CX_CODE_LEN + 1]; /* storage for a masked code */
 } cx_entity_status;
 

@@ -22,14 +22,15 @@ uint64_t cx__query_siphash(uint64_t k0, uint64_t k1, const void *p, size_t n);
  */
 int cx__query_code(cx_str code, char out[CX_CODE_LEN + 1], int *is_person);
 
-/** 1 when a stored (normalised) 18-byte code is a resident ID number. */
-int cx__query_code_is_idcard(const char *code, uint32_t n);
+/** 1 when a stored (normalised) 18-byte code of an entity of kind `kind` is a resident ID
+ *  number: when the kind is person or civil servant (whatever today is). */
+int cx__query_code_is_idcard(const char *code, uint32_t n, uint8_t kind);
 
 /**
  * The code as the role may see it: the stored code itself, or for the public role and an ID
  * number its mask written into buf.
  */
-cx_str cx__query_visible_code(cx_role role, cx_str code, char buf[CX_CODE_LEN + 1]);
+cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_LEN + 1]);
 
 /** 1 for kinds whose records follow the catalogue's person_public rule. */
 static inline int cx__query_kind_is_person(uint8_t kind) {

@@ -54,7 +54,7 @@ static int search_cb(void *vctx, cx_str code, cx_str norm_name) {
   char buf[CX_CODE_LEN + 1];
   cx_search_hit h = {s.code, s.name, s.kind, s.code};
   /* A list of names is not a lookup of one: ID numbers are masked for every role but admin. */
-  if (c->role != CX_ROLE_ADMIN && cx__query_code_is_idcard(s.code.p, s.code.n)) {
+  if (c->role != CX_ROLE_ADMIN && cx__query_code_is_idcard(s.code.p, s.code.n, s.kind)) {
     cx_idcard_mask(s.code.p, buf);
     h.code = (cx_str){buf, CX_CODE_LEN};
   }

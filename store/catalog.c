@@ -252,6 +252,11 @@ static int parse_tier(cx_catalog *c, const cat_line *l) {
     if (l->nf != 4 || li < 0) return CX_EBADREQ;
     r.match = CX_TIER_LIST;
     r.list = (uint8_t)li;
+  } else if (kw(f[2], "lists")) {
+    int cat = cx_enum_parse(cx_category_names, CX_CAT_COUNT, f[3]);
+    if (l->nf != 4 || cat < 0) return CX_EBADREQ;
+    r.match = CX_TIER_LISTS;
+    r.category = (uint8_t)cat;
   } else if (kw(f[2], "keyword")) {
     if (l->nf != 4 || !name_ok(f[3], sizeof r.text)) return CX_EBADREQ;
     r.match = CX_TIER_KEYWORD;
@@ -274,7 +279,7 @@ static int parse_tier(cx_catalog *c, const cat_line *l) {
     const cx_tier_rule *o = &c->tier_rules[i];
     if (o->match != r.match) continue;
     if ((r.match == CX_TIER_LIST && o->list == r.list) ||
-        (r.match == CX_TIER_CATEGORY && o->category == r.category) ||
+        ((r.match == CX_TIER_CATEGORY || r.match == CX_TIER_LISTS) && o->category == r.category) ||
         (r.match == CX_TIER_KEYWORD && strcmp(o->text, r.text) == 0))
       return CX_EBADREQ;
     if (r.match == CX_TIER_FINE && (o->to_fen < 0 || r.from_fen < o->to_fen) &&
@@ -297,12 +302,15 @@ static int contains(cx_str hay, const char *needle) {
 
 uint8_t cx_catalog_tier(const cx_catalog *c, const cx_record *r) {
   int li = r->list_type.n ? cx_catalog_list(c, r->list_type) : -1;
-  int best = -1, by_cat = -1;
+  int best = -1, by_cat = -1, by_lists = -1;
   for (uint32_t i = 0; i < c->n_tier_rules; i++) {
     const cx_tier_rule *t = &c->tier_rules[i];
     switch (t->match) {
     case CX_TIER_LIST:
       if (li >= 0 && t->list == (uint8_t)li) return t->tier;
+      break;
+    case CX_TIER_LISTS:
+      if (li >= 0 && t->category == c->lists[li].category) by_lists = t->tier;
       break;
     case CX_TIER_KEYWORD:
       if (t->tier > best && contains(r->content, t->text)) best = t->tier;
@@ -317,6 +325,7 @@ uint8_t cx_catalog_tier(const cx_catalog *c, const cx_record *r) {
       break;
     }
   }
+  if (by_lists >= 0) return (uint8_t)by_lists;
   if (best >= 0) return (uint8_t)best;
   return by_cat >= 0 ? (uint8_t)by_cat : (uint8_t)CX_SEV_GENERAL;
 }

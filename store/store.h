@@ -235,7 +235,8 @@ int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
  *                                                             the display periods); the others
  *                                                             are public while in force
  *   tier       <tier> list <list code>                        the tier of a record that gives none
- *   tier       <tier> keyword <text>                          (see cx_catalog_tier)
+ *   tier       <tier> lists <category>                        (see cx_catalog_tier)
+ *   tier       <tier> keyword <text>
  *   tier       <tier> fine <from_yuan> <to_yuan | ->
  *   tier       <tier> category <category>
  *   person_public <categories,>                               categories of civil servants' and
@@ -254,12 +255,12 @@ typedef struct cx_record cx_record;
 #define CX_MAX_TIER_RULES 64
 #define CX_TIER_TEXT_MAX 64
 typedef enum cx_tier_match {
-  CX_TIER_LIST, CX_TIER_KEYWORD, CX_TIER_FINE, CX_TIER_CATEGORY
+  CX_TIER_LIST, CX_TIER_LISTS, CX_TIER_KEYWORD, CX_TIER_FINE, CX_TIER_CATEGORY
 } cx_tier_match;
 typedef struct cx_tier_rule {
   uint8_t match;                /* cx_tier_match */
   uint8_t tier;                 /* cx_severity */
-  uint8_t category;             /* CX_TIER_CATEGORY */
+  uint8_t category;             /* CX_TIER_CATEGORY, CX_TIER_LISTS */
   uint8_t list;                 /* CX_TIER_LIST: list index */
   int64_t from_fen, to_fen;     /* CX_TIER_FINE: [from, to); to -1 = no upper bound */
   char text[CX_TIER_TEXT_MAX];  /* CX_TIER_KEYWORD: UTF-8, matched as a substring of content */
@@ -299,9 +300,11 @@ static inline int cx_catalog_is_negative(const cx_catalog *c, unsigned category,
 }
 /**
  * The tier of a record whose source gives none (r->severity == CX_SEV_UNSET), by the
- * catalogue's `tier` rules: the rule of its list type when there is one; else the highest tier
- * among the keyword rules whose text occurs in r->content and the fine rule whose range holds
- * r->amount_fen (when > 0); else the rule of its category; else general. Pure; no allocation.
+ * catalogue's `tier` rules: the `list` rule of its list type when there is one; else, for a
+ * record with a list type, the `lists` rule of the list's category (`tier serious lists
+ * blacklist`: every serious-dishonesty list entry); else the highest tier among the keyword
+ * rules whose text occurs in r->content and the fine rule whose range holds r->amount_fen
+ * (when > 0); else the `category` rule of its category; else general. Pure; no allocation.
  */
 uint8_t cx_catalog_tier(const cx_catalog *c, const cx_record *r);
 /**

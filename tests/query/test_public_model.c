@@ -218,15 +218,18 @@ static int lists_of(int category, int out[CX_MAX_LISTS]) {
   return n;
 }
 
-/* The header's tier rule (cx_catalog_tier): list rule; else the highest keyword / fine match;
- * else the category rule; else general. */
+/* The header's tier rule (cx_catalog_tier): list rule; else the rule of the list's category;
+ * else the highest keyword / fine match; else the category rule; else general. */
 static uint8_t model_tier(const mrec *m) {
-  int best = -1, by_cat = -1;
+  int best = -1, by_cat = -1, by_lists = -1;
   for (uint32_t i = 0; i < CAT->n_tier_rules; i++) {
     const cx_tier_rule *t = &CAT->tier_rules[i];
     switch (t->match) {
     case CX_TIER_LIST:
       if (m->list >= 0 && t->list == m->list) return t->tier;
+      break;
+    case CX_TIER_LISTS:
+      if (m->list >= 0 && t->category == CAT->lists[m->list].category) by_lists = t->tier;
       break;
     case CX_TIER_KEYWORD:
       if (t->text[0] && strstr(m->content, t->text) && t->tier > best) best = t->tier;
@@ -241,6 +244,7 @@ static uint8_t model_tier(const mrec *m) {
       break;
     }
   }
+  if (by_lists >= 0) return (uint8_t)by_lists;
   if (best >= 0) return (uint8_t)best;
   return by_cat >= 0 ? (uint8_t)by_cat : (uint8_t)CX_SEV_GENERAL;
 }

@@ -121,6 +121,9 @@ Test(catalog, shipped_tier_rules_follow_the_2025_measures) {
   cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "责令停产停业", 0), CX_SEV_SERIOUS);
   cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "罚款", 100000000), CX_SEV_SERIOUS); /* 1,000,000 元 */
   cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "court_dishonest", "", 0), CX_SEV_SERIOUS);
+  /* every serious-dishonesty list entry, whatever its content or amount says */
+  cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "court_dishonest", "警告", 50000), CX_SEV_SERIOUS);
+  cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "wage_arrears", "没收", 0), CX_SEV_SERIOUS);
 }
 
 Test(catalog, display_end_and_repair_day_count_calendar_months) {
@@ -206,6 +209,7 @@ Test(catalog_parse, bad_lines_are_reported) {
       {HEAD "negative\tpenalty,nope\n", 4},                       /* unknown category */
       {HEAD "negative\tcommitment:lost\n", 4},                    /* subtype of another category */
       {HEAD "tier\tserious\tkeyword\n", 4},                      /* no text */
+      {HEAD "tier\tserious\tlists\tnope\n", 4},                  /* unknown category */
       {HEAD "tier\tserious\tlist\tnope\n", 4},                   /* unknown list */
       {HEAD "tier\tbad\tkeyword\tx\n", 4},                       /* unknown tier */
       {HEAD "tier\tminor\tfine\t10\t5\n", 4},                    /* empty range */
