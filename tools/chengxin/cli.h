@@ -42,7 +42,8 @@ int cli_read_file(const char *path, char **out, size_t *n);
 int cli_parse_u64(const char *s, uint64_t *out);
 /** Monotonic seconds. */
 double cli_now(void);
-/** Makes a directory and its parents (like mkdir -p); 0 or -errno. */
+/** Makes a directory and its parents (like mkdir -p) with mode 0700; 0 or -errno. Stores and
+ *  backups need none: cx_store_open and cx_store_backup create theirs with the store's modes. */
 int cli_mkdirs(const char *path);
 /**
  * Attaches the audit line of a local write to batch b (written in the batch's txn): who is
@@ -128,5 +129,7 @@ int cli_wants_help(int argc, char **argv);
 
 /** Opens a store with a readable error message; 0 or CLI_EXIT_FAIL. */
 int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out);
+/** cli_store_open with every option (group_read...). */
+int cli_store_open_opts(const char *path, const cx_store_opts *so, cx_store **out);
 
 #endif

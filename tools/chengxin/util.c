@@ -151,7 +151,7 @@ int cli_mkdirs(const char *path) {
     if (buf[i] == '/' || buf[i] == 0) {
       char c = buf[i];
       buf[i] = 0;
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
+      if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
       buf[i] = c;
     }
   }
