@@ -42,9 +42,6 @@ int cli_read_file(const char *path, char **out, size_t *n);
 int cli_parse_u64(const char *s, uint64_t *out);
 /** Monotonic seconds. */
 double cli_now(void);
-/** Makes a directory and its parents (like mkdir -p) with mode 0700; 0 or -errno. Stores and
- *  backups need none: cx_store_open and cx_store_backup create theirs with the store's modes. */
-int cli_mkdirs(const char *path);
 /**
  * Attaches the audit line of a local write to batch b (written in the batch's txn): who is
  * "local:<unix user>", role "local". target and detail are printf-free strings (may be NULL).
