@@ -117,6 +117,7 @@ void cx_frame_header(unsigned char hdr[CX_FRAME_HDR], uint32_t len);
 typedef enum cx_op {
   CX_OP_PING, CX_OP_AUTH, CX_OP_ENTITY, CX_OP_RECORDS, CX_OP_CHECK, CX_OP_SEARCH,
   CX_OP_AGGREGATE, CX_OP_STATS, CX_OP_INGEST, CX_OP_REPAIR, CX_OP_REVOKE, CX_OP_OBJECTION,
+  CX_OP_REINSTATE,
   CX_OP_COUNT,
   CX_OP_INVALID = CX_OP_COUNT, /* stats slot for requests whose op could not be read */
   CX_OP_SLOTS

@@ -226,6 +226,26 @@ static int audit_write(cx_exec *x, cx_batch *b, int op, cx_str target, cx_str de
   return rc ? fail(x, rc, "cannot record the audit entry: %s", cx_strerror(rc)) : 0;
 }
 
+/* The batch's actor: the one place write scopes are enforced (cx_batch_set_actor). */
+static int set_actor(cx_exec *x, cx_batch *b) {
+  char wb[32];
+  const cx_tokens *toks = cx__net_tokens(x->srv);
+  const cx_token *tk = x->token >= 0 && toks && (uint32_t)x->token < toks->n ? &toks->v[x->token] : NULL;
+  cx_batch_actor a;
+  memset(&a, 0, sizeof a);
+  a.who = cx_str_c(cx__audit_who(toks, x->token, wb, sizeof wb));
+  a.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
+  a.client = cx_str_c(x->peer ? x->peer : "");
+  a.may_override = x->role == CX_ROLE_ADMIN;
+  if (x->role != CX_ROLE_ADMIN) { /* admin is unscoped; a submitter writes for its authorities */
+    static const char none[1][CX_CODE_LEN + 1] = {""};
+    a.authorities = tk && tk->n_authorities ? (const char(*)[CX_CODE_LEN + 1])tk->authorities : none;
+    a.n_authorities = tk ? tk->n_authorities : 0;
+  }
+  int rc = cx_batch_set_actor(b, &a);
+  return rc ? fail(x, rc, "cannot set the batch's writer: %s", cx_strerror(rc)) : 0;
+}
+
 /* ===================================================================== ping, auth */
 
 /* ping {} -> {"pong": true, "time": "YYYY-MM-DD"} */
@@ -527,16 +547,22 @@ static int op_check(cx_exec *x, const cx_req *rq) {
 typedef struct search_ctx {
   cx_exec *x;
   uint32_t n;
+  int64_t now;
 } search_ctx;
 
-static int search_cb(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+static int search_cb(void *ctx, const cx_search_hit *h) {
   search_ctx *c = ctx;
   msgpack_packer *pk = c->x->pk;
+  /* Each person a non-public role finds is a query about that person: audited like entity. */
+  if (audited_kind(h->kind) && h->stored_code.n == CX_CODE_LEN) {
+    int rc = audit_query(c->x, CX_OP_SEARCH, h->stored_code.p, h->kind, "", &c->now);
+    if (rc) return rc;
+  }
   c->n++;
   msgpack_pack_map(pk, 3);
-  pk_key(pk, "code"); pk_cx(pk, code);
-  pk_key(pk, "name"); pk_cx(pk, name);
-  pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, kind);
+  pk_key(pk, "code"); pk_cx(pk, h->code);
+  pk_key(pk, "name"); pk_cx(pk, h->name);
+  pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, h->kind);
   return 0;
 }
 
@@ -554,8 +580,9 @@ static int op_search(cx_exec *x, const cx_req *rq) {
   msgpack_pack_map(x->pk, 1);
   pk_key(x->pk, "results");
   size_t at = pk_array_placeholder(x);
-  search_ctx c = {x, 0};
+  search_ctx c = {x, 0, 0};
   rc = cx_query_search(x->q, t, (cx_role)x->role, prefix, (uint32_t)limit, search_cb, &c);
+  if (rc == CX_EBUSY) return rc; /* audit_query said why */
   if (rc == CX_EBADREQ) return fail(x, rc, "prefix is neither a name nor the start of a code");
   if (rc) return fail(x, rc, "search failed: %s", cx_strerror(rc));
   pk_array_patch(x, at, c.n);
@@ -758,7 +785,13 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
     cx_buf_free(&scratch);
     return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
   }
+  if ((rc = set_actor(x, b))) {
+    cx_batch_abort(b);
+    cx_buf_free(&scratch);
+    return rc;
+  }
   cx_str names[INGEST_MAX_FIELDS], vals[INGEST_MAX_FIELDS];
+  uint32_t forbidden = 0;
   for (uint32_t i = 0; i < n; i++) {
     uint32_t nf;
     scratch.len = 0;
@@ -844,12 +877,15 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
       cx_buf_free(&scratch);
       return fail(x, rc, "ingest failed: %s", cx_strerror(rc));
     }
+    if (rc == CX_EFORBIDDEN) forbidden++;
     if (rc) detail(x, i, "%s", why ? why : cx_strerror(rc));
   }
   cx_buf_free(&scratch);
   if (x->n_details) {
     cx_batch_abort(b);
-    return fail(x, CX_EBADREQ, "%u of %u records rejected; nothing was written", x->n_details, n);
+    /* Writing for another authority is a matter of rights, not of a malformed record. */
+    return fail(x, forbidden ? CX_EFORBIDDEN : CX_EBADREQ, "%u of %u records rejected%s; nothing was written",
+                x->n_details, n, forbidden ? " (records of authorities this token does not write for)" : "");
   }
   char det[32];
   snprintf(det, sizeof det, "records=%u", n);
@@ -860,14 +896,17 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
   cx_batch_result res;
   memset(&res, 0, sizeof res);
   rc = cx_batch_commit(b, &res);
+  if (rc == CX_EBADREQ) return fail(x, rc, "nothing was written: %s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, 7);
   pk_key(pk, "records"); msgpack_pack_uint32(pk, n);
   pk_key(pk, "inserted"); msgpack_pack_uint32(pk, res.inserted);
   pk_key(pk, "replaced"); msgpack_pack_uint32(pk, res.replaced);
   pk_key(pk, "unchanged"); msgpack_pack_uint32(pk, res.unchanged);
   pk_key(pk, "entities"); msgpack_pack_uint32(pk, res.entities_touched);
+  pk_key(pk, "kept_state"); msgpack_pack_uint32(pk, res.kept);
+  pk_key(pk, "transitions"); msgpack_pack_uint32(pk, res.transitions);
   return 0;
 }
 
@@ -885,10 +924,13 @@ static const char *log_safe(cx_str s, char *buf, size_t cap) {
 }
 
 /*
- * repair | revoke | objection {authority, record_id, reason, withdraw?: bool}
- * -> {authority, record_id, status | objection}
- * Audited in the store with the change: who (the token's name, never the token), the target
- * "authority/record_id" and the reason ("withdraw: <reason>" for a withdrawn objection).
+ * repair | revoke | reinstate | objection {authority, record_id, reason, withdraw?: bool,
+ *                                         override?: bool}
+ * -> {authority, record_id, status, objection}
+ * One lifecycle event (store.h cx_event), decided by the store's state machine and audited by
+ * it in the same txn: who (the token's name, never the token), the target
+ * "authority/record_id", "old -> new: reason". objection with withdraw: true closes an
+ * objection. repair with override: true (admin) repairs before the minimum display period.
  */
 static int op_status(cx_exec *x, const cx_req *rq) {
   cx_str auth, rid, reason;
@@ -897,48 +939,48 @@ static int op_status(cx_exec *x, const cx_req *rq) {
       (rc = f_str(x, rq, "reason", 1, &reason)) < 0)
     return rc;
   if (reason.n == 0) return fail(x, CX_EBADREQ, "reason must not be empty");
-  int withdraw = 0;
-  if ((rc = f_bool(x, rq, "withdraw", &withdraw)) < 0) return rc;
-  int status = -1, objection = -1;
-  if (rq->op == CX_OP_REPAIR) status = CX_ST_REPAIRED;
-  else if (rq->op == CX_OP_REVOKE) status = CX_ST_REVOKED;
-  else objection = withdraw ? 0 : 1;
+  int withdraw = 0, override = 0;
+  if ((rc = f_bool(x, rq, "withdraw", &withdraw)) < 0 || (rc = f_bool(x, rq, "override", &override)) < 0)
+    return rc;
+  int ev;
+  switch (rq->op) {
+  case CX_OP_REPAIR: ev = CX_EV_REPAIR; break;
+  case CX_OP_REVOKE: ev = CX_EV_REVOKE; break;
+  case CX_OP_REINSTATE: ev = CX_EV_REINSTATE; break;
+  default: ev = withdraw ? CX_EV_OBJECTION_WITHDRAW : CX_EV_OBJECTION; break;
+  }
+  if (withdraw && rq->op != CX_OP_OBJECTION) return fail(x, CX_EBADREQ, "withdraw is for objection only");
+  if (override && rq->op != CX_OP_REPAIR) return fail(x, CX_EBADREQ, "override is for repair only");
   cx_batch *b = NULL;
   rc = cx_batch_begin(cx__net_store(x->srv), &b);
   if (rc) return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
+  if ((rc = set_actor(x, b))) {
+    cx_batch_abort(b);
+    return rc;
+  }
   const char *why = NULL;
-  rc = cx_batch_set_status(b, auth, rid, status, objection, &why);
+  rc = cx_batch_transition(b, auth, rid, ev, override, reason, &why);
   if (rc) {
     cx_batch_abort(b);
     return fail(x, rc, "%s", why ? why : cx_strerror(rc));
   }
-  char tgt[CX_AUDIT_TARGET_MAX + 1], det[CX_AUDIT_DETAIL_MAX + 1];
-  int tn = snprintf(tgt, sizeof tgt, "%.*s/%.*s", (int)(auth.n > 64 ? 64 : auth.n), auth.p,
-                    (int)(rid.n > 160 ? 160 : rid.n), rid.p);
-  int dn = snprintf(det, sizeof det, "%s%.*s", withdraw && objection == 0 ? "withdraw: " : "",
-                    (int)(reason.n > CX_AUDIT_DETAIL_MAX ? CX_AUDIT_DETAIL_MAX : reason.n), reason.p);
-  if ((rc = audit_write(x, b, rq->op, (cx_str){tgt, (uint32_t)(tn < (int)sizeof tgt ? tn : (int)sizeof tgt - 1)},
-                        (cx_str){det, (uint32_t)(dn < (int)sizeof det ? dn : (int)sizeof det - 1)}))) {
-    cx_batch_abort(b);
-    return rc;
-  }
-  rc = cx_batch_commit(b, NULL);
+  cx_batch_result res;
+  rc = cx_batch_commit(b, &res);
   char a1[64], a2[160];
   if (rc == CX_ENOTFOUND)
     return fail(x, rc, "no record %s from authority %s", log_safe(rid, a2, sizeof a2),
                 log_safe(auth, a1, sizeof a1));
+  if (rc == CX_EBADREQ) return fail(x, rc, "%s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
+  /* The state as it is now (an event that changed nothing leaves it as it was). */
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 3);
+  msgpack_pack_map(pk, 5);
   pk_key(pk, "authority"); pk_cx(pk, auth);
   pk_key(pk, "record_id"); pk_cx(pk, rid);
-  if (status >= 0) {
-    pk_key(pk, "status");
-    pk_str(pk, cx_status_names[status]);
-  } else {
-    pk_key(pk, "objection");
-    if (objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  }
+  pk_key(pk, "status"); pk_enum(pk, cx_status_names, CX_ST_COUNT, res.status);
+  pk_key(pk, "objection");
+  if (res.objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "changed"); msgpack_pack_uint32(pk, res.transitions);
   return 0;
 }
 
@@ -950,6 +992,7 @@ static const op_fn handlers[CX_OP_COUNT] = {
     [CX_OP_RECORDS] = op_records,     [CX_OP_CHECK] = op_check,   [CX_OP_SEARCH] = op_search,
     [CX_OP_AGGREGATE] = op_aggregate, [CX_OP_STATS] = op_stats,   [CX_OP_INGEST] = op_ingest,
     [CX_OP_REPAIR] = op_status,       [CX_OP_REVOKE] = op_status, [CX_OP_OBJECTION] = op_status,
+    [CX_OP_REINSTATE] = op_status,
 };
 
 static size_t frame_begin(cx_buf *out) {

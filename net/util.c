@@ -18,7 +18,7 @@
 
 const char *const cx_op_names[CX_OP_COUNT] = {
     "ping", "auth", "entity", "records", "check", "search", "aggregate", "stats",
-    "ingest", "repair", "revoke", "objection"};
+    "ingest", "repair", "revoke", "objection", "reinstate"};
 
 int cx_op_parse(cx_str name) {
   for (int i = 0; i < CX_OP_COUNT; i++)
@@ -34,7 +34,7 @@ static const uint32_t role_ops[CX_ROLE_COUNT] = {
     [CX_ROLE_APPROVAL] = PUBLIC_OPS | B(CX_OP_CHECK),
     [CX_ROLE_ANALYST] = PUBLIC_OPS | B(CX_OP_AGGREGATE) | B(CX_OP_STATS),
     [CX_ROLE_SUBMITTER] = PUBLIC_OPS | B(CX_OP_INGEST) | B(CX_OP_REPAIR) | B(CX_OP_REVOKE) |
-                          B(CX_OP_OBJECTION),
+                          B(CX_OP_OBJECTION) | B(CX_OP_REINSTATE),
     [CX_ROLE_ADMIN] = (1u << CX_OP_COUNT) - 1,
 };
 
@@ -45,7 +45,7 @@ int cx_op_allowed(int role, int op) {
 
 int cx_op_is_slow(int op) {
   return op == CX_OP_AGGREGATE || op == CX_OP_INGEST || op == CX_OP_REPAIR ||
-         op == CX_OP_REVOKE || op == CX_OP_OBJECTION;
+         op == CX_OP_REVOKE || op == CX_OP_OBJECTION || op == CX_OP_REINSTATE;
 }
 
 /* ===================================================================== tokens */

@@ -51,6 +51,8 @@ typedef struct agg {
   src srcs[CX_DIM_COUNT];        /* rollup path: per need[] entry */
   int want_status, want_subtype; /* metrics that need these dims */
   cx_day from, to, as_of;
+  const cx_query *q;
+  int public_only;               /* count only the records displayable on as_of */
   /* hash table */
   group *g;
   size_t n_g, cap_g;
@@ -160,6 +162,11 @@ static int scan_cb(void *vctx, const cx_fact *r) {
   a->scanned++;
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
+  if (a->public_only) { /* the public counts only what it may see today */
+    cx_sum_rec sr = {r->decision_date, r->valid_from, r->valid_until, r->category, r->severity,
+                     r->status, (uint8_t)((r->subtype & 0x0F) << CX_SRF_SUBTYPE_SHIFT)};
+    if (!cx_query_displayable(a->q, r->entity_kind, &sr, a->as_of)) return 0;
+  }
   uint32_t v[CX_DIM_COUNT];
   for (unsigned i = 0; i < a->n_need; i++) v[i] = cx_fact_dim(r, (cx_dim)a->need[i]);
   for (unsigned i = 0; i < a->n_flt; i++)
@@ -402,15 +409,19 @@ static void month_range(const agg *a, uint32_t *lo, uint32_t *hi) {
 int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
                        cx_agg_result *out) {
   if (!q || !t || !spec || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
+  if (role == CX_ROLE_PUBLIC && spec->as_of && spec->as_of != cx_day_today()) return CX_EPUBLICDAY;
   agg *a = calloc(1, sizeof *a);
   if (!a) return CX_ENOMEM;
   cx_agg_row *rows = NULL;
   int rc = setup(a, spec);
   if (rc < 0) goto fail;
   a->spec = spec;
+  a->q = q;
+  a->public_only = role == CX_ROLE_PUBLIC;
   if ((rc = tab_grow(a)) < 0) goto fail;
 
-  int cube = spec->force_scan ? -1 : pick_cube(a, spec);
+  /* Rollups count every record: the public's view depends on the day, so it always scans. */
+  int cube = spec->force_scan || a->public_only ? -1 : pick_cube(a, spec);
   if (cube >= 0) {
     uint32_t lo, hi;
     month_range(a, &lo, &hi);

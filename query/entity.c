@@ -11,12 +11,12 @@ static cx_str region_name(cx_txn *t, uint32_t code) {
   return s;
 }
 
-/** 1 when the public role may see at least one record of s on as_of. */
-static int any_displayable(const cx_query *q, const cx_summary *s, cx_day as_of) {
+/** 1 when role may see at least one record of s on as_of. */
+static int any_visible(const cx_query *q, cx_role role, const cx_summary *s, cx_day as_of) {
   for (uint32_t i = 0; i < s->n_recs; i++) {
     cx_sum_rec r;
     cx_summary_rec(s, i, &r);
-    if (cx_query_displayable(q, s->kind, &r, as_of)) return 1;
+    if (cx_query_visible(q, role, s->kind, &r, as_of)) return 1;
   }
   return 0;
 }
@@ -24,32 +24,44 @@ static int any_displayable(const cx_query *q, const cx_summary *s, cx_day as_of)
 int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_day as_of,
                     cx_entity_status *out) {
   if (!q || !t || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
+  int rc = cx_query_check_day(role, as_of);
+  if (rc < 0) return rc;
   char norm[CX_CODE_LEN + 1];
   int is_person = 0;
-  int rc = cx__query_code(code, norm, &is_person);
+  rc = cx__query_code(code, norm, &is_person);
   if (rc < 0) return rc;
   cx_summary s;
   rc = cx_store_summary_get(t, norm, &s);
   if (rc < 0) return rc;
 
+  /* Everything below is computed over the records the role may see, and nothing else: for the
+   * public an entity with none is not there at all. */
+  int pub = role == CX_ROLE_PUBLIC;
   cx_cat_counts counts[CX_CAT_COUNT];
   memset(counts, 0, sizeof counts);
-  uint32_t flags = 0;
+  uint32_t flags = 0, n_vis = 0;
+  cx_day newest = CX_DAY_NONE;
   for (uint32_t i = 0; i < s.n_recs; i++) {
     cx_sum_rec r;
     cx_summary_rec(&s, i, &r);
-    if (r.category >= CX_CAT_COUNT) continue;
+    if (r.category >= CX_CAT_COUNT || !cx_query_visible(q, role, s.kind, &r, as_of)) continue;
     cx_cat_counts *c = &counts[r.category];
     int inf = cx_query_in_force(&r, as_of);
+    n_vis++;
     c->total++;
     c->in_force += (uint32_t)inf;
-    c->visible += role == CX_ROLE_PUBLIC ? (uint32_t)cx_query_displayable(q, s.kind, &r, as_of) : 1u;
+    c->visible += pub ? 1u : (uint32_t)cx_query_displayable(q, s.kind, &r, as_of);
+    if (r.decision_date > newest) newest = r.decision_date;
     if (inf && r.category == CX_CAT_BLACKLIST) flags |= CX_EF_BLACKLISTED;
     if (inf && r.category == CX_CAT_REDLIST) flags |= CX_EF_REDLISTED;
+    if (inf && (r.flags & CX_SRF_RESTRICTS)) flags |= CX_EF_UNDER_MEASURES;
     if (r.status == CX_ST_ACTIVE && (r.flags & CX_SRF_OBJECTION)) flags |= CX_EF_OBJECTION;
   }
+  if (pub && !n_vis) return CX_ENOTFOUND;
+  /* Non-public roles: the check index also holds measures of records whose flag predates the
+   * index (stores written before CX_SRF_RESTRICTS); it agrees with the flags of a rebuilt one. */
   cx_summary part;
-  for (uint32_t k = 0; k <= s.n_chunks && !(flags & CX_EF_UNDER_MEASURES); k++) {
+  for (uint32_t k = 0; !pub && k <= s.n_chunks && !(flags & CX_EF_UNDER_MEASURES); k++) {
     if ((rc = cx_store_summary_chunk(t, &s, k, &part))) return rc;
     for (uint32_t i = 0; i < part.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
       cx_sum_hit h;
@@ -57,12 +69,6 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
       if ((h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
         flags |= CX_EF_UNDER_MEASURES;
     }
-  }
-
-  if (role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind)) {
-    uint32_t vis = 0;
-    for (int c = 0; c < CX_CAT_COUNT; c++) vis += counts[c].visible;
-    if (!vis) return CX_ENOTFOUND;
   }
 
   cx_str acode = {"", 0}, aname = {"", 0};
@@ -87,7 +93,7 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
   out->authority_code = acode;
   out->authority_name = aname;
   out->flags = flags;
-  out->last_update = s.last_update;
+  out->last_update = pub ? newest : s.last_update;
   return 0;
 }
 
@@ -176,8 +182,8 @@ static int page_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
   if (req->category >= 0 && r->category != (uint8_t)req->category) return 0;
   cx_sum_rec sr;
   cx__query_sum_rec_of(r, &sr);
+  if (!cx_query_visible(p->q, req->role, p->kind, &sr, req->as_of)) return 0;
   int disp = cx_query_displayable(p->q, p->kind, &sr, req->as_of);
-  if (req->role == CX_ROLE_PUBLIC && !disp) return 0;
   if (p->emitted == p->limit) { /* one more visible record: there is a next page */
     p->more = 1;
     return 1;
@@ -203,13 +209,18 @@ int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
   if ((unsigned)req->role >= CX_ROLE_COUNT || req->category < -1 || req->category >= CX_CAT_COUNT ||
       req->limit > 1000)
     return CX_EBADREQ;
+  int rc = cx_query_check_day(req->role, req->as_of);
+  if (rc < 0) return rc;
   char norm[CX_CODE_LEN + 1];
   int is_person = 0;
-  int rc = cx__query_code(req->code, norm, &is_person);
+  rc = cx__query_code(req->code, norm, &is_person);
   if (rc < 0) return rc;
   cx_summary s;
   rc = cx_store_summary_get(t, norm, &s);
   if (rc < 0) return rc;
+  /* Same rule as the status page, and before the cursor is looked at: an entity the public may
+   * not see does not exist for it, whatever the cursor (no existence oracle). */
+  if (req->role == CX_ROLE_PUBLIC && !any_visible(q, req->role, &s, req->as_of)) return CX_ENOTFOUND;
   cx_reckey after;
   int have_after = 0;
   if (req->cursor.n) {
@@ -217,10 +228,6 @@ int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
     if (rc < 0) return rc;
     have_after = 1;
   }
-  /* Same rule as the status page: a person the public may not see does not exist for it. */
-  if (req->role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind) &&
-      !any_displayable(q, &s, req->as_of))
-    return CX_ENOTFOUND;
 
   page_ctx p = {q, req, s.kind, req->limit ? req->limit : 20, 0, 0, {0, 0, 0}, fn, ctx};
   rc = cx_store_records_each(t, s.entity_id, have_after ? &after : NULL, page_cb, &p);

@@ -159,15 +159,27 @@ int cx_query_in_force(const cx_sum_rec *r, cx_day as_of) {
 int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, cx_day as_of) {
   if (r->status != CX_ST_ACTIVE || r->severity >= CX_SEV_COUNT || r->category >= CX_CAT_COUNT)
     return 0;
-  if (cx__query_kind_is_person(kind) && !(q->cat.person_public & (1u << r->category))) return 0;
   const cx_catalog *c = &q->cat;
-  if (!c->display[r->severity].publish) return 0;
-  if (as_of < r->decision_date) return 0;
-  /* period = clamp(valid_until - decision_date, min, max); an open end clamps to max. */
-  int64_t span = r->valid_until == CX_DAY_OPEN ? INT64_MAX
-                                               : (int64_t)r->valid_until - (int64_t)r->decision_date;
-  int64_t lo = c->display[r->severity].min_days, hi = c->display[r->severity].max_days;
-  int64_t period = span < lo ? lo : span;
-  if (period > hi) period = hi;
-  return (int64_t)as_of - (int64_t)r->decision_date < period;
+  if (cx__query_kind_is_person(kind) && !(c->person_public & (1u << r->category))) return 0;
+  unsigned subtype = (unsigned)r->flags >> CX_SRF_SUBTYPE_SHIFT;
+  /* Records other than 失信信息 (licences, red lists, kept commitments ...): public while valid. */
+  if (!cx_catalog_is_negative(c, r->category, subtype)) return cx_query_in_force(r, as_of);
+  /* 失信信息: from the decision to the tier's maximum, or the source's own end when earlier. */
+  cx_day end;
+  if (!cx_catalog_display_end(c, r->severity, r->decision_date, r->valid_until, &end)) return 0;
+  return r->decision_date <= as_of && as_of < end;
+}
+
+int cx_query_visible(const cx_query *q, cx_role role, uint8_t kind, const cx_sum_rec *r,
+                     cx_day as_of) {
+  switch (role) {
+  case CX_ROLE_PUBLIC: return cx_query_displayable(q, kind, r, as_of);
+  /* Repair and revocation stop sharing with departments (停止共享): approval sees active only. */
+  case CX_ROLE_APPROVAL: return r->status == CX_ST_ACTIVE;
+  default: return 1;
+  }
+}
+
+int cx_query_check_day(cx_role role, cx_day as_of) {
+  return role == CX_ROLE_PUBLIC && as_of != cx_day_today() ? CX_EPUBLICDAY : 0;
 }

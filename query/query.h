@@ -4,14 +4,20 @@
  * query/ is pure: no sockets, no files; it reads the store through store.h only. Every call
  * takes a read transaction the caller owns (cx_txn), a role and an as-of day.
  *
- * Semantics (docs/data-model.md):
+ * Semantics (docs/data-model.md "What each role sees"), decided here once for every door:
  *  - in force on day D: status active and valid_from <= D < valid_until (open end: in force);
- *  - displayable to the public on day D: active, category publishable for the entity kind
- *    (catalogue `person_public` for civil servants and persons), tier published, and
- *    decision_date <= D < decision_date + period, where period = clamp(valid_until -
- *    decision_date, min_days, max_days) of the tier (catalogue `display` lines);
- *  - the public role never sees a full resident ID number (cx_idcard_mask) nor a record that is
- *    not displayable; other roles see all records, with flags.
+ *  - displayable to the public on day D: active; for persons and civil servants a category
+ *    of the catalogue's `person_public`; then for 失信信息 (catalogue `negative`): its tier
+ *    published and decision_date <= D < end, end = decision_date + the tier's max_months (or
+ *    valid_until when earlier, cx_catalog_display_end); for other records: in force on D;
+ *  - the public role sees today only (cx_day_today(), the Beijing day): any other as_of is
+ *    CX_EPUBLICDAY. Everything it is told (counts, flags, last_update, search results,
+ *    aggregates, errors) is computed from its displayable records: an entity with none is
+ *    CX_ENOTFOUND, exactly like an unknown code, whatever the other arguments;
+ *  - the approval role (sharing with departments) sees active records only: a repaired or
+ *    revoked record is no longer shared; analyst, submitter and admin see every record, flagged;
+ *  - the public never sees a full resident ID number (cx_idcard_mask); search masks them for
+ *    every role but admin.
  *
  * Caveats (threads): a cx_query is immutable after cx_query_new() except cx_query_reload();
  * share one between threads, or give each thread its own. Results point into the txn's map
@@ -45,15 +51,23 @@ const cx_catalog *cx_query_catalog(const cx_query *q);
 /* ===================================================================== visibility */
 
 int cx_query_in_force(const cx_sum_rec *r, cx_day as_of);
-/** Displayable to the public role on as_of (see above). kind is the entity's cx_kind. */
+/** Displayable to the public role on as_of (see above). kind is the entity's cx_kind;
+ *  r->flags carries the subtype (CX_SRF_SUBTYPE_SHIFT). */
 int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, cx_day as_of);
+/** Whether role may see record r of an entity of kind on as_of (public: displayable). */
+int cx_query_visible(const cx_query *q, cx_role role, uint8_t kind, const cx_sum_rec *r,
+                     cx_day as_of);
+/** 0, or CX_EPUBLICDAY when role is public and as_of is not today. Every op checks it. */
+int cx_query_check_day(cx_role role, cx_day as_of);
 
 /* ===================================================================== entity */
 
 typedef struct cx_cat_counts {
-  uint32_t total, in_force, visible; /* visible: to the caller's role */
+  uint32_t total, in_force, visible; /* over the records the role may see; visible: the
+                                        displayable ones (public: == total) */
 } cx_cat_counts;
 
+/* Flags, over the records the role may see: */
 #define CX_EF_BLACKLISTED 1u    /* an in-force serious-dishonesty list entry */
 #define CX_EF_UNDER_MEASURES 2u /* an in-force deny or review measure */
 #define CX_EF_REDLISTED 4u      /* an in-force red-list entry */
@@ -68,14 +82,15 @@ typedef struct cx_entity_status {
   cx_str authority_code, authority_name; /* civil servants */
   cx_cat_counts counts[CX_CAT_COUNT];
   uint32_t flags;              /* CX_EF_* */
-  cx_day last_update;
+  cx_day last_update;          /* public: the newest decision_date it may see; others: the day
+                                  of the last batch that changed the entity */
   char code_buf[CX_CODE_LEN + 1]; /* storage for a masked code */
 } cx_entity_status;
 
 /**
  * The status page of code (any case/whitespace; validated). One summary lookup.
- * CX_EINVALCODE (or a finer code error), CX_ENOTFOUND. The public role gets CX_ENOTFOUND for an
- * entity none of whose records it may see when the entity is a person or civil servant.
+ * CX_EINVALCODE (or a finer code error), CX_ENOTFOUND, CX_EPUBLICDAY. The public role gets
+ * CX_ENOTFOUND for an entity none of whose records it may see (any kind).
  */
 int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_day as_of,
                     cx_entity_status *out);
@@ -109,8 +124,9 @@ typedef struct cx_records_req {
  * store salt. A cursor of another entity, another category filter, another store, forged or
  * malformed: CX_EBADREQ. Also CX_EBADREQ: limit > 1000, category outside -1..CX_CAT_COUNT-1.
  * Paging visits each record exactly once; records inserted meanwhile ahead of the cursor
- * (newer) do not appear. Code errors and CX_ENOTFOUND as cx_query_entity (including the
- * public role and a person without public records).
+ * (newer) do not appear. Code errors, CX_EPUBLICDAY and CX_ENOTFOUND as cx_query_entity,
+ * checked before the cursor: an entity hidden from the role is CX_ENOTFOUND with any cursor.
+ * Records are those the role may see (cx_query_visible).
  */
 int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
                      cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]);
@@ -157,10 +173,18 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
 
 /* ===================================================================== search */
 
-typedef int (*cx_search_fn)(void *ctx, cx_str code, cx_str name, uint8_t kind);
+typedef struct cx_search_hit {
+  cx_str code;        /* as the role may see it: ID numbers masked for every role but admin */
+  cx_str name;
+  uint8_t kind;
+  cx_str stored_code; /* the full stored code, for the door's audit entry only: never send it */
+} cx_search_hit;
+typedef int (*cx_search_fn)(void *ctx, const cx_search_hit *h);
 /**
  * Entities by normalised name prefix, then by code prefix; at most limit (1..100, 0 -> 20)
- * results, each once. The public role gets masked ID numbers and no persons or civil servants.
+ * results, each once. The public role gets no persons or civil servants and no entity without
+ * a record it may see; other roles get persons with masked ID numbers (admin: in full), and
+ * the door audits each person returned (kind person or civil_servant).
  * fn returns 0 to go on, > 0 to stop, < 0 to abort (returned). A call visits at most 20000
  * index entries (results may be fewer than limit when a prefix matches mostly hidden
  * entities). CX_EBADREQ: limit > 100, a prefix with nothing to search for.
@@ -219,8 +243,10 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
 
 /**
  * Runs an aggregate. From the smallest covering rollup cube when there is one, else by a scan
- * of the records; both give identical results. The public role gets cells with
- * count < CX_AGG_MIN_PUBLIC_CELL removed (before limit). Allocates the rows (not a hot path).
+ * of the records; both give identical results. The public role counts only the records
+ * displayable today (always a scan: displayability depends on the day) and gets cells with
+ * count < CX_AGG_MIN_PUBLIC_CELL removed (before limit); its as_of must be today
+ * (CX_EPUBLICDAY). Allocates the rows (not a hot path).
  *  - no metrics: one metric, count (rows[i].vals[0]); as_of CX_DAY_NONE: today;
  *  - rates are 0 when their denominator is 0: on_time_rate = on_time / reported,
  *    report_delay = delay_sum / reported (mean working days, negative delays count 0),

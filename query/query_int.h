@@ -44,7 +44,7 @@ static inline void cx__query_sum_rec_of(const cx_record *r, cx_sum_rec *out) {
   out->category = r->category;
   out->severity = r->severity;
   out->status = r->status;
-  out->flags = r->objection ? CX_SRF_OBJECTION : 0;
+  out->flags = (uint8_t)((r->objection ? CX_SRF_OBJECTION : 0) | ((r->subtype & 0x0F) << CX_SRF_SUBTYPE_SHIFT));
 }
 
 /** In force on day d: active and valid_from <= d < valid_until (CX_DAY_OPEN never ends). */

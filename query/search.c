@@ -13,6 +13,7 @@ typedef struct search_ctx {
   const cx_query *q;
   cx_txn *t;
   cx_role role;
+  cx_day today;
   uint32_t limit, n;
   char seen[SEARCH_MAX][CX_CODE_LEN];
   cx_search_fn fn;
@@ -38,11 +39,26 @@ static int search_cb(void *vctx, cx_str code, cx_str norm_name) {
     c->err = rc;
     return 1;
   }
-  if (c->role == CX_ROLE_PUBLIC && cx__query_kind_is_person(s.kind)) return 0;
+  if (c->role == CX_ROLE_PUBLIC) {
+    /* The public finds no person, and no entity it has no record of today. */
+    if (cx__query_kind_is_person(s.kind)) return 0;
+    int any = 0;
+    for (uint32_t i = 0; i < s.n_recs && !any; i++) {
+      cx_sum_rec r;
+      cx_summary_rec(&s, i, &r);
+      any = cx_query_displayable(c->q, s.kind, &r, c->today);
+    }
+    if (!any) return 0;
+  }
   memcpy(c->seen[c->n++], code.p, CX_CODE_LEN);
   char buf[CX_CODE_LEN + 1];
-  cx_str shown = cx__query_visible_code(c->role, s.code, buf);
-  rc = c->fn ? c->fn(c->ctx, shown, s.name, s.kind) : 0;
+  cx_search_hit h = {s.code, s.name, s.kind, s.code};
+  /* A list of names is not a lookup of one: ID numbers are masked for every role but admin. */
+  if (c->role != CX_ROLE_ADMIN && cx__query_code_is_idcard(s.code.p, s.code.n)) {
+    cx_idcard_mask(s.code.p, buf);
+    h.code = (cx_str){buf, CX_CODE_LEN};
+  }
+  rc = c->fn ? c->fn(c->ctx, &h) : 0;
   if (rc < 0) {
     c->err = rc;
     return 1;
@@ -82,6 +98,7 @@ int cx_query_search(const cx_query *q, cx_txn *t, cx_role role, cx_str prefix, u
   c->q = q;
   c->t = t;
   c->role = role;
+  c->today = cx_day_today();
   c->limit = limit ? limit : SEARCH_DEFAULT;
   c->fn = fn;
   c->ctx = ctx;

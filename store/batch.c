@@ -12,25 +12,34 @@
  * The batch's audit entries (cx_batch_audit) are written first, in the same txn: a failure at
  * any later step aborts them with the change they record.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store_int.h"
 
-enum { OP_PUT, OP_STATUS };
-
+/* One slot per (authority, record_id): an optional put, then the events on it in order. */
 typedef struct bop {
-  uint8_t type, is_person;
-  int8_t status, objection; /* OP_STATUS: -1 keep */
+  uint8_t has_put, is_person;
+  int32_t ev_head, ev_tail;  /* events (b->evs), -1: none */
   char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
-  cx_str rid;               /* OP_STATUS (OP_PUT: r.record_id) */
-  cx_record r;              /* OP_PUT: strings in the batch arena */
+  cx_str rid;                /* in the batch arena */
+  cx_record r;               /* has_put: strings in the batch arena */
 } bop;
+
+typedef struct bev {
+  uint8_t ev, override;
+  int32_t next;
+  cx_str reason;             /* in the batch arena */
+} bev;
 
 struct cx_batch {
   cx_store *st;
   cx_arena arena;
   bop *ops;
   size_t n, cap;
+  bev *evs;
+  size_t n_evs, cap_evs;
   cx_hmap refs; /* authority code (18) + record_id -> op index */
   /* The last authority code as given and normalised: files repeat one authority for long runs. */
   char last_araw[64];
@@ -38,6 +47,11 @@ struct cx_batch {
   char last_acode[CX_CODE_LEN + 1];
   cx_audit_entry *aud;   /* audit entries, strings in the arena */
   size_t n_aud, cap_aud;
+  /* The actor (cx_batch_set_actor): audit fields of transitions, override right, scope. */
+  cx_str who, role, client;
+  int may_override, scoped;
+  uint32_t n_scope;
+  char (*scope)[CX_CODE_LEN + 1];
 };
 
 int cx_batch_begin(cx_store *st, cx_batch **out) {
@@ -59,7 +73,9 @@ void cx_batch_abort(cx_batch *b) {
   cx__arena_free(&b->arena);
   cx__hmap_free(&b->refs);
   free(b->ops);
+  free(b->evs);
   free(b->aud);
+  free(b->scope);
   free(b);
 }
 
@@ -93,6 +109,38 @@ int cx_batch_audit(cx_batch *b, const cx_audit_entry *e) {
   return 0;
 }
 
+int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a) {
+  if (!a) return CX_EBADREQ;
+  if (a->authorities && a->n_authorities > CX_MAX_SCOPE) return CX_EBADREQ;
+  b->who = a->who;
+  b->role = a->role;
+  b->client = a->client;
+  if (copy_str(b, &b->who) || copy_str(b, &b->role) || copy_str(b, &b->client)) return CX_ENOMEM;
+  b->may_override = a->may_override != 0;
+  free(b->scope);
+  b->scope = NULL;
+  b->n_scope = 0;
+  b->scoped = a->authorities != NULL;
+  if (b->scoped && a->n_authorities) {
+    b->scope = malloc((size_t)a->n_authorities * sizeof *b->scope);
+    if (!b->scope) return CX_ENOMEM;
+    for (uint32_t i = 0; i < a->n_authorities; i++) {
+      memcpy(b->scope[i], a->authorities[i], CX_CODE_LEN);
+      b->scope[i][CX_CODE_LEN] = 0;
+    }
+    b->n_scope = a->n_authorities;
+  }
+  return 0;
+}
+
+/* 1 when the actor may write records of authority acode (normalised). */
+static int in_scope(const cx_batch *b, const char acode[CX_CODE_LEN]) {
+  if (!b->scoped) return 1;
+  for (uint32_t i = 0; i < b->n_scope; i++)
+    if (memcmp(b->scope[i], acode, CX_CODE_LEN) == 0) return 1;
+  return 0;
+}
+
 /* Finds or adds the op slot of (acode, rid). */
 static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int *found) {
   unsigned char key[CX_CODE_LEN + CX_MAX_RECORD_ID];
@@ -111,6 +159,7 @@ static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int 
   *slot = (uint32_t)b->n;
   bop *op = &b->ops[b->n++];
   memset(op, 0, sizeof *op);
+  op->ev_head = op->ev_tail = -1;
   return op;
 }
 
@@ -142,6 +191,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
       memcpy(b->last_acode, acode, sizeof acode);
     }
   }
+  if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority_code: not one of this writer's authorities");
   if (!r.record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (r.record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
   if (!r.entity_name.n) FAIL(CX_EBADREQ, "entity_name: required");
@@ -155,6 +205,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.subtype >= CX_SUB_COUNT || !cx_subtype_valid(r.category, r.subtype))
     FAIL(CX_EBADREQ, "subtype: not allowed for this category");
   if (r.domain >= CX_DOM_COUNT) FAIL(CX_EBADREQ, "domain: out of range");
+  if (r.severity == CX_SEV_UNSET) r.severity = cx_catalog_tier(cat, &r);
   if (r.severity >= CX_SEV_COUNT) FAIL(CX_EBADREQ, "severity: out of range");
   if (r.status >= CX_ST_COUNT) FAIL(CX_EBADREQ, "status: out of range");
   if (r.objection > 1) FAIL(CX_EBADREQ, "objection: must be 0 or 1");
@@ -204,9 +255,8 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
       (rc = copy_str(b, &r.measures)) || (rc = copy_str(b, &r.basis)) ||
       (rc = copy_str(b, &r.content)))
     FAIL(CX_ENOMEM, "out of memory");
-  op->type = OP_PUT;
+  op->has_put = 1;
   op->is_person = (uint8_t)is_person;
-  op->status = op->objection = -1;
   op->rid = r.record_id;
   op->r = r; /* entity_code / authority_code point at op->code / op->acode at commit */
   if (why) *why = NULL;
@@ -216,38 +266,48 @@ fail:
   return rc;
 }
 
-int cx_batch_set_status(cx_batch *b, cx_str authority_code, cx_str record_id, int status,
-                        int objection, const char **why) {
+int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, int ev,
+                        int override, cx_str reason, const char **why) {
   int rc;
   const char *msg_ = NULL;
   char acode[CX_CODE_LEN + 1];
   if (cx_uscc_normalize(authority_code.p, authority_code.n, acode))
     FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");
   if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
-  if (status < -1 || status >= CX_ST_COUNT) FAIL(CX_EBADREQ, "status: out of range");
-  if (objection < -1 || objection > 1) FAIL(CX_EBADREQ, "objection: must be 0 or 1");
+  if (ev < 0 || ev >= CX_EV_COUNT) FAIL(CX_EBADREQ, "event: unknown lifecycle event");
+  if (!reason.n) FAIL(CX_EBADREQ, "reason: required");
+  if (reason.n > CX_AUDIT_DETAIL_MAX) FAIL(CX_EBADREQ, "reason: longer than 1024 bytes");
+  if (override && ev != CX_EV_REPAIR) FAIL(CX_EBADREQ, "override: only for repair");
+  if (override && !b->may_override) FAIL(CX_EFORBIDDEN, "override: only admin may repair early");
+  if (b->n_evs == b->cap_evs) {
+    size_t cap = b->cap_evs ? b->cap_evs * 2 : 16;
+    bev *p = realloc(b->evs, cap * sizeof *p);
+    if (!p) FAIL(CX_ENOMEM, "out of memory");
+    b->evs = p;
+    b->cap_evs = cap;
+  }
   int found;
   size_t before = b->n;
   bop *op = op_slot(b, acode, record_id, &found);
   if (!op || (!found && b->n == before)) FAIL(CX_ENOMEM, "out of memory");
-  if (found) {
-    if (op->type == OP_PUT) {
-      if (status >= 0) op->r.status = (uint8_t)status;
-      if (objection >= 0) op->r.objection = (uint8_t)objection;
-    } else {
-      if (status >= 0) op->status = (int8_t)status;
-      if (objection >= 0) op->objection = (int8_t)objection;
-    }
-  } else {
+  if (!found) {
     cx_str rid = record_id;
     if (copy_str(b, &rid)) FAIL(CX_ENOMEM, "out of memory");
-    op->type = OP_STATUS;
     memcpy(op->acode, acode, sizeof acode);
     op->rid = rid;
-    op->status = (int8_t)status;
-    op->objection = (int8_t)objection;
   }
+  bev *e = &b->evs[b->n_evs];
+  e->ev = (uint8_t)ev;
+  e->override = override != 0;
+  e->next = -1;
+  e->reason = reason;
+  if (copy_str(b, &e->reason)) FAIL(CX_ENOMEM, "out of memory");
+  int32_t idx = (int32_t)b->n_evs++;
+  if (op->ev_tail >= 0) b->evs[op->ev_tail].next = idx;
+  else op->ev_head = idx;
+  op->ev_tail = idx;
   if (why) *why = NULL;
   return 0;
 fail:
@@ -304,6 +364,9 @@ typedef struct cstate {
   cx_racc acc;
   cx_facc facts;
   cx_sumb sb;
+  cx_audit_entry *taud; /* audit entries of the transitions, strings in tarena */
+  size_t n_taud, cap_taud;
+  cx_arena tarena;
 } cstate;
 
 static void cstate_free(cstate *c) {
@@ -320,6 +383,8 @@ static void cstate_free(cstate *c) {
   cx__buf_free(&c->oldv);
   cx__racc_free(&c->acc);
   cx__sumb_free(&c->sb);
+  free(c->taud);
+  cx__arena_free(&c->tarena);
   memset(c, 0, sizeof *c);
 }
 
@@ -454,6 +519,112 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
   return ent_add(c, code, *eid, 0);
 }
 
+/* A commit failure's reason, for both the caller (res->error) and cx_store_errmsg(). */
+static void why_fail(cx_store *st, cx_batch_result *res, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void why_fail(cx_store *st, cx_batch_result *res, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(res->error, sizeof res->error, fmt, ap);
+  va_end(ap);
+  cx__store_setmsg(st, "%s", res->error);
+}
+
+static const char *tier_name(unsigned t) { return t < CX_SEV_COUNT ? cx_severity_names[t] : "?"; }
+
+/* Applies one event to *nr (the record as it will be written), through the state machine;
+ * audits an applied transition. *applied = 1 when the state changed. */
+static int apply_event(cx_batch *b, cstate *c, cx_batch_result *res, const bop *op, cx_record *nr,
+                       int ev, int override, cx_str reason, cx_day today, int *applied) {
+  cx_store *st = b->st;
+  const char *why = NULL;
+  uint8_t ns, no;
+  *applied = 0;
+  int rc = cx_lifecycle_next(nr->status, nr->objection, ev, &ns, &no, &why);
+  if (rc < 0) {
+    why_fail(st, res, "%s: authority %s, record_id %.*s", why, op->acode, (int)op->rid.n, op->rid.p);
+    return rc;
+  }
+  if (rc == 1) return 0;
+  if (ev == CX_EV_REPAIR) {
+    const cx_catalog *cat = st->catalog;
+    if (!cx_catalog_is_negative(cat, nr->category, nr->subtype)) {
+      why_fail(st, res, "repair: only 失信信息 (negative records) are repaired; %s records are not "
+               "(authority %s, record_id %.*s)", cx_category_names[nr->category], op->acode,
+               (int)op->rid.n, op->rid.p);
+      return CX_EBADREQ;
+    }
+    cx_day from = cx_catalog_repair_from(cat, nr->severity, nr->decision_date);
+    if (nr->severity != CX_SEV_MINOR && today < from && !override) {
+      char d[11];
+      cx_day_format(from, d);
+      why_fail(st, res, "repair: not before %s, the end of the minimum display period of a %s "
+               "record (authority %s, record_id %.*s)", d, tier_name(nr->severity), op->acode,
+               (int)op->rid.n, op->rid.p);
+      return CX_EBADREQ;
+    }
+  }
+  /* One audit entry per transition: who, the event, the record, old -> new and the reason. */
+  if (c->n_taud == c->cap_taud) {
+    size_t cap = c->cap_taud ? c->cap_taud * 2 : 16;
+    cx_audit_entry *p = realloc(c->taud, cap * sizeof *p);
+    if (!p) return CX_ENOMEM;
+    c->taud = p;
+    c->cap_taud = cap;
+  }
+  char *tgt = cx__arena_alloc(&c->tarena, CX_CODE_LEN + 1 + op->rid.n);
+  size_t dcap = 96 + (size_t)reason.n;
+  char *det = cx__arena_alloc(&c->tarena, dcap);
+  if (!tgt || !det) return CX_ENOMEM;
+  memcpy(tgt, op->acode, CX_CODE_LEN);
+  tgt[CX_CODE_LEN] = '/';
+  memcpy(tgt + CX_CODE_LEN + 1, op->rid.p, op->rid.n);
+  const char *os = nr->status < CX_ST_COUNT ? cx_status_names[nr->status] : "?";
+  int dn;
+  if (ev == CX_EV_OBJECTION || ev == CX_EV_OBJECTION_WITHDRAW)
+    dn = snprintf(det, dcap, "objection %s -> %s: %.*s", nr->objection ? "open" : "closed",
+                  no ? "open" : "closed", (int)reason.n, reason.p);
+  else
+    dn = snprintf(det, dcap, "%s -> %s%s: %.*s", os, cx_status_names[ns],
+                  override && today < cx_catalog_repair_from(st->catalog, nr->severity, nr->decision_date)
+                      ? " (override of the minimum period)" : "",
+                  (int)reason.n, reason.p);
+  if (dn < 0) dn = 0;
+  if ((size_t)dn >= dcap) dn = (int)dcap - 1;
+  cx_audit_entry *a = &c->taud[c->n_taud++];
+  memset(a, 0, sizeof *a);
+  a->who = b->who;
+  a->role = b->role;
+  a->op = cx_str_c(cx_event_names[ev]);
+  a->target = (cx_str){tgt, (uint32_t)(CX_CODE_LEN + 1 + op->rid.n)};
+  a->detail = (cx_str){det, (uint32_t)dn};
+  a->client = b->client;
+  nr->status = ns;
+  nr->objection = no;
+  res->transitions++;
+  *applied = 1;
+  return 0;
+}
+
+/* Applies the op's events in order, then the revoke a feed row implies (revoked is final, so
+ * it comes last whatever the order of the row and the events in the batch). */
+static int apply_events(cx_batch *b, cstate *c, cx_batch_result *res, const bop *op, cx_record *nr,
+                        int feed_revoke, cx_day today, int *n_applied) {
+  int err, a;
+  *n_applied = 0;
+  for (int32_t i = op->ev_head; i >= 0; i = b->evs[i].next) {
+    const bev *e = &b->evs[i];
+    if ((err = apply_event(b, c, res, op, nr, e->ev, e->override, e->reason, today, &a))) return err;
+    *n_applied += a;
+  }
+  if (feed_revoke) {
+    if ((err = apply_event(b, c, res, op, nr, CX_EV_REVOKE, 0, CX_STR("revoked in the authority's feed"), today, &a)))
+      return err;
+    *n_applied += a;
+  }
+  return 0;
+}
+
 static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   cx_store *st = b->st;
   MDB_txn *txn = NULL;
@@ -475,10 +646,10 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if (!c->pre || !c->ord) { err = CX_ENOMEM; goto fail; }
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
-    err = auth_resolve(st, txn, c, &ctr, op->acode, op->type == OP_PUT ? op->r.authority_name : (cx_str){"", 0},
-                       op->type == OP_PUT, &c->pre[i].aid);
+    err = auth_resolve(st, txn, c, &ctr, op->acode, op->has_put ? op->r.authority_name : (cx_str){"", 0},
+                       op->has_put, &c->pre[i].aid);
     if (err == CX_ENOTFOUND) {
-      cx__store_setmsg(st, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
+      why_fail(st, res, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
       goto fail;
     }
     if (err) goto fail;
@@ -525,16 +696,18 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       }
       if ((err = cx__rec_decode(ov.mv_data, ov.mv_size, &old))) goto fail;
     }
-    if (op->type == OP_STATUS) {
+    if (!op->has_put) {
       if (!have_old) {
-        cx__store_setmsg(st, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
+        why_fail(st, res, "record not found: authority %s, record_id %.*s", op->acode, (int)op->rid.n, op->rid.p);
         err = CX_ENOTFOUND;
         goto fail;
       }
       cx_record nr = old;
-      if (op->status >= 0) nr.status = (uint8_t)op->status;
-      if (op->objection >= 0) nr.objection = (uint8_t)op->objection;
-      if (nr.status == old.status && nr.objection == old.objection) {
+      int applied;
+      if ((err = apply_events(b, c, res, op, &nr, 0, today, &applied))) goto fail;
+      res->status = nr.status;
+      res->objection = nr.objection;
+      if (!applied) {
         res->unchanged++;
         continue;
       }
@@ -543,17 +716,32 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
           (err = cx__rec_encode(&nr, &c->tmp)) || (err = add_write(c, oldk, &c->tmp)) ||
           (err = ent_mark(c, old.entity_code.p, old.entity_id)))
         goto fail;
-      res->status_changes++;
+      res->status_changes += (uint32_t)applied;
       continue;
     }
-    /* OP_PUT */
+    /* A put */
     cx_record nr = op->r;
     nr.entity_code = (cx_str){op->code, CX_CODE_LEN};
     nr.authority_code = (cx_str){op->acode, CX_CODE_LEN};
     nr.authority_id = aid;
     nr.region = cx_code_region(op->code, op->is_person);
     cx__rec_timeliness(st->calendar, &nr);
+    int applied = 0;
     if (have_old) {
+      /* A replacement never moves a record: that is a revoke plus a new record. */
+      if (old.entity_code.n != CX_CODE_LEN || memcmp(old.entity_code.p, op->code, CX_CODE_LEN) != 0) {
+        why_fail(st, res, "record_id %.*s of authority %s belongs to another entity: a record never "
+                 "moves; revoke it and send a new record", (int)op->rid.n, op->rid.p, op->acode);
+        err = CX_EBADREQ;
+        goto fail;
+      }
+      /* The lifecycle state is the store's: a re-sent row keeps it, unless it revokes. */
+      int feed_revoke = nr.status == CX_ST_REVOKED && old.status != CX_ST_REVOKED;
+      if (!feed_revoke && (nr.status != old.status || nr.objection != old.objection)) res->kept++;
+      nr.status = old.status;
+      nr.objection = old.objection;
+      if ((err = apply_events(b, c, res, op, &nr, feed_revoke, today, &applied))) goto fail;
+      res->status_changes += (uint32_t)applied;
       nr.seq = old.seq;
       /* The entity lookup may write (a new entity), which invalidates pointers into the map:
        * copy the old value first. */
@@ -584,6 +772,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       }
       res->replaced++;
     } else {
+      if ((err = apply_events(b, c, res, op, &nr, 0, today, &applied))) goto fail;
+      res->status_changes += (uint32_t)applied;
       if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) goto fail;
       nr.seq = ctr.seq++;
       cx_reckey nk = {nr.entity_id, nr.decision_date, nr.seq};
@@ -596,6 +786,9 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       res->inserted++;
     }
   }
+
+  /* 1b. the transitions' audit entries, after the batch's own */
+  if ((err = cx__audit_write(st, txn, c->taud, c->n_taud, cx_audit_now_ms(), &c->tmp))) goto fail;
 
   /* 2. records and refs */
   if ((err = cx__radix_sort(c->dels, c->n_dels, sizeof c->dels[0], CX_RECKEY_LEN))) goto fail;
@@ -682,7 +875,15 @@ int cx_batch_commit(cx_batch *b, cx_batch_result *res) {
     if (err != CX_EMAPFULL) break;
     if (cx__store_grow(b->st)) break;
   }
-  if (!err && res) *res = r;
+  if (res) {
+    if (!err) {
+      *res = r;
+    } else {
+      memset(res, 0, sizeof *res);
+      if (r.error[0]) memcpy(res->error, r.error, sizeof res->error);
+      else snprintf(res->error, sizeof res->error, "%s", cx_store_errmsg(b->st));
+    }
+  }
   cx_batch_abort(b);
   return err;
 }

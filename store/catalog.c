@@ -1,9 +1,10 @@
 /*
  * catalog.c — the punishment-measure catalogue (data/catalog.tsv) and the region-table check.
  *
- * The catalogue is parsed in three passes over the lines so that operators may order the
+ * The catalogue is parsed in four passes over the lines so that operators may order the
  * file as they like: actions first, then measures (which name actions), then lists (which name
- * measures), display periods and the public-person rule.
+ * measures), display periods, 失信信息 categories and the public-person rule; then the tier rules
+ * (which name lists).
  */
 #include "store.h"
 
@@ -179,18 +180,166 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
 static void catalog_defaults(cx_catalog *c) {
   memset(c, 0, sizeof *c);
   c->display[CX_SEV_MINOR].publish = 0;
-  c->display[CX_SEV_MINOR].min_days = 0;
-  c->display[CX_SEV_MINOR].max_days = 90;
+  c->display[CX_SEV_MINOR].min_months = 0;
+  c->display[CX_SEV_MINOR].max_months = 3;
   c->display[CX_SEV_GENERAL].publish = 1;
-  c->display[CX_SEV_GENERAL].min_days = 90;
-  c->display[CX_SEV_GENERAL].max_days = 365;
+  c->display[CX_SEV_GENERAL].min_months = 3;
+  c->display[CX_SEV_GENERAL].max_months = 12;
   c->display[CX_SEV_SERIOUS].publish = 1;
-  c->display[CX_SEV_SERIOUS].min_days = 365;
-  c->display[CX_SEV_SERIOUS].max_days = 1095;
+  c->display[CX_SEV_SERIOUS].min_months = 12;
+  c->display[CX_SEV_SERIOUS].max_months = 36;
+  const uint32_t all = UINT32_MAX;
+  c->negative[CX_CAT_PENALTY] = all;
+  c->negative[CX_CAT_BLACKLIST] = all;
+  c->negative[CX_CAT_GOV_DISHONESTY] = all;
+  c->negative[CX_CAT_COMPLAINT] = all;
+  c->negative[CX_CAT_EVALUATION] = all;
+  c->negative[CX_CAT_COMMITMENT] = 1u << CX_SUB_BROKEN;
+  c->negative[CX_CAT_LAWSUIT] = 1u << CX_SUB_LOST;
   c->person_public = 1u << CX_CAT_BLACKLIST;
 }
 
-/* One line in pass `pass` (0 actions + syntax, 1 measures, 2 the rest). 0 or CX_EBADREQ. */
+/* "penalty" (every subtype) or "commitment:broken" (one) into the negative masks. */
+static int add_negative(void *ctx, cx_str it) {
+  uint32_t *neg = ctx;
+  const char *colon = memchr(it.p, ':', it.n);
+  cx_str cat = colon ? (cx_str){it.p, (uint32_t)(colon - it.p)} : it;
+  int k = cx_enum_parse(cx_category_names, CX_CAT_COUNT, cat);
+  if (k < 0) return k;
+  if (!colon) {
+    neg[k] = UINT32_MAX;
+    return 0;
+  }
+  cx_str sub = {colon + 1, (uint32_t)(it.n - (uint32_t)(colon - it.p) - 1)};
+  int st = cx_enum_parse(cx_subtype_names, CX_SUB_COUNT, sub);
+  if (st <= CX_SUB_NONE || !cx_subtype_valid(k, st)) return CX_EBADREQ;
+  neg[k] |= 1u << st;
+  return 0;
+}
+
+/* A non-negative amount of yuan with up to 2 decimals, as fen. */
+static int parse_yuan(cx_str s, int64_t *fen) {
+  int64_t v = 0;
+  uint32_t i = 0, dec = 0;
+  int dot = 0;
+  if (s.n == 0 || s.n > 16) return 0;
+  for (; i < s.n; i++) {
+    char ch = s.p[i];
+    if (ch == '.' && !dot && i > 0) {
+      dot = 1;
+      continue;
+    }
+    if (ch < '0' || ch > '9' || (dot && ++dec > 2)) return 0;
+    v = v * 10 + (ch - '0');
+  }
+  if (dot && dec == 0) return 0;
+  for (; dec < 2; dec++) v *= 10;
+  *fen = v;
+  return 1;
+}
+
+/* tier <tier> list|keyword|fine|category ... */
+static int parse_tier(cx_catalog *c, const cat_line *l) {
+  const cx_str *f = l->f;
+  if (l->nf < 4) return CX_EBADREQ;
+  int tier = cx_enum_parse(cx_severity_names, CX_SEV_COUNT, f[1]);
+  if (tier < 0 || c->n_tier_rules >= CX_MAX_TIER_RULES) return CX_EBADREQ;
+  cx_tier_rule r;
+  memset(&r, 0, sizeof r);
+  r.tier = (uint8_t)tier;
+  if (kw(f[2], "list")) {
+    int li = cx_catalog_list(c, f[3]);
+    if (l->nf != 4 || li < 0) return CX_EBADREQ;
+    r.match = CX_TIER_LIST;
+    r.list = (uint8_t)li;
+  } else if (kw(f[2], "keyword")) {
+    if (l->nf != 4 || !name_ok(f[3], sizeof r.text)) return CX_EBADREQ;
+    r.match = CX_TIER_KEYWORD;
+    copy(r.text, f[3]);
+  } else if (kw(f[2], "fine")) {
+    if (l->nf != 5 || !parse_yuan(f[3], &r.from_fen)) return CX_EBADREQ;
+    r.to_fen = -1;
+    if (!kw(f[4], "-") && (!parse_yuan(f[4], &r.to_fen) || r.to_fen <= r.from_fen)) return CX_EBADREQ;
+    r.match = CX_TIER_FINE;
+  } else if (kw(f[2], "category")) {
+    int cat = cx_enum_parse(cx_category_names, CX_CAT_COUNT, f[3]);
+    if (l->nf != 4 || cat < 0) return CX_EBADREQ;
+    r.match = CX_TIER_CATEGORY;
+    r.category = (uint8_t)cat;
+  } else {
+    return CX_EBADREQ;
+  }
+  /* One rule per list, per category and per keyword: a second one is a mistake in the file. */
+  for (uint32_t i = 0; i < c->n_tier_rules; i++) {
+    const cx_tier_rule *o = &c->tier_rules[i];
+    if (o->match != r.match) continue;
+    if ((r.match == CX_TIER_LIST && o->list == r.list) ||
+        (r.match == CX_TIER_CATEGORY && o->category == r.category) ||
+        (r.match == CX_TIER_KEYWORD && strcmp(o->text, r.text) == 0))
+      return CX_EBADREQ;
+    if (r.match == CX_TIER_FINE && (o->to_fen < 0 || r.from_fen < o->to_fen) &&
+        (r.to_fen < 0 || o->from_fen < r.to_fen))
+      return CX_EBADREQ; /* overlapping fine ranges */
+  }
+  c->tier_rules[c->n_tier_rules++] = r;
+  return 0;
+}
+
+/* ===================================================================== tiers and periods */
+
+static int contains(cx_str hay, const char *needle) {
+  size_t n = strlen(needle);
+  if (n == 0 || n > hay.n) return 0;
+  for (size_t i = 0; i + n <= hay.n; i++)
+    if (hay.p[i] == needle[0] && memcmp(hay.p + i, needle, n) == 0) return 1;
+  return 0;
+}
+
+uint8_t cx_catalog_tier(const cx_catalog *c, const cx_record *r) {
+  int li = r->list_type.n ? cx_catalog_list(c, r->list_type) : -1;
+  int best = -1, by_cat = -1;
+  for (uint32_t i = 0; i < c->n_tier_rules; i++) {
+    const cx_tier_rule *t = &c->tier_rules[i];
+    switch (t->match) {
+    case CX_TIER_LIST:
+      if (li >= 0 && t->list == (uint8_t)li) return t->tier;
+      break;
+    case CX_TIER_KEYWORD:
+      if (t->tier > best && contains(r->content, t->text)) best = t->tier;
+      break;
+    case CX_TIER_FINE:
+      if (r->amount_fen > 0 && r->amount_fen >= t->from_fen && (t->to_fen < 0 || r->amount_fen < t->to_fen) &&
+          t->tier > best)
+        best = t->tier;
+      break;
+    case CX_TIER_CATEGORY:
+      if (t->category == r->category) by_cat = t->tier;
+      break;
+    }
+  }
+  if (best >= 0) return (uint8_t)best;
+  return by_cat >= 0 ? (uint8_t)by_cat : (uint8_t)CX_SEV_GENERAL;
+}
+
+int cx_catalog_display_end(const cx_catalog *c, unsigned tier, cx_day decision_date,
+                           cx_day valid_until, cx_day *end) {
+  if (tier >= CX_SEV_COUNT || !c->display[tier].publish) {
+    *end = decision_date;
+    return 0;
+  }
+  cx_day e = cx_day_add_months(decision_date, c->display[tier].max_months);
+  if (valid_until != CX_DAY_OPEN && valid_until < e) e = valid_until;
+  *end = e;
+  return 1;
+}
+
+cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decision_date) {
+  if (tier >= CX_SEV_COUNT) return decision_date;
+  return cx_day_add_months(decision_date, c->display[tier].min_months);
+}
+
+/* One line in pass `pass` (0 actions + syntax, 1 measures, 2 lists and the rest, 3 tier rules,
+ * which name lists). 0 or CX_EBADREQ. */
 static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
   const cx_str *f = l->f;
   if (l->nf == 0) return 0;
@@ -234,12 +383,22 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
     if (pass != 2) return 0;
     int sev = cx_enum_parse(cx_severity_names, CX_SEV_COUNT, f[1]);
     uint32_t pub, mn, mx;
+    /* Months since the 2025 measures; at most 10 years (a file still in days fails here). */
     if (sev < 0 || !parse_u32(f[2], &pub) || pub > 1 || !parse_u32(f[3], &mn) || !parse_u32(f[4], &mx) ||
-        mn > mx)
+        mn > mx || mx > 120)
       return CX_EBADREQ;
     c->display[sev].publish = (uint8_t)pub;
-    c->display[sev].min_days = mn;
-    c->display[sev].max_days = mx;
+    c->display[sev].min_months = (uint16_t)mn;
+    c->display[sev].max_months = (uint16_t)mx;
+  } else if (kw(f[0], "negative")) {
+    if (l->nf != 2) return CX_EBADREQ;
+    if (pass != 2) return 0;
+    uint32_t neg[CX_CAT_COUNT] = {0};
+    if (!kw(f[1], "none") && each_item(f[1], add_negative, neg)) return CX_EBADREQ;
+    memcpy(c->negative, neg, sizeof neg);
+  } else if (kw(f[0], "tier")) {
+    if (pass != 3) return l->nf < 4 ? CX_EBADREQ : 0;
+    return parse_tier(c, l);
   } else if (kw(f[0], "person_public")) {
     if (l->nf != 2) return CX_EBADREQ;
     if (pass != 2) return 0;
@@ -255,7 +414,7 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line) {
   if (!text) n = 0;
   catalog_defaults(out);
-  for (int pass = 0; pass < 3; pass++) {
+  for (int pass = 0; pass < 4; pass++) {
     int line = 0;
     size_t i = 0;
     while (i < n) {

@@ -34,13 +34,14 @@
   X(CX_ENOSTORE,     -21, "internal",     "no store at this path")                \
   X(CX_EROFS,        -22, "internal",     "store is read-only")                   \
   X(CX_EAGAIN,       -23, "internal",     "need more input")                      \
-  X(CX_ECONN,        -24, "internal",     "connection failed")
+  X(CX_ECONN,        -24, "internal",     "connection failed")                    \
+  X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)")
 
 enum cx_err {
 #define CX__ERR_ENUM(e, v, n, m) e = v,
   CX_ERR_TABLE(CX__ERR_ENUM)
 #undef CX__ERR_ENUM
-  CX_ERR_MIN = -24
+  CX_ERR_MIN = -25
 };
 
 /** Human message for a CX_E* code (static string; "success" for 0). */

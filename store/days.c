@@ -1,9 +1,11 @@
 /*
- * days.c — calendar days as day numbers since 1970-01-01 (proleptic Gregorian, UTC).
+ * days.c — calendar days as day numbers since 1970-01-01 (proleptic Gregorian); today is the
+ * Beijing day (Asia/Shanghai, UTC+8).
  *
  * Conversions use Howard Hinnant's days_from_civil / civil_from_days, exact for every
  * year handled here. Day 0 (1970-01-01) is CX_DAY_NONE, which is why parsed years start at 1971.
  */
+#include <stdatomic.h>
 #include <time.h>
 
 #include "store.h"
@@ -100,9 +102,39 @@ void cx_day_format(cx_day day, char buf[11]) {
   buf[10] = 0;
 }
 
+/* Set by cx_day_set_today(): 0 = the clock. Relaxed atomics: one word, read on every request. */
+static _Atomic cx_day today_override;
+
 cx_day cx_day_today(void) {
+  cx_day o = atomic_load_explicit(&today_override, memory_order_relaxed);
+  if (o) return o;
+  /* Asia/Shanghai is UTC+8 all year (no daylight saving since 1991). */
   time_t t = time(NULL);
-  return t < 0 ? 0 : (cx_day)(t / 86400);
+  return t < 0 ? 0 : (cx_day)((t + CX_BEIJING_OFFSET_S) / 86400);
+}
+
+void cx_day_set_today(cx_day d) { atomic_store_explicit(&today_override, d, memory_order_relaxed); }
+
+int cx_day_set_today_env(const char *value) {
+  if (!value || !*value) return 0;
+  cx_day d;
+  if (cx_day_parse(cx_str_c(value), &d)) return CX_EDATE;
+  cx_day_set_today(d);
+  return 1;
+}
+
+cx_day cx_day_add_months(cx_day day, int months) {
+  if (day == CX_DAY_NONE || day == CX_DAY_OPEN) return day;
+  int y, m, d;
+  cx_day_to_ymd(day, &y, &m, &d);
+  long mi = (long)y * 12 + (m - 1) + months;
+  if (mi < 0) return CX_DAY_NONE;
+  int ny = (int)(mi / 12), nm = (int)(mi % 12) + 1;
+  if (ny > CX_DAY_MAX_YEAR) return CX_DAY_OPEN;
+  int dim = days_in_month(ny, nm);
+  if (d > dim) d = dim; /* 2024-01-31 + 1 month = 2024-02-29 */
+  long v = days_from_civil(ny, nm, d);
+  return v <= 0 ? CX_DAY_NONE : (cx_day)v;
 }
 
 /* 1970-01-01 was a Thursday. */

@@ -38,7 +38,7 @@
 
 #include "cx_err.h"
 
-#define CX_SCHEMA_VERSION 1u
+#define CX_SCHEMA_VERSION 2u /* 2: summary flags carry subtype and restricts; tiers */
 
 /* ===================================================================== strings */
 
@@ -85,6 +85,8 @@ typedef enum cx_domain {
 } cx_domain;
 
 typedef enum cx_severity { CX_SEV_MINOR, CX_SEV_GENERAL, CX_SEV_SERIOUS, CX_SEV_COUNT } cx_severity;
+/** cx_record.severity value meaning "not given: derive the tier" (cx_catalog_tier). */
+#define CX_SEV_UNSET 0xFF
 typedef enum cx_status { CX_ST_ACTIVE, CX_ST_REPAIRED, CX_ST_REVOKED, CX_ST_COUNT } cx_status;
 
 extern const char *const cx_kind_names[CX_KIND_COUNT];
@@ -113,8 +115,27 @@ int cx_day_from_ymd(int y, int m, int d, cx_day *out);
 void cx_day_to_ymd(cx_day day, int *y, int *m, int *d);
 /** Writes "YYYY-MM-DD" + NUL into buf (11 bytes); "" for CX_DAY_NONE, "open" for CX_DAY_OPEN. */
 void cx_day_format(cx_day day, char buf[11]);
-/** Today (UTC). */
+#define CX_BEIJING_OFFSET_S (8 * 3600)
+/**
+ * Today: the Beijing day (Asia/Shanghai, UTC+8, no daylight saving), not the UTC day: from
+ * 00:00 to 08:00 UTC it is already the next day. A day set with cx_day_set_today() wins.
+ */
 cx_day cx_day_today(void);
+/**
+ * Process-wide: makes cx_day_today() answer d (0: the clock again). For tests and for demo
+ * stores frozen at a day; the tools set it from the CHENGXIN_TODAY environment variable
+ * (cx_day_set_today_env) and say so on stderr. Thread-safe (one atomic word).
+ */
+void cx_day_set_today(cx_day d);
+/** cx_day_set_today from a "YYYY-MM-DD" string: 1 when set, 0 for NULL or "", CX_EDATE. */
+int cx_day_set_today_env(const char *value);
+/**
+ * day + months calendar months, the day of month clamped to the month's length
+ * (2024-01-31 + 1 = 2024-02-29; 2024-02-29 + 12 = 2025-02-28). Display periods and repair
+ * minimums are counted this way (信用修复管理办法: months and years, not day counts).
+ * CX_DAY_NONE and CX_DAY_OPEN are returned unchanged; past year 9999: CX_DAY_OPEN.
+ */
+cx_day cx_day_add_months(cx_day day, int months);
 /** 0 = Monday .. 6 = Sunday. */
 int cx_day_weekday(cx_day day);
 
@@ -209,7 +230,14 @@ int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
  *   action     <code> <name>                                  e.g. procurement 政府采购
  *   list       <code> <category> <name> <default measures,>   category: blacklist|redlist|gov_dishonesty|...
  *   measure    <code> <effect> <actions,> <name>              effect: deny|review|incentive
- *   display    <severity> <publish 0|1> <min_days> <max_days> public display period by tier
+ *   display    <tier> <publish 0|1> <min_months> <max_months> public display of 失信信息 by tier
+ *   negative   <category[:subtype],...>                       which records are 失信信息 (follow
+ *                                                             the display periods); the others
+ *                                                             are public while in force
+ *   tier       <tier> list <list code>                        the tier of a record that gives none
+ *   tier       <tier> keyword <text>                          (see cx_catalog_tier)
+ *   tier       <tier> fine <from_yuan> <to_yuan | ->
+ *   tier       <tier> category <category>
  *   person_public <categories,>                               categories of civil servants' and
  *                                                             persons' records the public may see
  */
@@ -219,6 +247,23 @@ int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
 #define CX_CODE_NAME_MAX 48
 
 typedef enum cx_effect { CX_EFFECT_DENY, CX_EFFECT_REVIEW, CX_EFFECT_INCENTIVE } cx_effect;
+
+typedef struct cx_record cx_record;
+
+/** A rule deriving the tier (cx_severity) of a record whose source gives none. */
+#define CX_MAX_TIER_RULES 64
+#define CX_TIER_TEXT_MAX 64
+typedef enum cx_tier_match {
+  CX_TIER_LIST, CX_TIER_KEYWORD, CX_TIER_FINE, CX_TIER_CATEGORY
+} cx_tier_match;
+typedef struct cx_tier_rule {
+  uint8_t match;                /* cx_tier_match */
+  uint8_t tier;                 /* cx_severity */
+  uint8_t category;             /* CX_TIER_CATEGORY */
+  uint8_t list;                 /* CX_TIER_LIST: list index */
+  int64_t from_fen, to_fen;     /* CX_TIER_FINE: [from, to); to -1 = no upper bound */
+  char text[CX_TIER_TEXT_MAX];  /* CX_TIER_KEYWORD: UTF-8, matched as a substring of content */
+} cx_tier_rule;
 extern const char *const cx_effect_names[3];
 
 typedef struct cx_catalog {
@@ -238,14 +283,44 @@ typedef struct cx_catalog {
   } measures[CX_MAX_MEASURES];
   /* Derived per action: which measures deny / ask for review / give an incentive. */
   uint64_t deny[CX_MAX_ACTIONS], review[CX_MAX_ACTIONS], incentive[CX_MAX_ACTIONS];
-  struct { uint8_t publish; uint32_t min_days, max_days; } display[CX_SEV_COUNT];
+  /* Public display of 失信信息 by tier, in calendar months from the decision date: shown from
+   * the decision until + max_months (or the record's own end, when earlier); repair may be
+   * asked for from + min_months. publish 0: never shown (轻微, unless a sector decides). */
+  struct { uint8_t publish; uint16_t min_months, max_months; } display[CX_SEV_COUNT];
+  uint32_t negative[CX_CAT_COUNT]; /* per category: subtype mask of 失信信息 (bit cx_subtype) */
+  uint32_t n_tier_rules;
+  cx_tier_rule tier_rules[CX_MAX_TIER_RULES];
   uint32_t person_public;  /* category mask */
 } cx_catalog;
+
+/** 1 when records of (category, subtype) are 失信信息 (the catalogue's `negative` line). */
+static inline int cx_catalog_is_negative(const cx_catalog *c, unsigned category, unsigned subtype) {
+  return category < CX_CAT_COUNT && subtype < 32 && ((c->negative[category] >> subtype) & 1u);
+}
+/**
+ * The tier of a record whose source gives none (r->severity == CX_SEV_UNSET), by the
+ * catalogue's `tier` rules: the rule of its list type when there is one; else the highest tier
+ * among the keyword rules whose text occurs in r->content and the fine rule whose range holds
+ * r->amount_fen (when > 0); else the rule of its category; else general. Pure; no allocation.
+ */
+uint8_t cx_catalog_tier(const cx_catalog *c, const cx_record *r);
+/**
+ * Public display window of a 失信信息 record of tier `tier`: [decision_date, *end) with
+ * *end = decision_date + max_months, or valid_until when that is earlier (the source's own
+ * 公示截止期); returns 0 when the tier is not published (then *end = decision_date).
+ */
+int cx_catalog_display_end(const cx_catalog *c, unsigned tier, cx_day decision_date,
+                           cx_day valid_until, cx_day *end);
+/** First day a 失信信息 record of tier `tier` may be repaired: decision_date + min_months. */
+cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decision_date);
 
 /**
  * Parses a catalogue file into out (caller-allocated). Fields are separated by runs of tabs;
  * lines may come in any order; display tiers not listed keep the 信用修复管理办法 periods
- * (minor 0/0/90, general 1/90/365, serious 1/365/1095); person_public defaults to blacklist.
+ * (minor 0/0/3, general 1/3/12, serious 1/12/36 months; a period above 120 months is refused,
+ * which also catches a file still written in days); `negative` defaults to penalty, blacklist,
+ * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
+ * default; person_public defaults to blacklist.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
  * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
  * wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
@@ -293,7 +368,8 @@ typedef struct cx_record {
   uint8_t category;       /* cx_category */
   uint8_t subtype;        /* cx_subtype */
   uint8_t domain;         /* cx_domain, default other */
-  uint8_t severity;       /* cx_severity, default general */
+  uint8_t severity;       /* cx_severity (the display tier); CX_SEV_UNSET = derive it at
+                             cx_batch_put by the catalogue's tier rules */
   uint8_t status;         /* cx_status, default active */
   uint8_t objection;      /* 0/1 */
   cx_day decision_date;   /* required */
@@ -357,6 +433,8 @@ typedef struct cx_sum_rec {
   uint8_t category, severity, status, flags; /* flags: CX_SRF_* */
 } cx_sum_rec;
 #define CX_SRF_OBJECTION 1u
+#define CX_SRF_RESTRICTS 2u      /* the record carries a deny or review measure (catalogue) */
+#define CX_SRF_SUBTYPE_SHIFT 4   /* flags >> 4 = the record's cx_subtype */
 
 typedef struct cx_sum_hit {
   cx_day valid_from, valid_until;
@@ -616,29 +694,92 @@ typedef struct cx_batch cx_batch;
 
 typedef struct cx_batch_result {
   uint32_t inserted, replaced, unchanged, status_changes, entities_touched;
+  uint32_t transitions; /* lifecycle transitions applied (status_changes counts them too) */
+  uint32_t kept;        /* rows of existing records whose own status or objection differed
+                           from the record's lifecycle state, which was kept */
+  uint8_t status, objection; /* the state after the batch's last lifecycle event (cx_batch_
+                                transition) on a record that it did not also put */
+  char error[256];      /* written on failure only: what failed, for the caller's message
+                           (never holds an entity code: it may be an ID number) */
 } cx_batch_result;
+
+/* ---- record lifecycle ---- */
+
+/**
+ * Lifecycle events (docs/data-model.md "Lifecycle"). The status is a state machine:
+ *   active --repair--> repaired --reinstate--> active     (reinstate: a new decision of the
+ *   active | repaired --revoke--> revoked                  owning authority)
+ *   revoked is final: every event on it but objection_withdraw is refused.
+ * The objection is an independent flag: objection opens it, objection_withdraw closes it;
+ * each opening and closing is a transition with its own audit entry (its history).
+ * A re-sent row (cx_batch_put of an existing record) never changes the state: it keeps the
+ * record's status and objection (counted in cx_batch_result.kept when the row's own differ),
+ * except that a row whose status is `revoked` revokes (the authority withdrew the decision).
+ */
+typedef enum cx_event {
+  CX_EV_REPAIR, CX_EV_REVOKE, CX_EV_REINSTATE, CX_EV_OBJECTION, CX_EV_OBJECTION_WITHDRAW,
+  CX_EV_COUNT
+} cx_event;
+extern const char *const cx_event_names[CX_EV_COUNT]; /* "repair" ... "objection_withdraw" */
+
+/**
+ * The state machine itself (pure): the state after event ev on (status, objection).
+ * 0 and the new state; 1 when ev changes nothing (repair of a repaired record, ...: the new
+ * state is the old one); CX_EBADREQ with *why (static) for a transition that is not allowed.
+ */
+int cx_lifecycle_next(uint8_t status, uint8_t objection, int ev, uint8_t *nstatus,
+                      uint8_t *nobjection, const char **why);
+
+/**
+ * Who writes a batch: the one place where write scopes are enforced, for every door.
+ * Strings are copied.
+ */
+typedef struct cx_batch_actor {
+  cx_str who, role, client;   /* audit fields of the batch's transitions (see cx_audit_entry) */
+  int may_override;           /* may repair before the minimum display period (admin) */
+  const char (*authorities)[CX_CODE_LEN + 1]; /* normalised codes it may write; NULL: any */
+  uint32_t n_authorities;     /* 0 with authorities != NULL: none */
+} cx_batch_actor;
+#define CX_MAX_SCOPE 64
+/**
+ * Sets the batch's actor (before any put or transition). Without one the batch is unscoped
+ * and its transitions are audited with empty who/role. CX_EBADREQ for more than CX_MAX_SCOPE
+ * authorities.
+ */
+int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a);
 
 /** Starts a batch (buffers in memory; nothing is written until commit). */
 int cx_batch_begin(cx_store *st, cx_batch **out);
 /**
  * Validates r against the codes, the catalogue and the dates, and buffers a copy.
  * Upsert by (authority_code, record_id): a second record with the same key replaces the first.
- * The entity (code, name, kind) is upserted from the record. On error returns
- * CX_EBADREQ / CX_EINVALCODE / CX_EDATE with *why naming the problem; the batch stays usable.
+ * The entity (code, name, kind) is upserted from the record. A record with no tier
+ * (severity CX_SEV_UNSET) gets cx_catalog_tier(). On error returns CX_EBADREQ /
+ * CX_EINVALCODE / CX_EDATE, or CX_EFORBIDDEN for an authority outside the actor's, with *why
+ * naming the problem; the batch stays usable. At commit a replacement keeps the record's
+ * lifecycle state (see cx_event) and may not move the record to another entity (CX_EBADREQ:
+ * that is a revoke plus a new record).
  */
 int cx_batch_put(cx_batch *b, const cx_record *r, const char **why);
 /**
- * Buffers a status change of an existing record: status (-1 keep) and objection (-1 keep).
- * The record must exist at commit (else the commit fails with CX_ENOTFOUND).
+ * Buffers a lifecycle event on an existing record (cx_event), with its reason (required,
+ * audited). override: repair before the minimum display period (needs an actor with
+ * may_override; CX_EFORBIDDEN otherwise). At commit, in the batch's txn, the state machine
+ * decides (cx_lifecycle_next); the commit fails with CX_EBADREQ for a transition it refuses,
+ * for a repair of a record that is not 失信信息, and for a repair before the record's minimum
+ * period (cx_catalog_repair_from; minor records excepted) without override; CX_ENOTFOUND when
+ * the record does not exist. Each applied transition writes one audit entry
+ * (op = the event name, target "authority/record_id", detail "old -> new: reason").
+ * Put-time errors: CX_EINVALCODE, CX_EBADREQ, CX_EFORBIDDEN (outside the actor's authorities).
  */
-int cx_batch_set_status(cx_batch *b, cx_str authority_code, cx_str record_id, int status,
-                        int objection, const char **why);
+int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, int ev,
+                        int override, cx_str reason, const char **why);
 /** Records in the batch so far. */
 size_t cx_batch_size(const cx_batch *b);
 /**
  * Writes the whole batch in one write transaction: records, refs, entities, names, summaries of
  * every touched entity, rollups, counters. Grows the map and retries on MDB_MAP_FULL.
- * All or nothing. Frees b in every case. res may be NULL.
+ * All or nothing. Frees b in every case. res may be NULL; on failure res->error says why.
  */
 int cx_batch_commit(cx_batch *b, cx_batch_result *res);
 void cx_batch_abort(cx_batch *b);

@@ -291,6 +291,7 @@ typedef struct cx_sum_cut {
 } cx_sum_cut;
 typedef struct cx_sumb {
   const cx_catalog *cat;
+  uint64_t restrict_any;     /* deny | review measures of every action (CX_SRF_RESTRICTS) */
   uint32_t entity_id;
   cx_buf hits, recs, hstr;  /* hit images, rec images, per-hit strings */
   uint32_t n_hits, n_recs;   /* n_hits: every hit, main value and chunks */

@@ -45,6 +45,11 @@ uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_i
 /* ------------------------------------------------------------------ builder */
 
 void cx__sumb_reset(cx_sumb *b, const cx_catalog *cat, uint32_t entity_id, const char code[CX_CODE_LEN]) {
+  if (b->cat != cat || !b->restrict_any) {
+    b->restrict_any = 0;
+    for (uint32_t a = 0; a < cat->n_actions && a < CX_MAX_ACTIONS; a++)
+      b->restrict_any |= cat->deny[a] | cat->review[a];
+  }
   b->cat = cat;
   b->entity_id = entity_id;
   b->hits.n = b->recs.n = b->hstr.n = b->name.n = b->auth.n = b->out.n = 0;
@@ -74,12 +79,13 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   sr.category = r->category;
   sr.severity = r->severity;
   sr.status = r->status;
-  sr.flags = r->objection ? CX_SRF_OBJECTION : 0;
+  int li;
+  uint64_t mask = cx__rec_measures(b->cat, r, &li);
+  sr.flags = (uint8_t)((r->objection ? CX_SRF_OBJECTION : 0) | ((mask & b->restrict_any) ? CX_SRF_RESTRICTS : 0) |
+                       ((r->subtype & 0x0F) << CX_SRF_SUBTYPE_SHIFT));
   if (cx__buf_add(&b->recs, &sr, sizeof sr)) return CX_ENOMEM;
   b->n_recs++;
   if (r->status != CX_ST_ACTIVE) return 0;
-  int li;
-  uint64_t mask = cx__rec_measures(b->cat, r, &li);
   if (!mask) return 0;
   /* record_id is at most CX_MAX_RECORD_ID bytes and authority codes 18: anything longer did not
    * come through cx_batch_put. */

@@ -300,11 +300,10 @@ static int op_records(void *ctx, size_t key, uint64_t *dg) {
 }
 
 typedef struct search_ctx { uint64_t n, h; } search_ctx;
-static int search_fn(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+static int search_fn(void *ctx, const cx_search_hit *h) {
   search_ctx *s = ctx;
-  (void)name;
   s->n++;
-  s->h = s->h * 31 + (code.n ? (unsigned char)code.p[code.n - 1] : 0) + kind;
+  s->h = s->h * 31 + (h->code.n ? (unsigned char)h->code.p[h->code.n - 1] : 0) + h->kind;
   return 0;
 }
 
@@ -602,6 +601,8 @@ int main(int argc, char **argv) {
   } else {
     b.as_of = latest_decision(&b) + 1;
   }
+  /* The public role (entity) sees today only: the bench's day is today for this process. */
+  cx_day_set_today(b.as_of);
   char as_of_buf[11];
   cx_day_format(b.as_of, as_of_buf);
   int year = o.year;

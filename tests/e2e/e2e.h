@@ -132,6 +132,11 @@ static inline void e2e_write_tokens(const char *path, int mode) {
   e2e_write_tokens_scoped(path, mode, auth);
 }
 
+/* The day test servers take for today (CHENGXIN_TODAY): the public sees that day only. A test
+ * may set g_e2e_today before it (re)starts a server; NULL: the clock's day. */
+#define E2E_TODAY "2024-07-01"
+static const char *g_e2e_today = E2E_TODAY;
+
 /* Starts chengxind with extra args; waits for "listening on HOST:PORT" in its log. Returns the
  * port, or -(exit status) - 1000 when it exited first. */
 static inline int e2e_spawn(e2e_server *s, const char *const *extra) {
@@ -161,6 +166,8 @@ static inline int e2e_spawn(e2e_server *s, const char *const *extra) {
       dup2(nul, 1);
       close(nul);
     }
+    if (g_e2e_today) setenv("CHENGXIN_TODAY", g_e2e_today, 1);
+    else unsetenv("CHENGXIN_TODAY");
     execv(bin, (char *const *)argv);
     _exit(127);
   }
@@ -213,6 +220,7 @@ static inline int e2e_stop(e2e_server *s) {
 /* Fixture: store + token file + server. */
 static inline void e2e_setup_args(const char *const *extra) {
   memset(&g_srv, 0, sizeof g_srv);
+  g_e2e_today = E2E_TODAY;
   cx_test_tmpdir(g_srv.dir, sizeof g_srv.dir);
   e2e_make_store(g_srv.dir, g_srv.db, sizeof g_srv.db);
   snprintf(g_srv.log, sizeof g_srv.log, "%s/server.log", g_srv.dir);

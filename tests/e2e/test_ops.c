@@ -105,14 +105,19 @@ Test(ops, entity_status_and_errors) {
   char black[19], missing[19];
   e2e_code("91", E2E_BLACK, black);
   e2e_code("91", 777777, missing);
-  const char *kv[] = {"code", black, "as_of", "2025-01-01", NULL};
+  const char *kv[] = {"code", black, "as_of", E2E_TODAY, NULL};
   cx_client_resp r = e2e_call(c, "entity", kv);
   assert_ok(&r);
+  cr_assert(cx_mpo_str_eq(cx_mpo_get(r.result, "as_of"), E2E_TODAY));
   cr_assert(cx_mpo_str_eq(cx_mpo_get(r.result, "code"), black));
   cr_assert(cx_mpo_str_eq(cx_mpo_get(r.result, "name"), "黑名单测试有限公司"));
   cr_assert(cx_mpo_str_eq(cx_mpo_get(r.result, "kind"), "enterprise"));
   const msgpack_object *fl = cx_mpo_get(r.result, "flags");
   cr_assert(fl && fl->type == MSGPACK_OBJECT_ARRAY);
+  /* the public sees today only: another day is a bad request, and says so */
+  r = e2e_call(c, "entity", (const char *[]){"code", black, "as_of", "2025-01-01", NULL});
+  assert_err(&r, "bad_request");
+  cr_assert(e2e_resp_has(&r, "today"));
   const char *kv2[] = {"code", missing, NULL};
   r = e2e_call(c, "entity", kv2);
   assert_err(&r, "not_found");
@@ -307,6 +312,14 @@ Test(ops, ingest_is_all_or_nothing_then_lands) {
   cx_client_close(a);
 }
 
+static int pack_override(msgpack_packer *pk, void *ctx) {
+  PK_S(pk, "authority"); PK_S(pk, (const char *)ctx);
+  PK_S(pk, "record_id"); PK_S(pk, "BL-1");
+  PK_S(pk, "reason"); PK_S(pk, "法院裁定撤销执行");
+  PK_S(pk, "override"); msgpack_pack_true(pk);
+  return 0;
+}
+
 Test(ops, repair_lifts_the_measures_and_unknown_record_is_not_found) {
   char auth[19], black[19];
   e2e_code("11", E2E_AUTH_N, auth);
@@ -315,7 +328,12 @@ Test(ops, repair_lifts_the_measures_and_unknown_record_is_not_found) {
   const char *kv[] = {"authority", auth, "record_id", "BL-1", "reason", "信用修复申请已通过", NULL};
   cx_client_resp r = e2e_call(c, "objection", kv);
   assert_ok(&r);
+  /* inside the serious entry's minimum year (decided 2024-01-10; today 2024-07-01): refused */
   r = e2e_call(c, "repair", kv);
+  assert_err(&r, "bad_request");
+  cr_assert(e2e_resp_has(&r, "not before 2025-01-10"));
+  /* admin may override, with the reason; audited with the transition */
+  cr_assert_eq(cx_client_call(c, "repair", 4, pack_override, auth, &r), 0);
   assert_ok(&r);
   cr_assert(cx_mpo_str_eq(cx_mpo_get(r.result, "status"), "repaired"));
   const char *codes[] = {black};

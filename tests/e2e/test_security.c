@@ -117,15 +117,11 @@ Test(security, the_public_receives_only_displayable_records_from_every_op) {
     r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", AS_OF, "category", cat, NULL});
     assert_ok(&r);
   }
-  /* other as-of days never uncover the hidden ones; E-OLD (general, open-ended, decided
-   * 2022-01-10) was displayable for its first 365 days and is hidden from day 365 on */
-  r = e2e_call(p, "records", (const char *[]){"code", ENT, "as_of", "2023-01-09", NULL});
-  cr_assert(e2e_resp_has(&r, "E-OLD"), "E-OLD shown on day 364");
-  const char *const days[] = {"2023-01-10", "2024-05-02", "2024-06-21", "2025-06-30", "2027-01-01"};
-  for (size_t d = 0; d < sizeof days / sizeof days[0]; d++) {
-    r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", days[d], NULL});
-    r = call_public(p, "entity", (const char *[]){"code", ENT, "as_of", days[d], NULL});
-  }
+  /* the public sees today only: an as_of in the past (when E-OLD was still shown) is refused */
+  r = call_public(p, "records", (const char *[]){"code", ENT, "as_of", "2023-01-09", NULL});
+  assert_err(&r, "bad_request");
+  r = call_public(p, "entity", (const char *[]){"code", PERSON, "as_of", "2021-06-01", NULL});
+  assert_err(&r, "bad_request");
   /* the person: the blacklist entry, under a masked number; not the penalty */
   r = call_public(p, "entity", (const char *[]){"code", PERSON, "as_of", AS_OF, NULL});
   assert_ok(&r);
@@ -197,4 +193,43 @@ Test(security, tokens_appear_in_no_response_no_log_and_no_stats) {
   struct stat sb;
   cr_assert_eq(stat(g_srv.tokens, &sb), 0);
   cr_assert_eq(sb.st_mode & 077, 0, "token file mode %o", sb.st_mode & 0777);
+}
+
+/* Restarts the test server with `day` as today. */
+static void restart_on(const char *day) {
+  cr_assert_eq(e2e_stop(&g_srv), 0);
+  g_e2e_today = day;
+  const char *args[] = {"--tokens", g_srv.tokens, NULL};
+  cr_assert_gt(e2e_spawn(&g_srv, args), 0);
+}
+
+Test(security, on_each_day_the_public_sees_that_days_displayable_records_only) {
+  load();
+  /* E-OLD (general, open-ended, decided 2022-01-10) is shown for 12 calendar months: on
+   * 2023-01-09 (day 364) and not from 2023-01-10 on. Before this rule an as_of of that day
+   * showed it at any time; now only a server whose today it is does. */
+  restart_on("2023-01-09");
+  cx_client *p = e2e_connect();
+  cx_client_resp r = e2e_call(p, "records", (const char *[]){"code", ENT, NULL});
+  assert_ok(&r);
+  cr_assert(e2e_resp_has(&r, "E-OLD"), "E-OLD shown on day 364");
+  cx_client_close(p);
+  const char *const days[] = {"2023-01-10", "2024-05-02", "2024-06-21", "2025-06-30", "2027-01-01"};
+  for (size_t d = 0; d < sizeof days / sizeof days[0]; d++) {
+    restart_on(days[d]);
+    p = e2e_connect();
+    r = call_public(p, "records", (const char *[]){"code", ENT, NULL});
+    r = call_public(p, "entity", (const char *[]){"code", ENT, NULL});
+    r = call_public(p, "entity", (const char *[]){"code", PERSON, NULL});
+    r = call_public(p, "search", (const char *[]){"prefix", "保密", NULL});
+    cx_client_close(p);
+  }
+  /* 2021-06-01: before every record: nothing exists for the public */
+  restart_on("2021-06-01");
+  p = e2e_connect();
+  r = call_public(p, "entity", (const char *[]){"code", PERSON, NULL});
+  assert_err(&r, "not_found");
+  r = call_public(p, "entity", (const char *[]){"code", ENT, NULL});
+  assert_err(&r, "not_found");
+  cx_client_close(p);
 }

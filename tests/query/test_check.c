@@ -117,9 +117,25 @@ Test(check, repair_after_the_fact_lifts_the_measure) {
   cr_assert_eq(run(ENT, "procurement", "2024-06-01", hits, 4).verdict, CX_V_DENY);
   cx_batch *b;
   const char *why;
+  cx_batch_result res;
+  /* 2024-06-01 is inside the serious entry's minimum year: refused, naming the earliest day */
   cr_assert_eq(cx_batch_begin(E.st, &b), 0);
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(AUTH), CX_STR("R1"), CX_ST_REPAIRED, -1, &why), 0);
-  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(AUTH), CX_STR("R1"), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
+  cr_assert_eq(cx_batch_commit(b, &res), CX_EBADREQ);
+  cr_assert(strstr(res.error, "not before 2025-01-05") != NULL, "%s", res.error);
+  cr_assert_eq(run(ENT, "procurement", "2024-06-01", hits, 4).verdict, CX_V_DENY);
+  /* an override needs the right to it ... */
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(AUTH), CX_STR("R1"), CX_EV_REPAIR, 1, CX_STR("t"), &why),
+               CX_EFORBIDDEN);
+  cx_batch_abort(b);
+  /* ... which admin has */
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  cx_batch_actor admin = {CX_STR("ops"), CX_STR("admin"), CX_STR(""), 1, NULL, 0};
+  cr_assert_eq(cx_batch_set_actor(b, &admin), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(AUTH), CX_STR("R1"), CX_EV_REPAIR, 1, CX_STR("court order"), &why), 0);
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.transitions, 1);
   cr_assert_eq(run(ENT, "procurement", "2024-06-01", hits, 4).verdict, CX_V_CLEAR);
 }
 

@@ -15,7 +15,9 @@ static void setup(void) {
 static void teardown(void) { qt_close(&E); }
 TestSuite(entity, .init = setup, .fini = teardown);
 
+/* The public sees today only: a public lookup on a day makes that day today. */
 static int get(const char *code, cx_role role, const char *day, cx_entity_status *st) {
+  if (role == CX_ROLE_PUBLIC) cx_day_set_today(qt_day(day));
   return cx_query_entity(E.q, qt_txn(&E), role, cx_str_c(code), qt_day(day), st);
 }
 
@@ -64,7 +66,7 @@ Test(entity, identity_regions_counts_and_flags) {
   cr_assert_eq(st.authority_code.n, 0);
   cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 3);
   cr_assert_eq(st.counts[CX_CAT_PENALTY].in_force, 1, "P1 only (P2 expired, P3 repaired)");
-  cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 3, "analysts see everything");
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 1, "visible: what the public sees (P1)");
   cr_assert_eq(st.counts[CX_CAT_BLACKLIST].total, 1);
   cr_assert_eq(st.counts[CX_CAT_BLACKLIST].in_force, 1);
   cr_assert_eq(st.counts[CX_CAT_LICENSE].total, 1);
@@ -73,10 +75,19 @@ Test(entity, identity_regions_counts_and_flags) {
   cr_assert_gt(st.last_update, 0);
 
   cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, "2024-04-01", &st), 0);
-  cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 3);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 1, "the public is told only of what it sees");
   cr_assert_eq(st.counts[CX_CAT_PENALTY].visible, 1, "minor and repaired are hidden");
   cr_assert_eq(st.counts[CX_CAT_BLACKLIST].visible, 1);
-  cr_assert_eq(st.counts[CX_CAT_LICENSE].visible, 0, "licence of 2023-01 past its 90..365 days");
+  cr_assert_eq(st.counts[CX_CAT_LICENSE].visible, 1, "a licence is public while valid");
+  cr_assert_eq(st.last_update, qt_day("2024-03-01"), "the newest record it sees");
+  cr_assert_eq(st.flags, CX_EF_BLACKLISTED | CX_EF_UNDER_MEASURES | CX_EF_OBJECTION);
+  cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, "2024-04-02", &st), 0);
+  cr_assert_eq(cx_query_entity(E.q, qt_txn(&E), CX_ROLE_PUBLIC, cx_str_c(ENT), qt_day("2024-04-01"), &st),
+               CX_EPUBLICDAY, "another day than today");
+
+  /* Approval: the repaired P3 is no longer shared */
+  cr_assert_eq(get(ENT, CX_ROLE_APPROVAL, "2024-04-01", &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 2);
 
   /* Before the blacklist entry: no flags but the objection? No: the objection is on an active
    * record whatever the day. */
@@ -152,7 +163,8 @@ Test(entity, civil_servant_authority) {
   cr_assert(cx_str_eq(st.authority_code, cx_str_c(AUTH2)));
   cr_assert(cx_str_eq(st.authority_name, CX_STR("北京市朝阳区人民政府")));
   cr_assert(cx_str_eq(st.county, CX_STR("朝阳区")));
-  cr_assert_eq(get(SERVANT, CX_ROLE_PUBLIC, "2024-02-01", &st), 0, "gov_dishonesty is public");
+  cr_assert_eq(get(SERVANT, CX_ROLE_PUBLIC, "2024-02-01", &st), 0, "gov_dishonesty is public: %d",
+               get(SERVANT, CX_ROLE_PUBLIC, "2024-02-01", &st));
   cr_assert_eq(st.code.n, 18);
   cr_assert_neq(memcmp(st.code.p, SERVANT, 18), 0, "masked");
 }

@@ -76,6 +76,7 @@ static int collect(void *ctx, const cx_record_view *v) {
 /** Pages through everything; returns the number of pages. */
 static int page_all(cx_role role, int category, uint32_t limit, const char *day, seen *s) {
   memset(s, 0, sizeof *s);
+  if (role == CX_ROLE_PUBLIC) cx_day_set_today(qt_day(day)); /* the public sees today only */
   s->order_ok = 1;
   s->want_cat = category;
   char cur[CX_CURSOR_MAX] = "";
@@ -132,17 +133,19 @@ Test(records, public_sees_only_displayable_records) {
   fill();
   seen s;
   page_all(CX_ROLE_PUBLIC, -1, 3, "2024-06-01", &s);
-  int want = 0;
-  for (int i = 0; i < NREC; i++) want += i % 5 != 0;
+  /* minor 失信信息 is never shown; licences are public while valid, whatever their tier */
+  int want = 0, lic = 0;
+  for (int i = 0; i < NREC; i++) want += i % 5 != 0 || cat_of(i) == CX_CAT_LICENSE;
+  for (int i = 0; i < NREC; i++) lic += cat_of(i) == CX_CAT_LICENSE;
   cr_assert_eq(s.n, want);
   cr_assert_eq(s.displayable, want);
-  for (int i = 0; i < NREC; i++) cr_assert_eq(s.count[i], i % 5 != 0);
-  /* Long after: nothing general is shown any more. */
+  for (int i = 0; i < NREC; i++) cr_assert_eq(s.count[i], i % 5 != 0 || cat_of(i) == CX_CAT_LICENSE);
+  /* Long after: nothing general is shown any more; the open-ended licences still are. */
   page_all(CX_ROLE_PUBLIC, -1, 3, "2026-06-01", &s);
-  cr_assert_eq(s.n, 0);
+  cr_assert_eq(s.n, lic);
   page_all(CX_ROLE_SUBMITTER, -1, 3, "2026-06-01", &s);
   cr_assert_eq(s.n, NREC, "other roles still see all");
-  cr_assert_eq(s.displayable, 0);
+  cr_assert_eq(s.displayable, lic);
   cr_assert_eq(s.in_force, NREC, "open-ended, active");
 }
 
@@ -265,7 +268,7 @@ Test(records, public_gets_masked_id_numbers) {
   qt_put1(&E, &r);
   char mask[19], next[CX_CURSOR_MAX];
   cx_idcard_mask(PERSON, mask);
-  cx_records_req req = {cx_str_c(PERSON), -1, CX_STR(""), 10, qt_day("2024-06-01"), CX_ROLE_PUBLIC};
+  cx_records_req req = {cx_str_c(PERSON), -1, CX_STR(""), 10, qt_day(QT_TODAY), CX_ROLE_PUBLIC};
   seen s;
   memset(&s, 0, sizeof s);
   s.want_cat = -1;
@@ -285,4 +288,52 @@ Test(records, public_gets_masked_id_numbers) {
   req.code = cx_str_c(p2);
   req.role = CX_ROLE_PUBLIC;
   cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, next), CX_ENOTFOUND);
+}
+
+Test(records, a_hidden_entity_is_not_found_whatever_the_cursor) {
+  fill();
+  /* a person with only a (non-public) penalty, and a real cursor of a visible entity */
+  char p2[19], next[CX_CURSOR_MAX], cur[CX_CURSOR_MAX];
+  qt_idcard("35010219900101123", p2);
+  cx_record r = qt_rec(p2, "王五", CX_KIND_PERSON, AUTH, "PP2", CX_CAT_PENALTY, qt_day("2024-01-07"));
+  qt_put1(&E, &r);
+  cx_records_req req = {cx_str_c(ENT), -1, CX_STR(""), 2, qt_day(QT_TODAY), CX_ROLE_PUBLIC};
+  cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, cur), 0);
+  cr_assert_neq(cur[0], 0);
+  char unknown[19];
+  qt_ent(99, 350102, unknown);
+  const char *cursors[] = {"", cur, "garbage", "00"};
+  for (size_t i = 0; i < 4; i++) {
+    req.cursor = cx_str_c(cursors[i]);
+    req.code = cx_str_c(p2);
+    cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, next), CX_ENOTFOUND, "hidden, cursor %zu", i);
+    req.code = cx_str_c(unknown);
+    cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, next), CX_ENOTFOUND, "unknown, cursor %zu", i);
+  }
+  /* a visible entity with a garbage cursor is a bad request, as before */
+  req.code = cx_str_c(ENT);
+  req.cursor = CX_STR("garbage");
+  cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, next), CX_EBADREQ);
+  /* and the public asks about today only */
+  req.cursor = CX_STR("");
+  req.as_of = qt_day(QT_TODAY) - 1;
+  cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, NULL, NULL, next), CX_EPUBLICDAY);
+}
+
+Test(records, approval_no_longer_receives_a_repaired_record) {
+  fill();
+  cx_batch *b;
+  const char *why;
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  cx_batch_actor admin = {CX_STR("ops"), CX_STR("admin"), CX_STR(""), 1, NULL, 0};
+  cr_assert_eq(cx_batch_set_actor(b, &admin), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(AUTH), cx_str_c(rids[3]), CX_EV_REPAIR, 1, CX_STR("t"), &why), 0);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  seen s;
+  page_all(CX_ROLE_APPROVAL, -1, 7, "2024-06-01", &s);
+  cr_assert_eq(s.n, NREC - 1);
+  cr_assert_eq(s.count[3], 0, "停止共享: repaired records are not shared");
+  page_all(CX_ROLE_ANALYST, -1, 7, "2024-06-01", &s);
+  cr_assert_eq(s.n, NREC);
+  cr_assert_eq(s.count[3], 1, "the platform's analysts keep it");
 }

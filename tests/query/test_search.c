@@ -36,8 +36,10 @@ typedef struct hits {
   uint8_t kind[32];
 } hits;
 
-static int collect(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+static int collect(void *ctx, const cx_search_hit *hit) {
   hits *h = ctx;
+  cx_str code = hit->code, name = hit->name;
+  uint8_t kind = hit->kind;
   cr_assert_lt(h->n, 32);
   cr_assert_eq(code.n, 18);
   memcpy(h->code[h->n], code.p, 18);

@@ -43,44 +43,90 @@ Test(visibility, minor_is_never_published) {
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-15")));
 }
 
-Test(visibility, general_short_validity_shows_for_the_minimum_90_days) {
+Test(visibility, a_short_validity_ends_display_at_the_sources_own_end) {
+  /* 信用修复管理办法: the minimum period is when repair may be asked for, not a display floor;
+   * the source's 公示截止期 (valid_until) ends display when earlier than the maximum. */
   cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-01", "2024-01-31");
   cx_day d = r.decision_date;
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d - 1), "before the decision");
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, d));
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 89), "decision + 89: still shown");
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 90), "decision + 90: hidden");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-30")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-31")), "valid_until: hidden");
 }
 
-Test(visibility, general_long_validity_is_capped_at_365_days) {
-  cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-01", "2027-01-01");
-  cx_day d = r.decision_date;
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 364));
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 365));
+Test(visibility, general_is_capped_at_twelve_calendar_months) {
+  cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-10", "2027-01-01");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2025-01-09")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2025-01-10")), "decision + 12 months");
   r.valid_until = CX_DAY_OPEN;
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 364));
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 365), "open end clamps to the maximum");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2025-01-09")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2025-01-10")), "an open end stops at the maximum");
+  /* months, not 365 days: a leap year's 12 months are 366 days */
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, r.decision_date + 365));
+}
+
+Test(visibility, months_are_clamped_at_the_end_of_a_month) {
+  cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_SERIOUS, "2024-02-29", NULL);
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2027-02-27")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2027-02-28")), "2024-02-29 + 36 months");
 }
 
 Test(visibility, general_follows_validity_between_the_bounds) {
   cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-01", "2024-07-01");
-  cx_day d = r.decision_date, u = r.valid_until;
+  cx_day u = r.valid_until;
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, u - 1));
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, u));
-  (void)d;
 }
 
-Test(visibility, serious_between_365_and_1095_days) {
+Test(visibility, serious_up_to_thirty_six_months) {
   cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_SERIOUS, "2024-01-01", "2024-03-01");
   cx_day d = r.decision_date;
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 364), "short validity: at least 365 days");
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 365));
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-02-29")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-03-01")), "the source's end");
   r.valid_until = CX_DAY_OPEN;
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 1094));
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 1095), "at most 1095 days");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2026-12-31")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2027-01-01")), "at most 36 months");
   r.valid_until = d + 500;
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, d + 499));
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d + 500));
+}
+
+Test(visibility, licences_and_red_lists_are_public_while_valid) {
+  cx_sum_rec lic = rec(CX_CAT_LICENSE, CX_SEV_GENERAL, "2020-01-01", "2030-01-01");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &lic, qt_day("2029-12-31")), "no display cap for licences");
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &lic, qt_day("2030-01-01")), "expired");
+  lic.valid_from = qt_day("2020-02-01");
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &lic, qt_day("2020-01-15")), "not yet valid");
+  cx_sum_rec red = rec(CX_CAT_REDLIST, CX_SEV_MINOR, "2020-01-01", NULL);
+  cr_assert(disp(CX_KIND_ENTERPRISE, &red, qt_day("2035-01-01")), "the tier is for 失信信息 only");
+  /* a kept commitment is not negative; a broken one is */
+  cx_sum_rec kept = rec(CX_CAT_COMMITMENT, CX_SEV_GENERAL, "2020-01-01", NULL);
+  kept.flags = (uint8_t)(CX_SUB_KEPT << CX_SRF_SUBTYPE_SHIFT);
+  cr_assert(disp(CX_KIND_ENTERPRISE, &kept, qt_day("2030-01-01")));
+  kept.flags = (uint8_t)(CX_SUB_BROKEN << CX_SRF_SUBTYPE_SHIFT);
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &kept, qt_day("2030-01-01")));
+  cr_assert(disp(CX_KIND_ENTERPRISE, &kept, qt_day("2020-06-01")));
+}
+
+Test(visibility, the_public_sees_today_only) {
+  cr_assert_eq(cx_query_check_day(CX_ROLE_PUBLIC, cx_day_today()), 0);
+  cr_assert_eq(cx_query_check_day(CX_ROLE_PUBLIC, cx_day_today() - 1), CX_EPUBLICDAY);
+  cr_assert_eq(cx_query_check_day(CX_ROLE_PUBLIC, cx_day_today() + 1), CX_EPUBLICDAY);
+  cr_assert_eq(cx_query_check_day(CX_ROLE_ANALYST, cx_day_today() - 400), 0);
+  cr_assert_str_eq(cx_err_name(CX_EPUBLICDAY), "bad_request");
+}
+
+Test(visibility, approval_no_longer_receives_repaired_or_revoked_records) {
+  cx_sum_rec r = rec(CX_CAT_BLACKLIST, CX_SEV_SERIOUS, "2024-01-01", NULL);
+  cx_day d = qt_day("2024-03-01");
+  cr_assert(cx_query_visible(E.q, CX_ROLE_APPROVAL, CX_KIND_ENTERPRISE, &r, d));
+  r.status = CX_ST_REPAIRED;
+  cr_assert_not(cx_query_visible(E.q, CX_ROLE_APPROVAL, CX_KIND_ENTERPRISE, &r, d), "停止共享");
+  cr_assert(cx_query_visible(E.q, CX_ROLE_ANALYST, CX_KIND_ENTERPRISE, &r, d), "analysts keep it");
+  cr_assert(cx_query_visible(E.q, CX_ROLE_ADMIN, CX_KIND_ENTERPRISE, &r, d));
+  r.status = CX_ST_REVOKED;
+  cr_assert_not(cx_query_visible(E.q, CX_ROLE_APPROVAL, CX_KIND_ENTERPRISE, &r, d));
+  cr_assert_not(cx_query_visible(E.q, CX_ROLE_PUBLIC, CX_KIND_ENTERPRISE, &r, d));
 }
 
 Test(visibility, repaired_and_revoked_are_hidden_from_the_public) {

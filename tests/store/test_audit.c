@@ -124,7 +124,7 @@ Test(audit, failed_batch_leaves_no_entry) {
   /* a status change of a missing record fails the commit: no audit line for it */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   const char *why = NULL;
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("NOPE"), CX_ST_REPAIRED, -1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("NOPE"), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
   e = entry("w", "repair", "x", "r");
   cr_assert_eq(cx_batch_audit(b, &e), 0);
   cr_assert_eq(cx_batch_commit(b, NULL), CX_ENOTFOUND);

@@ -212,7 +212,7 @@ Test(batch, a_commit_failing_half_way_leaves_nothing) {
   free(b);
 }
 
-Test(batch, replacement_keeps_seq_and_moves_between_entities) {
+Test(batch, replacement_keeps_seq_and_never_moves_to_another_entity) {
   char c1[19], c2[19];
   fx_uscc(1, c1);
   fx_uscc(2, c2);
@@ -228,25 +228,31 @@ Test(batch, replacement_keeps_seq_and_moves_between_entities) {
   cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("X1"), &k1, NULL), 0);
   cx_store_txn_reset(t);
 
+  /* Another entity under the same document number: a revoke plus a new record, not a move. */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   fx_record(&r, c2, "二号", A1, "X1", fx_day(2024, 6, 1));
   fx_put(b, &r);
   cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), CX_EBADREQ);
+  cr_assert(strstr(res.error, "another entity") != NULL, "%s", res.error);
+  cr_assert(strstr(res.error, c2) == NULL, "the message never names an entity code");
+
+  /* The same entity, a corrected decision date: the record moves in the key order only. */
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_record(&r, c1, "一号", A1, "X1", fx_day(2024, 6, 1));
+  fx_put(b, &r);
   cr_assert_eq(cx_batch_commit(b, &res), 0);
   cr_assert_eq(res.replaced, 1);
-  cr_assert_eq(res.entities_touched, 2);
   cr_assert_eq(cx_store_txn_renew(t), 0);
   cx_record got;
   cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("X1"), &k2, &got), 0);
   cr_assert_eq(k2.seq, k1.seq);
-  cr_assert_neq(k2.entity_id, k1.entity_id);
+  cr_assert_eq(k2.entity_id, k1.entity_id);
   cr_assert_eq(k2.decision_date, fx_day(2024, 6, 1));
   cx_summary s;
   cr_assert_eq(cx_store_summary_get(t, c1, &s), 0);
-  cr_assert_eq(s.n_recs, 0);
-  cr_assert(cx_str_eq(s.name, cx_str_c("一号")));
-  cr_assert_eq(cx_store_summary_get(t, c2, &s), 0);
   cr_assert_eq(s.n_recs, 1);
+  cr_assert_eq(cx_store_summary_get(t, c2, &s), CX_ENOTFOUND);
   cx_store_txn_end(t);
   cx_store_info in;
   cr_assert_eq(cx_store_info_get(st, &in), 0);
@@ -268,7 +274,7 @@ Test(batch, status_changes) {
 
   const char *why;
   cr_assert_eq(cx_batch_begin(st, &b), 0);
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("B1"), CX_ST_REPAIRED, -1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("B1"), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
   cx_batch_result res;
   cr_assert_eq(cx_batch_commit(b, &res), 0);
   cr_assert_eq(res.status_changes, 1);
@@ -284,7 +290,7 @@ Test(batch, status_changes) {
 
   /* objection only */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("B1"), -1, 1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("B1"), CX_EV_OBJECTION, 0, CX_STR("t"), &why), 0);
   cr_assert_eq(cx_batch_commit(b, &res), 0);
   cr_assert_eq(res.status_changes, 1);
 
@@ -294,7 +300,7 @@ Test(batch, status_changes) {
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   fx_record(&r, c2, "二号", A1, "B2", fx_day(2024, 1, 1));
   fx_put(b, &r);
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A1), CX_STR("nope"), CX_ST_REVOKED, -1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("nope"), CX_EV_REVOKE, 0, CX_STR("t"), &why), 0);
   cr_assert_eq(cx_batch_commit(b, &res), CX_ENOTFOUND);
   cr_assert(strstr(cx_store_errmsg(st), "nope") != NULL);
   cr_assert_eq(cx_store_txn_begin(st, &t), 0);
@@ -302,7 +308,7 @@ Test(batch, status_changes) {
   cx_store_txn_end(t);
   /* unknown authority too */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(A2), CX_STR("B1"), CX_ST_REVOKED, -1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A2), CX_STR("B1"), CX_EV_REVOKE, 0, CX_STR("t"), &why), 0);
   cr_assert_eq(cx_batch_commit(b, &res), CX_ENOTFOUND);
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
 }
@@ -412,13 +418,34 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_hits(c, rid_len, n, expect_main, n - 1);
   /* Repairing the newest half shrinks the index: chunks past the new end are deleted. */
+  char rid[200];
+  const char *why;
   cr_assert_eq(cx_batch_begin(st, &b), 0);
-  for (int i = n / 2; i < n; i++) put_blacklist(b, c, rid_len, i, CX_ST_REPAIRED);
+  for (int i = n / 2; i < n; i++) {
+    memset(rid, 'x', sizeof rid);
+    snprintf(rid, sizeof rid, "%06d", i);
+    rid[6] = 'x';
+    rid[rid_len] = 0;
+    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
+  }
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
-  /* and back: the chunks come back */
+  /* A re-feed of the same rows keeps them repaired */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   for (int i = n / 2; i < n; i++) put_blacklist(b, c, rid_len, i, CX_ST_ACTIVE);
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.kept, (uint32_t)(n - n / 2));
+  expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
+  /* and back by a new decision: the chunks come back */
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (int i = n / 2; i < n; i++) {
+    memset(rid, 'x', sizeof rid);
+    snprintf(rid, sizeof rid, "%06d", i);
+    rid[6] = 'x';
+    rid[rid_len] = 0;
+    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REINSTATE, 0, CX_STR("t"), &why), 0);
+  }
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_hits(c, rid_len, n, expect_main, n - 1);
 }

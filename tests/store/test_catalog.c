@@ -72,15 +72,70 @@ Test(catalog, shipped_lists_and_measures) {
   }
 }
 
-Test(catalog, display_periods_and_person_rule) {
+Test(catalog, display_periods_are_months_and_person_rule) {
   cr_assert_eq(cat->display[CX_SEV_MINOR].publish, 0);
-  cr_assert_eq(cat->display[CX_SEV_MINOR].max_days, 90u);
+  cr_assert_eq(cat->display[CX_SEV_MINOR].max_months, 3u);
   cr_assert_eq(cat->display[CX_SEV_GENERAL].publish, 1);
-  cr_assert_eq(cat->display[CX_SEV_GENERAL].min_days, 90u);
-  cr_assert_eq(cat->display[CX_SEV_GENERAL].max_days, 365u);
-  cr_assert_eq(cat->display[CX_SEV_SERIOUS].min_days, 365u);
-  cr_assert_eq(cat->display[CX_SEV_SERIOUS].max_days, 1095u);
+  cr_assert_eq(cat->display[CX_SEV_GENERAL].min_months, 3u);
+  cr_assert_eq(cat->display[CX_SEV_GENERAL].max_months, 12u);
+  cr_assert_eq(cat->display[CX_SEV_SERIOUS].min_months, 12u);
+  cr_assert_eq(cat->display[CX_SEV_SERIOUS].max_months, 36u);
   cr_assert_eq(cat->person_public, 1u << CX_CAT_BLACKLIST);
+}
+
+Test(catalog, negative_records_are_the_shipped_categories) {
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_PENALTY, CX_SUB_NONE));
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_BLACKLIST, CX_SUB_NONE));
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_GOV_DISHONESTY, CX_SUB_JUDGMENT));
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_COMMITMENT, CX_SUB_BROKEN));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_COMMITMENT, CX_SUB_KEPT));
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_LAWSUIT, CX_SUB_LOST));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_LAWSUIT, CX_SUB_WON));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_LICENSE, CX_SUB_NONE));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_REDLIST, CX_SUB_NONE));
+}
+
+static uint8_t tier_of(int category, const char *list, const char *content, int64_t fen) {
+  cx_record r;
+  cx_record_defaults(&r);
+  r.category = (uint8_t)category;
+  r.list_type = cx_str_c(list);
+  r.content = cx_str_c(content);
+  r.amount_fen = fen;
+  return cx_catalog_tier(cat, &r);
+}
+
+Test(catalog, shipped_tier_rules_follow_the_2025_measures) {
+  /* 轻微: 警告 or 通报批评 alone, simple procedure, small fines */
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "警告", 0), CX_SEV_MINOR);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "通报批评", 0), CX_SEV_MINOR);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "简易程序 罚款", 20000), CX_SEV_MINOR);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "罚款", 50000), CX_SEV_MINOR); /* 500 元 */
+  /* 一般: 暂扣, 降低资质等级, 没收, ordinary fines; a warning with a confiscation is general */
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "警告;没收违法所得", 0), CX_SEV_GENERAL);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "暂扣许可证件", 0), CX_SEV_GENERAL);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "罚款", 500000), CX_SEV_GENERAL); /* 5,000 元 */
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "其他", 0), CX_SEV_GENERAL);     /* nothing matched */
+  /* 严重: 吊销, 责令停产停业 ..., very large fines, every serious-dishonesty list entry */
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "警告;吊销营业执照", 0), CX_SEV_SERIOUS);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "责令停产停业", 0), CX_SEV_SERIOUS);
+  cr_assert_eq(tier_of(CX_CAT_PENALTY, "", "罚款", 100000000), CX_SEV_SERIOUS); /* 1,000,000 元 */
+  cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "court_dishonest", "", 0), CX_SEV_SERIOUS);
+}
+
+Test(catalog, display_end_and_repair_day_count_calendar_months) {
+  cx_day d, end, from;
+  cr_assert_eq(cx_day_parse(CX_STR("2024-01-31"), &d), 0);
+  cr_assert_eq(cx_catalog_display_end(cat, CX_SEV_GENERAL, d, CX_DAY_OPEN, &end), 1);
+  char buf[11];
+  cx_day_format(end, buf);
+  cr_assert_str_eq(buf, "2025-01-31");
+  from = cx_catalog_repair_from(cat, CX_SEV_GENERAL, d);
+  cx_day_format(from, buf);
+  cr_assert_str_eq(buf, "2024-04-30"); /* 3 months, clamped to the month's last day */
+  cr_assert_eq(cx_catalog_display_end(cat, CX_SEV_SERIOUS, d, d + 10, &end), 1);
+  cr_assert_eq(end, d + 10, "the source's own end wins when earlier");
+  cr_assert_eq(cx_catalog_display_end(cat, CX_SEV_MINOR, d, CX_DAY_OPEN, &end), 0);
 }
 
 Test(catalog, measures_resolve_codes_and_defaults) {
@@ -115,7 +170,7 @@ static int parse(const char *text, int *bad) {
 Test(catalog_parse, minimal_file_and_any_order) {
   static cx_catalog c;
   const char *t = "list\tl1\tblacklist\t名单\tm1\n"
-                  "measure\tm1\tdeny\tprocurement\t限制\n" HEAD "display\tminor\t1\t10\t20\n"
+                  "measure\tm1\tdeny\tprocurement\t限制\n" HEAD "display\tminor\t1\t1\t2\n"
                   "person_public\tblacklist, gov_dishonesty\n";
   int bad = -1;
   cr_assert_eq(cx_catalog_parse(t, strlen(t), &c, &bad), 0, "line %d", bad);
@@ -124,7 +179,7 @@ Test(catalog_parse, minimal_file_and_any_order) {
   cr_assert_eq(c.deny[0], 1u);
   cr_assert_eq(c.deny[1], 0u);
   cr_assert_eq(c.display[CX_SEV_MINOR].publish, 1);
-  cr_assert_eq(c.display[CX_SEV_SERIOUS].max_days, 1095u); /* default kept */
+  cr_assert_eq(c.display[CX_SEV_SERIOUS].max_months, 36u); /* default kept */
   cr_assert_eq(c.person_public, (1u << CX_CAT_BLACKLIST) | (1u << CX_CAT_GOV_DISHONESTY));
   const char *t2 = HEAD "person_public\tnone\n";
   cr_assert_eq(cx_catalog_parse(t2, strlen(t2), &c, &bad), 0);
@@ -147,6 +202,15 @@ Test(catalog_parse, bad_lines_are_reported) {
       {HEAD "display\tminor\t2\t1\t2\n", 4},                     /* publish not 0/1 */
       {HEAD "display\tminor\t1\t30\t20\n", 4},                   /* min > max */
       {HEAD "display\tminor\t1\tx\t20\n", 4},
+      {HEAD "display\tgeneral\t1\t90\t365\n", 4},               /* days, not months */
+      {HEAD "negative\tpenalty,nope\n", 4},                       /* unknown category */
+      {HEAD "negative\tcommitment:lost\n", 4},                    /* subtype of another category */
+      {HEAD "tier\tserious\tkeyword\n", 4},                      /* no text */
+      {HEAD "tier\tserious\tlist\tnope\n", 4},                   /* unknown list */
+      {HEAD "tier\tbad\tkeyword\tx\n", 4},                       /* unknown tier */
+      {HEAD "tier\tminor\tfine\t10\t5\n", 4},                    /* empty range */
+      {HEAD "tier\tminor\tfine\t0\t10\ntier\tgeneral\tfine\t5\t-\n", 5}, /* overlap */
+      {HEAD "tier\tminor\tkeyword\t警告\ntier\tgeneral\tkeyword\t警告\n", 5}, /* twice */
       {HEAD "person_public\tblacklist,nope\n", 4},
       {HEAD "person_public\t,\n", 4},
       {"action\tbad code\tx\n", 1},                              /* space in code */

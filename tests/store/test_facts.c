@@ -146,19 +146,19 @@ Test(facts, every_record_once_with_its_fields) {
   cx_store_txn_end(t);
 }
 
-Test(facts, follow_replacements_moves_and_status_changes) {
+Test(facts, follow_replacements_and_status_changes) {
   fill();
-  char code[19], other[19], auth[19], rid[32];
-  fx_uscc(100, code);
-  fx_uscc(999, other);
+  char code[19], auth[19], rid[32];
   fx_auth(10, auth);
   cx_batch *b;
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   for (unsigned i = 0; i < NREC; i += 3) { /* F-i of authority 10 + i % 3 == 10: i % 3 == 0 */
     cx_record r;
     snprintf(rid, sizeof rid, "F-%u", i);
-    /* every other one moves to another entity and decision date (a new records key) */
-    fx_record(&r, i % 2 ? other : code, "某公司", auth, rid, fx_day(2024, 3, 1) + (cx_day)i);
+    /* every other one moves to another decision date (a new records key); records never move
+     * to another entity */
+    fx_uscc(100 + i % 7, code);
+    fx_record(&r, code, "某公司", auth, rid, i % 2 ? fx_day(2024, 3, 1) + (cx_day)i : fx_day(2023, 1, 1));
     r.amount_fen = 123456 + i;
     r.severity = CX_SEV_SERIOUS;
     fx_put(b, &r);
@@ -167,7 +167,8 @@ Test(facts, follow_replacements_moves_and_status_changes) {
   expect_facts_match(NREC);
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   const char *why = NULL;
-  cr_assert_eq(cx_batch_set_status(b, cx_str_c(auth), CX_STR("F-3"), CX_ST_REPAIRED, 1, &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(auth), CX_STR("F-3"), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(auth), CX_STR("F-3"), CX_EV_OBJECTION, 0, CX_STR("t"), &why), 0);
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_facts_match(NREC);
   /* a calendar change recomputes every delay: the facts follow */

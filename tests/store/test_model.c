@@ -8,6 +8,9 @@
 
 typedef struct mrec {
   int used;
+  int ev_batch; /* the batch of the record's last lifecycle event (-1: none) */
+  int put_batch; /* the batch of the record's last replacement, and its state before it: */
+  uint8_t st_b0, ob_b0; /* the last row of a batch decides, against the stored state */
   int auth, ent;
   char rid[24];
   uint32_t seq;
@@ -221,12 +224,16 @@ static void check_summaries(cx_txn *t) {
       cr_assert_eq(sr.category, m->category);
       cr_assert_eq(sr.severity, m->severity);
       cr_assert_eq(sr.status, m->status);
-      cr_assert_eq(sr.flags, m->objection ? CX_SRF_OBJECTION : 0);
-      if (m->status != CX_ST_ACTIVE || m->list < 0) continue;
-      int li = cx_catalog_list(cat, cx_str_c(lists[m->list]));
-      uint64_t mask = cat->lists[li].defaults;
-      if (m->explicit_measures)
+      uint64_t mask = 0, restrict_any = 0;
+      int li = m->list >= 0 ? cx_catalog_list(cat, cx_str_c(lists[m->list])) : -1;
+      if (li >= 0) mask = cat->lists[li].defaults;
+      if (li >= 0 && m->explicit_measures)
         cr_assert_eq(cx_catalog_measures(cat, li, CX_STR("no_procurement,review_license"), &mask, NULL), 0);
+      for (uint32_t a = 0; a < cat->n_actions; a++) restrict_any |= cat->deny[a] | cat->review[a];
+      uint8_t want = (uint8_t)((m->objection ? CX_SRF_OBJECTION : 0) | ((mask & restrict_any) ? CX_SRF_RESTRICTS : 0) |
+                               (m->subtype << CX_SRF_SUBTYPE_SHIFT));
+      cr_assert_eq(sr.flags, want, "entity %d record %d flags %u want %u list %d expl %d cat %d", e, i, sr.flags, want, m->list, m->explicit_measures, m->category);
+      if (m->status != CX_ST_ACTIVE || li < 0) continue;
       if (!mask) continue;
       cr_assert_lt(nh, s.n_hits, "entity %d: too few hits", e);
       cx_sum_hit h;
@@ -281,6 +288,8 @@ static void run_random(int batches, int ops_per_batch) {
   for (int bi = 0; bi < batches; bi++) {
     cx_batch *b;
     cr_assert_eq(cx_batch_begin(st, &b), 0);
+    cx_batch_actor actor = {CX_STR("model"), CX_STR("admin"), CX_STR(""), 1, NULL, 0};
+    cr_assert_eq(cx_batch_set_actor(b, &actor), 0);
     int first_new = n_recs;
     for (int k = 0; k < ops_per_batch; k++) {
       uint32_t op = rnd(100);
@@ -291,32 +300,61 @@ static void run_random(int batches, int ops_per_batch) {
         snprintf(m->rid, sizeof m->rid, "R%d", n_recs);
         m->seq = next_seq++;
         m->used = 1;
+        m->ev_batch = m->put_batch = -1;
         put_rec(b, m);
-      } else if (op < 80) { /* replace: new content, same (authority, record_id), same seq */
-        mrec *m = &recs[rnd((uint32_t)n_recs)];
-        int auth = m->auth;
+      } else if (op < 80) { /* replace: new content, same (authority, record_id, entity), same seq */
+        int idx = (int)rnd((uint32_t)n_recs);
+        mrec *m = &recs[idx];
+        /* The store applies a batch's events after its puts of the same record: keep the
+         * model's order the same by not mixing the two in one batch. */
+        if (m->ev_batch == bi) continue;
+        int auth = m->auth, ent = m->ent;
+        uint8_t st0 = m->status, ob0 = m->objection;
         char rid[24];
         memcpy(rid, m->rid, sizeof rid);
         uint32_t seq = m->seq;
         randomize(m);
         m->auth = auth;
+        m->ent = ent; /* a record never moves to another entity */
         memcpy(m->rid, rid, sizeof rid);
         m->seq = seq;
         put_rec(b, m);
+        /* A record already stored keeps its lifecycle state; a row that revokes revokes. One
+         * put in this batch still gives the initial state (the last row of the batch wins). */
+        if (idx < first_new) {
+          if (m->put_batch != bi) {
+            m->put_batch = bi;
+            m->st_b0 = st0;
+            m->ob_b0 = ob0;
+          }
+          if (m->status != CX_ST_REVOKED || m->st_b0 == CX_ST_REVOKED) m->status = m->st_b0;
+          m->objection = m->ob_b0;
+        }
       } else if (op < 95) {
-        mrec *m = &recs[rnd((uint32_t)n_recs)];
-        int status = rnd(3) ? (int)rnd(CX_ST_COUNT) : -1;
-        int objection = rnd(2) ? (int)rnd(2) : -1;
+        int idx = (int)rnd((uint32_t)n_recs);
+        mrec *m = &recs[idx];
         const char *why;
-        cr_assert_eq(cx_batch_set_status(b, cx_str_c(auth_code[m->auth]), cx_str_c(m->rid), status,
-                                         objection, &why), 0);
-        if (status >= 0) m->status = (uint8_t)status;
-        if (objection >= 0) m->objection = (uint8_t)objection;
+        if (idx >= first_new) continue; /* events on records of earlier batches only */
+        /* The state machine, written out independently of store/lifecycle.c. */
+        int ev = (int)rnd(CX_EV_COUNT);
+        if (m->status == CX_ST_REVOKED && ev != CX_EV_OBJECTION_WITHDRAW) continue; /* final */
+        if (ev == CX_EV_REINSTATE && m->status != CX_ST_REPAIRED) continue;      /* refused */
+        if (ev == CX_EV_REPAIR && !cx_catalog_is_negative(cx_store_catalog(st), m->category, m->subtype))
+          continue; /* only 失信信息 is repaired */
+        cr_assert_eq(cx_batch_transition(b, cx_str_c(auth_code[m->auth]), cx_str_c(m->rid), ev,
+                                         ev == CX_EV_REPAIR, CX_STR("model"), &why), 0, "%s", why);
+        m->ev_batch = bi;
+        switch (ev) {
+        case CX_EV_REPAIR: m->status = CX_ST_REPAIRED; break;
+        case CX_EV_REVOKE: m->status = CX_ST_REVOKED; break;
+        case CX_EV_REINSTATE: m->status = CX_ST_ACTIVE; break;
+        case CX_EV_OBJECTION: m->objection = 1; break;
+        default: m->objection = 0; break;
+        }
       } else { /* identical re-put */
         put_rec(b, &recs[rnd((uint32_t)n_recs)]);
       }
     }
-    (void)first_new;
     cx_batch_result res;
     int rc = cx_batch_commit(b, &res);
     cr_assert_eq(rc, 0, "commit: %s (%s)", cx_strerror(rc), cx_store_errmsg(st));

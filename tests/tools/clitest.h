@@ -17,9 +17,14 @@
 static char g_dir[256];
 static char g_bin[512];
 
+/* The day the CLI tests run on (CHENGXIN_TODAY, inherited by chengxin and chengxind): the
+ * public role sees that day only. */
+#define CLI_TODAY "2025-01-01"
+
 static inline void cli_setup(void) {
   cx_test_tmpdir(g_dir, sizeof g_dir);
   cx_test_bin("chengxin", g_bin, sizeof g_bin);
+  setenv("CHENGXIN_TODAY", CLI_TODAY, 1);
 }
 
 static inline void cli_teardown(void) { cx_test_rmrf(g_dir); }

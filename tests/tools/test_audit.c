@@ -53,7 +53,7 @@ Test(audit, local_writes_are_in_the_log_in_order) {
   char tgt[64];
   snprintf(tgt, sizeof tgt, "%s/(2024)闽01执1号", AUTH);
   cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "target")), tgt);
-  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "detail")), "已履行");
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 1), "detail")), "active -> repaired: 已履行");
   const char *t = json_string_value(json_object_get(json_array_get(j, 0), "time"));
   cr_assert(t && strlen(t) == 24 && t[10] == 'T' && t[23] == 'Z', "time %s", t ? t : "(null)");
   json_decref(j);

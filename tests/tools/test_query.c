@@ -388,7 +388,7 @@ Test(query, repair_lifts_the_measures_and_objection_flags) {
                "%s", slurp("err"));
   cr_assert(out_has("out", "repaired"));
   cr_assert_eq(cx("audit --db st --op repair --format jsonl"), 0, "%s", slurp("err"));
-  cr_assert(out_has("out", "\"detail\":\"已履行\""), "%s", slurp("out"));
+  cr_assert(out_has("out", "\"detail\":\"active -> repaired: 已履行\""), "%s", slurp("out"));
   cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 0, "repair did not lift the measures");
   cr_assert_eq(cx("repair --db st --authority %s --record-id no-such-record --reason x", AUTH), 1);
   cr_assert(out_has("err", "chengxin: repair no-such-record: "));

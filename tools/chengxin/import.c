@@ -322,7 +322,7 @@ typedef struct importer {
   int quiet, tty;
   int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
-  uint64_t read, rejected, inserted, replaced, unchanged, in_batch;
+  uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
   int fatal;
   /* progress */
   double t0, last;
@@ -365,8 +365,8 @@ static int commit(importer *im) {
   e = cx_batch_commit(im->b, &r);
   im->b = NULL;
   if (e) {
-    cli_err(cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s", im->file,
-            (unsigned long long)n, cx_strerror(e));
+    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s",
+            im->file, (unsigned long long)n, cx_strerror(e));
     im->rejected += n;
     im->fatal = 1;
     return -1;
@@ -374,6 +374,7 @@ static int commit(importer *im) {
   im->inserted += r.inserted;
   im->replaced += r.replaced;
   im->unchanged += r.unchanged;
+  im->kept += r.kept;
   return 0;
 }
 
@@ -459,6 +460,15 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   if (!im->b) {
     e = cx_batch_begin(im->st, &im->b);
     if (e) {
+      cli_err(cx_strerror(e), "import: batch");
+      im->fatal = 1;
+      return;
+    }
+    /* The local operator: unscoped; a feed row that revokes is audited under its name. */
+    cx_audit_entry who;
+    cli_audit_entry(&who, "import", "", "");
+    cx_batch_actor actor = {who.who, who.role, CX_STR(""), 0, NULL, 0};
+    if ((e = cx_batch_set_actor(im->b, &actor))) {
       cli_err(cx_strerror(e), "import: batch");
       im->fatal = 1;
       return;
@@ -571,6 +581,7 @@ static int remote_flush(importer *im) {
       im->inserted += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "inserted"), 0);
       im->replaced += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "replaced"), 0);
       im->unchanged += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "unchanged"), 0);
+      im->kept += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "kept_state"), 0);
       rc = 0;
       left = 0;
       break;
@@ -1030,10 +1041,12 @@ int cli_cmd_import(int argc, char **argv) {
   if (!quiet || im.rejected)
     fprintf(stderr,
             "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected "
-            "in %.2f s (%.0f rows/s)\n",
+            "in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, revoked or "
+            "objection)\n",
             (unsigned long long)im.read, (unsigned long long)im.inserted,
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
-            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0);
+            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0,
+            (unsigned long long)im.kept);
   if (st) cx_store_close(st);
   cli_sess_close(&sess);
   free(im.arena);

@@ -125,13 +125,22 @@ static const cmd CMDS[] = {
      "  --plot FILE.png      bar chart through gnuplot\n"
      "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
-     "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [options]\n"
+     "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [--override] [options]\n"
      "\n"
-     "Marks the record repaired. Local mode (--db) opens the store writable and records the\n"
-     "change in the store's audit log (who: local:<unix user>); remote mode needs a submitter or\n"
-     "admin token and the server records it under the token's name.\n" COMMON_QUERY_OPTS},
-    {"revoke", cli_cmd_change, "revoke a record (the decision was withdrawn)",
+     "Marks the record repaired: public display ends, the measures lift and approval systems\n"
+     "no longer receive it. Not before the end of the record's minimum display period (general:\n"
+     "3 months after the decision, serious: 1 year; minor records any time) unless --override\n"
+     "(admin or local mode; audited). Local mode (--db) opens the store writable and records the\n"
+     "change in the store's audit log (who: local:<unix user>); remote mode needs a submitter\n"
+     "token of the record's authority, or admin, and the server records it under the token's\n"
+     "name.\n" COMMON_QUERY_OPTS},
+    {"revoke", cli_cmd_change, "revoke a record (the decision was withdrawn; final)",
      "usage: chengxin revoke --authority CODE --record-id ID --reason TEXT [options]\n" COMMON_QUERY_OPTS},
+    {"reinstate", cli_cmd_change, "make a repaired record active again (a new decision)",
+     "usage: chengxin reinstate --authority CODE --record-id ID --reason TEXT [options]\n"
+     "\n"
+     "A repaired record returns to active only by a new decision of its authority: display and\n"
+     "measures apply again. A revoked record cannot be reinstated.\n" COMMON_QUERY_OPTS},
     {"objection", cli_cmd_change, "flag a record as under objection (异议), or --withdraw",
      "usage: chengxin objection --authority CODE --record-id ID --reason TEXT [--withdraw] [options]\n"
      COMMON_QUERY_OPTS},
@@ -193,6 +202,11 @@ int cli_wants_help(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   setlocale(LC_CTYPE, "C.UTF-8");
+  const char *today = getenv("CHENGXIN_TODAY");
+  int tr = cx_day_set_today_env(today);
+  if (tr < 0) return cli_usage("CHENGXIN_TODAY=%s is not a YYYY-MM-DD date", today);
+  if (tr > 0)
+    fprintf(stderr, "chengxin: CHENGXIN_TODAY is set: today is %s, not the clock's day\n", today);
   if (argc < 2) {
     cli_help(stderr, NULL);
     return CLI_EXIT_USAGE;

@@ -662,7 +662,7 @@ int cli_cmd_agg(int argc, char **argv) {
 
 typedef struct chg_opts {
   const char *authority, *record_id, *reason;
-  int withdraw;
+  int withdraw, override;
 } chg_opts;
 
 static int chg_opt(void *ctx, int c, const char *arg) {
@@ -672,25 +672,29 @@ static int chg_opt(void *ctx, int c, const char *arg) {
   case 'r': o->record_id = arg; return 0;
   case 'y': o->reason = arg; return 0;
   case 'w': o->withdraw = 1; return 0;
+  case 'o': o->override = 1; return 0;
   }
   return CLI_EXIT_USAGE;
 }
 
-/* chengxin repair|revoke|objection --authority CODE --record-id ID --reason TEXT [--withdraw] */
+/* chengxin repair|revoke|reinstate|objection --authority CODE --record-id ID --reason TEXT
+ *          [--withdraw] [--override] */
 int cli_cmd_change(int argc, char **argv) {
   static const struct option extra[] = {
       {"authority", required_argument, 0, 'a'}, {"record-id", required_argument, 0, 'r'},
       {"reason", required_argument, 0, 'y'},    {"withdraw", no_argument, 0, 'w'},
+      {"override", no_argument, 0, 'o'},
   };
   const char *op = argv[0];
   chg_opts co = {0};
   cli_sess s;
-  int rc = qparse(&s, op, argc, argv, extra, 4, chg_opt, &co);
+  int rc = qparse(&s, op, argc, argv, extra, 5, chg_opt, &co);
   if (rc) return rc;
   if (optind < argc) return cli_usage("%s: unexpected argument '%s'", op, argv[optind]);
   if (!co.authority || !co.record_id || !co.reason || !*co.reason)
     return cli_usage("%s: --authority, --record-id and a non-empty --reason are required", op);
   if (co.withdraw && strcmp(op, "objection") != 0) return cli_usage("%s: --withdraw is for objection", op);
+  if (co.override && strcmp(op, "repair") != 0) return cli_usage("%s: --override is for repair", op);
   char auth[CX_CODE_LEN + 1];
   if (cx_uscc_normalize(co.authority, strlen(co.authority), auth)) {
     cli_err("not a valid unified social credit code", "%s: --authority %s", op, co.authority);
@@ -703,6 +707,7 @@ int cli_cmd_change(int argc, char **argv) {
   json_object_set_new(args, "record_id", json_string(co.record_id));
   json_object_set_new(args, "reason", json_string(co.reason));
   if (co.withdraw) json_object_set_new(args, "withdraw", json_true());
+  if (co.override) json_object_set_new(args, "override", json_true());
   char err[512];
   int e = cli_sess_call(&s, op, args, &res, err, sizeof err);
   json_decref(args);
@@ -714,12 +719,15 @@ int cli_cmd_change(int argc, char **argv) {
   cli_table_init(&t, op, 1);
   cli_table_col(&t, "authority", CLI_COL_STR);
   cli_table_col(&t, "record_id", CLI_COL_STR);
-  int has_status = json_object_get(res, "status") != NULL;
-  cli_table_col(&t, has_status ? "status" : "objection", has_status ? CLI_COL_STR : CLI_COL_BOOL);
+  cli_table_col(&t, "status", CLI_COL_STR);
+  cli_table_col(&t, "objection", CLI_COL_BOOL);
+  cli_table_col(&t, "changed", CLI_COL_INT);
   cli_table_row(&t);
   set_json(&t, 0, json_object_get(res, "authority"));
   set_json(&t, 1, json_object_get(res, "record_id"));
-  set_json(&t, 2, json_object_get(res, has_status ? "status" : "objection"));
+  set_json(&t, 2, json_object_get(res, "status"));
+  set_json(&t, 3, json_object_get(res, "objection"));
+  set_json(&t, 4, json_object_get(res, "changed"));
   cli_table *tabs[1] = {&t};
   print_tables(&s, tabs, 1);
   cli_table_free(&t);

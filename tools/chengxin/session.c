@@ -227,11 +227,11 @@ static int local_check(cli_sess *s, json_t *args, json_t **out, char *err, size_
   return 0;
 }
 
-static int search_cb(void *ctx, cx_str code, cx_str name, uint8_t kind) {
+static int search_cb(void *ctx, const cx_search_hit *h) {
   json_t *o = json_object();
-  json_object_set_new(o, "code", jstr(code));
-  json_object_set_new(o, "name", jstr(name));
-  json_object_set_new(o, "kind", jenum(cx_kind_names, CX_KIND_COUNT, kind));
+  json_object_set_new(o, "code", jstr(h->code));
+  json_object_set_new(o, "name", jstr(h->name));
+  json_object_set_new(o, "kind", jenum(cx_kind_names, CX_KIND_COUNT, h->kind));
   json_array_append_new(ctx, o);
   return 0;
 }
@@ -350,8 +350,10 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
   return 0;
 }
 
-/* repair | revoke | objection {authority, record_id, reason, withdraw?}: audited in the store
- * with the change (who: local:<unix user>; target authority/record_id; detail the reason). */
+/* repair | revoke | reinstate | objection {authority, record_id, reason, withdraw?, override?}:
+ * one lifecycle event, decided and audited by the store's state machine in the same txn
+ * (who: local:<unix user>; target authority/record_id; detail "old -> new: reason"). The local
+ * CLI is the operator: unscoped, and may override the minimum period when asked to. */
 static int local_status_change(cli_sess *s, const char *op, json_t *args, json_t **out, char *err, size_t cap) {
   cx_str auth = {0}, rid = {0}, reason = {0};
   arg_str(args, "authority", &auth);
@@ -359,46 +361,36 @@ static int local_status_change(cli_sess *s, const char *op, json_t *args, json_t
   arg_str(args, "reason", &reason);
   if (!auth.n || !rid.n) return fail(err, cap, CX_EBADREQ, "authority and record_id are required");
   if (!reason.n) return fail(err, cap, CX_EBADREQ, "reason must not be empty");
-  int status = -1, objection = -1;
-  if (strcmp(op, "repair") == 0) status = CX_ST_REPAIRED;
-  else if (strcmp(op, "revoke") == 0) status = CX_ST_REVOKED;
-  else objection = json_is_true(json_object_get(args, "withdraw")) ? 0 : 1;
+  int withdraw = json_is_true(json_object_get(args, "withdraw"));
+  int override = json_is_true(json_object_get(args, "override"));
+  int ev;
+  if (strcmp(op, "repair") == 0) ev = CX_EV_REPAIR;
+  else if (strcmp(op, "revoke") == 0) ev = CX_EV_REVOKE;
+  else if (strcmp(op, "reinstate") == 0) ev = CX_EV_REINSTATE;
+  else ev = withdraw ? CX_EV_OBJECTION_WITHDRAW : CX_EV_OBJECTION;
   cx_batch *b;
   int rc = cx_batch_begin(s->st, &b);
   if (rc) return fail(err, cap, rc, "cannot start a batch: %s", cx_strerror(rc));
+  cx_audit_entry who;
+  cli_audit_entry(&who, op, "", "");
+  cx_batch_actor actor = {who.who, who.role, CX_STR(""), 1, NULL, 0};
   const char *why = NULL;
-  rc = cx_batch_set_status(b, auth, rid, status, objection, &why);
-  if (rc) {
+  if ((rc = cx_batch_set_actor(b, &actor)) || (rc = cx_batch_transition(b, auth, rid, ev, override, reason, &why))) {
     cx_batch_abort(b);
     return fail(err, cap, rc, "%s", why ? why : cx_strerror(rc));
   }
-  char *tgt = malloc((size_t)auth.n + rid.n + 2), *det = malloc((size_t)reason.n + 16);
-  if (!tgt || !det) {
-    free(tgt);
-    free(det);
-    cx_batch_abort(b);
-    return fail(err, cap, CX_ENOMEM, "out of memory");
-  }
-  snprintf(tgt, (size_t)auth.n + rid.n + 2, "%.*s/%.*s", (int)auth.n, auth.p, (int)rid.n, rid.p);
-  snprintf(det, (size_t)reason.n + 16, "%s%.*s", objection == 0 ? "withdraw: " : "", (int)reason.n, reason.p);
-  rc = cli_audit_batch(b, op, tgt, det);
-  free(tgt);
-  free(det);
-  if (rc) {
-    cx_batch_abort(b);
-    return fail(err, cap, rc, "cannot record the audit entry: %s", cx_strerror(rc));
-  }
-  rc = cx_batch_commit(b, NULL);
+  cx_batch_result res;
+  rc = cx_batch_commit(b, &res);
   if (rc == CX_ENOTFOUND)
     return fail(err, cap, rc, "no record %.*s from authority %.*s", (int)rid.n, rid.p, (int)auth.n, auth.p);
+  if (rc == CX_EBADREQ) return fail(err, cap, rc, "%s", res.error);
   if (rc) return fail(err, cap, rc, "commit failed: %s", cx_strerror(rc));
   json_t *o = json_object();
   json_object_set_new(o, "authority", jstr(auth));
   json_object_set_new(o, "record_id", jstr(rid));
-  if (status >= 0)
-    json_object_set_new(o, "status", json_string(cx_status_names[status]));
-  else
-    json_object_set_new(o, "objection", json_boolean(objection));
+  json_object_set_new(o, "status", json_string(cx_status_names[res.status < CX_ST_COUNT ? res.status : 0]));
+  json_object_set_new(o, "objection", json_boolean(res.objection));
+  json_object_set_new(o, "changed", json_integer(res.transitions));
   *out = o;
   return 0;
 }
@@ -599,7 +591,8 @@ int cli_sess_call(cli_sess *s, const char *op, json_t *args, json_t **result, ch
   if (strcmp(op, "check") == 0) return local_check(s, args, result, err, cap);
   if (strcmp(op, "search") == 0) return local_search(s, args, result, err, cap);
   if (strcmp(op, "aggregate") == 0) return local_aggregate(s, args, result, err, cap);
-  if (strcmp(op, "repair") == 0 || strcmp(op, "revoke") == 0 || strcmp(op, "objection") == 0)
+  if (strcmp(op, "repair") == 0 || strcmp(op, "revoke") == 0 || strcmp(op, "objection") == 0 ||
+      strcmp(op, "reinstate") == 0)
     return local_status_change(s, op, args, result, err, cap);
   return fail(err, cap, CX_EUNKNOWNOP, "unknown operation %s", op);
 }

@@ -50,6 +50,14 @@ static int parse_num(const char *s, unsigned long long max, unsigned long long *
 }
 
 int main(int argc, char **argv) {
+  /* A frozen "today" (tests, demo stores): said on stderr, never silent in production. */
+  const char *today = getenv("CHENGXIN_TODAY");
+  int tr = cx_day_set_today_env(today);
+  if (tr < 0) {
+    fprintf(stderr, "chengxind: CHENGXIN_TODAY=%s is not a YYYY-MM-DD date\n", today);
+    return 2;
+  }
+  if (tr > 0) fprintf(stderr, "chengxind: CHENGXIN_TODAY is set: today is %s, not the clock's day\n", today);
   cx_server_opts o;
   cx_server_opts_default(&o);
   static char host[64];
