@@ -7,6 +7,11 @@ cd "$(dirname "$0")"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)"
 db=${CX_DB:-demo/store}
+# The demo store is ours: when it is of another schema (an older build made it), make it again.
+if [ -z "${CX_DB:-}" ] && [ -e "$db/data.mdb" ] && ! ./build/bin/chengxin info --db "$db" >/dev/null 2>&1; then
+  echo "run.sh: demo store $db cannot be opened by this build (another schema?): regenerating" >&2
+  rm -rf "$db"
+fi
 if [ ! -e "$db/data.mdb" ]; then
   mkdir -p "$(dirname "$db")"
   ./build/bin/chengxin gen --db "$db" --entities 10000 --records 100000 --seed 1
