@@ -153,13 +153,34 @@ typedef struct cx_tokens {
 } cx_tokens;
 
 /**
- * Parses a token file: lines "token role [name]", '#' comments, blank lines ignored.
- * CX_EBADREQ with *bad_line (1-based) on a bad line or unknown role.
+ * Parses a token file: one token per line, '#' comments and blank lines ignored:
+ *
+ *   token role [authorities=CODE[,CODE...]] [name...]
+ *
+ * role: public approval analyst submitter admin. name: the rest of the line (its inner spacing
+ * kept, cut to CX_TOKEN_NAME_MAX - 1 bytes at a character boundary), less the authorities=
+ * word, which may stand anywhere after the role. authorities= lists the authorities whose
+ * records a submitter token writes (USCCs, normalised with cx_uscc_normalize into
+ * e->authorities); it is required on submitter tokens and refused on every other role (admin
+ * writes for all; the others do not write).
+ * CX_EBADREQ with *bad_line (1-based) on a bad line: an unknown or missing role, a token of
+ * CX_TOKEN_MAX bytes or more, a submitter without authorities=, authorities= on another role or
+ * twice, an empty list or an empty code in it, a code that is not a valid USCC or listed twice,
+ * more than CX_TOKEN_MAX_AUTHORITIES codes. CX_ENOMEM. out is untouched on failure.
  */
 int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line);
 /**
+ * cx_tokens_parse, and on failure why (cap bytes; NULL/0: none) says what is wrong with the
+ * line ("submitter tokens need authorities=CODE[,CODE...]", "authorities=: bad USCC ...").
+ * It never holds the line's token, nor its role word (on a line whose words are swapped, that
+ * is the token).
+ */
+int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_line, char *why,
+                        size_t cap);
+/**
  * Loads a token file; refuses a file readable or writable by group or others (mode & 077):
- * CX_EFORBIDDEN. CX_EIO when unreadable. why receives a message (no token in it).
+ * CX_EFORBIDDEN. CX_EIO when unreadable; CX_EBADREQ for a bad line. why receives a message
+ * naming the file, the line and what is wrong (no token in it).
  */
 int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap);
 void cx_tokens_free(cx_tokens *t);

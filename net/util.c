@@ -70,11 +70,138 @@ static cx_str next_word(const char **p, const char *end) {
   return (cx_str){s, (uint32_t)(e - s)};
 }
 
-int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line) {
+#define AUTH_WORD "authorities="
+#define AUTH_WORD_LEN (sizeof AUTH_WORD - 1)
+
+/* Appends [p, p + n) to the name (and one space first when it is not empty), cut at a UTF-8
+ * character boundary so that a long name never ends in half a character. */
+static void name_append(char name[CX_TOKEN_NAME_MAX], const char *p, size_t n) {
+  size_t have = strlen(name);
+  if (n == 0) return;
+  if (have) {
+    if (have + 1 >= CX_TOKEN_NAME_MAX) return;
+    name[have++] = ' ';
+  }
+  if (have + n >= CX_TOKEN_NAME_MAX) {
+    n = CX_TOKEN_NAME_MAX - 1 - have;
+    while (n > 0 && ((unsigned char)p[n] & 0xC0) == 0x80) n--;
+  }
+  memcpy(name + have, p, n);
+  name[have + n] = 0;
+}
+
+/* 1 when the token's bytes occur in s or s's in the token: such text is never printed. */
+static int shows_token(cx_str tok, cx_str s) {
+  if (!tok.n || !s.n) return 0;
+  return memmem(s.p, s.n, tok.p, tok.n) || memmem(tok.p, tok.n, s.p, s.n);
+}
+
+/* Parses the list of "authorities=CODE[,CODE...]" (list: after the '=') into e. */
+static int authorities_parse(cx_str list, cx_str tok, cx_token *e, char *why, size_t cap) {
+  const char *p = list.p, *end = list.p + list.n;
+  if (list.n == 0) {
+    snprintf(why, cap, "authorities=: empty list (expected authorities=CODE[,CODE...])");
+    return CX_EBADREQ;
+  }
+  for (uint32_t i = 0;; i++) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *ce = comma ? comma : end;
+    cx_str code = {p, (uint32_t)(ce - p)};
+    if (code.n == 0) {
+      snprintf(why, cap, "authorities=: code %u is empty (a doubled or trailing comma)", i + 1);
+      return CX_EBADREQ;
+    }
+    if (e->n_authorities == CX_TOKEN_MAX_AUTHORITIES) {
+      snprintf(why, cap, "authorities=: more than %u codes", CX_TOKEN_MAX_AUTHORITIES);
+      return CX_EBADREQ;
+    }
+    char *out = e->authorities[e->n_authorities];
+    int rc = cx_uscc_normalize(code.p, code.n, out);
+    if (rc) {
+      if (shows_token(tok, code) || code.n > 64)
+        snprintf(why, cap, "authorities=: code %u is not a valid USCC (%s)", i + 1, cx_strerror(rc));
+      else
+        snprintf(why, cap, "authorities=: bad USCC \"%.*s\" (%s)", (int)code.n, code.p,
+                 cx_strerror(rc));
+      return CX_EBADREQ;
+    }
+    for (uint32_t j = 0; j < e->n_authorities; j++)
+      if (memcmp(e->authorities[j], out, CX_CODE_LEN) == 0) {
+        snprintf(why, cap, "authorities=: %s listed twice", out);
+        memset(out, 0, CX_CODE_LEN + 1);
+        return CX_EBADREQ;
+      }
+    e->n_authorities++;
+    if (!comma) return 0;
+    p = comma + 1;
+  }
+}
+
+/* Parses one non-comment line (its first word tok already read, q after it) into e. */
+static int token_line_parse(cx_str tok, const char *q, const char *le, cx_token *e, char *why,
+                            size_t cap) {
+  cx_str role = next_word(&q, le);
+  int r = role_parse(role);
+  /* The role word is not printed: a line with its words swapped would show its token. */
+  if (r < 0) {
+    snprintf(why, cap, "expected \"token role [authorities=CODE[,CODE...]] [name]\" with role "
+                       "one of public approval analyst submitter admin");
+    return CX_EBADREQ;
+  }
+  if (tok.n >= CX_TOKEN_MAX) {
+    snprintf(why, cap, "token longer than %u bytes", CX_TOKEN_MAX - 1);
+    return CX_EBADREQ;
+  }
+  memset(e, 0, sizeof *e);
+  memcpy(e->token, tok.p, tok.n);
+  e->len = tok.n;
+  e->role = r;
+  /* The name is the rest of the line, its inner spacing kept, less the authorities= word. */
+  int seen = 0;
+  const char *ns = NULL, *ne = NULL; /* the current run of name words */
+  for (;;) {
+    cx_str w = next_word(&q, le);
+    if (w.n == 0) break;
+    if (w.n >= AUTH_WORD_LEN && memcmp(w.p, AUTH_WORD, AUTH_WORD_LEN) == 0) {
+      if (seen++) {
+        snprintf(why, cap, "authorities= given twice");
+        return CX_EBADREQ;
+      }
+      if (r != CX_ROLE_SUBMITTER) {
+        snprintf(why, cap, "authorities= is only for submitter tokens (admin writes for every "
+                           "authority; the other roles do not write)");
+        return CX_EBADREQ;
+      }
+      int rc = authorities_parse((cx_str){w.p + AUTH_WORD_LEN, w.n - (uint32_t)AUTH_WORD_LEN},
+                                 tok, e, why, cap);
+      if (rc) return rc;
+      if (ns) name_append(e->name, ns, (size_t)(ne - ns));
+      ns = ne = NULL;
+      continue;
+    }
+    if (!ns) ns = w.p;
+    ne = w.p + w.n;
+  }
+  if (ns) name_append(e->name, ns, (size_t)(ne - ns));
+  if (r == CX_ROLE_SUBMITTER && !seen) {
+    snprintf(why, cap, "submitter tokens need authorities=CODE[,CODE...] (the authorities "
+                       "whose records they write)");
+    return CX_EBADREQ;
+  }
+  return 0;
+}
+
+int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_line, char *why,
+                        size_t cap) {
   cx_tokens t = {0};
-  uint32_t cap = 0;
+  uint32_t tcap = 0;
   const char *p = text, *end = text + n;
-  int line = 0;
+  char scratch[8];
+  int line = 0, rc = 0;
+  if (!why || !cap) {
+    why = scratch;
+    cap = sizeof scratch;
+  }
   while (p < end) {
     line++;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -83,38 +210,33 @@ int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line) {
     p = nl ? nl + 1 : end;
     cx_str tok = next_word(&q, le);
     if (tok.n == 0 || tok.p[0] == '#') continue;
-    cx_str role = next_word(&q, le);
-    while (q < le && is_space(*q)) q++;
-    const char *ne = le;
-    while (ne > q && is_space(ne[-1])) ne--;
-    int r = role_parse(role);
-    if (r < 0 || tok.n >= CX_TOKEN_MAX) goto bad;
-    if (t.n == cap) {
-      uint32_t nc = cap ? cap * 2 : 8;
+    if (t.n == tcap) {
+      uint32_t nc = tcap ? tcap * 2 : 8;
       cx_token *v = realloc(t.v, nc * sizeof *v);
       if (!v) {
-        free(t.v);
-        return CX_ENOMEM;
+        rc = CX_ENOMEM;
+        snprintf(why, cap, "%s", cx_strerror(rc));
+        goto fail;
       }
       t.v = v;
-      cap = nc;
+      tcap = nc;
     }
-    cx_token *e = &t.v[t.n++];
-    memset(e, 0, sizeof *e);
-    memcpy(e->token, tok.p, tok.n);
-    e->len = tok.n;
-    e->role = r;
-    size_t nn = (size_t)(ne - q);
-    if (nn >= CX_TOKEN_NAME_MAX) nn = CX_TOKEN_NAME_MAX - 1;
-    memcpy(e->name, q, nn);
-    continue;
-  bad:
-    free(t.v);
-    if (bad_line) *bad_line = line;
-    return CX_EBADREQ;
+    if ((rc = token_line_parse(tok, q, le, &t.v[t.n], why, cap))) {
+      memset(&t.v[t.n], 0, sizeof t.v[t.n]);
+      if (bad_line) *bad_line = line;
+      goto fail;
+    }
+    t.n++;
   }
   *out = t;
   return 0;
+fail:
+  cx_tokens_free(&t);
+  return rc;
+}
+
+int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line) {
+  return cx_tokens_parse_why(text, n, out, bad_line, NULL, 0);
 }
 
 int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap) {
@@ -160,13 +282,13 @@ int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap) {
   }
   close(fd);
   int bad = 0;
-  int rc = cx_tokens_parse(buf, n, out, &bad);
+  char reason[256] = "";
+  int rc = cx_tokens_parse_why(buf, n, out, &bad, reason, sizeof reason);
   /* The buffer held secrets: wipe before freeing. */
   memset(buf, 0, n);
   free(buf);
   if (rc == CX_EBADREQ)
-    snprintf(why, cap, "token file %s: line %d: expected \"token role [name]\" with role one of "
-             "public approval analyst submitter admin", path, bad);
+    snprintf(why, cap, "token file %s: line %d: %s", path, bad, reason);
   else if (rc)
     snprintf(why, cap, "token file %s: %s", path, cx_strerror(rc));
   return rc;

@@ -312,16 +312,28 @@ static int init_store(cx_store *st, MDB_txn *txn) {
   return 0;
 }
 
-static int mkdir_p(const char *path) {
+/* Store directories and files hold every record and the audit log (whose reads of persons it
+ * names): owner only, or owner + group with group_read; the umask may remove more. Directories
+ * that exist already keep their modes (never loosened, nor tightened behind the operator). */
+#define CX_DIR_MODE 0700
+#define CX_DIR_MODE_GROUP 0750
+#define CX_FILE_MODE 0600
+#define CX_FILE_MODE_GROUP 0640
+
+/* mkdir -p with mode for every directory it creates; -1 with errno. */
+static int mkdir_p(const char *path, unsigned mode) {
   char buf[4096];
   size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return -1;
+  if (n == 0 || n >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
   memcpy(buf, path, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (buf[i] == '/' || buf[i] == 0) {
       char c = buf[i];
       buf[i] = 0;
-      if (mkdir(buf, 0755) && errno != EEXIST) return -1;
+      if (mkdir(buf, (mode_t)mode) && errno != EEXIST) return -1;
       buf[i] = c;
     }
   }
@@ -349,7 +361,8 @@ static int facts_migrate(cx_store *st, MDB_txn *txn) {
 
 /* Creates, configures and opens st->env; on failure closes it (st->env = NULL) and returns
  * the LMDB/errno code. */
-static int env_open(cx_store *st, const char *path, const cx_store_opts *o, unsigned flags) {
+static int env_open(cx_store *st, const char *path, const cx_store_opts *o, unsigned flags,
+                    unsigned mode) {
   int rc = mdb_env_create(&st->env);
   if (rc) {
     st->env = NULL;
@@ -358,7 +371,7 @@ static int env_open(cx_store *st, const char *path, const cx_store_opts *o, unsi
   mdb_env_set_maxdbs(st->env, CX_MAXDBS);
   mdb_env_set_maxreaders(st->env, o->max_readers ? o->max_readers : CX_DEFAULT_READERS);
   mdb_env_set_mapsize(st->env, (size_t)st->map_size);
-  if ((rc = mdb_env_open(st->env, path, flags, 0644))) {
+  if ((rc = mdb_env_open(st->env, path, flags, (mdb_mode_t)mode))) {
     mdb_env_close(st->env);
     st->env = NULL;
   }
@@ -370,33 +383,45 @@ static int no_locks_cb(const char *msg, void *ctx) {
   return 0;
 }
 
+/* Every process with the env open holds a shared fcntl lock on byte 0 of lock.mdb (LMDB's
+ * mdb_env_setup_locks), for as long as it has it open; F_GETLK with a write lock names one
+ * of them. fcntl locks belong to processes, so F_GETLK never reports the caller's own. */
+int cx_store_holders(const char *path, long *holder) {
+  char file[4200];
+  if (snprintf(file, sizeof file, "%s/lock.mdb", path) >= (int)sizeof file) return CX_EIO;
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) return CX_EIO;
+    *holder = 0; /* no lock file: nobody has the store open (LMDB creates it at open) */
+    return 0;
+  }
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+  int rc = fcntl(fd, F_GETLK, &fl);
+  close(fd); /* we hold no lock on this file through fd: closing it drops none of ours */
+  if (rc != 0) return CX_EIO;
+  *holder = fl.l_type == F_UNLCK ? 0 : fl.l_pid > 0 ? (long)fl.l_pid : -1;
+  return 0;
+}
+
 /* An env without a lock table (MDB_NOLOCK, or LMDB's own fallback on a read-only file
  * system) registers no reader slot: a writer could reuse the pages of our snapshot under us.
- * That is safe only while no other process has the store open. Every process with the env
- * open holds a shared fcntl lock on byte 0 of lock.mdb, so F_GETLK tells; a lock file we
- * cannot even read counts as in use. No lock file at all: nobody has it open. */
+ * That is safe only while no other process has the store open (cx_store_holders); a lock
+ * file we cannot even read counts as in use. No lock file at all: nobody has it open. */
 static int lockless_check(cx_store *st, const char *path) {
   int lockless = 0;
   mdb_reader_list(st->env, no_locks_cb, &lockless);
   if (!lockless) return 0;
-  char file[4200];
-  snprintf(file, sizeof file, "%s/lock.mdb", path);
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) return 0;
-  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-  int in_use = 1;
-  if (fd >= 0) {
-    if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK) in_use = 0;
-    close(fd); /* we hold no lock on lock.mdb: closing it drops none of ours */
-  }
-  if (!in_use) return 0;
-  if (fd >= 0 && fl.l_pid > 0)
-    cx__store_setmsg(st, "%s is not writable here and process %ld has the store open: reading "
-                         "without a reader slot is unsafe beside a writer (query through the "
-                         "server, or as the store's owner)", file, (long)fl.l_pid);
+  long holder = -1;
+  int rc = cx_store_holders(path, &holder);
+  if (rc == 0 && holder == 0) return 0;
+  if (rc == 0 && holder > 0)
+    cx__store_setmsg(st, "%s/lock.mdb is not writable here and process %ld has the store open: "
+                         "reading without a reader slot is unsafe beside a writer (query through "
+                         "the server, or as the store's owner)", path, holder);
   else
-    cx__store_setmsg(st, "%s is not writable here and cannot be checked for other users of the "
-                         "store: reading without a reader slot is unsafe beside a writer", file);
+    cx__store_setmsg(st, "%s/lock.mdb is not writable here and cannot be checked for other users "
+                         "of the store: reading without a reader slot is unsafe beside a writer",
+                     path);
   return CX_EROFS;
 }
 
@@ -411,12 +436,25 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   char file[4200];
   struct stat sb;
   snprintf(file, sizeof file, "%s/data.mdb", path);
-  int exists = stat(file, &sb) == 0 && sb.st_size > 0;
+  int stat_rc = stat(file, &sb), stat_errno = stat_rc ? errno : 0;
+  int exists = stat_rc == 0 && sb.st_size > 0;
+  if (stat_errno == EACCES) { /* not "no store": someone else's private store */
+    cx__store_setmsg(st, "cannot look into %s: %s (stores are private to their owner unless "
+                         "created group-readable)", path, strerror(stat_errno));
+    err = CX_EIO;
+    goto fail_free;
+  }
   if (!exists && (!o.create || o.read_only)) {
     err = CX_ENOSTORE;
     goto fail_free;
   }
-  if (!exists && mkdir_p(path)) {
+  st->dir_mode = o.group_read ? CX_DIR_MODE_GROUP : CX_DIR_MODE;
+  st->file_mode = o.group_read ? CX_FILE_MODE_GROUP : CX_FILE_MODE;
+  /* Files LMDB creates in an existing store (lock.mdb after a compact or a restore) get the
+   * permissions data.mdb has: a group-readable store stays readable by its group. */
+  unsigned lmdb_mode = exists ? (unsigned)(sb.st_mode & 0666) : st->file_mode;
+  if (!exists && mkdir_p(path, st->dir_mode)) {
+    cx__store_setmsg(st, "cannot create %s: %s", path, strerror(errno));
     err = CX_EIO;
     goto fail_free;
   }
@@ -426,12 +464,12 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   unsigned flags = MDB_NOTLS;
   if (st->read_only) flags |= MDB_RDONLY;
   if (st->bulk) flags |= MDB_WRITEMAP | MDB_NOSYNC;
-  rc = env_open(st, path, &o, flags);
+  rc = env_open(st, path, &o, flags, lmdb_mode);
   if (st->read_only && (rc == EACCES || rc == EROFS)) {
     /* lock.mdb cannot be opened for writing (a store owned by another user, or a read-only
      * file system, where LMDB itself already goes on without it): read without a lock.
      * lockless_check() below refuses when another process has the store open. */
-    rc = env_open(st, path, &o, flags | MDB_NOLOCK);
+    rc = env_open(st, path, &o, flags | MDB_NOLOCK, lmdb_mode);
   }
   if (rc) {
     err = rc == ENOENT ? CX_ENOSTORE : cx__store_mdb_err(st, rc, "open");
@@ -838,15 +876,53 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   return 0;
 }
 
+/* mdb_env_copy2 creates the copy with mode 0666 less the umask (0644, readable by everyone):
+ * the copy is written to a file we create with the store's mode instead, then synced (with
+ * its directory entry) so that a backup that returned is on disk. */
 int cx_store_backup(cx_store *st, const char *out_dir) {
-  if (mkdir_p(out_dir)) {
+  char file[4200];
+  int fd = -1, dfd = -1, rc = 0;
+  if (snprintf(file, sizeof file, "%s/data.mdb", out_dir) >= (int)sizeof file) {
+    cx__store_setmsg(st, "backup: path too long");
+    return CX_EIO;
+  }
+  if (mkdir_p(out_dir, st->dir_mode)) {
     cx__store_setmsg(st, "cannot create %s: %s", out_dir, strerror(errno));
     return CX_EIO;
   }
+  fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)st->file_mode);
+  if (fd < 0) {
+    cx__store_setmsg(st, "backup: cannot create %s: %s", file, strerror(errno));
+    return errno == EEXIST ? CX_EEXIST : CX_EIO;
+  }
   cx__store_enter(st); /* the copy runs its own read txn */
-  int rc = mdb_env_copy2(st->env, out_dir, MDB_CP_COMPACT);
+  int mrc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
   cx__store_leave(st);
-  return rc ? cx__store_mdb_err(st, rc, "backup") : 0;
+  if (mrc) {
+    rc = cx__store_mdb_err(st, mrc, "backup");
+    goto fail;
+  }
+  if (fsync(fd) != 0) {
+    cx__store_setmsg(st, "backup: sync %s: %s", file, strerror(errno));
+    rc = CX_EIO;
+    goto fail;
+  }
+  if (close(fd) != 0) {
+    fd = -1;
+    cx__store_setmsg(st, "backup: close %s: %s", file, strerror(errno));
+    rc = CX_EIO;
+    goto fail;
+  }
+  fd = -1;
+  if ((dfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+    fsync(dfd); /* the new entry; best effort (some file systems refuse a directory fsync) */
+    close(dfd);
+  }
+  return 0;
+fail:
+  if (fd >= 0) close(fd);
+  unlink(file); /* a partial copy is no backup */
+  return rc;
 }
 
 /* ------------------------------------------------------------------ data files */

@@ -524,10 +524,15 @@ typedef struct cx_store_opts {
   uint64_t map_size;   /* initial map size in bytes; 0 = 1 GiB (grows on demand) */
   unsigned max_readers;/* 0 = 1024; set by the first process to open the store (the size of
                           lock.mdb): later opens get the table as it is */
+  int group_read;      /* what this handle creates (a new store's directories and files,
+                          backups) is readable by the group: 0750 / 0640 instead of 0700 / 0600 */
 } cx_store_opts;
 
 /**
  * Opens (or with create, creates) the store in directory path. Clears stale reader slots.
+ * Creates the directories it needs with mode 0700 and data.mdb, lock.mdb with 0600 (0750 /
+ * 0640 with group_read; the umask may remove more). Existing directories and files keep their
+ * modes; a lock.mdb created in an existing store gets the permissions of its data.mdb.
  * CX_ENOSTORE when there is no store and !create; CX_EVERSION when the schema differs
  * (the message from cx_store_errmsg names both versions; nothing is written); CX_ECORRUPT for
  * a data.mdb that is not an LMDB file; CX_EROFS for a writable open where nothing can be
@@ -565,8 +570,25 @@ typedef struct cx_store_info {
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 
-/** Consistent (compacting) copy of the store into directory out_dir (created). */
+/**
+ * Consistent (compacting) copy of the store into out_dir/data.mdb, synced before it returns.
+ * out_dir and its missing parents are created 0700 (0750 with the handle's group_read),
+ * data.mdb 0600 (0640). CX_EEXIST when out_dir already holds a data.mdb; CX_EIO. A failed
+ * copy leaves no data.mdb. Runs beside writers (a read snapshot; nobody waits).
+ */
 int cx_store_backup(cx_store *st, const char *out_dir);
+
+/**
+ * Whether a process other than the caller has the store in directory path open: every LMDB
+ * open of it holds a shared fcntl lock on lock.mdb while it lives. 0 with *holder = 0 for
+ * none, the pid of one holder, or -1 when it is held by a process whose pid we are not told
+ * (another pid namespace). CX_EIO when lock.mdb exists but cannot be read (another user's
+ * store): the caller must take it as held. The caller's own handles are never seen (fcntl
+ * locks belong to the process), nor lockless read-only opens (MDB_NOLOCK, which take none).
+ * Anything that replaces a store's files (chengxin compact) checks it first and again right
+ * before the swap: a writer left on the old files would write into a deleted file.
+ */
+int cx_store_holders(const char *path, long *holder);
 
 /* ---- read transactions ---- */
 

@@ -118,6 +118,7 @@ struct cx_store {
   MDB_env *env;
   MDB_dbi dbi[CX_DBI_COUNT];
   int read_only, bulk;
+  unsigned dir_mode, file_mode; /* what this handle creates: backups (cx_store_opts.group_read) */
   int has_sumx;             /* the summary_x DB exists (see cx_store_summary_chunk) */
   int has_facts;            /* the facts DB exists and is complete (see facts.c) */
   uint64_t map_size;

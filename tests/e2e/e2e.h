@@ -114,13 +114,22 @@ static e2e_server g_srv;
 #define TOK_SUBMITTER "tok-submitter-0123456789"
 #define TOK_ADMIN "tok-admin-0123456789"
 
-static inline void e2e_write_tokens(const char *path, int mode) {
+/* The token file; the submitter writes for authorities (CODE[,CODE...]). */
+static inline void e2e_write_tokens_scoped(const char *path, int mode, const char *authorities) {
   FILE *f = fopen(path, "w");
   cr_assert(f);
-  fprintf(f, "# test tokens\n%s approval 审批系统\n%s analyst analysts\n%s submitter 市场监管局\n%s admin ops\n",
-          TOK_APPROVAL, TOK_ANALYST, TOK_SUBMITTER, TOK_ADMIN);
+  fprintf(f, "# test tokens\n%s approval 审批系统\n%s analyst analysts\n"
+             "%s submitter authorities=%s 市场监管局\n%s admin ops\n",
+          TOK_APPROVAL, TOK_ANALYST, TOK_SUBMITTER, authorities, TOK_ADMIN);
   fclose(f);
   chmod(path, (mode_t)mode);
+}
+
+/* The token file; the submitter writes for the test store's authority (E2E_AUTH_N). */
+static inline void e2e_write_tokens(const char *path, int mode) {
+  char auth[CX_CODE_LEN + 1];
+  e2e_code("11", E2E_AUTH_N, auth);
+  e2e_write_tokens_scoped(path, mode, auth);
 }
 
 /* The day test servers take for today (CHENGXIN_TODAY): the public sees that day only. A test

@@ -49,6 +49,19 @@ static void setup(void) {
   cr_assert_eq(cx_batch_begin(st, &b), 0);
   put_person(b, PERSON, "张三", CX_KIND_PERSON, "P-1");
   put_person(b, SERVANT, "李四", CX_KIND_CIVIL_SERVANT, "S-1");
+  /* a general penalty past its minimum display period (3 months): the submitter may repair it */
+  cx_record r;
+  cx_record_defaults(&r);
+  r.record_id = CX_STR("OLD-1");
+  r.authority_code = cx_str_c(AUTH);
+  r.authority_name = CX_STR("福州市市场监督管理局");
+  r.entity_code = cx_str_c(ENT);
+  r.entity_name = CX_STR("黑名单测试有限公司");
+  r.category = CX_CAT_PENALTY;
+  r.decision_date = e2e_day("2023-03-01");
+  r.severity = CX_SEV_GENERAL;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why ? why : "");
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   cx_store_close(st);
   snprintf(g_srv.log, sizeof g_srv.log, "%s/server.log", g_srv.dir);
@@ -191,7 +204,7 @@ Test(audit, person_queries_by_non_public_roles_are_audited_with_the_token_name) 
 
 Test(audit, writes_are_audited_with_their_change) {
   cx_client *c = e2e_connect_as(TOK_SUBMITTER);
-  const char *kv[] = {"authority", AUTH, "record_id", "BL-1", "reason", "信用修复申请已通过", NULL};
+  const char *kv[] = {"authority", AUTH, "record_id", "OLD-1", "reason", "信用修复申请已通过", NULL};
   cx_client_resp r = e2e_call(c, "repair", kv);
   assert_ok(&r);
   const char *kv3[] = {"authority", AUTH, "record_id", "NOPE", "reason", "x", NULL};
@@ -207,12 +220,12 @@ Test(audit, writes_are_audited_with_their_change) {
   read_log(&l); /* writes are durable when answered */
   cr_assert_eq(l.n, 2, "%d entries", l.n);
   char tgt[64];
-  snprintf(tgt, sizeof tgt, "%s/BL-1", AUTH);
+  snprintf(tgt, sizeof tgt, "%s/OLD-1", AUTH);
   const aline *e = find(&l, "repair", tgt);
   cr_assert(e, "no repair entry");
   cr_assert_str_eq(e->who, "市场监管局");
   cr_assert_str_eq(e->role, "submitter");
-  cr_assert_str_eq(e->detail, "信用修复申请已通过");
+  cr_assert_str_eq(e->detail, "active -> repaired: 信用修复申请已通过");
   e = find(&l, "objection", NULL);
   cr_assert(e);
   cr_assert_str_eq(e->who, "ops");

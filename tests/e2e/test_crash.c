@@ -199,6 +199,34 @@ Test(crash, import_sigkill, .timeout = 240) { cr_import_kills(0, 0x9e3779b9u); }
  * must be just as whole (only a system crash may damage it). */
 Test(crash, import_bulk_sigkill, .timeout = 240) { cr_import_kills(1, 0x2545f491u); }
 
+/* The distinct authority codes of the data set, comma-separated (a submitter's scope). */
+static void cr_authorities(const char *data, char *out, size_t cap) {
+  FILE *f = fopen(data, "r");
+  cr_assert(f);
+  static char line[1 << 16];
+  size_t n = 0;
+  int count = 0;
+  out[0] = 0;
+  while (fgets(line, sizeof line, f)) {
+    json_error_t jerr;
+    json_t *j = json_loads(line, 0, &jerr);
+    cr_assert(j, "data line is not JSON: %s", jerr.text);
+    const char *a = json_string_value(json_object_get(j, "authority_code"));
+    cr_assert(a && strlen(a) == CX_CODE_LEN);
+    int seen = 0;
+    for (const char *p = out; *p && !seen; p += p[CX_CODE_LEN] ? CX_CODE_LEN + 1 : CX_CODE_LEN)
+      seen = memcmp(p, a, CX_CODE_LEN) == 0;
+    if (!seen) {
+      cr_assert(n + CX_CODE_LEN + 2 < cap);
+      n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "", a);
+      count++;
+    }
+    json_decref(j);
+  }
+  fclose(f);
+  cr_assert(count > 0 && count <= 64, "%d authorities: more than one submitter token holds", count);
+}
+
 /* SIGKILL the server while `chengxin import --connect` streams ingest requests into it. */
 Test(crash, server_ingest_sigkill, .timeout = 240) {
   char dir[128], data[256], bin[512], addr[64];
@@ -211,7 +239,9 @@ Test(crash, server_ingest_sigkill, .timeout = 240) {
   snprintf(s.db, sizeof s.db, "%s/s", dir);
   snprintf(s.log, sizeof s.log, "%s/server.log", dir);
   snprintf(s.tokens, sizeof s.tokens, "%s/tokens", dir);
-  e2e_write_tokens(s.tokens, 0600);
+  char scope[64 * (CX_CODE_LEN + 1) + 1];
+  cr_authorities(data, scope, sizeof scope); /* the submitter writes for every authority of it */
+  e2e_write_tokens_scoped(s.tokens, 0600, scope);
   char tokfile[300];
   snprintf(tokfile, sizeof tokfile, "%s/submitter", dir);
   FILE *f = fopen(tokfile, "w");

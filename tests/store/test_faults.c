@@ -569,6 +569,14 @@ Test(faults, read_only_open_without_a_writable_lock_file_refuses_beside_a_writer
   fill(st, 20, 0);
   cx_store_close(st);
   if (geteuid() != 0) cr_skip_test("needs root to run a child as another user");
+  /* stores are created owner-only (0700/0600): the operator opened this one to other users'
+   * reads, so that they may read it but not write its lock.mdb */
+  char f[600];
+  cr_assert_eq(chmod(db, 0755), 0);
+  snprintf(f, sizeof f, "%s/data.mdb", db);
+  cr_assert_eq(chmod(f, 0644), 0);
+  snprintf(f, sizeof f, "%s/lock.mdb", db);
+  cr_assert_eq(chmod(f, 0644), 0);
   nobody_ctx c = {db, 0};
   int rc = run_child(nobody_child, &c, msg, sizeof msg);
   cr_assert_eq(rc, 0, "%s", msg);

@@ -12,17 +12,9 @@
 
 #include "cli.h"
 
-int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out) {
-  cx_store_opts so;
-  memset(&so, 0, sizeof so);
-  so.create = create;
-  so.read_only = read_only;
-  so.bulk = bulk;
-  if (create && cli_mkdirs(path) != 0) {
-    cli_err(strerror(errno), "%s", path);
-    return CLI_EXIT_FAIL;
-  }
-  int e = cx_store_open(path, &so, out);
+int cli_store_open_opts(const char *path, const cx_store_opts *so, cx_store **out) {
+  /* cx_store_open creates the directories itself, with the store's modes (0700 / 0750) */
+  int e = cx_store_open(path, so, out);
   if (e) {
     if (e == CX_ENOSTORE)
       cli_err("no store there (create one with `chengxin init` or `chengxin gen`)", "%s", path);
@@ -36,19 +28,31 @@ int cli_store_open(const char *path, int create, int read_only, int bulk, cx_sto
   return 0;
 }
 
+int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out) {
+  cx_store_opts so;
+  memset(&so, 0, sizeof so);
+  so.create = create;
+  so.read_only = read_only;
+  so.bulk = bulk;
+  return cli_store_open_opts(path, &so, out);
+}
+
 /* Parses "--db PATH [--format F] [--quiet]" plus positionals; returns -1 after a usage error. */
 typedef struct admin_args {
   const char *db;
   cli_fmt fmt;
   int quiet;
+  int group_read; /* --group-read: what the command creates is readable by the group */
   int npos;
   char **pos;
 } admin_args;
 
-static int admin_parse(const char *cmd, int argc, char **argv, admin_args *a) {
+/* creates: the command creates store files, so --group-read is accepted. */
+static int admin_parse(const char *cmd, int argc, char **argv, int creates, admin_args *a) {
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
-      {"quiet", no_argument, 0, 'q'},    {0, 0, 0, 0},
+      {"quiet", no_argument, 0, 'q'},    {"group-read", no_argument, 0, 'g'},
+      {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
   a->fmt = CLI_FMT_TABLE;
@@ -64,6 +68,13 @@ static int admin_parse(const char *cmd, int argc, char **argv, admin_args *a) {
       }
       break;
     case 'q': a->quiet = 1; break;
+    case 'g':
+      if (!creates) {
+        cli_usage("%s: --group-read is for the commands that create a store or a copy", cmd);
+        return -1;
+      }
+      a->group_read = 1;
+      break;
     default: cli_usage("%s: bad option", cmd); return -1;
     }
   }
@@ -78,10 +89,14 @@ static int admin_parse(const char *cmd, int argc, char **argv, admin_args *a) {
 
 int cli_cmd_init(int argc, char **argv) {
   admin_args a;
-  if (admin_parse("init", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("init", argc, argv, 1, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("init: unexpected argument '%s'", a.pos[0]);
+  cx_store_opts so;
+  memset(&so, 0, sizeof so);
+  so.create = 1;
+  so.group_read = a.group_read;
   cx_store *st;
-  if (cli_store_open(a.db, 1, 0, 0, &st)) return CLI_EXIT_FAIL;
+  if (cli_store_open_opts(a.db, &so, &st)) return CLI_EXIT_FAIL;
   cx_store_close(st);
   if (!a.quiet) fprintf(stderr, "init: store ready at %s\n", a.db);
   return 0;
@@ -98,7 +113,7 @@ static uint64_t dir_bytes(const char *dir) {
 
 int cli_cmd_info(int argc, char **argv) {
   admin_args a;
-  if (admin_parse("info", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("info", argc, argv, 0, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("info: unexpected argument '%s'", a.pos[0]);
   cx_store *st;
   if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
@@ -160,7 +175,7 @@ int cli_cmd_load(int argc, char **argv) {
                      : strcmp(cmd, "load-calendar") == 0 ? "calendar"
                                                          : "regions";
   admin_args a;
-  if (admin_parse(cmd, argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse(cmd, argc, argv, 0, &a)) return CLI_EXIT_USAGE;
   if (a.npos != 1) return cli_usage("%s: expected one FILE", cmd);
   char *text;
   size_t n;
@@ -203,7 +218,7 @@ static void verify_cb(void *ctx, const char *what) {
 
 int cli_cmd_verify(int argc, char **argv) {
   admin_args a;
-  if (admin_parse("verify", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("verify", argc, argv, 0, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("verify: unexpected argument '%s'", a.pos[0]);
   cx_store *st;
   if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
@@ -220,57 +235,129 @@ int cli_cmd_verify(int argc, char **argv) {
   return d ? CLI_EXIT_FAIL : 0;
 }
 
+/* A read-only open for a copy: its backups get the modes of --group-read. */
+static int open_for_copy(const admin_args *a, cx_store **st) {
+  cx_store_opts so;
+  memset(&so, 0, sizeof so);
+  so.read_only = 1;
+  so.group_read = a->group_read;
+  return cli_store_open_opts(a->db, &so, st);
+}
+
 int cli_cmd_backup(int argc, char **argv) {
   admin_args a;
-  if (admin_parse("backup", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("backup", argc, argv, 1, &a)) return CLI_EXIT_USAGE;
   if (a.npos != 1) return cli_usage("backup: expected one OUTDIR");
   cx_store *st;
-  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  if (open_for_copy(&a, &st)) return CLI_EXIT_FAIL;
   double t0 = cli_now();
   int e = cx_store_backup(st, a.pos[0]);
+  if (e) cli_err(cx_store_errmsg(st), "backup: %s", a.pos[0]);
   cx_store_close(st);
-  if (e) {
-    cli_err(cx_strerror(e), "backup: %s", a.pos[0]);
-    return CLI_EXIT_FAIL;
-  }
+  if (e) return CLI_EXIT_FAIL;
   if (!a.quiet) fprintf(stderr, "backup: %s -> %s (%.2f s)\n", a.db, a.pos[0], cli_now() - t0);
   return 0;
 }
 
-/* compact: backup into a sibling directory, then swap the two directories in one atomic
- * renameat2(RENAME_EXCHANGE): at every instant PATH names one complete store (the old one
- * before the exchange, the compacted one after). The old copy, now at PATH.compact-PID, is
- * removed last. */
+/* 0 when no other process has the store at path open; else says so and returns
+ * CLI_EXIT_FAIL. A server (or import) left on the old files while compact swaps them would
+ * go on writing into a deleted file: every write after the swap would be lost. */
+static int compact_refuse_held(const char *path, const char *when) {
+  long holder = 0;
+  int e = cx_store_holders(path, &holder);
+  if (e) {
+    cli_err("cannot read its lock.mdb to check for other processes using it", "compact: %s%s",
+            path, when);
+    return CLI_EXIT_FAIL;
+  }
+  if (holder == 0) return 0;
+  char why[160];
+  if (holder > 0)
+    snprintf(why, sizeof why, "process %ld has the store open: stop the server (or import) "
+                              "first; nothing was changed", holder);
+  else
+    snprintf(why, sizeof why, "another process has the store open: stop the server (or "
+                              "import) first; nothing was changed");
+  cli_err(why, "compact: %s%s", path, when);
+  return CLI_EXIT_FAIL;
+}
+
+/* Removes a store copy made by compact: its two LMDB files and the directory. */
+static void remove_copy(const char *dir) {
+  char f[PATH_MAX + 64];
+  snprintf(f, sizeof f, "%s/data.mdb", dir);
+  unlink(f);
+  snprintf(f, sizeof f, "%s/lock.mdb", dir);
+  unlink(f);
+  rmdir(dir);
+}
+
+/* The compacted copy is never looser than the store it replaces: mode of the copy (as
+ * created, umask applied) & the old mode, owner bits kept. */
+static void tighten_to(const char *copy, const char *orig, const char *file) {
+  char a[PATH_MAX + 64], b[PATH_MAX + 64];
+  struct stat ca, ob;
+  snprintf(a, sizeof a, "%s%s", copy, file);
+  snprintf(b, sizeof b, "%s%s", orig, file);
+  if (stat(a, &ca) != 0 || stat(b, &ob) != 0) return;
+  mode_t own = S_ISDIR(ca.st_mode) ? 0700 : 0600;
+  mode_t m = (ca.st_mode & ob.st_mode & 0777) | own;
+  if (m != (ca.st_mode & 0777)) chmod(a, m);
+}
+
+/* compact: refuse while another process has the store open; backup into a sibling directory,
+ * check again, then swap the two directories in one atomic renameat2(RENAME_EXCHANGE): at every
+ * instant PATH names one complete store (the old one before the exchange, the compacted one
+ * after). A process that opened the old store between the last check and the exchange holds
+ * its lock.mdb, now at PATH.compact-PID: then the exchange is undone. The old copy is removed
+ * last. */
 int cli_cmd_compact(int argc, char **argv) {
   admin_args a;
-  if (admin_parse("compact", argc, argv, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("compact", argc, argv, 1, &a)) return CLI_EXIT_USAGE;
   if (a.npos) return cli_usage("compact: unexpected argument '%s'", a.pos[0]);
-  char tmp[PATH_MAX + 32];
+  char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
   size_t n = strlen(a.db);
   while (n > 1 && a.db[n - 1] == '/') n--;
   snprintf(tmp, sizeof tmp, "%.*s.compact-%ld", (int)n, a.db, (long)getpid());
-  uint64_t before = dir_bytes(a.db);
+  snprintf(path, sizeof path, "%.*s", (int)n, a.db);
+  if (compact_refuse_held(path, "")) return CLI_EXIT_FAIL;
+  uint64_t before = dir_bytes(path);
   cx_store *st;
-  if (cli_store_open(a.db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
+  if (open_for_copy(&a, &st)) return CLI_EXIT_FAIL;
   int e = cx_store_backup(st, tmp);
+  if (e) cli_err(cx_store_errmsg(st), "compact: backup to %s", tmp);
   cx_store_close(st);
   if (e) {
-    cli_err(cx_strerror(e), "compact: backup to %s", tmp);
+    if (e != CX_EEXIST) rmdir(tmp);
     return CLI_EXIT_FAIL;
   }
-  char path[PATH_MAX + 32];
-  snprintf(path, sizeof path, "%.*s", (int)n, a.db);
+  tighten_to(tmp, path, "");
+  tighten_to(tmp, path, "/data.mdb");
+  /* the backup took a while: a server may have started on the store meanwhile */
+  if (compact_refuse_held(path, " (opened during the copy)")) {
+    remove_copy(tmp);
+    return CLI_EXIT_FAIL;
+  }
   if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
     cli_err(strerror(errno), "compact: exchange %s and %s", tmp, path);
+    remove_copy(tmp);
     return CLI_EXIT_FAIL;
   }
-  /* remove the old copy (now at tmp): its two LMDB files */
-  char f[PATH_MAX + 64];
-  snprintf(f, sizeof f, "%s/data.mdb", tmp);
-  unlink(f);
-  snprintf(f, sizeof f, "%s/lock.mdb", tmp);
-  unlink(f);
-  rmdir(tmp);
+  long holder = 0;
+  if (cx_store_holders(tmp, &holder) != 0 || holder != 0) {
+    /* someone opened the old store in the instant before the exchange: give it back */
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0) {
+      cli_err(strerror(errno), "compact: a process opened %s during the exchange, and it could "
+                               "not be undone: the old store is at %s, stop that process",
+              path, tmp);
+      return CLI_EXIT_FAIL;
+    }
+    remove_copy(tmp);
+    cli_err("a process opened the store during the exchange; undone, nothing was changed",
+            "compact: %s", path);
+    return CLI_EXIT_FAIL;
+  }
+  remove_copy(tmp); /* the old copy, now at tmp */
   if (!a.quiet)
     fprintf(stderr, "compact: %s: %llu -> %llu bytes\n", path, (unsigned long long)before,
             (unsigned long long)dir_bytes(path));
@@ -281,7 +368,7 @@ int cli_cmd_debug(int argc, char **argv) {
   if (argc < 2) return cli_usage("debug: expected a subcommand (corrupt-summary)");
   if (strcmp(argv[1], "corrupt-summary") != 0) return cli_usage("debug: unknown subcommand '%s'", argv[1]);
   admin_args a;
-  if (admin_parse("debug", argc - 1, argv + 1, &a)) return CLI_EXIT_USAGE;
+  if (admin_parse("debug", argc - 1, argv + 1, 0, &a)) return CLI_EXIT_USAGE;
   if (a.npos != 1) return cli_usage("debug corrupt-summary: expected one CODE");
   char code[CX_CODE_LEN + 1];
   int person;

@@ -42,8 +42,6 @@ int cli_read_file(const char *path, char **out, size_t *n);
 int cli_parse_u64(const char *s, uint64_t *out);
 /** Monotonic seconds. */
 double cli_now(void);
-/** Makes a directory and its parents (like mkdir -p); 0 or -errno. */
-int cli_mkdirs(const char *path);
 /**
  * Attaches the audit line of a local write to batch b (written in the batch's txn): who is
  * "local:<unix user>", role "local". target and detail are printf-free strings (may be NULL).
@@ -128,5 +126,7 @@ int cli_wants_help(int argc, char **argv);
 
 /** Opens a store with a readable error message; 0 or CLI_EXIT_FAIL. */
 int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out);
+/** cli_store_open with every option (group_read...). */
+int cli_store_open_opts(const char *path, const cx_store_opts *so, cx_store **out);
 
 #endif

@@ -935,7 +935,7 @@ static void write_record(FILE *f, int jsonl, const cx_record *r) {
 
 static const char GEN_USAGE[] =
     "usage: chengxin gen --entities N --records M [--seed S] (--db PATH | --out FILE)\n"
-    "                    [--format csv|jsonl] [--batch K] [--quiet]\n";
+    "                    [--format csv|jsonl] [--batch K] [--group-read] [--quiet]\n";
 
 /* Each generated batch is a write like any other: one audit line per commit. */
 static int gen_audit(cx_batch *b) {
@@ -950,11 +950,12 @@ int cli_cmd_gen(int argc, char **argv) {
       {"seed", required_argument, 0, 's'},     {"db", required_argument, 0, 'd'},
       {"out", required_argument, 0, 'o'},      {"format", required_argument, 0, 'f'},
       {"batch", required_argument, 0, 'b'},    {"quiet", no_argument, 0, 'q'},
-      {"help", no_argument, 0, 'h'},           {0, 0, 0, 0},
+      {"help", no_argument, 0, 'h'},           {"group-read", no_argument, 0, 'g'},
+      {0, 0, 0, 0},
   };
   uint64_t n_ent = 0, n_rec = 0, seed = 1, batch = 10000;
   const char *db = NULL, *out = NULL, *fmt = NULL;
-  int quiet = 0, c;
+  int quiet = 0, group_read = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
@@ -981,6 +982,7 @@ int cli_cmd_gen(int argc, char **argv) {
         return cli_usage("gen: --batch: expected 1..1000000, got '%s'", optarg);
       break;
     case 'q': quiet = 1; break;
+    case 'g': group_read = 1; break;
     case 'h': fputs(GEN_USAGE, stdout); return 0;
     default: return cli_usage("gen: bad option");
     }
@@ -989,6 +991,7 @@ int cli_cmd_gen(int argc, char **argv) {
   if (!n_ent || !n_rec) return cli_usage("gen: --entities and --records are required");
   if (n_rec < n_ent) return cli_usage("gen: --records must be at least --entities (every entity has a record)");
   if (!!db == !!out) return cli_usage("gen: give exactly one of --db PATH and --out FILE");
+  if (group_read && !db) return cli_usage("gen: --group-read is for --db (a new store)");
   int jsonl = 0;
   if (out) {
     if (fmt)
@@ -1028,15 +1031,8 @@ int cli_cmd_gen(int argc, char **argv) {
     so.bulk = 1;
     uint64_t want = n_rec * 700ull;
     so.map_size = want < (1ull << 30) ? (1ull << 30) : (want + (1ull << 30) - 1) & ~((1ull << 30) - 1);
-    if (cli_mkdirs(db) != 0) {
-      cli_err(strerror(errno), "gen: %s", db);
-      return CLI_EXIT_FAIL;
-    }
-    int e = cx_store_open(db, &so, &st);
-    if (e) {
-      cli_err(cx_strerror(e), "gen: cannot open store %s", db);
-      return CLI_EXIT_FAIL;
-    }
+    so.group_read = group_read;
+    if (cli_store_open_opts(db, &so, &st)) return CLI_EXIT_FAIL; /* says why */
     g.cal = cx_store_calendar(st);
     g.cat = cx_store_catalog(st);
   } else {

@@ -38,11 +38,13 @@ static const cmd CMDS[] = {
      "  --out FILE       write CSV, or JSON Lines when FILE ends in .jsonl/.ndjson/.json ('-' = stdout)\n"
      "  --format F       csv or jsonl (overrides the extension)\n"
      "  --batch K        records per commit (default 10000)\n"
+     "  --group-read     a new store readable by the group (0750/0640; default 0700/0600)\n"
      "  --quiet          no progress and no summary\n"},
     {"init", cli_cmd_init, "create an empty store",
-     "usage: chengxin init --db PATH\n"
+     "usage: chengxin init --db PATH [--group-read]\n"
      "\n"
-     "Creates an empty store with the built-in region table, catalogue and calendar.\n"},
+     "Creates an empty store with the built-in region table, catalogue and calendar. Its\n"
+     "directory is mode 0700 and its files 0600 (--group-read: 0750 and 0640).\n"},
     {"info", cli_cmd_info, "schema version, counts, sizes and map use of a store",
      "usage: chengxin info --db PATH [--format FMT]\n"},
     {"import", cli_cmd_import, "import CSV or JSON Lines files into a store",
@@ -80,12 +82,17 @@ static const cmd CMDS[] = {
      "\n"
      "Prints each difference; exit status 1 when there is any.\n"},
     {"backup", cli_cmd_backup, "consistent compacting copy of a store",
-     "usage: chengxin backup --db PATH OUTDIR\n"},
+     "usage: chengxin backup --db PATH [--group-read] OUTDIR\n"
+     "\n"
+     "Writes OUTDIR/data.mdb (OUTDIR mode 0700, the file 0600; --group-read: 0750, 0640) from\n"
+     "one read snapshot, beside a running server.\n"},
     {"compact", cli_cmd_compact, "rewrite a store compactly (backup + swap)",
-     "usage: chengxin compact --db PATH\n"
+     "usage: chengxin compact --db PATH [--group-read]\n"
      "\n"
      "Copies the store compactly into PATH.compact-XXXX, then swaps the directories and removes\n"
-     "the old copy. No writer (import, server) may run on the store meanwhile.\n"},
+     "the old copy. Refuses (exit 1, nothing changed) while another process (a server, an\n"
+     "import) has the store open. The copy's modes are 0700/0600 (--group-read: 0750/0640),\n"
+     "never looser than the store's.\n"},
     {"status", cli_cmd_status, "status page of an entity",
      "usage: chengxin status CODE [options]\n" COMMON_QUERY_OPTS},
     {"records", cli_cmd_records, "records of an entity, newest first",

@@ -142,22 +142,6 @@ double cli_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int cli_mkdirs(const char *path) {
-  char buf[4096];
-  size_t n = strlen(path);
-  if (n == 0 || n >= sizeof buf) return -ENAMETOOLONG;
-  memcpy(buf, path, n + 1);
-  for (size_t i = 1; i <= n; i++) {
-    if (buf[i] == '/' || buf[i] == 0) {
-      char c = buf[i];
-      buf[i] = 0;
-      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -errno;
-      buf[i] = c;
-    }
-  }
-  return 0;
-}
-
 /* Local writes are audited like the server's: who is the unix user running the CLI. */
 void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, const char *detail) {
   static char who[96];
