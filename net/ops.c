@@ -896,6 +896,11 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
   cx_batch_result res;
   memset(&res, 0, sizeof res);
   rc = cx_batch_commit(b, &res);
+  if (rc == CX_EBADREQ && res.bad_put < n) {
+    detail(x, res.bad_put, "entity_code: %s", "this record_id of this authority belongs to another entity: a record "
+           "never moves; revoke it and send a new record");
+    return fail(x, rc, "1 of %u records rejected; nothing was written", n);
+  }
   if (rc == CX_EBADREQ) return fail(x, rc, "nothing was written: %s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
   msgpack_packer *pk = x->pk;

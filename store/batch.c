@@ -21,6 +21,7 @@
 /* One slot per (authority, record_id): an optional put, then the events on it in order. */
 typedef struct bop {
   uint8_t has_put, is_person;
+  uint32_t put_index;        /* has_put: the index of its (last) cx_batch_put */
   int32_t ev_head, ev_tail;  /* events (b->evs), -1: none */
   char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
   cx_str rid;                /* in the batch arena */
@@ -52,7 +53,15 @@ struct cx_batch {
   int may_override, scoped;
   uint32_t n_scope;
   char (*scope)[CX_CODE_LEN + 1];
+  uint32_t n_puts;       /* successful cx_batch_put calls */
+  cx_batch_refused_fn refused_fn;
+  void *refused_ctx;
 };
+
+void cx_batch_on_refused(cx_batch *b, cx_batch_refused_fn fn, void *ctx) {
+  b->refused_fn = fn;
+  b->refused_ctx = ctx;
+}
 
 int cx_batch_begin(cx_store *st, cx_batch **out) {
   if (st->read_only) {
@@ -256,6 +265,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
       (rc = copy_str(b, &r.content)))
     FAIL(CX_ENOMEM, "out of memory");
   op->has_put = 1;
+  op->put_index = b->n_puts++;
   op->is_person = (uint8_t)is_person;
   op->rid = r.record_id;
   op->r = r; /* entity_code / authority_code point at op->code / op->acode at commit */
@@ -364,6 +374,8 @@ typedef struct cstate {
   cx_racc acc;
   cx_facc facts;
   cx_sumb sb;
+  uint32_t *refused;     /* put indexes skipped at commit (cx_batch_on_refused) */
+  size_t n_refused, cap_refused;
   cx_audit_entry *taud; /* audit entries of the transitions, strings in tarena */
   size_t n_taud, cap_taud;
   cx_arena tarena;
@@ -384,6 +396,7 @@ static void cstate_free(cstate *c) {
   cx__racc_free(&c->acc);
   cx__sumb_free(&c->sb);
   free(c->taud);
+  free(c->refused);
   cx__arena_free(&c->tarena);
   memset(c, 0, sizeof *c);
 }
@@ -519,6 +532,8 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
   return ent_add(c, code, *eid, 0);
 }
 
+#define MOVE_WHY "a record never moves; revoke it and send a new record"
+
 /* A commit failure's reason, for both the caller (res->error) and cx_store_errmsg(). */
 static void why_fail(cx_store *st, cx_batch_result *res, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -633,6 +648,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   counters ctr;
   cx_day today = cx_day_today();
   memset(res, 0, sizeof *res);
+  res->bad_put = UINT32_MAX;
   if ((err = cx__store_wtxn(st, &txn))) return err;
   if ((err = cx__meta_get32(st, txn, "next_seq", &ctr.seq)) ||
       (err = cx__meta_get32(st, txn, "next_eid", &ctr.eid)) ||
@@ -730,8 +746,20 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     if (have_old) {
       /* A replacement never moves a record: that is a revoke plus a new record. */
       if (old.entity_code.n != CX_CODE_LEN || memcmp(old.entity_code.p, op->code, CX_CODE_LEN) != 0) {
-        why_fail(st, res, "record_id %.*s of authority %s belongs to another entity: a record never "
-                 "moves; revoke it and send a new record", (int)op->rid.n, op->rid.p, op->acode);
+        if (b->refused_fn) { /* skipped; reported once the batch has committed */
+          if (c->n_refused == c->cap_refused) { /* not GROW: its return would skip the abort */
+            size_t cap = c->cap_refused ? c->cap_refused * 2 : 16;
+            uint32_t *p = realloc(c->refused, cap * sizeof *p);
+            if (!p) { err = CX_ENOMEM; goto fail; }
+            c->refused = p;
+            c->cap_refused = cap;
+          }
+          c->refused[c->n_refused++] = op->put_index;
+          continue;
+        }
+        why_fail(st, res, "record_id %.*s of authority %s belongs to another entity: %s", (int)op->rid.n,
+                 op->rid.p, op->acode, MOVE_WHY);
+        res->bad_put = op->put_index;
         err = CX_EBADREQ;
         goto fail;
       }
@@ -867,19 +895,32 @@ fail:
 int cx_batch_commit(cx_batch *b, cx_batch_result *res) {
   cx_batch_result r;
   int err;
+  struct { uint32_t *refused; size_t n_refused; } refused = {NULL, 0};
   for (;;) {
     cstate c;
     memset(&c, 0, sizeof c);
     err = commit_once(b, &r, &c);
+    free(refused.refused); /* keep the last attempt's list (a retry after growth redoes it) */
+    refused.refused = c.refused;
+    refused.n_refused = c.n_refused;
+    c.refused = NULL;
     cstate_free(&c);
     if (err != CX_EMAPFULL) break;
     if (cx__store_grow(b->st)) break;
   }
+  if (!err && b->refused_fn)
+    for (size_t i = 0; i < refused.n_refused; i++)
+      b->refused_fn(b->refused_ctx, refused.refused[i],
+                    "entity_code: this record_id of this authority belongs to another entity: " MOVE_WHY);
+  free(refused.refused);
   if (res) {
     if (!err) {
       *res = r;
+      res->refused = (uint32_t)refused.n_refused;
     } else {
+      uint32_t bad = r.bad_put;
       memset(res, 0, sizeof *res);
+      res->bad_put = bad;
       if (r.error[0]) memcpy(res->error, r.error, sizeof res->error);
       else snprintf(res->error, sizeof res->error, "%s", cx_store_errmsg(b->st));
     }

@@ -702,6 +702,9 @@ typedef struct cx_batch_result {
                            from the record's lifecycle state, which was kept */
   uint8_t status, objection; /* the state after the batch's last lifecycle event (cx_batch_
                                 transition) on a record that it did not also put */
+  uint32_t refused;     /* puts skipped at commit (cx_batch_on_refused) */
+  uint32_t bad_put;     /* on a failed commit: the index (0-based, in cx_batch_put order) of the
+                           put it refused, or UINT32_MAX */
   char error[256];      /* written on failure only: what failed, for the caller's message
                            (never holds an entity code: it may be an ID number) */
 } cx_batch_result;
@@ -779,6 +782,15 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
                         int override, cx_str reason, const char **why);
 /** Records in the batch so far. */
 size_t cx_batch_size(const cx_batch *b);
+/**
+ * For imports that keep going past a bad row: a put that only the commit can refuse (a
+ * replacement naming another entity) is then skipped instead of failing the whole batch, and
+ * reported once the batch has committed: fn(ctx, put index (0-based, in cx_batch_put order;
+ * for a key put twice, its last put), why). Without it such a put fails the commit
+ * (CX_EBADREQ, res->bad_put), which is what a request that must land whole wants.
+ */
+typedef void (*cx_batch_refused_fn)(void *ctx, uint32_t put_index, const char *why);
+void cx_batch_on_refused(cx_batch *b, cx_batch_refused_fn fn, void *ctx);
 /**
  * Writes the whole batch in one write transaction: records, refs, entities, names, summaries of
  * every touched entity, rollups, counters. Grows the map and retries on MDB_MAP_FULL.

@@ -182,3 +182,44 @@ Test(import, gbk_file_is_detected_and_converted) {
   cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 250000);
   json_decref(j);
 }
+
+Test(import, a_reimport_keeps_repairs_and_a_moved_record_is_refused_by_line) {
+  write_csv();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st t.csv"), 1);
+  /* a repair, then the authority's routine feed sends the same file again */
+  cr_assert_eq(cx("repair --db st --authority %s --record-id '榕市监罚〔2024〕1号' --reason 已修复", AUTH), 0,
+               "%s", slurp("err"));
+  cr_assert_eq(cx("import --db st t.csv"), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "1 kept their lifecycle state"), "the summary counts the kept state:\n%s", err);
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  int repaired = 0;
+  for (size_t i = 0; i < json_array_size(j); i++)
+    repaired += strcmp(json_string_value(json_object_get(json_array_get(j, i), "status")), "repaired") == 0;
+  cr_assert_eq(repaired, 1, "the re-import did not undo the repair");
+  json_decref(j);
+  /* a row that would move 榕市监罚〔2024〕4号 to B: reported by its line, the other row lands */
+  char csv[1024];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date\n"
+           "%s,福州乙贸易有限公司,榕市监罚〔2024〕4号,%s,penalty,2024-04-01\n"
+           "%s,福州乙贸易有限公司,榕市监罚〔2024〕9号,%s,penalty,2024-04-02\n",
+           B, AUTH, B, AUTH);
+  spit("m.csv", csv);
+  cr_assert_eq(cx("import --db st m.csv"), 1);
+  err = slurp("err");
+  cr_assert(strstr(err, "m.csv:2: ") && strstr(err, "another entity"), "%s", err);
+  cr_assert(strstr(err, "1 inserted") && strstr(err, "1 rejected"), "%s", err);
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  j = out_json();
+  int still = 0;
+  for (size_t i = 0; i < json_array_size(j); i++)
+    still += strcmp(json_string_value(json_object_get(json_array_get(j, i), "record_id")), "榕市监罚〔2024〕4号") == 0;
+  cr_assert_eq(still, 1, "the record stayed with its entity");
+  json_decref(j);
+  cr_assert_eq(cx("verify --db st"), 0);
+}

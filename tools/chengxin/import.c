@@ -337,11 +337,21 @@ typedef struct importer {
   size_t *roff;
   long *rline;
   uint32_t rn, rcap;
+  /* local mode: the line of each put of the open batch (cx_batch_on_refused reports by index) */
+  long *bline;
+  uint32_t bn, bcap;
 } importer;
 
 static void reject(importer *im, long line, const char *why) {
   fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
   im->rejected++;
+}
+
+/* A row the commit refused (a record that would move to another entity): its line, the rest
+ * of the batch lands. */
+static void refused_row(void *ctx, uint32_t put_index, const char *why) {
+  importer *im = ctx;
+  reject(im, put_index < im->bn ? im->bline[put_index] : 0, why);
 }
 
 static int remote_flush(importer *im);
@@ -473,12 +483,26 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       im->fatal = 1;
       return;
     }
+    cx_batch_on_refused(im->b, refused_row, im);
+    im->bn = 0;
+  }
+  if (im->bn == im->bcap) {
+    uint32_t cap = im->bcap ? im->bcap * 2 : 1024;
+    long *nb = realloc(im->bline, cap * sizeof *nb);
+    if (!nb) {
+      cli_err(cx_strerror(CX_ENOMEM), "import: batch");
+      im->fatal = 1;
+      return;
+    }
+    im->bline = nb;
+    im->bcap = cap;
   }
   e = cx_batch_put(im->b, &r, &why);
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
   }
+  im->bline[im->bn++] = line;
   if (cx_batch_size(im->b) >= im->batch) commit(im);
   progress(im, 0);
 }
@@ -1053,6 +1077,7 @@ int cli_cmd_import(int argc, char **argv) {
   free(im.rb);
   free(im.roff);
   free(im.rline);
+  free(im.bline);
   mapping_free(&m);
   return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
 }
