@@ -265,6 +265,11 @@ void cx_buf_free(cx_buf *b) {
 }
 
 int cx_buf_reserve(cx_buf *b, size_t n) {
+  if (b->over) return CX_ETOOLARGE;
+  if (b->limit && (b->len > b->limit || n > b->limit - b->len)) {
+    b->over = 1;
+    return CX_ETOOLARGE;
+  }
   if (b->cap - b->len >= n) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len < n) {

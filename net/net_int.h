@@ -23,7 +23,14 @@
 #define CX_NET_MAX_INGEST_RECORDS 10000u
 #define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
 #define CX_NET_MAX_OUTPUT_TOTAL_DEFAULT (64u << 20) /* all connections' queued output: past it... */
-#define CX_NET_OUTPUT_SQUEEZE (64u << 10)     /* ...each connection may queue only this much */
+#define CX_NET_OUTPUT_SQUEEZE (64u << 10)     /* ...each connection may queue only this much, */
+#define CX_NET_SQUEEZE_GATE (8u << 10)        /* taking a request only while below this */
+#define CX_NET_ERROR_FRAME_MAX 1024u          /* an error frame: code + message (< 512 B) + id */
+#define CX_NET_SLICE_FRAMES 64u               /* frames one connection may have handled... */
+#define CX_NET_SLICE_US 1000u                 /* ...or microseconds, before the others' turn */
+#define CX_NET_FRAME_TIMEOUT_DEFAULT 30u      /* seconds to complete a frame once it began */
+#define CX_NET_MAP_MIN (64ull << 30)          /* map size of a server's store (64-bit)... */
+#define CX_NET_MAP_DATA_FACTOR 8u             /* ...or this many times the data file */
 #define CX_NET_OUT_INITIAL (64u << 10)        /* per-connection output buffer kept between requests */
 #define CX_NET_IN_INITIAL (64u << 10)         /* per-connection input buffer kept between requests */
 #define CX_NET_MAX_FIELDS 32u                 /* fields of one request map */
@@ -85,11 +92,17 @@ typedef struct cx_buf {
   size_t len, cap;
   uint64_t spills;   /* times it had to grow past its initial capacity */
   size_t initial;
+  /* 0: none. Else reserving room past `limit` bytes fails with CX_ETOOLARGE and sets `over`;
+   * every later reserve fails too until the owner clears `over` (an answer cut in the middle
+   * must not go on with smaller writes). The server builds answers under it (its output
+   * share, docs/protocol.md §6). */
+  size_t limit;
+  int over;
 } cx_buf;
 
 int cx_buf_init(cx_buf *b, size_t initial);
 void cx_buf_free(cx_buf *b);
-/** Makes room for n more bytes. CX_ENOMEM. */
+/** Makes room for n more bytes. CX_ENOMEM; CX_ETOOLARGE past b->limit (sets b->over). */
 int cx_buf_reserve(cx_buf *b, size_t n);
 int cx_buf_append(cx_buf *b, const void *p, size_t n);
 /** Releases memory above the initial capacity when the buffer is empty. */

@@ -76,12 +76,14 @@ struct cx_loop {
   cx_check_hit hits[64];
   cx_audq *audq;        /* this loop's query-audit ring */
   cx_conn *conns;
+  cx_buf ans;           /* the answer being built, under its connection's share (conn_share) */
   /* stats: written by this loop's thread only */
   cx_op_stats ops[CX_OP_SLOTS];
   uint64_t conns_total, conns_current, spills;
   size_t queued;        /* output queued on this loop's connections (conn_account) */
   size_t budget;        /* max_output_total / loops: past it, each connection gets the squeeze cap */
   uint64_t squeezed;    /* times a connection was held to the squeeze cap */
+  uint64_t too_large;   /* answers refused for being over their connection's share */
 };
 
 struct cx_server {
@@ -160,10 +162,21 @@ static void conn_free(cx_conn *c) {
   free(c);
 }
 
-/* Output accounting: the loop's queued bytes follow each connection's out + wout. Memory
- * held for clients that do not read is then bounded per loop, not only per connection: past
- * the loop's budget every connection may queue only CX_NET_OUTPUT_SQUEEZE before reading stops
- * (one with less queued always reads, so no connection waits on another). */
+/*
+ * Output accounting: the loop's queued bytes (Q) follow each connection's out + wout (q), the
+ * answers included. Two rules keep Q <= budget + (CX_NET_OUTPUT_SQUEEZE + CX_NET_ERROR_FRAME_MAX)
+ * x connections on every loop, whatever the clients do (docs/protocol.md §6):
+ *   - the gate (conn_cap): a connection takes a request only while q < --max-output, or, once
+ *     Q is past the budget, q < CX_NET_SQUEEZE_GATE;
+ *   - the share (conn_share): its answer is built under a limit, the larger of what is left of
+ *     the budget and what takes q up to CX_NET_OUTPUT_SQUEEZE, at most --max-output, at least
+ *     an error frame. Past it the answer is dropped and the request gets too_large instead.
+ * An answer either keeps Q within the budget or keeps q within the squeeze allowance; an error
+ * frame only passes the gate. So clients that never read pin the budget plus about 64 KiB each,
+ * and one connection at most 2 x --max-output. Answers are built in the loop's own buffer
+ * (lp->ans) and copied to the connection once accepted, so a refused answer never grows the
+ * connection's buffers: the memory an answer takes while it is built is one share per loop.
+ */
 static void conn_account(cx_conn *c) {
   size_t now = c->closing ? 0 : c->out.len + c->wout.len;
   cx_loop *lp = c->lp;
@@ -171,12 +184,47 @@ static void conn_account(cx_conn *c) {
   c->acct = now;
 }
 
-/* Output a connection may queue before it stops reading (and taking requests). */
+/* Output a connection may have queued and still take a request (and be read). */
 static size_t conn_cap(const cx_conn *c) {
   const cx_loop *lp = c->lp;
   size_t cap = lp->srv->o.max_output;
-  if (lp->queued > lp->budget && cap > CX_NET_OUTPUT_SQUEEZE) cap = CX_NET_OUTPUT_SQUEEZE;
+  if (lp->queued > lp->budget && cap > CX_NET_SQUEEZE_GATE) cap = CX_NET_SQUEEZE_GATE;
   return cap;
+}
+
+/* The largest answer (one whole frame) the connection may queue now. */
+static size_t conn_share(const cx_conn *c) {
+  const cx_loop *lp = c->lp;
+  size_t q = c->out.len + c->wout.len;
+  size_t left = lp->queued < lp->budget ? lp->budget - lp->queued : 0;
+  size_t own = q < CX_NET_OUTPUT_SQUEEZE ? CX_NET_OUTPUT_SQUEEZE - q : 0;
+  size_t share = left > own ? left : own;
+  if (share > lp->srv->o.max_output) share = lp->srv->o.max_output;
+  return share > CX_NET_ERROR_FRAME_MAX ? share : CX_NET_ERROR_FRAME_MAX;
+}
+
+/* Queues the answer built in a (one whole frame) on c, or instead, when it went over share,
+ * the request's own too_large error frame. Leaves a empty, unlimited and back to its initial
+ * size. Returns 0, CX_ETOOLARGE or CX_ENOMEM (what the request is counted as in stats). */
+static int conn_queue_answer(cx_conn *c, cx_buf *a, uint64_t id, size_t share) {
+  int rc = 0;
+  if (a->over || a->len > share) {
+    char m[256];
+    snprintf(m, sizeof m, "the answer is over the %zu bytes this connection may queue now "
+             "(--max-output %zu, less while the server's output budget is taken): ask for less "
+             "(a smaller limit, fewer codes) or read the answers sent", share, c->lp->srv->o.max_output);
+    cx__net_error_frame(&c->out, id, CX_ETOOLARGE, m);
+    STAT_ADD(c->lp->too_large, 1);
+    rc = CX_ETOOLARGE;
+  } else if (cx_buf_append(&c->out, a->p, a->len)) {
+    cx__net_error_frame(&c->out, id, CX_ENOMEM, "out of memory");
+    rc = CX_ENOMEM;
+  }
+  a->len = 0;
+  a->over = 0;
+  a->limit = 0;
+  cx_buf_shrink(a);
+  return rc;
 }
 
 static void conn_closed_cb(uv_handle_t *h) {
@@ -410,11 +458,12 @@ static void job_done(uv_work_t *w, int status) {
   cx_conn *c = j->conn;
   cx_loop *lp = c->lp;
   c->job = 0;
-  account(lp, j->op, j->rc, j->t0);
   if (c->closing) {
+    account(lp, j->op, j->rc, j->t0);
     if (c->handles == 0) conn_free(c);
   } else {
-    cx_buf_append(&c->out, j->out.p, j->out.len);
+    int qrc = conn_queue_answer(c, &j->out, j->id, conn_share(c));
+    account(lp, j->op, qrc ? qrc : j->rc, j->t0);
     conn_process(c);
     conn_maybe_finish(c);
   }
@@ -432,6 +481,8 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
     free(j);
     return CX_ENOMEM;
   }
+  /* The most any answer may be (the share is decided on the loop when it is done). */
+  j->out.limit = c->lp->srv->o.max_output;
   memcpy(j->payload, rq->payload, rq->plen);
   j->plen = rq->plen;
   j->conn = c;
@@ -483,12 +534,16 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.role = c->role;
   x.token = c->token;
   x.lp = lp;
-  x.out = &c->out;
+  size_t share = conn_share(c);
+  lp->ans.limit = share;
+  x.out = &lp->ans;
   x.details = NULL;
   x.n_details = 0;
   x.audq = lp->audq;
   x.peer = c->peer;
   rc = cx__net_exec(&x, &rq);
+  int qrc = conn_queue_answer(c, &lp->ans, rq.id, share);
+  if (qrc) rc = qrc;
   c->role = x.role;
   c->token = x.token;
   if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
@@ -665,6 +720,7 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   lp->srv = s;
   lp->idx = idx;
   lp->budget = s->o.max_output_total / s->nloops;
+  if (cx_buf_init(&lp->ans, CX_NET_OUT_INITIAL)) return CX_ENOMEM;
   int rc = uv_loop_init(&lp->loop);
   if (rc) return CX_EINTERNAL;
   uv_mutex_init(&lp->mu);
@@ -689,6 +745,7 @@ static void loop_fini(cx_loop *lp) {
   uv_loop_close(&lp->loop);
   uv_mutex_destroy(&lp->mu);
   free(lp->pend);
+  cx_buf_free(&lp->ans);
 }
 
 /* ===================================================================== acceptor */
@@ -990,10 +1047,11 @@ void cx_server_close(cx_server *s) {
 static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
 
 void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
-  uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0;
+  uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0;
   for (unsigned i = 0; i < s->nloops && s->loops; i++) {
     queued += __atomic_load_n(&s->loops[i].queued, __ATOMIC_RELAXED);
     squeezed += STAT_GET(s->loops[i].squeezed);
+    too_large += STAT_GET(s->loops[i].too_large);
     cur += STAT_GET(s->loops[i].conns_current);
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
@@ -1014,10 +1072,11 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
   pk_key(pk, "threads");
   msgpack_pack_uint32(pk, s->nloops);
   pk_key(pk, "connections");
-  msgpack_pack_map(pk, 6);
+  msgpack_pack_map(pk, 7);
   pk_key(pk, "current"); msgpack_pack_uint64(pk, cur);
   pk_key(pk, "output_queued"); msgpack_pack_uint64(pk, queued);
   pk_key(pk, "squeezed"); msgpack_pack_uint64(pk, squeezed);
+  pk_key(pk, "too_large_answers"); msgpack_pack_uint64(pk, too_large);
   pk_key(pk, "total"); msgpack_pack_uint64(pk, total);
   pk_key(pk, "rejected"); msgpack_pack_uint64(pk, __atomic_load_n(&s->rejected, __ATOMIC_RELAXED));
   pk_key(pk, "max"); msgpack_pack_uint32(pk, s->o.max_conns);

@@ -98,6 +98,55 @@ static inline void e2e_make_store(const char *dir, char *db, size_t cap) {
   cx_store_close(st);
 }
 
+/*
+ * An entity with n records (general penalties still displayed on E2E_TODAY, so the public sees
+ * them), each with text_bytes of content and as much basis (each at most 4096, the store's
+ * limit): the heavy answers of the abuse tests. A records page of 1000 of them with 4 KiB of
+ * each is an ~8.6 MB answer to a 49-byte request.
+ */
+#define E2E_HEAVY 7u /* entity number of the heavy entity (when a test adds it) */
+static inline void e2e_add_heavy_entity(const char *db, unsigned ent, unsigned n, size_t text_bytes) {
+  cx_store_opts o = {0};
+  cx_store *st = NULL;
+  int rc = cx_store_open(db, &o, &st);
+  cr_assert_eq(rc, 0, "store open: %s", cx_strerror(rc));
+  char *content = malloc(text_bytes + 1);
+  cr_assert(content);
+  for (size_t i = 0; i < text_bytes; i++) content[i] = (char)('a' + i % 26);
+  content[text_bytes] = 0;
+  char code[19], auth[19], rid[32];
+  e2e_code("91", ent, code);
+  e2e_code("11", E2E_AUTH_N, auth);
+  cx_batch *b = NULL;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (unsigned i = 0; i < n; i++) {
+    cx_record r;
+    cx_record_defaults(&r);
+    snprintf(rid, sizeof rid, "HV-%u-%u", ent, i);
+    r.record_id = cx_str_c(rid);
+    r.authority_code = cx_str_c(auth);
+    r.authority_name = CX_STR("福州市市场监督管理局");
+    r.entity_code = cx_str_c(code);
+    r.entity_name = CX_STR("重负载测试有限公司");
+    r.category = CX_CAT_PENALTY;
+    r.decision_date = e2e_day("2024-05-20") + (cx_day)(i % 30);
+    r.report_date = r.decision_date + 2;
+    r.valid_from = r.decision_date;
+    r.severity = CX_SEV_GENERAL;
+    r.amount_fen = 100000;
+    r.content = cx_str_c(content);
+    r.basis = cx_str_c(content);
+    const char *why = NULL;
+    rc = cx_batch_put(b, &r, &why);
+    cr_assert_eq(rc, 0, "batch_put %s: %s (%s)", rid, cx_strerror(rc), why ? why : "");
+  }
+  cx_batch_result res;
+  rc = cx_batch_commit(b, &res);
+  cr_assert_eq(rc, 0, "commit: %s (%s)", cx_strerror(rc), cx_store_errmsg(st));
+  cx_store_close(st);
+  free(content);
+}
+
 /* ===================================================================== the server */
 
 typedef struct e2e_server {
@@ -217,12 +266,17 @@ static inline int e2e_stop(e2e_server *s) {
   return -1;
 }
 
+/* Called by e2e_setup_args between creating the store and starting the server (a test's own
+ * data, e.g. e2e_add_heavy_entity); NULL: nothing. */
+static void (*g_e2e_store_hook)(const char *db);
+
 /* Fixture: store + token file + server. */
 static inline void e2e_setup_args(const char *const *extra) {
   memset(&g_srv, 0, sizeof g_srv);
   g_e2e_today = E2E_TODAY;
   cx_test_tmpdir(g_srv.dir, sizeof g_srv.dir);
   e2e_make_store(g_srv.dir, g_srv.db, sizeof g_srv.db);
+  if (g_e2e_store_hook) g_e2e_store_hook(g_srv.db);
   snprintf(g_srv.log, sizeof g_srv.log, "%s/server.log", g_srv.dir);
   snprintf(g_srv.tokens, sizeof g_srv.tokens, "%s/tokens", g_srv.dir);
   e2e_write_tokens(g_srv.tokens, 0600);
