@@ -55,6 +55,9 @@ struct cx_conn {
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
   size_t acct;          /* out.len + wout.len as last counted in lp->queued */
+  int ready;            /* on lp's ready list: complete frames wait for the connection's turn */
+  int squeezed;         /* held by the squeeze gate (conn_cap) as last seen */
+  cx_conn *rprev, *rnext;
   char peer[CX_NET_PEER_MAX]; /* client address for the audit log */
 };
 
@@ -76,6 +79,8 @@ struct cx_loop {
   cx_check_hit hits[64];
   cx_audq *audq;        /* this loop's query-audit ring */
   cx_conn *conns;
+  cx_conn *ready_head, *ready_tail; /* connections with frames waiting for their turn */
+  uv_idle_t turn;       /* active while the ready list is not empty (turn_cb) */
   cx_buf ans;           /* the answer being built, under its connection's share (conn_share) */
   /* stats: written by this loop's thread only */
   cx_op_stats ops[CX_OP_SLOTS];
@@ -233,9 +238,13 @@ static void conn_closed_cb(uv_handle_t *h) {
   if (!c->job) conn_free(c); /* else the job's completion frees it */
 }
 
+static void ready_push(cx_conn *c);
+static void ready_remove(cx_conn *c);
+
 static void conn_close(cx_conn *c) {
   if (c->closing) return;
   c->closing = 1;
+  ready_remove(c);
   conn_account(c);
   cx_loop *lp = c->lp;
   if (c->prev) c->prev->next = c->next;
@@ -250,7 +259,7 @@ static void conn_close(cx_conn *c) {
 /* During a stop: close a connection once it has nothing left to do. */
 static void conn_maybe_finish(cx_conn *c) {
   if (c->closing) return;
-  int idle = !c->job && !c->writing && c->out.len == 0;
+  int idle = !c->job && !c->writing && !c->ready && c->out.len == 0;
   if (idle && (c->lp->stopping || c->close_after_flush || c->eof)) conn_close(c);
 }
 
@@ -310,10 +319,13 @@ static void conn_update_reading(cx_conn *c) {
   if (c->closing) return;
   cx_server *srv = c->lp->srv;
   size_t cap = conn_cap(c);
-  int want = !c->job && !c->close_after_flush && !c->lp->stopping && !c->eof &&
+  int want = !c->job && !c->ready && !c->close_after_flush && !c->lp->stopping && !c->eof &&
              c->out.len + c->wout.len < cap;
-  if (!want && c->reading && cap < srv->o.max_output && c->out.len + c->wout.len >= cap)
-    STAT_ADD(c->lp->squeezed, 1);
+  /* Counted once each time the squeeze starts holding the connection (reading may have
+   * stopped already for another reason, e.g. its turn). */
+  int held = cap < srv->o.max_output && c->out.len + c->wout.len >= cap;
+  if (held && !c->squeezed) STAT_ADD(c->lp->squeezed, 1);
+  c->squeezed = held;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb) == 0) c->reading = 1;
   } else if (!want && c->reading) {
@@ -337,8 +349,11 @@ static void write_cb(uv_write_t *w, int status) {
   if (c->out.len) {
     conn_flush(c);
   } else {
-    /* Output drained: take the frames that waited for room. */
-    conn_process(c);
+    /* Output drained: the frames that waited for room get their turn. Not here: libuv 1.44 runs
+     * write callbacks up to 9 times per loop iteration, without polling in between, and a
+     * write that completes at once calls back at the next of those rounds, so handling frames
+     * here would give this connection 9 slices for the others' one. */
+    ready_push(c);
   }
   conn_maybe_finish(c);
 }
@@ -464,8 +479,8 @@ static void job_done(uv_work_t *w, int status) {
   } else {
     int qrc = conn_queue_answer(c, &j->out, j->id, conn_share(c));
     account(lp, j->op, qrc ? qrc : j->rc, j->t0);
-    conn_process(c);
-    conn_maybe_finish(c);
+    conn_flush(c);
+    ready_push(c); /* the frames after the slow request, in the connection's turn */
   }
   cx_buf_free(&j->out);
   free(j->payload);
@@ -551,12 +566,66 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   account(lp, rq.op, rc, t0);
 }
 
-/* Takes every complete frame it may (not past a slow request, not past the output cap). */
+/* ---- turns: fairness between the connections of a loop ---- */
+
+/*
+ * A read may bring hundreds of pipelined frames, and each may be a heavy request. Handling all
+ * of them before the loop polls again would make every other connection of the loop wait for
+ * the lot (seen: a ping behind 400 records scans). So one call of conn_process handles at most
+ * CX_NET_SLICE_FRAMES frames or CX_NET_SLICE_US of them (at least one), then puts the
+ * connection on the loop's ready list and stops reading it (its input stays bounded). turn_cb,
+ * an idle handle (which also makes the loop's poll not wait), gives the waiting connections a
+ * slice each in order, until one slice's time is spent; then the loop polls, so connections
+ * with new input are read before the next round.
+ */
+static void turn_cb(uv_idle_t *h);
+
+static void ready_push(cx_conn *c) {
+  if (c->ready || c->closing) return;
+  cx_loop *lp = c->lp;
+  c->ready = 1;
+  c->rnext = NULL;
+  c->rprev = lp->ready_tail;
+  if (lp->ready_tail) lp->ready_tail->rnext = c;
+  else lp->ready_head = c;
+  lp->ready_tail = c;
+  if (!uv_is_active((uv_handle_t *)&lp->turn)) uv_idle_start(&lp->turn, turn_cb);
+}
+
+static void ready_remove(cx_conn *c) {
+  if (!c->ready) return;
+  cx_loop *lp = c->lp;
+  if (c->rprev) c->rprev->rnext = c->rnext;
+  else lp->ready_head = c->rnext;
+  if (c->rnext) c->rnext->rprev = c->rprev;
+  else lp->ready_tail = c->rprev;
+  c->rprev = c->rnext = NULL;
+  c->ready = 0;
+}
+
+static void turn_cb(uv_idle_t *h) {
+  cx_loop *lp = h->data;
+  uint64_t t0 = uv_hrtime();
+  cx_conn *last = lp->ready_tail; /* one round: a connection put back waits for the next */
+  while (lp->ready_head) {
+    cx_conn *c = lp->ready_head;
+    conn_process(c); /* takes it off the list; puts it back at the end if frames remain */
+    if (c == last || uv_hrtime() - t0 >= (uint64_t)CX_NET_SLICE_US * 1000u) break;
+  }
+  if (!lp->ready_head) uv_idle_stop(h);
+}
+
+/* Takes the complete frames it may (not past a slow request, not past the output cap, not past
+ * its slice: then the rest waits for its turn). */
 static void conn_process(cx_conn *c) {
   if (c->closing) return;
+  ready_remove(c);
   cx_loop *lp = c->lp;
   cx_server *srv = lp->srv;
   size_t off = 0;
+  unsigned frames = 0;
+  int more = 0;
+  uint64_t t0 = uv_hrtime();
   while (!c->job && !c->close_after_flush && c->out.len + c->wout.len < conn_cap(c)) {
     const unsigned char *payload;
     size_t plen, need;
@@ -578,11 +647,18 @@ static void conn_process(cx_conn *c) {
       off = c->in.len; /* what follows cannot be framed */
       break;
     }
+    if (frames &&
+        (frames >= CX_NET_SLICE_FRAMES || uv_hrtime() - t0 >= (uint64_t)CX_NET_SLICE_US * 1000u)) {
+      more = 1; /* a complete frame, but this connection's slice is spent */
+      break;
+    }
     handle_frame(c, payload, plen);
+    frames++;
     off += (size_t)got;
     conn_account(c);
   }
   conn_account(c);
+  if (more) ready_push(c);
   if (lp->txn_live) {
     cx_store_txn_reset(lp->txn);
     lp->txn_live = 0;
@@ -713,6 +789,7 @@ static void loop_thread(void *arg) {
   uv_run(&lp->loop, UV_RUN_DEFAULT);
   /* Stopped: every connection is closed; close the stop timer and drain the close callbacks. */
   if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&lp->turn)) uv_close((uv_handle_t *)&lp->turn, NULL);
   uv_run(&lp->loop, UV_RUN_DEFAULT);
 }
 
@@ -728,6 +805,8 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   lp->async.data = lp;
   uv_timer_init(&lp->loop, &lp->stop_timer);
   lp->stop_timer.data = lp;
+  uv_idle_init(&lp->loop, &lp->turn);
+  lp->turn.data = lp;
   if ((rc = cx_store_txn_begin(s->st, &lp->txn))) return rc;
   cx_store_txn_reset(lp->txn);
   if ((rc = cx_query_new(s->st, &lp->q))) return rc;
@@ -741,6 +820,7 @@ static void loop_fini(cx_loop *lp) {
   /* handles were closed by the stop; if the loop never ran, close them here */
   if (!uv_is_closing((uv_handle_t *)&lp->async)) uv_close((uv_handle_t *)&lp->async, NULL);
   if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&lp->turn)) uv_close((uv_handle_t *)&lp->turn, NULL);
   uv_run(&lp->loop, UV_RUN_DEFAULT);
   uv_loop_close(&lp->loop);
   uv_mutex_destroy(&lp->mu);
