@@ -41,9 +41,29 @@
 #define STAT_ADD(field, v) __atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
+/* A client's address as the per-address limit counts it: IPv6, IPv4 as v4-mapped. */
+typedef struct cx_ipkey {
+  unsigned char a[16];
+} cx_ipkey;
+
+typedef struct cx_ipent {
+  cx_ipkey k;
+  uint32_t n;           /* open connections from k */
+  struct cx_ipent *next;
+} cx_ipent;
+
+/* A connection handed from the acceptor to a worker loop. */
+typedef struct cx_pend {
+  int fd;
+  cx_ipkey ip;
+} cx_pend;
+
 struct cx_conn {
   uv_tcp_t tcp;
-  uv_timer_t timer;
+  uv_timer_t timer;     /* idle: no complete request (nor a finished write) for idle_timeout_s */
+  uv_timer_t ftimer;    /* frame: a frame begun and not complete within frame_timeout_s */
+  int frame_timing;     /* ftimer is running */
+  cx_ipkey ip;
   cx_loop *lp;
   cx_conn *prev, *next;
   cx_buf in;            /* received bytes not yet consumed */
@@ -69,7 +89,7 @@ struct cx_loop {
   uv_timer_t stop_timer;
   uv_thread_t thread;
   uv_mutex_t mu;
-  int *pend;            /* fds handed over by the acceptor (under mu) */
+  cx_pend *pend;        /* connections handed over by the acceptor (under mu) */
   uint32_t npend, cappend;
   int stop_req;         /* under mu */
   int stopping;
@@ -89,6 +109,7 @@ struct cx_loop {
   size_t budget;        /* max_output_total / loops: past it, each connection gets the squeeze cap */
   uint64_t squeezed;    /* times a connection was held to the squeeze cap */
   uint64_t too_large;   /* answers refused for being over their connection's share */
+  uint64_t frame_timeouts, idle_timeouts; /* connections closed by either timer */
 };
 
 struct cx_server {
@@ -112,6 +133,12 @@ struct cx_server {
   uint64_t rejected, started_ns;
   time_t started;
   int nconns;           /* atomic */
+  /* Open connections per client address (max_conns_per_ip > 0): the acceptor counts them in,
+   * the worker loops out, under ip_mu. A chained hash table; entries live while n > 0. */
+  uv_mutex_t ip_mu;
+  cx_ipent **ip_tab;
+  uint32_t ip_mask;
+  uint64_t rejected_ip;
   uv_mutex_t txn_mu;
   cx_txn *txn_pool[CX_TXN_POOL];
   int n_txn_pool;
@@ -144,6 +171,67 @@ void cx_server_opts_default(cx_server_opts *o) {
   o->max_output = CX_NET_MAX_OUTPUT_DEFAULT;
   o->max_output_total = CX_NET_MAX_OUTPUT_TOTAL_DEFAULT;
   o->slow_ms = CX_NET_SLOW_MS_DEFAULT;
+  o->frame_timeout_s = CX_NET_FRAME_TIMEOUT_DEFAULT;
+}
+
+/* ===================================================================== per-address limit */
+
+static uint32_t ip_hash(const cx_ipkey *k) {
+  uint32_t h = 2166136261u; /* FNV-1a: the table only spreads load, nothing depends on it */
+  for (int i = 0; i < 16; i++) h = (h ^ k->a[i]) * 16777619u;
+  return h;
+}
+
+static void ip_key(const struct sockaddr_storage *ss, cx_ipkey *k) {
+  memset(k, 0, sizeof *k);
+  if (ss->ss_family == AF_INET) {
+    k->a[10] = k->a[11] = 0xff;
+    memcpy(k->a + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+  } else if (ss->ss_family == AF_INET6) {
+    memcpy(k->a, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+  }
+}
+
+/* Counts one more connection from k: 0, CX_EBUSY at the limit, CX_ENOMEM. */
+static int ip_acquire(cx_server *s, const cx_ipkey *k) {
+  if (!s->o.max_conns_per_ip) return 0;
+  int rc = 0;
+  uv_mutex_lock(&s->ip_mu);
+  cx_ipent **slot = &s->ip_tab[ip_hash(k) & s->ip_mask], *e = *slot;
+  while (e && memcmp(&e->k, k, sizeof *k)) e = e->next;
+  if (!e) {
+    e = calloc(1, sizeof *e);
+    if (!e) {
+      rc = CX_ENOMEM;
+    } else {
+      e->k = *k;
+      e->next = *slot;
+      *slot = e;
+    }
+  }
+  if (e && e->n >= s->o.max_conns_per_ip) rc = CX_EBUSY;
+  else if (e) e->n++;
+  uv_mutex_unlock(&s->ip_mu);
+  return rc;
+}
+
+static void ip_release(cx_server *s, const cx_ipkey *k) {
+  if (!s->o.max_conns_per_ip) return;
+  uv_mutex_lock(&s->ip_mu);
+  cx_ipent **pp = &s->ip_tab[ip_hash(k) & s->ip_mask];
+  while (*pp && memcmp(&(*pp)->k, k, sizeof *k)) pp = &(*pp)->next;
+  cx_ipent *e = *pp;
+  if (e && --e->n == 0) {
+    *pp = e->next;
+    free(e);
+  }
+  uv_mutex_unlock(&s->ip_mu);
+}
+
+/* A connection counted by the acceptor is gone (closed, or never served). */
+static void slot_release(cx_server *s, const cx_ipkey *k) {
+  ip_release(s, k);
+  __atomic_sub_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
 }
 
 /* ===================================================================== connections */
@@ -251,9 +339,10 @@ static void conn_close(cx_conn *c) {
   else lp->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   STAT_ADD(lp->conns_current, (uint64_t)-1);
-  __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+  slot_release(lp->srv, &c->ip);
   uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
   uv_close((uv_handle_t *)&c->timer, conn_closed_cb);
+  uv_close((uv_handle_t *)&c->ftimer, conn_closed_cb);
 }
 
 /* During a stop: close a connection once it has nothing left to do. */
@@ -265,17 +354,49 @@ static void conn_maybe_finish(cx_conn *c) {
 
 static void conn_touch(cx_conn *c);
 
-/* Idle: no read and no write progress for the timeout. A connection waiting for its own slow
- * request is not idle; one whose client does not read its answers is. */
+/* Idle: no complete request and no finished write for the timeout. Single bytes do not count:
+ * a client dripping one byte a second would otherwise hold its slot for ever (seen: 50 of them
+ * keeping every slot of --max-conns 50 --idle-timeout 2 through four timeouts). A connection
+ * waiting for its own slow request is not idle; one whose client does not read its answers is
+ * (its write never finishes). */
 static void idle_cb(uv_timer_t *t) {
   cx_conn *c = t->data;
-  if (c->job) conn_touch(c);
-  else conn_close(c);
+  if (c->job) {
+    conn_touch(c);
+    return;
+  }
+  STAT_ADD(c->lp->idle_timeouts, 1);
+  conn_close(c);
 }
 
 static void conn_touch(cx_conn *c) {
   unsigned s = c->lp->srv->o.idle_timeout_s;
   if (s && !c->closing) uv_timer_start(&c->timer, idle_cb, (uint64_t)s * 1000, 0);
+}
+
+/* Frame deadline: a frame begun must be complete within frame_timeout_s of its first byte
+ * (slow senders: half a frame then silence, or one byte at a time). It runs only while the
+ * connection is being read with part of a frame in its input: a connection we stopped reading
+ * (its output, its slow request, its turn) is not the client's delay, and gets a new deadline
+ * when reading resumes. */
+static void frame_timeout_cb(uv_timer_t *t) {
+  cx_conn *c = t->data;
+  c->frame_timing = 0;
+  STAT_ADD(c->lp->frame_timeouts, 1);
+  conn_close(c);
+}
+
+static void conn_frame_timer(cx_conn *c) {
+  unsigned s = c->lp->srv->o.frame_timeout_s;
+  if (!s || c->closing) return;
+  int partial = c->reading && c->in.len > 0; /* read input is complete frames only when not reading */
+  if (partial && !c->frame_timing) {
+    uv_timer_start(&c->ftimer, frame_timeout_cb, (uint64_t)s * 1000, 0);
+    c->frame_timing = 1;
+  } else if (!partial && c->frame_timing) {
+    uv_timer_stop(&c->ftimer);
+    c->frame_timing = 0;
+  }
 }
 
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
@@ -311,7 +432,6 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0) return;
   c->in.len += (size_t)nread;
-  conn_touch(c);
   conn_process(c);
 }
 
@@ -332,6 +452,7 @@ static void conn_update_reading(cx_conn *c) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
   }
+  conn_frame_timer(c);
 }
 
 static void write_cb(uv_write_t *w, int status) {
@@ -667,7 +788,12 @@ static void conn_process(cx_conn *c) {
     memmove(c->in.p, c->in.p + off, c->in.len - off);
     c->in.len -= off;
     cx_buf_shrink(&c->in);
+    if (c->frame_timing) { /* what is left began after the frames taken: its own deadline */
+      uv_timer_stop(&c->ftimer);
+      c->frame_timing = 0;
+    }
   }
+  if (frames) conn_touch(c); /* complete requests are what keeps a connection from idling */
   conn_account_spills(c);
   conn_flush(c);
   conn_update_reading(c);
@@ -690,9 +816,11 @@ static void peer_name(int fd, char *out, size_t cap) {
   }
 }
 
-static void conn_new(cx_loop *lp, int fd) {
+static void conn_new(cx_loop *lp, const cx_pend *pd) {
+  int fd = pd->fd;
   cx_conn *c = calloc(1, sizeof *c);
   if (!c) goto fail;
+  c->ip = pd->ip;
   if (cx_buf_init(&c->in, CX_NET_IN_INITIAL) || cx_buf_init(&c->out, CX_NET_OUT_INITIAL) ||
       cx_buf_init(&c->wout, CX_NET_OUT_INITIAL))
     goto fail;
@@ -706,12 +834,14 @@ static void conn_new(cx_loop *lp, int fd) {
     close(fd);
     c->closing = 1;
     uv_close((uv_handle_t *)&c->tcp, conn_closed_cb); /* frees c */
-    __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+    slot_release(lp->srv, &pd->ip);
     return;
   }
   uv_timer_init(&lp->loop, &c->timer);
   c->timer.data = c;
-  c->handles = 2;
+  uv_timer_init(&lp->loop, &c->ftimer);
+  c->ftimer.data = c;
+  c->handles = 3;
   peer_name(fd, c->peer, sizeof c->peer);
   uv_tcp_nodelay(&c->tcp, 1);
   c->next = lp->conns;
@@ -730,7 +860,7 @@ fail:
     free(c);
   }
   close(fd);
-  __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+  slot_release(lp->srv, &pd->ip);
 }
 
 /* ===================================================================== worker loops */
@@ -760,7 +890,7 @@ static void loop_begin_stop(cx_loop *lp) {
 
 static void async_cb(uv_async_t *a) {
   cx_loop *lp = a->data;
-  int fds[256];
+  cx_pend fds[256];
   for (;;) {
     uint32_t n = 0;
     int stop;
@@ -770,10 +900,10 @@ static void async_cb(uv_async_t *a) {
     uv_mutex_unlock(&lp->mu);
     for (uint32_t i = 0; i < n; i++) {
       if (stop) {
-        close(fds[i]);
-        __atomic_sub_fetch(&lp->srv->nconns, 1, __ATOMIC_RELAXED);
+        close(fds[i].fd);
+        slot_release(lp->srv, &fds[i].ip);
       } else {
-        conn_new(lp, fds[i]);
+        conn_new(lp, &fds[i]);
       }
     }
     if (stop) {
@@ -830,36 +960,34 @@ static void loop_fini(cx_loop *lp) {
 
 /* ===================================================================== acceptor */
 
-static void reject_busy(cx_server *s, int fd) {
+/* One busy error frame (id 0), then the close: the client learns why. */
+static void reject_busy(int fd, const char *why) {
   cx_buf b;
   if (cx_buf_init(&b, 256) == 0) {
-    char m[96];
-    snprintf(m, sizeof m, "too many connections (limit %u)", s->o.max_conns);
-    cx__net_error_frame(&b, 0, CX_EBUSY, m);
+    cx__net_error_frame(&b, 0, CX_EBUSY, why);
     ssize_t k = send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)k;
     cx_buf_free(&b);
   }
   close(fd);
-  STAT_ADD(s->rejected, 1);
 }
 
-static void handoff(cx_server *s, int fd) {
+static void handoff(cx_server *s, int fd, const cx_ipkey *ip) {
   cx_loop *lp = &s->loops[s->next_loop++ % s->nloops];
   uv_mutex_lock(&lp->mu);
   if (lp->npend == lp->cappend) {
     uint32_t nc = lp->cappend ? lp->cappend * 2 : 64;
-    int *p = realloc(lp->pend, nc * sizeof *p);
+    cx_pend *p = realloc(lp->pend, nc * sizeof *p);
     if (!p) {
       uv_mutex_unlock(&lp->mu);
       close(fd);
-      __atomic_sub_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
+      slot_release(s, ip);
       return;
     }
     lp->pend = p;
     lp->cappend = nc;
   }
-  lp->pend[lp->npend++] = fd;
+  lp->pend[lp->npend++] = (cx_pend){fd, *ip};
   uv_mutex_unlock(&lp->mu);
   uv_async_send(&lp->async);
 }
@@ -876,7 +1004,10 @@ static void accept_cb(uv_poll_t *p, int status, int events) {
   cx_server *s = p->data;
   if (status < 0 || s->stopping) return;
   for (int i = 0; i < CX_ACCEPT_PER_TICK; i++) {
-    int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -889,12 +1020,25 @@ static void accept_cb(uv_poll_t *p, int status, int events) {
       }
       return;
     }
+    char m[96];
     if ((unsigned)__atomic_load_n(&s->nconns, __ATOMIC_RELAXED) >= s->o.max_conns) {
-      reject_busy(s, fd);
+      snprintf(m, sizeof m, "too many connections (limit %u)", s->o.max_conns);
+      reject_busy(fd, m);
+      STAT_ADD(s->rejected, 1);
+      continue;
+    }
+    cx_ipkey ip;
+    ip_key(&ss, &ip);
+    int rc = ip_acquire(s, &ip);
+    if (rc) {
+      snprintf(m, sizeof m, rc == CX_EBUSY ? "too many connections from this address (limit %u)"
+                                           : "out of memory (limit %u per address)", s->o.max_conns_per_ip);
+      reject_busy(fd, m);
+      STAT_ADD(s->rejected_ip, 1);
       continue;
     }
     __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
-    handoff(s, fd);
+    handoff(s, fd, &ip);
   }
 }
 
@@ -1005,7 +1149,19 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if (n > CX_MAX_THREADS) n = CX_MAX_THREADS;
   s->nloops = n;
   uv_mutex_init(&s->txn_mu);
+  uv_mutex_init(&s->ip_mu);
   int rc;
+  if (o->max_conns_per_ip) { /* about one bucket per connection, at most 65536 */
+    uint32_t nb = 256;
+    while (nb < o->max_conns && nb < 65536) nb *= 2;
+    s->ip_tab = calloc(nb, sizeof *s->ip_tab);
+    if (!s->ip_tab) {
+      snprintf(why, cap, "out of memory");
+      rc = CX_ENOMEM;
+      goto fail;
+    }
+    s->ip_mask = nb - 1;
+  }
   if (o->tokens_path && (rc = cx_tokens_load(o->tokens_path, &s->tokens, why, cap))) goto fail;
   cx_store_opts so = {0};
   so.max_readers = 1024;
@@ -1119,6 +1275,13 @@ void cx_server_close(cx_server *s) {
   if (s->st) cx_store_close(s->st);
   cx_tokens_free(&s->tokens);
   uv_mutex_destroy(&s->txn_mu);
+  for (uint32_t i = 0; s->ip_tab && i <= s->ip_mask; i++)
+    for (cx_ipent *e = s->ip_tab[i], *nx; e; e = nx) {
+      nx = e->next;
+      free(e);
+    }
+  free(s->ip_tab);
+  uv_mutex_destroy(&s->ip_mu);
   free(s);
 }
 
@@ -1127,11 +1290,13 @@ void cx_server_close(cx_server *s) {
 static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
 
 void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
-  uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0;
+  uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0, ftos = 0, itos = 0;
   for (unsigned i = 0; i < s->nloops && s->loops; i++) {
     queued += __atomic_load_n(&s->loops[i].queued, __ATOMIC_RELAXED);
     squeezed += STAT_GET(s->loops[i].squeezed);
     too_large += STAT_GET(s->loops[i].too_large);
+    ftos += STAT_GET(s->loops[i].frame_timeouts);
+    itos += STAT_GET(s->loops[i].idle_timeouts);
     cur += STAT_GET(s->loops[i].conns_current);
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
@@ -1152,7 +1317,7 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
   pk_key(pk, "threads");
   msgpack_pack_uint32(pk, s->nloops);
   pk_key(pk, "connections");
-  msgpack_pack_map(pk, 7);
+  msgpack_pack_map(pk, 11);
   pk_key(pk, "current"); msgpack_pack_uint64(pk, cur);
   pk_key(pk, "output_queued"); msgpack_pack_uint64(pk, queued);
   pk_key(pk, "squeezed"); msgpack_pack_uint64(pk, squeezed);
@@ -1160,6 +1325,10 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
   pk_key(pk, "total"); msgpack_pack_uint64(pk, total);
   pk_key(pk, "rejected"); msgpack_pack_uint64(pk, __atomic_load_n(&s->rejected, __ATOMIC_RELAXED));
   pk_key(pk, "max"); msgpack_pack_uint32(pk, s->o.max_conns);
+  pk_key(pk, "rejected_per_ip"); msgpack_pack_uint64(pk, __atomic_load_n(&s->rejected_ip, __ATOMIC_RELAXED));
+  pk_key(pk, "max_per_ip"); msgpack_pack_uint32(pk, s->o.max_conns_per_ip);
+  pk_key(pk, "frame_timeouts"); msgpack_pack_uint64(pk, ftos);
+  pk_key(pk, "idle_timeouts"); msgpack_pack_uint64(pk, itos);
   pk_key(pk, "spills");
   msgpack_pack_uint64(pk, spills);
   /* Per op, merged over the loops. The histograms are big: merge one op at a time. */

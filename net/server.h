@@ -29,7 +29,12 @@ typedef struct cx_server_opts {
   unsigned threads;             /* worker loops; 0 = number of CPUs (at most 64) */
   size_t max_frame;             /* largest request frame payload; default 1 MiB */
   unsigned max_conns;           /* open connections; excess get a `busy` error frame, closed */
-  unsigned idle_timeout_s;      /* close connections idle this long; 0 = never; default 300 */
+  unsigned idle_timeout_s;      /* close connections without a complete request (or a finished
+                                   write) this long; 0 = never; default 300 */
+  unsigned frame_timeout_s;     /* close a connection whose frame is not complete this long
+                                   after its first byte; 0 = never; default 30 */
+  unsigned max_conns_per_ip;    /* open connections from one client address; excess get a
+                                   `busy` error frame, closed; 0 = no limit (default) */
   size_t max_output;            /* queued output per connection before reading stops; 4 MiB */
   size_t max_output_total;      /* queued output of all connections (split evenly over the
                                    worker loops) past which each connection may queue only

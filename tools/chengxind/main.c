@@ -3,7 +3,8 @@
  *
  *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
- *             [--max-output BYTES] [--max-output-total BYTES]
+ *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
+ *             [--max-conns-per-ip N]
  *
  * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
  * (no store, other schema version, port taken, token file unreadable or not private),
@@ -21,7 +22,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
-          "                 [--max-output BYTES] [--max-output-total BYTES]\n"
+          "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
+          "                 [--max-conns-per-ip N]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --tokens FILE       lines \"token role [authorities=CODE[,CODE...]] [name]\"; roles public\n"
@@ -31,7 +33,12 @@ static void usage(FILE *f) {
           "  --threads N         worker event loops (default: number of CPUs)\n"
           "  --max-frame BYTES   largest request frame (default 1048576)\n"
           "  --max-conns N       open connections (default 10000); excess get a busy error\n"
-          "  --idle-timeout S    close idle connections after S seconds (default 300, 0 = never)\n"
+          "  --max-conns-per-ip N  open connections from one client address (default 0 = no limit;\n"
+          "                      behind a proxy every client has the proxy's address); excess get busy\n"
+          "  --idle-timeout S    close connections without a complete request for S seconds\n"
+          "                      (default 300, 0 = never); single bytes do not count\n"
+          "  --frame-timeout S   close a connection whose frame is not complete S seconds after its\n"
+          "                      first byte (default 30, 0 = never)\n"
           "  --slow-ms MS        log requests slower than MS milliseconds (default 200)\n"
           "  --max-output BYTES  answers queued for one client before its requests wait (default 4 MiB)\n"
           "  --max-output-total BYTES\n"
@@ -123,6 +130,18 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.idle_timeout_s = (unsigned)n;
+    } else if (!strcmp(a, "--max-conns-per-ip")) {
+      if (parse_num(v, 1000000, &n)) {
+        fprintf(stderr, "chengxind: --max-conns-per-ip wants 0..1000000 (0 = no limit)\n");
+        return 2;
+      }
+      o.max_conns_per_ip = (unsigned)n;
+    } else if (!strcmp(a, "--frame-timeout")) {
+      if (parse_num(v, 86400, &n)) {
+        fprintf(stderr, "chengxind: --frame-timeout wants seconds (0 = never)\n");
+        return 2;
+      }
+      o.frame_timeout_s = (unsigned)n;
     } else if (!strcmp(a, "--max-output")) {
       if (parse_num(v, 1ull << 32, &n) || n < 65536) {
         fprintf(stderr, "chengxind: --max-output wants 65536..4294967296 bytes\n");
@@ -159,8 +178,9 @@ int main(int argc, char **argv) {
     cx_net_log("cannot start: %s", why[0] ? why : cx_strerror(rc));
     return rc == CX_EBADREQ ? 2 : 1;
   }
-  cx_net_log("starting: store %s, max frame %zu B, max connections %u, idle timeout %u s",
-             o.db_path, o.max_frame, o.max_conns, o.idle_timeout_s);
+  cx_net_log("starting: store %s, max frame %zu B, max connections %u (%u per address, 0 = any), "
+             "idle timeout %u s, frame timeout %u s", o.db_path, o.max_frame, o.max_conns,
+             o.max_conns_per_ip, o.idle_timeout_s, o.frame_timeout_s);
   rc = cx_server_run(s);
   cx_server_close(s);
   if (rc) {
