@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1123,6 +1124,28 @@ static int bind_listen(cx_server *s, char *why, size_t cap) {
   return 0;
 }
 
+/*
+ * The map size a server opens its store with. LMDB maps the whole map size, so when another
+ * process (an import, `chengxin gen`) grows the data past our map, our next transaction gets
+ * MDB_MAP_RESIZED and the store must remap, which waits until no read transaction of ours is
+ * live and holds every new one meanwhile: every request of the server stalls behind the longest
+ * read in flight (store.h: up to 5 s). A map far larger than the data makes that never happen in
+ * practice. It costs address space only: without MDB_WRITEMAP the file is not extended and
+ * untouched pages take no memory; 64-bit Linux gives a process 128 TiB. So: the larger of
+ * CX_NET_MAP_MIN (64 GiB) and CX_NET_MAP_DATA_FACTOR (8) x the data file now, 1 MiB aligned.
+ * 32-bit builds keep the store's default (1 GiB), their address space being 3 GiB.
+ */
+static uint64_t server_map_size(const char *db) {
+  if (sizeof(size_t) < 8) return 0;
+  char p[4096];
+  struct stat sb;
+  uint64_t data = 0;
+  if ((size_t)snprintf(p, sizeof p, "%s/data.mdb", db) < sizeof p && stat(p, &sb) == 0)
+    data = (uint64_t)sb.st_size;
+  uint64_t m = data > CX_NET_MAP_MIN / CX_NET_MAP_DATA_FACTOR ? data * CX_NET_MAP_DATA_FACTOR : CX_NET_MAP_MIN;
+  return (m + (1u << 20) - 1) & ~(uint64_t)((1u << 20) - 1);
+}
+
 int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t cap) {
   why[0] = 0;
   if (!o->db_path || !*o->db_path) {
@@ -1165,6 +1188,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if (o->tokens_path && (rc = cx_tokens_load(o->tokens_path, &s->tokens, why, cap))) goto fail;
   cx_store_opts so = {0};
   so.max_readers = 1024;
+  so.map_size = o->map_size ? o->map_size : server_map_size(o->db_path);
   rc = cx_store_open(o->db_path, &so, &s->st);
   if (rc) {
     if (rc == CX_ENOSTORE)

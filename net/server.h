@@ -41,6 +41,10 @@ typedef struct cx_server_opts {
                                    64 KiB before reading stops; default 64 MiB. Bounds the
                                    memory that clients who never read can pin. */
   unsigned slow_ms;             /* log requests slower than this; default 200 */
+  uint64_t map_size;            /* the store's map size; 0 = the larger of CX_NET_MAP_MIN (64 GiB)
+                                   and CX_NET_MAP_DATA_FACTOR x the data file (64-bit builds;
+                                   address space, not disk): another process growing the store
+                                   within it never makes this server remap */
 } cx_server_opts;
 
 typedef struct cx_server cx_server;

@@ -4,7 +4,7 @@
  *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
- *             [--max-conns-per-ip N]
+ *             [--max-conns-per-ip N] [--map-size BYTES]
  *
  * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
  * (no store, other schema version, port taken, token file unreadable or not private),
@@ -23,7 +23,7 @@ static void usage(FILE *f) {
           "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
-          "                 [--max-conns-per-ip N]\n"
+          "                 [--max-conns-per-ip N] [--map-size BYTES]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --tokens FILE       lines \"token role [authorities=CODE[,CODE...]] [name]\"; roles public\n"
@@ -43,7 +43,10 @@ static void usage(FILE *f) {
           "  --max-output BYTES  answers queued for one client before its requests wait (default 4 MiB)\n"
           "  --max-output-total BYTES\n"
           "                      answers queued for all clients past which each may queue only\n"
-          "                      64 KiB (default 64 MiB): bounds what clients that never read pin\n");
+          "                      64 KiB (default 64 MiB): bounds what clients that never read pin\n"
+          "  --map-size BYTES    the store's map (address space, not disk; default the larger of\n"
+          "                      64 GiB and 8 x the data file): growth by another process within it\n"
+          "                      never remaps the server\n");
 }
 
 static int parse_num(const char *s, unsigned long long max, unsigned long long *out) {
@@ -142,6 +145,12 @@ int main(int argc, char **argv) {
         return 2;
       }
       o.frame_timeout_s = (unsigned)n;
+    } else if (!strcmp(a, "--map-size")) {
+      if (parse_num(v, 1ull << 46, &n) || n < (1u << 20)) {
+        fprintf(stderr, "chengxind: --map-size wants 1048576..70368744177664 bytes\n");
+        return 2;
+      }
+      o.map_size = (uint64_t)n;
     } else if (!strcmp(a, "--max-output")) {
       if (parse_num(v, 1ull << 32, &n) || n < 65536) {
         fprintf(stderr, "chengxind: --max-output wants 65536..4294967296 bytes\n");
