@@ -261,13 +261,15 @@ static void conn_free(cx_conn *c) {
  * answers included. Two rules keep Q <= budget + (CX_NET_OUTPUT_SQUEEZE + CX_NET_ERROR_FRAME_MAX)
  * x connections on every loop, whatever the clients do (docs/protocol.md §6):
  *   - the gate (conn_cap): a connection takes a request only while q < --max-output, or, once
- *     Q is past the budget, q < CX_NET_SQUEEZE_GATE;
+ *     less than 56 KiB of the budget is left, q < CX_NET_SQUEEZE_GATE (8 KiB);
  *   - the share (conn_share): its answer is built under a limit, the larger of what is left of
  *     the budget and what takes q up to CX_NET_OUTPUT_SQUEEZE, at most --max-output, at least
  *     an error frame. Past it the answer is dropped and the request gets too_large instead.
  * An answer either keeps Q within the budget or keeps q within the squeeze allowance; an error
  * frame only passes the gate. So clients that never read pin the budget plus about 64 KiB each,
- * and one connection at most 2 x --max-output. Answers are built in the loop's own buffer
+ * and one connection at most 2 x --max-output. Answers of up to 56 KiB are never refused (the
+ * gate sees to it); larger ones may be while the budget is nearly taken, and one over
+ * --max-output always is. Answers are built in the loop's own buffer
  * (lp->ans) and copied to the connection once accepted, so a refused answer never grows the
  * connection's buffers: the memory an answer takes while it is built is one share per loop.
  */
@@ -278,11 +280,15 @@ static void conn_account(cx_conn *c) {
   c->acct = now;
 }
 
-/* Output a connection may have queued and still take a request (and be read). */
+/* Output a connection may have queued and still take a request (and be read). The squeeze
+ * begins when less of the budget is left than an answer that must never be refused needs
+ * (CX_NET_OUTPUT_SQUEEZE - CX_NET_SQUEEZE_GATE, 56 KiB): the answer then fits what the budget has
+ * left, or, the connection being below the gate, its own allowance. */
 static size_t conn_cap(const cx_conn *c) {
   const cx_loop *lp = c->lp;
   size_t cap = lp->srv->o.max_output;
-  if (lp->queued > lp->budget && cap > CX_NET_SQUEEZE_GATE) cap = CX_NET_SQUEEZE_GATE;
+  size_t left = lp->queued < lp->budget ? lp->budget - lp->queued : 0;
+  if (left < CX_NET_OUTPUT_SQUEEZE - CX_NET_SQUEEZE_GATE && cap > CX_NET_SQUEEZE_GATE) cap = CX_NET_SQUEEZE_GATE;
   return cap;
 }
 
