@@ -364,6 +364,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   rec_ctx *c = ctx;
   msgpack_packer *pk = c->x->pk;
   const cx_record *r = v->r;
+  if (c->x->out->over) return CX_ETOOLARGE; /* past the answer's limit: the rest is wasted work */
   c->n++;
   msgpack_pack_map(pk, 25);
   pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
