@@ -5,7 +5,10 @@
  * random frames; each on its own and all at once. Every well-formed request must get its right
  * answer (verdicts, names, search results known from the e2e store) in order, a well-behaved
  * client keeps asking and keeps being answered right throughout, the server's peak RSS stays
- * under a stated bound, and at the end it is alive and its connection counters add up.
+ * under a stated bound, and at the end it is alive and its connection counters add up. The
+ * flood_bounded suite (at the end) adds the abusers of issue "Bounded under abuse" — heavy
+ * answers, pipelined scans, one byte a second, half frames — against a 16 MiB output budget and
+ * a 2 s frame deadline, and asserts the documented bounds of docs/protocol.md §6.
  *
  * One thread drives every connection: non-blocking sockets and poll(2). No timing assertions:
  * the deadlines below only keep a broken server from hanging the suite.
@@ -36,12 +39,14 @@
  * a time), largest of 5+ runs each:
  *
  *                    1,000 conns   slow senders   abuse    everything at once   bound
- *   Debug              16.7 MB        5.8 MB      30.2 MB       49.1 MB         64 MiB
+ *   Debug               6.4 MB        4.3 MB      28.6 MB       33.4 MB         64 MiB
  *   ASan+UBSan         66.3 MB       22.2 MB      71.4 MB      138.8 MB        192 MiB
+ *   (Debug at 572cce9, 3 runs; ASan before it, when connections kept their buffers' pages:
+ *   the Debug figures were 16.7, 5.8, 30.2 and 49.1 MB then.)
  *
- * About 11 kB per idle connection (the touched pages of its 64 KiB buffers, libuv handles) and
- * 4-5 MB per client that never reads (max_output, 4 MiB, of queued answers plus the one being
- * written). ASan adds redzones, shadow memory and a quarantine of freed blocks; the quarantine is
+ * A few kB per idle connection (its struct and libuv handles: buffers are freed once empty) and
+ * 4-5 MB per client that never reads while the output budget lasts (max_output, 4 MiB, of
+ * queued answers plus the one being written). flood_bounded has its own bound, derived there. ASan adds redzones, shadow memory and a quarantine of freed blocks; the quarantine is
  * cut to 16 MiB for the server (256 MiB by default, which would be most of what we measure).
  */
 #if defined(__SANITIZE_ADDRESS__)
@@ -87,7 +92,9 @@ static void pick_entity(unsigned k, char code[19], char *name, size_t cap) {
 
 /* ===================================================================== connections */
 
-enum { X_ROLE, X_VERDICT, X_NAME, X_PONG, X_SEARCH, X_ERR, X_FORBIDDEN };
+/* X_PAGE: a records page of the heavy entity of atoi(want) records, or (want > 0) too_large
+ * when that is over the connection's share at the time: both are right answers. */
+enum { X_ROLE, X_VERDICT, X_NAME, X_PONG, X_SEARCH, X_ERR, X_FORBIDDEN, X_PAGE };
 
 /* One expected answer. Errors for frames that could not be decoded carry id 0. */
 typedef struct fexp {
@@ -108,7 +115,8 @@ typedef struct fconn {
   uint32_t nexp, capexp, got;
   uint64_t next_id;
   /* behaviour */
-  int drip;              /* one byte at a time, 1..8 ms apart */
+  int drip;              /* one byte at a time, 1..8 ms apart (or drip_ms) */
+  unsigned drip_ms;
   int shut_wr;           /* shutdown(SHUT_WR) after the last byte */
   int close_after_send;  /* close without reading (truncated frames) */
   int reset;             /* ... with a reset (SO_LINGER 0) instead of a FIN */
@@ -137,6 +145,9 @@ typedef struct flood_totals {
   uint32_t stalled;       /* non-readers the server pushed back on */
   uint32_t probes;        /* probe round trips */
   uint64_t rss_max_kb;    /* largest VmRSS sampled */
+  uint64_t queued_max;    /* largest connections.output_queued sampled (g_admin) */
+  uint32_t pages_refused; /* X_PAGE answered too_large */
+  uint64_t probe_max_ms;  /* slowest round trip of the well-behaved client */
 } flood_totals;
 static flood_totals g_t;
 
@@ -309,7 +320,16 @@ static void on_answer(fconn *c, uint32_t ci, const unsigned char *p, size_t n) {
   cr_assert_eq(id, (int64_t)e->id, "conn %u (%s): answer #%u has id %lld, expected %llu (lost or reordered)",
                ci, c->what, c->got, (long long)id, (unsigned long long)e->id);
   const msgpack_object *res = cx_mpo_get(&o, "result");
-  if (e->kind == X_ERR || e->kind == X_FORBIDDEN) {
+  if (e->kind == X_PAGE && !ok && atoi(e->want) > 0 && strcmp(code, "too_large") == 0) {
+    g_t.pages_refused++;
+  } else if (e->kind == X_PAGE) {
+    cr_assert(ok, "conn %u (%s): answer #%u: expected a page of %s records, got %s", ci, c->what, c->got,
+              e->want, code);
+    const msgpack_object *arr = cx_mpo_get(cx_mpo_get(&o, "result"), "records");
+    cr_assert(arr && arr->type == MSGPACK_OBJECT_ARRAY && arr->via.array.size == (uint32_t)atoi(e->want),
+              "conn %u (%s): answer #%u: a page of %u records, expected %s", ci, c->what, c->got,
+              arr && arr->type == MSGPACK_OBJECT_ARRAY ? arr->via.array.size : 0, e->want);
+  } else if (e->kind == X_ERR || e->kind == X_FORBIDDEN) {
     cr_assert(!ok && strcmp(code, e->want) == 0, "conn %u (%s): answer #%u: expected error %s, got %s",
               ci, c->what, c->got, e->want, ok ? "ok" : code);
   } else {
@@ -344,7 +364,11 @@ static void on_answer(fconn *c, uint32_t ci, const unsigned char *p, size_t n) {
   }
   c->got++;
   g_t.answers++;
-  if (c->probe) g_t.probes++;
+  if (c->probe) {
+    g_t.probes++;
+    uint64_t rt = now_ms() - c->progress_ms;
+    if (c->got > 1 && rt > g_t.probe_max_ms) g_t.probe_max_ms = rt; /* not the auth */
+  }
 }
 
 /* Every whole frame in rx; what is left stays for the next read. */
@@ -426,7 +450,7 @@ static void on_writable(fconn *c, uint32_t ci, uint64_t now) {
     want -= (size_t)k;
     if (c->drip) break;
   }
-  if (c->drip) c->next_ms = now + 1 + (unsigned)rand_r(&c->seed) % 8;
+  if (c->drip) c->next_ms = now + (c->drip_ms ? c->drip_ms : 1 + (unsigned)rand_r(&c->seed) % 8);
   if (c->txoff == c->txlen) {
     if (c->close_after_send) {
       if (c->reset) {
@@ -451,6 +475,7 @@ static void probe_tick(fconn *c, uint64_t now, int others_done) {
   }
   if (now < c->next_ms) return;
   unsigned k = c->nexp;
+  c->progress_ms = now; /* asked at: on_answer measures the round trip from here */
   if (k % 3 == 0) req_check(c, k / 3, 0);
   else if (k % 3 == 1) req_entity(c, k / 3);
   else req_search(c);
@@ -471,10 +496,33 @@ static void rss_read(pid_t pid, uint64_t *rss_kb, uint64_t *hwm_kb) {
   fclose(f);
 }
 
+static cx_client *g_admin; /* when set, run() also samples the server's queued output */
+
+/* RssAnon and RssFile (the store's mapped pages) at the largest VmRSS sampled. */
+static uint64_t g_anon_at_max, g_file_at_max;
+
 static void rss_sample(void) {
   uint64_t rss, hwm;
   rss_read(g_srv.pid, &rss, &hwm);
-  if (rss > g_t.rss_max_kb) g_t.rss_max_kb = rss;
+  if (rss > g_t.rss_max_kb) {
+    g_t.rss_max_kb = rss;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)g_srv.pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+      unsigned long long v;
+      if (sscanf(line, "RssAnon: %llu kB", &v) == 1) g_anon_at_max = v;
+      if (sscanf(line, "RssFile: %llu kB", &v) == 1) g_file_at_max = v;
+    }
+    if (f) fclose(f);
+  }
+  if (g_admin) {
+    cx_client_resp r = e2e_call(g_admin, "stats", NULL);
+    assert_ok(&r);
+    int64_t q = cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "connections"), "output_queued"), -1);
+    cr_assert(q >= 0);
+    if ((uint64_t)q > g_t.queued_max) g_t.queued_max = (uint64_t)q;
+  }
 }
 
 /* Drives every connection until each is done (held ones stay open). */
@@ -733,7 +781,7 @@ static void add_probe(void) {
 
 /* ===================================================================== fixture */
 
-static void flood_setup(void) {
+static void flood_setup_args(const char *const *args) {
   struct rlimit rl;
   cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
   if (rl.rlim_cur < FLOOD_NOFILE) {
@@ -755,7 +803,7 @@ static void flood_setup(void) {
   }
 #endif
   /* the server is forked from here: it inherits the raised limit (and the environment) */
-  e2e_setup_args((const char *[]){"--max-conns", FLOOD_SERVER_MAX_CONNS, NULL});
+  e2e_setup_args(args);
   g_c = calloc(FLOOD_MAX_CONNS, sizeof *g_c);
   cr_assert(g_c);
   g_n = 0;
@@ -763,6 +811,8 @@ static void flood_setup(void) {
   msgpack_zone_init(&g_zone, 8192);
   msgpack_sbuffer_init(&g_sb);
 }
+
+static void flood_setup(void) { flood_setup_args((const char *[]){"--max-conns", FLOOD_SERVER_MAX_CONNS, NULL}); }
 
 static void flood_teardown(void) {
   for (uint32_t i = 0; g_c && i < g_n; i++) {
@@ -799,9 +849,10 @@ static flood_stats stats_get(cx_client *a) {
 /*
  * After a run: the held connections are all counted as open; then they close, the server is
  * alive and right, every connection we opened was counted once and released, every check we
- * sent was answered ok, and the peak RSS is under the bound.
+ * sent was answered ok, and the peak RSS is under the bound (bound_kb). extra: connections the
+ * test made besides g_c's and finish's two (g_admin).
  */
-static void finish(const char *name) {
+static void finish_bounded(const char *name, uint64_t bound_kb, uint32_t extra) {
   uint32_t held = 0;
   for (uint32_t i = 0; i < g_n; i++) held += g_c[i].fd >= 0;
   cx_client *a = e2e_connect_as(TOK_ADMIN);
@@ -820,8 +871,8 @@ static void finish(const char *name) {
     usleep(10000);
   }
   cr_assert_eq(s.current, 1, "stats: %lld connections still open after every client left", (long long)s.current);
-  cr_assert_eq(s.total, (int64_t)g_t.opened + 2, "stats: %lld connections counted, we opened %u (+2)",
-               (long long)s.total, g_t.opened);
+  cr_assert_eq(s.total, (int64_t)(g_t.opened + 2 + extra), "stats: %lld connections counted, we opened %u (+%u)",
+               (long long)s.total, g_t.opened, 2 + extra);
   cr_assert_eq(s.rejected, 0);
   cr_assert_eq(s.checks, (int64_t)g_t.checks + g_t.forbidden + 1, "stats: %lld checks, we sent %u (+1)",
                (long long)s.checks, g_t.checks + g_t.forbidden);
@@ -833,18 +884,20 @@ static void finish(const char *name) {
   if (g_t.rss_max_kb > hwm) hwm = g_t.rss_max_kb; /* VmHWM is updated lazily */
   cr_assert(g_t.probes >= 2, "the well-behaved client was answered %u times", g_t.probes);
   fprintf(stderr, "flood %s: %u connections, %u answers checked, %u probe round trips, %u non-readers "
-          "pushed back; server VmRSS max sampled %llu kB, after %llu kB, VmHWM %llu kB (bound %u kB%s)\n",
+          "pushed back; server VmRSS max sampled %llu kB, after %llu kB, VmHWM %llu kB (bound %llu kB%s)\n",
           name, g_t.opened, g_t.answers, g_t.probes, g_t.stalled, (unsigned long long)g_t.rss_max_kb,
-          (unsigned long long)rss, (unsigned long long)hwm, FLOOD_RSS_BOUND_KB,
+          (unsigned long long)rss, (unsigned long long)hwm, (unsigned long long)bound_kb,
 #ifdef FLOOD_ASAN
           ", ASan"
 #else
           ""
 #endif
   );
-  cr_assert(hwm <= FLOOD_RSS_BOUND_KB, "server peak RSS %llu kB over the bound of %u kB", (unsigned long long)hwm,
-            FLOOD_RSS_BOUND_KB);
+  cr_assert(hwm <= bound_kb, "server peak RSS %llu kB over the bound of %llu kB", (unsigned long long)hwm,
+            (unsigned long long)bound_kb);
 }
+
+static void finish(const char *name) { finish_bounded(name, FLOOD_RSS_BOUND_KB, 0); }
 
 /* ===================================================================== tests */
 
@@ -891,4 +944,143 @@ Test(flood, everything_at_once) {
   run();
   cr_assert(g_t.stalled > 0, "no client that never reads was pushed back");
   finish("everything at once");
+}
+
+/* ===================================================================== bounded under abuse */
+
+/*
+ * Issue "Bounded under abuse": about 1,000 abusive clients of every kind at once against a
+ * server with a 16 MiB output budget, a 2 s frame deadline and a store holding an entity of
+ * 1,000 records of 8.6 KB (a 49-byte records request of it answers 8.6 MB):
+ *   - 200 clients pipelining searches that read only once the server stopped reading them;
+ *   - 40 pipelining records pages of 400 (3.4 MB: accepted while the budget lasts, too_large
+ *     past it) and of 1000 (8.6 MB, always over --max-output: too_large), reading late too;
+ *   - 20 pipelining 400 records scans each (every record read, none answered: the heaviest
+ *     request for the smallest answer), reading;
+ *   - 300 sending one byte a second and 100 half a frame then nothing: the frame deadline
+ *     closes each of them;
+ *   - the abusers of the tests above (half-closed, oversize, truncated, reset, deep, huge
+ *     declared lengths, random bytes).
+ * Asserted: every answer right and in order (a page or too_large for the pages), the largest
+ * sampled output_queued under the documented bound (budget + (64 KiB + 1 KiB) x connections),
+ * the server's peak RSS under BOUNDED_RSS_KB (derived below), the well-behaved client answered
+ * right throughout, every slow sender closed by the deadline.
+ */
+#define BOUNDED_BUDGET (16u << 20)
+#define BOUNDED_LOOPS 2
+#define BOUNDED_HEAVY_RECORDS 1000
+
+static void bounded_store(const char *db) { e2e_add_heavy_entity(db, E2E_HEAVY, BOUNDED_HEAVY_RECORDS, 4096); }
+
+static void bounded_setup(void) {
+  g_e2e_store_hook = bounded_store;
+  flood_setup_args((const char *[]){"--max-conns", FLOOD_SERVER_MAX_CONNS, "--max-output-total", "16777216",
+                                    "--threads", "2", "--frame-timeout", "2", NULL});
+  g_e2e_store_hook = NULL;
+}
+TestSuite(flood_bounded, .init = bounded_setup, .fini = flood_teardown, .timeout = 180);
+
+/* A records request of the heavy entity: a page of `limit`, or a scan answering none. */
+static void req_page(fconn *c, unsigned limit, int scan) {
+  char code[19];
+  e2e_code("91", E2E_HEAVY, code);
+  uint64_t id;
+  msgpack_packer *pk = req_begin(c, "records", scan ? 3 : 2, &id);
+  PK_S(pk, "code");
+  PK_S(pk, code);
+  PK_S(pk, "limit");
+  msgpack_pack_uint32(pk, limit);
+  if (scan) {
+    PK_S(pk, "category");
+    PK_S(pk, "license"); /* the heavy entity has none */
+  }
+  req_end(c);
+  char want[16];
+  snprintf(want, sizeof want, "%u", scan ? 0 : limit);
+  expect(c, id, X_PAGE, want);
+}
+
+static void add_heavy_nonreaders(uint32_t n, uint32_t n_req) {
+  for (uint32_t i = 0; i < n; i++) {
+    fconn *c = conn_add("heavy pages, reads late");
+    int sz = 4096;
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+    c->noread = 1;
+    for (uint32_t k = 0; k < n_req; k++) req_page(c, (i + k) % 2 ? BOUNDED_HEAVY_RECORDS : 400, 0);
+  }
+}
+
+static void add_scanners(uint32_t n, uint32_t n_req) {
+  for (uint32_t i = 0; i < n; i++) {
+    fconn *c = conn_add("pipelined scans");
+    for (uint32_t k = 0; k < n_req; k++) req_page(c, 1000, 1);
+  }
+}
+
+/* Slow senders the frame deadline must end: one byte a second, or half a frame then silence. */
+static void add_stallers(uint32_t n_drip, uint32_t n_half) {
+  for (uint32_t i = 0; i < n_drip + n_half; i++) {
+    fconn *c = conn_add(i < n_drip ? "one byte a second" : "half a frame, then nothing");
+    c->expect_eof = 1;
+    req_ping(c);
+    c->nexp = 0; /* never complete: no answer */
+    if (i < n_drip) {
+      c->drip = 1;
+      c->drip_ms = 1000;
+    } else {
+      c->txlen = 8;
+    }
+  }
+}
+
+Test(flood_bounded, a_thousand_abusers_of_every_kind_keep_the_server_within_its_documented_bounds) {
+  add_probe();
+  add_nonreaders(200, 100);
+  add_heavy_nonreaders(40, 4);
+  add_scanners(20, 400);
+  add_stallers(300, 100);
+  add_half_closed(50);
+  add_oversize(20);
+  add_truncated(50);
+  add_reset(20);
+  add_deep(10);
+  add_huge_declared(20);
+  add_random(100);
+  uint32_t conns = g_n + 3; /* + g_admin and finish's two */
+  g_admin = e2e_connect_as(TOK_ADMIN);
+  run();
+  cx_client_close(g_admin);
+  g_admin = NULL;
+  /* docs/protocol.md §6. */
+  uint64_t queued_bound = BOUNDED_BUDGET + (uint64_t)conns * (CX_NET_OUTPUT_SQUEEZE + CX_NET_ERROR_FRAME_MAX);
+  /*
+   * RSS: what the server holds with no client (measured: ~9 MB Debug, the store's touched pages
+   * included), the queued bound, the answer each loop may be building (one --max-output), and
+   * per connection its buffers' touched pages and handles (~11 kB measured, 16 KiB allowed).
+   * ASan: redzones, shadow and a 16 MiB quarantine; the ratio measured on the other tests (x3).
+   */
+  uint64_t bound_kb = (16u << 10) + queued_bound / 1024 + BOUNDED_LOOPS * (CX_NET_MAX_OUTPUT_DEFAULT / 1024) +
+                      (uint64_t)conns * 16;
+#ifdef FLOOD_ASAN
+  bound_kb *= 3;
+#endif
+  fprintf(stderr, "flood bounded: output_queued max sampled %llu bytes (bound %llu), %u pages refused, "
+          "slowest well-behaved round trip %llu ms; at the largest RSS: anon %llu kB, file %llu kB\n",
+          (unsigned long long)g_t.queued_max, (unsigned long long)queued_bound, g_t.pages_refused,
+          (unsigned long long)g_t.probe_max_ms, (unsigned long long)g_anon_at_max,
+          (unsigned long long)g_file_at_max);
+  cr_assert_leq(g_t.queued_max, queued_bound, "queued output %llu over the bound %llu",
+                (unsigned long long)g_t.queued_max, (unsigned long long)queued_bound);
+  cr_assert_gt(g_t.queued_max, BOUNDED_BUDGET / 2, "the abusers did fill the budget");
+  cr_assert_gt(g_t.pages_refused, 0);
+  cr_assert_lt(g_t.probe_max_ms, 5000, "the well-behaved client waited %llu ms", (unsigned long long)g_t.probe_max_ms);
+  cx_client *a = e2e_connect_as(TOK_ADMIN);
+  cx_client_resp r = e2e_call(a, "stats", NULL);
+  assert_ok(&r);
+  int64_t ftos = cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "connections"), "frame_timeouts"), -1);
+  int64_t squeezed = cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "connections"), "squeezed"), -1);
+  cx_client_close(a);
+  cr_assert_gt(squeezed, 0, "no connection was held to the squeeze");
+  cr_assert_geq(ftos, 400, "every slow sender was ended by the frame deadline (%lld)", (long long)ftos);
+  finish_bounded("bounded", bound_kb, 2);
 }
