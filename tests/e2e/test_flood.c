@@ -40,9 +40,9 @@
  *
  *                    1,000 conns   slow senders   abuse    everything at once   bound
  *   Debug               6.4 MB        4.3 MB      28.6 MB       33.4 MB         64 MiB
- *   ASan+UBSan         66.3 MB       22.2 MB      71.4 MB      138.8 MB        192 MiB
- *   (Debug at 572cce9, 3 runs; ASan before it, when connections kept their buffers' pages:
- *   the Debug figures were 16.7, 5.8, 30.2 and 49.1 MB then.)
+ *   ASan+UBSan         27.1 MB       20.5 MB      70.1 MB       80.0 MB        192 MiB
+ *   (at 572cce9: Debug 3 runs, ASan 1. Before it, connections kept their buffers' pages:
+ *   16.7, 5.8, 30.2, 49.1 MB Debug and 66.3, 22.2, 71.4, 138.8 MB ASan.)
  *
  * A few kB per idle connection (its struct and libuv handles: buffers are freed once empty) and
  * 4-5 MB per client that never reads while the output budget lasts (max_output, 4 MiB, of
@@ -963,8 +963,8 @@ Test(flood, everything_at_once) {
  *     declared lengths, random bytes).
  * Asserted: every answer right and in order (a page or too_large for the pages), the largest
  * sampled output_queued under the documented bound (budget + (64 KiB + 1 KiB) x connections),
- * the server's peak RSS under BOUNDED_RSS_KB (derived below), the well-behaved client answered
- * right throughout, every slow sender closed by the deadline.
+ * the server's peak RSS under the bound derived below, the well-behaved client answered right
+ * throughout (never waiting 10 s), every slow sender closed by the deadline.
  */
 #define BOUNDED_BUDGET (16u << 20)
 #define BOUNDED_LOOPS 2
@@ -1057,12 +1057,12 @@ Test(flood_bounded, a_thousand_abusers_of_every_kind_keep_the_server_within_its_
    * RSS: what the server holds with no client (measured: ~9 MB Debug, the store's touched pages
    * included), the queued bound, the answer each loop may be building (one --max-output), and
    * per connection its buffers' touched pages and handles (~11 kB measured, 16 KiB allowed).
-   * ASan: redzones, shadow and a 16 MiB quarantine; the ratio measured on the other tests (x3).
+   * ASan: redzones, shadow and a 16 MiB quarantine: twice that.
    */
   uint64_t bound_kb = (16u << 10) + queued_bound / 1024 + BOUNDED_LOOPS * (CX_NET_MAX_OUTPUT_DEFAULT / 1024) +
                       (uint64_t)conns * 16;
 #ifdef FLOOD_ASAN
-  bound_kb *= 3;
+  bound_kb *= 2; /* measured 86 MB against 64 MB Debug */
 #endif
   fprintf(stderr, "flood bounded: output_queued max sampled %llu bytes (bound %llu), %u pages refused, "
           "slowest well-behaved round trip %llu ms; at the largest RSS: anon %llu kB, file %llu kB\n",
@@ -1073,14 +1073,13 @@ Test(flood_bounded, a_thousand_abusers_of_every_kind_keep_the_server_within_its_
                 (unsigned long long)g_t.queued_max, (unsigned long long)queued_bound);
   cr_assert_gt(g_t.queued_max, BOUNDED_BUDGET / 2, "the abusers did fill the budget");
   cr_assert_gt(g_t.pages_refused, 0);
-  cr_assert_lt(g_t.probe_max_ms, 5000, "the well-behaved client waited %llu ms", (unsigned long long)g_t.probe_max_ms);
+  /* Generous: the test's own thread parses every answer too (1.2 s seen Debug, 2.4 s ASan). */
+  cr_assert_lt(g_t.probe_max_ms, 10000, "the well-behaved client waited %llu ms", (unsigned long long)g_t.probe_max_ms);
   cx_client *a = e2e_connect_as(TOK_ADMIN);
   cx_client_resp r = e2e_call(a, "stats", NULL);
   assert_ok(&r);
   int64_t ftos = cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "connections"), "frame_timeouts"), -1);
-  int64_t squeezed = cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "connections"), "squeezed"), -1);
   cx_client_close(a);
-  cr_assert_gt(squeezed, 0, "no connection was held to the squeeze");
   cr_assert_geq(ftos, 400, "every slow sender was ended by the frame deadline (%lld)", (long long)ftos);
   finish_bounded("bounded", bound_kb, 2);
 }
