@@ -20,6 +20,10 @@
 #define CX_NET_MAX_CONNS_DEFAULT 10000u
 #define CX_NET_IDLE_TIMEOUT_DEFAULT 300u      /* seconds */
 #define CX_NET_MAX_CHECK_CODES 1000u
+/* Hits listed in one check answer over all its codes (each code lists at most the loop's hit
+ * array, 64): 1000 codes with 64 hits each would be a ~15 MB answer. Verdicts are always
+ * complete; past the budget a result lists no more hits and counts them in "more". */
+#define CX_NET_MAX_CHECK_HITS 8192u
 #define CX_NET_MAX_INGEST_RECORDS 10000u
 #define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
 #define CX_NET_MAX_OUTPUT_TOTAL_DEFAULT (64u << 20) /* all connections' queued output: past it... */

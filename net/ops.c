@@ -498,12 +498,43 @@ static int op_check(cx_exec *x, const cx_req *rq) {
   pk_key(pk, "as_of"); pk_day(pk, as_of);
   pk_key(pk, "results");
   msgpack_pack_array(pk, n);
+  /* Each distinct code is answered once: a repeat gets its verdict and "same_as" (the index
+   * of its first occurrence), not its hits again. The table of codes seen lives on the stack
+   * (no allocation on the check path); one code needs none of it. */
+  char seen[CX_NET_MAX_CHECK_CODES][CX_CODE_LEN];
+  uint8_t seen_verdict[CX_NET_MAX_CHECK_CODES];
+  uint16_t seen_at[CX_NET_MAX_CHECK_CODES];
+  uint16_t slot[2048]; /* open addressing over seen[]: index + 1, 0 = empty */
+  uint32_t n_seen = 0, hits_left = CX_NET_MAX_CHECK_HITS;
+  if (n > 1) memset(slot, 0, sizeof slot);
   for (uint32_t i = 0; i < n; i++) {
     cx_str code;
     if (cx_mp_read_str(&codes, &code)) return fail(x, CX_EBADREQ, "codes[%u] must be a string", i);
     cx_check_result res;
-    rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, x->hits_cap);
+    char norm[CX_CODE_LEN + 1];
+    int is_person = 0;
+    if (n > 1 && cx_code_normalize(code.p, code.n, norm, &is_person) == 0) {
+      uint32_t h = 2166136261u;
+      for (int k = 0; k < CX_CODE_LEN; k++) h = (h ^ (unsigned char)norm[k]) * 16777619u;
+      uint32_t j = h & 2047u;
+      while (slot[j] && memcmp(seen[slot[j] - 1], norm, CX_CODE_LEN) != 0) j = (j + 1) & 2047u;
+      if (slot[j]) { /* a repeat */
+        uint32_t k = slot[j] - 1u;
+        msgpack_pack_map(pk, 3);
+        pk_key(pk, "code"); msgpack_pack_str_with_body(pk, norm, CX_CODE_LEN);
+        pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
+        pk_key(pk, "same_as"); msgpack_pack_uint32(pk, seen_at[k]);
+        continue;
+      }
+      memcpy(seen[n_seen], norm, CX_CODE_LEN);
+      seen_at[n_seen] = (uint16_t)i;
+      slot[j] = (uint16_t)(++n_seen);
+    }
+    rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, hits_left < x->hits_cap ? hits_left : x->hits_cap);
     if (rc) return fail(x, rc, "check failed: %s", cx_strerror(rc));
+    if (n > 1 && res.code[0] && n_seen && memcmp(seen[n_seen - 1], res.code, CX_CODE_LEN) == 0)
+      seen_verdict[n_seen - 1] = res.verdict;
+    hits_left -= res.n_hits;
     if (x->audq && audited_kind(res.kind)) { /* persons, civil servants: cheap test first */
       char det[CX_NET_AUDIT_DETAIL];
       snprintf(det, sizeof det, "action=%.*s verdict=%s", (int)(action.n > 24 ? 24 : action.n), action.p,

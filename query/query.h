@@ -98,6 +98,11 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
 /* ===================================================================== records */
 
 #define CX_CURSOR_MAX 48 /* bytes of a cursor string, NUL included */
+#define CX_RECORDS_MAX_LIMIT 1000u  /* records on one page */
+/* Records one call visits, those it skips included (hidden from the role, other categories):
+ * a page ends short, with a next cursor, when the walk reaches it. At ~0.1 µs per skipped
+ * record header that bounds a call to about a millisecond of walking. */
+#define CX_RECORDS_VISIT_MAX 10000u
 
 typedef struct cx_record_view {
   const cx_record *r;          /* entity_code masked for the public role when a person */
@@ -126,7 +131,9 @@ typedef struct cx_records_req {
  * Paging visits each record exactly once; records inserted meanwhile ahead of the cursor
  * (newer) do not appear. Code errors, CX_EPUBLICDAY and CX_ENOTFOUND as cx_query_entity,
  * checked before the cursor: an entity hidden from the role is CX_ENOTFOUND with any cursor.
- * Records are those the role may see (cx_query_visible).
+ * Records are those the role may see (cx_query_visible). A call visits at most
+ * CX_RECORDS_VISIT_MAX records: past that the page ends short (possibly empty) with a next
+ * cursor; keep paging while next_cursor is not empty.
  */
 int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
                      cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]);
