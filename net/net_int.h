@@ -24,6 +24,12 @@
  * array, 64): 1000 codes with 64 hits each would be a ~15 MB answer. Verdicts are always
  * complete; past the budget a result lists no more hits and counts them in "more". */
 #define CX_NET_MAX_CHECK_HITS 8192u
+/* aggregate over the wire: groups (query/'s cap is 100,000), answer bytes and run time. The
+ * answer of 20,000 groups of 13 dimensions is ~6 MB; a scan of 10M records takes ~0.1-0.3 s,
+ * so 10 s is 30x the largest honest request and bounds a pool thread held by a hostile one. */
+#define CX_NET_AGG_MAX_GROUPS 20000u
+#define CX_NET_AGG_MAX_ANSWER (8u << 20)
+#define CX_NET_AGG_TIME_MS 10000u
 #define CX_NET_MAX_INGEST_RECORDS 10000u
 #define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
 #define CX_NET_MAX_OUTPUT_TOTAL_DEFAULT (64u << 20) /* all connections' queued output: past it... */
@@ -305,6 +311,7 @@ typedef struct cx_exec {
    * harness) and the client's address (NULL or NUL-terminated) */
   cx_audq *audq;
   const char *peer;
+  const int *cancel;          /* a job's: set when its client goes away (NULL on a loop) */
 } cx_exec;
 
 /** Decodes the top of a request (map, id, op, field positions). rc < 0 with msg set. */

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -736,11 +737,20 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
   sp.desc = desc;
   sp.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
 
+  sp.max_groups = CX_NET_AGG_MAX_GROUPS;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sp.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (uint64_t)CX_NET_AGG_TIME_MS * 1000000u;
+  sp.cancel = x->cancel;
   cx_agg_result res;
   memset(&res, 0, sizeof res);
   rc = cx_query_aggregate(x->q, t, (cx_role)x->role, &sp, &res);
   if (rc == CX_EBADREQ) return fail(x, rc, "aggregate request rejected (check dimensions, filters, dates)");
+  if (rc == CX_ETOOLARGE)
+    return fail(x, rc, "more than %u groups: group by fewer dimensions or filter", CX_NET_AGG_MAX_GROUPS);
+  if (rc == CX_ETIMEOUT) return fail(x, rc, "the aggregate ran past its %u s budget: filter more", CX_NET_AGG_TIME_MS / 1000);
   if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
+  size_t start = x->out->len;
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 4);
   pk_key(pk, "columns");
@@ -762,6 +772,11 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
     for (int i = 0; i < sp.n_metrics; i++) {
       if (metric_is_int(sp.metrics[i])) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
       else msgpack_pack_double(pk, row->vals[i]);
+    }
+    if (x->out->len - start > CX_NET_AGG_MAX_ANSWER) {
+      cx_agg_result_free(&res);
+      return fail(x, CX_ETOOLARGE, "the answer passes %u MiB: group by fewer dimensions, filter or limit",
+                  CX_NET_AGG_MAX_ANSWER >> 20);
     }
   }
   pk_key(pk, "from_rollup"); if (res.from_rollup) msgpack_pack_true(pk); else msgpack_pack_false(pk);
@@ -1084,7 +1099,7 @@ int cx__net_exec(cx_exec *x, const cx_req *rq) {
   }
   if (rc) {
     /* Internal errors are events worth a log line (never the request's arguments). */
-    if (strcmp(cx_err_name(rc), "internal") == 0)
+    if (strcmp(cx_err_name(rc), "internal") == 0 && rc != CX_ECANCELED) /* cancelled: nobody asks */
       cx_net_log("internal error: op=%s: %s", cx_op_names[rq->op], x->msg[0] ? x->msg : cx_strerror(rc));
     x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
     pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);

@@ -51,6 +51,7 @@ struct cx_conn {
   cx_buf wout;          /* responses being written */
   uv_write_t wreq;
   int writing, reading, job, closing, close_after_flush, handles;
+  struct cx_job *jobp;  /* the pending job (job == 1): told when the connection goes away */
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
@@ -121,6 +122,7 @@ typedef struct cx_job {
   size_t plen;
   cx_buf out;
   char peer[CX_NET_PEER_MAX];
+  int cancel;           /* set (atomically) by the loop when the client goes away */
 } cx_job;
 
 cx_store *cx__net_store(cx_server *s) { return s->st; }
@@ -188,6 +190,8 @@ static void conn_closed_cb(uv_handle_t *h) {
 static void conn_close(cx_conn *c) {
   if (c->closing) return;
   c->closing = 1;
+  /* A long job (an aggregate scan) stops early: nobody will read its answer. */
+  if (c->job && c->jobp) __atomic_store_n(&c->jobp->cancel, 1, __ATOMIC_RELAXED);
   conn_account(c);
   cx_loop *lp = c->lp;
   if (c->prev) c->prev->next = c->next;
@@ -396,6 +400,7 @@ static void job_work(uv_work_t *w) {
   x->role = j->role;
   x->token = j->token;
   x->peer = j->peer;
+  x->cancel = &j->cancel;
   x->out = &j->out;
   x->details = &details;
   j->rc = cx__net_exec(x, &rq);
@@ -410,6 +415,7 @@ static void job_done(uv_work_t *w, int status) {
   cx_conn *c = j->conn;
   cx_loop *lp = c->lp;
   c->job = 0;
+  c->jobp = NULL;
   account(lp, j->op, j->rc, j->t0);
   if (c->closing) {
     if (c->handles == 0) conn_free(c);
@@ -450,6 +456,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
     return CX_EINTERNAL;
   }
   c->job = 1;
+  c->jobp = j;
   return 0;
 }
 
@@ -488,6 +495,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.n_details = 0;
   x.audq = lp->audq;
   x.peer = c->peer;
+  x.cancel = NULL;
   rc = cx__net_exec(&x, &rq);
   c->role = x.role;
   c->token = x.token;

@@ -13,6 +13,7 @@
 #include "query_int.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct acc {
   int64_t count, amount, reported, on_time, delay_sum, in_force, repaired, won, lost, kept,
@@ -61,7 +62,24 @@ typedef struct agg {
   size_t last;   /* group index + 1 of the last lookup (runs of one group are common) */
   uint64_t scanned;
   int err;
+  uint32_t max_groups;
+  uint64_t deadline_ns;
+  const int *cancel;
 } agg;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Every 4096 records or cells: the client still there, the time budget not spent. */
+static int tick(agg *a) {
+  if ((a->scanned & 4095u) != 1) return 0; /* at the first, then every 4096th */
+  if (a->cancel && __atomic_load_n(a->cancel, __ATOMIC_RELAXED)) return a->err = CX_ECANCELED;
+  if (a->deadline_ns && now_ns() > a->deadline_ns) return a->err = CX_ETIMEOUT;
+  return 0;
+}
 
 /* ===================================================================== hash table */
 
@@ -108,6 +126,10 @@ static group *tab_get(agg *a, const uint32_t *keys) {
       return g;
     }
     j = (j + 1) & a->mask;
+  }
+  if (a->n_g >= a->max_groups) { /* a bound on memory and on the answer */
+    a->err = CX_ETOOLARGE;
+    return NULL;
   }
   /* insert: keep the load under 1/2 */
   if ((a->n_g + 1) * 2 > a->mask + 1) {
@@ -160,6 +182,7 @@ static void add_need(agg *a, uint8_t d) {
 static int scan_cb(void *vctx, const cx_fact *r) {
   agg *a = vctx;
   a->scanned++;
+  if (tick(a)) return a->err;
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
   if (a->public_only) { /* the public counts only what it may see today */
@@ -175,8 +198,8 @@ static int scan_cb(void *vctx, const cx_fact *r) {
   for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
   group *g = tab_get(a, k);
   if (!g) {
-    a->err = CX_ENOMEM;
-    return CX_ENOMEM;
+    if (!a->err) a->err = CX_ENOMEM;
+    return a->err;
   }
   acc *c = &g->a;
   c->count++;
@@ -226,6 +249,7 @@ static int plan_cube(agg *a, int c, src *out) {
 static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_rollup_cell *cell) {
   agg *a = vctx;
   a->scanned++;
+  if (tick(a)) return a->err;
   uint32_t v[CX_DIM_COUNT];
   for (unsigned i = 0; i < a->n_need; i++) {
     const src *s = &a->srcs[i];
@@ -243,8 +267,8 @@ static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_ro
   for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
   group *g = tab_get(a, k);
   if (!g) {
-    a->err = CX_ENOMEM;
-    return CX_ENOMEM;
+    if (!a->err) a->err = CX_ENOMEM;
+    return a->err;
   }
   acc *c = &g->a;
   c->count += cell->count;
@@ -417,6 +441,9 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   if (rc < 0) goto fail;
   a->spec = spec;
   a->q = q;
+  a->max_groups = spec->max_groups ? spec->max_groups : CX_AGG_MAX_GROUPS;
+  a->deadline_ns = spec->deadline_ns;
+  a->cancel = spec->cancel;
   a->public_only = role == CX_ROLE_PUBLIC;
   if ((rc = tab_grow(a)) < 0) goto fail;
 

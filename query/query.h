@@ -228,7 +228,13 @@ typedef struct cx_agg_spec {
   uint32_t limit;              /* 0 = all */
   cx_day as_of;                /* for in_force */
   int force_scan;              /* tests and benches: never use rollups */
+  /* Bounds (0 / NULL: none but the default group cap): */
+  uint32_t max_groups;         /* 0 = CX_AGG_MAX_GROUPS; more groups: CX_ETOOLARGE */
+  uint64_t deadline_ns;        /* uv_hrtime()/CLOCK_MONOTONIC ns; past it: CX_ETIMEOUT */
+  const int *cancel;           /* read atomically; non-zero: CX_ECANCELED (client gone) */
 } cx_agg_spec;
+/* Groups an aggregate may build (each ~150 B of memory, ~100 B of answer). */
+#define CX_AGG_MAX_GROUPS 100000u
 
 typedef struct cx_agg_row {
   uint32_t keys[CX_DIM_COUNT]; /* keys[i] = value of group[i] (cx_record_dim encoding) */
@@ -261,7 +267,9 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
  *  - rows are ordered by column `order` (asc, or desc), then by the group keys ascending;
  *    order -1: by the group keys (descending when desc);
  *  - CX_EBADREQ: a dim/metric out of range, a duplicate group dim, a filter with 0 or more
- *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to.
+ *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to;
+ *  - bounded: more groups than max_groups is CX_ETOOLARGE; past deadline_ns CX_ETIMEOUT;
+ *    *cancel set CX_ECANCELED (both checked every 4096 records or cells visited).
  */
 int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
                        cx_agg_result *out);

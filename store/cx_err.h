@@ -35,13 +35,15 @@
   X(CX_EROFS,        -22, "internal",     "store is read-only")                   \
   X(CX_EAGAIN,       -23, "internal",     "need more input")                      \
   X(CX_ECONN,        -24, "internal",     "connection failed")                    \
-  X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)")
+  X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)") \
+  X(CX_ETIMEOUT,     -26, "timeout",      "the request ran past its time budget")   \
+  X(CX_ECANCELED,    -27, "internal",     "the request was cancelled (its client went away)")
 
 enum cx_err {
 #define CX__ERR_ENUM(e, v, n, m) e = v,
   CX_ERR_TABLE(CX__ERR_ENUM)
 #undef CX__ERR_ENUM
-  CX_ERR_MIN = -25
+  CX_ERR_MIN = -27
 };
 
 /** Human message for a CX_E* code (static string; "success" for 0). */

@@ -583,3 +583,39 @@ Test(aggregate, dim_parse_and_format) {
   cr_assert_eq(cx_query_dim_format(E.q, qt_txn(&E), CX_DIM_PROVINCE, 35, tiny, sizeof tiny),
                CX_ETOOLARGE);
 }
+
+Test(aggregate, groups_time_and_cancellation_are_bounded) {
+  build_store();
+  cx_txn *t = qt_txn(&E);
+  cx_agg_spec s;
+  memset(&s, 0, sizeof s);
+  s.order = -1;
+  s.n_group = 2;
+  s.group[0] = CX_DIM_AUTHORITY;
+  s.group[1] = CX_DIM_MONTH;
+  cx_agg_result a;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  uint32_t n = a.n_rows;
+  cx_agg_result_free(&a);
+  cr_assert_gt(n, 10);
+  /* more groups than allowed: too_large, on both paths, nothing left allocated (ASan) */
+  s.max_groups = n - 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETOOLARGE);
+  s.force_scan = 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETOOLARGE);
+  s.max_groups = n;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cx_agg_result_free(&a);
+  /* a deadline already past: timeout; a client gone: cancelled */
+  s.deadline_ns = 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETIMEOUT);
+  s.force_scan = 0;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETIMEOUT);
+  s.deadline_ns = 0;
+  int gone = 1;
+  s.cancel = &gone;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ECANCELED);
+  gone = 0;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cx_agg_result_free(&a);
+}
