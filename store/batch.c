@@ -906,7 +906,11 @@ int cx_batch_commit(cx_batch *b, cx_batch_result *res) {
     c.refused = NULL;
     cstate_free(&c);
     if (err != CX_EMAPFULL) break;
-    if (cx__store_grow(b->st)) break;
+    int g = cx__store_grow(b->st);
+    if (g) { /* busy (reads held the old map) or no space: say which */
+      err = g;
+      break;
+    }
   }
   if (!err && b->refused_fn)
     for (size_t i = 0; i < refused.n_refused; i++)

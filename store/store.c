@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -48,6 +49,10 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   case EROFS:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
     return CX_EROFS;
+  case ENOSPC:
+  case EDQUOT:
+    cx__store_setmsg(st, "%s: %s (nothing was written)", what, mdb_strerror(rc));
+    return CX_ENOSPACE;
   case MDB_CORRUPTED:
   case MDB_PAGE_NOTFOUND:
   case MDB_INVALID:
@@ -125,8 +130,8 @@ static int set_mapsize_quiesced(cx_store *st, uint64_t size) {
   if (atomic_load(&st->active) > 0) {
     atomic_store(&st->growing, 0);
     pthread_mutex_unlock(&st->grow_mu);
-    cx__store_setmsg(st, "map full: cannot grow while read transactions stay open");
-    return CX_EMAPFULL;
+    cx__store_setmsg(st, "map full: cannot grow while read transactions stay open; retry");
+    return CX_EBUSY;
   }
   rc = mdb_env_set_mapsize(st->env, (size_t)size);
   if (!rc && size) st->map_size = size;
@@ -162,11 +167,22 @@ int cx__store_wtxn(cx_store *st, MDB_txn **out) {
   return 0;
 }
 
+/* A file system full with the write half done makes LMDB report a short write as EIO, not
+ * ENOSPC: look at the free space to tell a full disk from a failing one. */
+static int full_disk(cx_store *st) {
+  const char *path = NULL;
+  struct statvfs vs;
+  if (mdb_env_get_path(st->env, &path) || !path || statvfs(path, &vs) != 0) return 0;
+  uint64_t free_b = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+  return free_b < ((uint64_t)1 << 20); /* less than 1 MiB left */
+}
+
 int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   int rc = 0;
   if (commit) rc = mdb_txn_commit(txn);
   else mdb_txn_abort(txn);
   cx__store_leave(st);
+  if (rc == EIO && full_disk(st)) rc = ENOSPC;
   return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
 }
 
@@ -174,7 +190,13 @@ int cx__store_grow(cx_store *st) {
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
-  return set_mapsize_quiesced(st, cur * 2);
+  int rc = set_mapsize_quiesced(st, cur * 2);
+  if (rc == 0 || rc == CX_EBUSY) return rc;
+  /* The map is full and cannot be made larger (address space, memory, disk): out of space. */
+  char why[200];
+  snprintf(why, sizeof why, "%s", cx_store_errmsg(st));
+  cx__store_setmsg(st, "store map full (%llu MiB) and it cannot grow: %s", (unsigned long long)(cur >> 20), why);
+  return CX_ENOSPACE;
 }
 
 /* Begins a read txn (cx_txn, info, verify, backup), counted in st->active.
@@ -1040,7 +1062,11 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     if (!err) err = cx__store_wtxn_end(st, txn, 1);
     else cx__store_wtxn_end(st, txn, 0);
     if (err) st->catalog = old_cat;
-    if (err == CX_EMAPFULL && !cx__store_grow(st)) continue;
+    if (err == CX_EMAPFULL) {
+      int g = cx__store_grow(st);
+      if (!g) continue;
+      err = g;
+    }
     if (!err && kind == 0) {
       if (retire(st, old_cat)) free(old_cat); /* no memory to defer: free now */
       cat = NULL;

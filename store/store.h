@@ -25,7 +25,8 @@
  * until the transaction is reset or ended.
  * Map growth: a commit that fills the map aborts, doubles the map and retries the whole batch.
  * Remapping needs every txn of this process to be reset or ended first: the commit waits up to
- * 5 s for them (new txns wait meanwhile), then fails with CX_EMAPFULL. So keep read txns short
+ * 5 s for them (new txns wait meanwhile), then fails with CX_EBUSY; a map that cannot grow
+ * (address space, memory) fails the commit with CX_ENOSPACE, as a full disk does. Keep read txns short
  * (reset between requests) and never hold a live cx_txn on the thread that commits; a server
  * should open with a map_size that fits its data so growth is rare.
  */

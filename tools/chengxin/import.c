@@ -323,6 +323,8 @@ typedef struct importer {
   int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
   uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
+  uint64_t not_written; /* good rows of batches whose commit failed (a fault, not their fault) */
+  int fault;            /* that failure's code */
   int fatal;
   /* progress */
   double t0, last;
@@ -375,9 +377,10 @@ static int commit(importer *im) {
   e = cx_batch_commit(im->b, &r);
   im->b = NULL;
   if (e) {
-    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s",
-            im->file, (unsigned long long)n, cx_strerror(e));
-    im->rejected += n;
+    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: %llu rows not written: %s", im->file,
+            (unsigned long long)n, cx_strerror(e));
+    im->not_written += n;
+    im->fault = e;
     im->fatal = 1;
     return -1;
   }
@@ -611,6 +614,16 @@ static int remote_flush(importer *im) {
       break;
     }
     const msgpack_object *d = cx_mpo_get(r.error, "details");
+    int code = cx_client_resp_err(&r);
+    if (strcmp(cx_err_name(code), "bad_request") != 0 && code != CX_EFORBIDDEN) {
+      /* the server could not write them (no space, read-only, busy, ...): not the rows' fault */
+      cli_err(NULL, "import: %s: %u rows not written: %.*s", im->file, left, (int)r.err_message_len,
+              r.err_message ? r.err_message : "");
+      im->not_written += left;
+      im->fault = code;
+      left = 0;
+      break;
+    }
     if (!d || d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size == 0 || attempt == 1) {
       cli_err(NULL, "import: %s: the server refused %u rows: %.*s", im->file, left, (int)r.err_message_len,
               r.err_message ? r.err_message : "");
@@ -1062,15 +1075,15 @@ int cli_cmd_import(int argc, char **argv) {
   if (im.b) cx_batch_abort(im.b);
   progress(&im, 1);
   double secs = cli_now() - im.t0;
-  if (!quiet || im.rejected)
+  if (!quiet || im.rejected || im.not_written)
     fprintf(stderr,
-            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected "
-            "in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, revoked or "
-            "objection)\n",
+            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected, "
+            "%llu not written in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, "
+            "revoked or objection)\n",
             (unsigned long long)im.read, (unsigned long long)im.inserted,
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
-            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0,
-            (unsigned long long)im.kept);
+            (unsigned long long)im.rejected, (unsigned long long)im.not_written, secs,
+            secs > 0 ? (double)im.read / secs : 0.0, (unsigned long long)im.kept);
   if (st) cx_store_close(st);
   cli_sess_close(&sess);
   free(im.arena);
@@ -1079,5 +1092,10 @@ int cli_cmd_import(int argc, char **argv) {
   free(im.rline);
   free(im.bline);
   mapping_free(&m);
+  /* A fault (nothing written) says what it was; rows rejected by their content exit 1. */
+  if (im.not_written) {
+    int x = cli_exit_for(im.fault);
+    return x == CLI_EXIT_NO_SPACE || x == CLI_EXIT_READ_ONLY ? x : CLI_EXIT_NOT_WRITTEN;
+  }
   return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
 }

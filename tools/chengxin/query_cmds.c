@@ -75,7 +75,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
 /* Prints a failed call and returns the exit status (bad requests are usage errors). */
 static int call_failed(const char *cmd, const char *what, int rc, const char *err) {
   cli_err(err && *err ? err : cx_strerror(rc), "%s%s%s", cmd, what ? " " : "", what ? what : "");
-  return rc == CX_EBADREQ ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  return cli_exit_for(rc);
 }
 
 static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, s->fmt, t, n); }

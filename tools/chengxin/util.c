@@ -165,3 +165,12 @@ int cli_audit_batch(cx_batch *b, const char *op, const char *target, const char 
   if (rc) cli_err(cx_strerror(rc), "%s: cannot record the audit entry", op);
   return rc;
 }
+
+int cli_exit_for(int rc) {
+  switch (rc) {
+  case 0: return CLI_EXIT_OK;
+  case CX_ENOSPACE: return CLI_EXIT_NO_SPACE;
+  case CX_EROFS: return CLI_EXIT_READ_ONLY;
+  default: return strcmp(cx_err_name(rc), "bad_request") == 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
+}
