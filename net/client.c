@@ -78,7 +78,7 @@ int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **ou
   if (fd < 0) return CX_ECONN;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  cx_client *c = calloc(1, sizeof *c);
+  cx_client *c = cx_calloc(1, sizeof *c);
   if (!c) {
     close(fd);
     return CX_ENOMEM;

@@ -89,12 +89,18 @@ int cx_mp_validate(const void *p, size_t n);
 
 /* ===================================================================== byte buffers */
 
-/** A growable byte buffer; kept per connection and reused (len reset to 0, memory kept). */
+/**
+ * A growable byte buffer; kept per connection and reused (len reset to 0, memory kept).
+ * It fails stickily: after one failed reserve or append every later one fails too (and writes
+ * nothing) until cx_buf_clear_failure(), so a response packed with a hole in it is never sent:
+ * cx__net_exec sees `failed` and sends one `internal` answer instead.
+ */
 typedef struct cx_buf {
   char *p;
   size_t len, cap;
   uint64_t spills;   /* times it had to grow past its initial capacity */
   size_t initial;
+  int failed;        /* an append failed since the last cx_buf_clear_failure() */
 } cx_buf;
 
 int cx_buf_init(cx_buf *b, size_t initial);
@@ -104,6 +110,8 @@ int cx_buf_reserve(cx_buf *b, size_t n);
 int cx_buf_append(cx_buf *b, const void *p, size_t n);
 /** Releases memory above the initial capacity when the buffer is empty. */
 void cx_buf_shrink(cx_buf *b);
+/** Forgets a failure (after the caller dropped what the failed appends belonged to). */
+static inline void cx_buf_clear_failure(cx_buf *b) { b->failed = 0; }
 /** msgpack_packer write callback over a cx_buf (data is the cx_buf *). */
 int cx_buf_msgpack_write(void *data, const char *p, size_t n);
 
@@ -319,7 +327,9 @@ int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, siz
 /** 1 and *v when field name is present. */
 int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v);
 /** Runs rq, appending one whole framed response (ok or error) to x->out. Returns the
- *  response's error code (0 = ok). */
+ *  response's error code (0 = ok). Out of memory while packing: one `internal` answer instead
+ *  of the partial one; when not even that fits, no frame and x->out->failed stays set: close
+ *  the connection. */
 int cx__net_exec(cx_exec *x, const cx_req *rq);
 /** Appends one framed error response. */
 void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);

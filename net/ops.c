@@ -1097,14 +1097,36 @@ int cx__net_exec(cx_exec *x, const cx_req *rq) {
     pk_key(&pk, "result");
     rc = handlers[rq->op](x, rq);
   }
+  if (x->out->failed || (x->details && x->details->failed)) {
+    /* An append failed somewhere in the answer (out of memory): what was packed has a hole.
+     * Drop it and answer with one small error instead. */
+    x->out->len = at;
+    cx_buf_clear_failure(x->out);
+    if (x->details) {
+      x->details->len = 0;
+      cx_buf_clear_failure(x->details);
+    }
+    x->n_details = 0;
+    frame_begin(x->out); /* the header again, at `at` */
+    rc = CX_ENOMEM;
+    snprintf(x->msg, sizeof x->msg, "out of memory while building the answer");
+  }
   if (rc) {
     /* Internal errors are events worth a log line (never the request's arguments). */
     if (strcmp(cx_err_name(rc), "internal") == 0 && rc != CX_ECANCELED) /* cancelled: nobody asks */
       cx_net_log("internal error: op=%s: %s", cx_op_names[rq->op], x->msg[0] ? x->msg : cx_strerror(rc));
-    x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
-    pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
+    if (!x->out->failed) {
+      x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
+      pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
+    }
   }
-  frame_end(x->out, at);
+  if (x->out->failed) {
+    /* Not even the error fits: no frame for this request. The buffer stays failed, which tells
+     * the caller to close the connection (responses must come in request order). */
+    x->out->len = at;
+  } else {
+    frame_end(x->out, at);
+  }
   x->pk = NULL;
   return rc;
 }

@@ -94,7 +94,7 @@ static inline uint64_t hash_keys(const uint32_t *k, unsigned n) {
 
 static int tab_grow(agg *a) {
   size_t ncap = a->mask ? (a->mask + 1) * 2 : 64;
-  uint32_t *ni = calloc(ncap, sizeof *ni);
+  uint32_t *ni = cx_calloc(ncap, sizeof *ni);
   if (!ni) return CX_ENOMEM;
   for (size_t i = 0; i < a->n_g; i++) {
     size_t j = hash_keys(a->g[i].keys, a->n_group) & (ncap - 1);
@@ -139,7 +139,7 @@ static group *tab_get(agg *a, const uint32_t *keys) {
   }
   if (a->n_g == a->cap_g) {
     size_t nc = a->cap_g ? a->cap_g * 2 : 64;
-    group *ng2 = realloc(a->g, nc * sizeof *ng2);
+    group *ng2 = cx_realloc(a->g, nc * sizeof *ng2);
     if (!ng2) return NULL;
     a->g = ng2;
     a->cap_g = nc;
@@ -434,7 +434,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
                        cx_agg_result *out) {
   if (!q || !t || !spec || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
   if (role == CX_ROLE_PUBLIC && spec->as_of && spec->as_of != cx_day_today()) return CX_EPUBLICDAY;
-  agg *a = calloc(1, sizeof *a);
+  agg *a = cx_calloc(1, sizeof *a);
   if (!a) return CX_ENOMEM;
   cx_agg_row *rows = NULL;
   int rc = setup(a, spec);
@@ -465,7 +465,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   unsigned nm = spec->n_metrics ? spec->n_metrics : 1u;
   size_t n = 0;
   if (a->n_g) {
-    rows = malloc(a->n_g * sizeof *rows);
+    rows = cx_malloc(a->n_g * sizeof *rows);
     if (!rows) {
       rc = CX_ENOMEM;
       goto fail;

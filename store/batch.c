@@ -68,7 +68,7 @@ int cx_batch_begin(cx_store *st, cx_batch **out) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
   }
-  cx_batch *b = calloc(1, sizeof *b);
+  cx_batch *b = cx_calloc(1, sizeof *b);
   if (!b) return CX_ENOMEM;
   b->st = st;
   *out = b;
@@ -103,7 +103,7 @@ static int copy_str(cx_batch *b, cx_str *s) {
 int cx_batch_audit(cx_batch *b, const cx_audit_entry *e) {
   if (b->n_aud == b->cap_aud) {
     size_t cap = b->cap_aud ? b->cap_aud * 2 : 4;
-    cx_audit_entry *p = realloc(b->aud, cap * sizeof *p);
+    cx_audit_entry *p = cx_realloc(b->aud, cap * sizeof *p);
     if (!p) return CX_ENOMEM;
     b->aud = p;
     b->cap_aud = cap;
@@ -131,7 +131,7 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a) {
   b->n_scope = 0;
   b->scoped = a->authorities != NULL;
   if (b->scoped && a->n_authorities) {
-    b->scope = malloc((size_t)a->n_authorities * sizeof *b->scope);
+    b->scope = cx_malloc((size_t)a->n_authorities * sizeof *b->scope);
     if (!b->scope) return CX_ENOMEM;
     for (uint32_t i = 0; i < a->n_authorities; i++) {
       memcpy(b->scope[i], a->authorities[i], CX_CODE_LEN);
@@ -160,7 +160,7 @@ static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int 
   if (*found) return &b->ops[*slot];
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 256;
-    bop *ops = realloc(b->ops, cap * sizeof *ops);
+    bop *ops = cx_realloc(b->ops, cap * sizeof *ops);
     if (!ops) return NULL; /* the map now holds an index past the end: fixed below */
     b->ops = ops;
     b->cap = cap;
@@ -293,7 +293,7 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   if (override && !b->may_override) FAIL(CX_EFORBIDDEN, "override: only admin may repair early");
   if (b->n_evs == b->cap_evs) {
     size_t cap = b->cap_evs ? b->cap_evs * 2 : 16;
-    bev *p = realloc(b->evs, cap * sizeof *p);
+    bev *p = cx_realloc(b->evs, cap * sizeof *p);
     if (!p) FAIL(CX_ENOMEM, "out of memory");
     b->evs = p;
     b->cap_evs = cap;
@@ -405,7 +405,7 @@ static void cstate_free(cstate *c) {
   do {                                                                            \
     if ((n) == (cap)) {                                                           \
       size_t nc_ = (cap) ? (cap) * 2 : 256;                                       \
-      void *np_ = realloc((arr), nc_ * sizeof *(arr));                            \
+      void *np_ = cx_realloc((arr), nc_ * sizeof *(arr));                            \
       if (!np_) return CX_ENOMEM;                                                 \
       (arr) = np_;                                                                \
       (cap) = nc_;                                                                \
@@ -582,7 +582,7 @@ static int apply_event(cx_batch *b, cstate *c, cx_batch_result *res, const bop *
   /* One audit entry per transition: who, the event, the record, old -> new and the reason. */
   if (c->n_taud == c->cap_taud) {
     size_t cap = c->cap_taud ? c->cap_taud * 2 : 16;
-    cx_audit_entry *p = realloc(c->taud, cap * sizeof *p);
+    cx_audit_entry *p = cx_realloc(c->taud, cap * sizeof *p);
     if (!p) return CX_ENOMEM;
     c->taud = p;
     c->cap_taud = cap;
@@ -657,8 +657,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if ((err = cx__audit_write(st, txn, b->aud, b->n_aud, cx_audit_now_ms(), &c->tmp))) goto fail;
 
   /* 0. authorities, then the refs looked up in key order through one cursor (page locality) */
-  c->pre = malloc((b->n ? b->n : 1) * sizeof *c->pre);
-  c->ord = malloc((b->n ? b->n : 1) * sizeof *c->ord);
+  c->pre = cx_malloc((b->n ? b->n : 1) * sizeof *c->pre);
+  c->ord = cx_malloc((b->n ? b->n : 1) * sizeof *c->ord);
   if (!c->pre || !c->ord) { err = CX_ENOMEM; goto fail; }
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
@@ -749,7 +749,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         if (b->refused_fn) { /* skipped; reported once the batch has committed */
           if (c->n_refused == c->cap_refused) { /* not GROW: its return would skip the abort */
             size_t cap = c->cap_refused ? c->cap_refused * 2 : 16;
-            uint32_t *p = realloc(c->refused, cap * sizeof *p);
+            uint32_t *p = cx_realloc(c->refused, cap * sizeof *p);
             if (!p) { err = CX_ENOMEM; goto fail; }
             c->refused = p;
             c->cap_refused = cap;

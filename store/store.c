@@ -25,10 +25,16 @@ static const char *const dbi_names[CX_DBI_COUNT] = {
 
 /* ------------------------------------------------------------------ errors */
 
+/* The detail of the last failure, per thread: worker loops, pool threads and the audit flusher
+ * share one handle and fail independently; a message on the handle was written by several of
+ * them at once. A failure's detail is read by the thread that got the failure, right after. */
+static _Thread_local char tl_errmsg[512];
+
 void cx__store_setmsg(cx_store *st, const char *fmt, ...) {
+  (void)st;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  vsnprintf(tl_errmsg, sizeof tl_errmsg, fmt, ap);
   va_end(ap);
 }
 
@@ -64,9 +70,11 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   }
 }
 
-static _Thread_local char open_errmsg[256];
 
-const char *cx_store_errmsg(const cx_store *st) { return st ? st->errmsg : open_errmsg; }
+const char *cx_store_errmsg(const cx_store *st) {
+  (void)st;
+  return tl_errmsg;
+}
 
 /* ------------------------------------------------------------------ meta */
 
@@ -284,8 +292,8 @@ static int data_put_raw(cx_store *st, MDB_txn *txn, const char *name, const char
 static int load_parsed(cx_store *st, MDB_txn *txn) {
   MDB_val k, v;
   int rc, bad = 0;
-  cx_catalog *cat = calloc(1, sizeof *cat);
-  cx_calendar *cal = calloc(1, sizeof *cal);
+  cx_catalog *cat = cx_calloc(1, sizeof *cat);
+  cx_calendar *cal = cx_calloc(1, sizeof *cal);
   if (!cat || !cal) { free(cat); free(cal); return CX_ENOMEM; }
   k = (MDB_val){7, "catalog"};
   rc = mdb_get(txn, st->dbi[CX_DBI_DATA], &k, &v);
@@ -450,8 +458,12 @@ static int lockless_check(cx_store *st, const char *path) {
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
   if (opts) o = *opts;
-  cx_store *st = calloc(1, sizeof *st);
-  if (!st) return CX_ENOMEM;
+  tl_errmsg[0] = 0; /* a message of this open, or the generic one below */
+  cx_store *st = cx_calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(tl_errmsg, sizeof tl_errmsg, "%s: out of memory", path ? path : "");
+    return CX_ENOMEM;
+  }
   pthread_mutex_init(&st->grow_mu, NULL);
   int rc, err = 0;
   MDB_txn *txn = NULL;
@@ -567,9 +579,8 @@ fail_txn:
 fail_env:
   mdb_env_close(st->env);
 fail_free:
-  /* The handle dies: keep its message for cx_store_errmsg(NULL). */
-  if (!st->errmsg[0]) snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", path, cx_strerror(err));
-  memcpy(open_errmsg, st->errmsg, sizeof open_errmsg);
+  /* The handle dies; its message stays this thread's, for cx_store_errmsg(NULL). */
+  if (!tl_errmsg[0]) snprintf(tl_errmsg, sizeof tl_errmsg, "%s: %s", path, cx_strerror(err));
   free(st->catalog);
   free(st->calendar);
   pthread_mutex_destroy(&st->grow_mu);
@@ -595,7 +606,7 @@ const cx_catalog *cx_store_catalog(const cx_store *st) { return st->catalog; }
 /* ------------------------------------------------------------------ read txns */
 
 int cx_store_txn_begin(cx_store *st, cx_txn **out) {
-  cx_txn *t = calloc(1, sizeof *t);
+  cx_txn *t = cx_calloc(1, sizeof *t);
   if (!t) return CX_ENOMEM;
   t->st = st;
   int rc = rtxn_begin(st, &t->txn);
@@ -950,7 +961,7 @@ fail:
 /* ------------------------------------------------------------------ data files */
 
 static int retire(cx_store *st, void *p) {
-  void **r = realloc(st->retired, (st->n_retired + 1) * sizeof *r);
+  void **r = cx_realloc(st->retired, (st->n_retired + 1) * sizeof *r);
   if (!r) return CX_ENOMEM;
   st->retired = r;
   st->retired[st->n_retired++] = p;
@@ -1023,10 +1034,10 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
   cx_catalog *cat = NULL;
   cx_calendar *cal = NULL;
   if (kind == 0) {
-    if (!(cat = malloc(sizeof *cat))) return CX_ENOMEM;
+    if (!(cat = cx_malloc(sizeof *cat))) return CX_ENOMEM;
     rc = cx_catalog_parse(text, n, cat, &bad);
   } else if (kind == 1) {
-    if (!(cal = malloc(sizeof *cal))) return CX_ENOMEM;
+    if (!(cal = cx_malloc(sizeof *cal))) return CX_ENOMEM;
     rc = cx_calendar_parse(text, n, cal, &bad);
   } else {
     rc = cx_regions_validate(text, n, &bad);

@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cx_alloc.h"
 #include "cx_err.h"
 
 #define CX_SCHEMA_VERSION 2u /* 2: summary flags carry subtype and restricts; tiers */
@@ -553,8 +554,9 @@ typedef struct cx_store_opts {
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
 /** Syncs (bulk mode) and closes. No transaction may be live. */
 void cx_store_close(cx_store *st);
-/** Detail of the last open/commit error on this handle (static or handle-owned string).
- *  cx_store_errmsg(NULL): detail of the last failed cx_store_open() on this thread. */
+/** Detail of the last failure of a store call on the calling thread (a thread-local string,
+ *  valid until that thread's next failing store call). st may be NULL (a failed open).
+ *  Per thread, not per handle: threads sharing a handle fail independently. */
 const char *cx_store_errmsg(const cx_store *st);
 /** The calendar and catalogue the store was opened with (handle-owned, read-only). */
 const cx_calendar *cx_store_calendar(const cx_store *st);

@@ -128,7 +128,6 @@ struct cx_store {
   void **retired;           /* replaced catalogues/calendars, freed at close */
   size_t n_retired;
   unsigned debug_fail_after;
-  char errmsg[256];
   /* Map growth (mdb_env_set_mapsize) must not run while any txn of this process is live:
    * every txn counts itself in `active`; a grower raises `growing`, waits for active == 0
    * (bounded), remaps, lowers it. Plain atomics rather than a rwlock because a cx_txn may be

@@ -128,7 +128,7 @@ static int mapping_load(const char *path, mapping *m) {
       }
       xf = (uint8_t)k;
     }
-    map_ent *ne = realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
+    map_ent *ne = cx_realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
     if (!ne) {
       rc = -1;
       break;
@@ -137,13 +137,13 @@ static int mapping_load(const char *path, mapping *m) {
     map_ent *me = &m->e[m->n++];
     memset(me, 0, sizeof *me);
     if (f[0][0] == '=') {
-      me->konst = strdup(f[0] + 1);
+      me->konst = cx_strdup(f[0] + 1);
     } else {
       char buf[512];
       norm_header(f[0], strlen(f[0]), buf, sizeof buf);
-      me->src = strdup(buf);
+      me->src = cx_strdup(buf);
     }
-    me->field = strdup(f[1]);
+    me->field = cx_strdup(f[1]);
     me->xf = xf;
   }
   free(text);
@@ -420,7 +420,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       need += vn * 2 + 24;
     }
   if (need > im->arena_cap) {
-    char *a = realloc(im->arena, need);
+    char *a = cx_realloc(im->arena, need);
     if (!a) {
       reject(im, line, "out of memory");
       return;
@@ -491,7 +491,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   }
   if (im->bn == im->bcap) {
     uint32_t cap = im->bcap ? im->bcap * 2 : 1024;
-    long *nb = realloc(im->bline, cap * sizeof *nb);
+    long *nb = cx_realloc(im->bline, cap * sizeof *nb);
     if (!nb) {
       cli_err(cx_strerror(CX_ENOMEM), "import: batch");
       im->fatal = 1;
@@ -522,7 +522,7 @@ static int rb_write(void *data, const char *p, size_t n) {
   importer *im = data;
   if (im->rb_n + n > im->rb_cap) {
     size_t cap = (im->rb_n + n) * 2;
-    char *nb = realloc(im->rb, cap);
+    char *nb = cx_realloc(im->rb, cap);
     if (!nb) return -1;
     im->rb = nb;
     im->rb_cap = cap;
@@ -556,8 +556,8 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 #ifdef CX_HAVE_NET
   if (im->rn == im->rcap) {
     uint32_t cap = im->rcap ? im->rcap * 2 : 1024;
-    size_t *o = realloc(im->roff, cap * sizeof *o);
-    long *l = o ? realloc(im->rline, cap * sizeof *l) : NULL;
+    size_t *o = cx_realloc(im->roff, cap * sizeof *o);
+    long *l = o ? cx_realloc(im->rline, cap * sizeof *l) : NULL;
     if (o) im->roff = o;
     if (!o || !l) {
       reject(im, line, "out of memory");
@@ -592,7 +592,7 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 static int remote_flush(importer *im) {
 #ifdef CX_HAVE_NET
   if (im->rn == 0) return 0;
-  uint8_t *skip = calloc(im->rn, 1);
+  uint8_t *skip = cx_calloc(im->rn, 1);
   uint32_t left = im->rn;
   int rc = -1;
   if (!skip) goto done;
@@ -697,17 +697,17 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   csv_state *cs = ctx;
   if (cs->nf == cs->nf_cap) {
     int cap = cs->nf_cap ? cs->nf_cap * 2 : 64;
-    size_t *o2 = realloc(cs->off, (size_t)cap * sizeof *o2);
+    size_t *o2 = cx_realloc(cs->off, (size_t)cap * sizeof *o2);
     if (!o2) goto nomem;
     cs->off = o2;
-    size_t *l2 = realloc(cs->len, (size_t)cap * sizeof *l2);
+    size_t *l2 = cx_realloc(cs->len, (size_t)cap * sizeof *l2);
     if (!l2) goto nomem;
     cs->len = l2;
     cs->nf_cap = cap;
   }
   if (cs->buf_n + n + 1 > cs->buf_cap) {
     size_t cap = (cs->buf_n + n + 1) * 2;
-    char *b = realloc(cs->buf, cap);
+    char *b = cx_realloc(cs->buf, cap);
     if (!b) goto nomem;
     cs->buf = b;
     cs->buf_cap = cap;
@@ -737,13 +737,13 @@ static void csv_row_cb(int term, void *ctx) {
   if (!cs->header_done) {
     cs->header_done = 1;
     cs->ncols_hdr = nf;
-    cs->hdr = calloc((size_t)nf + 1, sizeof *cs->hdr);
+    cs->hdr = cx_calloc((size_t)nf + 1, sizeof *cs->hdr);
     if (!cs->hdr) return;
     for (int i = 0; i < nf; i++) {
       if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
       char nb[512];
       norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
-      cs->hdr[i] = strdup(nb);
+      cs->hdr[i] = cx_strdup(nb);
     }
     if (cs->bad_encoding) {
       cli_err("the header is not UTF-8 (GBK exports: --encoding gb18030)", "import: %s", im->file);
@@ -813,7 +813,7 @@ static void import_csv(importer *im, FILE *f) {
     if (cd != (iconv_t)-1) {
       size_t need = (size_t)n * 2 + 16;
       if (need > conv_cap) {
-        char *nc = realloc(conv, need);
+        char *nc = cx_realloc(conv, need);
         if (!nc) {
           cli_err("out of memory", "import");
           im->fatal = 1;
@@ -885,7 +885,7 @@ static void import_jsonl(importer *im, FILE *f) {
     /* values as text, into one buffer */
     size_t need = (size_t)n * 2 + 64 * (json_object_size(o) + 1);
     if (need > vcap) {
-      char *nb = realloc(vbuf, need);
+      char *nb = cx_realloc(vbuf, need);
       if (!nb) {
         json_decref(o);
         break;
@@ -940,7 +940,7 @@ static void import_jsonl(importer *im, FILE *f) {
       if (bad) break;
       char nb[512];
       norm_header(key, strlen(key), nb, sizeof nb);
-      keys[nk] = strdup(nb);
+      keys[nk] = cx_strdup(nb);
       vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
       nk++;
     }

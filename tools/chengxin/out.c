@@ -28,7 +28,7 @@ static void oom(void) {
 }
 
 static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
+  void *p = cx_malloc(n ? n : 1);
   if (!p) oom();
   return p;
 }
@@ -62,7 +62,7 @@ void cli_table_col(cli_table *t, const char *name, cli_col_type type) {
 void cli_table_row(cli_table *t) {
   if (t->nrows == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
-    char **c = realloc(t->cells, cap * (size_t)t->ncols * sizeof *c);
+    char **c = cx_realloc(t->cells, cap * (size_t)t->ncols * sizeof *c);
     if (!c) oom();
     t->cells = c;
     t->cap = cap;

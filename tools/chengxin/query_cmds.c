@@ -311,7 +311,7 @@ static void add_item(char *buf, size_t cap, const char *s, char sep) {
 #define CHECK_CHUNK 1000 /* codes per request: the protocol's limit */
 
 static int grow(char ***v, size_t *cap) {
-  char **nv = realloc(*v, *cap * 2 * sizeof **v);
+  char **nv = cx_realloc(*v, *cap * 2 * sizeof **v);
   if (!nv) return -1;
   *v = nv;
   *cap *= 2;
@@ -331,7 +331,7 @@ int cli_cmd_check(int argc, char **argv) {
   if (!co.file && optind >= argc) return cli_usage("check: give codes or --file F");
   /* codes: arguments, then the file's lines */
   size_t n = 0, cap = 64;
-  char **codes = malloc(cap * sizeof *codes);
+  char **codes = cx_malloc(cap * sizeof *codes);
   char *text = NULL;
   if (!codes) return CLI_EXIT_FAIL;
   for (int i = optind; i < argc; i++) {

@@ -97,11 +97,11 @@ int cli_read_file(const char *path, char **out, size_t *n) {
   FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) return -errno;
   size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
+  char *buf = cx_malloc(cap);
   if (!buf) goto nomem;
   for (;;) {
     if (len + 1 >= cap) {
-      char *nb = realloc(buf, cap * 2);
+      char *nb = cx_realloc(buf, cap * 2);
       if (!nb) goto nomem;
       buf = nb;
       cap *= 2;
