@@ -201,8 +201,9 @@ int cx__store_grow(cx_store *st) {
   int rc = set_mapsize_quiesced(st, cur * 2);
   if (rc == 0 || rc == CX_EBUSY) return rc;
   /* The map is full and cannot be made larger (address space, memory, disk): out of space. */
-  char why[200];
-  snprintf(why, sizeof why, "%s", cx_store_errmsg(st));
+  char why[512];
+  memcpy(why, cx_store_errmsg(st), sizeof why); /* both 512 bytes, NUL-terminated */
+  why[sizeof why - 1] = 0;
   cx__store_setmsg(st, "store map full (%llu MiB) and it cannot grow: %s", (unsigned long long)(cur >> 20), why);
   return CX_ENOSPACE;
 }

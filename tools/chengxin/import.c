@@ -344,6 +344,13 @@ typedef struct importer {
   uint32_t bn, bcap;
 } importer;
 
+/* A fault of the system, not of a row (out of memory, no space ...): the import stops, and
+ * every row read and not written counts as "not written". */
+static void fault(importer *im, int e) {
+  im->fatal = 1;
+  if (!im->fault) im->fault = e;
+}
+
 static void reject(importer *im, long line, const char *why) {
   fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
   im->rejected++;
@@ -370,8 +377,7 @@ static int commit(importer *im) {
   if (e) {
     cx_batch_abort(im->b);
     im->b = NULL;
-    im->rejected += n;
-    im->fatal = 1;
+    fault(im, e);
     return -1;
   }
   e = cx_batch_commit(im->b, &r);
@@ -379,9 +385,7 @@ static int commit(importer *im) {
   if (e) {
     cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: %llu rows not written: %s", im->file,
             (unsigned long long)n, cx_strerror(e));
-    im->not_written += n;
-    im->fault = e;
-    im->fatal = 1;
+    fault(im, e);
     return -1;
   }
   im->inserted += r.inserted;
@@ -422,7 +426,8 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   if (need > im->arena_cap) {
     char *a = cx_realloc(im->arena, need);
     if (!a) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->arena = a;
@@ -474,7 +479,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     e = cx_batch_begin(im->st, &im->b);
     if (e) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     /* The local operator: unscoped; a feed row that revokes is audited under its name. */
@@ -483,7 +488,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     cx_batch_actor actor = {who.who, who.role, CX_STR(""), 0, NULL, 0};
     if ((e = cx_batch_set_actor(im->b, &actor))) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     cx_batch_on_refused(im->b, refused_row, im);
@@ -494,13 +499,20 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     long *nb = cx_realloc(im->bline, cap * sizeof *nb);
     if (!nb) {
       cli_err(cx_strerror(CX_ENOMEM), "import: batch");
-      im->fatal = 1;
+      fault(im, CX_ENOMEM);
       return;
     }
     im->bline = nb;
     im->bcap = cap;
   }
   e = cx_batch_put(im->b, &r, &why);
+  if (e == CX_ENOMEM) { /* not the row's fault: the batch cannot be written */
+    cli_err(cx_strerror(e), "import: %s:%ld", im->file, line);
+    fault(im, e);
+    cx_batch_abort(im->b);
+    im->b = NULL;
+    return;
+  }
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
@@ -560,7 +572,8 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
     long *l = o ? cx_realloc(im->rline, cap * sizeof *l) : NULL;
     if (o) im->roff = o;
     if (!o || !l) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->rline = l;
@@ -619,8 +632,7 @@ static int remote_flush(importer *im) {
       /* the server could not write them (no space, read-only, busy, ...): not the rows' fault */
       cli_err(NULL, "import: %s: %u rows not written: %.*s", im->file, left, (int)r.err_message_len,
               r.err_message ? r.err_message : "");
-      im->not_written += left;
-      im->fault = code;
+      fault(im, code);
       left = 0;
       break;
     }
@@ -721,7 +733,7 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   return;
 nomem:
   if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
-  cs->im->fatal = 1;
+  fault(cs->im, CX_ENOMEM);
 }
 
 static void csv_row_cb(int term, void *ctx) {
@@ -738,12 +750,20 @@ static void csv_row_cb(int term, void *ctx) {
     cs->header_done = 1;
     cs->ncols_hdr = nf;
     cs->hdr = cx_calloc((size_t)nf + 1, sizeof *cs->hdr);
-    if (!cs->hdr) return;
+    if (!cs->hdr) {
+      cli_err("out of memory", "import: %s", im->file);
+      fault(im, CX_ENOMEM);
+      return;
+    }
     for (int i = 0; i < nf; i++) {
       if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
       char nb[512];
       norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
-      cs->hdr[i] = cx_strdup(nb);
+      if (!(cs->hdr[i] = cx_strdup(nb))) {
+        cli_err("out of memory", "import: %s", im->file);
+        fault(im, CX_ENOMEM);
+        return;
+      }
     }
     if (cs->bad_encoding) {
       cli_err("the header is not UTF-8 (GBK exports: --encoding gb18030)", "import: %s", im->file);
@@ -787,7 +807,7 @@ static void import_csv(importer *im, FILE *f) {
   cs.row_start = 1;
   if (csv_init(&p, CSV_APPEND_NULL) != 0) {
     cli_err("out of memory", "import");
-    im->fatal = 1;
+    fault(im, CX_ENOMEM);
     return;
   }
   char *line = NULL, *conv = NULL;
@@ -816,7 +836,7 @@ static void import_csv(importer *im, FILE *f) {
         char *nc = cx_realloc(conv, need);
         if (!nc) {
           cli_err("out of memory", "import");
-          im->fatal = 1;
+          fault(im, CX_ENOMEM);
           break;
         }
         conv = nc;
@@ -1075,6 +1095,10 @@ int cli_cmd_import(int argc, char **argv) {
   if (im.b) cx_batch_abort(im.b);
   progress(&im, 1);
   double secs = cli_now() - im.t0;
+  if (im.fault) { /* rows read and neither written nor rejected: not written */
+    uint64_t done = im.inserted + im.replaced + im.unchanged + im.rejected;
+    im.not_written = im.read > done ? im.read - done : 0;
+  }
   if (!quiet || im.rejected || im.not_written)
     fprintf(stderr,
             "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected, "
@@ -1093,7 +1117,7 @@ int cli_cmd_import(int argc, char **argv) {
   free(im.bline);
   mapping_free(&m);
   /* A fault (nothing written) says what it was; rows rejected by their content exit 1. */
-  if (im.not_written) {
+  if (im.fault) {
     int x = cli_exit_for(im.fault);
     return x == CLI_EXIT_NO_SPACE || x == CLI_EXIT_READ_ONLY ? x : CLI_EXIT_NOT_WRITTEN;
   }

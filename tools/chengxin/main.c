@@ -202,6 +202,9 @@ int cli_wants_help(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   setlocale(LC_CTYPE, "C.UTF-8");
+  /* Test hook (tests/tools/test_oom_import.c): the Nth counted allocation fails. */
+  const char *fa = getenv("CHENGXIN_TEST_FAIL_ALLOC");
+  if (fa && *fa) cx_alloc_fail_at(atol(fa), 0);
   const char *today = getenv("CHENGXIN_TODAY");
   int tr = cx_day_set_today_env(today);
   if (tr < 0) return cli_usage("CHENGXIN_TODAY=%s is not a YYYY-MM-DD date", today);
