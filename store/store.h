@@ -378,7 +378,8 @@ typedef struct cx_record {
   uint8_t status;         /* cx_status, default active */
   uint8_t objection;      /* 0/1 */
   cx_day decision_date;   /* required */
-  cx_day report_date;     /* CX_DAY_NONE = not known */
+  cx_day report_date;     /* on write: CX_DAY_NONE = not given (the store records the receipt
+                             day, see report_received); on read: CX_DAY_NONE = not known */
   cx_day valid_from;      /* default decision_date */
   cx_day valid_until;     /* CX_DAY_OPEN = open end; exclusive: in force while day < valid_until */
   int64_t amount_fen;
@@ -386,6 +387,8 @@ typedef struct cx_record {
   uint32_t seq, entity_id, authority_id, region;
   int32_t report_delay;   /* working days from decision to report; -1 when not reported */
   uint8_t on_time;        /* reported within CX_REPORT_DEADLINE_WORKDAYS */
+  uint8_t report_received;/* 1: the row gave no report date; report_date is the day the
+                             platform received it (the Beijing day of its first ingest) */
 } cx_record;
 
 /** Largest amount_fen a record may carry: 10^14 fen (1 trillion yuan); larger is a bad row. */
