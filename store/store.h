@@ -120,7 +120,8 @@ void cx_day_format(cx_day day, char buf[11]);
 #define CX_BEIJING_OFFSET_S (8 * 3600)
 /**
  * Today: the Beijing day (Asia/Shanghai, UTC+8, no daylight saving), not the UTC day: from
- * 00:00 to 08:00 UTC it is already the next day. A day set with cx_day_set_today() wins.
+ * 00:00 to 08:00 UTC it is already the next day (another zone: cx_day_set_tz). A day set with
+ * cx_day_set_today() wins.
  */
 cx_day cx_day_today(void);
 /**
@@ -129,6 +130,13 @@ cx_day cx_day_today(void);
  * (cx_day_set_today_env) and say so on stderr. Thread-safe (one atomic word).
  */
 void cx_day_set_today(cx_day d);
+/**
+ * Process-wide: the time zone whose day is "today" (default Asia/Shanghai, UTC+8): an offset
+ * "+08:00", "-0530", "+8", "UTC", "Asia/Shanghai", or another IANA name from the system's zone
+ * data, whose offset is taken once, now (no daylight-saving changes afterwards: China has none).
+ * Writes the offset in seconds to *offset_s (may be NULL). CX_EBADREQ for anything else.
+ */
+int cx_day_set_tz(const char *tz, int32_t *offset_s);
 /** cx_day_set_today from a "YYYY-MM-DD" string: 1 when set, 0 for NULL or "", CX_EDATE. */
 int cx_day_set_today_env(const char *value);
 /**
