@@ -687,7 +687,7 @@ typedef struct cx_fact {
 typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);
 /**
  * Visits the fixed part of every record of the store once, in seq order, from the facts DB
- * (56-byte slots packed 256 to a value): the fast path of ad-hoc aggregate scans. A store
+ * (64-byte slots packed 256 to a value): the fast path of ad-hoc aggregate scans. A store
  * opened read-only before any writable open of this build gave it the facts DB is walked in
  * records key order instead (same facts, other order). Enum ranges are checked (CX_ECORRUPT);
  * cx_store_verify compares every slot with its record. No allocation.
