@@ -72,6 +72,7 @@ struct cx_conn {
   cx_buf wout;          /* responses being written */
   uv_write_t wreq;
   int writing, reading, job, closing, close_after_flush, handles;
+  struct cx_job *jobp;  /* the pending job (job == 1): told when the connection goes away */
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
@@ -156,6 +157,7 @@ typedef struct cx_job {
   size_t plen;
   cx_buf out;
   char peer[CX_NET_PEER_MAX];
+  int cancel;           /* set (atomically) by the loop when the client goes away */
 } cx_job;
 
 cx_store *cx__net_store(cx_server *s) { return s->st; }
@@ -201,7 +203,7 @@ static int ip_acquire(cx_server *s, const cx_ipkey *k) {
   cx_ipent **slot = &s->ip_tab[ip_hash(k) & s->ip_mask], *e = *slot;
   while (e && memcmp(&e->k, k, sizeof *k)) e = e->next;
   if (!e) {
-    e = calloc(1, sizeof *e);
+    e = cx_calloc(1, sizeof *e);
     if (!e) {
       rc = CX_ENOMEM;
     } else {
@@ -308,7 +310,13 @@ static size_t conn_share(const cx_conn *c) {
  * size. Returns 0, CX_ETOOLARGE or CX_ENOMEM (what the request is counted as in stats). */
 static int conn_queue_answer(cx_conn *c, cx_buf *a, uint64_t id, size_t share) {
   int rc = 0;
-  if (a->over || a->len > share) {
+  if (a->failed) {
+    /* Out of memory, not even an error frame fitted (cx__net_exec): the request has no answer,
+     * and answers must keep their order: close after what is queued. */
+    cx_buf_clear_failure(a);
+    c->close_after_flush = 1;
+    rc = CX_ENOMEM;
+  } else if (a->over || a->len > share) {
     char m[256];
     snprintf(m, sizeof m, "the answer is over the %zu bytes this connection may queue now "
              "(--max-output %zu, less while the server's output budget is taken): ask for less "
@@ -317,8 +325,13 @@ static int conn_queue_answer(cx_conn *c, cx_buf *a, uint64_t id, size_t share) {
     STAT_ADD(c->lp->too_large, 1);
     rc = CX_ETOOLARGE;
   } else if (cx_buf_append(&c->out, a->p, a->len)) {
+    cx_buf_clear_failure(&c->out);
     cx__net_error_frame(&c->out, id, CX_ENOMEM, "out of memory");
     rc = CX_ENOMEM;
+  }
+  if (c->out.failed) { /* not even the error frame: close after what is queued (in order) */
+    cx_buf_clear_failure(&c->out);
+    c->close_after_flush = 1;
   }
   a->len = 0;
   a->over = 0;
@@ -340,6 +353,8 @@ static void conn_close(cx_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   ready_remove(c);
+  /* A long job (an aggregate scan) stops early: nobody will read its answer. */
+  if (c->job && c->jobp) __atomic_store_n(&c->jobp->cancel, 1, __ATOMIC_RELAXED);
   conn_account(c);
   cx_loop *lp = c->lp;
   if (c->prev) c->prev->next = c->next;
@@ -558,7 +573,7 @@ static void job_work(uv_work_t *w) {
   }
   cx_buf details;
   cx_buf_init(&details, 0);
-  cx_exec *x = calloc(1, sizeof *x);
+  cx_exec *x = cx_calloc(1, sizeof *x);
   if (!x) {
     cx__net_error_frame(&j->out, j->id, CX_ENOMEM, "out of memory");
     j->rc = CX_ENOMEM;
@@ -588,6 +603,7 @@ static void job_work(uv_work_t *w) {
   x->role = j->role;
   x->token = j->token;
   x->peer = j->peer;
+  x->cancel = &j->cancel;
   x->out = &j->out;
   x->details = &details;
   j->rc = cx__net_exec(x, &rq);
@@ -602,6 +618,7 @@ static void job_done(uv_work_t *w, int status) {
   cx_conn *c = j->conn;
   cx_loop *lp = c->lp;
   c->job = 0;
+  c->jobp = NULL;
   if (c->closing) {
     account(lp, j->op, j->rc, j->t0);
     if (c->handles == 0) conn_free(c);
@@ -617,9 +634,9 @@ static void job_done(uv_work_t *w, int status) {
 }
 
 static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
-  cx_job *j = calloc(1, sizeof *j);
+  cx_job *j = cx_calloc(1, sizeof *j);
   if (!j) return CX_ENOMEM;
-  j->payload = malloc(rq->plen);
+  j->payload = cx_malloc(rq->plen);
   if (!j->payload || cx_buf_init(&j->out, 256)) {
     free(j->payload);
     free(j);
@@ -645,6 +662,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
     return CX_EINTERNAL;
   }
   c->job = 1;
+  c->jobp = j;
   return 0;
 }
 
@@ -685,6 +703,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.n_details = 0;
   x.audq = lp->audq;
   x.peer = c->peer;
+  x.cancel = NULL;
   rc = cx__net_exec(&x, &rq);
   int qrc = conn_queue_answer(c, &lp->ans, rq.id, share);
   if (qrc) rc = qrc;
@@ -827,7 +846,7 @@ static void peer_name(int fd, char *out, size_t cap) {
 
 static void conn_new(cx_loop *lp, const cx_pend *pd) {
   int fd = pd->fd;
-  cx_conn *c = calloc(1, sizeof *c);
+  cx_conn *c = cx_calloc(1, sizeof *c);
   if (!c) goto fail;
   c->ip = pd->ip;
   /* The three buffers take memory only while they hold bytes: allocated by the first read or
@@ -994,7 +1013,7 @@ static void handoff(cx_server *s, int fd, const cx_ipkey *ip) {
   uv_mutex_lock(&lp->mu);
   if (lp->npend == lp->cappend) {
     uint32_t nc = lp->cappend ? lp->cappend * 2 : 64;
-    cx_pend *p = realloc(lp->pend, nc * sizeof *p);
+    cx_pend *p = cx_realloc(lp->pend, nc * sizeof *p);
     if (!p) {
       uv_mutex_unlock(&lp->mu);
       close(fd);
@@ -1172,7 +1191,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     snprintf(why, cap, "bad limits (max frame 64 B..1 GiB, max connections >= 1, port 0..65535)");
     return CX_EBADREQ;
   }
-  cx_server *s = calloc(1, sizeof *s);
+  cx_server *s = cx_calloc(1, sizeof *s);
   if (!s) return CX_ENOMEM;
   s->o = *o;
   s->lfd = -1;
@@ -1193,7 +1212,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if (o->max_conns_per_ip) { /* about one bucket per connection, at most 65536 */
     uint32_t nb = 256;
     while (nb < o->max_conns && nb < 65536) nb *= 2;
-    s->ip_tab = calloc(nb, sizeof *s->ip_tab);
+    s->ip_tab = cx_calloc(nb, sizeof *s->ip_tab);
     if (!s->ip_tab) {
       snprintf(why, cap, "out of memory");
       rc = CX_ENOMEM;
@@ -1252,7 +1271,7 @@ int cx_server_run(cx_server *s) {
                  (unsigned long long)rl.rlim_cur);
     }
   }
-  s->loops = calloc(s->nloops, sizeof *s->loops);
+  s->loops = cx_calloc(s->nloops, sizeof *s->loops);
   if (!s->loops) return CX_ENOMEM;
   unsigned inited = 0, started = 0;
   for (; inited < s->nloops; inited++)

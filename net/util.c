@@ -212,7 +212,7 @@ int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_lin
     if (tok.n == 0 || tok.p[0] == '#') continue;
     if (t.n == tcap) {
       uint32_t nc = tcap ? tcap * 2 : 8;
-      cx_token *v = realloc(t.v, nc * sizeof *v);
+      cx_token *v = cx_realloc(t.v, nc * sizeof *v);
       if (!v) {
         rc = CX_ENOMEM;
         snprintf(why, cap, "%s", cx_strerror(rc));
@@ -263,7 +263,7 @@ int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap) {
     return CX_EIO;
   }
   size_t n = (size_t)st.st_size;
-  char *buf = malloc(n + 1);
+  char *buf = cx_malloc(n + 1);
   if (!buf) {
     close(fd);
     return CX_ENOMEM;

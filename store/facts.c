@@ -12,7 +12,7 @@
 
 #include "store_int.h"
 
-_Static_assert(sizeof(cx_fact) == CX_FACT_IMG, "cx_fact image is 56 bytes");
+_Static_assert(sizeof(cx_fact) == CX_FACT_IMG, "cx_fact image is 64 bytes");
 
 /* ------------------------------------------------------------------ images */
 
@@ -38,6 +38,7 @@ static void fact_image(const cx_fact *f, unsigned char img[CX_FACT_IMG]) {
   z.severity = f->severity;
   z.status = f->status;
   z.objection = f->objection;
+  z.display_until = f->display_until;
   z.on_time = f->on_time;
   memcpy(img, &z, CX_FACT_IMG);
   img[CX_FACT_PRESENT] = 1;
@@ -71,7 +72,7 @@ int cx__facc_apply(cx_facc *a, cx_store *st, MDB_txn *txn) {
   if (!n) return 0;
   int rc = cx__radix_sort(a->ents.p, n, FACC_ENT, 4);
   if (rc) return rc;
-  if (!a->block && !(a->block = malloc(CX_FACT_BLOCK_BYTES))) return CX_ENOMEM;
+  if (!a->block && !(a->block = cx_malloc(CX_FACT_BLOCK_BYTES))) return CX_ENOMEM;
   size_t i = 0;
   while (i < n) {
     uint32_t blk = cx__rd_be32(a->ents.p + i * FACC_ENT) / CX_FACT_BLOCK;

@@ -395,12 +395,30 @@ static void expect_hits(const char c[19], size_t rid_len, int n, uint32_t expect
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
 }
 
-static void put_blacklist(cx_batch *b, const char c[19], size_t rid_len, int i, int status) {
-  char rid[200];
-  memset(rid, 'x', sizeof rid);
-  snprintf(rid, sizeof rid, "%06d", i);
+/* Record id i padded with 'x' to rid_len bytes. */
+static void many_rid(int i, size_t rid_len, char rid[200]) {
+  memset(rid, 'x', 200);
+  snprintf(rid, 200, "%06d", i);
   rid[6] = 'x';
   rid[rid_len] = 0;
+}
+
+/* One batch with event ev on records [from, to) of many_hits. */
+static void many_events(size_t rid_len, int from, int to, int ev) {
+  cx_batch *b;
+  char rid[200];
+  const char *why;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (int i = from; i < to; i++) {
+    many_rid(i, rid_len, rid);
+    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), ev, 0, CX_STR("t"), &why), 0);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+}
+
+static void put_blacklist(cx_batch *b, const char c[19], size_t rid_len, int i, int status) {
+  char rid[200];
+  many_rid(i, rid_len, rid);
   cx_record r;
   fx_record(&r, c, "多记录公司", A1, rid, fx_day(2020, 1, 1) + (cx_day)i);
   r.category = CX_CAT_BLACKLIST;
@@ -418,17 +436,7 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_hits(c, rid_len, n, expect_main, n - 1);
   /* Repairing the newest half shrinks the index: chunks past the new end are deleted. */
-  char rid[200];
-  const char *why;
-  cr_assert_eq(cx_batch_begin(st, &b), 0);
-  for (int i = n / 2; i < n; i++) {
-    memset(rid, 'x', sizeof rid);
-    snprintf(rid, sizeof rid, "%06d", i);
-    rid[6] = 'x';
-    rid[rid_len] = 0;
-    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
-  }
-  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  many_events(rid_len, n / 2, n, CX_EV_REPAIR);
   expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
   /* A re-feed of the same rows keeps them repaired */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
@@ -438,17 +446,54 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
   cr_assert_eq(res.kept, (uint32_t)(n - n / 2));
   expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
   /* and back by a new decision: the chunks come back */
-  cr_assert_eq(cx_batch_begin(st, &b), 0);
-  for (int i = n / 2; i < n; i++) {
-    memset(rid, 'x', sizeof rid);
-    snprintf(rid, sizeof rid, "%06d", i);
-    rid[6] = 'x';
-    rid[rid_len] = 0;
-    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REINSTATE, 0, CX_STR("t"), &why), 0);
-  }
-  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  many_events(rid_len, n / 2, n, CX_EV_REINSTATE);
   expect_hits(c, rid_len, n, expect_main, n - 1);
 }
 
 Test(batch, hits_past_512_spill_into_chunks_newest_first) { many_hits(10, 1700, 512); }
 Test(batch, hits_spill_when_the_string_area_is_full) { many_hits(128, 1200, 65535 / (128 + 18)); }
+
+Test(batch, a_row_without_a_report_date_is_reported_on_its_receipt_day) {
+  char c1[19];
+  fx_uscc(1, c1);
+  cx_day_set_today(fx_day(2024, 3, 12)); /* a Tuesday */
+  cx_record r;
+  fx_record(&r, c1, "一号", A1, "RR1", fx_day(2024, 3, 1));
+  r.report_date = CX_DAY_NONE;
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_record got;
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 12));
+  cr_assert_eq(got.report_received, 1);
+  cr_assert_eq(got.report_delay, 7, "2024-03-01 (Fri) to 03-12: 7 working days");
+  cr_assert_eq(got.on_time, 1);
+  cx_store_txn_reset(t);
+  /* the same row again, later: the first receipt stays the report */
+  cx_day_set_today(fx_day(2024, 5, 20));
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.unchanged, 1);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 12));
+  cx_store_txn_reset(t);
+  /* a report date given by the source is the source's, not a receipt */
+  r.report_date = fx_day(2024, 3, 4);
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 4));
+  cr_assert_eq(got.report_received, 0);
+  cx_store_txn_end(t);
+  cx_day_set_today(0);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}

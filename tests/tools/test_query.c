@@ -321,7 +321,7 @@ Test(query, remote_mode_prints_what_local_mode_prints) {
   snprintf(csv, sizeof csv,
            "entity_code,entity_name,record_id,authority_code,category,decision_date\n"
            "%s,福州坏码有限公司,r1,%s,penalty,2024-01-02\n"
-           "%s,福州好码有限公司,r2,%s,penalty,2024-01-03\n"
+           "%s,福州好码有限公司,r2,%s,penalty,2024-12-03\n"
            "%s,福州好码有限公司,r3,%s,penalty,2024-13-03\n",
            bad, AUTH, good, AUTH, good, AUTH);
   spit("r.csv", csv);
@@ -356,7 +356,7 @@ Test(query, public_role_masks_id_numbers_and_hides_persons) {
   json_t *j = out_json();
   cr_assert_str_eq(json_string_value(json_object_get(j, "code")), id);
   json_decref(j);
-  cr_assert_eq(cx("status --db st %s --as-of 2025-01-01 --role public --format json", id), 0);
+  cr_assert_eq(cx("status --db st %s --role public --format json", id), 0, "the public sees today (CLI_TODAY)");
   j = out_json();
   cr_assert(strstr(json_string_value(json_object_get(j, "code")), "********"), "not masked: %s",
             json_string_value(json_object_get(j, "code")));
@@ -405,4 +405,23 @@ Test(query, agg_chart_draws_one_bar_per_row) {
   for (char *p = out; *p; p++) lines += *p == '\n';
   cr_assert_eq(lines, 6, "2020..2025: one line each:\n%s", out);
   free(out);
+}
+
+Test(query, a_rate_without_data_is_na_in_tables_and_null_in_json) {
+  fixture();
+  /* other categories have no lawsuits: their loss rate is no data, not 0% */
+  cr_assert_eq(cx("agg --db st --by category --metrics count,loss_rate --format json"), 0, "%s", slurp("err"));
+  json_t *j = out_json();
+  int seen = 0;
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    json_t *row = json_array_get(j, i);
+    if (strcmp(json_string_value(json_object_get(row, "category")), "lawsuit") == 0) continue;
+    cr_assert(json_is_null(json_object_get(row, "loss_rate")), "a loss rate without lawsuits must be null");
+    seen = 1;
+  }
+  cr_assert(seen);
+  json_decref(j);
+  cr_assert_eq(cx("agg --db st --by category --metrics count,loss_rate"), 0);
+  cr_assert(out_has("out", "n/a"), "%s", slurp("out"));
+  cr_assert(!out_has("out", "0.0%"), "%s", slurp("out"));
 }

@@ -37,8 +37,12 @@
 
 /* ===================================================================== mapping */
 
-enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN };
-static const char *const XF_NAMES[] = {"", "date", "kind", "severity", "bool", "num", "join"};
+enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN, XF_YUAN, XF_WAN, XF_DATE_END,
+          XF_STATE, XF_STATE_OBJECTION };
+/* date_end: an inclusive last day (有效期至) as the exclusive valid_until (the day after);
+ * state / state_objection: 当前状态 of the 双公示 standard (0 正常, 1 撤销, 2 异议, 3 其他). */
+static const char *const XF_NAMES[] = {"",     "date", "kind",     "severity", "bool",  "num",
+                                       "join", "yuan", "wan",      "date_end", "state", "state_objection"};
 
 typedef struct map_ent {
   char *src;   /* normalised source column name, or NULL for a constant */
@@ -122,13 +126,14 @@ static int mapping_load(const char *path, mapping *m) {
       for (k = 1; k < (int)(sizeof XF_NAMES / sizeof XF_NAMES[0]); k++)
         if (strcmp(f[2], XF_NAMES[k]) == 0) break;
       if (k == (int)(sizeof XF_NAMES / sizeof XF_NAMES[0])) {
-        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, join)\n", path, line, f[2]);
+        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, yuan, wan, join)\n", path,
+                line, f[2]);
         rc = -1;
         continue;
       }
       xf = (uint8_t)k;
     }
-    map_ent *ne = realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
+    map_ent *ne = cx_realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
     if (!ne) {
       rc = -1;
       break;
@@ -137,13 +142,13 @@ static int mapping_load(const char *path, mapping *m) {
     map_ent *me = &m->e[m->n++];
     memset(me, 0, sizeof *me);
     if (f[0][0] == '=') {
-      me->konst = strdup(f[0] + 1);
+      me->konst = cx_strdup(f[0] + 1);
     } else {
       char buf[512];
       norm_header(f[0], strlen(f[0]), buf, sizeof buf);
-      me->src = strdup(buf);
+      me->src = cx_strdup(buf);
     }
-    me->field = strdup(f[1]);
+    me->field = cx_strdup(f[1]);
     me->xf = xf;
   }
   free(text);
@@ -172,10 +177,24 @@ typedef struct plan_target {
   int n, join;
 } plan_target;
 
+#define MAX_EXTRAS 64
+
 typedef struct plan {
   plan_target t[MAX_TARGETS];
   int n;
+  /* Columns no canonical field takes: kept with the record as named extra fields. */
+  int extra_col[MAX_EXTRAS];
+  const char *extra_name[MAX_EXTRAS];
+  int n_extra;
 } plan;
+
+static void plan_extra(plan *p, int col, const char *name) {
+  for (int i = 0; i < p->n_extra; i++)
+    if (p->extra_col[i] == col) return;
+  if (p->n_extra == MAX_EXTRAS) return;
+  p->extra_col[p->n_extra] = col;
+  p->extra_name[p->n_extra++] = name;
+}
 
 static plan_target *plan_get(plan *p, const char *name) {
   for (int i = 0; i < p->n; i++)
@@ -207,18 +226,28 @@ static int is_canon(const char *s) {
   return 0;
 }
 
-/* cols: normalised header names. Returns the number of mapped sources. */
-static int plan_build(plan *p, const mapping *m, char **cols, int ncols) {
+/* cols: normalised header names. Returns the number of mapped sources. Every column is
+ * either mapped to a canonical field or kept as an extra field (mapping target `extra`, or a
+ * column the mapping does not name, which *unknown lists: the caller warns once per file). */
+static int plan_build(plan *p, const mapping *m, char **cols, int ncols, int *unknown, int cap_unknown,
+                      int *n_unknown) {
   memset(p, 0, sizeof *p);
   int used = 0;
+  *n_unknown = 0;
   if (!m || m->n == 0) {
     for (int c = 0; c < ncols; c++) {
-      if (!is_canon(cols[c])) continue;
+      if (!cols[c][0]) continue;
+      if (!is_canon(cols[c])) {
+        plan_extra(p, c, cols[c]);
+        if (*n_unknown < cap_unknown) unknown[(*n_unknown)++] = c;
+        continue;
+      }
       plan_add(p, cols[c], c, NULL, XF_NONE);
       used++;
     }
     return used;
   }
+  uint8_t taken[512] = {0};
   for (int i = 0; i < m->n; i++) {
     const map_ent *e = &m->e[i];
     if (e->konst) {
@@ -227,9 +256,16 @@ static int plan_build(plan *p, const mapping *m, char **cols, int ncols) {
     }
     for (int c = 0; c < ncols; c++)
       if (strcmp(cols[c], e->src) == 0) {
-        plan_add(p, e->field, c, NULL, e->xf);
+        if (c < 512) taken[c] = 1;
+        if (strcmp(e->field, "extra") == 0) plan_extra(p, c, cols[c]);
+        else plan_add(p, e->field, c, NULL, e->xf);
         used++;
       }
+  }
+  for (int c = 0; c < ncols && c < 512; c++) {
+    if (taken[c] || !cols[c][0]) continue;
+    plan_extra(p, c, cols[c]);
+    if (*n_unknown < cap_unknown) unknown[(*n_unknown)++] = c;
   }
   return used;
 }
@@ -285,6 +321,23 @@ static size_t put(char *out, const char *lit) {
 static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
   switch (xf) {
   case XF_DATE: return xf_date(s, n, out);
+  case XF_DATE_END: {
+    size_t k = xf_date(s, n, out);
+    cx_day d;
+    if (k != 10 || cx_day_parse((cx_str){out, 10}, &d)) return k; /* the parser says why */
+    char buf[11];
+    cx_day_format(d + 1, buf);
+    memcpy(out, buf, 10);
+    return 10;
+  }
+  case XF_STATE:
+    if ((n == 1 && (s[0] == '0' || s[0] == '2' || s[0] == '3')) || has(s, n, "正常") || has(s, n, "异议") ||
+        has(s, n, "其他"))
+      return put(out, "active");
+    if ((n == 1 && s[0] == '1') || has(s, n, "撤销") || has(s, n, "撤回")) return put(out, "revoked");
+    break;
+  case XF_STATE_OBJECTION:
+    return put(out, (n == 1 && s[0] == '2') || has(s, n, "异议") ? "true" : "false");
   case XF_KIND:
     if (has(s, n, "个体")) return put(out, "individual_business");
     if (has(s, n, "自然人")) return put(out, "person");
@@ -299,10 +352,24 @@ static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
     if (has(s, n, "是") || has(s, n, "有")) return put(out, "true");
     if (has(s, n, "否") || has(s, n, "无")) return put(out, "false");
     break;
-  case XF_NUM: { /* drop thousands separators, blanks and units */
+  case XF_NUM:  /* a number: thousands separators and blanks dropped, nothing else */
+  case XF_YUAN: /* the same, with an optional 元 after it */
+  case XF_WAN: {/* the same, with an optional 万元 or 万 after it */
+    size_t end = n;
+    if (xf == XF_YUAN && end >= 3 && memcmp(s + end - 3, "元", 3) == 0) end -= 3;
+    if (xf == XF_WAN && end >= 6 && memcmp(s + end - 6, "万元", 6) == 0) end -= 6;
+    else if (xf == XF_WAN && end >= 3 && memcmp(s + end - 3, "万", 3) == 0) end -= 3;
     size_t o = 0;
-    for (size_t i = 0; i < n; i++)
-      if ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-') out[o++] = s[i];
+    for (size_t i = 0; i < end; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if ((c >= '0' && c <= '9') || c == '.' || c == '-') out[o++] = (char)c;
+      else if (c == ',' || c == ' ') continue;
+      else if (i + 2 < end && c == 0xEF && (unsigned char)s[i + 1] == 0xBC && (unsigned char)s[i + 2] == 0x8C) i += 2; /* ， */
+      else { /* "若干", "3000元" in a 万元 column ...: the field's parser says what is wrong */
+        memcpy(out, s, n);
+        return n;
+      }
+    }
     return o;
   }
   default: break;
@@ -323,6 +390,9 @@ typedef struct importer {
   int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
   uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
+  uint64_t not_written; /* good rows of batches whose commit failed (a fault, not their fault) */
+  int fault;            /* that failure's code */
+  int warned_unknown;   /* JSON Lines: the once-per-file warning about keys no field holds */
   int fatal;
   /* progress */
   double t0, last;
@@ -341,6 +411,13 @@ typedef struct importer {
   long *bline;
   uint32_t bn, bcap;
 } importer;
+
+/* A fault of the system, not of a row (out of memory, no space ...): the import stops, and
+ * every row read and not written counts as "not written". */
+static void fault(importer *im, int e) {
+  im->fatal = 1;
+  if (!im->fault) im->fault = e;
+}
 
 static void reject(importer *im, long line, const char *why) {
   fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
@@ -368,17 +445,15 @@ static int commit(importer *im) {
   if (e) {
     cx_batch_abort(im->b);
     im->b = NULL;
-    im->rejected += n;
-    im->fatal = 1;
+    fault(im, e);
     return -1;
   }
   e = cx_batch_commit(im->b, &r);
   im->b = NULL;
   if (e) {
-    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s",
-            im->file, (unsigned long long)n, cx_strerror(e));
-    im->rejected += n;
-    im->fatal = 1;
+    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: %llu rows not written: %s", im->file,
+            (unsigned long long)n, cx_strerror(e));
+    fault(im, e);
     return -1;
   }
   im->inserted += r.inserted;
@@ -416,16 +491,19 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       size_t vn = ps->konst ? strlen(ps->konst) : ps->col < n ? cols[ps->col].n : 0;
       need += vn * 2 + 24;
     }
+  for (int x = 0; x < p->n_extra; x++)
+    need += strlen(p->extra_name[x]) + 2 + (p->extra_col[x] < n ? cols[p->extra_col[x]].n * 2 : 0);
   if (need > im->arena_cap) {
-    char *a = realloc(im->arena, need);
+    char *a = cx_realloc(im->arena, need);
     if (!a) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->arena = a;
     im->arena_cap = need;
   }
-  cx_str names[MAX_TARGETS], vals[MAX_TARGETS];
+  cx_str names[MAX_TARGETS + 1], vals[MAX_TARGETS + 1];
   size_t o = 0;
   for (int t = 0; t < p->n; t++) {
     const plan_target *pt = &p->t[t];
@@ -455,9 +533,30 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     names[t] = cx_str_c(pt->name);
     vals[t] = (cx_str){im->arena + start, (uint32_t)(o - start)};
   }
+  int nt = p->n;
+  if (p->n_extra) { /* the other columns, as named extra fields (empty ones left out) */
+    size_t start = o, len = 0;
+    for (int x = 0; x < p->n_extra; x++) {
+      int c = p->extra_col[x];
+      if (c >= n) continue;
+      cx_str v = cols[c];
+      while (v.n && (*v.p == ' ' || *v.p == '\t')) v.p++, v.n--;
+      while (v.n && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t' || v.p[v.n - 1] == '\r')) v.n--;
+      if (!v.n) continue;
+      if (cx_extra_put(im->arena + start, im->arena_cap - start, &len, cx_str_c(p->extra_name[x]), v)) {
+        reject(im, line, "extra: the extra fields pass 8192 bytes");
+        return;
+      }
+    }
+    o += len;
+    if (len) {
+      names[nt] = CX_STR("extra");
+      vals[nt++] = (cx_str){im->arena + start, (uint32_t)len};
+    }
+  }
   cx_record r;
   const char *why = NULL;
-  int e = cx_record_from_fields(names, vals, (size_t)p->n, &r, &why);
+  int e = cx_record_from_fields(names, vals, (size_t)nt, &r, &why);
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
@@ -471,7 +570,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     e = cx_batch_begin(im->st, &im->b);
     if (e) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     /* The local operator: unscoped; a feed row that revokes is audited under its name. */
@@ -480,7 +579,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     cx_batch_actor actor = {who.who, who.role, CX_STR(""), 0, NULL, 0};
     if ((e = cx_batch_set_actor(im->b, &actor))) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     cx_batch_on_refused(im->b, refused_row, im);
@@ -488,16 +587,23 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   }
   if (im->bn == im->bcap) {
     uint32_t cap = im->bcap ? im->bcap * 2 : 1024;
-    long *nb = realloc(im->bline, cap * sizeof *nb);
+    long *nb = cx_realloc(im->bline, cap * sizeof *nb);
     if (!nb) {
       cli_err(cx_strerror(CX_ENOMEM), "import: batch");
-      im->fatal = 1;
+      fault(im, CX_ENOMEM);
       return;
     }
     im->bline = nb;
     im->bcap = cap;
   }
   e = cx_batch_put(im->b, &r, &why);
+  if (e == CX_ENOMEM) { /* not the row's fault: the batch cannot be written */
+    cli_err(cx_strerror(e), "import: %s:%ld", im->file, line);
+    fault(im, e);
+    cx_batch_abort(im->b);
+    im->b = NULL;
+    return;
+  }
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
@@ -519,7 +625,7 @@ static int rb_write(void *data, const char *p, size_t n) {
   importer *im = data;
   if (im->rb_n + n > im->rb_cap) {
     size_t cap = (im->rb_n + n) * 2;
-    char *nb = realloc(im->rb, cap);
+    char *nb = cx_realloc(im->rb, cap);
     if (!nb) return -1;
     im->rb = nb;
     im->rb_cap = cap;
@@ -553,11 +659,12 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 #ifdef CX_HAVE_NET
   if (im->rn == im->rcap) {
     uint32_t cap = im->rcap ? im->rcap * 2 : 1024;
-    size_t *o = realloc(im->roff, cap * sizeof *o);
-    long *l = o ? realloc(im->rline, cap * sizeof *l) : NULL;
+    size_t *o = cx_realloc(im->roff, cap * sizeof *o);
+    long *l = o ? cx_realloc(im->rline, cap * sizeof *l) : NULL;
     if (o) im->roff = o;
     if (!o || !l) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->rline = l;
@@ -589,7 +696,7 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 static int remote_flush(importer *im) {
 #ifdef CX_HAVE_NET
   if (im->rn == 0) return 0;
-  uint8_t *skip = calloc(im->rn, 1);
+  uint8_t *skip = cx_calloc(im->rn, 1);
   uint32_t left = im->rn;
   int rc = -1;
   if (!skip) goto done;
@@ -611,6 +718,15 @@ static int remote_flush(importer *im) {
       break;
     }
     const msgpack_object *d = cx_mpo_get(r.error, "details");
+    int code = cx_client_resp_err(&r);
+    if (strcmp(cx_err_name(code), "bad_request") != 0 && code != CX_EFORBIDDEN) {
+      /* the server could not write them (no space, read-only, busy, ...): not the rows' fault */
+      cli_err(NULL, "import: %s: %u rows not written: %.*s", im->file, left, (int)r.err_message_len,
+              r.err_message ? r.err_message : "");
+      fault(im, code);
+      left = 0;
+      break;
+    }
     if (!d || d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size == 0 || attempt == 1) {
       cli_err(NULL, "import: %s: the server refused %u rows: %.*s", im->file, left, (int)r.err_message_len,
               r.err_message ? r.err_message : "");
@@ -684,17 +800,17 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   csv_state *cs = ctx;
   if (cs->nf == cs->nf_cap) {
     int cap = cs->nf_cap ? cs->nf_cap * 2 : 64;
-    size_t *o2 = realloc(cs->off, (size_t)cap * sizeof *o2);
+    size_t *o2 = cx_realloc(cs->off, (size_t)cap * sizeof *o2);
     if (!o2) goto nomem;
     cs->off = o2;
-    size_t *l2 = realloc(cs->len, (size_t)cap * sizeof *l2);
+    size_t *l2 = cx_realloc(cs->len, (size_t)cap * sizeof *l2);
     if (!l2) goto nomem;
     cs->len = l2;
     cs->nf_cap = cap;
   }
   if (cs->buf_n + n + 1 > cs->buf_cap) {
     size_t cap = (cs->buf_n + n + 1) * 2;
-    char *b = realloc(cs->buf, cap);
+    char *b = cx_realloc(cs->buf, cap);
     if (!b) goto nomem;
     cs->buf = b;
     cs->buf_cap = cap;
@@ -708,7 +824,7 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   return;
 nomem:
   if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
-  cs->im->fatal = 1;
+  fault(cs->im, CX_ENOMEM);
 }
 
 static void csv_row_cb(int term, void *ctx) {
@@ -724,25 +840,39 @@ static void csv_row_cb(int term, void *ctx) {
   if (!cs->header_done) {
     cs->header_done = 1;
     cs->ncols_hdr = nf;
-    cs->hdr = calloc((size_t)nf + 1, sizeof *cs->hdr);
-    if (!cs->hdr) return;
+    cs->hdr = cx_calloc((size_t)nf + 1, sizeof *cs->hdr);
+    if (!cs->hdr) {
+      cli_err("out of memory", "import: %s", im->file);
+      fault(im, CX_ENOMEM);
+      return;
+    }
     for (int i = 0; i < nf; i++) {
       if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
       char nb[512];
       norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
-      cs->hdr[i] = strdup(nb);
+      if (!(cs->hdr[i] = cx_strdup(nb))) {
+        cli_err("out of memory", "import: %s", im->file);
+        fault(im, CX_ENOMEM);
+        return;
+      }
     }
     if (cs->bad_encoding) {
       cli_err("the header is not UTF-8 (GBK exports: --encoding gb18030)", "import: %s", im->file);
       im->fatal = 1;
       return;
     }
-    if (!im->map)
-      for (int i = 0; i < nf; i++)
-        if (!is_canon(cs->hdr[i]) && !im->quiet)
-          fprintf(stderr, "%s:%ld: column '%s' is not a canonical field; ignored (use --mapping)\n",
-                  im->file, line, cs->hdr[i]);
-    if (plan_build(&cs->plan, im->map, cs->hdr, nf) == 0) {
+    int unknown[64], n_unknown = 0;
+    int used = plan_build(&cs->plan, im->map, cs->hdr, nf, unknown, 64, &n_unknown);
+    if (n_unknown) { /* once per file: nothing is dropped, but say what no field holds */
+      char list[1024];
+      size_t lo = 0;
+      for (int k = 0; k < n_unknown && lo < sizeof list - 64; k++)
+        lo += (size_t)snprintf(list + lo, sizeof list - lo, "%s'%s'", k ? ", " : "", cs->hdr[unknown[k]]);
+      fprintf(stderr, "%s:%ld: %d column%s %s by the %s: kept with each record as extra fields: %s\n",
+              im->file, line, n_unknown, n_unknown > 1 ? "s" : "", n_unknown > 1 ? "are not known" : "is not known",
+              im->map ? "mapping" : "canonical fields (use --mapping)", list);
+    }
+    if (used == 0) {
       cli_err("no column matches a canonical field or the mapping", "import: %s", im->file);
       im->fatal = 1;
     }
@@ -774,7 +904,7 @@ static void import_csv(importer *im, FILE *f) {
   cs.row_start = 1;
   if (csv_init(&p, CSV_APPEND_NULL) != 0) {
     cli_err("out of memory", "import");
-    im->fatal = 1;
+    fault(im, CX_ENOMEM);
     return;
   }
   char *line = NULL, *conv = NULL;
@@ -800,10 +930,10 @@ static void import_csv(importer *im, FILE *f) {
     if (cd != (iconv_t)-1) {
       size_t need = (size_t)n * 2 + 16;
       if (need > conv_cap) {
-        char *nc = realloc(conv, need);
+        char *nc = cx_realloc(conv, need);
         if (!nc) {
           cli_err("out of memory", "import");
-          im->fatal = 1;
+          fault(im, CX_ENOMEM);
           break;
         }
         conv = nc;
@@ -872,7 +1002,7 @@ static void import_jsonl(importer *im, FILE *f) {
     /* values as text, into one buffer */
     size_t need = (size_t)n * 2 + 64 * (json_object_size(o) + 1);
     if (need > vcap) {
-      char *nb = realloc(vbuf, need);
+      char *nb = cx_realloc(vbuf, need);
       if (!nb) {
         json_decref(o);
         break;
@@ -927,16 +1057,27 @@ static void import_jsonl(importer *im, FILE *f) {
       if (bad) break;
       char nb[512];
       norm_header(key, strlen(key), nb, sizeof nb);
-      keys[nk] = strdup(nb);
+      if (!(keys[nk] = cx_strdup(nb))) {
+        cli_err("out of memory", "import: %s", im->file);
+        fault(im, CX_ENOMEM);
+        bad = 2;
+        break;
+      }
       vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
       nk++;
     }
-    if (bad) {
+    if (bad == 1) {
       im->read++;
       reject(im, ln, why);
-    } else {
+    } else if (!bad) {
       plan p;
-      plan_build(&p, im->map, keys, nk);
+      int unknown[64], n_unknown = 0;
+      plan_build(&p, im->map, keys, nk, unknown, 64, &n_unknown);
+      if (n_unknown && !im->warned_unknown) { /* once per file */
+        im->warned_unknown = 1;
+        fprintf(stderr, "%s:%ld: keys not known by the %s (first: '%s') are kept with each record as extra fields\n",
+                im->file, ln, im->map ? "mapping" : "canonical fields", keys[unknown[0]]);
+      }
       import_row(im, &p, vals, nk, ln);
     }
     for (int i = 0; i < nk; i++) free(keys[i]);
@@ -1035,6 +1176,7 @@ int cli_cmd_import(int argc, char **argv) {
       break;
     }
     im.file = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    im.warned_unknown = 0;
     struct stat sb;
     im.total_bytes = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     im.bytes = 0;
@@ -1062,15 +1204,19 @@ int cli_cmd_import(int argc, char **argv) {
   if (im.b) cx_batch_abort(im.b);
   progress(&im, 1);
   double secs = cli_now() - im.t0;
-  if (!quiet || im.rejected)
+  if (im.fault) { /* rows read and neither written nor rejected: not written */
+    uint64_t done = im.inserted + im.replaced + im.unchanged + im.rejected;
+    im.not_written = im.read > done ? im.read - done : 0;
+  }
+  if (!quiet || im.rejected || im.not_written)
     fprintf(stderr,
-            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected "
-            "in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, revoked or "
-            "objection)\n",
+            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected, "
+            "%llu not written in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, "
+            "revoked or objection)\n",
             (unsigned long long)im.read, (unsigned long long)im.inserted,
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
-            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0,
-            (unsigned long long)im.kept);
+            (unsigned long long)im.rejected, (unsigned long long)im.not_written, secs,
+            secs > 0 ? (double)im.read / secs : 0.0, (unsigned long long)im.kept);
   if (st) cx_store_close(st);
   cli_sess_close(&sess);
   free(im.arena);
@@ -1079,5 +1225,10 @@ int cli_cmd_import(int argc, char **argv) {
   free(im.rline);
   free(im.bline);
   mapping_free(&m);
+  /* A fault (nothing written) says what it was; rows rejected by their content exit 1. */
+  if (im.fault) {
+    int x = cli_exit_for(im.fault);
+    return x == CLI_EXIT_NO_SPACE || x == CLI_EXIT_READ_ONLY ? x : CLI_EXIT_NOT_WRITTEN;
+  }
   return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
 }

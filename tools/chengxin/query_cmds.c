@@ -75,7 +75,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
 /* Prints a failed call and returns the exit status (bad requests are usage errors). */
 static int call_failed(const char *cmd, const char *what, int rc, const char *err) {
   cli_err(err && *err ? err : cx_strerror(rc), "%s%s%s", cmd, what ? " " : "", what ? what : "");
-  return rc == CX_EBADREQ ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  return cli_exit_for(rc);
 }
 
 static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, s->fmt, t, n); }
@@ -97,6 +97,21 @@ static void set_json(cli_table *t, int col, json_t *v) {
     json_array_foreach(v, i, x) {
       if (!json_is_string(x)) continue;
       int w = snprintf(buf + o, sizeof buf - o, "%s%s", o ? "," : "", json_string_value(x));
+      if (w < 0 || (size_t)w >= sizeof buf - o) break;
+      o += (size_t)w;
+    }
+    cli_table_set(t, col, buf);
+    break;
+  }
+  case JSON_OBJECT: { /* extra fields: "name=value; name=value" */
+    char buf[4096];
+    size_t o = 0;
+    const char *k;
+    json_t *x;
+    buf[0] = 0;
+    json_object_foreach(v, k, x) {
+      if (!json_is_string(x)) continue;
+      int w = snprintf(buf + o, sizeof buf - o, "%s%s=%s", o ? "; " : "", k, json_string_value(x));
       if (w < 0 || (size_t)w >= sizeof buf - o) break;
       o += (size_t)w;
     }
@@ -205,11 +220,12 @@ static const struct {
     {"entity_code", CLI_COL_STR},   {"entity_name", CLI_COL_STR},    {"entity_kind", CLI_COL_STR},
     {"category", CLI_COL_STR},      {"subtype", CLI_COL_STR},        {"domain", CLI_COL_STR},
     {"severity", CLI_COL_STR},      {"status", CLI_COL_STR},         {"objection", CLI_COL_BOOL},
-    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"valid_from", CLI_COL_STR},
+    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"report_received", CLI_COL_BOOL},
+    {"valid_from", CLI_COL_STR},    {"display_until", CLI_COL_STR},
     {"valid_until", CLI_COL_STR},   {"amount_fen", CLI_COL_FEN},     {"list_type", CLI_COL_STR},
     {"measures", CLI_COL_STR},      {"basis", CLI_COL_STR},          {"content", CLI_COL_STR},
     {"report_delay", CLI_COL_ID},   {"on_time", CLI_COL_BOOL},       {"in_force", CLI_COL_BOOL},
-    {"displayable", CLI_COL_BOOL},
+    {"displayable", CLI_COL_BOOL},  {"extra", CLI_COL_STR},
 };
 #define N_REC_COLS_FULL ((int)(sizeof REC_COLS_FULL / sizeof REC_COLS_FULL[0]))
 
@@ -311,7 +327,7 @@ static void add_item(char *buf, size_t cap, const char *s, char sep) {
 #define CHECK_CHUNK 1000 /* codes per request: the protocol's limit */
 
 static int grow(char ***v, size_t *cap) {
-  char **nv = realloc(*v, *cap * 2 * sizeof **v);
+  char **nv = cx_realloc(*v, *cap * 2 * sizeof **v);
   if (!nv) return -1;
   *v = nv;
   *cap *= 2;
@@ -331,7 +347,7 @@ int cli_cmd_check(int argc, char **argv) {
   if (!co.file && optind >= argc) return cli_usage("check: give codes or --file F");
   /* codes: arguments, then the file's lines */
   size_t n = 0, cap = 64;
-  char **codes = malloc(cap * sizeof *codes);
+  char **codes = cx_malloc(cap * sizeof *codes);
   char *text = NULL;
   if (!codes) return CLI_EXIT_FAIL;
   for (int i = optind; i < argc; i++) {

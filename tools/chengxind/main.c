@@ -4,7 +4,7 @@
  *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
- *             [--max-conns-per-ip N] [--map-size BYTES]
+ *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]
  *
  * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
  * (no store, other schema version, port taken, token file unreadable or not private),
@@ -23,8 +23,9 @@ static void usage(FILE *f) {
           "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
-          "                 [--max-conns-per-ip N] [--map-size BYTES]\n"
+          "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
+          "  --tz ZONE           whose day is today: Asia/Shanghai (default), UTC, +HH:MM, a zone name\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --tokens FILE       lines \"token role [authorities=CODE[,CODE...]] [name]\"; roles public\n"
           "                      approval analyst submitter admin; submitter tokens need authorities=\n"
@@ -87,6 +88,14 @@ int main(int argc, char **argv) {
     i++;
     if (!strcmp(a, "--db")) {
       o.db_path = v;
+    } else if (!strcmp(a, "--tz")) {
+      int32_t off;
+      if (cx_day_set_tz(v, &off)) {
+        fprintf(stderr, "chengxind: --tz %s: expected Asia/Shanghai, UTC, +HH:MM or a zone name\n", v);
+        return 2;
+      }
+      fprintf(stderr, "chengxind: today is the day at UTC%+03d:%02d (--tz %s)\n", off / 3600,
+              (off < 0 ? -off : off) % 3600 / 60, v);
     } else if (!strcmp(a, "--tokens")) {
       o.tokens_path = v;
     } else if (!strcmp(a, "--listen")) {
