@@ -37,7 +37,7 @@
 #define CX_NET_SQUEEZE_GATE (8u << 10)        /* taking a request only while below this */
 #define CX_NET_ERROR_FRAME_MAX 1024u          /* an error frame: code + message (< 512 B) + id */
 #define CX_NET_SLICE_FRAMES 64u               /* frames one connection may have handled... */
-#define CX_NET_SLICE_US 200u                  /* ...or microseconds: see bench/abuse.sh */
+#define CX_NET_SLICE_US 50u                   /* ...or microseconds: see bench/abuse.sh */
 #define CX_NET_FRAME_TIMEOUT_DEFAULT 30u      /* seconds to complete a frame once it began */
 #define CX_NET_MAP_MIN (64ull << 30)          /* map size of a server's store (64-bit)... */
 #define CX_NET_MAP_DATA_FACTOR 8u             /* ...or this many times the data file */

@@ -79,6 +79,7 @@ struct cx_conn {
   size_t acct;          /* out.len + wout.len as last counted in lp->queued */
   int ready;            /* on lp's ready list: complete frames wait for the connection's turn */
   int squeezed;         /* held by the squeeze gate (conn_cap) as last seen */
+  int batch;            /* its last slice ran out with frames left: new input waits for its turn */
   cx_conn *rprev, *rnext;
   char peer[CX_NET_PEER_MAX]; /* client address for the audit log */
 };
@@ -347,6 +348,7 @@ static void conn_closed_cb(uv_handle_t *h) {
 }
 
 static void ready_push(cx_conn *c);
+static void conn_update_reading(cx_conn *c);
 static void ready_remove(cx_conn *c);
 
 static void conn_close(cx_conn *c) {
@@ -455,6 +457,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   if (nread == 0) return;
   c->in.len += (size_t)nread;
+  if (c->batch) { /* a pipeliner of long work: its new frames wait for its turn */
+    ready_push(c);
+    conn_update_reading(c);
+    return;
+  }
   conn_process(c);
 }
 
@@ -724,7 +731,10 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
  * connection on the loop's ready list and stops reading it (its input stays bounded). turn_cb,
  * an idle handle (which also makes the loop's poll not wait), gives the waiting connections a
  * slice each in order, until one slice's time is spent; then the loop polls, so connections
- * with new input are read before the next round.
+ * with new input are read before the next round. A connection whose last slice ran out is a
+ * batch one: new input read for it waits for its turn too, instead of getting a slice in the
+ * poll phase. So each loop iteration runs about one slice of batch work, and a client asking
+ * one thing at a time waits for about one slice, not one per pipeliner of its loop.
  */
 static void turn_cb(uv_idle_t *h);
 
@@ -806,6 +816,7 @@ static void conn_process(cx_conn *c) {
     conn_account(c);
   }
   conn_account(c);
+  c->batch = more;
   if (more) ready_push(c);
   if (lp->txn_live) {
     cx_store_txn_reset(lp->txn);
