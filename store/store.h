@@ -147,29 +147,54 @@ int cx_day_weekday(cx_day day);
 
 /**
  * Validates and normalises a unified social credit code (GB 32100-2015): trims ASCII
- * whitespace, upper-cases, then checks length (CX_ELENGTH), alphabet 0-9A-Y without I O Z S V
- * (CX_EALPHABET) and the check character (CX_ECHECKSUM). On success writes the 18 characters
- * and a NUL to out. out is untouched on failure.
+ * whitespace, upper-cases, then checks, in this order:
+ *   length 18 (CX_ELENGTH); the alphabet 0-9A-Y without I O Z S V (CX_EALPHABET);
+ *   positions 1-2, registration authority and institution type, a pair of the standard's
+ *   Annex A table (CX_EREGAUTH; see docs/data-model.md for the table);
+ *   positions 3-8, the registering authority's region: six digits whose first two are a
+ *   provincial-level code (11..65, 71, 81, 82), or 100000 for the state (CX_EREGION; the full
+ *   code is not looked up: registration codes outlive regions, see cx_store_region_get);
+ *   positions 9-17, the organisation code (GB 11714): position 17 is its check digit over
+ *   positions 9-16 (CX_EORGCODE; cx_orgcode_check_char);
+ *   position 18, the check character (CX_ECHECKSUM).
+ * On success writes the 18 characters and a NUL to out. out is untouched on failure.
  */
 int cx_uscc_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 /** The check character for the first 17 characters of a USCC (which must be in the alphabet). */
 char cx_uscc_check_char(const char code17[17]);
+/**
+ * The GB 11714 check digit of an organisation code's first 8 characters (digits and A-Z,
+ * values 0..35): weights 3,7,9,10,5,8,4,2; C9 = 11 - sum mod 11, 10 is 'X' and 11 is '0'.
+ * Inside a USCC the organisation code is positions 9-17: code[16] == cx_orgcode_check_char(code + 8).
+ */
+char cx_orgcode_check_char(const char org8[8]);
 /** Region code (GB/T 2260, positions 3-8) of a normalised USCC, as an integer (e.g. 350100). */
 uint32_t cx_uscc_region(const char code[CX_CODE_LEN]);
 
 /**
- * Validates and normalises a resident identity number (GB 11643, 18 characters; last may be
- * 'x' or 'X'): trims, upper-cases, checks length (CX_ELENGTH), digits (CX_EALPHABET), a real
- * birth date (CX_EDATE when not) and the ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
+ * Validates and normalises a resident identity number (GB 11643-1999, 18 characters; the last
+ * may be 'x' or 'X'): trims, upper-cases, checks the length (CX_ELENGTH), digits (CX_EALPHABET),
+ * positions 1-2 a province (11..65, 71, 81, 82, or 83 of Taiwan residents' residence permits;
+ * CX_EPROVINCE), positions 7-14 a real birth date, not in the future (CX_EDATE), and the
+ * ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
  */
 int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 char cx_idcard_check_char(const char id17[17]);
 
 /**
- * Normalises either kind of code: a string of 18 digits (or 17 digits + X) whose check passes as
- * an ID number is an ID number; anything else is validated as a USCC. Sets *is_person.
+ * Normalises either kind of code, when the kind is not known: a string that passes every
+ * check of cx_idcard_normalize is an ID number; anything else is validated as a USCC. Sets
+ * *is_person. On failure the error is the ID number's when the string is ID-shaped and fails
+ * only the check character, or fails the province or birth date with a matching check
+ * character; otherwise the USCC's. Where the kind is known (an organisation's record), use
+ * the validator of that kind: an all-digit USCC can pass as an ID number (cx_batch_put does).
  */
 int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *is_person);
+/**
+ * "<field>: <reason, with the positions>" (static) for an error rc of the validators above;
+ * field "authority_code" when authority is non-zero, else "entity_code".
+ */
+const char *cx_code_why(int rc, int authority);
 /** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8). */
 uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
 /**

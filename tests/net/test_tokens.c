@@ -15,7 +15,8 @@ TestSuite(token_file);
 /* A valid USCC of a government body ("11") numbered n. */
 static void uscc(unsigned n, char out[CX_CODE_LEN + 1]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "11350100%09u", n % 1000000000u);
+  snprintf(c17, sizeof c17, "11350100%08u0", n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(out, c17, 17);
   out[17] = cx_uscc_check_char(c17);
   out[18] = 0;
