@@ -180,20 +180,33 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   const char *msg_ = NULL;
   cx_record r = *in;
   char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
-  int is_person = 0;
-  if (cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person))
-    FAIL(CX_EINVALCODE, "entity_code: not a valid USCC or ID number");
-  if (r.entity_kind == CX_KIND_UNSET) r.entity_kind = cx_kind_from_code(code, is_person);
+  int is_person = 0, crc;
+  if (r.entity_kind == CX_KIND_UNSET) {
+    if ((crc = cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person)))
+      FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
+    r.entity_kind = cx_kind_from_code(code, is_person);
+  }
   if (r.entity_kind >= CX_KIND_COUNT) FAIL(CX_EBADREQ, "entity_kind: out of range");
   int wants_person = r.entity_kind == CX_KIND_CIVIL_SERVANT || r.entity_kind == CX_KIND_PERSON;
-  if (wants_person && !is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
-  if (!wants_person && is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  /* The kind says which standard the code follows: an organisation's code is validated as a
+   * USCC only (an all-digit USCC may also read as an ID number), a person's as an ID number. */
+  crc = wants_person ? cx_idcard_normalize(r.entity_code.p, r.entity_code.n, code)
+                     : cx_uscc_normalize(r.entity_code.p, r.entity_code.n, code);
+  if (crc) {
+    char other[CX_CODE_LEN + 1];
+    int p = 0;
+    if (cx_code_normalize(r.entity_code.p, r.entity_code.n, other, &p) == 0 && p != wants_person)
+      FAIL(CX_EINVALCODE, wants_person ? "entity_code: this entity_kind needs an ID number"
+                                       : "entity_code: this entity_kind needs a USCC");
+    FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
+  }
+  is_person = wants_person;
   if (b->last_araw_n && r.authority_code.n == b->last_araw_n &&
       memcmp(r.authority_code.p, b->last_araw, b->last_araw_n) == 0) {
     memcpy(acode, b->last_acode, sizeof acode);
   } else {
-    if (cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode))
-      FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+    if ((crc = cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode)))
+      FAIL(CX_EINVALCODE, cx_code_why(crc, 1));
     if (r.authority_code.n <= sizeof b->last_araw) {
       memcpy(b->last_araw, r.authority_code.p, r.authority_code.n);
       b->last_araw_n = r.authority_code.n;
@@ -281,8 +294,8 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   int rc;
   const char *msg_ = NULL;
   char acode[CX_CODE_LEN + 1];
-  if (cx_uscc_normalize(authority_code.p, authority_code.n, acode))
-    FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  int crc = cx_uscc_normalize(authority_code.p, authority_code.n, acode);
+  if (crc) FAIL(CX_EINVALCODE, cx_code_why(crc, 1));
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");
   if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");

@@ -452,3 +452,68 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
 
 Test(batch, hits_past_512_spill_into_chunks_newest_first) { many_hits(10, 1700, 512); }
 Test(batch, hits_spill_when_the_string_area_is_full) { many_hits(128, 1200, 65535 / (128 + 18)); }
+
+/* ---- the entity's kind decides which standard its code follows ---- */
+
+/* A government body's all-digit code that also reads as an ID number (province 11, born
+ * 1949-12-31, a check character both standards agree on). */
+static void both_kinds_code(char out[19]) {
+  for (unsigned k = 0; k < 10000; k++) {
+    char c[19];
+    snprintf(c, sizeof c, "11110119491231%04u", k); /* region 110119, org code 491231.. */
+    c[16] = cx_orgcode_check_char(c + 8);
+    c[17] = cx_uscc_check_char(c);
+    c[18] = 0;
+    if (c[16] >= '0' && c[16] <= '9' && cx_idcard_check_char(c) == c[17]) {
+      char o[19];
+      int person = -1;
+      cr_assert_eq(cx_uscc_normalize(c, 18, o), 0, "%s", c);
+      cr_assert_eq(cx_code_normalize(c, 18, o, &person), 0, "%s", c);
+      cr_assert_eq(person, 1, "%s reads as an ID number", c);
+      memcpy(out, c, 19);
+      return;
+    }
+  }
+  cr_assert_fail("no code of both kinds");
+}
+
+Test(batch, an_organisations_code_is_validated_as_a_uscc_only) {
+  char c[19], p[19], u[19];
+  both_kinds_code(c);
+  fx_idcard(7, p);
+  fx_uscc(7, u);
+  cx_record r, x;
+  fx_record(&r, c, "某某局", A1, "K1", fx_day(2024, 1, 10));
+  r.entity_kind = CX_KIND_GOVERNMENT; /* before: refused, the code read as an ID number */
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cx_summary s;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_summary_get(t, c, &s), 0);
+  cr_assert_eq(s.kind, CX_KIND_GOVERNMENT);
+  cr_assert_eq(s.region, 110119u); /* positions 3-8, not 1-6 */
+  cx_store_txn_end(t);
+  /* Each kind with the other kind's code says so; with a bad code, what is wrong and where. */
+  x = r; x.entity_code = cx_str_c(p); x.entity_kind = CX_KIND_ENTERPRISE;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  x = r; x.entity_code = cx_str_c(u); x.entity_kind = CX_KIND_PERSON;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
+  x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_ENTERPRISE;
+  expect_put_error(&x, CX_EINVALCODE, "positions 3-8");
+  x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_UNSET;
+  expect_put_error(&x, CX_EINVALCODE, "positions 3-8");
+  char badorg[19];
+  memcpy(badorg, u, 19);
+  badorg[16] = badorg[16] == '1' ? '2' : '1';
+  badorg[17] = cx_uscc_check_char(badorg);
+  x = r; x.authority_code = cx_str_c(badorg);
+  expect_put_error(&x, CX_EINVALCODE, "authority_code: position 17");
+  char id99[19] = "99010519491231002";
+  id99[17] = cx_idcard_check_char(id99);
+  id99[18] = 0;
+  x = r; x.entity_code = cx_str_c(id99); x.entity_kind = CX_KIND_PERSON;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: positions 1-2 of the ID number");
+}
