@@ -57,7 +57,8 @@ static int code_ok(cx_str s) {
   return 1;
 }
 
-static int utf8_ok(cx_str s) {
+/* Well-formed UTF-8 without control characters other than tab (shared with regions.c). */
+int cx__utf8_ok(cx_str s) {
   const unsigned char *p = (const unsigned char *)s.p;
   uint32_t i = 0;
   while (i < s.n) {
@@ -72,7 +73,7 @@ static int utf8_ok(cx_str s) {
   return 1;
 }
 
-static int name_ok(cx_str s, size_t cap) { return s.n > 0 && s.n < cap && utf8_ok(s); }
+static int name_ok(cx_str s, size_t cap) { return s.n > 0 && s.n < cap && cx__utf8_ok(s); }
 
 static void copy(char *dst, cx_str s) {
   memcpy(dst, s.p, s.n);
@@ -449,35 +450,6 @@ int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line)
       case CX_EFFECT_REVIEW: out->review[a] |= bit; break;
       default: out->incentive[a] |= bit; break;
       }
-    }
-  }
-  return 0;
-}
-
-/* ===================================================================== regions */
-
-int cx_regions_validate(const char *text, size_t n, int *bad_line) {
-  int line = 0;
-  size_t i = 0;
-  if (!text) n = 0;
-  while (i < n) {
-    size_t e = i;
-    while (e < n && text[e] != '\n') e++;
-    line++;
-    const char *p = text + i;
-    size_t len = e - i;
-    i = e + 1;
-    if (len && p[len - 1] == '\r') len--;
-    if (len == 0 || p[0] == '#') continue;
-    int ok = len > 7 && p[6] == '\t';
-    for (int k = 0; ok && k < 6; k++) ok = p[k] >= '0' && p[k] <= '9';
-    if (ok) {
-      cx_str name = {p + 7, (uint32_t)(len - 7)};
-      ok = name.n > 0 && memchr(name.p, '\t', name.n) == NULL && utf8_ok(name);
-    }
-    if (!ok) {
-      if (bad_line) *bad_line = line;
-      return CX_EBADREQ;
     }
   }
   return 0;

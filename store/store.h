@@ -12,8 +12,9 @@
  *   authorities  'c' + authority code -> id (u32) ; 'i' + id BE -> code NUL name
  *   names        normalised name + 0x00 + entity code -> (empty)
  *   rollup       cube id (u8) + month (u16 BE) + cube dims (u32 BE each) -> cx_rollup_cell
- *   regions      region code (u32 BE) -> UTF-8 name
- *   data         "catalog" | "calendar" | "regions" -> the operator's text file as loaded
+ *   regions      region code (u32 BE) -> UTF-8 name; 'H' + code (u32 BE) -> first year, last
+ *                year (u16 BE each), name: the historic table (see cx_store_region_get)
+ *   data         "catalog" | "calendar" | "regions" | "regions_history" -> the text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
  *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
@@ -370,14 +371,31 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
 /* ===================================================================== regions */
 
 /**
- * Region table (GB/T 2260): one "code<TAB>name" per line, 6-digit codes; provinces end in 0000,
- * cities in 00. See data/regions.tsv and docs/data-model.md for its source.
+ * Region tables (GB/T 2260 codes; the shipped ones and their source: data/README.md).
+ *
+ * The current table (data file "regions", data/regions.tsv): one "code<TAB>name" per line,
+ * 6-digit codes (provinces end in 0000, prefecture level in 00), ascending: a code out of order
+ * or repeated is a bad line, as is a name that is empty, over 255 bytes, not UTF-8 or holding
+ * a control character.
+ *
+ * The historic table (data file "regions_history", data/regions_history.tsv): codes no longer
+ * in use, one "code<TAB>name<TAB>first<TAB>last" per line: the code had that name from the
+ * table of 31 December of year `first` until it went out of use in year `last`
+ * (1949 <= first < last <= 2100). Codes ascending; a code may have several lines (renamed,
+ * or dropped and reinstated), in year order and apart (first >= the previous line's last).
+ *
+ * '#' starts a comment line; empty lines and "\r\n" endings are allowed in both. Each
+ * validator returns 0, or CX_EBADREQ with *bad_line (1-based) the first bad line.
  */
 int cx_regions_validate(const char *text, size_t n, int *bad_line);
+int cx_regions_history_validate(const char *text, size_t n, int *bad_line);
+/** 1 when the first entry of text has three fields or more: a historic table, not a current one. */
+int cx_regions_is_history(const char *text, size_t n);
 
 /* Embedded copies of the project's data files (generated at build time from data/). */
-extern const char cx_data_regions[], cx_data_catalog[], cx_data_calendar[];
-extern const size_t cx_data_regions_len, cx_data_catalog_len, cx_data_calendar_len;
+extern const char cx_data_regions[], cx_data_regions_history[], cx_data_catalog[], cx_data_calendar[];
+extern const size_t cx_data_regions_len, cx_data_regions_history_len, cx_data_catalog_len,
+    cx_data_calendar_len;
 
 /* ===================================================================== records */
 
@@ -589,7 +607,8 @@ const cx_catalog *cx_store_catalog(const cx_store *st);
 
 typedef struct cx_store_info {
   uint32_t schema_version;
-  uint64_t entities, records, authorities, rollup_cells, regions;
+  uint64_t entities, records, authorities, rollup_cells;
+  uint64_t regions, regions_historic; /* entries of the current and the historic region table */
   uint64_t map_size, map_used, page_size;
   uint32_t max_readers;
   uint32_t readers_used; /* reader slots held now: live and reset txns of every process, and
@@ -695,7 +714,19 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
 int cx_store_authority_get(cx_txn *t, uint32_t id, cx_str *code, cx_str *name);
 /** Authority id of a code. CX_ENOTFOUND. */
 int cx_store_authority_find(cx_txn *t, cx_str code, uint32_t *id);
-/** Region name of a GB/T 2260 code (province: 350000, city: 350100, county: 350102). */
+/** A region of cx_store_region_get. name points into the map (valid until the txn ends). */
+typedef struct cx_region {
+  cx_str name;
+  uint16_t first_year, last_year; /* 0, 0: a current code; else historic: in use from first_year
+                                     until last_year (see the historic table above) */
+} cx_region;
+/**
+ * The region of a GB/T 2260 code (province: 350000, city: 350100, county: 350102): from the
+ * current table, or, when it has no such code, from the historic one (last_year != 0), under
+ * the newest name the code had. CX_ENOTFOUND when neither has it.
+ */
+int cx_store_region_get(cx_txn *t, uint32_t code, cx_region *out);
+/** cx_store_region_get's name alone: a historic code's name is returned like a current one. */
 int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name);
 
 /**
@@ -716,7 +747,7 @@ typedef int (*cx_rollup_fn)(void *ctx, uint32_t month, const uint32_t *dims,
 int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
                          cx_rollup_fn fn, void *ctx);
 
-/** The stored text of a data file ("catalog", "calendar", "regions"). */
+/** The stored text of a data file ("catalog", "calendar", "regions", "regions_history"). */
 int cx_store_data_get(cx_txn *t, const char *name, cx_str *text);
 
 /* ---- writes ---- */
@@ -828,9 +859,9 @@ int cx_batch_commit(cx_batch *b, cx_batch_result *res);
 void cx_batch_abort(cx_batch *b);
 
 /**
- * Replaces a data file ("catalog", "calendar", "regions") after validating it, and rebuilds
- * what depends on it (summaries for the catalogue, rollups for the calendar) in the same txn.
- * CX_EBADREQ + *bad_line.
+ * Replaces a data file ("catalog", "calendar", "regions", "regions_history") after validating
+ * it, and rebuilds what depends on it (summaries for the catalogue, rollups for the calendar,
+ * the regions DB from both region tables) in the same txn. CX_EBADREQ + *bad_line.
  */
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line);
 

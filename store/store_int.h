@@ -351,7 +351,18 @@ int cx__store_grow(cx_store *st);
 int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn);
 /** Rebuilds every summary from the records (after a catalogue change). */
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today);
-int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n);
+
+/* ---- regions (regions.c) ----
+ * regions DB: current entries key code (u32 BE, 4 B) -> name; historic entries key 'H' + code
+ * (u32 BE, 5 B: all after the current ones) -> first year (u16 BE), last year (u16 BE), name. */
+#define CX_REGION_HIST_TAG 'H'
+/** Empties the regions DB and loads both tables (validated texts; either may be empty). */
+int cx__regions_load(cx_store *st, MDB_txn *txn, const char *cur, size_t cur_n, const char *hist,
+                     size_t hist_n);
+/** Entries of the regions DB: current and historic. */
+int cx__regions_count(cx_store *st, MDB_txn *txn, uint64_t *current, uint64_t *historic);
+/** Well-formed UTF-8, no control characters but tab (catalog.c). */
+int cx__utf8_ok(cx_str s);
 
 /* ---- audit log (audit.c) ----
  * Audit value, version 1 (key: seq u64 BE, 1, 2, 3 ...; append-only):

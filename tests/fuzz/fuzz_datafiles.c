@@ -91,6 +91,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = cx_regions_validate(text, n, &bad);
     CHECK(rc == 0 || rc == CX_EBADREQ);
     if (rc) CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+    bad = 0;
+    rc = cx_regions_history_validate(text, n, &bad);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    if (rc) CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+    (void)cx_regions_is_history(text, n);
     break;
   }
   }
