@@ -75,8 +75,10 @@ static const cmd CMDS[] = {
      "usage: chengxin load-catalog --db PATH FILE\n"},
     {"load-calendar", cli_cmd_load, "replace the store's working-day calendar",
      "usage: chengxin load-calendar --db PATH FILE\n"},
-    {"load-regions", cli_cmd_load, "replace the store's region table",
-     "usage: chengxin load-regions --db PATH FILE\n"},
+    {"load-regions", cli_cmd_load, "replace the store's region table, current or historic",
+     "usage: chengxin load-regions --db PATH FILE\n"
+     "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
+     "  year, last year): a file whose lines carry years replaces the historic table\n"},
     {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
      "usage: chengxin verify --db PATH [--quiet]\n"
      "\n"
