@@ -7,6 +7,7 @@
  * read in place from the frame, results are packed straight from the map snapshot.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -366,7 +367,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   msgpack_packer *pk = c->x->pk;
   const cx_record *r = v->r;
   c->n++;
-  msgpack_pack_map(pk, 25);
+  msgpack_pack_map(pk, 26);
   pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
   pk_key(pk, "authority_code"); pk_cx(pk, r->authority_code);
   pk_key(pk, "authority_name"); pk_cx(pk, r->authority_name);
@@ -381,6 +382,8 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   pk_key(pk, "objection"); if (r->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "decision_date"); pk_day(pk, r->decision_date);
   pk_key(pk, "report_date"); pk_day(pk, r->report_date);
+  pk_key(pk, "report_received");
+  if (r->report_received) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "valid_from"); pk_day(pk, r->valid_from);
   pk_key(pk, "valid_until"); pk_day(pk, r->valid_until);
   pk_key(pk, "amount_fen"); msgpack_pack_int64(pk, r->amount_fen);
@@ -771,6 +774,7 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
     }
     for (int i = 0; i < sp.n_metrics; i++) {
       if (metric_is_int(sp.metrics[i])) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
+      else if (isnan(row->vals[i])) msgpack_pack_nil(pk); /* no data */
       else msgpack_pack_double(pk, row->vals[i]);
     }
     if (x->out->len - start > CX_NET_AGG_MAX_ANSWER) {

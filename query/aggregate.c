@@ -12,6 +12,7 @@
  */
 #include "query_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -302,13 +303,14 @@ static double metric(const acc *c, int m) {
   case CX_M_AMOUNT: return (double)c->amount;
   case CX_M_IN_FORCE: return (double)c->in_force;
   case CX_M_ON_TIME: return (double)c->on_time;
-  case CX_M_ON_TIME_RATE: return c->reported ? (double)c->on_time / (double)c->reported : 0.0;
-  case CX_M_REPORT_DELAY: return c->reported ? (double)c->delay_sum / (double)c->reported : 0.0;
+  /* A rate or a mean without data is not 0: NAN, which the doors write as null / n/a. */
+  case CX_M_ON_TIME_RATE: return c->reported ? (double)c->on_time / (double)c->reported : NAN;
+  case CX_M_REPORT_DELAY: return c->reported ? (double)c->delay_sum / (double)c->reported : NAN;
   case CX_M_REPAIRED: return (double)c->repaired;
   case CX_M_LOSS_RATE:
-    return c->won + c->lost ? (double)c->lost / (double)(c->won + c->lost) : 0.0;
+    return c->won + c->lost ? (double)c->lost / (double)(c->won + c->lost) : NAN;
   case CX_M_KEPT_RATE:
-    return c->kept + c->broken ? (double)c->kept / (double)(c->kept + c->broken) : 0.0;
+    return c->kept + c->broken ? (double)c->kept / (double)(c->kept + c->broken) : NAN;
   default: return 0.0;
   }
 }
@@ -328,7 +330,12 @@ static int row_cmp(const void *x, const void *y, void *vctx) {
       r = ka < kb ? -1 : ka > kb;
     } else {
       double va = a->vals[s->col - (int)s->n_group], vb = b->vals[s->col - (int)s->n_group];
-      r = va < vb ? -1 : va > vb;
+      if (isnan(va) || isnan(vb)) { /* no data sorts last, ascending or descending */
+        r = isnan(va) - isnan(vb);
+        if (r) return r;
+      } else {
+        r = va < vb ? -1 : va > vb;
+      }
     }
     if (s->desc) r = -r;
     if (r) return r;

@@ -261,7 +261,8 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
  * count < CX_AGG_MIN_PUBLIC_CELL removed (before limit); its as_of must be today
  * (CX_EPUBLICDAY). Allocates the rows (not a hot path).
  *  - no metrics: one metric, count (rows[i].vals[0]); as_of CX_DAY_NONE: today;
- *  - rates are 0 when their denominator is 0: on_time_rate = on_time / reported,
+ *  - rates and means are NAN when their denominator is 0 (no data, not 0%; sorted last):
+ *    on_time_rate = on_time / reported,
  *    report_delay = delay_sum / reported (mean working days, negative delays count 0),
  *    loss_rate = lost / (won + lost), kept_rate = kept / (kept + broken);
  *  - rows are ordered by column `order` (asc, or desc), then by the group keys ascending;

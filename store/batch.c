@@ -244,6 +244,16 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.valid_until != CX_DAY_OPEN && r.valid_until <= r.valid_from)
     FAIL(CX_EDATE, "valid_until: must be after valid_from");
   if (r.report_date == CX_DAY_OPEN) FAIL(CX_EDATE, "report_date: not a day");
+  /* No report date: the platform's receipt day is when it was reported to the platform (a
+   * replacement keeps the first receipt day, at commit). Not for a decision after today. */
+  r.report_received = 0;
+  if (r.report_date == CX_DAY_NONE) {
+    cx_day today = cx_day_today();
+    if (today >= r.decision_date) {
+      r.report_date = today;
+      r.report_received = 1;
+    }
+  }
   if (r.report_date != CX_DAY_NONE && r.report_date < r.decision_date)
     FAIL(CX_EDATE, "report_date: before decision_date");
   if (r.amount_fen < 0) FAIL(CX_EBADREQ, "amount_fen: negative");
@@ -775,6 +785,12 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         res->bad_put = op->put_index;
         err = CX_EBADREQ;
         goto fail;
+      }
+      /* A row without a report date was received again: the first receipt is the report. */
+      if (nr.report_received && old.report_date != CX_DAY_NONE) {
+        nr.report_date = old.report_date;
+        nr.report_received = old.report_received;
+        cx__rec_timeliness(st->calendar, &nr);
       }
       /* The lifecycle state is the store's: a re-sent row keeps it, unless it revokes. */
       int feed_revoke = nr.status == CX_ST_REVOKED && old.status != CX_ST_REVOKED;

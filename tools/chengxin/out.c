@@ -103,7 +103,7 @@ static const char *cell(const cli_table *t, size_t r, int c) {
 /* The decorated text of a cell for the table format. */
 static const char *pretty(const cli_table *t, size_t r, int c, char *buf, size_t cap) {
   const char *s = cell(t, r, c);
-  if (!*s) return s;
+  if (!*s) return t->types[c] == CLI_COL_RATE || t->types[c] == CLI_COL_NUM ? "n/a" : s; /* no data */
   switch (t->types[c]) {
   case CLI_COL_INT: {
     char *end;

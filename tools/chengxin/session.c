@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "session.h"
@@ -133,6 +134,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   json_object_set_new(o, "content", jstr(r->content));
   json_object_set_new(o, "report_delay", json_integer(r->report_delay));
   json_object_set_new(o, "on_time", json_boolean(r->on_time));
+  json_object_set_new(o, "report_received", json_boolean(r->report_received));
   json_object_set_new(o, "in_force", json_boolean(v->in_force));
   json_object_set_new(o, "displayable", json_boolean(v->displayable));
   json_array_append_new(arr, o);
@@ -336,7 +338,7 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
       if (metric_is_int(sp.metrics[k]))
         json_array_append_new(jr, json_integer((json_int_t)row->vals[k]));
       else
-        json_array_append_new(jr, json_real(row->vals[k]));
+        json_array_append_new(jr, isnan(row->vals[k]) ? json_null() : json_real(row->vals[k]));
     }
     json_array_append_new(rows, jr);
   }
