@@ -116,6 +116,7 @@ Test(regions, a_uscc_whose_region_is_historic_is_named) {
   snprintf(code, sizeof code, "91120225%08u0", 3000123u);
   code[16] = cx_orgcode_check_char(code + 8);
   code[17] = cx_uscc_check_char(code);
+  code[18] = 0;
   char out[19];
   cr_assert_eq(cx_uscc_normalize(code, 18, out), 0);
   char id[19] = "11010319800101001";
