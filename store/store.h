@@ -220,6 +220,34 @@ int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
  */
 int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
 
+/**
+ * Statutory holidays (法定节假日) of a Gregorian year (1971..2099), by the edition of the
+ * 全国年节及纪念日放假办法 in force on the day:
+ *   to 1999-09-17      1949 edition, 7 days: 元旦 01-01; 春节 正月初一..初三; 劳动节 05-01;
+ *                      国庆 10-01, 10-02
+ *   1999-09-18 ..      国务院令第270号 (in force when published), 10 days: 元旦; 春节 初一..初三;
+ *                      劳动节 05-01..03; 国庆 10-01..03 (the week-long breaks came from 调休)
+ *   2008-01-01 ..      国务院令第513号, 11 days: 元旦; 春节 除夕, 初一, 初二; 清明; 劳动节 05-01;
+ *                      端午 五月初五; 中秋 八月十五; 国庆 10-01..03
+ *   2014-01-01 ..      国务院令第644号, 11 days: as 2008, 春节 初一..初三 instead of 除夕..初二
+ *   2025-01-01 ..      国务院令第795号, 13 days: 元旦; 春节 除夕..初三; 清明; 劳动节 05-01, 05-02;
+ *                      端午; 中秋; 国庆 10-01..03
+ * 除夕 is the day before 正月初一 (the 29th or the 30th of 腊月); 清明 is the day of the solar
+ * term. Writes *n days to out, ascending, each day once (中秋 fell on 10-01 in 2020: 10 days
+ * that year); CX_EDATE for a year outside the range (out untouched). Pure.
+ */
+#define CX_CAL_STATUTORY_MAX 13 /* statutory holidays in one year, at most */
+int cx_calendar_statutory(int year, cx_day out[CX_CAL_STATUTORY_MAX], int *n);
+/**
+ * Day d of lunar month m (1..12; leap: the 闰月 that follows month m) of lunar year y (the year
+ * whose 正月初一 falls in Gregorian year y), from the table of lunar months in calendar.c
+ * (1900..2100). CX_EDATE when y is outside the table, the month has no such day, leap is set
+ * and y has no 闰 m, or the day is before 1971. 春节 = cx_day_from_lunar(y, 1, 1, 0).
+ */
+int cx_day_from_lunar(int y, int m, int d, int leap, cx_day *out);
+/** The day of the 清明 solar term of year y (1971..2099: April 4 or 5, Beijing time). CX_EDATE. */
+int cx_day_qingming(int y, cx_day *out);
+
 /** Reporting deadline: a record is on time when reported within this many working days. */
 #define CX_REPORT_DEADLINE_WORKDAYS 7
 

@@ -1,4 +1,6 @@
-/* test_calendar.c — the working-day calendar and the shipped holiday file (store/calendar.c). */
+/* test_calendar.c — the working-day calendar, the shipped holiday file, and the statutory
+ * holidays computed from the 全国年节及纪念日放假办法 with the lunar table and 清明 checked
+ * against astronomy (store/calendar.c). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,27 @@ static cx_day day(const char *s) {
   return d;
 }
 
+static cx_day ymd(int y, int m, int d) {
+  cx_day x = 0;
+  cr_assert_eq(cx_day_from_ymd(y, m, d, &x), 0, "%d-%d-%d", y, m, d);
+  return x;
+}
+
 /* Reference: count day by day. */
 static int32_t slow_workdays(const cx_calendar *c, cx_day a, cx_day b) {
   int32_t n = 0;
   for (cx_day d = a + 1; d <= b && b > a; d++) n += cx_calendar_is_workday(c, d);
   return n;
+}
+
+static int is_statutory(cx_day d) {
+  int y, n = 0;
+  cx_day s[CX_CAL_STATUTORY_MAX];
+  cx_day_to_ymd(d, &y, NULL, NULL);
+  cr_assert_eq(cx_calendar_statutory(y, s, &n), 0);
+  for (int i = 0; i < n; i++)
+    if (s[i] == d) return 1;
+  return 0;
 }
 
 TestSuite(calendar, .init = setup, .fini = teardown);
@@ -72,6 +90,178 @@ Test(calendar, working_days_per_year) {
     cr_assert_eq(cx_calendar_workdays(cal, a, b), want[i].n, "%d", want[i].y);
   }
 }
+
+/* ------------------------------------------------------------------ statutory holidays */
+
+static void expect_statutory(int year, const char *const *want, int n_want) {
+  cx_day s[CX_CAL_STATUTORY_MAX];
+  int n = -1;
+  cr_assert_eq(cx_calendar_statutory(year, s, &n), 0);
+  cr_assert_eq(n, n_want, "%d: %d days", year, n);
+  for (int i = 0; i < n; i++) {
+    char got[11];
+    cx_day_format(s[i], got);
+    cr_assert_str_eq(got, want[i], "%d #%d", year, i);
+  }
+}
+
+/* Each edition of the 放假办法 by its date of force: 1949 (7 days), 国务院令第270号 from
+ * 1999-09-18 (10), 第513号 from 2008 (11, with 除夕), 第644号 from 2014 (11, 初三 for 除夕),
+ * 第795号 from 2025 (13). */
+Test(calendar, statutory_days_follow_the_edition_in_force) {
+  static const char *const y1998[] = {"1998-01-01", "1998-01-28", "1998-01-29", "1998-01-30",
+                                      "1998-05-01", "1998-10-01", "1998-10-02"};
+  /* 1999: 劳动节 still one day (the 1999 edition came in September), 国庆 three. */
+  static const char *const y1999[] = {"1999-01-01", "1999-02-16", "1999-02-17", "1999-02-18",
+                                      "1999-05-01", "1999-10-01", "1999-10-02", "1999-10-03"};
+  static const char *const y2007[] = {"2007-01-01", "2007-02-18", "2007-02-19", "2007-02-20",
+                                      "2007-05-01", "2007-05-02", "2007-05-03", "2007-10-01",
+                                      "2007-10-02", "2007-10-03"};
+  static const char *const y2008[] = {"2008-01-01", "2008-02-06", "2008-02-07", "2008-02-08",
+                                      "2008-04-04", "2008-05-01", "2008-06-08", "2008-09-14",
+                                      "2008-10-01", "2008-10-02", "2008-10-03"};
+  static const char *const y2014[] = {"2014-01-01", "2014-01-31", "2014-02-01", "2014-02-02",
+                                      "2014-04-05", "2014-05-01", "2014-06-02", "2014-09-08",
+                                      "2014-10-01", "2014-10-02", "2014-10-03"};
+  static const char *const y2024[] = {"2024-01-01", "2024-02-10", "2024-02-11", "2024-02-12",
+                                      "2024-04-04", "2024-05-01", "2024-06-10", "2024-09-17",
+                                      "2024-10-01", "2024-10-02", "2024-10-03"};
+  static const char *const y2025[] = {"2025-01-01", "2025-01-28", "2025-01-29", "2025-01-30",
+                                      "2025-01-31", "2025-04-04", "2025-05-01", "2025-05-02",
+                                      "2025-05-31", "2025-10-01", "2025-10-02", "2025-10-03",
+                                      "2025-10-06"};
+  /* 2020: 中秋 on 10-01, one day for two holidays. */
+  static const char *const y2020[] = {"2020-01-01", "2020-01-25", "2020-01-26", "2020-01-27",
+                                      "2020-04-04", "2020-05-01", "2020-06-25", "2020-10-01",
+                                      "2020-10-02", "2020-10-03"};
+  expect_statutory(1998, y1998, 7);
+  expect_statutory(1999, y1999, 8);
+  expect_statutory(2007, y2007, 10);
+  expect_statutory(2008, y2008, 11);
+  expect_statutory(2014, y2014, 11);
+  expect_statutory(2020, y2020, 10);
+  expect_statutory(2024, y2024, 11);
+  expect_statutory(2025, y2025, 13);
+  cx_day s[CX_CAL_STATUTORY_MAX] = {0};
+  int n = -1;
+  cr_assert_eq(cx_calendar_statutory(1970, s, &n), CX_EDATE);
+  cr_assert_eq(cx_calendar_statutory(2100, s, &n), CX_EDATE);
+  cr_assert_eq(n, -1);
+}
+
+Test(calendar, may_2_is_a_statutory_holiday_from_2025) {
+  cr_assert(!is_statutory(day("2024-05-02")));
+  cr_assert(is_statutory(day("2025-05-02")));
+  cr_assert(is_statutory(day("2031-05-02")));
+  cr_assert(!is_statutory(day("2025-05-03")));
+}
+
+/* ------------------------------------------------------------------ lunar dates, 清明 */
+
+Test(calendar, lunar_festivals_and_qingming_match_known_dates_2020_to_2030) {
+  static const struct { const char *spring, *eve, *qingming, *dragon, *mid; } want[] = {
+      {"2020-01-25", "2020-01-24", "2020-04-04", "2020-06-25", "2020-10-01"},
+      {"2021-02-12", "2021-02-11", "2021-04-04", "2021-06-14", "2021-09-21"},
+      {"2022-02-01", "2022-01-31", "2022-04-05", "2022-06-03", "2022-09-10"},
+      {"2023-01-22", "2023-01-21", "2023-04-05", "2023-06-22", "2023-09-29"},
+      {"2024-02-10", "2024-02-09", "2024-04-04", "2024-06-10", "2024-09-17"},
+      {"2025-01-29", "2025-01-28", "2025-04-04", "2025-05-31", "2025-10-06"},
+      {"2026-02-17", "2026-02-16", "2026-04-05", "2026-06-19", "2026-09-25"},
+      {"2027-02-06", "2027-02-05", "2027-04-05", "2027-06-09", "2027-09-15"},
+      {"2028-01-26", "2028-01-25", "2028-04-04", "2028-05-28", "2028-10-03"},
+      {"2029-02-13", "2029-02-12", "2029-04-04", "2029-06-16", "2029-09-22"},
+      {"2030-02-03", "2030-02-02", "2030-04-05", "2030-06-05", "2030-09-12"},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    int y = 2020 + (int)i;
+    cx_day d;
+    cr_assert_eq(cx_day_from_lunar(y, 1, 1, 0, &d), 0);
+    cr_assert_eq(d, day(want[i].spring), "%d 春节", y);
+    cr_assert_eq(d - 1, day(want[i].eve), "%d 除夕", y);
+    cr_assert_eq(cx_day_qingming(y, &d), 0);
+    cr_assert_eq(d, day(want[i].qingming), "%d 清明", y);
+    cr_assert_eq(cx_day_from_lunar(y, 5, 5, 0, &d), 0);
+    cr_assert_eq(d, day(want[i].dragon), "%d 端午", y);
+    cr_assert_eq(cx_day_from_lunar(y, 8, 15, 0, &d), 0);
+    cr_assert_eq(d, day(want[i].mid), "%d 中秋", y);
+  }
+}
+
+/*
+ * Reference dates for 1990..2099 (MMDD per year; 清明: the day of April), computed from
+ * astronomy, not from the lunar table: new moons and solar terms in Beijing time (UTC+8) with
+ * PyEphem 4.1.4 (Debian python3-ephem), the month holding the winter solstice being 十一月
+ * and the first month of a 13-month year without a major term the 闰月 — printed by
+ * data/calendar_astro.py, which also compares the table word by word.
+ */
+static const char spring_1990[] =
+    "01270215020401230210013102190207012802160205012402120201012202090129021802070126"
+    "02140203012302100131021902080128021602050125021202010122021001290217020601260213"
+    "02030123021101310219020801280215020401240212020101220210013002170206012602140202"
+    "01230211020102190208012802150204012402120202012102090129021702050126021402030123"
+    "02110131021902070127021502050124021202020122020901290217020601260214020301240210"
+    "0130021802070127021502050125021202010121";
+static const char dragon_1990[] =
+    "05280616060506240613060206200609053006180606062506150604062206110531061906080528"
+    "06160606062306120602062006090530061806070625061406030622061005310619060905280616"
+    "06050624061206010620061005300618060705270614060306220611053106190608052906150604"
+    "06230613060106200610053006170606062506140603062206110601061906080528061606040623"
+    "06130602062006100530061706060624061406040622061106010619060705270615060506230613"
+    "0602062106090529061706060624061406040623";
+static const char mid_1990[] =
+    "10030922091109300920090909270916100509240912100109210911092809181006092509141003"
+    "09220912093009190908092709151004092409131001092109100929091710060925091510030922"
+    "09121001091909080927091610040924091310020920091009280917100509250915100409220911"
+    "09300919090709260916100509240913100209210909092809171006092509151003092309110929"
+    "09190908092609161005092409121001092009100928091710060926091410030922091109290918"
+    "0908092709161005092409130930092009090929";
+static const char qingming_1990[] =
+    "55455545554555455544554455445544554455445544554455444544454445444544454445444544454444444444444444444444444444";
+
+static void expect_mmdd(const char *ref, int i, int y, cx_day got, const char *what) {
+  int m = (ref[4 * i] - '0') * 10 + (ref[4 * i + 1] - '0');
+  int d = (ref[4 * i + 2] - '0') * 10 + (ref[4 * i + 3] - '0');
+  cr_assert_eq(got, ymd(y, m, d), "%d %s: want %02d-%02d", y, what, m, d);
+}
+
+Test(calendar, lunar_festivals_and_qingming_match_astronomy_1990_to_2099) {
+  cr_assert_eq(strlen(spring_1990), 4 * 110);
+  cr_assert_eq(strlen(dragon_1990), 4 * 110);
+  cr_assert_eq(strlen(mid_1990), 4 * 110);
+  cr_assert_eq(strlen(qingming_1990), 110);
+  for (int i = 0; i < 110; i++) {
+    int y = 1990 + i;
+    cx_day d;
+    cr_assert_eq(cx_day_from_lunar(y, 1, 1, 0, &d), 0);
+    expect_mmdd(spring_1990, i, y, d, "春节");
+    cr_assert_eq(cx_day_from_lunar(y, 5, 5, 0, &d), 0);
+    expect_mmdd(dragon_1990, i, y, d, "端午");
+    cr_assert_eq(cx_day_from_lunar(y, 8, 15, 0, &d), 0);
+    expect_mmdd(mid_1990, i, y, d, "中秋");
+    cr_assert_eq(cx_day_qingming(y, &d), 0);
+    cr_assert_eq(d, ymd(y, 4, qingming_1990[i] - '0'), "%d 清明", y);
+  }
+}
+
+Test(calendar, lunar_days_that_do_not_exist_are_refused) {
+  cx_day d = 7;
+  cr_assert_eq(cx_day_from_lunar(2023, 2, 1, 1, &d), 0); /* 闰二月 2023 */
+  cr_assert_eq(d, day("2023-03-22"));
+  cr_assert_eq(cx_day_from_lunar(2033, 11, 1, 1, &d), 0); /* 闰十一月 2033 (the 2033 problem) */
+  cr_assert_eq(d, day("2033-12-22"));
+  cr_assert_eq(cx_day_from_lunar(2100, 12, 1, 0, &d), 0);
+  d = 7;
+  cr_assert_eq(cx_day_from_lunar(2024, 2, 1, 1, &d), CX_EDATE); /* no 闰月 in 2024 */
+  cr_assert_eq(cx_day_from_lunar(2024, 1, 30, 0, &d), CX_EDATE); /* 正月 2024 has 29 days */
+  cr_assert_eq(cx_day_from_lunar(2024, 13, 1, 0, &d), CX_EDATE);
+  cr_assert_eq(cx_day_from_lunar(2024, 1, 0, 0, &d), CX_EDATE);
+  cr_assert_eq(cx_day_from_lunar(2101, 1, 1, 0, &d), CX_EDATE);
+  cr_assert_eq(cx_day_from_lunar(1969, 1, 1, 0, &d), CX_EDATE); /* before 1971 */
+  cr_assert_eq(cx_day_qingming(2100, &d), CX_EDATE);
+  cr_assert_eq(d, 7);
+}
+
+/* ------------------------------------------------------------------ counting, the range */
 
 Test(calendar, prefix_count_matches_day_by_day) {
   uint32_t s = 7;
