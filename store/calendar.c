@@ -1,11 +1,12 @@
 /*
- * calendar.c — the working-day calendar (weekends, public holidays and 调休 working days), and
- * the statutory holidays of the 全国年节及纪念日放假办法 computed for any year.
+ * calendar.c — the working-day calendar: weekends, the statutory holidays of the
+ * 全国年节及纪念日放假办法 (computed for every year), and the State Council's yearly notices
+ * from the operator's file (holidays and 调休 working days, the published years).
  *
- * The parsed calendar is a bit set plus a prefix-count array over 2000..2059, so
+ * The parsed calendar is a bit set plus a prefix-count array over 1990..2099, so
  * cx_calendar_workdays() is two array reads; outside that range days count by weekday alone.
  * Lunar dates come from the table of lunar months below, 清明 from the solar-term formula;
- * tests/store/test_calendar.c checks both against astronomy for 1990..2099.
+ * tests/store/test_calendar.c checks both against astronomy for every year of the range.
  */
 #include "store.h"
 
@@ -162,9 +163,12 @@ int cx_calendar_statutory(int year, cx_day out[CX_CAL_STATUTORY_MAX], int *n) {
   return 0;
 }
 
-/* ------------------------------------------------------------------ the calendar */
+/* ------------------------------------------------------------------ bits */
 
-static int cal_is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+#define BYTES(bits) (((bits) + 7) / 8)
+
+static int bit(const uint8_t *b, uint32_t i) { return (b[i >> 3] >> (i & 7)) & 1; }
+static void bit_on(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
 
 /* Monday..Friday days in [0, x) counting from 1970-01-01 (a Thursday). */
 static int64_t weekdays_before(int64_t x) {
@@ -173,73 +177,171 @@ static int64_t weekdays_before(int64_t x) {
   return x / 7 * 5 + partial[x % 7];
 }
 
-static int bit_get(const cx_calendar *cal, uint32_t i) { return (cal->work[i >> 3] >> (i & 7)) & 1; }
+/* ------------------------------------------------------------------ the file */
 
-static void bit_set(cx_calendar *cal, uint32_t i, int on) {
-  if (on)
-    cal->work[i >> 3] |= (uint8_t)(1u << (i & 7));
+static int cal_is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+static const char *skip_space(const char *p, const char *end) {
+  while (p < end && cal_is_space(*p)) p++;
+  return p;
+}
+
+static const char *token_end(const char *p, const char *end) {
+  while (p < end && !cal_is_space(*p)) p++;
+  return p;
+}
+
+/* A year of the calendar's range, exactly four digits. */
+static int parse_year(const char *p, const char *q, int *y) {
+  if (q - p != 4) return 0;
+  int v = 0;
+  for (; p < q; p++) {
+    if (*p < '0' || *p > '9') return 0;
+    v = v * 10 + (*p - '0');
+  }
+  if (v < CX_CAL_FIRST_YEAR || v > CX_CAL_LAST_YEAR) return 0;
+  *y = v;
+  return 1;
+}
+
+enum { LINE_EMPTY, LINE_PUBLISHED, LINE_DAY };
+
+typedef struct cal_line {
+  int kind;
+  int y1, y2;      /* LINE_PUBLISHED: years y1..y2 */
+  uint32_t idx;    /* LINE_DAY: day index from 1990-01-01 */
+  int year, month; /* LINE_DAY */
+  int holiday;     /* LINE_DAY: 1 holiday, 0 workday */
+} cal_line;
+
+/* Parses one line (without its '\n'): 0, or -1 when it is malformed. */
+static int line_parse(const char *p, const char *end, cx_day first, cal_line *l) {
+  l->kind = LINE_EMPTY;
+  p = skip_space(p, end);
+  if (p == end || *p == '#') return 0;
+  const char *q = token_end(p, end);
+  if (q - p == 9 && memcmp(p, "published", 9) == 0) {
+    p = skip_space(q, end);
+    q = token_end(p, end);
+    if (!parse_year(p, q, &l->y1)) return -1;
+    l->y2 = l->y1;
+    p = skip_space(q, end);
+    if (p < end && *p != '#') {
+      q = token_end(p, end);
+      if (!parse_year(p, q, &l->y2) || l->y2 < l->y1) return -1;
+      p = skip_space(q, end);
+    }
+    if (p < end && *p != '#') return -1;
+    l->kind = LINE_PUBLISHED;
+    return 0;
+  }
+  cx_day d;
+  if (cx_day_parse((cx_str){p, (uint32_t)(q - p)}, &d) || d < first || d - first >= CX_CAL_DAYS) return -1;
+  p = skip_space(q, end);
+  q = token_end(p, end);
+  if (q - p == 7 && memcmp(p, "holiday", 7) == 0)
+    l->holiday = 1;
+  else if (q - p == 7 && memcmp(p, "workday", 7) == 0)
+    l->holiday = 0;
   else
-    cal->work[i >> 3] &= (uint8_t)~(1u << (i & 7));
+    return -1;
+  /* The rest of the line is a free-text name. */
+  l->kind = LINE_DAY;
+  l->idx = d - first;
+  cx_day_to_ymd(d, &l->year, &l->month, NULL);
+  return 0;
+}
+
+/* Line iteration: the next line of text from *at as [*p, *end); 0 at the end of the text. */
+static int next_line(const char *text, size_t n, size_t *at, const char **p, const char **end) {
+  if (*at >= n) return 0;
+  size_t e = *at;
+  while (e < n && text[e] != '\n') e++;
+  *p = text + *at;
+  *end = text + e;
+  *at = e + 1;
+  return 1;
+}
+
+static int pub_has(const uint8_t *pub, int y) {
+  return y >= CX_CAL_FIRST_YEAR && y <= CX_CAL_LAST_YEAR && bit(pub, (uint32_t)(y - CX_CAL_FIRST_YEAR));
 }
 
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line) {
   cx_day first;
   cx_day_from_ymd(CX_CAL_FIRST_YEAR, 1, 1, &first);
-  /* Per-day state while parsing (22 KB on the stack): 0 not listed, 1 holiday, 2 workday. */
-  uint8_t state[CX_CAL_DAYS];
-  memset(state, 0, sizeof state);
+  /* Per day while parsing (15 KB on the stack): statutory holiday, listed holiday, listed
+   * workday; per year: published (by a `published` line), listed (has a day line). */
+  uint8_t stat[BYTES(CX_CAL_DAYS)], hol[BYTES(CX_CAL_DAYS)], wrk[BYTES(CX_CAL_DAYS)];
+  uint8_t pub[BYTES(CX_CAL_YEARS)], listed[BYTES(CX_CAL_YEARS)];
+  memset(stat, 0, sizeof stat);
+  memset(hol, 0, sizeof hol);
+  memset(wrk, 0, sizeof wrk);
+  memset(pub, 0, sizeof pub);
+  memset(listed, 0, sizeof listed);
+  for (int y = CX_CAL_FIRST_YEAR; y <= CX_CAL_LAST_YEAR; y++) {
+    cx_day s[CX_CAL_STATUTORY_MAX];
+    int k = 0;
+    cx_calendar_statutory(y, s, &k);
+    for (int i = 0; i < k; i++) bit_on(stat, s[i] - first);
+  }
 
-  int line = 0;
-  size_t i = 0;
-  while (i < n) {
-    size_t e = i;
-    while (e < n && text[e] != '\n') e++;
+  /* Pass 1: syntax, contradictions, statutory holidays listed as workday; published years. */
+  int line = 0, has_published = 0;
+  size_t at = 0;
+  const char *p, *end;
+  cal_line l;
+  while (next_line(text, n, &at, &p, &end)) {
     line++;
-    const char *p = text + i, *end = text + e;
-    i = e + 1;
-    while (p < end && cal_is_space(*p)) p++;
-    if (p == end || *p == '#') continue;
-    /* date */
-    const char *q = p;
-    while (q < end && !cal_is_space(*q)) q++;
-    cx_day d;
-    if (cx_day_parse((cx_str){p, (uint32_t)(q - p)}, &d) || d < first || d - first >= CX_CAL_DAYS) goto bad;
-    p = q;
-    while (p < end && cal_is_space(*p)) p++;
-    q = p;
-    while (q < end && !cal_is_space(*q)) q++;
-    uint8_t st;
-    if (q - p == 7 && memcmp(p, "holiday", 7) == 0)
-      st = 1;
-    else if (q - p == 7 && memcmp(p, "workday", 7) == 0)
-      st = 2;
-    else
-      goto bad;
-    uint32_t idx = d - first;
-    if (state[idx] && state[idx] != st) goto bad; /* contradictory entries */
-    state[idx] = st;
-    /* The rest of the line is a free-text name. */
-    continue;
-  bad:
-    if (bad_line) *bad_line = line;
-    return CX_EBADREQ;
+    if (line_parse(p, end, first, &l)) goto bad;
+    if (l.kind == LINE_PUBLISHED) {
+      has_published = 1;
+      for (int y = l.y1; y <= l.y2; y++) bit_on(pub, (uint32_t)(y - CX_CAL_FIRST_YEAR));
+    } else if (l.kind == LINE_DAY) {
+      if (bit(l.holiday ? wrk : hol, l.idx)) goto bad; /* listed both ways */
+      if (!l.holiday && bit(stat, l.idx)) goto bad;    /* the law makes it a rest day */
+      bit_on(l.holiday ? hol : wrk, l.idx);
+      bit_on(listed, (uint32_t)(l.year - CX_CAL_FIRST_YEAR));
+    }
+  }
+  /* Pass 2, with a `published` line: every listed day belongs to a published year's notice,
+   * or to the last days of December that the next year's notice may set (2018-12-29 in the
+   * 2019 notice). A file without one (the older format) publishes the years it lists. */
+  if (has_published) {
+    line = 0;
+    at = 0;
+    while (next_line(text, n, &at, &p, &end)) {
+      line++;
+      line_parse(p, end, first, &l);
+      if (l.kind == LINE_DAY && !pub_has(pub, l.year) && !(l.month == 12 && pub_has(pub, l.year + 1)))
+        goto bad;
+    }
+  } else {
+    memcpy(pub, listed, sizeof pub);
   }
 
   out->first = first;
+  memcpy(out->published, pub, sizeof pub);
   memset(out->work, 0, sizeof out->work);
   uint32_t acc = 0;
   for (uint32_t k = 0; k < CX_CAL_DAYS; k++) {
-    int work = state[k] == 2 || (state[k] == 0 && cx_day_weekday(first + k) < 5);
-    bit_set(out, k, work);
+    int rest = cx_day_weekday(first + k) >= 5 || bit(stat, k) || bit(hol, k);
+    int work = bit(wrk, k) || !rest;
+    if (work) bit_on(out->work, k);
     out->prefix[k] = acc;
     acc += (uint32_t)work;
   }
   out->prefix[CX_CAL_DAYS] = acc;
   return 0;
+bad:
+  if (bad_line) *bad_line = line;
+  return CX_EBADREQ;
 }
 
+/* ------------------------------------------------------------------ queries */
+
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d) {
-  if (d >= cal->first && d - cal->first < CX_CAL_DAYS) return bit_get(cal, d - cal->first);
+  if (d >= cal->first && d - cal->first < CX_CAL_DAYS) return bit(cal->work, d - cal->first);
   return cx_day_weekday(d) < 5;
 }
 
@@ -255,4 +357,22 @@ int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b) {
   if (b <= a) return 0;
   int64_t r = cum(cal, (int64_t)b + 1) - cum(cal, (int64_t)a + 1);
   return r > INT32_MAX ? INT32_MAX : (int32_t)r;
+}
+
+int cx_calendar_published(const cx_calendar *cal, int year) { return pub_has(cal->published, year); }
+
+int cx_calendar_span_provisional(const cx_calendar *cal, cx_day a, cx_day b) {
+  if (b <= a) return 0;
+  if (a + 1 < cal->first || b - cal->first >= CX_CAL_DAYS) return 1; /* outside the range */
+  int ya, yb, mb, db;
+  cx_day_to_ymd(a + 1, &ya, NULL, NULL);
+  cx_day_to_ymd(b, &yb, &mb, &db);
+  for (int y = ya; y <= yb; y++)
+    if (!pub_has(cal->published, y)) return 1;
+  /* Every year is published, so only yb's last days can wait for a notice (yb + 1's). */
+  return mb == 12 && db >= CX_CAL_LATE_DECEMBER && !pub_has(cal->published, yb + 1);
+}
+
+int cx_calendar_provisional(const cx_calendar *cal, cx_day d) {
+  return d == 0 || cx_calendar_span_provisional(cal, d - 1, d);
 }

@@ -1,6 +1,6 @@
-/* test_calendar.c — the working-day calendar, the shipped holiday file, and the statutory
- * holidays computed from the 全国年节及纪念日放假办法 with the lunar table and 清明 checked
- * against astronomy (store/calendar.c). */
+/* test_calendar.c — the working-day calendar: statutory holidays computed from the
+ * 全国年节及纪念日放假办法, the lunar table and 清明 against astronomy, the shipped notices
+ * (data/calendar.tsv), published and provisional years (store/calendar.c). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,22 +76,49 @@ Test(calendar, other_holidays) {
 }
 
 /* Working days per year: days - weekend days - statutory holidays (11 days; 13 from 2025, when
- * 除夕 and 5 May were added), since every 调休 weekday off is paid back on a weekend day.
+ * 除夕 and 2 May were added), since every 调休 weekday off is paid back on a weekend day.
  * 2020 has two fewer: the Spring Festival extension (国办发明电〔2020〕1号) gave 01-31 off and
- * cancelled the 02-01 (Saturday) adjusted working day. */
+ * cancelled the 02-01 (Saturday) adjusted working day. 2027 has no notice yet: its 261
+ * weekdays less the 7 statutory holidays that fall on weekdays, and no 调休. */
 Test(calendar, working_days_per_year) {
   static const struct { int y, n; } want[] = {
       {2020, 249}, {2021, 250}, {2022, 249}, {2023, 249}, {2024, 251}, {2025, 248}, {2026, 248},
+      {2027, 254},
   };
   for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
-    cx_day a, b;
-    cx_day_from_ymd(want[i].y - 1, 12, 31, &a);
-    cx_day_from_ymd(want[i].y, 12, 31, &b);
+    cx_day a = ymd(want[i].y - 1, 12, 31), b = ymd(want[i].y, 12, 31);
     cr_assert_eq(cx_calendar_workdays(cal, a, b), want[i].n, "%d", want[i].y);
   }
 }
 
 /* ------------------------------------------------------------------ statutory holidays */
+
+Test(calendar, statutory_weekdays_of_2027_are_rest_days_without_a_notice) {
+  static const char *const off[] = {"2027-01-01", "2027-02-05", "2027-02-08", "2027-04-05",
+                                    "2027-06-09", "2027-09-15", "2027-10-01"};
+  cr_assert(!cx_calendar_published(cal, 2027));
+  for (size_t i = 0; i < sizeof off / sizeof *off; i++) {
+    cr_assert_lt(cx_day_weekday(day(off[i])), 5, "%s", off[i]);
+    cr_assert(!cx_calendar_is_workday(cal, day(off[i])), "%s", off[i]);
+    cr_assert(is_statutory(day(off[i])), "%s", off[i]);
+  }
+  /* Observed on the day itself: no 补休, no 调休 (02-06 and 02-07 are a weekend). */
+  cr_assert(cx_calendar_is_workday(cal, day("2027-02-09")));
+  cr_assert(cx_calendar_is_workday(cal, day("2027-10-04")));
+  cr_assert(!cx_calendar_is_workday(cal, day("2027-02-06")));
+  int n = 0;
+  cx_day s[CX_CAL_STATUTORY_MAX];
+  cr_assert_eq(cx_calendar_statutory(2027, s, &n), 0);
+  cr_assert_eq(n, 13);
+}
+
+Test(calendar, a_decision_of_2026_12_30_reported_2027_01_11_is_on_time) {
+  /* 12-31, (元旦 off), 01-04 .. 01-08, 01-11: 7 working days; 8 if 元旦 counted. */
+  cx_day a = day("2026-12-30"), b = day("2027-01-11");
+  cr_assert_eq(cx_calendar_workdays(cal, a, b), 7);
+  cr_assert_leq(cx_calendar_workdays(cal, a, b), CX_REPORT_DEADLINE_WORKDAYS);
+  cr_assert(cx_calendar_span_provisional(cal, a, b));
+}
 
 static void expect_statutory(int year, const char *const *want, int n_want) {
   cx_day s[CX_CAL_STATUTORY_MAX];
@@ -154,6 +181,30 @@ Test(calendar, may_2_is_a_statutory_holiday_from_2025) {
   cr_assert(is_statutory(day("2025-05-02")));
   cr_assert(is_statutory(day("2031-05-02")));
   cr_assert(!is_statutory(day("2025-05-03")));
+  cx_calendar *c = malloc(sizeof *c);
+  int bad = -1;
+  cr_assert_eq(cx_calendar_parse("", 0, c, &bad), 0);
+  cr_assert(cx_calendar_is_workday(c, day("2019-05-02")));  /* Thursday, statutory then: 05-01 */
+  cr_assert(!cx_calendar_is_workday(c, day("2030-05-02"))); /* Thursday, no notice: the law alone */
+  cr_assert(!cx_calendar_is_workday(c, day("2030-05-01")));
+  cr_assert(cx_calendar_is_workday(c, day("2030-05-03")));
+  free(c);
+  /* The shipped file agrees where a notice exists: 2025-05-02 and 2026-05-02 are rest days. */
+  cr_assert(!cx_calendar_is_workday(cal, day("2025-05-02")));
+  cr_assert(!cx_calendar_is_workday(cal, day("2026-05-02")));
+}
+
+/* The published years' notices never make a statutory holiday a working day: the parser
+ * refuses that, and the shipped file parses; here the computed days are rest days, which
+ * checks the lunar table and 清明 against the notices. */
+Test(calendar, statutory_holidays_of_published_years_are_rest_days) {
+  for (int y = 2020; y <= 2026; y++) {
+    cx_day s[CX_CAL_STATUTORY_MAX];
+    int n = 0;
+    cr_assert_eq(cx_calendar_statutory(y, s, &n), 0);
+    cr_assert_geq(n, 10, "%d", y);
+    for (int i = 0; i < n; i++) cr_assert(!cx_calendar_is_workday(cal, s[i]), "%d #%d", y, i);
+  }
 }
 
 /* ------------------------------------------------------------------ lunar dates, 清明 */
@@ -261,11 +312,58 @@ Test(calendar, lunar_days_that_do_not_exist_are_refused) {
   cr_assert_eq(d, 7);
 }
 
+/* ------------------------------------------------------------------ provisional */
+
+Test(calendar, a_year_without_a_notice_is_provisional) {
+  cr_assert(cx_calendar_provisional(cal, day("2027-01-01")));
+  cr_assert(cx_calendar_provisional(cal, day("2027-07-15")));
+  cr_assert(cx_calendar_provisional(cal, day("2006-06-01")));
+  cr_assert(cx_calendar_provisional(cal, day("1989-12-31"))); /* outside the range */
+  cr_assert(cx_calendar_provisional(cal, day("2100-01-01")));
+  cr_assert(cx_calendar_provisional(cal, CX_DAY_NONE));
+  /* The 2027 notice may still move the last days of 2026 (as 2019's moved 2018-12-29). */
+  cr_assert(cx_calendar_provisional(cal, day("2026-12-25")));
+  cr_assert(cx_calendar_provisional(cal, day("2026-12-31")));
+  cr_assert(cx_calendar_span_provisional(cal, day("2026-12-20"), day("2026-12-28")));
+  cr_assert(cx_calendar_span_provisional(cal, day("2026-06-01"), day("2027-01-04")));
+  cr_assert(cx_calendar_span_provisional(cal, day("2005-12-30"), day("2007-01-10")));
+  cr_assert(cx_calendar_span_provisional(cal, day("2026-06-01"), CX_DAY_OPEN));
+  cr_assert(cx_calendar_span_provisional(cal, day("1989-12-30"), day("1990-01-05")));
+}
+
+Test(calendar, a_year_with_a_notice_is_not_provisional) {
+  cr_assert(!cx_calendar_provisional(cal, day("2026-06-01")));
+  cr_assert(!cx_calendar_provisional(cal, day("2026-12-24")));
+  cr_assert(!cx_calendar_provisional(cal, day("2020-01-01")));
+  cr_assert(!cx_calendar_provisional(cal, day("2025-12-31"))); /* 2026's notice is in */
+  cr_assert(!cx_calendar_span_provisional(cal, day("2026-06-01"), day("2026-06-30")));
+  cr_assert(!cx_calendar_span_provisional(cal, day("2025-12-20"), day("2026-01-12")));
+  cr_assert(!cx_calendar_span_provisional(cal, day("2019-12-31"), day("2026-12-24")));
+  cr_assert(!cx_calendar_span_provisional(cal, day("2026-12-30"), day("2026-12-30"))); /* empty */
+  cr_assert(!cx_calendar_span_provisional(cal, day("2027-01-30"), day("2026-12-30")));
+  /* A day of (a, b] decides: a itself is not counted. */
+  cr_assert(!cx_calendar_span_provisional(cal, day("2019-12-31"), day("2020-01-05")));
+}
+
+Test(calendar, provisional_spans_are_the_or_of_their_days) {
+  uint32_t s = 11;
+  cx_day lo = day("1988-06-01"), span = day("2101-06-01") - lo;
+  for (int i = 0; i < 2000; i++) {
+    s = s * 1103515245u + 12345u;
+    cx_day a = lo + (s >> 8) % span;
+    s = s * 1103515245u + 12345u;
+    cx_day b = a + (s >> 8) % 60;
+    int any = 0;
+    for (cx_day d = a + 1; d <= b; d++) any |= cx_calendar_provisional(cal, d);
+    cr_assert_eq(cx_calendar_span_provisional(cal, a, b), any, "%u %u", a, b);
+  }
+}
+
 /* ------------------------------------------------------------------ counting, the range */
 
 Test(calendar, prefix_count_matches_day_by_day) {
   uint32_t s = 7;
-  cx_day lo = day("1995-01-01"), span = day("2065-01-01") - lo;
+  cx_day lo = day("1985-01-01"), span = day("2105-01-01") - lo;
   for (int i = 0; i < 300; i++) {
     s = s * 1103515245u + 12345u;
     cx_day a = lo + (s >> 8) % span;
@@ -274,18 +372,22 @@ Test(calendar, prefix_count_matches_day_by_day) {
     cr_assert_eq(cx_calendar_workdays(cal, a, b), slow_workdays(cal, a, b), "%u %u", a, b);
   }
   /* Across both ends of the table. */
-  cr_assert_eq(cx_calendar_workdays(cal, day("1999-12-01"), day("2000-01-31")),
-               slow_workdays(cal, day("1999-12-01"), day("2000-01-31")));
-  cr_assert_eq(cx_calendar_workdays(cal, day("2059-12-01"), day("2060-01-31")),
-               slow_workdays(cal, day("2059-12-01"), day("2060-01-31")));
+  cr_assert_eq(cx_calendar_workdays(cal, day("1989-12-01"), day("1990-01-31")),
+               slow_workdays(cal, day("1989-12-01"), day("1990-01-31")));
+  cr_assert_eq(cx_calendar_workdays(cal, day("2099-12-01"), day("2100-01-31")),
+               slow_workdays(cal, day("2099-12-01"), day("2100-01-31")));
   cr_assert_eq(cx_calendar_workdays(cal, day("2020-01-01"), CX_DAY_OPEN), INT32_MAX);
 }
 
 Test(calendar, outside_range_counts_weekdays) {
-  cr_assert(cx_calendar_is_workday(cal, day("1990-10-01"))); /* Monday, not in the table */
-  cr_assert(!cx_calendar_is_workday(cal, day("2070-10-04"))); /* Saturday */
-  cr_assert_eq(cx_calendar_workdays(cal, day("1990-01-05"), day("1990-01-12")), 5);
+  cr_assert(cx_calendar_is_workday(cal, day("1989-10-02"))); /* Monday, before the table */
+  cr_assert(!cx_calendar_is_workday(cal, day("1990-10-01"))); /* Monday, 国庆 */
+  cr_assert(!cx_calendar_is_workday(cal, day("2100-10-02"))); /* Saturday */
+  cr_assert(cx_calendar_is_workday(cal, day("2100-10-01")));  /* Friday, after the table */
+  cr_assert_eq(cx_calendar_workdays(cal, day("1989-01-06"), day("1989-01-13")), 5);
 }
+
+/* ------------------------------------------------------------------ the file format */
 
 static int parse(const char *text, int *bad) {
   static cx_calendar c;
@@ -301,21 +403,65 @@ Test(calendar, bad_files_name_the_line) {
   cr_assert_eq(bad, 1);
   cr_assert_eq(parse("\n\n2024-01-01\n", &bad), CX_EBADREQ);
   cr_assert_eq(bad, 3);
-  cr_assert_eq(parse("1999-12-31 holiday\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("1989-12-31 holiday\n", &bad), CX_EBADREQ);
   cr_assert_eq(bad, 1);
-  cr_assert_eq(parse("2060-01-01 holiday\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("2100-01-01 holiday\n", &bad), CX_EBADREQ);
   cr_assert_eq(parse("2024-01-01 holiday\n2024-01-01 workday\n", &bad), CX_EBADREQ);
   cr_assert_eq(bad, 2);
   cr_assert_eq(parse("2024-01-01 holiday a\n2024-01-01\tholiday\tb\r\n", &bad), 0);
+  /* A statutory holiday cannot be made a working day (the law makes it a rest day). */
+  cr_assert_eq(parse("2027-02-06 holiday\n2027-02-08 workday 春节\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 2);
+  cr_assert_eq(parse("2024-05-02 workday\n", &bad), 0); /* not statutory before 2025 */
+  cr_assert_eq(parse("2025-05-02 workday\n", &bad), CX_EBADREQ);
+  /* published lines */
+  cr_assert_eq(parse("published 2007 2026\npublished 2030\n# x\npublished 2028 2027\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 4);
+  cr_assert_eq(parse("published\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+  cr_assert_eq(parse("published 1989 2026\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("published 2007 2100\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("published 07 26\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("published 2007 2026 2027\n", &bad), CX_EBADREQ);
+  cr_assert_eq(parse("published 2007 2026 # to the 2026 notice\n", &bad), 0);
+  cr_assert_eq(parse("  published\t2030\r\n", &bad), 0);
+  /* With a published line, a day outside the published years is refused, except the last
+   * days of December before one (2006-12-30 belongs to the 2007 notice). */
+  cr_assert_eq(parse("published 2007 2026\n2006-12-30 workday\n2026-10-08 holiday\n", &bad), 0);
+  cr_assert_eq(parse("published 2007 2026\n2026-10-08 holiday\n\n2027-01-04 holiday\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 4);
+  cr_assert_eq(parse("2027-01-04 holiday\npublished 2007 2026\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+  cr_assert_eq(parse("published 2007 2026\n2006-11-30 workday\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 2);
 }
 
-Test(calendar, empty_file_is_weekends_only) {
+Test(calendar, empty_file_has_weekends_and_statutory_holidays) {
   cx_calendar *c = malloc(sizeof *c);
   int bad = -1;
   cr_assert_eq(cx_calendar_parse("", 0, c, &bad), 0);
-  cr_assert(cx_calendar_is_workday(c, day("2024-02-12")));
-  cr_assert(!cx_calendar_is_workday(c, day("2024-02-04")));
+  cr_assert(!cx_calendar_is_workday(c, day("2024-02-12")));  /* 初三, Monday */
+  cr_assert(cx_calendar_is_workday(c, day("2024-02-13")));   /* no 调休 without a notice */
+  cr_assert(!cx_calendar_is_workday(c, day("2024-02-04")));  /* Sunday: no notice makes it work */
   cr_assert_eq(cx_calendar_workdays(c, day("2024-01-07"), day("2024-01-14")), 5);
+  for (int y = CX_CAL_FIRST_YEAR; y <= CX_CAL_LAST_YEAR; y++) cr_assert(!cx_calendar_published(c, y));
+  cr_assert(cx_calendar_provisional(c, day("2024-06-03")));
+  free(c);
+}
+
+Test(calendar, a_file_without_a_published_line_publishes_the_years_it_lists) {
+  cx_calendar *c = malloc(sizeof *c);
+  const char *text = "2031-03-04\tholiday\t测试\n2031-03-05 holiday\n";
+  int bad = -1;
+  cr_assert_eq(cx_calendar_parse(text, strlen(text), c, &bad), 0);
+  cr_assert(cx_calendar_published(c, 2031));
+  cr_assert(!cx_calendar_published(c, 2030));
+  cr_assert(!cx_calendar_published(c, 2032));
+  cr_assert(!cx_calendar_provisional(c, day("2031-03-04")));
+  cr_assert(cx_calendar_provisional(c, day("2031-12-30"))); /* 2032 unpublished */
+  cr_assert(cx_calendar_provisional(c, day("2030-03-04")));
+  cr_assert(!cx_calendar_is_workday(c, day("2031-03-04")));
+  cr_assert(!cx_calendar_is_workday(c, day("2031-10-01"))); /* statutory, not listed */
   free(c);
 }
 
