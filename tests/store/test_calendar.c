@@ -1,6 +1,6 @@
 /* test_calendar.c — the working-day calendar: statutory holidays computed from the
  * 全国年节及纪念日放假办法, the lunar table and 清明 against astronomy, the shipped notices
- * (data/calendar.tsv), published and provisional years (store/calendar.c). */
+ * (data/calendar.tsv) against their source, provisional years (store/calendar.c). */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +73,11 @@ Test(calendar, other_holidays) {
   cr_assert(!cx_calendar_is_workday(cal, day("2023-01-02")));
   cr_assert(!cx_calendar_is_workday(cal, day("2026-02-23")));
   cr_assert(cx_calendar_is_workday(cal, day("2026-02-28")));
+  cr_assert(!cx_calendar_is_workday(cal, day("2015-09-03")));  /* 抗战胜利70周年, a one-off day */
+  cr_assert(cx_calendar_is_workday(cal, day("2015-09-06")));   /* Sunday, its 调休 */
+  cr_assert(cx_calendar_is_workday(cal, day("2018-12-29")));   /* Saturday, set by the 2019 notice */
+  cr_assert(!cx_calendar_is_workday(cal, day("2008-02-06")));  /* 除夕 under the 2008 edition */
+  cr_assert(!cx_calendar_is_workday(cal, day("2007-05-07")));  /* the last 五一 week */
 }
 
 /* Working days per year: days - weekend days - statutory holidays (11 days; 13 from 2025, when
@@ -196,9 +201,9 @@ Test(calendar, may_2_is_a_statutory_holiday_from_2025) {
 
 /* The published years' notices never make a statutory holiday a working day: the parser
  * refuses that, and the shipped file parses; here the computed days are rest days, which
- * checks the lunar table and 清明 against the notices. */
+ * checks the lunar table and 清明 against twenty years of notices. */
 Test(calendar, statutory_holidays_of_published_years_are_rest_days) {
-  for (int y = 2020; y <= 2026; y++) {
+  for (int y = 2007; y <= 2026; y++) {
     cx_day s[CX_CAL_STATUTORY_MAX];
     int n = 0;
     cr_assert_eq(cx_calendar_statutory(y, s, &n), 0);
@@ -312,6 +317,51 @@ Test(calendar, lunar_days_that_do_not_exist_are_refused) {
   cr_assert_eq(d, 7);
 }
 
+/* ------------------------------------------------------------------ the shipped notices */
+
+/* data/calendar.tsv is NateScarlet/holiday-cn at d4e53bf (2026-08-07), 2007.json..2026.json:
+ * rest days and working days per year of their date (the notices reach into the December
+ * before their year), counted from the source's JSON. */
+Test(calendar, shipped_file_counts_match_the_source) {
+  static const struct { int y, off, work; } want[] = {
+      {2006, 0, 2},  {2007, 26, 7}, {2008, 27, 5}, {2009, 27, 6}, {2010, 29, 8}, {2011, 29, 6},
+      {2012, 27, 6}, {2013, 29, 12}, {2014, 22, 5}, {2015, 26, 5}, {2016, 24, 6}, {2017, 24, 5},
+      {2018, 25, 7}, {2019, 22, 6}, {2020, 30, 7}, {2021, 31, 7}, {2022, 32, 7}, {2023, 26, 7},
+      {2024, 28, 8}, {2025, 28, 5}, {2026, 33, 6},
+  };
+  int off[CX_CAL_YEARS] = {0}, work[CX_CAL_YEARS] = {0}, published = 0;
+  const char *t = cx_data_calendar, *end = t + cx_data_calendar_len;
+  while (t < end) {
+    const char *e = memchr(t, '\n', (size_t)(end - t));
+    if (!e) e = end;
+    if (e - t > 18 && t[0] == '2' && t[4] == '-') {
+      cx_day d = day((char[11]){t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], 0});
+      int y;
+      cx_day_to_ymd(d, &y, NULL, NULL);
+      cr_assert(t[10] == '\t' && (memcmp(t + 11, "holiday\t", 8) == 0 || memcmp(t + 11, "workday\t", 8) == 0));
+      (t[11] == 'h' ? off : work)[y - CX_CAL_FIRST_YEAR]++;
+    } else if (e - t >= 9 && memcmp(t, "published", 9) == 0) {
+      cr_assert_eq(e - t, 19);
+      cr_assert_eq(memcmp(t, "published 2007 2026", 19), 0);
+      published++;
+    }
+    t = e + 1;
+  }
+  cr_assert_eq(published, 1);
+  int total_off = 0, total_work = 0;
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    int k = want[i].y - CX_CAL_FIRST_YEAR;
+    cr_assert_eq(off[k], want[i].off, "%d holidays", want[i].y);
+    cr_assert_eq(work[k], want[i].work, "%d workdays", want[i].y);
+    total_off += off[k];
+    total_work += work[k];
+  }
+  cr_assert_eq(total_off, 545);
+  cr_assert_eq(total_work, 133);
+  for (int y = CX_CAL_FIRST_YEAR; y <= CX_CAL_LAST_YEAR; y++)
+    cr_assert_eq(cx_calendar_published(cal, y), y >= 2007 && y <= 2026, "%d", y);
+}
+
 /* ------------------------------------------------------------------ provisional */
 
 Test(calendar, a_year_without_a_notice_is_provisional) {
@@ -334,15 +384,15 @@ Test(calendar, a_year_without_a_notice_is_provisional) {
 Test(calendar, a_year_with_a_notice_is_not_provisional) {
   cr_assert(!cx_calendar_provisional(cal, day("2026-06-01")));
   cr_assert(!cx_calendar_provisional(cal, day("2026-12-24")));
-  cr_assert(!cx_calendar_provisional(cal, day("2020-01-01")));
+  cr_assert(!cx_calendar_provisional(cal, day("2007-01-01")));
   cr_assert(!cx_calendar_provisional(cal, day("2025-12-31"))); /* 2026's notice is in */
   cr_assert(!cx_calendar_span_provisional(cal, day("2026-06-01"), day("2026-06-30")));
   cr_assert(!cx_calendar_span_provisional(cal, day("2025-12-20"), day("2026-01-12")));
-  cr_assert(!cx_calendar_span_provisional(cal, day("2019-12-31"), day("2026-12-24")));
+  cr_assert(!cx_calendar_span_provisional(cal, day("2006-12-31"), day("2026-12-24")));
   cr_assert(!cx_calendar_span_provisional(cal, day("2026-12-30"), day("2026-12-30"))); /* empty */
   cr_assert(!cx_calendar_span_provisional(cal, day("2027-01-30"), day("2026-12-30")));
   /* A day of (a, b] decides: a itself is not counted. */
-  cr_assert(!cx_calendar_span_provisional(cal, day("2019-12-31"), day("2020-01-05")));
+  cr_assert(!cx_calendar_span_provisional(cal, day("2006-12-31"), day("2007-01-05")));
 }
 
 Test(calendar, provisional_spans_are_the_or_of_their_days) {
