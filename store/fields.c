@@ -10,7 +10,7 @@ void cx_record_defaults(cx_record *r) {
   r->category = CX_CAT_PENALTY;
   r->subtype = CX_SUB_NONE;
   r->domain = CX_DOM_OTHER;
-  r->severity = CX_SEV_GENERAL;
+  r->severity = CX_SEV_UNSET; /* the batch derives the tier (cx_catalog_tier) */
   r->status = CX_ST_ACTIVE;
   r->objection = 0;
   r->decision_date = CX_DAY_NONE;
