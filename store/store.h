@@ -226,25 +226,62 @@ size_t cx_name_normalize(const char *s, size_t n, char *out, size_t cap);
 /* ===================================================================== calendar */
 
 /**
- * Working-day calendar, 2000-01-01 .. 2059-12-31: weekends are rest days unless the file makes
- * them working days (调休); listed holidays are rest days.
+ * Working-day calendar, 1990-01-01 .. 2099-12-31. A day is a rest day when it is a Saturday or
+ * a Sunday, a statutory holiday, or listed as `holiday`; a day listed as `workday` (调休) is a
+ * working day; every other day is a working day.
  *
- * File format (UTF-8 text, one entry per line, '#' comments):
- *   2025-01-01  holiday   元旦
- *   2025-01-26  workday   春节调休
+ * Statutory holidays (法定节假日) are computed for every year by the edition of the
+ * 全国年节及纪念日放假办法 in force on the day (cx_calendar_statutory):
+ *   to 1999-09-17      1949 edition, 7 days: 元旦 01-01; 春节 正月初一..初三; 劳动节 05-01;
+ *                      国庆 10-01, 10-02
+ *   1999-09-18 ..      国务院令第270号 (in force when published), 10 days: 元旦; 春节 初一..初三;
+ *                      劳动节 05-01..03; 国庆 10-01..03 (the week-long breaks came from 调休)
+ *   2008-01-01 ..      国务院令第513号, 11 days: 元旦; 春节 除夕, 初一, 初二; 清明; 劳动节 05-01;
+ *                      端午 五月初五; 中秋 八月十五; 国庆 10-01..03
+ *   2014-01-01 ..      国务院令第644号, 11 days: as 2008, 春节 初一..初三 instead of 除夕..初二
+ *   2025-01-01 ..      国务院令第795号, 13 days: 元旦; 春节 除夕..初三; 清明; 劳动节 05-01, 05-02;
+ *                      端午; 中秋; 国庆 10-01..03
+ * 除夕 is the day before 正月初一 (the 29th or the 30th of 腊月); 清明 is the day of the solar
+ * term. A statutory holiday on a weekend stays a rest day; its 补休 and every 调休 come from the
+ * State Council's yearly notice (国务院办公厅关于<year>年部分节假日安排的通知), which the file holds.
+ *
+ * File format (UTF-8 text, one entry per line, '#' comments, fields separated by spaces or tabs):
+ *   published 2007 2026         the years whose notice the file holds (first last, or one year;
+ *                               several lines add up)
+ *   2025-01-01  holiday  元旦     a rest day (the name is free text)
+ *   2025-01-26  workday  春节调休上班   a working day
+ * A file without a `published` line (the format before it) publishes the years it lists.
+ *
+ * Provisional: a year without a published notice still has its statutory holidays, observed on
+ * the day itself, without 补休 or 调休 — the notice will move days. Every count that touches
+ * such a day is provisional (cx_calendar_span_provisional): the days of unpublished years, days
+ * outside the range, and 12-25..12-31 of a published year whose next year is not published
+ * (a notice may reach back into December: the 2019 notice made Saturday 2018-12-29 a working day).
+ *
+ * Memory: 166 KB per calendar (a u32 prefix count and a bit per day, a bit per year).
+ * Caveats: a parsed calendar is read-only; any number of threads may read it.
  */
-#define CX_CAL_FIRST_YEAR 2000
-#define CX_CAL_DAYS 21915 /* 2000-01-01 .. 2059-12-31 */
+#define CX_CAL_FIRST_YEAR 1990
+#define CX_CAL_LAST_YEAR 2099
+#define CX_CAL_YEARS (CX_CAL_LAST_YEAR - CX_CAL_FIRST_YEAR + 1)
+#define CX_CAL_DAYS 40177 /* 1990-01-01 .. 2099-12-31 */
+#define CX_CAL_STATUTORY_MAX 13 /* statutory holidays in one year, at most */
+#define CX_CAL_LATE_DECEMBER 25 /* from 12-25 a day also waits for the next year's notice */
 typedef struct cx_calendar {
-  cx_day first;                       /* day number of 2000-01-01 */
-  uint8_t work[(CX_CAL_DAYS + 7) / 8];/* bit set = working day */
-  uint32_t prefix[CX_CAL_DAYS + 1];   /* prefix[i] = working days in [first, first+i) */
+  cx_day first;                          /* day number of 1990-01-01 */
+  uint8_t work[(CX_CAL_DAYS + 7) / 8];   /* bit set = working day */
+  uint8_t published[(CX_CAL_YEARS + 7) / 8]; /* bit y - CX_CAL_FIRST_YEAR: the file holds y's notice */
+  uint32_t prefix[CX_CAL_DAYS + 1];      /* prefix[i] = working days in [first, first+i) */
 } cx_calendar;
 
 /**
- * Parses a calendar file (fields separated by spaces or tabs; the name is free text). A bad
- * date, a date outside 2000..2059, a kind other than holiday/workday, or the same day listed
- * both ways: CX_EBADREQ and *bad_line (1-based). An empty file gives weekends only.
+ * Parses a calendar file into out (caller-allocated; untouched on failure). CX_EBADREQ and
+ * *bad_line (1-based) for: a bad date or one outside 1990..2099; a kind other than
+ * holiday/workday; the same day listed both ways; a statutory holiday listed as workday (the
+ * law makes it a rest day); a `published` line that is not one or two years of 1990..2099 in
+ * order; and, when the file has a `published` line, a day outside the published years (other
+ * than the last days of December before a published year, which its notice may set). An empty
+ * file gives weekends and statutory holidays, every year provisional. Uses 16 KB of stack.
  */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
@@ -253,6 +290,34 @@ int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
  * (0 when b <= a). Days outside the calendar range count by weekday alone.
  */
 int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
+/** 1 when the file holds the State Council's notice for year (a published year), else 0. */
+int cx_calendar_published(const cx_calendar *cal, int year);
+/**
+ * 1 when day d's status may still change with a notice the file does not hold (see
+ * "Provisional" above): d outside 1990..2099, in an unpublished year, or in 12-25..12-31 of a
+ * year whose next year is unpublished. 0 otherwise.
+ */
+int cx_calendar_provisional(const cx_calendar *cal, cx_day d);
+/**
+ * 1 when cx_calendar_workdays(cal, a, b) is provisional: some day in (a, b] is (0 when
+ * b <= a). A report delay or an on-time flag computed over such a span is provisional.
+ */
+int cx_calendar_span_provisional(const cx_calendar *cal, cx_day a, cx_day b);
+/**
+ * The statutory holidays of a Gregorian year (1971..2099) by the editions above, ascending,
+ * each day once (中秋 fell on 10-01 in 2020: 10 days that year). Writes *n days to out; CX_EDATE
+ * for a year outside the range (out untouched). Pure.
+ */
+int cx_calendar_statutory(int year, cx_day out[CX_CAL_STATUTORY_MAX], int *n);
+/**
+ * Day d of lunar month m (1..12; leap: the 闰月 that follows month m) of lunar year y (the year
+ * whose 正月初一 falls in Gregorian year y), from the table of lunar months in calendar.c
+ * (1900..2100). CX_EDATE when y is outside the table, the month has no such day, leap is set
+ * and y has no 闰 m, or the day is before 1971. 春节 = cx_day_from_lunar(y, 1, 1, 0).
+ */
+int cx_day_from_lunar(int y, int m, int d, int leap, cx_day *out);
+/** The day of the 清明 solar term of year y (1971..2099: April 4 or 5, Beijing time). CX_EDATE. */
+int cx_day_qingming(int y, cx_day *out);
 
 /** Reporting deadline: a record is on time when reported within this many working days. */
 #define CX_REPORT_DEADLINE_WORKDAYS 7

@@ -246,8 +246,11 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
     return CX_ECORRUPT;
   return 0;
 }
-/** Sets r->report_delay and r->on_time from the calendar. */
-void cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
+/**
+ * Sets r->report_delay and r->on_time from the calendar. Returns 1 when they are provisional
+ * (the span touches a year without a published notice: cx_calendar_span_provisional), else 0.
+ */
+int cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
 void cx__cell_decode(const void *v, cx_rollup_cell *c);
