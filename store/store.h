@@ -52,6 +52,64 @@ typedef struct cx_str {
 static inline cx_str cx_str_c(const char *s) { return (cx_str){s, s ? (uint32_t)strlen(s) : 0}; }
 static inline int cx_str_eq(cx_str a, cx_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
+/* ===================================================================== text (utf8.c) */
+/*
+ * What strings may enter the store (docs/data-model.md "Strings"): valid UTF-8 — shortest
+ * form, no surrogates, nothing past U+10FFFF — holding no control character (U+0000..U+001F,
+ * U+007F..U+009F) except, in free text (content, basis, lifecycle reasons), TAB and LF.
+ * cx_batch_put, cx_batch_transition and the data-file parsers refuse anything else; audit
+ * entries are escaped instead (an audit line is never the reason a write fails).
+ * Everything here is pure and thread-safe; nothing reads past n.
+ */
+
+/**
+ * Decodes one UTF-8 character at p[0..n) (incremental: call again at p + the returned length).
+ * Returns its length (1..4) and *cp; CX_EAGAIN when p[0..n) is a valid but unfinished start of
+ * a character (n == 0 too); CX_EBADREQ when the bytes cannot be UTF-8: a continuation or
+ * C0/C1/F5..FF lead byte, a bad continuation, an overlong form, a surrogate, past U+10FFFF
+ * (refused at the first byte that cannot continue). *cp is set only when a length is returned.
+ */
+long cx_utf8_decode(const char *p, size_t n, uint32_t *cp);
+/** 1 for a control character: U+0000..U+001F, U+007F..U+009F (Unicode category Cc). */
+int cx_text_is_control(uint32_t cp);
+
+typedef enum cx_text_kind {
+  CX_TEXT_NAME, /* identifiers and names: no control character at all */
+  CX_TEXT_FREE, /* free text: TAB and LF allowed, no other control character */
+  CX_TEXT_UTF8, /* anything but NUL (what a C string and a JSON string both carry) */
+} cx_text_kind;
+
+/** Where a string failed cx_text_check. */
+typedef struct cx_text_fault {
+  uint32_t at;  /* byte offset (0-based) of the first bad character */
+  int32_t cp;   /* the refused control character's code point; -1: not UTF-8 there */
+} cx_text_fault;
+
+/**
+ * Checks p[0..n) against kind (cx_text_kind). 0, or CX_EBADREQ and *f (f may be NULL) at the
+ * first bad character. A character cut by the end of the string is invalid UTF-8.
+ */
+int cx_text_check(const char *p, size_t n, int kind, cx_text_fault *f);
+/**
+ * Writes "field: invalid UTF-8 at byte 5" or "field: control character U+0000 at byte 3" into
+ * buf (snprintf rules); returns the length snprintf gave.
+ */
+int cx_text_fault_format(const cx_text_fault *f, const char *field, char *buf, size_t cap);
+/**
+ * Checks a data file line by line (LF-separated; one CR before the LF allowed): each line is
+ * valid UTF-8 with no control character but TAB. 0, or CX_EBADREQ with *bad_line (1-based).
+ */
+int cx_text_lines_check(const char *text, size_t n, int *bad_line);
+/**
+ * Copies p[0..n) into out (cap bytes, always NUL-terminated when cap > 0) with what
+ * cx_text_check(kind) refuses escaped: a byte that is not UTF-8 as \xNN (lower-case hex), TAB,
+ * LF and CR as \t \n \r, other C0 controls and DEL as \xNN, C1 controls as \u0080..\u009f.
+ * The result passes cx_text_check(kind). A backslash is kept as is (the escapes are for
+ * showing, not a reversible encoding). Stops before a character or an escape that would not
+ * fit; returns the length written. 4 * n + 1 bytes always suffice.
+ */
+size_t cx_text_escape(const char *p, size_t n, int kind, char *out, size_t cap);
+
 /* ===================================================================== enums */
 /* Each enum has a wire-name table (DESIGN §5a); *_parse returns 0 and the value, or CX_EBADREQ. */
 
