@@ -815,7 +815,10 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a);
 /** Starts a batch (buffers in memory; nothing is written until commit). */
 int cx_batch_begin(cx_store *st, cx_batch **out);
 /**
- * Validates r against the codes, the catalogue and the dates, and buffers a copy.
+ * Validates r against the codes, the catalogue and the dates, and buffers a copy. Every string
+ * is checked first (cx_text_check: content and basis CX_TEXT_FREE, record_id, entity_name,
+ * authority_name, list_type and measures CX_TEXT_NAME): *why then says "record_id: invalid
+ * UTF-8 at byte 5" and points into b (valid until the next call on b); other whys are static.
  * Upsert by (authority_code, record_id): a second record with the same key replaces the first.
  * The entity (code, name, kind) is upserted from the record. A record with no tier
  * (severity CX_SEV_UNSET) gets cx_catalog_tier(). On error returns CX_EBADREQ /
@@ -834,7 +837,9 @@ int cx_batch_put(cx_batch *b, const cx_record *r, const char **why);
  * period (cx_catalog_repair_from; minor records excepted) without override; CX_ENOTFOUND when
  * the record does not exist. Each applied transition writes one audit entry
  * (op = the event name, target "authority/record_id", detail "old -> new: reason").
- * Put-time errors: CX_EINVALCODE, CX_EBADREQ, CX_EFORBIDDEN (outside the actor's authorities).
+ * Put-time errors: CX_EINVALCODE, CX_EBADREQ (also for a record_id or a reason that fails
+ * cx_text_check: CX_TEXT_NAME, CX_TEXT_FREE; *why as for cx_batch_put), CX_EFORBIDDEN (outside
+ * the actor's authorities).
  */
 int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, int ev,
                         int override, cx_str reason, const char **why);
