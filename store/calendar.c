@@ -39,6 +39,8 @@ int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_lin
     line++;
     const char *p = text + i, *end = text + e;
     i = e + 1;
+    /* The names are free text, but the file is stored (data DB), comments too: text only. */
+    if (cx_text_lines_check(p, (size_t)(end - p), NULL)) goto bad;
     while (p < end && cal_is_space(*p)) p++;
     if (p == end || *p == '#') continue;
     /* date */

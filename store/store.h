@@ -265,8 +265,9 @@ typedef struct cx_calendar {
 
 /**
  * Parses a calendar file (fields separated by spaces or tabs; the name is free text). A bad
- * date, a date outside 2000..2059, a kind other than holiday/workday, or the same day listed
- * both ways: CX_EBADREQ and *bad_line (1-based). An empty file gives weekends only.
+ * date, a date outside 2000..2059, a kind other than holiday/workday, the same day listed
+ * both ways, or a line that fails cx_text_lines_check (comments too: the file is stored):
+ * CX_EBADREQ and *bad_line (1-based). An empty file gives weekends only.
  */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
@@ -383,8 +384,9 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
  * default; person_public defaults to blacklist.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
- * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
- * wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
+ * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field or failing
+ * cx_text_check(CX_TEXT_NAME), any line failing cx_text_lines_check, more than the CX_MAX_*
+ * counts, wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
@@ -402,7 +404,8 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
 
 /**
  * Region table (GB/T 2260): one "code<TAB>name" per line, 6-digit codes; provinces end in 0000,
- * cities in 00. See data/regions.tsv and docs/data-model.md for its source.
+ * cities in 00; names pass cx_text_check(CX_TEXT_NAME), every line cx_text_lines_check.
+ * See data/regions.tsv and docs/data-model.md for its source. CX_EBADREQ + *bad_line.
  */
 int cx_regions_validate(const char *text, size_t n, int *bad_line);
 
