@@ -14,12 +14,13 @@
 
 /* ===================================================================== options */
 
-enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT };
+enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW };
 
 static const struct option COMMON[] = {
     {"db", required_argument, 0, O_DB},       {"connect", required_argument, 0, O_CONNECT},
     {"token-file", required_argument, 0, O_TOKEN}, {"as-of", required_argument, 0, O_ASOF},
     {"role", required_argument, 0, O_ROLE},   {"format", required_argument, 0, O_FORMAT},
+    {"raw", no_argument, 0, O_RAW},
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
 
@@ -38,7 +39,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
   s->role = CX_ROLE_ADMIN;
   s->as_of = cx_day_today();
   s->fmt = CLI_FMT_TABLE;
-  int role_set = 0, c;
+  int role_set = 0, raw = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
     switch (c) {
@@ -61,11 +62,13 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
       if (cli_fmt_parse(optarg, &s->fmt))
         return cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
       break;
+    case O_RAW: raw = 1; break;
     case '?': return cli_usage("%s: bad option", cmd);
     default:
       if (!fn || fn(ctx, c, optarg)) return CLI_EXIT_USAGE;
     }
   }
+  if (raw && s->fmt == CLI_FMT_CSV) s->fmt = CLI_FMT_CSV_RAW; /* no formula neutralisation */
   if (s->db && s->connect) return cli_usage("%s: give either --db or --connect, not both", cmd);
   if (s->connect && role_set)
     return cli_usage("%s: --role is for local mode; with --connect the token decides the role", cmd);
