@@ -1,5 +1,5 @@
 /* chengxin output safety: what a store or a server holds cannot reach a spreadsheet as a formula
- * (CSV) or a terminal as an escape sequence (table, vertical, audit, chart).
+ * (CSV), a terminal as an escape sequence (table, vertical, audit, chart) or a shell (--plot).
  * Strings the store refuses today still come from older stores and from any server: a fake
  * server (one canned answer per op) sends them. */
 #include <arpa/inet.h>
@@ -72,6 +72,24 @@ Test(output, chengxin_audit_shows_a_reason_with_a_line_feed_as_backslash_n_and_r
   free(out);
   cr_assert_eq(cx("audit --db st --format csv"), 0);
   cr_assert(out_has("out", "第一行\n第二行"), "csv keeps the value (quoted)");
+}
+
+Test(output, agg_plot_with_a_command_substitution_in_the_path_runs_no_shell) {
+  formula_store();
+  int rc = cx("agg --db st --by category --plot 'x$(touch PWNED).png'");
+  char path[512];
+  snprintf(path, sizeof path, "%s/PWNED", g_dir);
+  cr_assert(access(path, F_OK) != 0, "the path ran a command");
+  snprintf(path, sizeof path, "%s/x$(touch PWNED).png", g_dir);
+  if (rc == 0) cr_assert(access(path, F_OK) == 0, "the chart has the literal name");
+  /* quotes and newlines cannot break out of gnuplot's string either */
+  rc = cx("agg --db st --by category --plot \"$(printf 'a\\nsystem \\042touch PWNED2\\042\\n.png')\"");
+  snprintf(path, sizeof path, "%s/PWNED2", g_dir);
+  cr_assert(access(path, F_OK) != 0, "the path ran a gnuplot command");
+  cr_assert_eq(rc, 2, "a path with a control character is a usage error");
+  rc = cx("agg --db st --by category --plot \"it's'; system 'touch PWNED3'; '.png\"");
+  snprintf(path, sizeof path, "%s/PWNED3", g_dir);
+  cr_assert(access(path, F_OK) != 0, "a quote in the path ran a gnuplot command");
 }
 
 /* ---------------------------------------------------------------- a server that lies */
