@@ -330,5 +330,20 @@ const cx_server_opts *cx__net_opts(cx_server *s);
 /** One line on stderr: "2026-01-02T03:04:05.678Z chengxind: <msg>". Thread-safe (one write). */
 void cx_net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/**
+ * A log budget for events a client can cause at will (wrong tokens): at most
+ * CX_NET_LOG_PER_SECOND lines a second, the rest counted. Zero-filled = ready; any thread.
+ */
+#define CX_NET_LOG_PER_SECOND 10
+typedef struct cx_log_budget {
+  int64_t second;      /* the second being counted (atomic) */
+  uint32_t used;       /* lines logged in it (atomic) */
+  uint64_t dropped;    /* lines not logged since the last one that was (atomic) */
+} cx_log_budget;
+/** 1 when a line may be logged now, with *more = the lines dropped before it; else 0. */
+int cx__log_budget_take(cx_log_budget *b, uint64_t *more);
+/** An auth with an unknown token: counted (stats auth.failed) and logged with the peer
+ *  address within the server's log budget. Never sees the token. Any loop thread. */
+void cx__net_auth_failed(cx_server *s, const char *peer);
 
 #endif

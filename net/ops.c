@@ -280,7 +280,10 @@ static int op_auth(cx_exec *x, const cx_req *rq) {
   int rc = f_str(x, rq, "token", 1, &tok);
   if (rc < 0) return rc;
   int i = cx_tokens_find(cx__net_tokens(x->srv), tok);
-  if (i < 0) return fail(x, CX_EFORBIDDEN, "unknown token");
+  if (i < 0) {
+    cx__net_auth_failed(x->srv, x->peer); /* stats auth.failed and a log line, never the token */
+    return fail(x, CX_EFORBIDDEN, "unknown token");
+  }
   x->role = cx__net_tokens(x->srv)->v[i].role;
   x->token = i;
   msgpack_pack_map(x->pk, 1);

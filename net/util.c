@@ -467,6 +467,21 @@ uint64_t cx_hist_quantile(const cx_hist *acc, double q) {
 
 /* ===================================================================== log */
 
+int cx__log_budget_take(cx_log_budget *b, uint64_t *more) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec, was = __atomic_load_n(&b->second, __ATOMIC_RELAXED);
+  /* A new second resets the count; a race between loops lets a line or two more through. */
+  if (was != now && __atomic_compare_exchange_n(&b->second, &was, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    __atomic_store_n(&b->used, 0, __ATOMIC_RELAXED);
+  if (__atomic_add_fetch(&b->used, 1, __ATOMIC_RELAXED) > CX_NET_LOG_PER_SECOND) {
+    __atomic_add_fetch(&b->dropped, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  *more = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+  return 1;
+}
+
 void cx_net_log(const char *fmt, ...) {
   char line[1024];
   struct timespec ts;

@@ -1,6 +1,7 @@
 /*
  * End-to-end: the token file is parsed strictly (a BOM, a repeated token or name, a short or
- * non-printable token stop chengxind at start, naming the line and never the token).
+ * non-printable token stop chengxind at start, naming the line and never the token), and
+ * failed authentications are counted in stats and logged with the peer, never the token.
  */
 #include "e2e.h"
 
@@ -13,6 +14,48 @@ static int log_has(const char *path, const char *needle) {
     if (strstr(line, needle)) found = 1;
   fclose(f);
   return found;
+}
+
+/* ---- a running server ---- */
+
+TestSuite(auth, .init = e2e_setup, .fini = e2e_teardown, .timeout = 60);
+
+#define GUESS "guess-0123456789-not-a-token"
+
+Test(auth, failed_authentications_are_counted_in_stats_and_logged_with_the_peer_never_the_token) {
+  cx_client *c = e2e_connect();
+  for (int i = 0; i < 3; i++) cr_assert_eq(cx_client_auth(c, GUESS, NULL, 0), CX_EFORBIDDEN);
+  cr_assert_eq(cx_client_auth(c, TOK_APPROVAL, NULL, 0), 0, "a right token still works");
+  cx_client_close(c);
+  cx_client *a = e2e_connect_as(TOK_ANALYST);
+  cx_client_resp r = e2e_call(a, "stats", NULL);
+  assert_ok(&r);
+  const msgpack_object *au = cx_mpo_get(r.result, "auth");
+  cr_assert(au, "stats has no auth map");
+  cr_assert_eq(cx_mpo_int(cx_mpo_get(au, "failed"), -1), 3);
+  cx_client_close(a);
+  cr_assert(log_has(g_srv.log, "auth: unknown token from 127.0.0.1:"), "no log line with the peer");
+  cr_assert(!log_has(g_srv.log, "guess-0123"), "the log shows the token");
+}
+
+Test(auth, a_flood_of_wrong_tokens_is_counted_in_full_but_logged_in_bounded_lines) {
+  for (int k = 0; k < 12; k++) { /* 60 failures within a second or two */
+    cx_client *c = e2e_connect();
+    for (int i = 0; i < 5; i++) cr_assert_eq(cx_client_auth(c, GUESS, NULL, 0), CX_EFORBIDDEN);
+    cx_client_close(c);
+  }
+  cx_client *a = e2e_connect_as(TOK_ANALYST);
+  cx_client_resp r = e2e_call(a, "stats", NULL);
+  assert_ok(&r);
+  cr_assert_eq(cx_mpo_int(cx_mpo_get(cx_mpo_get(r.result, "auth"), "failed"), -1), 60);
+  cx_client_close(a);
+  FILE *f = fopen(g_srv.log, "r");
+  cr_assert(f);
+  char line[2048];
+  int lines = 0;
+  while (fgets(line, sizeof line, f)) lines += strstr(line, "auth: unknown token") != NULL;
+  fclose(f);
+  cr_assert(lines >= 1 && lines < 60, "%d log lines for 60 failures", lines);
 }
 
 /* ---- startup (no fixture server) ---- */
