@@ -67,25 +67,25 @@ const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap)
 
 int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_auditor **out) {
   if (!nq) return CX_EBADREQ;
-  cx_auditor *a = calloc(1, sizeof *a);
+  cx_auditor *a = cx_calloc(1, sizeof *a);
   if (!a) return CX_ENOMEM;
   a->st = st;
   a->tokens = tokens;
   a->nq = nq;
   uint32_t per = 1024;
   while (per < CX_NET_AUDIT_QUEUE / nq) per <<= 1;
-  a->q = calloc(nq, sizeof *a->q);
-  a->snap = calloc(nq, sizeof *a->snap);
+  a->q = cx_calloc(nq, sizeof *a->q);
+  a->snap = cx_calloc(nq, sizeof *a->snap);
   if (!a->q || !a->snap) goto fail;
   for (unsigned i = 0; i < nq; i++) {
     a->q[i].a = a;
     a->q[i].cap = per;
     /* calloc: the pages are only touched as slots get used */
-    if (!(a->q[i].v = calloc(per, sizeof(slot)))) goto fail;
+    if (!(a->q[i].v = cx_calloc(per, sizeof(slot)))) goto fail;
   }
   a->total = (size_t)per * nq;
-  a->scratch = calloc(a->total, sizeof *a->scratch);
-  a->who = calloc(tokens && tokens->n ? tokens->n : 1, sizeof *a->who);
+  a->scratch = cx_calloc(a->total, sizeof *a->scratch);
+  a->who = cx_calloc(tokens && tokens->n ? tokens->n : 1, sizeof *a->who);
   if (!a->scratch || !a->who) goto fail;
   for (uint32_t i = 0; tokens && i < tokens->n; i++) {
     char tmp[32];

@@ -78,7 +78,7 @@ int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **ou
   if (fd < 0) return CX_ECONN;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  cx_client *c = calloc(1, sizeof *c);
+  cx_client *c = cx_calloc(1, sizeof *c);
   if (!c) {
     close(fd);
     return CX_ENOMEM;
@@ -338,13 +338,11 @@ int64_t cx_mpo_int(const msgpack_object *obj, int64_t dflt) {
 
 int cx_client_resp_err(const cx_client_resp *r) {
   if (r->ok) return 0;
-  static const struct { const char *name; int code; } map[] = {
-      {"bad_frame", CX_EBADFRAME},   {"bad_request", CX_EBADREQ}, {"unknown_op", CX_EUNKNOWNOP},
-      {"invalid_code", CX_EINVALCODE}, {"not_found", CX_ENOTFOUND}, {"forbidden", CX_EFORBIDDEN},
-      {"too_large", CX_ETOOLARGE},   {"busy", CX_EBUSY},         {"internal", CX_EINTERNAL}};
-  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-    size_t n = strlen(map[i].name);
-    if (r->err_code_len == n && memcmp(r->err_code, map[i].name, n) == 0) return map[i].code;
+  /* The first code of the error table with this wire name (store/cx_err.h). */
+  for (int c = -1; c >= CX_ERR_MIN; c--) {
+    const char *name = cx_err_name(c);
+    size_t n = strlen(name);
+    if (r->err_code_len == n && memcmp(r->err_code, name, n) == 0) return c;
   }
   return CX_EINTERNAL;
 }

@@ -251,7 +251,7 @@ int cx_buf_init(cx_buf *b, size_t initial) {
   memset(b, 0, sizeof *b);
   b->initial = initial;
   if (initial) {
-    b->p = malloc(initial);
+    b->p = cx_malloc(initial);
     if (!b->p) return CX_ENOMEM;
     b->cap = initial;
   }
@@ -265,14 +265,21 @@ void cx_buf_free(cx_buf *b) {
 }
 
 int cx_buf_reserve(cx_buf *b, size_t n) {
+  if (b->failed) return CX_ENOMEM;
   if (b->cap - b->len >= n) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len < n) {
-    if (cap > SIZE_MAX / 2) return CX_ENOMEM;
+    if (cap > SIZE_MAX / 2) {
+      b->failed = 1;
+      return CX_ENOMEM;
+    }
     cap *= 2;
   }
-  char *p = realloc(b->p, cap);
-  if (!p) return CX_ENOMEM;
+  char *p = cx_realloc(b->p, cap);
+  if (!p) {
+    b->failed = 1;
+    return CX_ENOMEM;
+  }
   if (cap > b->initial && b->cap <= b->initial) b->spills++;
   b->p = p;
   b->cap = cap;
@@ -289,7 +296,7 @@ int cx_buf_append(cx_buf *b, const void *p, size_t n) {
 
 void cx_buf_shrink(cx_buf *b) {
   if (b->len || b->cap <= b->initial || !b->initial) return;
-  char *p = realloc(b->p, b->initial);
+  char *p = cx_realloc(b->p, b->initial);
   if (!p) return;
   b->p = p;
   b->cap = b->initial;

@@ -20,6 +20,16 @@
 #define CX_NET_MAX_CONNS_DEFAULT 10000u
 #define CX_NET_IDLE_TIMEOUT_DEFAULT 300u      /* seconds */
 #define CX_NET_MAX_CHECK_CODES 1000u
+/* Hits listed in one check answer over all its codes (each code lists at most the loop's hit
+ * array, 64): 1000 codes with 64 hits each would be a ~15 MB answer. Verdicts are always
+ * complete; past the budget a result lists no more hits and counts them in "more". */
+#define CX_NET_MAX_CHECK_HITS 8192u
+/* aggregate over the wire: groups (query/'s cap is 100,000), answer bytes and run time. The
+ * answer of 20,000 groups of 13 dimensions is ~6 MB; a scan of 10M records takes ~0.1-0.3 s,
+ * so 10 s is 30x the largest honest request and bounds a pool thread held by a hostile one. */
+#define CX_NET_AGG_MAX_GROUPS 20000u
+#define CX_NET_AGG_MAX_ANSWER (8u << 20)
+#define CX_NET_AGG_TIME_MS 10000u
 #define CX_NET_MAX_INGEST_RECORDS 10000u
 #define CX_NET_MAX_OUTPUT_DEFAULT (4u << 20)  /* queued output per connection before we stop reading */
 #define CX_NET_MAX_OUTPUT_TOTAL_DEFAULT (64u << 20) /* all connections' queued output: past it... */
@@ -79,12 +89,18 @@ int cx_mp_validate(const void *p, size_t n);
 
 /* ===================================================================== byte buffers */
 
-/** A growable byte buffer; kept per connection and reused (len reset to 0, memory kept). */
+/**
+ * A growable byte buffer; kept per connection and reused (len reset to 0, memory kept).
+ * It fails stickily: after one failed reserve or append every later one fails too (and writes
+ * nothing) until cx_buf_clear_failure(), so a response packed with a hole in it is never sent:
+ * cx__net_exec sees `failed` and sends one `internal` answer instead.
+ */
 typedef struct cx_buf {
   char *p;
   size_t len, cap;
   uint64_t spills;   /* times it had to grow past its initial capacity */
   size_t initial;
+  int failed;        /* an append failed since the last cx_buf_clear_failure() */
 } cx_buf;
 
 int cx_buf_init(cx_buf *b, size_t initial);
@@ -94,6 +110,8 @@ int cx_buf_reserve(cx_buf *b, size_t n);
 int cx_buf_append(cx_buf *b, const void *p, size_t n);
 /** Releases memory above the initial capacity when the buffer is empty. */
 void cx_buf_shrink(cx_buf *b);
+/** Forgets a failure (after the caller dropped what the failed appends belonged to). */
+static inline void cx_buf_clear_failure(cx_buf *b) { b->failed = 0; }
 /** msgpack_packer write callback over a cx_buf (data is the cx_buf *). */
 int cx_buf_msgpack_write(void *data, const char *p, size_t n);
 
@@ -306,6 +324,7 @@ typedef struct cx_exec {
    * harness) and the client's address (NULL or NUL-terminated) */
   cx_audq *audq;
   const char *peer;
+  const int *cancel;          /* a job's: set when its client goes away (NULL on a loop) */
 } cx_exec;
 
 /** Decodes the top of a request (map, id, op, field positions). rc < 0 with msg set. */
@@ -313,7 +332,9 @@ int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, siz
 /** 1 and *v when field name is present. */
 int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v);
 /** Runs rq, appending one whole framed response (ok or error) to x->out. Returns the
- *  response's error code (0 = ok). */
+ *  response's error code (0 = ok). Out of memory while packing: one `internal` answer instead
+ *  of the partial one; when not even that fits, no frame and x->out->failed stays set: close
+ *  the connection. */
 int cx__net_exec(cx_exec *x, const cx_req *rq);
 /** Appends one framed error response. */
 void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);

@@ -7,8 +7,10 @@
  * read in place from the frame, results are packed straight from the map snapshot.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -383,7 +385,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   msgpack_packer *pk = c->x->pk;
   const cx_record *r = v->r;
   c->n++;
-  msgpack_pack_map(pk, 25);
+  msgpack_pack_map(pk, 26);
   pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
   pk_key(pk, "authority_code"); pk_cx(pk, r->authority_code);
   pk_key(pk, "authority_name"); pk_cx(pk, r->authority_name);
@@ -398,6 +400,8 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   pk_key(pk, "objection"); if (r->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "decision_date"); pk_day(pk, r->decision_date);
   pk_key(pk, "report_date"); pk_day(pk, r->report_date);
+  pk_key(pk, "report_received");
+  if (r->report_received) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "valid_from"); pk_day(pk, r->valid_from);
   pk_key(pk, "valid_until"); pk_day(pk, r->valid_until);
   pk_key(pk, "amount_fen"); msgpack_pack_int64(pk, r->amount_fen);
@@ -516,12 +520,43 @@ static int op_check(cx_exec *x, const cx_req *rq) {
   pk_key(pk, "as_of"); pk_day(pk, as_of);
   pk_key(pk, "results");
   msgpack_pack_array(pk, n);
+  /* Each distinct code is answered once: a repeat gets its verdict and "same_as" (the index
+   * of its first occurrence), not its hits again. The table of codes seen lives on the stack
+   * (no allocation on the check path); one code needs none of it. */
+  char seen[CX_NET_MAX_CHECK_CODES][CX_CODE_LEN];
+  uint8_t seen_verdict[CX_NET_MAX_CHECK_CODES];
+  uint16_t seen_at[CX_NET_MAX_CHECK_CODES];
+  uint16_t slot[2048]; /* open addressing over seen[]: index + 1, 0 = empty */
+  uint32_t n_seen = 0, hits_left = CX_NET_MAX_CHECK_HITS;
+  if (n > 1) memset(slot, 0, sizeof slot);
   for (uint32_t i = 0; i < n; i++) {
     cx_str code;
     if (cx_mp_read_str(&codes, &code)) return fail(x, CX_EBADREQ, "codes[%u] must be a string", i);
     cx_check_result res;
-    rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, x->hits_cap);
+    char norm[CX_CODE_LEN + 1];
+    int is_person = 0;
+    if (n > 1 && cx_code_normalize(code.p, code.n, norm, &is_person) == 0) {
+      uint32_t h = 2166136261u;
+      for (int k = 0; k < CX_CODE_LEN; k++) h = (h ^ (unsigned char)norm[k]) * 16777619u;
+      uint32_t j = h & 2047u;
+      while (slot[j] && memcmp(seen[slot[j] - 1], norm, CX_CODE_LEN) != 0) j = (j + 1) & 2047u;
+      if (slot[j]) { /* a repeat */
+        uint32_t k = slot[j] - 1u;
+        msgpack_pack_map(pk, 3);
+        pk_key(pk, "code"); msgpack_pack_str_with_body(pk, norm, CX_CODE_LEN);
+        pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
+        pk_key(pk, "same_as"); msgpack_pack_uint32(pk, seen_at[k]);
+        continue;
+      }
+      memcpy(seen[n_seen], norm, CX_CODE_LEN);
+      seen_at[n_seen] = (uint16_t)i;
+      slot[j] = (uint16_t)(++n_seen);
+    }
+    rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, hits_left < x->hits_cap ? hits_left : x->hits_cap);
     if (rc) return fail(x, rc, "check failed: %s", cx_strerror(rc));
+    if (n > 1 && res.code[0] && n_seen && memcmp(seen[n_seen - 1], res.code, CX_CODE_LEN) == 0)
+      seen_verdict[n_seen - 1] = res.verdict;
+    hits_left -= res.n_hits;
     if (x->audq && audited_kind(res.kind)) { /* persons, civil servants: cheap test first */
       char det[CX_NET_AUDIT_DETAIL];
       snprintf(det, sizeof det, "action=%.*s verdict=%s", (int)(action.n > 24 ? 24 : action.n), action.p,
@@ -723,11 +758,20 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
   sp.desc = desc;
   sp.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
 
+  sp.max_groups = CX_NET_AGG_MAX_GROUPS;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  sp.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (uint64_t)CX_NET_AGG_TIME_MS * 1000000u;
+  sp.cancel = x->cancel;
   cx_agg_result res;
   memset(&res, 0, sizeof res);
   rc = cx_query_aggregate(x->q, t, (cx_role)x->role, &sp, &res);
   if (rc == CX_EBADREQ) return fail(x, rc, "aggregate request rejected (check dimensions, filters, dates)");
+  if (rc == CX_ETOOLARGE)
+    return fail(x, rc, "more than %u groups: group by fewer dimensions or filter", CX_NET_AGG_MAX_GROUPS);
+  if (rc == CX_ETIMEOUT) return fail(x, rc, "the aggregate ran past its %u s budget: filter more", CX_NET_AGG_TIME_MS / 1000);
   if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
+  size_t start = x->out->len;
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 4);
   pk_key(pk, "columns");
@@ -748,7 +792,13 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
     }
     for (int i = 0; i < sp.n_metrics; i++) {
       if (metric_is_int(sp.metrics[i])) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
+      else if (isnan(row->vals[i])) msgpack_pack_nil(pk); /* no data */
       else msgpack_pack_double(pk, row->vals[i]);
+    }
+    if (x->out->len - start > CX_NET_AGG_MAX_ANSWER) {
+      cx_agg_result_free(&res);
+      return fail(x, CX_ETOOLARGE, "the answer passes %u MiB: group by fewer dimensions, filter or limit",
+                  CX_NET_AGG_MAX_ANSWER >> 20);
     }
   }
   pk_key(pk, "from_rollup"); if (res.from_rollup) msgpack_pack_true(pk); else msgpack_pack_false(pk);
@@ -1058,14 +1108,36 @@ int cx__net_exec(cx_exec *x, const cx_req *rq) {
     pk_key(&pk, "result");
     rc = handlers[rq->op](x, rq);
   }
+  if (x->out->failed || (x->details && x->details->failed)) {
+    /* An append failed somewhere in the answer (out of memory): what was packed has a hole.
+     * Drop it and answer with one small error instead. */
+    x->out->len = at;
+    cx_buf_clear_failure(x->out);
+    if (x->details) {
+      x->details->len = 0;
+      cx_buf_clear_failure(x->details);
+    }
+    x->n_details = 0;
+    frame_begin(x->out); /* the header again, at `at` */
+    rc = CX_ENOMEM;
+    snprintf(x->msg, sizeof x->msg, "out of memory while building the answer");
+  }
   if (rc) {
     /* Internal errors are events worth a log line (never the request's arguments). */
-    if (strcmp(cx_err_name(rc), "internal") == 0)
+    if (strcmp(cx_err_name(rc), "internal") == 0 && rc != CX_ECANCELED) /* cancelled: nobody asks */
       cx_net_log("internal error: op=%s: %s", cx_op_names[rq->op], x->msg[0] ? x->msg : cx_strerror(rc));
-    x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
-    pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
+    if (!x->out->failed) {
+      x->out->len = at + CX_FRAME_HDR; /* drop the partial result */
+      pack_error(&pk, rq->id, rc, x->msg, x->details, x->n_details);
+    }
   }
-  frame_end(x->out, at);
+  if (x->out->failed) {
+    /* Not even the error fits: no frame for this request. The buffer stays failed, which tells
+     * the caller to close the connection (responses must come in request order). */
+    x->out->len = at;
+  } else {
+    frame_end(x->out, at);
+  }
   x->pk = NULL;
   return rc;
 }

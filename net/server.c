@@ -51,6 +51,7 @@ struct cx_conn {
   cx_buf wout;          /* responses being written */
   uv_write_t wreq;
   int writing, reading, job, closing, close_after_flush, handles;
+  struct cx_job *jobp;  /* the pending job (job == 1): told when the connection goes away */
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
@@ -123,6 +124,7 @@ typedef struct cx_job {
   size_t plen;
   cx_buf out;
   char peer[CX_NET_PEER_MAX];
+  int cancel;           /* set (atomically) by the loop when the client goes away */
 } cx_job;
 
 cx_store *cx__net_store(cx_server *s) { return s->st; }
@@ -199,6 +201,8 @@ static void conn_closed_cb(uv_handle_t *h) {
 static void conn_close(cx_conn *c) {
   if (c->closing) return;
   c->closing = 1;
+  /* A long job (an aggregate scan) stops early: nobody will read its answer. */
+  if (c->job && c->jobp) __atomic_store_n(&c->jobp->cancel, 1, __ATOMIC_RELAXED);
   conn_account(c);
   cx_loop *lp = c->lp;
   if (c->prev) c->prev->next = c->next;
@@ -377,7 +381,7 @@ static void job_work(uv_work_t *w) {
   }
   cx_buf details;
   cx_buf_init(&details, 0);
-  cx_exec *x = calloc(1, sizeof *x);
+  cx_exec *x = cx_calloc(1, sizeof *x);
   if (!x) {
     cx__net_error_frame(&j->out, j->id, CX_ENOMEM, "out of memory");
     j->rc = CX_ENOMEM;
@@ -407,6 +411,7 @@ static void job_work(uv_work_t *w) {
   x->role = j->role;
   x->token = j->token;
   x->peer = j->peer;
+  x->cancel = &j->cancel;
   x->out = &j->out;
   x->details = &details;
   j->rc = cx__net_exec(x, &rq);
@@ -421,11 +426,15 @@ static void job_done(uv_work_t *w, int status) {
   cx_conn *c = j->conn;
   cx_loop *lp = c->lp;
   c->job = 0;
+  c->jobp = NULL;
   account(lp, j->op, j->rc, j->t0);
   if (c->closing) {
     if (c->handles == 0) conn_free(c);
   } else {
-    cx_buf_append(&c->out, j->out.p, j->out.len);
+    if (j->out.failed || cx_buf_append(&c->out, j->out.p, j->out.len)) {
+      cx_buf_clear_failure(&c->out); /* the job's answer is lost: close after what is queued */
+      c->close_after_flush = 1;
+    }
     conn_process(c);
     conn_maybe_finish(c);
   }
@@ -435,9 +444,9 @@ static void job_done(uv_work_t *w, int status) {
 }
 
 static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
-  cx_job *j = calloc(1, sizeof *j);
+  cx_job *j = cx_calloc(1, sizeof *j);
   if (!j) return CX_ENOMEM;
-  j->payload = malloc(rq->plen);
+  j->payload = cx_malloc(rq->plen);
   if (!j->payload || cx_buf_init(&j->out, 256)) {
     free(j->payload);
     free(j);
@@ -461,6 +470,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
     return CX_EINTERNAL;
   }
   c->job = 1;
+  c->jobp = j;
   return 0;
 }
 
@@ -499,7 +509,12 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.n_details = 0;
   x.audq = lp->audq;
   x.peer = c->peer;
+  x.cancel = NULL;
   rc = cx__net_exec(&x, &rq);
+  if (c->out.failed) { /* not even an error frame fitted: answers must keep their order */
+    cx_buf_clear_failure(&c->out);
+    c->close_after_flush = 1;
+  }
   c->role = x.role;
   c->token = x.token;
   if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
@@ -571,7 +586,7 @@ static void peer_name(int fd, char *out, size_t cap) {
 }
 
 static void conn_new(cx_loop *lp, int fd) {
-  cx_conn *c = calloc(1, sizeof *c);
+  cx_conn *c = cx_calloc(1, sizeof *c);
   if (!c) goto fail;
   if (cx_buf_init(&c->in, CX_NET_IN_INITIAL) || cx_buf_init(&c->out, CX_NET_OUT_INITIAL) ||
       cx_buf_init(&c->wout, CX_NET_OUT_INITIAL))
@@ -723,7 +738,7 @@ static void handoff(cx_server *s, int fd) {
   uv_mutex_lock(&lp->mu);
   if (lp->npend == lp->cappend) {
     uint32_t nc = lp->cappend ? lp->cappend * 2 : 64;
-    int *p = realloc(lp->pend, nc * sizeof *p);
+    int *p = cx_realloc(lp->pend, nc * sizeof *p);
     if (!p) {
       uv_mutex_unlock(&lp->mu);
       close(fd);
@@ -863,7 +878,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     snprintf(why, cap, "bad limits (max frame 64 B..1 GiB, max connections >= 1, port 0..65535)");
     return CX_EBADREQ;
   }
-  cx_server *s = calloc(1, sizeof *s);
+  cx_server *s = cx_calloc(1, sizeof *s);
   if (!s) return CX_ENOMEM;
   s->o = *o;
   s->lfd = -1;
@@ -930,7 +945,7 @@ int cx_server_run(cx_server *s) {
                  (unsigned long long)rl.rlim_cur);
     }
   }
-  s->loops = calloc(s->nloops, sizeof *s->loops);
+  s->loops = cx_calloc(s->nloops, sizeof *s->loops);
   if (!s->loops) return CX_ENOMEM;
   unsigned inited = 0, started = 0;
   for (; inited < s->nloops; inited++)

@@ -236,7 +236,7 @@ static int ord_name(const void *a, const void *b) { return ord_cmp(1, a, b); }
  */
 static int tokens_unique(const cx_tokens *t, const int *lines, int *bad_line, char *why, size_t cap) {
   if (t->n < 2) return 0;
-  tok_ord *o = malloc(t->n * sizeof *o);
+  tok_ord *o = cx_malloc(t->n * sizeof *o);
   if (!o) return CX_ENOMEM;
   int bad = 0, first = 0, by_name = 0;
   const cx_token *be = NULL;
@@ -305,8 +305,8 @@ int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_lin
     }
     if (t.n == tcap) {
       uint32_t nc = tcap ? tcap * 2 : 8;
-      cx_token *v = realloc(t.v, nc * sizeof *v);
-      int *lv = realloc(lines, nc * sizeof *lv);
+      cx_token *v = cx_realloc(t.v, nc * sizeof *v);
+      int *lv = cx_realloc(lines, nc * sizeof *lv);
       if (v) t.v = v;
       if (lv) lines = lv;
       if (!v || !lv) {
@@ -365,7 +365,7 @@ int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap) {
     return CX_EIO;
   }
   size_t n = (size_t)st.st_size;
-  char *buf = malloc(n + 1);
+  char *buf = cx_malloc(n + 1);
   if (!buf) {
     close(fd);
     return CX_ENOMEM;

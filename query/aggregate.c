@@ -12,7 +12,9 @@
  */
 #include "query_int.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <time.h>
 
 typedef struct acc {
   int64_t count, amount, reported, on_time, delay_sum, in_force, repaired, won, lost, kept,
@@ -61,7 +63,24 @@ typedef struct agg {
   size_t last;   /* group index + 1 of the last lookup (runs of one group are common) */
   uint64_t scanned;
   int err;
+  uint32_t max_groups;
+  uint64_t deadline_ns;
+  const int *cancel;
 } agg;
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Every 4096 records or cells: the client still there, the time budget not spent. */
+static int tick(agg *a) {
+  if ((a->scanned & 4095u) != 1) return 0; /* at the first, then every 4096th */
+  if (a->cancel && __atomic_load_n(a->cancel, __ATOMIC_RELAXED)) return a->err = CX_ECANCELED;
+  if (a->deadline_ns && now_ns() > a->deadline_ns) return a->err = CX_ETIMEOUT;
+  return 0;
+}
 
 /* ===================================================================== hash table */
 
@@ -76,7 +95,7 @@ static inline uint64_t hash_keys(const uint32_t *k, unsigned n) {
 
 static int tab_grow(agg *a) {
   size_t ncap = a->mask ? (a->mask + 1) * 2 : 64;
-  uint32_t *ni = calloc(ncap, sizeof *ni);
+  uint32_t *ni = cx_calloc(ncap, sizeof *ni);
   if (!ni) return CX_ENOMEM;
   for (size_t i = 0; i < a->n_g; i++) {
     size_t j = hash_keys(a->g[i].keys, a->n_group) & (ncap - 1);
@@ -109,6 +128,10 @@ static group *tab_get(agg *a, const uint32_t *keys) {
     }
     j = (j + 1) & a->mask;
   }
+  if (a->n_g >= a->max_groups) { /* a bound on memory and on the answer */
+    a->err = CX_ETOOLARGE;
+    return NULL;
+  }
   /* insert: keep the load under 1/2 */
   if ((a->n_g + 1) * 2 > a->mask + 1) {
     if (tab_grow(a) < 0) return NULL;
@@ -117,7 +140,7 @@ static group *tab_get(agg *a, const uint32_t *keys) {
   }
   if (a->n_g == a->cap_g) {
     size_t nc = a->cap_g ? a->cap_g * 2 : 64;
-    group *ng2 = realloc(a->g, nc * sizeof *ng2);
+    group *ng2 = cx_realloc(a->g, nc * sizeof *ng2);
     if (!ng2) return NULL;
     a->g = ng2;
     a->cap_g = nc;
@@ -160,6 +183,7 @@ static void add_need(agg *a, uint8_t d) {
 static int scan_cb(void *vctx, const cx_fact *r) {
   agg *a = vctx;
   a->scanned++;
+  if (tick(a)) return a->err;
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
   if (a->public_only) { /* the public counts only what it may see today */
@@ -175,8 +199,8 @@ static int scan_cb(void *vctx, const cx_fact *r) {
   for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
   group *g = tab_get(a, k);
   if (!g) {
-    a->err = CX_ENOMEM;
-    return CX_ENOMEM;
+    if (!a->err) a->err = CX_ENOMEM;
+    return a->err;
   }
   acc *c = &g->a;
   c->count++;
@@ -226,6 +250,7 @@ static int plan_cube(agg *a, int c, src *out) {
 static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_rollup_cell *cell) {
   agg *a = vctx;
   a->scanned++;
+  if (tick(a)) return a->err;
   uint32_t v[CX_DIM_COUNT];
   for (unsigned i = 0; i < a->n_need; i++) {
     const src *s = &a->srcs[i];
@@ -243,8 +268,8 @@ static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_ro
   for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
   group *g = tab_get(a, k);
   if (!g) {
-    a->err = CX_ENOMEM;
-    return CX_ENOMEM;
+    if (!a->err) a->err = CX_ENOMEM;
+    return a->err;
   }
   acc *c = &g->a;
   c->count += cell->count;
@@ -278,13 +303,14 @@ static double metric(const acc *c, int m) {
   case CX_M_AMOUNT: return (double)c->amount;
   case CX_M_IN_FORCE: return (double)c->in_force;
   case CX_M_ON_TIME: return (double)c->on_time;
-  case CX_M_ON_TIME_RATE: return c->reported ? (double)c->on_time / (double)c->reported : 0.0;
-  case CX_M_REPORT_DELAY: return c->reported ? (double)c->delay_sum / (double)c->reported : 0.0;
+  /* A rate or a mean without data is not 0: NAN, which the doors write as null / n/a. */
+  case CX_M_ON_TIME_RATE: return c->reported ? (double)c->on_time / (double)c->reported : NAN;
+  case CX_M_REPORT_DELAY: return c->reported ? (double)c->delay_sum / (double)c->reported : NAN;
   case CX_M_REPAIRED: return (double)c->repaired;
   case CX_M_LOSS_RATE:
-    return c->won + c->lost ? (double)c->lost / (double)(c->won + c->lost) : 0.0;
+    return c->won + c->lost ? (double)c->lost / (double)(c->won + c->lost) : NAN;
   case CX_M_KEPT_RATE:
-    return c->kept + c->broken ? (double)c->kept / (double)(c->kept + c->broken) : 0.0;
+    return c->kept + c->broken ? (double)c->kept / (double)(c->kept + c->broken) : NAN;
   default: return 0.0;
   }
 }
@@ -304,7 +330,12 @@ static int row_cmp(const void *x, const void *y, void *vctx) {
       r = ka < kb ? -1 : ka > kb;
     } else {
       double va = a->vals[s->col - (int)s->n_group], vb = b->vals[s->col - (int)s->n_group];
-      r = va < vb ? -1 : va > vb;
+      if (isnan(va) || isnan(vb)) { /* no data sorts last, ascending or descending */
+        r = isnan(va) - isnan(vb);
+        if (r) return r;
+      } else {
+        r = va < vb ? -1 : va > vb;
+      }
     }
     if (s->desc) r = -r;
     if (r) return r;
@@ -410,13 +441,16 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
                        cx_agg_result *out) {
   if (!q || !t || !spec || !out || (unsigned)role >= CX_ROLE_COUNT) return CX_EBADREQ;
   if (role == CX_ROLE_PUBLIC && spec->as_of && spec->as_of != cx_day_today()) return CX_EPUBLICDAY;
-  agg *a = calloc(1, sizeof *a);
+  agg *a = cx_calloc(1, sizeof *a);
   if (!a) return CX_ENOMEM;
   cx_agg_row *rows = NULL;
   int rc = setup(a, spec);
   if (rc < 0) goto fail;
   a->spec = spec;
   a->q = q;
+  a->max_groups = spec->max_groups ? spec->max_groups : CX_AGG_MAX_GROUPS;
+  a->deadline_ns = spec->deadline_ns;
+  a->cancel = spec->cancel;
   a->public_only = role == CX_ROLE_PUBLIC;
   if ((rc = tab_grow(a)) < 0) goto fail;
 
@@ -438,7 +472,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   unsigned nm = spec->n_metrics ? spec->n_metrics : 1u;
   size_t n = 0;
   if (a->n_g) {
-    rows = malloc(a->n_g * sizeof *rows);
+    rows = cx_malloc(a->n_g * sizeof *rows);
     if (!rows) {
       rc = CX_ENOMEM;
       goto fail;

@@ -93,7 +93,7 @@ int cx_query_new(cx_store *st, cx_query **out) {
   if (rc < 0) return rc;
   const cx_catalog *cat = cx_store_catalog(st);
   if (!cat) return CX_EINTERNAL;
-  cx_query *q = calloc(1, sizeof *q);
+  cx_query *q = cx_calloc(1, sizeof *q);
   if (!q) return CX_ENOMEM;
   q->st = st;
   memcpy(&q->cat, cat, sizeof q->cat);
@@ -111,7 +111,7 @@ int cx_query_reload(cx_query *q) {
   if (!q) return CX_EBADREQ;
   /* Prefer the text stored in the environment (another process may have replaced it); fall
    * back to the handle's copy. */
-  cx_catalog *tmp = malloc(sizeof *tmp);
+  cx_catalog *tmp = cx_malloc(sizeof *tmp);
   if (!tmp) return CX_ENOMEM;
   int rc, got = 0;
   cx_txn *t = NULL;

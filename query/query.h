@@ -98,6 +98,11 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
 /* ===================================================================== records */
 
 #define CX_CURSOR_MAX 48 /* bytes of a cursor string, NUL included */
+#define CX_RECORDS_MAX_LIMIT 1000u  /* records on one page */
+/* Records one call visits, those it skips included (hidden from the role, other categories):
+ * a page ends short, with a next cursor, when the walk reaches it. At ~0.1 µs per skipped
+ * record header that bounds a call to about a millisecond of walking. */
+#define CX_RECORDS_VISIT_MAX 10000u
 
 typedef struct cx_record_view {
   const cx_record *r;          /* entity_code masked for the public role when a person */
@@ -126,7 +131,9 @@ typedef struct cx_records_req {
  * Paging visits each record exactly once; records inserted meanwhile ahead of the cursor
  * (newer) do not appear. Code errors, CX_EPUBLICDAY and CX_ENOTFOUND as cx_query_entity,
  * checked before the cursor: an entity hidden from the role is CX_ENOTFOUND with any cursor.
- * Records are those the role may see (cx_query_visible).
+ * Records are those the role may see (cx_query_visible). A call visits at most
+ * CX_RECORDS_VISIT_MAX records: past that the page ends short (possibly empty) with a next
+ * cursor; keep paging while next_cursor is not empty.
  */
 int cx_query_records(const cx_query *q, cx_txn *t, const cx_records_req *req,
                      cx_record_view_fn fn, void *ctx, char next_cursor[CX_CURSOR_MAX]);
@@ -221,7 +228,13 @@ typedef struct cx_agg_spec {
   uint32_t limit;              /* 0 = all */
   cx_day as_of;                /* for in_force */
   int force_scan;              /* tests and benches: never use rollups */
+  /* Bounds (0 / NULL: none but the default group cap): */
+  uint32_t max_groups;         /* 0 = CX_AGG_MAX_GROUPS; more groups: CX_ETOOLARGE */
+  uint64_t deadline_ns;        /* uv_hrtime()/CLOCK_MONOTONIC ns; past it: CX_ETIMEOUT */
+  const int *cancel;           /* read atomically; non-zero: CX_ECANCELED (client gone) */
 } cx_agg_spec;
+/* Groups an aggregate may build (each ~150 B of memory, ~100 B of answer). */
+#define CX_AGG_MAX_GROUPS 100000u
 
 typedef struct cx_agg_row {
   uint32_t keys[CX_DIM_COUNT]; /* keys[i] = value of group[i] (cx_record_dim encoding) */
@@ -248,13 +261,16 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
  * count < CX_AGG_MIN_PUBLIC_CELL removed (before limit); its as_of must be today
  * (CX_EPUBLICDAY). Allocates the rows (not a hot path).
  *  - no metrics: one metric, count (rows[i].vals[0]); as_of CX_DAY_NONE: today;
- *  - rates are 0 when their denominator is 0: on_time_rate = on_time / reported,
+ *  - rates and means are NAN when their denominator is 0 (no data, not 0%; sorted last):
+ *    on_time_rate = on_time / reported,
  *    report_delay = delay_sum / reported (mean working days, negative delays count 0),
  *    loss_rate = lost / (won + lost), kept_rate = kept / (kept + broken);
  *  - rows are ordered by column `order` (asc, or desc), then by the group keys ascending;
  *    order -1: by the group keys (descending when desc);
  *  - CX_EBADREQ: a dim/metric out of range, a duplicate group dim, a filter with 0 or more
- *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to.
+ *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to;
+ *  - bounded: more groups than max_groups is CX_ETOOLARGE; past deadline_ns CX_ETIMEOUT;
+ *    *cancel set CX_ECANCELED (both checked every 4096 records or cells visited).
  */
 int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
                        cx_agg_result *out);

@@ -126,7 +126,11 @@ int cx_store_audit_append(cx_store *st, const cx_audit_entry *e, size_t n) {
     err = cx__audit_write(st, txn, e, n, now, &tmp);
     if (!err) err = cx__store_wtxn_end(st, txn, 1);
     else cx__store_wtxn_end(st, txn, 0);
-    if (err == CX_EMAPFULL && !cx__store_grow(st)) continue;
+    if (err == CX_EMAPFULL) {
+      int g = cx__store_grow(st);
+      if (!g) continue;
+      err = g; /* busy (reads held the old map) or no space */
+    }
     break;
   }
   cx__buf_free(&tmp);

@@ -69,7 +69,7 @@ int cx_batch_begin(cx_store *st, cx_batch **out) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
   }
-  cx_batch *b = calloc(1, sizeof *b);
+  cx_batch *b = cx_calloc(1, sizeof *b);
   if (!b) return CX_ENOMEM;
   b->st = st;
   *out = b;
@@ -104,7 +104,7 @@ static int copy_str(cx_batch *b, cx_str *s) {
 int cx_batch_audit(cx_batch *b, const cx_audit_entry *e) {
   if (b->n_aud == b->cap_aud) {
     size_t cap = b->cap_aud ? b->cap_aud * 2 : 4;
-    cx_audit_entry *p = realloc(b->aud, cap * sizeof *p);
+    cx_audit_entry *p = cx_realloc(b->aud, cap * sizeof *p);
     if (!p) return CX_ENOMEM;
     b->aud = p;
     b->cap_aud = cap;
@@ -132,7 +132,7 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a) {
   b->n_scope = 0;
   b->scoped = a->authorities != NULL;
   if (b->scoped && a->n_authorities) {
-    b->scope = malloc((size_t)a->n_authorities * sizeof *b->scope);
+    b->scope = cx_malloc((size_t)a->n_authorities * sizeof *b->scope);
     if (!b->scope) return CX_ENOMEM;
     for (uint32_t i = 0; i < a->n_authorities; i++) {
       memcpy(b->scope[i], a->authorities[i], CX_CODE_LEN);
@@ -161,7 +161,7 @@ static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int 
   if (*found) return &b->ops[*slot];
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 256;
-    bop *ops = realloc(b->ops, cap * sizeof *ops);
+    bop *ops = cx_realloc(b->ops, cap * sizeof *ops);
     if (!ops) return NULL; /* the map now holds an index past the end: fixed below */
     b->ops = ops;
     b->cap = cap;
@@ -254,6 +254,16 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.valid_until != CX_DAY_OPEN && r.valid_until <= r.valid_from)
     FAIL(CX_EDATE, "valid_until: must be after valid_from");
   if (r.report_date == CX_DAY_OPEN) FAIL(CX_EDATE, "report_date: not a day");
+  /* No report date: the platform's receipt day is when it was reported to the platform (a
+   * replacement keeps the first receipt day, at commit). Not for a decision after today. */
+  r.report_received = 0;
+  if (r.report_date == CX_DAY_NONE) {
+    cx_day today = cx_day_today();
+    if (today >= r.decision_date) {
+      r.report_date = today;
+      r.report_received = 1;
+    }
+  }
   if (r.report_date != CX_DAY_NONE && r.report_date < r.decision_date)
     FAIL(CX_EDATE, "report_date: before decision_date");
   if (r.amount_fen < 0) FAIL(CX_EBADREQ, "amount_fen: negative");
@@ -318,7 +328,7 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   if (override && !b->may_override) FAIL(CX_EFORBIDDEN, "override: only admin may repair early");
   if (b->n_evs == b->cap_evs) {
     size_t cap = b->cap_evs ? b->cap_evs * 2 : 16;
-    bev *p = realloc(b->evs, cap * sizeof *p);
+    bev *p = cx_realloc(b->evs, cap * sizeof *p);
     if (!p) FAIL(CX_ENOMEM, "out of memory");
     b->evs = p;
     b->cap_evs = cap;
@@ -430,7 +440,7 @@ static void cstate_free(cstate *c) {
   do {                                                                            \
     if ((n) == (cap)) {                                                           \
       size_t nc_ = (cap) ? (cap) * 2 : 256;                                       \
-      void *np_ = realloc((arr), nc_ * sizeof *(arr));                            \
+      void *np_ = cx_realloc((arr), nc_ * sizeof *(arr));                            \
       if (!np_) return CX_ENOMEM;                                                 \
       (arr) = np_;                                                                \
       (cap) = nc_;                                                                \
@@ -607,7 +617,7 @@ static int apply_event(cx_batch *b, cstate *c, cx_batch_result *res, const bop *
   /* One audit entry per transition: who, the event, the record, old -> new and the reason. */
   if (c->n_taud == c->cap_taud) {
     size_t cap = c->cap_taud ? c->cap_taud * 2 : 16;
-    cx_audit_entry *p = realloc(c->taud, cap * sizeof *p);
+    cx_audit_entry *p = cx_realloc(c->taud, cap * sizeof *p);
     if (!p) return CX_ENOMEM;
     c->taud = p;
     c->cap_taud = cap;
@@ -682,8 +692,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if ((err = cx__audit_write(st, txn, b->aud, b->n_aud, cx_audit_now_ms(), &c->tmp))) goto fail;
 
   /* 0. authorities, then the refs looked up in key order through one cursor (page locality) */
-  c->pre = malloc((b->n ? b->n : 1) * sizeof *c->pre);
-  c->ord = malloc((b->n ? b->n : 1) * sizeof *c->ord);
+  c->pre = cx_malloc((b->n ? b->n : 1) * sizeof *c->pre);
+  c->ord = cx_malloc((b->n ? b->n : 1) * sizeof *c->ord);
   if (!c->pre || !c->ord) { err = CX_ENOMEM; goto fail; }
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
@@ -774,7 +784,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         if (b->refused_fn) { /* skipped; reported once the batch has committed */
           if (c->n_refused == c->cap_refused) { /* not GROW: its return would skip the abort */
             size_t cap = c->cap_refused ? c->cap_refused * 2 : 16;
-            uint32_t *p = realloc(c->refused, cap * sizeof *p);
+            uint32_t *p = cx_realloc(c->refused, cap * sizeof *p);
             if (!p) { err = CX_ENOMEM; goto fail; }
             c->refused = p;
             c->cap_refused = cap;
@@ -787,6 +797,12 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         res->bad_put = op->put_index;
         err = CX_EBADREQ;
         goto fail;
+      }
+      /* A row without a report date was received again: the first receipt is the report. */
+      if (nr.report_received && old.report_date != CX_DAY_NONE) {
+        nr.report_date = old.report_date;
+        nr.report_received = old.report_received;
+        cx__rec_timeliness(st->calendar, &nr);
       }
       /* The lifecycle state is the store's: a re-sent row keeps it, unless it revokes. */
       int feed_revoke = nr.status == CX_ST_REVOKED && old.status != CX_ST_REVOKED;
@@ -931,7 +947,11 @@ int cx_batch_commit(cx_batch *b, cx_batch_result *res) {
     c.refused = NULL;
     cstate_free(&c);
     if (err != CX_EMAPFULL) break;
-    if (cx__store_grow(b->st)) break;
+    int g = cx__store_grow(b->st);
+    if (g) { /* busy (reads held the old map) or no space: say which */
+      err = g;
+      break;
+    }
   }
   if (!err && b->refused_fn)
     for (size_t i = 0; i < refused.n_refused; i++)

@@ -32,16 +32,19 @@
   X(CX_ECHECKSUM,    -19, "invalid_code", "bad check character")                  \
   X(CX_EDATE,        -20, "bad_request",  "bad date")                             \
   X(CX_ENOSTORE,     -21, "internal",     "no store at this path")                \
-  X(CX_EROFS,        -22, "internal",     "store is read-only")                   \
+  X(CX_EROFS,        -22, "read_only",    "store is read-only")                   \
   X(CX_EAGAIN,       -23, "internal",     "need more input")                      \
   X(CX_ECONN,        -24, "internal",     "connection failed")                    \
-  X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)")
+  X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)") \
+  X(CX_ETIMEOUT,     -26, "timeout",      "the request ran past its time budget")   \
+  X(CX_ECANCELED,    -27, "internal",     "the request was cancelled (its client went away)") \
+  X(CX_ENOSPACE,     -28, "no_space",     "no space left: the disk or the store's map is full")
 
 enum cx_err {
 #define CX__ERR_ENUM(e, v, n, m) e = v,
   CX_ERR_TABLE(CX__ERR_ENUM)
 #undef CX__ERR_ENUM
-  CX_ERR_MIN = -25
+  CX_ERR_MIN = -28
 };
 
 /** Human message for a CX_E* code (static string; "success" for 0). */

@@ -6,7 +6,11 @@
  * year handled here. Day 0 (1970-01-01) is CX_DAY_NONE, which is why parsed years start at 1971.
  */
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -104,13 +108,56 @@ void cx_day_format(cx_day day, char buf[11]) {
 
 /* Set by cx_day_set_today(): 0 = the clock. Relaxed atomics: one word, read on every request. */
 static _Atomic cx_day today_override;
+/* The offset of "today" from UTC, seconds (cx_day_set_tz). Asia/Shanghai is UTC+8 all year: no
+ * daylight saving since 1991. */
+static _Atomic int32_t tz_offset = CX_BEIJING_OFFSET_S;
 
 cx_day cx_day_today(void) {
   cx_day o = atomic_load_explicit(&today_override, memory_order_relaxed);
   if (o) return o;
-  /* Asia/Shanghai is UTC+8 all year (no daylight saving since 1991). */
-  time_t t = time(NULL);
-  return t < 0 ? 0 : (cx_day)((t + CX_BEIJING_OFFSET_S) / 86400);
+  int64_t t = (int64_t)time(NULL) + atomic_load_explicit(&tz_offset, memory_order_relaxed);
+  return t < 0 ? 0 : (cx_day)(t / 86400);
+}
+
+int cx_day_set_tz(const char *tz, int32_t *offset_s) {
+  if (!tz || !*tz) return CX_EBADREQ;
+  int32_t off;
+  if (tz[0] == '+' || tz[0] == '-') { /* +HH:MM, +HHMM, +HH */
+    const char *p = tz + 1;
+    int h = 0, m = 0, n = 0;
+    while (*p >= '0' && *p <= '9' && n < 2) h = h * 10 + (*p++ - '0'), n++;
+    if (n == 0) return CX_EBADREQ;
+    if (*p == ':') p++;
+    n = 0;
+    while (*p >= '0' && *p <= '9' && n < 2) m = m * 10 + (*p++ - '0'), n++;
+    if (*p || (n != 0 && n != 2) || h > 14 || m > 59) return CX_EBADREQ;
+    off = (int32_t)(h * 3600 + m * 60) * (tz[0] == '-' ? -1 : 1);
+  } else if (strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0) {
+    off = 0;
+  } else if (strcmp(tz, "Asia/Shanghai") == 0 || strcmp(tz, "PRC") == 0) {
+    off = CX_BEIJING_OFFSET_S;
+  } else { /* another IANA name: its offset now, from the system's zone data */
+    char path[256];
+    if (strlen(tz) > 128 || strstr(tz, "..")) return CX_EBADREQ;
+    snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", tz);
+    if (access(path, R_OK) != 0) return CX_EBADREQ;
+    const char *old = getenv("TZ");
+    char saved[160] = "";
+    if (old) snprintf(saved, sizeof saved, "%s", old);
+    setenv("TZ", tz, 1);
+    tzset();
+    time_t now = time(NULL);
+    struct tm lt;
+    int ok = localtime_r(&now, &lt) != NULL;
+    if (old) setenv("TZ", saved, 1);
+    else unsetenv("TZ");
+    tzset();
+    if (!ok) return CX_EBADREQ;
+    off = (int32_t)lt.tm_gmtoff;
+  }
+  atomic_store_explicit(&tz_offset, off, memory_order_relaxed);
+  if (offset_s) *offset_s = off;
+  return 0;
 }
 
 void cx_day_set_today(cx_day d) { atomic_store_explicit(&today_override, d, memory_order_relaxed); }

@@ -71,7 +71,7 @@ int cx__facc_apply(cx_facc *a, cx_store *st, MDB_txn *txn) {
   if (!n) return 0;
   int rc = cx__radix_sort(a->ents.p, n, FACC_ENT, 4);
   if (rc) return rc;
-  if (!a->block && !(a->block = malloc(CX_FACT_BLOCK_BYTES))) return CX_ENOMEM;
+  if (!a->block && !(a->block = cx_malloc(CX_FACT_BLOCK_BYTES))) return CX_ENOMEM;
   size_t i = 0;
   while (i < n) {
     uint32_t blk = cx__rd_be32(a->ents.p + i * FACC_ENT) / CX_FACT_BLOCK;

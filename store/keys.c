@@ -37,7 +37,7 @@ int cx__rec_encode(const cx_record *r, cx_buf *out) {
   p[5] = r->status;
   p[6] = r->objection;
   p[7] = r->entity_kind;
-  p[8] = r->on_time;
+  p[8] = (unsigned char)((r->on_time & 1u) | ((r->report_received & 1u) << 1));
   cx__wr32(p + 9, r->seq);
   cx__wr32(p + 13, r->entity_id);
   cx__wr32(p + 17, r->authority_id);
@@ -80,7 +80,8 @@ int cx__rec_decode(const void *val, size_t n, cx_record *out) {
   r.status = p[5];
   r.objection = p[6];
   r.entity_kind = p[7];
-  r.on_time = p[8];
+  r.on_time = p[8] & 1u;
+  r.report_received = (p[8] >> 1) & 1u;
   r.seq = cx__rd32(p + 9);
   r.entity_id = cx__rd32(p + 13);
   r.authority_id = cx__rd32(p + 17);

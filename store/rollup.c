@@ -114,13 +114,13 @@ int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
     if (!found) {
       if (a->n == a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 256;
-        cx_rollup_cell *cells = realloc(a->cells, cap * sizeof *cells);
+        cx_rollup_cell *cells = cx_realloc(a->cells, cap * sizeof *cells);
         if (!cells) return CX_ENOMEM;
         a->cells = cells;
-        unsigned char **kp = realloc(a->kp, cap * sizeof *kp);
+        unsigned char **kp = cx_realloc(a->kp, cap * sizeof *kp);
         if (!kp) return CX_ENOMEM;
         a->kp = kp;
-        unsigned char *kn = realloc(a->kn, cap);
+        unsigned char *kn = cx_realloc(a->kn, cap);
         if (!kn) return CX_ENOMEM;
         a->kn = kn;
         a->cap = cap;
@@ -149,7 +149,7 @@ typedef struct rkey {
 
 int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
   if (!a->n) return 0;
-  rkey *ord = calloc(a->n, sizeof *ord);
+  rkey *ord = cx_calloc(a->n, sizeof *ord);
   if (!ord) return CX_ENOMEM;
   for (size_t i = 0; i < a->n; i++) {
     memcpy(ord[i].k, a->kp[i], a->kn[i]);

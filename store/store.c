@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/statvfs.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -24,10 +25,16 @@ static const char *const dbi_names[CX_DBI_COUNT] = {
 
 /* ------------------------------------------------------------------ errors */
 
+/* The detail of the last failure, per thread: worker loops, pool threads and the audit flusher
+ * share one handle and fail independently; a message on the handle was written by several of
+ * them at once. A failure's detail is read by the thread that got the failure, right after. */
+static _Thread_local char tl_errmsg[512];
+
 void cx__store_setmsg(cx_store *st, const char *fmt, ...) {
+  (void)st;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  vsnprintf(tl_errmsg, sizeof tl_errmsg, fmt, ap);
   va_end(ap);
 }
 
@@ -48,6 +55,10 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   case EROFS:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
     return CX_EROFS;
+  case ENOSPC:
+  case EDQUOT:
+    cx__store_setmsg(st, "%s: %s (nothing was written)", what, mdb_strerror(rc));
+    return CX_ENOSPACE;
   case MDB_CORRUPTED:
   case MDB_PAGE_NOTFOUND:
   case MDB_INVALID:
@@ -59,9 +70,11 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   }
 }
 
-static _Thread_local char open_errmsg[256];
 
-const char *cx_store_errmsg(const cx_store *st) { return st ? st->errmsg : open_errmsg; }
+const char *cx_store_errmsg(const cx_store *st) {
+  (void)st;
+  return tl_errmsg;
+}
 
 /* ------------------------------------------------------------------ meta */
 
@@ -125,8 +138,8 @@ static int set_mapsize_quiesced(cx_store *st, uint64_t size) {
   if (atomic_load(&st->active) > 0) {
     atomic_store(&st->growing, 0);
     pthread_mutex_unlock(&st->grow_mu);
-    cx__store_setmsg(st, "map full: cannot grow while read transactions stay open");
-    return CX_EMAPFULL;
+    cx__store_setmsg(st, "map full: cannot grow while read transactions stay open; retry");
+    return CX_EBUSY;
   }
   rc = mdb_env_set_mapsize(st->env, (size_t)size);
   if (!rc && size) st->map_size = size;
@@ -162,11 +175,22 @@ int cx__store_wtxn(cx_store *st, MDB_txn **out) {
   return 0;
 }
 
+/* A file system full with the write half done makes LMDB report a short write as EIO, not
+ * ENOSPC: look at the free space to tell a full disk from a failing one. */
+static int full_disk(cx_store *st) {
+  const char *path = NULL;
+  struct statvfs vs;
+  if (mdb_env_get_path(st->env, &path) || !path || statvfs(path, &vs) != 0) return 0;
+  uint64_t free_b = (uint64_t)vs.f_bavail * (uint64_t)vs.f_frsize;
+  return free_b < ((uint64_t)1 << 20); /* less than 1 MiB left */
+}
+
 int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   int rc = 0;
   if (commit) rc = mdb_txn_commit(txn);
   else mdb_txn_abort(txn);
   cx__store_leave(st);
+  if (rc == EIO && full_disk(st)) rc = ENOSPC;
   return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
 }
 
@@ -174,7 +198,14 @@ int cx__store_grow(cx_store *st) {
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
-  return set_mapsize_quiesced(st, cur * 2);
+  int rc = set_mapsize_quiesced(st, cur * 2);
+  if (rc == 0 || rc == CX_EBUSY) return rc;
+  /* The map is full and cannot be made larger (address space, memory, disk): out of space. */
+  char why[512];
+  memcpy(why, cx_store_errmsg(st), sizeof why); /* both 512 bytes, NUL-terminated */
+  why[sizeof why - 1] = 0;
+  cx__store_setmsg(st, "store map full (%llu MiB) and it cannot grow: %s", (unsigned long long)(cur >> 20), why);
+  return CX_ENOSPACE;
 }
 
 /* Begins a read txn (cx_txn, info, verify, backup), counted in st->active.
@@ -262,8 +293,8 @@ static int data_put_raw(cx_store *st, MDB_txn *txn, const char *name, const char
 static int load_parsed(cx_store *st, MDB_txn *txn) {
   MDB_val k, v;
   int rc, bad = 0;
-  cx_catalog *cat = calloc(1, sizeof *cat);
-  cx_calendar *cal = calloc(1, sizeof *cal);
+  cx_catalog *cat = cx_calloc(1, sizeof *cat);
+  cx_calendar *cal = cx_calloc(1, sizeof *cal);
   if (!cat || !cal) { free(cat); free(cal); return CX_ENOMEM; }
   k = (MDB_val){7, "catalog"};
   rc = mdb_get(txn, st->dbi[CX_DBI_DATA], &k, &v);
@@ -428,8 +459,12 @@ static int lockless_check(cx_store *st, const char *path) {
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
   if (opts) o = *opts;
-  cx_store *st = calloc(1, sizeof *st);
-  if (!st) return CX_ENOMEM;
+  tl_errmsg[0] = 0; /* a message of this open, or the generic one below */
+  cx_store *st = cx_calloc(1, sizeof *st);
+  if (!st) {
+    snprintf(tl_errmsg, sizeof tl_errmsg, "%s: out of memory", path ? path : "");
+    return CX_ENOMEM;
+  }
   pthread_mutex_init(&st->grow_mu, NULL);
   int rc, err = 0;
   MDB_txn *txn = NULL;
@@ -545,9 +580,8 @@ fail_txn:
 fail_env:
   mdb_env_close(st->env);
 fail_free:
-  /* The handle dies: keep its message for cx_store_errmsg(NULL). */
-  if (!st->errmsg[0]) snprintf(st->errmsg, sizeof st->errmsg, "%s: %s", path, cx_strerror(err));
-  memcpy(open_errmsg, st->errmsg, sizeof open_errmsg);
+  /* The handle dies; its message stays this thread's, for cx_store_errmsg(NULL). */
+  if (!tl_errmsg[0]) snprintf(tl_errmsg, sizeof tl_errmsg, "%s: %s", path, cx_strerror(err));
   free(st->catalog);
   free(st->calendar);
   pthread_mutex_destroy(&st->grow_mu);
@@ -573,7 +607,7 @@ const cx_catalog *cx_store_catalog(const cx_store *st) { return st->catalog; }
 /* ------------------------------------------------------------------ read txns */
 
 int cx_store_txn_begin(cx_store *st, cx_txn **out) {
-  cx_txn *t = calloc(1, sizeof *t);
+  cx_txn *t = cx_calloc(1, sizeof *t);
   if (!t) return CX_ENOMEM;
   t->st = st;
   int rc = rtxn_begin(st, &t->txn);
@@ -928,7 +962,7 @@ fail:
 /* ------------------------------------------------------------------ data files */
 
 static int retire(cx_store *st, void *p) {
-  void **r = realloc(st->retired, (st->n_retired + 1) * sizeof *r);
+  void **r = cx_realloc(st->retired, (st->n_retired + 1) * sizeof *r);
   if (!r) return CX_ENOMEM;
   st->retired = r;
   st->retired[st->n_retired++] = p;
@@ -1001,10 +1035,10 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
   cx_catalog *cat = NULL;
   cx_calendar *cal = NULL;
   if (kind == 0) {
-    if (!(cat = malloc(sizeof *cat))) return CX_ENOMEM;
+    if (!(cat = cx_malloc(sizeof *cat))) return CX_ENOMEM;
     rc = cx_catalog_parse(text, n, cat, &bad);
   } else if (kind == 1) {
-    if (!(cal = malloc(sizeof *cal))) return CX_ENOMEM;
+    if (!(cal = cx_malloc(sizeof *cal))) return CX_ENOMEM;
     rc = cx_calendar_parse(text, n, cal, &bad);
   } else {
     rc = cx_regions_validate(text, n, &bad);
@@ -1040,7 +1074,11 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     if (!err) err = cx__store_wtxn_end(st, txn, 1);
     else cx__store_wtxn_end(st, txn, 0);
     if (err) st->catalog = old_cat;
-    if (err == CX_EMAPFULL && !cx__store_grow(st)) continue;
+    if (err == CX_EMAPFULL) {
+      int g = cx__store_grow(st);
+      if (!g) continue;
+      err = g;
+    }
     if (!err && kind == 0) {
       if (retire(st, old_cat)) free(old_cat); /* no memory to defer: free now */
       cat = NULL;

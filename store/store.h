@@ -25,7 +25,8 @@
  * until the transaction is reset or ended.
  * Map growth: a commit that fills the map aborts, doubles the map and retries the whole batch.
  * Remapping needs every txn of this process to be reset or ended first: the commit waits up to
- * 5 s for them (new txns wait meanwhile), then fails with CX_EMAPFULL. So keep read txns short
+ * 5 s for them (new txns wait meanwhile), then fails with CX_EBUSY; a map that cannot grow
+ * (address space, memory) fails the commit with CX_ENOSPACE, as a full disk does. Keep read txns short
  * (reset between requests) and never hold a live cx_txn on the thread that commits; a server
  * should open with a map_size that fits its data so growth is rare.
  */
@@ -36,6 +37,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cx_alloc.h"
 #include "cx_err.h"
 
 #define CX_SCHEMA_VERSION 2u /* 2: summary flags carry subtype and restricts; tiers */
@@ -176,7 +178,8 @@ void cx_day_format(cx_day day, char buf[11]);
 #define CX_BEIJING_OFFSET_S (8 * 3600)
 /**
  * Today: the Beijing day (Asia/Shanghai, UTC+8, no daylight saving), not the UTC day: from
- * 00:00 to 08:00 UTC it is already the next day. A day set with cx_day_set_today() wins.
+ * 00:00 to 08:00 UTC it is already the next day (another zone: cx_day_set_tz). A day set with
+ * cx_day_set_today() wins.
  */
 cx_day cx_day_today(void);
 /**
@@ -185,6 +188,13 @@ cx_day cx_day_today(void);
  * (cx_day_set_today_env) and say so on stderr. Thread-safe (one atomic word).
  */
 void cx_day_set_today(cx_day d);
+/**
+ * Process-wide: the time zone whose day is "today" (default Asia/Shanghai, UTC+8): an offset
+ * "+08:00", "-0530", "+8", "UTC", "Asia/Shanghai", or another IANA name from the system's zone
+ * data, whose offset is taken once, now (no daylight-saving changes afterwards: China has none).
+ * Writes the offset in seconds to *offset_s (may be NULL). CX_EBADREQ for anything else.
+ */
+int cx_day_set_tz(const char *tz, int32_t *offset_s);
 /** cx_day_set_today from a "YYYY-MM-DD" string: 1 when set, 0 for NULL or "", CX_EDATE. */
 int cx_day_set_today_env(const char *value);
 /**
@@ -437,7 +447,8 @@ typedef struct cx_record {
   uint8_t status;         /* cx_status, default active */
   uint8_t objection;      /* 0/1 */
   cx_day decision_date;   /* required */
-  cx_day report_date;     /* CX_DAY_NONE = not known */
+  cx_day report_date;     /* on write: CX_DAY_NONE = not given (the store records the receipt
+                             day, see report_received); on read: CX_DAY_NONE = not known */
   cx_day valid_from;      /* default decision_date */
   cx_day valid_until;     /* CX_DAY_OPEN = open end; exclusive: in force while day < valid_until */
   int64_t amount_fen;
@@ -445,6 +456,8 @@ typedef struct cx_record {
   uint32_t seq, entity_id, authority_id, region;
   int32_t report_delay;   /* working days from decision to report; -1 when not reported */
   uint8_t on_time;        /* reported within CX_REPORT_DEADLINE_WORKDAYS */
+  uint8_t report_received;/* 1: the row gave no report date; report_date is the day the
+                             platform received it (the Beijing day of its first ingest) */
 } cx_record;
 
 /** Largest amount_fen a record may carry: 10^14 fen (1 trillion yuan); larger is a bad row. */
@@ -613,8 +626,9 @@ typedef struct cx_store_opts {
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
 /** Syncs (bulk mode) and closes. No transaction may be live. */
 void cx_store_close(cx_store *st);
-/** Detail of the last open/commit error on this handle (static or handle-owned string).
- *  cx_store_errmsg(NULL): detail of the last failed cx_store_open() on this thread. */
+/** Detail of the last failure of a store call on the calling thread (a thread-local string,
+ *  valid until that thread's next failing store call). st may be NULL (a failed open).
+ *  Per thread, not per handle: threads sharing a handle fail independently. */
 const char *cx_store_errmsg(const cx_store *st);
 /** The calendar and catalogue the store was opened with (handle-owned, read-only). */
 const cx_calendar *cx_store_calendar(const cx_store *st);

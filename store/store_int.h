@@ -8,7 +8,7 @@
  *     1    1   category          5  1  status
  *     2    1   subtype           6  1  objection
  *     3    1   domain            7  1  entity_kind
- *     4    1   severity          8  1  on_time
+ *     4    1   severity          8  1  on_time (bit 0), report_received (bit 1)
  *     9    4   seq               (all integers little-endian, unaligned: memcpy)
  *    13    4   entity_id
  *    17    4   authority_id
@@ -128,7 +128,6 @@ struct cx_store {
   void **retired;           /* replaced catalogues/calendars, freed at close */
   size_t n_retired;
   unsigned debug_fail_after;
-  char errmsg[256];
   /* Map growth (mdb_env_set_mapsize) must not run while any txn of this process is live:
    * every txn counts itself in `active`; a grower raises `growing`, waits for active == 0
    * (bounded), remaps, lowers it. Plain atomics rather than a rwlock because a cx_txn may be
@@ -230,7 +229,7 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   f->status = p[5];
   f->objection = p[6];
   f->entity_kind = p[7];
-  f->on_time = p[8];
+  f->on_time = p[8] & 1u;
   f->seq = cx__rd32(p + 9);
   f->entity_id = cx__rd32(p + 13);
   f->authority_id = cx__rd32(p + 17);

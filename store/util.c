@@ -7,7 +7,7 @@ int cx__buf_reserve(cx_buf *b, size_t extra) {
   if (b->n + extra <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->n + extra) cap *= 2;
-  unsigned char *p = realloc(b->p, cap);
+  unsigned char *p = cx_realloc(b->p, cap);
   if (!p) return CX_ENOMEM;
   b->p = p;
   b->cap = cap;
@@ -37,7 +37,7 @@ void *cx__arena_alloc(cx_arena *a, size_t n) {
   n = (n + 15) & ~(size_t)15;
   if (!a->head || a->used + n > a->cap) {
     size_t cap = n > 65536 ? n : 65536;
-    cx_arena_blk *b = malloc(sizeof *b + cap);
+    cx_arena_blk *b = cx_malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->next = a->head;
     b->cap = cap;
@@ -86,7 +86,7 @@ uint64_t cx__hash(const void *p, size_t n) {
 
 static int hmap_grow(cx_hmap *m) {
   size_t cap = m->cap ? m->cap * 2 : 64;
-  cx_hent *e = calloc(cap, sizeof *e);
+  cx_hent *e = cx_calloc(cap, sizeof *e);
   if (!e) return CX_ENOMEM;
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->e[i].h) continue;
@@ -152,7 +152,7 @@ void cx__hmap_free(cx_hmap *m) {
  * digit is the same in every element (high bytes of ids and dates) are skipped. */
 int cx__radix_sort(void *base, size_t n, size_t sz, size_t klen) {
   if (n < 2) return 0;
-  unsigned char *a = base, *t = malloc(n * sz);
+  unsigned char *a = base, *t = cx_malloc(n * sz);
   if (!t) return CX_ENOMEM;
   unsigned char *src = a, *dst = t;
   size_t cnt[256];

@@ -154,7 +154,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   }
 
   /* rollups */
-  seen = calloc(acc.n ? acc.n : 1, 1);
+  seen = cx_calloc(acc.n ? acc.n : 1, 1);
   if (!seen) { err = CX_ENOMEM; goto out; }
   rc = mdb_cursor_get(uc, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(uc, &k, &v, MDB_NEXT)) {

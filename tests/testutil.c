@@ -36,3 +36,10 @@ int cx_test_sh(const char *fmt, ...) {
   if (st == -1 || !WIFEXITED(st)) return -1;
   return WEXITSTATUS(st);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+int cx_test_leaks(void) { return __lsan_do_recoverable_leak_check() != 0; }
+#else
+int cx_test_leaks(void) { return 0; }
+#endif

@@ -13,4 +13,12 @@ const char *cx_test_bin(const char *name, char *buf, size_t cap);
 /** Runs a shell command, returns its exit status (-1 when it did not exit normally). */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/**
+ * In the ASan build: 1 when LeakSanitizer finds memory nothing points to any more (it prints
+ * the report). Criterion ignores a worker's exit status, so a leak found only at exit would
+ * never fail a test: tests that hunt leaks (the out-of-memory suites) call this at their end.
+ * 0 in other builds.
+ */
+int cx_test_leaks(void);
+
 #endif

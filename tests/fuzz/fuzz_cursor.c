@@ -102,6 +102,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   CHECK(cx_batch_commit(b, NULL) == 0);
   CHECK(cx_query_new(g_st, &g_q) == 0);
   CHECK(cx_store_txn_begin(g_st, &g_t) == 0);
+  /* The public sees today only: the harness's day is today. */
+  cx_day today;
+  CHECK(cx_day_from_ymd(2025, 6, 1, &today) == 0);
+  cx_day_set_today(today);
   /* A genuine cursor: page 1 of the penalties, 2 per page. */
   cx_records_req rq = {0};
   rq.code = cx_str_c(g_entity);

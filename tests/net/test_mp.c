@@ -362,3 +362,23 @@ Test(hist, quantiles) {
   cr_assert(p50 >= 1000 && p50 < 1300, "p50 %lu", (unsigned long)p50);
   cr_assert(p999 >= 1000000 && p999 < 1300000);
 }
+
+Test(buf, an_append_that_failed_makes_every_later_one_fail_until_cleared) {
+  cx_buf b;
+  cr_assert_eq(cx_buf_init(&b, 16), 0);
+  cr_assert_eq(cx_buf_append(&b, "0123456789", 10), 0);
+  cx_alloc_fail_at(1, 0); /* the next allocation: the growth below */
+  char big[64];
+  memset(big, 'x', sizeof big);
+  cr_assert_eq(cx_buf_append(&b, big, sizeof big), CX_ENOMEM);
+  cr_assert_eq(b.failed, 1);
+  cx_alloc_fail_at(0, 0);
+  /* a later, smaller append that would fit must not write: the answer already has a hole */
+  cr_assert_eq(cx_buf_append(&b, "ab", 2), CX_ENOMEM);
+  cr_assert_eq(b.len, 10, "nothing written after the failure");
+  cr_assert_eq(cx_buf_reserve(&b, 1), CX_ENOMEM);
+  cx_buf_clear_failure(&b);
+  cr_assert_eq(cx_buf_append(&b, big, sizeof big), 0);
+  cr_assert_eq(b.len, 10 + sizeof big);
+  cx_buf_free(&b);
+}

@@ -1,5 +1,7 @@
 /* test_aggregate.c — cx_query_aggregate (rollup path, scan path and a naive model must agree)
  * and dimension parsing/formatting. */
+#include <math.h>
+
 #include "qtest.h"
 
 static qt_env E;
@@ -104,6 +106,7 @@ static void build_store(void) {
     cr_assert_eq(cx_store_record_get(t, cx_str_c(ACODE[R[i].auth]), cx_str_c(R[i].rid), &k, &r), 0);
     R[i].delay = r.report_delay;
     R[i].on_time = r.on_time;
+    R[i].rep = r.report_date; /* none given: the receipt day */
     cr_assert_eq(r.authority_id, AID[R[i].auth]);
   }
 }
@@ -152,11 +155,12 @@ static double nmetric(const ngroup *g, int m) {
   case CX_M_AMOUNT: return (double)g->amount;
   case CX_M_IN_FORCE: return (double)g->in_force;
   case CX_M_ON_TIME: return (double)g->on_time;
-  case CX_M_ON_TIME_RATE: return g->reported ? (double)g->on_time / (double)g->reported : 0;
-  case CX_M_REPORT_DELAY: return g->reported ? (double)g->delay / (double)g->reported : 0;
+  /* no data: NAN (null / n/a at the doors), never 0 */
+  case CX_M_ON_TIME_RATE: return g->reported ? (double)g->on_time / (double)g->reported : NAN;
+  case CX_M_REPORT_DELAY: return g->reported ? (double)g->delay / (double)g->reported : NAN;
   case CX_M_REPAIRED: return (double)g->repaired;
-  case CX_M_LOSS_RATE: return g->won + g->lost ? (double)g->lost / (double)(g->won + g->lost) : 0;
-  default: return g->kept + g->broken ? (double)g->kept / (double)(g->kept + g->broken) : 0;
+  case CX_M_LOSS_RATE: return g->won + g->lost ? (double)g->lost / (double)(g->won + g->lost) : NAN;
+  default: return g->kept + g->broken ? (double)g->kept / (double)(g->kept + g->broken) : NAN;
   }
 }
 
@@ -168,7 +172,8 @@ static int ncmp(const void *x, const void *y) {
     double va, vb;
     if (s->order < s->n_group) va = a->keys[s->order], vb = b->keys[s->order];
     else va = a->vals[s->order - s->n_group], vb = b->vals[s->order - s->n_group];
-    if (va != vb) return ((va < vb) ? -1 : 1) * (s->desc ? -1 : 1);
+    if (isnan(va) != isnan(vb)) return isnan(va) ? 1 : -1; /* no data last, either way */
+    if (!isnan(va) && va != vb) return ((va < vb) ? -1 : 1) * (s->desc ? -1 : 1);
   }
   for (int i = 0; i < s->n_group; i++)
     if (a->keys[i] != b->keys[i])
@@ -275,7 +280,8 @@ static void same(const cx_agg_spec *s, const cx_agg_result *res, uint32_t n, con
     for (int j = 0; j < s->n_group; j++)
       cr_assert_eq(res->rows[i].keys[j], NROWS[i].keys[j], "spec %d %s row %u key %d", k, what, i, j);
     for (unsigned j = 0; j < nm; j++)
-      cr_assert(res->rows[i].vals[j] == NROWS[i].vals[j], "spec %d %s row %u metric %u: %.17g vs %.17g",
+      cr_assert(res->rows[i].vals[j] == NROWS[i].vals[j] || (isnan(res->rows[i].vals[j]) && isnan(NROWS[i].vals[j])),
+                "spec %d %s row %u metric %u: %.17g vs %.17g",
                 k, what, i, j, res->rows[i].vals[j], NROWS[i].vals[j]);
   }
 }
@@ -582,4 +588,40 @@ Test(aggregate, dim_parse_and_format) {
   char tiny[4];
   cr_assert_eq(cx_query_dim_format(E.q, qt_txn(&E), CX_DIM_PROVINCE, 35, tiny, sizeof tiny),
                CX_ETOOLARGE);
+}
+
+Test(aggregate, groups_time_and_cancellation_are_bounded) {
+  build_store();
+  cx_txn *t = qt_txn(&E);
+  cx_agg_spec s;
+  memset(&s, 0, sizeof s);
+  s.order = -1;
+  s.n_group = 2;
+  s.group[0] = CX_DIM_AUTHORITY;
+  s.group[1] = CX_DIM_MONTH;
+  cx_agg_result a;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  uint32_t n = a.n_rows;
+  cx_agg_result_free(&a);
+  cr_assert_gt(n, 10);
+  /* more groups than allowed: too_large, on both paths, nothing left allocated (ASan) */
+  s.max_groups = n - 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETOOLARGE);
+  s.force_scan = 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETOOLARGE);
+  s.max_groups = n;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cx_agg_result_free(&a);
+  /* a deadline already past: timeout; a client gone: cancelled */
+  s.deadline_ns = 1;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETIMEOUT);
+  s.force_scan = 0;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETIMEOUT);
+  s.deadline_ns = 0;
+  int gone = 1;
+  s.cancel = &gone;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ECANCELED);
+  gone = 0;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cx_agg_result_free(&a);
 }

@@ -337,3 +337,40 @@ Test(records, approval_no_longer_receives_a_repaired_record) {
   cr_assert_eq(s.n, NREC);
   cr_assert_eq(s.count[3], 1, "the platform's analysts keep it");
 }
+
+Test(records, a_walk_over_many_hidden_records_ends_short_with_a_cursor) {
+  /* 25,000 minor penalties (never public) over 5 older general ones: the public's walk is
+   * bounded per call and the pages, short, still lead to every visible record once. */
+  cx_batch *b;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  for (int i = 0; i < 25005; i++) {
+    char rid[32];
+    snprintf(rid, sizeof rid, "H-%05d", i);
+    if (i >= 25000) snprintf(rids[i - 25000], sizeof rids[0], "%s", rid);
+    cx_record r = qt_rec(ENT, "福州某某建设有限公司", CX_KIND_ENTERPRISE, AUTH, rid, CX_CAT_PENALTY,
+                         qt_day(i < 25000 ? "2024-05-01" : "2024-02-01"));
+    r.severity = i < 25000 ? CX_SEV_MINOR : CX_SEV_GENERAL;
+    cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s", why);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  seen s;
+  memset(&s, 0, sizeof s);
+  s.want_cat = -1;
+  char cur[CX_CURSOR_MAX] = "", next[CX_CURSOR_MAX];
+  int calls = 0, short_pages = 0;
+  for (;;) {
+    cx_records_req req = {cx_str_c(ENT), -1, cx_str_c(cur), 20, qt_day(QT_TODAY), CX_ROLE_PUBLIC};
+    int before = s.n;
+    cr_assert_eq(cx_query_records(E.q, qt_txn(&E), &req, collect, &s, next), 0);
+    calls++;
+    if (next[0] && s.n - before < 20) short_pages++;
+    if (!next[0]) break;
+    strcpy(cur, next);
+    cr_assert_lt(calls, 10, "the walk makes progress");
+  }
+  cr_assert_eq(s.n, 5);
+  for (int i = 0; i < 5; i++) cr_assert_eq(s.count[i], 1, "%s", rids[i]);
+  cr_assert_geq(short_pages, 2, "25,000 hidden records take at least 3 bounded walks");
+  cr_assert_eq(calls, 3);
+}

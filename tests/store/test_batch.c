@@ -543,4 +543,48 @@ Test(batch, a_repair_reason_holding_an_escape_sequence_is_refused) {
   cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("R1"), CX_EV_OBJECTION, 0,
                                    CX_STR("第一行\n第二行\t(TAB)"), &why), 0, "%s", why ? why : "");
   cx_batch_abort(b);
+
+Test(batch, a_row_without_a_report_date_is_reported_on_its_receipt_day) {
+  char c1[19];
+  fx_uscc(1, c1);
+  cx_day_set_today(fx_day(2024, 3, 12)); /* a Tuesday */
+  cx_record r;
+  fx_record(&r, c1, "一号", A1, "RR1", fx_day(2024, 3, 1));
+  r.report_date = CX_DAY_NONE;
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_record got;
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 12));
+  cr_assert_eq(got.report_received, 1);
+  cr_assert_eq(got.report_delay, 7, "2024-03-01 (Fri) to 03-12: 7 working days");
+  cr_assert_eq(got.on_time, 1);
+  cx_store_txn_reset(t);
+  /* the same row again, later: the first receipt stays the report */
+  cx_day_set_today(fx_day(2024, 5, 20));
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.unchanged, 1);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 12));
+  cx_store_txn_reset(t);
+  /* a report date given by the source is the source's, not a receipt */
+  r.report_date = fx_day(2024, 3, 4);
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(A1), CX_STR("RR1"), NULL, &got), 0);
+  cr_assert_eq(got.report_date, fx_day(2024, 3, 4));
+  cr_assert_eq(got.report_received, 0);
+  cx_store_txn_end(t);
+  cx_day_set_today(0);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
 }

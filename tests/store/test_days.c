@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -101,4 +102,27 @@ Test(enums, subtype_by_category) {
   cr_assert(cx_subtype_valid(CX_CAT_LAWSUIT, CX_SUB_LOST));
   cr_assert(!cx_subtype_valid(CX_CAT_COMMITMENT, CX_SUB_WON));
   cr_assert(!cx_subtype_valid(CX_CAT_LAWSUIT, CX_SUB_COUNT));
+}
+
+Test(days, today_is_the_day_of_the_configured_zone) {
+  int32_t off = 0;
+  cr_assert_eq(cx_day_set_tz("UTC", &off), 0);
+  cr_assert_eq(off, 0);
+  cx_day utc = cx_day_today();
+  cr_assert_eq(cx_day_set_tz("+14:00", &off), 0);
+  cr_assert_eq(off, 14 * 3600);
+  cx_day east = cx_day_today();
+  cr_assert(east == utc || east == utc + 1);
+  cr_assert_eq(cx_day_set_tz("-0530", &off), 0);
+  cr_assert_eq(off, -(5 * 3600 + 30 * 60));
+  cr_assert_eq(cx_day_set_tz("+8", &off), 0);
+  cr_assert_eq(off, 8 * 3600);
+  if (access("/usr/share/zoneinfo/Asia/Tokyo", R_OK) == 0) {
+    cr_assert_eq(cx_day_set_tz("Asia/Tokyo", &off), 0);
+    cr_assert_eq(off, 9 * 3600);
+  }
+  const char *bad[] = {"", "+", "+25", "+08:7", "Mars/Olympus", "../etc/passwd", "+08:00x"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) cr_assert_eq(cx_day_set_tz(bad[i], NULL), CX_EBADREQ, "%s", bad[i]);
+  cr_assert_eq(cx_day_set_tz("Asia/Shanghai", &off), 0, "the default");
+  cr_assert_eq(off, CX_BEIJING_OFFSET_S);
 }

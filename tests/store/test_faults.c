@@ -532,6 +532,100 @@ Test(faults, queries_work_on_a_read_only_file_system_and_writes_fail_clearly) {
   cr_assert_eq(st, 0, "%s", msg);
 }
 
+/* A batch of n records with 4 KiB contents, record ids starting at first. */
+static int fill_big(cx_store *st, int first, int n) {
+  char a[19], c[19];
+  fx_auth(1, a);
+  fx_uscc(9, c);
+  static char content[4001];
+  memset(content, 'x', 4000);
+  cx_batch *b;
+  int rc = cx_batch_begin(st, &b);
+  if (rc) return rc;
+  for (int i = 0; i < n; i++) {
+    char rid[32];
+    snprintf(rid, sizeof rid, "BIG-%d", first + i);
+    cx_record r;
+    fx_record(&r, c, "满盘测试有限公司", a, rid, fx_day(2024, 3, 1));
+    r.content = cx_str_c(content);
+    const char *why = NULL;
+    if ((rc = cx_batch_put(b, &r, &why))) {
+      cx_batch_abort(b);
+      return rc;
+    }
+  }
+  return cx_batch_commit(b, NULL);
+}
+
+static void full_child(void *vctx, int fd) {
+  ro_ctx *c = vctx;
+  if (unshare(CLONE_NEWNS))
+    child_exit(fd, 77, "unshare(CLONE_NEWNS) refused: %s: no disk-full test", strerror(errno));
+  if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+    child_exit(fd, 77, "mount --make-rprivate /: %s", strerror(errno));
+  char mnt[300], db[320];
+  snprintf(mnt, sizeof mnt, "%s/full", c->base);
+  CHECK(fd, mkdir(mnt, 0755) == 0, "mkdir %s: %s", mnt, strerror(errno));
+  if (mount("cxtest", mnt, "tmpfs", 0, "size=3m"))
+    child_exit(fd, 77, "mount tmpfs on %s: %s", mnt, strerror(errno));
+  snprintf(db, sizeof db, "%s/db", mnt);
+  cx_store *st = NULL;
+  int rc = open_rc(db, 1, 0, 0, &st);
+  CHECK(fd, rc == 0, "create %s: %s (%s)", db, cx_strerror(rc), cx_store_errmsg(NULL));
+  /* fill until the file system is full: the commit says so, by its own code */
+  int written = 0;
+  for (int k = 0; k < 100 && rc == 0; k++) {
+    rc = fill_big(st, written, 50);
+    if (rc == 0) written += 50;
+  }
+  CHECK(fd, rc == CX_ENOSPACE, "disk full: %s (%s)", cx_strerror(rc), cx_store_errmsg(st));
+  CHECK(fd, strcmp(cx_err_name(rc), "no_space") == 0, "wire name %s", cx_err_name(rc));
+  CHECK(fd, written > 0, "nothing fitted");
+  /* nothing of the failed batch is in; the store is intact and still serves */
+  cx_store_info in;
+  CHECK(fd, cx_store_info_get(st, &in) == 0 && in.records == (uint64_t)written, "records %llu, written %d",
+        (unsigned long long)in.records, written);
+  CHECK(fd, cx_store_verify(st, NULL, NULL) == 0, "verify after a full disk");
+  cx_store_close(st);
+  /* the CLI: an import into the full store exits 5 and says "not written" */
+  char csv[400], cmd[2048], out[340], code[19], a[19];
+  fx_uscc(11, code);
+  fx_auth(1, a);
+  snprintf(csv, sizeof csv, "%s/big.csv", c->base);
+  FILE *f = fopen(csv, "w");
+  CHECK(fd, f != NULL, "csv");
+  fprintf(f, "entity_code,entity_name,record_id,authority_code,category,decision_date,content\n");
+  for (int i = 0; i < 400; i++) {
+    fprintf(f, "%s,满盘导入有限公司,IMP-%d,%s,penalty,2024-03-01,", code, i, a);
+    for (int k = 0; k < 3000; k++) fputc('y', f);
+    fputc('\n', f);
+  }
+  fclose(f);
+  snprintf(out, sizeof out, "%s/cli.out", c->base);
+  snprintf(cmd, sizeof cmd, "'%s' import --db '%s' '%s' > '%s' 2>&1", c->bin, db, csv, out);
+  rc = cx_test_sh("%s", cmd);
+  char text[8192] = "";
+  f = fopen(out, "r");
+  if (f) {
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = 0;
+    fclose(f);
+  }
+  CHECK(fd, rc == 5, "import into a full disk: exit %d (want 5): %s", rc, text);
+  CHECK(fd, strstr(text, "not written") && strstr(text, "0 rejected"), "import said: %s", text);
+  umount2(mnt, MNT_DETACH);
+}
+
+Test(faults, a_full_disk_is_no_space_and_the_import_says_not_written) {
+  ro_ctx c;
+  snprintf(c.base, sizeof c.base, "%s", dir);
+  cx_test_bin("chengxin", c.bin, sizeof c.bin);
+  char msg[1024];
+  int st = run_child(full_child, &c, msg, sizeof msg);
+  if (st == 77) cr_skip_test("%s", msg);
+  cr_assert_eq(st, 0, "%s", msg);
+}
+
 /* A store owned by another user: lock.mdb is not writable (EACCES), so the read-only open
  * goes without a lock table, which is only safe while no other process has the store open. */
 typedef struct nobody_ctx {

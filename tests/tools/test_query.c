@@ -406,3 +406,22 @@ Test(query, agg_chart_draws_one_bar_per_row) {
   cr_assert_eq(lines, 6, "2020..2025: one line each:\n%s", out);
   free(out);
 }
+
+Test(query, a_rate_without_data_is_na_in_tables_and_null_in_json) {
+  fixture();
+  /* other categories have no lawsuits: their loss rate is no data, not 0% */
+  cr_assert_eq(cx("agg --db st --by category --metrics count,loss_rate --format json"), 0, "%s", slurp("err"));
+  json_t *j = out_json();
+  int seen = 0;
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    json_t *row = json_array_get(j, i);
+    if (strcmp(json_string_value(json_object_get(row, "category")), "lawsuit") == 0) continue;
+    cr_assert(json_is_null(json_object_get(row, "loss_rate")), "a loss rate without lawsuits must be null");
+    seen = 1;
+  }
+  cr_assert(seen);
+  json_decref(j);
+  cr_assert_eq(cx("agg --db st --by category --metrics count,loss_rate"), 0);
+  cr_assert(out_has("out", "n/a"), "%s", slurp("out"));
+  cr_assert(!out_has("out", "0.0%"), "%s", slurp("out"));
+}

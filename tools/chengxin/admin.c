@@ -23,7 +23,7 @@ int cli_store_open_opts(const char *path, const cx_store_opts *so, cx_store **ou
       const char *detail = cx_store_errmsg(NULL);
       cli_err(detail && *detail ? detail : cx_strerror(e), "cannot open store %s", path);
     }
-    return CLI_EXIT_FAIL;
+    return e == CX_EROFS || e == CX_ENOSPACE ? cli_exit_for(e) : CLI_EXIT_FAIL;
   }
   return 0;
 }

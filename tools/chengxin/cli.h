@@ -24,6 +24,12 @@
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_DENY 3
 #define CLI_EXIT_REVIEW 4
+#define CLI_EXIT_NO_SPACE 5   /* the disk or the store's map is full: nothing was written */
+#define CLI_EXIT_READ_ONLY 6  /* the store (or its file system) is read-only */
+#define CLI_EXIT_NOT_WRITTEN 7 /* import: a commit failed for another reason; its rows are not in */
+/** The exit status of a failed store or server call: 2 for a bad request, 5 no space,
+ *  6 read-only, else 1. */
+int cli_exit_for(int rc);
 
 /* ===================================================================== util.c */
 
@@ -126,7 +132,8 @@ int cli_help(FILE *f, const char *cmd);
 /** True when argv holds --help / -h. */
 int cli_wants_help(int argc, char **argv);
 
-/** Opens a store with a readable error message; 0 or CLI_EXIT_FAIL. */
+/** Opens a store with a readable error message; 0, CLI_EXIT_READ_ONLY, CLI_EXIT_NO_SPACE or
+ *  CLI_EXIT_FAIL. */
 int cli_store_open(const char *path, int create, int read_only, int bulk, cx_store **out);
 /** cli_store_open with every option (group_read...). */
 int cli_store_open_opts(const char *path, const cx_store_opts *so, cx_store **out);

@@ -233,7 +233,7 @@ static int gen_regions(gen *g) {
   static char city_name[10000][64];
   memset(city_name, 0, sizeof city_name);
   size_t cap = 4096;
-  g->counties = calloc(cap, sizeof *g->counties);
+  g->counties = cx_calloc(cap, sizeof *g->counties);
   if (!g->counties) return -1;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -252,7 +252,7 @@ static int gen_regions(gen *g) {
         snprintf(city_name[code / 100 % 10000], 64, "%s", name);
       } else if (strcmp(name, "市辖区") != 0) {
         if (g->n_counties == cap) {
-          county *nc = realloc(g->counties, cap * 2 * sizeof *nc);
+          county *nc = cx_realloc(g->counties, cap * 2 * sizeof *nc);
           if (!nc) return -1;
           g->counties = nc;
           cap *= 2;
@@ -282,7 +282,7 @@ static int gen_regions(gen *g) {
     snprintf(c->city_short, sizeof c->city_short, "福州");
     snprintf(c->prov_short, sizeof c->prov_short, "福建");
   }
-  g->fj = malloc(g->n_counties * sizeof *g->fj);
+  g->fj = cx_malloc(g->n_counties * sizeof *g->fj);
   if (!g->fj) return -1;
   for (uint32_t i = 0; i < g->n_counties; i++)
     if (g->counties[i].code / 10000 == 35) g->fj[g->n_fj++] = i;
@@ -354,7 +354,7 @@ static void make_idcard(uint32_t region, uint64_t unique, cx_day first_birth, ch
 /* ===================================================================== authorities */
 
 static int gen_authorities(gen *g) {
-  g->auths = calloc(g->n_auth, sizeof *g->auths);
+  g->auths = cx_calloc(g->n_auth, sizeof *g->auths);
   if (!g->auths) return -1;
   rng r;
   rng_seed(&r, g->seed, 0xA17);
@@ -399,11 +399,11 @@ static int gen_authorities(gen *g) {
     }
     make_uscc("11", region, i, "00", a->code);
     uint32_t pv = c->code / 10000 % 100;
-    uint32_t *nl = realloc(g->auth_by_prov[pv], (g->n_auth_by_prov[pv] + 1) * sizeof *nl);
+    uint32_t *nl = cx_realloc(g->auth_by_prov[pv], (g->n_auth_by_prov[pv] + 1) * sizeof *nl);
     if (!nl) return -1;
     nl[g->n_auth_by_prov[pv]++] = i;
     g->auth_by_prov[pv] = nl;
-    uint32_t *dl = realloc(g->auth_by_dept[dp], (g->n_auth_by_dept[dp] + 1) * sizeof *dl);
+    uint32_t *dl = cx_realloc(g->auth_by_dept[dp], (g->n_auth_by_dept[dp] + 1) * sizeof *dl);
     if (!dl) return -1;
     dl[g->n_auth_by_dept[dp]++] = i;
     g->auth_by_dept[dp] = dl;
@@ -827,7 +827,7 @@ static int gen_setup(gen *g) {
   if (gen_regions(g)) return -1;
   if (gen_authorities(g)) return -1;
   /* records per entity: 1 + a share of the rest proportional to a capped Pareto weight */
-  g->weights = malloc((size_t)g->n_ent * sizeof *g->weights);
+  g->weights = cx_malloc((size_t)g->n_ent * sizeof *g->weights);
   if (!g->weights) return -1;
   rng r;
   rng_seed(&r, g->seed, 0xBEEF);
@@ -1037,8 +1037,8 @@ int cli_cmd_gen(int argc, char **argv) {
     g.cat = cx_store_catalog(st);
   } else {
     int bad = 0;
-    own_cal = malloc(sizeof *own_cal);
-    own_cat = malloc(sizeof *own_cat);
+    own_cal = cx_malloc(sizeof *own_cal);
+    own_cat = cx_malloc(sizeof *own_cat);
     if (!own_cal || !own_cat) goto done;
     if (cx_calendar_parse(cx_data_calendar, cx_data_calendar_len, own_cal, &bad) ||
         cx_catalog_parse(cx_data_catalog, cx_data_catalog_len, own_cat, &bad)) {

@@ -128,7 +128,7 @@ static int mapping_load(const char *path, mapping *m) {
       }
       xf = (uint8_t)k;
     }
-    map_ent *ne = realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
+    map_ent *ne = cx_realloc(m->e, (size_t)(m->n + 1) * sizeof *ne);
     if (!ne) {
       rc = -1;
       break;
@@ -137,13 +137,13 @@ static int mapping_load(const char *path, mapping *m) {
     map_ent *me = &m->e[m->n++];
     memset(me, 0, sizeof *me);
     if (f[0][0] == '=') {
-      me->konst = strdup(f[0] + 1);
+      me->konst = cx_strdup(f[0] + 1);
     } else {
       char buf[512];
       norm_header(f[0], strlen(f[0]), buf, sizeof buf);
-      me->src = strdup(buf);
+      me->src = cx_strdup(buf);
     }
-    me->field = strdup(f[1]);
+    me->field = cx_strdup(f[1]);
     me->xf = xf;
   }
   free(text);
@@ -323,6 +323,8 @@ typedef struct importer {
   int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
   uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
+  uint64_t not_written; /* good rows of batches whose commit failed (a fault, not their fault) */
+  int fault;            /* that failure's code */
   int fatal;
   /* progress */
   double t0, last;
@@ -341,6 +343,13 @@ typedef struct importer {
   long *bline;
   uint32_t bn, bcap;
 } importer;
+
+/* A fault of the system, not of a row (out of memory, no space ...): the import stops, and
+ * every row read and not written counts as "not written". */
+static void fault(importer *im, int e) {
+  im->fatal = 1;
+  if (!im->fault) im->fault = e;
+}
 
 static void reject(importer *im, long line, const char *why) {
   fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
@@ -368,17 +377,15 @@ static int commit(importer *im) {
   if (e) {
     cx_batch_abort(im->b);
     im->b = NULL;
-    im->rejected += n;
-    im->fatal = 1;
+    fault(im, e);
     return -1;
   }
   e = cx_batch_commit(im->b, &r);
   im->b = NULL;
   if (e) {
-    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: commit of %llu rows failed: %s",
-            im->file, (unsigned long long)n, cx_strerror(e));
-    im->rejected += n;
-    im->fatal = 1;
+    cli_err(r.error[0] ? r.error : cx_store_errmsg(im->st), "import: %s: %llu rows not written: %s", im->file,
+            (unsigned long long)n, cx_strerror(e));
+    fault(im, e);
     return -1;
   }
   im->inserted += r.inserted;
@@ -417,9 +424,10 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       need += vn * 2 + 24;
     }
   if (need > im->arena_cap) {
-    char *a = realloc(im->arena, need);
+    char *a = cx_realloc(im->arena, need);
     if (!a) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->arena = a;
@@ -471,7 +479,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     e = cx_batch_begin(im->st, &im->b);
     if (e) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     /* The local operator: unscoped; a feed row that revokes is audited under its name. */
@@ -480,7 +488,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     cx_batch_actor actor = {who.who, who.role, CX_STR(""), 0, NULL, 0};
     if ((e = cx_batch_set_actor(im->b, &actor))) {
       cli_err(cx_strerror(e), "import: batch");
-      im->fatal = 1;
+      fault(im, e);
       return;
     }
     cx_batch_on_refused(im->b, refused_row, im);
@@ -488,16 +496,23 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   }
   if (im->bn == im->bcap) {
     uint32_t cap = im->bcap ? im->bcap * 2 : 1024;
-    long *nb = realloc(im->bline, cap * sizeof *nb);
+    long *nb = cx_realloc(im->bline, cap * sizeof *nb);
     if (!nb) {
       cli_err(cx_strerror(CX_ENOMEM), "import: batch");
-      im->fatal = 1;
+      fault(im, CX_ENOMEM);
       return;
     }
     im->bline = nb;
     im->bcap = cap;
   }
   e = cx_batch_put(im->b, &r, &why);
+  if (e == CX_ENOMEM) { /* not the row's fault: the batch cannot be written */
+    cli_err(cx_strerror(e), "import: %s:%ld", im->file, line);
+    fault(im, e);
+    cx_batch_abort(im->b);
+    im->b = NULL;
+    return;
+  }
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
@@ -519,7 +534,7 @@ static int rb_write(void *data, const char *p, size_t n) {
   importer *im = data;
   if (im->rb_n + n > im->rb_cap) {
     size_t cap = (im->rb_n + n) * 2;
-    char *nb = realloc(im->rb, cap);
+    char *nb = cx_realloc(im->rb, cap);
     if (!nb) return -1;
     im->rb = nb;
     im->rb_cap = cap;
@@ -553,11 +568,12 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 #ifdef CX_HAVE_NET
   if (im->rn == im->rcap) {
     uint32_t cap = im->rcap ? im->rcap * 2 : 1024;
-    size_t *o = realloc(im->roff, cap * sizeof *o);
-    long *l = o ? realloc(im->rline, cap * sizeof *l) : NULL;
+    size_t *o = cx_realloc(im->roff, cap * sizeof *o);
+    long *l = o ? cx_realloc(im->rline, cap * sizeof *l) : NULL;
     if (o) im->roff = o;
     if (!o || !l) {
-      reject(im, line, "out of memory");
+      cli_err("out of memory", "import: %s:%ld", im->file, line);
+      fault(im, CX_ENOMEM);
       return;
     }
     im->rline = l;
@@ -589,7 +605,7 @@ static void remote_add(importer *im, const cx_str *names, const cx_str *vals, si
 static int remote_flush(importer *im) {
 #ifdef CX_HAVE_NET
   if (im->rn == 0) return 0;
-  uint8_t *skip = calloc(im->rn, 1);
+  uint8_t *skip = cx_calloc(im->rn, 1);
   uint32_t left = im->rn;
   int rc = -1;
   if (!skip) goto done;
@@ -611,6 +627,15 @@ static int remote_flush(importer *im) {
       break;
     }
     const msgpack_object *d = cx_mpo_get(r.error, "details");
+    int code = cx_client_resp_err(&r);
+    if (strcmp(cx_err_name(code), "bad_request") != 0 && code != CX_EFORBIDDEN) {
+      /* the server could not write them (no space, read-only, busy, ...): not the rows' fault */
+      cli_err(NULL, "import: %s: %u rows not written: %.*s", im->file, left, (int)r.err_message_len,
+              r.err_message ? r.err_message : "");
+      fault(im, code);
+      left = 0;
+      break;
+    }
     if (!d || d->type != MSGPACK_OBJECT_ARRAY || d->via.array.size == 0 || attempt == 1) {
       cli_err(NULL, "import: %s: the server refused %u rows: %.*s", im->file, left, (int)r.err_message_len,
               r.err_message ? r.err_message : "");
@@ -684,17 +709,17 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   csv_state *cs = ctx;
   if (cs->nf == cs->nf_cap) {
     int cap = cs->nf_cap ? cs->nf_cap * 2 : 64;
-    size_t *o2 = realloc(cs->off, (size_t)cap * sizeof *o2);
+    size_t *o2 = cx_realloc(cs->off, (size_t)cap * sizeof *o2);
     if (!o2) goto nomem;
     cs->off = o2;
-    size_t *l2 = realloc(cs->len, (size_t)cap * sizeof *l2);
+    size_t *l2 = cx_realloc(cs->len, (size_t)cap * sizeof *l2);
     if (!l2) goto nomem;
     cs->len = l2;
     cs->nf_cap = cap;
   }
   if (cs->buf_n + n + 1 > cs->buf_cap) {
     size_t cap = (cs->buf_n + n + 1) * 2;
-    char *b = realloc(cs->buf, cap);
+    char *b = cx_realloc(cs->buf, cap);
     if (!b) goto nomem;
     cs->buf = b;
     cs->buf_cap = cap;
@@ -708,7 +733,7 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   return;
 nomem:
   if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
-  cs->im->fatal = 1;
+  fault(cs->im, CX_ENOMEM);
 }
 
 static void csv_row_cb(int term, void *ctx) {
@@ -724,13 +749,21 @@ static void csv_row_cb(int term, void *ctx) {
   if (!cs->header_done) {
     cs->header_done = 1;
     cs->ncols_hdr = nf;
-    cs->hdr = calloc((size_t)nf + 1, sizeof *cs->hdr);
-    if (!cs->hdr) return;
+    cs->hdr = cx_calloc((size_t)nf + 1, sizeof *cs->hdr);
+    if (!cs->hdr) {
+      cli_err("out of memory", "import: %s", im->file);
+      fault(im, CX_ENOMEM);
+      return;
+    }
     for (int i = 0; i < nf; i++) {
       if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
       char nb[512];
       norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
-      cs->hdr[i] = strdup(nb);
+      if (!(cs->hdr[i] = cx_strdup(nb))) {
+        cli_err("out of memory", "import: %s", im->file);
+        fault(im, CX_ENOMEM);
+        return;
+      }
     }
     if (cs->bad_encoding) {
       cli_err("the header is not UTF-8 (GBK exports: --encoding gb18030)", "import: %s", im->file);
@@ -774,7 +807,7 @@ static void import_csv(importer *im, FILE *f) {
   cs.row_start = 1;
   if (csv_init(&p, CSV_APPEND_NULL) != 0) {
     cli_err("out of memory", "import");
-    im->fatal = 1;
+    fault(im, CX_ENOMEM);
     return;
   }
   char *line = NULL, *conv = NULL;
@@ -800,10 +833,10 @@ static void import_csv(importer *im, FILE *f) {
     if (cd != (iconv_t)-1) {
       size_t need = (size_t)n * 2 + 16;
       if (need > conv_cap) {
-        char *nc = realloc(conv, need);
+        char *nc = cx_realloc(conv, need);
         if (!nc) {
           cli_err("out of memory", "import");
-          im->fatal = 1;
+          fault(im, CX_ENOMEM);
           break;
         }
         conv = nc;
@@ -872,7 +905,7 @@ static void import_jsonl(importer *im, FILE *f) {
     /* values as text, into one buffer */
     size_t need = (size_t)n * 2 + 64 * (json_object_size(o) + 1);
     if (need > vcap) {
-      char *nb = realloc(vbuf, need);
+      char *nb = cx_realloc(vbuf, need);
       if (!nb) {
         json_decref(o);
         break;
@@ -927,7 +960,7 @@ static void import_jsonl(importer *im, FILE *f) {
       if (bad) break;
       char nb[512];
       norm_header(key, strlen(key), nb, sizeof nb);
-      keys[nk] = strdup(nb);
+      keys[nk] = cx_strdup(nb);
       vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
       nk++;
     }
@@ -1062,15 +1095,19 @@ int cli_cmd_import(int argc, char **argv) {
   if (im.b) cx_batch_abort(im.b);
   progress(&im, 1);
   double secs = cli_now() - im.t0;
-  if (!quiet || im.rejected)
+  if (im.fault) { /* rows read and neither written nor rejected: not written */
+    uint64_t done = im.inserted + im.replaced + im.unchanged + im.rejected;
+    im.not_written = im.read > done ? im.read - done : 0;
+  }
+  if (!quiet || im.rejected || im.not_written)
     fprintf(stderr,
-            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected "
-            "in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, revoked or "
-            "objection)\n",
+            "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected, "
+            "%llu not written in %.2f s (%.0f rows/s); %llu kept their lifecycle state (repaired, "
+            "revoked or objection)\n",
             (unsigned long long)im.read, (unsigned long long)im.inserted,
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
-            (unsigned long long)im.rejected, secs, secs > 0 ? (double)im.read / secs : 0.0,
-            (unsigned long long)im.kept);
+            (unsigned long long)im.rejected, (unsigned long long)im.not_written, secs,
+            secs > 0 ? (double)im.read / secs : 0.0, (unsigned long long)im.kept);
   if (st) cx_store_close(st);
   cli_sess_close(&sess);
   free(im.arena);
@@ -1079,5 +1116,10 @@ int cli_cmd_import(int argc, char **argv) {
   free(im.rline);
   free(im.bline);
   mapping_free(&m);
+  /* A fault (nothing written) says what it was; rows rejected by their content exit 1. */
+  if (im.fault) {
+    int x = cli_exit_for(im.fault);
+    return x == CLI_EXIT_NO_SPACE || x == CLI_EXIT_READ_ONLY ? x : CLI_EXIT_NOT_WRITTEN;
+  }
   return im.fatal || im.rejected ? CLI_EXIT_FAIL : 0;
 }

@@ -205,15 +205,30 @@ int cli_wants_help(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   setlocale(LC_CTYPE, "C.UTF-8");
+  /* Test hook (tests/tools/test_oom_import.c): the Nth counted allocation fails. */
+  const char *fa = getenv("CHENGXIN_TEST_FAIL_ALLOC");
+  if (fa && *fa) cx_alloc_fail_at(atol(fa), 0);
+  /* --tz ZONE (or --tz=ZONE) anywhere: whose day is today; taken out before the command. */
+  for (int i = 1; i < argc; i++) {
+    const char *z = NULL;
+    int take = 0;
+    if (strcmp(argv[i], "--tz") == 0 && i + 1 < argc) z = argv[i + 1], take = 2;
+    else if (strncmp(argv[i], "--tz=", 5) == 0) z = argv[i] + 5, take = 1;
+    if (!take) continue;
+    if (cx_day_set_tz(z, NULL)) return cli_usage("--tz %s: expected Asia/Shanghai, UTC, +HH:MM or a zone name", z);
+    for (int k = i; k + take <= argc; k++) argv[k] = argv[k + take];
+    argc -= take;
+    i--;
+  }
+  if (argc < 2) {
+    cli_help(stderr, NULL);
+    return CLI_EXIT_USAGE;
+  }
   const char *today = getenv("CHENGXIN_TODAY");
   int tr = cx_day_set_today_env(today);
   if (tr < 0) return cli_usage("CHENGXIN_TODAY=%s is not a YYYY-MM-DD date", today);
   if (tr > 0)
     fprintf(stderr, "chengxin: CHENGXIN_TODAY is set: today is %s, not the clock's day\n", today);
-  if (argc < 2) {
-    cli_help(stderr, NULL);
-    return CLI_EXIT_USAGE;
-  }
   const char *name = argv[1];
   if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
     if (argc > 2) {

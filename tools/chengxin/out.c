@@ -38,7 +38,7 @@ static void oom(void) {
 }
 
 static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
+  void *p = cx_malloc(n ? n : 1);
   if (!p) oom();
   return p;
 }
@@ -72,7 +72,7 @@ void cli_table_col(cli_table *t, const char *name, cli_col_type type) {
 void cli_table_row(cli_table *t) {
   if (t->nrows == t->cap) {
     size_t cap = t->cap ? t->cap * 2 : 16;
-    char **c = realloc(t->cells, cap * (size_t)t->ncols * sizeof *c);
+    char **c = cx_realloc(t->cells, cap * (size_t)t->ncols * sizeof *c);
     if (!c) oom();
     t->cells = c;
     t->cap = cap;
@@ -119,7 +119,7 @@ static const char *cell(const cli_table *t, size_t r, int c) {
 /* The decorated text of a cell for the table format. */
 static const char *pretty(const cli_table *t, size_t r, int c, char *buf, size_t cap) {
   const char *s = cell(t, r, c);
-  if (!*s) return s;
+  if (!*s) return t->types[c] == CLI_COL_RATE || t->types[c] == CLI_COL_NUM ? "n/a" : s; /* no data */
   switch (t->types[c]) {
   case CLI_COL_INT: {
     char *end;

@@ -83,7 +83,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
 /* Prints a failed call and returns the exit status (bad requests are usage errors). */
 static int call_failed(const char *cmd, const char *what, int rc, const char *err) {
   cli_err(err && *err ? err : cx_strerror(rc), "%s%s%s", cmd, what ? " " : "", what ? what : "");
-  return rc == CX_EBADREQ ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  return cli_exit_for(rc);
 }
 
 static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, s->fmt, t, n); }
@@ -213,7 +213,8 @@ static const struct {
     {"entity_code", CLI_COL_STR},   {"entity_name", CLI_COL_STR},    {"entity_kind", CLI_COL_STR},
     {"category", CLI_COL_STR},      {"subtype", CLI_COL_STR},        {"domain", CLI_COL_STR},
     {"severity", CLI_COL_STR},      {"status", CLI_COL_STR},         {"objection", CLI_COL_BOOL},
-    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"valid_from", CLI_COL_STR},
+    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"report_received", CLI_COL_BOOL},
+    {"valid_from", CLI_COL_STR},
     {"valid_until", CLI_COL_STR},   {"amount_fen", CLI_COL_FEN},     {"list_type", CLI_COL_STR},
     {"measures", CLI_COL_STR},      {"basis", CLI_COL_STR},          {"content", CLI_COL_STR},
     {"report_delay", CLI_COL_ID},   {"on_time", CLI_COL_BOOL},       {"in_force", CLI_COL_BOOL},
@@ -319,7 +320,7 @@ static void add_item(char *buf, size_t cap, const char *s, char sep) {
 #define CHECK_CHUNK 1000 /* codes per request: the protocol's limit */
 
 static int grow(char ***v, size_t *cap) {
-  char **nv = realloc(*v, *cap * 2 * sizeof **v);
+  char **nv = cx_realloc(*v, *cap * 2 * sizeof **v);
   if (!nv) return -1;
   *v = nv;
   *cap *= 2;
@@ -339,7 +340,7 @@ int cli_cmd_check(int argc, char **argv) {
   if (!co.file && optind >= argc) return cli_usage("check: give codes or --file F");
   /* codes: arguments, then the file's lines */
   size_t n = 0, cap = 64;
-  char **codes = malloc(cap * sizeof *codes);
+  char **codes = cx_malloc(cap * sizeof *codes);
   char *text = NULL;
   if (!codes) return CLI_EXIT_FAIL;
   for (int i = optind; i < argc; i++) {
@@ -549,7 +550,7 @@ static cli_col_type metric_type(const char *m) {
  * characters are shown escaped: a newline would end the command and start another. */
 static void gp_string(FILE *f, const char *s) {
   size_t n = strlen(s);
-  char *e = malloc(4 * n + 1);
+  char *e = cx_malloc(4 * n + 1);
   if (e) cx_text_escape(s, n, CX_TEXT_NAME, e, 4 * n + 1);
   fputc('\'', f);
   for (const char *p = e ? e : ""; *p; p++) {

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "session.h"
@@ -24,7 +25,7 @@
 static json_t *jstrn(const char *p, size_t n) {
   json_t *j = json_stringn(p ? p : "", p ? n : 0);
   if (j) return j;
-  char *e = malloc(4 * n + 1);
+  char *e = cx_malloc(4 * n + 1);
   if (!e) return NULL;
   cx_text_escape(p, n, CX_TEXT_UTF8, e, 4 * n + 1);
   j = json_string(e);
@@ -146,6 +147,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   json_object_set_new(o, "content", jstr(r->content));
   json_object_set_new(o, "report_delay", json_integer(r->report_delay));
   json_object_set_new(o, "on_time", json_boolean(r->on_time));
+  json_object_set_new(o, "report_received", json_boolean(r->report_received));
   json_object_set_new(o, "in_force", json_boolean(v->in_force));
   json_object_set_new(o, "displayable", json_boolean(v->displayable));
   json_array_append_new(arr, o);
@@ -349,7 +351,7 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
       if (metric_is_int(sp.metrics[k]))
         json_array_append_new(jr, json_integer((json_int_t)row->vals[k]));
       else
-        json_array_append_new(jr, json_real(row->vals[k]));
+        json_array_append_new(jr, isnan(row->vals[k]) ? json_null() : json_real(row->vals[k]));
     }
     json_array_append_new(rows, jr);
   }

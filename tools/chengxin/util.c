@@ -97,11 +97,11 @@ int cli_read_file(const char *path, char **out, size_t *n) {
   FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) return -errno;
   size_t cap = 1 << 16, len = 0;
-  char *buf = malloc(cap);
+  char *buf = cx_malloc(cap);
   if (!buf) goto nomem;
   for (;;) {
     if (len + 1 >= cap) {
-      char *nb = realloc(buf, cap * 2);
+      char *nb = cx_realloc(buf, cap * 2);
       if (!nb) goto nomem;
       buf = nb;
       cap *= 2;
@@ -164,4 +164,13 @@ int cli_audit_batch(cx_batch *b, const char *op, const char *target, const char 
   int rc = cx_batch_audit(b, &e);
   if (rc) cli_err(cx_strerror(rc), "%s: cannot record the audit entry", op);
   return rc;
+}
+
+int cli_exit_for(int rc) {
+  switch (rc) {
+  case 0: return CLI_EXIT_OK;
+  case CX_ENOSPACE: return CLI_EXIT_NO_SPACE;
+  case CX_EROFS: return CLI_EXIT_READ_ONLY;
+  default: return strcmp(cx_err_name(rc), "bad_request") == 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+  }
 }

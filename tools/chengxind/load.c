@@ -47,7 +47,7 @@ static double now_s(void) {
 static int add_code(const char *c) {
   if (n_codes == cap_codes) {
     size_t nc = cap_codes ? cap_codes * 2 : 4096;
-    void *p = realloc(codes, nc * sizeof *codes);
+    void *p = cx_realloc(codes, nc * sizeof *codes);
     if (!p) return -1;
     codes = p;
     cap_codes = nc;
@@ -101,7 +101,7 @@ static void *run(void *arg) {
     fprintf(stderr, "chengxind-load: auth refused\n");
     exit(1);
   }
-  double *sent = calloc((size_t)window, sizeof *sent);
+  double *sent = cx_calloc((size_t)window, sizeof *sent);
   double end = now_s() + seconds;
   int head = 0, tail = 0, inflight = 0;
   for (; inflight < window; inflight++) {
@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chengxind-load: no codes\n");
     return 1;
   }
-  worker *ws = calloc((size_t)conns, sizeof *ws);
+  worker *ws = cx_calloc((size_t)conns, sizeof *ws);
   double t0 = now_s();
   for (int i = 0; i < conns; i++) {
     ws[i].idx = i;

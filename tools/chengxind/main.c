@@ -21,8 +21,9 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
-          "                 [--max-output BYTES] [--max-output-total BYTES]\n"
+          "                 [--max-output BYTES] [--max-output-total BYTES] [--tz ZONE]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
+          "  --tz ZONE           whose day is today: Asia/Shanghai (default), UTC, +HH:MM, a zone name\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --tokens FILE       lines \"token role [authorities=CODE[,CODE...]] [name]\"; roles public\n"
           "                      approval analyst submitter admin; submitter tokens need authorities=\n"
@@ -77,6 +78,14 @@ int main(int argc, char **argv) {
     i++;
     if (!strcmp(a, "--db")) {
       o.db_path = v;
+    } else if (!strcmp(a, "--tz")) {
+      int32_t off;
+      if (cx_day_set_tz(v, &off)) {
+        fprintf(stderr, "chengxind: --tz %s: expected Asia/Shanghai, UTC, +HH:MM or a zone name\n", v);
+        return 2;
+      }
+      fprintf(stderr, "chengxind: today is the day at UTC%+03d:%02d (--tz %s)\n", off / 3600,
+              (off < 0 ? -off : off) % 3600 / 60, v);
     } else if (!strcmp(a, "--tokens")) {
       o.tokens_path = v;
     } else if (!strcmp(a, "--listen")) {
