@@ -56,7 +56,6 @@ struct cx_batch {
   uint32_t n_puts;       /* successful cx_batch_put calls */
   cx_batch_refused_fn refused_fn;
   void *refused_ctx;
-  char why[128];         /* a put's or transition's message that names a byte (text_ok) */
 };
 
 void cx_batch_on_refused(cx_batch *b, cx_batch_refused_fn fn, void *ctx) {
@@ -175,11 +174,15 @@ static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int 
 
 #define FAIL(code, msg) do { rc = (code); msg_ = (msg); goto fail; } while (0)
 
-/* 1 when s passes cx_text_check(kind); else b->why names the field and the byte. */
-static int text_ok(cx_batch *b, const char *field, cx_str s, int kind) {
+/* A put's or transition's message that names a byte. Per thread, not in the batch: callers
+ * report *why after aborting the batch (fuzz_exec found that use after free). */
+static _Thread_local char text_why[128];
+
+/* 1 when s passes cx_text_check(kind); else text_why names the field and the byte. */
+static int text_ok(const char *field, cx_str s, int kind) {
   cx_text_fault f;
   if (!s.n || cx_text_check(s.p, s.n, kind, &f) == 0) return 1;
-  cx_text_fault_format(&f, field, b->why, sizeof b->why);
+  cx_text_fault_format(&f, field, text_why, sizeof text_why);
   return 0;
 }
 
@@ -202,8 +205,8 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
       {"content", offsetof(cx_record, content), CX_TEXT_FREE},
   };
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-    if (!text_ok(b, strs[i].name, *(const cx_str *)((const char *)in + strs[i].off), strs[i].kind))
-      FAIL(CX_EBADREQ, b->why);
+    if (!text_ok(strs[i].name, *(const cx_str *)((const char *)in + strs[i].off), strs[i].kind))
+      FAIL(CX_EBADREQ, text_why);
   if (cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person))
     FAIL(CX_EINVALCODE, "entity_code: not a valid USCC or ID number");
   if (r.entity_kind == CX_KIND_UNSET) r.entity_kind = cx_kind_from_code(code, is_person);
@@ -319,8 +322,8 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");
   if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
-  if (!text_ok(b, "record_id", record_id, CX_TEXT_NAME) || !text_ok(b, "reason", reason, CX_TEXT_FREE))
-    FAIL(CX_EBADREQ, b->why);
+  if (!text_ok("record_id", record_id, CX_TEXT_NAME) || !text_ok("reason", reason, CX_TEXT_FREE))
+    FAIL(CX_EBADREQ, text_why);
   if (ev < 0 || ev >= CX_EV_COUNT) FAIL(CX_EBADREQ, "event: unknown lifecycle event");
   if (!reason.n) FAIL(CX_EBADREQ, "reason: required");
   if (reason.n > CX_AUDIT_DETAIL_MAX) FAIL(CX_EBADREQ, "reason: longer than 1024 bytes");

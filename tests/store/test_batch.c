@@ -540,9 +540,13 @@ Test(batch, a_repair_reason_holding_an_escape_sequence_is_refused) {
   cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), (cx_str){"R-BAD\0x", 7}, CX_EV_REPAIR, 0,
                                    CX_STR("fine"), &why), CX_EBADREQ);
   cr_assert_str_eq(why, "record_id: control character U+0000 at byte 5");
+  cx_batch_abort(b); /* callers report why after aborting: it must outlive the batch */
+  cr_assert_str_eq(why, "record_id: control character U+0000 at byte 5");
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
   cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("R1"), CX_EV_OBJECTION, 0,
                                    CX_STR("第一行\n第二行\t(TAB)"), &why), 0, "%s", why ? why : "");
   cx_batch_abort(b);
+}
 
 Test(batch, a_row_without_a_report_date_is_reported_on_its_receipt_day) {
   char c1[19];
