@@ -573,7 +573,10 @@ static int op_check(cx_exec *x, const cx_req *rq) {
     msgpack_pack_map(pk, 4 + more + inval);
     pk_key(pk, "code");
     if (res.code[0]) pk_str(pk, res.code);
-    else pk_cx(pk, code.n > 64 ? (cx_str){code.p, 64} : code);
+    else { /* not a code: the client's bytes, escaped */
+      char ce[4 * 64 + 1];
+      pk_str(pk, shown(code, 64, ce, sizeof ce));
+    }
     pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
     pk_key(pk, "hits");
     msgpack_pack_array(pk, nd);

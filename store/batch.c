@@ -317,6 +317,8 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   int rc;
   const char *msg_ = NULL;
   char acode[CX_CODE_LEN + 1];
+  /* The code is trimmed by the normaliser, but a door may echo it as given: no control. */
+  if (!text_ok("authority_code", authority_code, CX_TEXT_NAME)) FAIL(CX_EBADREQ, text_why);
   if (cx_uscc_normalize(authority_code.p, authority_code.n, acode))
     FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");

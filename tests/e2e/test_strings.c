@@ -224,3 +224,37 @@ Test(strings, an_objection_to_record_id_with_a_nul_names_the_byte_and_echoes_not
   cr_assert(strstr(message(&r, m, sizeof m), "NO-SUCH-记录"), "%s", m);
   cx_client_close(c);
 }
+
+Test(strings, a_check_of_a_code_holding_an_escape_sequence_and_a_bad_byte_echoes_it_escaped) {
+  cx_client *c = e2e_connect_as(TOK_APPROVAL);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  req_begin(&sb, &pk, "check", 5, 2);
+  PK_S(&pk, "codes"); msgpack_pack_array(&pk, 1); PK_N(&pk, "\x1b[2J9135\xff", 9);
+  PK_S(&pk, "action"); PK_S(&pk, "procurement");
+  cx_client_resp r = req_end(c, &sb);
+  assert_ok(&r);
+  assert_strict(r.root);
+  char code[64];
+  cx_mpo_str(cx_mpo_get(&cx_mpo_get(r.result, "results")->via.array.ptr[0], "code"), code, sizeof code);
+  cr_assert_str_eq(code, "\\x1b[2J9135\\xff");
+  cx_client_close(c);
+}
+
+Test(strings, a_lifecycle_op_with_a_tab_before_the_authority_is_refused_not_echoed) {
+  char auth[19], tabbed[24], m[256];
+  e2e_code("11", E2E_AUTH_N, auth);
+  snprintf(tabbed, sizeof tabbed, "\t%s\n", auth);
+  cx_client *c = e2e_connect_as(TOK_ADMIN);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  req_begin(&sb, &pk, "objection", 9, 3);
+  PK_S(&pk, "authority"); PK_S(&pk, tabbed);
+  PK_S(&pk, "record_id"); PK_S(&pk, "BL-1");
+  PK_S(&pk, "reason"); PK_S(&pk, "异议");
+  cx_client_resp r = req_end(c, &sb);
+  assert_err(&r, "bad_request");
+  assert_strict(r.root);
+  cr_assert_str_eq(message(&r, m, sizeof m), "authority_code: control character U+0009 at byte 0");
+  cx_client_close(c);
+}
