@@ -380,12 +380,31 @@ static void pk_csv(msgpack_packer *pk, cx_str s) {
     }
 }
 
+static int count_extra(void *ctx, cx_str name, cx_str value) {
+  (void)name, (void)value;
+  (*(uint32_t *)ctx)++;
+  return 0;
+}
+static int pack_extra(void *ctx, cx_str name, cx_str value) {
+  msgpack_packer *pk = ctx;
+  pk_cx(pk, name);
+  pk_cx(pk, value);
+  return 0;
+}
+
 static int rec_cb(void *ctx, const cx_record_view *v) {
   rec_ctx *c = ctx;
   msgpack_packer *pk = c->x->pk;
   const cx_record *r = v->r;
   c->n++;
-  msgpack_pack_map(pk, 26);
+  /* Extra fields of the source (legal representatives, other identifiers ...) are not for
+   * the public: they may name persons. */
+  uint32_t n_extra = 0;
+  char scratch[CX_MAX_EXTRA];
+  if (c->x->role != CX_ROLE_PUBLIC && r->extra.n &&
+      cx_extra_each(r->extra, count_extra, &n_extra, scratch, sizeof scratch) < 0)
+    n_extra = 0;
+  msgpack_pack_map(pk, 27 + (n_extra ? 1 : 0));
   pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
   pk_key(pk, "authority_code"); pk_cx(pk, r->authority_code);
   pk_key(pk, "authority_name"); pk_cx(pk, r->authority_name);
@@ -404,6 +423,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   if (r->report_received) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "valid_from"); pk_day(pk, r->valid_from);
   pk_key(pk, "valid_until"); pk_day(pk, r->valid_until);
+  pk_key(pk, "display_until"); pk_day(pk, r->display_until);
   pk_key(pk, "amount_fen"); msgpack_pack_int64(pk, r->amount_fen);
   pk_key(pk, "list_type"); pk_cx(pk, r->list_type);
   pk_key(pk, "measures"); pk_csv(pk, r->measures);
@@ -413,6 +433,11 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   pk_key(pk, "on_time"); if (r->on_time) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "in_force"); if (v->in_force) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "displayable"); if (v->displayable) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  if (n_extra) {
+    pk_key(pk, "extra");
+    msgpack_pack_map(pk, n_extra);
+    cx_extra_each(r->extra, pack_extra, pk, scratch, sizeof scratch);
+  }
   return 0;
 }
 

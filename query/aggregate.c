@@ -188,7 +188,7 @@ static int scan_cb(void *vctx, const cx_fact *r) {
   if (a->to && r->decision_date > a->to) return 0;
   if (a->public_only) { /* the public counts only what it may see today */
     cx_sum_rec sr = {r->decision_date, r->valid_from, r->valid_until, r->category, r->severity,
-                     r->status, (uint8_t)((r->subtype & 0x0F) << CX_SRF_SUBTYPE_SHIFT)};
+                     r->status, (uint8_t)((r->subtype & 0x0F) << CX_SRF_SUBTYPE_SHIFT), r->display_until};
     if (!cx_query_displayable(a->q, r->entity_kind, &sr, a->as_of)) return 0;
   }
   uint32_t v[CX_DIM_COUNT];

@@ -160,9 +160,14 @@ int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, c
   unsigned subtype = (unsigned)r->flags >> CX_SRF_SUBTYPE_SHIFT;
   /* Records other than 失信信息 (licences, red lists, kept commitments ...): public while valid. */
   if (!cx_catalog_is_negative(c, r->category, subtype)) return cx_query_in_force(r, as_of);
-  /* 失信信息: from the decision to the tier's maximum, or the source's own end when earlier. */
+  /* 失信信息: from the decision to the tier's maximum, or earlier: at the source's display
+   * deadline (公示截止期), and for a serious-dishonesty list entry at the end of its listing
+   * (移出名单). A penalty's own validity (处罚有效期) does not end the display of the penalty. */
   cx_day end;
-  if (!cx_catalog_display_end(c, r->severity, r->decision_date, r->valid_until, &end)) return 0;
+  cx_day listed_until = r->category == CX_CAT_BLACKLIST ? r->valid_until : CX_DAY_OPEN;
+  if (!cx_catalog_display_end(c, r->severity, r->decision_date, listed_until, &end)) return 0;
+  /* the source's own deadline (公示截止期, inclusive), when it ends display earlier */
+  if (r->display_until != CX_DAY_NONE && r->display_until < end) end = r->display_until + 1;
   return r->decision_date <= as_of && as_of < end;
 }
 

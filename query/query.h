@@ -8,8 +8,9 @@
  *  - in force on day D: status active and valid_from <= D < valid_until (open end: in force);
  *  - displayable to the public on day D: active; for persons and civil servants a category
  *    of the catalogue's `person_public`; then for 失信信息 (catalogue `negative`): its tier
- *    published and decision_date <= D < end, end = decision_date + the tier's max_months (or
- *    valid_until when earlier, cx_catalog_display_end); for other records: in force on D;
+ *    published and decision_date <= D < end, end = decision_date + the tier's max_months, or
+ *    earlier the day after display_until (公示截止期), or for a blacklist entry valid_until
+ *    (the end of its listing); for other records: in force on D;
  *  - the public role sees today only (cx_day_today(), the Beijing day): any other as_of is
  *    CX_EPUBLICDAY. Everything it is told (counts, flags, last_update, search results,
  *    aggregates, errors) is computed from its displayable records: an entity with none is

@@ -42,6 +42,7 @@ static inline void cx__query_sum_rec_of(const cx_record *r, cx_sum_rec *out) {
   out->decision_date = r->decision_date;
   out->valid_from = r->valid_from;
   out->valid_until = r->valid_until;
+  out->display_until = r->display_until;
   out->category = r->category;
   out->severity = r->severity;
   out->status = r->status;

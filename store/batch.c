@@ -235,6 +235,9 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.content.n > CX_MAX_TEXT) FAIL(CX_EBADREQ, "content: longer than 4096 bytes");
   if (r.basis.n > CX_MAX_TEXT) FAIL(CX_EBADREQ, "basis: longer than 4096 bytes");
   if (r.measures.n > CX_MAX_MEASURES_STR) FAIL(CX_EBADREQ, "measures: longer than 1024 bytes");
+  if (r.extra.n > CX_MAX_EXTRA) FAIL(CX_EBADREQ, "extra: longer than 8192 bytes");
+  if (r.display_until != CX_DAY_NONE && (r.display_until == CX_DAY_OPEN || r.display_until < r.decision_date))
+    FAIL(CX_EDATE, "display_until: before decision_date");
   if (r.list_type.n >= CX_CODE_NAME_MAX) FAIL(CX_EBADREQ, "list_type: unknown list type");
   if (r.category >= CX_CAT_COUNT) FAIL(CX_EBADREQ, "category: out of range");
   if (r.subtype >= CX_SUB_COUNT || !cx_subtype_valid(r.category, r.subtype))
@@ -298,7 +301,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if ((rc = copy_str(b, &r.record_id)) || (rc = copy_str(b, &r.authority_name)) ||
       (rc = copy_str(b, &r.entity_name)) || (rc = copy_str(b, &r.list_type)) ||
       (rc = copy_str(b, &r.measures)) || (rc = copy_str(b, &r.basis)) ||
-      (rc = copy_str(b, &r.content)))
+      (rc = copy_str(b, &r.content)) || (rc = copy_str(b, &r.extra)))
     FAIL(CX_ENOMEM, "out of memory");
   op->has_put = 1;
   op->put_index = b->n_puts++;

@@ -12,7 +12,7 @@
 
 #include "store_int.h"
 
-_Static_assert(sizeof(cx_fact) == CX_FACT_IMG, "cx_fact image is 56 bytes");
+_Static_assert(sizeof(cx_fact) == CX_FACT_IMG, "cx_fact image is 64 bytes");
 
 /* ------------------------------------------------------------------ images */
 
@@ -38,6 +38,7 @@ static void fact_image(const cx_fact *f, unsigned char img[CX_FACT_IMG]) {
   z.severity = f->severity;
   z.status = f->status;
   z.objection = f->objection;
+  z.display_until = f->display_until;
   z.on_time = f->on_time;
   memcpy(img, &z, CX_FACT_IMG);
   img[CX_FACT_PRESENT] = 1;

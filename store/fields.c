@@ -10,7 +10,7 @@ void cx_record_defaults(cx_record *r) {
   r->category = CX_CAT_PENALTY;
   r->subtype = CX_SUB_NONE;
   r->domain = CX_DOM_OTHER;
-  r->severity = CX_SEV_GENERAL;
+  r->severity = CX_SEV_UNSET; /* the batch derives the tier (cx_catalog_tier) */
   r->status = CX_ST_ACTIVE;
   r->objection = 0;
   r->decision_date = CX_DAY_NONE;
@@ -25,7 +25,7 @@ enum field {
   F_ENTITY_CODE, F_ENTITY_NAME, F_ENTITY_KIND, F_RECORD_ID, F_AUTHORITY_CODE, F_AUTHORITY_NAME,
   F_CATEGORY, F_SUBTYPE, F_DOMAIN, F_SEVERITY, F_DECISION_DATE, F_REPORT_DATE, F_VALID_FROM,
   F_VALID_UNTIL, F_STATUS, F_OBJECTION, F_AMOUNT_FEN, F_AMOUNT_YUAN, F_AMOUNT_WAN, F_LIST_TYPE,
-  F_MEASURES, F_BASIS, F_CONTENT,
+  F_MEASURES, F_BASIS, F_CONTENT, F_DISPLAY_UNTIL, F_EXTRA,
   F_COUNT
 };
 
@@ -34,6 +34,7 @@ static const char *const field_names[F_COUNT] = {
     "category",      "subtype",     "domain",        "severity",    "decision_date",  "report_date",
     "valid_from",    "valid_until", "status",        "objection",   "amount_fen",     "amount_yuan",
     "amount_wan",    "list_type",   "measures",      "basis",       "content",
+    "display_until", "extra",
 };
 
 #define CX_RECORD_ID_MAX 128
@@ -102,7 +103,8 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
   for (size_t i = 0; i < n; i++) {
     int f = cx_enum_parse(field_names, F_COUNT, trim(names[i]));
     if (f < 0) continue; /* unknown names are ignored */
-    cx_str v = trim(values[i]);
+    /* the extra fields' string is kept as written: its lines end with LF */
+    cx_str v = f == F_EXTRA ? (values[i].p ? values[i] : (cx_str){"", 0}) : trim(values[i]);
     if (v.n == 0) continue; /* empty = not given */
     val[f] = v;
     have[f] = 1;
@@ -132,6 +134,7 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
   if (have[F_MEASURES]) r.measures = val[F_MEASURES];
   if (have[F_BASIS]) r.basis = val[F_BASIS];
   if (have[F_CONTENT]) r.content = val[F_CONTENT];
+  if (have[F_EXTRA]) r.extra = val[F_EXTRA];
 
 #define ENUM(F, table, count, field, name)                    \
   do {                                                        \
@@ -204,6 +207,14 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
     msg = "valid_until: not after valid_from";
     goto fail;
   }
+  if (have[F_DISPLAY_UNTIL] && parse_date_field(val[F_DISPLAY_UNTIL], &r.display_until)) {
+    msg = "display_until: not a YYYY-MM-DD date";
+    goto fail;
+  }
+  if (r.display_until != CX_DAY_NONE && r.display_until < r.decision_date) {
+    msg = "display_until: before decision_date";
+    goto fail;
+  }
   if (r.report_date != CX_DAY_NONE && r.report_date < r.decision_date) {
     msg = "report_date: before decision_date";
     goto fail;
@@ -273,4 +284,59 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
 fail:
   if (why) *why = msg;
   return rc;
+}
+
+/* ===================================================================== extra fields */
+
+int cx_extra_put(char *buf, size_t cap, size_t *len, cx_str name, cx_str value) {
+  if (!name.n || name.n > 128) return CX_EBADREQ;
+  for (uint32_t i = 0; i < name.n; i++)
+    if (name.p[i] == '\t' || name.p[i] == '\n' || name.p[i] == '\r') return CX_EBADREQ;
+  size_t need = (size_t)name.n + 2;
+  for (uint32_t i = 0; i < value.n; i++) {
+    char c = value.p[i];
+    need += c == '\\' || c == '\t' || c == '\n' || c == '\r' ? 2 : 1;
+  }
+  if (*len + need > cap || *len + need > CX_MAX_EXTRA) return CX_ETOOLARGE;
+  char *o = buf + *len;
+  memcpy(o, name.p, name.n);
+  o += name.n;
+  *o++ = '\t';
+  for (uint32_t i = 0; i < value.n; i++) {
+    char c = value.p[i];
+    if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+      *o++ = '\\';
+      *o++ = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+    } else {
+      *o++ = c;
+    }
+  }
+  *o++ = '\n';
+  *len += need;
+  return 0;
+}
+
+int cx_extra_each(cx_str extra, cx_extra_fn fn, void *ctx, char *scratch, size_t cap) {
+  uint32_t i = 0;
+  while (i < extra.n) {
+    uint32_t ns = i;
+    while (i < extra.n && extra.p[i] != '\t' && extra.p[i] != '\n') i++;
+    if (i >= extra.n || extra.p[i] != '\t' || i == ns) return CX_ECORRUPT;
+    cx_str name = {extra.p + ns, i - ns};
+    i++;
+    size_t o = 0;
+    while (i < extra.n && extra.p[i] != '\n') {
+      char c = extra.p[i++];
+      if (c == '\\' && i < extra.n) {
+        char e = extra.p[i++];
+        c = e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e;
+      }
+      if (o < cap) scratch[o++] = c;
+    }
+    if (i >= extra.n) return CX_ECORRUPT; /* every field ends with LF */
+    i++;
+    int rc = fn(ctx, name, (cx_str){scratch, (uint32_t)o});
+    if (rc) return rc < 0 ? rc : 0;
+  }
+  return 0;
 }

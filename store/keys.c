@@ -48,13 +48,14 @@ int cx__rec_encode(const cx_record *r, cx_buf *out) {
   cx__wr32(p + 37, r->valid_until);
   cx__wr64(p + 41, r->amount_fen);
   cx__wr32(p + 49, (uint32_t)r->report_delay);
+  cx__wr32(p + 53, r->display_until);
   out->n = CX_REC_HDR;
   int rc;
   if ((rc = put_str(out, r->record_id)) || (rc = put_str(out, r->authority_code)) ||
       (rc = put_str(out, r->authority_name)) || (rc = put_str(out, r->entity_code)) ||
       (rc = put_str(out, r->entity_name)) || (rc = put_str(out, r->list_type)) ||
       (rc = put_str(out, r->measures)) || (rc = put_str(out, r->basis)) ||
-      (rc = put_str(out, r->content)))
+      (rc = put_str(out, r->content)) || (rc = put_str(out, r->extra)))
     return rc;
   return 0;
 }
@@ -92,12 +93,13 @@ int cx__rec_decode(const void *val, size_t n, cx_record *out) {
   r.valid_until = cx__rd32(p + 37);
   r.amount_fen = cx__rd64(p + 41);
   r.report_delay = (int32_t)cx__rd32(p + 49);
+  r.display_until = cx__rd32(p + 53);
   size_t off = CX_REC_HDR;
   if (get_str(p, n, &off, &r.record_id) || get_str(p, n, &off, &r.authority_code) ||
       get_str(p, n, &off, &r.authority_name) || get_str(p, n, &off, &r.entity_code) ||
       get_str(p, n, &off, &r.entity_name) || get_str(p, n, &off, &r.list_type) ||
       get_str(p, n, &off, &r.measures) || get_str(p, n, &off, &r.basis) ||
-      get_str(p, n, &off, &r.content) || off != n)
+      get_str(p, n, &off, &r.content) || get_str(p, n, &off, &r.extra) || off != n)
     return CX_ECORRUPT;
   if (r.category >= CX_CAT_COUNT || r.severity >= CX_SEV_COUNT || r.status >= CX_ST_COUNT)
     return CX_ECORRUPT;

@@ -438,6 +438,8 @@ typedef struct cx_record {
   cx_str list_type;       /* catalogue list code; blacklist/redlist records need one */
   cx_str measures;        /* comma-separated measure codes; empty = the list's defaults */
   cx_str basis, content;
+  cx_str extra;           /* named extra fields of the source (columns no canonical field
+                             holds), as cx_extra_put writes them; empty = none */
   uint8_t entity_kind;    /* cx_kind; CX_KIND_UNSET = derive from the code (cx_kind_from_code) */
   uint8_t category;       /* cx_category */
   uint8_t subtype;        /* cx_subtype */
@@ -451,6 +453,9 @@ typedef struct cx_record {
                              day, see report_received); on read: CX_DAY_NONE = not known */
   cx_day valid_from;      /* default decision_date */
   cx_day valid_until;     /* CX_DAY_OPEN = open end; exclusive: in force while day < valid_until */
+  cx_day display_until;   /* the source's public-display deadline (公示截止期), inclusive: the
+                             last day the public may see it (within the tier's limits);
+                             CX_DAY_NONE = none given */
   int64_t amount_fen;
   /* Set by the store on read (ignored on write): */
   uint32_t seq, entity_id, authority_id, region;
@@ -459,6 +464,20 @@ typedef struct cx_record {
   uint8_t report_received;/* 1: the row gave no report date; report_date is the day the
                              platform received it (the Beijing day of its first ingest) */
 } cx_record;
+
+/* Extra fields: "name<TAB>value<LF>" lines, the value with \\, \t, \n and \r escaped. */
+#define CX_MAX_EXTRA 8192u
+/**
+ * Appends one extra field to buf[0..*len) (cap bytes). Name: 1..128 bytes, no TAB, LF or CR.
+ * CX_EBADREQ for a bad name, CX_ETOOLARGE when it does not fit; buf is then unchanged.
+ */
+int cx_extra_put(char *buf, size_t cap, size_t *len, cx_str name, cx_str value);
+/**
+ * Calls fn(ctx, name, value) for each extra field of extra, the value unescaped into scratch
+ * (cap bytes; a longer value is cut). fn returns 0 to go on. CX_ECORRUPT for a malformed string.
+ */
+typedef int (*cx_extra_fn)(void *ctx, cx_str name, cx_str value);
+int cx_extra_each(cx_str extra, cx_extra_fn fn, void *ctx, char *scratch, size_t cap);
 
 /** Largest amount_fen a record may carry: 10^14 fen (1 trillion yuan); larger is a bad row. */
 #define CX_MAX_AMOUNT_FEN 100000000000000LL
@@ -508,6 +527,7 @@ void cx_reckey_decode(const unsigned char in[CX_RECKEY_LEN], cx_reckey *k);
 typedef struct cx_sum_rec {
   cx_day decision_date, valid_from, valid_until;
   uint8_t category, severity, status, flags; /* flags: CX_SRF_* */
+  cx_day display_until;     /* the source's last day of public display; CX_DAY_NONE: none */
 } cx_sum_rec;
 #define CX_SRF_OBJECTION 1u
 #define CX_SRF_RESTRICTS 2u      /* the record carries a deny or review measure (catalogue) */
@@ -721,12 +741,14 @@ typedef struct cx_fact {
   cx_day decision_date, report_date, valid_from, valid_until;
   int32_t report_delay;   /* -1 when not reported */
   uint8_t entity_kind, category, subtype, domain, severity, status, objection, on_time;
+  cx_day display_until;
+  uint32_t reserved_;     /* zero; with the tail padding it makes the 64-byte slot image */
 } cx_fact;
 /** fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned). */
 typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);
 /**
  * Visits the fixed part of every record of the store once, in seq order, from the facts DB
- * (56-byte slots packed 256 to a value): the fast path of ad-hoc aggregate scans. A store
+ * (64-byte slots packed 256 to a value): the fast path of ad-hoc aggregate scans. A store
  * opened read-only before any writable open of this build gave it the facts DB is walked in
  * records key order instead (same facts, other order). Enum ranges are checked (CX_ECORRUPT);
  * cx_store_verify compares every slot with its record. No allocation.

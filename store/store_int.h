@@ -19,8 +19,9 @@
  *    37    4   valid_until
  *    41    8   amount_fen (i64)
  *    49    4   report_delay (i32, -1 = not reported)
- *    53        strings, each u16 length + bytes: record_id, authority_code, authority_name,
- *              entity_code, entity_name, list_type, measures, basis, content
+ *    53    4   display_until (cx_day, CX_DAY_NONE = none)
+ *    57        strings, each u16 length + bytes: record_id, authority_code, authority_name,
+ *              entity_code, entity_name, list_type, measures, basis, content, extra
  *   Decoding is zero-copy: the cx_str fields of cx_record point into the value.
  *
  * ---- Summary value (summary DB, key = 18-byte entity code), version 1 ----------------------
@@ -36,7 +37,7 @@
  *    22    2   authority_code length (civil servants only, else 0)
  *    24    4   string area length
  *    28        hits: n_hits x cx_sum_hit (32 B, struct image, newest first)
- *              recs: n_recs x cx_sum_rec (16 B, struct image, newest first)
+ *              recs: n_recs x cx_sum_rec (20 B, struct image, newest first)
  *              strings: code (18 B), name, authority_code, then per hit record_id and
  *              authority_code (cx_sum_hit.str_off is relative to the start of this area)
  *   Caps: at most CX_SUM_MAX_HITS hits are stored here (the newest), and fewer when the string
@@ -59,7 +60,7 @@
  *
  * ---- Facts block (facts DB, key = seq / CX_FACT_BLOCK as u32 BE) ---------------------------
  *     0    1   version (CX_FACT_VERSION); 1..7 zero
- *     8        CX_FACT_BLOCK slots of CX_FACT_IMG (56) bytes: slot i is the record with
+ *     8        CX_FACT_BLOCK slots of CX_FACT_IMG (64) bytes: slot i is the record with
  *              seq = block * CX_FACT_BLOCK + i, as the cx_fact struct image (padding zero)
  *              with byte CX_FACT_PRESENT = 1; an all-zero slot has no record.
  *   Written in the batch txn from each record value written (a replacement keeps its seq, so
@@ -82,7 +83,7 @@
 
 #define CX_REC_VERSION 1u
 #define CX_SUM_VERSION 1u
-#define CX_REC_HDR 53u
+#define CX_REC_HDR 57u
 #define CX_RV_SEQ 9u
 #define CX_SUM_HDR 28u
 #define CX_SUM_VERSION2 2u
@@ -93,8 +94,8 @@
 #define CX_SUM_MAX_HITS 512u
 #define CX_FACT_VERSION 1u
 #define CX_FACT_HDR 8u
-#define CX_FACT_IMG 56u
-#define CX_FACT_PRESENT 55u
+#define CX_FACT_IMG 64u
+#define CX_FACT_PRESENT 63u
 #define CX_FACT_BLOCK 256u
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
@@ -240,6 +241,7 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   f->valid_until = cx__rd32(p + 37);
   f->amount_fen = cx__rd64(p + 41);
   f->report_delay = (int32_t)cx__rd32(p + 49);
+  f->display_until = cx__rd32(p + 53);
   if (f->category >= CX_CAT_COUNT || f->severity >= CX_SEV_COUNT || f->status >= CX_ST_COUNT)
     return CX_ECORRUPT;
   return 0;

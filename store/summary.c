@@ -5,7 +5,7 @@
 #include "store_int.h"
 
 _Static_assert(sizeof(cx_sum_hit) == 32, "cx_sum_hit image is 32 bytes");
-_Static_assert(sizeof(cx_sum_rec) == 16, "cx_sum_rec image is 16 bytes");
+_Static_assert(sizeof(cx_sum_rec) == 20, "cx_sum_rec image is 20 bytes");
 
 
 /* Tolerant resolution for summaries: unknown measure codes (a catalogue replaced since the
@@ -76,6 +76,7 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   sr.decision_date = r->decision_date;
   sr.valid_from = r->valid_from;
   sr.valid_until = r->valid_until;
+  sr.display_until = r->display_until;
   sr.category = r->category;
   sr.severity = r->severity;
   sr.status = r->status;

@@ -237,6 +237,25 @@ static inline void e2e_setup_args(const char *const *extra) {
 }
 static inline void e2e_setup(void) { e2e_setup_args(NULL); }
 
+/* Fixture: a store made by `chengxin gen` (entities, records, seed), the test tokens, and a
+ * server whose today is `today` (a day inside the generator's years). */
+static inline void e2e_setup_generated(int entities, int records, int seed, const char *today) {
+  memset(&g_srv, 0, sizeof g_srv);
+  cx_test_tmpdir(g_srv.dir, sizeof g_srv.dir);
+  snprintf(g_srv.db, sizeof g_srv.db, "%s/db", g_srv.dir);
+  snprintf(g_srv.log, sizeof g_srv.log, "%s/server.log", g_srv.dir);
+  snprintf(g_srv.tokens, sizeof g_srv.tokens, "%s/tokens", g_srv.dir);
+  char bin[512];
+  cx_test_bin("chengxin", bin, sizeof bin);
+  cr_assert_eq(cx_test_sh("'%s' gen --db '%s' --entities %d --records %d --seed %d --quiet 2>/dev/null", bin,
+                          g_srv.db, entities, records, seed),
+               0, "chengxin gen");
+  e2e_write_tokens(g_srv.tokens, 0600);
+  g_e2e_today = today;
+  const char *args[] = {"--tokens", g_srv.tokens, NULL};
+  cr_assert_gt(e2e_spawn(&g_srv, args), 0);
+}
+
 /* Copies the server log to stderr (diagnosis of a crashed or misbehaving server). */
 static inline void e2e_dump_log(const char *path) {
   FILE *f = fopen(path, "r");

@@ -4,22 +4,7 @@
 
 TestSuite(agg_bounds, .timeout = 120);
 
-static void start(void) {
-  memset(&g_srv, 0, sizeof g_srv);
-  cx_test_tmpdir(g_srv.dir, sizeof g_srv.dir);
-  snprintf(g_srv.db, sizeof g_srv.db, "%s/db", g_srv.dir);
-  snprintf(g_srv.log, sizeof g_srv.log, "%s/server.log", g_srv.dir);
-  snprintf(g_srv.tokens, sizeof g_srv.tokens, "%s/tokens", g_srv.dir);
-  char bin[512];
-  cx_test_bin("chengxin", bin, sizeof bin);
-  cr_assert_eq(cx_test_sh("'%s' gen --db '%s' --entities 5000 --records 40000 --seed 5 --quiet 2>/dev/null", bin,
-                          g_srv.db),
-               0);
-  e2e_write_tokens(g_srv.tokens, 0600);
-  g_e2e_today = "2025-06-01";
-  const char *args[] = {"--tokens", g_srv.tokens, NULL};
-  cr_assert_gt(e2e_spawn(&g_srv, args), 0);
-}
+static void start(void) { e2e_setup_generated(5000, 40000, 5, "2025-06-01"); }
 
 static int pack_by(msgpack_packer *pk, void *ctx) {
   const char *const *dims = ctx;

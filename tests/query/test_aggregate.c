@@ -206,7 +206,7 @@ static int naive_public(const mrec *m, cx_day d) {
   int last = dim[nm - 1] + (nm == 2 && ((ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0));
   cx_day end;
   cr_assert_eq(cx_day_from_ymd(ny, nm, dd > last ? last : dd, &end), 0);
-  if (m->until != CX_DAY_OPEN && m->until < end) end = m->until;
+  if (m->cat == CX_CAT_BLACKLIST && m->until != CX_DAY_OPEN && m->until < end) end = m->until;
   return d < end;
 }
 

@@ -272,7 +272,8 @@ static int m_displayable(const mrec *m, cx_day d) {
   if (m->negative) {
     if (m->tier >= CX_SEV_COUNT || !CAT->display[m->tier].publish) return 0;
     cx_day end = cx_day_add_months(m->decision, CAT->display[m->tier].max_months);
-    if (m->vuntil != CX_DAY_OPEN && m->vuntil < end) end = m->vuntil;
+    /* the end of a listing ends a list entry's display; a penalty's validity does not */
+    if (m->category == CX_CAT_BLACKLIST && m->vuntil != CX_DAY_OPEN && m->vuntil < end) end = m->vuntil;
     return m->decision <= d && d < end;
   }
   return m->vfrom <= d && (m->vuntil == CX_DAY_OPEN || d < m->vuntil);

@@ -43,15 +43,24 @@ Test(visibility, minor_is_never_published) {
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-15")));
 }
 
-Test(visibility, a_short_validity_ends_display_at_the_sources_own_end) {
+Test(visibility, the_sources_display_deadline_ends_display_not_the_penaltys_validity) {
   /* 信用修复管理办法: the minimum period is when repair may be asked for, not a display floor;
-   * the source's 公示截止期 (valid_until) ends display when earlier than the maximum. */
+   * the source's 公示截止期 (display_until, inclusive) ends display when earlier than the
+   * maximum; a penalty's own validity (处罚有效期, valid_until) does not. */
   cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-01", "2024-01-31");
   cx_day d = r.decision_date;
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, d - 1), "before the decision");
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, d));
-  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-30")));
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-01-31")), "valid_until: hidden");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-06-30")), "past its validity, still shown");
+  r.display_until = qt_day("2024-03-31");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-03-31")), "its last day of display");
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-04-01")), "the day after: hidden");
+  r.display_until = qt_day("2026-01-01");
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2025-01-01")), "never past the tier's maximum");
+  /* a list entry ends its display with its listing */
+  cx_sum_rec b = rec(CX_CAT_BLACKLIST, CX_SEV_SERIOUS, "2024-01-01", "2024-07-01");
+  cr_assert(disp(CX_KIND_ENTERPRISE, &b, qt_day("2024-06-30")));
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &b, qt_day("2024-07-01")), "removed from the list: hidden");
 }
 
 Test(visibility, general_is_capped_at_twelve_calendar_months) {
@@ -71,18 +80,18 @@ Test(visibility, months_are_clamped_at_the_end_of_a_month) {
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2027-02-28")), "2024-02-29 + 36 months");
 }
 
-Test(visibility, general_follows_validity_between_the_bounds) {
-  cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_GENERAL, "2024-01-01", "2024-07-01");
+Test(visibility, a_list_entry_follows_its_listing_between_the_bounds) {
+  cx_sum_rec r = rec(CX_CAT_BLACKLIST, CX_SEV_GENERAL, "2024-01-01", "2024-07-01");
   cx_day u = r.valid_until;
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, u - 1));
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, u));
 }
 
 Test(visibility, serious_up_to_thirty_six_months) {
-  cx_sum_rec r = rec(CX_CAT_PENALTY, CX_SEV_SERIOUS, "2024-01-01", "2024-03-01");
+  cx_sum_rec r = rec(CX_CAT_BLACKLIST, CX_SEV_SERIOUS, "2024-01-01", "2024-03-01");
   cx_day d = r.decision_date;
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-02-29")));
-  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-03-01")), "the source's end");
+  cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2024-03-01")), "the end of its listing");
   r.valid_until = CX_DAY_OPEN;
   cr_assert(disp(CX_KIND_ENTERPRISE, &r, qt_day("2026-12-31")));
   cr_assert_not(disp(CX_KIND_ENTERPRISE, &r, qt_day("2027-01-01")), "at most 36 months");

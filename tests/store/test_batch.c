@@ -395,12 +395,30 @@ static void expect_hits(const char c[19], size_t rid_len, int n, uint32_t expect
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
 }
 
-static void put_blacklist(cx_batch *b, const char c[19], size_t rid_len, int i, int status) {
-  char rid[200];
-  memset(rid, 'x', sizeof rid);
-  snprintf(rid, sizeof rid, "%06d", i);
+/* Record id i padded with 'x' to rid_len bytes. */
+static void many_rid(int i, size_t rid_len, char rid[200]) {
+  memset(rid, 'x', 200);
+  snprintf(rid, 200, "%06d", i);
   rid[6] = 'x';
   rid[rid_len] = 0;
+}
+
+/* One batch with event ev on records [from, to) of many_hits. */
+static void many_events(size_t rid_len, int from, int to, int ev) {
+  cx_batch *b;
+  char rid[200];
+  const char *why;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (int i = from; i < to; i++) {
+    many_rid(i, rid_len, rid);
+    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), ev, 0, CX_STR("t"), &why), 0);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+}
+
+static void put_blacklist(cx_batch *b, const char c[19], size_t rid_len, int i, int status) {
+  char rid[200];
+  many_rid(i, rid_len, rid);
   cx_record r;
   fx_record(&r, c, "多记录公司", A1, rid, fx_day(2020, 1, 1) + (cx_day)i);
   r.category = CX_CAT_BLACKLIST;
@@ -418,17 +436,7 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   expect_hits(c, rid_len, n, expect_main, n - 1);
   /* Repairing the newest half shrinks the index: chunks past the new end are deleted. */
-  char rid[200];
-  const char *why;
-  cr_assert_eq(cx_batch_begin(st, &b), 0);
-  for (int i = n / 2; i < n; i++) {
-    memset(rid, 'x', sizeof rid);
-    snprintf(rid, sizeof rid, "%06d", i);
-    rid[6] = 'x';
-    rid[rid_len] = 0;
-    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REPAIR, 0, CX_STR("t"), &why), 0);
-  }
-  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  many_events(rid_len, n / 2, n, CX_EV_REPAIR);
   expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
   /* A re-feed of the same rows keeps them repaired */
   cr_assert_eq(cx_batch_begin(st, &b), 0);
@@ -438,15 +446,7 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
   cr_assert_eq(res.kept, (uint32_t)(n - n / 2));
   expect_hits(c, rid_len, n / 2, expect_main, n / 2 - 1);
   /* and back by a new decision: the chunks come back */
-  cr_assert_eq(cx_batch_begin(st, &b), 0);
-  for (int i = n / 2; i < n; i++) {
-    memset(rid, 'x', sizeof rid);
-    snprintf(rid, sizeof rid, "%06d", i);
-    rid[6] = 'x';
-    rid[rid_len] = 0;
-    cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), cx_str_c(rid), CX_EV_REINSTATE, 0, CX_STR("t"), &why), 0);
-  }
-  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  many_events(rid_len, n / 2, n, CX_EV_REINSTATE);
   expect_hits(c, rid_len, n, expect_main, n - 1);
 }
 

@@ -63,7 +63,7 @@ Test(fields, defaults) {
   cx_record_defaults(&r);
   cr_assert_eq(r.entity_kind, CX_KIND_UNSET);
   cr_assert_eq(r.domain, CX_DOM_OTHER);
-  cr_assert_eq(r.severity, CX_SEV_GENERAL);
+  cr_assert_eq(r.severity, CX_SEV_UNSET, "no tier given: the batch derives it");
   cr_assert_eq(r.status, CX_ST_ACTIVE);
   cr_assert_eq(r.subtype, CX_SUB_NONE);
   cr_assert_eq(r.objection, 0);
@@ -89,7 +89,7 @@ Test(fields, good_row_with_defaults) {
   cr_assert_eq(r.valid_until, CX_DAY_OPEN);
   cr_assert_eq(r.report_date, CX_DAY_NONE);
   cr_assert_eq(r.domain, CX_DOM_OTHER);
-  cr_assert_eq(r.severity, CX_SEV_GENERAL);
+  cr_assert_eq(r.severity, CX_SEV_UNSET, "no tier given: the batch derives it");
   cr_assert_eq(r.status, CX_ST_ACTIVE);
   cr_assert_eq(r.amount_fen, 0);
 }

@@ -19,7 +19,7 @@ static char g_bin[512];
 
 /* The day the CLI tests run on (CHENGXIN_TODAY, inherited by chengxin and chengxind): the
  * public role sees that day only. */
-#define CLI_TODAY "2025-01-01"
+#define CLI_TODAY "2025-03-01"
 
 static inline void cli_setup(void) {
   cx_test_tmpdir(g_dir, sizeof g_dir);

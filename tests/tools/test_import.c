@@ -139,7 +139,8 @@ Test(import, shuanggongshi_template_through_the_mapping) {
   cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 1500000, "1.5 万元 is 1,500,000 fen");
   cr_assert_str_eq(json_string_value(json_object_get(r, "category")), "penalty");
   cr_assert_str_eq(json_string_value(json_object_get(r, "decision_date")), "2024-03-05");
-  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_until")), "2025-03-05");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_until")), "open", "no 处罚有效期: open");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "display_until")), "2025-03-05", "公示截止期 is the display deadline");
   cr_assert_str_eq(json_string_value(json_object_get(r, "content")), "罚款；罚款人民币1.5万元");
   cr_assert_str_eq(json_string_value(json_object_get(r, "authority_name")), "福州市市场监督管理局");
   json_decref(j);

@@ -143,23 +143,42 @@ static const dept DEPTS[] = {
 };
 #define N_DEPTS ((int)(sizeof DEPTS / sizeof DEPTS[0]))
 
-static const char *const PENALTY_FACT[] = {
-    "未取得许可从事经营活动", "销售不符合食品安全标准的食品", "未按规定公示年度报告",
-    "虚假宣传", "未按规定设置安全警示标志", "超标排放大气污染物", "未按规定申报纳税",
-    "拖欠劳动者工资", "违法占用耕地", "无证驾驶营运车辆", "违规处置建筑垃圾", "价格违法",
-    "未按规定建立安全生产责任制", "生产销售不合格产品",
+/* A penalty: what was done, the law it breaks, the department that enforces that law. One
+ * row, so that an authority fines only what its own law covers (a 交通运输局 never fines wage
+ * arrears under the food safety law). */
+typedef struct penalty_case {
+  const char *name_or_fact, *basis, *abbr;
+} penalty_case;
+static const penalty_case PENALTY_CASES[] = {
+    {"未取得许可从事经营活动", "《无证无照经营查处办法》第十三条", "市监"},
+    {"销售不符合食品安全标准的食品", "《中华人民共和国食品安全法》第一百二十四条", "市监"},
+    {"未按规定公示年度报告", "《市场主体登记管理条例》第四十五条", "市监"},
+    {"虚假宣传", "《中华人民共和国反不正当竞争法》第二十条", "市监"},
+    {"生产销售不合格产品", "《中华人民共和国产品质量法》第四十九条", "市监"},
+    {"价格违法", "《中华人民共和国价格法》第三十九条", "市监"},
+    {"未按规定设置安全警示标志", "《中华人民共和国安全生产法》第九十九条", "应急"},
+    {"未按规定建立安全生产责任制", "《中华人民共和国安全生产法》第九十四条", "应急"},
+    {"超标排放大气污染物", "《中华人民共和国大气污染防治法》第九十九条", "环"},
+    {"未按规定申报纳税", "《中华人民共和国税收征收管理法》第六十二条", "税"},
+    {"拖欠劳动者工资", "《保障农民工工资支付条例》第五十七条", "人社"},
+    {"违法占用耕地", "《中华人民共和国土地管理法》第七十七条", "自然资源"},
+    {"未取得道路运输经营许可擅自从事道路运输经营", "《中华人民共和国道路运输条例》第六十三条", "交"},
+    {"违规处置建筑垃圾", "《城市市容和环境卫生管理条例》第三十九条", "城管"},
+    {"未取得施工许可证擅自施工", "《建设工程质量管理条例》第五十七条", "建"},
 };
-static const char *const PENALTY_BASIS[] = {
-    "《中华人民共和国行政处罚法》第二十八条", "《中华人民共和国食品安全法》第一百二十四条",
-    "《市场主体登记管理条例》第四十五条", "《中华人民共和国反不正当竞争法》第二十条",
-    "《中华人民共和国安全生产法》第九十九条", "《中华人民共和国大气污染防治法》第九十九条",
-    "《中华人民共和国税收征收管理法》第六十二条", "《保障农民工工资支付条例》第五十七条",
-    "《中华人民共和国土地管理法》第七十七条", "《中华人民共和国产品质量法》第四十九条",
+/* A licence: its name, its law, the department that grants it. */
+static const penalty_case LICENSE_CASES[] = {
+    {"食品经营许可", "《中华人民共和国食品安全法》第三十五条", "市监"},
+    {"建筑工程施工许可", "《中华人民共和国建筑法》第七条", "建"},
+    {"排污许可", "《排污许可管理条例》第二条", "环"},
+    {"道路运输经营许可", "《中华人民共和国道路运输条例》第十条", "交"},
+    {"药品经营许可", "《中华人民共和国药品管理法》第五十一条", "市监"},
+    {"危险化学品经营许可", "《危险化学品安全管理条例》第三十三条", "应急"},
+    {"建设用地规划许可", "《中华人民共和国城乡规划法》第三十七条", "自然资源"},
+    {"人力资源服务许可", "《人力资源市场暂行条例》第十八条", "人社"},
+    {"医疗机构执业许可", "《医疗机构管理条例》第十六条", "卫健"},
 };
-static const char *const LICENSE_NAME[] = {
-    "食品经营许可", "建筑工程施工许可", "排污许可", "道路运输经营许可", "药品经营许可",
-    "危险化学品经营许可", "建设用地规划许可", "卫生许可", "人力资源服务许可", "烟草专卖零售许可",
-};
+#define PICK_CASE(r, arr) (&(arr)[rng_below((r), (uint32_t)(sizeof(arr) / sizeof(arr)[0]))])
 static const char *const GOVD_CONTENT[] = {
     "未履行生效判决", "拖欠中小企业账款", "违规举债", "政府采购项目违约", "招商引资承诺未兑现",
     "未按约定支付工程款", "违规出具证明", "行政不作为",
@@ -265,8 +284,16 @@ static int gen_regions(gen *g) {
         if (!*cn || strcmp(cn, "市辖区") == 0 || strcmp(cn, "县") == 0 ||
             strstr(cn, "直辖") != NULL)
           cn = pn;
+        /* 金门县 (350527) and 台湾省 are in the code tables but have no mainland authority */
+        if (code == 350527 || code / 10000 == 71) {
+          g->n_counties--;
+          p = le + 1;
+          continue;
+        }
         snprintf(c->city_full, sizeof c->city_full, "%s", cn);
-        snprintf(c->name, sizeof c->name, "%s%s", cn, name);
+        /* a name that already starts with its city's ("张家口市察北管理区") is not prefixed again */
+        if (strncmp(name, cn, strlen(cn)) == 0) snprintf(c->name, sizeof c->name, "%s", name);
+        else snprintf(c->name, sizeof c->name, "%s%s", cn, name);
         copy_trim_suffix(c->city_short, sizeof c->city_short, cn, "市");
         prov_short(c->prov_short, sizeof c->prov_short, pn);
       }
@@ -583,6 +610,7 @@ static const char CAT_DOC[CX_CAT_COUNT][4] = {"许", "罚", "决", "失", "荣",
 /* Scratch strings of one record (cx_batch_put copies them). */
 typedef struct rec_buf {
   char record_id[96], content[192], measures[128], auth_name[96];
+  int dept; /* the department the record's content calls for, -1: by category and list */
 } rec_buf;
 
 static cx_day add_workdays(const gen *g, cx_day d, int k) {
@@ -629,32 +657,41 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
   cx_day until = CX_DAY_OPEN;
   int sanction = 0; /* can be repaired / objected */
   b->content[0] = 0;
+  b->dept = -1;
   b->measures[0] = 0;
   const char *basis = "";
   switch (cat) {
   case CX_CAT_LICENSE: {
-    const char *ln = PICK(r, LICENSE_NAME);
-    snprintf(b->content, sizeof b->content, "准予%s", ln);
-    basis = "《中华人民共和国行政许可法》第三十八条";
+    const penalty_case *lc = PICK_CASE(r, LICENSE_CASES);
+    snprintf(b->content, sizeof b->content, "准予%s", lc->name_or_fact);
+    basis = lc->basis;
+    b->dept = dept_by_abbr(lc->abbr);
     if (!rng_pct(r, 20)) until = dd + 365 * (1 + rng_below(r, 5));
     break;
   }
   case CX_CAT_PENALTY: {
+    /* The tier follows what was decided (信用修复管理办法): 警告 or a fine below 1,000 元 is
+     * minor, an ordinary fine general, 吊销 / 责令停产停业 / a fine from 1,000,000 元 serious.
+     * Half the rows leave the tier to the catalogue's rules, which must find the same. */
     static const uint8_t sw[3] = {30, 55, 15};
     sev = (uint8_t)pick_w(r, sw, 3);
+    const penalty_case *pc = PICK_CASE(r, PENALTY_CASES);
+    b->dept = dept_by_abbr(pc->abbr);
     until = dd + (sev == CX_SEV_MINOR ? 90 : sev == CX_SEV_GENERAL ? 365 : 1095);
-    if (rng_pct(r, 85)) {
-      double lo = sev == CX_SEV_MINOR ? 200 : sev == CX_SEV_GENERAL ? 1000 : 50000;
-      double hi = sev == CX_SEV_MINOR ? 5000 : sev == CX_SEV_GENERAL ? 200000 : 5000000;
-      double yuan = lo * exp(log(hi / lo) * (double)rng_below(r, 1u << 20) / (double)(1u << 20));
-      int64_t y = yuan >= 10000 ? (int64_t)(yuan / 1000) * 1000 : (int64_t)(yuan / 100) * 100;
-      if (e->kind == CX_KIND_PERSON && y > 50000) y /= 20;
-      rec->amount_fen = y * 100;
-      snprintf(b->content, sizeof b->content, "%s，罚款人民币%lld元", PICK(r, PENALTY_FACT), (long long)y);
+    double lo = sev == CX_SEV_MINOR ? 200 : sev == CX_SEV_GENERAL ? 1000 : 1000000;
+    double hi = sev == CX_SEV_MINOR ? 999 : sev == CX_SEV_GENERAL ? 999999 : 5000000;
+    double yuan = lo * exp(log(hi / lo) * (double)rng_below(r, 1u << 20) / (double)(1u << 20));
+    int64_t y = yuan >= 10000 ? (int64_t)(yuan / 1000) * 1000 : (int64_t)(yuan / 100) * 100;
+    if (y < (int64_t)lo) y = (int64_t)lo;
+    if (sev == CX_SEV_MINOR && rng_pct(r, 40)) {
+      snprintf(b->content, sizeof b->content, "%s，警告", pc->name_or_fact);
+    } else if (sev == CX_SEV_SERIOUS && rng_pct(r, 50)) {
+      snprintf(b->content, sizeof b->content, "%s，%s", pc->name_or_fact, rng_pct(r, 50) ? "吊销许可证件" : "责令停产停业");
     } else {
-      snprintf(b->content, sizeof b->content, "%s，警告", PICK(r, PENALTY_FACT));
+      rec->amount_fen = y * 100;
+      snprintf(b->content, sizeof b->content, "%s，罚款人民币%lld元", pc->name_or_fact, (long long)y);
     }
-    basis = PICK(r, PENALTY_BASIS);
+    basis = pc->basis;
     if (sev == CX_SEV_SERIOUS && g->n_lists[CX_CAT_PENALTY] && rng_pct(r, 50))
       list = g->lists[CX_CAT_PENALTY][rng_below(r, (uint32_t)g->n_lists[CX_CAT_PENALTY])];
     sanction = 1;
@@ -763,10 +800,12 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
     }
     break;
   }
-  const struct auth *a = pick_auth_dept(g, r, e->region, e->auth, want_dept(g, cat, sub, list));
+  const struct auth *a =
+      pick_auth_dept(g, r, e->region, e->auth, b->dept >= 0 ? b->dept : want_dept(g, cat, sub, list));
   rec->authority_code = (cx_str){a->code, CX_CODE_LEN};
   rec->authority_name = cstr(a->name);
-  rec->severity = sev;
+  /* half the penalties leave their tier to the catalogue's rules (they find the same one) */
+  rec->severity = cat == CX_CAT_PENALTY && rng_pct(r, 50) ? CX_SEV_UNSET : sev;
   rec->subtype = sub;
   rec->valid_until = until;
   if (list >= 0) rec->list_type = cstr(g->cat->lists[list].code);
@@ -903,7 +942,7 @@ static void write_record(FILE *f, int jsonl, const cx_record *r) {
       r->entity_code, r->entity_name, cstr(cx_kind_names[r->entity_kind]), r->record_id,
       r->authority_code, r->authority_name, cstr(cx_category_names[r->category]),
       cstr(cx_subtype_names[r->subtype]), cstr(cx_domain_names[r->domain]),
-      cstr(cx_severity_names[r->severity]), cstr(d[0]), cstr(d[1]), cstr(d[2]), cstr(d[3]),
+      cstr(r->severity < CX_SEV_COUNT ? cx_severity_names[r->severity] : ""), cstr(d[0]), cstr(d[1]), cstr(d[2]), cstr(d[3]),
       cstr(cx_status_names[r->status]), cstr(r->objection ? "true" : "false"), cstr(amt),
       r->list_type, r->measures, r->basis, r->content,
   };

@@ -37,8 +37,12 @@
 
 /* ===================================================================== mapping */
 
-enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN };
-static const char *const XF_NAMES[] = {"", "date", "kind", "severity", "bool", "num", "join"};
+enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN, XF_YUAN, XF_WAN, XF_DATE_END,
+          XF_STATE, XF_STATE_OBJECTION };
+/* date_end: an inclusive last day (有效期至) as the exclusive valid_until (the day after);
+ * state / state_objection: 当前状态 of the 双公示 standard (0 正常, 1 撤销, 2 异议, 3 其他). */
+static const char *const XF_NAMES[] = {"",     "date", "kind",     "severity", "bool",  "num",
+                                       "join", "yuan", "wan",      "date_end", "state", "state_objection"};
 
 typedef struct map_ent {
   char *src;   /* normalised source column name, or NULL for a constant */
@@ -122,7 +126,8 @@ static int mapping_load(const char *path, mapping *m) {
       for (k = 1; k < (int)(sizeof XF_NAMES / sizeof XF_NAMES[0]); k++)
         if (strcmp(f[2], XF_NAMES[k]) == 0) break;
       if (k == (int)(sizeof XF_NAMES / sizeof XF_NAMES[0])) {
-        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, join)\n", path, line, f[2]);
+        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, yuan, wan, join)\n", path,
+                line, f[2]);
         rc = -1;
         continue;
       }
@@ -172,10 +177,24 @@ typedef struct plan_target {
   int n, join;
 } plan_target;
 
+#define MAX_EXTRAS 64
+
 typedef struct plan {
   plan_target t[MAX_TARGETS];
   int n;
+  /* Columns no canonical field takes: kept with the record as named extra fields. */
+  int extra_col[MAX_EXTRAS];
+  const char *extra_name[MAX_EXTRAS];
+  int n_extra;
 } plan;
+
+static void plan_extra(plan *p, int col, const char *name) {
+  for (int i = 0; i < p->n_extra; i++)
+    if (p->extra_col[i] == col) return;
+  if (p->n_extra == MAX_EXTRAS) return;
+  p->extra_col[p->n_extra] = col;
+  p->extra_name[p->n_extra++] = name;
+}
 
 static plan_target *plan_get(plan *p, const char *name) {
   for (int i = 0; i < p->n; i++)
@@ -207,18 +226,28 @@ static int is_canon(const char *s) {
   return 0;
 }
 
-/* cols: normalised header names. Returns the number of mapped sources. */
-static int plan_build(plan *p, const mapping *m, char **cols, int ncols) {
+/* cols: normalised header names. Returns the number of mapped sources. Every column is
+ * either mapped to a canonical field or kept as an extra field (mapping target `extra`, or a
+ * column the mapping does not name, which *unknown lists: the caller warns once per file). */
+static int plan_build(plan *p, const mapping *m, char **cols, int ncols, int *unknown, int cap_unknown,
+                      int *n_unknown) {
   memset(p, 0, sizeof *p);
   int used = 0;
+  *n_unknown = 0;
   if (!m || m->n == 0) {
     for (int c = 0; c < ncols; c++) {
-      if (!is_canon(cols[c])) continue;
+      if (!cols[c][0]) continue;
+      if (!is_canon(cols[c])) {
+        plan_extra(p, c, cols[c]);
+        if (*n_unknown < cap_unknown) unknown[(*n_unknown)++] = c;
+        continue;
+      }
       plan_add(p, cols[c], c, NULL, XF_NONE);
       used++;
     }
     return used;
   }
+  uint8_t taken[512] = {0};
   for (int i = 0; i < m->n; i++) {
     const map_ent *e = &m->e[i];
     if (e->konst) {
@@ -227,9 +256,16 @@ static int plan_build(plan *p, const mapping *m, char **cols, int ncols) {
     }
     for (int c = 0; c < ncols; c++)
       if (strcmp(cols[c], e->src) == 0) {
-        plan_add(p, e->field, c, NULL, e->xf);
+        if (c < 512) taken[c] = 1;
+        if (strcmp(e->field, "extra") == 0) plan_extra(p, c, cols[c]);
+        else plan_add(p, e->field, c, NULL, e->xf);
         used++;
       }
+  }
+  for (int c = 0; c < ncols && c < 512; c++) {
+    if (taken[c] || !cols[c][0]) continue;
+    plan_extra(p, c, cols[c]);
+    if (*n_unknown < cap_unknown) unknown[(*n_unknown)++] = c;
   }
   return used;
 }
@@ -285,6 +321,23 @@ static size_t put(char *out, const char *lit) {
 static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
   switch (xf) {
   case XF_DATE: return xf_date(s, n, out);
+  case XF_DATE_END: {
+    size_t k = xf_date(s, n, out);
+    cx_day d;
+    if (k != 10 || cx_day_parse((cx_str){out, 10}, &d)) return k; /* the parser says why */
+    char buf[11];
+    cx_day_format(d + 1, buf);
+    memcpy(out, buf, 10);
+    return 10;
+  }
+  case XF_STATE:
+    if ((n == 1 && (s[0] == '0' || s[0] == '2' || s[0] == '3')) || has(s, n, "正常") || has(s, n, "异议") ||
+        has(s, n, "其他"))
+      return put(out, "active");
+    if ((n == 1 && s[0] == '1') || has(s, n, "撤销") || has(s, n, "撤回")) return put(out, "revoked");
+    break;
+  case XF_STATE_OBJECTION:
+    return put(out, (n == 1 && s[0] == '2') || has(s, n, "异议") ? "true" : "false");
   case XF_KIND:
     if (has(s, n, "个体")) return put(out, "individual_business");
     if (has(s, n, "自然人")) return put(out, "person");
@@ -299,10 +352,24 @@ static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
     if (has(s, n, "是") || has(s, n, "有")) return put(out, "true");
     if (has(s, n, "否") || has(s, n, "无")) return put(out, "false");
     break;
-  case XF_NUM: { /* drop thousands separators, blanks and units */
+  case XF_NUM:  /* a number: thousands separators and blanks dropped, nothing else */
+  case XF_YUAN: /* the same, with an optional 元 after it */
+  case XF_WAN: {/* the same, with an optional 万元 or 万 after it */
+    size_t end = n;
+    if (xf == XF_YUAN && end >= 3 && memcmp(s + end - 3, "元", 3) == 0) end -= 3;
+    if (xf == XF_WAN && end >= 6 && memcmp(s + end - 6, "万元", 6) == 0) end -= 6;
+    else if (xf == XF_WAN && end >= 3 && memcmp(s + end - 3, "万", 3) == 0) end -= 3;
     size_t o = 0;
-    for (size_t i = 0; i < n; i++)
-      if ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-') out[o++] = s[i];
+    for (size_t i = 0; i < end; i++) {
+      unsigned char c = (unsigned char)s[i];
+      if ((c >= '0' && c <= '9') || c == '.' || c == '-') out[o++] = (char)c;
+      else if (c == ',' || c == ' ') continue;
+      else if (i + 2 < end && c == 0xEF && (unsigned char)s[i + 1] == 0xBC && (unsigned char)s[i + 2] == 0x8C) i += 2; /* ， */
+      else { /* "若干", "3000元" in a 万元 column ...: the field's parser says what is wrong */
+        memcpy(out, s, n);
+        return n;
+      }
+    }
     return o;
   }
   default: break;
@@ -325,6 +392,7 @@ typedef struct importer {
   uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
   uint64_t not_written; /* good rows of batches whose commit failed (a fault, not their fault) */
   int fault;            /* that failure's code */
+  int warned_unknown;   /* JSON Lines: the once-per-file warning about keys no field holds */
   int fatal;
   /* progress */
   double t0, last;
@@ -423,6 +491,8 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       size_t vn = ps->konst ? strlen(ps->konst) : ps->col < n ? cols[ps->col].n : 0;
       need += vn * 2 + 24;
     }
+  for (int x = 0; x < p->n_extra; x++)
+    need += strlen(p->extra_name[x]) + 2 + (p->extra_col[x] < n ? cols[p->extra_col[x]].n * 2 : 0);
   if (need > im->arena_cap) {
     char *a = cx_realloc(im->arena, need);
     if (!a) {
@@ -433,7 +503,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     im->arena = a;
     im->arena_cap = need;
   }
-  cx_str names[MAX_TARGETS], vals[MAX_TARGETS];
+  cx_str names[MAX_TARGETS + 1], vals[MAX_TARGETS + 1];
   size_t o = 0;
   for (int t = 0; t < p->n; t++) {
     const plan_target *pt = &p->t[t];
@@ -463,9 +533,30 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     names[t] = cx_str_c(pt->name);
     vals[t] = (cx_str){im->arena + start, (uint32_t)(o - start)};
   }
+  int nt = p->n;
+  if (p->n_extra) { /* the other columns, as named extra fields (empty ones left out) */
+    size_t start = o, len = 0;
+    for (int x = 0; x < p->n_extra; x++) {
+      int c = p->extra_col[x];
+      if (c >= n) continue;
+      cx_str v = cols[c];
+      while (v.n && (*v.p == ' ' || *v.p == '\t')) v.p++, v.n--;
+      while (v.n && (v.p[v.n - 1] == ' ' || v.p[v.n - 1] == '\t' || v.p[v.n - 1] == '\r')) v.n--;
+      if (!v.n) continue;
+      if (cx_extra_put(im->arena + start, im->arena_cap - start, &len, cx_str_c(p->extra_name[x]), v)) {
+        reject(im, line, "extra: the extra fields pass 8192 bytes");
+        return;
+      }
+    }
+    o += len;
+    if (len) {
+      names[nt] = CX_STR("extra");
+      vals[nt++] = (cx_str){im->arena + start, (uint32_t)len};
+    }
+  }
   cx_record r;
   const char *why = NULL;
-  int e = cx_record_from_fields(names, vals, (size_t)p->n, &r, &why);
+  int e = cx_record_from_fields(names, vals, (size_t)nt, &r, &why);
   if (e) {
     reject(im, line, why ? why : cx_strerror(e));
     return;
@@ -770,12 +861,18 @@ static void csv_row_cb(int term, void *ctx) {
       im->fatal = 1;
       return;
     }
-    if (!im->map)
-      for (int i = 0; i < nf; i++)
-        if (!is_canon(cs->hdr[i]) && !im->quiet)
-          fprintf(stderr, "%s:%ld: column '%s' is not a canonical field; ignored (use --mapping)\n",
-                  im->file, line, cs->hdr[i]);
-    if (plan_build(&cs->plan, im->map, cs->hdr, nf) == 0) {
+    int unknown[64], n_unknown = 0;
+    int used = plan_build(&cs->plan, im->map, cs->hdr, nf, unknown, 64, &n_unknown);
+    if (n_unknown) { /* once per file: nothing is dropped, but say what no field holds */
+      char list[1024];
+      size_t lo = 0;
+      for (int k = 0; k < n_unknown && lo < sizeof list - 64; k++)
+        lo += (size_t)snprintf(list + lo, sizeof list - lo, "%s'%s'", k ? ", " : "", cs->hdr[unknown[k]]);
+      fprintf(stderr, "%s:%ld: %d column%s %s by the %s: kept with each record as extra fields: %s\n",
+              im->file, line, n_unknown, n_unknown > 1 ? "s" : "", n_unknown > 1 ? "are not known" : "is not known",
+              im->map ? "mapping" : "canonical fields (use --mapping)", list);
+    }
+    if (used == 0) {
       cli_err("no column matches a canonical field or the mapping", "import: %s", im->file);
       im->fatal = 1;
     }
@@ -960,16 +1057,27 @@ static void import_jsonl(importer *im, FILE *f) {
       if (bad) break;
       char nb[512];
       norm_header(key, strlen(key), nb, sizeof nb);
-      keys[nk] = cx_strdup(nb);
+      if (!(keys[nk] = cx_strdup(nb))) {
+        cli_err("out of memory", "import: %s", im->file);
+        fault(im, CX_ENOMEM);
+        bad = 2;
+        break;
+      }
       vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
       nk++;
     }
-    if (bad) {
+    if (bad == 1) {
       im->read++;
       reject(im, ln, why);
-    } else {
+    } else if (!bad) {
       plan p;
-      plan_build(&p, im->map, keys, nk);
+      int unknown[64], n_unknown = 0;
+      plan_build(&p, im->map, keys, nk, unknown, 64, &n_unknown);
+      if (n_unknown && !im->warned_unknown) { /* once per file */
+        im->warned_unknown = 1;
+        fprintf(stderr, "%s:%ld: keys not known by the %s (first: '%s') are kept with each record as extra fields\n",
+                im->file, ln, im->map ? "mapping" : "canonical fields", keys[unknown[0]]);
+      }
       import_row(im, &p, vals, nk, ln);
     }
     for (int i = 0; i < nk; i++) free(keys[i]);
@@ -1068,6 +1176,7 @@ int cli_cmd_import(int argc, char **argv) {
       break;
     }
     im.file = strcmp(path, "-") == 0 ? "<stdin>" : path;
+    im.warned_unknown = 0;
     struct stat sb;
     im.total_bytes = fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     im.bytes = 0;

@@ -111,6 +111,21 @@ static void set_json(cli_table *t, int col, json_t *v) {
     cli_table_set(t, col, buf);
     break;
   }
+  case JSON_OBJECT: { /* extra fields: "name=value; name=value" */
+    char buf[4096];
+    size_t o = 0;
+    const char *k;
+    json_t *x;
+    buf[0] = 0;
+    json_object_foreach(v, k, x) {
+      if (!json_is_string(x)) continue;
+      int w = snprintf(buf + o, sizeof buf - o, "%s%s=%s", o ? "; " : "", k, json_string_value(x));
+      if (w < 0 || (size_t)w >= sizeof buf - o) break;
+      o += (size_t)w;
+    }
+    cli_table_set(t, col, buf);
+    break;
+  }
   default: break;
   }
 }
@@ -214,11 +229,11 @@ static const struct {
     {"category", CLI_COL_STR},      {"subtype", CLI_COL_STR},        {"domain", CLI_COL_STR},
     {"severity", CLI_COL_STR},      {"status", CLI_COL_STR},         {"objection", CLI_COL_BOOL},
     {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"report_received", CLI_COL_BOOL},
-    {"valid_from", CLI_COL_STR},
+    {"valid_from", CLI_COL_STR},    {"display_until", CLI_COL_STR},
     {"valid_until", CLI_COL_STR},   {"amount_fen", CLI_COL_FEN},     {"list_type", CLI_COL_STR},
     {"measures", CLI_COL_STR},      {"basis", CLI_COL_STR},          {"content", CLI_COL_STR},
     {"report_delay", CLI_COL_ID},   {"on_time", CLI_COL_BOOL},       {"in_force", CLI_COL_BOOL},
-    {"displayable", CLI_COL_BOOL},
+    {"displayable", CLI_COL_BOOL},  {"extra", CLI_COL_STR},
 };
 #define N_REC_COLS_FULL ((int)(sizeof REC_COLS_FULL / sizeof REC_COLS_FULL[0]))
 

@@ -120,8 +120,21 @@ static json_t *jcsv(cx_str s) {
   return a;
 }
 
+typedef struct rec_ctx {
+  json_t *arr;
+  cx_role role;
+} rec_ctx;
+
+static int extra_cb(void *ctx, cx_str name, cx_str value) {
+  char key[160];
+  snprintf(key, sizeof key, "%.*s", (int)name.n, name.p);
+  json_object_set_new(ctx, key, json_stringn(value.p, value.n));
+  return 0;
+}
+
 static int rec_cb(void *ctx, const cx_record_view *v) {
-  json_t *arr = ctx;
+  rec_ctx *rc = ctx;
+  json_t *arr = rc->arr;
   const cx_record *r = v->r;
   json_t *o = json_object();
   json_object_set_new(o, "record_id", jstr(r->record_id));
@@ -140,6 +153,7 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   json_object_set_new(o, "report_date", jday(r->report_date));
   json_object_set_new(o, "valid_from", jday(r->valid_from));
   json_object_set_new(o, "valid_until", jday(r->valid_until));
+  json_object_set_new(o, "display_until", jday(r->display_until));
   json_object_set_new(o, "amount_fen", json_integer(r->amount_fen));
   json_object_set_new(o, "list_type", jstr(r->list_type));
   json_object_set_new(o, "measures", jcsv(r->measures));
@@ -150,6 +164,12 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   json_object_set_new(o, "report_received", json_boolean(r->report_received));
   json_object_set_new(o, "in_force", json_boolean(v->in_force));
   json_object_set_new(o, "displayable", json_boolean(v->displayable));
+  if (rc->role != CX_ROLE_PUBLIC && r->extra.n) { /* not for the public: may name persons */
+    json_t *x = json_object();
+    char scratch[CX_MAX_EXTRA];
+    cx_extra_each(r->extra, extra_cb, x, scratch, sizeof scratch);
+    json_object_set_new(o, "extra", x);
+  }
   json_array_append_new(arr, o);
   return 0;
 }
@@ -173,7 +193,8 @@ static int local_records(cli_sess *s, json_t *args, json_t **out, char *err, siz
   r.limit = (uint32_t)limit;
   char next[CX_CURSOR_MAX];
   json_t *arr = json_array();
-  int rc = cx_query_records(s->q, s->t, &r, rec_cb, arr, next);
+  rec_ctx rctx = {arr, s->role};
+  int rc = cx_query_records(s->q, s->t, &r, rec_cb, &rctx, next);
   if (rc) {
     json_decref(arr);
     if (rc == CX_EBADREQ) return fail(err, cap, rc, "bad cursor or request");

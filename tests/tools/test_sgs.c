@@ -1,0 +1,197 @@
+/* The national 双公示 data standard end to end: penalty and licence files in the standard's
+ * exact columns, both subject templates (法人及非法人组织, 自然人), UTF-8 and GB18030, good and
+ * bad rows. Every column is accounted for (a canonical field or a named extra field, none
+ * warned about as unknown), no row is misfiled (no fallback to the legal representative),
+ * amounts parse strictly in their declared unit, and 公示截止期 bounds the public display. */
+#include "clitest.h"
+
+TestSuite(sgs, .init = cli_setup, .fini = cli_teardown, .timeout = 120);
+
+static char CO[19], CO2[19], AUTH[19], PERSON[19], REP[19];
+
+static void ids(void) {
+  uscc("91350100MA0000001", CO);
+  uscc("91350102MA0000002", CO2);
+  uscc("11350100003000001", AUTH);
+  char b[18] = "35010219800101001";
+  memcpy(PERSON, b, 17);
+  PERSON[17] = cx_idcard_check_char(b);
+  PERSON[18] = 0;
+  char r[18] = "35010219700101002";
+  memcpy(REP, r, 17);
+  REP[17] = cx_idcard_check_char(r);
+  REP[18] = 0;
+}
+
+static const char *map_path(const char *name) {
+  static char buf[600];
+  const char *src = getenv("CX_SOURCE_DIR");
+  snprintf(buf, sizeof buf, "%s/tools/chengxin/mappings/%s", src && *src ? src : ".", name);
+  return buf;
+}
+
+/* The standard's 30 penalty columns, in its order. */
+#define PEN_HEADER                                                                                      \
+  "行政相对人名称,行政相对人类别,行政相对人代码_1(统一社会信用代码),行政相对人代码_2(工商注册号),"     \
+  "行政相对人代码_3(组织机构代码),行政相对人代码_4(税务登记号),行政相对人代码_5(事业单位证书号),"       \
+  "行政相对人代码_6(社会组织登记证号),法定代表人,法定代表人证件类型,法定代表人证件号码,证件类型,"      \
+  "证件号码,行政处罚决定书文号,违法行为类型,违法事实,处罚依据,处罚类别,处罚内容,罚款金额（万元）,"    \
+  "没收违法所得、没收非法财物的金额（万元）,暂扣或吊销证照名称及编号,处罚决定日期,处罚有效期,公示截止期," \
+  "处罚机关,处罚机关统一社会信用代码,数据来源单位,数据来源单位统一社会信用代码,备注\n"
+
+static void write_penalties(void) {
+  ids();
+  char csv[8192];
+  snprintf(csv, sizeof csv,
+           PEN_HEADER
+           /* 2: a company, every column filled */
+           "福州甲科技有限公司,法人及非法人组织,%s,350100100012345,MA0000001,91350100MA0000001X,,,王五,身份证,%s,,,"
+           "榕市监罚〔2024〕31号,虚假宣传,在网站发布虚假广告,《中华人民共和国广告法》第五十五条,罚款;没收违法所得,"
+           "罚款人民币2万元,2,0.35,,2024-03-05,2024-09-05,2024-12-31,福州市市场监督管理局,%s,福州市市场监督管理局,%s,"
+           "首次公示\n"
+           /* 3: a natural person (the 自然人 template's 证件类型/证件号码) */
+           "张三,自然人,,,,,,,,,,身份证,%s,榕市监罚〔2024〕32号,无照经营,无照经营小吃店,《无证无照经营查处办法》第十三条,"
+           "警告,警告,0,,,2024-04-08,,,福州市市场监督管理局,%s,福州市市场监督管理局,%s,\n"
+           /* 4: a company without its USCC: rejected, never filed under its legal representative */
+           "福州乙贸易有限公司,法人及非法人组织,,350100100099999,,,,,李四,身份证,%s,,,榕市监罚〔2024〕33号,"
+           "超范围经营,超范围经营,《市场主体登记管理条例》第四十六条,罚款,罚款1万元,1,,,2024-05-06,,,"
+           "福州市市场监督管理局,%s,福州市市场监督管理局,%s,\n"
+           /* 5: an amount that is no number: rejected, not read as 0 */
+           "福州丙食品有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕34号,食品安全,过期食品,"
+           "《中华人民共和国食品安全法》第一百二十四条,罚款,罚款若干,若干,,,2024-05-07,,,福州市市场监督管理局,%s,"
+           "福州市市场监督管理局,%s,\n",
+           CO, REP, AUTH, AUTH, PERSON, AUTH, AUTH, REP, AUTH, AUTH, CO2, AUTH, AUTH);
+  spit("pen.csv", csv);
+}
+
+static json_t *records_of(const char *code) {
+  cr_assert_eq(cx("records --db st %s --format json --limit 100", code), 0, "%s", slurp("err"));
+  return out_json();
+}
+
+Test(sgs, a_standard_penalty_file_imports_with_every_column_accounted_for) {
+  write_penalties();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.csv", map_path("shuanggongshi_penalty.tsv")), 1,
+               "two bad rows: exit 1");
+  char *err = slurp("err");
+  cr_assert(!strstr(err, "not known"), "a standard column is unknown to the mapping:\n%s", err);
+  cr_assert(strstr(err, "pen.csv:4: entity_code"), "the company without a USCC is rejected:\n%s", err);
+  cr_assert(strstr(err, "pen.csv:5: amount_wan"), "若干 is no amount:\n%s", err);
+  cr_assert(strstr(err, "2 inserted") && strstr(err, "2 rejected"), "%s", err);
+  free(err);
+  /* the company's penalty: every field and every other column */
+  json_t *j = records_of(CO);
+  cr_assert_eq(json_array_size(j), 1);
+  json_t *r = json_array_get(j, 0);
+  cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 2000000, "2 万元");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_until")), "2024-09-06", "处罚有效期 is inclusive");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "display_until")), "2024-12-31");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "basis")), "《中华人民共和国广告法》第五十五条");
+  cr_assert(strstr(json_string_value(json_object_get(r, "content")), "在网站发布虚假广告"));
+  const char *extra = json_string_value(json_object_get(r, "extra"));
+  cr_assert(extra, "the extra fields are returned");
+  const char *want[] = {"行政相对人代码_2(工商注册号)=350100100012345", "行政相对人代码_3(组织机构代码)=MA0000001",
+                        "法定代表人=王五", "没收违法所得、没收非法财物的金额(万元)=0.35", "数据来源单位=福州市市场监督管理局",
+                        "备注=首次公示"};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) cr_assert(strstr(extra, want[i]), "%s not in %s", want[i], extra);
+  cr_assert(strstr(extra, REP), "the legal representative's number is kept, as an extra field");
+  json_decref(j);
+  /* the legal representative has no file of their own */
+  cr_assert_eq(cx("status --db st %s --format json", REP), 1, "no entity under the representative's number");
+  /* the natural person */
+  cr_assert_eq(cx("status --db st %s --format json", PERSON), 0);
+  j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "kind")), "person");
+  json_decref(j);
+  /* the public never sees extra fields (they may name persons) */
+  cr_assert_eq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2024-06-01 '%s' records --db st %s --format json --role public "
+                          "> out 2> err", g_dir, g_bin, CO),
+               0, "%s", slurp("err"));
+  cr_assert(!out_has("out", REP) && !out_has("out", "王五"), "%s", slurp("out"));
+}
+
+Test(sgs, the_public_display_ends_at_the_sources_deadline) {
+  write_penalties();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.csv", map_path("shuanggongshi_penalty.tsv")), 1);
+  /* general penalty of 2024-03-05 would show until 2025-03-05; 公示截止期 2024-12-31 ends it
+   * (its 处罚有效期, 2024-09-05, does not: the penalty stays public after its effect ended) */
+  cr_assert_eq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2024-12-31 '%s' status --db st %s --role public > out 2> err",
+                          g_dir, g_bin, CO),
+               0, "shown on its last day: %s", slurp("err"));
+  cr_assert_neq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2025-01-01 '%s' status --db st %s --role public > out 2> err",
+                           g_dir, g_bin, CO),
+                0, "hidden the day after");
+}
+
+/* The licence template's columns. */
+#define LIC_HEADER                                                                                  \
+  "行政相对人名称,行政相对人类别,行政相对人代码_1(统一社会信用代码),行政相对人代码_2(工商注册号),"  \
+  "行政相对人代码_3(组织机构代码),行政相对人代码_4(税务登记号),行政相对人代码_5(事业单位证书号),"    \
+  "行政相对人代码_6(社会组织登记证号),法定代表人,法定代表人证件类型,法定代表人证件号码,证件类型,"   \
+  "证件号码,行政许可决定文书名称,行政许可决定文书号,许可类别,许可证书名称,许可编号,许可内容,"      \
+  "许可决定日期,有效期自,有效期至,许可机关,许可机关统一社会信用代码,当前状态,数据来源单位,"          \
+  "数据来源单位统一社会信用代码,备注\n"
+
+Test(sgs, a_standard_licence_file_in_gb18030_imports_with_every_column_accounted_for) {
+  ids();
+  char csv[4096];
+  snprintf(csv, sizeof csv,
+           LIC_HEADER
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,王五,身份证,%s,,,食品经营许可决定书,榕市监许〔2024〕41号,普通,"
+           "食品经营许可证,JY13501000012345,预包装食品销售,2024-02-01,2024-02-01,2029-01-31,福州市市场监督管理局,%s,0,"
+           "福州市市场监督管理局,%s,\n"
+           "张三,自然人,,,,,,,,,,身份证,%s,营业执照,榕市监许〔2024〕42号,登记,营业执照,92350100MA0000009,个体经营,"
+           "2024-03-01,2024-03-01,,福州市市场监督管理局,%s,1,福州市市场监督管理局,%s,已撤销\n",
+           CO, REP, AUTH, AUTH, PERSON, AUTH, AUTH);
+  spit("lic-u.csv", csv);
+  cr_assert_eq(cx_test_sh("iconv -f UTF-8 -t GB18030 '%s/lic-u.csv' > '%s/lic.csv'", g_dir, g_dir), 0);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' lic.csv", map_path("shuanggongshi_license.tsv")), 0, "%s",
+               slurp("err"));
+  char *err = slurp("err");
+  cr_assert(!strstr(err, "not known"), "a standard column is unknown to the mapping:\n%s", err);
+  cr_assert(strstr(err, "2 inserted"), "%s", err);
+  free(err);
+  json_t *j = records_of(CO);
+  json_t *r = json_array_get(j, 0);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "category")), "license");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_from")), "2024-02-01");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "valid_until")), "2029-02-01", "有效期至 is inclusive");
+  cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "active");
+  cr_assert(strstr(json_string_value(json_object_get(r, "extra")), "许可编号=JY13501000012345"));
+  json_decref(j);
+  /* 当前状态 1 (撤销): the licence is revoked */
+  j = records_of(PERSON);
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(j, 0), "status")), "revoked");
+  json_decref(j);
+}
+
+Test(sgs, a_column_the_mapping_does_not_know_is_kept_and_named_once) {
+  ids();
+  char csv[2048];
+  snprintf(csv, sizeof csv,
+           "行政相对人名称,统一社会信用代码,行政处罚决定书文号,处罚内容,罚款金额,处罚决定日期,处罚机关统一社会信用代码,"
+           "本地字段\n"
+           "福州甲科技有限公司,%s,榕市监罚〔2024〕51号,罚款,3000,2024-06-03,%s,甲\n"
+           "福州甲科技有限公司,%s,榕市监罚〔2024〕52号,罚款,3000元,2024-06-04,%s,乙\n",
+           CO, AUTH, CO, AUTH);
+  spit("local.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' local.csv", map_path("shuanggongshi_penalty.tsv")), 0, "%s",
+               slurp("err"));
+  char *err = slurp("err");
+  const char *w = strstr(err, "本地字段");
+  cr_assert(w && strstr(err, "not known"), "the unknown column is named:\n%s", err);
+  cr_assert(!strstr(w + 1, "本地字段"), "once per file:\n%s", err);
+  free(err);
+  json_t *j = records_of(CO);
+  cr_assert_eq(json_array_size(j), 2);
+  for (size_t i = 0; i < 2; i++) {
+    json_t *r = json_array_get(j, i);
+    cr_assert_eq(json_integer_value(json_object_get(r, "amount_fen")), 300000, "罚款金额 without a unit is 元");
+    cr_assert(strstr(json_string_value(json_object_get(r, "extra")), "本地字段="));
+  }
+  json_decref(j);
+}
