@@ -203,6 +203,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
       {"measures", offsetof(cx_record, measures), CX_TEXT_NAME},
       {"basis", offsetof(cx_record, basis), CX_TEXT_FREE},
       {"content", offsetof(cx_record, content), CX_TEXT_FREE},
+      {"extra", offsetof(cx_record, extra), CX_TEXT_FREE}, /* TAB and LF: its separators */
   };
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     if (!text_ok(strs[i].name, *(const cx_str *)((const char *)in + strs[i].off), strs[i].kind))

@@ -855,8 +855,8 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a);
 int cx_batch_begin(cx_store *st, cx_batch **out);
 /**
  * Validates r against the codes, the catalogue and the dates, and buffers a copy. Every string
- * is checked first (cx_text_check: content and basis CX_TEXT_FREE, record_id, entity_name,
- * authority_name, list_type and measures CX_TEXT_NAME): *why then says "record_id: invalid
+ * is checked first (cx_text_check: content, basis and extra CX_TEXT_FREE, record_id,
+ * entity_name, authority_name, list_type and measures CX_TEXT_NAME): *why then says "record_id: invalid
  * UTF-8 at byte 5" from a per-thread buffer (valid until this thread's next cx_batch_put or
  * cx_batch_transition, cx_batch_abort included); other whys are static.
  * Upsert by (authority_code, record_id): a second record with the same key replaces the first.

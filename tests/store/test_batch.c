@@ -496,6 +496,7 @@ Test(batch, invalid_utf8_and_control_characters_are_refused_in_every_string_fiel
       {"measures", offsetof(cx_record, measures), 0},
       {"basis", offsetof(cx_record, basis), 1},
       {"content", offsetof(cx_record, content), 1},
+      {"extra", offsetof(cx_record, extra), 1},
   }; /* the codes are stored normalised: their alphabet check refuses all of these */
   static const struct { const char *s; uint32_t n; const char *says; } bad[] = {
       {"ab\xC0\x80", 4, "invalid UTF-8 at byte 2"},         /* overlong NUL */
