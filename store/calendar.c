@@ -293,6 +293,8 @@ int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_lin
   cal_line l;
   while (next_line(text, n, &at, &p, &end)) {
     line++;
+    /* The names are free text, but the file is stored (data DB), comments too: text only. */
+    if (cx_text_lines_check(p, (size_t)(end - p), NULL)) goto bad;
     if (line_parse(p, end, first, &l)) goto bad;
     if (l.kind == LINE_PUBLISHED) {
       has_published = 1;

@@ -84,7 +84,19 @@ static int parse_entry(cx_str l, int historic, entry *e) {
 
 /* Validates a whole table: every entry well-formed, codes ascending, and (historic) one code's
  * runs in year order and apart. */
+static int validate_entries(const char *text, size_t n, int historic, int *bad_line);
+
+/* Entries, and every line as text (the file is stored: comments too); the first bad line. */
 static int validate(const char *text, size_t n, int historic, int *bad_line) {
+  int b1 = 0, b2 = 0;
+  int r1 = validate_entries(text, n, historic, &b1);
+  int r2 = text && cx_text_lines_check(text, n, &b2) ? CX_EBADREQ : 0;
+  if (!r1 && !r2) return 0;
+  if (bad_line) *bad_line = !r1 ? b2 : !r2 ? b1 : (b1 < b2 ? b1 : b2);
+  return CX_EBADREQ;
+}
+
+static int validate_entries(const char *text, size_t n, int historic, int *bad_line) {
   line_it it = {text, text ? text + n : NULL, 0};
   cx_str l;
   entry prev = {0, 0, 0, {NULL, 0}}, e;

@@ -55,6 +55,64 @@ typedef struct cx_str {
 static inline cx_str cx_str_c(const char *s) { return (cx_str){s, s ? (uint32_t)strlen(s) : 0}; }
 static inline int cx_str_eq(cx_str a, cx_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
 
+/* ===================================================================== text (utf8.c) */
+/*
+ * What strings may enter the store (docs/data-model.md "Strings"): valid UTF-8 — shortest
+ * form, no surrogates, nothing past U+10FFFF — holding no control character (U+0000..U+001F,
+ * U+007F..U+009F) except, in free text (content, basis, lifecycle reasons), TAB and LF.
+ * cx_batch_put, cx_batch_transition and the data-file parsers refuse anything else; audit
+ * entries are escaped instead (an audit line is never the reason a write fails).
+ * Everything here is pure and thread-safe; nothing reads past n.
+ */
+
+/**
+ * Decodes one UTF-8 character at p[0..n) (incremental: call again at p + the returned length).
+ * Returns its length (1..4) and *cp; CX_EAGAIN when p[0..n) is a valid but unfinished start of
+ * a character (n == 0 too); CX_EBADREQ when the bytes cannot be UTF-8: a continuation or
+ * C0/C1/F5..FF lead byte, a bad continuation, an overlong form, a surrogate, past U+10FFFF
+ * (refused at the first byte that cannot continue). *cp is set only when a length is returned.
+ */
+long cx_utf8_decode(const char *p, size_t n, uint32_t *cp);
+/** 1 for a control character: U+0000..U+001F, U+007F..U+009F (Unicode category Cc). */
+int cx_text_is_control(uint32_t cp);
+
+typedef enum cx_text_kind {
+  CX_TEXT_NAME, /* identifiers and names: no control character at all */
+  CX_TEXT_FREE, /* free text: TAB and LF allowed, no other control character */
+  CX_TEXT_UTF8, /* anything but NUL (what a C string and a JSON string both carry) */
+} cx_text_kind;
+
+/** Where a string failed cx_text_check. */
+typedef struct cx_text_fault {
+  uint32_t at;  /* byte offset (0-based) of the first bad character */
+  int32_t cp;   /* the refused control character's code point; -1: not UTF-8 there */
+} cx_text_fault;
+
+/**
+ * Checks p[0..n) against kind (cx_text_kind). 0, or CX_EBADREQ and *f (f may be NULL) at the
+ * first bad character. A character cut by the end of the string is invalid UTF-8.
+ */
+int cx_text_check(const char *p, size_t n, int kind, cx_text_fault *f);
+/**
+ * Writes "field: invalid UTF-8 at byte 5" or "field: control character U+0000 at byte 3" into
+ * buf (snprintf rules); returns the length snprintf gave.
+ */
+int cx_text_fault_format(const cx_text_fault *f, const char *field, char *buf, size_t cap);
+/**
+ * Checks a data file line by line (LF-separated; one CR before the LF allowed): each line is
+ * valid UTF-8 with no control character but TAB. 0, or CX_EBADREQ with *bad_line (1-based).
+ */
+int cx_text_lines_check(const char *text, size_t n, int *bad_line);
+/**
+ * Copies p[0..n) into out (cap bytes, always NUL-terminated when cap > 0) with what
+ * cx_text_check(kind) refuses escaped: a byte that is not UTF-8 as \xNN (lower-case hex), TAB,
+ * LF and CR as \t \n \r, other C0 controls and DEL as \xNN, C1 controls as \u0080..\u009f.
+ * The result passes cx_text_check(kind). A backslash is kept as is (the escapes are for
+ * showing, not a reversible encoding). Stops before a character or an escape that would not
+ * fit; returns the length written. 4 * n + 1 bytes always suffice.
+ */
+size_t cx_text_escape(const char *p, size_t n, int kind, char *out, size_t cap);
+
 /* ===================================================================== enums */
 /* Each enum has a wire-name table (DESIGN §5a); *_parse returns 0 and the value, or CX_EBADREQ. */
 
@@ -279,9 +337,10 @@ typedef struct cx_calendar {
  * *bad_line (1-based) for: a bad date or one outside 1990..2099; a kind other than
  * holiday/workday; the same day listed both ways; a statutory holiday listed as workday (the
  * law makes it a rest day); a `published` line that is not one or two years of 1990..2099 in
- * order; and, when the file has a `published` line, a day outside the published years (other
- * than the last days of December before a published year, which its notice may set). An empty
- * file gives weekends and statutory holidays, every year provisional. Uses 16 KB of stack.
+ * order; when the file has a `published` line, a day outside the published years (other than
+ * the last days of December before a published year, which its notice may set); a line that
+ * fails cx_text_lines_check (comments too: the file is stored). An empty file gives weekends
+ * and statutory holidays, every year provisional. Uses 16 KB of stack.
  */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
@@ -426,8 +485,9 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
  * default; person_public defaults to blacklist.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
- * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
- * wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
+ * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field or failing
+ * cx_text_check(CX_TEXT_NAME), any line failing cx_text_lines_check, more than the CX_MAX_*
+ * counts, wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
@@ -448,8 +508,8 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
  *
  * The current table (data file "regions", data/regions.tsv): one "code<TAB>name" per line,
  * 6-digit codes (provinces end in 0000, prefecture level in 00), ascending: a code out of order
- * or repeated is a bad line, as is a name that is empty, over 255 bytes, not UTF-8 or holding
- * a control character.
+ * or repeated is a bad line, as is a name that is empty, over 255 bytes, or fails
+ * cx_text_check(CX_TEXT_NAME); every line, comments too, passes cx_text_lines_check.
  *
  * The historic table (data file "regions_history", data/regions_history.tsv): codes no longer
  * in use, one "code<TAB>name<TAB>first<TAB>last" per line: the code had that name from the
@@ -914,7 +974,11 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a);
 /** Starts a batch (buffers in memory; nothing is written until commit). */
 int cx_batch_begin(cx_store *st, cx_batch **out);
 /**
- * Validates r against the codes, the catalogue and the dates, and buffers a copy.
+ * Validates r against the codes, the catalogue and the dates, and buffers a copy. Every string
+ * is checked first (cx_text_check: content, basis and extra CX_TEXT_FREE, record_id,
+ * entity_name, authority_name, list_type and measures CX_TEXT_NAME): *why then says "record_id: invalid
+ * UTF-8 at byte 5" from a per-thread buffer (valid until this thread's next cx_batch_put or
+ * cx_batch_transition, cx_batch_abort included); other whys are static.
  * Upsert by (authority_code, record_id): a second record with the same key replaces the first.
  * The entity (code, name, kind) is upserted from the record. A record with no tier
  * (severity CX_SEV_UNSET) gets cx_catalog_tier(). On error returns CX_EBADREQ /
@@ -933,7 +997,9 @@ int cx_batch_put(cx_batch *b, const cx_record *r, const char **why);
  * period (cx_catalog_repair_from; minor records excepted) without override; CX_ENOTFOUND when
  * the record does not exist. Each applied transition writes one audit entry
  * (op = the event name, target "authority/record_id", detail "old -> new: reason").
- * Put-time errors: CX_EINVALCODE, CX_EBADREQ, CX_EFORBIDDEN (outside the actor's authorities).
+ * Put-time errors: CX_EINVALCODE, CX_EBADREQ (also for a record_id or a reason that fails
+ * cx_text_check: CX_TEXT_NAME, CX_TEXT_FREE; *why as for cx_batch_put), CX_EFORBIDDEN (outside
+ * the actor's authorities).
  */
 int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, int ev,
                         int override, cx_str reason, const char **why);

@@ -490,6 +490,20 @@ Test(calendar, bad_files_name_the_line) {
   cr_assert_eq(bad, 2);
 }
 
+Test(calendar, a_holiday_name_with_a_nul_or_invalid_utf8_is_a_bad_line) {
+  int bad;
+  static cx_calendar c;
+  const char nul[] = "2024-01-01\tholiday\t元旦\n2024-02-10\tholiday\t春\0节\n";
+  cr_assert_eq(cx_calendar_parse(nul, sizeof nul - 1, &c, &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 2);
+  cr_assert_eq(parse("# c\n2024-01-01\tholiday\t\xe5\x85\n", &bad), CX_EBADREQ, "a cut character");
+  cr_assert_eq(bad, 2);
+  cr_assert_eq(parse("2024-01-01\tholiday\t\x1b[31m元旦\n", &bad), CX_EBADREQ);
+  cr_assert_eq(bad, 1);
+  cr_assert_eq(parse("# \xff comment\n", &bad), CX_EBADREQ, "comments are stored too");
+  cr_assert_eq(bad, 1);
+}
+
 Test(calendar, empty_file_has_weekends_and_statutory_holidays) {
   cx_calendar *c = malloc(sizeof *c);
   int bad = -1;
