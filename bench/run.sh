@@ -188,7 +188,7 @@ for s in $scale; do
 done
 
 # ------------------------------------------------------------------ load: chengxind vs redis
-token=bench-$RANDOM$RANDOM
+token=bench-$RANDOM$RANDOM-load-token # at least 16 bytes (chengxind refuses shorter)
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
 # start_chengxind THREADS -> prints its port once it listens

@@ -23,7 +23,7 @@ grep -q '"op":"agg_scan"' "$tmp/q.json"
 "$bin/bench_query" --db "$tmp/store" --export-csv "$tmp/rows.csv" >/dev/null
 [ "$(wc -l < "$tmp/rows.csv")" -eq 3001 ]
 
-printf 'smoke-token approval smoke\n' > "$tmp/tokens"
+printf 'smoke-token-0123456789 approval smoke\n' > "$tmp/tokens"
 chmod 600 "$tmp/tokens"
 port=$("$bin/bench_load" --free-port)
 "$bin/chengxind" --db "$tmp/store" --listen "127.0.0.1:$port" --tokens "$tmp/tokens" --threads 1 \
@@ -31,7 +31,7 @@ port=$("$bin/bench_load" --free-port)
 pids+=($!)
 for _ in $(seq 1 100); do grep -q listening "$tmp/chengxind.log" && break; sleep 0.1; done
 grep -q listening "$tmp/chengxind.log"
-common=(--db "$tmp/store" --port "$port" --token smoke-token --as-of 2026-01-01 --conns 4
+common=(--db "$tmp/store" --port "$port" --token smoke-token-0123456789 --as-of 2026-01-01 --conns 4
         --duration 0.3 --warmup 0.1)
 "$bin/bench_load" "${common[@]}" --depth 1 --json "$tmp/l1.json"
 "$bin/bench_load" "${common[@]}" --depth 8 --batch 10

@@ -165,6 +165,7 @@ int cx_op_is_slow(int op);
 /* ===================================================================== tokens */
 
 #define CX_TOKEN_MAX 256
+#define CX_TOKEN_MIN 16 /* bytes: shorter tokens are guessable (docs/operations.md "Tokens") */
 #define CX_TOKEN_NAME_MAX 64
 
 #define CX_TOKEN_MAX_AUTHORITIES 64 /* == CX_MAX_SCOPE */
@@ -195,9 +196,13 @@ typedef struct cx_tokens {
  * e->authorities); it is required on submitter tokens and refused on every other role (admin
  * writes for all; the others do not write).
  * CX_EBADREQ with *bad_line (1-based) on a bad line: an unknown or missing role, a token of
- * CX_TOKEN_MAX bytes or more, a submitter without authorities=, authorities= on another role or
- * twice, an empty list or an empty code in it, a code that is not a valid USCC or listed twice,
- * more than CX_TOKEN_MAX_AUTHORITIES codes. CX_ENOMEM. out is untouched on failure.
+ * CX_TOKEN_MAX bytes or more or of fewer than CX_TOKEN_MIN, a token byte that is not printable
+ * ASCII, a line that is not UTF-8 or holds a control character but TAB (and a final CR), a name
+ * with a TAB inside, a submitter without authorities=, authorities= on another role or twice,
+ * an empty list or an empty code in it, a code that is not a valid USCC or listed twice, more
+ * than CX_TOKEN_MAX_AUTHORITIES codes; a UTF-8 BOM at the start of the file (line 1); a token
+ * or a non-empty name already on an earlier line (the later line). CX_ENOMEM. out is untouched
+ * on failure.
  */
 int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line);
 /**
@@ -358,5 +363,21 @@ const cx_server_opts *cx__net_opts(cx_server *s);
 
 /** One line on stderr: "2026-01-02T03:04:05.678Z chengxind: <msg>". Thread-safe (one write). */
 void cx_net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * A log budget for events a client can cause at will (wrong tokens): at most
+ * CX_NET_LOG_PER_SECOND lines a second, the rest counted. Zero-filled = ready; any thread.
+ */
+#define CX_NET_LOG_PER_SECOND 10
+typedef struct cx_log_budget {
+  int64_t second;      /* the second being counted (atomic) */
+  uint32_t used;       /* lines logged in it (atomic) */
+  uint64_t dropped;    /* lines not logged since the last one that was (atomic) */
+} cx_log_budget;
+/** 1 when a line may be logged now, with *more = the lines dropped before it; else 0. */
+int cx__log_budget_take(cx_log_budget *b, uint64_t *more);
+/** An auth with an unknown token: counted (stats auth.failed) and logged with the peer
+ *  address within the server's log budget. Never sees the token. Any loop thread. */
+void cx__net_auth_failed(cx_server *s, const char *peer);
 
 #endif

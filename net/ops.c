@@ -20,6 +20,19 @@
 
 /* ===================================================================== decoding */
 
+/* Request bytes shown in a message: at most max of them (cut at a character), what is not
+ * text escaped (\xNN, \n), so that an answer stays valid UTF-8 and a log line one line.
+ * buf: 4 * max + 1 bytes. */
+static const char *shown(cx_str s, uint32_t max, char *buf, size_t cap) {
+  uint32_t n = s.n;
+  if (n > max) {
+    n = max;
+    while (n && ((unsigned char)s.p[n] & 0xC0) == 0x80) n--;
+  }
+  cx_text_escape(s.p, n, CX_TEXT_NAME, buf, cap);
+  return buf;
+}
+
 int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
   rq->id = 0;
   rq->op = CX_OP_INVALID;
@@ -75,7 +88,8 @@ int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, siz
   }
   int o = cx_op_parse(op);
   if (o < 0) {
-    snprintf(msg, cap, "unknown op \"%.*s\"", (int)(op.n > 64 ? 64 : op.n), op.p);
+    char e[4 * 64 + 1];
+    snprintf(msg, cap, "unknown op \"%s\"", shown(op, 64, e, sizeof e));
     return CX_EUNKNOWNOP;
   }
   rq->op = o;
@@ -161,9 +175,10 @@ static int f_day(cx_exec *x, const cx_req *rq, const char *name, cx_day *out) {
   cx_str s;
   int rc = f_str(x, rq, name, 0, &s);
   if (rc <= 0) return rc;
+  char e[4 * 32 + 1];
   if (cx_day_parse(s, out))
-    return fail(x, CX_EBADREQ, "field \"%s\": \"%.*s\" is not a date YYYY-MM-DD", name,
-                (int)(s.n > 32 ? 32 : s.n), s.p);
+    return fail(x, CX_EBADREQ, "field \"%s\": \"%s\" is not a date YYYY-MM-DD", name,
+                shown(s, 32, e, sizeof e));
   return 1;
 }
 static int f_as_of(cx_exec *x, const cx_req *rq, cx_day *out) {
@@ -267,7 +282,10 @@ static int op_auth(cx_exec *x, const cx_req *rq) {
   int rc = f_str(x, rq, "token", 1, &tok);
   if (rc < 0) return rc;
   int i = cx_tokens_find(cx__net_tokens(x->srv), tok);
-  if (i < 0) return fail(x, CX_EFORBIDDEN, "unknown token");
+  if (i < 0) {
+    cx__net_auth_failed(x->srv, x->peer); /* stats auth.failed and a log line, never the token */
+    return fail(x, CX_EFORBIDDEN, "unknown token");
+  }
   x->role = cx__net_tokens(x->srv)->v[i].role;
   x->token = i;
   msgpack_pack_map(x->pk, 1);
@@ -450,8 +468,8 @@ static int op_records(cx_exec *x, const cx_req *rq) {
   if ((rc = f_str(x, rq, "category", 0, &cat)) < 0) return rc;
   if (rc == 1) {
     r.category = cx_enum_parse(cx_category_names, CX_CAT_COUNT, cat);
-    if (r.category < 0)
-      return fail(x, CX_EBADREQ, "unknown category \"%.*s\"", (int)(cat.n > 32 ? 32 : cat.n), cat.p);
+    char e[4 * 32 + 1];
+    if (r.category < 0) return fail(x, CX_EBADREQ, "unknown category \"%s\"", shown(cat, 32, e, sizeof e));
   }
   if (limit < 1 || limit > 1000) return fail(x, CX_EBADREQ, "limit must be 1..1000");
   r.limit = (uint32_t)limit;
@@ -517,8 +535,8 @@ static int op_check(cx_exec *x, const cx_req *rq) {
   if (n > CX_NET_MAX_CHECK_CODES)
     return fail(x, CX_ETOOLARGE, "%u codes in one check (at most %u)", n, CX_NET_MAX_CHECK_CODES);
   int act = cx_query_action(x->q, action);
-  if (act < 0)
-    return fail(x, CX_EBADREQ, "unknown action \"%.*s\"", (int)(action.n > 32 ? 32 : action.n), action.p);
+  char e[4 * 32 + 1];
+  if (act < 0) return fail(x, CX_EBADREQ, "unknown action \"%s\"", shown(action, 32, e, sizeof e));
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
   int64_t now = 0;
@@ -581,7 +599,10 @@ static int op_check(cx_exec *x, const cx_req *rq) {
     msgpack_pack_map(pk, 4 + more + inval);
     pk_key(pk, "code");
     if (res.code[0]) pk_str(pk, res.code);
-    else pk_cx(pk, code.n > 64 ? (cx_str){code.p, 64} : code);
+    else { /* not a code: the client's bytes, escaped */
+      char ce[4 * 64 + 1];
+      pk_str(pk, shown(code, 64, ce, sizeof ce));
+    }
     pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
     pk_key(pk, "hits");
     msgpack_pack_array(pk, nd);
@@ -677,9 +698,9 @@ static int read_dim_value(cx_exec *x, cx_txn *t, int dim, cx_mp *v, uint32_t *va
     return fail(x, CX_EBADREQ, "where.%s: values must be strings", cx_dim_names[dim]);
   }
   int rc = cx_query_dim_parse(x->q, t, (cx_dim)dim, s, val);
+  char e[4 * 48 + 1];
   if (rc)
-    return fail(x, CX_EBADREQ, "where.%s: bad value \"%.*s\"", cx_dim_names[dim],
-                (int)(s.n > 48 ? 48 : s.n), s.p);
+    return fail(x, CX_EBADREQ, "where.%s: bad value \"%s\"", cx_dim_names[dim], shown(s, 48, e, sizeof e));
   return 0;
 }
 
@@ -883,7 +904,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
     }
     uint32_t m = 0;
     const char *bad = NULL;
-    char badbuf[96];
+    char badbuf[4 * 40 + 64], kb[4 * 40 + 1];
     for (uint32_t k = 0; k < nf; k++) {
       cx_str key, val = {0};
       if (cx_mp_read_str(&v, &key)) {
@@ -916,7 +937,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
           cx_str e;
           if (cx_mp_read_str(&v, &e)) {
             cx_mp_skip(&v);
-            snprintf(badbuf, sizeof badbuf, "%.*s: array values must be strings", (int)(key.n > 40 ? 40 : key.n), key.p);
+            snprintf(badbuf, sizeof badbuf, "%s: array values must be strings", shown(key, 40, kb, sizeof kb));
             bad = badbuf;
             continue;
           }
@@ -927,7 +948,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
         val = (cx_str){scratch.p + st, (uint32_t)(scratch.len - st)};
       } else {
         cx_mp_skip(&v);
-        snprintf(badbuf, sizeof badbuf, "%.*s: unsupported value type", (int)(key.n > 40 ? 40 : key.n), key.p);
+        snprintf(badbuf, sizeof badbuf, "%s: unsupported value type", shown(key, 40, kb, sizeof kb));
         bad = badbuf;
         continue;
       }
@@ -993,17 +1014,6 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
 
 /* ===================================================================== repair, revoke, objection */
 
-/* Copies s into buf with control characters replaced (log lines stay one line). */
-static const char *log_safe(cx_str s, char *buf, size_t cap) {
-  size_t n = s.n < cap - 1 ? s.n : cap - 1;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s.p[i];
-    buf[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-  }
-  buf[n] = 0;
-  return buf;
-}
-
 /*
  * repair | revoke | reinstate | objection {authority, record_id, reason, withdraw?: bool,
  *                                         override?: bool}
@@ -1047,10 +1057,10 @@ static int op_status(cx_exec *x, const cx_req *rq) {
   }
   cx_batch_result res;
   rc = cx_batch_commit(b, &res);
-  char a1[64], a2[160];
+  char a1[4 * 24 + 1], a2[4 * 128 + 1];
   if (rc == CX_ENOTFOUND)
-    return fail(x, rc, "no record %s from authority %s", log_safe(rid, a2, sizeof a2),
-                log_safe(auth, a1, sizeof a1));
+    return fail(x, rc, "no record %s from authority %s", shown(rid, 128, a2, sizeof a2),
+                shown(auth, 24, a1, sizeof a1));
   if (rc == CX_EBADREQ) return fail(x, rc, "%s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
   /* The state as it is now (an event that changed nothing leaves it as it was). */

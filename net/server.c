@@ -146,6 +146,8 @@ struct cx_server {
   cx_txn *txn_pool[CX_TXN_POOL];
   int n_txn_pool;
   cx_auditor *audit;    /* query-audit rings and their flusher (audit.c) */
+  uint64_t auth_failed; /* auths with an unknown token (atomic: every loop adds) */
+  cx_log_budget auth_log;
 };
 
 typedef struct cx_job {
@@ -164,6 +166,15 @@ typedef struct cx_job {
 cx_store *cx__net_store(cx_server *s) { return s->st; }
 const cx_tokens *cx__net_tokens(cx_server *s) { return &s->tokens; }
 const cx_server_opts *cx__net_opts(cx_server *s) { return &s->o; }
+
+void cx__net_auth_failed(cx_server *s, const char *peer) {
+  __atomic_add_fetch(&s->auth_failed, 1, __ATOMIC_RELAXED);
+  uint64_t more;
+  if (!cx__log_budget_take(&s->auth_log, &more)) return;
+  if (!peer || !*peer) peer = "?";
+  if (more) cx_net_log("auth: unknown token from %s (%llu more not logged)", peer, (unsigned long long)more);
+  else cx_net_log("auth: unknown token from %s", peer);
+}
 
 void cx_server_opts_default(cx_server_opts *o) {
   memset(o, 0, sizeof *o);
@@ -1371,7 +1382,10 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
   }
-  msgpack_pack_map(pk, 7);
+  msgpack_pack_map(pk, 8);
+  pk_key(pk, "auth");
+  msgpack_pack_map(pk, 1);
+  pk_key(pk, "failed"); msgpack_pack_uint64(pk, __atomic_load_n(&s->auth_failed, __ATOMIC_RELAXED));
   pk_key(pk, "audit");
   cx_audit_stats as;
   cx__auditor_stats(s->audit, &as);

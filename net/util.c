@@ -140,6 +140,13 @@ static int authorities_parse(cx_str list, cx_str tok, cx_token *e, char *why, si
 /* Parses one non-comment line (its first word tok already read, q after it) into e. */
 static int token_line_parse(cx_str tok, const char *q, const char *le, cx_token *e, char *why,
                             size_t cap) {
+  /* A token is what an operator pastes: printable ASCII. A no-break space or an ideographic
+   * space glued to it, or a stray byte, would make a token nobody can send. */
+  for (uint32_t i = 0; i < tok.n; i++)
+    if ((unsigned char)tok.p[i] < 0x21 || (unsigned char)tok.p[i] > 0x7e) {
+      snprintf(why, cap, "the token holds a byte that is not printable ASCII (byte %u of the token)", i);
+      return CX_EBADREQ;
+    }
   cx_str role = next_word(&q, le);
   int r = role_parse(role);
   /* The role word is not printed: a line with its words swapped would show its token. */
@@ -150,6 +157,11 @@ static int token_line_parse(cx_str tok, const char *q, const char *le, cx_token 
   }
   if (tok.n >= CX_TOKEN_MAX) {
     snprintf(why, cap, "token longer than %u bytes", CX_TOKEN_MAX - 1);
+    return CX_EBADREQ;
+  }
+  if (tok.n < CX_TOKEN_MIN) {
+    snprintf(why, cap, "token shorter than %u bytes (make one with: head -c 24 /dev/urandom | base64)",
+             CX_TOKEN_MIN);
     return CX_EBADREQ;
   }
   memset(e, 0, sizeof *e);
@@ -183,6 +195,12 @@ static int token_line_parse(cx_str tok, const char *q, const char *le, cx_token 
     ne = w.p + w.n;
   }
   if (ns) name_append(e->name, ns, (size_t)(ne - ns));
+  /* The name is the audit log's who: one line of text (a TAB inside it is an oddity too). */
+  cx_text_fault f;
+  if (cx_text_check(e->name, strlen(e->name), CX_TEXT_NAME, &f)) {
+    cx_text_fault_format(&f, "name", why, cap);
+    return CX_EBADREQ;
+  }
   if (r == CX_ROLE_SUBMITTER && !seen) {
     snprintf(why, cap, "submitter tokens need authorities=CODE[,CODE...] (the authorities "
                        "whose records they write)");
@@ -191,46 +209,130 @@ static int token_line_parse(cx_str tok, const char *q, const char *le, cx_token 
   return 0;
 }
 
+/* Token entries in order of token bytes (kind 0) or name (kind 1), equal ones by line. */
+typedef struct tok_ord {
+  const cx_token *e;
+  int line;
+} tok_ord;
+static int key_cmp(int kind, const cx_token *x, const cx_token *y) {
+  if (kind) return strcmp(x->name, y->name);
+  uint32_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->token, y->token, n);
+  return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+static int ord_cmp(int kind, const void *a, const void *b) {
+  const tok_ord *x = a, *y = b;
+  int c = key_cmp(kind, x->e, y->e);
+  return c ? c : x->line - y->line;
+}
+static int ord_token(const void *a, const void *b) { return ord_cmp(0, a, b); }
+static int ord_name(const void *a, const void *b) { return ord_cmp(1, a, b); }
+
+/*
+ * A token listed twice used to be first-wins (the later line's role silently dead), a name
+ * listed twice made the audit log's who ambiguous: both are refused on the later line, found
+ * by sorting (a file may hold many tokens: no n^2 pass); the earliest such line is reported.
+ * Unnamed tokens (who = token#N) may be several. 0, CX_EBADREQ (*bad_line, why), CX_ENOMEM.
+ */
+static int tokens_unique(const cx_tokens *t, const int *lines, int *bad_line, char *why, size_t cap) {
+  if (t->n < 2) return 0;
+  tok_ord *o = cx_malloc(t->n * sizeof *o);
+  if (!o) return CX_ENOMEM;
+  int bad = 0, first = 0, by_name = 0;
+  const cx_token *be = NULL;
+  for (int kind = 0; kind < 2; kind++) {
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < t->n; i++)
+      if (kind == 0 || t->v[i].name[0]) o[m++] = (tok_ord){&t->v[i], lines[i]};
+    qsort(o, m, sizeof *o, kind ? ord_name : ord_token);
+    /* In each run of equal keys (sorted by line), the second entry is the first repeat. */
+    for (uint32_t i = 1; i < m; i++) {
+      if (key_cmp(kind, o[i - 1].e, o[i].e) != 0) continue;
+      if (i >= 2 && key_cmp(kind, o[i - 2].e, o[i].e) == 0) continue;
+      if (!bad || o[i].line < bad) bad = o[i].line, first = o[i - 1].line, by_name = kind, be = o[i].e;
+    }
+  }
+  free(o);
+  if (!bad) return 0;
+  cx_str tok = {be->token, be->len}, name = cx_str_c(be->name);
+  if (!by_name)
+    snprintf(why, cap, "the token of line %d is also on line %d (a token has one role)", bad, first);
+  else if (shows_token(tok, name))
+    snprintf(why, cap, "the name is also on line %d (each token names its holder once)", first);
+  else
+    snprintf(why, cap, "name \"%s\" is also on line %d (each token names its holder once)", be->name, first);
+  *bad_line = bad;
+  return CX_EBADREQ;
+}
+
 int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_line, char *why,
                         size_t cap) {
   cx_tokens t = {0};
   uint32_t tcap = 0;
+  int *lines = NULL; /* line of each entry */
   const char *p = text, *end = text + n;
   char scratch[8];
-  int line = 0, rc = 0;
+  int line = 0, rc = 0, bad = 0;
   if (!why || !cap) {
     why = scratch;
     cap = sizeof scratch;
+  }
+  /* An editor's BOM used to become part of the first token, which then never matched. */
+  if (n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+    snprintf(why, cap, "the file starts with a UTF-8 byte order mark (BOM): save it without one");
+    bad = 1;
+    rc = CX_EBADREQ;
+    goto fail;
   }
   while (p < end) {
     line++;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *le = nl ? nl : end;
-    const char *q = p;
+    const char *q = p, *bol = p;
     p = nl ? nl + 1 : end;
     cx_str tok = next_word(&q, le);
     if (tok.n == 0 || tok.p[0] == '#') continue;
+    /* The line is text: UTF-8, no control character but TAB (and the CR of a CRLF file).
+     * The message gives the byte, never the bytes: they may be the token's. */
+    cx_text_fault f;
+    size_t len = (size_t)(le - bol);
+    if (len && bol[len - 1] == '\r') len--;
+    if (cx_text_check(bol, len, CX_TEXT_FREE, &f)) {
+      cx_text_fault_format(&f, "the line", why, cap);
+      rc = CX_EBADREQ;
+      bad = line;
+      goto fail;
+    }
     if (t.n == tcap) {
       uint32_t nc = tcap ? tcap * 2 : 8;
       cx_token *v = cx_realloc(t.v, nc * sizeof *v);
-      if (!v) {
+      int *lv = cx_realloc(lines, nc * sizeof *lv);
+      if (v) t.v = v;
+      if (lv) lines = lv;
+      if (!v || !lv) {
         rc = CX_ENOMEM;
         snprintf(why, cap, "%s", cx_strerror(rc));
         goto fail;
       }
-      t.v = v;
       tcap = nc;
     }
     if ((rc = token_line_parse(tok, q, le, &t.v[t.n], why, cap))) {
       memset(&t.v[t.n], 0, sizeof t.v[t.n]);
-      if (bad_line) *bad_line = line;
+      bad = line;
       goto fail;
     }
-    t.n++;
+    lines[t.n++] = line;
   }
+  if ((rc = tokens_unique(&t, lines, &bad, why, cap))) {
+    if (rc == CX_ENOMEM) snprintf(why, cap, "%s", cx_strerror(rc));
+    goto fail;
+  }
+  free(lines);
   *out = t;
   return 0;
 fail:
+  if (bad && bad_line) *bad_line = bad;
+  free(lines);
   cx_tokens_free(&t);
   return rc;
 }
@@ -364,6 +466,21 @@ uint64_t cx_hist_quantile(const cx_hist *acc, double q) {
 }
 
 /* ===================================================================== log */
+
+int cx__log_budget_take(cx_log_budget *b, uint64_t *more) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec, was = __atomic_load_n(&b->second, __ATOMIC_RELAXED);
+  /* A new second resets the count; a race between loops lets a line or two more through. */
+  if (was != now && __atomic_compare_exchange_n(&b->second, &was, now, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    __atomic_store_n(&b->used, 0, __ATOMIC_RELAXED);
+  if (__atomic_add_fetch(&b->used, 1, __ATOMIC_RELAXED) > CX_NET_LOG_PER_SECOND) {
+    __atomic_add_fetch(&b->dropped, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
+  *more = __atomic_exchange_n(&b->dropped, 0, __ATOMIC_RELAXED);
+  return 1;
+}
 
 void cx_net_log(const char *fmt, ...) {
   char line[1024];

@@ -37,10 +37,19 @@ static int encode(const cx_audit_entry *e, int64_t now_ms, cx_buf *out) {
   out->n = 0;
   if (cx__buf_add(out, hdr, sizeof hdr)) return CX_ENOMEM;
   for (int i = 0; i < 6; i++) {
-    uint32_t n = f[i]->p ? cut(*f[i], lim[i]) : 0;
+    /* Escaped, not refused, when a field is not text (a file name, a user name, a store
+     * written before strings were checked): the log stays readable by every reader. */
+    int kind = i == 4 ? CX_TEXT_FREE : CX_TEXT_NAME;
+    char esc[CX_AUDIT_DETAIL_MAX + 1];
+    cx_str s = f[i]->p ? *f[i] : (cx_str){"", 0};
+    uint32_t n = cut(s, lim[i]);
+    if (cx_text_check(s.p, s.n, kind, NULL)) {
+      n = (uint32_t)cx_text_escape(s.p, s.n, kind, esc, lim[i] + 1);
+      s.p = esc;
+    }
     unsigned char lb[2];
     cx__wr16(lb, (uint16_t)n);
-    if (cx__buf_add(out, lb, 2) || cx__buf_add(out, f[i]->p, n)) return CX_ENOMEM;
+    if (cx__buf_add(out, lb, 2) || cx__buf_add(out, s.p, n)) return CX_ENOMEM;
   }
   return 0;
 }

@@ -174,26 +174,66 @@ static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int 
 
 #define FAIL(code, msg) do { rc = (code); msg_ = (msg); goto fail; } while (0)
 
+/* A put's or transition's message that names a byte. Per thread, not in the batch: callers
+ * report *why after aborting the batch (fuzz_exec found that use after free). */
+static _Thread_local char text_why[128];
+
+/* 1 when s passes cx_text_check(kind); else text_why names the field and the byte. */
+static int text_ok(const char *field, cx_str s, int kind) {
+  cx_text_fault f;
+  if (!s.n || cx_text_check(s.p, s.n, kind, &f) == 0) return 1;
+  cx_text_fault_format(&f, field, text_why, sizeof text_why);
+  return 0;
+}
+
 int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   const cx_catalog *cat = b->st->catalog;
   int rc;
   const char *msg_ = NULL;
   cx_record r = *in;
   char code[CX_CODE_LEN + 1], acode[CX_CODE_LEN + 1];
-  int is_person = 0;
-  if (cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person))
-    FAIL(CX_EINVALCODE, "entity_code: not a valid USCC or ID number");
-  if (r.entity_kind == CX_KIND_UNSET) r.entity_kind = cx_kind_from_code(code, is_person);
+  int is_person = 0, crc;
+  /* Strings first (docs/data-model.md "Strings"): what is refused here never reaches a
+   * reader. The codes need no check: they are stored normalised, from their alphabet. */
+  static const struct { const char *name; size_t off; int kind; } strs[] = {
+      {"record_id", offsetof(cx_record, record_id), CX_TEXT_NAME},
+      {"entity_name", offsetof(cx_record, entity_name), CX_TEXT_NAME},
+      {"authority_name", offsetof(cx_record, authority_name), CX_TEXT_NAME},
+      {"list_type", offsetof(cx_record, list_type), CX_TEXT_NAME},
+      {"measures", offsetof(cx_record, measures), CX_TEXT_NAME},
+      {"basis", offsetof(cx_record, basis), CX_TEXT_FREE},
+      {"content", offsetof(cx_record, content), CX_TEXT_FREE},
+      {"extra", offsetof(cx_record, extra), CX_TEXT_FREE}, /* TAB and LF: its separators */
+  };
+  for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+    if (!text_ok(strs[i].name, *(const cx_str *)((const char *)in + strs[i].off), strs[i].kind))
+      FAIL(CX_EBADREQ, text_why);
+  if (r.entity_kind == CX_KIND_UNSET) {
+    if ((crc = cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person)))
+      FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
+    r.entity_kind = cx_kind_from_code(code, is_person);
+  }
   if (r.entity_kind >= CX_KIND_COUNT) FAIL(CX_EBADREQ, "entity_kind: out of range");
   int wants_person = r.entity_kind == CX_KIND_CIVIL_SERVANT || r.entity_kind == CX_KIND_PERSON;
-  if (wants_person && !is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
-  if (!wants_person && is_person) FAIL(CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  /* The kind says which standard the code follows: an organisation's code is validated as a
+   * USCC only (an all-digit USCC may also read as an ID number), a person's as an ID number. */
+  crc = wants_person ? cx_idcard_normalize(r.entity_code.p, r.entity_code.n, code)
+                     : cx_uscc_normalize(r.entity_code.p, r.entity_code.n, code);
+  if (crc) {
+    char other[CX_CODE_LEN + 1];
+    int p = 0;
+    if (cx_code_normalize(r.entity_code.p, r.entity_code.n, other, &p) == 0 && p != wants_person)
+      FAIL(CX_EINVALCODE, wants_person ? "entity_code: this entity_kind needs an ID number"
+                                       : "entity_code: this entity_kind needs a USCC");
+    FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
+  }
+  is_person = wants_person;
   if (b->last_araw_n && r.authority_code.n == b->last_araw_n &&
       memcmp(r.authority_code.p, b->last_araw, b->last_araw_n) == 0) {
     memcpy(acode, b->last_acode, sizeof acode);
   } else {
-    if (cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode))
-      FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+    if ((crc = cx_uscc_normalize(r.authority_code.p, r.authority_code.n, acode)))
+      FAIL(CX_EINVALCODE, cx_code_why(crc, 1));
     if (r.authority_code.n <= sizeof b->last_araw) {
       memcpy(b->last_araw, r.authority_code.p, r.authority_code.n);
       b->last_araw_n = r.authority_code.n;
@@ -294,11 +334,15 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   int rc;
   const char *msg_ = NULL;
   char acode[CX_CODE_LEN + 1];
-  if (cx_uscc_normalize(authority_code.p, authority_code.n, acode))
-    FAIL(CX_EINVALCODE, "authority_code: not a valid USCC");
+  /* The code is trimmed by the normaliser, but a door may echo it as given: no control. */
+  if (!text_ok("authority_code", authority_code, CX_TEXT_NAME)) FAIL(CX_EBADREQ, text_why);
+  int crc = cx_uscc_normalize(authority_code.p, authority_code.n, acode);
+  if (crc) FAIL(CX_EINVALCODE, cx_code_why(crc, 1));
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");
   if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
   if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
+  if (!text_ok("record_id", record_id, CX_TEXT_NAME) || !text_ok("reason", reason, CX_TEXT_FREE))
+    FAIL(CX_EBADREQ, text_why);
   if (ev < 0 || ev >= CX_EV_COUNT) FAIL(CX_EBADREQ, "event: unknown lifecycle event");
   if (!reason.n) FAIL(CX_EBADREQ, "reason: required");
   if (reason.n > CX_AUDIT_DETAIL_MAX) FAIL(CX_EBADREQ, "reason: longer than 1024 bytes");

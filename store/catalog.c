@@ -57,22 +57,11 @@ static int code_ok(cx_str s) {
   return 1;
 }
 
-static int utf8_ok(cx_str s) {
-  const unsigned char *p = (const unsigned char *)s.p;
-  uint32_t i = 0;
-  while (i < s.n) {
-    unsigned c = p[i];
-    uint32_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (len == 0 || i + len > s.n || (len == 2 && c < 0xC2)) return 0;
-    for (uint32_t k = 1; k < len; k++)
-      if ((p[i + k] & 0xC0) != 0x80) return 0;
-    if (c < 0x20 && c != '\t') return 0;
-    i += len;
-  }
-  return 1;
-}
+/* Names are shown to every role and copied into answers: UTF-8 without a control character
+ * (shared with regions.c). */
+int cx__utf8_ok(cx_str s) { return cx_text_check(s.p, s.n, CX_TEXT_NAME, NULL) == 0; }
 
-static int name_ok(cx_str s, size_t cap) { return s.n > 0 && s.n < cap && utf8_ok(s); }
+static int name_ok(cx_str s, size_t cap) { return s.n > 0 && s.n < cap && cx__utf8_ok(s); }
 
 static void copy(char *dst, cx_str s) {
   memcpy(dst, s.p, s.n);
@@ -423,6 +412,8 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line) {
   if (!text) n = 0;
   catalog_defaults(out);
+  /* The file itself is stored (data DB), comments included: every line is text. */
+  if (cx_text_lines_check(text, n, bad_line)) return CX_EBADREQ;
   for (int pass = 0; pass < 4; pass++) {
     int line = 0;
     size_t i = 0;
@@ -449,35 +440,6 @@ int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line)
       case CX_EFFECT_REVIEW: out->review[a] |= bit; break;
       default: out->incentive[a] |= bit; break;
       }
-    }
-  }
-  return 0;
-}
-
-/* ===================================================================== regions */
-
-int cx_regions_validate(const char *text, size_t n, int *bad_line) {
-  int line = 0;
-  size_t i = 0;
-  if (!text) n = 0;
-  while (i < n) {
-    size_t e = i;
-    while (e < n && text[e] != '\n') e++;
-    line++;
-    const char *p = text + i;
-    size_t len = e - i;
-    i = e + 1;
-    if (len && p[len - 1] == '\r') len--;
-    if (len == 0 || p[0] == '#') continue;
-    int ok = len > 7 && p[6] == '\t';
-    for (int k = 0; ok && k < 6; k++) ok = p[k] >= '0' && p[k] <= '9';
-    if (ok) {
-      cx_str name = {p + 7, (uint32_t)(len - 7)};
-      ok = name.n > 0 && memchr(name.p, '\t', name.n) == NULL && utf8_ok(name);
-    }
-    if (!ok) {
-      if (bad_line) *bad_line = line;
-      return CX_EBADREQ;
     }
   }
   return 0;

@@ -29,7 +29,7 @@
   X(CX_EEXIST,       -16, "bad_request",  "already exists")                       \
   X(CX_ELENGTH,      -17, "invalid_code", "wrong length")                         \
   X(CX_EALPHABET,    -18, "invalid_code", "character outside the code alphabet")  \
-  X(CX_ECHECKSUM,    -19, "invalid_code", "bad check character")                  \
+  X(CX_ECHECKSUM,    -19, "invalid_code", "bad check character (position 18)")     \
   X(CX_EDATE,        -20, "bad_request",  "bad date")                             \
   X(CX_ENOSTORE,     -21, "internal",     "no store at this path")                \
   X(CX_EROFS,        -22, "read_only",    "store is read-only")                   \
@@ -38,13 +38,17 @@
   X(CX_EPUBLICDAY,   -25, "bad_request",  "the public role sees today only: omit as_of or give today's date (Beijing time)") \
   X(CX_ETIMEOUT,     -26, "timeout",      "the request ran past its time budget")   \
   X(CX_ECANCELED,    -27, "internal",     "the request was cancelled (its client went away)") \
-  X(CX_ENOSPACE,     -28, "no_space",     "no space left: the disk or the store's map is full")
+  X(CX_ENOSPACE,     -28, "no_space",     "no space left: the disk or the store's map is full") \
+  X(CX_EREGAUTH,     -29, "invalid_code", "positions 1-2 are no registration authority and institution type of GB 32100") \
+  X(CX_EREGION,      -30, "invalid_code", "positions 3-8 are not a region code (a province's six digits, or 100000)") \
+  X(CX_EORGCODE,     -31, "invalid_code", "position 17 is not the GB 11714 check digit of the organisation code in positions 9-16") \
+  X(CX_EPROVINCE,    -32, "invalid_code", "positions 1-2 of the ID number are no province")
 
 enum cx_err {
 #define CX__ERR_ENUM(e, v, n, m) e = v,
   CX_ERR_TABLE(CX__ERR_ENUM)
 #undef CX__ERR_ENUM
-  CX_ERR_MIN = -28
+  CX_ERR_MIN = -32
 };
 
 /** Human message for a CX_E* code (static string; "success" for 0). */

@@ -49,11 +49,73 @@ char cx_uscc_check_char(const char code17[17]) {
   return uscc_alpha[(31 - sum % 31) % 31];
 }
 
+/* Position 2 (institution type) admitted after each position 1 (registration authority), from
+ * GB 32100-2015 Annex A as amended (XG1-2016 added A and N), plus 5-4: the 民政 code of
+ * 村民委员会 / 居民委员会 (基层群众性自治组织特别法人), issued since 2017 under the 民法总则 though
+ * the table has no row for it. Y (other authorities) has the one type 1. */
+static const char *uscc_types(char authority) {
+  switch (authority) {
+  case '1': return "1239"; /* 机构编制: 机关, 事业单位, 中央编办直管的群众团体, 其他 */
+  case '2': return "19";   /* 外交: 外国常驻新闻机构, 其他 */
+  case '3': return "123459"; /* 司法行政: 律师执业机构, 公证处, 基层法律服务所, 司法鉴定机构, 仲裁委员会, 其他 */
+  case '4': return "19";   /* 文化: 外国在华文化中心, 其他 */
+  case '5': return "12349"; /* 民政: 社会团体, 民办非企业单位, 基金会, (村/居委会), 其他 */
+  case '6': return "129";  /* 旅游: 外国 / 港澳台旅游部门常驻代表机构, 其他 */
+  case '7': return "129";  /* 宗教: 宗教活动场所, 宗教院校, 其他 */
+  case '8': return "19";   /* 工会: 基层工会, 其他 */
+  case '9': return "123";  /* 工商: 企业, 个体工商户, 农民专业合作社 */
+  case 'A': return "19";   /* 中央军委改革和编制办公室: 军队事业单位, 其他 */
+  case 'N': return "1239"; /* 农业: 组级, 村级, 乡镇级集体经济组织, 其他 */
+  case 'Y': return "1";    /* 其他 */
+  default: return NULL;
+  }
+}
+
+/* The provincial-level codes of GB/T 2260 (the first two digits of a region code). */
+static int is_province(int p) {
+  switch (p) {
+  case 11: case 12: case 13: case 14: case 15:
+  case 21: case 22: case 23:
+  case 31: case 32: case 33: case 34: case 35: case 36: case 37:
+  case 41: case 42: case 43: case 44: case 45: case 46:
+  case 50: case 51: case 52: case 53: case 54:
+  case 61: case 62: case 63: case 64: case 65:
+  case 71: case 81: case 82:
+    return 1;
+  default: return 0;
+  }
+}
+
+/* GB 11714 character value: digits 0-9, letters A-Z 10-35 (the organisation code's alphabet
+ * is wider than the USCC's; inside a USCC only the USCC letters occur). */
+static int org_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'Z') return c - 'A' + 10;
+  return -1;
+}
+
+char cx_orgcode_check_char(const char org8[8]) {
+  static const unsigned char w[8] = {3, 7, 9, 10, 5, 8, 4, 2};
+  unsigned sum = 0;
+  for (int i = 0; i < 8; i++) {
+    int v = org_value(upper(org8[i]));
+    sum += (unsigned)(v < 0 ? 0 : v) * w[i];
+  }
+  unsigned c = 11 - sum % 11; /* 1..11 */
+  return c == 10 ? 'X' : c == 11 ? '0' : (char)('0' + c);
+}
+
+/* Checks an upper-cased 18-byte candidate, position by position from the left. */
 static int uscc_check(const char c[CX_CODE_LEN]) {
   for (int i = 0; i < CX_CODE_LEN; i++)
     if (uscc_value(c[i]) < 0) return CX_EALPHABET;
-  /* Position 1: registration authority 1-9, A (military), N (other), Y (no authority). */
-  if (!((c[0] >= '1' && c[0] <= '9') || c[0] == 'A' || c[0] == 'N' || c[0] == 'Y')) return CX_EALPHABET;
+  const char *types = uscc_types(c[0]);
+  if (!types || !strchr(types, c[1])) return CX_EREGAUTH;
+  for (int i = 2; i < 8; i++)
+    if (c[i] < '0' || c[i] > '9') return CX_EREGION;
+  /* A province's code, or 100000: the state (national registration authorities). */
+  if (!is_province((c[2] - '0') * 10 + (c[3] - '0')) && memcmp(c + 2, "100000", 6) != 0) return CX_EREGION;
+  if (cx_orgcode_check_char(c + 8) != c[16]) return CX_EORGCODE;
   if (cx_uscc_check_char(c) != c[17]) return CX_ECHECKSUM;
   return 0;
 }
@@ -89,11 +151,16 @@ char cx_idcard_check_char(const char id17[17]) {
   return "10X98765432"[sum % 11];
 }
 
-/* Checks an upper-cased 18-byte candidate: 0, CX_EALPHABET, CX_EDATE or CX_ECHECKSUM. */
+/* Checks an upper-cased 18-byte candidate: 0, CX_EALPHABET, CX_EPROVINCE, CX_EDATE or
+ * CX_ECHECKSUM, in that order. */
 static int id_check(const char c[CX_CODE_LEN]) {
   for (int i = 0; i < 17; i++)
     if (c[i] < '0' || c[i] > '9') return CX_EALPHABET;
   if (!((c[17] >= '0' && c[17] <= '9') || c[17] == 'X')) return CX_EALPHABET;
+  /* A province, or 83: the residence permits of Taiwan residents (81 / 82 for Hong Kong and
+   * Macao residents are provinces already). */
+  int p = (c[0] - '0') * 10 + (c[1] - '0');
+  if (!is_province(p) && p != 83) return CX_EPROVINCE;
   int y = (int)digits_value(c + 6, 4), m = (int)digits_value(c + 10, 2), d = (int)digits_value(c + 12, 2);
   if (y < 1800 || !cx__day_valid_ymd(y, m, d)) return CX_EDATE;
   /* Not born in the future (one day of slack for UTC+8). Besides being right, this keeps
@@ -126,15 +193,47 @@ int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *i
   if (!person) {
     int rc = uscc_check(buf);
     if (rc) {
-      /* An ID-shaped string whose check passes but whose birth date is impossible reports
-       * the date; anything else reports the USCC error. */
-      return id_rc == CX_EDATE && cx_idcard_check_char(buf) == buf[17] ? CX_EDATE : rc;
+      /* Neither kind. The error of the kind the string most looks like: an ID number's when
+       * it is ID-shaped and fails only its check character (a mistyped ID number), or fails
+       * its province or birth date with a check character that agrees (an ID number with a
+       * made-up province or date); otherwise the USCC's. */
+      if (id_rc == CX_ECHECKSUM) return CX_ECHECKSUM;
+      if ((id_rc == CX_EPROVINCE || id_rc == CX_EDATE) && cx_idcard_check_char(buf) == buf[17]) return id_rc;
+      return rc;
     }
   }
   memcpy(out, buf, CX_CODE_LEN);
   out[CX_CODE_LEN] = 0;
   if (is_person) *is_person = person;
   return 0;
+}
+
+/* "<field>: <what is wrong, and where>" for each error of the validators above. */
+#define CX__CODE_WHYS(f)                                                                        \
+  {f ": wrong length (a code has 18 characters)",                                               \
+   f ": a character outside the code's alphabet (0-9, A-Y without I O Z S V; ID numbers: digits, X last)", \
+   f ": positions 1-2 are no registration authority and institution type of GB 32100",          \
+   f ": positions 3-8 are not a region code (a province's six digits, or 100000)",              \
+   f ": position 17 is not the GB 11714 check digit of the organisation code in positions 9-16", \
+   f ": bad check character (position 18)",                                                     \
+   f ": positions 1-2 of the ID number are no province",                                        \
+   f ": positions 7-14 of the ID number are no real birth date, or one in the future",          \
+   f ": not a valid code"}
+
+const char *cx_code_why(int rc, int authority) {
+  static const char *const why[2][9] = {CX__CODE_WHYS("entity_code"), CX__CODE_WHYS("authority_code")};
+  const char *const *w = why[authority ? 1 : 0];
+  switch (rc) {
+  case CX_ELENGTH: return w[0];
+  case CX_EALPHABET: return w[1];
+  case CX_EREGAUTH: return w[2];
+  case CX_EREGION: return w[3];
+  case CX_EORGCODE: return w[4];
+  case CX_ECHECKSUM: return w[5];
+  case CX_EPROVINCE: return w[6];
+  case CX_EDATE: return w[7];
+  default: return w[8];
+  }
 }
 
 uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person) {

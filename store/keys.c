@@ -107,12 +107,13 @@ int cx__rec_decode(const void *val, size_t n, cx_record *out) {
   return 0;
 }
 
-void cx__rec_timeliness(const cx_calendar *cal, cx_record *r) {
+int cx__rec_timeliness(const cx_calendar *cal, cx_record *r) {
   if (r->report_date == CX_DAY_NONE) {
     r->report_delay = -1;
     r->on_time = 0;
-  } else {
-    r->report_delay = cx_calendar_workdays(cal, r->decision_date, r->report_date);
-    r->on_time = r->report_delay <= CX_REPORT_DEADLINE_WORKDAYS;
+    return 0;
   }
+  r->report_delay = cx_calendar_workdays(cal, r->decision_date, r->report_date);
+  r->on_time = r->report_delay <= CX_REPORT_DEADLINE_WORKDAYS;
+  return cx_calendar_span_provisional(cal, r->decision_date, r->report_date);
 }

@@ -251,38 +251,6 @@ void cx__store_rtxn_end(cx_store *st, MDB_txn *txn) {
 
 /* ------------------------------------------------------------------ data files */
 
-static int load_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n) {
-  const char *p = text, *end = text + n;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *le = nl ? nl : end;
-    const char *tab = memchr(p, '\t', (size_t)(le - p));
-    if (tab && tab - p == 6 && *p != '#') {
-      uint32_t code = 0;
-      int ok = 1;
-      for (const char *q = p; q < tab; q++) {
-        if (*q < '0' || *q > '9') { ok = 0; break; }
-        code = code * 10 + (uint32_t)(*q - '0');
-      }
-      const char *ns = tab + 1, *ne = le;
-      while (ne > ns && (ne[-1] == '\r' || ne[-1] == ' ' || ne[-1] == '\t')) ne--;
-      if (ok && ne > ns) {
-        unsigned char kb[4];
-        cx__be32(kb, code);
-        MDB_val k = {4, kb}, v = {(size_t)(ne - ns), (void *)ns};
-        int rc = mdb_put(txn, st->dbi[CX_DBI_REGIONS], &k, &v, 0);
-        if (rc) return cx__store_mdb_err(st, rc, "regions put");
-      }
-    }
-    p = le + 1;
-  }
-  return 0;
-}
-
-int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n) {
-  return load_regions(st, txn, text, n);
-}
-
 static int data_put_raw(cx_store *st, MDB_txn *txn, const char *name, const char *text, size_t n) {
   MDB_val k = {strlen(name), (void *)name}, v = {n, (void *)(n ? text : "")};
   int rc = mdb_put(txn, st->dbi[CX_DBI_DATA], &k, &v, 0);
@@ -338,7 +306,9 @@ static int init_store(cx_store *st, MDB_txn *txn) {
   if ((rc = data_put_raw(st, txn, "catalog", cx_data_catalog, cx_data_catalog_len)) ||
       (rc = data_put_raw(st, txn, "calendar", cx_data_calendar, cx_data_calendar_len)) ||
       (rc = data_put_raw(st, txn, "regions", cx_data_regions, cx_data_regions_len)) ||
-      (rc = load_regions(st, txn, cx_data_regions, cx_data_regions_len)))
+      (rc = data_put_raw(st, txn, "regions_history", cx_data_regions_history, cx_data_regions_history_len)) ||
+      (rc = cx__regions_load(st, txn, cx_data_regions, cx_data_regions_len, cx_data_regions_history,
+                             cx_data_regions_history_len)))
     return rc;
   return 0;
 }
@@ -733,16 +703,6 @@ int cx_store_authority_find(cx_txn *t, cx_str code, uint32_t *id) {
   return cx__authority_find(t->st, t->txn, code, id);
 }
 
-int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name) {
-  unsigned char kb[4];
-  cx__be32(kb, code);
-  MDB_val k = {4, kb}, v;
-  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_REGIONS], &k, &v);
-  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "region get");
-  *name = (cx_str){v.mv_data, (uint32_t)v.mv_size};
-  return 0;
-}
-
 int cx_store_data_get(cx_txn *t, const char *name, cx_str *text) {
   MDB_val k = {strlen(name), (void *)name}, v;
   int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_DATA], &k, &v);
@@ -893,7 +853,7 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   if (!mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &s)) in.records = s.ms_entries;
   if (!mdb_stat(txn, st->dbi[CX_DBI_AUTHORITIES], &s)) in.authorities = s.ms_entries / 2;
   if (!mdb_stat(txn, st->dbi[CX_DBI_ROLLUP], &s)) in.rollup_cells = s.ms_entries;
-  if (!mdb_stat(txn, st->dbi[CX_DBI_REGIONS], &s)) in.regions = s.ms_entries;
+  if (cx__regions_count(st, txn, &in.regions, &in.regions_historic)) in.regions = in.regions_historic = 0;
   MDB_envinfo ei;
   MDB_stat es;
   mdb_env_info(st->env, &ei);
@@ -1019,6 +979,22 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
   return err;
 }
 
+/* The regions DB is made from both region tables: after one is replaced (text), reload it with
+ * the stored other one. That one is copied first: the loads write to the txn. */
+static int reload_regions(cx_store *st, MDB_txn *txn, int historic, const char *text, size_t n) {
+  const char *other_name = historic ? "regions" : "regions_history";
+  MDB_val k = {strlen(other_name), (void *)other_name}, v = {0, NULL};
+  int rc = mdb_get(txn, st->dbi[CX_DBI_DATA], &k, &v);
+  if (rc && rc != MDB_NOTFOUND) return cx__store_mdb_err(st, rc, "data get");
+  size_t on = rc ? 0 : v.mv_size;
+  char *other = cx_malloc(on + 1);
+  if (!other) return CX_ENOMEM;
+  if (on) memcpy(other, v.mv_data, on);
+  rc = historic ? cx__regions_load(st, txn, other, on, text, n) : cx__regions_load(st, txn, text, n, other, on);
+  cx_free(other);
+  return rc;
+}
+
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line) {
   return cx_store_data_put_audit(st, name, text, n, bad_line, NULL);
 }
@@ -1026,7 +1002,7 @@ int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n
 int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, size_t n,
                             int *bad_line, const cx_audit_entry *audit) {
   int kind = strcmp(name, "catalog") == 0 ? 0 : strcmp(name, "calendar") == 0 ? 1
-           : strcmp(name, "regions") == 0 ? 2 : -1;
+           : strcmp(name, "regions") == 0 ? 2 : strcmp(name, "regions_history") == 0 ? 3 : -1;
   if (kind < 0) {
     cx__store_setmsg(st, "unknown data file %s", name);
     return CX_EBADREQ;
@@ -1040,8 +1016,10 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
   } else if (kind == 1) {
     if (!(cal = cx_malloc(sizeof *cal))) return CX_ENOMEM;
     rc = cx_calendar_parse(text, n, cal, &bad);
-  } else {
+  } else if (kind == 2) {
     rc = cx_regions_validate(text, n, &bad);
+  } else {
+    rc = cx_regions_history_validate(text, n, &bad);
   }
   if (rc) {
     if (bad_line) *bad_line = bad;
@@ -1067,10 +1045,7 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     if (!err && kind == 1) err = recompute_timeliness(st, txn, cal);
     if (!err && kind == 1) err = cx__rollup_rebuild_all(st, txn);
     if (!err && kind == 1) err = cx__facts_rebuild_all(st, txn); /* report_delay, on_time */
-    if (!err && kind == 2) {
-      if ((rc = mdb_drop(txn, st->dbi[CX_DBI_REGIONS], 0))) err = cx__store_mdb_err(st, rc, "regions drop");
-      else err = load_regions(st, txn, text, n);
-    }
+    if (!err && kind >= 2) err = reload_regions(st, txn, kind == 3, text, n);
     if (!err) err = cx__store_wtxn_end(st, txn, 1);
     else cx__store_wtxn_end(st, txn, 0);
     if (err) st->catalog = old_cat;

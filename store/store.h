@@ -12,8 +12,9 @@
  *   authorities  'c' + authority code -> id (u32) ; 'i' + id BE -> code NUL name
  *   names        normalised name + 0x00 + entity code -> (empty)
  *   rollup       cube id (u8) + month (u16 BE) + cube dims (u32 BE each) -> cx_rollup_cell
- *   regions      region code (u32 BE) -> UTF-8 name
- *   data         "catalog" | "calendar" | "regions" -> the operator's text file as loaded
+ *   regions      region code (u32 BE) -> UTF-8 name; 'H' + code (u32 BE) -> first year, last
+ *                year (u16 BE each), name: the historic table (see cx_store_region_get)
+ *   data         "catalog" | "calendar" | "regions" | "regions_history" -> the text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
  *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
@@ -53,6 +54,64 @@ typedef struct cx_str {
 #define CX_STR(lit) ((cx_str){(lit), (uint32_t)(sizeof(lit) - 1)})
 static inline cx_str cx_str_c(const char *s) { return (cx_str){s, s ? (uint32_t)strlen(s) : 0}; }
 static inline int cx_str_eq(cx_str a, cx_str b) { return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0); }
+
+/* ===================================================================== text (utf8.c) */
+/*
+ * What strings may enter the store (docs/data-model.md "Strings"): valid UTF-8 — shortest
+ * form, no surrogates, nothing past U+10FFFF — holding no control character (U+0000..U+001F,
+ * U+007F..U+009F) except, in free text (content, basis, lifecycle reasons), TAB and LF.
+ * cx_batch_put, cx_batch_transition and the data-file parsers refuse anything else; audit
+ * entries are escaped instead (an audit line is never the reason a write fails).
+ * Everything here is pure and thread-safe; nothing reads past n.
+ */
+
+/**
+ * Decodes one UTF-8 character at p[0..n) (incremental: call again at p + the returned length).
+ * Returns its length (1..4) and *cp; CX_EAGAIN when p[0..n) is a valid but unfinished start of
+ * a character (n == 0 too); CX_EBADREQ when the bytes cannot be UTF-8: a continuation or
+ * C0/C1/F5..FF lead byte, a bad continuation, an overlong form, a surrogate, past U+10FFFF
+ * (refused at the first byte that cannot continue). *cp is set only when a length is returned.
+ */
+long cx_utf8_decode(const char *p, size_t n, uint32_t *cp);
+/** 1 for a control character: U+0000..U+001F, U+007F..U+009F (Unicode category Cc). */
+int cx_text_is_control(uint32_t cp);
+
+typedef enum cx_text_kind {
+  CX_TEXT_NAME, /* identifiers and names: no control character at all */
+  CX_TEXT_FREE, /* free text: TAB and LF allowed, no other control character */
+  CX_TEXT_UTF8, /* anything but NUL (what a C string and a JSON string both carry) */
+} cx_text_kind;
+
+/** Where a string failed cx_text_check. */
+typedef struct cx_text_fault {
+  uint32_t at;  /* byte offset (0-based) of the first bad character */
+  int32_t cp;   /* the refused control character's code point; -1: not UTF-8 there */
+} cx_text_fault;
+
+/**
+ * Checks p[0..n) against kind (cx_text_kind). 0, or CX_EBADREQ and *f (f may be NULL) at the
+ * first bad character. A character cut by the end of the string is invalid UTF-8.
+ */
+int cx_text_check(const char *p, size_t n, int kind, cx_text_fault *f);
+/**
+ * Writes "field: invalid UTF-8 at byte 5" or "field: control character U+0000 at byte 3" into
+ * buf (snprintf rules); returns the length snprintf gave.
+ */
+int cx_text_fault_format(const cx_text_fault *f, const char *field, char *buf, size_t cap);
+/**
+ * Checks a data file line by line (LF-separated; one CR before the LF allowed): each line is
+ * valid UTF-8 with no control character but TAB. 0, or CX_EBADREQ with *bad_line (1-based).
+ */
+int cx_text_lines_check(const char *text, size_t n, int *bad_line);
+/**
+ * Copies p[0..n) into out (cap bytes, always NUL-terminated when cap > 0) with what
+ * cx_text_check(kind) refuses escaped: a byte that is not UTF-8 as \xNN (lower-case hex), TAB,
+ * LF and CR as \t \n \r, other C0 controls and DEL as \xNN, C1 controls as \u0080..\u009f.
+ * The result passes cx_text_check(kind). A backslash is kept as is (the escapes are for
+ * showing, not a reversible encoding). Stops before a character or an escape that would not
+ * fit; returns the length written. 4 * n + 1 bytes always suffice.
+ */
+size_t cx_text_escape(const char *p, size_t n, int kind, char *out, size_t cap);
 
 /* ===================================================================== enums */
 /* Each enum has a wire-name table (DESIGN §5a); *_parse returns 0 and the value, or CX_EBADREQ. */
@@ -155,29 +214,54 @@ int cx_day_weekday(cx_day day);
 
 /**
  * Validates and normalises a unified social credit code (GB 32100-2015): trims ASCII
- * whitespace, upper-cases, then checks length (CX_ELENGTH), alphabet 0-9A-Y without I O Z S V
- * (CX_EALPHABET) and the check character (CX_ECHECKSUM). On success writes the 18 characters
- * and a NUL to out. out is untouched on failure.
+ * whitespace, upper-cases, then checks, in this order:
+ *   length 18 (CX_ELENGTH); the alphabet 0-9A-Y without I O Z S V (CX_EALPHABET);
+ *   positions 1-2, registration authority and institution type, a pair of the standard's
+ *   Annex A table (CX_EREGAUTH; see docs/data-model.md for the table);
+ *   positions 3-8, the registering authority's region: six digits whose first two are a
+ *   provincial-level code (11..65, 71, 81, 82), or 100000 for the state (CX_EREGION; the full
+ *   code is not looked up: registration codes outlive regions, see cx_store_region_get);
+ *   positions 9-17, the organisation code (GB 11714): position 17 is its check digit over
+ *   positions 9-16 (CX_EORGCODE; cx_orgcode_check_char);
+ *   position 18, the check character (CX_ECHECKSUM).
+ * On success writes the 18 characters and a NUL to out. out is untouched on failure.
  */
 int cx_uscc_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 /** The check character for the first 17 characters of a USCC (which must be in the alphabet). */
 char cx_uscc_check_char(const char code17[17]);
+/**
+ * The GB 11714 check digit of an organisation code's first 8 characters (digits and A-Z,
+ * values 0..35): weights 3,7,9,10,5,8,4,2; C9 = 11 - sum mod 11, 10 is 'X' and 11 is '0'.
+ * Inside a USCC the organisation code is positions 9-17: code[16] == cx_orgcode_check_char(code + 8).
+ */
+char cx_orgcode_check_char(const char org8[8]);
 /** Region code (GB/T 2260, positions 3-8) of a normalised USCC, as an integer (e.g. 350100). */
 uint32_t cx_uscc_region(const char code[CX_CODE_LEN]);
 
 /**
- * Validates and normalises a resident identity number (GB 11643, 18 characters; last may be
- * 'x' or 'X'): trims, upper-cases, checks length (CX_ELENGTH), digits (CX_EALPHABET), a real
- * birth date (CX_EDATE when not) and the ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
+ * Validates and normalises a resident identity number (GB 11643-1999, 18 characters; the last
+ * may be 'x' or 'X'): trims, upper-cases, checks the length (CX_ELENGTH), digits (CX_EALPHABET),
+ * positions 1-2 a province (11..65, 71, 81, 82, or 83 of Taiwan residents' residence permits;
+ * CX_EPROVINCE), positions 7-14 a real birth date, not in the future (CX_EDATE), and the
+ * ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
  */
 int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 char cx_idcard_check_char(const char id17[17]);
 
 /**
- * Normalises either kind of code: a string of 18 digits (or 17 digits + X) whose check passes as
- * an ID number is an ID number; anything else is validated as a USCC. Sets *is_person.
+ * Normalises either kind of code, when the kind is not known: a string that passes every
+ * check of cx_idcard_normalize is an ID number; anything else is validated as a USCC. Sets
+ * *is_person. On failure the error is the ID number's when the string is ID-shaped and fails
+ * only the check character, or fails the province or birth date with a matching check
+ * character; otherwise the USCC's. Where the kind is known (an organisation's record), use
+ * the validator of that kind: an all-digit USCC can pass as an ID number (cx_batch_put does).
  */
 int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *is_person);
+/**
+ * "<field>: <reason, with the positions>" (static) for an error rc of the validators above;
+ * field "authority_code" when authority is non-zero, else "entity_code".
+ */
+const char *cx_code_why(int rc, int authority);
 /** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8). */
 uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
 /**
@@ -200,25 +284,63 @@ size_t cx_name_normalize(const char *s, size_t n, char *out, size_t cap);
 /* ===================================================================== calendar */
 
 /**
- * Working-day calendar, 2000-01-01 .. 2059-12-31: weekends are rest days unless the file makes
- * them working days (调休); listed holidays are rest days.
+ * Working-day calendar, 1990-01-01 .. 2099-12-31. A day is a rest day when it is a Saturday or
+ * a Sunday, a statutory holiday, or listed as `holiday`; a day listed as `workday` (调休) is a
+ * working day; every other day is a working day.
  *
- * File format (UTF-8 text, one entry per line, '#' comments):
- *   2025-01-01  holiday   元旦
- *   2025-01-26  workday   春节调休
+ * Statutory holidays (法定节假日) are computed for every year by the edition of the
+ * 全国年节及纪念日放假办法 in force on the day (cx_calendar_statutory):
+ *   to 1999-09-17      1949 edition, 7 days: 元旦 01-01; 春节 正月初一..初三; 劳动节 05-01;
+ *                      国庆 10-01, 10-02
+ *   1999-09-18 ..      国务院令第270号 (in force when published), 10 days: 元旦; 春节 初一..初三;
+ *                      劳动节 05-01..03; 国庆 10-01..03 (the week-long breaks came from 调休)
+ *   2008-01-01 ..      国务院令第513号, 11 days: 元旦; 春节 除夕, 初一, 初二; 清明; 劳动节 05-01;
+ *                      端午 五月初五; 中秋 八月十五; 国庆 10-01..03
+ *   2014-01-01 ..      国务院令第644号, 11 days: as 2008, 春节 初一..初三 instead of 除夕..初二
+ *   2025-01-01 ..      国务院令第795号, 13 days: 元旦; 春节 除夕..初三; 清明; 劳动节 05-01, 05-02;
+ *                      端午; 中秋; 国庆 10-01..03
+ * 除夕 is the day before 正月初一 (the 29th or the 30th of 腊月); 清明 is the day of the solar
+ * term. A statutory holiday on a weekend stays a rest day; its 补休 and every 调休 come from the
+ * State Council's yearly notice (国务院办公厅关于<year>年部分节假日安排的通知), which the file holds.
+ *
+ * File format (UTF-8 text, one entry per line, '#' comments, fields separated by spaces or tabs):
+ *   published 2007 2026         the years whose notice the file holds (first last, or one year;
+ *                               several lines add up)
+ *   2025-01-01  holiday  元旦     a rest day (the name is free text)
+ *   2025-01-26  workday  春节调休上班   a working day
+ * A file without a `published` line (the format before it) publishes the years it lists.
+ *
+ * Provisional: a year without a published notice still has its statutory holidays, observed on
+ * the day itself, without 补休 or 调休 — the notice will move days. Every count that touches
+ * such a day is provisional (cx_calendar_span_provisional): the days of unpublished years, days
+ * outside the range, and 12-25..12-31 of a published year whose next year is not published
+ * (a notice may reach back into December: the 2019 notice made Saturday 2018-12-29 a working day).
+ *
+ * Memory: 166 KB per calendar (a u32 prefix count and a bit per day, a bit per year).
+ * Caveats: a parsed calendar is read-only; any number of threads may read it.
  */
-#define CX_CAL_FIRST_YEAR 2000
-#define CX_CAL_DAYS 21915 /* 2000-01-01 .. 2059-12-31 */
+#define CX_CAL_FIRST_YEAR 1990
+#define CX_CAL_LAST_YEAR 2099
+#define CX_CAL_YEARS (CX_CAL_LAST_YEAR - CX_CAL_FIRST_YEAR + 1)
+#define CX_CAL_DAYS 40177 /* 1990-01-01 .. 2099-12-31 */
+#define CX_CAL_STATUTORY_MAX 13 /* statutory holidays in one year, at most */
+#define CX_CAL_LATE_DECEMBER 25 /* from 12-25 a day also waits for the next year's notice */
 typedef struct cx_calendar {
-  cx_day first;                       /* day number of 2000-01-01 */
-  uint8_t work[(CX_CAL_DAYS + 7) / 8];/* bit set = working day */
-  uint32_t prefix[CX_CAL_DAYS + 1];   /* prefix[i] = working days in [first, first+i) */
+  cx_day first;                          /* day number of 1990-01-01 */
+  uint8_t work[(CX_CAL_DAYS + 7) / 8];   /* bit set = working day */
+  uint8_t published[(CX_CAL_YEARS + 7) / 8]; /* bit y - CX_CAL_FIRST_YEAR: the file holds y's notice */
+  uint32_t prefix[CX_CAL_DAYS + 1];      /* prefix[i] = working days in [first, first+i) */
 } cx_calendar;
 
 /**
- * Parses a calendar file (fields separated by spaces or tabs; the name is free text). A bad
- * date, a date outside 2000..2059, a kind other than holiday/workday, or the same day listed
- * both ways: CX_EBADREQ and *bad_line (1-based). An empty file gives weekends only.
+ * Parses a calendar file into out (caller-allocated; untouched on failure). CX_EBADREQ and
+ * *bad_line (1-based) for: a bad date or one outside 1990..2099; a kind other than
+ * holiday/workday; the same day listed both ways; a statutory holiday listed as workday (the
+ * law makes it a rest day); a `published` line that is not one or two years of 1990..2099 in
+ * order; when the file has a `published` line, a day outside the published years (other than
+ * the last days of December before a published year, which its notice may set); a line that
+ * fails cx_text_lines_check (comments too: the file is stored). An empty file gives weekends
+ * and statutory holidays, every year provisional. Uses 16 KB of stack.
  */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
@@ -227,6 +349,34 @@ int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
  * (0 when b <= a). Days outside the calendar range count by weekday alone.
  */
 int32_t cx_calendar_workdays(const cx_calendar *cal, cx_day a, cx_day b);
+/** 1 when the file holds the State Council's notice for year (a published year), else 0. */
+int cx_calendar_published(const cx_calendar *cal, int year);
+/**
+ * 1 when day d's status may still change with a notice the file does not hold (see
+ * "Provisional" above): d outside 1990..2099, in an unpublished year, or in 12-25..12-31 of a
+ * year whose next year is unpublished. 0 otherwise.
+ */
+int cx_calendar_provisional(const cx_calendar *cal, cx_day d);
+/**
+ * 1 when cx_calendar_workdays(cal, a, b) is provisional: some day in (a, b] is (0 when
+ * b <= a). A report delay or an on-time flag computed over such a span is provisional.
+ */
+int cx_calendar_span_provisional(const cx_calendar *cal, cx_day a, cx_day b);
+/**
+ * The statutory holidays of a Gregorian year (1971..2099) by the editions above, ascending,
+ * each day once (中秋 fell on 10-01 in 2020: 10 days that year). Writes *n days to out; CX_EDATE
+ * for a year outside the range (out untouched). Pure.
+ */
+int cx_calendar_statutory(int year, cx_day out[CX_CAL_STATUTORY_MAX], int *n);
+/**
+ * Day d of lunar month m (1..12; leap: the 闰月 that follows month m) of lunar year y (the year
+ * whose 正月初一 falls in Gregorian year y), from the table of lunar months in calendar.c
+ * (1900..2100). CX_EDATE when y is outside the table, the month has no such day, leap is set
+ * and y has no 闰 m, or the day is before 1971. 春节 = cx_day_from_lunar(y, 1, 1, 0).
+ */
+int cx_day_from_lunar(int y, int m, int d, int leap, cx_day *out);
+/** The day of the 清明 solar term of year y (1971..2099: April 4 or 5, Beijing time). CX_EDATE. */
+int cx_day_qingming(int y, cx_day *out);
 
 /** Reporting deadline: a record is on time when reported within this many working days. */
 #define CX_REPORT_DEADLINE_WORKDAYS 7
@@ -335,8 +485,9 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
  * default; person_public defaults to blacklist.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
- * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field, more than the CX_MAX_* counts,
- * wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
+ * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field or failing
+ * cx_text_check(CX_TEXT_NAME), any line failing cx_text_lines_check, more than the CX_MAX_*
+ * counts, wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
@@ -353,14 +504,31 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
 /* ===================================================================== regions */
 
 /**
- * Region table (GB/T 2260): one "code<TAB>name" per line, 6-digit codes; provinces end in 0000,
- * cities in 00. See data/regions.tsv and docs/data-model.md for its source.
+ * Region tables (GB/T 2260 codes; the shipped ones and their source: data/README.md).
+ *
+ * The current table (data file "regions", data/regions.tsv): one "code<TAB>name" per line,
+ * 6-digit codes (provinces end in 0000, prefecture level in 00), ascending: a code out of order
+ * or repeated is a bad line, as is a name that is empty, over 255 bytes, or fails
+ * cx_text_check(CX_TEXT_NAME); every line, comments too, passes cx_text_lines_check.
+ *
+ * The historic table (data file "regions_history", data/regions_history.tsv): codes no longer
+ * in use, one "code<TAB>name<TAB>first<TAB>last" per line: the code had that name from the
+ * table of 31 December of year `first` until it went out of use in year `last`
+ * (1949 <= first < last <= 2100). Codes ascending; a code may have several lines (renamed,
+ * or dropped and reinstated), in year order and apart (first >= the previous line's last).
+ *
+ * '#' starts a comment line; empty lines and "\r\n" endings are allowed in both. Each
+ * validator returns 0, or CX_EBADREQ with *bad_line (1-based) the first bad line.
  */
 int cx_regions_validate(const char *text, size_t n, int *bad_line);
+int cx_regions_history_validate(const char *text, size_t n, int *bad_line);
+/** 1 when the first entry of text has three fields or more: a historic table, not a current one. */
+int cx_regions_is_history(const char *text, size_t n);
 
 /* Embedded copies of the project's data files (generated at build time from data/). */
-extern const char cx_data_regions[], cx_data_catalog[], cx_data_calendar[];
-extern const size_t cx_data_regions_len, cx_data_catalog_len, cx_data_calendar_len;
+extern const char cx_data_regions[], cx_data_regions_history[], cx_data_catalog[], cx_data_calendar[];
+extern const size_t cx_data_regions_len, cx_data_regions_history_len, cx_data_catalog_len,
+    cx_data_calendar_len;
 
 /* ===================================================================== records */
 
@@ -595,7 +763,8 @@ const cx_catalog *cx_store_catalog(const cx_store *st);
 
 typedef struct cx_store_info {
   uint32_t schema_version;
-  uint64_t entities, records, authorities, rollup_cells, regions;
+  uint64_t entities, records, authorities, rollup_cells;
+  uint64_t regions, regions_historic; /* entries of the current and the historic region table */
   uint64_t map_size, map_used, page_size;
   uint32_t max_readers;
   uint32_t readers_used; /* reader slots held now: live and reset txns of every process, and
@@ -703,7 +872,19 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
 int cx_store_authority_get(cx_txn *t, uint32_t id, cx_str *code, cx_str *name);
 /** Authority id of a code. CX_ENOTFOUND. */
 int cx_store_authority_find(cx_txn *t, cx_str code, uint32_t *id);
-/** Region name of a GB/T 2260 code (province: 350000, city: 350100, county: 350102). */
+/** A region of cx_store_region_get. name points into the map (valid until the txn ends). */
+typedef struct cx_region {
+  cx_str name;
+  uint16_t first_year, last_year; /* 0, 0: a current code; else historic: in use from first_year
+                                     until last_year (see the historic table above) */
+} cx_region;
+/**
+ * The region of a GB/T 2260 code (province: 350000, city: 350100, county: 350102): from the
+ * current table, or, when it has no such code, from the historic one (last_year != 0), under
+ * the newest name the code had. CX_ENOTFOUND when neither has it.
+ */
+int cx_store_region_get(cx_txn *t, uint32_t code, cx_region *out);
+/** cx_store_region_get's name alone: a historic code's name is returned like a current one. */
 int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name);
 
 /**
@@ -724,7 +905,7 @@ typedef int (*cx_rollup_fn)(void *ctx, uint32_t month, const uint32_t *dims,
 int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
                          cx_rollup_fn fn, void *ctx);
 
-/** The stored text of a data file ("catalog", "calendar", "regions"). */
+/** The stored text of a data file ("catalog", "calendar", "regions", "regions_history"). */
 int cx_store_data_get(cx_txn *t, const char *name, cx_str *text);
 
 /* ---- writes ---- */
@@ -793,7 +974,11 @@ int cx_batch_set_actor(cx_batch *b, const cx_batch_actor *a);
 /** Starts a batch (buffers in memory; nothing is written until commit). */
 int cx_batch_begin(cx_store *st, cx_batch **out);
 /**
- * Validates r against the codes, the catalogue and the dates, and buffers a copy.
+ * Validates r against the codes, the catalogue and the dates, and buffers a copy. Every string
+ * is checked first (cx_text_check: content, basis and extra CX_TEXT_FREE, record_id,
+ * entity_name, authority_name, list_type and measures CX_TEXT_NAME): *why then says "record_id: invalid
+ * UTF-8 at byte 5" from a per-thread buffer (valid until this thread's next cx_batch_put or
+ * cx_batch_transition, cx_batch_abort included); other whys are static.
  * Upsert by (authority_code, record_id): a second record with the same key replaces the first.
  * The entity (code, name, kind) is upserted from the record. A record with no tier
  * (severity CX_SEV_UNSET) gets cx_catalog_tier(). On error returns CX_EBADREQ /
@@ -812,7 +997,9 @@ int cx_batch_put(cx_batch *b, const cx_record *r, const char **why);
  * period (cx_catalog_repair_from; minor records excepted) without override; CX_ENOTFOUND when
  * the record does not exist. Each applied transition writes one audit entry
  * (op = the event name, target "authority/record_id", detail "old -> new: reason").
- * Put-time errors: CX_EINVALCODE, CX_EBADREQ, CX_EFORBIDDEN (outside the actor's authorities).
+ * Put-time errors: CX_EINVALCODE, CX_EBADREQ (also for a record_id or a reason that fails
+ * cx_text_check: CX_TEXT_NAME, CX_TEXT_FREE; *why as for cx_batch_put), CX_EFORBIDDEN (outside
+ * the actor's authorities).
  */
 int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, int ev,
                         int override, cx_str reason, const char **why);
@@ -836,9 +1023,9 @@ int cx_batch_commit(cx_batch *b, cx_batch_result *res);
 void cx_batch_abort(cx_batch *b);
 
 /**
- * Replaces a data file ("catalog", "calendar", "regions") after validating it, and rebuilds
- * what depends on it (summaries for the catalogue, rollups for the calendar) in the same txn.
- * CX_EBADREQ + *bad_line.
+ * Replaces a data file ("catalog", "calendar", "regions", "regions_history") after validating
+ * it, and rebuilds what depends on it (summaries for the catalogue, rollups for the calendar,
+ * the regions DB from both region tables) in the same txn. CX_EBADREQ + *bad_line.
  */
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line);
 

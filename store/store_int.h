@@ -246,8 +246,11 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
     return CX_ECORRUPT;
   return 0;
 }
-/** Sets r->report_delay and r->on_time from the calendar. */
-void cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
+/**
+ * Sets r->report_delay and r->on_time from the calendar. Returns 1 when they are provisional
+ * (the span touches a year without a published notice: cx_calendar_span_provisional), else 0.
+ */
+int cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
 void cx__cell_decode(const void *v, cx_rollup_cell *c);
@@ -353,7 +356,18 @@ int cx__store_grow(cx_store *st);
 int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn);
 /** Rebuilds every summary from the records (after a catalogue change). */
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today);
-int cx__store_parse_regions(cx_store *st, MDB_txn *txn, const char *text, size_t n);
+
+/* ---- regions (regions.c) ----
+ * regions DB: current entries key code (u32 BE, 4 B) -> name; historic entries key 'H' + code
+ * (u32 BE, 5 B: all after the current ones) -> first year (u16 BE), last year (u16 BE), name. */
+#define CX_REGION_HIST_TAG 'H'
+/** Empties the regions DB and loads both tables (validated texts; either may be empty). */
+int cx__regions_load(cx_store *st, MDB_txn *txn, const char *cur, size_t cur_n, const char *hist,
+                     size_t hist_n);
+/** Entries of the regions DB: current and historic. */
+int cx__regions_count(cx_store *st, MDB_txn *txn, uint64_t *current, uint64_t *historic);
+/** Well-formed UTF-8, no control characters but tab (catalog.c). */
+int cx__utf8_ok(cx_str s);
 
 /* ---- audit log (audit.c) ----
  * Audit value, version 1 (key: seq u64 BE, 1, 2, 3 ...; append-only):

@@ -328,7 +328,16 @@ void cxb_random_uscc(cxb_rng *r, char out[18]) {
   static const char *regions[] = {"110105", "310115", "350100", "350102", "440305", "510107"};
   memcpy(out, "91", 2);
   memcpy(out + 2, regions[cxb_rng_below(r, sizeof regions / sizeof *regions)], 6);
-  for (int i = 8; i < 17; i++) out[i] = uscc_alpha[cxb_rng_below(r, 31)];
+  for (int i = 8; i < 16; i++) out[i] = uscc_alpha[cxb_rng_below(r, 31)];
+  /* position 17: the organisation code's GB 11714 check digit (letters count 10..35) */
+  static const int org_w[8] = {3, 7, 9, 10, 5, 8, 4, 2};
+  int osum = 0;
+  for (int i = 0; i < 8; i++) {
+    char c = out[8 + i];
+    osum += (c <= '9' ? c - '0' : c - 'A' + 10) * org_w[i];
+  }
+  int ock = 11 - osum % 11;
+  out[16] = ock == 10 ? 'X' : ock == 11 ? '0' : (char)('0' + ock);
   int sum = 0;
   for (int i = 0; i < 17; i++) sum += (int)(strchr(uscc_alpha, out[i]) - uscc_alpha) * uscc_w[i];
   out[17] = uscc_alpha[(31 - sum % 31) % 31];

@@ -27,7 +27,8 @@
 /* A valid USCC: "91" + region 350100 + 9-character organisation code from n + check. */
 static inline void e2e_code(const char *prefix2, unsigned n, char out[CX_CODE_LEN + 1]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "%.2s350100%09u", prefix2, n % 1000000000u);
+  snprintf(c17, sizeof c17, "%.2s350100%08u0", prefix2, n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(out, c17, 17);
   out[17] = cx_uscc_check_char(c17);
   out[18] = 0;

@@ -3,7 +3,8 @@
  * store/calendar.c, the regions validator). Byte 0 picks the parser; the rest is the file.
  * Invariants: return 0 or CX_EBADREQ; on error bad_line is within 1..lines+1; on success the
  * catalogue's counts are within their CX_MAX_* bounds with NUL-terminated codes that look up to
- * themselves, and the calendar's prefix sums are monotone and agree with is_workday.
+ * themselves, and the calendar's prefix sums are monotone and agree with is_workday, its
+ * statutory holidays are rest days and a span is provisional when one of its days is.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -85,12 +86,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(cx_calendar_workdays(&cal, cal.first, cal.first + CX_CAL_DAYS - 1) ==
           (int32_t)(cal.prefix[CX_CAL_DAYS] - cal.prefix[1]));
     CHECK(cx_calendar_workdays(&cal, cal.first + 10, cal.first + 3) == 0);
+    /* No file makes a statutory holiday a working day. */
+    for (int y = CX_CAL_FIRST_YEAR; y <= CX_CAL_LAST_YEAR; y++) {
+      cx_day s[CX_CAL_STATUTORY_MAX];
+      int k = 0;
+      CHECK(cx_calendar_statutory(y, s, &k) == 0 && k >= 7 && k <= CX_CAL_STATUTORY_MAX);
+      for (int i = 0; i < k; i++) CHECK(!cx_calendar_is_workday(&cal, s[i]));
+    }
+    /* A span is provisional exactly when one of its days is. */
+    for (uint32_t a = cal.first - 3; a < cal.first + CX_CAL_DAYS; a += 97) {
+      int any = 0;
+      for (cx_day d = a + 1; d <= a + 40; d++) any |= cx_calendar_provisional(&cal, d);
+      CHECK(cx_calendar_span_provisional(&cal, a, a + 40) == any);
+    }
     break;
   }
   default: {
     int rc = cx_regions_validate(text, n, &bad);
     CHECK(rc == 0 || rc == CX_EBADREQ);
     if (rc) CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+    bad = 0;
+    rc = cx_regions_history_validate(text, n, &bad);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    if (rc) CHECK(bad >= 1 && (size_t)bad <= lines + 1);
+    (void)cx_regions_is_history(text, n);
     break;
   }
   }

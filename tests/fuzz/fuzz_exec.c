@@ -33,7 +33,8 @@ static int g_verbose, g_skip_amounts;
 
 static void make_code(const char *prefix8, unsigned n, char out[CX_CODE_LEN + 1]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "%.8s%09u", prefix8, n % 1000000000u);
+  snprintf(c17, sizeof c17, "%.8s%08u0", prefix8, n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(out, c17, 17);
   out[17] = cx_uscc_check_char(c17);
   out[18] = 0;

@@ -296,7 +296,8 @@ Test(req, op_role_table) {
 /* ---- tokens ---- */
 
 Test(tokens, parses_lines_and_finds_tokens) {
-  const char *t = "# comment\n\nsecret-a approval 审批系统\n  tok2\tadmin  ops team \nx analyst\n";
+  const char *t = "# comment\n\nsecret-a-0123456789 approval 审批系统\n  tok2-0123456789abcdef\tadmin  ops team \n"
+                  "x-0123456789abcdef analyst\n";
   cx_tokens tk;
   int bad = 0;
   cr_assert_eq(cx_tokens_parse(t, strlen(t), &tk, &bad), 0);
@@ -304,13 +305,13 @@ Test(tokens, parses_lines_and_finds_tokens) {
   cr_assert_str_eq(tk.v[0].name, "审批系统");
   cr_assert_str_eq(tk.v[1].name, "ops team");
   cr_assert_eq(tk.v[1].role, 4);
-  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok2")), 1);
-  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok")), CX_ENOTFOUND);
-  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok22")), CX_ENOTFOUND);
+  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok2-0123456789abcdef")), 1);
+  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok2-0123456789abcde")), CX_ENOTFOUND);
+  cr_assert_eq(cx_tokens_find(&tk, CX_STR("tok2-0123456789abcdeff")), CX_ENOTFOUND);
   cr_assert_eq(cx_tokens_find(&tk, CX_STR("")), CX_ENOTFOUND);
-  cr_assert_eq(cx_tokens_find(&tk, CX_STR("x")), 2);
+  cr_assert_eq(cx_tokens_find(&tk, CX_STR("x-0123456789abcdef")), 2);
   cx_tokens_free(&tk);
-  const char *b = "ok admin\nbad superuser\n";
+  const char *b = "ok-0123456789abcdef admin\nbad-0123456789abcdef superuser\n";
   cr_assert_eq(cx_tokens_parse(b, strlen(b), &tk, &bad), CX_EBADREQ);
   cr_assert_eq(bad, 2);
 }
@@ -320,7 +321,7 @@ Test(tokens, refuses_a_file_readable_by_others) {
   cx_test_tmpdir(dir, sizeof dir);
   snprintf(path, sizeof path, "%s/tokens", dir);
   FILE *f = fopen(path, "w");
-  fputs("abc admin\n", f);
+  fputs("abc-0123456789abcdef admin\n", f);
   fclose(f);
   chmod(path, 0644);
   cx_tokens tk;

@@ -21,7 +21,8 @@ static char auth[19], ent[19];
 
 static void make_code(const char *prefix8, unsigned n, char o[19]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "%.8s%09u", prefix8, n);
+  snprintf(c17, sizeof c17, "%.8s%08u0", prefix8, n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(o, c17, 17);
   o[17] = cx_uscc_check_char(c17);
   o[18] = 0;

@@ -90,10 +90,12 @@ static inline void qt_close(qt_env *e) {
   memset(e, 0, sizeof *e);
 }
 
-/** A valid USCC from a 17-character body (alphabet 0-9A-Y minus I O Z S V). */
+/** A valid USCC from a 17-character body (alphabet 0-9A-Y minus I O Z S V): its position 17
+ * is replaced by the organisation code's check digit, position 18 is the check character. */
 static inline void qt_uscc(const char *body17, char out[CX_CODE_LEN + 1]) {
   memcpy(out, body17, 17);
-  out[17] = cx_uscc_check_char(body17);
+  out[16] = cx_orgcode_check_char(out + 8);
+  out[17] = cx_uscc_check_char(out);
   out[18] = 0;
 }
 
@@ -107,14 +109,14 @@ static inline void qt_idcard(const char *body17, char out[CX_CODE_LEN + 1]) {
 /** Enterprise n in county 350102 / 350103 / 350203 (n < 100000). */
 static inline void qt_ent(int n, uint32_t county, char out[CX_CODE_LEN + 1]) {
   char b[32];
-  snprintf(b, sizeof b, "91%06uMA%07u", county % 1000000u, (unsigned)n % 10000000u);
+  snprintf(b, sizeof b, "91%06uMA%06u0", county % 1000000u, (unsigned)n % 1000000u);
   qt_uscc(b, out);
 }
 
 /** Authority n (a government body in 350100). */
 static inline void qt_auth(int n, char out[CX_CODE_LEN + 1]) {
   char b[32];
-  snprintf(b, sizeof b, "11350100%09u", (unsigned)n % 1000000000u);
+  snprintf(b, sizeof b, "11350100%08u0", (unsigned)n % 100000000u);
   qt_uscc(b, out);
 }
 

@@ -98,7 +98,7 @@ Test(entity, identity_regions_counts_and_flags) {
 
 Test(entity, redlisted_flag_and_unknown_region) {
   char code[19];
-  qt_ent(5, 990101, code); /* region not in the table */
+  qt_ent(5, 659999, code); /* a province of no name here, a county of no name anywhere */
   cx_record r = qt_rec(code, "某模范企业", CX_KIND_ENTERPRISE, AUTH, "H1", CX_CAT_REDLIST,
                        qt_day("2024-01-01"));
   r.list_type = CX_STR("model_taxpayer");

@@ -165,20 +165,21 @@ static void gen_code(uint8_t kind, unsigned n, uint32_t county, char out[CX_CODE
   char b[32];
   int id = kind_is_person(kind);
   switch (kind) {
-  case CX_KIND_ENTERPRISE: snprintf(b, sizeof b, "91%06uMA%07u", county, n % 10000000u); break;
+  case CX_KIND_ENTERPRISE: snprintf(b, sizeof b, "91%06uMA%06u0", county, n % 1000000u); break;
   case CX_KIND_INDIVIDUAL_BUSINESS:
-    snprintf(b, sizeof b, "92%06uMA%07u", county, n % 10000000u);
+    snprintf(b, sizeof b, "92%06uMA%06u0", county, n % 1000000u);
     break;
   case CX_KIND_GOVERNMENT:
-  case CX_KIND_SUBDISTRICT: snprintf(b, sizeof b, "11%06u%09u", county, n % 1000000u); break;
-  case CX_KIND_INSTITUTION: snprintf(b, sizeof b, "12%06u%09u", county, n % 1000000u); break;
-  case CX_KIND_SOCIAL_ORG: snprintf(b, sizeof b, "51%06u%09u", county, n % 1000000u); break;
+  case CX_KIND_SUBDISTRICT: snprintf(b, sizeof b, "11%06u%08u0", county, n % 1000000u); break;
+  case CX_KIND_INSTITUTION: snprintf(b, sizeof b, "12%06u%08u0", county, n % 1000000u); break;
+  case CX_KIND_SOCIAL_ORG: snprintf(b, sizeof b, "51%06u%08u0", county, n % 1000000u); break;
   default: /* person, civil servant: county, birth date 1960..1999, sequence */
     snprintf(b, sizeof b, "%06u%04u%02u%02u%03u", county, 1960 + n % 40, 1 + n % 12,
              1 + (n / 12) % 28, n % 1000u);
     break;
   }
   cr_assert_eq(strlen(b), 17, "code body %s", b);
+  if (!id) b[16] = cx_orgcode_check_char(b + 8);
   memcpy(out, b, 17);
   out[17] = id ? cx_idcard_check_char(b) : cx_uscc_check_char(b);
   out[18] = 0;
@@ -337,7 +338,8 @@ static void gen_entities(void) {
   }
   for (int a = 0; a < N_AUTH; a++) {
     char b[32];
-    snprintf(b, sizeof b, "11350100%09u", 900000u + (unsigned)a);
+    snprintf(b, sizeof b, "11350100%08u0", 900000u + (unsigned)a);
+    b[16] = cx_orgcode_check_char(b + 8);
     memcpy(auths[a], b, 17);
     auths[a][17] = cx_uscc_check_char(b);
     auths[a][18] = 0;

@@ -10,10 +10,12 @@
 #include "store.h"
 #include "testutil.h"
 
-/* A valid enterprise USCC from a number: 91 + region 350100 + 9-char org code + check. */
+/* A valid enterprise USCC from a number: 91 + region 350100 + organisation code (n and its
+ * GB 11714 check digit) + check. */
 static inline void fx_uscc(unsigned n, char out[CX_CODE_LEN + 1]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "91350100%09u", n % 1000000000u);
+  snprintf(c17, sizeof c17, "91350100%08u0", n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(out, c17, 17);
   out[17] = cx_uscc_check_char(c17);
   out[18] = 0;
@@ -21,7 +23,8 @@ static inline void fx_uscc(unsigned n, char out[CX_CODE_LEN + 1]) {
 /* An authority (government body) USCC: 11 + region + number. */
 static inline void fx_auth(unsigned n, char out[CX_CODE_LEN + 1]) {
   char c17[18];
-  snprintf(c17, sizeof c17, "11350100%09u", n % 1000000000u);
+  snprintf(c17, sizeof c17, "11350100%08u0", n % 100000000u);
+  c17[16] = cx_orgcode_check_char(c17 + 8);
   memcpy(out, c17, 17);
   out[17] = cx_uscc_check_char(c17);
   out[18] = 0;

@@ -228,6 +228,26 @@ Test(audit, long_strings_are_cut_at_a_character_boundary) {
   cx_store_txn_end(t);
 }
 
+static int target_of(void *ctx, const cx_audit_entry *e) {
+  snprintf(ctx, 128, "%.*s", (int)e->target.n, e->target.p);
+  return 1;
+}
+
+Test(audit, a_file_name_with_an_escape_sequence_and_a_bad_byte_is_logged_escaped) {
+  cx_audit_entry e = entry("local:\xffroot", "import", "evil\x1b[2K\r.csv", "rows=1\n\tall\x1b");
+  cr_assert_eq(cx_store_audit_append(st, &e, 1), 0);
+  seen s = read_all(0, 0, 0);
+  cr_assert_eq(s.n, 1);
+  cr_assert_str_eq(s.who[0], "local:\\xffroot");
+  cr_assert_str_eq(s.detail[0], "rows=1\n\tall\\x1b", "free text keeps LF and TAB");
+  char target[128];
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_audit_each(t, 0, 0, 0, target_of, target), 0);
+  cx_store_txn_end(t);
+  cr_assert_str_eq(target, "evil\\x1b[2K\\r.csv");
+}
+
 Test(audit, read_only_handle_cannot_append) {
   cx_store_close(st);
   cx_store_opts o = {0};

@@ -453,6 +453,102 @@ static void many_hits(size_t rid_len, int n, uint32_t expect_main) {
 Test(batch, hits_past_512_spill_into_chunks_newest_first) { many_hits(10, 1700, 512); }
 Test(batch, hits_spill_when_the_string_area_is_full) { many_hits(128, 1200, 65535 / (128 + 18)); }
 
+/* ---- strings: what may enter the store (store.h "text") ---- */
+
+/* put must refuse r with why exactly `says`, and land nothing. */
+static void refused_put(const cx_record *r, const char *says) {
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  const char *why = NULL;
+  int rc = cx_batch_put(b, r, &why);
+  cr_assert_eq(rc, CX_EBADREQ, "accepted (%s), should say: %s", cx_strerror(rc), says);
+  cr_assert(why && strcmp(why, says) == 0, "why '%s', expected '%s'", why ? why : "", says);
+  cr_assert_eq(cx_batch_size(b), 0);
+  cx_batch_abort(b);
+}
+
+Test(batch, a_record_id_R_BAD_nul_hidden_is_refused_naming_the_field_and_the_byte) {
+  char c[19];
+  fx_uscc(5, c);
+  cx_record r;
+  fx_record(&r, c, "甲公司", A1, "R1", fx_day(2024, 1, 10));
+  r.record_id = (cx_str){"R-BAD\0hidden", 12};
+  refused_put(&r, "record_id: control character U+0000 at byte 5");
+  r.record_id = (cx_str){"R-BAD\xFFhidden", 12};
+  refused_put(&r, "record_id: invalid UTF-8 at byte 5");
+}
+
+Test(batch, invalid_utf8_and_control_characters_are_refused_in_every_string_field) {
+  char c[19];
+  fx_uscc(5, c);
+  cx_record r, x;
+  fx_record(&r, c, "甲公司", A1, "R1", fx_day(2024, 1, 10));
+  r.category = CX_CAT_BLACKLIST;
+  r.list_type = CX_STR("court_dishonest");
+  r.measures = CX_STR("no_procurement");
+  r.basis = CX_STR("《条例》");
+  r.content = CX_STR("内容");
+  struct { const char *field; size_t off; int free_text; } f[] = {
+      {"record_id", offsetof(cx_record, record_id), 0},
+      {"entity_name", offsetof(cx_record, entity_name), 0},
+      {"authority_name", offsetof(cx_record, authority_name), 0},
+      {"list_type", offsetof(cx_record, list_type), 0},
+      {"measures", offsetof(cx_record, measures), 0},
+      {"basis", offsetof(cx_record, basis), 1},
+      {"content", offsetof(cx_record, content), 1},
+      {"extra", offsetof(cx_record, extra), 1},
+  }; /* the codes are stored normalised: their alphabet check refuses all of these */
+  static const struct { const char *s; uint32_t n; const char *says; } bad[] = {
+      {"ab\xC0\x80", 4, "invalid UTF-8 at byte 2"},         /* overlong NUL */
+      {"ab\xED\xA0\x80", 5, "invalid UTF-8 at byte 2"},     /* surrogate */
+      {"ab\xF4\x90\x80\x80", 6, "invalid UTF-8 at byte 2"}, /* past U+10FFFF */
+      {"ab\x1b[2K", 6, "control character U+001B at byte 2"},
+      {"ab\r", 3, "control character U+000D at byte 2"},
+      {"ab\x7f", 3, "control character U+007F at byte 2"},
+      {"ab\xC2\x9B", 4, "control character U+009B at byte 2"},
+  };
+  char says[128];
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+      x = r;
+      *(cx_str *)((char *)&x + f[i].off) = (cx_str){bad[k].s, bad[k].n};
+      snprintf(says, sizeof says, "%s: %s", f[i].field, bad[k].says);
+      refused_put(&x, says);
+    }
+    x = r; /* TAB and LF: free text only */
+    *(cx_str *)((char *)&x + f[i].off) = CX_STR("ab\tc\nd");
+    if (!f[i].free_text) {
+      snprintf(says, sizeof says, "%s: control character U+0009 at byte 2", f[i].field);
+      refused_put(&x, says);
+    } else {
+      cx_batch *b;
+      cr_assert_eq(cx_batch_begin(st, &b), 0);
+      fx_put(b, &x);
+      cx_batch_abort(b);
+    }
+  }
+}
+
+Test(batch, a_repair_reason_holding_an_escape_sequence_is_refused) {
+  char c[19];
+  fx_uscc(5, c);
+  cx_batch *b;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("R1"), CX_EV_REPAIR, 0,
+                                   CX_STR("ok\x1b[2K\rfaked"), &why), CX_EBADREQ);
+  cr_assert_str_eq(why, "reason: control character U+001B at byte 2");
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), (cx_str){"R-BAD\0x", 7}, CX_EV_REPAIR, 0,
+                                   CX_STR("fine"), &why), CX_EBADREQ);
+  cr_assert_str_eq(why, "record_id: control character U+0000 at byte 5");
+  cx_batch_abort(b); /* callers report why after aborting: it must outlive the batch */
+  cr_assert_str_eq(why, "record_id: control character U+0000 at byte 5");
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  cr_assert_eq(cx_batch_transition(b, cx_str_c(A1), CX_STR("R1"), CX_EV_OBJECTION, 0,
+                                   CX_STR("第一行\n第二行\t(TAB)"), &why), 0, "%s", why ? why : "");
+  cx_batch_abort(b);
+}
+
 Test(batch, a_row_without_a_report_date_is_reported_on_its_receipt_day) {
   char c1[19];
   fx_uscc(1, c1);
@@ -496,4 +592,69 @@ Test(batch, a_row_without_a_report_date_is_reported_on_its_receipt_day) {
   cx_store_txn_end(t);
   cx_day_set_today(0);
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+}
+
+/* ---- the entity's kind decides which standard its code follows ---- */
+
+/* A government body's all-digit code that also reads as an ID number (province 11, born
+ * 1949-12-31, a check character both standards agree on). */
+static void both_kinds_code(char out[19]) {
+  for (unsigned k = 0; k < 10000; k++) {
+    char c[19];
+    snprintf(c, sizeof c, "11110119491231%04u", k); /* region 110119, org code 491231.. */
+    c[16] = cx_orgcode_check_char(c + 8);
+    c[17] = cx_uscc_check_char(c);
+    c[18] = 0;
+    if (c[16] >= '0' && c[16] <= '9' && cx_idcard_check_char(c) == c[17]) {
+      char o[19];
+      int person = -1;
+      cr_assert_eq(cx_uscc_normalize(c, 18, o), 0, "%s", c);
+      cr_assert_eq(cx_code_normalize(c, 18, o, &person), 0, "%s", c);
+      cr_assert_eq(person, 1, "%s reads as an ID number", c);
+      memcpy(out, c, 19);
+      return;
+    }
+  }
+  cr_assert_fail("no code of both kinds");
+}
+
+Test(batch, an_organisations_code_is_validated_as_a_uscc_only) {
+  char c[19], p[19], u[19];
+  both_kinds_code(c);
+  fx_idcard(7, p);
+  fx_uscc(7, u);
+  cx_record r, x;
+  fx_record(&r, c, "某某局", A1, "K1", fx_day(2024, 1, 10));
+  r.entity_kind = CX_KIND_GOVERNMENT; /* before: refused, the code read as an ID number */
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cx_summary s;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_summary_get(t, c, &s), 0);
+  cr_assert_eq(s.kind, CX_KIND_GOVERNMENT);
+  cr_assert_eq(s.region, 110119u); /* positions 3-8, not 1-6 */
+  cx_store_txn_end(t);
+  /* Each kind with the other kind's code says so; with a bad code, what is wrong and where. */
+  x = r; x.entity_code = cx_str_c(p); x.entity_kind = CX_KIND_ENTERPRISE;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  x = r; x.entity_code = cx_str_c(u); x.entity_kind = CX_KIND_PERSON;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
+  x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_ENTERPRISE;
+  expect_put_error(&x, CX_EINVALCODE, "positions 3-8");
+  x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_UNSET;
+  expect_put_error(&x, CX_EINVALCODE, "positions 3-8");
+  char badorg[19];
+  memcpy(badorg, u, 19);
+  badorg[16] = badorg[16] == '1' ? '2' : '1';
+  badorg[17] = cx_uscc_check_char(badorg);
+  x = r; x.authority_code = cx_str_c(badorg);
+  expect_put_error(&x, CX_EINVALCODE, "authority_code: position 17");
+  char id99[19] = "99010519491231002";
+  id99[17] = cx_idcard_check_char(id99);
+  id99[18] = 0;
+  x = r; x.entity_code = cx_str_c(id99); x.entity_kind = CX_KIND_PERSON;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: positions 1-2 of the ID number");
 }

@@ -286,6 +286,30 @@ Test(regions, bad_lines) {
   cr_assert_eq(bad, 1);
 }
 
+Test(regions, a_name_with_a_surrogate_overlong_or_delete_character_is_a_bad_line) {
+  int bad;
+  cr_assert_eq(rv("110000\t北京市\n110100\t\xed\xa0\x80\n", &bad), CX_EBADREQ, "surrogate");
+  cr_assert_eq(bad, 2);
+  cr_assert_eq(rv("110000\t\xe0\x80\x80\n", &bad), CX_EBADREQ, "overlong");
+  cr_assert_eq(rv("110000\tx\x7f\n", &bad), CX_EBADREQ, "DEL");
+  cr_assert_eq(rv("110000\t\xc2\x9b" "2J\n", &bad), CX_EBADREQ, "C1 CSI");
+}
+
+Test(catalog_parse, a_name_with_an_overlong_form_or_a_control_character_is_a_bad_line) {
+  int bad;
+  const char *cases[] = {
+      HEAD "measure\tm1\tdeny\tlicense\t限\xe0\x80\xaf制\n", /* overlong '/' */
+      HEAD "measure\tm1\tdeny\tlicense\t\xed\xbf\xbf\n",      /* surrogate */
+      HEAD "list\tl1\tblacklist\t名单\x7f\n",                   /* DEL */
+      HEAD "tier\tserious\tkeyword\t\xc2\x85\n",                /* C1 NEL */
+      HEAD "# \xc0\xaf comment\n",                              /* comments are stored too */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cr_assert_eq(parse(cases[i], &bad), CX_EBADREQ, "case %zu accepted", i);
+    cr_assert_eq(bad, 4, "case %zu: line %d", i, bad);
+  }
+}
+
 /* ---- robustness: mutated files never crash and name a line inside the file ---- */
 
 static int lines_in(const char *t, size_t n) {

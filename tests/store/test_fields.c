@@ -15,7 +15,7 @@ typedef struct row {
 static void base(row *r) {
   static const char *kv[][2] = {
       {"entity_code", "91350100M000100Y43"}, {"entity_name", "福州某某科技有限公司"},
-      {"record_id", "榕市监罚〔2024〕15号"},    {"authority_code", "113501000035734110"},
+      {"record_id", "榕市监罚〔2024〕15号"},    {"authority_code", "11350100003573410W"},
       {"authority_name", "福州市市场监督管理局"}, {"category", "penalty"},
       {"decision_date", "2024-03-15"},
   };
@@ -143,7 +143,7 @@ Test(fields, kind_derived_from_code) {
   set(&w, "entity_code", "11010519491231002X");
   cr_assert_eq(conv(&w, &r, &why), 0);
   cr_assert_eq(r.entity_kind, CX_KIND_PERSON);
-  set(&w, "entity_code", "113501000035734110");
+  set(&w, "entity_code", "11350100003573410W");
   cr_assert_eq(conv(&w, &r, &why), 0);
   cr_assert_eq(r.entity_kind, CX_KIND_GOVERNMENT);
   set(&w, "entity_code", "91350100M000100Y44"); /* bad check: left for the batch */

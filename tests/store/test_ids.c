@@ -21,6 +21,8 @@ static int norm(const char *s, char out[19]) { return cx_uscc_normalize(s, strle
 Test(uscc, worked_example_is_valid) {
   char out[19];
   cr_assert_eq(cx_uscc_check_char("91350100M000100Y4"), '3');
+  /* Its organisation code M000100Y-4: 21*3 + 1*5 + 30*2 = 128 -> 11 - 128 mod 11 = 4. */
+  cr_assert_eq(cx_orgcode_check_char("M000100Y"), '4');
   cr_assert_eq(norm("91350100M000100Y43", out), 0);
   cr_assert_str_eq(out, "91350100M000100Y43");
   cr_assert_eq(cx_uscc_region(out), 350100u);
@@ -48,32 +50,125 @@ Test(uscc, distinct_errors_and_out_untouched) {
   cr_assert_str_eq(out, "untouched");
 }
 
-Test(uscc, first_character_registration_authority) {
-  const char firsts[] = "123456789ANY";
-  char code[19], out[19];
-  for (size_t i = 0; i < sizeof firsts - 1; i++) {
-    memcpy(code, "91350100M000100Y4", 17);
-    code[0] = firsts[i];
-    code[17] = cx_uscc_check_char(code);
-    code[18] = 0;
-    cr_assert_eq(norm(code, out), 0, "first char %c", firsts[i]);
-  }
-  const char bad[] = "0BCDEFGHJKLMPQRTUWX";
-  for (size_t i = 0; i < sizeof bad - 1; i++) {
-    memcpy(code, "91350100M000100Y4", 17);
-    code[0] = bad[i];
-    code[17] = cx_uscc_check_char(code);
-    code[18] = 0;
-    cr_assert_eq(norm(code, out), CX_EALPHABET, "first char %c", bad[i]);
+/* Codes of real organisations, as published (the organisations' own pages and the
+ * public sources quoted in docs/data-model.md): enterprises of every era, codes issued after
+ * 2015 with generated organisation codes (MA..., MB...), institutions and social
+ * organisations registered by the state (region 100000), government bodies, a foundation. */
+static const char *const real_codes[] = {
+  "9144030071526726XG", "91330100716105852F", "914403001922038216", "91110108551385082Q",
+  "914403007703327657", "911101027226555194", "91330100799655058B", "91110105571298269B",
+  "91440300MA5H0HLK5U", "91133100MA0D8N1J7G", "91320891MAKML1457M", "91130203MA7EEQ2N0T",
+  "91440115MAKBG4HD6A", "91430181MA4Q3REH6K", "92141127MA0KD1Y64A", "12440600MB2C07549J",
+  "12310000425022547M", "12100000470095016Q", "12100000425006117P", "11140800558745220K",
+  "11410182005291054B", "51310110501144395U", "53100000500019795A",
+};
+
+Test(uscc, real_codes_of_every_kind_pass_every_check) {
+  char out[19];
+  for (size_t i = 0; i < sizeof real_codes / sizeof *real_codes; i++) {
+    cr_assert_eq(norm(real_codes[i], out), 0, "%s: %s", real_codes[i], cx_strerror(norm(real_codes[i], out)));
+    cr_assert_eq(cx_orgcode_check_char(real_codes[i] + 8), real_codes[i][16], "%s", real_codes[i]);
   }
 }
 
-static void random_code(char code[19]) {
-  static const char firsts[] = "123456789ANY";
-  code[0] = firsts[rnd() % 12];
-  for (int i = 1; i < 17; i++) code[i] = alpha[rnd() % 31];
+/* A code with positions 1-2, 3-8 and 9-16 as given, and both check characters right. */
+static void make(const char *head2, const char *region6, const char *org8, char code[19]) {
+  memcpy(code, head2, 2);
+  memcpy(code + 2, region6, 6);
+  memcpy(code + 8, org8, 8);
+  code[16] = cx_orgcode_check_char(code + 8);
   code[17] = cx_uscc_check_char(code);
   code[18] = 0;
+}
+
+/* GB 32100-2015 Annex A (with XG1-2016): registration authority -> institution types. */
+static const struct { char authority; const char *types; } annex_a[] = {
+  {'1', "1239"}, {'2', "19"}, {'3', "123459"}, {'4', "19"}, {'5', "12349"}, {'6', "129"},
+  {'7', "129"},  {'8', "19"}, {'9', "123"},    {'A', "19"}, {'N', "1239"},  {'Y', "1"},
+};
+
+static const char *annex_types(char a) {
+  for (size_t i = 0; i < sizeof annex_a / sizeof *annex_a; i++)
+    if (annex_a[i].authority == a) return annex_a[i].types;
+  return NULL;
+}
+
+Test(uscc, registration_authority_and_type_follow_the_standards_table) {
+  char code[19], out[19];
+  int accepted = 0;
+  for (int a = 0; a < 31; a++) {
+    for (int t = 0; t < 31; t++) {
+      char head[2] = {alpha[a], alpha[t]};
+      make(head, "350100", "M000100Y", code);
+      const char *types = annex_types(alpha[a]);
+      int ok = types && strchr(types, alpha[t]);
+      cr_assert_eq(norm(code, out), ok ? 0 : CX_EREGAUTH, "%s", code);
+      accepted += ok;
+    }
+  }
+  cr_assert_eq(accepted, 37); /* the table's 36 pairs, and 5-4 (village and residents' committees) */
+  cr_assert_eq(norm("91350100M000100Y43", out), 0);
+}
+
+Test(uscc, region_positions_are_digits_of_a_province_or_the_state) {
+  char code[19], out[19];
+  /* The example: letters in positions 3-8, both checks right. */
+  cr_assert_eq(cx_uscc_check_char("93K20400X8N63MPU8"), 'H');
+  cr_assert_eq(norm("93K20400X8N63MPU8H", out), CX_EREGION);
+  static const char *const provinces[] = {"11", "12", "13", "14", "15", "21", "22", "23", "31",
+                                          "32", "33", "34", "35", "36", "37", "41", "42", "43",
+                                          "44", "45", "46", "50", "51", "52", "53", "54", "61",
+                                          "62", "63", "64", "65", "71", "81", "82"};
+  int n_prov = 0;
+  for (int p = 0; p < 100; p++) {
+    char region[16];
+    snprintf(region, sizeof region, "%02d0102", p % 100);
+    make("91", region, "M000100Y", code);
+    int ok = 0;
+    for (size_t i = 0; i < sizeof provinces / sizeof *provinces; i++) ok |= memcmp(provinces[i], region, 2) == 0;
+    cr_assert_eq(norm(code, out), ok ? 0 : CX_EREGION, "%s", code);
+    n_prov += ok;
+  }
+  cr_assert_eq(n_prov, 34);
+  make("53", "100000", "50001979", code); /* a foundation registered by the state */
+  cr_assert_eq(norm(code, out), 0, "%s", code);
+  make("91", "100100", "M000100Y", code); /* 10 is the state only as 100000 */
+  cr_assert_eq(norm(code, out), CX_EREGION);
+  make("91", "35010A", "M000100Y", code);
+  cr_assert_eq(norm(code, out), CX_EREGION);
+  /* The county part is not looked up: 350199 is no region, but a valid code. */
+  make("91", "350199", "M000100Y", code);
+  cr_assert_eq(norm(code, out), 0);
+}
+
+Test(uscc, organisation_code_check_digit_is_checked) {
+  char code[19], out[19];
+  /* GB 11714 worked cases: digits, letters (A = 10 .. Z = 35), 'X' for 10 and '0' for 11. */
+  cr_assert_eq(cx_orgcode_check_char("71526726"), 'X'); /* 9144030071526726XG */
+  cr_assert_eq(cx_orgcode_check_char("19220382"), '1'); /* 914403001922038216 */
+  cr_assert_eq(cx_orgcode_check_char("MA5H0HLK"), '5'); /* 91440300MA5H0HLK5U */
+  cr_assert_eq(cx_orgcode_check_char("00000000"), '0'); /* sum 0: 11 -> '0' */
+  cr_assert_eq(cx_orgcode_check_char("ZZZZZZZZ"), cx_orgcode_check_char("zzzzzzzz"));
+  for (size_t i = 0; i < sizeof real_codes / sizeof *real_codes; i++) {
+    for (int k = 0; k < 31; k++) {
+      if (alpha[k] == real_codes[i][16]) continue;
+      memcpy(code, real_codes[i], 19);
+      code[16] = alpha[k];
+      code[17] = cx_uscc_check_char(code); /* position 18 right: only position 17 is wrong */
+      cr_assert_eq(norm(code, out), CX_EORGCODE, "%s", code);
+    }
+  }
+}
+
+/* A random code that passes every check: a row of the table, a province, any 8 characters. */
+static void random_code(char code[19]) {
+  static const char *const regions[] = {"350100", "110105", "440300", "650102", "100000", "820000"};
+  size_t r = rnd() % (sizeof annex_a / sizeof *annex_a);
+  const char *types = annex_a[r].types;
+  char head[2] = {annex_a[r].authority, types[rnd() % strlen(types)]};
+  char org[8];
+  for (int i = 0; i < 8; i++) org[i] = alpha[rnd() % 31];
+  make(head, regions[rnd() % 6], org, code);
 }
 
 Test(uscc, generated_codes_pass_and_every_mutation_fails) {
@@ -118,6 +213,17 @@ Test(idcard, errors) {
   cr_assert_eq(cx_idcard_normalize("11010519491231002Y", 18, out), CX_EALPHABET);
   cr_assert_eq(cx_idcard_normalize("1101051949123A002X", 18, out), CX_EALPHABET);
   cr_assert_eq(cx_idcard_normalize("110105194912310021", 18, out), CX_ECHECKSUM);
+  /* First two digits that are no province, with a correct check character. */
+  const char *bad_prov[] = {"00", "01", "10", "16", "20", "24", "30", "40", "47", "55", "60",
+                            "66", "70", "72", "80", "84", "90", "99"};
+  for (size_t i = 0; i < sizeof bad_prov / sizeof *bad_prov; i++) {
+    char id[19];
+    memcpy(id, "11010519491231002", 17);
+    memcpy(id, bad_prov[i], 2);
+    id[17] = cx_idcard_check_char(id);
+    id[18] = 0;
+    cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_EPROVINCE, "%s", id);
+  }
   /* Impossible birth dates, with a correct check character. */
   const char *bad_dates[] = {"11010519490230001", "11010519491301001", "11010519490000001",
                              "11010520230229001", "11010500001231001", "11010517991231001",
@@ -130,6 +236,16 @@ Test(idcard, errors) {
     cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_EDATE, "%s", id);
   }
   cr_assert_str_eq(out, "untouched");
+  /* Hong Kong, Macao (also provinces) and Taiwan residents' residence permits; Taiwan (71). */
+  const char *permits[] = {"81000019900101001", "82000019900101001", "83000019900101001",
+                           "71000019900101001"};
+  for (size_t i = 0; i < sizeof permits / sizeof *permits; i++) {
+    char id[19];
+    memcpy(id, permits[i], 17);
+    id[17] = cx_idcard_check_char(id);
+    id[18] = 0;
+    cr_assert_eq(cx_idcard_normalize(id, 18, out), 0, "%s", id);
+  }
   char leap[19] = "11010520240229001";
   leap[17] = cx_idcard_check_char(leap);
   leap[18] = 0;
@@ -140,8 +256,9 @@ Test(idcard, generated_numbers_and_mutations) {
   char id[19], m[19], out[19];
   for (int n = 0; n < 300; n++) {
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "%06u%04u%02u%02u%03u", 110000 + rnd() % 550000, 1930 + rnd() % 90, 1 + rnd() % 12,
-             1 + rnd() % 28, rnd() % 1000);
+    static const unsigned prov[] = {11, 13, 22, 35, 44, 46, 50, 54, 65, 81, 83};
+    snprintf(tmp, sizeof tmp, "%02u%04u%04u%02u%02u%03u", prov[rnd() % 11], rnd() % 10000, 1930 + rnd() % 90,
+             1 + rnd() % 12, 1 + rnd() % 28, rnd() % 1000);
     memcpy(id, tmp, 17);
     id[17] = cx_idcard_check_char(id);
     id[18] = 0;
@@ -179,11 +296,88 @@ Test(code, either_kind) {
   cr_assert_eq(cx_code_normalize("123", 3, out, &person), CX_ELENGTH);
   /* 18 digits failing the ID check but passing the USCC check is a USCC. */
   char u[19] = "11350100000010012";
+  u[16] = cx_orgcode_check_char(u + 8);
   u[17] = cx_uscc_check_char(u);
   u[18] = 0;
-  if (cx_idcard_check_char(u) != u[17]) {
-    cr_assert_eq(cx_code_normalize(u, 18, out, &person), 0);
-    cr_assert_eq(person, 0);
+  cr_assert_neq(cx_idcard_check_char(u), u[17]);
+  cr_assert_eq(cx_code_normalize(u, 18, out, &person), 0);
+  cr_assert_eq(person, 0);
+}
+
+/* An ID-shaped string fails with the ID number's reason when it looks like one. */
+Test(code, either_kind_reports_the_likelier_kinds_reason) {
+  char out[19] = "untouched", id[19];
+  int person = -1;
+  /* A mistyped ID number (one digit changed): its check character. */
+  cr_assert_eq(cx_code_normalize("11010519491231012X", 18, out, &person), CX_ECHECKSUM);
+  /* Made-up provinces and dates with a check character that agrees: the province, the date. */
+  memcpy(id, "99010519491231002", 17);
+  id[17] = cx_idcard_check_char(id);
+  id[18] = 0;
+  cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EPROVINCE);
+  memcpy(id, "00010519491231002", 17);
+  id[17] = cx_idcard_check_char(id);
+  cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EPROVINCE);
+  memcpy(id, "11010519491331002", 17);
+  id[17] = cx_idcard_check_char(id);
+  cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EDATE);
+  /* A USCC-shaped string: the USCC's reason. */
+  cr_assert_eq(cx_code_normalize("93K20400X8N63MPU8H", 18, out, &person), CX_EREGION);
+  cr_assert_str_eq(out, "untouched");
+  cr_assert_eq(person, -1);
+}
+
+/* Before: an 18-digit ID number with one digit mistyped passed as a USCC about once in 31
+ * (only the USCC check character stood in the way). Now positions 1-2, 3-8 and the
+ * organisation code's check digit stand in the way too. */
+Test(code, mistyped_id_numbers_rarely_pass_as_a_uscc) {
+  char id[19], m[19], out[19];
+  int tried = 0, as_uscc = 0, as_uscc_before = 0;
+  rng_state = 777;
+  for (int n = 0; n < 2000; n++) {
+    static const unsigned prov[] = {11, 13, 32, 35, 41, 44, 51, 53, 61, 65};
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%02u%02u%02u%04u%02u%02u%03u", prov[rnd() % 10], 1 + rnd() % 30, 1 + rnd() % 30,
+             1940 + rnd() % 80, 1 + rnd() % 12, 1 + rnd() % 28, rnd() % 1000);
+    memcpy(id, tmp, 17);
+    id[17] = cx_idcard_check_char(id);
+    id[18] = 0;
+    for (int pos = 0; pos < 18; pos++) {
+      for (char c = '0'; c <= '9'; c++) {
+        if (c == id[pos]) continue;
+        memcpy(m, id, 19);
+        m[pos] = c;
+        int person = -1;
+        tried++;
+        if (cx_code_normalize(m, 18, out, &person) == 0) {
+          cr_assert_eq(person, 0, "%s passed as an ID number", m);
+          as_uscc++;
+        }
+        as_uscc_before += cx_uscc_check_char(m) == m[17];
+      }
+    }
+  }
+  /* Measured (this seed): 10,467 of 324,199 (1 in 31) before, 215 (1 in 1,508) now. */
+  cr_assert_gt(as_uscc_before * 40, tried, "%d of %d", as_uscc_before, tried);
+  cr_assert_lt(as_uscc * 1000, tried, "%d of %d mistyped ID numbers passed as a USCC", as_uscc, tried);
+}
+
+Test(code, every_reason_names_its_field_and_positions) {
+  const int rcs[] = {CX_ELENGTH, CX_EALPHABET, CX_EREGAUTH, CX_EREGION, CX_EORGCODE, CX_ECHECKSUM, CX_EPROVINCE, CX_EDATE};
+  const char *pos[] = {"18 characters", "alphabet", "positions 1-2", "positions 3-8", "position 17", "position 18",
+                       "positions 1-2 of the ID", "positions 7-14"};
+  for (size_t i = 0; i < sizeof rcs / sizeof *rcs; i++) {
+    const char *e = cx_code_why(rcs[i], 0), *a = cx_code_why(rcs[i], 1);
+    cr_assert(strncmp(e, "entity_code: ", 13) == 0, "%s", e);
+    cr_assert(strncmp(a, "authority_code: ", 16) == 0, "%s", a);
+    cr_assert_not_null(strstr(e, pos[i]), "%s", e);
+    for (size_t k = 0; k < i; k++) cr_assert_str_neq(e, cx_code_why(rcs[k], 0));
+  }
+  /* The new codes are invalid_code on the wire, each with its own message. */
+  const int fresh[] = {CX_EREGAUTH, CX_EREGION, CX_EORGCODE, CX_EPROVINCE};
+  for (size_t i = 0; i < 4; i++) {
+    cr_assert_str_eq(cx_err_name(fresh[i]), "invalid_code");
+    cr_assert_not_null(strstr(cx_strerror(fresh[i]), "position"), "%s", cx_strerror(fresh[i]));
   }
 }
 

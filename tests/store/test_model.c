@@ -289,7 +289,8 @@ static void run_random(int batches, int ops_per_batch) {
       fx_idcard((unsigned)e, ent_code[e]);
     } else {
       char c17[18];
-      snprintf(c17, sizeof c17, "91%s%09u", e % 3 == 0 ? "350102" : e % 3 == 1 ? "350203" : "110105", (unsigned)e % 1000u);
+      snprintf(c17, sizeof c17, "91%s%08u0", e % 3 == 0 ? "350102" : e % 3 == 1 ? "350203" : "110105", (unsigned)e % 1000u);
+      c17[16] = cx_orgcode_check_char(c17 + 8);
       memcpy(ent_code[e], c17, 17);
       ent_code[e][17] = cx_uscc_check_char(c17);
       ent_code[e][18] = 0;

@@ -72,10 +72,12 @@ static inline int out_has(const char *file, const char *needle) {
   return r;
 }
 
-/* A valid USCC from a 17-character head ("91350100MA0000001"). */
+/* A valid USCC from a 17-character head ("91350100MA0000001"): position 17 becomes the
+ * organisation code's check digit, position 18 the check character. */
 static inline void uscc(const char *head17, char out[19]) {
   memcpy(out, head17, 17);
-  out[17] = cx_uscc_check_char(head17);
+  out[16] = cx_orgcode_check_char(out + 8);
+  out[17] = cx_uscc_check_char(out);
   out[18] = 0;
 }
 

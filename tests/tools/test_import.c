@@ -224,3 +224,40 @@ Test(import, a_reimport_keeps_repairs_and_a_moved_record_is_refused_by_line) {
   json_decref(j);
   cr_assert_eq(cx("verify --db st"), 0);
 }
+
+/* Writes n bytes (NULs included) to the test directory. */
+static void spitn(const char *name, const char *p, size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", g_dir, name);
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  cr_assert_eq(fwrite(p, 1, n, f), n);
+  fclose(f);
+}
+
+Test(import, rows_with_a_nul_an_escape_sequence_or_invalid_utf8_are_refused_by_line_and_byte) {
+  codes();
+  char csv[2048];
+  int n = snprintf(csv, sizeof csv,
+                   "entity_code,entity_name,record_id,authority_code,category,decision_date,content\n"
+                   "%s,福州甲科技有限公司,好-1,%s,penalty,2024-03-05,罚款\n"
+                   "%s,福州甲科技有限公司,R-BAD@hidden,%s,penalty,2024-03-05,x\n"
+                   "%s,福州甲科技有限公司,好-2,%s,penalty,2024-03-05,ok\x1b[2K\n"
+                   "%s,甲\xff乙,好-3,%s,penalty,2024-03-05,x\n",
+                   A, AUTH, A, AUTH, A, AUTH, A, AUTH);
+  char *at = strstr(csv, "R-BAD@");
+  at[5] = 0; /* the NUL inside the record id */
+  spitn("t.csv", csv, (size_t)n);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st t.csv"), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "t.csv:3: record_id: control character U+0000 at byte 5"), "%s", err);
+  cr_assert(strstr(err, "t.csv:4: content: control character U+001B at byte 2"), "%s", err);
+  cr_assert(strstr(err, "t.csv:5: entity_name: invalid UTF-8 at byte 3"), "%s", err);
+  cr_assert(!strchr(err, 0x1b), "stderr holds a raw escape");
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  cr_assert_eq(json_array_size(j), 1, "only the good row landed");
+  json_decref(j);
+}

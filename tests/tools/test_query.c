@@ -255,7 +255,7 @@ static pid_t start_server(const char *db, int *port) {
   if (access(bin, X_OK) != 0) return -1;
   snprintf(tok, sizeof tok, "%s/tokens", g_dir);
   snprintf(log, sizeof log, "%s/server.log", g_dir);
-  spit("tokens", "tok-admin-1 admin ops\ntok-approval-1 approval gate\n");
+  spit("tokens", "tok-admin-1-0123456789 admin ops\ntok-approval-1-0123456789 approval gate\n");
   chmod(tok, 0600);
   pid_t pid = fork();
   if (pid == 0) {

@@ -2,10 +2,12 @@
  * audit_cmd.c — `chengxin audit`: reads the store's append-only audit log.
  *
  *   chengxin audit --db PATH [--since DATE] [--until DATE] [--who NAME] [--op OP]
- *                  [--from-seq N] [--limit N] [--format FMT]
+ *                  [--from-seq N] [--limit N] [--format FMT] [--raw]
  *
  * Opens the store read-only (beside a running server) and prints the entries in seq order
- * through the shared table printer. Dates are UTC days; --until is inclusive.
+ * through the shared table printer (control characters of reasons and file names escaped in
+ * the table; CSV cells that look like formulas neutralised unless --raw). Dates are UTC days;
+ * --until is inclusive.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -62,12 +64,13 @@ int cli_cmd_audit(int argc, char **argv) {
       {"until", required_argument, 0, 'u'}, {"who", required_argument, 0, 'w'},
       {"op", required_argument, 0, 'o'},    {"from-seq", required_argument, 0, 'F'},
       {"limit", required_argument, 0, 'l'}, {"format", required_argument, 0, 'f'},
-      {0, 0, 0, 0},
+      {"raw", no_argument, 0, 'r'},         {0, 0, 0, 0},
   };
   const char *db = NULL;
   int64_t since = 0, until = 0;
   uint64_t from = 0, limit = 0;
   cli_fmt fmt = CLI_FMT_TABLE;
+  int raw = 0;
   actx a;
   memset(&a, 0, sizeof a);
   int c;
@@ -95,9 +98,11 @@ int cli_cmd_audit(int argc, char **argv) {
       if (cli_fmt_parse(optarg, &fmt))
         return cli_usage("audit: --format: expected table, csv, json or jsonl, got '%s'", optarg);
       break;
+    case 'r': raw = 1; break;
     default: return cli_usage("audit: see `chengxin audit --help`");
     }
   }
+  if (raw && fmt == CLI_FMT_CSV) fmt = CLI_FMT_CSV_RAW;
   if (optind < argc) return cli_usage("audit: unexpected argument '%s'", argv[optind]);
   if (!db) return cli_usage("audit: --db PATH is required");
   if (until && since >= until) return cli_usage("audit: --since must not be after --until");

@@ -60,7 +60,9 @@ void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, cons
 
 /* ===================================================================== out.c */
 
-typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL } cli_fmt;
+/* CLI_FMT_CSV_RAW: CSV without the formula neutralisation (--raw; out.c says why). */
+typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL, CLI_FMT_CSV_RAW } cli_fmt;
+/** table, csv, json or jsonl; -1 for anything else. */
 int cli_fmt_parse(const char *s, cli_fmt *out);
 
 /* Column types: decide alignment, thousands separators and JSON types. Cells hold the raw

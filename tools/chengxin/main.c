@@ -25,7 +25,9 @@ typedef struct cmd {
   "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
   "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
   "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
-  "  --format FMT         table (default), csv, json or jsonl\n"
+  "  --format FMT         table (default), csv, json or jsonl\n"                              \
+  "  --raw                csv: cells as stored (default: a text cell beginning with = + - @\n" \
+  "                       TAB or CR is written '-prefixed and quoted, against formulas)\n"
 
 static const cmd CMDS[] = {
     {"gen", cli_cmd_gen, "generate a deterministic synthetic data set",
@@ -75,8 +77,10 @@ static const cmd CMDS[] = {
      "usage: chengxin load-catalog --db PATH FILE\n"},
     {"load-calendar", cli_cmd_load, "replace the store's working-day calendar",
      "usage: chengxin load-calendar --db PATH FILE\n"},
-    {"load-regions", cli_cmd_load, "replace the store's region table",
-     "usage: chengxin load-regions --db PATH FILE\n"},
+    {"load-regions", cli_cmd_load, "replace the store's region table, current or historic",
+     "usage: chengxin load-regions --db PATH FILE\n"
+     "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
+     "  year, last year): a file whose lines carry years replaces the historic table\n"},
     {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
      "usage: chengxin verify --db PATH [--quiet]\n"
      "\n"
@@ -146,7 +150,7 @@ static const cmd CMDS[] = {
      COMMON_QUERY_OPTS},
     {"audit", cli_cmd_audit, "read the store's audit log (writes, queries about persons)",
      "usage: chengxin audit --db PATH [--since DATE] [--until DATE] [--who NAME] [--op OP]\n"
-     "                      [--from-seq N] [--limit N] [--format FMT]\n"
+     "                      [--from-seq N] [--limit N] [--format FMT] [--raw]\n"
      "\n"
      "Prints the append-only audit log in order: seq, time (UTC), who (a token's name, or\n"
      "local:<user> for the CLI; never a token), role, op, target (entity code or\n"
@@ -160,7 +164,8 @@ static const cmd CMDS[] = {
      "                       import gen load-catalog load-calendar load-regions)\n"
      "  --from-seq N         start at entry N\n"
      "  --limit N            at most N entries\n"
-     "  --format FMT         table (default), csv, json or jsonl\n"},
+     "  --format FMT         table (default), csv, json or jsonl\n"
+     "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
     {"debug", cli_cmd_debug, NULL,

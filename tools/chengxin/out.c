@@ -4,6 +4,16 @@
  * Cells hold raw machine values as text; the table format decorates them (thousands separators,
  * percentages, yuan) and pads by display width, so a line of Chinese names lines up with a line
  * of ASCII. CSV and JSON print the raw values, so what a script parses is exact.
+ *
+ * What comes from a store or a server is not trusted to be harmless where it lands:
+ *   - a cell is always UTF-8 without NUL (cli_table_setn escapes a stray byte or a NUL as \xNN:
+ *     a C string would hide what follows a NUL, JSON cannot carry the stray byte);
+ *   - the table, vertical and chart formats escape control characters (\x1b, \n, \r, \t), so
+ *     a value can neither move the terminal's cursor nor break a line of the table;
+ *   - CSV neutralises cells that a spreadsheet would run as a formula (OWASP "CSV injection"):
+ *     a text cell beginning with = + - @ TAB or CR gets a leading ' and is quoted. Numeric
+ *     columns holding a number (-5) are left alone: a number is not a formula, and a script
+ *     summing the column must still see -5. CLI_FMT_CSV_RAW (--raw) writes values as they are.
  */
 #include <jansson.h>
 #include <math.h>
@@ -12,7 +22,7 @@
 
 #include "cli.h"
 
-int cli_fmt_parse(const char *s, cli_fmt *out) {
+int cli_fmt_parse(const char *s, cli_fmt *out) { /* CLI_FMT_CSV_RAW comes from --raw only */
   static const char *const names[] = {"table", "csv", "json", "jsonl"};
   for (int i = 0; i < 4; i++)
     if (strcmp(s, names[i]) == 0) {
@@ -75,7 +85,13 @@ void cli_table_setn(cli_table *t, int col, const char *val, size_t n) {
   if (!t->nrows || col < 0 || col >= t->ncols) return;
   char **c = &t->cells[(t->nrows - 1) * (size_t)t->ncols + (size_t)col];
   free(*c);
-  *c = xstrndup(val ? val : "", val ? n : 0);
+  if (!val) n = 0;
+  if (n && cx_text_check(val, n, CX_TEXT_UTF8, NULL)) {
+    *c = xmalloc(4 * n + 1);
+    cx_text_escape(val, n, CX_TEXT_UTF8, *c, 4 * n + 1);
+    return;
+  }
+  *c = xstrndup(val ? val : "", n);
 }
 
 void cli_table_set(cli_table *t, int col, const char *val) {
@@ -145,22 +161,39 @@ static const char *pretty(const cli_table *t, size_t r, int c, char *buf, size_t
   }
 }
 
+/* s as a terminal may print it: control characters escaped. Returns s itself when it holds
+ * none, else an escaped copy in *tmp (free it). */
+static const char *shown(const char *s, char **tmp) {
+  size_t n = strlen(s);
+  *tmp = NULL;
+  if (cx_text_check(s, n, CX_TEXT_NAME, NULL) == 0) return s;
+  *tmp = xmalloc(4 * n + 1);
+  cx_text_escape(s, n, CX_TEXT_NAME, *tmp, 4 * n + 1);
+  return *tmp;
+}
+
 static int right_aligned(uint8_t type) { return type != CLI_COL_STR && type != CLI_COL_BOOL; }
 
 static void pad(FILE *f, size_t n) {
   while (n--) fputc(' ', f);
 }
 
+/* Column names come from the server too (aggregate): shown like cells. */
 static const char *header(const cli_table *t, int c, char *buf, size_t cap) {
-  if (t->types[c] == CLI_COL_FEN) {
-    snprintf(buf, cap, "%s(元)", t->cols[c]);
-    return buf;
-  }
-  return t->cols[c];
+  char *tmp;
+  const char *h = shown(t->cols[c], &tmp);
+  snprintf(buf, cap, "%s%s", h, t->types[c] == CLI_COL_FEN ? "(元)" : "");
+  free(tmp);
+  return buf;
+}
+
+/* A cell as the table formats print it: decorated, then shown. */
+static const char *pretty_shown(const cli_table *t, size_t r, int c, char *buf, size_t cap, char **tmp) {
+  return shown(pretty(t, r, c, buf, cap), tmp);
 }
 
 static void print_vertical(FILE *f, const cli_table *t) {
-  char buf[128], hb[128];
+  char buf[128], hb[256], *tmp;
   size_t kw = 0;
   for (int c = 0; c < t->ncols; c++) {
     const char *h = header(t, c, hb, sizeof hb);
@@ -173,7 +206,8 @@ static void print_vertical(FILE *f, const cli_table *t) {
       const char *h = header(t, c, hb, sizeof hb);
       fputs(h, f);
       pad(f, kw - cli_utf8_width(h, strlen(h)) + 2);
-      fputs(pretty(t, r, c, buf, sizeof buf), f);
+      fputs(pretty_shown(t, r, c, buf, sizeof buf, &tmp), f);
+      free(tmp);
       fputc('\n', f);
     }
   }
@@ -185,13 +219,14 @@ static void print_table(FILE *f, const cli_table *t) {
     return;
   }
   size_t w[CLI_MAX_COLS];
-  char buf[128], hb[128];
+  char buf[128], hb[256], *tmp;
   for (int c = 0; c < t->ncols; c++) {
     const char *h = header(t, c, hb, sizeof hb);
     w[c] = cli_utf8_width(h, strlen(h));
     for (size_t r = 0; r < t->nrows; r++) {
-      const char *s = pretty(t, r, c, buf, sizeof buf);
+      const char *s = pretty_shown(t, r, c, buf, sizeof buf, &tmp);
       size_t x = cli_utf8_width(s, strlen(s));
+      free(tmp);
       if (x > w[c]) w[c] = x;
     }
   }
@@ -213,12 +248,13 @@ static void print_table(FILE *f, const cli_table *t) {
   fputc('\n', f);
   for (size_t r = 0; r < t->nrows; r++) {
     for (int c = 0; c < t->ncols; c++) {
-      const char *s = pretty(t, r, c, buf, sizeof buf);
+      const char *s = pretty_shown(t, r, c, buf, sizeof buf, &tmp);
       size_t x = cli_utf8_width(s, strlen(s));
       if (c) fputs("  ", f);
       if (right_aligned(t->types[c])) pad(f, w[c] - x);
       fputs(s, f);
       if (!right_aligned(t->types[c])) pad(f, w[c] - x);
+      free(tmp);
     }
     fputc('\n', f);
   }
@@ -226,12 +262,23 @@ static void print_table(FILE *f, const cli_table *t) {
 
 /* ---------------------------------------------------------------- csv */
 
-static void csv_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
+/* 1 when a spreadsheet would take cell s of a column of type `type` for a formula. A numeric
+ * column's cell that is wholly a number (-5, -0.25) is a number; anything else is text. */
+static int formula_like(const char *s, uint8_t type) {
+  if (!*s || !strchr("=+-@\t\r", *s)) return 0;
+  if (type == CLI_COL_STR) return 1;
+  char *end;
+  (void)strtod(s, &end);
+  return end == s || *end != 0;
+}
+
+static void csv_field(FILE *f, const char *s, int neutralise) {
+  if (!neutralise && !strpbrk(s, ",\"\r\n")) {
     fputs(s, f);
     return;
   }
   fputc('"', f);
+  if (neutralise) fputc('\'', f);
   for (; *s; s++) {
     if (*s == '"') fputc('"', f);
     fputc(*s, f);
@@ -239,16 +286,17 @@ static void csv_field(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void print_csv(FILE *f, const cli_table *t) {
+static void print_csv(FILE *f, const cli_table *t, int raw) {
   for (int c = 0; c < t->ncols; c++) {
     if (c) fputc(',', f);
-    csv_field(f, t->cols[c]);
+    csv_field(f, t->cols[c], !raw && formula_like(t->cols[c], CLI_COL_STR));
   }
   fputc('\n', f);
   for (size_t r = 0; r < t->nrows; r++) {
     for (int c = 0; c < t->ncols; c++) {
+      const char *s = cell(t, r, c);
       if (c) fputc(',', f);
-      csv_field(f, cell(t, r, c));
+      csv_field(f, s, !raw && formula_like(s, t->types[c]));
     }
     fputc('\n', f);
   }
@@ -320,9 +368,10 @@ void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n) {
     }
     break;
   case CLI_FMT_CSV:
+  case CLI_FMT_CSV_RAW:
     for (int i = 0; i < n; i++) {
       if (i) fputc('\n', f);
-      print_csv(f, tabs[i]);
+      print_csv(f, tabs[i], fmt == CLI_FMT_CSV_RAW);
     }
     break;
   case CLI_FMT_JSON: dump(f, json_doc(tabs, n), JSON_INDENT(2)); break;
@@ -340,15 +389,16 @@ void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n) {
 
 void cli_print_chart(FILE *f, const cli_table *t, int col) {
   if (col < 0 || col >= t->ncols || t->nrows == 0) return;
-  char buf[128];
+  char buf[128], *tmp;
   size_t lw = 0, vw = 0;
   double max = 0;
   for (size_t r = 0; r < t->nrows; r++) {
     size_t l = 0;
     for (int c = 0; c < t->ncols; c++) {
       if (t->types[c] != CLI_COL_STR) continue;
-      const char *s = cell(t, r, c);
+      const char *s = shown(cell(t, r, c), &tmp);
       l += cli_utf8_width(s, strlen(s)) + (l ? 1 : 0);
+      free(tmp);
     }
     if (l > lw) lw = l;
     const char *v = pretty(t, r, col, buf, sizeof buf);
@@ -361,13 +411,14 @@ void cli_print_chart(FILE *f, const cli_table *t, int col) {
     size_t l = 0;
     for (int c = 0; c < t->ncols; c++) {
       if (t->types[c] != CLI_COL_STR) continue;
-      const char *s = cell(t, r, c);
+      const char *s = shown(cell(t, r, c), &tmp);
       if (l) {
         fputc(' ', f);
         l++;
       }
       fputs(s, f);
       l += cli_utf8_width(s, strlen(s));
+      free(tmp);
     }
     pad(f, lw - l + 2);
     double x = atof(cell(t, r, col));

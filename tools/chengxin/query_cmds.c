@@ -5,21 +5,27 @@
  * into cli_tables, so every format and both modes print the same rows.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #include "session.h"
 
 /* ===================================================================== options */
 
-enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT };
+enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW };
 
 static const struct option COMMON[] = {
     {"db", required_argument, 0, O_DB},       {"connect", required_argument, 0, O_CONNECT},
     {"token-file", required_argument, 0, O_TOKEN}, {"as-of", required_argument, 0, O_ASOF},
     {"role", required_argument, 0, O_ROLE},   {"format", required_argument, 0, O_FORMAT},
+    {"raw", no_argument, 0, O_RAW},
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
 
@@ -38,7 +44,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
   s->role = CX_ROLE_ADMIN;
   s->as_of = cx_day_today();
   s->fmt = CLI_FMT_TABLE;
-  int role_set = 0, c;
+  int role_set = 0, raw = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
     switch (c) {
@@ -61,11 +67,13 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
       if (cli_fmt_parse(optarg, &s->fmt))
         return cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
       break;
+    case O_RAW: raw = 1; break;
     case '?': return cli_usage("%s: bad option", cmd);
     default:
       if (!fn || fn(ctx, c, optarg)) return CLI_EXIT_USAGE;
     }
   }
+  if (raw && s->fmt == CLI_FMT_CSV) s->fmt = CLI_FMT_CSV_RAW; /* no formula neutralisation */
   if (s->db && s->connect) return cli_usage("%s: give either --db or --connect, not both", cmd);
   if (s->connect && role_set)
     return cli_usage("%s: --role is for local mode; with --connect the token decides the role", cmd);
@@ -518,7 +526,13 @@ static int agg_opt(void *ctx, int c, const char *arg) {
   case 'o': o->order = arg; return 0;
   case 'd': o->desc = 1; return 0;
   case 'c': o->chart = 1; return 0;
-  case 'p': o->plot = arg; return 0;
+  case 'p':
+    /* The path goes into a gnuplot script: no control character (a newline would start a
+     * command of its own), UTF-8 so that it can be quoted and shown. */
+    if (cx_text_check(arg, strlen(arg), CX_TEXT_NAME, NULL))
+      return cli_usage("agg: --plot: the file name holds a control character or is not UTF-8");
+    o->plot = arg;
+    return 0;
   case 's': o->scan = 1; return 0;
   case 'l':
     if (cli_parse_u64(arg, &o->limit)) return cli_usage("agg: --limit: expected a count, got '%s'", arg);
@@ -547,37 +561,91 @@ static cli_col_type metric_type(const char *m) {
   return CLI_COL_STR;
 }
 
+/* Writes s as a gnuplot string: single quotes take no escapes, '' is a quote. Control
+ * characters are shown escaped: a newline would end the command and start another. */
+static void gp_string(FILE *f, const char *s) {
+  size_t n = strlen(s);
+  char *e = cx_malloc(4 * n + 1);
+  if (e) cx_text_escape(s, n, CX_TEXT_NAME, e, 4 * n + 1);
+  fputc('\'', f);
+  for (const char *p = e ? e : ""; *p; p++) {
+    if (*p == '\'') fputc('\'', f);
+    fputc(*p, f);
+  }
+  fputc('\'', f);
+  free(e);
+}
+
+/* Runs `gnuplot SCRIPT` with posix_spawnp and an argv: no shell ever sees the chart's path, its
+ * title or its labels. quiet: gnuplot's stderr goes to /dev/null. Returns its exit status, -1
+ * when it could not be started or did not exit. */
+static int run_gnuplot(const char *script, int quiet) {
+  static char prog[] = "gnuplot";
+  char *argv[] = {prog, (char *)script, NULL};
+  posix_spawn_file_actions_t fa;
+  if (posix_spawn_file_actions_init(&fa)) return -1;
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (quiet) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) return -1;
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* One script: the CJK-capable cairo terminal, else (cairo or the font missing) plain png. */
+static int write_script(const char *path, int cairo, const char *png, const char *title, const char *dat) {
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  if (cairo) fputs("set terminal pngcairo size 1000,600 font 'Noto Sans CJK SC,10' noenhanced\n", f);
+  else fputs("set terminal png size 1000,600 noenhanced\n", f);
+  fputs("set output ", f);
+  gp_string(f, png);
+  fputs("\nset style fill solid\nset boxwidth 0.7\nset yrange [0:*]\nset xtics rotate by -45\n"
+        "set key off\n", f);
+  if (cairo) {
+    fputs("set title ", f);
+    gp_string(f, title);
+    fputc('\n', f);
+  }
+  fputs("plot ", f);
+  gp_string(f, dat);
+  fputs(" using 2:xtic(1) with boxes\n", f);
+  return fclose(f) == 0 ? 0 : -1;
+}
+
 static int agg_plot(const cli_table *t, int col, const char *png) {
-  char dat[] = "/tmp/chengxin-plot-XXXXXX";
-  int fd = mkstemp(dat);
-  if (fd < 0) {
+  char dat[] = "/tmp/chengxin-plot-XXXXXX", gp[] = "/tmp/chengxin-plot-XXXXXX";
+  int fd = mkstemp(dat), gfd = fd >= 0 ? mkstemp(gp) : -1;
+  if (gfd < 0) {
     cli_err(strerror(errno), "agg: --plot");
+    if (fd >= 0) unlink(dat), close(fd);
     return CLI_EXIT_FAIL;
   }
+  close(gfd);
   FILE *f = fdopen(fd, "w");
-  for (size_t r = 0; r < t->nrows; r++) {
-    char label[512] = "";
+  for (size_t r = 0; f && r < t->nrows; r++) {
+    char label[512] = "", shown_label[4 * 512 + 1], v[64];
     for (int c = 0; c < t->ncols; c++)
       if (t->types[c] == CLI_COL_STR && t->cells[r * (size_t)t->ncols + (size_t)c])
         add_item(label, sizeof label, t->cells[r * (size_t)t->ncols + (size_t)c], ' ');
-    for (char *p = label; *p; p++)
+    cx_text_escape(label, strlen(label), CX_TEXT_NAME, shown_label, sizeof shown_label);
+    for (char *p = shown_label; *p; p++)
       if (*p == '"') *p = '\'';
-    const char *v = t->cells[r * (size_t)t->ncols + (size_t)col];
-    fprintf(f, "\"%s\" %s\n", label, v ? v : "0");
+    const char *cv = t->cells[r * (size_t)t->ncols + (size_t)col];
+    cx_text_escape(cv ? cv : "0", strlen(cv ? cv : "0"), CX_TEXT_NAME, v, sizeof v);
+    fprintf(f, "\"%s\" %s\n", shown_label, v);
   }
-  fclose(f);
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd,
-           "gnuplot -e \"set terminal pngcairo size 1000,%zu font 'Noto Sans CJK SC,10' noenhanced; "
-           "set output '%s'; set style fill solid; set boxwidth 0.7; set yrange [0:*]; "
-           "set xtics rotate by -45; set key off; set title '%s'; "
-           "plot '%s' using 2:xtic(1) with boxes\" 2>/dev/null || "
-           "gnuplot -e \"set terminal png size 1000,%zu noenhanced; set output '%s'; set style fill solid; "
-           "set boxwidth 0.7; set yrange [0:*]; set xtics rotate by -45; set key off; "
-           "plot '%s' using 2:xtic(1) with boxes\"",
-           (size_t)600, png, t->cols[col], dat, (size_t)600, png, dat);
-  int st = system(cmd);
+  int st = -1;
+  if (f && fclose(f) == 0) {
+    if (write_script(gp, 1, png, t->cols[col], dat) == 0) st = run_gnuplot(gp, 1);
+    if (st != 0 && write_script(gp, 0, png, t->cols[col], dat) == 0) st = run_gnuplot(gp, 0);
+  }
   unlink(dat);
+  unlink(gp);
   if (st != 0) {
     cli_err("gnuplot failed (is gnuplot installed?)", "agg: --plot %s", png);
     return CLI_EXIT_FAIL;

@@ -20,7 +20,20 @@
 
 /* ===================================================================== helpers */
 
-static json_t *jstr(cx_str s) { return json_stringn(s.p ? s.p : "", s.n); }
+/* A JSON string of any bytes: jansson builds none from bytes that are not UTF-8 (the value
+ * would vanish from the output), so those are shown escaped (\xNN) instead. */
+static json_t *jstrn(const char *p, size_t n) {
+  json_t *j = json_stringn(p ? p : "", p ? n : 0);
+  if (j) return j;
+  char *e = cx_malloc(4 * n + 1);
+  if (!e) return NULL;
+  cx_text_escape(p, n, CX_TEXT_UTF8, e, 4 * n + 1);
+  j = json_string(e);
+  free(e);
+  return j;
+}
+
+static json_t *jstr(cx_str s) { return jstrn(s.p, s.n); }
 
 static json_t *jday(cx_day d) {
   if (d == CX_DAY_NONE || d == CX_DAY_OPEN) return json_null();
@@ -101,7 +114,7 @@ static json_t *jcsv(cx_str s) {
   json_t *a = json_array();
   for (uint32_t i = 0, st = 0; i <= s.n; i++)
     if (i == s.n || s.p[i] == ',') {
-      if (i > st) json_array_append_new(a, json_stringn(s.p + st, i - st));
+      if (i > st) json_array_append_new(a, jstrn(s.p + st, i - st));
       st = i + 1;
     }
   return a;
@@ -351,7 +364,7 @@ static int local_aggregate(cli_sess *s, json_t *args, json_t **out, char *err, s
     json_t *jr = json_array();
     for (int k = 0; k < sp.n_group; k++) {
       if (cx_query_dim_format(s->q, s->t, (cx_dim)sp.group[k], row->keys[k], buf, sizeof buf) == 0)
-        json_array_append_new(jr, json_string(buf));
+        json_array_append_new(jr, jstrn(buf, strlen(buf)));
       else
         json_array_append_new(jr, json_integer(row->keys[k]));
     }
@@ -468,7 +481,7 @@ static json_t *from_mp(const msgpack_object *o) {
   case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer((json_int_t)o->via.i64);
   case MSGPACK_OBJECT_FLOAT32:
   case MSGPACK_OBJECT_FLOAT64: return json_real(o->via.f64);
-  case MSGPACK_OBJECT_STR: return json_stringn(o->via.str.ptr, o->via.str.size);
+  case MSGPACK_OBJECT_STR: return jstrn(o->via.str.ptr, o->via.str.size);
   case MSGPACK_OBJECT_ARRAY: {
     json_t *a = json_array();
     for (uint32_t i = 0; i < o->via.array.size; i++) json_array_append_new(a, from_mp(&o->via.array.ptr[i]));

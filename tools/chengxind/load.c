@@ -77,7 +77,9 @@ static int pack_check(msgpack_packer *pk, void *ctx) {
     unsigned r = (unsigned)rand_r(&w->seed);
     if (missing_pct && (int)(r % 100) < missing_pct) {
       char c17[18], code[19];
-      snprintf(c17, sizeof c17, "91999999%09u", r % 1000000000u); /* region 999999: never stored */
+      /* region 659999 (a province, no county): valid, and never generated */
+      snprintf(c17, sizeof c17, "91659999%08u0", r % 100000000u);
+      c17[16] = cx_orgcode_check_char(c17 + 8);
       memcpy(code, c17, 17);
       code[17] = cx_uscc_check_char(c17);
       msgpack_pack_str_with_body(pk, code, CX_CODE_LEN);
