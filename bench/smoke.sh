@@ -37,6 +37,11 @@ common=(--db "$tmp/store" --port "$port" --token smoke-token-0123456789 --as-of 
 "$bin/bench_load" "${common[@]}" --depth 8 --batch 10
 "$bin/bench_load" "${common[@]}" --depth 2 --mix check=5,entity=3,records=2
 grep -q '"proto":"cx"' "$tmp/l1.json"
+# the abuse mix (bench/abuse.sh), a moment of each kind, against the same server
+"$bin/bench_abuse" --make-heavy-csv "$tmp/heavy.csv" --records 50 > "$tmp/heavy.code"
+"$bin/bench_abuse" --port "$port" --code "$(cat "$tmp/heavy.code")" --duration 0.5 --nonreaders 4 \
+  --heavy 2 --pipeliners 2 --slow 4 --half 4 --json "$tmp/abuse.json"
+grep -q '"bench":"abuse"' "$tmp/abuse.json"
 
 if command -v redis-server >/dev/null; then
   rport=$("$bin/bench_load" --free-port)
