@@ -121,6 +121,7 @@ typedef struct fconn {
   int close_after_send;  /* close without reading (truncated frames) */
   int reset;             /* ... with a reset (SO_LINGER 0) instead of a FIN */
   int noread;            /* reads only once its sends stalled (or all went out) */
+  unsigned noread_ms;    /* ... and not before this long after the run began */
   int expect_eof;        /* the server closes after the expected answers */
   int loose;             /* random bytes: any error frames, then the server closes */
   int probe;             /* well-behaved: one request at a time, until the rest is done */
@@ -563,7 +564,7 @@ static void run(void) {
           if (!c->drip || now >= c->next_ms) ev |= POLLOUT;
           else if ((int)(c->next_ms - now) < timeout) timeout = (int)(c->next_ms - now);
         }
-        if (c->noread && !c->stalled &&
+        if (c->noread && !c->stalled && now - t0 >= c->noread_ms &&
             (c->txoff == c->txlen || now - c->progress_ms >= FLOOD_STALL_MS)) {
           c->stalled = c->txoff < c->txlen; /* pushed back: the server stopped reading us */
           g_t.stalled += (uint32_t)c->stalled;
@@ -638,9 +639,12 @@ static void add_plain(uint32_t n, int drip) {
 
 /* Pipelines `n_req` searches without reading: the server must stop reading it (output cap) and
  * lose nothing: once it reads, every answer comes, right and in order. */
+static unsigned g_noread_ms; /* noread_ms of the non-readers added next (0: read once sent) */
+
 static void add_nonreaders(uint32_t n, uint32_t n_req) {
   for (uint32_t i = 0; i < n; i++) {
     fconn *c = conn_add("never reads");
+    c->noread_ms = g_noread_ms;
     int sz = 4096; /* small kernel buffers: the pushback reaches the sender sooner */
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
     setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
@@ -1003,6 +1007,7 @@ static void req_page(fconn *c, unsigned limit, int scan) {
 static void add_heavy_nonreaders(uint32_t n, uint32_t n_req) {
   for (uint32_t i = 0; i < n; i++) {
     fconn *c = conn_add("heavy pages, reads late");
+    c->noread_ms = g_noread_ms;
     int sz = 4096;
     setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
     c->noread = 1;
@@ -1035,8 +1040,10 @@ static void add_stallers(uint32_t n_drip, uint32_t n_half) {
 
 Test(flood_bounded, a_thousand_abusers_of_every_kind_keep_the_server_within_its_documented_bounds) {
   add_probe();
+  g_noread_ms = 1500; /* hold the budget a while: their requests all go out at once */
   add_nonreaders(200, 100);
   add_heavy_nonreaders(40, 4);
+  g_noread_ms = 0;
   add_scanners(20, 400);
   add_stallers(300, 100);
   add_half_closed(50);
