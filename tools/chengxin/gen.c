@@ -290,10 +290,10 @@ static int gen_regions(gen *g) {
           p = le + 1;
           continue;
         }
-        snprintf(c->city_full, sizeof c->city_full, "%s", cn);
+        snprintf(c->city_full, sizeof c->city_full, "%.63s", cn);
         /* a name that already starts with its city's ("张家口市察北管理区") is not prefixed again */
-        if (strncmp(name, cn, strlen(cn)) == 0) snprintf(c->name, sizeof c->name, "%s", name);
-        else snprintf(c->name, sizeof c->name, "%s%s", cn, name);
+        if (strncmp(name, cn, strlen(cn)) == 0) snprintf(c->name, sizeof c->name, "%.63s", name);
+        else snprintf(c->name, sizeof c->name, "%.63s%.63s", cn, name);
         copy_trim_suffix(c->city_short, sizeof c->city_short, cn, "市");
         prov_short(c->prov_short, sizeof c->prov_short, pn);
       }
