@@ -1,6 +1,7 @@
 /* test_concurrency.c — readers on other threads while batches commit and the map grows. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -87,4 +88,39 @@ Test(concurrency, readers_stay_consistent_while_batches_commit_and_the_map_grows
   cr_assert_gt(checked, 0);
   cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
   cx_store_close(st);
+}
+
+/* Two threads fail at once on one shared handle, each with its own detail: a message is the
+ * thread's own, never the other's (it was one string on the handle, written by both). */
+typedef struct msg_ctx {
+  const char *rid;
+  int wrong;
+} msg_ctx;
+
+static void *fail_commit_loop(void *vctx) {
+  msg_ctx *c = vctx;
+  char a[19];
+  fx_auth(1, a);
+  for (int i = 0; i < 300; i++) {
+    cx_batch *b = NULL;
+    const char *why = NULL;
+    if (cx_batch_begin(st, &b)) continue;
+    cx_batch_transition(b, cx_str_c(a), cx_str_c(c->rid), CX_EV_REVOKE, 0, CX_STR("t"), &why);
+    int rc = cx_batch_commit(b, NULL);
+    usleep(20); /* the other thread's commit fails meanwhile: it must not overwrite ours */
+    if (rc != CX_ENOTFOUND || !strstr(cx_store_errmsg(st), c->rid)) c->wrong++;
+  }
+  return NULL;
+}
+
+Test(concurrency, each_thread_reads_its_own_error_detail_on_a_shared_handle) {
+  st = fx_open(dir, 0);
+  msg_ctx ca = {"MISSING-AAAA", 0}, cb = {"MISSING-BBBB", 0};
+  pthread_t ta, tb;
+  pthread_create(&ta, NULL, fail_commit_loop, &ca);
+  pthread_create(&tb, NULL, fail_commit_loop, &cb);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  cx_store_close(st);
+  cr_assert_eq(ca.wrong + cb.wrong, 0, "%d and %d messages named the other thread's record", ca.wrong, cb.wrong);
 }

@@ -166,6 +166,26 @@ static const penalty_case PENALTY_CASES[] = {
     {"违规处置建筑垃圾", "《城市市容和环境卫生管理条例》第三十九条", "城管"},
     {"未取得施工许可证擅自施工", "《建设工程质量管理条例》第五十七条", "建"},
 };
+/* The rules a serious-dishonesty list is kept under (by list code prefix): a list entry cites
+ * its list's rules, not the repair measures. */
+static const char *list_basis(const char *code) {
+  static const struct { const char *prefix, *basis; } t[] = {
+      {"court", "《最高人民法院关于公布失信被执行人名单信息的若干规定》"},
+      {"tax", "《重大税收违法失信主体信息公布管理办法》"},
+      {"market", "《市场监督管理严重违法失信名单管理办法》"},
+      {"wage", "《拖欠农民工工资失信联合惩戒对象名单管理暂行办法》"},
+      {"safety", "《安全生产严重失信主体名单管理办法》"},
+      {"social_security", "《社会保险领域严重失信主体名单管理办法》"},
+      {"statistics", "《统计严重失信企业信用管理办法》"},
+      {"customs", "《中华人民共和国海关注册登记和备案企业信用管理办法》"},
+      {"engineering", "《建筑市场信用管理暂行办法》"},
+      {"procurement", "《中华人民共和国政府采购法实施条例》第六十八条"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    if (strncmp(code, t[i].prefix, strlen(t[i].prefix)) == 0) return t[i].basis;
+  return "《国务院关于建立完善守信联合激励和失信联合惩戒制度加快推进社会诚信建设的指导意见》";
+}
+
 /* A licence: its name, its law, the department that grants it. */
 static const penalty_case LICENSE_CASES[] = {
     {"食品经营许可", "《中华人民共和国食品安全法》第三十五条", "市监"},
@@ -740,7 +760,7 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
     x = rng_below(r, 10);
     until = x < 7 ? dd + 1095 : x < 9 ? dd + 730 : CX_DAY_OPEN;
     snprintf(b->content, sizeof b->content, "列入%s", g->cat->lists[list].name);
-    basis = "《失信行为纠正后的信用信息修复管理办法》";
+    basis = list_basis(g->cat->lists[list].code);
     if (rng_pct(r, 25)) { /* an explicit subset of deny/review measures */
       uint64_t m = g->cat->lists[list].defaults & g->deny_review_mask;
       size_t o = 0;
