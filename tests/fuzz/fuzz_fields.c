@@ -72,7 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(r.entity_kind < CX_KIND_COUNT || r.entity_kind == CX_KIND_UNSET);
     CHECK(r.category < CX_CAT_COUNT);
     CHECK(r.subtype < CX_SUB_COUNT && cx_subtype_valid(r.category, r.subtype));
-    CHECK(r.domain < CX_DOM_COUNT && r.severity < CX_SEV_COUNT && r.status < CX_ST_COUNT);
+    /* no tier given: CX_SEV_UNSET, which the batch derives (cx_catalog_tier) */
+    CHECK(r.domain < CX_DOM_COUNT && (r.severity < CX_SEV_COUNT || r.severity == CX_SEV_UNSET) &&
+          r.status < CX_ST_COUNT);
+    CHECK(r.display_until == CX_DAY_NONE || r.display_until >= r.decision_date);
     CHECK(r.objection <= 1);
     CHECK(r.amount_fen >= 0);
     CHECK(r.decision_date != CX_DAY_NONE);
