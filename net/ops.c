@@ -1001,7 +1001,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
   if (rc == CX_EBADREQ) return fail(x, rc, "nothing was written: %s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 7);
+  msgpack_pack_map(pk, 8);
   pk_key(pk, "records"); msgpack_pack_uint32(pk, n);
   pk_key(pk, "inserted"); msgpack_pack_uint32(pk, res.inserted);
   pk_key(pk, "replaced"); msgpack_pack_uint32(pk, res.replaced);
@@ -1009,6 +1009,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
   pk_key(pk, "entities"); msgpack_pack_uint32(pk, res.entities_touched);
   pk_key(pk, "kept_state"); msgpack_pack_uint32(pk, res.kept);
   pk_key(pk, "transitions"); msgpack_pack_uint32(pk, res.transitions);
+  pk_key(pk, "provisional"); msgpack_pack_uint32(pk, res.provisional);
   return 0;
 }
 

@@ -798,7 +798,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     nr.authority_code = (cx_str){op->acode, CX_CODE_LEN};
     nr.authority_id = aid;
     nr.region = cx_code_region(op->code, op->is_person);
-    cx__rec_timeliness(st->calendar, &nr);
+    int prov = cx__rec_timeliness(st->calendar, &nr);
     int applied = 0;
     if (have_old) {
       /* A replacement never moves a record: that is a revoke plus a new record. */
@@ -824,7 +824,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       if (nr.report_received && old.report_date != CX_DAY_NONE) {
         nr.report_date = old.report_date;
         nr.report_received = old.report_received;
-        cx__rec_timeliness(st->calendar, &nr);
+        prov = cx__rec_timeliness(st->calendar, &nr);
       }
       /* The lifecycle state is the store's: a re-sent row keeps it, unless it revokes. */
       int feed_revoke = nr.status == CX_ST_REVOKED && old.status != CX_ST_REVOKED;
@@ -862,6 +862,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         if ((err = add_del(c, oldk)) || (err = add_ref(c, i, nkb))) goto fail;
       }
       res->replaced++;
+      res->provisional += (uint32_t)prov;
     } else {
       if ((err = apply_events(b, c, res, op, &nr, 0, today, &applied))) goto fail;
       res->status_changes += (uint32_t)applied;
@@ -875,6 +876,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
           (err = ent_mark(c, op->code, nr.entity_id)))
         goto fail;
       res->inserted++;
+      res->provisional += (uint32_t)prov;
     }
   }
 

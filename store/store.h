@@ -917,6 +917,9 @@ typedef struct cx_batch_result {
   uint32_t transitions; /* lifecycle transitions applied (status_changes counts them too) */
   uint32_t kept;        /* rows of existing records whose own status or objection differed
                            from the record's lifecycle state, which was kept */
+  uint32_t provisional; /* records written (inserted or replaced) whose report delay and on-time
+                           flag are provisional: the span touches a year the calendar has no
+                           published notice for (cx_calendar_span_provisional) */
   uint8_t status, objection; /* the state after the batch's last lifecycle event (cx_batch_
                                 transition) on a record that it did not also put */
   uint32_t refused;     /* puts skipped at commit (cx_batch_on_refused) */

@@ -658,3 +658,50 @@ Test(batch, an_organisations_code_is_validated_as_a_uscc_only) {
   x = r; x.entity_code = cx_str_c(id99); x.entity_kind = CX_KIND_PERSON;
   expect_put_error(&x, CX_EINVALCODE, "entity_code: positions 1-2 of the ID number");
 }
+
+/* The calendar holds the State Council notices through 2026: a report delay over a span that
+ * touches 2027 (or the last week of 2026, which the 2027 notice may reach back into) is a guess,
+ * and the batch says how many written records carry one. */
+Test(batch, written_records_with_a_provisional_report_delay_are_counted) {
+  cx_day_set_today(fx_day(2027, 6, 1));
+  char c[19];
+  fx_uscc(7, c);
+  struct { const char *rid; cx_day dec, rep; int prov; } rows[] = {
+      {"P1", fx_day(2025, 3, 3), fx_day(2025, 3, 5), 0},   /* published year */
+      {"P2", fx_day(2026, 11, 2), fx_day(2026, 11, 6), 0}, /* published, far from December's end */
+      {"P3", fx_day(2026, 12, 28), fx_day(2027, 1, 4), 1}, /* reaches into 2027 */
+      {"P4", fx_day(2027, 3, 1), fx_day(2027, 3, 5), 1},   /* wholly 2027 */
+      {"P5", fx_day(2026, 12, 21), fx_day(2026, 12, 29), 1}, /* the last week of 2026 */
+  };
+  size_t n = sizeof rows / sizeof rows[0];
+  cx_batch *b;
+  cx_batch_result res;
+  cx_record recs[5];
+  int want = 0;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (size_t i = 0; i < n; i++) {
+    fx_record(&recs[i], c, "七号公司", A1, rows[i].rid, rows[i].dec);
+    recs[i].report_date = rows[i].rep;
+    fx_put(b, &recs[i]);
+    want += rows[i].prov;
+    cr_assert_eq(cx_calendar_span_provisional(cx_store_calendar(st), rows[i].dec, rows[i].rep),
+                 rows[i].prov, "%s", rows[i].rid);
+  }
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.inserted, n);
+  cr_assert_eq(res.provisional, (uint32_t)want);
+  /* the same rows again change nothing and count nothing */
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (size_t i = 0; i < n; i++) fx_put(b, &recs[i]);
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.unchanged, n);
+  cr_assert_eq(res.provisional, 0);
+  /* a corrected P4 (new content) is written, and counted again */
+  recs[3].amount_fen = 100000;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &recs[3]);
+  cr_assert_eq(cx_batch_commit(b, &res), 0);
+  cr_assert_eq(res.replaced, 1);
+  cr_assert_eq(res.provisional, 1);
+  cx_day_set_today(0);
+}

@@ -261,3 +261,31 @@ Test(import, rows_with_a_nul_an_escape_sequence_or_invalid_utf8_are_refused_by_l
   cr_assert_eq(json_array_size(j), 1, "only the good row landed");
   json_decref(j);
 }
+
+/* Report delays over a year the calendar has no notice for are a guess: the import says how
+ * many, even with --quiet, and only when there are some. */
+Test(import, a_provisional_report_delay_is_warned_about) {
+  codes();
+  char csv[1024];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date,report_date\n"
+           "%s,福州甲科技有限公司,R1,%s,penalty,2025-03-03,2025-03-05\n"
+           "%s,福州甲科技有限公司,R2,%s,penalty,2027-03-01,2027-03-05\n"
+           "%s,福州甲科技有限公司,R3,%s,penalty,2026-12-28,2027-01-04\n",
+           A, AUTH, A, AUTH, A, AUTH);
+  spit("p.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2027-06-01 '%s' import --quiet --db st p.csv > out 2> err",
+                          g_dir, g_bin), 0, "%s", slurp("err"));
+  char *err = slurp("err");
+  cr_assert(strstr(err, "warning: 2 written records have a provisional report delay") &&
+                strstr(err, "load-calendar"),
+            "%s", err);
+  free(err);
+  /* the same file again writes nothing, so warns about nothing */
+  cr_assert_eq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2027-06-01 '%s' import --quiet --db st p.csv > out 2> err",
+                          g_dir, g_bin), 0);
+  err = slurp("err");
+  cr_assert(!strstr(err, "provisional"), "%s", err);
+  free(err);
+}

@@ -390,6 +390,7 @@ typedef struct importer {
   int encoding; /* 0 auto (UTF-8, else GB18030 when the header is not UTF-8), 1 UTF-8, 2 GB18030 */
   /* counters */
   uint64_t read, rejected, inserted, replaced, unchanged, kept, in_batch;
+  uint64_t provisional; /* written records whose report delay is provisional (calendar) */
   uint64_t not_written; /* good rows of batches whose commit failed (a fault, not their fault) */
   int fault;            /* that failure's code */
   int warned_unknown;   /* JSON Lines: the once-per-file warning about keys no field holds */
@@ -460,6 +461,7 @@ static int commit(importer *im) {
   im->replaced += r.replaced;
   im->unchanged += r.unchanged;
   im->kept += r.kept;
+  im->provisional += r.provisional;
   return 0;
 }
 
@@ -713,6 +715,7 @@ static int remote_flush(importer *im) {
       im->replaced += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "replaced"), 0);
       im->unchanged += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "unchanged"), 0);
       im->kept += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "kept_state"), 0);
+      im->provisional += (uint64_t)cx_mpo_int(cx_mpo_get(r.result, "provisional"), 0);
       rc = 0;
       left = 0;
       break;
@@ -1217,6 +1220,14 @@ int cli_cmd_import(int argc, char **argv) {
             (unsigned long long)im.replaced, (unsigned long long)im.unchanged,
             (unsigned long long)im.rejected, (unsigned long long)im.not_written, secs,
             secs > 0 ? (double)im.read / secs : 0.0, (unsigned long long)im.kept);
+  if (im.provisional) /* a warning, even with --quiet: these figures will change */
+    fprintf(stderr,
+            "import: warning: %llu written record%s a provisional report delay: %s a year whose "
+            "State Council holiday notice the calendar does not hold, so its working days are "
+            "weekdays less the statutory holidays, without the notice's swaps; load the notice with "
+            "`chengxin load-calendar` and the delays are recomputed\n",
+            (unsigned long long)im.provisional, im.provisional == 1 ? " has" : "s have",
+            im.provisional == 1 ? "its span touches" : "their spans touch");
   if (st) cx_store_close(st);
   cli_sess_close(&sess);
   free(im.arena);
