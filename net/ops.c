@@ -318,7 +318,7 @@ static int op_entity(cx_exec *x, const cx_req *rq) {
   uint32_t ncat = 0;
   for (int c = 0; c < CX_CAT_COUNT; c++)
     if (pub ? es.counts[c].visible : es.counts[c].total) ncat++;
-  msgpack_pack_map(pk, 13);
+  msgpack_pack_map(pk, 14);
   pk_key(pk, "code"); pk_cx(pk, es.code);
   pk_key(pk, "name"); pk_cx(pk, es.name);
   pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, es.kind);
@@ -326,6 +326,9 @@ static int op_entity(cx_exec *x, const cx_req *rq) {
   pk_key(pk, "province"); pk_cx(pk, es.province);
   pk_key(pk, "city"); pk_cx(pk, es.city);
   pk_key(pk, "county"); pk_cx(pk, es.county);
+  pk_key(pk, "region_until");
+  if (es.region_until) msgpack_pack_uint16(pk, es.region_until);
+  else msgpack_pack_nil(pk);
   pk_key(pk, "authority_code"); pk_cx(pk, es.authority_code);
   pk_key(pk, "authority_name"); pk_cx(pk, es.authority_name);
   /* The public role sees only what it may see: counts of displayable records. */

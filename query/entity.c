@@ -127,7 +127,10 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
   out->region = s.region;
   out->province = region_name(t, s.region / 10000 * 10000);
   out->city = region_name(t, s.region / 100 * 100);
-  out->county = region_name(t, s.region);
+  cx_region reg = {{"", 0}, 0, 0};
+  if (s.region && cx_store_region_get(t, s.region, &reg) < 0) reg = (cx_region){{"", 0}, 0, 0};
+  out->county = reg.name;
+  out->region_until = reg.last_year;
   out->authority_code = acode;
   out->authority_name = aname;
   out->flags = flags;

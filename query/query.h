@@ -80,6 +80,8 @@ typedef struct cx_entity_status {
   uint8_t kind;
   uint32_t region;             /* county code */
   cx_str province, city, county; /* region names ("" when unknown) */
+  uint16_t region_until;       /* 0: region is a current code; else it is historic, last in use
+                                  in this year (a code issued before a redistricting) */
   cx_str authority_code, authority_name; /* civil servants: of the newest record the role sees */
   cx_cat_counts counts[CX_CAT_COUNT];
   uint32_t flags;              /* CX_EF_* */

@@ -63,6 +63,7 @@ Test(entity, identity_regions_counts_and_flags) {
   cr_assert(cx_str_eq(st.province, CX_STR("福建省")));
   cr_assert(cx_str_eq(st.city, CX_STR("福州市")));
   cr_assert(cx_str_eq(st.county, CX_STR("鼓楼区")));
+  cr_assert_eq(st.region_until, 0, "a current code");
   cr_assert_eq(st.authority_code.n, 0);
   cr_assert_eq(st.counts[CX_CAT_PENALTY].total, 3);
   cr_assert_eq(st.counts[CX_CAT_PENALTY].in_force, 1, "P1 only (P2 expired, P3 repaired)");
@@ -108,6 +109,23 @@ Test(entity, redlisted_flag_and_unknown_region) {
   cr_assert_eq(st.flags, CX_EF_REDLISTED, "incentives are not measures against it");
   cr_assert_eq(st.province.n, 0);
   cr_assert_eq(st.county.n, 0);
+  cr_assert_eq(st.region_until, 0, "unknown is not historic");
+}
+
+/* A code issued in 长乐市 before it became 长乐区 (2017): named by the historic table, and
+ * the status page says the code is historic and when it went out of use. */
+Test(entity, a_historic_region_is_named_and_said_to_be_historic) {
+  char code[19];
+  qt_ent(6, 350182, code);
+  cx_record r = qt_rec(code, "长乐某某纺织有限公司", CX_KIND_ENTERPRISE, AUTH, "P9", CX_CAT_PENALTY,
+                       qt_day("2024-01-05"));
+  qt_put1(&E, &r);
+  cx_entity_status st;
+  cr_assert_eq(get(code, CX_ROLE_ANALYST, "2024-02-01", &st), 0);
+  cr_assert_eq(st.region, 350182);
+  cr_assert(cx_str_eq(st.county, CX_STR("长乐市")));
+  cr_assert(cx_str_eq(st.city, CX_STR("福州市")));
+  cr_assert_eq(st.region_until, 2017);
 }
 
 Test(entity, lookup_errors) {

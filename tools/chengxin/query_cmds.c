@@ -155,7 +155,7 @@ int cli_cmd_status(int argc, char **argv) {
     cli_col_type type;
   } cols[] = {{"code", CLI_COL_STR},          {"name", CLI_COL_STR},          {"kind", CLI_COL_STR},
               {"region", CLI_COL_ID},        {"province", CLI_COL_STR},      {"city", CLI_COL_STR},
-              {"county", CLI_COL_STR},        {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
+              {"county", CLI_COL_STR},        {"region_until", CLI_COL_INT},  {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
               {"flags", CLI_COL_STR},         {"last_update", CLI_COL_STR},   {"as_of", CLI_COL_STR}};
   for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_table_col(&ent, cols[i].name, cols[i].type);
   cli_table_row(&ent);

@@ -79,6 +79,7 @@ static int local_entity(cli_sess *s, json_t *args, json_t **out, char *err, size
   json_object_set_new(o, "province", jstr(es.province));
   json_object_set_new(o, "city", jstr(es.city));
   json_object_set_new(o, "county", jstr(es.county));
+  json_object_set_new(o, "region_until", es.region_until ? json_integer(es.region_until) : json_null());
   json_object_set_new(o, "authority_code", jstr(es.authority_code));
   json_object_set_new(o, "authority_name", jstr(es.authority_name));
   json_t *counts = json_object();
