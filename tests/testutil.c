@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 void cx_test_tmpdir(char *buf, size_t cap) {
   const char *base = getenv("TMPDIR");
@@ -43,3 +45,19 @@ int cx_test_leaks(void) { return __lsan_do_recoverable_leak_check() != 0; }
 #else
 int cx_test_leaks(void) { return 0; }
 #endif
+
+const char *cx_test_guarded(const char *s, size_t n) {
+  static char *mem;
+  long pg = sysconf(_SC_PAGESIZE);
+  if (!mem) {
+    mem = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED || mprotect(mem + pg, (size_t)pg, PROT_NONE) != 0) {
+      perror("cx_test_guarded");
+      abort();
+    }
+  }
+  if (n > (size_t)pg) abort();
+  char *p = mem + pg - n;
+  memcpy(p, s, n);
+  return p;
+}

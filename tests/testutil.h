@@ -21,4 +21,11 @@ int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int cx_test_leaks(void);
 
+/**
+ * Copies the n bytes of s (n <= a page) to the very end of a readable page followed by a
+ * PROT_NONE page, and returns the copy: a parser that reads past n faults. One page pair per
+ * process, reused by each call.
+ */
+const char *cx_test_guarded(const char *s, size_t n);
+
 #endif

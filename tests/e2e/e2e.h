@@ -410,6 +410,17 @@ static inline void assert_ok(const cx_client_resp *r) {
             (int)r->err_message_len, r->err_message);
 }
 
+/* 1 when a line of the file at path (a server's log) contains needle. */
+static inline int e2e_log_has(const char *path, const char *needle) {
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  char line[2048];
+  int found = 0;
+  while (!found && fgets(line, sizeof line, f)) found = strstr(line, needle) != NULL;
+  fclose(f);
+  return found;
+}
+
 /* The response, re-packed, contains the bytes of s (leak checks: "never in any answer"). */
 static inline int e2e_resp_has(const cx_client_resp *r, const char *s) {
   msgpack_sbuffer sb;

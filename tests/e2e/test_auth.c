@@ -5,17 +5,6 @@
  */
 #include "e2e.h"
 
-static int log_has(const char *path, const char *needle) {
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  char line[2048];
-  int found = 0;
-  while (fgets(line, sizeof line, f))
-    if (strstr(line, needle)) found = 1;
-  fclose(f);
-  return found;
-}
-
 /* ---- a running server ---- */
 
 TestSuite(auth, .init = e2e_setup, .fini = e2e_teardown, .timeout = 60);
@@ -34,8 +23,8 @@ Test(auth, failed_authentications_are_counted_in_stats_and_logged_with_the_peer_
   cr_assert(au, "stats has no auth map");
   cr_assert_eq(cx_mpo_int(cx_mpo_get(au, "failed"), -1), 3);
   cx_client_close(a);
-  cr_assert(log_has(g_srv.log, "auth: unknown token from 127.0.0.1:"), "no log line with the peer");
-  cr_assert(!log_has(g_srv.log, "guess-0123"), "the log shows the token");
+  cr_assert(e2e_log_has(g_srv.log, "auth: unknown token from 127.0.0.1:"), "no log line with the peer");
+  cr_assert(!e2e_log_has(g_srv.log, "guess-0123"), "the log shows the token");
 }
 
 Test(auth, a_flood_of_wrong_tokens_is_counted_in_full_but_logged_in_bounded_lines) {
@@ -86,8 +75,8 @@ static void refuses_to_start(const char *text, size_t n, const char *says) {
   int rc = e2e_spawn(&s0, (const char *[]){"--tokens", s0.tokens, NULL});
   if (rc > 0) e2e_stop(&s0);
   cr_assert_eq(rc, -1002, "chengxind started or failed otherwise (%d) with: %s", rc, says); /* 2: a bad file */
-  cr_assert(log_has(s0.log, says), "the log lacks \"%s\"", says);
-  cr_assert(!log_has(s0.log, "sekrit"), "the log shows a token");
+  cr_assert(e2e_log_has(s0.log, says), "the log lacks \"%s\"", says);
+  cr_assert(!e2e_log_has(s0.log, "sekrit"), "the log shows a token");
 }
 
 Test(token_file_start, a_utf8_bom_stops_chengxind_naming_line_1) {

@@ -21,24 +21,13 @@ static void teardown_dir(void) {
   cx_test_rmrf(s0.dir);
 }
 
-static int log_has(const char *path, const char *needle) {
-  FILE *f = fopen(path, "r");
-  if (!f) return 0;
-  char line[2048];
-  int found = 0;
-  while (fgets(line, sizeof line, f))
-    if (strstr(line, needle)) found = 1;
-  fclose(f);
-  return found;
-}
-
 TestSuite(startup, .init = setup_dir, .fini = teardown_dir, .timeout = 60);
 
 Test(startup, missing_store_is_a_clear_error) {
   snprintf(s0.db, sizeof s0.db, "%s/nothing", s0.dir);
   int rc = e2e_spawn(&s0, NULL);
   cr_assert_eq(rc, -1001, "exit status 1 expected, got %d", rc);
-  cr_assert(log_has(s0.log, "no store at"));
+  cr_assert(e2e_log_has(s0.log, "no store at"));
 }
 
 Test(startup, other_schema_version_is_refused) {
@@ -49,19 +38,19 @@ Test(startup, other_schema_version_is_refused) {
   cr_assert_eq(cx_store_debug_set_schema(st, 99), 0);
   cx_store_close(st);
   cr_assert_eq(e2e_spawn(&s0, NULL), -1001);
-  cr_assert(log_has(s0.log, "schema version"));
+  cr_assert(e2e_log_has(s0.log, "schema version"));
 }
 
 Test(startup, token_file_must_be_private_and_readable) {
   e2e_make_store(s0.dir, s0.db, sizeof s0.db);
   e2e_write_tokens(s0.tokens, 0644);
   cr_assert_eq(e2e_spawn(&s0, (const char *[]){"--tokens", s0.tokens, NULL}), -1001);
-  cr_assert(log_has(s0.log, "chmod 600"));
-  cr_assert(!log_has(s0.log, "tok-"), "no token in the log");
+  cr_assert(e2e_log_has(s0.log, "chmod 600"));
+  cr_assert(!e2e_log_has(s0.log, "tok-"), "no token in the log");
   char missing[300];
   snprintf(missing, sizeof missing, "%s/no-such-file", s0.dir);
   cr_assert_eq(e2e_spawn(&s0, (const char *[]){"--tokens", missing, NULL}), -1001);
-  cr_assert(log_has(s0.log, "cannot open token file"));
+  cr_assert(e2e_log_has(s0.log, "cannot open token file"));
   e2e_write_tokens(s0.tokens, 0600);
   cr_assert(e2e_spawn(&s0, (const char *[]){"--tokens", s0.tokens, NULL}) > 0);
 }
@@ -75,8 +64,8 @@ Test(startup, port_taken_is_a_clear_error) {
   char listen[64];
   snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
   cr_assert_eq(e2e_spawn(&s1, (const char *[]){"--listen", listen, NULL}), -1001);
-  cr_assert(log_has(s1.log, "cannot listen"));
-  cr_assert(log_has(s1.log, "in use"));
+  cr_assert(e2e_log_has(s1.log, "cannot listen"));
+  cr_assert(e2e_log_has(s1.log, "in use"));
 }
 
 Test(startup, usage_errors_exit_2) {
@@ -95,8 +84,8 @@ Test(startup, sigterm_stops_gracefully) {
   /* an idle client connected during the stop does not hold it up */
   cr_assert_eq(e2e_stop(&s0), 0);
   cx_client_close(c);
-  cr_assert(log_has(s0.log, "stopping (SIGTERM)"));
-  cr_assert(log_has(s0.log, "chengxind: stopped"));
+  cr_assert(e2e_log_has(s0.log, "stopping (SIGTERM)"));
+  cr_assert(e2e_log_has(s0.log, "chengxind: stopped"));
 }
 
 Test(startup, out_of_descriptors_pauses_accepts_and_recovers) {
@@ -124,7 +113,7 @@ Test(startup, out_of_descriptors_pauses_accepts_and_recovers) {
     if (!ok) usleep(100000);
   }
   cr_assert(ok, "accepts again once descriptors are free");
-  cr_assert(log_has(s0.log, "pausing accepts"));
+  cr_assert(e2e_log_has(s0.log, "pausing accepts"));
   cr_assert_eq(e2e_stop(&s0), 0);
 }
 

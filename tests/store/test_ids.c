@@ -2,10 +2,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "store.h"
+#include "testutil.h"
 
 static const char alpha[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
 
@@ -442,19 +441,6 @@ Test(names, truncates_at_a_character_boundary) {
 }
 
 /* ---- guard page: the parsers never read past n ---- */
-/* Copies s to the very end of a readable page followed by a PROT_NONE page. */
-static const char *guarded(const char *s, size_t n) {
-  static char *mem;
-  long pg = sysconf(_SC_PAGESIZE);
-  if (!mem) {
-    mem = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(mem, MAP_FAILED);
-    cr_assert_eq(mprotect(mem + pg, (size_t)pg, PROT_NONE), 0);
-  }
-  char *p = mem + pg - n;
-  memcpy(p, s, n);
-  return p;
-}
 
 Test(guard, code_and_name_parsers_stay_in_bounds) {
   const char *inputs[] = {"91350100M000100Y43", "11010519491231002X", " 9135", "中国\xe4\xb8", "\xf0\x9f", "\xe4",
@@ -465,7 +451,7 @@ Test(guard, code_and_name_parsers_stay_in_bounds) {
   for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
     size_t n = strlen(inputs[i]);
     for (size_t k = 0; k <= n; k++) { /* every prefix, ending exactly at the guard */
-      const char *g = guarded(inputs[i], k);
+      const char *g = cx_test_guarded(inputs[i], k);
       (void)cx_uscc_normalize(g, k, out);
       (void)cx_idcard_normalize(g, k, out);
       (void)cx_code_normalize(g, k, out, &person);

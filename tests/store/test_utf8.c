@@ -3,10 +3,9 @@
  * read past n (guard page). */
 #include <criterion/criterion.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "store.h"
+#include "testutil.h"
 
 /* Reference encoder (RFC 3629). */
 static size_t enc(uint32_t cp, unsigned char *o) {
@@ -137,19 +136,6 @@ Test(utf8, data_file_lines_are_checked_one_by_one_crlf_allowed) {
   cr_assert_eq(cx_text_lines_check(NULL, 5, &bad), 0);
 }
 
-/* ---- guard page: nothing is read past n ---- */
-static const char *guarded(const char *s, size_t n) {
-  static char *mem;
-  long pg = sysconf(_SC_PAGESIZE);
-  if (!mem) {
-    mem = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(mem, MAP_FAILED);
-    cr_assert_eq(mprotect(mem + pg, (size_t)pg, PROT_NONE), 0);
-  }
-  char *p = mem + pg - n;
-  memcpy(p, s, n);
-  return p;
-}
 
 Test(guard, the_utf8_check_and_escape_stay_in_bounds) {
   const char *inputs[] = {"中国\xe4\xb8", "\xf0\x9f\x98", "\xf0\x9f\x98\x80", "\xe4", "\xc2", "\xed\xa0",
@@ -160,7 +146,7 @@ Test(guard, the_utf8_check_and_escape_stay_in_bounds) {
   for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
     size_t n = strlen(inputs[i]);
     for (size_t k = 0; k <= n; k++) { /* every prefix, ending exactly at the guard */
-      const char *g = guarded(inputs[i], k);
+      const char *g = cx_test_guarded(inputs[i], k);
       for (int kind = CX_TEXT_NAME; kind <= CX_TEXT_UTF8; kind++) {
         (void)cx_text_check(g, k, kind, NULL);
         (void)cx_text_escape(g, k, kind, out, sizeof out);
