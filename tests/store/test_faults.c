@@ -360,6 +360,33 @@ Test(faults, store_of_a_newer_schema_is_refused_and_left_untouched) {
   cx_store_close(st);
 }
 
+/* A store of the previous layout (schema 1: shorter digests, record headers and fact slots) is not
+ * read with this build's decoders: every open mode refuses it, says what to do, and writes
+ * nothing. There is no in-place migration (see docs/operations.md). */
+Test(faults, store_of_the_previous_schema_is_refused_with_the_remedy_and_left_untouched) {
+  cx_store *st = open_ok(dir, 1, 0, 0);
+  fill(st, 20, 0);
+  cr_assert_eq(cx_store_debug_set_schema(st, CX_SCHEMA_VERSION - 1), 0);
+  cx_store_close(st);
+  char file[512], found[64];
+  snprintf(file, sizeof file, "%s/data.mdb", dir);
+  snprintf(found, sizeof found, "schema version %u, this build needs %u", CX_SCHEMA_VERSION - 1,
+           CX_SCHEMA_VERSION);
+  size_t len0, len1;
+  uint64_t h0 = file_hash(file, &len0);
+  struct { int create, read_only; } modes[] = {{0, 0}, {0, 1}, {1, 0}};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    cx_store *x = NULL;
+    int rc = open_rc(dir, modes[i].create, modes[i].read_only, 0, &x);
+    const char *m = cx_store_errmsg(NULL);
+    cr_assert_eq(rc, CX_EVERSION, "mode %zu: %s (%s)", i, cx_strerror(rc), m);
+    cr_assert_null(x);
+    cr_assert(strstr(m, found) && strstr(m, "older") && strstr(m, "re-import"), "message: %s", m);
+  }
+  cr_assert_eq(file_hash(file, &len1), h0, "a refused open must not write the data file");
+  cr_assert_eq(len1, len0);
+}
+
 static void write_file(const char *path, const void *p, size_t n) {
   FILE *f = fopen(path, "wb");
   cr_assert(f, "%s: %s", path, strerror(errno));
