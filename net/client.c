@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "net_int.h"
+#include "wire.h"
 
 struct cx_client {
   int fd;

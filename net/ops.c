@@ -1,8 +1,10 @@
 /*
- * ops.c — request decoding and the op handlers: from a decoded request to one framed response.
+ * ops.c — the executor (exec.h): request decoding and the op handlers, from a decoded request
+ * to one framed response. No door lives here: the server, the HTTP listener and the CLI's
+ * local mode all call cx_exec_run().
  *
  * Each handler packs its result into x->pk (a packer over x->out). On error it returns a
- * negative CX_E* with x->msg set; cx__net_exec then drops what the handler packed and writes
+ * negative CX_E* with x->msg set; cx_exec_run then drops what the handler packed and writes
  * an error response instead. Handlers never allocate on the entity/check path: strings are
  * read in place from the frame, results are packed straight from the map snapshot.
  */
@@ -33,7 +35,7 @@ static const char *shown(cx_str s, uint32_t max, char *buf, size_t cap) {
   return buf;
 }
 
-int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
+int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
   rq->id = 0;
   rq->op = CX_OP_INVALID;
   rq->nf = 0;
@@ -96,7 +98,7 @@ int cx__net_req_decode(cx_req *rq, const void *payload, size_t n, char *msg, siz
   return 0;
 }
 
-int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v) {
+int cx_req_field(const cx_req *rq, const char *name, cx_mp *v) {
   cx_str k = cx_str_c(name);
   for (uint32_t i = 0; i < rq->nf; i++)
     if (cx_str_eq(rq->keys[i], k)) {
@@ -110,8 +112,8 @@ int cx__net_req_field(const cx_req *rq, const char *name, cx_mp *v) {
 
 /* ===================================================================== helpers */
 
-static int fail(cx_exec *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(cx_exec *x, int err, const char *fmt, ...) {
+static int fail(cx_exec_ctx *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(cx_exec_ctx *x, int err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(x->msg, sizeof x->msg, fmt, ap);
@@ -119,7 +121,7 @@ static int fail(cx_exec *x, int err, const char *fmt, ...) {
   return err;
 }
 
-static int txn(cx_exec *x, cx_txn **t) {
+static int txn(cx_exec_ctx *x, cx_txn **t) {
   if (!*x->txn_live) {
     int rc = cx_store_txn_renew(x->txn);
     if (rc) return fail(x, rc, "cannot open a read snapshot: %s", cx_strerror(rc));
@@ -151,27 +153,27 @@ static void pk_enum(msgpack_packer *pk, const char *const *names, int n, unsigne
 }
 
 /* Optional string / uint / bool / date fields. Missing: returns 0 and leaves *out alone. */
-static int f_str(cx_exec *x, const cx_req *rq, const char *name, int required, cx_str *out) {
+static int f_str(cx_exec_ctx *x, const cx_req *rq, const char *name, int required, cx_str *out) {
   cx_mp v;
-  if (!cx__net_req_field(rq, name, &v))
+  if (!cx_req_field(rq, name, &v))
     return required ? fail(x, CX_EBADREQ, "missing field \"%s\"", name) : 0;
   if (cx_mp_read_str(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a string", name);
   return 1;
 }
-static int f_uint(cx_exec *x, const cx_req *rq, const char *name, uint64_t *out) {
+static int f_uint(cx_exec_ctx *x, const cx_req *rq, const char *name, uint64_t *out) {
   cx_mp v;
-  if (!cx__net_req_field(rq, name, &v)) return 0;
+  if (!cx_req_field(rq, name, &v)) return 0;
   if (cx_mp_read_uint(&v, out))
     return fail(x, CX_EBADREQ, "field \"%s\" must be an unsigned integer", name);
   return 1;
 }
-static int f_bool(cx_exec *x, const cx_req *rq, const char *name, int *out) {
+static int f_bool(cx_exec_ctx *x, const cx_req *rq, const char *name, int *out) {
   cx_mp v;
-  if (!cx__net_req_field(rq, name, &v)) return 0;
+  if (!cx_req_field(rq, name, &v)) return 0;
   if (cx_mp_read_bool(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a boolean", name);
   return 1;
 }
-static int f_day(cx_exec *x, const cx_req *rq, const char *name, cx_day *out) {
+static int f_day(cx_exec_ctx *x, const cx_req *rq, const char *name, cx_day *out) {
   cx_str s;
   int rc = f_str(x, rq, name, 0, &s);
   if (rc <= 0) return rc;
@@ -181,14 +183,14 @@ static int f_day(cx_exec *x, const cx_req *rq, const char *name, cx_day *out) {
                 shown(s, 32, e, sizeof e));
   return 1;
 }
-static int f_as_of(cx_exec *x, const cx_req *rq, cx_day *out) {
+static int f_as_of(cx_exec_ctx *x, const cx_req *rq, cx_day *out) {
   *out = cx_day_today();
   int rc = f_day(x, rq, "as_of", out);
   return rc < 0 ? rc : 0;
 }
 
 /* Code errors never echo the code: it may be a person's ID number. */
-static int code_fail(cx_exec *x, int rc) {
+static int code_fail(cx_exec_ctx *x, int rc) {
   if (rc == CX_ENOTFOUND) return fail(x, rc, "no such entity");
   /* Dates in these requests are parsed here, so a CX_EDATE from query/ is the birth date of
    * an ID number: the code is invalid. */
@@ -208,7 +210,7 @@ static int code_fail(cx_exec *x, int rc) {
  */
 static int audited_kind(int kind) { return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT; }
 
-static int audit_query(cx_exec *x, int op, const char code[CX_CODE_LEN], int kind, const char *detail,
+static int audit_query(cx_exec_ctx *x, int op, const char code[CX_CODE_LEN], int kind, const char *detail,
                        int64_t *now) {
   if (!x->audq || x->role == CX_ROLE_PUBLIC || !audited_kind(kind)) return 0;
   if (!*now) *now = cx_audit_now_ms();
@@ -219,7 +221,7 @@ static int audit_query(cx_exec *x, int op, const char code[CX_CODE_LEN], int kin
 }
 
 /* A lookup that found nothing is still a query about a person when the code is an ID number. */
-static int audit_missing(cx_exec *x, int op, cx_str raw, const char *detail) {
+static int audit_missing(cx_exec_ctx *x, int op, cx_str raw, const char *detail) {
   if (!x->audq || x->role == CX_ROLE_PUBLIC) return 0;
   char norm[CX_CODE_LEN + 1];
   int is_person = 0;
@@ -228,12 +230,18 @@ static int audit_missing(cx_exec *x, int op, cx_str raw, const char *detail) {
   return audit_query(x, op, norm, CX_KIND_PERSON, detail, &now);
 }
 
+/* The writer's name: the door's (the CLI's "local:<user>"), else the token's. */
+static const char *who_of(const cx_exec_ctx *x, char *buf, size_t cap) {
+  if (x->who) return x->who;
+  return cx__audit_who(x->env->tokens, x->token, buf, cap);
+}
+
 /* Attaches the audit line of a write request to its batch (same txn as the change). */
-static int audit_write(cx_exec *x, cx_batch *b, int op, cx_str target, cx_str detail) {
+static int audit_write(cx_exec_ctx *x, cx_batch *b, int op, cx_str target, cx_str detail) {
   char wb[32];
   cx_audit_entry e;
   memset(&e, 0, sizeof e);
-  e.who = cx_str_c(cx__audit_who(cx__net_tokens(x->srv), x->token, wb, sizeof wb));
+  e.who = cx_str_c(who_of(x, wb, sizeof wb));
   e.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
   e.op = cx_str_c(cx_op_names[op]);
   e.target = target;
@@ -244,13 +252,13 @@ static int audit_write(cx_exec *x, cx_batch *b, int op, cx_str target, cx_str de
 }
 
 /* The batch's actor: the one place write scopes are enforced (cx_batch_set_actor). */
-static int set_actor(cx_exec *x, cx_batch *b) {
+static int set_actor(cx_exec_ctx *x, cx_batch *b) {
   char wb[32];
-  const cx_tokens *toks = cx__net_tokens(x->srv);
+  const cx_tokens *toks = x->env->tokens;
   const cx_token *tk = x->token >= 0 && toks && (uint32_t)x->token < toks->n ? &toks->v[x->token] : NULL;
   cx_batch_actor a;
   memset(&a, 0, sizeof a);
-  a.who = cx_str_c(cx__audit_who(toks, x->token, wb, sizeof wb));
+  a.who = cx_str_c(who_of(x, wb, sizeof wb));
   a.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
   a.client = cx_str_c(x->peer ? x->peer : "");
   a.may_override = x->role == CX_ROLE_ADMIN;
@@ -265,28 +273,32 @@ static int set_actor(cx_exec *x, cx_batch *b) {
 
 /* ===================================================================== ping, auth */
 
-/* ping {} -> {"pong": true, "time": "YYYY-MM-DD"} */
-static int op_ping(cx_exec *x, const cx_req *rq) {
+/* ping {} -> {"pong": true, "today": "YYYY-MM-DD", "protocol": "1.1"} */
+static int op_ping(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
-  msgpack_pack_map(x->pk, 2);
+  msgpack_pack_map(x->pk, 3);
   pk_key(x->pk, "pong");
   msgpack_pack_true(x->pk);
   pk_key(x->pk, "today");
   pk_day(x->pk, cx_day_today());
+  pk_key(x->pk, "protocol");
+  pk_str(x->pk, CX_PROTOCOL_VERSION);
   return 0;
 }
 
 /* auth {token} -> {"role": str}. A bad token keeps the current role. */
-static int op_auth(cx_exec *x, const cx_req *rq) {
+static int op_auth(cx_exec_ctx *x, const cx_req *rq) {
   cx_str tok;
   int rc = f_str(x, rq, "token", 1, &tok);
   if (rc < 0) return rc;
-  int i = cx_tokens_find(cx__net_tokens(x->srv), tok);
+  const cx_tokens *toks = x->env->tokens;
+  int i = toks ? cx_tokens_find(toks, tok) : CX_ENOTFOUND;
   if (i < 0) {
-    cx__net_auth_failed(x->srv, x->peer); /* stats auth.failed and a log line, never the token */
+    /* stats auth.failed and a log line, never the token */
+    if (x->env->auth_failed) x->env->auth_failed(x->env->ud, x->peer);
     return fail(x, CX_EFORBIDDEN, "unknown token");
   }
-  x->role = cx__net_tokens(x->srv)->v[i].role;
+  x->role = toks->v[i].role;
   x->token = i;
   msgpack_pack_map(x->pk, 1);
   pk_key(x->pk, "role");
@@ -297,7 +309,7 @@ static int op_auth(cx_exec *x, const cx_req *rq) {
 /* ===================================================================== entity */
 
 /* entity {code, as_of?} -> status map (see docs/protocol.md) */
-static int op_entity(cx_exec *x, const cx_req *rq) {
+static int op_entity(cx_exec_ctx *x, const cx_req *rq) {
   cx_str code;
   cx_day as_of;
   int rc;
@@ -363,7 +375,7 @@ static int op_entity(cx_exec *x, const cx_req *rq) {
 /* ===================================================================== records */
 
 typedef struct rec_ctx {
-  cx_exec *x;
+  cx_exec_ctx *x;
   uint32_t n;
 } rec_ctx;
 
@@ -446,13 +458,13 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
 }
 
 /* Writes an array32 header whose count is patched later (msgpack allows a wide header). */
-static size_t pk_array_placeholder(cx_exec *x) {
+static size_t pk_array_placeholder(cx_exec_ctx *x) {
   size_t at = x->out->len;
   static const unsigned char h[5] = {0xdd, 0, 0, 0, 0};
   cx_buf_append(x->out, h, 5);
   return at;
 }
-static void pk_array_patch(cx_exec *x, size_t at, uint32_t n) {
+static void pk_array_patch(cx_exec_ctx *x, size_t at, uint32_t n) {
   if (at + 5 > x->out->len) return;
   unsigned char *p = (unsigned char *)x->out->p + at + 1;
   p[0] = (unsigned char)(n >> 24); p[1] = (unsigned char)(n >> 16);
@@ -460,7 +472,7 @@ static void pk_array_patch(cx_exec *x, size_t at, uint32_t n) {
 }
 
 /* records {code, category?, cursor?, limit?, as_of?} -> {"records": [...], "next": cursor|nil} */
-static int op_records(cx_exec *x, const cx_req *rq) {
+static int op_records(cx_exec_ctx *x, const cx_req *rq) {
   cx_records_req r = {.category = -1, .role = (cx_role)x->role};
   cx_str cat = {0};
   uint64_t limit = 20;
@@ -510,7 +522,7 @@ static int op_records(cx_exec *x, const cx_req *rq) {
 
 /* ===================================================================== check */
 
-static void pk_hit(cx_exec *x, const cx_check_hit *h) {
+static void pk_hit(cx_exec_ctx *x, const cx_check_hit *h) {
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 10);
   pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
@@ -526,17 +538,19 @@ static void pk_hit(cx_exec *x, const cx_check_hit *h) {
 }
 
 /* check {codes: [str..1000], action, as_of?} -> {"results": [{code, verdict, hits, incentives}]} */
-static int op_check(cx_exec *x, const cx_req *rq) {
+static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   cx_str action;
   cx_day as_of;
   cx_mp codes;
   int rc;
   if ((rc = f_str(x, rq, "action", 1, &action)) < 0 || (rc = f_as_of(x, rq, &as_of)) < 0) return rc;
-  if (!cx__net_req_field(rq, "codes", &codes)) return fail(x, CX_EBADREQ, "missing field \"codes\"");
+  if (!cx_req_field(rq, "codes", &codes)) return fail(x, CX_EBADREQ, "missing field \"codes\"");
   uint32_t n;
   if (cx_mp_read_array(&codes, &n)) return fail(x, CX_EBADREQ, "field \"codes\" must be an array");
-  if (n > CX_NET_MAX_CHECK_CODES)
-    return fail(x, CX_ETOOLARGE, "%u codes in one check (at most %u)", n, CX_NET_MAX_CHECK_CODES);
+  uint32_t max_codes = x->env->lim.check_codes < CX_NET_MAX_CHECK_CODES ? x->env->lim.check_codes
+                                                                          : CX_NET_MAX_CHECK_CODES;
+  if (n > max_codes)
+    return fail(x, CX_ETOOLARGE, "%u codes in one check (at most %u)", n, max_codes);
   int act = cx_query_action(x->q, action);
   char e[4 * 32 + 1];
   if (act < 0) return fail(x, CX_EBADREQ, "unknown action \"%s\"", shown(action, 32, e, sizeof e));
@@ -556,7 +570,7 @@ static int op_check(cx_exec *x, const cx_req *rq) {
   uint8_t seen_verdict[CX_NET_MAX_CHECK_CODES];
   uint16_t seen_at[CX_NET_MAX_CHECK_CODES];
   uint16_t slot[2048]; /* open addressing over seen[]: index + 1, 0 = empty */
-  uint32_t n_seen = 0, hits_left = CX_NET_MAX_CHECK_HITS;
+  uint32_t n_seen = 0, hits_left = x->env->lim.check_hits < CX_NET_MAX_CHECK_HITS ? x->env->lim.check_hits : CX_NET_MAX_CHECK_HITS;
   if (n > 1) memset(slot, 0, sizeof slot);
   for (uint32_t i = 0; i < n; i++) {
     cx_str code;
@@ -630,7 +644,7 @@ static int op_check(cx_exec *x, const cx_req *rq) {
 /* ===================================================================== search */
 
 typedef struct search_ctx {
-  cx_exec *x;
+  cx_exec_ctx *x;
   uint32_t n;
   int64_t now;
 } search_ctx;
@@ -652,7 +666,7 @@ static int search_cb(void *ctx, const cx_search_hit *h) {
 }
 
 /* search {prefix, limit?} -> {"results": [{code, name, kind}]} */
-static int op_search(cx_exec *x, const cx_req *rq) {
+static int op_search(cx_exec_ctx *x, const cx_req *rq) {
   cx_str prefix;
   uint64_t limit = 20;
   int rc;
@@ -674,11 +688,84 @@ static int op_search(cx_exec *x, const cx_req *rq) {
   return 0;
 }
 
+/* ===================================================================== catalog */
+
+static void pk_mask_codes(msgpack_packer *pk, uint64_t mask, uint32_t n, const char *(*code)(const cx_catalog *, uint32_t),
+                          const cx_catalog *c) {
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < n && i < 64; i++) k += (mask >> i) & 1u;
+  msgpack_pack_array(pk, k);
+  for (uint32_t i = 0; i < n && i < 64; i++)
+    if ((mask >> i) & 1u) pk_str(pk, code(c, i));
+}
+static const char *action_code(const cx_catalog *c, uint32_t i) { return c->actions[i].code; }
+static const char *measure_code(const cx_catalog *c, uint32_t i) { return c->measures[i].code; }
+
+/*
+ * catalog {} -> {"actions": [{code, name}], "lists": [{code, name, category, measures}],
+ *               "measures": [{code, name, effect, actions}], "categories": [names],
+ *               "display": [{tier, publish, min_months, max_months}]}
+ * The catalogue this server's query context holds (data/catalog.tsv or `load-catalog`), so that
+ * integrators need not hard-code action, list and measure codes.
+ */
+static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
+  (void)rq;
+  const cx_catalog *c = cx_query_catalog(x->q);
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 5);
+  pk_key(pk, "actions");
+  msgpack_pack_array(pk, c->n_actions);
+  for (uint32_t i = 0; i < c->n_actions; i++) {
+    msgpack_pack_map(pk, 2);
+    pk_key(pk, "code"); pk_str(pk, c->actions[i].code);
+    pk_key(pk, "name"); pk_str(pk, c->actions[i].name);
+  }
+  pk_key(pk, "lists");
+  msgpack_pack_array(pk, c->n_lists);
+  for (uint32_t i = 0; i < c->n_lists; i++) {
+    msgpack_pack_map(pk, 4);
+    pk_key(pk, "code"); pk_str(pk, c->lists[i].code);
+    pk_key(pk, "name"); pk_str(pk, c->lists[i].name);
+    pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, c->lists[i].category);
+    pk_key(pk, "measures"); pk_mask_codes(pk, c->lists[i].defaults, c->n_measures, measure_code, c);
+  }
+  pk_key(pk, "measures");
+  msgpack_pack_array(pk, c->n_measures);
+  for (uint32_t i = 0; i < c->n_measures; i++) {
+    msgpack_pack_map(pk, 4);
+    pk_key(pk, "code"); pk_str(pk, c->measures[i].code);
+    pk_key(pk, "name"); pk_str(pk, c->measures[i].name);
+    pk_key(pk, "effect"); pk_enum(pk, cx_effect_names, 3, c->measures[i].effect);
+    pk_key(pk, "actions"); pk_mask_codes(pk, c->measures[i].actions, c->n_actions, action_code, c);
+  }
+  pk_key(pk, "categories");
+  msgpack_pack_array(pk, CX_CAT_COUNT);
+  for (int i = 0; i < CX_CAT_COUNT; i++) pk_str(pk, cx_category_names[i]);
+  pk_key(pk, "display");
+  msgpack_pack_array(pk, CX_SEV_COUNT);
+  for (int i = 0; i < CX_SEV_COUNT; i++) {
+    msgpack_pack_map(pk, 4);
+    pk_key(pk, "tier"); pk_str(pk, cx_severity_names[i]);
+    pk_key(pk, "publish");
+    if (c->display[i].publish) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+    pk_key(pk, "min_months"); msgpack_pack_uint32(pk, c->display[i].min_months);
+    pk_key(pk, "max_months"); msgpack_pack_uint32(pk, c->display[i].max_months);
+  }
+  return 0;
+}
+
 /* ===================================================================== stats */
 
-static int op_stats(cx_exec *x, const cx_req *rq) {
+static int op_stats(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
-  cx__net_pack_stats(x->srv, x->pk);
+  if (x->env->pack_stats) x->env->pack_stats(x->env->ud, x->pk);
+  else {
+    msgpack_pack_map(x->pk, 2);
+    pk_key(x->pk, "protocol");
+    pk_str(x->pk, CX_PROTOCOL_VERSION);
+    pk_key(x->pk, "store");
+    cx_exec_pack_store_stats(x->env->st, x->pk);
+  }
   return 0;
 }
 
@@ -688,7 +775,7 @@ static int dim_by_name(cx_str s) { return cx_enum_parse(cx_dim_names, CX_DIM_COU
 static int metric_by_name(cx_str s) { return cx_enum_parse(cx_metric_names, CX_M_COUNT_, s); }
 
 /* A filter or group value: str, or an integer (formatted, then parsed like a string). */
-static int read_dim_value(cx_exec *x, cx_txn *t, int dim, cx_mp *v, uint32_t *val) {
+static int read_dim_value(cx_exec_ctx *x, cx_txn *t, int dim, cx_mp *v, uint32_t *val) {
   cx_str s;
   char nb[24];
   int64_t iv;
@@ -717,7 +804,7 @@ static int metric_is_int(int m) {
  *            desc?: bool, limit?: uint, as_of?}
  * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint}
  */
-static int op_aggregate(cx_exec *x, const cx_req *rq) {
+static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   cx_agg_spec sp;
   memset(&sp, 0, sizeof sp);
   sp.order = -1;
@@ -725,7 +812,7 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
   cx_mp v;
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
-  if (cx__net_req_field(rq, "by", &v)) {
+  if (cx_req_field(rq, "by", &v)) {
     uint32_t n;
     if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"by\" must be an array of dimensions");
     if (n > CX_DIM_COUNT) return fail(x, CX_EBADREQ, "too many dimensions in \"by\"");
@@ -738,7 +825,7 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
       sp.group[sp.n_group++] = (uint8_t)d;
     }
   }
-  if (cx__net_req_field(rq, "where", &v)) {
+  if (cx_req_field(rq, "where", &v)) {
     uint32_t n;
     if (cx_mp_read_map(&v, &n)) return fail(x, CX_EBADREQ, "field \"where\" must be a map");
     if (n > CX_DIM_COUNT) return fail(x, CX_EBADREQ, "too many filters in \"where\"");
@@ -761,7 +848,7 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
   if ((rc = f_day(x, rq, "from", &sp.from)) < 0 || (rc = f_day(x, rq, "to", &sp.to)) < 0 ||
       (rc = f_as_of(x, rq, &sp.as_of)) < 0)
     return rc;
-  if (cx__net_req_field(rq, "metrics", &v)) {
+  if (cx_req_field(rq, "metrics", &v)) {
     uint32_t n;
     if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"metrics\" must be an array");
     if (n > CX_M_COUNT_) return fail(x, CX_EBADREQ, "too many metrics");
@@ -790,18 +877,18 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
   sp.desc = desc;
   sp.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
 
-  sp.max_groups = CX_NET_AGG_MAX_GROUPS;
+  sp.max_groups = x->env->lim.agg_groups;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  sp.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (uint64_t)CX_NET_AGG_TIME_MS * 1000000u;
+  sp.deadline_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + (uint64_t)x->env->lim.agg_time_ms * 1000000u;
   sp.cancel = x->cancel;
   cx_agg_result res;
   memset(&res, 0, sizeof res);
   rc = cx_query_aggregate(x->q, t, (cx_role)x->role, &sp, &res);
   if (rc == CX_EBADREQ) return fail(x, rc, "aggregate request rejected (check dimensions, filters, dates)");
   if (rc == CX_ETOOLARGE)
-    return fail(x, rc, "more than %u groups: group by fewer dimensions or filter", CX_NET_AGG_MAX_GROUPS);
-  if (rc == CX_ETIMEOUT) return fail(x, rc, "the aggregate ran past its %u s budget: filter more", CX_NET_AGG_TIME_MS / 1000);
+    return fail(x, rc, "more than %u groups: group by fewer dimensions or filter", x->env->lim.agg_groups);
+  if (rc == CX_ETIMEOUT) return fail(x, rc, "the aggregate ran past its %u s budget: filter more", x->env->lim.agg_time_ms / 1000);
   if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
   size_t start = x->out->len;
   msgpack_packer *pk = x->pk;
@@ -827,10 +914,10 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
       else if (isnan(row->vals[i])) msgpack_pack_nil(pk); /* no data */
       else msgpack_pack_double(pk, row->vals[i]);
     }
-    if (x->out->len - start > CX_NET_AGG_MAX_ANSWER) {
+    if (x->out->len - start > x->env->lim.agg_answer) {
       cx_agg_result_free(&res);
       return fail(x, CX_ETOOLARGE, "the answer passes %u MiB: group by fewer dimensions, filter or limit",
-                  CX_NET_AGG_MAX_ANSWER >> 20);
+                  (unsigned)(x->env->lim.agg_answer >> 20));
     }
   }
   pk_key(pk, "from_rollup"); if (res.from_rollup) msgpack_pack_true(pk); else msgpack_pack_false(pk);
@@ -841,8 +928,8 @@ static int op_aggregate(cx_exec *x, const cx_req *rq) {
 
 /* ===================================================================== ingest */
 
-static void detail(cx_exec *x, uint32_t index, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void detail(cx_exec *x, uint32_t index, const char *fmt, ...) {
+static void detail(cx_exec_ctx *x, uint32_t index, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void detail(cx_exec_ctx *x, uint32_t index, const char *fmt, ...) {
   char m[256];
   va_list ap;
   va_start(ap, fmt);
@@ -866,13 +953,13 @@ static void detail(cx_exec *x, uint32_t index, const char *fmt, ...) {
  * into their text form; measures may be an array of codes. Any bad record: nothing lands, the
  * error lists every bad record in error.details [{index, message}].
  */
-static int op_ingest(cx_exec *x, const cx_req *rq) {
+static int op_ingest(cx_exec_ctx *x, const cx_req *rq) {
   cx_mp v;
-  if (!cx__net_req_field(rq, "records", &v)) return fail(x, CX_EBADREQ, "missing field \"records\"");
+  if (!cx_req_field(rq, "records", &v)) return fail(x, CX_EBADREQ, "missing field \"records\"");
   uint32_t n;
   if (cx_mp_read_array(&v, &n)) return fail(x, CX_EBADREQ, "field \"records\" must be an array of maps");
-  if (n > CX_NET_MAX_INGEST_RECORDS)
-    return fail(x, CX_ETOOLARGE, "%u records in one ingest (at most %u)", n, CX_NET_MAX_INGEST_RECORDS);
+  if (n > x->env->lim.ingest_records)
+    return fail(x, CX_ETOOLARGE, "%u records in one ingest (at most %u)", n, x->env->lim.ingest_records);
   if (n == 0) return fail(x, CX_EBADREQ, "no records");
   /* Text forms of non-string values: at most the frame's size plus 24 bytes per field, so
    * reserving that once means the borrowed cx_str never move. */
@@ -880,7 +967,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
   size_t need = rq->plen * 2 + (size_t)INGEST_MAX_FIELDS * 32 + 64;
   if (cx_buf_init(&scratch, need)) return fail(x, CX_ENOMEM, "out of memory");
   cx_batch *b = NULL;
-  int rc = cx_batch_begin(cx__net_store(x->srv), &b);
+  int rc = cx_batch_begin(x->env->st, &b);
   if (rc) {
     cx_buf_free(&scratch);
     return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
@@ -1027,7 +1114,7 @@ static int op_ingest(cx_exec *x, const cx_req *rq) {
  * "authority/record_id", "old -> new: reason". objection with withdraw: true closes an
  * objection. repair with override: true (admin) repairs before the minimum display period.
  */
-static int op_status(cx_exec *x, const cx_req *rq) {
+static int op_status(cx_exec_ctx *x, const cx_req *rq) {
   cx_str auth, rid, reason;
   int rc;
   if ((rc = f_str(x, rq, "authority", 1, &auth)) < 0 || (rc = f_str(x, rq, "record_id", 1, &rid)) < 0 ||
@@ -1047,7 +1134,7 @@ static int op_status(cx_exec *x, const cx_req *rq) {
   if (withdraw && rq->op != CX_OP_OBJECTION) return fail(x, CX_EBADREQ, "withdraw is for objection only");
   if (override && rq->op != CX_OP_REPAIR) return fail(x, CX_EBADREQ, "override is for repair only");
   cx_batch *b = NULL;
-  rc = cx_batch_begin(cx__net_store(x->srv), &b);
+  rc = cx_batch_begin(x->env->st, &b);
   if (rc) return fail(x, rc, "cannot start a batch: %s", cx_strerror(rc));
   if ((rc = set_actor(x, b))) {
     cx_batch_abort(b);
@@ -1081,13 +1168,11 @@ static int op_status(cx_exec *x, const cx_req *rq) {
 
 /* ===================================================================== dispatch */
 
-typedef int (*op_fn)(cx_exec *x, const cx_req *rq);
+typedef int (*op_fn)(cx_exec_ctx *x, const cx_req *rq);
 static const op_fn handlers[CX_OP_COUNT] = {
-    [CX_OP_PING] = op_ping,           [CX_OP_AUTH] = op_auth,     [CX_OP_ENTITY] = op_entity,
-    [CX_OP_RECORDS] = op_records,     [CX_OP_CHECK] = op_check,   [CX_OP_SEARCH] = op_search,
-    [CX_OP_AGGREGATE] = op_aggregate, [CX_OP_STATS] = op_stats,   [CX_OP_INGEST] = op_ingest,
-    [CX_OP_REPAIR] = op_status,       [CX_OP_REVOKE] = op_status, [CX_OP_OBJECTION] = op_status,
-    [CX_OP_REINSTATE] = op_status,
+#define CX_OP_HANDLER_(e, name, h, roles, slow, doc) [CX_OP_##e] = h,
+    CX_OP_TABLE(CX_OP_HANDLER_)
+#undef CX_OP_HANDLER_
 };
 
 static size_t frame_begin(cx_buf *out) {
@@ -1116,7 +1201,7 @@ static void pack_error(msgpack_packer *pk, uint64_t id, int err, const char *msg
   }
 }
 
-void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg) {
+void cx_exec_error_frame(cx_buf *out, uint64_t id, int err, const char *msg) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
   size_t at = frame_begin(out);
@@ -1124,7 +1209,7 @@ void cx__net_error_frame(cx_buf *out, uint64_t id, int err, const char *msg) {
   frame_end(out, at);
 }
 
-int cx__net_exec(cx_exec *x, const cx_req *rq) {
+int cx_exec_run(cx_exec_ctx *x, const cx_req *rq) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, x->out, cx_buf_msgpack_write);
   x->pk = &pk;
@@ -1173,4 +1258,34 @@ int cx__net_exec(cx_exec *x, const cx_req *rq) {
   }
   x->pk = NULL;
   return rc;
+}
+
+int cx_exec(cx_exec_ctx *x, const void *payload, size_t n) {
+  cx_req rq;
+  char msg[256];
+  int rc = cx_exec_decode(&rq, payload, n, msg, sizeof msg);
+  if (rc) {
+    cx_exec_error_frame(x->out, rq.id, rc, msg);
+    return rc;
+  }
+  return cx_exec_run(x, &rq);
+}
+
+void cx_exec_pack_store_stats(cx_store *st, msgpack_packer *pk) {
+  cx_store_info si;
+  memset(&si, 0, sizeof si);
+  if (!st || cx_store_info_get(st, &si) != 0) {
+    msgpack_pack_nil(pk);
+    return;
+  }
+  msgpack_pack_map(pk, 9);
+  pk_key(pk, "schema_version"); msgpack_pack_uint32(pk, si.schema_version);
+  pk_key(pk, "entities"); msgpack_pack_uint64(pk, si.entities);
+  pk_key(pk, "records"); msgpack_pack_uint64(pk, si.records);
+  pk_key(pk, "authorities"); msgpack_pack_uint64(pk, si.authorities);
+  pk_key(pk, "rollup_cells"); msgpack_pack_uint64(pk, si.rollup_cells);
+  pk_key(pk, "map_size"); msgpack_pack_uint64(pk, si.map_size);
+  pk_key(pk, "map_used"); msgpack_pack_uint64(pk, si.map_used);
+  pk_key(pk, "readers_used"); msgpack_pack_uint32(pk, si.readers_used);
+  pk_key(pk, "max_readers"); msgpack_pack_uint32(pk, si.max_readers);
 }

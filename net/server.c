@@ -17,21 +17,26 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <uv.h>
+
 #include "net_int.h"
+#include "server.h"
+
+typedef struct cx_loop cx_loop;
+typedef struct cx_conn cx_conn;
 
 #define CX_STOP_GRACE_MS 5000 /* after a stop, connections still busy are closed after this */
 #define CX_ACCEPT_PER_TICK 128
@@ -129,8 +134,10 @@ struct cx_server {
   uv_poll_t poll;
   uv_timer_t accept_pause;  /* out of file descriptors: accepting pauses briefly */
   int emfile_logged;
-  uv_signal_t sigint, sigterm;
   uv_async_t stop_async;
+  int stop_signal;      /* the signal cx_server_stop_signal was given (atomic), 0: none */
+  int async_ready;      /* stop_async may be sent to (atomic) */
+  cx_exec_env env;      /* what every request shares (exec.h) */
   int stopping;
   unsigned next_loop;
   uint64_t rejected, started_ns;
@@ -163,11 +170,10 @@ typedef struct cx_job {
   int cancel;           /* set (atomically) by the loop when the client goes away */
 } cx_job;
 
-cx_store *cx__net_store(cx_server *s) { return s->st; }
-const cx_tokens *cx__net_tokens(cx_server *s) { return &s->tokens; }
-const cx_server_opts *cx__net_opts(cx_server *s) { return &s->o; }
-
-void cx__net_auth_failed(cx_server *s, const char *peer) {
+/* The executor's hooks (cx_exec_env): the `stats` answer and failed auths. */
+static void pack_stats(void *ud, msgpack_packer *pk);
+static void auth_failed(void *ud, const char *peer) {
+  cx_server *s = ud;
   __atomic_add_fetch(&s->auth_failed, 1, __ATOMIC_RELAXED);
   uint64_t more;
   if (!cx__log_budget_take(&s->auth_log, &more)) return;
@@ -323,7 +329,7 @@ static size_t conn_share(const cx_conn *c) {
 static int conn_queue_answer(cx_conn *c, cx_buf *a, uint64_t id, size_t share) {
   int rc = 0;
   if (a->failed) {
-    /* Out of memory, not even an error frame fitted (cx__net_exec): the request has no answer,
+    /* Out of memory, not even an error frame fitted (cx_exec_run): the request has no answer,
      * and answers must keep their order: close after what is queued. */
     cx_buf_clear_failure(a);
     c->close_after_flush = 1;
@@ -333,12 +339,12 @@ static int conn_queue_answer(cx_conn *c, cx_buf *a, uint64_t id, size_t share) {
     snprintf(m, sizeof m, "the answer is over the %zu bytes this connection may queue now "
              "(--max-output %zu, less while the server's output budget is taken): ask for less "
              "(a smaller limit, fewer codes) or read the answers sent", share, c->lp->srv->o.max_output);
-    cx__net_error_frame(&c->out, id, CX_ETOOLARGE, m);
+    cx_exec_error_frame(&c->out, id, CX_ETOOLARGE, m);
     STAT_ADD(c->lp->too_large, 1);
     rc = CX_ETOOLARGE;
   } else if (cx_buf_append(&c->out, a->p, a->len)) {
     cx_buf_clear_failure(&c->out);
-    cx__net_error_frame(&c->out, id, CX_ENOMEM, "out of memory");
+    cx_exec_error_frame(&c->out, id, CX_ENOMEM, "out of memory");
     rc = CX_ENOMEM;
   }
   if (c->out.failed) { /* not even the error frame: close after what is queued (in order) */
@@ -583,17 +589,17 @@ static void job_work(uv_work_t *w) {
   cx_job *j = w->data;
   cx_req rq;
   char msg[256];
-  int rc = cx__net_req_decode(&rq, j->payload, j->plen, msg, sizeof msg);
+  int rc = cx_exec_decode(&rq, j->payload, j->plen, msg, sizeof msg);
   if (rc) { /* decoded once on the loop already */
-    cx__net_error_frame(&j->out, j->id, rc, msg);
+    cx_exec_error_frame(&j->out, j->id, rc, msg);
     j->rc = rc;
     return;
   }
   cx_buf details;
   cx_buf_init(&details, 0);
-  cx_exec *x = cx_calloc(1, sizeof *x);
+  cx_exec_ctx *x = cx_calloc(1, sizeof *x);
   if (!x) {
-    cx__net_error_frame(&j->out, j->id, CX_ENOMEM, "out of memory");
+    cx_exec_error_frame(&j->out, j->id, CX_ENOMEM, "out of memory");
     j->rc = CX_ENOMEM;
     cx_buf_free(&details);
     return;
@@ -606,7 +612,7 @@ static void job_work(uv_work_t *w) {
     if (!t) {
       char m[96];
       snprintf(m, sizeof m, "cannot open a read snapshot: %s", cx_strerror(terr));
-      cx__net_error_frame(&j->out, j->id, terr, m);
+      cx_exec_error_frame(&j->out, j->id, terr, m);
       j->rc = terr;
       free(x);
       cx_buf_free(&details);
@@ -614,7 +620,7 @@ static void job_work(uv_work_t *w) {
     }
     live = 1;
   }
-  x->srv = j->srv;
+  x->env = &j->srv->env;
   x->q = j->srv->q;
   x->txn = t;
   x->txn_live = &live;
@@ -624,7 +630,7 @@ static void job_work(uv_work_t *w) {
   x->cancel = &j->cancel;
   x->out = &j->out;
   x->details = &details;
-  j->rc = cx__net_exec(x, &rq);
+  j->rc = cx_exec_run(x, &rq);
   if (t) pool_txn_put(j->srv, t, live);
   free(x);
   cx_buf_free(&details);
@@ -691,21 +697,22 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   uint64_t t0 = uv_hrtime();
   cx_req rq;
   char msg[256];
-  int rc = cx__net_req_decode(&rq, p, n, msg, sizeof msg);
+  int rc = cx_exec_decode(&rq, p, n, msg, sizeof msg);
   if (rc) {
-    cx__net_error_frame(&c->out, rq.id, rc, msg);
+    cx_exec_error_frame(&c->out, rq.id, rc, msg);
     account(lp, rq.op, rc, t0);
     return;
   }
   if (cx_op_is_slow(rq.op) && cx_op_allowed(c->role, rq.op)) {
     if ((rc = start_job(c, &rq, t0)) != 0) {
-      cx__net_error_frame(&c->out, rq.id, rc, "cannot queue the request");
+      cx_exec_error_frame(&c->out, rq.id, rc, "cannot queue the request");
       account(lp, rq.op, rc, t0);
     }
     return;
   }
-  cx_exec x;
-  x.srv = lp->srv;
+  cx_exec_ctx x;
+  x.env = &lp->srv->env;
+  x.who = NULL;
   x.q = lp->q;
   x.txn = lp->txn;
   x.txn_live = &lp->txn_live;
@@ -713,7 +720,6 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.hits_cap = (uint32_t)(sizeof lp->hits / sizeof lp->hits[0]);
   x.role = c->role;
   x.token = c->token;
-  x.lp = lp;
   size_t share = conn_share(c);
   lp->ans.limit = share;
   x.out = &lp->ans;
@@ -722,7 +728,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.audq = lp->audq;
   x.peer = c->peer;
   x.cancel = NULL;
-  rc = cx__net_exec(&x, &rq);
+  rc = cx_exec_run(&x, &rq);
   int qrc = conn_queue_answer(c, &lp->ans, rq.id, share);
   if (qrc) rc = qrc;
   c->role = x.role;
@@ -810,7 +816,7 @@ static void conn_process(cx_conn *c) {
       } else {
         snprintf(m, sizeof m, "empty frame");
       }
-      cx__net_error_frame(&c->out, 0, (int)got, m);
+      cx_exec_error_frame(&c->out, 0, (int)got, m);
       account(lp, CX_OP_INVALID, (int)got, uv_hrtime());
       c->close_after_flush = 1;
       off = c->in.len; /* what follows cannot be framed */
@@ -1022,7 +1028,7 @@ static void loop_fini(cx_loop *lp) {
 static void reject_busy(int fd, const char *why) {
   cx_buf b;
   if (cx_buf_init(&b, 256) == 0) {
-    cx__net_error_frame(&b, 0, CX_EBUSY, why);
+    cx_exec_error_frame(&b, 0, CX_EBUSY, why);
     ssize_t k = send(fd, b.p, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)k;
     cx_buf_free(&b);
@@ -1107,8 +1113,7 @@ static void begin_stop(cx_server *s, const char *why) {
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, NULL);
   uv_close((uv_handle_t *)&s->accept_pause, NULL);
-  uv_close((uv_handle_t *)&s->sigint, NULL);
-  uv_close((uv_handle_t *)&s->sigterm, NULL);
+  __atomic_store_n(&s->async_ready, 0, __ATOMIC_SEQ_CST);
   uv_close((uv_handle_t *)&s->stop_async, NULL);
   for (unsigned i = 0; i < s->nloops; i++) {
     cx_loop *lp = &s->loops[i];
@@ -1119,13 +1124,23 @@ static void begin_stop(cx_server *s, const char *why) {
   }
 }
 
-static void signal_cb(uv_signal_t *h, int signum) {
-  begin_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+static void stop_async_cb(uv_async_t *a) {
+  cx_server *s = a->data;
+  int sig = __atomic_load_n(&s->stop_signal, __ATOMIC_RELAXED);
+  char why[24];
+  if (sig) snprintf(why, sizeof why, "%s", sig == 2 ? "SIGINT" : sig == 15 ? "SIGTERM" : sig == 1 ? "SIGHUP" : "signal");
+  begin_stop(s, sig ? why : "requested");
 }
 
-static void stop_async_cb(uv_async_t *a) { begin_stop(a->data, "requested"); }
-
 void cx_server_stop(cx_server *s) { uv_async_send(&s->stop_async); }
+
+void cx_server_stop_signal(cx_server *s, int signum) {
+  if (!s) return;
+  __atomic_store_n(&s->stop_signal, signum, __ATOMIC_SEQ_CST);
+  /* Before cx_server_run is ready the flag alone stops it as soon as it is. */
+  if (__atomic_load_n(&s->async_ready, __ATOMIC_SEQ_CST))
+    uv_async_send(&s->stop_async); /* async-signal-safe (libuv documents it) */
+}
 
 /* ===================================================================== open / run / close */
 
@@ -1262,6 +1277,12 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     snprintf(why, cap, "cannot load the catalogue: %s", cx_strerror(rc));
     goto fail;
   }
+  s->env.st = s->st;
+  s->env.tokens = &s->tokens;
+  cx_exec_limits_default(&s->env.lim);
+  s->env.pack_stats = pack_stats;
+  s->env.auth_failed = auth_failed;
+  s->env.ud = s;
   if ((rc = cx__auditor_new(s->st, &s->tokens, s->nloops, &s->audit))) {
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
@@ -1276,23 +1297,15 @@ fail:
 
 int cx_server_port(const cx_server *s) { return s->port; }
 
+void cx_server_log(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cx_net_vlog(fmt, ap);
+  va_end(ap);
+}
+
 int cx_server_run(cx_server *s) {
   int rc = 0;
-  signal(SIGPIPE, SIG_IGN);
-  /* Every connection is a descriptor: raise the soft limit, and keep max_conns below it. */
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    if (rl.rlim_cur < rl.rlim_max) {
-      rl.rlim_cur = rl.rlim_max;
-      setrlimit(RLIMIT_NOFILE, &rl);
-      getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 && s->o.max_conns > rl.rlim_cur - 100) {
-      s->o.max_conns = (unsigned)(rl.rlim_cur - 100);
-      cx_net_log("max connections lowered to %u (open file limit %llu)", s->o.max_conns,
-                 (unsigned long long)rl.rlim_cur);
-    }
-  }
   s->loops = cx_calloc(s->nloops, sizeof *s->loops);
   if (!s->loops) return CX_ENOMEM;
   unsigned inited = 0, started = 0;
@@ -1311,13 +1324,9 @@ int cx_server_run(cx_server *s) {
   s->poll.data = s;
   uv_timer_init(&s->main, &s->accept_pause);
   s->accept_pause.data = s;
-  uv_signal_init(&s->main, &s->sigint);
-  uv_signal_init(&s->main, &s->sigterm);
-  s->sigint.data = s->sigterm.data = s;
   uv_async_init(&s->main, &s->stop_async, stop_async_cb);
   s->stop_async.data = s;
-  uv_signal_start(&s->sigint, signal_cb, SIGINT);
-  uv_signal_start(&s->sigterm, signal_cb, SIGTERM);
+  __atomic_store_n(&s->async_ready, 1, __ATOMIC_SEQ_CST);
   for (; started < s->nloops; started++)
     if (uv_thread_create(&s->loops[started].thread, loop_thread, &s->loops[started]) != 0) {
       rc = CX_EINTERNAL;
@@ -1331,6 +1340,7 @@ int cx_server_run(cx_server *s) {
   cx_net_log("listening on %s%s%s:%d (%u worker loops, store %s)", v6 ? "[" : "", s->host,
              v6 ? "]" : "", s->port, s->nloops, s->o.db_path);
   if (rc) begin_stop(s, "thread start failed");
+  else if (__atomic_load_n(&s->stop_signal, __ATOMIC_SEQ_CST)) stop_async_cb(&s->stop_async);
   uv_run(&s->main, UV_RUN_DEFAULT);
   for (unsigned i = 0; i < started; i++) uv_thread_join(&s->loops[i].thread);
   /* Threads never started: their loops still need their handles closed (loop_fini). */
@@ -1370,7 +1380,8 @@ void cx_server_close(cx_server *s) {
 
 static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
 
-void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
+static void pack_stats(void *ud, msgpack_packer *pk) {
+  cx_server *s = ud;
   uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0, ftos = 0, itos = 0;
   for (unsigned i = 0; i < s->nloops && s->loops; i++) {
     queued += __atomic_load_n(&s->loops[i].queued, __ATOMIC_RELAXED);
@@ -1382,7 +1393,9 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
   }
-  msgpack_pack_map(pk, 8);
+  msgpack_pack_map(pk, 9);
+  pk_key(pk, "protocol");
+  msgpack_pack_str_with_body(pk, CX_PROTOCOL_VERSION, strlen(CX_PROTOCOL_VERSION));
   pk_key(pk, "auth");
   msgpack_pack_map(pk, 1);
   pk_key(pk, "failed"); msgpack_pack_uint64(pk, __atomic_load_n(&s->auth_failed, __ATOMIC_RELAXED));
@@ -1444,20 +1457,5 @@ void cx__net_pack_stats(cx_server *s, msgpack_packer *pk) {
     pk_key(pk, "p999_us"); msgpack_pack_double(pk, (double)cx_hist_quantile(&h, 0.999) / 1000.0);
   }
   pk_key(pk, "store");
-  cx_store_info si;
-  memset(&si, 0, sizeof si);
-  if (cx_store_info_get(s->st, &si) != 0) {
-    msgpack_pack_nil(pk);
-    return;
-  }
-  msgpack_pack_map(pk, 9);
-  pk_key(pk, "schema_version"); msgpack_pack_uint32(pk, si.schema_version);
-  pk_key(pk, "entities"); msgpack_pack_uint64(pk, si.entities);
-  pk_key(pk, "records"); msgpack_pack_uint64(pk, si.records);
-  pk_key(pk, "authorities"); msgpack_pack_uint64(pk, si.authorities);
-  pk_key(pk, "rollup_cells"); msgpack_pack_uint64(pk, si.rollup_cells);
-  pk_key(pk, "map_size"); msgpack_pack_uint64(pk, si.map_size);
-  pk_key(pk, "map_used"); msgpack_pack_uint64(pk, si.map_used);
-  pk_key(pk, "readers_used"); msgpack_pack_uint32(pk, si.readers_used);
-  pk_key(pk, "max_readers"); msgpack_pack_uint32(pk, si.max_readers);
+  cx_exec_pack_store_stats(s->st, pk);
 }

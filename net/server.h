@@ -9,9 +9,14 @@
  * slow request never delays the other connections of its loop; a connection waits for its own
  * slow request before the next one (responses stay in request order).
  *
+ * The server is transport only: every request runs through the executor (exec.h, cx_exec_run)
+ * with the loop's snapshot and the connection's role; what an op does is not decided here.
+ *
  * Caveats (threads): cx_server_open / cx_server_run / cx_server_close from one thread;
- * cx_server_stop from any thread or a signal-free context (it only wakes the acceptor loop).
- * cx_server_run installs SIGINT/SIGTERM handlers (graceful stop) and ignores SIGPIPE.
+ * cx_server_stop from any thread, cx_server_stop_signal from a signal handler (both only wake
+ * the acceptor loop). The library sets nothing process-wide: the program ignores SIGPIPE (a
+ * write to a closed socket must not kill the process), installs its signal handlers and
+ * raises RLIMIT_NOFILE (tools/chengxind/main.c does all three).
  */
 #ifndef CX_SERVER_H
 #define CX_SERVER_H
@@ -62,13 +67,17 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
 /** The bound port (useful after port 0). */
 int cx_server_port(const cx_server *s);
 /**
- * Serves until cx_server_stop() or SIGINT/SIGTERM: then stops accepting, finishes in-flight
+ * Serves until cx_server_stop() / cx_server_stop_signal(): then stops accepting, finishes in-flight
  * requests (up to a few seconds for clients that do not read), closes connections. Logs
  * "listening on HOST:PORT" on stderr when ready. Returns 0 or a negative CX_E*.
  */
 int cx_server_run(cx_server *s);
-/** Asks a running server to stop (thread-safe). */
+/** Asks a running server to stop (thread-safe); the log says "stopping (requested)". */
 void cx_server_stop(cx_server *s);
+/** The same from a signal handler (async-signal-safe): "stopping (SIGTERM)". */
+void cx_server_stop_signal(cx_server *s, int signum);
+/** One line on the server's log (stderr, "<UTC time> chengxind: <msg>"); thread-safe. */
+void cx_server_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Closes the listening socket, the store, frees everything. Not while running. */
 void cx_server_close(cx_server *s);
 

@@ -1,5 +1,5 @@
 /*
- * util.c — ops and roles table, token file, latency histograms, log lines.
+ * util.c — the op table's derived arrays, limits, token file, latency histograms, log lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,9 +16,17 @@
 
 /* ===================================================================== ops and roles */
 
+const cx_op_info cx_ops[CX_OP_COUNT] = {
+#define CX_OP_INFO_(e, name, h, roles, slow, doc) [CX_OP_##e] = {#name, roles, slow, doc},
+    CX_OP_TABLE(CX_OP_INFO_)
+#undef CX_OP_INFO_
+};
+
 const char *const cx_op_names[CX_OP_COUNT] = {
-    "ping", "auth", "entity", "records", "check", "search", "aggregate", "stats",
-    "ingest", "repair", "revoke", "objection", "reinstate"};
+#define CX_OP_NAME_(e, name, h, roles, slow, doc) [CX_OP_##e] = #name,
+    CX_OP_TABLE(CX_OP_NAME_)
+#undef CX_OP_NAME_
+};
 
 int cx_op_parse(cx_str name) {
   for (int i = 0; i < CX_OP_COUNT; i++)
@@ -26,26 +34,20 @@ int cx_op_parse(cx_str name) {
   return CX_EUNKNOWNOP;
 }
 
-#define B(op) (1u << (op))
-#define PUBLIC_OPS (B(CX_OP_PING) | B(CX_OP_AUTH) | B(CX_OP_ENTITY) | B(CX_OP_RECORDS) | B(CX_OP_SEARCH))
-/* The op x role table (docs/protocol.md "Roles"): each role adds to the public set. */
-static const uint32_t role_ops[CX_ROLE_COUNT] = {
-    [CX_ROLE_PUBLIC] = PUBLIC_OPS,
-    [CX_ROLE_APPROVAL] = PUBLIC_OPS | B(CX_OP_CHECK),
-    [CX_ROLE_ANALYST] = PUBLIC_OPS | B(CX_OP_AGGREGATE) | B(CX_OP_STATS),
-    [CX_ROLE_SUBMITTER] = PUBLIC_OPS | B(CX_OP_INGEST) | B(CX_OP_REPAIR) | B(CX_OP_REVOKE) |
-                          B(CX_OP_OBJECTION) | B(CX_OP_REINSTATE),
-    [CX_ROLE_ADMIN] = (1u << CX_OP_COUNT) - 1,
-};
-
 int cx_op_allowed(int role, int op) {
   if (role < 0 || role >= CX_ROLE_COUNT || op < 0 || op >= CX_OP_COUNT) return 0;
-  return (role_ops[role] >> op) & 1u;
+  return (cx_ops[op].roles >> role) & 1u;
 }
 
-int cx_op_is_slow(int op) {
-  return op == CX_OP_AGGREGATE || op == CX_OP_INGEST || op == CX_OP_REPAIR ||
-         op == CX_OP_REVOKE || op == CX_OP_OBJECTION || op == CX_OP_REINSTATE;
+int cx_op_is_slow(int op) { return op >= 0 && op < CX_OP_COUNT && cx_ops[op].slow; }
+
+void cx_exec_limits_default(cx_exec_limits *l) {
+  l->check_codes = CX_NET_MAX_CHECK_CODES;
+  l->check_hits = CX_NET_MAX_CHECK_HITS;
+  l->agg_groups = CX_NET_AGG_MAX_GROUPS;
+  l->agg_answer = CX_NET_AGG_MAX_ANSWER;
+  l->agg_time_ms = CX_NET_AGG_TIME_MS;
+  l->ingest_records = CX_NET_MAX_INGEST_RECORDS;
 }
 
 /* ===================================================================== tokens */
@@ -483,6 +485,13 @@ int cx__log_budget_take(cx_log_budget *b, uint64_t *more) {
 }
 
 void cx_net_log(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  cx_net_vlog(fmt, ap);
+  va_end(ap);
+}
+
+void cx_net_vlog(const char *fmt, va_list ap) {
   char line[1024];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -491,10 +500,7 @@ void cx_net_log(const char *fmt, ...) {
   int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ chengxind: ",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                    ts.tv_nsec / 1000000);
-  va_list ap;
-  va_start(ap, fmt);
   int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-  va_end(ap);
   size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
   if (len > sizeof line - 2) len = sizeof line - 2;
   line[len++] = '\n';

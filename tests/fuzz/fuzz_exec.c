@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: request execution (net/ops.c) end to end, without sockets. The input is
  * one request payload (a msgpack map, as inside a frame); it is decoded with
- * cx__net_req_decode and, when it decodes, run by cx__net_exec as the admin role against a
+ * cx_exec_decode and, when it decodes, run by cx_exec_run as the admin role against a
  * small store (tmpfs when /dev/shm exists) that ingest, repair, revoke and objection may
  * change. Invariants: the response is exactly one well-formed frame holding one valid msgpack
  * value, and no request is answered with an "internal" error (store corruption, I/O, memory).
@@ -16,7 +16,6 @@
 
 #include "net_int.h"
 #include "query.h"
-#include "server.h"
 
 #define CHECK(c)       \
   do {                 \
@@ -24,7 +23,8 @@
   } while (0)
 
 static char g_dir[64];
-static cx_server *g_srv;
+static cx_store *g_st;
+static cx_exec_env g_env;
 static cx_query *g_q;
 static cx_txn *g_t;
 static cx_buf g_out, g_details;
@@ -47,7 +47,7 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
 static void cleanup(void) {
   if (g_t) cx_store_txn_end(g_t);
   if (g_q) cx_query_free(g_q);
-  if (g_srv) cx_server_close(g_srv);
+  if (g_st) cx_store_close(g_st);
   cx_buf_free(&g_out);
   cx_buf_free(&g_details);
   if (g_dir[0]) nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
@@ -102,18 +102,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   CHECK(cx_batch_commit(b, NULL) == 0);
   cx_store_close(st);
 
-  cx_server_opts so;
-  cx_server_opts_default(&so);
-  so.db_path = db;
-  so.port = 0;
-  so.threads = 1;
-  char why[256];
-  if (cx_server_open(&so, &g_srv, why, sizeof why) != 0) {
-    fprintf(stderr, "fuzz_exec: %s\n", why);
-    abort();
-  }
-  CHECK(cx_query_new(cx__net_store(g_srv), &g_q) == 0);
-  CHECK(cx_store_txn_begin(cx__net_store(g_srv), &g_t) == 0);
+  cx_store_opts so = {0};
+  so.max_readers = 126;
+  CHECK(cx_store_open(db, &so, &g_st) == 0);
+  cx_exec_limits_default(&g_env.lim);
+  g_env.st = g_st;
+  CHECK(cx_query_new(g_st, &g_q) == 0);
+  CHECK(cx_store_txn_begin(g_st, &g_t) == 0);
   cx_store_txn_reset(g_t);
   CHECK(cx_buf_init(&g_out, 4096) == 0);
   CHECK(cx_buf_init(&g_details, 1024) == 0);
@@ -134,12 +129,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cx_req rq;
   char msg[256];
   g_out.len = 0;
-  if (cx__net_req_decode(&rq, p, size, msg, sizeof msg) == 0) {
+  if (cx_exec_decode(&rq, p, size, msg, sizeof msg) == 0) {
     int live = 0;
     g_details.len = 0;
-    cx_exec x;
+    cx_exec_ctx x;
     memset(&x, 0, sizeof x);
-    x.srv = g_srv;
+    x.env = &g_env;
     x.q = g_q;
     x.txn = g_t;
     x.txn_live = &live;
@@ -147,10 +142,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     x.hits_cap = (uint32_t)(sizeof g_hits / sizeof g_hits[0]);
     x.role = CX_ROLE_ADMIN;
     x.token = -1;
-    x.lp = NULL;
     x.out = &g_out;
     x.details = &g_details;
-    int rc = cx__net_exec(&x, &rq);
+    int rc = cx_exec_run(&x, &rq);
     if (live) cx_store_txn_reset(g_t);
     if (g_verbose) /* CX_FUZZ_VERBOSE=1: replaying seeds shows what each one reaches */
       fprintf(stderr, "fuzz_exec: op %s -> %s %s\n", rq.op < CX_OP_COUNT ? cx_op_names[rq.op] : "?",

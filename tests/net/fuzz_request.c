@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (got <= 0) break;
     cx_req rq;
     char msg[256];
-    if (cx__net_req_decode(&rq, pl, plen, msg, sizeof msg) == 0) {
+    if (cx_exec_decode(&rq, pl, plen, msg, sizeof msg) == 0) {
       for (uint32_t i = 0; i < rq.nf; i++) {
         cx_mp v = rq.vals[i];
         cx_mp_skip(&v);

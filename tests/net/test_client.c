@@ -87,7 +87,7 @@ Test(client, sends_a_well_formed_request_and_reads_pipelined_responses) {
   cr_assert_eq(cx_mp_validate(f.got + 4, len), 0);
   cx_req rq;
   char msg[256];
-  cr_assert_eq(cx__net_req_decode(&rq, f.got + 4, len, msg, sizeof msg), 0);
+  cr_assert_eq(cx_exec_decode(&rq, f.got + 4, len, msg, sizeof msg), 0);
   cr_assert_eq(rq.op, CX_OP_PING);
   cr_assert_eq(rq.id, 1);
 }

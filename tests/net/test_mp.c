@@ -173,7 +173,7 @@ Test(mp, random_garbage_never_overreads) {
     cr_assert(rc == 0 || rc == CX_EBADFRAME);
     cx_req rq;
     char msg[256];
-    rc = cx__net_req_decode(&rq, p, n, msg, sizeof msg);
+    rc = cx_exec_decode(&rq, p, n, msg, sizeof msg);
     cr_assert(rc <= 0);
   }
 }
@@ -228,7 +228,7 @@ static int decode(pack_fn fn, cx_req *rq, char *msg) {
   msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
   fn(&pk);
   const unsigned char *p = guarded(sb.data, sb.size);
-  int rc = cx__net_req_decode(rq, p, sb.size, msg, 256);
+  int rc = cx_exec_decode(rq, p, sb.size, msg, 256);
   msgpack_sbuffer_destroy(&sb);
   return rc;
 }
@@ -253,11 +253,11 @@ Test(req, decodes_id_op_and_fields_in_place) {
   cr_assert_eq(rq.id, 7);
   cr_assert_eq(rq.op, CX_OP_SEARCH);
   cx_mp v;
-  cr_assert_eq(cx__net_req_field(&rq, "prefix", &v), 1);
+  cr_assert_eq(cx_req_field(&rq, "prefix", &v), 1);
   cx_str s;
   cr_assert_eq(cx_mp_read_str(&v, &s), 0);
   cr_assert(cx_str_eq(s, CX_STR("abc")));
-  cr_assert_eq(cx__net_req_field(&rq, "limit", &v), 0);
+  cr_assert_eq(cx_req_field(&rq, "limit", &v), 0);
 }
 
 Test(req, malformed_requests_get_the_right_error) {

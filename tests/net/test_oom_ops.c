@@ -1,4 +1,4 @@
-/* test_oom_ops.c — every server op, run through the executor (cx__net_exec, as the loops and
+/* test_oom_ops.c — every server op, run through the executor (cx_exec_run, as the loops and
  * the pool run it) with allocation N failing, for every N until the op succeeds: each answer
  * is one whole frame (the op's or one `internal` error, never a frame with a hole), nothing
  * leaks (the ASan build's leak check), and the store is unchanged by a failed write. */
@@ -8,11 +8,11 @@
 
 #include "net_int.h"
 #include "query.h"
-#include "server.h"
 #include "testutil.h"
 
 static char dir[256], db[300];
-static cx_server *srv;
+static cx_store *st;
+static cx_exec_env env;
 static cx_query *q;
 static cx_txn *t;
 static cx_buf out, details;
@@ -36,7 +36,7 @@ static void setup(void) {
   cx_store_opts o = {0};
   o.create = 1;
   o.map_size = 16u << 20;
-  cx_store *st = NULL;
+  st = NULL;
   cr_assert_eq(cx_store_open(db, &o, &st), 0);
   cx_batch *b = NULL;
   cr_assert_eq(cx_batch_begin(st, &b), 0);
@@ -57,15 +57,13 @@ static void setup(void) {
   }
   cr_assert_eq(cx_batch_commit(b, NULL), 0);
   cx_store_close(st);
-  cx_server_opts so;
-  cx_server_opts_default(&so);
-  so.db_path = db;
-  so.port = 0;
-  so.threads = 1;
-  char why[256];
-  cr_assert_eq(cx_server_open(&so, &srv, why, sizeof why), 0, "%s", why);
-  cr_assert_eq(cx_query_new(cx__net_store(srv), &q), 0);
-  cr_assert_eq(cx_store_txn_begin(cx__net_store(srv), &t), 0);
+  cx_store_opts so = {0};
+  so.max_readers = 126;
+  cr_assert_eq(cx_store_open(db, &so, &st), 0);
+  cx_exec_limits_default(&env.lim);
+  env.st = st;
+  cr_assert_eq(cx_query_new(st, &q), 0);
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
   cx_store_txn_reset(t);
   cr_assert_eq(cx_buf_init(&out, 256), 0);
   cr_assert_eq(cx_buf_init(&details, 64), 0);
@@ -79,7 +77,7 @@ static void teardown(void) {
   cx_day_set_today(0);
   cx_store_txn_end(t);
   cx_query_free(q);
-  cx_server_close(srv);
+  cx_store_close(st);
   cx_buf_free(&out);
   cx_buf_free(&details);
   cx_test_rmrf(dir);
@@ -102,13 +100,13 @@ static int run(const char *op, pack_fn fn, uint32_t n_args, int role, char *code
   if (fn) fn(&pk);
   cx_req rq;
   char msg[256];
-  cr_assert_eq(cx__net_req_decode(&rq, sb.data, sb.size, msg, sizeof msg), 0, "%s", msg);
+  cr_assert_eq(cx_exec_decode(&rq, sb.data, sb.size, msg, sizeof msg), 0, "%s", msg);
   int live = 0;
   out.len = 0;
   details.len = 0;
-  cx_exec x;
+  cx_exec_ctx x;
   memset(&x, 0, sizeof x);
-  x.srv = srv;
+  x.env = &env;
   x.q = q;
   x.txn = t;
   x.txn_live = &live;
@@ -118,7 +116,7 @@ static int run(const char *op, pack_fn fn, uint32_t n_args, int role, char *code
   x.token = -1;
   x.out = &out;
   x.details = &details;
-  int rc = cx__net_exec(&x, &rq);
+  int rc = cx_exec_run(&x, &rq);
   if (live) cx_store_txn_reset(t);
   if (out.failed) { /* no frame at all: the loop closes the connection */
     cr_assert_eq(out.len, 0);
@@ -197,7 +195,7 @@ static void p_status(msgpack_packer *pk) {
 
 static uint64_t records_now(void) {
   cx_store_info in;
-  cr_assert_eq(cx_store_info_get(cx__net_store(srv), &in), 0);
+  cr_assert_eq(cx_store_info_get(st, &in), 0);
   return in.records;
 }
 

@@ -11,12 +11,40 @@
  * 2 on a usage error. See docs/protocol.md.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
-#include "net_int.h"
+#include "exec.h"
 #include "server.h"
+
+#ifndef CX_VERSION
+#define CX_VERSION "0"
+#endif
+
+static cx_server *g_srv; /* for the signal handler */
+static void on_signal(int sig) { cx_server_stop_signal(g_srv, sig); }
+
+/* Process-wide settings belong to the program, not the library: writes to a closed socket
+ * must not kill us, and every connection is a descriptor (raise the soft limit and keep
+ * max_conns below it). */
+static void process_setup(cx_server_opts *o) {
+  signal(SIGPIPE, SIG_IGN);
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128 && o->max_conns > rl.rlim_cur - 100) {
+    o->max_conns = (unsigned)(rl.rlim_cur - 100);
+    cx_server_log("max connections lowered to %u (open file limit %llu)", o->max_conns,
+                  (unsigned long long)rl.rlim_cur);
+  }
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -78,6 +106,11 @@ int main(int argc, char **argv) {
     unsigned long long n;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--version")) {
+      printf("chengxind %s (protocol %s, store schema %u)\n", CX_VERSION, CX_PROTOCOL_VERSION,
+             (unsigned)CX_SCHEMA_VERSION);
       return 0;
     }
     if (!v) {
@@ -189,20 +222,31 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  process_setup(&o);
   cx_server *s = NULL;
   char why[512];
   int rc = cx_server_open(&o, &s, why, sizeof why);
   if (rc) {
-    cx_net_log("cannot start: %s", why[0] ? why : cx_strerror(rc));
+    cx_server_log("cannot start: %s", why[0] ? why : cx_strerror(rc));
     return rc == CX_EBADREQ ? 2 : 1;
   }
-  cx_net_log("starting: store %s, max frame %zu B, max connections %u (%u per address, 0 = any), "
+  cx_server_log("starting: store %s, max frame %zu B, max connections %u (%u per address, 0 = any), "
              "idle timeout %u s, frame timeout %u s", o.db_path, o.max_frame, o.max_conns,
              o.max_conns_per_ip, o.idle_timeout_s, o.frame_timeout_s);
+  g_srv = s;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   rc = cx_server_run(s);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
+  g_srv = NULL;
   cx_server_close(s);
   if (rc) {
-    cx_net_log("exiting after error: %s", cx_strerror(rc));
+    cx_server_log("exiting after error: %s", cx_strerror(rc));
     return 1;
   }
   return 0;

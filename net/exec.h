@@ -1,0 +1,278 @@
+/*
+ * exec.h — the executor (library cx_exec): one op table and one cx_exec_run() for every door.
+ *
+ * A door (the msgpack server, the HTTP listener, the CLI's local mode, a fuzz target) decodes a
+ * request into a cx_req (cx_exec_decode: a msgpack map {id, op, fields...}, docs/protocol.md
+ * §2), fills a cx_exec_ctx (the shared cx_exec_env: store, tokens, limits, hooks; and its own
+ * per-call state: read snapshot, role and token, output buffer, audit ring, peer) and calls
+ * cx_exec_run(), which checks the role against the op table, runs the op's handler and appends
+ * exactly one framed msgpack response (ok or error) to the output buffer. Doors only translate:
+ * nothing a door does decides what an op means, who may run it or what a role may see (that is
+ * query/'s cx_query_visible and friends).
+ *
+ * The op table (CX_OP_TABLE below) is the one list of ops: the cx_op enum, the names, the role
+ * matrix, which ops run off the event loop, the limits, and the one-line docs come from it; so
+ * do the tables of docs/protocol.md §4-5 (a test compares them) and the HTTP routes. How to
+ * add an op: docs/hacking.md.
+ *
+ * Caveats (threads): a cx_exec_env is read-only while requests run (any thread); a cx_exec_ctx
+ * belongs to one call at a time. Handlers on the fast path (entity, records, check, search)
+ * allocate nothing; aggregate and the writes may (they run on a thread pool in the server).
+ */
+#ifndef CX_EXEC_H
+#define CX_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "query.h"
+#include "store.h"
+#include "wire.h"
+
+/* ===================================================================== versions */
+
+/*
+ * The protocol version, in `ping`, `stats` and `--version` of both binaries. The major number
+ * changes when a request or an answer that was valid changes meaning or shape (a field removed
+ * or retyped, an op removed); the minor number when something is added (an op, a field of a
+ * request or an answer, an error code). Clients ignore fields they do not know. Policy:
+ * docs/protocol.md §10.
+ */
+#define CX_PROTOCOL_MAJOR 1
+#define CX_PROTOCOL_MINOR 1
+#define CX_PROTOCOL_VERSION "1.1"
+
+/* ===================================================================== the op table */
+
+/* Role sets (bit cx_role). Admin may run every op. */
+#define CX_RB(r) (1u << (r))
+#define CX_R_ALL ((1u << CX_ROLE_COUNT) - 1u)
+#define CX_R_APPROVAL (CX_RB(CX_ROLE_APPROVAL) | CX_RB(CX_ROLE_ADMIN))
+#define CX_R_ANALYST (CX_RB(CX_ROLE_ANALYST) | CX_RB(CX_ROLE_ADMIN))
+#define CX_R_WRITER (CX_RB(CX_ROLE_SUBMITTER) | CX_RB(CX_ROLE_ADMIN))
+
+/*
+ * X(ENUM, name, handler, roles, slow, doc)
+ *   ENUM     CX_OP_<ENUM>
+ *   name     the op's name on the wire
+ *   handler  the function in net/ops.c (static int h(cx_exec_ctx *, const cx_req *))
+ *   roles    the role set that may run it (CX_R_*)
+ *   slow     1: may take long or write; the server runs it on the thread pool, not the loop
+ *   doc      one line, for docs/protocol.md, `chengxin ops` and the OpenAPI document
+ * The limits each op honours are in cx_exec_limits.
+ */
+#define CX_OP_TABLE(X)                                                                             \
+  X(PING, ping, op_ping, CX_R_ALL, 0, "liveness: the server's day and protocol version")            \
+  X(AUTH, auth, op_auth, CX_R_ALL, 0, "switch the connection to a token's role")                    \
+  X(ENTITY, entity, op_entity, CX_R_ALL, 0, "an entity's status: names, region, counts, flags")     \
+  X(RECORDS, records, op_records, CX_R_ALL, 0, "an entity's records, paged by cursor")              \
+  X(CHECK, check, op_check, CX_R_APPROVAL, 0, "linked-punishment check of codes for an action")     \
+  X(SEARCH, search, op_search, CX_R_ALL, 0, "entities by name or code prefix")                      \
+  X(AGGREGATE, aggregate, op_aggregate, CX_R_ANALYST, 1, "counts and sums grouped by dimensions")   \
+  X(STATS, stats, op_stats, CX_R_ANALYST, 0, "server and store counters")                           \
+  X(INGEST, ingest, op_ingest, CX_R_WRITER, 1, "write a batch of records, whole or not at all")     \
+  X(REPAIR, repair, op_status, CX_R_WRITER, 1, "credit repair of a record (信用修复)")                  \
+  X(REVOKE, revoke, op_status, CX_R_WRITER, 1, "revoke a record (撤销)")                              \
+  X(OBJECTION, objection, op_status, CX_R_WRITER, 1, "raise or withdraw an objection (异议)")         \
+  X(REINSTATE, reinstate, op_status, CX_R_WRITER, 1, "undo a repair or a revocation")               \
+  X(CATALOG, catalog, op_catalog, CX_R_ALL, 0, "the catalogue: actions, list types, measures")
+
+typedef enum cx_op {
+#define CX_OP_ENUM_(e, name, h, roles, slow, doc) CX_OP_##e,
+  CX_OP_TABLE(CX_OP_ENUM_)
+#undef CX_OP_ENUM_
+  CX_OP_COUNT,
+  CX_OP_INVALID = CX_OP_COUNT, /* stats slot for requests whose op could not be read */
+  CX_OP_SLOTS
+} cx_op;
+
+typedef struct cx_op_info {
+  const char *name;
+  uint32_t roles; /* bit cx_role */
+  int slow;
+  const char *doc;
+} cx_op_info;
+extern const cx_op_info cx_ops[CX_OP_COUNT];
+extern const char *const cx_op_names[CX_OP_COUNT];
+
+/** Op by name, or CX_EUNKNOWNOP. */
+int cx_op_parse(cx_str name);
+/** 1 when role (cx_role) may run op. */
+int cx_op_allowed(int role, int op);
+/** 1 for ops that run off the event loop (the table's `slow`). */
+int cx_op_is_slow(int op);
+
+/* ===================================================================== limits */
+
+/* Compile-time ceilings (arrays are sized by them); cx_exec_limits may only lower them. */
+#define CX_NET_MAX_CHECK_CODES 1000u
+/* Hits listed in one check answer over all its codes (each code lists at most the loop's hit
+ * array, 64): 1000 codes with 64 hits each would be a ~15 MB answer. Verdicts are always
+ * complete; past the budget a result lists no more hits and counts them in "more". */
+#define CX_NET_MAX_CHECK_HITS 8192u
+/* aggregate: groups (query/'s cap is 100,000), answer bytes and run time. The answer of 20,000
+ * groups of 13 dimensions is ~6 MB; a scan of 10M records takes ~0.1-0.3 s, so 10 s is 30x the
+ * largest honest request and bounds a pool thread held by a hostile one. */
+#define CX_NET_AGG_MAX_GROUPS 20000u
+#define CX_NET_AGG_MAX_ANSWER (8u << 20)
+#define CX_NET_AGG_TIME_MS 10000u
+#define CX_NET_MAX_INGEST_RECORDS 10000u
+
+typedef struct cx_exec_limits {
+  uint32_t check_codes;     /* codes of one check (<= CX_NET_MAX_CHECK_CODES) */
+  uint32_t check_hits;      /* hits listed in one check answer (<= CX_NET_MAX_CHECK_HITS) */
+  uint32_t agg_groups;      /* groups of one aggregate */
+  size_t agg_answer;        /* bytes of one aggregate answer */
+  uint32_t agg_time_ms;     /* run time of one aggregate */
+  uint32_t ingest_records;  /* records of one ingest */
+} cx_exec_limits;
+
+/** The defaults: the CX_NET_* ceilings above. */
+void cx_exec_limits_default(cx_exec_limits *l);
+
+/* ===================================================================== tokens */
+
+#define CX_TOKEN_MAX 256
+#define CX_TOKEN_MIN 16 /* bytes: shorter tokens are guessable (docs/operations.md "Tokens") */
+#define CX_TOKEN_NAME_MAX 64
+
+#define CX_TOKEN_MAX_AUTHORITIES 64 /* == CX_MAX_SCOPE */
+typedef struct cx_token {
+  char token[CX_TOKEN_MAX];
+  uint32_t len;
+  int role;
+  char name[CX_TOKEN_NAME_MAX];
+  /* The authorities a submitter token writes for (normalised USCCs); 0 for other roles. */
+  uint32_t n_authorities;
+  char authorities[CX_TOKEN_MAX_AUTHORITIES][CX_CODE_LEN + 1];
+} cx_token;
+
+typedef struct cx_tokens {
+  cx_token *v;
+  uint32_t n;
+} cx_tokens;
+
+/**
+ * Parses a token file: one token per line, '#' comments and blank lines ignored:
+ *
+ *   token role [authorities=CODE[,CODE...]] [name...]
+ *
+ * role: public approval analyst submitter admin. name: the rest of the line (its inner spacing
+ * kept, cut to CX_TOKEN_NAME_MAX - 1 bytes at a character boundary), less the authorities=
+ * word, which may stand anywhere after the role. authorities= lists the authorities whose
+ * records a submitter token writes (USCCs, normalised with cx_uscc_normalize into
+ * e->authorities); it is required on submitter tokens and refused on every other role (admin
+ * writes for all; the others do not write).
+ * CX_EBADREQ with *bad_line (1-based) on a bad line: an unknown or missing role, a token of
+ * CX_TOKEN_MAX bytes or more or of fewer than CX_TOKEN_MIN, a token byte that is not printable
+ * ASCII, a line that is not UTF-8 or holds a control character but TAB (and a final CR), a name
+ * with a TAB inside, a submitter without authorities=, authorities= on another role or twice,
+ * an empty list or an empty code in it, a code that is not a valid USCC or listed twice, more
+ * than CX_TOKEN_MAX_AUTHORITIES codes; a UTF-8 BOM at the start of the file (line 1); a token
+ * or a non-empty name already on an earlier line (the later line). CX_ENOMEM. out is untouched
+ * on failure.
+ */
+int cx_tokens_parse(const char *text, size_t n, cx_tokens *out, int *bad_line);
+/**
+ * cx_tokens_parse, and on failure why (cap bytes; NULL/0: none) says what is wrong with the
+ * line ("submitter tokens need authorities=CODE[,CODE...]", "authorities=: bad USCC ...").
+ * It never holds the line's token, nor its role word (on a line whose words are swapped, that
+ * is the token).
+ */
+int cx_tokens_parse_why(const char *text, size_t n, cx_tokens *out, int *bad_line, char *why,
+                        size_t cap);
+/**
+ * Loads a token file; refuses a file readable or writable by group or others (mode & 077):
+ * CX_EFORBIDDEN. CX_EIO when unreadable; CX_EBADREQ for a bad line. why receives a message
+ * naming the file, the line and what is wrong (no token in it).
+ */
+int cx_tokens_load(const char *path, cx_tokens *out, char *why, size_t cap);
+void cx_tokens_free(cx_tokens *t);
+/**
+ * Finds token: compares against every entry in constant time for a given entry set (no early
+ * exit on the first mismatching byte or the first match). Returns the index or CX_ENOTFOUND.
+ */
+int cx_tokens_find(const cx_tokens *t, cx_str token);
+
+/* ===================================================================== requests */
+
+/** One request, decoded in place: keys and values point into the payload. */
+typedef struct cx_req {
+  uint64_t id;
+  int op;
+  uint32_t nf;
+  cx_str keys[CX_NET_MAX_FIELDS];
+  cx_mp vals[CX_NET_MAX_FIELDS];
+  const unsigned char *payload;
+  size_t plen;
+} cx_req;
+
+/**
+ * Decodes the top of a request payload (a msgpack map with "id" and "op"; at most
+ * CX_NET_MAX_FIELDS fields): rq->op is the op or CX_OP_INVALID, rq->id the id (0 when it could
+ * not be read). rc < 0 with msg set: CX_EBADFRAME (not one well-formed msgpack value),
+ * CX_EBADREQ, CX_EUNKNOWNOP. The request keeps pointing into payload.
+ */
+int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap);
+/** 1 and *v when field name is present (a nil value counts as absent). */
+int cx_req_field(const cx_req *rq, const char *name, cx_mp *v);
+
+/* ===================================================================== context */
+
+typedef struct cx_audq cx_audq; /* a query-audit ring (the server's; net_int.h) */
+
+/** What every call shares: read-only while requests run. */
+typedef struct cx_exec_env {
+  cx_store *st;               /* the store (writes begin batches on it) */
+  const cx_tokens *tokens;    /* for auth and the audit `who` of a token; NULL: none */
+  cx_exec_limits lim;
+  /* `stats`: packs the answer's map (the server's counters and the store's). NULL: a map with
+   * the protocol version and the store's counters only (cx_exec_pack_store_stats). */
+  void (*pack_stats)(void *ud, msgpack_packer *pk);
+  /* An auth with an unknown token (count it, log the peer; never the token). NULL: nothing. */
+  void (*auth_failed)(void *ud, const char *peer);
+  void *ud;
+} cx_exec_env;
+
+/** One call's state. Zero it, then set env, q, out and the fields that apply. */
+typedef struct cx_exec_ctx {
+  const cx_exec_env *env;
+  const cx_query *q;
+  cx_txn *txn;                /* a read snapshot for the read ops; NULL for write-only doors */
+  int *txn_live;              /* 0: txn is reset and must be renewed before use */
+  cx_check_hit *hits;         /* check hit array (caller-owned: no allocation per check) */
+  uint32_t hits_cap;
+  int role;                   /* in/out: auth changes it */
+  int token;                  /* index in env->tokens, -1 none */
+  const char *who;            /* the writer's name when there is no token (the CLI's
+                                 "local:<user>"); NULL: the token's name */
+  msgpack_packer *pk;         /* set by cx_exec_run: the packer over the response */
+  cx_buf *out;                /* the response buffer: one frame is appended */
+  /* ingest: per-record problems, written into the error's "details" (NULL: none kept) */
+  cx_buf *details;
+  uint32_t n_details;
+  /* audit: the ring for query audits of persons (NULL: queries are not audited, as in the
+   * CLI's local mode, whose user holds the store's files) and the client's address */
+  cx_audq *audq;
+  const char *peer;
+  const int *cancel;          /* set when the client went away (NULL: never) */
+  char msg[512];              /* error message of the last failed handler */
+} cx_exec_ctx;
+
+/**
+ * Runs rq, appending one whole framed response (4-byte length + msgpack map; ok or error) to
+ * x->out. Returns the response's error code (0 = ok). Out of memory while packing: one
+ * `internal` answer instead of the partial one; when not even that fits, no frame and
+ * x->out->failed stays set: the door must drop the connection.
+ */
+int cx_exec_run(cx_exec_ctx *x, const cx_req *rq);
+/** cx_exec_decode and cx_exec_run: a decode error is answered with an error frame too. */
+int cx_exec(cx_exec_ctx *x, const void *payload, size_t n);
+/** Appends one framed error response. */
+void cx_exec_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);
+/** Packs the store part of `stats` ({"schema_version", "entities", ...}) or nil. */
+void cx_exec_pack_store_stats(cx_store *st, msgpack_packer *pk);
+
+#endif
