@@ -248,6 +248,7 @@ typedef struct cx_exec_ctx {
   int token;                  /* index in env->tokens, -1 none */
   const char *who;            /* the writer's name when there is no token (the CLI's
                                  "local:<user>"); NULL: the token's name */
+  const char *who_role;       /* the writer's role in the audit log; NULL: the role's name */
   msgpack_packer *pk;         /* set by cx_exec_run: the packer over the response */
   cx_buf *out;                /* the response buffer: one frame is appended */
   /* ingest: per-record problems, written into the error's "details" (NULL: none kept) */

@@ -242,7 +242,7 @@ static int audit_write(cx_exec_ctx *x, cx_batch *b, int op, cx_str target, cx_st
   cx_audit_entry e;
   memset(&e, 0, sizeof e);
   e.who = cx_str_c(who_of(x, wb, sizeof wb));
-  e.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
+  e.role = cx_str_c(x->who_role ? x->who_role : x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
   e.op = cx_str_c(cx_op_names[op]);
   e.target = target;
   e.detail = detail;
@@ -259,7 +259,7 @@ static int set_actor(cx_exec_ctx *x, cx_batch *b) {
   cx_batch_actor a;
   memset(&a, 0, sizeof a);
   a.who = cx_str_c(who_of(x, wb, sizeof wb));
-  a.role = cx_str_c(x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
+  a.role = cx_str_c(x->who_role ? x->who_role : x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
   a.client = cx_str_c(x->peer ? x->peer : "");
   a.may_override = x->role == CX_ROLE_ADMIN;
   if (x->role != CX_ROLE_ADMIN) { /* admin is unscoped; a submitter writes for its authorities */
@@ -876,6 +876,9 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   if ((rc = f_bool(x, rq, "desc", &desc)) < 0 || (rc = f_uint(x, rq, "limit", &limit)) < 0) return rc;
   sp.desc = desc;
   sp.limit = limit > UINT32_MAX ? UINT32_MAX : (uint32_t)limit;
+  int scan = 0;
+  if ((rc = f_bool(x, rq, "scan", &scan)) < 0) return rc;
+  sp.force_scan = scan;
 
   sp.max_groups = x->env->lim.agg_groups;
   struct timespec ts;
