@@ -261,6 +261,7 @@ class Client:
         self._in = bytearray()
         self._out = bytearray()
         self._pending: collections.deque[int] = collections.deque()  # ids sent by send(), unanswered
+        self._eof = ""  # why the connection ended, once its end was read
         self.reconnects = 0  #: connections made after the first (for monitoring and tests)
         self._connected_once = False
         self._open()
@@ -293,6 +294,7 @@ class Client:
         self._in.clear()
         self._out.clear()
         self._pending.clear()
+        self._eof = ""
         self._role = "public"
 
     @property
@@ -324,7 +326,11 @@ class Client:
             self.reconnects += 1
         self._connected_once = True
         if self._token is not None:
-            self._role = self._exchange([("auth", {"token": self._token})])[0].value()["role"]
+            try:
+                self._role = self._exchange([("auth", {"token": self._token})])[0].value()["role"]
+            except BaseException:
+                self.close()
+                raise
 
     # ---- frames ----------------------------------------------------------------------------
 
@@ -355,37 +361,43 @@ class Client:
         mask = events[0][1]
         return bool(mask & selectors.EVENT_READ), bool(mask & selectors.EVENT_WRITE)
 
-    def _read_some(self, sent: bool) -> None:
+    def _read_some(self) -> None:
+        """Appends what the socket has to the input. The end of the connection (EOF or an error)
+        is noted, not raised: answers already received are still taken first (the server may
+        answer, then close: a fifth wrong token, an id-0 too_large or busy notice)."""
         assert self._sock is not None
-        try:
-            data = self._sock.recv(_RECV_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as e:
-            self.close()
-            raise ConnectionLost(f"connection to {self.host}:{self.port} failed: {e.strerror or e}", sent) from e
-        if not data:
-            self.close()
-            raise ConnectionLost(f"connection to {self.host}:{self.port} closed by the server", sent)
-        self._in += data
+        while True:
+            try:
+                data = self._sock.recv(_RECV_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as e:
+                self._eof = f"connection to {self.host}:{self.port} failed: {e.strerror or e}"
+                return
+            if not data:
+                self._eof = f"connection to {self.host}:{self.port} closed by the server"
+                return
+            self._in += data
+            if len(data) < _RECV_CHUNK:
+                return
 
     def _flush(self) -> None:
         """Writes out what is buffered, reading answers meanwhile (the server may stop reading
-        us until we read its answers)."""
-        while self._out:
+        us until we read its answers). Stops at the end of the connection (see _recv)."""
+        while self._out and not self._eof:
             readable, writable = self._wait(True, True)
             if readable:
-                self._read_some(True)
-            if writable:
+                self._read_some()
+            if writable and not self._eof:
                 assert self._sock is not None
                 try:
                     n = self._sock.send(self._out)
                 except (BlockingIOError, InterruptedError):
                     continue
                 except OSError as e:
-                    self.close()
-                    raise ConnectionLost(f"connection to {self.host}:{self.port} failed: {e.strerror or e}",
-                                         True) from e
+                    self._eof = f"connection to {self.host}:{self.port} failed: {e.strerror or e}"
+                    self._read_some()  # what the server said before it closed (too_large)
+                    return
                 del self._out[:n]
 
     def _take_frame(self) -> Response | None:
@@ -412,9 +424,13 @@ class Client:
             r = self._take_frame()
             if r is not None:
                 return r
+            if self._eof:
+                why = self._eof
+                self.close()
+                raise ConnectionLost(why, sent=True)
             readable, _ = self._wait(False, True)
             if readable:
-                self._read_some(True)
+                self._read_some()
 
     def _check_idle(self) -> None:
         """Before a request on an idle connection: is it still open? A server that restarted (or
