@@ -34,7 +34,8 @@ What it does for you:
   happened (ingest is idempotent by (authority, record_id); a lifecycle op answers
   ``changed: 0`` when repeated). A connection seen closed *before* a request is sent (the server
   restarted while the client was idle) is replaced first, for writes too, since nothing was
-  sent yet. A client-side timeout is never retried (a slow aggregate would only run again).
+  sent yet. A timeout waiting for an answer is never retried (a slow aggregate would only run
+  again); a connect that timed out is, for reads.
 
 Thread safety: a `Client` is one connection and is not safe to share between threads without a
 lock; use one client per thread.
@@ -512,7 +513,7 @@ class Client:
                 return self._exchange(reqs, depth, done, sent)
             except ConnectionLost as e:
                 err: ChengxinError = e
-                retryable = not isinstance(e, ClientTimeout)
+                retryable = True
             except ChengxinError as e:
                 if isinstance(e, ClientError) or e.id != 0:
                     raise
@@ -521,7 +522,7 @@ class Client:
             self.close()
             unanswered = [i for i in range(len(reqs)) if done[i] is None]
             unsafe = sorted({reqs[i][0] for i in unanswered if i in sent and reqs[i][0] not in _RETRY_OPS})
-            if isinstance(err, ClientTimeout):
+            if isinstance(err, ClientTimeout) and err.sent:  # a connect that timed out may be retried
                 raise err
             if unsafe:
                 raise ConnectionLost(f"{err.message}; the outcome of {', '.join(unsafe)} is unknown "

@@ -12,6 +12,7 @@ Exit status 77 (ctest's SKIP_RETURN_CODE) when python3-msgpack is not installed.
 """
 
 import collections
+import contextlib
 import csv
 import os
 import shutil
@@ -503,12 +504,14 @@ class Writes(ServerCase):
 
 class FakeServer:
     """Accepts connections, reads one request frame on each and closes without answering:
-    a server that dies while a request is in flight."""
+    a server that dies while a request is in flight (hold: keeps it open, never answering)."""
 
-    def __init__(self):
+    def __init__(self, hold=False):
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.ops = []
+        self.hold = hold
+        self.held = []
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -518,7 +521,9 @@ class FakeServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
+            if self.hold:
+                self.held.append(conn)
+            with (contextlib.nullcontext(conn) if self.hold else conn):
                 buf = b""
                 while len(buf) < 4 or len(buf) < 4 + struct.unpack(">I", buf[:4])[0]:
                     data = conn.recv(65536)
@@ -530,6 +535,8 @@ class FakeServer:
 
     def close(self):
         self.sock.close()
+        for conn in self.held:
+            conn.close()
 
 
 class Reconnects(ServerCase):
@@ -584,6 +591,21 @@ class Reconnects(ServerCase):
                 with self.assertRaises(cx.ConnectionLost):  # a pipeline holding a write: no retry
                     c.pipeline([("ping", {}), ("repair", {"authority": AUTH, "record_id": "x", "reason": "y"})])
             self.assertEqual(fake.ops, ["ingest", "revoke", "ping"])
+        finally:
+            fake.close()
+
+    def test_a_read_without_an_answer_times_out_and_is_not_sent_again(self):
+        fake = FakeServer(hold=True)
+        try:
+            with cx.Client("127.0.0.1", fake.port, timeout=0.3, retries=5, backoff=0.01) as c:
+                t0 = time.monotonic()
+                with self.assertRaises(cx.ClientTimeout) as cm:
+                    c.aggregate(by=["year"])
+                self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+                self.assertTrue(cm.exception.sent)
+                self.assertEqual(cm.exception.code, "client_timeout")
+                self.assertFalse(c.connected, "a late answer must not be taken for the next request's")
+            self.assertEqual(fake.ops, ["aggregate"])
         finally:
             fake.close()
 
