@@ -589,8 +589,14 @@ class Client:
     # ---- ops (docs/protocol.md section 5) ------------------------------------------------
 
     def ping(self) -> dict:
-        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD"}`` (the server's today)."""
+        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.1"}`` (the server's
+        today and protocol version; docs/protocol.md "Versions")."""
         return self.call("ping")
+
+    def catalog(self) -> dict:
+        """``catalog``: ``{"actions", "lists", "measures", "categories", "display"}``, the codes
+        that ``check`` and the records use, so that they need not be hard-coded."""
+        return self.call("catalog")
 
     def auth(self, token: str) -> str:
         """``auth {token}``: switches the connection to the token's role and returns it; the token

@@ -186,8 +186,22 @@ class ServerCase(unittest.TestCase):
 class Reads(ServerCase):
     def test_ping_answers_pong_and_the_servers_today(self):
         with client() as c:
-            self.assertEqual(c.ping(), {"pong": True, "today": TODAY})
+            self.assertEqual(c.ping(), {"pong": True, "today": TODAY, "protocol": "1.1"})
             self.assertEqual(c.role, "public")
+
+    def test_the_catalog_names_the_actions_check_takes(self):
+        with client() as c:
+            cat = c.catalog()
+            actions = {a["code"] for a in cat["actions"]}
+            self.assertIn("procurement", actions)
+            for m in cat["measures"]:
+                self.assertIn(m["effect"], ("deny", "review", "incentive"))
+                self.assertTrue(set(m["actions"]) <= actions, m)
+            self.assertIn("court_dishonest", {l["code"] for l in cat["lists"]})
+            # every action the catalogue names is one check accepts
+            with client(TOK_APPROVAL) as a:
+                for code in sorted(actions):
+                    self.assertEqual(a.call("check", codes=[], action=code)["results"], [])
 
     def test_a_token_gives_its_role_at_connect_and_by_auth(self):
         with client(TOK_ADMIN) as c:
