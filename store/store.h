@@ -388,8 +388,19 @@ int cx_day_qingming(int y, cx_day *out);
  * operator-replaceable text file (data/catalog.tsv). Tab-separated lines, '#' comments:
  *
  *   action     <code> <name>                                  e.g. procurement 政府采购
+ *   edition    <code> <title> <document number | ->           a list (or document) edition that
+ *                                                             measures follow, e.g. the
+ *                                                             全国失信惩戒措施基础清单（2024年版）
  *   list       <code> <category> <name> <default measures,>   category: blacklist|redlist|gov_dishonesty|...
- *   measure    <code> <effect> <actions,> <name>              effect: deny|review|incentive
+ *   measure    <code> <effect> <actions,> <name> <basis> <edition>[:<item>]
+ *                                                             effect: deny|review|incentive;
+ *                                                             basis: the law, State Council
+ *                                                             document or memorandum behind it;
+ *                                                             edition: an `edition` code, item:
+ *                                                             the item of that edition it follows
+ *                                                             (a measure line of the older format,
+ *                                                             without basis and edition, still
+ *                                                             parses: its provenance is empty)
  *   display    <tier> <publish 0|1> <min_months> <max_months> public display of 失信信息 by tier
  *   negative   <category[:subtype],...>                       which records are 失信信息 (follow
  *                                                             the display periods); the others
@@ -405,7 +416,13 @@ int cx_day_qingming(int y, cx_day *out);
 #define CX_MAX_ACTIONS 32
 #define CX_MAX_LISTS 64
 #define CX_MAX_MEASURES 64
+#define CX_MAX_EDITIONS 8
 #define CX_CODE_NAME_MAX 48
+#define CX_BASIS_MAX 256       /* a measure's legal basis, bytes with the NUL */
+#define CX_ITEM_MAX 24         /* the item of its edition, bytes with the NUL */
+#define CX_EDITION_TITLE_MAX 128
+#define CX_EDITION_DOC_MAX 64
+#define CX_EDITION_NONE 0xFF   /* measures[k].edition of a measure that names none */
 
 typedef enum cx_effect { CX_EFFECT_DENY, CX_EFFECT_REVIEW, CX_EFFECT_INCENTIVE } cx_effect;
 
@@ -440,8 +457,18 @@ typedef struct cx_catalog {
     char code[CX_CODE_NAME_MAX];
     char name[128];
     uint8_t effect;        /* cx_effect */
+    uint8_t edition;       /* index into editions[], or CX_EDITION_NONE (older-format line) */
     uint32_t actions;      /* action mask */
+    char basis[CX_BASIS_MAX]; /* legal basis; "" for an older-format line */
+    char item[CX_ITEM_MAX];   /* item of the edition it follows; "" when not given */
   } measures[CX_MAX_MEASURES];
+  /* Provenance: the editions (list or document) that measures follow. */
+  uint32_t n_editions;
+  struct {
+    char code[CX_CODE_NAME_MAX];
+    char title[CX_EDITION_TITLE_MAX]; /* e.g. 全国失信惩戒措施基础清单（2024年版） */
+    char doc[CX_EDITION_DOC_MAX];     /* its document number; "" when the file says "-" */
+  } editions[CX_MAX_EDITIONS];
   /* Derived per action: which measures deny / ask for review / give an incentive. */
   uint64_t deny[CX_MAX_ACTIONS], review[CX_MAX_ACTIONS], incentive[CX_MAX_ACTIONS];
   /* Public display of 失信信息 by tier, in calendar months from the decision date: shown from
@@ -484,17 +511,37 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * which also catches a file still written in days); `negative` defaults to penalty, blacklist,
  * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
  * default; person_public defaults to blacklist.
+ * A `measure` line has 5 fields (the older format: no provenance) or 7 (basis and edition); 6
+ * is refused, as are an empty basis, an edition code no `edition` line declares and an empty
+ * item after the colon.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
- * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field or failing
+ * codes not [A-Za-z0-9_.-]{1,47}, names (and bases, titles, items) too long for their field or failing
  * cx_text_check(CX_TEXT_NAME), any line failing cx_text_lines_check, more than the CX_MAX_*
  * counts, wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
-/** Index of an action / list / measure by code, or CX_ENOTFOUND. */
+/** Index of an action / list / measure / edition by code, or CX_ENOTFOUND. */
 int cx_catalog_action(const cx_catalog *c, cx_str code);
 int cx_catalog_list(const cx_catalog *c, cx_str code);
 int cx_catalog_measure(const cx_catalog *c, cx_str code);
+int cx_catalog_edition(const cx_catalog *c, cx_str code);
+
+/** Where a measure comes from. Every pointer is borrowed from the catalogue (NUL-terminated,
+ * never NULL, "" when absent) and valid as long as it is. */
+typedef struct cx_catalog_provenance {
+  const char *basis;         /* the law / State Council document / memorandum */
+  const char *edition_code;  /* the `edition` line's code */
+  const char *edition_title; /* e.g. 全国失信惩戒措施基础清单（2024年版） */
+  const char *edition_doc;   /* its document number ("" when not known) */
+  const char *item;          /* the item of that edition the measure follows ("" when not given) */
+} cx_catalog_provenance;
+/**
+ * The provenance of measure `measure` (an index from cx_catalog_measure) into *out. Pure; no
+ * allocation. 0; CX_ENOTFOUND for an index out of range (out untouched). A measure from an
+ * older-format line has every string empty: callers showing provenance say "not given".
+ */
+int cx_catalog_provenance_get(const cx_catalog *c, int measure, cx_catalog_provenance *out);
 /**
  * Resolves a comma-separated list of measure codes into a mask; empty = the list's defaults
  * (list < 0: no defaults). CX_ENOTFOUND when a code is unknown (*bad points at it).
