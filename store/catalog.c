@@ -204,6 +204,9 @@ static void catalog_defaults(cx_catalog *c) {
   c->negative[CX_CAT_EVALUATION] = all;
   c->negative[CX_CAT_COMMITMENT] = 1u << CX_SUB_BROKEN;
   c->negative[CX_CAT_LAWSUIT] = 1u << CX_SUB_LOST;
+  c->negative[CX_CAT_ABNORMAL] = all;
+  c->negative[CX_CAT_COMPULSION] = 1u << CX_SUB_ENFORCEMENT;
+  c->negative[CX_CAT_INSPECTION] = 1u << CX_SUB_VIOLATION;
   c->person_public = 1u << CX_CAT_BLACKLIST;
 }
 

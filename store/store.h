@@ -41,7 +41,9 @@
 #include "cx_alloc.h"
 #include "cx_err.h"
 
-#define CX_SCHEMA_VERSION 2u /* 2: summary flags carry subtype and restricts; tiers */
+/* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
+ * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt). */
+#define CX_SCHEMA_VERSION 3u
 
 /* ===================================================================== strings */
 
@@ -124,18 +126,28 @@ typedef enum cx_kind {
 /** cx_record.entity_kind value meaning "not given: derive from the code" (cx_kind_from_code). */
 #define CX_KIND_UNSET 0xFF
 
+/* Record categories; how they cover the kinds of the 全国公共信用信息基础目录（2024年版）:
+ * docs/data-model.md. New values go at the end (rollup and fact values are enum indices). */
 typedef enum cx_category {
   CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_GOV_DISHONESTY, CX_CAT_BLACKLIST, CX_CAT_REDLIST,
   CX_CAT_COMMITMENT, CX_CAT_LAWSUIT, CX_CAT_COMPLAINT, CX_CAT_EVALUATION,
+  CX_CAT_ABNORMAL,     /* 经营（活动）异常名录（状态）: put on, and removed (valid_until) */
+  CX_CAT_COMPULSION,   /* 行政强制: coercive measures and enforcement (行政强制法) */
+  CX_CAT_CONFIRMATION, /* 行政确认 */
+  CX_CAT_INSPECTION,   /* 行政检查: its result is the subtype */
   CX_CAT_COUNT
 } cx_category;
 
-/* Subtype: one flat enum; which values a category admits is checked by cx_subtype_valid(). */
+/* Subtype: one flat enum; which values a category admits is checked by cx_subtype_valid().
+ * At most 16 values: the summary keeps a record's subtype in 4 bits (CX_SRF_SUBTYPE_SHIFT). */
 typedef enum cx_subtype {
   CX_SUB_NONE,
   CX_SUB_JUDGMENT, CX_SUB_ADMIN_PENALTY, CX_SUB_DISCIPLINARY, CX_SUB_ACCOUNTABILITY, /* gov_dishonesty */
   CX_SUB_KEPT, CX_SUB_BROKEN,                                                      /* commitment */
   CX_SUB_WON, CX_SUB_LOST,                                                         /* lawsuit */
+  CX_SUB_COERCIVE_MEASURE, CX_SUB_ENFORCEMENT, /* compulsion: 行政强制措施 (查封, 扣押, 冻结 ...),
+                                                  行政强制执行 (of a decision not complied with) */
+  CX_SUB_COMPLIANT, CX_SUB_VIOLATION,          /* inspection: no violation found / found */
   CX_SUB_COUNT
 } cx_subtype;
 
@@ -161,6 +173,8 @@ extern const char *const cx_status_names[CX_ST_COUNT];
 int cx_enum_parse(const char *const *table, int n, cx_str s);
 /** 1 when subtype st is allowed for category cat (CX_SUB_NONE is allowed everywhere). */
 int cx_subtype_valid(int cat, int st);
+_Static_assert(CX_SUB_COUNT <= 16, "the summary keeps a subtype in 4 bits");
+_Static_assert(CX_CAT_COUNT <= 32, "catalogue masks are per category bits of a uint32_t");
 
 /* ===================================================================== days */
 
@@ -509,7 +523,8 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * lines may come in any order; display tiers not listed keep the 信用修复管理办法 periods
  * (minor 0/0/3, general 1/3/12, serious 1/12/36 months; a period above 120 months is refused,
  * which also catches a file still written in days); `negative` defaults to penalty, blacklist,
- * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
+ * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation, abnormal,
+ * compulsion:enforcement, inspection:violation; no tier rules by
  * default; person_public defaults to blacklist.
  * A `measure` line has 5 fields (the older format: no provenance) or 7 (basis and edition); 6
  * is refused, as are an empty basis, an edition code no `edition` line declares and an empty

@@ -123,6 +123,47 @@ Test(catalog, every_shipped_measure_names_a_basis_and_an_edition) {
   cr_assert_eq(cx_catalog_edition(cat, CX_STR("nope")), CX_ENOTFOUND);
 }
 
+Test(catalog, the_new_kinds_of_the_directory_follow_the_shipped_rules) {
+  /* 经营异常名录: 失信信息 in every subtype; its list types restrict by review only */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_ABNORMAL, CX_SUB_NONE));
+  int ab = L("abnormal_operation");
+  cr_assert_geq(ab, 0);
+  cr_assert_eq(cat->lists[ab].category, CX_CAT_ABNORMAL);
+  cr_assert_geq(L("abnormal_status"), 0);
+  cr_assert_geq(L("abnormal_activity"), 0);
+  for (uint32_t k = 0; k < cat->n_measures; k++)
+    if (cat->lists[ab].defaults >> k & 1) cr_assert_eq(cat->measures[k].effect, CX_EFFECT_REVIEW);
+  /* 行政强制: enforcement of a decision not complied with is negative, a coercive measure not */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_COERCIVE_MEASURE));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_NONE));
+  /* 行政检查: only an inspection that found a violation */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_VIOLATION));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_COMPLIANT));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_NONE));
+  /* 行政确认: never */
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_CONFIRMATION, CX_SUB_NONE));
+  /* persons: still only serious-dishonesty list entries */
+  cr_assert_eq(cat->person_public & (1u << CX_CAT_ABNORMAL), 0);
+  /* the built-in defaults (a file without a negative line) say the same */
+  static cx_catalog d;
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse("", 0, &d, &bad), 0);
+  for (int c = 0; c < CX_CAT_COUNT; c++)
+    cr_assert_eq(d.negative[c], cat->negative[c],
+                 "%s", cx_category_names[c]);
+  /* names and subtypes */
+  cr_assert_eq(cx_enum_parse(cx_category_names, CX_CAT_COUNT, CX_STR("abnormal")), CX_CAT_ABNORMAL);
+  cr_assert_eq(cx_enum_parse(cx_category_names, CX_CAT_COUNT, CX_STR("inspection")), CX_CAT_INSPECTION);
+  cr_assert_eq(cx_enum_parse(cx_subtype_names, CX_SUB_COUNT, CX_STR("violation")), CX_SUB_VIOLATION);
+  cr_assert(cx_subtype_valid(CX_CAT_INSPECTION, CX_SUB_COMPLIANT));
+  cr_assert(cx_subtype_valid(CX_CAT_COMPULSION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_INSPECTION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_PENALTY, CX_SUB_VIOLATION));
+  cr_assert_not(cx_subtype_valid(CX_CAT_ABNORMAL, CX_SUB_COMPLIANT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_CONFIRMATION, CX_SUB_KEPT));
+}
+
 static uint8_t tier_of(int category, const char *list, const char *content, int64_t fen) {
   cx_record r;
   cx_record_defaults(&r);
@@ -152,6 +193,9 @@ Test(catalog, shipped_tier_rules_follow_the_2025_measures) {
   /* every serious-dishonesty list entry, whatever its content or amount says */
   cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "court_dishonest", "警告", 50000), CX_SEV_SERIOUS);
   cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "wage_arrears", "没收", 0), CX_SEV_SERIOUS);
+  /* an abnormal-operation entry is general (published), listed or not, whatever it says */
+  cr_assert_eq(tier_of(CX_CAT_ABNORMAL, "abnormal_operation", "警告", 0), CX_SEV_GENERAL);
+  cr_assert_eq(tier_of(CX_CAT_ABNORMAL, "", "未按规定期限公示年度报告", 0), CX_SEV_GENERAL);
 }
 
 Test(catalog, display_end_and_repair_day_count_calendar_months) {
