@@ -161,10 +161,12 @@ int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, c
   /* Records other than 失信信息 (licences, red lists, kept commitments ...): public while valid. */
   if (!cx_catalog_is_negative(c, r->category, subtype)) return cx_query_in_force(r, as_of);
   /* 失信信息: from the decision to the tier's maximum, or earlier: at the source's display
-   * deadline (公示截止期), and for a serious-dishonesty list entry at the end of its listing
-   * (移出名单). A penalty's own validity (处罚有效期) does not end the display of the penalty. */
+   * deadline (公示截止期), and for a list entry (serious-dishonesty list, abnormal-operation
+   * list) at the end of its listing (移出名单). A penalty's own validity (处罚有效期) does not
+   * end the display of the penalty. */
   cx_day end;
-  cx_day listed_until = r->category == CX_CAT_BLACKLIST ? r->valid_until : CX_DAY_OPEN;
+  int listing = r->category == CX_CAT_BLACKLIST || r->category == CX_CAT_ABNORMAL;
+  cx_day listed_until = listing ? r->valid_until : CX_DAY_OPEN;
   if (!cx_catalog_display_end(c, r->severity, r->decision_date, listed_until, &end)) return 0;
   /* the source's own deadline (公示截止期, inclusive), when it ends display earlier */
   if (r->display_until != CX_DAY_NONE && r->display_until < end) end = r->display_until + 1;

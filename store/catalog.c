@@ -2,7 +2,8 @@
  * catalog.c — the punishment-measure catalogue (data/catalog.tsv) and the region-table check.
  *
  * The catalogue is parsed in four passes over the lines so that operators may order the
- * file as they like: actions first, then measures (which name actions), then lists (which name
+ * file as they like: actions and editions first, then measures (which name actions and
+ * editions), then lists (which name
  * measures), display periods, 失信信息 categories and the public-person rule; then the tier rules
  * (which name lists).
  */
@@ -10,7 +11,7 @@
 
 /* ===================================================================== line splitting */
 
-#define CAT_MAX_FIELDS 6
+#define CAT_MAX_FIELDS 7
 
 typedef struct cat_line {
   cx_str f[CAT_MAX_FIELDS];
@@ -151,6 +152,24 @@ int cx_catalog_measure(const cx_catalog *c, cx_str code) {
   return CX_ENOTFOUND;
 }
 
+int cx_catalog_edition(const cx_catalog *c, cx_str code) {
+  for (uint32_t i = 0; i < c->n_editions; i++)
+    if (cx_str_eq(code, cx_str_c(c->editions[i].code))) return (int)i;
+  return CX_ENOTFOUND;
+}
+
+int cx_catalog_provenance_get(const cx_catalog *c, int measure, cx_catalog_provenance *out) {
+  if (!c || !out || measure < 0 || (uint32_t)measure >= c->n_measures) return CX_ENOTFOUND;
+  const unsigned e = c->measures[measure].edition;
+  const int has = e < c->n_editions;
+  out->basis = c->measures[measure].basis;
+  out->item = c->measures[measure].item;
+  out->edition_code = has ? c->editions[e].code : "";
+  out->edition_title = has ? c->editions[e].title : "";
+  out->edition_doc = has ? c->editions[e].doc : "";
+  return 0;
+}
+
 int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *mask, cx_str *bad) {
   mask_ctx m = {c, 0, {NULL, 0}};
   int rc = each_item(codes, add_measure, &m);
@@ -185,6 +204,9 @@ static void catalog_defaults(cx_catalog *c) {
   c->negative[CX_CAT_EVALUATION] = all;
   c->negative[CX_CAT_COMMITMENT] = 1u << CX_SUB_BROKEN;
   c->negative[CX_CAT_LAWSUIT] = 1u << CX_SUB_LOST;
+  c->negative[CX_CAT_ABNORMAL] = all;
+  c->negative[CX_CAT_COMPULSION] = 1u << CX_SUB_ENFORCEMENT;
+  c->negative[CX_CAT_INSPECTION] = 1u << CX_SUB_VIOLATION;
   c->person_public = 1u << CX_CAT_BLACKLIST;
 }
 
@@ -336,7 +358,7 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
   return cx_day_add_months(decision_date, c->display[tier].min_months);
 }
 
-/* One line in pass `pass` (0 actions + syntax, 1 measures, 2 lists and the rest, 3 tier rules,
+/* One line in pass `pass` (0 actions, editions + syntax, 1 measures, 2 lists and the rest, 3 tier rules,
  * which name lists). 0 or CX_EBADREQ. */
 static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
   const cx_str *f = l->f;
@@ -350,18 +372,48 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
     copy(c->actions[c->n_actions].code, f[1]);
     copy(c->actions[c->n_actions].name, f[2]);
     c->n_actions++;
+  } else if (kw(f[0], "edition")) {
+    if (l->nf != 4) return CX_EBADREQ;
+    if (pass != 0) return 0;
+    if (!code_ok(f[1]) || !name_ok(f[2], sizeof c->editions[0].title) ||
+        !name_ok(f[3], sizeof c->editions[0].doc))
+      return CX_EBADREQ;
+    if (cx_catalog_edition(c, f[1]) >= 0 || c->n_editions >= CX_MAX_EDITIONS) return CX_EBADREQ;
+    copy(c->editions[c->n_editions].code, f[1]);
+    copy(c->editions[c->n_editions].title, f[2]);
+    if (!kw(f[3], "-")) copy(c->editions[c->n_editions].doc, f[3]); /* "-": number not known */
+    c->n_editions++;
   } else if (kw(f[0], "measure")) {
-    if (l->nf != 5) return CX_EBADREQ;
+    /* 5 fields: the format before provenance (operators' older files keep loading); 7: with
+     * basis and edition. 6 is a line that lost a field, not a format. */
+    if (l->nf != 5 && l->nf != 7) return CX_EBADREQ;
     if (pass != 1) return 0;
     int eff = cx_enum_parse(cx_effect_names, 3, f[2]);
     if (!code_ok(f[1]) || eff < 0 || !name_ok(f[4], sizeof c->measures[0].name)) return CX_EBADREQ;
     if (cx_catalog_measure(c, f[1]) >= 0 || c->n_measures >= CX_MAX_MEASURES) return CX_EBADREQ;
     mask_ctx m = {c, 0, {NULL, 0}};
     if (each_item(f[3], add_action, &m) || m.mask == 0) return CX_EBADREQ;
+    int ed = CX_EDITION_NONE;
+    cx_str item = {NULL, 0};
+    if (l->nf == 7) {
+      /* <edition>[:<item>]: the code is [A-Za-z0-9_.-], so the first colon ends it */
+      const char *colon = memchr(f[6].p, ':', f[6].n);
+      cx_str code = colon ? (cx_str){f[6].p, (uint32_t)(colon - f[6].p)} : f[6];
+      if (colon) {
+        item = trim((cx_str){colon + 1, (uint32_t)(f[6].n - (uint32_t)(colon - f[6].p) - 1)});
+        if (!name_ok(item, CX_ITEM_MAX)) return CX_EBADREQ;
+      }
+      if (!name_ok(f[5], CX_BASIS_MAX) || (ed = cx_catalog_edition(c, code)) < 0) return CX_EBADREQ;
+    }
+    /* the slot is filled only once the whole line is known good */
+    memset(&c->measures[c->n_measures], 0, sizeof c->measures[0]);
     copy(c->measures[c->n_measures].code, f[1]);
     copy(c->measures[c->n_measures].name, f[4]);
     c->measures[c->n_measures].effect = (uint8_t)eff;
     c->measures[c->n_measures].actions = (uint32_t)m.mask;
+    c->measures[c->n_measures].edition = (uint8_t)ed;
+    if (l->nf == 7) copy(c->measures[c->n_measures].basis, f[5]);
+    if (item.n) copy(c->measures[c->n_measures].item, item);
     c->n_measures++;
   } else if (kw(f[0], "list")) {
     if (l->nf != 4 && l->nf != 5) return CX_EBADREQ;

@@ -12,11 +12,13 @@ const char *const cx_kind_names[CX_KIND_COUNT] = {
 
 const char *const cx_category_names[CX_CAT_COUNT] = {
     "license",    "penalty", "gov_dishonesty", "blacklist",  "redlist",
-    "commitment", "lawsuit", "complaint",      "evaluation",
+    "commitment", "lawsuit", "complaint",      "evaluation", "abnormal",
+    "compulsion", "confirmation", "inspection",
 };
 
 const char *const cx_subtype_names[CX_SUB_COUNT] = {
-    "", "judgment", "admin_penalty", "disciplinary", "accountability", "kept", "broken", "won", "lost",
+    "",     "judgment", "admin_penalty",    "disciplinary", "accountability", "kept", "broken",
+    "won",  "lost",     "coercive_measure", "enforcement",  "compliant",      "violation",
 };
 
 const char *const cx_domain_names[CX_DOM_COUNT] = {
@@ -53,6 +55,10 @@ int cx_subtype_valid(int cat, int st) {
   case CX_SUB_BROKEN: return cat == CX_CAT_COMMITMENT;
   case CX_SUB_WON:
   case CX_SUB_LOST: return cat == CX_CAT_LAWSUIT;
+  case CX_SUB_COERCIVE_MEASURE:
+  case CX_SUB_ENFORCEMENT: return cat == CX_CAT_COMPULSION;
+  case CX_SUB_COMPLIANT:
+  case CX_SUB_VIOLATION: return cat == CX_CAT_INSPECTION;
   default: return 0;
   }
 }

@@ -41,7 +41,9 @@
 #include "cx_alloc.h"
 #include "cx_err.h"
 
-#define CX_SCHEMA_VERSION 2u /* 2: summary flags carry subtype and restricts; tiers */
+/* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
+ * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt). */
+#define CX_SCHEMA_VERSION 3u
 
 /* ===================================================================== strings */
 
@@ -124,18 +126,28 @@ typedef enum cx_kind {
 /** cx_record.entity_kind value meaning "not given: derive from the code" (cx_kind_from_code). */
 #define CX_KIND_UNSET 0xFF
 
+/* Record categories; how they cover the kinds of the 全国公共信用信息基础目录（2024年版）:
+ * docs/data-model.md. New values go at the end (rollup and fact values are enum indices). */
 typedef enum cx_category {
   CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_GOV_DISHONESTY, CX_CAT_BLACKLIST, CX_CAT_REDLIST,
   CX_CAT_COMMITMENT, CX_CAT_LAWSUIT, CX_CAT_COMPLAINT, CX_CAT_EVALUATION,
+  CX_CAT_ABNORMAL,     /* 经营（活动）异常名录（状态）: put on, and removed (valid_until) */
+  CX_CAT_COMPULSION,   /* 行政强制: coercive measures and enforcement (行政强制法) */
+  CX_CAT_CONFIRMATION, /* 行政确认 */
+  CX_CAT_INSPECTION,   /* 行政检查: its result is the subtype */
   CX_CAT_COUNT
 } cx_category;
 
-/* Subtype: one flat enum; which values a category admits is checked by cx_subtype_valid(). */
+/* Subtype: one flat enum; which values a category admits is checked by cx_subtype_valid().
+ * At most 16 values: the summary keeps a record's subtype in 4 bits (CX_SRF_SUBTYPE_SHIFT). */
 typedef enum cx_subtype {
   CX_SUB_NONE,
   CX_SUB_JUDGMENT, CX_SUB_ADMIN_PENALTY, CX_SUB_DISCIPLINARY, CX_SUB_ACCOUNTABILITY, /* gov_dishonesty */
   CX_SUB_KEPT, CX_SUB_BROKEN,                                                      /* commitment */
   CX_SUB_WON, CX_SUB_LOST,                                                         /* lawsuit */
+  CX_SUB_COERCIVE_MEASURE, CX_SUB_ENFORCEMENT, /* compulsion: 行政强制措施 (查封, 扣押, 冻结 ...),
+                                                  行政强制执行 (of a decision not complied with) */
+  CX_SUB_COMPLIANT, CX_SUB_VIOLATION,          /* inspection: no violation found / found */
   CX_SUB_COUNT
 } cx_subtype;
 
@@ -161,6 +173,8 @@ extern const char *const cx_status_names[CX_ST_COUNT];
 int cx_enum_parse(const char *const *table, int n, cx_str s);
 /** 1 when subtype st is allowed for category cat (CX_SUB_NONE is allowed everywhere). */
 int cx_subtype_valid(int cat, int st);
+_Static_assert(CX_SUB_COUNT <= 16, "the summary keeps a subtype in 4 bits");
+_Static_assert(CX_CAT_COUNT <= 32, "catalogue masks are per category bits of a uint32_t");
 
 /* ===================================================================== days */
 
@@ -388,8 +402,19 @@ int cx_day_qingming(int y, cx_day *out);
  * operator-replaceable text file (data/catalog.tsv). Tab-separated lines, '#' comments:
  *
  *   action     <code> <name>                                  e.g. procurement 政府采购
+ *   edition    <code> <title> <document number | ->           a list (or document) edition that
+ *                                                             measures follow, e.g. the
+ *                                                             全国失信惩戒措施基础清单（2024年版）
  *   list       <code> <category> <name> <default measures,>   category: blacklist|redlist|gov_dishonesty|...
- *   measure    <code> <effect> <actions,> <name>              effect: deny|review|incentive
+ *   measure    <code> <effect> <actions,> <name> <basis> <edition>[:<item>]
+ *                                                             effect: deny|review|incentive;
+ *                                                             basis: the law, State Council
+ *                                                             document or memorandum behind it;
+ *                                                             edition: an `edition` code, item:
+ *                                                             the item of that edition it follows
+ *                                                             (a measure line of the older format,
+ *                                                             without basis and edition, still
+ *                                                             parses: its provenance is empty)
  *   display    <tier> <publish 0|1> <min_months> <max_months> public display of 失信信息 by tier
  *   negative   <category[:subtype],...>                       which records are 失信信息 (follow
  *                                                             the display periods); the others
@@ -405,7 +430,13 @@ int cx_day_qingming(int y, cx_day *out);
 #define CX_MAX_ACTIONS 32
 #define CX_MAX_LISTS 64
 #define CX_MAX_MEASURES 64
+#define CX_MAX_EDITIONS 8
 #define CX_CODE_NAME_MAX 48
+#define CX_BASIS_MAX 256       /* a measure's legal basis, bytes with the NUL */
+#define CX_ITEM_MAX 24         /* the item of its edition, bytes with the NUL */
+#define CX_EDITION_TITLE_MAX 128
+#define CX_EDITION_DOC_MAX 64
+#define CX_EDITION_NONE 0xFF   /* measures[k].edition of a measure that names none */
 
 typedef enum cx_effect { CX_EFFECT_DENY, CX_EFFECT_REVIEW, CX_EFFECT_INCENTIVE } cx_effect;
 
@@ -440,8 +471,18 @@ typedef struct cx_catalog {
     char code[CX_CODE_NAME_MAX];
     char name[128];
     uint8_t effect;        /* cx_effect */
+    uint8_t edition;       /* index into editions[], or CX_EDITION_NONE (older-format line) */
     uint32_t actions;      /* action mask */
+    char basis[CX_BASIS_MAX]; /* legal basis; "" for an older-format line */
+    char item[CX_ITEM_MAX];   /* item of the edition it follows; "" when not given */
   } measures[CX_MAX_MEASURES];
+  /* Provenance: the editions (list or document) that measures follow. */
+  uint32_t n_editions;
+  struct {
+    char code[CX_CODE_NAME_MAX];
+    char title[CX_EDITION_TITLE_MAX]; /* e.g. 全国失信惩戒措施基础清单（2024年版） */
+    char doc[CX_EDITION_DOC_MAX];     /* its document number; "" when the file says "-" */
+  } editions[CX_MAX_EDITIONS];
   /* Derived per action: which measures deny / ask for review / give an incentive. */
   uint64_t deny[CX_MAX_ACTIONS], review[CX_MAX_ACTIONS], incentive[CX_MAX_ACTIONS];
   /* Public display of 失信信息 by tier, in calendar months from the decision date: shown from
@@ -482,19 +523,40 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * lines may come in any order; display tiers not listed keep the 信用修复管理办法 periods
  * (minor 0/0/3, general 1/3/12, serious 1/12/36 months; a period above 120 months is refused,
  * which also catches a file still written in days); `negative` defaults to penalty, blacklist,
- * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation; no tier rules by
+ * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation, abnormal,
+ * compulsion:enforcement, inspection:violation; no tier rules by
  * default; person_public defaults to blacklist.
+ * A `measure` line has 5 fields (the older format: no provenance) or 7 (basis and edition); 6
+ * is refused, as are an empty basis, an edition code no `edition` line declares and an empty
+ * item after the colon.
  * Unknown keywords, actions, measures, categories, effects or severities, duplicate codes,
- * codes not [A-Za-z0-9_.-]{1,47}, names too long for their field or failing
+ * codes not [A-Za-z0-9_.-]{1,47}, names (and bases, titles, items) too long for their field or failing
  * cx_text_check(CX_TEXT_NAME), any line failing cx_text_lines_check, more than the CX_MAX_*
  * counts, wrong field counts: CX_EBADREQ + *bad_line (1-based); out then holds a partial parse
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
-/** Index of an action / list / measure by code, or CX_ENOTFOUND. */
+/** Index of an action / list / measure / edition by code, or CX_ENOTFOUND. */
 int cx_catalog_action(const cx_catalog *c, cx_str code);
 int cx_catalog_list(const cx_catalog *c, cx_str code);
 int cx_catalog_measure(const cx_catalog *c, cx_str code);
+int cx_catalog_edition(const cx_catalog *c, cx_str code);
+
+/** Where a measure comes from. Every pointer is borrowed from the catalogue (NUL-terminated,
+ * never NULL, "" when absent) and valid as long as it is. */
+typedef struct cx_catalog_provenance {
+  const char *basis;         /* the law / State Council document / memorandum */
+  const char *edition_code;  /* the `edition` line's code */
+  const char *edition_title; /* e.g. 全国失信惩戒措施基础清单（2024年版） */
+  const char *edition_doc;   /* its document number ("" when not known) */
+  const char *item;          /* the item of that edition the measure follows ("" when not given) */
+} cx_catalog_provenance;
+/**
+ * The provenance of measure `measure` (an index from cx_catalog_measure) into *out. Pure; no
+ * allocation. 0; CX_ENOTFOUND for an index out of range (out untouched). A measure from an
+ * older-format line has every string empty: callers showing provenance say "not given".
+ */
+int cx_catalog_provenance_get(const cx_catalog *c, int measure, cx_catalog_provenance *out);
 /**
  * Resolves a comma-separated list of measure codes into a mask; empty = the list's defaults
  * (list < 0: no defaults). CX_ENOTFOUND when a code is unknown (*bad points at it).

@@ -63,7 +63,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       CHECK(memchr(cat.measures[i].code, 0, CX_CODE_NAME_MAX));
       CHECK(cat.measures[i].effect <= CX_EFFECT_INCENTIVE);
       CHECK(cx_catalog_measure(&cat, cx_str_c(cat.measures[i].code)) == (int)i);
+      /* provenance: an edition that exists (or none), bounded strings */
+      CHECK(cat.measures[i].edition == CX_EDITION_NONE || cat.measures[i].edition < cat.n_editions);
+      CHECK(memchr(cat.measures[i].basis, 0, CX_BASIS_MAX) && memchr(cat.measures[i].item, 0, CX_ITEM_MAX));
+      cx_catalog_provenance pv;
+      CHECK(cx_catalog_provenance_get(&cat, (int)i, &pv) == 0 && pv.basis && pv.edition_title && pv.item);
+      CHECK((cat.measures[i].edition == CX_EDITION_NONE) == (pv.edition_code[0] == 0));
     }
+    CHECK(cat.n_editions <= CX_MAX_EDITIONS);
+    for (uint32_t i = 0; i < cat.n_editions; i++)
+      CHECK(cx_catalog_edition(&cat, cx_str_c(cat.editions[i].code)) == (int)i);
     /* Resolve the input itself as a measure list: must not crash. */
     uint64_t mask = 0;
     cx_str badc = {0};

@@ -67,6 +67,8 @@ static void build_store(void) {
     if (m->cat == CX_CAT_LAWSUIT) m->sub = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_WON + rnd(2));
     if (m->cat == CX_CAT_COMMITMENT) m->sub = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_KEPT + rnd(2));
     if (m->cat == CX_CAT_GOV_DISHONESTY) m->sub = (uint8_t)(CX_SUB_JUDGMENT + rnd(4));
+    if (m->cat == CX_CAT_COMPULSION) m->sub = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_COERCIVE_MEASURE + rnd(2));
+    if (m->cat == CX_CAT_INSPECTION) m->sub = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_COMPLIANT + rnd(2));
     m->dom = (uint8_t)rnd(CX_DOM_COUNT);
     m->sev = (uint8_t)rnd(CX_SEV_COUNT);
     uint32_t s = rnd(10);
@@ -195,7 +197,9 @@ static int naive_public(const mrec *m, cx_day d) {
   int negative = m->cat == CX_CAT_PENALTY || m->cat == CX_CAT_BLACKLIST || m->cat == CX_CAT_GOV_DISHONESTY ||
                  m->cat == CX_CAT_COMPLAINT || m->cat == CX_CAT_EVALUATION ||
                  (m->cat == CX_CAT_COMMITMENT && m->sub == CX_SUB_BROKEN) ||
-                 (m->cat == CX_CAT_LAWSUIT && m->sub == CX_SUB_LOST);
+                 (m->cat == CX_CAT_LAWSUIT && m->sub == CX_SUB_LOST) || m->cat == CX_CAT_ABNORMAL ||
+                 (m->cat == CX_CAT_COMPULSION && m->sub == CX_SUB_ENFORCEMENT) ||
+                 (m->cat == CX_CAT_INSPECTION && m->sub == CX_SUB_VIOLATION);
   if (!negative) return m->from <= d && (m->until == CX_DAY_OPEN || d < m->until);
   if (m->sev == CX_SEV_MINOR || d < m->dec) return 0;
   int y, mo, dd;
@@ -206,7 +210,9 @@ static int naive_public(const mrec *m, cx_day d) {
   int last = dim[nm - 1] + (nm == 2 && ((ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0));
   cx_day end;
   cr_assert_eq(cx_day_from_ymd(ny, nm, dd > last ? last : dd, &end), 0);
-  if (m->cat == CX_CAT_BLACKLIST && m->until != CX_DAY_OPEN && m->until < end) end = m->until;
+  /* a list entry (serious dishonesty, abnormal operation) ends its display with its listing */
+  int listing = m->cat == CX_CAT_BLACKLIST || m->cat == CX_CAT_ABNORMAL;
+  if (listing && m->until != CX_DAY_OPEN && m->until < end) end = m->until;
   return d < end;
 }
 

@@ -210,3 +210,67 @@ Test(entity, review_only_measures_and_revoked_entries) {
   cr_assert_eq(st.counts[CX_CAT_BLACKLIST].visible, 0);
   cr_assert_eq(st.counts[CX_CAT_GOV_DISHONESTY].visible, 1);
 }
+
+/* The kinds of the 全国公共信用信息基础目录 added as categories, through a batch and the public
+ * view: an abnormal-operation entry is 失信信息 shown until it is removed from the list; an
+ * inspection is negative only when it found a violation; a coercive measure and a confirmation
+ * are public while in force; enforcement is negative (its minor tier is not published). */
+Test(entity, abnormal_list_compulsion_confirmation_and_inspection_in_the_public_view) {
+  cx_batch *b;
+  const char *why = NULL;
+  const char *name = "福州某某贸易有限公司";
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  struct {
+    const char *rid;
+    uint8_t cat, sub, sev;
+    const char *decision, *until;
+  } rows[] = {
+      {"A1", CX_CAT_ABNORMAL, CX_SUB_NONE, CX_SEV_UNSET, "2024-01-10", "2024-05-01"}, /* removed */
+      {"A2", CX_CAT_ABNORMAL, CX_SUB_NONE, CX_SEV_UNSET, "2024-03-01", NULL},         /* listed */
+      {"I1", CX_CAT_INSPECTION, CX_SUB_COMPLIANT, CX_SEV_UNSET, "2024-02-01", "2025-02-01"},
+      {"I2", CX_CAT_INSPECTION, CX_SUB_VIOLATION, CX_SEV_MINOR, "2024-03-01", NULL},
+      {"I3", CX_CAT_INSPECTION, CX_SUB_VIOLATION, CX_SEV_GENERAL, "2024-04-01", NULL},
+      {"C1", CX_CAT_COMPULSION, CX_SUB_COERCIVE_MEASURE, CX_SEV_UNSET, "2024-05-20", "2024-06-19"},
+      {"C2", CX_CAT_COMPULSION, CX_SUB_COERCIVE_MEASURE, CX_SEV_UNSET, "2024-04-01", "2024-05-01"},
+      {"C3", CX_CAT_COMPULSION, CX_SUB_ENFORCEMENT, CX_SEV_MINOR, "2024-04-02", NULL},
+      {"F1", CX_CAT_CONFIRMATION, CX_SUB_NONE, CX_SEV_UNSET, "2023-01-01", NULL},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    cx_record r = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, rows[i].rid, rows[i].cat, qt_day(rows[i].decision));
+    r.subtype = rows[i].sub;
+    r.severity = rows[i].sev;
+    if (rows[i].until) r.valid_until = qt_day(rows[i].until);
+    cr_assert_eq(cx_batch_put(b, &r, &why), 0, "%s: %s", rows[i].rid, why);
+  }
+  /* a subtype of another category is refused, naming the field */
+  cx_record x = qt_rec(ENT, name, CX_KIND_ENTERPRISE, AUTH, "X1", CX_CAT_COMPULSION, qt_day("2024-04-01"));
+  x.subtype = CX_SUB_VIOLATION;
+  cr_assert_eq(cx_batch_put(b, &x, &why), CX_EBADREQ);
+  cr_assert_not_null(strstr(why, "subtype"), "%s", why);
+  x.category = CX_CAT_PENALTY;
+  x.subtype = CX_SUB_COMPLIANT;
+  cr_assert_eq(cx_batch_put(b, &x, &why), CX_EBADREQ);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+
+  cx_entity_status st;
+  cr_assert_eq(get(ENT, CX_ROLE_ANALYST, QT_TODAY, &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_ABNORMAL].total, 2);
+  cr_assert_eq(st.counts[CX_CAT_ABNORMAL].in_force, 1, "A1 was removed from the list");
+  cr_assert_eq(st.counts[CX_CAT_INSPECTION].total, 3);
+  cr_assert_eq(st.counts[CX_CAT_COMPULSION].total, 3);
+  cr_assert_eq(st.counts[CX_CAT_CONFIRMATION].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_ABNORMAL].visible, 1, "A2 only");
+  cr_assert_eq(st.counts[CX_CAT_INSPECTION].visible, 2, "I1 (no violation, in force) and I3 (general)");
+  cr_assert_eq(st.counts[CX_CAT_COMPULSION].visible, 1, "C1 in force; C2 ended; C3 minor");
+  cr_assert_eq(st.counts[CX_CAT_CONFIRMATION].visible, 1);
+
+  cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, QT_TODAY, &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_ABNORMAL].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_INSPECTION].total, 2);
+  cr_assert_eq(st.counts[CX_CAT_COMPULSION].total, 1);
+  cr_assert_eq(st.counts[CX_CAT_CONFIRMATION].total, 1);
+  /* the abnormal entry's tier was derived (general: published); 12 months on it is hidden */
+  cr_assert_eq(get(ENT, CX_ROLE_PUBLIC, "2025-03-01", &st), 0);
+  cr_assert_eq(st.counts[CX_CAT_ABNORMAL].total, 0, "past the general tier's 12 months");
+  cr_assert_eq(st.counts[CX_CAT_CONFIRMATION].total, 1, "a confirmation is public while valid");
+}

@@ -274,7 +274,8 @@ static int m_displayable(const mrec *m, cx_day d) {
     if (m->tier >= CX_SEV_COUNT || !CAT->display[m->tier].publish) return 0;
     cx_day end = cx_day_add_months(m->decision, CAT->display[m->tier].max_months);
     /* the end of a listing ends a list entry's display; a penalty's validity does not */
-    if (m->category == CX_CAT_BLACKLIST && m->vuntil != CX_DAY_OPEN && m->vuntil < end) end = m->vuntil;
+    int listing = m->category == CX_CAT_BLACKLIST || m->category == CX_CAT_ABNORMAL;
+    if (listing && m->vuntil != CX_DAY_OPEN && m->vuntil < end) end = m->vuntil;
     return m->decision <= d && d < end;
   }
   return m->vfrom <= d && (m->vuntil == CX_DAY_OPEN || d < m->vuntil);
@@ -361,7 +362,7 @@ static void gen_record(mrec *m, int ent) {
   } else if ((e->kind == CX_KIND_GOVERNMENT || e->kind == CX_KIND_CIVIL_SERVANT) && rnd(3) == 0) {
     m->category = CX_CAT_GOV_DISHONESTY;
   } else {
-    static const uint8_t w[] = {12, 24, 7, 12, 10, 8, 8, 7, 12}; /* per cx_category */
+    static const uint8_t w[CX_CAT_COUNT] = {10, 20, 7, 10, 9, 7, 7, 6, 8, 5, 4, 3, 4}; /* sum 100 */
     uint32_t acc = 0, k = rnd(100);
     m->category = CX_CAT_EVALUATION;
     for (int c = 0; c < CX_CAT_COUNT; c++) {
@@ -379,6 +380,10 @@ static void gen_record(mrec *m, int ent) {
     m->subtype = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_KEPT + rnd(2));
   if (m->category == CX_CAT_LAWSUIT)
     m->subtype = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_WON + rnd(2));
+  if (m->category == CX_CAT_COMPULSION)
+    m->subtype = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_COERCIVE_MEASURE + rnd(2));
+  if (m->category == CX_CAT_INSPECTION)
+    m->subtype = (uint8_t)(rnd(3) == 0 ? CX_SUB_NONE : CX_SUB_COMPLIANT + rnd(2));
   int ls[CX_MAX_LISTS], nl = lists_of(m->category, ls);
   m->list = -1;
   if (nl && (m->category == CX_CAT_BLACKLIST || m->category == CX_CAT_REDLIST || rnd(3) == 0))
@@ -1608,14 +1613,17 @@ static void run_day(cx_day d, int nonpublic) {
 /* ===================================================================== a new catalogue */
 
 /* The embedded catalogue with other display rules: minor published, general for 6 months,
- * complaints no longer 失信信息 and only judgments of gov_dishonesty, persons' gov_dishonesty and
+ * complaints and inspections no longer 失信信息 but every compulsion record, and only judgments
+ * of gov_dishonesty, persons' gov_dishonesty and
  * red lists public, review_subsidy an incentive, focus_supervision restricting nothing. The
  * tier rules stay: tiers are derived once, at ingest, and stored. */
 static const char *const cat_edits[][2] = {
     {"display\tminor\t0\t0\t3\n", "display\tminor\t1\t0\t3\n"},
     {"display\tgeneral\t1\t3\t12\n", "display\tgeneral\t1\t3\t6\n"},
-    {"negative\tpenalty,blacklist,gov_dishonesty,commitment:broken,lawsuit:lost,complaint,evaluation\n",
-     "negative\tpenalty,blacklist,gov_dishonesty:judgment,commitment:broken,lawsuit:lost,evaluation\n"},
+    {"negative\tpenalty,blacklist,gov_dishonesty,commitment:broken,lawsuit:lost,complaint,evaluation,"
+     "abnormal,compulsion:enforcement,inspection:violation\n",
+     "negative\tpenalty,blacklist,gov_dishonesty:judgment,commitment:broken,lawsuit:lost,evaluation,"
+     "abnormal,compulsion\n"},
     {"person_public\tblacklist\n", "person_public\tblacklist,gov_dishonesty,redlist\n"},
     {"measure\treview_subsidy\treview\t", "measure\treview_subsidy\tincentive\t"},
     {"重点关注对象名单\treview_procurement,review_subsidy,review_license\n", "重点关注对象名单\tfast_track\n"},

@@ -95,6 +95,75 @@ Test(catalog, negative_records_are_the_shipped_categories) {
   cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_REDLIST, CX_SUB_NONE));
 }
 
+Test(catalog, every_shipped_measure_names_a_basis_and_an_edition) {
+  int qd = cx_catalog_edition(cat, CX_STR("qd2024"));
+  cr_assert_geq(qd, 0);
+  cr_assert_str_eq(cat->editions[qd].title, "全国失信惩戒措施基础清单（2024年版）");
+  for (uint32_t k = 0; k < cat->n_measures; k++) {
+    cx_catalog_provenance pv;
+    cr_assert_eq(cx_catalog_provenance_get(cat, (int)k, &pv), 0);
+    cr_assert_neq(pv.basis[0], 0, "%s: no basis", cat->measures[k].code);
+    cr_assert_neq(pv.edition_code[0], 0, "%s: no edition", cat->measures[k].code);
+    cr_assert_neq(pv.edition_title[0], 0, "%s", cat->measures[k].code);
+    cr_assert_lt(cat->measures[k].edition, cat->n_editions);
+    /* punishments follow the 清单; incentives are in no national list */
+    if (cat->measures[k].effect != CX_EFFECT_INCENTIVE)
+      cr_assert_str_eq(pv.edition_code, "qd2024", "%s", cat->measures[k].code);
+    else
+      cr_assert_str_neq(pv.edition_code, "qd2024", "%s", cat->measures[k].code);
+  }
+  cx_catalog_provenance pv;
+  cr_assert_eq(cx_catalog_provenance_get(cat, M("no_procurement"), &pv), 0);
+  cr_assert_not_null(strstr(pv.basis, "政府采购法》第二十二条"));
+  cr_assert_str_eq(pv.edition_doc, "", "the 2024 document number is not verified: \"-\"");
+  cr_assert_eq(cx_catalog_provenance_get(cat, M("fast_track"), &pv), 0);
+  cr_assert_str_eq(pv.edition_doc, "国发〔2016〕33号");
+  cr_assert_eq(cx_catalog_provenance_get(cat, -1, &pv), CX_ENOTFOUND);
+  cr_assert_eq(cx_catalog_provenance_get(cat, (int)cat->n_measures, &pv), CX_ENOTFOUND);
+  cr_assert_eq(cx_catalog_edition(cat, CX_STR("nope")), CX_ENOTFOUND);
+}
+
+Test(catalog, the_new_kinds_of_the_directory_follow_the_shipped_rules) {
+  /* 经营异常名录: 失信信息 in every subtype; its list types restrict by review only */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_ABNORMAL, CX_SUB_NONE));
+  int ab = L("abnormal_operation");
+  cr_assert_geq(ab, 0);
+  cr_assert_eq(cat->lists[ab].category, CX_CAT_ABNORMAL);
+  cr_assert_geq(L("abnormal_status"), 0);
+  cr_assert_geq(L("abnormal_activity"), 0);
+  for (uint32_t k = 0; k < cat->n_measures; k++)
+    if (cat->lists[ab].defaults >> k & 1) cr_assert_eq(cat->measures[k].effect, CX_EFFECT_REVIEW);
+  /* 行政强制: enforcement of a decision not complied with is negative, a coercive measure not */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_COERCIVE_MEASURE));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_COMPULSION, CX_SUB_NONE));
+  /* 行政检查: only an inspection that found a violation */
+  cr_assert(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_VIOLATION));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_COMPLIANT));
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_INSPECTION, CX_SUB_NONE));
+  /* 行政确认: never */
+  cr_assert_not(cx_catalog_is_negative(cat, CX_CAT_CONFIRMATION, CX_SUB_NONE));
+  /* persons: still only serious-dishonesty list entries */
+  cr_assert_eq(cat->person_public & (1u << CX_CAT_ABNORMAL), 0);
+  /* the built-in defaults (a file without a negative line) say the same */
+  static cx_catalog d;
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse("", 0, &d, &bad), 0);
+  for (int c = 0; c < CX_CAT_COUNT; c++)
+    cr_assert_eq(d.negative[c], cat->negative[c],
+                 "%s", cx_category_names[c]);
+  /* names and subtypes */
+  cr_assert_eq(cx_enum_parse(cx_category_names, CX_CAT_COUNT, CX_STR("abnormal")), CX_CAT_ABNORMAL);
+  cr_assert_eq(cx_enum_parse(cx_category_names, CX_CAT_COUNT, CX_STR("inspection")), CX_CAT_INSPECTION);
+  cr_assert_eq(cx_enum_parse(cx_subtype_names, CX_SUB_COUNT, CX_STR("violation")), CX_SUB_VIOLATION);
+  cr_assert(cx_subtype_valid(CX_CAT_INSPECTION, CX_SUB_COMPLIANT));
+  cr_assert(cx_subtype_valid(CX_CAT_COMPULSION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_INSPECTION, CX_SUB_ENFORCEMENT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_PENALTY, CX_SUB_VIOLATION));
+  cr_assert_not(cx_subtype_valid(CX_CAT_ABNORMAL, CX_SUB_COMPLIANT));
+  cr_assert_not(cx_subtype_valid(CX_CAT_CONFIRMATION, CX_SUB_KEPT));
+}
+
 static uint8_t tier_of(int category, const char *list, const char *content, int64_t fen) {
   cx_record r;
   cx_record_defaults(&r);
@@ -124,6 +193,9 @@ Test(catalog, shipped_tier_rules_follow_the_2025_measures) {
   /* every serious-dishonesty list entry, whatever its content or amount says */
   cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "court_dishonest", "警告", 50000), CX_SEV_SERIOUS);
   cr_assert_eq(tier_of(CX_CAT_BLACKLIST, "wage_arrears", "没收", 0), CX_SEV_SERIOUS);
+  /* an abnormal-operation entry is general (published), listed or not, whatever it says */
+  cr_assert_eq(tier_of(CX_CAT_ABNORMAL, "abnormal_operation", "警告", 0), CX_SEV_GENERAL);
+  cr_assert_eq(tier_of(CX_CAT_ABNORMAL, "", "未按规定期限公示年度报告", 0), CX_SEV_GENERAL);
 }
 
 Test(catalog, display_end_and_repair_day_count_calendar_months) {
@@ -187,6 +259,80 @@ Test(catalog_parse, minimal_file_and_any_order) {
   const char *t2 = HEAD "person_public\tnone\n";
   cr_assert_eq(cx_catalog_parse(t2, strlen(t2), &c, &bad), 0);
   cr_assert_eq(c.person_public, 0u);
+}
+
+#define ED "edition\tqd\t全国失信惩戒措施基础清单（2024年版）\t发改财金规〔2024〕0号\n"
+
+Test(catalog_parse, measure_provenance_with_an_item_and_an_edition_declared_later) {
+  static cx_catalog c;
+  const char *t = HEAD "measure\tm1\tdeny\tprocurement\t限制\t《政府采购法》第二十二条\tqd: 一.3 \n"
+                       "measure\tm2\treview\tlicense\t审慎\t国办发〔2019〕35号\tqd\n"
+                       "edition\tnone_doc\t某省清单\t-\n" ED;
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse(t, strlen(t), &c, &bad), 0, "line %d", bad);
+  cr_assert_eq(c.n_editions, 2u);
+  cx_catalog_provenance pv;
+  cr_assert_eq(cx_catalog_provenance_get(&c, 0, &pv), 0);
+  cr_assert_str_eq(pv.basis, "《政府采购法》第二十二条");
+  cr_assert_str_eq(pv.edition_code, "qd");
+  cr_assert_str_eq(pv.edition_title, "全国失信惩戒措施基础清单（2024年版）");
+  cr_assert_str_eq(pv.edition_doc, "发改财金规〔2024〕0号");
+  cr_assert_str_eq(pv.item, "一.3", "the item is trimmed");
+  cr_assert_eq(cx_catalog_provenance_get(&c, 1, &pv), 0);
+  cr_assert_str_eq(pv.item, "");
+  cr_assert_str_eq(c.editions[cx_catalog_edition(&c, CX_STR("none_doc"))].doc, "", "\"-\" is no number");
+}
+
+Test(catalog_parse, an_older_format_measure_line_loads_without_provenance) {
+  static cx_catalog c;
+  const char *t = HEAD "measure\tm1\tdeny\tprocurement\t限制\n";
+  int bad = -1;
+  cr_assert_eq(cx_catalog_parse(t, strlen(t), &c, &bad), 0, "line %d", bad);
+  cr_assert_eq(c.measures[0].edition, CX_EDITION_NONE);
+  cx_catalog_provenance pv;
+  cr_assert_eq(cx_catalog_provenance_get(&c, 0, &pv), 0);
+  cr_assert_str_eq(pv.basis, "");
+  cr_assert_str_eq(pv.edition_code, "");
+  cr_assert_str_eq(pv.edition_title, "");
+  cr_assert_str_eq(pv.item, "");
+  cr_assert_eq(c.deny[0], 1u);
+}
+
+Test(catalog_parse, bad_provenance_lines_are_reported) {
+  int bad;
+  char longb[CX_BASIS_MAX + 64];
+  memset(longb, 'x', CX_BASIS_MAX);
+  longb[CX_BASIS_MAX] = 0;
+  static char t[2048];
+  struct { const char *text; int line; } cases[] = {
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\n", 5},          /* basis, no edition */
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\tnope\n", 5},    /* unknown edition */
+      {HEAD "measure\tm1\tdeny\tlicense\t限制\t《法》\tqd\n", 4},         /* none declared */
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\tqd:\n", 5},     /* empty item */
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\t:1\n", 5},      /* no code */
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\tqd:123456789012345678901234\n", 5},
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t《法》\tqd\tx\n", 5},  /* 8 fields */
+      {HEAD ED "measure\tm1\tdeny\tlicense\t限制\t\xff\tqd\n", 5},       /* not UTF-8 */
+      {HEAD ED ED, 5},                                                           /* duplicate */
+      {HEAD "edition\tqd\t清单\n", 4},                                        /* no number */
+      {HEAD "edition\tq d\t清单\t-\n", 4},                                   /* bad code */
+      {HEAD "edition\tqd\t\xc2\x85\t-\n", 4},                               /* C1 in title */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cr_assert_eq(parse(cases[i].text, &bad), CX_EBADREQ, "case %zu", i);
+    cr_assert_eq(bad, cases[i].line, "case %zu: line %d", i, bad);
+  }
+  snprintf(t, sizeof t, HEAD ED "measure\tm1\tdeny\tlicense\t限制\t%s\tqd\n", longb);
+  cr_assert_eq(parse(t, &bad), CX_EBADREQ, "a basis of CX_BASIS_MAX bytes does not fit");
+  cr_assert_eq(bad, 5);
+  longb[CX_BASIS_MAX - 1] = 0;
+  snprintf(t, sizeof t, HEAD ED "measure\tm1\tdeny\tlicense\t限制\t%s\tqd\n", longb);
+  cr_assert_eq(parse(t, &bad), 0, "line %d", bad);
+  /* at most CX_MAX_EDITIONS */
+  size_t o = 0;
+  for (int i = 0; i <= CX_MAX_EDITIONS; i++) o += (size_t)snprintf(t + o, sizeof t - o, "edition\te%d\tx\t-\n", i);
+  cr_assert_eq(parse(t, &bad), CX_EBADREQ);
+  cr_assert_eq(bad, CX_MAX_EDITIONS + 1);
 }
 
 Test(catalog_parse, bad_lines_are_reported) {

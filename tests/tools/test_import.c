@@ -289,3 +289,49 @@ Test(import, a_provisional_report_delay_is_warned_about) {
   cr_assert(!strstr(err, "provisional"), "%s", err);
   free(err);
 }
+
+/* The directory's kinds added as categories import by their canonical names, with their
+ * subtypes; a subtype of another category is a bad row; `status` lists them. */
+Test(import, abnormal_compulsion_confirmation_and_inspection_rows_import_with_their_subtypes) {
+  codes();
+  char csv[4096];
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,authority_name,category,subtype,list_type,decision_date,valid_until,content\n"
+           "%s,福州甲科技有限公司,榕市监异〔2024〕1号,%s,福州市市场监督管理局,abnormal,,abnormal_operation,2024-03-05,,未按规定期限公示年度报告\n"
+           "%s,福州甲科技有限公司,榕市监强〔2024〕2号,%s,福州市市场监督管理局,compulsion,coercive_measure,,2024-03-06,2024-04-05,查封\n"
+           "%s,福州甲科技有限公司,榕市监强〔2024〕3号,%s,福州市市场监督管理局,compulsion,enforcement,,2024-03-07,,加处罚款\n"
+           "%s,福州甲科技有限公司,榕市监确〔2024〕4号,%s,福州市市场监督管理局,confirmation,,,2024-03-08,,确认\n"
+           "%s,福州甲科技有限公司,榕市监检〔2024〕5号,%s,福州市市场监督管理局,inspection,compliant,,2024-03-09,,未发现问题\n"
+           "%s,福州甲科技有限公司,榕市监检〔2024〕6号,%s,福州市市场监督管理局,inspection,violation,,2024-03-10,,发现问题\n"
+           "%s,福州甲科技有限公司,榕市监检〔2024〕7号,%s,福州市市场监督管理局,inspection,enforcement,,2024-03-11,,x\n",
+           A, AUTH, A, AUTH, A, AUTH, A, AUTH, A, AUTH, A, AUTH, A, AUTH);
+  spit("k.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st k.csv"), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "k.csv:8: ") && strstr(err, "subtype"), "line 8 (subtype of another category):\n%s", err);
+  cr_assert(strstr(err, "7 rows read, 6 inserted"), "summary:\n%s", err);
+  free(err);
+  cr_assert_eq(cx("records --db st %s --format json", A), 0);
+  json_t *j = out_json();
+  cr_assert_eq(json_array_size(j), 6);
+  int seen_violation = 0, seen_abnormal = 0;
+  for (size_t i = 0; i < json_array_size(j); i++) {
+    json_t *r = json_array_get(j, i);
+    const char *c = json_string_value(json_object_get(r, "category"));
+    const char *s = json_string_value(json_object_get(r, "subtype"));
+    if (strcmp(c, "inspection") == 0 && s && strcmp(s, "violation") == 0) seen_violation = 1;
+    if (strcmp(c, "abnormal") == 0) {
+      seen_abnormal = 1;
+      cr_assert_str_eq(json_string_value(json_object_get(r, "list_type")), "abnormal_operation");
+    }
+  }
+  cr_assert(seen_violation && seen_abnormal);
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s", A), 0);
+  char *out = slurp("out");
+  cr_assert(strstr(out, "abnormal") && strstr(out, "compulsion") && strstr(out, "confirmation") &&
+                strstr(out, "inspection"),
+            "status table:\n%s", out);
+  free(out);
+}

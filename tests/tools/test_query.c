@@ -377,6 +377,26 @@ Test(query, load_catalog_reports_the_bad_line) {
   cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
 }
 
+Test(query, load_catalog_takes_an_older_format_file_and_refuses_half_a_provenance) {
+  fixture();
+  /* the format before provenance: measure lines of five fields */
+  spit("old.tsv", "action\tprocurement\t政府采购\n"
+                  "measure\tno_procurement\tdeny\tprocurement\t限制参加政府采购活动\n"
+                  "list\tcourt_dishonest\tblacklist\t失信被执行人\tno_procurement\n");
+  cr_assert_eq(cx("load-catalog --db st old.tsv"), 0, "%s", slurp("err"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
+  /* a basis without an edition, and an edition nobody declared: refused by line */
+  spit("half.tsv", "action\tprocurement\t政府采购\n"
+                   "measure\tno_procurement\tdeny\tprocurement\t限制\t《政府采购法》第二十二条\n");
+  cr_assert_eq(cx("load-catalog --db st half.tsv"), 1);
+  cr_assert(out_has("err", "half.tsv:2:"), "%s", slurp("err"));
+  spit("undeclared.tsv", "action\tprocurement\t政府采购\n"
+                         "measure\tno_procurement\tdeny\tprocurement\t限制\t《政府采购法》\tqd2099\n");
+  cr_assert_eq(cx("load-catalog --db st undeclared.tsv"), 1);
+  cr_assert(out_has("err", "undeclared.tsv:2:"), "%s", slurp("err"));
+  cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3, "the old one stays");
+}
+
 Test(query, repair_lifts_the_measures_and_objection_flags) {
   fixture();
   cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);

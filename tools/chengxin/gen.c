@@ -613,19 +613,46 @@ static void gen_entity(gen *g, uint32_t i, rng *r, ent *e) {
 
 /* ===================================================================== records */
 
-/* Category weights by kind: license penalty gov_dis blacklist redlist commit lawsuit complaint eval */
+/* Category weights by kind: license penalty gov_dis blacklist redlist commit lawsuit complaint
+ * eval, then abnormal compulsion confirmation inspection (a few of each: enough for the demo
+ * store's status pages and aggregates to show them). */
 static const uint8_t CAT_W[CX_KIND_COUNT][CX_CAT_COUNT] = {
-    [CX_KIND_ENTERPRISE] = {40, 30, 0, 3, 4, 10, 0, 6, 7},
-    [CX_KIND_GOVERNMENT] = {0, 0, 40, 0, 0, 10, 40, 10, 0},
-    [CX_KIND_SUBDISTRICT] = {0, 0, 40, 0, 0, 15, 30, 15, 0},
-    [CX_KIND_INSTITUTION] = {40, 20, 5, 1, 5, 10, 0, 4, 15},
-    [CX_KIND_SOCIAL_ORG] = {40, 15, 0, 3, 6, 10, 0, 6, 20},
-    [CX_KIND_INDIVIDUAL_BUSINESS] = {40, 40, 0, 3, 1, 8, 0, 8, 0},
-    [CX_KIND_CIVIL_SERVANT] = {0, 0, 80, 0, 0, 20, 0, 0, 0},
-    [CX_KIND_PERSON] = {0, 45, 0, 25, 0, 15, 0, 15, 0},
+    [CX_KIND_ENTERPRISE] = {40, 30, 0, 3, 4, 10, 0, 6, 7, 4, 2, 2, 6},
+    [CX_KIND_GOVERNMENT] = {0, 0, 40, 0, 0, 10, 40, 10, 0, 0, 0, 0, 0},
+    [CX_KIND_SUBDISTRICT] = {0, 0, 40, 0, 0, 15, 30, 15, 0, 0, 0, 0, 0},
+    [CX_KIND_INSTITUTION] = {40, 20, 5, 1, 5, 10, 0, 4, 15, 0, 0, 3, 4},
+    [CX_KIND_SOCIAL_ORG] = {40, 15, 0, 3, 6, 10, 0, 6, 20, 0, 0, 0, 3},
+    [CX_KIND_INDIVIDUAL_BUSINESS] = {40, 40, 0, 3, 1, 8, 0, 8, 0, 6, 2, 0, 5},
+    [CX_KIND_CIVIL_SERVANT] = {0, 0, 80, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0},
+    [CX_KIND_PERSON] = {0, 45, 0, 25, 0, 15, 0, 15, 0, 0, 0, 4, 0},
 };
 
-static const char CAT_DOC[CX_CAT_COUNT][4] = {"许", "罚", "决", "失", "荣", "承", "诉", "投", "评"};
+static const char CAT_DOC[CX_CAT_COUNT][4] = {"许", "罚", "决", "失", "荣", "承", "诉",
+                                              "投", "评", "异", "强", "确", "检"};
+
+/* 行政强制, 行政确认 and 行政检查 records: what was done, its law, the department. */
+static const penalty_case COERCIVE_CASES[] = {
+    {"查封涉嫌违法生产经营场所", "《中华人民共和国行政强制法》第九条", "市监"},
+    {"扣押涉嫌不符合食品安全标准的食品", "《中华人民共和国食品安全法》第一百一十条", "市监"},
+    {"查封扣押存在重大事故隐患的设施设备", "《中华人民共和国安全生产法》第六十五条", "应急"},
+    {"查封扣押造成污染物排放的设施设备", "《中华人民共和国环境保护法》第二十五条", "环"},
+};
+static const penalty_case ENFORCEMENT_CASES[] = {
+    {"逾期不缴纳罚款，依法加处罚款", "《中华人民共和国行政强制法》第四十五条", "市监"},
+    {"逾期不履行限期拆除决定，依法强制拆除", "《中华人民共和国行政强制法》第四十四条", "城管"},
+    {"逾期不缴纳税款，依法强制执行", "《中华人民共和国税收征收管理法》第四十条", "税"},
+};
+static const penalty_case CONFIRMATION_CASES[] = {
+    {"工伤认定", "《工伤保险条例》", "人社"},
+    {"不动产权属登记", "《不动产登记暂行条例》", "自然资源"},
+    {"高新技术企业认定", "《高新技术企业认定管理办法》", "税"},
+};
+static const penalty_case INSPECTION_CASES[] = {
+    {"“双随机、一公开”抽查", "《市场监督管理行政执法程序规定》", "市监"},
+    {"安全生产监督检查", "《中华人民共和国安全生产法》", "应急"},
+    {"排污单位现场检查", "《中华人民共和国环境保护法》第二十四条", "环"},
+    {"食品安全监督检查", "《中华人民共和国食品安全法》", "市监"},
+};
 
 /* Scratch strings of one record (cx_batch_put copies them). */
 typedef struct rec_buf {
@@ -811,6 +838,52 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
     sev = rng_pct(r, 30) ? CX_SEV_MINOR : CX_SEV_GENERAL;
     snprintf(b->content, sizeof b->content, "%s", rng_pct(r, 50) ? "消费投诉经查属实" : "群众投诉经查属实");
     break;
+  case CX_CAT_ABNORMAL: {
+    /* 经营异常名录: listed by 市场监管 for a missing annual report or an unreachable address;
+     * most are removed (移出, valid_until) once they report or are reached again. */
+    static const char *const why[] = {"未按规定期限公示年度报告", "通过登记的住所或者经营场所无法联系"};
+    const char *want = e->kind == CX_KIND_INDIVIDUAL_BUSINESS ? "abnormal_status" : "abnormal_operation";
+    for (int k = 0; k < g->n_lists[CX_CAT_ABNORMAL]; k++)
+      if (strcmp(g->cat->lists[g->lists[CX_CAT_ABNORMAL][k]].code, want) == 0) list = g->lists[CX_CAT_ABNORMAL][k];
+    snprintf(b->content, sizeof b->content, "%s，列入%s", PICK(r, why),
+             list >= 0 ? g->cat->lists[list].name : "经营异常名录");
+    basis = "《企业信息公示暂行条例》第十七条";
+    b->dept = dept_by_abbr("市监");
+    until = rng_pct(r, 70) ? dd + 30 + rng_below(r, 400) : CX_DAY_OPEN;
+    sanction = 1;
+    break;
+  }
+  case CX_CAT_COMPULSION: {
+    sub = rng_pct(r, 70) ? CX_SUB_COERCIVE_MEASURE : CX_SUB_ENFORCEMENT;
+    const penalty_case *cc = sub == CX_SUB_ENFORCEMENT ? PICK_CASE(r, ENFORCEMENT_CASES) : PICK_CASE(r, COERCIVE_CASES);
+    snprintf(b->content, sizeof b->content, "%s", cc->name_or_fact);
+    basis = cc->basis;
+    b->dept = dept_by_abbr(cc->abbr);
+    until = dd + (sub == CX_SUB_COERCIVE_MEASURE ? 30 : 365); /* 查封扣押: at most 30 days */
+    sanction = sub == CX_SUB_ENFORCEMENT;
+    break;
+  }
+  case CX_CAT_CONFIRMATION: {
+    const penalty_case *cc = PICK_CASE(r, CONFIRMATION_CASES);
+    if (e->kind == CX_KIND_PERSON) cc = &CONFIRMATION_CASES[0]; /* persons: 工伤认定 only */
+    else if (cc == &CONFIRMATION_CASES[0]) cc = &CONFIRMATION_CASES[1];
+    snprintf(b->content, sizeof b->content, "%s", cc->name_or_fact);
+    basis = cc->basis;
+    b->dept = dept_by_abbr(cc->abbr);
+    if (!rng_pct(r, 50)) until = dd + 365 * 3;
+    break;
+  }
+  case CX_CAT_INSPECTION: {
+    const penalty_case *ic = PICK_CASE(r, INSPECTION_CASES);
+    sub = rng_pct(r, 80) ? CX_SUB_COMPLIANT : CX_SUB_VIOLATION;
+    snprintf(b->content, sizeof b->content, "%s：%s", ic->name_or_fact,
+             sub == CX_SUB_COMPLIANT ? "未发现问题" : "发现问题，责令限期改正");
+    basis = ic->basis;
+    b->dept = dept_by_abbr(ic->abbr);
+    until = dd + 365;
+    sanction = sub == CX_SUB_VIOLATION;
+    break;
+  }
   case CX_CAT_EVALUATION:
     until = dd + 365;
     snprintf(b->content, sizeof b->content, "公共信用综合评价%c级", "ABBBCD"[rng_below(r, 6)]);
