@@ -703,7 +703,7 @@ static const char *measure_code(const cx_catalog *c, uint32_t i) { return c->mea
 
 /*
  * catalog {} -> {"actions": [{code, name}], "lists": [{code, name, category, measures}],
- *               "measures": [{code, name, effect, actions}], "categories": [names],
+ *               "measures": [{code, name, effect, actions, basis, edition}], "categories": [names],
  *               "display": [{tier, publish, min_months, max_months}]}
  * The catalogue this server's query context holds (data/catalog.tsv or `load-catalog`), so that
  * integrators need not hard-code action, list and measure codes.
@@ -732,11 +732,27 @@ static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
   pk_key(pk, "measures");
   msgpack_pack_array(pk, c->n_measures);
   for (uint32_t i = 0; i < c->n_measures; i++) {
-    msgpack_pack_map(pk, 4);
+    cx_catalog_provenance pv;
+    memset(&pv, 0, sizeof pv);
+    int have = cx_catalog_provenance_get(c, (int)i, &pv) == 0;
+    msgpack_pack_map(pk, 6);
     pk_key(pk, "code"); pk_str(pk, c->measures[i].code);
     pk_key(pk, "name"); pk_str(pk, c->measures[i].name);
     pk_key(pk, "effect"); pk_enum(pk, cx_effect_names, 3, c->measures[i].effect);
     pk_key(pk, "actions"); pk_mask_codes(pk, c->measures[i].actions, c->n_actions, action_code, c);
+    /* where the measure comes from: its legal basis, and the edition (and item) of the
+     * 全国失信惩戒措施基础清单 it follows; "" / nil when the catalogue line gives none */
+    pk_key(pk, "basis"); pk_str(pk, have ? pv.basis : "");
+    pk_key(pk, "edition");
+    if (have && pv.edition_code[0]) {
+      msgpack_pack_map(pk, 4);
+      pk_key(pk, "code"); pk_str(pk, pv.edition_code);
+      pk_key(pk, "title"); pk_str(pk, pv.edition_title);
+      pk_key(pk, "document"); pk_str(pk, pv.edition_doc);
+      pk_key(pk, "item"); pk_str(pk, pv.item);
+    } else {
+      msgpack_pack_nil(pk);
+    }
   }
   pk_key(pk, "categories");
   msgpack_pack_array(pk, CX_CAT_COUNT);

@@ -197,6 +197,8 @@ class Reads(ServerCase):
             for m in cat["measures"]:
                 self.assertIn(m["effect"], ("deny", "review", "incentive"))
                 self.assertTrue(set(m["actions"]) <= actions, m)
+                self.assertTrue(m["basis"], m)  # the shipped catalogue names every basis
+                self.assertTrue(m["edition"]["title"], m)
             self.assertIn("court_dishonest", {l["code"] for l in cat["lists"]})
             # every action the catalogue names is one check accepts
             with client(TOK_APPROVAL) as a:
