@@ -56,7 +56,14 @@ struct cx_auditor {
   int running, stop, kick;  /* under mu */
   int failing;              /* a write failed; the next success logs the recovery */
   _Atomic uint64_t written, flushes, errors;
+  _Atomic int64_t beat;     /* CLOCK_MONOTONIC ms of the flusher's last round */
 };
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap) {
   if (token < 0 || !tk || (uint32_t)token >= tk->n) return "";
@@ -188,11 +195,11 @@ static int flush(cx_auditor *a, size_t *n_out) {
     if (!a->failing)
       cx_net_log("audit: cannot write %zu query audit entries: %s (%s); they stay queued and "
                  "queries are refused when the queue fills", n, cx_strerror(rc), cx_store_errmsg(a->st));
-    a->failing = 1;
+    __atomic_store_n(&a->failing, 1, __ATOMIC_RELAXED);
     return rc;
   }
   if (a->failing) cx_net_log("audit: query audit entries are written again");
-  a->failing = 0;
+  __atomic_store_n(&a->failing, 0, __ATOMIC_RELAXED);
   for (unsigned i = 0; i < a->nq; i++) {
     atomic_store_explicit(&a->q[i].tail, a->snap[i], memory_order_release);
     atomic_store_explicit(&a->q[i].kicked, 0, memory_order_relaxed);
@@ -217,6 +224,7 @@ static void *flusher(void *arg) {
     int stop = a->stop;
     a->kick = 0;
     pthread_mutex_unlock(&a->mu);
+    atomic_store_explicit(&a->beat, mono_ms(), memory_order_relaxed);
     size_t n;
     flush(a, &n);
     if (stop) break;
@@ -225,7 +233,21 @@ static void *flusher(void *arg) {
   return NULL;
 }
 
+int cx__auditor_alive(cx_auditor *a, char *why, size_t cap) {
+  int64_t age = mono_ms() - atomic_load_explicit(&a->beat, memory_order_relaxed);
+  if (age > 25 * (int64_t)CX_NET_AUDIT_FLUSH_MS) {
+    snprintf(why, cap, "the audit flusher has not run for %lld ms", (long long)age);
+    return 0;
+  }
+  if (__atomic_load_n(&a->failing, __ATOMIC_RELAXED)) {
+    snprintf(why, cap, "the audit flusher cannot write the audit log");
+    return 0;
+  }
+  return 1;
+}
+
 int cx__auditor_start(cx_auditor *a) {
+  atomic_store_explicit(&a->beat, mono_ms(), memory_order_relaxed);
   if (pthread_create(&a->thr, NULL, flusher, a) != 0) return CX_EINTERNAL;
   a->running = 1;
   return 0;

@@ -54,33 +54,52 @@
 #define CX_R_WRITER (CX_RB(CX_ROLE_SUBMITTER) | CX_RB(CX_ROLE_ADMIN))
 
 /*
- * X(ENUM, name, handler, roles, slow, doc)
+ * X(ENUM, name, handler, roles, slow, http, doc)
  *   ENUM     CX_OP_<ENUM>
  *   name     the op's name on the wire
  *   handler  the function in net/ops.c (static int h(cx_exec_ctx *, const cx_req *))
  *   roles    the role set that may run it (CX_R_*)
  *   slow     1: may take long or write; the server runs it on the thread pool, not the loop
- *   doc      one line, for docs/protocol.md, `chengxin ops` and the OpenAPI document
+ *   http     the op's HTTP route (docs/protocol.md §11): "METHOD /path/{field}?param&..."; a
+ *            path {field} and each query parameter become request fields (param:uint an
+ *            unsigned integer, param=field a field of another name); a POST body is a JSON
+ *            object whose members are the other fields. "": not over HTTP (auth: a Bearer
+ *            token on every request instead)
+ *   doc      one line, for docs/protocol.md and the OpenAPI document
  * The limits each op honours are in cx_exec_limits.
  */
-#define CX_OP_TABLE(X)                                                                             \
-  X(PING, ping, op_ping, CX_R_ALL, 0, "liveness: the server's day and protocol version")            \
-  X(AUTH, auth, op_auth, CX_R_ALL, 0, "switch the connection to a token's role")                    \
-  X(ENTITY, entity, op_entity, CX_R_ALL, 0, "an entity's status: names, region, counts, flags")     \
-  X(RECORDS, records, op_records, CX_R_ALL, 0, "an entity's records, paged by cursor")              \
-  X(CHECK, check, op_check, CX_R_APPROVAL, 0, "linked-punishment check of codes for an action")     \
-  X(SEARCH, search, op_search, CX_R_ALL, 0, "entities by name or code prefix")                      \
-  X(AGGREGATE, aggregate, op_aggregate, CX_R_ANALYST, 1, "counts and sums grouped by dimensions")   \
-  X(STATS, stats, op_stats, CX_R_ANALYST, 0, "server and store counters")                           \
-  X(INGEST, ingest, op_ingest, CX_R_WRITER, 1, "write a batch of records, whole or not at all")     \
-  X(REPAIR, repair, op_status, CX_R_WRITER, 1, "credit repair of a record (信用修复)")                  \
-  X(REVOKE, revoke, op_status, CX_R_WRITER, 1, "revoke a record (撤销)")                              \
-  X(OBJECTION, objection, op_status, CX_R_WRITER, 1, "raise or withdraw an objection (异议)")         \
-  X(REINSTATE, reinstate, op_status, CX_R_WRITER, 1, "undo a repair or a revocation")               \
-  X(CATALOG, catalog, op_catalog, CX_R_ALL, 0, "the catalogue: actions, list types, measures")
+#define CX_OP_TABLE(X)                                                                              \
+  X(PING, ping, op_ping, CX_R_ALL, 0, "GET /v1/ping", \
+    "liveness: the server's day and protocol version") \
+  X(AUTH, auth, op_auth, CX_R_ALL, 0, "", \
+    "switch the connection to a token's role") \
+  X(ENTITY, entity, op_entity, CX_R_ALL, 0, "GET /v1/entities/{code}?as_of", \
+    "an entity's status: names, region, counts, flags") \
+  X(RECORDS, records, op_records, CX_R_ALL, 0, "GET /v1/entities/{code}/records?category&cursor&limit:uint&as_of", \
+    "an entity's records, paged by cursor") \
+  X(CHECK, check, op_check, CX_R_APPROVAL, 0, "POST /v1/check", \
+    "linked-punishment check of codes for an action") \
+  X(SEARCH, search, op_search, CX_R_ALL, 0, "GET /v1/search?q=prefix&limit:uint", \
+    "entities by name or code prefix") \
+  X(AGGREGATE, aggregate, op_aggregate, CX_R_ANALYST, 1, "POST /v1/aggregate", \
+    "counts and sums grouped by dimensions") \
+  X(STATS, stats, op_stats, CX_R_ANALYST, 0, "GET /v1/stats", \
+    "server and store counters") \
+  X(INGEST, ingest, op_ingest, CX_R_WRITER, 1, "POST /v1/ingest", \
+    "write a batch of records, whole or not at all") \
+  X(REPAIR, repair, op_status, CX_R_WRITER, 1, "POST /v1/records/{authority}/{record_id}/repair", \
+    "credit repair of a record (信用修复)") \
+  X(REVOKE, revoke, op_status, CX_R_WRITER, 1, "POST /v1/records/{authority}/{record_id}/revoke", \
+    "revoke a record (撤销)") \
+  X(OBJECTION, objection, op_status, CX_R_WRITER, 1, "POST /v1/records/{authority}/{record_id}/objection", \
+    "raise or withdraw an objection (异议)") \
+  X(REINSTATE, reinstate, op_status, CX_R_WRITER, 1, "POST /v1/records/{authority}/{record_id}/reinstate", \
+    "undo a repair or a revocation") \
+  X(CATALOG, catalog, op_catalog, CX_R_ALL, 0, "GET /v1/catalog", \
+    "the catalogue: actions, list types, measures")
 
 typedef enum cx_op {
-#define CX_OP_ENUM_(e, name, h, roles, slow, doc) CX_OP_##e,
+#define CX_OP_ENUM_(e, name, h, roles, slow, http, doc) CX_OP_##e,
   CX_OP_TABLE(CX_OP_ENUM_)
 #undef CX_OP_ENUM_
   CX_OP_COUNT,
@@ -92,6 +111,7 @@ typedef struct cx_op_info {
   const char *name;
   uint32_t roles; /* bit cx_role */
   int slow;
+  const char *http; /* the route ("" none) */
   const char *doc;
 } cx_op_info;
 extern const cx_op_info cx_ops[CX_OP_COUNT];
@@ -273,6 +293,13 @@ int cx_exec_run(cx_exec_ctx *x, const cx_req *rq);
 int cx_exec(cx_exec_ctx *x, const void *payload, size_t n);
 /** Appends one framed error response. */
 void cx_exec_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);
+/**
+ * The HTTP status of an error code (0: 200), by its wire name, for every door that speaks
+ * HTTP: bad_frame bad_request invalid_code 400; not_found unknown_op 404; forbidden 403;
+ * too_large 413; busy 429; timeout read_only no_space 503; internal 500. (401 is the HTTP
+ * door's own: a Bearer token it does not know.)
+ */
+int cx_exec_http_status(int err);
 /** Packs the store part of `stats` ({"schema_version", "entities", ...}) or nil. */
 void cx_exec_pack_store_stats(cx_store *st, msgpack_packer *pk);
 

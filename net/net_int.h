@@ -85,6 +85,9 @@ int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_audit
 cx_audq *cx__auditor_queue(cx_auditor *a, unsigned i);
 /** Starts the flusher thread. CX_EINTERNAL. */
 int cx__auditor_start(cx_auditor *a);
+/** 1 when the flusher ran within the last 25 flush intervals and its last write worked; else
+ *  0 and why (for /readyz). Any thread. */
+int cx__auditor_alive(cx_auditor *a, char *why, size_t cap);
 /** Stops the flusher after a last flush; call once every producer has stopped. */
 void cx__auditor_stop(cx_auditor *a);
 void cx__auditor_free(cx_auditor *a);
@@ -104,6 +107,49 @@ typedef struct cx_op_stats {
   uint64_t requests, errors;
   cx_hist lat;
 } cx_op_stats;
+
+/* ===================================================================== HTTP door (http.c) */
+
+struct uv_loop_s;
+typedef struct cx_http cx_http;           /* shared: h2o configuration, routes, OpenAPI */
+typedef struct cx_http_loop cx_http_loop; /* one per worker loop: an h2o context */
+
+/** What the HTTP door needs from the server (all called on a loop thread but txn_*, which
+ *  run on pool threads). */
+typedef struct cx_http_hooks {
+  const cx_exec_env *env;
+  const cx_query *pool_q;                        /* query context for pool jobs */
+  cx_txn *(*txn_get)(void *ud, int *err);        /* a read snapshot for a pool job */
+  void (*txn_put)(void *ud, cx_txn *t, int live);
+  void (*metrics)(void *ud, cx_buf *out);        /* /metrics: Prometheus text */
+  int (*ready)(void *ud, char *why, size_t cap); /* /readyz: 1 ready, else 0 and why */
+  void (*closed)(void *ud, const unsigned char slot[16]); /* a connection is gone */
+  void (*account)(void *ud, void *loop_ud, int op, int rc, uint64_t t0); /* per-op stats */
+  void *ud;
+  size_t max_body;        /* largest request body (the msgpack door's max frame) */
+  size_t max_answer;      /* largest answer (the msgpack door's max output) */
+  unsigned idle_timeout_s;
+  const char *tls_cert, *tls_key; /* both or neither */
+} cx_http_hooks;
+
+/** Parses the routes of the op table, builds the h2o configuration and the OpenAPI document.
+ *  CX_EBADREQ / CX_EIO (TLS files) / CX_ENOMEM with why. */
+int cx__http_new(const cx_http_hooks *k, cx_http **out, char *why, size_t cap);
+void cx__http_free(cx_http *h);
+/** The OpenAPI 3.1 document (JSON), generated from the op table. */
+const char *cx__http_openapi(const cx_http *h, size_t *n);
+int cx__http_loop_new(cx_http *h, struct uv_loop_s *loop, void *loop_ud, int idx, cx_http_loop **out);
+/** The loop's snapshot, query context, hit array and audit ring (loop-owned). */
+void cx__http_loop_bind(cx_http_loop *l, const cx_query *q, cx_txn *txn, int *txn_live,
+                        cx_check_hit *hits, uint32_t hits_cap, cx_audq *audq);
+/** Serves an accepted socket; slot is handed back through hooks.closed when it is gone. */
+int cx__http_accept(cx_http_loop *l, int fd, const unsigned char slot[16]);
+/** Stops taking requests: idle connections close, busy ones after their answer. */
+void cx__http_loop_shutdown(cx_http_loop *l);
+/** Open connections of the loop. */
+int cx__http_loop_conns(const cx_http_loop *l);
+/** After the loop stopped running. */
+void cx__http_loop_free(cx_http_loop *l);
 
 /* ===================================================================== logging */
 

@@ -1189,7 +1189,7 @@ static int op_status(cx_exec_ctx *x, const cx_req *rq) {
 
 typedef int (*op_fn)(cx_exec_ctx *x, const cx_req *rq);
 static const op_fn handlers[CX_OP_COUNT] = {
-#define CX_OP_HANDLER_(e, name, h, roles, slow, doc) [CX_OP_##e] = h,
+#define CX_OP_HANDLER_(e, name, h, roles, slow, http, doc) [CX_OP_##e] = h,
     CX_OP_TABLE(CX_OP_HANDLER_)
 #undef CX_OP_HANDLER_
 };

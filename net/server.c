@@ -17,6 +17,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -62,6 +63,7 @@ typedef struct cx_ipent {
 typedef struct cx_pend {
   int fd;
   cx_ipkey ip;
+  int http;             /* an HTTP connection (http.c), not a msgpack one */
 } cx_pend;
 
 struct cx_conn {
@@ -106,6 +108,7 @@ struct cx_loop {
   cx_query *q;
   cx_check_hit hits[64];
   cx_audq *audq;        /* this loop's query-audit ring */
+  cx_http_loop *http;   /* the HTTP door's h2o context on this loop (NULL: no HTTP) */
   cx_conn *conns;
   cx_conn *ready_head, *ready_tail; /* connections with frames waiting for their turn */
   uv_idle_t turn;       /* active while the ready list is not empty (turn_cb) */
@@ -125,6 +128,10 @@ struct cx_server {
   char host[64];
   int port;
   int lfd;
+  int hfd, hport;       /* the HTTP listening socket and its port (-1 / 0: none) */
+  char hhost[64];
+  uv_poll_t hpoll;
+  cx_http *http;        /* routes, h2o configuration, OpenAPI (http.c) */
   cx_store *st;
   cx_query *q;          /* shared by jobs (immutable) */
   cx_tokens tokens;
@@ -946,6 +953,7 @@ static void loop_begin_stop(cx_loop *lp) {
     conn_maybe_finish(c);
   }
   uv_close((uv_handle_t *)&lp->async, NULL);
+  if (lp->http) cx__http_loop_shutdown(lp->http);
   /* Connections still busy (a slow job, a client not reading) get a grace period; the timer
    * is unref'd so an idle loop exits at once. */
   uv_timer_start(&lp->stop_timer, stop_timer_cb, CX_STOP_GRACE_MS, 0);
@@ -966,6 +974,11 @@ static void async_cb(uv_async_t *a) {
       if (stop) {
         close(fds[i].fd);
         slot_release(lp->srv, &fds[i].ip);
+      } else if (fds[i].http) {
+        if (!lp->http || cx__http_accept(lp->http, fds[i].fd, fds[i].ip.a) != 0) {
+          if (!lp->http) close(fds[i].fd);
+          slot_release(lp->srv, &fds[i].ip);
+        }
       } else {
         conn_new(lp, &fds[i]);
       }
@@ -981,10 +994,19 @@ static void async_cb(uv_async_t *a) {
 static void loop_thread(void *arg) {
   cx_loop *lp = arg;
   uv_run(&lp->loop, UV_RUN_DEFAULT);
+  /* The HTTP connections are gone too: h2o's context closes its own handles. */
+  cx__http_loop_free(lp->http);
+  lp->http = NULL;
   /* Stopped: every connection is closed; close the stop timer and drain the close callbacks. */
   if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&lp->turn)) uv_close((uv_handle_t *)&lp->turn, NULL);
   uv_run(&lp->loop, UV_RUN_DEFAULT);
+}
+
+static void unref_foreign(uv_handle_t *h, void *arg) {
+  cx_loop *lp = arg;
+  if (h != (uv_handle_t *)&lp->async && h != (uv_handle_t *)&lp->stop_timer && h != (uv_handle_t *)&lp->turn)
+    uv_unref(h);
 }
 
 static int loop_init(cx_server *s, cx_loop *lp, int idx) {
@@ -1005,10 +1027,21 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   cx_store_txn_reset(lp->txn);
   if ((rc = cx_query_new(s->st, &lp->q))) return rc;
   lp->audq = cx__auditor_queue(s->audit, (unsigned)idx);
+  if (s->http) {
+    if ((rc = cx__http_loop_new(s->http, &lp->loop, lp, idx, &lp->http))) return rc;
+    cx__http_loop_bind(lp->http, lp->q, lp->txn, &lp->txn_live, lp->hits,
+                       (uint32_t)(sizeof lp->hits / sizeof lp->hits[0]), lp->audq);
+    /* h2o's context holds an async handle and timers of its own: they must not keep the loop
+     * running once every connection is closed (the stop ends the loop by running out of
+     * handles), so only ours count. */
+    uv_walk(&lp->loop, unref_foreign, lp);
+  }
   return 0;
 }
 
 static void loop_fini(cx_loop *lp) {
+  cx__http_loop_free(lp->http); /* a loop whose thread never ran */
+  lp->http = NULL;
   if (lp->txn) cx_store_txn_end(lp->txn);
   if (lp->q) cx_query_free(lp->q);
   /* handles were closed by the stop; if the loop never ran, close them here */
@@ -1036,7 +1069,7 @@ static void reject_busy(int fd, const char *why) {
   close(fd);
 }
 
-static void handoff(cx_server *s, int fd, const cx_ipkey *ip) {
+static void handoff(cx_server *s, int fd, const cx_ipkey *ip, int http) {
   cx_loop *lp = &s->loops[s->next_loop++ % s->nloops];
   uv_mutex_lock(&lp->mu);
   if (lp->npend == lp->cappend) {
@@ -1051,33 +1084,49 @@ static void handoff(cx_server *s, int fd, const cx_ipkey *ip) {
     lp->pend = p;
     lp->cappend = nc;
   }
-  lp->pend[lp->npend++] = (cx_pend){fd, *ip};
+  lp->pend[lp->npend++] = (cx_pend){fd, *ip, http};
   uv_mutex_unlock(&lp->mu);
   uv_async_send(&lp->async);
 }
 
 static void accept_cb(uv_poll_t *p, int status, int events);
 
+static void haccept_cb(uv_poll_t *p, int status, int events);
+
 static void accept_resume_cb(uv_timer_t *t) {
   cx_server *s = t->data;
-  if (!s->stopping) uv_poll_start(&s->poll, UV_READABLE, accept_cb);
+  if (s->stopping) return;
+  uv_poll_start(&s->poll, UV_READABLE, accept_cb);
+  if (s->http) uv_poll_start(&s->hpoll, UV_READABLE, haccept_cb);
 }
 
-static void accept_cb(uv_poll_t *p, int status, int events) {
-  (void)events;
-  cx_server *s = p->data;
-  if (status < 0 || s->stopping) return;
+/* The refusal an HTTP client understands (the msgpack door sends an error frame). */
+static void reject_busy_http(int fd, const char *why) {
+  char body[256], b[512];
+  int m = snprintf(body, sizeof body, "{\"error\":{\"code\":\"busy\",\"message\":\"%s\"}}", why);
+  int n = snprintf(b, sizeof b,
+                   "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+                   "Connection: close\r\nContent-Length: %d\r\n\r\n%s", m, body);
+  if (m > 0 && (size_t)m < sizeof body && n > 0 && (size_t)n < sizeof b) {
+    ssize_t k = send(fd, b, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)k;
+  }
+  close(fd);
+}
+
+static void accept_on(cx_server *s, int lfd, int http) {
   for (int i = 0; i < CX_ACCEPT_PER_TICK; i++) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     memset(&ss, 0, sizeof ss);
-    int fd = accept4(s->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         /* The listening socket stays readable: without a pause this would spin. */
         if (!s->emfile_logged++) cx_net_log("accept failed: %s (pausing accepts)", strerror(errno));
         uv_poll_stop(&s->poll);
+        if (s->http) uv_poll_stop(&s->hpoll);
         uv_timer_start(&s->accept_pause, accept_resume_cb, 100, 0);
       } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED) {
         cx_net_log("accept failed: %s", strerror(errno));
@@ -1087,7 +1136,7 @@ static void accept_cb(uv_poll_t *p, int status, int events) {
     char m[96];
     if ((unsigned)__atomic_load_n(&s->nconns, __ATOMIC_RELAXED) >= s->o.max_conns) {
       snprintf(m, sizeof m, "too many connections (limit %u)", s->o.max_conns);
-      reject_busy(fd, m);
+      (http ? reject_busy_http : reject_busy)(fd, m);
       STAT_ADD(s->rejected, 1);
       continue;
     }
@@ -1097,13 +1146,27 @@ static void accept_cb(uv_poll_t *p, int status, int events) {
     if (rc) {
       snprintf(m, sizeof m, rc == CX_EBUSY ? "too many connections from this address (limit %u)"
                                            : "out of memory (limit %u per address)", s->o.max_conns_per_ip);
-      reject_busy(fd, m);
+      (http ? reject_busy_http : reject_busy)(fd, m);
       STAT_ADD(s->rejected_ip, 1);
       continue;
     }
     __atomic_add_fetch(&s->nconns, 1, __ATOMIC_RELAXED);
-    handoff(s, fd, &ip);
+    handoff(s, fd, &ip, http);
   }
+}
+
+static void accept_cb(uv_poll_t *p, int status, int events) {
+  (void)events;
+  cx_server *s = p->data;
+  if (status < 0 || s->stopping) return;
+  accept_on(s, s->lfd, 0);
+}
+
+static void haccept_cb(uv_poll_t *p, int status, int events) {
+  (void)events;
+  cx_server *s = p->data;
+  if (status < 0 || s->stopping) return;
+  accept_on(s, s->hfd, 1);
 }
 
 static void begin_stop(cx_server *s, const char *why) {
@@ -1112,6 +1175,10 @@ static void begin_stop(cx_server *s, const char *why) {
   cx_net_log("stopping (%s): no new connections, finishing requests in flight", why);
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, NULL);
+  if (s->http) {
+    uv_poll_stop(&s->hpoll);
+    uv_close((uv_handle_t *)&s->hpoll, NULL);
+  }
   uv_close((uv_handle_t *)&s->accept_pause, NULL);
   __atomic_store_n(&s->async_ready, 0, __ATOMIC_SEQ_CST);
   uv_close((uv_handle_t *)&s->stop_async, NULL);
@@ -1142,35 +1209,177 @@ void cx_server_stop_signal(cx_server *s, int signum) {
     uv_async_send(&s->stop_async); /* async-signal-safe (libuv documents it) */
 }
 
+/* ===================================================================== the HTTP door's hooks */
+
+static cx_txn *http_txn_get(void *ud, int *err) { return pool_txn_get(ud, err); }
+static void http_txn_put(void *ud, cx_txn *t, int live) { pool_txn_put(ud, t, live); }
+static void http_closed(void *ud, const unsigned char slot[16]) {
+  cx_ipkey k;
+  memcpy(k.a, slot, sizeof k.a);
+  slot_release(ud, &k);
+}
+static void http_account(void *ud, void *loop_ud, int op, int rc, uint64_t t0) {
+  (void)ud;
+  account(loop_ud, op, rc, t0);
+}
+static int http_ready(void *ud, char *why, size_t cap) {
+  cx_server *s = ud;
+  if (__atomic_load_n(&s->stopping, __ATOMIC_RELAXED)) {
+    snprintf(why, cap, "stopping");
+    return 0;
+  }
+  cx_store_info si;
+  if (cx_store_info_get(s->st, &si) != 0) {
+    snprintf(why, cap, "the store cannot be read");
+    return 0;
+  }
+  return cx__auditor_alive(s->audit, why, cap);
+}
+
+/* Prometheus text format 0.0.4 (checked by promtool in tests/e2e/test_http.c). */
+static void m_printf(cx_buf *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void m_printf(cx_buf *o, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n > 0) cx_buf_append(o, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+static void m_head(cx_buf *o, const char *name, const char *type, const char *help) {
+  m_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+static void m_one(cx_buf *o, const char *name, const char *type, const char *help, double v) {
+  m_head(o, name, type, help);
+  m_printf(o, "%s %.17g\n", name, v);
+}
+
+static void http_metrics(void *ud, cx_buf *o) {
+  cx_server *s = ud;
+  uint64_t cur = 0, total = 0, queued = 0, squeezed = 0, too_large = 0, ftos = 0, itos = 0;
+  for (unsigned i = 0; i < s->nloops && s->loops; i++) {
+    queued += __atomic_load_n(&s->loops[i].queued, __ATOMIC_RELAXED);
+    squeezed += STAT_GET(s->loops[i].squeezed);
+    too_large += STAT_GET(s->loops[i].too_large);
+    ftos += STAT_GET(s->loops[i].frame_timeouts);
+    itos += STAT_GET(s->loops[i].idle_timeouts);
+    cur += STAT_GET(s->loops[i].conns_current);
+    total += STAT_GET(s->loops[i].conns_total);
+  }
+  m_head(o, "chengxin_build_info", "gauge", "Version of the server and of its protocol.");
+  m_printf(o, "chengxin_build_info{version=\"%s\",protocol=\"%s\",schema=\"%u\"} 1\n", CX_VERSION,
+           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
+  m_one(o, "chengxin_uptime_seconds", "gauge", "Seconds since the server started.",
+        (double)(uv_hrtime() - s->started_ns) / 1e9);
+  /* per op, both doors: requests, errors and the latency histogram */
+  static const double le[] = {10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3,
+                              10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 500e-3, 1, 2.5, 5, 10};
+  m_head(o, "chengxin_requests_total", "counter", "Requests answered, by op (msgpack and HTTP doors).");
+  cx_hist h;
+  for (int op = 0; op < CX_OP_SLOTS; op++) {
+    uint64_t r = 0;
+    for (unsigned i = 0; i < s->nloops && s->loops; i++) r += STAT_GET(s->loops[i].ops[op].requests);
+    m_printf(o, "chengxin_requests_total{op=\"%s\"} %" PRIu64 "\n", op < CX_OP_COUNT ? cx_op_names[op] : "invalid", r);
+  }
+  m_head(o, "chengxin_request_errors_total", "counter", "Requests answered with an error, by op.");
+  for (int op = 0; op < CX_OP_SLOTS; op++) {
+    uint64_t e = 0;
+    for (unsigned i = 0; i < s->nloops && s->loops; i++) e += STAT_GET(s->loops[i].ops[op].errors);
+    m_printf(o, "chengxin_request_errors_total{op=\"%s\"} %" PRIu64 "\n", op < CX_OP_COUNT ? cx_op_names[op] : "invalid", e);
+  }
+  m_head(o, "chengxin_request_duration_seconds", "histogram",
+         "Time from a request's arrival to its answer, by op (bucket bounds within 19% of the server's log "
+         "buckets; the sum is taken at bucket upper bounds).");
+  for (int op = 0; op < CX_OP_SLOTS; op++) {
+    memset(&h, 0, sizeof h);
+    for (unsigned i = 0; i < s->nloops && s->loops; i++) cx_hist_merge(&h, &s->loops[i].ops[op].lat);
+    const char *name = op < CX_OP_COUNT ? cx_op_names[op] : "invalid";
+    uint64_t n = 0;
+    double sum = 0;
+    size_t k = 0;
+    for (int b = 0; b < CX_HIST_BUCKETS; b++) {
+      double ub = (double)cx_hist_bucket_upper(b) / 1e9;
+      while (k < sizeof le / sizeof le[0] && ub > le[k]) {
+        m_printf(o, "chengxin_request_duration_seconds_bucket{op=\"%s\",le=\"%g\"} %" PRIu64 "\n", name, le[k], n);
+        k++;
+      }
+      n += h.b[b];
+      sum += (double)h.b[b] * ub;
+    }
+    for (; k < sizeof le / sizeof le[0]; k++)
+      m_printf(o, "chengxin_request_duration_seconds_bucket{op=\"%s\",le=\"%g\"} %" PRIu64 "\n", name, le[k], n);
+    m_printf(o, "chengxin_request_duration_seconds_bucket{op=\"%s\",le=\"+Inf\"} %" PRIu64 "\n", name, n);
+    m_printf(o, "chengxin_request_duration_seconds_sum{op=\"%s\"} %.9g\n", name, sum);
+    m_printf(o, "chengxin_request_duration_seconds_count{op=\"%s\"} %" PRIu64 "\n", name, n);
+  }
+  m_one(o, "chengxin_connections", "gauge", "Open connections, both doors.",
+        (double)__atomic_load_n(&s->nconns, __ATOMIC_RELAXED));
+  m_one(o, "chengxin_msgpack_connections", "gauge", "Open msgpack connections.", (double)cur);
+  m_one(o, "chengxin_msgpack_connections_total", "counter", "msgpack connections accepted.", (double)total);
+  m_one(o, "chengxin_connections_rejected_total", "counter", "Connections refused at the connection limit.",
+        (double)__atomic_load_n(&s->rejected, __ATOMIC_RELAXED));
+  m_one(o, "chengxin_connections_rejected_per_ip_total", "counter",
+        "Connections refused at the per-address limit.", (double)__atomic_load_n(&s->rejected_ip, __ATOMIC_RELAXED));
+  m_one(o, "chengxin_output_queued_bytes", "gauge", "Answers queued for msgpack clients, not yet written.",
+        (double)queued);
+  m_one(o, "chengxin_output_squeezed_total", "counter", "Times a connection was held to the squeeze cap.",
+        (double)squeezed);
+  m_one(o, "chengxin_answers_too_large_total", "counter", "Answers refused for their connection's share.",
+        (double)too_large);
+  m_one(o, "chengxin_frame_timeouts_total", "counter", "Connections closed for an unfinished frame.", (double)ftos);
+  m_one(o, "chengxin_idle_timeouts_total", "counter", "Connections closed for idleness.", (double)itos);
+  m_one(o, "chengxin_auth_failed_total", "counter", "Authentications with an unknown token (auth op, Bearer).",
+        (double)__atomic_load_n(&s->auth_failed, __ATOMIC_RELAXED));
+  cx_audit_stats as;
+  cx__auditor_stats(s->audit, &as);
+  m_one(o, "chengxin_audit_queue_pending", "gauge", "Query audits queued, not yet written.", (double)as.pending);
+  m_one(o, "chengxin_audit_written_total", "counter", "Query audits written.", (double)as.written);
+  m_one(o, "chengxin_audit_rejected_total", "counter", "Queries refused because the audit queue was full.",
+        (double)as.rejected);
+  m_one(o, "chengxin_audit_write_errors_total", "counter", "Failed audit flushes.", (double)as.errors);
+  cx_store_info si;
+  memset(&si, 0, sizeof si);
+  if (cx_store_info_get(s->st, &si) == 0) {
+    m_one(o, "chengxin_store_entities", "gauge", "Entities in the store.", (double)si.entities);
+    m_one(o, "chengxin_store_records", "gauge", "Records in the store.", (double)si.records);
+    m_one(o, "chengxin_store_map_size_bytes", "gauge", "The store's map size.", (double)si.map_size);
+    m_one(o, "chengxin_store_map_used_bytes", "gauge", "Bytes of the map in use (the data file's size).",
+          (double)si.map_used);
+    m_one(o, "chengxin_store_readers_used", "gauge", "Reader slots held.", (double)si.readers_used);
+    m_one(o, "chengxin_store_last_commit_timestamp_seconds", "gauge",
+          "Unix time of the last batch committed to the store (0: none recorded).", (double)si.last_commit_s);
+  }
+}
+
 /* ===================================================================== open / run / close */
 
-static int bind_listen(cx_server *s, char *why, size_t cap) {
+static int bind_on(const char *host, int port, int *lfd, int *bound, char *why, size_t cap) {
   struct sockaddr_storage ss;
   socklen_t sl;
   memset(&ss, 0, sizeof ss);
   struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
   struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, s->host, &a4->sin_addr) == 1) {
+  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
     a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)s->o.port);
+    a4->sin_port = htons((uint16_t)port);
     sl = sizeof *a4;
-  } else if (inet_pton(AF_INET6, s->host, &a6->sin6_addr) == 1) {
+  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
     a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)s->o.port);
+    a6->sin6_port = htons((uint16_t)port);
     sl = sizeof *a6;
   } else {
     /* A name ("localhost"): its first address. */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    if (getaddrinfo(s->host, NULL, &hints, &ai) != 0 || !ai || ai->ai_addrlen > sizeof ss) {
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0 || !ai || ai->ai_addrlen > sizeof ss) {
       if (ai) freeaddrinfo(ai);
-      snprintf(why, cap, "cannot resolve listen address \"%s\"", s->host);
+      snprintf(why, cap, "cannot resolve listen address \"%s\"", host);
       return CX_EBADREQ;
     }
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
     sl = ai->ai_addrlen;
     freeaddrinfo(ai);
-    if (ss.ss_family == AF_INET) a4->sin_port = htons((uint16_t)s->o.port);
-    else a6->sin6_port = htons((uint16_t)s->o.port);
+    if (ss.ss_family == AF_INET) a4->sin_port = htons((uint16_t)port);
+    else a6->sin6_port = htons((uint16_t)port);
   }
   int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -1180,19 +1389,19 @@ static int bind_listen(cx_server *s, char *why, size_t cap) {
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
-    snprintf(why, cap, "cannot listen on %s:%d: %s", s->host, s->o.port, strerror(errno));
+    snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, strerror(errno));
     close(fd);
     return CX_ECONN;
   }
   if (listen(fd, 1024) != 0) {
-    snprintf(why, cap, "cannot listen on %s:%d: %s", s->host, s->o.port, strerror(errno));
+    snprintf(why, cap, "cannot listen on %s:%d: %s", host, port, strerror(errno));
     close(fd);
     return CX_ECONN;
   }
   sl = sizeof ss;
   getsockname(fd, (struct sockaddr *)&ss, &sl);
-  s->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
-  s->lfd = fd;
+  *bound = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
+  *lfd = fd;
   return 0;
 }
 
@@ -1232,6 +1441,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if (!s) return CX_ENOMEM;
   s->o = *o;
   s->lfd = -1;
+  s->hfd = -1;
   snprintf(s->host, sizeof s->host, "%s", o->host ? o->host : "127.0.0.1");
   s->o.host = s->host;
   if (!s->o.max_output) s->o.max_output = CX_NET_MAX_OUTPUT_DEFAULT;
@@ -1287,7 +1497,34 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
   }
-  if ((rc = bind_listen(s, why, cap))) goto fail;
+  if ((rc = bind_on(s->host, s->o.port, &s->lfd, &s->port, why, cap))) goto fail;
+  if (o->http) {
+    snprintf(s->hhost, sizeof s->hhost, "%s", o->http_host ? o->http_host : s->host);
+    s->o.http_host = s->hhost;
+    if ((rc = bind_on(s->hhost, o->http_port, &s->hfd, &s->hport, why, cap))) goto fail;
+    cx_http_hooks k;
+    memset(&k, 0, sizeof k);
+    k.env = &s->env;
+    k.pool_q = s->q;
+    k.txn_get = http_txn_get;
+    k.txn_put = http_txn_put;
+    k.metrics = http_metrics;
+    k.ready = http_ready;
+    k.closed = http_closed;
+    k.account = http_account;
+    k.ud = s;
+    k.max_body = s->o.max_frame;
+    k.max_answer = s->o.max_output;
+    k.idle_timeout_s = s->o.idle_timeout_s;
+    k.tls_cert = o->tls_cert;
+    k.tls_key = o->tls_key;
+    if ((rc = cx__http_new(&k, &s->http, why, cap))) goto fail;
+  } else if (o->tls_cert || o->tls_key) {
+    snprintf(why, cap, "--tls-cert and --tls-key are for the HTTP door (--http HOST:PORT); the msgpack "
+             "port is plain TCP: terminate TLS in front of it (docs/operations.md)");
+    rc = CX_EBADREQ;
+    goto fail;
+  }
   *out = s;
   return 0;
 fail:
@@ -1296,6 +1533,7 @@ fail:
 }
 
 int cx_server_port(const cx_server *s) { return s->port; }
+int cx_server_http_port(const cx_server *s) { return s->http ? s->hport : 0; }
 
 void cx_server_log(const char *fmt, ...) {
   va_list ap;
@@ -1335,6 +1573,14 @@ int cx_server_run(cx_server *s) {
   s->started = time(NULL);
   s->started_ns = uv_hrtime();
   uv_poll_start(&s->poll, UV_READABLE, accept_cb);
+  if (s->http) {
+    uv_poll_init(&s->main, &s->hpoll, s->hfd);
+    s->hpoll.data = s;
+    uv_poll_start(&s->hpoll, UV_READABLE, haccept_cb);
+    int h6 = strchr(s->hhost, ':') != NULL;
+    cx_net_log("http listening on %s%s%s:%d (%s)", h6 ? "[" : "", s->hhost, h6 ? "]" : "", s->hport,
+               s->o.tls_cert ? "HTTPS, HTTP/1.1 and HTTP/2" : "HTTP/1.1");
+  }
   /* "listening on HOST:PORT" is parsed by tests and scripts; IPv6 hosts in brackets. */
   int v6 = strchr(s->host, ':') != NULL;
   cx_net_log("listening on %s%s%s:%d (%u worker loops, store %s)", v6 ? "[" : "", s->host,
@@ -1359,6 +1605,8 @@ out:
 void cx_server_close(cx_server *s) {
   if (!s) return;
   if (s->lfd >= 0) close(s->lfd);
+  if (s->hfd >= 0) close(s->hfd);
+  cx__http_free(s->http);
   for (int i = 0; i < s->n_txn_pool; i++) cx_store_txn_end(s->txn_pool[i]);
   s->n_txn_pool = 0;
   cx__auditor_free(s->audit);

@@ -46,6 +46,11 @@ typedef struct cx_server_opts {
                                    64 KiB before reading stops; default 64 MiB. Bounds the
                                    memory that clients who never read can pin. */
   unsigned slow_ms;             /* log requests slower than this; default 200 */
+  /* HTTP/JSON door (docs/protocol.md §11): off unless http is set */
+  int http;                     /* 1: also listen for HTTP on http_host:http_port */
+  const char *http_host;        /* default: host */
+  int http_port;                /* 0 = ephemeral (see cx_server_http_port) */
+  const char *tls_cert, *tls_key; /* PEM files: HTTPS (and HTTP/2 by ALPN) on the HTTP port */
   uint64_t map_size;            /* the store's map size; 0 = the larger of CX_NET_MAP_MIN (64 GiB)
                                    and CX_NET_MAP_DATA_FACTOR x the data file (64-bit builds;
                                    address space, not disk): another process growing the store
@@ -66,6 +71,8 @@ void cx_server_opts_default(cx_server_opts *o);
 int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t cap);
 /** The bound port (useful after port 0). */
 int cx_server_port(const cx_server *s);
+/** The bound HTTP port, 0 without the HTTP door. */
+int cx_server_http_port(const cx_server *s);
 /**
  * Serves until cx_server_stop() / cx_server_stop_signal(): then stops accepting, finishes in-flight
  * requests (up to a few seconds for clients that do not read), closes connections. Logs

@@ -17,13 +17,13 @@
 /* ===================================================================== ops and roles */
 
 const cx_op_info cx_ops[CX_OP_COUNT] = {
-#define CX_OP_INFO_(e, name, h, roles, slow, doc) [CX_OP_##e] = {#name, roles, slow, doc},
+#define CX_OP_INFO_(e, name, h, roles, slow, http, doc) [CX_OP_##e] = {#name, roles, slow, http, doc},
     CX_OP_TABLE(CX_OP_INFO_)
 #undef CX_OP_INFO_
 };
 
 const char *const cx_op_names[CX_OP_COUNT] = {
-#define CX_OP_NAME_(e, name, h, roles, slow, doc) [CX_OP_##e] = #name,
+#define CX_OP_NAME_(e, name, h, roles, slow, http, doc) [CX_OP_##e] = #name,
     CX_OP_TABLE(CX_OP_NAME_)
 #undef CX_OP_NAME_
 };
@@ -48,6 +48,18 @@ void cx_exec_limits_default(cx_exec_limits *l) {
   l->agg_answer = CX_NET_AGG_MAX_ANSWER;
   l->agg_time_ms = CX_NET_AGG_TIME_MS;
   l->ingest_records = CX_NET_MAX_INGEST_RECORDS;
+}
+
+int cx_exec_http_status(int err) {
+  if (!err) return 200;
+  static const struct { const char *name; int status; } map[] = {
+      {"bad_frame", 400}, {"bad_request", 400}, {"invalid_code", 400}, {"not_found", 404},
+      {"unknown_op", 404}, {"forbidden", 403},  {"too_large", 413},    {"busy", 429},
+      {"timeout", 503},   {"read_only", 503},   {"no_space", 503},     {"internal", 500}};
+  const char *n = cx_err_name(err);
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(n, map[i].name) == 0) return map[i].status;
+  return 500;
 }
 
 /* ===================================================================== tokens */

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "store_int.h"
 
@@ -947,7 +948,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
 
   /* 5. counters */
   if ((err = cx__meta_put32(st, txn, "next_seq", ctr.seq)) || (err = cx__meta_put32(st, txn, "next_eid", ctr.eid)) ||
-      (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)))
+      (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)) ||
+      (err = cx__meta_put32(st, txn, "last_commit_s", (uint32_t)time(NULL))))
     goto fail;
   return cx__store_wtxn_end(st, txn, 1);
 fail:

@@ -854,6 +854,10 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   if (!mdb_stat(txn, st->dbi[CX_DBI_AUTHORITIES], &s)) in.authorities = s.ms_entries / 2;
   if (!mdb_stat(txn, st->dbi[CX_DBI_ROLLUP], &s)) in.rollup_cells = s.ms_entries;
   if (cx__regions_count(st, txn, &in.regions, &in.regions_historic)) in.regions = in.regions_historic = 0;
+  { /* read directly: a store without the key is no error worth a message */
+    MDB_val k = {13, (void *)"last_commit_s"}, d;
+    if (mdb_get(txn, st->dbi[CX_DBI_META], &k, &d) == 0 && d.mv_size == 4) in.last_commit_s = cx__rd32(d.mv_data);
+  }
   MDB_envinfo ei;
   MDB_stat es;
   mdb_env_info(st->env, &ei);

@@ -832,6 +832,7 @@ typedef struct cx_store_info {
   uint32_t readers_used; /* reader slots held now: live and reset txns of every process, and
                             stale slots of killed processes until cleared (0 without locks) */
   uint64_t salt;       /* per-store secret for cursors */
+  uint32_t last_commit_s; /* Unix time of the last batch committed (0: none since this field) */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 

@@ -1,7 +1,8 @@
 /*
  * chengxind — the chengxin protocol server.
  *
- *   chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]
+ *   chengxind --db PATH [--listen HOST:PORT] [--http HOST:PORT] [--tls-cert F --tls-key F]
+ *             [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]
@@ -48,13 +49,19 @@ static void process_setup(cx_server_opts *o) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: chengxind --db PATH [--listen HOST:PORT] [--tokens FILE] [--threads N]\n"
+          "usage: chengxind --db PATH [--listen HOST:PORT] [--http HOST:PORT] [--tls-cert F --tls-key F]\n"
+          "                 [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --tz ZONE           whose day is today: Asia/Shanghai (default), UTC, +HH:MM, a zone name\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
+          "  --http HOST:PORT    also serve HTTP/JSON there (routes under /v1, /v1/openapi.json,\n"
+          "                      /healthz, /readyz, /metrics; docs/protocol.md section 11)\n"
+          "  --tls-cert FILE --tls-key FILE\n"
+          "                      PEM certificate chain and key: the HTTP port speaks HTTPS (HTTP/1.1\n"
+          "                      and HTTP/2); the msgpack port stays plain TCP (terminate TLS in front)\n"
           "  --tokens FILE       lines \"token role [authorities=CODE[,CODE...]] [name]\"; roles public\n"
           "                      approval analyst submitter admin; submitter tokens need authorities=\n"
           "                      (the authorities whose records they write); the file must not be\n"
@@ -99,7 +106,7 @@ int main(int argc, char **argv) {
   if (tr > 0) fprintf(stderr, "chengxind: CHENGXIN_TODAY is set: today is %s, not the clock's day\n", today);
   cx_server_opts o;
   cx_server_opts_default(&o);
-  static char host[64];
+  static char host[64], hhost[64];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -131,10 +138,12 @@ int main(int argc, char **argv) {
               (off < 0 ? -off : off) % 3600 / 60, v);
     } else if (!strcmp(a, "--tokens")) {
       o.tokens_path = v;
-    } else if (!strcmp(a, "--listen")) {
+    } else if (!strcmp(a, "--listen") || !strcmp(a, "--http")) {
+      int http = a[2] == 'h';
+      char *dst = http ? hhost : host;
       const char *colon = strrchr(v, ':');
       if (!colon || colon == v || parse_num(colon + 1, 65535, &n)) {
-        fprintf(stderr, "chengxind: --listen wants HOST:PORT, got \"%s\"\n", v);
+        fprintf(stderr, "chengxind: %s wants HOST:PORT, got \"%s\"\n", a, v);
         return 2;
       }
       size_t hl = (size_t)(colon - v);
@@ -144,13 +153,23 @@ int main(int argc, char **argv) {
         hl -= 2;
       }
       if (hl == 0 || hl >= sizeof host) {
-        fprintf(stderr, "chengxind: bad host in --listen \"%s\"\n", v);
+        fprintf(stderr, "chengxind: bad host in %s \"%s\"\n", a, v);
         return 2;
       }
-      memcpy(host, h, hl);
-      host[hl] = 0;
-      o.host = host;
-      o.port = (int)n;
+      memcpy(dst, h, hl);
+      dst[hl] = 0;
+      if (http) {
+        o.http = 1;
+        o.http_host = hhost;
+        o.http_port = (int)n;
+      } else {
+        o.host = host;
+        o.port = (int)n;
+      }
+    } else if (!strcmp(a, "--tls-cert")) {
+      o.tls_cert = v;
+    } else if (!strcmp(a, "--tls-key")) {
+      o.tls_key = v;
     } else if (!strcmp(a, "--threads")) {
       if (parse_num(v, 64, &n) || n == 0) {
         fprintf(stderr, "chengxind: --threads wants 1..64\n");
