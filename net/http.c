@@ -870,6 +870,64 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
 
 /* ===================================================================== OpenAPI */
 
+/*
+ * Examples, in the document and replayed by tests/e2e/python/test_http.py against a real server
+ * whose today is 2025-06-01 and whose store does not hold 91350100123456788Q (a valid code):
+ * each names its request (x-request: method, path, body, the role whose token it carries) and
+ * the exact answer.
+ */
+static const struct {
+  int op, status;
+  const char *name, *method, *path, *role, *body, *answer;
+} examples[] = {
+    {CX_OP_PING, 200, "ping", "GET", "/v1/ping", "public", NULL,
+     "{\"pong\":true,\"today\":\"2025-06-01\",\"protocol\":\"" CX_PROTOCOL_VERSION "\"}"},
+    {CX_OP_CHECK, 200, "not_found_and_invalid", "POST", "/v1/check", "approval",
+     "{\"codes\":[\"91350100123456788Q\",\"123\"],\"action\":\"procurement\"}",
+     "{\"action\":\"procurement\",\"as_of\":\"2025-06-01\",\"results\":[{\"code\":\"91350100123456788Q\","
+     "\"verdict\":\"not_found\",\"hits\":[],\"incentives\":[]},{\"code\":\"123\",\"verdict\":\"invalid_code\","
+     "\"hits\":[],\"incentives\":[],\"reason\":\"wrong length\"}]}"},
+    {CX_OP_CHECK, 403, "forbidden_for_the_public", "POST", "/v1/check", "public",
+     "{\"codes\":[\"91350100123456788Q\"],\"action\":\"procurement\"}",
+     "{\"error\":{\"code\":\"forbidden\",\"message\":\"op check is not allowed for role public\"}}"},
+    {CX_OP_ENTITY, 400, "invalid_code", "GET", "/v1/entities/123", "public", NULL,
+     "{\"error\":{\"code\":\"invalid_code\",\"message\":\"invalid code: wrong length\"}}"},
+    {CX_OP_ENTITY, 404, "no_such_entity", "GET", "/v1/entities/91350100123456788Q", "public", NULL,
+     "{\"error\":{\"code\":\"not_found\",\"message\":\"no such entity\"}}"},
+    {CX_OP_SEARCH, 200, "nothing_found", "GET", "/v1/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8", "public", NULL,
+     "{\"results\":[]}"},
+};
+
+static void add_examples(json_t *opj, int op) {
+  for (size_t i = 0; i < sizeof examples / sizeof examples[0]; i++) {
+    if (examples[i].op != op) continue;
+    char st[8];
+    snprintf(st, sizeof st, "%d", examples[i].status);
+    json_t *resp = json_object_get(json_object_get(opj, "responses"), st);
+    json_t *media = json_object_get(json_object_get(resp, "content"), "application/json");
+    if (!media) continue;
+    json_t *exs = json_object_get(media, "examples");
+    if (!exs) {
+      exs = json_object();
+      json_object_set_new(media, "examples", exs);
+    }
+    json_t *req = json_pack("{s:s,s:s,s:s}", "method", examples[i].method, "path", examples[i].path, "role",
+                            examples[i].role);
+    if (examples[i].body) json_object_set_new(req, "body", json_loads(examples[i].body, 0, NULL));
+    json_object_set_new(exs, examples[i].name,
+                        json_pack("{s:o,s:o}", "value", json_loads(examples[i].answer, 0, NULL), "x-request", req));
+    if (examples[i].body && json_object_get(opj, "requestBody")) {
+      json_t *rb = json_object_get(json_object_get(json_object_get(opj, "requestBody"), "content"), "application/json");
+      json_t *rex = json_object_get(rb, "examples");
+      if (!rex) {
+        rex = json_object();
+        json_object_set_new(rb, "examples", rex);
+      }
+      json_object_set_new(rex, examples[i].name, json_pack("{s:o}", "value", json_loads(examples[i].body, 0, NULL)));
+    }
+  }
+}
+
 static json_t *error_schema_ref(void) { return json_pack("{s:s}", "$ref", "#/components/schemas/Error"); }
 
 static json_t *openapi_doc(const cx_http *h) {
@@ -914,6 +972,7 @@ static json_t *openapi_doc(const cx_http *h) {
       json_object_set_new(opj, "requestBody",
                           json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", ro->op != CX_OP_STATS, "content",
                                     "application/json", "schema", "type", "object"));
+    add_examples(opj, ro->op);
     json_t *item = json_object_get(paths, p);
     if (!item) {
       item = json_object();
