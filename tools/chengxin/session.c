@@ -244,7 +244,7 @@ static int local_check(cli_sess *s, json_t *args, json_t **out, char *err, size_
       return fail(err, cap, rc, "check failed: %s", cx_strerror(rc));
     }
     json_t *o = json_object();
-    json_object_set_new(o, "code", cr.code[0] ? json_string(cr.code) : jstr((cx_str){code.p, code.n > 64 ? 64 : code.n}));
+    json_object_set_new(o, "code", cr.code[0] ? json_string(cr.shown) : jstr((cx_str){code.p, code.n > 64 ? 64 : code.n}));
     json_object_set_new(o, "verdict", jenum(cx_verdict_names, CX_V_COUNT, cr.verdict));
     json_t *h = json_array(), *inc = json_array();
     for (uint32_t k = 0; k < cr.n_hits; k++)
