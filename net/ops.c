@@ -323,7 +323,7 @@ static int op_entity(cx_exec_ctx *x, const cx_req *rq) {
     return arc ? arc : code_fail(x, rc);
   }
   int64_t now = 0;
-  if (es.code.n == CX_CODE_LEN && (rc = audit_query(x, CX_OP_ENTITY, es.code.p, es.kind, "", &now)))
+  if (es.stored_code.n == CX_CODE_LEN && (rc = audit_query(x, CX_OP_ENTITY, es.stored_code.p, es.kind, "", &now)))
     return rc;
   msgpack_packer *pk = x->pk;
   int pub = x->role == CX_ROLE_PUBLIC;
@@ -586,7 +586,8 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       if (slot[j]) { /* a repeat */
         uint32_t k = slot[j] - 1u;
         msgpack_pack_map(pk, 3);
-        pk_key(pk, "code"); msgpack_pack_str_with_body(pk, norm, CX_CODE_LEN);
+        char sh[CX_CODE_TEXT_MAX];
+        pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sh, cx_code_format(norm, sh));
         pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
         pk_key(pk, "same_as"); msgpack_pack_uint32(pk, seen_at[k]);
         continue;
@@ -615,7 +616,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     int inval = res.verdict == CX_V_INVALID_CODE;
     msgpack_pack_map(pk, 4 + more + inval);
     pk_key(pk, "code");
-    if (res.code[0]) pk_str(pk, res.code);
+    if (res.code[0]) pk_str(pk, res.shown);
     else { /* not a code: the client's bytes, escaped */
       char ce[4 * 64 + 1];
       pk_str(pk, shown(code, 64, ce, sizeof ce));

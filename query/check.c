@@ -59,9 +59,11 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   if (rc < 0) {
     out->verdict = CX_V_INVALID_CODE;
     out->code[0] = 0;
+    out->shown[0] = 0;
     out->code_err = rc;
     return 0;
   }
+  cx_code_format(out->code, out->shown); /* a copy of 18 bytes, or a typed key's text */
   cx_summary s;
   rc = cx_store_summary_get(t, out->code, &s);
   if (rc == CX_ENOTFOUND) {

@@ -122,6 +122,7 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
   /* Everything is known: fill out (left untouched on every failure above). */
   memcpy(out->counts, counts, sizeof counts);
   out->code = cx__query_visible_code(role, s.code, s.kind, out->code_buf);
+  out->stored_code = s.code;
   out->name = s.name;
   out->kind = s.kind;
   out->region = s.region;
@@ -238,9 +239,10 @@ static int page_cb(void *vctx, const cx_reckey *key, const cx_record *r) {
     return 1;
   }
   cx_record masked;
-  char buf[CX_CODE_LEN + 1];
+  char buf[CX_CODE_TEXT_MAX];
   cx_record_view v = {r, cx_query_in_force(&sr, req->as_of), disp};
-  if (req->role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(r->entity_code.p, r->entity_code.n, p->kind)) {
+  if ((req->role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(r->entity_code.p, r->entity_code.n, p->kind)) ||
+      (r->entity_code.n == CX_CODE_LEN && cx_code_typed(r->entity_code.p))) {
     masked = *r;
     masked.entity_code = cx__query_visible_code(req->role, r->entity_code, p->kind, buf);
     v.r = &masked;

@@ -72,10 +72,16 @@ int cx__query_code_is_idcard(const char *code, uint32_t n, uint8_t kind) {
   return n == CX_CODE_LEN && cx__query_kind_is_person(kind);
 }
 
-cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_LEN + 1]) {
-  if (role != CX_ROLE_PUBLIC || !cx__query_code_is_idcard(code.p, code.n, kind)) return code;
-  cx_idcard_mask(code.p, buf);
-  return (cx_str){buf, CX_CODE_LEN};
+cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_TEXT_MAX]) {
+  return cx__query_shown_code(code, role == CX_ROLE_PUBLIC && cx__query_code_is_idcard(code.p, code.n, kind), buf);
+}
+
+cx_str cx__query_shown_code(cx_str code, int mask, char buf[CX_CODE_TEXT_MAX]) {
+  if (code.n != CX_CODE_LEN || (!mask && !cx_code_typed(code.p))) return code;
+  char m[CX_CODE_LEN + 1];
+  if (mask) cx_idcard_mask(code.p, m);
+  else memcpy(m, code.p, CX_CODE_LEN);
+  return (cx_str){buf, (uint32_t)cx_code_format(m, buf)};
 }
 
 /* ===================================================================== context */

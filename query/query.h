@@ -75,7 +75,8 @@ typedef struct cx_cat_counts {
 #define CX_EF_OBJECTION 8u      /* an active record with an objection pending */
 
 typedef struct cx_entity_status {
-  cx_str code;                 /* masked for the public role when a person's ID number */
+  cx_str code;                 /* as shown (cx_code_format: a typed identifier's textual form);
+                                  masked for the public role when a person's */
   cx_str name;
   uint8_t kind;
   uint32_t region;             /* county code */
@@ -87,7 +88,8 @@ typedef struct cx_entity_status {
   uint32_t flags;              /* CX_EF_* */
   cx_day last_update;          /* public and approval: the newest decision_date they may see;
                                   others: the day of the last batch that changed the entity */
-  char code_buf[CX_CODE_LEN + 1]; /* storage for a masked code */
+  char code_buf[CX_CODE_TEXT_MAX]; /* storage for a masked or textual code */
+  cx_str stored_code;          /* the stored 18-byte key, for the door's audit entry only */
 } cx_entity_status;
 
 /**
@@ -108,7 +110,8 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
 #define CX_RECORDS_VISIT_MAX 10000u
 
 typedef struct cx_record_view {
-  const cx_record *r;          /* entity_code masked for the public role when a person */
+  const cx_record *r;          /* entity_code as shown (a typed identifier's textual form),
+                                  masked for the public role when a person */
   int in_force;
   int displayable;
 } cx_record_view;
@@ -160,7 +163,8 @@ typedef struct cx_check_hit {
 
 typedef struct cx_check_result {
   uint8_t verdict;                    /* cx_verdict */
-  char code[CX_CODE_LEN + 1];         /* normalised code ("" when invalid) */
+  char code[CX_CODE_LEN + 1];         /* normalised code, the key ("" when invalid) */
+  char shown[CX_CODE_TEXT_MAX];       /* code as answers show it (cx_code_format; "" when invalid) */
   int code_err;                       /* for invalid_code: the finer error (CX_ECHECKSUM, ...) */
   uint32_t n_hits;                    /* hits written (deny/review first, then incentives) */
   uint32_t n_total;                   /* hits found (> n_hits when cap was too small) */
@@ -184,7 +188,8 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
 /* ===================================================================== search */
 
 typedef struct cx_search_hit {
-  cx_str code;        /* as the role may see it: ID numbers masked for every role but admin */
+  cx_str code;        /* as the role may see it: ID numbers and typed identifiers masked for
+                         every role but admin; typed ones in their textual form */
   cx_str name;
   uint8_t kind;
   cx_str stored_code; /* the full stored code, for the door's audit entry only: never send it */

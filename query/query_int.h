@@ -30,7 +30,10 @@ int cx__query_code_is_idcard(const char *code, uint32_t n, uint8_t kind);
  * The code as the role may see it: the stored code itself, or for the public role and an ID
  * number its mask written into buf.
  */
-cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_LEN + 1]);
+/* code as answers show it into buf: masked (cx_idcard_mask) when mask, typed identifiers in
+ * their textual form (cx_code_format); otherwise code itself. */
+cx_str cx__query_shown_code(cx_str code, int mask, char buf[CX_CODE_TEXT_MAX]);
+cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_TEXT_MAX]);
 
 /** 1 for kinds whose records follow the catalogue's person_public rule. */
 static inline int cx__query_kind_is_person(uint8_t kind) {

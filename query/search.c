@@ -51,13 +51,11 @@ static int search_cb(void *vctx, cx_str code, cx_str norm_name) {
     if (!any) return 0;
   }
   memcpy(c->seen[c->n++], code.p, CX_CODE_LEN);
-  char buf[CX_CODE_LEN + 1];
+  char buf[CX_CODE_TEXT_MAX];
   cx_search_hit h = {s.code, s.name, s.kind, s.code};
   /* A list of names is not a lookup of one: ID numbers are masked for every role but admin. */
-  if (c->role != CX_ROLE_ADMIN && cx__query_code_is_idcard(s.code.p, s.code.n, s.kind)) {
-    cx_idcard_mask(s.code.p, buf);
-    h.code = (cx_str){buf, CX_CODE_LEN};
-  }
+  h.code = cx__query_shown_code(s.code, c->role != CX_ROLE_ADMIN && cx__query_code_is_idcard(s.code.p, s.code.n, s.kind),
+                                buf);
   rc = c->fn ? c->fn(c->ctx, &h) : 0;
   if (rc < 0) {
     c->err = rc;

@@ -217,17 +217,21 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.entity_kind >= CX_KIND_COUNT) FAIL(CX_EBADREQ, "entity_kind: out of range");
   int wants_person = r.entity_kind == CX_KIND_CIVIL_SERVANT || r.entity_kind == CX_KIND_PERSON;
   /* The kind says which standard the code follows: an organisation's code is validated as a
-   * USCC only (an all-digit USCC may also read as an ID number), a person's as an ID number. */
-  crc = wants_person ? cx_idcard_normalize(r.entity_code.p, r.entity_code.n, code)
+   * USCC only (an all-digit USCC may also read as an ID number), a person's as an ID number
+   * or a typed identifier (passport, permit, permanent-residence card). */
+  crc = wants_person ? cx_person_normalize(r.entity_code.p, r.entity_code.n, code)
                      : cx_uscc_normalize(r.entity_code.p, r.entity_code.n, code);
   if (crc) {
     char other[CX_CODE_LEN + 1];
     int p = 0;
     if (cx_code_normalize(r.entity_code.p, r.entity_code.n, other, &p) == 0 && p != wants_person)
-      FAIL(CX_EINVALCODE, wants_person ? "entity_code: this entity_kind needs an ID number"
+      FAIL(CX_EINVALCODE, wants_person ? "entity_code: this entity_kind needs an ID number or a typed identifier"
                                        : "entity_code: this entity_kind needs a USCC");
     FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
   }
+  /* A civil servant is a citizen, identified by a resident ID number. */
+  if (r.entity_kind == CX_KIND_CIVIL_SERVANT && cx_code_typed(code))
+    FAIL(CX_EINVALCODE, "entity_code: a civil_servant is identified by an ID number");
   is_person = wants_person;
   if (b->last_araw_n && r.authority_code.n == b->last_araw_n &&
       memcmp(r.authority_code.p, b->last_araw, b->last_araw_n) == 0) {

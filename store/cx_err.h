@@ -42,13 +42,20 @@
   X(CX_EREGAUTH,     -29, "invalid_code", "positions 1-2 are no registration authority and institution type of GB 32100") \
   X(CX_EREGION,      -30, "invalid_code", "positions 3-8 are not a region code (a province's six digits, or 100000)") \
   X(CX_EORGCODE,     -31, "invalid_code", "position 17 is not the GB 11714 check digit of the organisation code in positions 9-16") \
-  X(CX_EPROVINCE,    -32, "invalid_code", "positions 1-2 of the ID number are no province")
+  X(CX_EPROVINCE,    -32, "invalid_code", "positions 1-2 of the ID number are no province") \
+  X(CX_EIDTYPE,      -33, "invalid_code", "unknown identifier type (known: passport:, hkmo:, tw:, prc:)") \
+  X(CX_ECOUNTRY,     -34, "invalid_code", "not a country code of ISO 3166 (GB/T 2659)") \
+  X(CX_EPASSPORT,    -35, "invalid_code", "a passport number has 5 to 14 letters and digits, at least one a digit") \
+  X(CX_EHKMO,        -36, "invalid_code", "an HK/Macao permit number is H or M and 8 digits (10 in the old form)") \
+  X(CX_ETWPERMIT,    -37, "invalid_code", "a Taiwan permit number has 8 digits (10 in the old form)") \
+  X(CX_EPRC,         -38, "invalid_code", "a permanent-residence card number is 3 letters and 12 digits, or 18 characters beginning with 9") \
+  X(CX_EPRCPROV,     -39, "invalid_code", "positions 2-3 of the permanent-residence number are no province")
 
 enum cx_err {
 #define CX__ERR_ENUM(e, v, n, m) e = v,
   CX_ERR_TABLE(CX__ERR_ENUM)
 #undef CX__ERR_ENUM
-  CX_ERR_MIN = -32
+  CX_ERR_MIN = -39
 };
 
 /** Human message for a CX_E* code (static string; "success" for 0). */

@@ -258,14 +258,51 @@ uint32_t cx_uscc_region(const char code[CX_CODE_LEN]);
  * positions 1-2 a province (11..65, 71, 81, 82, or 83 of Taiwan residents' residence permits;
  * CX_EPROVINCE), positions 7-14 a real birth date, not in the future (CX_EDATE), and the
  * ISO 7064 MOD 11-2 check (CX_ECHECKSUM).
+ * A number beginning with 9 is a foreign permanent-residence card of 2023 (外国人永久居留身份证,
+ * GB 11643's structure): positions 2-3 the accepting province (CX_EPRCPROV), 4-6 the
+ * nationality, an ISO 3166 numeric code (CX_ECOUNTRY), then date and check as above.
  */
 int cx_idcard_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
 char cx_idcard_check_char(const char id17[17]);
 
+/*
+ * Typed identifiers: persons without a resident ID number, in the same 18-byte key. Byte 0 is
+ * a lower-case type letter (no USCC or ID number begins with one), then the normalised document
+ * number, then '-' up to 18 bytes (docs/data-model.md "Typed identifiers"):
+ *   textual form                 key                  document
+ *   passport:USA:123456789       pUSA123456789-----   passport: ISO 3166 alpha-3 (or ICAO
+ *                                                     Doc 9303) state + 5..14 letters/digits
+ *   hkmo:H12345678               hH12345678--------   港澳居民来往内地通行证: H/M + 8 digits (the
+ *                                                     old 10-digit form loses its renewal count)
+ *   tw:12345678                  t12345678---------   台湾居民来往大陆通行证: 8 digits (old 10)
+ *   prc:ABC123456789012          fABC123456789012--   外国人永久居留身份证, old form: 3 letters +
+ *                                                     12 digits; prc: with the 2023 18-character
+ *                                                     number gives that number (an ID-shaped key)
+ * Users write and read the textual form (type name in any case, blanks inside the number
+ * ignored); the key itself is accepted too. Typed persons are of kind person, region 0.
+ */
+#define CX_CODE_TEXT_MAX 32 /* the longest textual form, "passport:CCC:" + 14, and a NUL */
 /**
- * Normalises either kind of code, when the kind is not known: a string that passes every
- * check of cx_idcard_normalize is an ID number; anything else is validated as a USCC. Sets
- * *is_person. On failure the error is the ID number's when the string is ID-shaped and fails
+ * Validates and normalises a person's identifier: an ID number (cx_idcard_normalize) or a
+ * typed identifier, textual or key. Errors: the ID number's, or CX_EIDTYPE (unknown type
+ * name), CX_ECOUNTRY, CX_EPASSPORT, CX_EHKMO, CX_ETWPERMIT, CX_EPRC, CX_EPRCPROV. out is
+ * untouched on failure.
+ */
+int cx_person_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1]);
+/** The type letter ('p', 'h', 't', 'f') of a normalised typed key, or 0 (a USCC or ID number). */
+int cx_code_typed(const char code[CX_CODE_LEN]);
+/**
+ * Writes the form a normalised code is shown in to out (NUL-terminated) and returns its length:
+ * the textual form of a typed key ("passport:USA:123456789"), masked ones included; any other
+ * code as its 18 characters. Never fails.
+ */
+size_t cx_code_format(const char code[CX_CODE_LEN], char out[CX_CODE_TEXT_MAX]);
+
+/**
+ * Normalises either kind of code, when the kind is not known: a typed identifier (textual,
+ * with a ':', or a key beginning with a type letter) is a person's, validated as such; a
+ * string that passes every check of cx_idcard_normalize is an ID number; anything else is
+ * validated as a USCC. Sets *is_person. On failure the error is the ID number's when the string is ID-shaped and fails
  * only the check character, or fails the province or birth date with a matching check
  * character; otherwise the USCC's. Where the kind is known (an organisation's record), use
  * the validator of that kind: an all-digit USCC can pass as an ID number (cx_batch_put does).
@@ -276,7 +313,8 @@ int cx_code_normalize(const char *s, size_t n, char out[CX_CODE_LEN + 1], int *i
  * field "authority_code" when authority is non-zero, else "entity_code".
  */
 const char *cx_code_why(int rc, int authority);
-/** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8). */
+/** Region code of a normalised code of either kind (ID: positions 1-6; USCC: 3-8; a
+ * permanent-residence number: its province, positions 2-3, as PP0000; typed: 0, unknown). */
 uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
 /**
  * Default entity kind of a normalised code (used when a record gives no entity_kind):
@@ -284,7 +322,11 @@ uint32_t cx_code_region(const char code[CX_CODE_LEN], int is_person);
  * "92" individual_business, anything else enterprise.
  */
 uint8_t cx_kind_from_code(const char code[CX_CODE_LEN], int is_person);
-/** Masks the middle of an ID number for the public role: "110105********002X". */
+/**
+ * Masks the middle of an ID number for the public role: "110105********002X"; of a typed key,
+ * the document number but its last 3 characters (2 when shorter than 8): "pUSA******789-----",
+ * shown (cx_code_format) as "passport:USA:******789".
+ */
 void cx_idcard_mask(const char code[CX_CODE_LEN], char out[CX_CODE_LEN + 1]);
 
 /**

@@ -1,9 +1,11 @@
 /*
  * libFuzzer target: the identifier validators and the name normaliser (store/ids.c).
  * Invariants checked on every input:
- *  - success writes exactly 18 characters + NUL, from the code's alphabet, and the output
+ *  - success writes exactly 18 characters + NUL, from the code's alphabet (typed keys aside), and the output
  *    re-normalises to itself (idempotent) with the same result;
  *  - cx_code_normalize agrees with the specific validator it picks (is_person);
+ *  - a person's identifier (cx_person_normalize) re-normalises to itself from its key and from
+ *    its shown form (cx_code_format); its masked form is no identifier;
  *  - a USCC output's last character is cx_uscc_check_char of its first 17;
  *  - cx_name_normalize never writes past cap, NUL-terminates, returns strlen(out), produces
  *    valid UTF-8 and is idempotent.
@@ -74,12 +76,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int id_rc = rc;
 
   memset(out, 0x7f, sizeof out);
+  rc = cx_person_normalize(s, size, out);
+  if (rc != 0) CHECK((unsigned char)out[0] == 0x7f);
+  if (rc == 0) {
+    CHECK(strlen(out) == CX_CODE_LEN);
+    char again[CX_CODE_LEN + 1], text[CX_CODE_TEXT_MAX], m[CX_CODE_LEN + 1];
+    CHECK(cx_person_normalize(out, CX_CODE_LEN, again) == 0 && memcmp(again, out, CX_CODE_LEN + 1) == 0);
+    size_t tn = cx_code_format(out, text); /* the shown form gives the key back */
+    CHECK(tn == strlen(text) && tn < CX_CODE_TEXT_MAX);
+    CHECK(cx_person_normalize(text, tn, again) == 0 && memcmp(again, out, CX_CODE_LEN + 1) == 0);
+    cx_idcard_mask(out, m);
+    CHECK(strlen(m) == CX_CODE_LEN && cx_person_normalize(m, CX_CODE_LEN, again) != 0);
+    CHECK(cx_code_region(out, 1) <= 999999u);
+  }
+  int person_rc = rc;
+
+  memset(out, 0x7f, sizeof out);
   int is_person = -1;
   rc = cx_code_normalize(s, size, out, &is_person);
   if (rc == 0) {
     CHECK(is_person == 0 || is_person == 1);
     CHECK(strlen(out) == CX_CODE_LEN);
-    if (is_person) CHECK(id_rc == 0);
+    if (is_person) CHECK(person_rc == 0 && (id_rc == 0 || cx_code_typed(out)));
     else CHECK(uscc_rc == 0);
     char again[CX_CODE_LEN + 1];
     int p2 = -1;

@@ -641,7 +641,7 @@ Test(batch, an_organisations_code_is_validated_as_a_uscc_only) {
   x = r; x.entity_code = cx_str_c(p); x.entity_kind = CX_KIND_ENTERPRISE;
   expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
   x = r; x.entity_code = cx_str_c(u); x.entity_kind = CX_KIND_PERSON;
-  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs an ID number");
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs an ID number or a typed identifier");
   x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_ENTERPRISE;
   expect_put_error(&x, CX_EINVALCODE, "positions 3-8");
   x = r; x.entity_code = CX_STR("93K20400X8N63MPU8H"); x.entity_kind = CX_KIND_UNSET;
@@ -652,7 +652,7 @@ Test(batch, an_organisations_code_is_validated_as_a_uscc_only) {
   badorg[17] = cx_uscc_check_char(badorg);
   x = r; x.authority_code = cx_str_c(badorg);
   expect_put_error(&x, CX_EINVALCODE, "authority_code: position 17");
-  char id99[19] = "99010519491231002";
+  char id99[19] = "70010519491231002"; /* 9x: a permanent-residence number, checked as one */
   id99[17] = cx_idcard_check_char(id99);
   id99[18] = 0;
   x = r; x.entity_code = cx_str_c(id99); x.entity_kind = CX_KIND_PERSON;
@@ -704,4 +704,39 @@ Test(batch, written_records_with_a_provisional_report_delay_are_counted) {
   cr_assert_eq(res.replaced, 1);
   cr_assert_eq(res.provisional, 1);
   cx_day_set_today(0);
+}
+
+Test(batch, a_typed_identifier_lands_on_a_person_without_a_region) {
+  cx_record r, x;
+  fx_record(&r, "passport:usa:123 456 789", "John Smith", A1, "K-typed-1", fx_day(2024, 1, 10));
+  r.entity_kind = CX_KIND_UNSET; /* derived: a typed identifier is a person's */
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  fx_put(b, &r);
+  x = r;
+  x.entity_code = CX_STR("hkmo:H1234567801"); /* old form: lands on the lifelong number */
+  x.entity_kind = CX_KIND_PERSON;
+  x.record_id = CX_STR("K-typed-2");
+  fx_put(b, &x);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  cx_txn *t;
+  cx_summary s;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_summary_get(t, "pUSA123456789-----", &s), 0);
+  cr_assert_eq(s.kind, CX_KIND_PERSON);
+  cr_assert_eq(s.region, 0u);
+  cr_assert_eq(cx_store_summary_get(t, "hH12345678--------", &s), 0);
+  cr_assert_eq(s.kind, CX_KIND_PERSON);
+  cx_store_txn_end(t);
+  /* Each kind its identifiers; each type its own reason. */
+  x = r; x.entity_kind = CX_KIND_ENTERPRISE;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: this entity_kind needs a USCC");
+  x = r; x.entity_kind = CX_KIND_CIVIL_SERVANT;
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: a civil_servant is identified by an ID number");
+  x = r; x.entity_code = CX_STR("passport:QQQ:123456789");
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: the issuing country");
+  x = r; x.entity_code = CX_STR("tw:1234567");
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: a Taiwan permit number");
+  x = r; x.entity_code = CX_STR("visa:1234567");
+  expect_put_error(&x, CX_EINVALCODE, "entity_code: unknown identifier type");
 }

@@ -1,4 +1,4 @@
-/* test_ids.c — USCC, resident ID numbers, masking, kinds and name normalisation (store/ids.c). */
+/* test_ids.c — USCC, resident ID numbers, typed identifiers, masking, kinds and name normalisation (store/ids.c). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
@@ -221,7 +221,8 @@ Test(idcard, errors) {
     memcpy(id, bad_prov[i], 2);
     id[17] = cx_idcard_check_char(id);
     id[18] = 0;
-    cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_EPROVINCE, "%s", id);
+    /* 9: a permanent-residence number, whose province is in positions 2-3 */
+    cr_assert_eq(cx_idcard_normalize(id, 18, out), id[0] == '9' ? CX_EPRCPROV : CX_EPROVINCE, "%s", id);
   }
   /* Impossible birth dates, with a correct check character. */
   const char *bad_dates[] = {"11010519490230001", "11010519491301001", "11010519490000001",
@@ -310,10 +311,13 @@ Test(code, either_kind_reports_the_likelier_kinds_reason) {
   /* A mistyped ID number (one digit changed): its check character. */
   cr_assert_eq(cx_code_normalize("11010519491231012X", 18, out, &person), CX_ECHECKSUM);
   /* Made-up provinces and dates with a check character that agrees: the province, the date. */
-  memcpy(id, "99010519491231002", 17);
+  memcpy(id, "70010519491231002", 17);
   id[17] = cx_idcard_check_char(id);
   id[18] = 0;
   cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EPROVINCE);
+  memcpy(id, "99010519491231002", 17); /* a permanent-residence number's province: 90 */
+  id[17] = cx_idcard_check_char(id);
+  cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EPRCPROV);
   memcpy(id, "00010519491231002", 17);
   id[17] = cx_idcard_check_char(id);
   cr_assert_eq(cx_code_normalize(id, 18, out, &person), CX_EPROVINCE);
@@ -444,7 +448,8 @@ Test(names, truncates_at_a_character_boundary) {
 
 Test(guard, code_and_name_parsers_stay_in_bounds) {
   const char *inputs[] = {"91350100M000100Y43", "11010519491231002X", " 9135", "中国\xe4\xb8", "\xf0\x9f", "\xe4",
-                          "ＡＢ（", "2024-02-29", "2024-02-2"};
+                          "ＡＢ（", "2024-02-29", "2024-02-2", "passport:USA:123456789", "hkmo:H1234567800",
+                          "tw:12345678", "prc:ABC123456789012", "pUSA123456789-----", "passport:US"};
   char out[19], nb[64];
   int person;
   cx_day d;
@@ -455,8 +460,227 @@ Test(guard, code_and_name_parsers_stay_in_bounds) {
       (void)cx_uscc_normalize(g, k, out);
       (void)cx_idcard_normalize(g, k, out);
       (void)cx_code_normalize(g, k, out, &person);
+      (void)cx_person_normalize(g, k, out);
       (void)cx_name_normalize(g, k, nb, sizeof nb);
       (void)cx_day_parse((cx_str){g, (uint32_t)k}, &d);
     }
+  }
+}
+
+/* ---- typed identifiers: persons without a resident ID number ---- */
+
+/* cx_person_normalize and cx_code_normalize agree on a typed identifier; returns the error. */
+static int typed(const char *s, char out[19]) {
+  char o2[19] = "";
+  int person = -1;
+  int rc = cx_person_normalize(s, strlen(s), out);
+  int rc2 = cx_code_normalize(s, strlen(s), o2, &person);
+  cr_assert_eq(rc, rc2, "%s: %d vs %d", s, rc, rc2);
+  if (rc == 0) {
+    cr_assert_str_eq(out, o2);
+    cr_assert_eq(person, 1, "%s", s);
+  }
+  return rc;
+}
+
+static const char *shown(const char code[19], char buf[CX_CODE_TEXT_MAX]) {
+  cr_assert_eq(cx_code_format(code, buf), strlen(buf));
+  return buf;
+}
+
+Test(typed, passport_keeps_the_issuing_state_and_the_number) {
+  char out[19], b[CX_CODE_TEXT_MAX];
+  cr_assert_eq(typed("passport:USA:123456789", out), 0);
+  cr_assert_str_eq(out, "pUSA123456789-----");
+  cr_assert_eq(strlen(out), CX_CODE_LEN);
+  cr_assert_str_eq(shown(out, b), "passport:USA:123456789");
+  /* Case, blanks around and inside the number do not matter. */
+  cr_assert_eq(typed("  Passport:gbr:e 1234 5678\t", out), 0);
+  cr_assert_str_eq(out, "pGBRE12345678-----");
+  cr_assert_eq(typed("PASSPORT:CHN:EA1234567", out), 0);
+  cr_assert_eq(typed("passport:UNO:123456", out), 0);     /* ICAO: the United Nations */
+  cr_assert_eq(typed("passport:XXA:12345", out), 0);      /* ICAO: stateless */
+  cr_assert_eq(typed("passport:FRA:12345678901234", out), 0); /* 14 characters: the most */
+  cr_assert_str_eq(out, "pFRA12345678901234");
+  cr_assert_eq(cx_code_typed(out), 'p');
+  cr_assert_eq(cx_code_region(out, 1), 0u);
+  cr_assert_eq(cx_kind_from_code(out, 1), CX_KIND_PERSON);
+}
+
+Test(typed, passport_errors_name_what_is_wrong) {
+  char out[19] = "untouched";
+  cr_assert_eq(typed("passport:QQQ:123456789", out), CX_ECOUNTRY); /* no such state */
+  cr_assert_eq(typed("passport:US:123456789", out), CX_ECOUNTRY);
+  cr_assert_eq(typed("passport:123456789", out), CX_ECOUNTRY);     /* no state at all */
+  cr_assert_eq(typed("passport:U1A:123456789", out), CX_ECOUNTRY);
+  cr_assert_eq(typed("passport:USA:1234", out), CX_EPASSPORT);     /* too short */
+  cr_assert_eq(typed("passport:USA:123456789012345", out), CX_EPASSPORT); /* 15: too long */
+  cr_assert_eq(typed("passport:USA:ABCDEFGH", out), CX_EPASSPORT); /* no digit */
+  cr_assert_eq(typed("passport:USA:1234-5678", out), CX_EPASSPORT);
+  cr_assert_eq(typed("passport:USA:", out), CX_EPASSPORT);
+  cr_assert_eq(typed("passport:USA:1234567890123456789012345678", out), CX_EPASSPORT);
+  cr_assert_str_eq(out, "untouched");
+}
+
+Test(typed, hkmo_permit_keeps_the_lifelong_number) {
+  char out[19], b[CX_CODE_TEXT_MAX];
+  cr_assert_eq(typed("hkmo:H12345678", out), 0);
+  cr_assert_str_eq(out, "hH12345678--------");
+  cr_assert_str_eq(shown(out, b), "hkmo:H12345678");
+  cr_assert_eq(typed("HKMO:m87654321", out), 0);
+  cr_assert_str_eq(out, "hM87654321--------");
+  /* The old 11-character form: 8-digit lifelong number + renewal count. A renewed permit
+   * (count 01) is the same person. */
+  cr_assert_eq(typed("hkmo:H1234567800", out), 0);
+  cr_assert_str_eq(out, "hH12345678--------");
+  cr_assert_eq(typed("hkmo:H1234567801", out), 0);
+  cr_assert_str_eq(out, "hH12345678--------");
+  const char *bad[] = {"hkmo:A12345678", "hkmo:12345678", "hkmo:H1234567", "hkmo:H123456789",
+                       "hkmo:H12345678901", "hkmo:H1234567X", "hkmo:"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) cr_assert_eq(typed(bad[i], out), CX_EHKMO, "%s", bad[i]);
+}
+
+Test(typed, taiwan_permit_keeps_the_lifelong_number) {
+  char out[19], b[CX_CODE_TEXT_MAX];
+  cr_assert_eq(typed("tw:12345678", out), 0);
+  cr_assert_str_eq(out, "t12345678---------");
+  cr_assert_str_eq(shown(out, b), "tw:12345678");
+  cr_assert_eq(typed("TW: 1234 5678 03", out), 0); /* old form, issue count 03 */
+  cr_assert_str_eq(out, "t12345678---------");
+  const char *bad[] = {"tw:1234567", "tw:123456789", "tw:12345678901", "tw:1234567A", "tw:T12345678"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_eq(typed(bad[i], out), CX_ETWPERMIT, "%s", bad[i]);
+}
+
+Test(typed, old_permanent_residence_card_is_a_nationality_and_twelve_digits) {
+  char out[19], b[CX_CODE_TEXT_MAX];
+  cr_assert_eq(typed("prc:USA310080101011", out), 0);
+  cr_assert_str_eq(out, "fUSA310080101011--");
+  cr_assert_str_eq(shown(out, b), "prc:USA310080101011");
+  cr_assert_eq(typed("prc:usa 3100 8010 1011", out), 0);
+  cr_assert_str_eq(out, "fUSA310080101011--");
+  cr_assert_eq(typed("prc:QQQ310080101011", out), CX_ECOUNTRY);
+  cr_assert_eq(typed("prc:UNO310080101011", out), CX_ECOUNTRY); /* passports' codes only */
+  const char *bad[] = {"prc:US3100801010111", "prc:USA31008010101", "prc:USA3100801010111", "prc:USA31008010101X",
+                       "prc:1USA10080101011", "prc:"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) cr_assert_eq(typed(bad[i], out), CX_EPRC, "%s", bad[i]);
+}
+
+/* The 2023 card: '9', the accepting province, the ISO 3166 numeric nationality, the birth
+ * date, a sequence and the MOD 11-2 check character, as an ID number has them. */
+static void prc18(const char *s17, char id[19]) {
+  memcpy(id, s17, 17);
+  id[17] = cx_idcard_check_char(id);
+  id[18] = 0;
+}
+
+Test(typed, new_permanent_residence_number_follows_gb11643) {
+  char id[19], out[19], b[CX_CODE_TEXT_MAX];
+  int person = -1;
+  prc18("93184019800101001", id); /* Shanghai (31), USA (840) */
+  cr_assert_eq(cx_idcard_normalize(id, 18, out), 0);
+  cr_assert_eq(cx_code_normalize(id, 18, out, &person), 0);
+  cr_assert_eq(person, 1);
+  cr_assert_str_eq(out, id);
+  cr_assert_eq(cx_code_typed(out), 0); /* ID-shaped: its own key */
+  cr_assert_str_eq(shown(out, b), id);
+  cr_assert_eq(cx_code_region(out, 1), 310000u); /* the province */
+  /* prc: with the new number gives the same key. */
+  char text[32];
+  snprintf(text, sizeof text, "prc:%s", id);
+  cr_assert_eq(typed(text, out), 0);
+  cr_assert_str_eq(out, id);
+  /* Its own rules, not a province's: positions 2-3, 4-6, date, check. */
+  prc18("90084019800101001", id);
+  cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_EPRCPROV);
+  prc18("93199919800101001", id); /* 999: no nationality */
+  cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_ECOUNTRY);
+  snprintf(text, sizeof text, "prc:%s", id);
+  cr_assert_eq(typed(text, out), CX_ECOUNTRY);
+  prc18("93184019800230001", id);
+  cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_EDATE);
+  prc18("93184019800101001", id);
+  id[17] = id[17] == '0' ? '1' : '0';
+  cr_assert_eq(cx_idcard_normalize(id, 18, out), CX_ECHECKSUM);
+}
+
+Test(typed, unknown_type_names_are_refused) {
+  char out[19] = "untouched";
+  cr_assert_eq(typed("visa:123456789", out), CX_EIDTYPE);
+  cr_assert_eq(typed(":123456789", out), CX_EIDTYPE);
+  cr_assert_eq(typed("passports:USA:123456789", out), CX_EIDTYPE);
+  cr_assert_str_eq(out, "untouched");
+  cr_assert_str_eq(cx_err_name(CX_EIDTYPE), "invalid_code");
+}
+
+Test(typed, the_key_is_accepted_back_and_round_trips) {
+  const char *texts[] = {"passport:USA:123456789", "passport:DEU:C01X00T47", "hkmo:M12345678", "tw:87654321",
+                         "prc:CAN440012345678"};
+  for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+    char key[19], again[19], b[CX_CODE_TEXT_MAX];
+    int person = -1;
+    cr_assert_eq(typed(texts[i], key), 0, "%s", texts[i]);
+    cr_assert_str_eq(shown(key, b), texts[i]);
+    /* The key itself and the shown form both give the key again. */
+    cr_assert_eq(cx_code_normalize(key, CX_CODE_LEN, again, &person), 0, "%s", key);
+    cr_assert_str_eq(again, key);
+    cr_assert_eq(person, 1);
+    cr_assert_eq(typed(b, again), 0);
+    cr_assert_str_eq(again, key);
+  }
+  /* A key that is not canonical is refused like its body would be. */
+  char out[19];
+  cr_assert_eq(typed("pQQQ123456789-----", out), CX_ECOUNTRY);
+  cr_assert_eq(typed("pUSA1234-56789----", out), CX_EPASSPORT);
+  cr_assert_eq(typed("h12345678---------", out), CX_EHKMO);
+}
+
+Test(typed, never_taken_for_a_uscc_or_an_id_number) {
+  /* A lower-case USCC is upper-cased, not read as a key: no type letter begins a USCC. */
+  char out[19];
+  int person = -1;
+  cr_assert_eq(cx_code_normalize("y1350100m000100y43", 18, out, &person), cx_code_normalize("Y1350100M000100Y43", 18, out, &person));
+  cr_assert_eq(cx_code_normalize("91350100m000100y43", 18, out, &person), 0);
+  cr_assert_eq(person, 0);
+  /* A USCC is no person's identifier; a typed one is no organisation's. */
+  cr_assert_lt(cx_person_normalize("91350100M000100Y43", 18, out), 0);
+  cr_assert_lt(cx_uscc_normalize("pUSA123456789-----", 18, out), 0);
+  cr_assert_lt(cx_idcard_normalize("pUSA123456789-----", 18, out), 0);
+}
+
+Test(typed, masked_like_an_id_number) {
+  char key[19], m[19], b[CX_CODE_TEXT_MAX];
+  cr_assert_eq(typed("passport:USA:123456789", key), 0);
+  cx_idcard_mask(key, m);
+  cr_assert_str_eq(m, "pUSA******789-----");
+  cr_assert_str_eq(shown(m, b), "passport:USA:******789");
+  cr_assert_eq(typed("hkmo:H12345678", key), 0);
+  cx_idcard_mask(key, m);
+  cr_assert_str_eq(shown(m, b), "hkmo:H*****678");
+  cr_assert_eq(typed("tw:12345678", key), 0);
+  cx_idcard_mask(key, m);
+  cr_assert_str_eq(shown(m, b), "tw:*****678");
+  cr_assert_eq(typed("prc:USA310080101011", key), 0);
+  cx_idcard_mask(key, m);
+  cr_assert_str_eq(shown(m, b), "prc:USA*********011");
+  cr_assert_eq(typed("passport:USA:12345", key), 0); /* short: 2 characters stay */
+  cx_idcard_mask(key, m);
+  cr_assert_str_eq(shown(m, b), "passport:USA:***45");
+  /* A masked key is no identifier. */
+  cr_assert_lt(cx_person_normalize(m, 18, key), 0);
+  cr_assert_lt(cx_person_normalize(b, strlen(b), key), 0);
+}
+
+Test(typed, every_reason_is_its_own) {
+  const int rcs[] = {CX_EIDTYPE, CX_ECOUNTRY, CX_EPASSPORT, CX_EHKMO, CX_ETWPERMIT, CX_EPRC, CX_EPRCPROV};
+  const char *what[] = {"identifier type", "ISO 3166", "passport", "HK/Macao", "Taiwan", "permanent-residence",
+                        "positions 2-3"};
+  for (size_t i = 0; i < sizeof rcs / sizeof *rcs; i++) {
+    const char *e = cx_code_why(rcs[i], 0);
+    cr_assert(strncmp(e, "entity_code: ", 13) == 0, "%s", e);
+    cr_assert_not_null(strstr(e, what[i]), "%s", e);
+    cr_assert_str_eq(cx_err_name(rcs[i]), "invalid_code");
+    for (size_t k = 0; k < i; k++) cr_assert_str_neq(e, cx_code_why(rcs[k], 0));
+    cr_assert_str_neq(e, cx_code_why(CX_EINVALCODE, 0));
   }
 }

@@ -195,3 +195,67 @@ Test(sgs, a_column_the_mapping_does_not_know_is_kept_and_named_once) {
   }
   json_decref(j);
 }
+
+/* 自然人 rows whose 证件类型 is no ID card: the typed identifier of their 证件号码. */
+static void write_typed_penalties(void) {
+  ids();
+  char csv[8192];
+  const char *row = "%s,自然人,,,,,,,,,,%s,%s,%s,无照经营,无照经营,《无证无照经营查处办法》第十三条,罚款,罚款,0.2,,,"
+                    "2024-04-08,,,福州市市场监督管理局,%s,福州市市场监督管理局,%s,\n";
+  size_t o = (size_t)snprintf(csv, sizeof csv, "%s", PEN_HEADER);
+  /* 2: a passport, its issuing state written with the number (the standard has no column for it) */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "John Smith", "护照", "USA:123456789", "榕罚〔2024〕71号", AUTH, AUTH);
+  /* 3: an HK permit in its old 11-character form */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "陈大文", "港澳居民来往内地通行证", "H1234567800", "榕罚〔2024〕72号",
+                        AUTH, AUTH);
+  /* 4: a document type the templates do not have */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "王六", "军官证", "12345678", "榕罚〔2024〕73号", AUTH, AUTH);
+  /* 5: a passport without its issuing state */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "Jane Roe", "护照", "987654321", "榕罚〔2024〕74号", AUTH, AUTH);
+  /* 6: an HK permit number of the wrong shape */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "李小龙", "港澳居民来往内地通行证", "12345678", "榕罚〔2024〕75号",
+                        AUTH, AUTH);
+  /* 7: an ID card: the number as it is */
+  o += (size_t)snprintf(csv + o, sizeof csv - o, row, "张三", "身份证", PERSON, "榕罚〔2024〕76号", AUTH, AUTH);
+  spit("typed.csv", csv);
+}
+
+Test(sgs, persons_with_passports_and_permits_land_on_typed_identifiers) {
+  write_typed_penalties();
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' typed.csv", map_path("shuanggongshi_penalty.tsv")), 1,
+               "three bad rows: exit 1");
+  char *err = slurp("err");
+  cr_assert(!strstr(err, "not known"), "%s", err);
+  cr_assert(strstr(err, "typed.csv:4: 证件类型: unknown document type '军官证'"), "%s", err);
+  cr_assert(strstr(err, "typed.csv:5: 证件号码: a passport needs its issuing state"), "%s", err);
+  cr_assert(strstr(err, "typed.csv:6: entity_code: an HK/Macao permit number"), "%s", err);
+  cr_assert(strstr(err, "3 inserted") && strstr(err, "3 rejected"), "%s", err);
+  cr_assert(!strstr(err, "typed.csv:2") && !strstr(err, "typed.csv:3") && !strstr(err, "typed.csv:7"), "%s", err);
+  free(err);
+  /* Each on a person of its own, found by the textual form and shown in it. */
+  cr_assert_eq(cx("status --db st passport:USA:123456789 --format json"), 0, "%s", slurp("err"));
+  json_t *j = out_json();
+  cr_assert_str_eq(json_string_value(json_object_get(j, "code")), "passport:USA:123456789");
+  cr_assert_str_eq(json_string_value(json_object_get(j, "kind")), "person");
+  cr_assert_str_eq(json_string_value(json_object_get(j, "name")), "John Smith");
+  json_decref(j);
+  j = records_of("hkmo:H12345678"); /* the lifelong number, without the renewal count */
+  cr_assert_eq(json_array_size(j), 1);
+  json_t *r = json_array_get(j, 0);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "entity_code")), "hkmo:H12345678");
+  cr_assert(strstr(json_string_value(json_object_get(r, "extra")), "证件类型=港澳居民来往内地通行证"),
+            "the column is kept as an extra field too");
+  json_decref(j);
+  cr_assert_eq(cx("status --db st %s --format json", PERSON), 0);
+  /* A person's penalty is not public: the public finds neither. */
+  const char *codes[] = {"passport:USA:123456789", "hkmo:H12345678"};
+  for (size_t i = 0; i < 2; i++) {
+    cr_assert_neq(cx_test_sh("cd '%s' && CHENGXIN_TODAY=2024-06-01 '%s' status --db st %s --role public --format json "
+                             "> out 2> err",
+                             g_dir, g_bin, codes[i]),
+                  0, "%s is hidden from the public", codes[i]);
+    cr_assert(!out_has("out", "123456789") && !out_has("out", "H12345678") && !out_has("out", "John"), "%s",
+              slurp("out"));
+  }
+}

@@ -38,11 +38,13 @@
 /* ===================================================================== mapping */
 
 enum xf { XF_NONE, XF_DATE, XF_KIND, XF_SEVERITY, XF_BOOL, XF_NUM, XF_JOIN, XF_YUAN, XF_WAN, XF_DATE_END,
-          XF_STATE, XF_STATE_OBJECTION };
+          XF_STATE, XF_STATE_OBJECTION, XF_IDTYPE };
 /* date_end: an inclusive last day (有效期至) as the exclusive valid_until (the day after);
- * state / state_objection: 当前状态 of the 双公示 standard (0 正常, 1 撤销, 2 异议, 3 其他). */
+ * state / state_objection: 当前状态 of the 双公示 standard (0 正常, 1 撤销, 2 异议, 3 其他);
+ * idtype: 证件类型 as the name of a typed identifier (id_type_of). */
 static const char *const XF_NAMES[] = {"",     "date", "kind",     "severity", "bool",  "num",
-                                       "join", "yuan", "wan",      "date_end", "state", "state_objection"};
+                                       "join", "yuan", "wan",      "date_end", "state", "state_objection",
+                                       "idtype"};
 
 typedef struct map_ent {
   char *src;   /* normalised source column name, or NULL for a constant */
@@ -126,7 +128,7 @@ static int mapping_load(const char *path, mapping *m) {
       for (k = 1; k < (int)(sizeof XF_NAMES / sizeof XF_NAMES[0]); k++)
         if (strcmp(f[2], XF_NAMES[k]) == 0) break;
       if (k == (int)(sizeof XF_NAMES / sizeof XF_NAMES[0])) {
-        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, yuan, wan, join)\n", path,
+        fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, yuan, wan, join, idtype)\n", path,
                 line, f[2]);
         rc = -1;
         continue;
@@ -318,6 +320,22 @@ static size_t put(char *out, const char *lit) {
   return n;
 }
 
+/*
+ * 证件类型 (a natural person's document type, 双公示 自然人 templates) -> the name of its typed
+ * identifier (docs/data-model.md "Typed identifiers"), "id" for a resident ID number (the
+ * residence permits of HK, Macao and Taiwan residents carry one), NULL when unknown. The names
+ * of the templates' list and their usual short forms; the most specific test first
+ * (外国人永久居留身份证 contains 身份证).
+ */
+static const char *id_type_of(const char *s, size_t n) {
+  if (has(s, n, "永久居留")) return "prc";
+  if (has(s, n, "护照")) return "passport";
+  if (has(s, n, "港澳居民来往内地") || has(s, n, "回乡证") || has(s, n, "港澳通行证")) return "hkmo";
+  if (has(s, n, "台湾居民来往大陆") || has(s, n, "台胞证")) return "tw";
+  if (has(s, n, "身份证") || has(s, n, "居住证") || has(s, n, "公民身份号码")) return "id";
+  return NULL;
+}
+
 static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
   switch (xf) {
   case XF_DATE: return xf_date(s, n, out);
@@ -343,6 +361,11 @@ static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
     if (has(s, n, "自然人")) return put(out, "person");
     if (has(s, n, "法人") || has(s, n, "组织")) return 0; /* derive from the code */
     break;
+  case XF_IDTYPE: {
+    const char *t = id_type_of(s, n);
+    if (t) return put(out, t);
+    break; /* unknown: kept as given, refused with the row's line (typed_code) */
+  }
   case XF_SEVERITY:
     if (has(s, n, "轻微")) return put(out, "minor");
     if (has(s, n, "严重") || has(s, n, "重大")) return put(out, "serious");
@@ -483,10 +506,79 @@ static void progress(importer *im, int final) {
   fprintf(stderr, "\r\033[K%s: %llu rows  %.0f rows/s%s", im->file, (unsigned long long)im->read, rate, eta);
 }
 
+static int name_is(cx_str s, const char *lit) { return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0; }
+
+/*
+ * The pseudo-fields entity_id_type (证件类型, transform idtype) and entity_id_country (a
+ * passport's issuing state, when a column gives it) turn a person's entity_code into its typed
+ * form: "passport:CCC:number", "hkmo:number", ... (store.h "Typed identifiers"), which the
+ * store validates. They apply to natural persons only (entity_kind person): an organisation's
+ * code is its USCC whatever its columns say. Both are removed from names/vals (*nt shrinks);
+ * the typed code is written into the arena at *o. An unknown 证件类型 or a passport without
+ * its state rejects the row (returns -1).
+ */
+static int typed_code(importer *im, cx_str *names, cx_str *vals, int *nt, size_t *o, long line) {
+  int ti = -1, ci = -1, ki = -1, kc = -1;
+  for (int i = 0; i < *nt; i++) {
+    if (name_is(names[i], "entity_id_type")) ti = i;
+    else if (name_is(names[i], "entity_id_country")) ci = i;
+    else if (name_is(names[i], "entity_kind")) ki = i;
+    else if (name_is(names[i], "entity_code")) kc = i;
+  }
+  if (ti < 0 && ci < 0) return 0;
+  cx_str type = ti >= 0 ? vals[ti] : (cx_str){"", 0}, country = ci >= 0 ? vals[ci] : (cx_str){"", 0};
+  int rc = 0;
+  if (type.n && ki >= 0 && name_is(vals[ki], "person") && kc >= 0 && vals[kc].n) {
+    cx_str num = vals[kc];
+    static const char *const known[] = {"id", "passport", "hkmo", "tw", "prc"};
+    int k = -1;
+    for (int i = 0; i < 5; i++)
+      if (name_is(type, known[i])) k = i;
+    if (k < 0) {
+      char why[256];
+      snprintf(why, sizeof why,
+               "证件类型: unknown document type '%.*s' (known: 身份证, 护照, 港澳居民来往内地通行证, "
+               "台湾居民来往大陆通行证, 外国人永久居留身份证)",
+               (int)(type.n > 60 ? 60 : type.n), type.p);
+      reject(im, line, why);
+      return -1;
+    }
+    if (k > 0) { /* typed: "name:" [country ":"] number; the arena has room (need counts 2x) */
+      int has_state = memchr(num.p, ':', num.n) != NULL;
+      if (k == 1 && !country.n && !has_state) {
+        reject(im, line, "证件号码: a passport needs its issuing state: a country column (entity_id_country), "
+                         "or the number written as USA:123456789");
+        return -1;
+      }
+      char *w = im->arena + *o;
+      size_t len = put(w, known[k]);
+      w[len++] = ':';
+      if (k == 1 && country.n && !has_state) {
+        memcpy(w + len, country.p, country.n > 8 ? 8 : country.n);
+        len += country.n > 8 ? 8 : country.n;
+        w[len++] = ':';
+      }
+      memcpy(w + len, num.p, num.n);
+      len += num.n;
+      vals[kc] = (cx_str){w, (uint32_t)len};
+      *o += len;
+    }
+  }
+  /* Drop the pseudo-fields, keeping the order of the rest. */
+  int j = 0;
+  for (int i = 0; i < *nt; i++) {
+    if (i == ti || i == ci) continue;
+    names[j] = names[i];
+    vals[j++] = vals[i];
+  }
+  *nt = j;
+  return rc;
+}
+
 /* One row: cols are the values by column index (n of them). */
 static void import_row(importer *im, const plan *p, const cx_str *cols, int n, long line) {
   im->read++;
-  size_t need = 256; /* a transform at most doubles a value plus a few bytes; joins add 3 */
+  size_t need = 256 + 32; /* a transform at most doubles a value plus a few bytes; joins add 3 */
   for (int t = 0; t < p->n; t++)
     for (int s = 0; s < p->t[t].n; s++) {
       const plan_src *ps = &p->t[t].src[s];
@@ -495,6 +587,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     }
   for (int x = 0; x < p->n_extra; x++)
     need += strlen(p->extra_name[x]) + 2 + (p->extra_col[x] < n ? cols[p->extra_col[x]].n * 2 : 0);
+  for (int c = 0; c < n; c++) need += cols[c].n; /* room for a typed entity_code (typed_code) */
   if (need > im->arena_cap) {
     char *a = cx_realloc(im->arena, need);
     if (!a) {
@@ -536,6 +629,8 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     vals[t] = (cx_str){im->arena + start, (uint32_t)(o - start)};
   }
   int nt = p->n;
+  if (typed_code(im, names, vals, &nt, &o, line) < 0) return;
+  int n_fields = nt; /* what a remote ingest sends: the canonical fields, no pseudo-fields */
   if (p->n_extra) { /* the other columns, as named extra fields (empty ones left out) */
     size_t start = o, len = 0;
     for (int x = 0; x < p->n_extra; x++) {
@@ -564,7 +659,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     return;
   }
   if (im->client) {
-    remote_add(im, names, vals, (size_t)p->n, line);
+    remote_add(im, names, vals, (size_t)n_fields, line);
     progress(im, 0);
     return;
   }
