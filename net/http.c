@@ -37,6 +37,12 @@
 /* ===================================================================== routes */
 
 #define MAX_SEGS 8
+/* Slow ops (aggregate, writes) of one loop's HTTP connections queued on the thread pool at
+ * once. The msgpack door allows one per connection (its requests are answered in order); an
+ * HTTP/2 connection may send many streams at once, so the HTTP door bounds them per loop
+ * instead: past this, `busy` (429). */
+#define CX_HTTP_MAX_JOBS 32
+#define CX_HTTP2_STREAMS 16 /* concurrent requests of one HTTP/2 connection */
 #define MAX_QPARAMS 8
 #define FIELD_MAX 32
 
@@ -395,6 +401,7 @@ struct cx_http_loop {
   uint64_t next_id;
   cx_http_conn *conns;
   int shutdown;
+  uint32_t jobs; /* slow requests on the thread pool */
 };
 
 typedef struct http_job {
@@ -620,6 +627,7 @@ static void job_done(uv_work_t *w, int status) {
     respond(l, j->req, j->rid, &j->out);
   }
   if (l->h->k.account) l->h->k.account(l->h->k.ud, l->loop_ud, j->op, j->rc, j->t0);
+  l->jobs--;
   cx_buf_free(&j->in);
   cx_buf_free(&j->out);
   free(j);
@@ -803,6 +811,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   char peer[CX_NET_PEER_MAX];
   peer_of(req, peer, sizeof peer);
   if (cx_op_is_slow(ro->op) && cx_op_allowed(role, ro->op)) {
+    if (l->jobs >= CX_HTTP_MAX_JOBS) {
+      send_error(req, rid, 429, CX_EBUSY, "%u slow requests are running on this loop; retry shortly", l->jobs);
+      if (h->k.account) h->k.account(h->k.ud, l->loop_ud, ro->op, CX_EBUSY, t0);
+      return 0;
+    }
     http_job *j = cx_calloc(1, sizeof *j);
     if (!j || cx_buf_init(&j->in, in->len) || cx_buf_init(&j->out, 256)) {
       if (j) cx_buf_free(&j->in), free(j);
@@ -822,7 +835,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     j->slot = h2o_mem_alloc_shared(&req->pool, sizeof *j->slot, job_dispose);
     *j->slot = j;
     j->work.data = j;
+    l->jobs++;
     if (uv_queue_work(l->ctx.loop, &j->work, job_work, job_done) != 0) {
+      l->jobs--;
       *j->slot = NULL;
       cx_buf_free(&j->in);
       cx_buf_free(&j->out);
@@ -1027,6 +1042,7 @@ int cx__http_new(const cx_http_hooks *k, cx_http **out, char *why, size_t cap) {
   h->conf.http1.req_timeout = (uint64_t)(k->idle_timeout_s ? k->idle_timeout_s : 300) * 1000;
   h->conf.http2.idle_timeout = h->conf.http1.req_timeout;
   h->conf.http2.graceful_shutdown_timeout = 5000;
+  h->conf.http2.max_concurrent_requests_per_connection = CX_HTTP2_STREAMS;
   h->conf.server_name = h2o_iovec_init(H2O_STRLIT("chengxind"));
   h->host = h2o_config_register_host(&h->conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
   h2o_pathconf_t *pc = h2o_config_register_path(h->host, "/", 0);

@@ -9,7 +9,7 @@ bin=${CX_BIN_DIR:?CX_BIN_DIR must name the build bin directory}
 npmdir=${CX_NPM_DIR:-$bin/../npm}
 work=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+cleanup() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 "$bin/chengxin" init --db "$work/db" >/dev/null 2>&1 || "$bin/chengxin" gen --db "$work/db" --entities 10 --records 10 --seed 1 --quiet
 "$bin/chengxind" --db "$work/db" --listen 127.0.0.1:0 --http 127.0.0.1:0 2>"$work/log" &
