@@ -230,6 +230,7 @@ Test(oom_ops, every_read_op_answers_whole_at_every_failed_allocation) {
   every_n("search", p_search, 1, CX_ROLE_ANALYST, 0);
   every_n("aggregate", p_agg, 1, CX_ROLE_ANALYST, 0);
   every_n("stats", NULL, 0, CX_ROLE_ADMIN, 0);
+  every_n("catalog", NULL, 0, CX_ROLE_PUBLIC, 0);
   cr_assert_not(cx_test_leaks(), "memory leaked (LeakSanitizer's report above)");
 }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "clitest.h"
+#include "exec.h" /* CX_PROTOCOL_VERSION */
 
 TestSuite(query, .init = cli_setup, .fini = cli_teardown, .timeout = 120);
 
@@ -245,6 +246,27 @@ Test(query, usage_errors_and_messages) {
   cr_assert(out_has("err", "chengxin: status "), "%s", slurp("err"));
   cr_assert_eq(cx("info --db does-not-exist"), 1);
   cr_assert(out_has("err", "chengxin: "));
+}
+
+/* Both binaries name the release, the protocol and the store schema in one shape
+ * (docs/protocol.md §10). */
+Test(query, version_names_the_release_the_protocol_and_the_schema) {
+  char want[128];
+  snprintf(want, sizeof want, "chengxin %s (protocol %s, store schema %u)\n", CX_VERSION,
+           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
+  cr_assert_eq(cx("--version"), 0);
+  char *out = slurp("out");
+  cr_assert_str_eq(out, want);
+  free(out);
+  char bin[512];
+  cx_test_bin("chengxind", bin, sizeof bin);
+  if (access(bin, X_OK) != 0) return; /* a build without the server */
+  cr_assert_eq(cx_test_sh("'%s' --version > '%s/out' 2>/dev/null", bin, g_dir), 0);
+  out = slurp("out");
+  snprintf(want, sizeof want, "chengxind %s (protocol %s, store schema %u)\n", CX_VERSION,
+           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
+  cr_assert_str_eq(out, want);
+  free(out);
 }
 
 /* ---------------------------------------------------------------- remote */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "exec.h" /* CX_PROTOCOL_VERSION */
 
 typedef struct cmd {
   const char *name;
@@ -241,7 +242,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-    printf("chengxin (schema %u)\n", CX_SCHEMA_VERSION);
+    /* the same shape as chengxind --version (docs/protocol.md §10) */
+    printf("chengxin %s (protocol %s, store schema %u)\n", CX_VERSION, CX_PROTOCOL_VERSION,
+           (unsigned)CX_SCHEMA_VERSION);
     return 0;
   }
   for (int i = 0; i < N_CMDS; i++) {
