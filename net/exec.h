@@ -124,6 +124,42 @@ int cx_op_allowed(int role, int op);
 /** 1 for ops that run off the event loop (the table's `slow`). */
 int cx_op_is_slow(int op);
 
+/* ===================================================================== the record answer */
+
+/*
+ * One record as `records` answers it (docs/protocol.md §5), in order: X(ID, name, type)
+ *   type  STR, DATE (nil when unset or open), BOOL, FEN (integer fen), INT, LIST (an array of
+ *         codes), MAP (the source's extra fields; absent for the public and when there are none)
+ * The fields a source *gives* are CX_RECORD_FIELDS of store.h; these are what the store keeps,
+ * with what it derives (report_received, report_delay, on_time, in_force, displayable). The
+ * CLI's records columns come from this table too.
+ */
+#define CX_RECORD_ANSWER(X)                                                                         \
+  X(RECORD_ID, record_id, STR) X(AUTHORITY_CODE, authority_code, STR)                               \
+  X(AUTHORITY_NAME, authority_name, STR) X(ENTITY_CODE, entity_code, STR)                           \
+  X(ENTITY_NAME, entity_name, STR) X(ENTITY_KIND, entity_kind, STR) X(CATEGORY, category, STR)      \
+  X(SUBTYPE, subtype, STR) X(DOMAIN, domain, STR) X(SEVERITY, severity, STR) X(STATUS, status, STR) \
+  X(OBJECTION, objection, BOOL) X(DECISION_DATE, decision_date, DATE)                               \
+  X(REPORT_DATE, report_date, DATE) X(REPORT_RECEIVED, report_received, BOOL)                       \
+  X(VALID_FROM, valid_from, DATE) X(VALID_UNTIL, valid_until, DATE)                                 \
+  X(DISPLAY_UNTIL, display_until, DATE) X(AMOUNT_FEN, amount_fen, FEN) X(LIST_TYPE, list_type, STR) \
+  X(MEASURES, measures, LIST) X(BASIS, basis, STR) X(CONTENT, content, STR)                         \
+  X(REPORT_DELAY, report_delay, INT) X(ON_TIME, on_time, BOOL) X(IN_FORCE, in_force, BOOL)          \
+  X(DISPLAYABLE, displayable, BOOL) X(EXTRA, extra, MAP)
+
+typedef enum cx_answer_type { CX_AT_STR, CX_AT_DATE, CX_AT_BOOL, CX_AT_FEN, CX_AT_INT, CX_AT_LIST, CX_AT_MAP } cx_answer_type;
+typedef enum cx_record_answer {
+#define CX_RA_ENUM_(id, name, type) CX_RA_##id,
+  CX_RECORD_ANSWER(CX_RA_ENUM_)
+#undef CX_RA_ENUM_
+  CX_RA_COUNT
+} cx_record_answer;
+typedef struct cx_answer_field {
+  const char *name;
+  uint8_t type; /* cx_answer_type */
+} cx_answer_field;
+extern const cx_answer_field cx_record_answer_fields[CX_RA_COUNT];
+
 /* ===================================================================== limits */
 
 /* Compile-time ceilings (arrays are sized by them); cx_exec_limits may only lower them. */

@@ -987,6 +987,18 @@ static json_t *openapi_doc(const cx_http *h) {
       json_object_set_new(opj, "requestBody",
                           json_pack("{s:b,s:{s:{s:{s:s}}}}", "required", ro->op != CX_OP_STATS, "content",
                                     "application/json", "schema", "type", "object"));
+    if (ro->op == CX_OP_INGEST)
+      json_object_set_new(
+          json_object_get(json_object_get(json_object_get(opj, "requestBody"), "content"), "application/json"),
+          "schema",
+          json_pack("{s:s,s:[s],s:{s:{s:s,s:{s:s}}}}", "type", "object", "required", "records", "properties",
+                    "records", "type", "array", "items", "$ref", "#/components/schemas/IngestRecord"));
+    if (ro->op == CX_OP_RECORDS)
+      json_object_set_new(
+          json_object_get(json_object_get(json_object_get(responses, "200"), "content"), "application/json"),
+          "schema",
+          json_pack("{s:s,s:{s:{s:s,s:{s:s}},s:{s:[s,s]}}}", "type", "object", "properties", "records", "type",
+                    "array", "items", "$ref", "#/components/schemas/Record", "next", "type", "string", "null"));
     add_examples(opj, ro->op);
     json_t *item = json_object_get(paths, p);
     if (!item) {
@@ -1002,6 +1014,30 @@ static json_t *openapi_doc(const cx_http *h) {
     json_object_set_new(paths, opspaths[i][0],
                         json_pack("{s:{s:s,s:s,s:[],s:{s:{s:s}}}}", "get", "operationId", opspaths[i][0] + 1,
                                   "summary", opspaths[i][1], "security", "responses", "200", "description", "ok"));
+  /* the record as answered (CX_RECORD_ANSWER) and as given to ingest (CX_RECORD_FIELDS) */
+  json_t *rec = json_object(), *recp = json_object();
+  static const char *const at[] = {"string", "string", "boolean", "integer", "integer", "array", "object"};
+  for (int f = 0; f < CX_RA_COUNT; f++) {
+    const cx_answer_field *af = &cx_record_answer_fields[f];
+    json_t *t = af->type == CX_AT_DATE ? json_pack("{s:[s,s],s:s}", "type", "string", "null", "format", "date")
+                                       : json_pack("{s:s}", "type", at[af->type]);
+    if (af->type == CX_AT_LIST) json_object_set_new(t, "items", json_pack("{s:s}", "type", "string"));
+    json_object_set_new(recp, af->name, t);
+  }
+  json_object_set_new(rec, "type", json_string("object"));
+  json_object_set_new(rec, "properties", recp);
+  json_t *in = json_object(), *inp = json_object(), *req = json_array();
+  for (int f = 0; f < CX_RF_COUNT; f++) {
+    const cx_record_field_info *fi = &cx_record_fields[f];
+    json_t *t = json_pack("{s:s}", "type", fi->kind == CX_FK_BOOL ? "boolean" : "string");
+    if (fi->kind == CX_FK_DATE) json_object_set_new(t, "format", json_string("date"));
+    if (fi->max) json_object_set_new(t, "maxLength", json_integer(fi->max));
+    json_object_set_new(inp, fi->name, t);
+    if (fi->required) json_array_append_new(req, json_string(fi->name));
+  }
+  json_object_set_new(in, "type", json_string("object"));
+  json_object_set_new(in, "required", req);
+  json_object_set_new(in, "properties", inp);
   json_t *err = json_pack(
       "{s:s,s:[s],s:{s:{s:s,s:[s,s],s:{s:{s:s},s:{s:s},s:{s:s}}}}}", "type", "object", "required", "error",
       "properties", "error", "type", "object", "required", "code", "message", "properties", "code", "type",
@@ -1016,6 +1052,9 @@ static json_t *openapi_doc(const cx_http *h) {
                           "servers", "url", "/", "paths", paths, "components", "schemas", "Error", err,
                           "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "security",
                           "bearer");
+  json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+  json_object_set_new(schemas, "Record", rec);
+  json_object_set_new(schemas, "IngestRecord", in);
   /* the public role needs no token: security is optional ({} alongside bearer) */
   json_array_append_new(json_object_get(doc, "security"), json_object());
   return doc;

@@ -147,6 +147,10 @@ static void pk_day(msgpack_packer *pk, cx_day d) {
   cx_day_format(d, b);
   msgpack_pack_str_with_body(pk, b, strlen(b));
 }
+static void pk_bool(msgpack_packer *pk, int v) {
+  if (v) msgpack_pack_true(pk);
+  else msgpack_pack_false(pk);
+}
 static void pk_enum(msgpack_packer *pk, const char *const *names, int n, unsigned v) {
   if ((int)v < n && names[v]) pk_str(pk, names[v]);
   else msgpack_pack_nil(pk);
@@ -420,39 +424,44 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
   if (c->x->role != CX_ROLE_PUBLIC && r->extra.n &&
       cx_extra_each(r->extra, count_extra, &n_extra, scratch, sizeof scratch) < 0)
     n_extra = 0;
-  msgpack_pack_map(pk, 27 + (n_extra ? 1 : 0));
-  pk_key(pk, "record_id"); pk_cx(pk, r->record_id);
-  pk_key(pk, "authority_code"); pk_cx(pk, r->authority_code);
-  pk_key(pk, "authority_name"); pk_cx(pk, r->authority_name);
-  pk_key(pk, "entity_code"); pk_cx(pk, r->entity_code);
-  pk_key(pk, "entity_name"); pk_cx(pk, r->entity_name);
-  pk_key(pk, "entity_kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, r->entity_kind);
-  pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, r->category);
-  pk_key(pk, "subtype"); pk_enum(pk, cx_subtype_names, CX_SUB_COUNT, r->subtype);
-  pk_key(pk, "domain"); pk_enum(pk, cx_domain_names, CX_DOM_COUNT, r->domain);
-  pk_key(pk, "severity"); pk_enum(pk, cx_severity_names, CX_SEV_COUNT, r->severity);
-  pk_key(pk, "status"); pk_enum(pk, cx_status_names, CX_ST_COUNT, r->status);
-  pk_key(pk, "objection"); if (r->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  pk_key(pk, "decision_date"); pk_day(pk, r->decision_date);
-  pk_key(pk, "report_date"); pk_day(pk, r->report_date);
-  pk_key(pk, "report_received");
-  if (r->report_received) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  pk_key(pk, "valid_from"); pk_day(pk, r->valid_from);
-  pk_key(pk, "valid_until"); pk_day(pk, r->valid_until);
-  pk_key(pk, "display_until"); pk_day(pk, r->display_until);
-  pk_key(pk, "amount_fen"); msgpack_pack_int64(pk, r->amount_fen);
-  pk_key(pk, "list_type"); pk_cx(pk, r->list_type);
-  pk_key(pk, "measures"); pk_csv(pk, r->measures);
-  pk_key(pk, "basis"); pk_cx(pk, r->basis);
-  pk_key(pk, "content"); pk_cx(pk, r->content);
-  pk_key(pk, "report_delay"); msgpack_pack_int32(pk, r->report_delay);
-  pk_key(pk, "on_time"); if (r->on_time) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  pk_key(pk, "in_force"); if (v->in_force) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  pk_key(pk, "displayable"); if (v->displayable) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  if (n_extra) {
-    pk_key(pk, "extra");
-    msgpack_pack_map(pk, n_extra);
-    cx_extra_each(r->extra, pack_extra, pk, scratch, sizeof scratch);
+  msgpack_pack_map(pk, CX_RA_COUNT - 1 + (n_extra ? 1 : 0));
+  for (int f = 0; f < CX_RA_COUNT; f++) {
+    if (f == CX_RA_EXTRA && !n_extra) continue;
+    pk_key(pk, cx_record_answer_fields[f].name);
+    switch ((cx_record_answer)f) {
+    case CX_RA_RECORD_ID: pk_cx(pk, r->record_id); break;
+    case CX_RA_AUTHORITY_CODE: pk_cx(pk, r->authority_code); break;
+    case CX_RA_AUTHORITY_NAME: pk_cx(pk, r->authority_name); break;
+    case CX_RA_ENTITY_CODE: pk_cx(pk, r->entity_code); break;
+    case CX_RA_ENTITY_NAME: pk_cx(pk, r->entity_name); break;
+    case CX_RA_ENTITY_KIND: pk_enum(pk, cx_kind_names, CX_KIND_COUNT, r->entity_kind); break;
+    case CX_RA_CATEGORY: pk_enum(pk, cx_category_names, CX_CAT_COUNT, r->category); break;
+    case CX_RA_SUBTYPE: pk_enum(pk, cx_subtype_names, CX_SUB_COUNT, r->subtype); break;
+    case CX_RA_DOMAIN: pk_enum(pk, cx_domain_names, CX_DOM_COUNT, r->domain); break;
+    case CX_RA_SEVERITY: pk_enum(pk, cx_severity_names, CX_SEV_COUNT, r->severity); break;
+    case CX_RA_STATUS: pk_enum(pk, cx_status_names, CX_ST_COUNT, r->status); break;
+    case CX_RA_OBJECTION: pk_bool(pk, r->objection); break;
+    case CX_RA_DECISION_DATE: pk_day(pk, r->decision_date); break;
+    case CX_RA_REPORT_DATE: pk_day(pk, r->report_date); break;
+    case CX_RA_REPORT_RECEIVED: pk_bool(pk, r->report_received); break;
+    case CX_RA_VALID_FROM: pk_day(pk, r->valid_from); break;
+    case CX_RA_VALID_UNTIL: pk_day(pk, r->valid_until); break;
+    case CX_RA_DISPLAY_UNTIL: pk_day(pk, r->display_until); break;
+    case CX_RA_AMOUNT_FEN: msgpack_pack_int64(pk, r->amount_fen); break;
+    case CX_RA_LIST_TYPE: pk_cx(pk, r->list_type); break;
+    case CX_RA_MEASURES: pk_csv(pk, r->measures); break;
+    case CX_RA_BASIS: pk_cx(pk, r->basis); break;
+    case CX_RA_CONTENT: pk_cx(pk, r->content); break;
+    case CX_RA_REPORT_DELAY: msgpack_pack_int32(pk, r->report_delay); break;
+    case CX_RA_ON_TIME: pk_bool(pk, r->on_time); break;
+    case CX_RA_IN_FORCE: pk_bool(pk, v->in_force); break;
+    case CX_RA_DISPLAYABLE: pk_bool(pk, v->displayable); break;
+    case CX_RA_EXTRA:
+      msgpack_pack_map(pk, n_extra);
+      cx_extra_each(r->extra, pack_extra, pk, scratch, sizeof scratch);
+      break;
+    case CX_RA_COUNT: break;
+    }
   }
   return 0;
 }

@@ -28,6 +28,12 @@ const char *const cx_op_names[CX_OP_COUNT] = {
 #undef CX_OP_NAME_
 };
 
+const cx_answer_field cx_record_answer_fields[CX_RA_COUNT] = {
+#define CX_RA_INFO_(id, name, type) [CX_RA_##id] = {#name, CX_AT_##type},
+    CX_RECORD_ANSWER(CX_RA_INFO_)
+#undef CX_RA_INFO_
+};
+
 int cx_op_parse(cx_str name) {
   for (int i = 0; i < CX_OP_COUNT; i++)
     if (cx_str_eq(name, cx_str_c(cx_op_names[i]))) return i;

@@ -153,7 +153,7 @@ static int in_scope(const cx_batch *b, const char acode[CX_CODE_LEN]) {
 
 /* Finds or adds the op slot of (acode, rid). */
 static bop *op_slot(cx_batch *b, const char acode[CX_CODE_LEN], cx_str rid, int *found) {
-  unsigned char key[CX_CODE_LEN + CX_MAX_RECORD_ID];
+  unsigned char key[CX_CODE_LEN + CX_RECORD_ID_MAX];
   memcpy(key, acode, CX_CODE_LEN);
   memcpy(key + CX_CODE_LEN, rid.p, rid.n);
   uint32_t *slot = cx__hmap_put(&b->refs, key, CX_CODE_LEN + (size_t)rid.n, found);
@@ -247,7 +247,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   }
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority_code: not one of this writer's authorities");
   if (!r.record_id.n) FAIL(CX_EBADREQ, "record_id: required");
-  if (r.record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
+  if (r.record_id.n > CX_RECORD_ID_MAX) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
   if (!r.entity_name.n) FAIL(CX_EBADREQ, "entity_name: required");
   if (r.entity_name.n > CX_MAX_ENTITY_NAME) FAIL(CX_EBADREQ, "entity_name: longer than 256 bytes");
   if (r.authority_name.n > CX_MAX_AUTH_NAME) FAIL(CX_EBADREQ, "authority_name: longer than 512 bytes");
@@ -345,7 +345,7 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   if (crc) FAIL(CX_EINVALCODE, cx_code_why(crc, 1));
   if (!in_scope(b, acode)) FAIL(CX_EFORBIDDEN, "authority: not one of this writer's authorities");
   if (!record_id.n) FAIL(CX_EBADREQ, "record_id: required");
-  if (record_id.n > CX_MAX_RECORD_ID) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
+  if (record_id.n > CX_RECORD_ID_MAX) FAIL(CX_EBADREQ, "record_id: longer than 128 bytes");
   if (!text_ok("record_id", record_id, CX_TEXT_NAME) || !text_ok("reason", reason, CX_TEXT_FREE))
     FAIL(CX_EBADREQ, text_why);
   if (ev < 0 || ev >= CX_EV_COUNT) FAIL(CX_EBADREQ, "event: unknown lifecycle event");
@@ -739,7 +739,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   if (b->n) qsort(c->ord, b->n, sizeof c->ord[0], cmp_ord);
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t j = 0; j < b->n; j++) {
-    unsigned char refk[4 + CX_MAX_RECORD_ID];
+    unsigned char refk[4 + CX_RECORD_ID_MAX];
     cx__be32(refk, c->ord[j].aid);
     memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
     MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d;
@@ -919,7 +919,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   for (size_t j = 0; j < b->n; j++) {
     const opre *pr = &c->pre[c->ord[j].i];
     if (!pr->put_ref) continue;
-    unsigned char refk[4 + CX_MAX_RECORD_ID];
+    unsigned char refk[4 + CX_RECORD_ID_MAX];
     cx__be32(refk, c->ord[j].aid);
     memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
     MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d = {CX_RECKEY_LEN, (void *)pr->nrk};

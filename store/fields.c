@@ -21,23 +21,21 @@ void cx_record_defaults(cx_record *r) {
   r->report_delay = -1;
 }
 
-enum field {
-  F_ENTITY_CODE, F_ENTITY_NAME, F_ENTITY_KIND, F_RECORD_ID, F_AUTHORITY_CODE, F_AUTHORITY_NAME,
-  F_CATEGORY, F_SUBTYPE, F_DOMAIN, F_SEVERITY, F_DECISION_DATE, F_REPORT_DATE, F_VALID_FROM,
-  F_VALID_UNTIL, F_STATUS, F_OBJECTION, F_AMOUNT_FEN, F_AMOUNT_YUAN, F_AMOUNT_WAN, F_LIST_TYPE,
-  F_MEASURES, F_BASIS, F_CONTENT, F_DISPLAY_UNTIL, F_EXTRA,
-  F_COUNT
+const cx_record_field_info cx_record_fields[CX_RF_COUNT] = {
+#define CX_RF_INFO_(id, nm, kind, req, mx, gen) [CX_RF_##id] = {#nm, CX_FK_##kind, req, gen, mx},
+    CX_RECORD_FIELDS(CX_RF_INFO_)
+#undef CX_RF_INFO_
 };
 
-static const char *const field_names[F_COUNT] = {
-    "entity_code",   "entity_name", "entity_kind",   "record_id",   "authority_code", "authority_name",
-    "category",      "subtype",     "domain",        "severity",    "decision_date",  "report_date",
-    "valid_from",    "valid_until", "status",        "objection",   "amount_fen",     "amount_yuan",
-    "amount_wan",    "list_type",   "measures",      "basis",       "content",
-    "display_until", "extra",
-};
+int cx_record_field_parse(cx_str name) {
+  for (int i = 0; i < CX_RF_COUNT; i++)
+    if (cx_str_eq(name, cx_str_c(cx_record_fields[i].name))) return i;
+  return CX_EBADREQ;
+}
 
-#define CX_RECORD_ID_MAX 128
+/* The short names of this file. */
+#define F_COUNT CX_RF_COUNT
+
 
 static int ws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
@@ -101,10 +99,10 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
   cx_record r;
 
   for (size_t i = 0; i < n; i++) {
-    int f = cx_enum_parse(field_names, F_COUNT, trim(names[i]));
+    int f = cx_record_field_parse(trim(names[i]));
     if (f < 0) continue; /* unknown names are ignored */
     /* the extra fields' string is kept as written: its lines end with LF */
-    cx_str v = f == F_EXTRA ? (values[i].p ? values[i] : (cx_str){"", 0}) : trim(values[i]);
+    cx_str v = f == CX_RF_EXTRA ? (values[i].p ? values[i] : (cx_str){"", 0}) : trim(values[i]);
     if (v.n == 0) continue; /* empty = not given */
     val[f] = v;
     have[f] = 1;
@@ -112,29 +110,32 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
 
   cx_record_defaults(&r);
 
-#define REQUIRE(F, field, name)                          \
-  do {                                                   \
-    if (!have[F]) {                                      \
-      msg = name ": required";                           \
-      goto fail;                                         \
-    }                                                    \
-    r.field = val[F];                                    \
-  } while (0)
-  REQUIRE(F_ENTITY_CODE, entity_code, "entity_code");
-  REQUIRE(F_ENTITY_NAME, entity_name, "entity_name");
-  REQUIRE(F_RECORD_ID, record_id, "record_id");
-  REQUIRE(F_AUTHORITY_CODE, authority_code, "authority_code");
-#undef REQUIRE
-  if (r.record_id.n > CX_RECORD_ID_MAX) {
+  /* required fields, in the table's order (one message: the first missing) */
+  for (int f = 0; f < F_COUNT; f++)
+    if (cx_record_fields[f].required && !have[f]) {
+      rc = CX_EBADREQ;
+      switch (f) {
+#define CX_RF_REQ_(id, nm, kind, rq, mx, gen) \
+  case CX_RF_##id: msg = #nm ": required"; break;
+        CX_RECORD_FIELDS(CX_RF_REQ_)
+#undef CX_RF_REQ_
+      }
+      goto fail;
+    }
+  r.entity_code = val[CX_RF_ENTITY_CODE];
+  r.entity_name = val[CX_RF_ENTITY_NAME];
+  r.record_id = val[CX_RF_RECORD_ID];
+  r.authority_code = val[CX_RF_AUTHORITY_CODE];
+  if (r.record_id.n > cx_record_fields[CX_RF_RECORD_ID].max) {
     msg = "record_id: longer than 128 bytes";
     goto fail;
   }
-  if (have[F_AUTHORITY_NAME]) r.authority_name = val[F_AUTHORITY_NAME];
-  if (have[F_LIST_TYPE]) r.list_type = val[F_LIST_TYPE];
-  if (have[F_MEASURES]) r.measures = val[F_MEASURES];
-  if (have[F_BASIS]) r.basis = val[F_BASIS];
-  if (have[F_CONTENT]) r.content = val[F_CONTENT];
-  if (have[F_EXTRA]) r.extra = val[F_EXTRA];
+  if (have[CX_RF_AUTHORITY_NAME]) r.authority_name = val[CX_RF_AUTHORITY_NAME];
+  if (have[CX_RF_LIST_TYPE]) r.list_type = val[CX_RF_LIST_TYPE];
+  if (have[CX_RF_MEASURES]) r.measures = val[CX_RF_MEASURES];
+  if (have[CX_RF_BASIS]) r.basis = val[CX_RF_BASIS];
+  if (have[CX_RF_CONTENT]) r.content = val[CX_RF_CONTENT];
+  if (have[CX_RF_EXTRA]) r.extra = val[CX_RF_EXTRA];
 
 #define ENUM(F, table, count, field, name)                    \
   do {                                                        \
@@ -147,16 +148,12 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
       r.field = (uint8_t)e_;                                  \
     }                                                         \
   } while (0)
-  if (!have[F_CATEGORY]) {
-    msg = "category: required";
-    goto fail;
-  }
-  ENUM(F_CATEGORY, cx_category_names, CX_CAT_COUNT, category, "category");
-  ENUM(F_ENTITY_KIND, cx_kind_names, CX_KIND_COUNT, entity_kind, "entity_kind");
-  ENUM(F_SUBTYPE, cx_subtype_names, CX_SUB_COUNT, subtype, "subtype");
-  ENUM(F_DOMAIN, cx_domain_names, CX_DOM_COUNT, domain, "domain");
-  ENUM(F_SEVERITY, cx_severity_names, CX_SEV_COUNT, severity, "severity");
-  ENUM(F_STATUS, cx_status_names, CX_ST_COUNT, status, "status");
+  ENUM(CX_RF_CATEGORY, cx_category_names, CX_CAT_COUNT, category, "category");
+  ENUM(CX_RF_ENTITY_KIND, cx_kind_names, CX_KIND_COUNT, entity_kind, "entity_kind");
+  ENUM(CX_RF_SUBTYPE, cx_subtype_names, CX_SUB_COUNT, subtype, "subtype");
+  ENUM(CX_RF_DOMAIN, cx_domain_names, CX_DOM_COUNT, domain, "domain");
+  ENUM(CX_RF_SEVERITY, cx_severity_names, CX_SEV_COUNT, severity, "severity");
+  ENUM(CX_RF_STATUS, cx_status_names, CX_ST_COUNT, status, "status");
 #undef ENUM
   if (!cx_subtype_valid(r.category, r.subtype)) {
     msg = "subtype: not allowed for this category";
@@ -167,8 +164,8 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
     goto fail;
   }
 
-  if (have[F_OBJECTION]) {
-    cx_str v = val[F_OBJECTION];
+  if (have[CX_RF_OBJECTION]) {
+    cx_str v = val[CX_RF_OBJECTION];
     if (ieq(v, "true") || ieq(v, "1") || ieq(v, "yes"))
       r.objection = 1;
     else if (ieq(v, "false") || ieq(v, "0") || ieq(v, "no"))
@@ -180,26 +177,21 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
   }
 
   rc = CX_EDATE;
-  if (!have[F_DECISION_DATE]) {
-    rc = CX_EBADREQ;
-    msg = "decision_date: required";
-    goto fail;
-  }
-  if (parse_date_field(val[F_DECISION_DATE], &r.decision_date)) {
+  if (parse_date_field(val[CX_RF_DECISION_DATE], &r.decision_date)) {
     msg = "decision_date: not a YYYY-MM-DD date";
     goto fail;
   }
-  if (have[F_REPORT_DATE] && parse_date_field(val[F_REPORT_DATE], &r.report_date)) {
+  if (have[CX_RF_REPORT_DATE] && parse_date_field(val[CX_RF_REPORT_DATE], &r.report_date)) {
     msg = "report_date: not a YYYY-MM-DD date";
     goto fail;
   }
   r.valid_from = r.decision_date;
-  if (have[F_VALID_FROM] && parse_date_field(val[F_VALID_FROM], &r.valid_from)) {
+  if (have[CX_RF_VALID_FROM] && parse_date_field(val[CX_RF_VALID_FROM], &r.valid_from)) {
     msg = "valid_from: not a YYYY-MM-DD date";
     goto fail;
   }
-  if (have[F_VALID_UNTIL] && !ieq(val[F_VALID_UNTIL], "open") &&
-      parse_date_field(val[F_VALID_UNTIL], &r.valid_until)) {
+  if (have[CX_RF_VALID_UNTIL] && !ieq(val[CX_RF_VALID_UNTIL], "open") &&
+      parse_date_field(val[CX_RF_VALID_UNTIL], &r.valid_until)) {
     msg = "valid_until: not a YYYY-MM-DD date (or \"open\")";
     goto fail;
   }
@@ -207,7 +199,7 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
     msg = "valid_until: not after valid_from";
     goto fail;
   }
-  if (have[F_DISPLAY_UNTIL] && parse_date_field(val[F_DISPLAY_UNTIL], &r.display_until)) {
+  if (have[CX_RF_DISPLAY_UNTIL] && parse_date_field(val[CX_RF_DISPLAY_UNTIL], &r.display_until)) {
     msg = "display_until: not a YYYY-MM-DD date";
     goto fail;
   }
@@ -224,23 +216,23 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
   {
     int64_t amt = 0, a;
     int given = 0;
-    if (have[F_AMOUNT_FEN]) {
-      if (val[F_AMOUNT_FEN].p[0] == '-') {
+    if (have[CX_RF_AMOUNT_FEN]) {
+      if (val[CX_RF_AMOUNT_FEN].p[0] == '-') {
         msg = "amount_fen: negative";
         goto fail;
       }
-      if (parse_amount(val[F_AMOUNT_FEN], 0, 1, &a)) {
+      if (parse_amount(val[CX_RF_AMOUNT_FEN], 0, 1, &a)) {
         msg = "amount_fen: not a non-negative integer";
         goto fail;
       }
       amt = a, given = 1;
     }
-    if (have[F_AMOUNT_YUAN]) {
-      if (val[F_AMOUNT_YUAN].p[0] == '-') {
+    if (have[CX_RF_AMOUNT_YUAN]) {
+      if (val[CX_RF_AMOUNT_YUAN].p[0] == '-') {
         msg = "amount_yuan: negative";
         goto fail;
       }
-      if (parse_amount(val[F_AMOUNT_YUAN], 2, 1, &a)) {
+      if (parse_amount(val[CX_RF_AMOUNT_YUAN], 2, 1, &a)) {
         msg = "amount_yuan: not a decimal with at most 2 decimals";
         goto fail;
       }
@@ -250,12 +242,12 @@ int cx_record_from_fields(const cx_str *names, const cx_str *values, size_t n, c
       }
       amt = a, given = 1;
     }
-    if (have[F_AMOUNT_WAN]) {
-      if (val[F_AMOUNT_WAN].p[0] == '-') {
+    if (have[CX_RF_AMOUNT_WAN]) {
+      if (val[CX_RF_AMOUNT_WAN].p[0] == '-') {
         msg = "amount_wan: negative";
         goto fail;
       }
-      if (parse_amount(val[F_AMOUNT_WAN], 6, 1, &a)) {
+      if (parse_amount(val[CX_RF_AMOUNT_WAN], 6, 1, &a)) {
         msg = "amount_wan: not a decimal with at most 6 decimals";
         goto fail;
       }

@@ -716,8 +716,8 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
   uint32_t aid;
   int rc = cx__authority_find(t->st, t->txn, authority_code, &aid);
   if (rc) return rc;
-  if (record_id.n == 0 || record_id.n > CX_MAX_RECORD_ID) return CX_ENOTFOUND;
-  unsigned char kb[4 + CX_MAX_RECORD_ID];
+  if (record_id.n == 0 || record_id.n > CX_RECORD_ID_MAX) return CX_ENOTFOUND;
+  unsigned char kb[4 + CX_RECORD_ID_MAX];
   cx__be32(kb, aid);
   memcpy(kb + 4, record_id.p, record_id.n);
   MDB_val k = {4 + (size_t)record_id.n, kb}, v;

@@ -636,12 +636,78 @@ extern const size_t cx_data_regions_len, cx_data_regions_history_len, cx_data_ca
 
 /* ===================================================================== records */
 
+#define CX_RECORD_ID_MAX 128u /* bytes of a record_id (the authority's document number) */
+
+/*
+ * The fields a source gives a record (CSV and JSON Lines import, the protocol's ingest), one
+ * row each: X(ID, name, kind, required, max, gen)
+ *   kind      how the value is read: CODE (USCC or ID number), NAME (one line, no control
+ *             character), FREE (free text), ENUM (a name of the field's table), DATE
+ *             (YYYY-MM-DD), BOOL, AMOUNT (a strict decimal), LIST (comma-separated codes),
+ *             EXTRA (named extra fields, cx_extra_put)
+ *   required  1: a record without it is refused ("<name>: required")
+ *   max       bytes, 0: the store's general limit for its kind
+ *   gen       1: a column of the canonical CSV (`chengxin gen --out`, the import's default)
+ * cx_record_from_fields reads these names; the importer takes them as canonical columns; the
+ * generator writes the gen columns in this order. The protocol's record *answer* (what
+ * `records` returns, with the store's derived fields) is CX_RECORD_ANSWER of net/exec.h.
+ */
+#define CX_RECORD_FIELDS(X)                                   \
+  X(ENTITY_CODE, entity_code, CODE, 1, CX_CODE_LEN, 1)        \
+  X(ENTITY_NAME, entity_name, NAME, 1, 0, 1)                  \
+  X(ENTITY_KIND, entity_kind, ENUM, 0, 0, 1)                  \
+  X(RECORD_ID, record_id, NAME, 1, CX_RECORD_ID_MAX, 1)       \
+  X(AUTHORITY_CODE, authority_code, CODE, 1, CX_CODE_LEN, 1)  \
+  X(AUTHORITY_NAME, authority_name, NAME, 0, 0, 1)            \
+  X(CATEGORY, category, ENUM, 1, 0, 1)                        \
+  X(SUBTYPE, subtype, ENUM, 0, 0, 1)                          \
+  X(DOMAIN, domain, ENUM, 0, 0, 1)                            \
+  X(SEVERITY, severity, ENUM, 0, 0, 1)                        \
+  X(DECISION_DATE, decision_date, DATE, 1, 0, 1)              \
+  X(REPORT_DATE, report_date, DATE, 0, 0, 1)                  \
+  X(VALID_FROM, valid_from, DATE, 0, 0, 1)                    \
+  X(VALID_UNTIL, valid_until, DATE, 0, 0, 1)                  \
+  X(STATUS, status, ENUM, 0, 0, 1)                            \
+  X(OBJECTION, objection, BOOL, 0, 0, 1)                      \
+  X(AMOUNT_FEN, amount_fen, AMOUNT, 0, 0, 1)                  \
+  X(AMOUNT_YUAN, amount_yuan, AMOUNT, 0, 0, 0)                \
+  X(AMOUNT_WAN, amount_wan, AMOUNT, 0, 0, 0)                  \
+  X(LIST_TYPE, list_type, NAME, 0, 0, 1)                      \
+  X(MEASURES, measures, LIST, 0, 0, 1)                        \
+  X(BASIS, basis, FREE, 0, 0, 1)                              \
+  X(CONTENT, content, FREE, 0, 0, 1)                          \
+  X(DISPLAY_UNTIL, display_until, DATE, 0, 0, 0)              \
+  X(EXTRA, extra, EXTRA, 0, CX_MAX_EXTRA, 0)
+
+typedef enum cx_record_field {
+#define CX_RF_ENUM_(id, name, kind, req, max, gen) CX_RF_##id,
+  CX_RECORD_FIELDS(CX_RF_ENUM_)
+#undef CX_RF_ENUM_
+  CX_RF_COUNT
+} cx_record_field;
+
+typedef enum cx_field_kind {
+  CX_FK_CODE, CX_FK_NAME, CX_FK_FREE, CX_FK_ENUM, CX_FK_DATE, CX_FK_BOOL, CX_FK_AMOUNT, CX_FK_LIST,
+  CX_FK_EXTRA
+} cx_field_kind;
+
+typedef struct cx_record_field_info {
+  const char *name;
+  uint8_t kind;      /* cx_field_kind */
+  uint8_t required;
+  uint8_t gen;
+  uint32_t max;      /* bytes; 0: the kind's general limit */
+} cx_record_field_info;
+extern const cx_record_field_info cx_record_fields[CX_RF_COUNT];
+/** The field of a (trimmed, exact) name, or CX_EBADREQ. */
+int cx_record_field_parse(cx_str name);
+
 /**
  * A record. On write the strings are borrowed from the caller for the duration of
  * cx_batch_put(); on read they point into the map (valid until the txn is reset or ended).
  */
 typedef struct cx_record {
-  cx_str record_id;       /* the authority's document number (required, <= 128 B) */
+  cx_str record_id;       /* the authority's document number (required, <= CX_RECORD_ID_MAX B) */
   cx_str authority_code;  /* USCC of the authority (required) */
   cx_str authority_name;
   cx_str entity_code;     /* USCC or resident ID number (required) */

@@ -102,7 +102,6 @@
 #define CX_ROLLUP_VAL 40u
 
 /* Limits enforced by cx_batch_put. */
-#define CX_MAX_RECORD_ID 128u
 #define CX_MAX_ENTITY_NAME 256u
 #define CX_MAX_AUTH_NAME 512u
 #define CX_MAX_TEXT 4096u

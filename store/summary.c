@@ -88,7 +88,7 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   b->n_recs++;
   if (r->status != CX_ST_ACTIVE) return 0;
   if (!mask) return 0;
-  /* record_id is at most CX_MAX_RECORD_ID bytes and authority codes 18: anything longer did not
+  /* record_id is at most CX_RECORD_ID_MAX bytes and authority codes 18: anything longer did not
    * come through cx_batch_put. */
   if (r->record_id.n > 255 || r->authority_code.n > 255) return CX_ECORRUPT;
   cx_sum_hit h;

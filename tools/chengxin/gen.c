@@ -1016,13 +1016,33 @@ static void put_json(FILE *f, const char *s, size_t n) {
   fputc('"', f);
 }
 
-static const char *const OUT_COLS[] = {
-    "entity_code", "entity_name", "entity_kind", "record_id", "authority_code", "authority_name",
-    "category",    "subtype",     "domain",      "severity",  "decision_date",  "report_date",
-    "valid_from",  "valid_until", "status",      "objection", "amount_fen",     "list_type",
-    "measures",    "basis",       "content",
-};
-#define N_OUT_COLS ((int)(sizeof OUT_COLS / sizeof OUT_COLS[0]))
+/* The canonical CSV's columns: the gen rows of CX_RECORD_FIELDS (store.h), in its order. */
+static cx_str field_value(const cx_record *r, int f, char d[4][11], char *amt) {
+  switch (f) {
+  case CX_RF_ENTITY_CODE: return r->entity_code;
+  case CX_RF_ENTITY_NAME: return r->entity_name;
+  case CX_RF_ENTITY_KIND: return cstr(cx_kind_names[r->entity_kind]);
+  case CX_RF_RECORD_ID: return r->record_id;
+  case CX_RF_AUTHORITY_CODE: return r->authority_code;
+  case CX_RF_AUTHORITY_NAME: return r->authority_name;
+  case CX_RF_CATEGORY: return cstr(cx_category_names[r->category]);
+  case CX_RF_SUBTYPE: return cstr(cx_subtype_names[r->subtype]);
+  case CX_RF_DOMAIN: return cstr(cx_domain_names[r->domain]);
+  case CX_RF_SEVERITY: return cstr(r->severity < CX_SEV_COUNT ? cx_severity_names[r->severity] : "");
+  case CX_RF_DECISION_DATE: return cstr(d[0]);
+  case CX_RF_REPORT_DATE: return cstr(d[1]);
+  case CX_RF_VALID_FROM: return cstr(d[2]);
+  case CX_RF_VALID_UNTIL: return cstr(d[3]);
+  case CX_RF_STATUS: return cstr(cx_status_names[r->status]);
+  case CX_RF_OBJECTION: return cstr(r->objection ? "true" : "false");
+  case CX_RF_AMOUNT_FEN: return cstr(amt);
+  case CX_RF_LIST_TYPE: return r->list_type;
+  case CX_RF_MEASURES: return r->measures;
+  case CX_RF_BASIS: return r->basis;
+  case CX_RF_CONTENT: return r->content;
+  default: return cstr(""); /* not a gen column */
+  }
+}
 
 static void write_record(FILE *f, int jsonl, const cx_record *r) {
   char d[4][11], amt[24];
@@ -1031,38 +1051,36 @@ static void write_record(FILE *f, int jsonl, const cx_record *r) {
   cx_day_format(r->valid_from, d[2]);
   cx_day_format(r->valid_until, d[3]);
   snprintf(amt, sizeof amt, "%lld", (long long)r->amount_fen);
-  cx_str v[N_OUT_COLS] = {
-      r->entity_code, r->entity_name, cstr(cx_kind_names[r->entity_kind]), r->record_id,
-      r->authority_code, r->authority_name, cstr(cx_category_names[r->category]),
-      cstr(cx_subtype_names[r->subtype]), cstr(cx_domain_names[r->domain]),
-      cstr(r->severity < CX_SEV_COUNT ? cx_severity_names[r->severity] : ""), cstr(d[0]), cstr(d[1]), cstr(d[2]), cstr(d[3]),
-      cstr(cx_status_names[r->status]), cstr(r->objection ? "true" : "false"), cstr(amt),
-      r->list_type, r->measures, r->basis, r->content,
-  };
   if (!jsonl) {
-    for (int i = 0; i < N_OUT_COLS; i++) {
-      if (i) fputc(',', f);
-      put_csv(f, v[i].p, v[i].n);
+    int first = 1;
+    for (int i = 0; i < CX_RF_COUNT; i++) {
+      if (!cx_record_fields[i].gen) continue;
+      if (!first) fputc(',', f);
+      first = 0;
+      cx_str v = field_value(r, i, d, amt);
+      put_csv(f, v.p, v.n);
     }
     fputc('\n', f);
     return;
   }
   fputc('{', f);
   int first = 1;
-  for (int i = 0; i < N_OUT_COLS; i++) {
-    if (v[i].n == 0) continue; /* empty = default */
+  for (int i = 0; i < CX_RF_COUNT; i++) {
+    if (!cx_record_fields[i].gen) continue;
+    cx_str v = field_value(r, i, d, amt);
+    if (v.n == 0) continue; /* empty = default */
     if (!first) fputc(',', f);
     first = 0;
-    put_json(f, OUT_COLS[i], strlen(OUT_COLS[i]));
+    const char *name = cx_record_fields[i].name;
+    put_json(f, name, strlen(name));
     fputc(':', f);
-    if (strcmp(OUT_COLS[i], "amount_fen") == 0 || strcmp(OUT_COLS[i], "objection") == 0)
-      fwrite(v[i].p, 1, v[i].n, f);
+    if (cx_record_fields[i].kind == CX_FK_AMOUNT || cx_record_fields[i].kind == CX_FK_BOOL)
+      fwrite(v.p, 1, v.n, f);
     else
-      put_json(f, v[i].p, v[i].n);
+      put_json(f, v.p, v.n);
   }
   fputs("}\n", f);
 }
-
 /* ===================================================================== command */
 
 static const char GEN_USAGE[] =
@@ -1187,7 +1205,8 @@ int cli_cmd_gen(int argc, char **argv) {
     static char obuf[1 << 20];
     setvbuf(f, obuf, _IOFBF, sizeof obuf);
     if (!jsonl) {
-      for (int i = 0; i < N_OUT_COLS; i++) fprintf(f, "%s%s", i ? "," : "", OUT_COLS[i]);
+      for (int i = 0, k = 0; i < CX_RF_COUNT; i++)
+        if (cx_record_fields[i].gen) fprintf(f, "%s%s", k++ ? "," : "", cx_record_fields[i].name);
       fputc('\n', f);
     }
   }

@@ -215,18 +215,8 @@ static void plan_add(plan *p, const char *target, int col, const char *konst, ui
   if (xf == XF_JOIN) t->join = 1;
 }
 
-static const char *const CANON[] = {
-    "entity_code", "entity_name", "entity_kind", "record_id",  "authority_code", "authority_name",
-    "category",    "subtype",     "domain",      "severity",   "decision_date",  "report_date",
-    "valid_from",  "valid_until", "status",      "objection",  "amount_fen",     "amount_yuan",
-    "amount_wan",  "list_type",   "measures",    "basis",      "content",
-};
-
-static int is_canon(const char *s) {
-  for (size_t i = 0; i < sizeof CANON / sizeof CANON[0]; i++)
-    if (strcmp(CANON[i], s) == 0) return 1;
-  return 0;
-}
+/* A canonical column: a field of CX_RECORD_FIELDS (store.h). */
+static int is_canon(const char *s) { return cx_record_field_parse(cx_str_c(s)) >= 0; }
 
 /* cols: normalised header names. Returns the number of mapped sources. Every column is
  * either mapped to a canonical field or kept as an extra field (mapping target `extra`, or a

@@ -219,23 +219,17 @@ static const struct {
 };
 #define N_REC_COLS ((int)(sizeof REC_COLS / sizeof REC_COLS[0]))
 
-/* csv/json/jsonl: every field of the protocol's record, for scripts. */
-static const struct {
-  const char *name;
-  cli_col_type type;
-} REC_COLS_FULL[] = {
-    {"record_id", CLI_COL_STR},     {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
-    {"entity_code", CLI_COL_STR},   {"entity_name", CLI_COL_STR},    {"entity_kind", CLI_COL_STR},
-    {"category", CLI_COL_STR},      {"subtype", CLI_COL_STR},        {"domain", CLI_COL_STR},
-    {"severity", CLI_COL_STR},      {"status", CLI_COL_STR},         {"objection", CLI_COL_BOOL},
-    {"decision_date", CLI_COL_STR}, {"report_date", CLI_COL_STR},    {"report_received", CLI_COL_BOOL},
-    {"valid_from", CLI_COL_STR},    {"display_until", CLI_COL_STR},
-    {"valid_until", CLI_COL_STR},   {"amount_fen", CLI_COL_FEN},     {"list_type", CLI_COL_STR},
-    {"measures", CLI_COL_STR},      {"basis", CLI_COL_STR},          {"content", CLI_COL_STR},
-    {"report_delay", CLI_COL_ID},   {"on_time", CLI_COL_BOOL},       {"in_force", CLI_COL_BOOL},
-    {"displayable", CLI_COL_BOOL},  {"extra", CLI_COL_STR},
-};
-#define N_REC_COLS_FULL ((int)(sizeof REC_COLS_FULL / sizeof REC_COLS_FULL[0]))
+/* csv/json/jsonl: every field of the protocol's record (CX_RECORD_ANSWER, net/exec.h), for
+ * scripts. */
+static cli_col_type answer_col_type(int f) {
+  switch (cx_record_answer_fields[f].type) {
+  case CX_AT_BOOL: return CLI_COL_BOOL;
+  case CX_AT_FEN: return CLI_COL_FEN;
+  case CX_AT_INT: return CLI_COL_ID;
+  default: return CLI_COL_STR;
+  }
+}
+#define N_REC_COLS_FULL CX_RA_COUNT
 
 int cli_cmd_records(int argc, char **argv) {
   static const struct option extra[] = {
@@ -253,7 +247,8 @@ int cli_cmd_records(int argc, char **argv) {
   cli_table_init(&t, "records", 0);
   int full = s.fmt != CLI_FMT_TABLE, ncols = full ? N_REC_COLS_FULL : N_REC_COLS;
   for (int i = 0; i < ncols; i++)
-    cli_table_col(&t, full ? REC_COLS_FULL[i].name : REC_COLS[i].name, full ? REC_COLS_FULL[i].type : REC_COLS[i].type);
+    cli_table_col(&t, full ? cx_record_answer_fields[i].name : REC_COLS[i].name,
+                  full ? answer_col_type(i) : REC_COLS[i].type);
   char cursor[256] = "";
   if (ro.cursor) snprintf(cursor, sizeof cursor, "%s", ro.cursor);
   int status = 0;
