@@ -30,6 +30,9 @@
  *              [--as-of YYYY-MM-DD] [--token T] [--pool N] [--unknown PCT] [--seed S]
  *              [--json FILE] [--label L]
  *   bench_load --redis-load --db DIR --port N [--host H]
+ *   bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]
+ *                                    write the request pool's codes, one a line, in the order
+ *                                    the connections walk them (`chengxin check --file`)
  *   bench_load --free-port           print a free loopback TCP port
  */
 #include <arpa/inet.h>
@@ -104,7 +107,7 @@ enum { OP_CHECK, OP_ENTITY, OP_RECORDS, OP_PING, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"check", "entity", "records", "ping"};
 
 typedef struct opts {
-  const char *db, *host, *json, *label, *action, *as_of, *token;
+  const char *db, *host, *json, *label, *action, *as_of, *token, *codes_out;
   int port, proto, op;
   unsigned mix[OP_COUNT];     /* --mix weights; all 0 = only `op` */
   const char *mix_s;
@@ -857,6 +860,7 @@ static void usage(void) {
           "                  [--action A] [--as-of D] [--token T] [--pool N] [--unknown PCT]\n"
           "                  [--seed S] [--json FILE] [--label L]\n"
           "       bench_load --redis-load --db DIR --port N [--host H]\n"
+          "       bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]\n"
           "       bench_load --free-port\n");
   exit(2);
 }
@@ -872,7 +876,7 @@ int main(int argc, char **argv) {
       {"op", 1, 0, 'o'},       {"batch", 1, 0, 'B'},    {"action", 1, 0, 'A'},  {"as-of", 1, 0, 'a'},
       {"token", 1, 0, 'T'},    {"pool", 1, 0, 'p'},     {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},
       {"json", 1, 0, 'j'},     {"label", 1, 0, 'l'},    {"redis-load", 0, 0, 'R'},
-      {"mix", 1, 0, 'M'},
+      {"mix", 1, 0, 'M'},      {"codes-out", 1, 0, 'C'},
       {"free-port", 0, 0, 'F'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -922,11 +926,12 @@ int main(int argc, char **argv) {
     case 'j': o.json = optarg; break;
     case 'l': o.label = optarg; break;
     case 'R': redis = 1; break;
+    case 'C': o.codes_out = optarg; break;
     case 'F': return free_port();
     default: usage();
     }
   }
-  if (!o.db || o.port <= 0) usage();
+  if (!o.db || (o.port <= 0 && !o.codes_out)) usage();
   if (redis) return redis_load(&o);
   if (o.conns == 0 || o.depth == 0 || o.batch == 0 || o.batch > 1000 || o.duration <= 0 ||
       o.unknown_pct >= 100 || o.pool == 0)
@@ -954,6 +959,17 @@ int main(int argc, char **argv) {
     size_t j = (size_t)cxb_rng_below(&r, i + 1), t = order[i];
     order[i] = order[j];
     order[j] = t;
+  }
+
+  if (o.codes_out) {
+    FILE *f = fopen(o.codes_out, "w");
+    if (!f) cxb_die("cannot write %s", o.codes_out);
+    for (size_t i = 0; i < n_codes; i++) fprintf(f, "%.18s\n", codes + order[i] * 18);
+    if (fclose(f)) cxb_die("cannot write %s", o.codes_out);
+    printf("codes_out=%s known=%zu unknown=%zu\n", o.codes_out, n_known, n_unknown);
+    free(codes);
+    free(order);
+    return 0;
   }
 
   static lg g;
