@@ -86,7 +86,7 @@ chmod 600 "$work/tokens"
 srv=$!
 pids+=("$srv")
 # "http listening on HOST:PORT" comes just before "listening on HOST:PORT"
-for _ in $(seq 1 100); do grep -q ' listening on .*worker' "$work/chengxind.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -v 'http listening' "$work/chengxind.log" | grep -q listening && break; sleep 0.1; done
 hport=$(sed -n 's/.*http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/chengxind.log")
 mport=$(grep -v 'http listening' "$work/chengxind.log" | sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p')
 [ -n "$hport" ] && [ -n "$mport" ] || { cat "$work/chengxind.log" >&2; echo "bench/http.sh: chengxind did not start" >&2; exit 1; }

@@ -30,8 +30,10 @@ hport=$("$bin/bench_load" --free-port)
 "$bin/chengxind" --db "$tmp/store" --listen "127.0.0.1:$port" --http "127.0.0.1:$hport" \
   --tokens "$tmp/tokens" --threads 1 2> "$tmp/chengxind.log" &
 pids+=($!)
-for _ in $(seq 1 100); do grep -q listening "$tmp/chengxind.log" && break; sleep 0.1; done
-grep -q listening "$tmp/chengxind.log"
+# "http listening on ..." comes first: wait for the msgpack door's "listening on ..."
+up() { grep -v 'http listening' "$tmp/chengxind.log" | grep -q listening; }
+for _ in $(seq 1 100); do up && break; sleep 0.1; done
+up
 common=(--db "$tmp/store" --port "$port" --token smoke-token-0123456789 --as-of 2026-01-01 --conns 4
         --duration 0.3 --warmup 0.1)
 "$bin/bench_load" "${common[@]}" --depth 1 --json "$tmp/l1.json"
