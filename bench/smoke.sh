@@ -26,17 +26,24 @@ grep -q '"op":"agg_scan"' "$tmp/q.json"
 printf 'smoke-token-0123456789 approval smoke\n' > "$tmp/tokens"
 chmod 600 "$tmp/tokens"
 port=$("$bin/bench_load" --free-port)
-"$bin/chengxind" --db "$tmp/store" --listen "127.0.0.1:$port" --tokens "$tmp/tokens" --threads 1 \
-  2> "$tmp/chengxind.log" &
+hport=$("$bin/bench_load" --free-port)
+"$bin/chengxind" --db "$tmp/store" --listen "127.0.0.1:$port" --http "127.0.0.1:$hport" \
+  --tokens "$tmp/tokens" --threads 1 2> "$tmp/chengxind.log" &
 pids+=($!)
-for _ in $(seq 1 100); do grep -q listening "$tmp/chengxind.log" && break; sleep 0.1; done
-grep -q listening "$tmp/chengxind.log"
+# "http listening on ..." comes first: wait for the msgpack door's "listening on ..."
+up() { grep -v 'http listening' "$tmp/chengxind.log" | grep -q listening; }
+for _ in $(seq 1 100); do up && break; sleep 0.1; done
+up
 common=(--db "$tmp/store" --port "$port" --token smoke-token-0123456789 --as-of 2026-01-01 --conns 4
         --duration 0.3 --warmup 0.1)
 "$bin/bench_load" "${common[@]}" --depth 1 --json "$tmp/l1.json"
 "$bin/bench_load" "${common[@]}" --depth 8 --batch 10
 "$bin/bench_load" "${common[@]}" --depth 2 --mix check=5,entity=3,records=2
 grep -q '"proto":"cx"' "$tmp/l1.json"
+# the HTTP door (bench/http.sh): keep-alive POST /v1/check, one code and batches
+"$bin/bench_load" "${common[@]}" --port "$hport" --proto http --depth 1 --json "$tmp/h1.json"
+"$bin/bench_load" "${common[@]}" --port "$hport" --proto http --depth 2 --batch 10
+grep -q '"door":"http"' "$tmp/h1.json"
 # the abuse mix (bench/abuse.sh), a moment of each kind, against the same server
 "$bin/bench_abuse" --make-heavy-csv "$tmp/heavy.csv" --records 50 > "$tmp/heavy.code"
 "$bin/bench_abuse" --port "$port" --code "$(cat "$tmp/heavy.code")" --duration 0.5 --nonreaders 4 \

@@ -6,6 +6,11 @@
  *                   measured first and again last (floor_mdb_get_end); ratios use the lower
  *   check           cx_query_check, one code per call (existing codes + a share of unknown ones)
  *   check_txn       the same with a txn renew/reset around each call (what a server pays)
+ *   exec_check      the same check through the executor (net/exec.h cx_exec): a pre-encoded
+ *                   msgpack request of one code decoded, role-checked, run and its framed
+ *                   answer packed, in check's long-lived txn (what every door adds to check)
+ *   exec_check1000  one cx_exec of 1000 codes per call, the CLI's local mode's request size
+ *                   (its note gives the cost per code and the ratio to check)
  *   sqlite_check    SQLite on the same rows, best indexes, prepared statements: the same verdict
  *   entity          cx_query_entity (public status page)
  *   records_page    cx_query_records, first page of 20
@@ -35,6 +40,7 @@
 #include <unistd.h>
 
 #include "cxb.h"
+#include "exec.h"
 #include "query.h"
 #include "sqlite_check.h"
 
@@ -196,6 +202,12 @@ typedef struct bench {
   uint64_t scan_entries;
   uint64_t facts_blocks, facts_bytes;
   cx_day agg_from, agg_to;
+  /* exec_check: pre-encoded msgpack requests (payloads, no frame header) and the executor */
+  char *xreq;
+  size_t *xoff, *xlen, n_xreq;
+  cx_exec_env xenv;
+  cx_buf xout;
+  int xlive;
 } bench;
 
 static const char *code_at(const bench *b, size_t i) { return b->codes + i * 18; }
@@ -255,6 +267,77 @@ static int op_check_txn(void *ctx, size_t key, uint64_t *dg) {
   rc = op_check(ctx, key, dg);
   cx_store_txn_reset(b->t);
   return rc;
+}
+
+/* Packs {"id", "op": "check", "codes": [n codes from order[at..]], "action", "as_of"}. */
+static void exec_pack(bench *b, msgpack_sbuffer *sb, size_t at, size_t n, const char *as_of) {
+  msgpack_packer pk;
+  msgpack_sbuffer_clear(sb);
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 5);
+  msgpack_pack_str_with_body(&pk, "id", 2);
+  msgpack_pack_uint32(&pk, 1);
+  msgpack_pack_str_with_body(&pk, "op", 2);
+  msgpack_pack_str_with_body(&pk, "check", 5);
+  msgpack_pack_str_with_body(&pk, "codes", 5);
+  msgpack_pack_array(&pk, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) msgpack_pack_str_with_body(&pk, code_at(b, b->order[(at + i) % b->n_codes]), 18);
+  msgpack_pack_str_with_body(&pk, "action", 6);
+  msgpack_pack_str_with_body(&pk, b->o->action, strlen(b->o->action));
+  msgpack_pack_str_with_body(&pk, "as_of", 5);
+  msgpack_pack_str_with_body(&pk, as_of, 10);
+}
+
+/* Requests of `per` codes each, consecutive in the check pool's order. */
+static void exec_setup(bench *b, size_t per, const char *as_of) {
+  free(b->xreq);
+  free(b->xoff);
+  free(b->xlen);
+  b->n_xreq = per == 1 ? b->n_codes : (b->n_codes + per - 1) / per;
+  b->xoff = calloc(b->n_xreq, sizeof *b->xoff);
+  b->xlen = calloc(b->n_xreq, sizeof *b->xlen);
+  size_t cap = b->n_xreq * (per * 19 + 96), used = 0;
+  b->xreq = malloc(cap);
+  if (!b->xoff || !b->xlen || !b->xreq) cxb_die("out of memory");
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  for (size_t k = 0; k < b->n_xreq; k++) {
+    exec_pack(b, &sb, k * per, per, as_of);
+    if (used + sb.size > cap) cxb_die("exec request pool overflow");
+    memcpy(b->xreq + used, sb.data, sb.size);
+    b->xoff[k] = used;
+    b->xlen[k] = sb.size;
+    used += sb.size;
+  }
+  msgpack_sbuffer_destroy(&sb);
+}
+
+static int op_exec_check(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  cx_exec_ctx x;
+  memset(&x, 0, offsetof(cx_exec_ctx, msg)); /* msg is written only on failure */
+  x.env = &b->xenv;
+  x.q = b->q;
+  x.txn = b->t;
+  x.txn_live = &b->xlive;
+  x.hits = hits;
+  x.hits_cap = 64;
+  x.role = CX_ROLE_APPROVAL;
+  x.token = -1;
+  x.out = &b->xout;
+  b->xout.len = 0;
+  int rc = cx_exec(&x, b->xreq + b->xoff[key], b->xlen[key]);
+  if (rc || b->xout.failed) return rc ? rc : -1;
+  /* digest: the answer's length and a word sum over it (verdicts differ in length and bytes) */
+  uint64_t h = b->xout.len, w;
+  size_t i = 0;
+  for (; i + 8 <= b->xout.len; i += 8) {
+    memcpy(&w, b->xout.p + i, 8);
+    h = h * 31 + w;
+  }
+  for (; i < b->xout.len; i++) h = h * 31 + (unsigned char)b->xout.p[i];
+  *dg = h;
+  return 0;
 }
 
 static int op_sqlite_check(void *ctx, size_t key, uint64_t *dg) {
@@ -645,6 +728,53 @@ int main(int argc, char **argv) {
     snprintf(results[n_results - 1].note, sizeof results[0].note,
              "txn renew + check + reset per call");
     print_result(&results[n_results - 1]);
+  }
+  if (op_enabled(&o, "exec_check") || op_enabled(&o, "exec_check1000")) {
+    cx_exec_limits_default(&b.xenv.lim);
+    b.xenv.st = b.st;
+    b.xlive = 1;
+    if (cx_buf_init(&b.xout, 1 << 16)) cxb_die("out of memory");
+  }
+  if (op_enabled(&o, "exec_check")) {
+    exec_setup(&b, 1, as_of_buf);
+    /* untimed: the executor's verdict is check's, for every code of the pool */
+    for (size_t k = 0; k < b.n_codes; k++) {
+      uint64_t dg;
+      cx_check_result res;
+      if (op_exec_check(&b, k, &dg)) cxb_die("exec_check: key %zu failed", k);
+      if (cx_query_check(b.q, b.t, (cx_str){code_at(&b, b.order[k]), 18}, b.action, b.as_of, &res, hits, 64))
+        cxb_die("check failed");
+      char v[24];
+      int vn = snprintf(v, sizeof v, "%s", cx_verdict_names[res.verdict]);
+      if (!memmem(b.xout.p, b.xout.len, v, (size_t)vn)) cxb_die("exec_check: key %zu: verdict %s not in the answer", k, v);
+    }
+    op_def d = {"exec_check", "check", op_exec_check, &b, b.n_xreq, o.iters, 1000};
+    run_op(&o, &d);
+    snprintf(results[n_results - 1].note, sizeof results[0].note,
+             "cx_exec of a msgpack check of one code (decode, role, check, pack): %.0f B answers",
+             (double)b.xout.len);
+    print_result(&results[n_results - 1]);
+  }
+  if (op_enabled(&o, "exec_check1000")) {
+    exec_setup(&b, 1000, as_of_buf);
+    size_t it = o.iters / 1000 > 200 ? o.iters / 1000 : 200;
+    op_def d = {"exec_check1000", NULL, op_exec_check, &b, b.n_xreq, it, 20};
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1], *ck = find_result("check");
+    double per = (double)r->st.median_ns / 1000.0;
+    if (ck && ck->st.median_ns)
+      snprintf(r->note, sizeof r->note,
+               "cx_exec of 1000 codes per call: %.0f ns per code, %.2fx check's median; %.0f kB answers",
+               per, per / (double)ck->st.median_ns, (double)b.xout.len / 1e3);
+    else
+      snprintf(r->note, sizeof r->note, "cx_exec of 1000 codes per call: %.0f ns per code", per);
+    print_result(r);
+  }
+  if (b.xreq) {
+    free(b.xreq);
+    free(b.xoff);
+    free(b.xlen);
+    cx_buf_free(&b.xout);
   }
   if (op_enabled(&o, "entity")) {
     op_def d = {"entity", "floor_mdb_get", op_entity, &b, b.n_known, o.iters, 1000};

@@ -2,26 +2,37 @@
  * bench_load.c — a libuv load generator for chengxind, and for redis-server as its baseline.
  *
  * C connections, each keeping P requests in flight (P = 1: no pipelining), for a fixed
- * duration after a warm-up. Two protocols:
+ * duration after a warm-up. Three protocols:
  *   cx    the chengxin frame protocol (docs/protocol.md): 4-byte big-endian length + one
  *         msgpack map {"id", "op", ...}; requests packed with msgpack-c, responses walked just
  *         enough to match the id (in order, per connection) and read "ok".
  *   resp  RESP2: GET <code> against redis-server holding the same per-entity summary bytes
  *         (loaded by `bench_load --redis-load`: SET code summary, straight from the store).
+ *   http  chengxind's HTTP/JSON door (--http): HTTP/1.1 keep-alive, a prebuilt
+ *         `POST /v1/check` with Host, Authorization: Bearer, Content-Type: application/json,
+ *         Content-Length and the JSON body {"codes": [...], "action", "as_of"?}; plain sockets
+ *         on the same libuv loop (no HTTP library). Each response's status line, headers and
+ *         Content-Length are parsed; Transfer-Encoding fails the run (the server always sends
+ *         Content-Length). Depth P > 1 pipelines HTTP/1.1 requests (answers in order).
  * Requests cycle through a fixed-seed pool of the store's codes plus a share of unknown codes
  * (valid check characters, absent from the store). Latencies go into a log-linear histogram
  * (1/64 relative precision); throughput counts responses inside the measured window.
  * Every response is checked: cx must answer with the id sent, ok:true (entity and records of an
  * unknown code: ok:false, not_found); redis must return a value for a known code and nil for an
- * unknown one. Wrong answers make the run fail (exit 1).
+ * unknown one; http must answer 200 with "verdict" in the body (one code per request: the
+ * verdict "not_found" exactly for the unknown codes). Wrong answers make the run fail (exit 1).
+ * The JSON output names the door ("msgpack", "http"; "resp" for redis).
  *
  * Usage:
- *   bench_load --db DIR --port N [--proto cx|resp] [--host H] [--conns C] [--depth P]
+ *   bench_load --db DIR --port N [--proto cx|resp|http] [--host H] [--conns C] [--depth P]
  *              [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K] [--action A]
  *              [--mix check=90,entity=8,records=2]   (op mix by weight, fixed seed)
  *              [--as-of YYYY-MM-DD] [--token T] [--pool N] [--unknown PCT] [--seed S]
  *              [--json FILE] [--label L]
  *   bench_load --redis-load --db DIR --port N [--host H]
+ *   bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]
+ *                                    write the request pool's codes, one a line, in the order
+ *                                    the connections walk them (`chengxin check --file`)
  *   bench_load --free-port           print a free loopback TCP port
  */
 #include <arpa/inet.h>
@@ -34,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
@@ -88,12 +100,14 @@ static uint64_t h_pct(const hist *h, double p) {
 
 /* ===================================================================== options */
 
-enum { PROTO_CX, PROTO_RESP };
+enum { PROTO_CX, PROTO_RESP, PROTO_HTTP };
+static const char *const proto_names[] = {"cx", "resp", "http"};
+static const char *const door_names[] = {"msgpack", "resp", "http"};
 enum { OP_CHECK, OP_ENTITY, OP_RECORDS, OP_PING, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"check", "entity", "records", "ping"};
 
 typedef struct opts {
-  const char *db, *host, *json, *label, *action, *as_of, *token;
+  const char *db, *host, *json, *label, *action, *as_of, *token, *codes_out;
   int port, proto, op;
   unsigned mix[OP_COUNT];     /* --mix weights; all 0 = only `op` */
   const char *mix_s;
@@ -185,6 +199,26 @@ static size_t cx_pack(const opts *o, int op, msgpack_sbuffer *sb, const char *co
   return id_at;
 }
 
+/* Writes one whole HTTP/1.1 check request (headers and JSON body) into out; returns its length. */
+static size_t http_pack(const opts *o, const char *codes, size_t n_codes, char *out, size_t cap) {
+  char body[64 + 21 * 1000 + 128];
+  size_t bn = 0;
+  bn += (size_t)snprintf(body + bn, sizeof body - bn, "{\"codes\":[");
+  for (size_t i = 0; i < n_codes; i++)
+    bn += (size_t)snprintf(body + bn, sizeof body - bn, "%s\"%.18s\"", i ? "," : "", codes + i * 18);
+  bn += (size_t)snprintf(body + bn, sizeof body - bn, "],\"action\":\"%s\"", o->action);
+  if (o->as_of) bn += (size_t)snprintf(body + bn, sizeof body - bn, ",\"as_of\":\"%s\"", o->as_of);
+  bn += (size_t)snprintf(body + bn, sizeof body - bn, "}");
+  if (bn >= sizeof body) cxb_die("http request body too long");
+  int n = snprintf(out, cap,
+                   "POST /v1/check HTTP/1.1\r\nHost: %s:%d\r\n%s%s%sContent-Type: application/json\r\n"
+                   "Content-Length: %zu\r\n\r\n%s",
+                   o->host, o->port, o->token ? "Authorization: Bearer " : "", o->token ? o->token : "",
+                   o->token ? "\r\n" : "", bn, body);
+  if (n < 0 || (size_t)n >= cap) cxb_die("http request too long");
+  return (size_t)n;
+}
+
 static void build_pool(const opts *o, const char *codes, size_t n_known, size_t n_codes,
                        const size_t *order, reqpool *rp) {
   memset(rp, 0, sizeof *rp);
@@ -197,7 +231,10 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
   if (!rp->bytes) cxb_die("out of memory");
   msgpack_sbuffer sb;
   msgpack_sbuffer_init(&sb);
-  char batch[18 * 1000];
+  static char batch[18 * 1000];
+  size_t hcap = 1024 + 21 * 1000;  /* headers + one quoted code and a comma per code */
+  char *hbuf = malloc(hcap);
+  if (!hbuf) cxb_die("out of memory");
   unsigned mix_total = 0;
   for (int m = 0; m < OP_COUNT; m++) mix_total += o->mix[m];
   cxb_rng mr = {o->seed ^ 0x1234567u};
@@ -213,6 +250,11 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
       char cmd[64];
       int n = snprintf(cmd, sizeof cmd, "*2\r\n$3\r\nGET\r\n$18\r\n%.18s\r\n", code);
       pool_add(rp, &cap, cmd, (size_t)n, k < n_known);
+    } else if (o->proto == PROTO_HTTP) {
+      size_t nc = o->batch;
+      for (size_t b = 0; b < nc; b++) memcpy(batch + b * 18, codes + order[(i + b) % n_codes] * 18, 18);
+      size_t n = http_pack(o, batch, nc, hbuf, hcap);
+      pool_add(rp, &cap, hbuf, n, k < n_known);
     } else {
       const char *cs = code;
       size_t nc = 1;
@@ -228,6 +270,7 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
     }
   }
   msgpack_sbuffer_destroy(&sb);
+  free(hbuf);
 }
 
 /* ===================================================================== msgpack walking */
@@ -534,6 +577,80 @@ static long parse_resp(conn *c, uint64_t now) {
   return (long)pos;
 }
 
+/* Case-insensitive match of a header line's name (p points at the line, n its length). */
+static int hdr_is(const char *p, size_t n, const char *name) {
+  size_t k = strlen(name);
+  return n > k && p[k] == ':' && strncasecmp(p, name, k) == 0;
+}
+
+/* HTTP/1.1 responses, in order: the status line, the headers up to the blank line, then exactly
+ * Content-Length bytes of body. Anything this mode cannot frame (no Content-Length,
+ * Transfer-Encoding, a bad status line, a head over 16 KiB) fails the run with its reason. */
+#define HTTP_HEAD_MAX 16384
+static long parse_http(conn *c, uint64_t now) {
+  size_t pos = 0;
+  lg *g = c->g;
+  while (pos < c->rlen) {
+    const char *p = c->rbuf + pos;
+    size_t avail = c->rlen - pos;
+    const char *eoh = memmem(p, avail < HTTP_HEAD_MAX ? avail : HTTP_HEAD_MAX, "\r\n\r\n", 4);
+    if (!eoh) {
+      if (avail >= HTTP_HEAD_MAX) { fail_run(g, "%s", "http: response head over 16 KiB"); return -1; }
+      break;
+    }
+    size_t head = (size_t)(eoh - p) + 4;
+    if (head < 12 || (memcmp(p, "HTTP/1.1 ", 9) != 0 && memcmp(p, "HTTP/1.0 ", 9) != 0) ||
+        p[9] < '1' || p[9] > '5') {
+      fail_run(g, "http: bad status line: %.40s", p);
+      return -1;
+    }
+    int status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    long long clen = -1;
+    int closing = 0;
+    const char *l = memchr(p, '\n', head) + 1;
+    while (l < eoh + 2) {
+      const char *e = memchr(l, '\r', (size_t)(eoh + 2 - l));
+      size_t ln = (size_t)(e - l);
+      if (hdr_is(l, ln, "content-length")) {
+        clen = strtoll(l + 15, NULL, 10);
+      } else if (hdr_is(l, ln, "transfer-encoding")) {
+        fail_run(g, "http: the server sent Transfer-Encoding (%.40s): this mode reads Content-Length only", l);
+        return -1;
+      } else if (hdr_is(l, ln, "connection") && memmem(l, ln, "close", 5)) {
+        closing = 1;
+      }
+      l = e + 2;
+    }
+    if (clen < 0) {
+      char why[64];
+      snprintf(why, sizeof why, "status %d", status);
+      fail_run(g, "http: response without Content-Length (%s)", why);
+      return -1;
+    }
+    if (avail - head < (size_t)clen) break;
+    const char *body = p + head;
+    int good = status == 200 && memmem(body, (size_t)clen, "\"verdict\"", 9) != NULL;
+    if (good && g->o->batch == 1 && c->inflight) {
+      /* one code per request: not_found exactly for the unknown codes */
+      int nf = memmem(body, (size_t)clen, "\"not_found\"", 11) != NULL;
+      good = nf == !g->rp.known[c->sent_key[c->head]];
+    }
+    if (!good && !g->bad_answers) {
+      fprintf(stderr, "bench: http: first wrong answer (status %d): %.*s\n", status,
+              (int)(clen < 300 ? clen : 300), body);
+    }
+    complete(c, now, good);
+    pos += head + (size_t)clen;
+    if (closing && g->phase < 3) {
+      char why[64];
+      snprintf(why, sizeof why, "status %d", status);
+      fail_run(g, "http: the server closed the keep-alive connection (%s)", why);
+      return -1;
+    }
+  }
+  return (long)pos;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   (void)b;
   conn *c = s->data;
@@ -547,7 +664,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b) {
   if (g->phase == 2) g->bytes_in += (uint64_t)nread;
   uint64_t now = cxb_now_ns();
   int was_ready = c->ready;
-  long used = g->o->proto == PROTO_CX ? parse_cx(c, now) : parse_resp(c, now);
+  long used = g->o->proto == PROTO_CX     ? parse_cx(c, now)
+              : g->o->proto == PROTO_HTTP ? parse_http(c, now)
+                                          : parse_resp(c, now);
   if (used < 0) {
     if (g->phase < 3) fail_run(g, "%s", "malformed response");
     return;
@@ -735,12 +854,13 @@ static int free_port(void) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: bench_load --db DIR --port N [--proto cx|resp] [--host H] [--conns C] [--depth P]\n"
+          "usage: bench_load --db DIR --port N [--proto cx|resp|http] [--host H] [--conns C] [--depth P]\n"
           "                  [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K]\n"
           "                  [--mix check=90,entity=8,records=2]\n"
           "                  [--action A] [--as-of D] [--token T] [--pool N] [--unknown PCT]\n"
           "                  [--seed S] [--json FILE] [--label L]\n"
           "       bench_load --redis-load --db DIR --port N [--host H]\n"
+          "       bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]\n"
           "       bench_load --free-port\n");
   exit(2);
 }
@@ -756,7 +876,7 @@ int main(int argc, char **argv) {
       {"op", 1, 0, 'o'},       {"batch", 1, 0, 'B'},    {"action", 1, 0, 'A'},  {"as-of", 1, 0, 'a'},
       {"token", 1, 0, 'T'},    {"pool", 1, 0, 'p'},     {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},
       {"json", 1, 0, 'j'},     {"label", 1, 0, 'l'},    {"redis-load", 0, 0, 'R'},
-      {"mix", 1, 0, 'M'},
+      {"mix", 1, 0, 'M'},      {"codes-out", 1, 0, 'C'},
       {"free-port", 0, 0, 'F'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -766,6 +886,7 @@ int main(int argc, char **argv) {
     case 'r':
       if (strcmp(optarg, "cx") == 0) o.proto = PROTO_CX;
       else if (strcmp(optarg, "resp") == 0) o.proto = PROTO_RESP;
+      else if (strcmp(optarg, "http") == 0) o.proto = PROTO_HTTP;
       else usage();
       break;
     case 'H': o.host = optarg; break;
@@ -805,15 +926,20 @@ int main(int argc, char **argv) {
     case 'j': o.json = optarg; break;
     case 'l': o.label = optarg; break;
     case 'R': redis = 1; break;
+    case 'C': o.codes_out = optarg; break;
     case 'F': return free_port();
     default: usage();
     }
   }
-  if (!o.db || o.port <= 0) usage();
+  if (!o.db || (o.port <= 0 && !o.codes_out)) usage();
   if (redis) return redis_load(&o);
   if (o.conns == 0 || o.depth == 0 || o.batch == 0 || o.batch > 1000 || o.duration <= 0 ||
       o.unknown_pct >= 100 || o.pool == 0)
     usage();
+  if (o.proto == PROTO_HTTP && (o.op != OP_CHECK || o.mix_s)) {
+    fprintf(stderr, "bench_load: --proto http runs POST /v1/check only (no --op, no --mix)\n");
+    return 2;
+  }
 
   /* The request pool: the same fixed-seed sample bench_query uses. */
   cxb_lmdb *l;
@@ -833,6 +959,17 @@ int main(int argc, char **argv) {
     size_t j = (size_t)cxb_rng_below(&r, i + 1), t = order[i];
     order[i] = order[j];
     order[j] = t;
+  }
+
+  if (o.codes_out) {
+    FILE *f = fopen(o.codes_out, "w");
+    if (!f) cxb_die("cannot write %s", o.codes_out);
+    for (size_t i = 0; i < n_codes; i++) fprintf(f, "%.18s\n", codes + order[i] * 18);
+    if (fclose(f)) cxb_die("cannot write %s", o.codes_out);
+    printf("codes_out=%s known=%zu unknown=%zu\n", o.codes_out, n_known, n_unknown);
+    free(codes);
+    free(order);
+    return 0;
   }
 
   static lg g;
@@ -884,7 +1021,7 @@ int main(int argc, char **argv) {
   uv_loop_close(g.loop);
   (void)t_start;
 
-  const char *proto = o.proto == PROTO_CX ? "cx" : "resp";
+  const char *proto = proto_names[o.proto], *door = door_names[o.proto];
   const char *opn = o.proto == PROTO_RESP ? "get" : o.mix_s ? o.mix_s : op_names[o.op];
   int failed = 0;
   if (g.err[0]) {
@@ -893,9 +1030,9 @@ int main(int argc, char **argv) {
   }
   double secs = g.t_measure0 ? (double)(g.t_measure1 - g.t_measure0) / 1e9 : 0;
   double rps = secs > 0 ? (double)g.done_measured / secs : 0;
-  printf("load proto=%s op=%s conns=%u depth=%u batch=%u req_s=%.0f codes_s=%.0f p50_us=%.1f "
+  printf("load proto=%s door=%s op=%s conns=%u depth=%u batch=%u req_s=%.0f codes_s=%.0f p50_us=%.1f "
          "p99_us=%.1f p999_us=%.1f max_us=%.1f n=%" PRIu64 " bad=%" PRIu64 " resp_bytes=%.0f%s%s\n",
-         proto, opn, o.conns, o.depth, o.batch, rps, rps * o.batch, h_pct(&g.h, 0.5) / 1e3,
+         proto, door, opn, o.conns, o.depth, o.batch, rps, rps * o.batch, h_pct(&g.h, 0.5) / 1e3,
          h_pct(&g.h, 0.99) / 1e3, h_pct(&g.h, 0.999) / 1e3, g.h.max / 1e3, g.done_measured,
          g.bad_answers, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
          o.label[0] ? " label=" : "", o.label);
@@ -909,6 +1046,7 @@ int main(int argc, char **argv) {
     cxb_json_str(&j, "bench", "load");
     cxb_json_str(&j, "label", o.label);
     cxb_json_str(&j, "proto", proto);
+    cxb_json_str(&j, "door", door);
     cxb_json_str(&j, "op", opn);
     cxb_json_int(&j, "conns", o.conns);
     cxb_json_int(&j, "depth", o.depth);
