@@ -828,7 +828,8 @@ static int metric_is_int(int m) {
 /*
  * aggregate {by: [dim], where: {dim: [values]}, from?, to?, metrics?: [metric], order?: name,
  *            desc?: bool, limit?: uint, as_of?}
- * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint}
+ * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint,
+ *     "provisional": uint}
  */
 static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   cx_agg_spec sp;
@@ -921,7 +922,7 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
   size_t start = x->out->len;
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 4);
+  msgpack_pack_map(pk, 5);
   pk_key(pk, "columns");
   msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
   for (int i = 0; i < sp.n_group; i++) pk_str(pk, cx_dim_names[sp.group[i]]);
@@ -951,6 +952,8 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   }
   pk_key(pk, "from_rollup"); if (res.from_rollup) msgpack_pack_true(pk); else msgpack_pack_false(pk);
   pk_key(pk, "scanned"); msgpack_pack_uint64(pk, res.scanned);
+  /* reported records of these rows whose delay counts a year without a published notice */
+  pk_key(pk, "provisional"); msgpack_pack_uint64(pk, res.provisional);
   cx_agg_result_free(&res);
   return 0;
 }

@@ -18,7 +18,7 @@
 
 typedef struct acc {
   int64_t count, amount, reported, on_time, delay_sum, in_force, repaired, won, lost, kept,
-      broken;
+      broken, provisional;
 } acc;
 
 typedef struct group {
@@ -212,6 +212,7 @@ static int scan_cb(void *vctx, const cx_fact *r) {
     c->reported++;
     c->on_time += r->on_time ? 1 : 0;
     c->delay_sum += r->report_delay > 0 ? r->report_delay : 0;
+    c->provisional += r->delay_provisional;
   }
   c->in_force += cx__in_force(r->status, r->valid_from, r->valid_until, a->as_of);
   c->repaired += r->status == CX_ST_REPAIRED;
@@ -277,6 +278,7 @@ static int cell_cb(void *vctx, uint32_t month, const uint32_t *dims, const cx_ro
   c->reported += cell->reported;
   c->on_time += cell->on_time;
   c->delay_sum += cell->delay_sum;
+  c->provisional += cell->provisional;
   if (a->want_status && v[a->slot[CX_DIM_STATUS]] == CX_ST_REPAIRED) c->repaired += cell->count;
   if (a->want_subtype) {
     uint32_t st = v[a->slot[CX_DIM_SUBTYPE]];
@@ -486,6 +488,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
     memset(r, 0, sizeof *r);
     memcpy(r->keys, g->keys, a->n_group * sizeof(uint32_t));
     for (unsigned m = 0; m < nm; m++) r->vals[m] = metric(&g->a, metrics[m]);
+    r->provisional = (uint64_t)(g->a.provisional > 0 ? g->a.provisional : 0);
   }
   sort_ctx sc = {a->n_group, spec->order, spec->desc};
   if (n > 1) qsort_r(rows, n, sizeof *rows, row_cmp, &sc);
@@ -496,6 +499,8 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   }
   out->n_rows = (uint32_t)n;
   out->rows = rows;
+  out->provisional = 0;
+  for (size_t i = 0; i < n; i++) out->provisional += rows[i].provisional;
   out->from_rollup = cube >= 0;
   out->scanned = a->scanned;
   free(a->g);

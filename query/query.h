@@ -247,6 +247,7 @@ typedef struct cx_agg_spec {
 typedef struct cx_agg_row {
   uint32_t keys[CX_DIM_COUNT]; /* keys[i] = value of group[i] (cx_record_dim encoding) */
   double vals[CX_M_COUNT_];    /* vals[i] = value of metrics[i]; rates in [0,1] */
+  uint64_t provisional;        /* reported records of the row whose report delay is provisional */
 } cx_agg_row;
 
 typedef struct cx_agg_result {
@@ -254,6 +255,10 @@ typedef struct cx_agg_result {
   cx_agg_row *rows;            /* owned: cx_agg_result_free() */
   int from_rollup;             /* 1 when answered from a rollup cube */
   uint64_t scanned;            /* cells or records visited */
+  /* Reported records of the rows answered whose report delay and on-time flag are provisional
+   * (cx_record.delay_provisional: they count a year without a published 调休 notice, and
+   * on_time, on_time_rate and report_delay may change when it is loaded). */
+  uint64_t provisional;
 } cx_agg_result;
 
 /** Parses a dimension value ("35", "3501", "2024-03", "2024Q1", "penalty", authority code...). */

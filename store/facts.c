@@ -40,6 +40,7 @@ static void fact_image(const cx_fact *f, unsigned char img[CX_FACT_IMG]) {
   z.objection = f->objection;
   z.display_until = f->display_until;
   z.on_time = f->on_time;
+  z.delay_provisional = f->delay_provisional;
   memcpy(img, &z, CX_FACT_IMG);
   img[CX_FACT_PRESENT] = 1;
 }

@@ -37,7 +37,8 @@ int cx__rec_encode(const cx_record *r, cx_buf *out) {
   p[5] = r->status;
   p[6] = r->objection;
   p[7] = r->entity_kind;
-  p[8] = (unsigned char)((r->on_time & 1u) | ((r->report_received & 1u) << 1));
+  p[8] = (unsigned char)((r->on_time & 1u) | ((r->report_received & 1u) << 1) |
+                         ((r->delay_provisional & 1u) << 2));
   cx__wr32(p + 9, r->seq);
   cx__wr32(p + 13, r->entity_id);
   cx__wr32(p + 17, r->authority_id);
@@ -83,6 +84,7 @@ int cx__rec_decode(const void *val, size_t n, cx_record *out) {
   r.entity_kind = p[7];
   r.on_time = p[8] & 1u;
   r.report_received = (p[8] >> 1) & 1u;
+  r.delay_provisional = (p[8] >> 2) & 1u;
   r.seq = cx__rd32(p + 9);
   r.entity_id = cx__rd32(p + 13);
   r.authority_id = cx__rd32(p + 17);
@@ -111,9 +113,11 @@ int cx__rec_timeliness(const cx_calendar *cal, cx_record *r) {
   if (r->report_date == CX_DAY_NONE) {
     r->report_delay = -1;
     r->on_time = 0;
+    r->delay_provisional = 0;
     return 0;
   }
   r->report_delay = cx_calendar_workdays(cal, r->decision_date, r->report_date);
   r->on_time = r->report_delay <= CX_REPORT_DEADLINE_WORKDAYS;
-  return cx_calendar_span_provisional(cal, r->decision_date, r->report_date);
+  r->delay_provisional = (uint8_t)cx_calendar_span_provisional(cal, r->decision_date, r->report_date);
+  return r->delay_provisional;
 }

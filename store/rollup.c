@@ -80,6 +80,7 @@ void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d) {
   d->reported = r->report_date != CX_DAY_NONE;
   d->on_time = r->report_date != CX_DAY_NONE && r->on_time;
   d->delay_sum = r->report_date != CX_DAY_NONE && r->report_delay > 0 ? r->report_delay : 0;
+  d->provisional = r->report_date != CX_DAY_NONE && r->delay_provisional;
 }
 
 void cx__cell_decode(const void *v, cx_rollup_cell *c) {
@@ -89,6 +90,7 @@ void cx__cell_decode(const void *v, cx_rollup_cell *c) {
   c->reported = cx__rd64(p + 16);
   c->on_time = cx__rd64(p + 24);
   c->delay_sum = cx__rd64(p + 32);
+  c->provisional = cx__rd64(p + 40);
 }
 
 void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]) {
@@ -97,6 +99,7 @@ void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]) 
   cx__wr64(out + 16, c->reported);
   cx__wr64(out + 24, c->on_time);
   cx__wr64(out + 32, c->delay_sum);
+  cx__wr64(out + 40, c->provisional);
 }
 
 /* ------------------------------------------------------------------ accumulator */
@@ -138,6 +141,7 @@ int cx__racc_add(cx_racc *a, const cx_record *r, int sign) {
     cell->reported = wrap_add(cell->reported, sign * d.reported);
     cell->on_time = wrap_add(cell->on_time, sign * d.on_time);
     cell->delay_sum = wrap_add(cell->delay_sum, sign * d.delay_sum);
+    cell->provisional = wrap_add(cell->provisional, sign * d.provisional);
   }
   return 0;
 }
@@ -170,9 +174,9 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
   for (size_t k = 0; k < a->n; k++) {
     uint32_t i = ord[k].i;
     const cx_rollup_cell *d = &a->cells[i];
-    if (!d->count && !d->amount && !d->reported && !d->on_time && !d->delay_sum) continue;
+    if (!d->count && !d->amount && !d->reported && !d->on_time && !d->delay_sum && !d->provisional) continue;
     MDB_val key = {a->kn[i], a->kp[i]}, val;
-    cx_rollup_cell c = {0, 0, 0, 0, 0};
+    cx_rollup_cell c = {0, 0, 0, 0, 0, 0};
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
     int exists = rc == 0;
     if (rc && rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "rollup get"); break; }
@@ -185,6 +189,7 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
     c.reported = wrap_add(c.reported, d->reported);
     c.on_time = wrap_add(c.on_time, d->on_time);
     c.delay_sum = wrap_add(c.delay_sum, d->delay_sum);
+    c.provisional = wrap_add(c.provisional, d->provisional);
     if (c.count <= 0) {
       if (exists && (rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
     } else {

@@ -945,9 +945,9 @@ static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *c
     cx_record r;
     if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
     int32_t d0 = r.report_delay;
-    uint8_t o0 = r.on_time;
+    uint8_t o0 = r.on_time, p0 = r.delay_provisional;
     cx__rec_timeliness(cal, &r);
-    if (r.report_delay != d0 || r.on_time != o0) {
+    if (r.report_delay != d0 || r.on_time != o0 || r.delay_provisional != p0) {
       if ((err = cx__rec_encode(&r, &buf))) break;
       MDB_val nv = {buf.n, buf.p};
       if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "record put"); break; }

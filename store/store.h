@@ -42,8 +42,9 @@
 #include "cx_err.h"
 
 /* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
- * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt). */
-#define CX_SCHEMA_VERSION 3u
+ * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
+ * 4: records and facts mark provisional report delays; rollup cells count them (48 B). */
+#define CX_SCHEMA_VERSION 4u
 
 /* ===================================================================== strings */
 
@@ -740,6 +741,9 @@ typedef struct cx_record {
   uint8_t on_time;        /* reported within CX_REPORT_DEADLINE_WORKDAYS */
   uint8_t report_received;/* 1: the row gave no report date; report_date is the day the
                              platform received it (the Beijing day of its first ingest) */
+  uint8_t delay_provisional;/* 1: report_delay and on_time count a year the calendar has no
+                             published 调休 notice for (cx_calendar_span_provisional): they
+                             may change when the notice is loaded */
 } cx_record;
 
 /* Extra fields: "name<TAB>value<LF>" lines, the value with \\, \t, \n and \r escaped. */
@@ -862,6 +866,7 @@ typedef struct cx_rollup_cell {
   int64_t reported;  /* records with a report date */
   int64_t on_time;   /* reported within the deadline */
   int64_t delay_sum; /* sum of report delays in working days */
+  int64_t provisional; /* reported records whose delay is provisional (delay_provisional) */
 } cx_rollup_cell;
 
 /**
@@ -1021,7 +1026,8 @@ typedef struct cx_fact {
   int32_t report_delay;   /* -1 when not reported */
   uint8_t entity_kind, category, subtype, domain, severity, status, objection, on_time;
   cx_day display_until;
-  uint32_t reserved_;     /* zero; with the tail padding it makes the 64-byte slot image */
+  uint8_t delay_provisional; /* as cx_record's */
+  uint8_t reserved_[3];   /* zero; with the tail padding it makes the 64-byte slot image */
 } cx_fact;
 /** fn returns 0 to go on, 1 to stop (returned as 0), or a negative error (returned). */
 typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);

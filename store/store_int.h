@@ -8,7 +8,8 @@
  *     1    1   category          5  1  status
  *     2    1   subtype           6  1  objection
  *     3    1   domain            7  1  entity_kind
- *     4    1   severity          8  1  on_time (bit 0), report_received (bit 1)
+ *     4    1   severity          8  1  on_time (bit 0), report_received (bit 1),
+ *                                          delay_provisional (bit 2)
  *     9    4   seq               (all integers little-endian, unaligned: memcpy)
  *    13    4   entity_id
  *    17    4   authority_id
@@ -68,7 +69,7 @@
  *   that predates the DB. The fast path of cx_store_facts_scan.
  *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
- * ---- Rollup value: cx_rollup_cell as 5 x i64 little-endian (40 B).
+ * ---- Rollup value: cx_rollup_cell as 6 x i64 little-endian (48 B).
  */
 #ifndef CX_STORE_INT_H
 #define CX_STORE_INT_H
@@ -99,7 +100,7 @@
 #define CX_FACT_BLOCK 256u
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
-#define CX_ROLLUP_VAL 40u
+#define CX_ROLLUP_VAL 48u
 
 /* Limits enforced by cx_batch_put. */
 #define CX_MAX_ENTITY_NAME 256u
@@ -230,6 +231,7 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   f->objection = p[6];
   f->entity_kind = p[7];
   f->on_time = p[8] & 1u;
+  f->delay_provisional = (p[8] >> 2) & 1u;
   f->seq = cx__rd32(p + 9);
   f->entity_id = cx__rd32(p + 13);
   f->authority_id = cx__rd32(p + 17);
@@ -246,8 +248,9 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   return 0;
 }
 /**
- * Sets r->report_delay and r->on_time from the calendar. Returns 1 when they are provisional
- * (the span touches a year without a published notice: cx_calendar_span_provisional), else 0.
+ * Sets r->report_delay, r->on_time and r->delay_provisional from the calendar. Returns
+ * delay_provisional: 1 when the span touches a year without a published notice
+ * (cx_calendar_span_provisional), else 0.
  */
 int cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);

@@ -168,7 +168,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     cx__cell_decode(v.mv_data, &c);
     if (slot) seen[*slot] = 1;
     if (!want || want->count != c.count || want->amount != c.amount || want->reported != c.reported ||
-        want->on_time != c.on_time || want->delay_sum != c.delay_sum)
+        want->on_time != c.on_time || want->delay_sum != c.delay_sum || want->provisional != c.provisional)
       report(&diffs, fn, ctx, "rollup cube %u month %u: stored count %lld, records give %lld", kp[0],
              k.mv_size >= 3 ? cx__rd_be16(kp + 1) : 0, (long long)c.count,
              (long long)(want ? want->count : 0));

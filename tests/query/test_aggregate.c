@@ -631,3 +631,81 @@ Test(aggregate, groups_time_and_cancellation_are_bounded) {
   cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
   cx_agg_result_free(&a);
 }
+
+/* A report delay that counts a year without a published 调休 notice (the shipped calendar has
+ * the State Council's notices to 2026) is provisional: the record says so, the rollup cells and
+ * a scan count it, and the aggregate answers how many of its rows' reported records are. */
+Test(aggregate, provisional_report_delays_are_counted_by_both_paths) {
+  char ent[CX_CODE_LEN + 1], auth[CX_CODE_LEN + 1];
+  qt_ent(77, 350102, ent);
+  qt_auth(7, auth);
+  static const struct { const char *rid, *decision, *report; } rows[] = {
+      {"P-1", "2024-03-01", "2024-03-05"},  /* published years: not provisional */
+      {"P-2", "2026-12-28", "2027-01-06"},  /* the span reaches 2027 */
+      {"P-3", "2027-02-01", "2027-02-10"},  /* all in 2027 */
+      {"P-4", "2027-02-01", NULL},          /* not reported: no delay at all */
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    cx_record r = qt_rec(ent, "福州暂定测试有限公司", CX_KIND_ENTERPRISE, auth, rows[i].rid, CX_CAT_PENALTY,
+                         qt_day(rows[i].decision));
+    if (rows[i].report) r.report_date = qt_day(rows[i].report);
+    qt_put1(&E, &r);
+  }
+  cx_txn *t = qt_txn(&E);
+  cx_record rec;
+  cx_reckey k;
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(auth), CX_STR("P-2"), &k, &rec), 0);
+  cr_assert_eq(rec.delay_provisional, 1);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(auth), CX_STR("P-1"), &k, &rec), 0);
+  cr_assert_eq(rec.delay_provisional, 0);
+  for (int scan = 0; scan < 2; scan++) {
+    cx_agg_spec s;
+    memset(&s, 0, sizeof s);
+    s.n_group = 1;
+    s.group[0] = CX_DIM_YEAR;
+    s.n_metrics = 2;
+    s.metrics[0] = CX_M_COUNT;
+    s.metrics[1] = CX_M_ON_TIME_RATE;
+    s.order = -1;
+    s.force_scan = scan;
+    cx_agg_result a;
+    cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+    cr_assert_eq(a.from_rollup, !scan);
+    cr_assert_eq(a.provisional, 2, "%s: %llu", scan ? "scan" : "rollup", (unsigned long long)a.provisional);
+    for (uint32_t i = 0; i < a.n_rows; i++) {
+      uint32_t y = a.rows[i].keys[0];
+      cr_assert_eq(a.rows[i].provisional, y == 2024 ? 0u : 1u, "year %u", y);
+    }
+    cx_agg_result_free(&a);
+  }
+  cr_assert_eq(cx_store_verify(E.st, NULL, NULL), 0, "the rollup cells' provisional counts verify");
+  /* The 2027 notice arrives (here: the shipped calendar, its `published` line extended to
+   * 2027): the delays are recomputed and nothing is provisional any more. */
+  extern const char cx_data_calendar[];
+  extern const size_t cx_data_calendar_len;
+  char *cal = malloc(cx_data_calendar_len + 1);
+  cr_assert(cal);
+  memcpy(cal, cx_data_calendar, cx_data_calendar_len);
+  cal[cx_data_calendar_len] = 0;
+  char *pub = strstr(cal, "published 2007 2026");
+  cr_assert(pub, "the shipped calendar's published line");
+  memcpy(pub, "published 2007 2027", 19);
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(E.st, "calendar", cal, cx_data_calendar_len, &bad), 0, "line %d", bad);
+  free(cal);
+  t = qt_txn(&E);
+  cr_assert_eq(cx_store_record_get(t, cx_str_c(auth), CX_STR("P-2"), &k, &rec), 0);
+  cr_assert_eq(rec.delay_provisional, 0);
+  cx_agg_spec s;
+  memset(&s, 0, sizeof s);
+  s.n_group = 1;
+  s.group[0] = CX_DIM_YEAR;
+  s.n_metrics = 1;
+  s.metrics[0] = CX_M_ON_TIME_RATE;
+  s.order = -1;
+  cx_agg_result a;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.provisional, 0);
+  cx_agg_result_free(&a);
+  cr_assert_eq(cx_store_verify(E.st, NULL, NULL), 0);
+}

@@ -731,6 +731,19 @@ int cli_cmd_agg(int argc, char **argv) {
   }
   int status = 0;
   if (ao.plot && (int)ncol > n_group) status = agg_plot(&t, n_group, ao.plot);
+  /* A warning, on stderr whatever the format: timeliness figures that will change. */
+  json_int_t prov = json_integer_value(json_object_get(res, "provisional"));
+  int timely = 0;
+  for (size_t c = 0; c < ncol; c++) {
+    const char *name = json_string_value(json_array_get(cols, c));
+    timely |= name && (!strcmp(name, "on_time") || !strcmp(name, "on_time_rate") || !strcmp(name, "report_delay"));
+  }
+  if (prov > 0 && timely)
+    fprintf(stderr,
+            "agg: warning: %lld reported record%s a provisional report delay: %s a year whose 调休 "
+            "notice is not in the calendar yet; on_time, on_time_rate and report_delay may change when "
+            "it is loaded (chengxin load-calendar)\n",
+            (long long)prov, prov == 1 ? " has" : "s have", prov == 1 ? "its span touches" : "their spans touch");
   cli_table_free(&t);
   json_decref(res);
   cli_sess_close(&s);
