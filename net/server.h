@@ -1,13 +1,15 @@
 /*
- * server.h — the chengxin protocol server (libuv, msgpack frames; docs/protocol.md).
+ * server.h — the chengxin server (libuv): the msgpack door (frames, docs/protocol.md §1-9) and,
+ * with opts.http, the HTTP/JSON door (net/http.c, §11) on the same loops.
  *
- * One acceptor loop (the thread calling cx_server_run) accepts connections and hands each fd
- * to one of `threads` worker loops (round robin, uv_async_send + uv_tcp_open). Each worker loop
- * owns its connections, one read transaction and one cx_query: ping, auth, entity, records,
- * check, search and stats run on the loop, answered from per-connection buffers without heap
- * allocation. aggregate, ingest, repair, revoke and objection run on libuv's thread pool so a
- * slow request never delays the other connections of its loop; a connection waits for its own
- * slow request before the next one (responses stay in request order).
+ * One acceptor loop (the thread calling cx_server_run) accepts connections on both listening
+ * sockets and hands each fd to one of `threads` worker loops (round robin, uv_async_send +
+ * uv_tcp_open). Each worker loop owns its connections, one read transaction and one cx_query.
+ * The ops of the op table (exec.h CX_OP_TABLE) whose `slow` is 0 run on the loop, answered
+ * from per-connection buffers without heap allocation; the slow ones (aggregate and the writes)
+ * run on libuv's thread pool so a slow request never delays the other connections of its loop;
+ * a msgpack connection waits for its own slow request before the next one (responses stay in
+ * request order).
  *
  * The server is transport only: every request runs through the executor (exec.h, cx_exec_run)
  * with the loop's snapshot and the connection's role; what an op does is not decided here.
