@@ -803,12 +803,14 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
 }
 
 
-static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
+static int prefix_each(cx_txn *t, int dbi, cx_str prefix, cx_str from, int names, cx_name_fn fn,
+                       void *ctx) {
   MDB_cursor *cur;
   int own, rc, err = 0;
   if ((rc = cx__txn_cursor(t, dbi, &cur, &own))) return rc;
-  MDB_val k = {prefix.n, (void *)(prefix.n ? prefix.p : "")}, v;
-  rc = prefix.n ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  cx_str start = from.n ? from : prefix;
+  MDB_val k = {start.n, (void *)(start.n ? start.p : "")}, v;
+  rc = start.n ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     if (k.mv_size < prefix.n || (prefix.n && memcmp(k.mv_data, prefix.p, prefix.n) != 0)) break;
     cx_str code, norm = {"", 0};
@@ -830,11 +832,19 @@ static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn 
 }
 
 int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
-  return prefix_each(t, CX_DBI_NAMES, prefix, 1, fn, ctx);
+  return prefix_each(t, CX_DBI_NAMES, prefix, (cx_str){"", 0}, 1, fn, ctx);
 }
 
 int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
-  return prefix_each(t, CX_DBI_SUMMARY, prefix, 0, fn, ctx);
+  return prefix_each(t, CX_DBI_SUMMARY, prefix, (cx_str){"", 0}, 0, fn, ctx);
+}
+
+int cx_store_names_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_NAMES, prefix, from, 1, fn, ctx);
+}
+
+int cx_store_codes_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_SUMMARY, prefix, from, 0, fn, ctx);
 }
 
 /* ------------------------------------------------------------------ info, backup */

@@ -1070,6 +1070,12 @@ typedef int (*cx_name_fn)(void *ctx, cx_str code, cx_str norm_name);
 int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
 /** Entities whose code starts with prefix (upper-case), in code order; norm_name is empty. */
 int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
+/**
+ * The same walks from the first key >= from (a names key: normalised name, 0x00, code; a
+ * code), while keys start with prefix: where a paged search resumes. from empty: prefix.
+ */
+int cx_store_names_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx);
+int cx_store_codes_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx);
 
 /*
  * Keyword index (grams DB, store/grams.c): each character bigram of an entity's normalised
