@@ -128,8 +128,10 @@ static int visit(search_ctx *c) {
 static int names_cb(void *vctx, cx_str code, cx_str nm) {
   search_ctx *c = vctx;
   if (code.n != CX_CODE_LEN || nm.n < c->nn) return 0;
-  if (visit(c)) return 1;
   cx_str suffix = {nm.p + c->nn, nm.n - c->nn};
+  /* Skipping to the cursor's entry is not counted: a page that spent its budget there would
+   * leave the cursor where it was, and the next page would do the same. The skip is over
+   * names sharing the query and the cursor's 64 bytes after it (a handful at most). */
   if (c->resuming) {
     pos *a = &c->at;
     if (!a->trunc) { /* we started at the cursor's key itself, or just past it */
@@ -145,6 +147,7 @@ static int names_cb(void *vctx, cx_str code, cx_str nm) {
       c->resuming = 0;
     }
   }
+  if (visit(c)) return 1;
   pos *a = &c->at;
   a->has = 1;
   memcpy(a->code, code.p, CX_CODE_LEN);
@@ -186,11 +189,11 @@ static int codes_cb(void *vctx, cx_str code, cx_str unused) {
   (void)unused;
   search_ctx *c = vctx;
   if (code.n != CX_CODE_LEN) return 0;
-  if (visit(c)) return 1;
-  if (c->resuming) {
+  if (c->resuming) { /* the cursor's own entry: not counted (see names_cb) */
     c->resuming = 0;
     if (memcmp(code.p, c->at.code, CX_CODE_LEN) == 0) return 0;
   }
+  if (visit(c)) return 1;
   c->at.has = 1;
   memcpy(c->at.code, code.p, CX_CODE_LEN);
   cx_summary s;
