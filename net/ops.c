@@ -687,7 +687,7 @@ static int search_cb(void *ctx, const cx_search_hit *h) {
 }
 
 /* search {prefix, cursor?, limit?} -> {"results": [{code, name, kind, match, region, province,
- * city, county, flags}], "next": cursor|nil} */
+ * city, county, flags}], "next": cursor (only when there is a next page)} */
 static int op_search(cx_exec_ctx *x, const cx_req *rq) {
   cx_search_req r = {.role = (cx_role)x->role};
   uint64_t limit = CX_SEARCH_DEFAULT_LIMIT;
@@ -700,6 +700,9 @@ static int op_search(cx_exec_ctx *x, const cx_req *rq) {
   r.limit = (uint32_t)limit;
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
+  /* "next" is there only when there is a next page, known after the search: the map header
+   * (a one-byte fixmap) is patched to one entry on the last page. */
+  size_t map_at = x->out->len;
   msgpack_pack_map(x->pk, 2);
   pk_key(x->pk, "results");
   size_t at = pk_array_placeholder(x);
@@ -712,9 +715,12 @@ static int op_search(cx_exec_ctx *x, const cx_req *rq) {
                                   : "prefix is neither a name nor the start of a code");
   if (rc) return fail(x, rc, "search failed: %s", cx_strerror(rc));
   pk_array_patch(x, at, c.n);
-  pk_key(x->pk, "next");
-  if (next[0]) pk_str(x->pk, next);
-  else msgpack_pack_nil(x->pk);
+  if (next[0]) {
+    pk_key(x->pk, "next");
+    pk_str(x->pk, next);
+  } else if (map_at < x->out->len) {
+    ((unsigned char *)x->out->p)[map_at] = 0x81;
+  }
   return 0;
 }
 
