@@ -22,6 +22,9 @@ grep -q '"op":"sqlite_check"' "$tmp/q.json"
 grep -q '"op":"agg_scan"' "$tmp/q.json"
 "$bin/bench_query" --db "$tmp/store" --export-csv "$tmp/rows.csv" >/dev/null
 [ "$(wc -l < "$tmp/rows.csv")" -eq 3001 ]
+"$bin/bench_search" --db "$tmp/store" --queries 20 --iters 1 --size --tmp "$tmp" --json "$tmp/s.json" >/dev/null
+grep -q '"fts5_6"' "$tmp/s.json"
+grep -q '"bytes_per_entity"' "$tmp/s.json"
 
 printf 'smoke-token-0123456789 approval smoke\n' > "$tmp/tokens"
 chmod 600 "$tmp/tokens"

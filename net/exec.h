@@ -79,8 +79,8 @@
     "an entity's records, paged by cursor") \
   X(CHECK, check, op_check, CX_R_APPROVAL, 0, "POST /v1/check", \
     "linked-punishment check of codes for an action") \
-  X(SEARCH, search, op_search, CX_R_ALL, 0, "GET /v1/search?q=prefix&limit:uint", \
-    "entities by name or code prefix") \
+  X(SEARCH, search, op_search, CX_R_ALL, 0, "GET /v1/search?q=prefix&cursor&limit:uint", \
+    "entities by name, part of a name or code prefix, paged by cursor") \
   X(AGGREGATE, aggregate, op_aggregate, CX_R_ANALYST, 1, "POST /v1/aggregate", \
     "counts and sums grouped by dimensions") \
   X(STATS, stats, op_stats, CX_R_ANALYST, 0, "GET /v1/stats", \

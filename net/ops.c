@@ -668,33 +668,59 @@ static int search_cb(void *ctx, const cx_search_hit *h) {
     if (rc) return rc;
   }
   c->n++;
-  msgpack_pack_map(pk, 3);
+  msgpack_pack_map(pk, 9);
   pk_key(pk, "code"); pk_cx(pk, h->code);
   pk_key(pk, "name"); pk_cx(pk, h->name);
   pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, h->kind);
+  pk_key(pk, "match"); pk_enum(pk, cx_match_names, CX_MATCH_COUNT, h->match);
+  pk_key(pk, "region"); msgpack_pack_uint32(pk, h->region);
+  pk_key(pk, "province"); pk_cx(pk, h->province);
+  pk_key(pk, "city"); pk_cx(pk, h->city);
+  pk_key(pk, "county"); pk_cx(pk, h->county);
+  uint32_t nfl = 0;
+  for (int i = 0; i < CX_EF_COUNT; i++) nfl += (h->flags >> i) & 1u;
+  pk_key(pk, "flags");
+  msgpack_pack_array(pk, nfl);
+  for (int i = 0; i < CX_EF_COUNT; i++)
+    if ((h->flags >> i) & 1u) pk_str(pk, cx_entity_flag_names[i]);
   return 0;
 }
 
-/* search {prefix, limit?} -> {"results": [{code, name, kind}]} */
+/* search {prefix, cursor?, limit?} -> {"results": [{code, name, kind, match, region, province,
+ * city, county, flags}], "next": cursor (only when there is a next page)} */
 static int op_search(cx_exec_ctx *x, const cx_req *rq) {
-  cx_str prefix;
-  uint64_t limit = 20;
+  cx_search_req r = {.role = (cx_role)x->role};
+  uint64_t limit = CX_SEARCH_DEFAULT_LIMIT;
   int rc;
-  if ((rc = f_str(x, rq, "prefix", 1, &prefix)) < 0 || (rc = f_uint(x, rq, "limit", &limit)) < 0)
+  if ((rc = f_str(x, rq, "prefix", 1, &r.q)) < 0 || (rc = f_str(x, rq, "cursor", 0, &r.cursor)) < 0 ||
+      (rc = f_uint(x, rq, "limit", &limit)) < 0)
     return rc;
-  if (limit < 1 || limit > 100) return fail(x, CX_EBADREQ, "limit must be 1..100");
-  if (prefix.n == 0) return fail(x, CX_EBADREQ, "empty prefix");
+  if (limit < 1 || limit > CX_SEARCH_MAX_LIMIT) return fail(x, CX_EBADREQ, "limit must be 1..100");
+  if (r.q.n == 0) return fail(x, CX_EBADREQ, "empty prefix");
+  r.limit = (uint32_t)limit;
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
-  msgpack_pack_map(x->pk, 1);
+  /* "next" is there only when there is a next page, known after the search: the map header
+   * (a one-byte fixmap) is patched to one entry on the last page. */
+  size_t map_at = x->out->len;
+  msgpack_pack_map(x->pk, 2);
   pk_key(x->pk, "results");
   size_t at = pk_array_placeholder(x);
   search_ctx c = {x, 0, 0};
-  rc = cx_query_search(x->q, t, (cx_role)x->role, prefix, (uint32_t)limit, search_cb, &c);
+  char next[CX_SEARCH_CURSOR_MAX];
+  rc = cx_query_search_page(x->q, t, &r, search_cb, &c, next);
   if (rc == CX_EBUSY) return rc; /* audit_query said why */
-  if (rc == CX_EBADREQ) return fail(x, rc, "prefix is neither a name nor the start of a code");
+  if (rc == CX_EBADREQ)
+    return fail(x, rc, r.cursor.n ? "bad cursor (not one of this query's)"
+                                  : "prefix is neither a name nor the start of a code");
   if (rc) return fail(x, rc, "search failed: %s", cx_strerror(rc));
   pk_array_patch(x, at, c.n);
+  if (next[0]) {
+    pk_key(x->pk, "next");
+    pk_str(x->pk, next);
+  } else if (map_at < x->out->len) {
+    ((unsigned char *)x->out->p)[map_at] = 0x81;
+  }
   return 0;
 }
 

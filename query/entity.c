@@ -53,7 +53,13 @@ int cx_query_entity(const cx_query *q, cx_txn *t, cx_role role, cx_str code, cx_
   cx_summary s;
   rc = cx_store_summary_get(t, norm, &s);
   if (rc < 0) return rc;
+  return cx__query_entity_of(q, t, role, &s, as_of, out);
+}
 
+int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_summary *sp,
+                        cx_day as_of, cx_entity_status *out) {
+  const cx_summary s = *sp;
+  int rc;
   /* Everything below is computed over the records the role may see, and nothing else: for the
    * public an entity with none is not there at all. */
   int pub = role == CX_ROLE_PUBLIC;

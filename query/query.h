@@ -187,23 +187,76 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
 
 /* ===================================================================== search */
 
+/*
+ * Keyword search (docs/protocol.md "search"). A query is a name, any contiguous part of a
+ * name, or the start of a code. It is normalised (cx_name_normalize) and answered in phases,
+ * each entity in one phase only, in this order:
+ *   exact     normalised name == query            } the names index, in (name, code) order
+ *   prefix    normalised name starts with query   }   (the exact ones sort first)
+ *   code      code starts with the query (upper-cased; only when it is 1..18 letters and
+ *             digits), name not a prefix match; in code order
+ *   contains  the name holds the query elsewhere (queries of 2 or more characters: the
+ *             keyword index's bigram lists intersected, each candidate's name checked); in
+ *             entity-id order (the order entities first reached the store: stable)
+ * Paged by an opaque cursor; a call visits at most `budget` index entries (names and codes
+ * entries, and entries of the shortest bigram list), those it skips included — hidden
+ * entities, persons for the public, bigram candidates whose name does not hold the query.
+ * Past that the page ends short (possibly empty) with a next cursor: keep paging while it is
+ * not empty. Each contains visit costs at most CX_GRAMS_AND_MAX - 1 list probes and, for a
+ * candidate in every list, two point reads.
+ */
+#define CX_SEARCH_MAX_LIMIT 100u
+#define CX_SEARCH_DEFAULT_LIMIT 20u
+#define CX_SEARCH_VISIT_MAX 4000u
+#define CX_SEARCH_CURSOR_MAX 192 /* bytes of a search cursor string, NUL included */
+
+typedef enum cx_match { CX_MATCH_EXACT, CX_MATCH_PREFIX, CX_MATCH_CODE, CX_MATCH_CONTAINS, CX_MATCH_COUNT } cx_match;
+extern const char *const cx_match_names[CX_MATCH_COUNT]; /* "exact", "prefix", "code", "contains" */
+/* Wire names of the CX_EF_* flags, bit i = 1 << i: "blacklisted", "under_measures", "redlisted",
+ * "objection". */
+#define CX_EF_COUNT 4
+extern const char *const cx_entity_flag_names[CX_EF_COUNT];
+
 typedef struct cx_search_hit {
   cx_str code;        /* as the role may see it: ID numbers and typed identifiers masked for
                          every role but admin; typed ones in their textual form */
   cx_str name;
   uint8_t kind;
   cx_str stored_code; /* the full stored code, for the door's audit entry only: never send it */
+  uint8_t match;      /* cx_match */
+  uint32_t region;    /* county code; province, city, county: names as cx_query_entity gives */
+  cx_str province, city, county;
+  uint32_t flags;     /* CX_EF_*, as cx_query_entity computes them for the role, today */
 } cx_search_hit;
 typedef int (*cx_search_fn)(void *ctx, const cx_search_hit *h);
+
+typedef struct cx_search_req {
+  cx_str q;           /* name, part of a name, or code prefix (any case, spacing, width) */
+  cx_str cursor;      /* empty: the first page; else a next cursor of the same q */
+  uint32_t limit;     /* 1..100 (0 -> 20) */
+  cx_role role;
+  uint32_t budget;    /* index entries one call may visit: 0 or above CX_SEARCH_VISIT_MAX ->
+                         CX_SEARCH_VISIT_MAX (tests give less) */
+} cx_search_req;
+
 /**
- * Entities by normalised name prefix, then by code prefix; at most limit (1..100, 0 -> 20)
- * results, each once. The public role gets no persons or civil servants and no entity without
- * a record it may see; other roles get persons with masked ID numbers (admin: in full), and
- * the door audits each person returned (kind person or civil_servant).
- * fn returns 0 to go on, > 0 to stop, < 0 to abort (returned). A call visits at most 20000
- * index entries (results may be fewer than limit when a prefix matches mostly hidden
- * entities). CX_EBADREQ: limit > 100, a prefix with nothing to search for.
+ * One page of search results (see above), at most limit, each entity at most once across the
+ * pages of one query. The public role gets no persons or civil servants and no entity without
+ * a record it may see today (cx_query_entity's rule: it is CX_ENOTFOUND there); other roles
+ * get every entity, persons with masked ID numbers (admin: in full), and the door audits each
+ * person returned (kind person or civil_servant).
+ * fn returns 0 to go on, > 0 to end the page (the next cursor resumes after that hit), < 0 to
+ * abort (returned). next receives the NUL-terminated next cursor, "" after the last page; a
+ * full page may be followed by an empty last one. Cursors are lower-case hex (at most
+ * CX_SEARCH_CURSOR_MAX - 1 characters) under a SipHash-2-4 MAC keyed by the store salt and
+ * bound to the normalised query: another query's, another store's, forged or malformed ones
+ * are CX_EBADREQ. Entities renamed or added between pages may be missed or moved; none is
+ * returned twice unless renamed meanwhile. CX_EBADREQ also: limit > 100, a query with
+ * nothing to search for.
  */
+int cx_query_search_page(const cx_query *q, cx_txn *t, const cx_search_req *req, cx_search_fn fn,
+                         void *ctx, char next[CX_SEARCH_CURSOR_MAX]);
+/** The first page of q as cx_query_search_page, no cursor out. */
 int cx_query_search(const cx_query *q, cx_txn *t, cx_role role, cx_str prefix, uint32_t limit,
                     cx_search_fn fn, void *ctx);
 

@@ -13,6 +13,14 @@ struct cx_query {
   uint64_t k0, k1;       /* SipHash key derived from the store salt (cursors) */
 };
 
+/**
+ * cx_query_entity after its summary lookup: the status of the entity of summary s as role sees
+ * it on as_of (as_of already checked). CX_ENOTFOUND for the public and an entity none of whose
+ * records it may see. The one place that decides flags and counts (entity and search).
+ */
+int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_summary *s,
+                        cx_day as_of, cx_entity_status *out);
+
 /** SipHash-2-4 of n bytes under the key (k0, k1). */
 uint64_t cx__query_siphash(uint64_t k0, uint64_t k1, const void *p, size_t n);
 

@@ -20,7 +20,7 @@
 
 static const char *const dbi_names[CX_DBI_COUNT] = {
   "meta", "summary", "entities", "records", "record_ref", "authorities", "names", "rollup",
-  "regions", "data", "audit", "summary_x", "facts",
+  "regions", "data", "audit", "summary_x", "facts", "grams",
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -494,11 +494,15 @@ retry:
   }
   st->has_sumx = st->has_facts = 1;
   for (int i = 0; i < CX_DBI_COUNT; i++) {
-    rc = mdb_dbi_open(txn, dbi_names[i], st->read_only ? 0 : MDB_CREATE, &st->dbi[i]);
+    unsigned fl = i == CX_DBI_GRAMS ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+    rc = mdb_dbi_open(txn, dbi_names[i], fl | (st->read_only ? 0 : MDB_CREATE), &st->dbi[i]);
     /* summary_x came after schema 1's first stores: a read-only open of a store that no
      * writable open of this build has touched yet has none (and so no spilled summaries). */
     if (rc == MDB_NOTFOUND && i == CX_DBI_SUMX) { st->has_sumx = 0; st->dbi[i] = 0; continue; }
     if (rc == MDB_NOTFOUND && i == CX_DBI_FACTS) { st->has_facts = 0; st->dbi[i] = 0; continue; }
+    /* grams came with schema 4: an older store has none and is refused by the version check
+     * below (CX_EVERSION, not CX_ENOSTORE), whatever the open mode. */
+    if (rc == MDB_NOTFOUND && i == CX_DBI_GRAMS) { st->dbi[i] = 0; continue; }
     if (rc == MDB_NOTFOUND) { err = CX_ENOSTORE; goto fail_txn; }
     if (rc) { err = cx__store_mdb_err(st, rc, dbi_names[i]); goto fail_txn; }
   }
@@ -614,7 +618,7 @@ int cx_store_txn_renew(cx_txn *t) {
     return cx__store_mdb_err(t->st, rc, "renew read txn");
   }
   t->live = 1;
-  for (int i = 0; i < CX_DBI_COUNT; i++)
+  for (int i = 0; i < CX_CUR_COUNT; i++)
     if (t->cur[i] && mdb_cursor_renew(t->txn, t->cur[i])) {
       mdb_cursor_close(t->cur[i]);
       t->cur[i] = NULL;
@@ -624,7 +628,7 @@ int cx_store_txn_renew(cx_txn *t) {
 
 void cx_store_txn_end(cx_txn *t) {
   if (!t) return;
-  for (int i = 0; i < CX_DBI_COUNT; i++)
+  for (int i = 0; i < CX_CUR_COUNT; i++)
     if (t->cur[i]) mdb_cursor_close(t->cur[i]);
   mdb_txn_abort(t->txn);
   if (t->live) cx__store_leave(t->st);
@@ -636,15 +640,16 @@ cx_store *cx_store_txn_store(cx_txn *t) { return t->st; }
 int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own) {
   int rc;
   if (!t->live) return CX_EINTERNAL;
+  MDB_dbi d = t->st->dbi[dbi == CX_CUR_GRAMS_PROBE ? CX_DBI_GRAMS : dbi];
   if (!t->busy[dbi]) {
-    if (!t->cur[dbi] && (rc = mdb_cursor_open(t->txn, t->st->dbi[dbi], &t->cur[dbi])))
+    if (!t->cur[dbi] && (rc = mdb_cursor_open(t->txn, d, &t->cur[dbi])))
       return cx__store_mdb_err(t->st, rc, "cursor");
     t->busy[dbi] = 1;
     *cur = t->cur[dbi];
     *own = 0;
     return 0;
   }
-  if ((rc = mdb_cursor_open(t->txn, t->st->dbi[dbi], cur))) return cx__store_mdb_err(t->st, rc, "cursor");
+  if ((rc = mdb_cursor_open(t->txn, d, cur))) return cx__store_mdb_err(t->st, rc, "cursor");
   *own = 1;
   return 0;
 }
@@ -798,12 +803,14 @@ int cx_store_records_scan(cx_txn *t, cx_record_fn fn, void *ctx) {
 }
 
 
-static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn fn, void *ctx) {
+static int prefix_each(cx_txn *t, int dbi, cx_str prefix, cx_str from, int names, cx_name_fn fn,
+                       void *ctx) {
   MDB_cursor *cur;
   int own, rc, err = 0;
   if ((rc = cx__txn_cursor(t, dbi, &cur, &own))) return rc;
-  MDB_val k = {prefix.n, (void *)(prefix.n ? prefix.p : "")}, v;
-  rc = prefix.n ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  cx_str start = from.n ? from : prefix;
+  MDB_val k = {start.n, (void *)(start.n ? start.p : "")}, v;
+  rc = start.n ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     if (k.mv_size < prefix.n || (prefix.n && memcmp(k.mv_data, prefix.p, prefix.n) != 0)) break;
     cx_str code, norm = {"", 0};
@@ -825,11 +832,19 @@ static int prefix_each(cx_txn *t, int dbi, cx_str prefix, int names, cx_name_fn 
 }
 
 int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
-  return prefix_each(t, CX_DBI_NAMES, prefix, 1, fn, ctx);
+  return prefix_each(t, CX_DBI_NAMES, prefix, (cx_str){"", 0}, 1, fn, ctx);
 }
 
 int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx) {
-  return prefix_each(t, CX_DBI_SUMMARY, prefix, 0, fn, ctx);
+  return prefix_each(t, CX_DBI_SUMMARY, prefix, (cx_str){"", 0}, 0, fn, ctx);
+}
+
+int cx_store_names_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_NAMES, prefix, from, 1, fn, ctx);
+}
+
+int cx_store_codes_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx) {
+  return prefix_each(t, CX_DBI_SUMMARY, prefix, from, 0, fn, ctx);
 }
 
 /* ------------------------------------------------------------------ info, backup */
@@ -853,6 +868,9 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   if (!mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &s)) in.records = s.ms_entries;
   if (!mdb_stat(txn, st->dbi[CX_DBI_AUTHORITIES], &s)) in.authorities = s.ms_entries / 2;
   if (!mdb_stat(txn, st->dbi[CX_DBI_ROLLUP], &s)) in.rollup_cells = s.ms_entries;
+  /* (The grams DB's own page counts leave out its lists' sub-trees: LMDB counts those in
+   * each sub-DB's record. bench/search measures its bytes by compacting with and without it.) */
+  if (st->dbi[CX_DBI_GRAMS] && !mdb_stat(txn, st->dbi[CX_DBI_GRAMS], &s)) in.gram_entries = s.ms_entries;
   if (cx__regions_count(st, txn, &in.regions, &in.regions_historic)) in.regions = in.regions_historic = 0;
   { /* read directly: a store without the key is no error worth a message */
     MDB_val k = {13, (void *)"last_commit_s"}, d;
@@ -1109,6 +1127,21 @@ int cx_store_debug_drop_facts(cx_store *st) {
   if ((rc = mdb_drop(txn, st->dbi[CX_DBI_FACTS], 0))) {
     cx__store_wtxn_end(st, txn, 0);
     return cx__store_mdb_err(st, rc, "facts drop");
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+int cx_store_debug_del_gram(cx_store *st, cx_str gram, uint32_t entity_id) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  unsigned char id[4];
+  cx__be32(id, entity_id);
+  MDB_val k = {gram.n, (void *)gram.p}, v = {4, id};
+  rc = gram.n ? mdb_del(txn, st->dbi[CX_DBI_GRAMS], &k, &v) : mdb_drop(txn, st->dbi[CX_DBI_GRAMS], 0);
+  if (rc) {
+    cx__store_wtxn_end(st, txn, 0);
+    return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(st, rc, "grams del");
   }
   return cx__store_wtxn_end(st, txn, 1);
 }

@@ -18,6 +18,8 @@
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
  *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
+ *   grams        a bigram of a normalised name (2 characters, UTF-8) -> entity id (u32 BE);
+ *                MDB_DUPSORT | MDB_DUPFIXED: one sorted list of 4-byte ids per bigram
  *
  * Caveats (threads): the environment is opened with MDB_NOTLS, so a read transaction (cx_txn)
  * may be used by any one thread at a time, reset and renewed across requests. Writes go
@@ -43,7 +45,8 @@
 
 /* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
- * 4: records and facts mark provisional report delays; rollup cells count them (48 B). */
+ * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
+ * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md). */
 #define CX_SCHEMA_VERSION 4u
 
 /* ===================================================================== strings */
@@ -946,6 +949,7 @@ typedef struct cx_store_info {
                             stale slots of killed processes until cleared (0 without locks) */
   uint64_t salt;       /* per-store secret for cursors */
   uint32_t last_commit_s; /* Unix time of the last batch committed (0: none since this field) */
+  uint64_t gram_entries;  /* (bigram, entity) pairs of the keyword index */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 
@@ -1072,6 +1076,44 @@ typedef int (*cx_name_fn)(void *ctx, cx_str code, cx_str norm_name);
 int cx_store_names_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
 /** Entities whose code starts with prefix (upper-case), in code order; norm_name is empty. */
 int cx_store_codes_each(cx_txn *t, cx_str prefix, cx_name_fn fn, void *ctx);
+/**
+ * The same walks from the first key >= from (a names key: normalised name, 0x00, code; a
+ * code), while keys start with prefix: where a paged search resumes. from empty: prefix.
+ */
+int cx_store_names_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx);
+int cx_store_codes_each_from(cx_txn *t, cx_str prefix, cx_str from, cx_name_fn fn, void *ctx);
+
+/*
+ * Keyword index (grams DB, store/grams.c): each character bigram of an entity's normalised
+ * name (cx_name_normalize) -> its entity id, written in the batch txn that changes the name,
+ * like the names DB. Every contiguous part of two or more characters of a name holds one or
+ * more of these bigrams; a list of ids per bigram, ascending.
+ */
+#define CX_GRAMS_AND_MAX 8 /* lists one cx_store_grams_each may intersect */
+/**
+ * The distinct bigrams of a normalised name norm[0..n): slices of norm (valid while it is),
+ * sorted (memcmp order, shorter first), at most cap. A name of c characters has at most c-1.
+ * Pure; stops at the first byte that is not UTF-8.
+ */
+size_t cx_name_grams(const char *norm, size_t n, cx_str *out, size_t cap);
+/** Number of entities whose name holds gram (0 when none). */
+int cx_store_gram_count(cx_txn *t, cx_str gram, uint64_t *n);
+/** Where a cx_store_grams_each walk ended. */
+typedef struct cx_gram_walk {
+  uint32_t visited; /* entries of grams[0]'s list read */
+  uint32_t last;    /* the last id read (after, when none): resume after it */
+  int done;         /* 1: the list was read to its end */
+} cx_gram_walk;
+typedef int (*cx_gram_fn)(void *ctx, uint32_t entity_id);
+/**
+ * Entity ids found in the list of every gram of grams[0..n) (n 1..CX_GRAMS_AND_MAX), above
+ * after (0: all), ascending: fn(ctx, id) returns 0 to go on, > 0 to stop, < 0 to abort
+ * (returned). grams[0]'s list is walked (give the shortest first), each id probed in the
+ * others. Reads at most budget entries of grams[0]'s list; *w says where the walk ended.
+ * CX_EBADREQ for n out of range.
+ */
+int cx_store_grams_each(cx_txn *t, const cx_str *grams, uint32_t n, uint32_t after,
+                        uint32_t budget, cx_gram_walk *w, cx_gram_fn fn, void *ctx);
 
 /**
  * Rollup cells of cube `cube` for months [month_from, month_to] (cx_day_month indices).
@@ -1289,5 +1331,8 @@ void cx_store_debug_fail_after(cx_store *st, unsigned k);
 int cx_store_debug_set_schema(cx_store *st, uint32_t v);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
+/** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0
+ *  empties it (bench/search measures the index's bytes by compacting with and without it). */
+int cx_store_debug_del_gram(cx_store *st, cx_str gram, uint32_t entity_id);
 
 #endif

@@ -111,9 +111,13 @@
 enum {
   CX_DBI_META, CX_DBI_SUMMARY, CX_DBI_ENTITIES, CX_DBI_RECORDS, CX_DBI_RECORD_REF,
   CX_DBI_AUTHORITIES, CX_DBI_NAMES, CX_DBI_ROLLUP, CX_DBI_REGIONS, CX_DBI_DATA, CX_DBI_AUDIT,
-  CX_DBI_SUMX, CX_DBI_FACTS,
+  CX_DBI_SUMX, CX_DBI_FACTS, CX_DBI_GRAMS,
   CX_DBI_COUNT
 };
+/* Cursor slots of a cx_txn: one per DB, and a second one on grams (cx_store_grams_each probes
+ * the other lists while the first walks the driver). */
+#define CX_CUR_GRAMS_PROBE CX_DBI_COUNT
+#define CX_CUR_COUNT (CX_DBI_COUNT + 1)
 
 struct cx_store {
   MDB_env *env;
@@ -143,11 +147,12 @@ struct cx_txn {
   cx_store *st;
   MDB_txn *txn;
   int live;
-  MDB_cursor *cur[CX_DBI_COUNT];
-  unsigned char busy[CX_DBI_COUNT];
+  MDB_cursor *cur[CX_CUR_COUNT];
+  unsigned char busy[CX_CUR_COUNT];
 };
 
-/* A txn's cursor on dbi (reused; a fresh one when already in use by an outer iteration). */
+/* A txn's cursor on dbi (reused; a fresh one when already in use by an outer iteration).
+ * dbi is a CX_DBI_* or CX_CUR_GRAMS_PROBE (a second cursor on the grams DB). */
 int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own);
 void cx__txn_cursor_done(cx_txn *t, int dbi, MDB_cursor *cur, int own);
 
@@ -328,13 +333,25 @@ static inline void cx__sumx_key(const char code[CX_CODE_LEN], uint32_t k, unsign
   out[CX_CODE_LEN] = (unsigned char)(k >> 8);
   out[CX_CODE_LEN + 1] = (unsigned char)k;
 }
-/** Rebuilds and writes the summary of one entity from its records; maintains names. */
+/** Rebuilds and writes the summary of one entity from its records; maintains names and grams. */
 int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
                         uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed);
 /** The names DB key of an entity: normalised name, 0x00, code. out holds CX_NAME_KEY_CAP bytes. */
 #define CX_NAME_KEY_CAP 1024
 int cx__name_key(const char *name, size_t n, const char code[CX_CODE_LEN], unsigned char *out,
                  size_t *klen);
+/* ---- keyword index (grams.c) ---- */
+/* Grams of one name: at most one per character of a CX_MAX_ENTITY_NAME-byte name. */
+#define CX_NAME_GRAMS_MAX CX_MAX_ENTITY_NAME
+/**
+ * Moves entity eid's grams from those of the old normalised name to those of the new one
+ * (either may be NULL: none): deletes the grams only the old has, puts those only the new has.
+ */
+int cx__grams_update(cx_store *st, MDB_txn *txn, uint32_t eid, const char *old_norm, size_t old_n,
+                     const char *new_norm, size_t new_n);
+/** 1 when (gram, eid) is in the grams DB, 0 when not, or a negative error (cur: on grams). */
+int cx__grams_has(cx_store *st, MDB_cursor *cur, cx_str gram, uint32_t eid);
+
 /** Measure mask of a record for the check index (0 when none resolve). */
 uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_idx);
 

@@ -421,7 +421,11 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   MDB_val k2 = {nk_n, nk};
   if ((r = mdb_put(txn, st->dbi[CX_DBI_NAMES], &k2, &empty, 0)))
     return cx__store_mdb_err(st, r, "names put");
-  return 0;
+  /* keyword index: from the old normalised name's bigrams to the new one's (both keys begin
+   * with their normalised name, NUL-terminated) */
+  return cx__grams_update(st, txn, eid, have_old ? (const char *)oldkey : NULL,
+                          have_old ? oldkey_n - CX_CODE_LEN - 1 : 0, (const char *)nk,
+                          nk_n - CX_CODE_LEN - 1);
 }
 
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {

@@ -1,4 +1,5 @@
-/* verify.c — recompute every summary and rollup cell from the records and compare. */
+/* verify.c — recompute every summary and rollup cell from the records and compare; check the
+ * names and keyword (grams) indexes against the summaries' names. */
 #include <stdio.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@ static void report(long *n, cx_verify_fn fn, void *ctx, const char *fmt, ...) {
 
 long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   MDB_txn *txn = NULL;
-  MDB_cursor *ec = NULL, *rc_ = NULL, *uc = NULL;
+  MDB_cursor *ec = NULL, *rc_ = NULL, *uc = NULL, *gc = NULL;
   cx_racc acc;
   cx_sumb b;
   unsigned char *seen = NULL;
@@ -28,11 +29,12 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   memset(&b, 0, sizeof b);
   long diffs = 0;
   int rc, err = 0;
-  uint64_t recs_seen = 0, chunks_want = 0;
+  uint64_t recs_seen = 0, chunks_want = 0, grams_want = 0;
   if ((rc = cx__store_rtxn(st, &txn))) return rc;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
-      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc))) {
+      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc)) ||
+      (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_GRAMS], &gc))) {
     err = cx__store_mdb_err(st, rc, "cursor");
     goto out;
   }
@@ -95,6 +97,16 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     MDB_val nkv = {nk_n, nk}, nv;
     if (mdb_get(txn, st->dbi[CX_DBI_NAMES], &nkv, &nv))
       report(&diffs, fn, ctx, "names: no entry for %.18s", code);
+    { /* keyword index: every bigram of the normalised name lists the entity */
+      cx_str g[CX_NAME_GRAMS_MAX];
+      size_t ng = cx_name_grams((const char *)nk, nk_n - CX_CODE_LEN - 1, g, CX_NAME_GRAMS_MAX);
+      grams_want += ng;
+      for (size_t i = 0; i < ng; i++) {
+        int h = cx__grams_has(st, gc, g[i], eid);
+        if (h < 0) { err = h; goto out; }
+        if (!h) report(&diffs, fn, ctx, "grams: entity %u missing from the list of \"%.*s\"", eid, (int)g[i].n, g[i].p);
+      }
+    }
     if ((err = cx__sumb_finish(&b, &old, old.last_update))) goto out;
     if (b.out.n != sv.mv_size || memcmp(b.out.p, sv.mv_data, b.out.n) != 0)
       report(&diffs, fn, ctx, "summary %.18s: differs from its records (%u records, %u hits stored; %u, %u expected)",
@@ -132,6 +144,9 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
     report(&diffs, fn, ctx, "summary: %zu summaries for %zu entities", s2.ms_entries, s.ms_entries);
   if (!mdb_stat(txn, st->dbi[CX_DBI_NAMES], &s) && s.ms_entries != s2.ms_entries)
     report(&diffs, fn, ctx, "names: %zu entries for %zu summaries", s.ms_entries, s2.ms_entries);
+  if (!mdb_stat(txn, st->dbi[CX_DBI_GRAMS], &s) && s.ms_entries != grams_want)
+    report(&diffs, fn, ctx, "grams: %zu (bigram, entity) entries, the names give %llu", s.ms_entries,
+           (unsigned long long)grams_want);
   if (st->has_sumx && !mdb_stat(txn, st->dbi[CX_DBI_SUMX], &s) && s.ms_entries != chunks_want)
     report(&diffs, fn, ctx, "summary_x: %zu hit chunks stored, %llu expected", s.ms_entries,
            (unsigned long long)chunks_want);
@@ -202,6 +217,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   }
 out:
   free(seen);
+  if (gc) mdb_cursor_close(gc);
   if (uc) mdb_cursor_close(uc);
   if (rc_) mdb_cursor_close(rc_);
   if (ec) mdb_cursor_close(ec);

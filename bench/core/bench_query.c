@@ -14,7 +14,7 @@
  *   sqlite_check    SQLite on the same rows, best indexes, prepared statements: the same verdict
  *   entity          cx_query_entity (public status page)
  *   records_page    cx_query_records, first page of 20
- *   search          cx_query_search, 2-character name prefix, limit 10
+ *   search          cx_query_search, 2-character name prefix, limit 10 (then names holding it)
  *   agg_covered     count + on_time_rate by city x month over one year (from a rollup cube)
  *   floor_scan      raw cursor walk of the records database touching each value (the floor
  *                   of a scan; raw env, measured with floor_mdb_get)

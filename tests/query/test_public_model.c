@@ -10,7 +10,8 @@
  *  - cx_query_records: every page of every category filter, newest first, each record once;
  *    hidden and unknown codes CX_ENOTFOUND with any cursor (and the same answer for odd
  *    arguments), a garbage or foreign cursor CX_EBADREQ for a visible entity;
- *  - cx_query_search: name and code prefixes, in index order, no person ever, limit and a
+ *  - cx_query_search: name and code prefixes in index order, then names holding the query in
+ *    entity-id order; no person ever, limit and a
  *    callback that stops; cx_query_aggregate: rows, suppression, order and limit;
  *  - another as_of: CX_EPUBLICDAY; and for approval and analyst their counts and records;
  *  - the same after the catalogue is replaced (display periods, negative, person_public,
@@ -1148,6 +1149,15 @@ static int cmp_code_idx(const void *a, const void *b) {
   return strcmp(ents[*(const int *)a].code, ents[*(const int *)b].code);
 }
 
+static uint32_t eid_of(int e) {
+  cx_summary s;
+  return cx_store_summary_get(T, ents[e].code, &s) == 0 ? s.entity_id : UINT32_MAX;
+}
+static int cmp_eid_idx(const void *a, const void *b) {
+  uint32_t x = eid_of(*(const int *)a), y = eid_of(*(const int *)b);
+  return (x > y) - (x < y);
+}
+
 static int search_eligible(int e, cx_role role) {
   if (!ents[e].n_recs) return 0;
   if (role != CX_ROLE_PUBLIC) return 1;
@@ -1194,6 +1204,21 @@ static int expect_search(const char *prefix, cx_role role, uint32_t limit, int *
       for (int j = 0; j < n; j++) dup |= out[j] == cand[k];
       if (!dup) out[n++] = cand[k];
     }
+  }
+  /* Then names holding the query elsewhere (2 characters or more), in entity-id order: the
+   * order in which the entities reached the store (read back, as the records' seqs are). */
+  size_t chars = 0;
+  for (size_t i = 0; i < nn; i++) chars += ((unsigned char)np[i] & 0xC0) != 0x80;
+  if (chars >= 2) {
+    nc = 0;
+    for (int k = 0; k < n_ent; k++) {
+      if (!memmem(ents[k].norm, ents[k].norm_n, np, nn) || !search_eligible(k, role)) continue;
+      if (ents[k].norm_n >= nn && memcmp(ents[k].norm, np, nn) == 0) continue; /* a prefix */
+      if (code_ok && memcmp(ents[k].code, up, un) == 0) continue;            /* a code */
+      cand[nc++] = k;
+    }
+    qsort(cand, (size_t)nc, sizeof cand[0], cmp_eid_idx);
+    for (int k = 0; k < nc && (uint32_t)n < lim; k++) out[n++] = cand[k];
   }
   return n;
 }

@@ -114,8 +114,10 @@ static const cmd CMDS[] = {
      "else 1 when any invalid code, else 0.\n"
      "  --action A           procurement, bidding, subsidy, honour, appointment, license, ...\n"
      "  --file F             codes, one per line ('-' = stdin)\n" COMMON_QUERY_OPTS},
-    {"search", cli_cmd_search, "entities by name or code prefix",
-     "usage: chengxin search PREFIX [--limit N] [options]\n" COMMON_QUERY_OPTS},
+    {"search", cli_cmd_search, "entities by name, part of a name or code prefix",
+     "usage: chengxin search QUERY [--limit N] [--cursor C] [options]\n"
+     "  one page (match: exact, prefix, code, contains); the next page's --cursor goes to stderr\n"
+     COMMON_QUERY_OPTS},
     {"agg", cli_cmd_agg, "aggregates: counts, sums and rates grouped by dimensions",
      "usage: chengxin agg --by DIM[,DIM...] [options]\n"
      "  --by DIMS            province city county authority category subtype domain severity\n"

@@ -451,25 +451,37 @@ nomem:
 
 /* ===================================================================== search */
 
+typedef struct search_opts {
+  uint64_t limit;
+  const char *cursor;
+} search_opts;
+
 static int search_opt(void *ctx, int c, const char *arg) {
-  uint64_t *limit = ctx;
+  search_opts *o = ctx;
+  if (c == 'u') {
+    o->cursor = arg;
+    return 0;
+  }
   if (c != 'l') return CLI_EXIT_USAGE;
-  if (cli_parse_u64(arg, limit) || *limit < 1 || *limit > 100)
+  if (cli_parse_u64(arg, &o->limit) || o->limit < 1 || o->limit > 100)
     return cli_usage("search: --limit: expected 1..100, got '%s'", arg);
   return 0;
 }
 
+/* search [--limit N] [--cursor C] QUERY: one page; the next page's cursor goes to stderr. */
 int cli_cmd_search(int argc, char **argv) {
-  static const struct option extra[] = {{"limit", required_argument, 0, 'l'}};
-  uint64_t limit = 20;
+  static const struct option extra[] = {{"limit", required_argument, 0, 'l'},
+                                        {"cursor", required_argument, 0, 'u'}};
+  search_opts so = {20, NULL};
   cli_sess s;
-  int rc = qparse(&s, "search", argc, argv, extra, 1, search_opt, &limit);
+  int rc = qparse(&s, "search", argc, argv, extra, 2, search_opt, &so);
   if (rc) return rc;
-  if (argc - optind != 1 || !*argv[optind]) return cli_usage("search: expected one PREFIX");
+  if (argc - optind != 1 || !*argv[optind]) return cli_usage("search: expected one QUERY");
   if ((rc = cli_sess_open(&s))) return rc;
   json_t *args = json_object(), *res;
   json_object_set_new(args, "prefix", json_string(argv[optind]));
-  json_object_set_new(args, "limit", json_integer((json_int_t)limit));
+  json_object_set_new(args, "limit", json_integer((json_int_t)so.limit));
+  if (so.cursor && *so.cursor) json_object_set_new(args, "cursor", json_string(so.cursor));
   char err[512];
   int e = cli_sess_call(&s, "search", args, &res, err, sizeof err);
   json_decref(args);
@@ -482,6 +494,8 @@ int cli_cmd_search(int argc, char **argv) {
   cli_table_col(&t, "code", CLI_COL_STR);
   cli_table_col(&t, "name", CLI_COL_STR);
   cli_table_col(&t, "kind", CLI_COL_STR);
+  cli_table_col(&t, "match", CLI_COL_STR);
+  cli_table_col(&t, "region", CLI_COL_INT);
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(res, "results"), i, r) {
@@ -489,10 +503,14 @@ int cli_cmd_search(int argc, char **argv) {
     set_json(&t, 0, json_object_get(r, "code"));
     set_json(&t, 1, json_object_get(r, "name"));
     set_json(&t, 2, json_object_get(r, "kind"));
+    set_json(&t, 3, json_object_get(r, "match"));
+    set_json(&t, 4, json_object_get(r, "region"));
   }
   cli_table *tabs[1] = {&t};
   print_tables(&s, tabs, 1);
   cli_table_free(&t);
+  json_t *next = json_object_get(res, "next");
+  if (json_is_string(next)) fprintf(stderr, "search: more: --cursor %s\n", json_string_value(next));
   json_decref(res);
   cli_sess_close(&s);
   return 0;
