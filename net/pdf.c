@@ -5,9 +5,10 @@
  * embeds subsets of the system fonts (Debian fonts-noto-cjk: "Noto Sans CJK SC"). No font
  * file ships with the project.
  *
- * Cost: about 5-20 ms for a report of a few dozen records on the loop thread that asked
- * (the first report of a process also pays fontconfig's start, ~100 ms); a report lists at
- * most REPORT_MAX records (site.c), which bounds it.
+ * Cost: about 30-60 ms for a report of a few records on the loop thread that asked (measured
+ * with curl on a 2-core machine under load; most of it is font loading and subsetting), the
+ * first report of a process a little more (fontconfig's start); a report lists at most
+ * REPORT_MAX records (site.c), which bounds it.
  */
 #include <stdio.h>
 #include <string.h>

@@ -640,6 +640,12 @@ static void entity_fields(cx_mp ent, field_fn f, void *ud) {
   if (s.n) f(ud, "最近更新", s.p, s.n);
 }
 
+/* The code to put in links and follow-up requests: the answer's (normalised) code, or the one
+ * asked for when the answer masks it (a person's ID number is shown masked to the public). */
+static cx_str request_code(cx_str answered, cx_str asked) {
+  return memchr(answered.p, '*', answered.n) || !answered.n ? asked : answered;
+}
+
 static int valid_tab(cx_str t) {
   for (int i = 0; i < CX_CAT_COUNT; i++)
     if (cx_str_eq(t, cx_str_c(cx_category_names[i]))) return i;
@@ -684,7 +690,7 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   cx_buf_append(&sl->copy, ent.p, (size_t)(ent.end - ent.p));
   if (sl->copy.failed) return error_page(c, CX_ENOMEM, NULL);
   ent = cx_mp_make(sl->copy.p, sl->copy.len);
-  cx_str ecode = mp_s(ent, "code"), name = mp_s(ent, "name");
+  cx_str ecode = request_code(mp_s(ent, "code"), code), name = mp_s(ent, "name");
   int cat = ht ? valid_tab(tab) : -1;
   if (cat < 0) { /* the first category with records, else the first */
     for (int i = 0; i < CX_CAT_COUNT && cat < 0; i++)
@@ -702,9 +708,15 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   head(c, title);
   lit(o, "<section class=\"card\"><h1>");
   esc(o, name);
-  lit(o, "</h1><p>");
-  badges(o, ent, 0);
-  lit(o, "</p><h2>基本信息</h2><dl class=\"kv\">");
+  lit(o, "</h1>");
+  cx_mp fl;
+  uint32_t nfl = 0;
+  if (mp_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &nfl) == 0 && nfl) {
+    lit(o, "<p>");
+    badges(o, ent, 0);
+    lit(o, "</p>");
+  }
+  lit(o, "<h2>基本信息</h2><dl class=\"kv\">");
   entity_fields(ent, html_field, o);
   lit(o, "</dl><p class=\"pager noprint\"><a class=\"button\" href=\"/report/");
   url_part(o, ecode.p, ecode.n);
@@ -791,7 +803,7 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   cx_buf_append(&sl->copy, ent.p, (size_t)(ent.end - ent.p));
   if (sl->copy.failed) return CX_ENOMEM;
   ent = cx_mp_make(sl->copy.p, sl->copy.len);
-  cx_str ecode = mp_s(ent, "code"), as_of = mp_s(ent, "as_of"), nm = mp_s(ent, "name");
+  cx_str ecode = request_code(mp_s(ent, "code"), code), as_of = mp_s(ent, "as_of"), nm = mp_s(ent, "name");
   snprintf(day, 16, "%.*s", (int)(as_of.n < 15 ? as_of.n : 15), as_of.p);
   snprintf(name, 300, "%.*s", (int)(nm.n < 280 ? nm.n : 280), nm.p);
   load_lists(c);

@@ -45,12 +45,21 @@ AUTH = uscc("11350100", "MB000000")
 ENT = uscc("91350100", "MA300001")
 ODD = uscc("91350100", "MA300002")
 PERSON = "11010519491231002X"
+
+
+def id_number(first17):
+    """A valid resident ID number (GB 11643: ISO 7064 MOD 11-2)."""
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return first17 + "10X98765432"[sum(int(c) * k for c, k in zip(first17, w)) % 11]
+
+
+LISTED = id_number("35010219800101123")  # a person on a public serious-dishonesty list
 HOSTILE = "<script>alert(\"x\")</script> & 'q' \"dq\" </dd>"
 ODD_NAME = "福州<b>粗体</b>&amp;\"引号\"'单引'有限公司"
 HIDDEN = ["隐藏标记甲-已撤销", "隐藏标记乙-超过公示期", "隐藏标记丙-轻微不公示", "隐藏标记丁-个人处罚"]
 FIX = {"today": TODAY, "auth": AUTH, "ent": ENT, "ent_name": "福州闽江建设有限公司", "prefix": "福州闽江",
        "odd": ODD, "odd_name": ODD_NAME, "person": PERSON, "person_name": "张某某", "hostile": HOSTILE,
-       "hidden": HIDDEN, "penalties": 12, "penalty_ids": [f"榕市监罚〔2025〕{i}号" for i in range(1, 13)]}
+       "hidden": HIDDEN, "listed": LISTED, "listed_name": "李某某", "penalties": 12, "penalty_ids": [f"榕市监罚〔2025〕{i}号" for i in range(1, 13)]}
 
 SITE_FILE = """# the operator's texts (docs/operations.md "The public site")
 site_name = 福州市信用信息公示平台（测试）
@@ -96,6 +105,9 @@ def records():
     out.append(dict(base, record_id="HIDDEN-PERSON", entity_code=PERSON, entity_name=FIX["person_name"],
                     entity_kind="person", category="penalty", severity="general", decision_date="2025-05-02",
                     content=HIDDEN[3]))
+    out.append(dict(base, record_id="(2025)闽01执2号", entity_code=LISTED, entity_name=FIX["listed_name"],
+                    entity_kind="person", category="blacklist", list_type="court_dishonest",
+                    decision_date="2025-03-01", content="失信被执行人"))
     return out
 
 

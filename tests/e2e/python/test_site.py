@@ -233,6 +233,21 @@ def pdf_text(pdf):
 
 
 class TrustBoundary(unittest.TestCase):
+    def test_a_listed_person_is_shown_masked_and_its_links_work(self):
+        code = FIX["listed"]
+        st, _, t = page(f"/entity/{code}")
+        self.assertEqual(st, 200)
+        self.assertIn(code[:6] + "********" + code[14:], t)  # the answer's masked number
+        self.assertIn("严重失信主体名单", t)
+        self.assertNotIn("登记管理部门", t)  # no USCC fields for a person
+        for p, _ in all_entity_pages(code):  # every tab link answers 200 (asserted inside)
+            pass
+        st, _, r = page(f"/report/{code}")
+        self.assertEqual(st, 200)
+        self.assertIn("(2025)闽01执2号", r)
+        self.assertEqual(get(f"/report/{code}.pdf")[0], 200)
+
+
     def test_hidden_records_never_appear_on_any_page(self):
         pages = [(p, t) for p, t in all_entity_pages(FIX["ent"])]
         for p in ("/", "/search?q=" + q("福州"), "/search?q=" + q(FIX["prefix"]), "/search?q=" + q("张某"),
