@@ -14,7 +14,8 @@
  *
  * Besides /v1: GET /healthz (the process answers), /readyz (store open, audit flusher alive),
  * /metrics (Prometheus text, the server's hook), /v1/openapi.json (generated from the op
- * table at start).
+ * table at start). Every other GET is a page of the public site (site.c), whose data come
+ * from cx__http_run with the public role: the same path into the executor as /v1.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -74,6 +75,7 @@ struct cx_http {
   uint32_t nroutes;
   char *openapi;
   size_t openapi_len;
+  cx_site *site; /* the public site (site.c) */
 };
 
 static void copy_field(char *dst, const char *p, size_t n) {
@@ -124,7 +126,7 @@ static int route_parse(const char *spec, int op, route *r) {
 
 /* Percent-decoding of one path segment or query value; 0, or -1 when it is not well formed
  * (a bad escape, a NUL) or does not fit. '+' is a space in the query string only. */
-static int pct_decode(const char *p, size_t n, int plus, char *out, size_t cap, size_t *len) {
+int cx__http_pct_decode(const char *p, size_t n, int plus, char *out, size_t cap, size_t *len) {
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     int c = (unsigned char)p[i];
@@ -400,6 +402,7 @@ struct cx_http_loop {
   cx_buf ans, json, req;
   uint64_t next_id;
   cx_http_conn *conns;
+  cx_site_loop *site;
   int shutdown;
   uint32_t jobs; /* slow requests on the thread pool */
 };
@@ -555,7 +558,7 @@ static const route *match(cx_http *h, int post, const char *path, size_t n, boun
         bound *x = &b[k];
         copy_field(x->name, ro->seg[i].text, strlen(ro->seg[i].text));
         x->is_uint = 0;
-        if (pct_decode(segs[i], lens[i], 0, x->val, sizeof x->val, &x->len)) break;
+        if (cx__http_pct_decode(segs[i], lens[i], 0, x->val, sizeof x->val, &x->len)) break;
         k++;
       } else if (lens[i] != strlen(ro->seg[i].text) || memcmp(segs[i], ro->seg[i].text, lens[i])) {
         break;
@@ -648,6 +651,98 @@ static void respond(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx_b
   }
 }
 
+/*
+ * Runs one msgpack request (payload in[0..n)) through cx_exec on the loop: the loop's read
+ * snapshot (reset afterwards: no snapshot is held between requests), hit array and audit ring,
+ * the answer in the loop's buffer under the door's output limit, the op counted (t0: when the
+ * request arrived). Returns the answer's error code (0 ok) with *ans the framed answer,
+ * borrowed until the next call on this loop; CX_ETOOLARGE with *ans NULL when the answer
+ * passed the limit. The msgpack door's loop-side path, shared by on_req and the site (site.c).
+ */
+int cx__http_run(cx_http_loop *l, int op, int role, int token, const char *peer, const void *in, size_t n,
+                 uint64_t t0, const cx_buf **ans) {
+  cx_http *h = l->h;
+  cx_exec_ctx x;
+  memset(&x, 0, sizeof x);
+  x.env = h->k.env;
+  x.q = l->q;
+  x.txn = l->txn;
+  x.txn_live = l->txn_live;
+  x.hits = l->hits;
+  x.hits_cap = l->hits_cap;
+  x.role = role;
+  x.token = token;
+  x.audq = l->audq;
+  x.peer = peer;
+  l->ans.len = 0;
+  cx_buf_clear_failure(&l->ans);
+  l->ans.limit = h->k.max_answer;
+  l->ans.over = 0;
+  x.out = &l->ans;
+  int rc = cx_exec(&x, in, n);
+  if (*l->txn_live) { /* no snapshot is held between requests */
+    cx_store_txn_reset(l->txn);
+    *l->txn_live = 0;
+  }
+  *ans = &l->ans;
+  if (l->ans.over) {
+    l->ans.over = 0;
+    *ans = NULL;
+    rc = CX_ETOOLARGE;
+  }
+  if (h->k.account) h->k.account(h->k.ud, l->loop_ud, op, rc, t0);
+  return rc;
+}
+
+/* The site's door to the executor: the public role, nothing else (site.c). */
+typedef struct site_call {
+  cx_http_loop *l;
+  const char *peer;
+  uint64_t t0;
+} site_call;
+
+static int site_run(void *ud, int op, const void *in, size_t n, const unsigned char **ans, size_t *alen) {
+  site_call *c = ud;
+  const cx_buf *a;
+  if (cx__http_run(c->l, op, CX_ROLE_PUBLIC, -1, c->peer, in, n, c->t0, &a) == CX_ETOOLARGE && !a)
+    return CX_ETOOLARGE;
+  if (a->failed) return CX_ENOMEM;
+  *ans = (const unsigned char *)a->p;
+  *alen = a->len;
+  return 0;
+}
+
+/* A GET outside /v1 and the operations endpoints: a page of the public site. */
+static void site_serve(cx_http_loop *l, h2o_req_t *req, const char *path, size_t plen, const char *rid,
+                       uint64_t t0) {
+  site_call c = {l, NULL, t0};
+  char peer[CX_NET_PEER_MAX];
+  peer_of(req, peer, sizeof peer);
+  c.peer = peer;
+  cx_site_page pg;
+  const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
+  size_t qn = q ? req->path.len - req->query_at - 1 : 0;
+  cx__site_render(l->site, site_run, &c, path, plen, q, qn, &pg);
+  h2o_mem_pool_t *pool = &req->pool;
+  h2o_headers_t *hd = &req->res.headers;
+  h2o_add_header(pool, hd, H2O_TOKEN_CACHE_CONTROL, NULL, pg.cache, strlen(pg.cache));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("content-security-policy"), 0, NULL,
+                        H2O_STRLIT("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("same-origin"));
+  /* h2o_send_inline copies the body into the request's pool: the loop's buffer may be reused */
+  send_body(req, pg.status, pg.ctype, rid, pg.body, pg.len);
+  if (l->ans.cap > CX_NET_OUT_INITIAL) {
+    l->ans.len = 0;
+    cx_buf_shrink(&l->ans);
+  }
+}
+
+static int is_api_path(const char *path, size_t n) {
+  return (n == 3 && memcmp(path, "/v1", 3) == 0) || (n > 3 && memcmp(path, "/v1/", 4) == 0);
+}
+
 static int on_ops_endpoint(cx_http_loop *l, h2o_req_t *req, const char *path, size_t n, const char *rid) {
   cx_http *h = l->h;
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(path, lit, n) == 0)
@@ -693,6 +788,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
   int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"));
   if (get && on_ops_endpoint(l, req, path, plen, rid)) return 0;
+  if (get && !is_api_path(path, plen)) {
+    site_serve(l, req, path, plen, rid, t0);
+    return 0;
+  }
   bound b[MAX_SEGS + MAX_QPARAMS];
   uint32_t nb = 0;
   int wrong = 0;
@@ -727,7 +826,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         bound *x = &b[nb];
         copy_field(x->name, pa->field, strlen(pa->field));
         x->is_uint = pa->is_uint;
-        if (pct_decode(eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0, 1, x->val, sizeof x->val, &x->len)) {
+        if (cx__http_pct_decode(eq ? eq + 1 : e, eq ? (size_t)(e - eq - 1) : 0, 1, x->val, sizeof x->val, &x->len)) {
           send_error(req, rid, 400, CX_EBADREQ, "query parameter \"%s\": bad percent-encoding or too long", pa->name);
           return 0;
         }
@@ -846,36 +945,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
     return 0;
   }
-  cx_exec_ctx x;
-  memset(&x, 0, sizeof x);
-  x.env = h->k.env;
-  x.q = l->q;
-  x.txn = l->txn;
-  x.txn_live = l->txn_live;
-  x.hits = l->hits;
-  x.hits_cap = l->hits_cap;
-  x.role = role;
-  x.token = token;
-  x.audq = l->audq;
-  x.peer = peer;
-  l->ans.len = 0;
-  cx_buf_clear_failure(&l->ans);
-  l->ans.limit = h->k.max_answer;
-  l->ans.over = 0;
-  x.out = &l->ans;
-  int rc = cx_exec(&x, in->p, in->len);
-  if (*l->txn_live) { /* no snapshot is held between requests */
-    cx_store_txn_reset(l->txn);
-    *l->txn_live = 0;
-  }
-  if (l->ans.over) {
-    l->ans.over = 0;
+  const cx_buf *ans;
+  cx__http_run(l, ro->op, role, token, peer, in->p, in->len, t0, &ans);
+  if (!ans)
     send_error(req, rid, 413, CX_ETOOLARGE, "the answer is larger than %zu bytes: ask for less", h->k.max_answer);
-    rc = CX_ETOOLARGE;
-  } else {
-    respond(l, req, rid, &l->ans);
-  }
-  if (h->k.account) h->k.account(h->k.ud, l->loop_ud, ro->op, rc, t0);
+  else
+    respond(l, req, rid, ans);
   if (l->ans.cap > CX_NET_OUT_INITIAL) {
     l->ans.len = 0;
     cx_buf_shrink(&l->ans);
@@ -1121,6 +1196,11 @@ int cx__http_new(const cx_http_hooks *k, cx_http **out, char *why, size_t cap) {
     return CX_ENOMEM;
   }
   h->openapi_len = strlen(h->openapi);
+  int rc = cx__site_new(k->site_path, &h->site, why, cap);
+  if (rc) {
+    cx__http_free(h);
+    return rc;
+  }
   *out = h;
   return 0;
 }
@@ -1129,6 +1209,7 @@ void cx__http_free(cx_http *h) {
   if (!h) return;
   if (h->ssl) SSL_CTX_free(h->ssl);
   h2o_config_dispose(&h->conf);
+  cx__site_free(h->site);
   free(h->openapi);
   free(h);
 }
@@ -1142,9 +1223,10 @@ int cx__http_loop_new(cx_http *h, uv_loop_t *loop, void *loop_ud, int idx, cx_ht
   cx_http_loop *l = cx_calloc(1, sizeof *l);
   if (!l) return CX_ENOMEM;
   if (cx_buf_init(&l->ans, CX_NET_OUT_INITIAL) || cx_buf_init(&l->json, CX_NET_OUT_INITIAL) ||
-      cx_buf_init(&l->req, 4096)) {
+      cx_buf_init(&l->req, 4096) || cx__site_loop_new(h->site, &l->site)) {
     cx_buf_free(&l->ans);
     cx_buf_free(&l->json);
+    cx_buf_free(&l->req);
     free(l);
     return CX_ENOMEM;
   }
@@ -1237,5 +1319,6 @@ void cx__http_loop_free(cx_http_loop *l) {
   cx_buf_free(&l->ans);
   cx_buf_free(&l->json);
   cx_buf_free(&l->req);
+  cx__site_loop_free(l->site);
   free(l);
 }

@@ -130,6 +130,7 @@ typedef struct cx_http_hooks {
   size_t max_answer;      /* largest answer (the msgpack door's max output) */
   unsigned idle_timeout_s;
   const char *tls_cert, *tls_key; /* both or neither */
+  const char *site_path;  /* the public site's config file (site.c); NULL: the defaults */
 } cx_http_hooks;
 
 /** Parses the routes of the op table, builds the h2o configuration and the OpenAPI document.
@@ -144,12 +145,103 @@ void cx__http_loop_bind(cx_http_loop *l, const cx_query *q, cx_txn *txn, int *tx
                         cx_check_hit *hits, uint32_t hits_cap, cx_audq *audq);
 /** Serves an accepted socket; slot is handed back through hooks.closed when it is gone. */
 int cx__http_accept(cx_http_loop *l, int fd, const unsigned char slot[16]);
+/**
+ * Runs one msgpack request through cx_exec on the loop (its snapshot, reset afterwards; its hit
+ * array and audit ring), as role/token (-1: none), peer for the audit; counts it as op (t0:
+ * uv_hrtime() when the request arrived). Returns the answer's error code (0 ok) with *ans the
+ * framed answer, borrowed until the next call on the loop; CX_ETOOLARGE and *ans NULL when the
+ * answer passed the door's output limit. Loop thread only: the path of every fast op over HTTP
+ * and of every page of the public site (site.c).
+ */
+int cx__http_run(cx_http_loop *l, int op, int role, int token, const char *peer, const void *in, size_t n,
+                 uint64_t t0, const cx_buf **ans);
 /** Stops taking requests: idle connections close, busy ones after their answer. */
 void cx__http_loop_shutdown(cx_http_loop *l);
 /** Open connections of the loop. */
 int cx__http_loop_conns(const cx_http_loop *l);
 /** After the loop stopped running. */
 void cx__http_loop_free(cx_http_loop *l);
+
+/* ===================================================================== public site (site.c) */
+
+/*
+ * The public credit website (docs/site.md): server-rendered Chinese pages on the HTTP door.
+ * One path into the data: every page is built from the answers of the executor to the same
+ * msgpack requests the API takes (entity, records, search, catalog), run as the public role
+ * through the door's `run` callback (http.c: cx__http_run) — site.c never reads the store.
+ * site.c knows no h2o: it turns a GET path and query into a status, headers and a body.
+ */
+#define CX_SITE_SHORT_MAX 256
+#define CX_SITE_TEXT_MAX 4096
+
+/** The operator's texts (chengxind --site FILE, docs/operations.md "The public site"). */
+typedef struct cx_site_config {
+  char site_name[CX_SITE_SHORT_MAX], operator_name[CX_SITE_SHORT_MAX], phone[CX_SITE_SHORT_MAX],
+      email[CX_SITE_SHORT_MAX], address[CX_SITE_SHORT_MAX], hours[CX_SITE_SHORT_MAX];
+  char repair_text[CX_SITE_TEXT_MAX], objection_text[CX_SITE_TEXT_MAX]; /* LF: paragraphs */
+} cx_site_config;
+
+/** The defaults (a generic operator, the procedures of 信用修复管理办法 in general terms). */
+void cx__site_config_default(cx_site_config *c);
+/**
+ * Parses a site file over the defaults in *c: UTF-8 lines `key = value`, '#' comments and
+ * blank lines ignored; keys site_name operator phone email address hours (once each),
+ * repair_text objection_text (each line one paragraph; the first replaces the default, later
+ * ones append). CX_EBADREQ with *bad_line and why: an unknown key, a line without '=', a
+ * value too long, not UTF-8 or with control characters, a single key given twice.
+ */
+int cx__site_config_parse(const char *text, size_t n, cx_site_config *c, int *bad_line, char *why,
+                          size_t cap);
+
+typedef struct cx_site cx_site;           /* shared, read-only while serving */
+typedef struct cx_site_loop cx_site_loop; /* one per worker loop: scratch buffers */
+
+/** Loads path (NULL: the defaults). CX_EIO / CX_EBADREQ (naming file and line) / CX_ENOMEM. */
+int cx__site_new(const char *path, cx_site **out, char *why, size_t cap);
+void cx__site_free(cx_site *s);
+int cx__site_loop_new(const cx_site *s, cx_site_loop **out);
+void cx__site_loop_free(cx_site_loop *sl);
+
+/**
+ * Runs one msgpack request (a payload: the map {id, op, ...}) as the public role; *ans and *alen
+ * the framed answer, borrowed until the next call. 0, or CX_ETOOLARGE (the answer passed the
+ * door's output limit) / CX_ENOMEM: no answer.
+ */
+typedef int (*cx_site_run_fn)(void *ud, int op, const void *req, size_t n, const unsigned char **ans,
+                              size_t *alen);
+
+/** One page: status, Content-Type, Cache-Control; body borrowed until the next render. */
+typedef struct cx_site_page {
+  int status;
+  const char *ctype;
+  const char *cache;
+  const char *body;
+  size_t len;
+} cx_site_page;
+
+/**
+ * Renders GET path (without the query; percent-encoded) with query (after '?', NULL: none).
+ * Always fills *out (an error page when the path is unknown or an answer is an error).
+ */
+void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char *path, size_t plen,
+                     const char *query, size_t qlen, cx_site_page *out);
+
+/** Appends p[0..n) HTML-escaped (& < > " ' as entities; bytes that are not UTF-8 and control
+ *  characters but TAB and LF as U+FFFD): safe in element content and quoted attributes. */
+void cx__site_html_escape(cx_buf *o, const char *p, size_t n);
+/** The Chinese label of a category's wire name, NULL when there is none. */
+const char *cx__site_category_label(const char *name);
+
+/*
+ * The report as a flat list of items (site.c builds it from the answers, pdf.c draws it).
+ * Item: 1 byte kind, 2 bytes label length, label, 4 bytes text length, text (big-endian).
+ */
+enum { CX_DOC_TITLE, CX_DOC_META, CX_DOC_H2, CX_DOC_REC, CX_DOC_FIELD, CX_DOC_NOTE };
+/** Draws doc as an A4 PDF (cairo + pango, system CJK fonts) into out. CX_ENOMEM / CX_EINTERNAL. */
+int cx__site_pdf(const char *doc, size_t n, const char *title, const char *day, cx_buf *out);
+
+/** Percent-decoding (path segments; '+' is a space when plus): 0, or -1 (bad escape, NUL, too long). */
+int cx__http_pct_decode(const char *p, size_t n, int plus, char *out, size_t cap, size_t *len);
 
 /* ===================================================================== logging */
 

@@ -1518,7 +1518,12 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     k.idle_timeout_s = s->o.idle_timeout_s;
     k.tls_cert = o->tls_cert;
     k.tls_key = o->tls_key;
+    k.site_path = o->site_path;
     if ((rc = cx__http_new(&k, &s->http, why, cap))) goto fail;
+  } else if (o->site_path) {
+    snprintf(why, cap, "--site configures the public site of the HTTP door: give --http HOST:PORT too");
+    rc = CX_EBADREQ;
+    goto fail;
   } else if (o->tls_cert || o->tls_key) {
     snprintf(why, cap, "--tls-cert and --tls-key are for the HTTP door (--http HOST:PORT); the msgpack "
              "port is plain TCP: terminate TLS in front of it (docs/operations.md)");

@@ -53,6 +53,8 @@ typedef struct cx_server_opts {
   const char *http_host;        /* default: host */
   int http_port;                /* 0 = ephemeral (see cx_server_http_port) */
   const char *tls_cert, *tls_key; /* PEM files: HTTPS (and HTTP/2 by ALPN) on the HTTP port */
+  const char *site_path;        /* the public site's key = value file (docs/operations.md "The
+                                   public site"); NULL = the defaults. Needs http. */
   uint64_t map_size;            /* the store's map size; 0 = the larger of CX_NET_MAP_MIN (64 GiB)
                                    and CX_NET_MAP_DATA_FACTOR x the data file (64-bit builds;
                                    address space, not disk): another process growing the store

@@ -53,12 +53,16 @@ static void usage(FILE *f) {
           "                 [--tokens FILE] [--threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
-          "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]\n"
+          "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --tz ZONE           whose day is today: Asia/Shanghai (default), UTC, +HH:MM, a zone name\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
           "  --http HOST:PORT    also serve HTTP/JSON there (routes under /v1, /v1/openapi.json,\n"
-          "                      /healthz, /readyz, /metrics; docs/protocol.md section 11)\n"
+          "                      /healthz, /readyz, /metrics; docs/protocol.md section 11) and the\n"
+          "                      public credit website on every other path (docs/site.md)\n"
+          "  --site FILE         the website's texts and contacts: key = value lines (site_name,\n"
+          "                      operator, phone, email, address, hours, repair_text,\n"
+          "                      objection_text; docs/operations.md \"The public site\")\n"
           "  --tls-cert FILE --tls-key FILE\n"
           "                      PEM certificate chain and key: the HTTP port speaks HTTPS (HTTP/1.1\n"
           "                      and HTTP/2); the msgpack port stays plain TCP (terminate TLS in front)\n"
@@ -170,6 +174,8 @@ int main(int argc, char **argv) {
       o.tls_cert = v;
     } else if (!strcmp(a, "--tls-key")) {
       o.tls_key = v;
+    } else if (!strcmp(a, "--site")) {
+      o.site_path = v;
     } else if (!strcmp(a, "--threads")) {
       if (parse_num(v, 64, &n) || n == 0) {
         fprintf(stderr, "chengxind: --threads wants 1..64\n");
