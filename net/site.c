@@ -343,7 +343,7 @@ static void search_form(cx_buf *o, cx_str q) {
          "<input id=\"q\" name=\"q\" type=\"search\" maxlength=\"100\" required "
          "placeholder=\"如：福州闽江建设 或 91350100…\" value=\"");
   esc(o, q);
-  lit(o, "\"><button type=\"submit\">查询</button></div><p class=\"hint\">输入名称的开头部分或完整名称，"
+  lit(o, "\"><button type=\"submit\">查询</button></div><p class=\"hint\">输入名称的任一部分（两个字以上）或完整名称，"
          "或18位统一社会信用代码。</p></form>");
 }
 
@@ -556,7 +556,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
   if (!n) {
     lit(o, "<p class=\"empty\">未找到与“");
     esc(o, kw);
-    lit(o, "”相符的主体。请检查名称或代码，或尝试输入名称的开头部分。</p>");
+    lit(o, "”相符的主体。请检查名称或代码，或尝试输入名称中的几个字。</p>");
   } else {
     lit(o, "<ul class=\"results\">");
     for (uint32_t i = 0; i < n; i++) {

@@ -57,7 +57,7 @@ LISTED = id_number("35010219800101123")  # a person on a public serious-dishones
 HOSTILE = "<script>alert(\"x\")</script> & 'q' \"dq\" </dd>"
 ODD_NAME = "福州<b>粗体</b>&amp;\"引号\"'单引'有限公司"
 HIDDEN = ["隐藏标记甲-已撤销", "隐藏标记乙-超过公示期", "隐藏标记丙-轻微不公示", "隐藏标记丁-个人处罚"]
-FIX = {"today": TODAY, "auth": AUTH, "ent": ENT, "ent_name": "福州闽江建设有限公司", "prefix": "福州闽江",
+FIX = {"today": TODAY, "auth": AUTH, "ent": ENT, "ent_name": "福州闽江建设有限公司", "prefix": "福州闽江", "part": "闽江建设",
        "odd": ODD, "odd_name": ODD_NAME, "person": PERSON, "person_name": "张某某", "hostile": HOSTILE,
        "hidden": HIDDEN, "listed": LISTED, "listed_name": "李某某", "penalties": 12, "penalty_ids": [f"榕市监罚〔2025〕{i}号" for i in range(1, 13)]}
 

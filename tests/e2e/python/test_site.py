@@ -168,11 +168,12 @@ class Escaping(unittest.TestCase):
 
 
 class Content(unittest.TestCase):
-    def test_search_by_a_name_prefix_finds_the_entity(self):
-        # Today the search op matches name prefixes; once the keyword index lands, a middle
-        # part of the name ("闽江建设") finds it too — this test searches by prefix.
-        st, _, t = page("/search?q=" + q(FIX["prefix"]))
-        self.assertEqual(st, 200)
+    def test_search_by_any_part_of_the_name_finds_the_entity(self):
+        for part in (FIX["prefix"], FIX["part"]):  # the start, and a middle part (keyword index)
+            st, _, t = page("/search?q=" + q(part))
+            self.assertEqual(st, 200)
+            self.assertIn(f'href="/entity/{FIX["ent"]}"', t, part)
+        st, _, t = page("/search?q=" + q(FIX["part"]))
         self.assertIn(FIX["ent_name"], t)
         self.assertIn(f'href="/entity/{FIX["ent"]}"', t)
         self.assertIn("企业", t)
