@@ -440,7 +440,8 @@ static void send_body(h2o_req_t *req, int status, const char *ctype, const char 
                       size_t n) {
   req->res.status = status;
   req->res.reason = reason(status);
-  req->res.mime_attr = &json_attr;
+  /* JSON, HTML and text are worth gzip; a PDF is compressed already */
+  req->res.mime_attr = strcmp(ctype, "application/pdf") == 0 ? &h2o_mime_attributes_as_is : &json_attr;
   h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
   if (rid && *rid)
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, rid, strlen(rid));
@@ -712,6 +713,98 @@ static int site_run(void *ud, int op, const void *in, size_t n, const unsigned c
   return 0;
 }
 
+static void site_headers(h2o_req_t *req, const char *cache) {
+  h2o_mem_pool_t *pool = &req->pool;
+  h2o_headers_t *hd = &req->res.headers;
+  h2o_add_header(pool, hd, H2O_TOKEN_CACHE_CONTROL, NULL, cache, strlen(cache));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("content-security-policy"), 0, NULL,
+                        H2O_STRLIT("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
+  h2o_add_header_by_str(pool, hd, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("same-origin"));
+}
+
+/* A report PDF drawn on the thread pool (cairo and pango take tens of milliseconds: on the loop
+ * they would stall every connection of it); counted with the slow requests (CX_HTTP_MAX_JOBS). */
+typedef struct pdf_job {
+  uv_work_t work;
+  cx_http_loop *l;
+  h2o_req_t *req;       /* NULL once the client went away (dispose) */
+  struct pdf_job **slot;
+  char *doc;
+  size_t n;
+  char title[340], day[16], rid[80];
+  cx_buf out;
+  int rc;
+} pdf_job;
+
+static void pdf_dispose(void *p) {
+  pdf_job **slot = p;
+  if (*slot) (*slot)->req = NULL;
+}
+
+static void pdf_work(uv_work_t *w) {
+  pdf_job *j = w->data;
+  j->rc = cx__site_pdf(j->doc, j->n, j->title, j->day, &j->out);
+}
+
+static void site_text(h2o_req_t *req, const char *rid, int status, const char *msg) {
+  site_headers(req, "no-store");
+  send_body(req, status, "text/plain; charset=utf-8", rid, msg, strlen(msg));
+}
+
+static void pdf_done(uv_work_t *w, int status) {
+  (void)status;
+  pdf_job *j = w->data;
+  j->l->jobs--;
+  if (j->req) {
+    *j->slot = NULL;
+    if (j->rc || j->out.failed) {
+      site_text(j->req, j->rid, 500, "PDF 生成失败，请使用网页版报告打印。\n");
+    } else {
+      site_headers(j->req, "no-cache");
+      send_body(j->req, 200, "application/pdf", j->rid, j->out.p, j->out.len);
+    }
+  }
+  free(j->doc);
+  cx_buf_free(&j->out);
+  free(j);
+}
+
+static void pdf_queue(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx_site_page *pg) {
+  if (l->jobs >= CX_HTTP_MAX_JOBS) {
+    site_text(req, rid, 429, "服务繁忙，请稍后再试。\n");
+    return;
+  }
+  pdf_job *j = cx_calloc(1, sizeof *j);
+  if (!j || !(j->doc = cx_malloc(pg->pdf_len ? pg->pdf_len : 1)) || cx_buf_init(&j->out, 64 << 10)) {
+    if (j) free(j->doc);
+    free(j);
+    site_text(req, rid, 500, "内存不足。\n");
+    return;
+  }
+  memcpy(j->doc, pg->pdf_doc, pg->pdf_len);
+  j->n = pg->pdf_len;
+  j->l = l;
+  j->req = req;
+  snprintf(j->title, sizeof j->title, "%s", pg->pdf_title);
+  snprintf(j->day, sizeof j->day, "%s", pg->pdf_day);
+  snprintf(j->rid, sizeof j->rid, "%s", rid);
+  j->out.limit = l->h->k.max_answer;
+  j->slot = h2o_mem_alloc_shared(&req->pool, sizeof *j->slot, pdf_dispose);
+  *j->slot = j;
+  j->work.data = j;
+  l->jobs++;
+  if (uv_queue_work(l->ctx.loop, &j->work, pdf_work, pdf_done) != 0) {
+    l->jobs--;
+    *j->slot = NULL;
+    free(j->doc);
+    cx_buf_free(&j->out);
+    free(j);
+    site_text(req, rid, 500, "无法排队生成 PDF。\n");
+  }
+}
+
 /* A GET outside /v1 and the operations endpoints: a page of the public site. */
 static void site_serve(cx_http_loop *l, h2o_req_t *req, const char *path, size_t plen, const char *rid,
                        uint64_t t0) {
@@ -723,16 +816,13 @@ static void site_serve(cx_http_loop *l, h2o_req_t *req, const char *path, size_t
   const char *q = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : NULL;
   size_t qn = q ? req->path.len - req->query_at - 1 : 0;
   cx__site_render(l->site, site_run, &c, path, plen, q, qn, &pg);
-  h2o_mem_pool_t *pool = &req->pool;
-  h2o_headers_t *hd = &req->res.headers;
-  h2o_add_header(pool, hd, H2O_TOKEN_CACHE_CONTROL, NULL, pg.cache, strlen(pg.cache));
-  h2o_add_header_by_str(pool, hd, H2O_STRLIT("x-content-type-options"), 0, NULL, H2O_STRLIT("nosniff"));
-  h2o_add_header_by_str(pool, hd, H2O_STRLIT("content-security-policy"), 0, NULL,
-                        H2O_STRLIT("default-src 'none'; style-src 'self'; img-src 'self' data:; "
-                                   "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"));
-  h2o_add_header_by_str(pool, hd, H2O_STRLIT("referrer-policy"), 0, NULL, H2O_STRLIT("same-origin"));
-  /* h2o_send_inline copies the body into the request's pool: the loop's buffer may be reused */
-  send_body(req, pg.status, pg.ctype, rid, pg.body, pg.len);
+  if (pg.pdf_doc && pg.status == 200) {
+    pdf_queue(l, req, rid, &pg);
+  } else {
+    site_headers(req, pg.cache);
+    /* h2o_send_inline copies the body into the request's pool: the loop's buffer may be reused */
+    send_body(req, pg.status, pg.ctype, rid, pg.body, pg.len);
+  }
   if (l->ans.cap > CX_NET_OUT_INITIAL) {
     l->ans.len = 0;
     cx_buf_shrink(&l->ans);

@@ -217,6 +217,13 @@ typedef struct cx_site_page {
   const char *cache;
   const char *body;
   size_t len;
+  /* A PDF to draw (GET /report/{code}.pdf): tens of milliseconds of cairo and pango, so the
+   * door draws it off the loop (cx__site_pdf on the thread pool) instead of sending body.
+   * pdf_doc is borrowed until the next render: copy it. NULL: body is the answer. */
+  const char *pdf_doc;
+  size_t pdf_len;
+  char pdf_title[340];
+  char pdf_day[16];
 } cx_site_page;
 
 /**

@@ -896,12 +896,12 @@ static void page_report(page_ctx *c, cx_str code, int pdf) {
   char number[40], day[16], name[300];
   int rc = report_build(c, code, number, day, name);
   if (rc) return error_page(c, rc, NULL);
-  if (pdf) {
+  if (pdf) { /* drawn by the door, off the loop (cx_site_page.pdf_doc) */
     o->len = 0;
-    char title[340];
-    snprintf(title, sizeof title, "信用报告 %s", name);
-    rc = cx__site_pdf(sl->doc.p, sl->doc.len, title, day, o);
-    if (rc) return error_page(c, rc, "PDF 生成失败，请使用网页版报告打印。");
+    snprintf(c->out->pdf_title, sizeof c->out->pdf_title, "信用报告 %s", name);
+    snprintf(c->out->pdf_day, sizeof c->out->pdf_day, "%s", day);
+    c->out->pdf_doc = sl->doc.p;
+    c->out->pdf_len = sl->doc.len;
     c->out->ctype = "application/pdf";
     c->out->cache = "no-cache";
     return;
@@ -1027,6 +1027,8 @@ void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char 
   out->status = 200;
   out->ctype = "text/html; charset=utf-8";
   out->cache = "no-cache";
+  out->pdf_doc = NULL;
+  out->pdf_len = 0;
 #define IS(lit) (plen == sizeof(lit) - 1 && memcmp(path, lit, plen) == 0)
 #define STARTS(lit) (plen > sizeof(lit) - 1 && memcmp(path, lit, sizeof(lit) - 1) == 0)
   char seg[128];

@@ -208,7 +208,7 @@ int main(int argc, char **argv) {
         zero += cc.n == 0;
       }
     if (zero) fprintf(stderr, "bench: %zu calls of length %d found nothing (budget spent?)\n", zero, L);
-    char name[16];
+    char name[32];
     snprintf(name, sizeof name, "search_%d", L);
     report(&j, name, tm, k, hits, nq);
   }
@@ -276,7 +276,7 @@ int main(int argc, char **argv) {
             if (n != want[i]) cxb_die("fts5 \"%s\": %u rows, expected %u", ql[i], n, want[i]);
           }
         }
-      char name[16];
+      char name[32];
       snprintf(name, sizeof name, "fts5_%d", L);
       report(&j, name, tm, k, hits, nq);
     }

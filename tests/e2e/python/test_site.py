@@ -224,6 +224,19 @@ class Content(unittest.TestCase):
             self.assertIn(num, text)
             self.assertIn("榕市监罚〔2025〕12号", text)
 
+    def test_pdfs_are_drawn_off_the_loop_many_at_once(self):
+        # the PDF is drawn on the thread pool (pango and cairo in several threads at once): eight
+        # at the same time all arrive whole, and the API answers meanwhile
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            futs = [ex.submit(get, f"/report/{FIX['ent']}.pdf") for _ in range(8)]
+            self.assertEqual(get("/v1/ping")[0], 200)
+            for f in futs:
+                st, hd, pdf = f.result()
+                self.assertEqual((st, hd["content-type"]), (200, "application/pdf"))
+                self.assertTrue(pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF"))
+                self.assertNotIn("content-encoding", hd, "a PDF is not gzipped")
+
 
 def pdf_text(pdf):
     if not shutil.which("pdftotext"):
