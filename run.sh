@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Release into build/, creates a demo store (10k entities,
-# 100k records, fixed seed) under demo/ if there is none, and serves it on 127.0.0.1:7411.
+# 100k records, fixed seed) under demo/ if there is none, and serves it: the msgpack protocol
+# on 127.0.0.1:7411, HTTP/JSON and the public credit site on http://127.0.0.1:8080/.
 set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/deps.sh
@@ -18,6 +19,8 @@ if [ ! -e "$db/data.mdb" ]; then
 fi
 ./build/bin/chengxin info --db "$db"
 if [ -x ./build/bin/chengxind ]; then
-  exec ./build/bin/chengxind --db "$db" --listen "${CX_LISTEN:-127.0.0.1:7411}" "$@"
+  http=${CX_HTTP:-127.0.0.1:8080}
+  echo "run.sh: the public site and the HTTP API: http://$http/ (API under /v1, /v1/openapi.json)" >&2
+  exec ./build/bin/chengxind --db "$db" --listen "${CX_LISTEN:-127.0.0.1:7411}" --http "$http" "$@"
 fi
 echo "chengxind is not built yet: stopping after the store summary." >&2
