@@ -27,6 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include "net_int.h"
 
 extern const char cx_data_site[];
@@ -43,6 +48,7 @@ extern const size_t cx_data_site_len;
 struct cx_site {
   cx_site_config cfg;
   char css_path[64]; /* "/assets/site-<16 hex>.css" */
+  unsigned char key[32]; /* this process's key of person links (person_token) */
 };
 
 typedef struct list_name {
@@ -52,6 +58,7 @@ typedef struct list_name {
 
 struct cx_site_loop {
   const cx_site *s;
+  char tok[2 + 2 * (8 + CX_CODE_LEN) + 1]; /* the last person link made (person_token) */
   cx_buf body, req, copy, doc;
   list_name lists[MAX_LISTS];
   uint32_t nlists;
@@ -264,6 +271,7 @@ typedef struct page_ctx {
   void *ud;
   cx_site_page *out;
   cx_str errmsg;
+  char link[2 + 2 * (8 + CX_CODE_LEN) + 1]; /* the entity's code for links (link_code) */
 } page_ctx;
 
 static void pk_kv(msgpack_packer *pk, const char *k, const char *v, size_t n) {
@@ -640,10 +648,76 @@ static void entity_fields(cx_mp ent, field_fn f, void *ud) {
   if (s.n) f(ud, "最近更新", s.p, s.n);
 }
 
-/* The code to put in links and follow-up requests: the answer's (normalised) code, or the one
- * asked for when the answer masks it (a person's ID number is shown masked to the public). */
+/*
+ * Person links. The public sees a listed person's ID number masked, and must not find it in
+ * full in a page either (in its links, its cache, a proxy's log): the links of such a page name
+ * the person by a token, "~" + 52 hex digits: an 8-byte tag (HMAC-SHA256 of the code under this
+ * process's key) and the 18-byte code XORed with a keystream derived from the tag under the
+ * same key (deterministic: the same person has the same links). Only this process can read
+ * them back; after a restart an old link is a 404, like an unknown code.
+ */
+static void token_stream(const cx_site *s, const unsigned char tag[8], unsigned char ks[32]) {
+  unsigned int n = 32;
+  unsigned char in[9];
+  memcpy(in, tag, 8);
+  in[8] = 'k';
+  HMAC(EVP_sha256(), s->key, sizeof s->key, in, sizeof in, ks, &n);
+}
+
+static void token_tag(const cx_site *s, const char code[CX_CODE_LEN], unsigned char tag[8]) {
+  unsigned char h[32];
+  unsigned int n = 32;
+  HMAC(EVP_sha256(), s->key, sizeof s->key, (const unsigned char *)code, CX_CODE_LEN, h, &n);
+  memcpy(tag, h, 8);
+}
+
+static cx_str person_token(cx_site_loop *sl, cx_str code) {
+  if (code.n != CX_CODE_LEN) return (cx_str){"", 0};
+  unsigned char tag[8], ks[32];
+  token_tag(sl->s, code.p, tag);
+  token_stream(sl->s, tag, ks);
+  static const char hx[] = "0123456789abcdef";
+  char *t = sl->tok;
+  *t++ = '~';
+  for (int i = 0; i < 8 + CX_CODE_LEN; i++) {
+    unsigned char b = i < 8 ? tag[i] : (unsigned char)((unsigned char)code.p[i - 8] ^ ks[i - 8]);
+    *t++ = hx[b >> 4];
+    *t++ = hx[b & 15];
+  }
+  *t = 0;
+  return (cx_str){sl->tok, (uint32_t)(t - sl->tok)};
+}
+
+/* A token back to the code; 0 when it is not one of this process's. */
+static int person_untoken(const cx_site *s, const char *p, size_t n, char code[CX_CODE_LEN + 1]) {
+  if (n != 1 + 2 * (8 + CX_CODE_LEN) || p[0] != '~') return 0;
+  unsigned char raw[8 + CX_CODE_LEN];
+  for (size_t i = 0; i < sizeof raw; i++) {
+    int hi = p[1 + 2 * i], lo = p[2 + 2 * i];
+    hi = isdigit(hi) ? hi - '0' : (hi >= 'a' && hi <= 'f') ? hi - 'a' + 10 : -1;
+    lo = isdigit(lo) ? lo - '0' : (lo >= 'a' && lo <= 'f') ? lo - 'a' + 10 : -1;
+    if (hi < 0 || lo < 0) return 0;
+    raw[i] = (unsigned char)(hi << 4 | lo);
+  }
+  unsigned char ks[32], tag[8];
+  token_stream(s, raw, ks);
+  for (int i = 0; i < CX_CODE_LEN; i++) code[i] = (char)(raw[8 + i] ^ ks[i]);
+  code[CX_CODE_LEN] = 0;
+  token_tag(s, code, tag);
+  return CRYPTO_memcmp(tag, raw, 8) == 0;
+}
+
+/* The code for follow-up requests: the answer's (normalised) code, or the one asked for when
+ * the answer masks it (a person's ID number is shown masked to the public). */
 static cx_str request_code(cx_str answered, cx_str asked) {
   return memchr(answered.p, '*', answered.n) || !answered.n ? asked : answered;
+}
+
+/* The code for links: the request code, but for a person, whose number the answer masks, a
+ * token (person_token): the number is in no page. */
+static cx_str link_code(cx_site_loop *sl, cx_str answered, cx_str asked) {
+  if (memchr(answered.p, '*', answered.n) || !answered.n) return person_token(sl, asked);
+  return answered;
 }
 
 static int valid_tab(cx_str t) {
@@ -691,6 +765,8 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   if (sl->copy.failed) return error_page(c, CX_ENOMEM, NULL);
   ent = cx_mp_make(sl->copy.p, sl->copy.len);
   cx_str ecode = request_code(mp_s(ent, "code"), code), name = mp_s(ent, "name");
+  cx_str lcode = link_code(c->sl, mp_s(ent, "code"), code);
+  snprintf(c->link, sizeof c->link, "%.*s", (int)lcode.n, lcode.p);
   int cat = ht ? valid_tab(tab) : -1;
   if (cat < 0) { /* the first category with records, else the first */
     for (int i = 0; i < CX_CAT_COUNT && cat < 0; i++)
@@ -719,16 +795,16 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   lit(o, "<h2>基本信息</h2><dl class=\"kv\">");
   entity_fields(ent, html_field, o);
   lit(o, "</dl><p class=\"pager noprint\"><a class=\"button\" href=\"/report/");
-  url_part(o, ecode.p, ecode.n);
+  url_part(o, lcode.p, lcode.n);
   lit(o, "\">查看信用报告</a><a class=\"button alt\" href=\"/report/");
-  url_part(o, ecode.p, ecode.n);
+  url_part(o, lcode.p, lcode.n);
   lit(o, ".pdf\">下载PDF报告</a></p></section>");
   status_section(o, ent);
   lit(o, "<h2 id=\"records\">信用记录</h2><nav aria-label=\"记录类别\"><ul class=\"tabs\">");
   for (int i = 0; i < CX_CAT_COUNT; i++) {
     const char *l = cx__site_category_label(cx_category_names[i]);
     lit(o, "<li><a href=\"/entity/");
-    url_part(o, ecode.p, ecode.n);
+    url_part(o, lcode.p, lcode.n);
     fmt(o, "?tab=%s#records\"%s>%s <span class=\"n\">(%" PRIu64 ")</span></a></li>", cx_category_names[i],
         i == cat ? " aria-current=\"page\"" : "", l ? l : cx_category_names[i],
         visible_count(ent, cx_category_names[i]));
@@ -755,12 +831,12 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   lit(o, "<nav class=\"pager\" aria-label=\"分页\">");
   if (hc) {
     lit(o, "<a class=\"button alt\" href=\"/entity/");
-    url_part(o, ecode.p, ecode.n);
+    url_part(o, lcode.p, lcode.n);
     fmt(o, "?tab=%s#records\">第一页</a>", cname);
   }
   if (next.n) {
     lit(o, "<a class=\"button\" rel=\"next\" href=\"/entity/");
-    url_part(o, ecode.p, ecode.n);
+    url_part(o, lcode.p, lcode.n);
     fmt(o, "?tab=%s&amp;cursor=", cname);
     url_part(o, next.p, next.n);
     lit(o, "#records\">下一页</a>");
@@ -804,6 +880,8 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   if (sl->copy.failed) return CX_ENOMEM;
   ent = cx_mp_make(sl->copy.p, sl->copy.len);
   cx_str ecode = request_code(mp_s(ent, "code"), code), as_of = mp_s(ent, "as_of"), nm = mp_s(ent, "name");
+  cx_str lcode = link_code(c->sl, mp_s(ent, "code"), code);
+  snprintf(c->link, sizeof c->link, "%.*s", (int)lcode.n, lcode.p);
   snprintf(day, 16, "%.*s", (int)(as_of.n < 15 ? as_of.n : 15), as_of.p);
   snprintf(name, 300, "%.*s", (int)(nm.n < 280 ? nm.n : 280), nm.p);
   load_lists(c);
@@ -926,9 +1004,9 @@ static void page_report(page_ctx *c, cx_str code, int pdf) {
       lit(o, "<div class=\"report-head\"><h1>");
       cx__site_html_escape(o, text, tl);
       lit(o, "</h1><p class=\"noprint\"><a class=\"button\" href=\"/report/");
-      url_part(o, code.p, code.n);
+      url_part(o, c->link, strlen(c->link));
       lit(o, ".pdf\">下载PDF</a> <a class=\"button alt\" href=\"/entity/");
-      url_part(o, code.p, code.n);
+      url_part(o, c->link, strlen(c->link));
       lit(o, "\">返回主体页面</a></p></div><p class=\"hint noprint\">使用浏览器的“打印”功能可打印本报告。</p>");
       break;
     case CX_DOC_META:
@@ -1019,7 +1097,7 @@ static void page_text(page_ctx *c, const char *title, const char *text) {
 
 void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char *path, size_t plen,
                      const char *query, size_t qlen, cx_site_page *out) {
-  page_ctx c = {sl, run, ud, out, {"", 0}};
+  page_ctx c = {sl, run, ud, out, {"", 0}, ""};
   sl->body.len = 0;
   cx_buf_clear_failure(&sl->body);
   sl->hash = FNV_INIT;
@@ -1051,9 +1129,17 @@ void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char 
     int report = path[1] == 'r', pdf = 0;
     size_t n = plen - 8;
     if (report && n > 4 && memcmp(path + plen - 4, ".pdf", 4) == 0) n -= 4, pdf = 1;
-    if (cx__http_pct_decode(path + 8, n, 0, seg, sizeof seg, &sn) || !sn)
+    char pcode[CX_CODE_LEN + 1];
+    if (cx__http_pct_decode(path + 8, n, 0, seg, sizeof seg, &sn) || !sn) {
       error_page(&c, CX_EINVALCODE, NULL);
-    else if (report)
+    } else if (seg[0] == '~' && !person_untoken(sl->s, seg, sn, pcode)) {
+      error_page(&c, CX_ENOTFOUND, NULL); /* not one of ours (or from before a restart) */
+    } else if (seg[0] == '~') {
+      memcpy(seg, pcode, sizeof pcode);
+      sn = CX_CODE_LEN;
+      if (report) page_report(&c, (cx_str){seg, (uint32_t)sn}, pdf);
+      else page_entity(&c, (cx_str){seg, (uint32_t)sn}, query, qlen);
+    } else if (report)
       page_report(&c, (cx_str){seg, (uint32_t)sn}, pdf);
     else
       page_entity(&c, (cx_str){seg, (uint32_t)sn}, query, qlen);
@@ -1172,6 +1258,11 @@ int cx__site_new(const char *path, cx_site **out, char *why, size_t cap) {
   cx_site *s = cx_calloc(1, sizeof *s);
   if (!s) return CX_ENOMEM;
   cx__site_config_default(&s->cfg);
+  if (RAND_bytes(s->key, sizeof s->key) != 1) {
+    snprintf(why, cap, "the site cannot draw its link key (RAND_bytes)");
+    free(s);
+    return CX_EINTERNAL;
+  }
   if (path) {
     FILE *f = fopen(path, "rb");
     if (!f) {

@@ -79,7 +79,9 @@ def all_entity_pages(code):
         st, _, t = page(p)
         assert st == 200, (p, st)
         out.append((p, t))
-        todo += [u for u in links(t, f"/entity/{code}?")]
+        # its own links: by its code, or by the token that names a person (never its number)
+        todo += [u for u in links(t, "/entity/") if "?" in u and
+                 (u.startswith(f"/entity/{code}?") or u.startswith("/entity/~"))]
         assert len(seen) < 200
     return out
 
@@ -254,12 +256,24 @@ class TrustBoundary(unittest.TestCase):
         self.assertIn(code[:6] + "********" + code[14:], t)  # the answer's masked number
         self.assertIn("严重失信主体名单", t)
         self.assertNotIn("登记管理部门", t)  # no USCC fields for a person
-        for p, _ in all_entity_pages(code):  # every tab link answers 200 (asserted inside)
-            pass
-        st, _, r = page(f"/report/{code}")
+        # the full number is in no page, not even in its links (they carry a token)
+        self.assertNotIn(code, t)
+        toks = set(re.findall(r'href="/(?:entity|report)/(~[0-9a-f]{52})', t))
+        self.assertEqual(len(toks), 1, "one token names the person in every link")
+        for p, tt in all_entity_pages(code):  # every tab link answers 200 (asserted inside)
+            self.assertNotIn(code, tt, p)
+        tok = toks.pop()
+        st, _, r = page(f"/report/{tok}")
         self.assertEqual(st, 200)
         self.assertIn("(2025)闽01执2号", r)
-        self.assertEqual(get(f"/report/{code}.pdf")[0], 200)
+        self.assertNotIn(code, r)
+        self.assertEqual(page(f"/report/{code}")[2].count(code), 0)
+        st, hd, pdf = get(f"/report/{tok}.pdf")
+        self.assertEqual((st, hd["content-type"]), (200, "application/pdf"))
+        # a token of another process, or altered, is a 404 like an unknown code
+        bad = tok[:-1] + ("0" if tok[-1] != "0" else "1")
+        self.assertEqual(page(f"/entity/{bad}")[0], 404)
+        self.assertEqual(page(f"/entity/{bad}")[2], page(f"/entity/{MISSING}")[2])
 
 
     def test_hidden_records_never_appear_on_any_page(self):
