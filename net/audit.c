@@ -25,7 +25,9 @@
 
 typedef struct slot {
   int64_t time_ms;
-  int32_t token;
+  /* the writer's name as it was when the query ran: a token file reloaded meanwhile (SIGHUP)
+   * renumbers the tokens, so no index is kept */
+  char who[CX_TOKEN_NAME_MAX + 16];
   uint8_t role, op;
   char code[CX_CODE_LEN];
   char detail[CX_NET_AUDIT_DETAIL];
@@ -43,12 +45,10 @@ struct cx_audq {
 
 struct cx_auditor {
   cx_store *st;
-  const cx_tokens *tokens;
   cx_audq *q;
   unsigned nq;
   size_t total;             /* slots over all rings */
   cx_audit_entry *scratch;  /* total entries */
-  char (*who)[CX_TOKEN_NAME_MAX + 16];
   uint64_t *snap;           /* head snapshot per ring during a flush */
   pthread_t thr;
   pthread_mutex_t mu;
@@ -72,12 +72,11 @@ const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap)
   return buf;
 }
 
-int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_auditor **out) {
+int cx__auditor_new(cx_store *st, unsigned nq, cx_auditor **out) {
   if (!nq) return CX_EBADREQ;
   cx_auditor *a = cx_calloc(1, sizeof *a);
   if (!a) return CX_ENOMEM;
   a->st = st;
-  a->tokens = tokens;
   a->nq = nq;
   uint32_t per = 1024;
   while (per < CX_NET_AUDIT_QUEUE / nq) per <<= 1;
@@ -92,12 +91,7 @@ int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_audit
   }
   a->total = (size_t)per * nq;
   a->scratch = cx_calloc(a->total, sizeof *a->scratch);
-  a->who = cx_calloc(tokens && tokens->n ? tokens->n : 1, sizeof *a->who);
-  if (!a->scratch || !a->who) goto fail;
-  for (uint32_t i = 0; tokens && i < tokens->n; i++) {
-    char tmp[32];
-    snprintf(a->who[i], sizeof a->who[i], "%s", cx__audit_who(tokens, (int)i, tmp, sizeof tmp));
-  }
+  if (!a->scratch) goto fail;
   pthread_mutex_init(&a->mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -111,7 +105,6 @@ fail:
   free(a->q);
   free(a->snap);
   free(a->scratch);
-  free(a->who);
   free(a);
   return CX_ENOMEM;
 }
@@ -128,7 +121,7 @@ static void copy_cut(char *dst, size_t cap, const char *src) {
   dst[n] = 0;
 }
 
-int cx__audq_push(cx_audq *q, int64_t time_ms, int token, int role, int op,
+int cx__audq_push(cx_audq *q, int64_t time_ms, const char *who, int role, int op,
                   const char code[CX_CODE_LEN], const char *detail, const char *peer) {
   uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
   uint64_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
@@ -138,7 +131,7 @@ int cx__audq_push(cx_audq *q, int64_t time_ms, int token, int role, int op,
   }
   slot *s = &q->v[h & (q->cap - 1)];
   s->time_ms = time_ms;
-  s->token = token;
+  copy_cut(s->who, sizeof s->who, who);
   s->role = (uint8_t)role;
   s->op = (uint8_t)op;
   memcpy(s->code, code, CX_CODE_LEN);
@@ -177,7 +170,7 @@ static int flush(cx_auditor *a, size_t *n_out) {
       cx_audit_entry *e = &a->scratch[n];
       e->seq = n;
       e->time_ms = s->time_ms;
-      e->who = cx_str_c(s->token >= 0 && a->tokens && (uint32_t)s->token < a->tokens->n ? a->who[s->token] : "");
+      e->who = cx_str_c(s->who);
       e->role = cx_str_c(s->role < CX_ROLE_COUNT ? cx_role_names[s->role] : "");
       e->op = cx_str_c(s->op < CX_OP_COUNT ? cx_op_names[s->op] : "");
       e->target = (cx_str){s->code, CX_CODE_LEN};
@@ -276,7 +269,6 @@ void cx__auditor_free(cx_auditor *a) {
   free(a->q);
   free(a->snap);
   free(a->scratch);
-  free(a->who);
   pthread_mutex_destroy(&a->mu);
   pthread_cond_destroy(&a->cv);
   free(a);

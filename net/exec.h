@@ -282,7 +282,10 @@ typedef struct cx_audq cx_audq; /* a query-audit ring (the server's; net_int.h) 
 /** What every call shares: read-only while requests run. */
 typedef struct cx_exec_env {
   cx_store *st;               /* the store (writes begin batches on it) */
-  const cx_tokens *tokens;    /* for auth and the audit `who` of a token; NULL: none */
+  /* For auth and the audit `who` of a token; NULL: none. A server replaces it on reload
+   * (SIGHUP): read it with cx_exec_tokens(), and let a call that holds a token index use the
+   * table that index is of (cx_exec_ctx.tokens). */
+  const cx_tokens *tokens;
   cx_exec_limits lim;
   /* `stats`: packs the answer's map (the server's counters and the store's). NULL: a map with
    * the protocol version and the store's counters only (cx_exec_pack_store_stats). */
@@ -301,7 +304,8 @@ typedef struct cx_exec_ctx {
   cx_check_hit *hits;         /* check hit array (caller-owned: no allocation per check) */
   uint32_t hits_cap;
   int role;                   /* in/out: auth changes it */
-  int token;                  /* index in env->tokens, -1 none */
+  int token;                  /* index in the token table (tokens, else env->tokens), -1 none */
+  const cx_tokens *tokens;    /* the table token indexes; NULL: env->tokens now */
   const char *who;            /* the writer's name when there is no token (the CLI's
                                  "local:<user>"); NULL: the token's name */
   const char *who_role;       /* the writer's role in the audit log; NULL: the role's name */
@@ -317,6 +321,11 @@ typedef struct cx_exec_ctx {
   const int *cancel;          /* set when the client went away (NULL: never) */
   char msg[512];              /* error message of the last failed handler */
 } cx_exec_ctx;
+
+/** The table x's token index refers to (x->tokens, else env->tokens read atomically). */
+static inline const cx_tokens *cx_exec_tokens(const cx_exec_ctx *x) {
+  return x->tokens ? x->tokens : __atomic_load_n(&x->env->tokens, __ATOMIC_ACQUIRE);
+}
 
 /**
  * Runs rq, appending one whole framed response (4-byte length + msgpack map; ok or error) to

@@ -382,6 +382,7 @@ static void pk_json(msgpack_packer *pk, json_t *j) {
 
 typedef struct cx_http_conn {
   uv_tcp_t tcp;
+  h2o_socket_t *sock;
   cx_http_loop *l;
   unsigned char slot[16];
   struct cx_http_conn *prev, *next;
@@ -413,6 +414,7 @@ typedef struct http_job {
   h2o_req_t *req;       /* NULL once the client went away (dispose) */
   struct http_job **slot;
   int op, role, token, rc, cancel;
+  const cx_tokens *tokens; /* the table token indexes (kept until the server closes) */
   uint64_t t0;
   char peer[CX_NET_PEER_MAX];
   char rid[80];
@@ -510,20 +512,23 @@ static void request_id(cx_http_loop *l, h2o_req_t *req, char *out, size_t cap) {
 }
 
 /* Role and token from Authorization: 0; 1 when a token was given and is unknown (401). */
-static int bearer(cx_http_loop *l, h2o_req_t *req, int *role, int *token) {
+static int bearer(cx_http_loop *l, h2o_req_t *req, int *role, int *token, const cx_tokens **table) {
   *role = CX_ROLE_PUBLIC;
   *token = -1;
+  *table = NULL;
   ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
   if (i < 0) return 0;
   h2o_iovec_t v = req->headers.entries[i].value;
   if (v.len < 7 || strncasecmp(v.base, "Bearer ", 7) != 0) return 1;
   cx_str tok = {v.base + 7, (uint32_t)(v.len - 7)};
   while (tok.n && tok.p[0] == ' ') tok.p++, tok.n--;
-  const cx_tokens *tk = l->h->k.env->tokens;
+  /* the table of now: a reload (SIGHUP) may publish another; the index is of this one */
+  const cx_tokens *tk = __atomic_load_n(&l->h->k.env->tokens, __ATOMIC_ACQUIRE);
   int k = tk ? cx_tokens_find(tk, tok) : CX_ENOTFOUND;
   if (k < 0) return 1;
   *role = tk->v[k].role;
   *token = k;
+  *table = tk;
   return 0;
 }
 
@@ -606,11 +611,12 @@ static void job_work(uv_work_t *w) {
     live = 1;
   }
   x.env = h->k.env;
-  x.q = h->k.pool_q;
+  x.q = __atomic_load_n(h->k.pool_q, __ATOMIC_ACQUIRE);
   x.txn = t;
   x.txn_live = &live;
   x.role = j->role;
   x.token = j->token;
+  x.tokens = j->tokens;
   x.peer = j->peer;
   x.cancel = &j->cancel;
   x.out = &j->out;
@@ -660,8 +666,8 @@ static void respond(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx_b
  * borrowed until the next call on this loop; CX_ETOOLARGE with *ans NULL when the answer
  * passed the limit. The msgpack door's loop-side path, shared by on_req and the site (site.c).
  */
-int cx__http_run(cx_http_loop *l, int op, int role, int token, const char *peer, const void *in, size_t n,
-                 uint64_t t0, const cx_buf **ans) {
+int cx__http_run(cx_http_loop *l, int op, int role, int token, const cx_tokens *tokens, const char *peer,
+                 const void *in, size_t n, uint64_t t0, const cx_buf **ans) {
   cx_http *h = l->h;
   cx_exec_ctx x;
   memset(&x, 0, sizeof x);
@@ -673,6 +679,7 @@ int cx__http_run(cx_http_loop *l, int op, int role, int token, const char *peer,
   x.hits_cap = l->hits_cap;
   x.role = role;
   x.token = token;
+  x.tokens = tokens;
   x.audq = l->audq;
   x.peer = peer;
   l->ans.len = 0;
@@ -705,7 +712,7 @@ typedef struct site_call {
 static int site_run(void *ud, int op, const void *in, size_t n, const unsigned char **ans, size_t *alen) {
   site_call *c = ud;
   const cx_buf *a;
-  if (cx__http_run(c->l, op, CX_ROLE_PUBLIC, -1, c->peer, in, n, c->t0, &a) == CX_ETOOLARGE && !a)
+  if (cx__http_run(c->l, op, CX_ROLE_PUBLIC, -1, NULL, c->peer, in, n, c->t0, &a) == CX_ETOOLARGE && !a)
     return CX_ETOOLARGE;
   if (a->failed) return CX_ENOMEM;
   *ans = (const unsigned char *)a->p;
@@ -926,7 +933,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     }
   }
   int role, token;
-  if (bearer(l, req, &role, &token)) {
+  const cx_tokens *tks;
+  if (bearer(l, req, &role, &token, &tks)) {
     char peer[CX_NET_PEER_MAX];
     peer_of(req, peer, sizeof peer);
     if (h->k.env->auth_failed) h->k.env->auth_failed(h->k.env->ud, peer);
@@ -1018,6 +1026,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     j->op = ro->op;
     j->role = role;
     j->token = token;
+    j->tokens = tks;
     j->t0 = t0;
     snprintf(j->peer, sizeof j->peer, "%s", peer);
     snprintf(j->rid, sizeof j->rid, "%s", rid);
@@ -1036,7 +1045,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     return 0;
   }
   const cx_buf *ans;
-  cx__http_run(l, ro->op, role, token, peer, in->p, in->len, t0, &ans);
+  cx__http_run(l, ro->op, role, token, tks, peer, in->p, in->len, t0, &ans);
   if (!ans)
     send_error(req, rid, 413, CX_ETOOLARGE, "the answer is larger than %zu bytes: ask for less", h->k.max_answer);
   else
@@ -1370,6 +1379,7 @@ int cx__http_accept(cx_http_loop *l, int fd, const unsigned char slot[16]) {
     uv_close((uv_handle_t *)&c->tcp, conn_closed);
     return CX_ENOMEM;
   }
+  c->sock = sock;
   if (l->shutdown) { /* accepted while stopping: answer nothing */
     h2o_socket_close(sock);
     return 0;
@@ -1401,6 +1411,13 @@ static void timeout_clear(h2o_timeout_t *t) {
 
 void cx__http_loop_free(cx_http_loop *l) {
   if (!l) return;
+  /* The loop ran out of active handles, but a connection that is not reading (a TLS handshake
+   * that failed or stalled, ...) keeps no loop alive and is still open: close what is left
+   * through h2o, and let the loop finish those closes, before the context goes. */
+  if (l->conns) {
+    for (cx_http_conn *c = l->conns; c; c = c->next) h2o_socket_close(c->sock);
+    uv_run(l->ctx.loop, UV_RUN_DEFAULT);
+  }
   h2o_timeout_t *ts[] = {&l->ctx.zero_timeout, &l->ctx.one_sec_timeout, &l->ctx.hundred_ms_timeout,
                          &l->ctx.handshake_timeout, &l->ctx.http1.req_timeout, &l->ctx.http2.idle_timeout,
                          &l->ctx.http2.graceful_shutdown_timeout, &l->ctx.proxy.io_timeout};

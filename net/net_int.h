@@ -80,7 +80,7 @@ typedef struct cx_audit_stats {
 } cx_audit_stats;
 
 /** Creates the rings (nq of them) and the flusher's scratch; tokens give the `who` names. */
-int cx__auditor_new(cx_store *st, const cx_tokens *tokens, unsigned nq, cx_auditor **out);
+int cx__auditor_new(cx_store *st, unsigned nq, cx_auditor **out);
 /** Ring i (0..nq-1), for worker loop i. */
 cx_audq *cx__auditor_queue(cx_auditor *a, unsigned i);
 /** Starts the flusher thread. CX_EINTERNAL. */
@@ -97,7 +97,7 @@ void cx__auditor_stats(cx_auditor *a, cx_audit_stats *out);
  * detail a short text (cut to CX_NET_AUDIT_DETAIL - 1), peer NUL-terminated or NULL.
  * CX_EBUSY when the ring is full (counted as rejected). No allocation, no lock.
  */
-int cx__audq_push(cx_audq *q, int64_t time_ms, int token, int role, int op,
+int cx__audq_push(cx_audq *q, int64_t time_ms, const char *who, int role, int op,
                   const char code[CX_CODE_LEN], const char *detail, const char *peer);
 /** The `who` of an audit entry: the token's name, "token#N" for a token without one. */
 const char *cx__audit_who(const cx_tokens *tk, int token, char *buf, size_t cap);
@@ -118,7 +118,8 @@ typedef struct cx_http_loop cx_http_loop; /* one per worker loop: an h2o context
  *  run on pool threads). */
 typedef struct cx_http_hooks {
   const cx_exec_env *env;
-  const cx_query *pool_q;                        /* query context for pool jobs */
+  cx_query *const *pool_q;                       /* query context for pool jobs (read it with
+                                                    __atomic_load_n: a reload replaces it) */
   cx_txn *(*txn_get)(void *ud, int *err);        /* a read snapshot for a pool job */
   void (*txn_put)(void *ud, cx_txn *t, int live);
   void (*metrics)(void *ud, cx_buf *out);        /* /metrics: Prometheus text */
@@ -153,7 +154,8 @@ int cx__http_accept(cx_http_loop *l, int fd, const unsigned char slot[16]);
  * answer passed the door's output limit. Loop thread only: the path of every fast op over HTTP
  * and of every page of the public site (site.c).
  */
-int cx__http_run(cx_http_loop *l, int op, int role, int token, const char *peer, const void *in, size_t n,
+int cx__http_run(cx_http_loop *l, int op, int role, int token, const cx_tokens *tokens, const char *peer,
+                 const void *in, size_t n,
                  uint64_t t0, const cx_buf **ans);
 /** Stops taking requests: idle connections close, busy ones after their answer. */
 void cx__http_loop_shutdown(cx_http_loop *l);

@@ -214,11 +214,18 @@ static int code_fail(cx_exec_ctx *x, int rc) {
  */
 static int audited_kind(int kind) { return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT; }
 
+/* The writer's name: the door's (the CLI's "local:<user>"), else the token's. */
+static const char *who_of(const cx_exec_ctx *x, char *buf, size_t cap) {
+  if (x->who) return x->who;
+  return cx__audit_who(cx_exec_tokens(x), x->token, buf, cap);
+}
+
 static int audit_query(cx_exec_ctx *x, int op, const char code[CX_CODE_LEN], int kind, const char *detail,
                        int64_t *now) {
   if (!x->audq || x->role == CX_ROLE_PUBLIC || !audited_kind(kind)) return 0;
   if (!*now) *now = cx_audit_now_ms();
-  if (cx__audq_push(x->audq, *now, x->token, x->role, op, code, detail, x->peer))
+  char wb[32];
+  if (cx__audq_push(x->audq, *now, who_of(x, wb, sizeof wb), x->role, op, code, detail, x->peer))
     return fail(x, CX_EBUSY, "the audit queue is full: a query about a person cannot be audited "
                 "now; retry shortly");
   return 0;
@@ -234,11 +241,6 @@ static int audit_missing(cx_exec_ctx *x, int op, cx_str raw, const char *detail)
   return audit_query(x, op, norm, CX_KIND_PERSON, detail, &now);
 }
 
-/* The writer's name: the door's (the CLI's "local:<user>"), else the token's. */
-static const char *who_of(const cx_exec_ctx *x, char *buf, size_t cap) {
-  if (x->who) return x->who;
-  return cx__audit_who(x->env->tokens, x->token, buf, cap);
-}
 
 /* Attaches the audit line of a write request to its batch (same txn as the change). */
 static int audit_write(cx_exec_ctx *x, cx_batch *b, int op, cx_str target, cx_str detail) {
@@ -258,7 +260,7 @@ static int audit_write(cx_exec_ctx *x, cx_batch *b, int op, cx_str target, cx_st
 /* The batch's actor: the one place write scopes are enforced (cx_batch_set_actor). */
 static int set_actor(cx_exec_ctx *x, cx_batch *b) {
   char wb[32];
-  const cx_tokens *toks = x->env->tokens;
+  const cx_tokens *toks = cx_exec_tokens(x);
   const cx_token *tk = x->token >= 0 && toks && (uint32_t)x->token < toks->n ? &toks->v[x->token] : NULL;
   cx_batch_actor a;
   memset(&a, 0, sizeof a);
@@ -295,7 +297,7 @@ static int op_auth(cx_exec_ctx *x, const cx_req *rq) {
   cx_str tok;
   int rc = f_str(x, rq, "token", 1, &tok);
   if (rc < 0) return rc;
-  const cx_tokens *toks = x->env->tokens;
+  const cx_tokens *toks = __atomic_load_n(&x->env->tokens, __ATOMIC_ACQUIRE); /* the current table */
   int i = toks ? cx_tokens_find(toks, tok) : CX_ENOTFOUND;
   if (i < 0) {
     /* stats auth.failed and a log line, never the token */
@@ -304,6 +306,7 @@ static int op_auth(cx_exec_ctx *x, const cx_req *rq) {
   }
   x->role = toks->v[i].role;
   x->token = i;
+  x->tokens = toks;
   msgpack_pack_map(x->pk, 1);
   pk_key(x->pk, "role");
   pk_str(x->pk, cx_role_names[x->role]);

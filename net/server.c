@@ -82,6 +82,7 @@ struct cx_conn {
   struct cx_job *jobp;  /* the pending job (job == 1): told when the connection goes away */
   int eof;              /* the client half-closed: answer what was received, then close */
   int role, token;
+  const cx_tokens *tokens; /* the table token indexes (a reload renumbers: loop_remap) */
   int auth_failures;    /* CX_MAX_AUTH_FAILURES wrong tokens close the connection */
   size_t acct;          /* out.len + wout.len as last counted in lp->queued */
   int ready;            /* on lp's ready list: complete frames wait for the connection's turn */
@@ -102,6 +103,8 @@ struct cx_loop {
   cx_pend *pend;        /* connections handed over by the acceptor (under mu) */
   uint32_t npend, cappend;
   int stop_req;         /* under mu */
+  int remap_req;        /* under mu: the token table was replaced (reload): remap connections */
+  int requery_req;      /* under mu: the data files changed (reload): cx_query_reload */
   int stopping;
   cx_txn *txn;
   int txn_live;
@@ -133,8 +136,14 @@ struct cx_server {
   uv_poll_t hpoll;
   cx_http *http;        /* routes, h2o configuration, OpenAPI (http.c) */
   cx_store *st;
-  cx_query *q;          /* shared by jobs (immutable) */
-  cx_tokens tokens;
+  cx_query *q;          /* shared by jobs (immutable; a reload publishes another, atomically) */
+  cx_tokens *tokens;    /* the token table now (env.tokens); a reload publishes another */
+  /* Tables and query contexts a reload replaced: requests that began before it may still use
+   * them, so they live until the server closes (reloads are rare; each is a few KB). */
+  void **retired;
+  size_t n_retired;
+  uv_async_t reload_async;
+  int reload_req;       /* atomic: SIGHUP arrived */
   unsigned nloops;
   cx_loop *loops;
   uv_loop_t main;
@@ -168,6 +177,8 @@ typedef struct cx_job {
   uv_work_t work;
   cx_conn *conn;
   cx_server *srv;
+  const cx_query *q;    /* the shared query context when it was queued */
+  const cx_tokens *tokens;
   int role, token, op, rc;
   uint64_t id, t0;
   unsigned char *payload;
@@ -628,7 +639,8 @@ static void job_work(uv_work_t *w) {
     live = 1;
   }
   x->env = &j->srv->env;
-  x->q = j->srv->q;
+  x->q = j->q;
+  x->tokens = j->tokens;
   x->txn = t;
   x->txn_live = &live;
   x->role = j->role;
@@ -681,6 +693,8 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
   j->srv = c->lp->srv;
   j->role = c->role;
   j->token = c->token;
+  j->tokens = c->tokens;
+  j->q = __atomic_load_n(&c->lp->srv->q, __ATOMIC_ACQUIRE);
   memcpy(j->peer, c->peer, sizeof j->peer);
   j->op = rq->op;
   j->id = rq->id;
@@ -727,6 +741,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   x.hits_cap = (uint32_t)(sizeof lp->hits / sizeof lp->hits[0]);
   x.role = c->role;
   x.token = c->token;
+  x.tokens = c->tokens;
   size_t share = conn_share(c);
   lp->ans.limit = share;
   x.out = &lp->ans;
@@ -740,6 +755,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   if (qrc) rc = qrc;
   c->role = x.role;
   c->token = x.token;
+  c->tokens = x.tokens;
   if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
     c->close_after_flush = 1;
   account(lp, rq.op, rc, t0);
@@ -898,6 +914,7 @@ static void conn_new(cx_loop *lp, const cx_pend *pd) {
   c->lp = lp;
   c->role = CX_ROLE_PUBLIC;
   c->token = -1;
+  c->tokens = NULL;
   uv_tcp_init(&lp->loop, &c->tcp);
   c->tcp.data = c;
   c->handles = 1;
@@ -960,16 +977,53 @@ static void loop_begin_stop(cx_loop *lp) {
   uv_unref((uv_handle_t *)&lp->stop_timer);
 }
 
+/*
+ * After a reload (SIGHUP) published another token table: each authenticated connection of
+ * the loop keeps its session when its token is still in the file (its index and role are
+ * the new table's: roles may have changed), and falls back to the public role when it is not
+ * (a removed token ends what it could do at once, without dropping the connection). Loop
+ * thread; the old tables stay valid (retired) for requests already on the thread pool.
+ */
+static void loop_remap(cx_loop *lp) {
+  const cx_tokens *now = __atomic_load_n(&lp->srv->env.tokens, __ATOMIC_ACQUIRE);
+  unsigned kept = 0, dropped = 0;
+  for (cx_conn *c = lp->conns; c; c = c->next) {
+    if (c->token < 0 || !c->tokens || c->tokens == now) continue;
+    const cx_token *old = (uint32_t)c->token < c->tokens->n ? &c->tokens->v[c->token] : NULL;
+    int k = old && now ? cx_tokens_find(now, (cx_str){old->token, old->len}) : CX_ENOTFOUND;
+    if (k >= 0) {
+      c->token = k;
+      c->role = now->v[k].role;
+      c->tokens = now;
+      kept++;
+    } else {
+      c->token = -1;
+      c->role = CX_ROLE_PUBLIC;
+      c->tokens = NULL;
+      dropped++;
+    }
+  }
+  if (dropped)
+    cx_net_log("reload: loop %d: %u connection%s of removed tokens now public, %u kept", lp->idx, dropped,
+               dropped == 1 ? "" : "s", kept);
+}
+
 static void async_cb(uv_async_t *a) {
   cx_loop *lp = a->data;
   cx_pend fds[256];
   for (;;) {
     uint32_t n = 0;
-    int stop;
+    int stop, remap, requery;
     uv_mutex_lock(&lp->mu);
     while (n < 256 && lp->npend) fds[n++] = lp->pend[--lp->npend];
     stop = lp->stop_req;
+    remap = lp->remap_req;
+    requery = lp->requery_req;
+    lp->remap_req = lp->requery_req = 0;
     uv_mutex_unlock(&lp->mu);
+    if (remap) loop_remap(lp);
+    if (requery && cx_query_reload(lp->q) != 0)
+      cx_net_log("reload: loop %d: the catalogue could not be read again: keeping the old one", lp->idx);
     for (uint32_t i = 0; i < n; i++) {
       if (stop) {
         close(fds[i].fd);
@@ -1182,6 +1236,7 @@ static void begin_stop(cx_server *s, const char *why) {
   uv_close((uv_handle_t *)&s->accept_pause, NULL);
   __atomic_store_n(&s->async_ready, 0, __ATOMIC_SEQ_CST);
   uv_close((uv_handle_t *)&s->stop_async, NULL);
+  uv_close((uv_handle_t *)&s->reload_async, NULL);
   for (unsigned i = 0; i < s->nloops; i++) {
     cx_loop *lp = &s->loops[i];
     uv_mutex_lock(&lp->mu);
@@ -1190,6 +1245,96 @@ static void begin_stop(cx_server *s, const char *why) {
     uv_async_send(&lp->async);
   }
 }
+
+static int retire_ptr(cx_server *s, void *p) {
+  void **r = cx_realloc(s->retired, (s->n_retired + 1) * sizeof *r);
+  if (!r) return CX_ENOMEM;
+  s->retired = r;
+  s->retired[s->n_retired++] = p;
+  return 0;
+}
+
+static void loops_tell(cx_server *s, int remap, int requery) {
+  for (unsigned i = 0; i < s->nloops && s->loops; i++) {
+    cx_loop *lp = &s->loops[i];
+    uv_mutex_lock(&lp->mu);
+    lp->remap_req |= remap;
+    lp->requery_req |= requery;
+    uv_mutex_unlock(&lp->mu);
+    uv_async_send(&lp->async);
+  }
+}
+
+/* SIGHUP: the token file and the data files again, each all or nothing; never a token logged. */
+static void reload(cx_server *s) {
+  cx_net_log("reload: reading the token file and the data files again");
+  if (s->o.tokens_path) {
+    cx_tokens *nt = cx_calloc(1, sizeof *nt);
+    char why[512] = "";
+    int rc = nt ? cx_tokens_load(s->o.tokens_path, nt, why, sizeof why) : CX_ENOMEM;
+    if (rc) {
+      cx_net_log("reload: tokens: %s; keeping the %u tokens loaded before", why[0] ? why : cx_strerror(rc),
+                 s->tokens ? s->tokens->n : 0);
+      free(nt);
+    } else if (retire_ptr(s, (void *)((uintptr_t)s->tokens | 1u))) {
+      cx_net_log("reload: tokens: out of memory; keeping the tokens loaded before");
+      cx_tokens_free(nt);
+      free(nt);
+    } else {
+      unsigned added = 0, removed = 0, changed = 0;
+      for (uint32_t i = 0; i < nt->n; i++) {
+        int k = cx_tokens_find(s->tokens, (cx_str){nt->v[i].token, nt->v[i].len});
+        if (k < 0) added++;
+        else if (s->tokens->v[k].role != nt->v[i].role ||
+                 s->tokens->v[k].n_authorities != nt->v[i].n_authorities ||
+                 memcmp(s->tokens->v[k].authorities, nt->v[i].authorities,
+                        sizeof nt->v[i].authorities[0] * nt->v[i].n_authorities) != 0)
+          changed++;
+      }
+      for (uint32_t i = 0; i < s->tokens->n; i++)
+        if (cx_tokens_find(nt, (cx_str){s->tokens->v[i].token, s->tokens->v[i].len}) < 0) removed++;
+      __atomic_store_n(&s->env.tokens, nt, __ATOMIC_RELEASE);
+      s->tokens = nt;
+      cx_net_log("reload: tokens: %u now (%u added, %u removed, %u with another role or scope)", nt->n, added,
+                 removed, changed);
+      loops_tell(s, 1, 0);
+    }
+  }
+  int changed = 0;
+  int rc = cx_store_data_reload(s->st, &changed);
+  if (rc) {
+    cx_net_log("reload: data files: %s (%s); keeping those loaded before", cx_strerror(rc), cx_store_errmsg(s->st));
+    return;
+  }
+  if (!changed) {
+    cx_net_log("reload: data files unchanged");
+    return;
+  }
+  cx_query *nq = NULL;
+  if ((rc = cx_query_new(s->st, &nq)) || retire_ptr(s, s->q)) {
+    if (nq) cx_query_free(nq);
+    cx_net_log("reload: data files: cannot build the query context again (%s); the loops keep theirs",
+               cx_strerror(rc ? rc : CX_ENOMEM));
+    return;
+  }
+  __atomic_store_n(&s->q, nq, __ATOMIC_RELEASE);
+  loops_tell(s, 0, 1);
+  cx_net_log("reload: data files: %s%s%s changed", changed & 1 ? "the catalogue" : "",
+             (changed & 3) == 3 ? " and " : "", changed & 2 ? "the calendar" : "");
+}
+
+static void reload_async_cb(uv_async_t *a) {
+  cx_server *s = a->data;
+  if (__atomic_exchange_n(&s->reload_req, 0, __ATOMIC_SEQ_CST) && !s->stopping) reload(s);
+}
+
+void cx_server_reload_signal(cx_server *s) {
+  if (!s) return;
+  __atomic_store_n(&s->reload_req, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&s->async_ready, __ATOMIC_SEQ_CST)) uv_async_send(&s->reload_async);
+}
+
+void cx_server_reload(cx_server *s) { cx_server_reload_signal(s); }
 
 static void stop_async_cb(uv_async_t *a) {
   cx_server *s = a->data;
@@ -1467,7 +1612,12 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     }
     s->ip_mask = nb - 1;
   }
-  if (o->tokens_path && (rc = cx_tokens_load(o->tokens_path, &s->tokens, why, cap))) goto fail;
+  if (!(s->tokens = cx_calloc(1, sizeof *s->tokens))) {
+    snprintf(why, cap, "out of memory");
+    rc = CX_ENOMEM;
+    goto fail;
+  }
+  if (o->tokens_path && (rc = cx_tokens_load(o->tokens_path, s->tokens, why, cap))) goto fail;
   cx_store_opts so = {0};
   so.max_readers = 1024;
   so.map_size = o->map_size ? o->map_size : server_map_size(o->db_path);
@@ -1488,12 +1638,12 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     goto fail;
   }
   s->env.st = s->st;
-  s->env.tokens = &s->tokens;
+  s->env.tokens = s->tokens;
   cx_exec_limits_default(&s->env.lim);
   s->env.pack_stats = pack_stats;
   s->env.auth_failed = auth_failed;
   s->env.ud = s;
-  if ((rc = cx__auditor_new(s->st, &s->tokens, s->nloops, &s->audit))) {
+  if ((rc = cx__auditor_new(s->st, s->nloops, &s->audit))) {
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
   }
@@ -1505,7 +1655,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     cx_http_hooks k;
     memset(&k, 0, sizeof k);
     k.env = &s->env;
-    k.pool_q = s->q;
+    k.pool_q = &s->q;
     k.txn_get = http_txn_get;
     k.txn_put = http_txn_put;
     k.metrics = http_metrics;
@@ -1569,6 +1719,8 @@ int cx_server_run(cx_server *s) {
   s->accept_pause.data = s;
   uv_async_init(&s->main, &s->stop_async, stop_async_cb);
   s->stop_async.data = s;
+  uv_async_init(&s->main, &s->reload_async, reload_async_cb);
+  s->reload_async.data = s;
   __atomic_store_n(&s->async_ready, 1, __ATOMIC_SEQ_CST);
   for (; started < s->nloops; started++)
     if (uv_thread_create(&s->loops[started].thread, loop_thread, &s->loops[started]) != 0) {
@@ -1616,8 +1768,23 @@ void cx_server_close(cx_server *s) {
   s->n_txn_pool = 0;
   cx__auditor_free(s->audit);
   if (s->q) cx_query_free(s->q);
+  for (size_t i = 0; i < s->n_retired; i++) {
+    /* tagged: bit 0 set = a token table, clear = a query context */
+    uintptr_t p = (uintptr_t)s->retired[i];
+    if (p & 1u) {
+      cx_tokens *t = (cx_tokens *)(p & ~(uintptr_t)1);
+      cx_tokens_free(t);
+      free(t);
+    } else {
+      cx_query_free((cx_query *)p);
+    }
+  }
+  free(s->retired);
   if (s->st) cx_store_close(s->st);
-  cx_tokens_free(&s->tokens);
+  if (s->tokens) {
+    cx_tokens_free(s->tokens);
+    free(s->tokens);
+  }
   uv_mutex_destroy(&s->txn_mu);
   for (uint32_t i = 0; s->ip_tab && i <= s->ip_mask; i++)
     for (cx_ipent *e = s->ip_tab[i], *nx; e; e = nx) {

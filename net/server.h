@@ -87,6 +87,15 @@ int cx_server_run(cx_server *s);
 void cx_server_stop(cx_server *s);
 /** The same from a signal handler (async-signal-safe): "stopping (SIGTERM)". */
 void cx_server_stop_signal(cx_server *s, int signum);
+/**
+ * Reload (chengxind: SIGHUP; async-signal-safe, any thread): the token file and the data files
+ * (catalogue, calendar, as another process's load-* left them in the store) are read again on
+ * the acceptor loop, each all or nothing: a file that does not load keeps the old one and the
+ * log says why. Connections stay; a connection whose token is gone becomes public, one whose
+ * token's role changed has the new role. The log says what changed, never a token.
+ */
+void cx_server_reload_signal(cx_server *s);
+void cx_server_reload(cx_server *s);
 /** One line on the server's log (stderr, "<UTC time> chengxind: <msg>"); thread-safe. */
 void cx_server_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Closes the listening socket, the store, frees everything. Not while running. */

@@ -1093,6 +1093,28 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
   return err;
 }
 
+int cx_store_data_reload(cx_store *st, int *changed) {
+  *changed = 0;
+  MDB_txn *txn;
+  int err = cx__store_wtxn(st, &txn); /* serialises with commits, which read the two */
+  if (err) return err;
+  cx_catalog *old_cat = st->catalog;
+  cx_calendar *old_cal = st->calendar;
+  err = load_parsed(st, txn); /* sets both on success */
+  cx__store_wtxn_end(st, txn, 0);
+  if (err) {
+    st->catalog = old_cat;
+    st->calendar = old_cal;
+    return err;
+  }
+  if (memcmp(old_cat, st->catalog, sizeof *old_cat) != 0) *changed |= 1;
+  if (memcmp(old_cal, st->calendar, sizeof *old_cal) != 0) *changed |= 2;
+  /* readers outside the write lock may still hold the old ones: retire, never free now */
+  if (retire(st, old_cat)) free(old_cat);
+  if (retire(st, old_cal)) free(old_cal);
+  return 0;
+}
+
 /* ------------------------------------------------------------------ test hooks */
 
 int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const void *v, size_t n) {

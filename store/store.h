@@ -935,6 +935,14 @@ void cx_store_close(cx_store *st);
  *  valid until that thread's next failing store call). st may be NULL (a failed open).
  *  Per thread, not per handle: threads sharing a handle fail independently. */
 const char *cx_store_errmsg(const cx_store *st);
+/**
+ * Re-reads the stored catalogue and calendar into the handle (another process may have
+ * replaced them with load-catalog / load-calendar: chengxind's SIGHUP), under the write lock
+ * so that no commit sees half of it; the old ones stay valid until the handle closes. *changed:
+ * bit 0 the catalogue, bit 1 the calendar differ from what the handle had. CX_ECORRUPT (a
+ * stored file that does not parse: the handle keeps the old ones), CX_E* of the txn.
+ */
+int cx_store_data_reload(cx_store *st, int *changed);
 /** The calendar and catalogue the store was opened with (handle-owned, read-only). */
 const cx_calendar *cx_store_calendar(const cx_store *st);
 const cx_catalog *cx_store_catalog(const cx_store *st);

@@ -26,7 +26,10 @@
 #endif
 
 static cx_server *g_srv; /* for the signal handler */
-static void on_signal(int sig) { cx_server_stop_signal(g_srv, sig); }
+static void on_signal(int sig) {
+  if (sig == SIGHUP) cx_server_reload_signal(g_srv);
+  else cx_server_stop_signal(g_srv, sig);
+}
 
 /* Process-wide settings belong to the program, not the library: writes to a closed socket
  * must not kill us, and every connection is a descriptor (raise the soft limit and keep
@@ -265,9 +268,11 @@ int main(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL); /* reload: tokens and data files (docs/operations.md) */
   rc = cx_server_run(s);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_IGN); /* a reload after the loops stopped: nothing to do */
   g_srv = NULL;
   cx_server_close(s);
   if (rc) {
