@@ -795,8 +795,9 @@ static long parse_http(conn *c, uint64_t now) {
       /* GET: 200 or 404 as decided before the run; a JSON object from /v1, else a page */
       int want = c->inflight && g->rp.known[c->sent_key[c->head]] ? 200 : 404;
       int json = strncmp(g->o->http_path, "/v1/", 4) == 0;
+      size_t tail = clen < 16 ? (size_t)clen : 16; /* a page ends with "</html>\n": look there only */
       good = status == want && clen > 0 &&
-             (json ? body[0] == '{' : memmem(body, (size_t)clen, "</html>", 7) != NULL);
+             (json ? body[0] == '{' : memmem(body + clen - tail, tail, "</html>", 7) != NULL);
       if (g->phase == 2) {
         if (status == 200) g->status_200++;
         else if (status == 404) g->status_404++;
