@@ -26,8 +26,10 @@
 #      2-4 character part of the name of an entity the public can find;
 #   5. with CX_SITE_PERF=1, one more run each of page_entity_vis and page_search under
 #      `perf record -g` on chengxind (bench/results/<date>-site-perf.txt);
-#   6. writes bench/results/<date>-site.json and prints per path req/s, p50, p99 (medians of
-#      the rounds), the ratios page / API, and whether each page meets the 2 ms p99 bar.
+#   6. writes bench/results/<date>-site.json and prints per path req/s, p50, p99 and chengxind's
+#      CPU per answer (user + system from /proc/PID/stat over the run, warm-up included, over
+#      every answer of the run; medians of the rounds), the ratios page / API, and whether each
+#      page meets the 2 ms p99 bar.
 # Never asserts a figure; exits non-zero when a run fails or answers wrongly.
 #
 # Environment: CX_BENCH_DATA (default /tmp/cx_bench_data), CX_BENCH_BIN=DIR (binaries from
@@ -101,16 +103,24 @@ paths=("api_entity|/v1/entities/{code}|"
        "page_entity_vis|/entity/{code}|--visible-only")
 common=(--db "$store" --seed "$seed" --proto http --port "$hport" --conns "$conns" --depth 1 --warmup 1)
 load_files=()
+# server CPU (user + system) of chengxind so far, in clock ticks (/proc/PID/stat fields 14, 15)
+srv_ticks() { awk '{print $14 + $15}' "/proc/$srv/stat"; }
+hz=$(getconf CLK_TCK)
 # run_path ROUND SPEC
 run_path() {
-  local r=$1 name tmpl extra f
+  local r=$1 name tmpl extra f c0 c1
   IFS='|' read -r name tmpl extra <<< "$2"
   f=$work/load-$r-$name.json
+  c0=$(srv_ticks)
   # shellcheck disable=SC2086 # extra is one flag or none
   "$bin/bench_load" "${common[@]}" --duration "$secs" --http-path "$tmpl" $extra --json "$f.raw" \
     --label "round $r $name" 2>> "$work/draw.log"
-  jq --argjson r "$r" --arg name "$name" --argjson th "$threads" \
-    '. + {round: $r, name: $name, server_threads: $th}' "$f.raw" > "$f"
+  c1=$(srv_ticks)
+  # server CPU per answer: all of chengxind's CPU during the run (warm-up and measured window)
+  # over every answer of the run; independent of how much of the cores the load generator took
+  jq --argjson r "$r" --arg name "$name" --argjson th "$threads" --argjson ticks "$((c1 - c0))" --argjson hz "$hz" \
+    '. + {round: $r, name: $name, server_threads: $th, server_cpu_s: ($ticks / $hz),
+          server_cpu_us_per_req: ($ticks / $hz * 1e6 / .responses_total)}' "$f.raw" > "$f"
   load_files+=("$f")
 }
 np=${#paths[@]}
@@ -170,9 +180,11 @@ jq -n --arg cmd "bench/site.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
      p99_ns: (map(.p99_ns) | median), p999_ns: (map(.p999_ns) | median),
      p99_ns_worst: (map(.p99_ns) | max),
      response_bytes: (map(.response_bytes_avg) | median),
+     server_cpu_us_per_req: (map(.server_cpu_us_per_req) | median),
      share_404: (map(.status_404 / .responses) | median)};
   def ratio($a; $b): {req_per_s: (path($a).req_per_s / path($b).req_per_s),
                       p50: (path($a).p50_ns / path($b).p50_ns), p99: (path($a).p99_ns / path($b).p99_ns),
+                      server_cpu_per_req: (path($a).server_cpu_us_per_req / path($b).server_cpu_us_per_req),
                       req_per_s_per_round: [range(1; $rounds + 1) as $r |
                         ([$load[] | select(.round == $r and .name == $a)][0].req_per_s /
                          [$load[] | select(.round == $r and .name == $b)][0].req_per_s)]};
@@ -191,8 +203,8 @@ jq -r '
   def us: . / 1000 | (. * 10 | round) / 10;
   def r2: . * 100 | round / 100;
   (.paths | to_entries[] | .value as $v |
-   "\(.key | . + "                " | .[0:16]) \($v.path)\(if $v.visible_only == 1 then " (visible only)" else "" end): \($v.req_per_s | floor) req/s, p50 \($v.p50_ns | us) us, p99 \($v.p99_ns | us) us (worst round \($v.p99_ns_worst | us) us), \($v.response_bytes | floor) B/answer, 404s \($v.share_404 * 100 | round) %"),
+   "\(.key | . + "                " | .[0:16]) \($v.path)\(if $v.visible_only == 1 then " (visible only)" else "" end): \($v.req_per_s | floor) req/s, p50 \($v.p50_ns | us) us, p99 \($v.p99_ns | us) us (worst round \($v.p99_ns_worst | us) us), server CPU \($v.server_cpu_us_per_req | . * 10 | round / 10) us/answer, \($v.response_bytes | floor) B/answer, 404s \($v.share_404 * 100 | round) %"),
   (.page_vs_api | to_entries[] |
-   "page / API, \(.key): req/s \(.value.req_per_s | r2) (per round \(.value.req_per_s_per_round | map(r2) | join(", "))), p50 \(.value.p50 | r2), p99 \(.value.p99 | r2)"),
+   "page / API, \(.key): req/s \(.value.req_per_s | r2) (per round \(.value.req_per_s_per_round | map(r2) | join(", "))), p50 \(.value.p50 | r2), p99 \(.value.p99 | r2), server CPU per answer \(.value.server_cpu_per_req | r2)"),
   (.paths | to_entries[] | select(.key | startswith("page_")) |
    "bar (p99 <= 2 ms), \(.key): \(if .value.p99_ns <= 2000000 then "met" else "NOT met" end) (p99 \(.value.p99_ns | us) us)")' "$out"

@@ -1258,6 +1258,7 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "batch", o.batch);
     cxb_json_num(&j, "seconds", secs);
     cxb_json_int(&j, "responses", (long long)g.done_measured);
+    cxb_json_int(&j, "responses_total", (long long)g.done_total); /* warm-up included */
     cxb_json_num(&j, "req_per_s", rps);
     cxb_json_num(&j, "codes_per_s", rps * o.batch);
     cxb_json_num(&j, "mean_ns", g.h.n ? g.h.sum / (double)g.h.n : 0);
