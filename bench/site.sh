@@ -25,7 +25,7 @@
 #      codes the public may see (every answer a 200: the page a visitor reads). {name2}: a
 #      2-4 character part of the name of an entity the public can find;
 #   5. with CX_SITE_PERF=1, one more run each of page_entity_vis and page_search under
-#      `perf record -g` on chengxind (bench/results/<date>-site-perf.txt);
+#      `perf record --call-graph dwarf` on chengxind (bench/results/<date>-site-perf.txt);
 #   6. writes bench/results/<date>-site.json and prints per path req/s, p50, p99 and chengxind's
 #      CPU per answer (user + system from /proc/PID/stat over the run, warm-up included, over
 #      every answer of the run; medians of the rounds), the ratios page / API, and whether each
@@ -143,15 +143,18 @@ if [ "${CX_SITE_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
       > "$work/perf-load.txt" 2>> "$work/draw.log" &
     lp=$!
     sleep 2.5
-    perf record -g -o "$work/perf.data" -p "$srv" -- sleep "$secs" > "$work/perf.log" 2>&1 || true
+    # DWARF unwinding: the Release build keeps no frame pointers, and the pages' cost is in
+    # site.c's static helpers (mp_get, record_fields, ...) that only DWARF attributes to a page
+    perf record --call-graph dwarf,16384 -F 499 -o "$work/perf.data" -p "$srv" -- sleep "$secs" \
+      > "$work/perf.log" 2>&1 || true
     wait "$lp"
-    { echo "# bench/site.sh CX_SITE_PERF=1: perf record -g -p chengxind for ${secs} s during: $(cat "$work/perf-load.txt")"
+    { echo "# bench/site.sh CX_SITE_PERF=1: perf record --call-graph dwarf -F 499 -p chengxind for ${secs} s during: $(cat "$work/perf-load.txt")"
       echo "# perf report --no-children --sort dso,symbol --percent-limit 0.5 (self time)"
       perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio -g none 2>/dev/null |
         grep -v '^$'
-      echo "# perf report --children --sort symbol --percent-limit 3 (time including callees)"
-      perf report -i "$work/perf.data" --children --sort symbol --percent-limit 3 --stdio -g none 2>/dev/null |
-        grep -v '^$'
+      echo "# perf report --children --sort symbol --percent-limit 1.5 (time including callees; user space)"
+      perf report -i "$work/perf.data" --children --sort symbol --percent-limit 1.5 --stdio -g none 2>/dev/null |
+        grep -v '^$' | grep -v '\[k\]'
       echo "# perf report --no-children --sort dso (self time by library)"
       perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$'
       echo
