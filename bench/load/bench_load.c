@@ -17,7 +17,8 @@
  *         With --http-path TEMPLATE: prebuilt GETs of TEMPLATE instead (the public site and the
  *         API's GET routes, e.g. /entity/{code}, /v1/entities/{code}, /search?q={name2}):
  *         {code} is a pool code, {name2} a 2-4 character part of the normalised name of an
- *         entity the public can find (percent-encoded UTF-8). Bearer only on /v1/ paths.
+ *         entity the public can find (percent-encoded UTF-8). No token (--token is ignored):
+ *         every GET is the public role's, the role the expected answers are decided for.
  *         --visible-only drops the codes the public cannot see from the pool (no 404s).
  * Requests cycle through a fixed-seed pool of the store's codes plus a share of unknown codes
  * (valid check characters, absent from the store). Latencies go into a log-linear histogram
@@ -293,13 +294,14 @@ static int tmpl_valid(const char *t) {
  * position from the seed) of the normalised name of each visible entity, in pool order:
  * what a visitor types into the search box.
  */
-static void get_draw(const opts *o, const char *codes, size_t n_known, const size_t *order, size_t n_codes,
-                     getdraw *gd) {
+static void get_draw(const opts *o, const char *codes, size_t n_known, const size_t *order,
+                     size_t n_codes, getdraw *gd) {
   memset(gd, 0, sizeof *gd);
   gd->visible = calloc(n_codes, 1);
   if (!gd->visible) cxb_die("out of memory");
   int want_names = tmpl_has(o->http_path, "{name2}");
-  if (want_names && !(gd->names = calloc(n_known ? n_known : 1, sizeof *gd->names))) cxb_die("out of memory");
+  if (want_names && !(gd->names = calloc(n_known ? n_known : 1, sizeof *gd->names)))
+    cxb_die("out of memory");
   cx_store_opts so = {0};
   so.read_only = 1;
   cx_store *st;
@@ -338,8 +340,8 @@ static void get_draw(const opts *o, const char *codes, size_t n_known, const siz
           o->http_path, n_known, hidden, n_codes - n_known, want_names ? "" : "; no {name2}");
 }
 
-/* Writes one GET of the template into out; returns its length. The token goes only to /v1/:
- * the site's pages are public and take none. */
+/* Writes one GET of the template into out; returns its length. No Authorization header: the
+ * expected statuses are the public role's (a token would show /v1 what the public cannot see). */
 static size_t http_get_pack(const opts *o, const char *code, const char *name, char *out, size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   char path[1024];
@@ -366,9 +368,7 @@ static size_t http_get_pack(const opts *o, const char *code, const char *name, c
     }
   }
   if (pn >= sizeof path - 64) cxb_die("http path too long");
-  int tok = o->token && strncmp(o->http_path, "/v1/", 4) == 0;
-  int n = snprintf(out, cap, "GET %.*s HTTP/1.1\r\nHost: %s:%d\r\n%s%s%s\r\n", (int)pn, path, o->host, o->port,
-                   tok ? "Authorization: Bearer " : "", tok ? o->token : "", tok ? "\r\n" : "");
+  int n = snprintf(out, cap, "GET %.*s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", (int)pn, path, o->host, o->port);
   if (n < 0 || (size_t)n >= cap) cxb_die("http request too long");
   return (size_t)n;
 }
@@ -1118,7 +1118,8 @@ int main(int argc, char **argv) {
       o.unknown_pct >= 100 || o.pool == 0)
     usage();
   if (o.proto == PROTO_HTTP && (o.op != OP_CHECK || o.mix_s)) {
-    fprintf(stderr, "bench_load: --proto http runs POST /v1/check or --http-path GETs (no --op, no --mix)\n");
+    fprintf(stderr,
+            "bench_load: --proto http runs POST /v1/check or --http-path GETs (no --op, no --mix)\n");
     return 2;
   }
   if (o.visible_only && !o.http_path) usage();
@@ -1162,6 +1163,7 @@ int main(int argc, char **argv) {
   static lg g;
   g.o = &o;
   getdraw gd = {0};
+  if (o.http_path && o.token) fprintf(stderr, "bench: --http-path: no token sent (the public role's GETs)\n");
   if (o.http_path) get_draw(&o, codes, n_known, order, n_codes, &gd);
   if (o.http_path && o.visible_only) { /* the pool keeps its order, less the 404s */
     size_t m = 0;
@@ -1236,8 +1238,8 @@ int main(int argc, char **argv) {
          g.bad_answers, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
          o.label[0] ? " label=" : "", o.label);
   if (o.http_path)
-    printf("load path=%s status_200=%" PRIu64 " status_404=%" PRIu64 " status_other=%" PRIu64 "%s%s\n", path,
-           g.status_200, g.status_404, g.status_other, o.label[0] ? " label=" : "", o.label);
+    printf("load path=%s status_200=%" PRIu64 " status_404=%" PRIu64 " status_other=%" PRIu64 "%s%s\n",
+           path, g.status_200, g.status_404, g.status_other, o.label[0] ? " label=" : "", o.label);
   if (g.bad_answers) {
     fprintf(stderr, "bench: load %s: %" PRIu64 " wrong answers\n", proto, g.bad_answers);
     if (!failed) failed = 1;
