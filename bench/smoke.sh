@@ -47,6 +47,12 @@ grep -q '"proto":"cx"' "$tmp/l1.json"
 "$bin/bench_load" "${common[@]}" --port "$hport" --proto http --depth 1 --json "$tmp/h1.json"
 "$bin/bench_load" "${common[@]}" --port "$hport" --proto http --depth 2 --batch 10
 grep -q '"door":"http"' "$tmp/h1.json"
+# GETs of the public site and the API (bench/site.sh): 200s, and 404s for codes the public cannot see
+for path in '/v1/entities/{code}' '/entity/{code}' '/search?q={name2}' '/v1/search?q={name2}'; do
+  "$bin/bench_load" "${common[@]}" --port "$hport" --proto http --http-path "$path" --depth 1 --json "$tmp/g.json"
+  grep -q '"path":"' "$tmp/g.json"
+done
+"$bin/bench_load" "${common[@]}" --port "$hport" --proto http --http-path '/entity/{code}' --visible-only
 # the abuse mix (bench/abuse.sh), a moment of each kind, against the same server
 "$bin/bench_abuse" --make-heavy-csv "$tmp/heavy.csv" --records 50 > "$tmp/heavy.code"
 "$bin/bench_abuse" --port "$port" --code "$(cat "$tmp/heavy.code")" --duration 0.5 --nonreaders 4 \

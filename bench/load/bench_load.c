@@ -14,21 +14,31 @@
  *         on the same libuv loop (no HTTP library). Each response's status line, headers and
  *         Content-Length are parsed; Transfer-Encoding fails the run (the server always sends
  *         Content-Length). Depth P > 1 pipelines HTTP/1.1 requests (answers in order).
+ *         With --http-path TEMPLATE: prebuilt GETs of TEMPLATE instead (the public site and the
+ *         API's GET routes, e.g. /entity/{code}, /v1/entities/{code}, /search?q={name2}):
+ *         {code} is a pool code, {name2} a 2-4 character part of the normalised name of an
+ *         entity the public can find (percent-encoded UTF-8). No token (--token is ignored):
+ *         every GET is the public role's, the role the expected answers are decided for.
+ *         --visible-only drops the codes the public cannot see from the pool (no 404s).
  * Requests cycle through a fixed-seed pool of the store's codes plus a share of unknown codes
  * (valid check characters, absent from the store). Latencies go into a log-linear histogram
  * (1/64 relative precision); throughput counts responses inside the measured window.
  * Every response is checked: cx must answer with the id sent, ok:true (entity and records of an
  * unknown code: ok:false, not_found); redis must return a value for a known code and nil for an
  * unknown one; http must answer 200 with "verdict" in the body (one code per request: the
- * verdict "not_found" exactly for the unknown codes). Wrong answers make the run fail (exit 1).
- * The JSON output names the door ("msgpack", "http"; "resp" for redis).
+ * verdict "not_found" exactly for the unknown codes); an http GET must answer 200 when its code
+ * is one the public may see (or it has no {code}) and 404 otherwise — unknown codes and
+ * entities hidden from the public, decided before the run by cx_query_entity (public role,
+ * today) on the store opened read-only — with an HTML page (outside /v1) or a JSON object
+ * (/v1) as its body; 200s and 404s are counted apart. Wrong answers make the run fail (exit 1).
+ * The JSON output names the door ("msgpack", "http"; "resp" for redis) and, for http, the path.
  *
  * Usage:
  *   bench_load --db DIR --port N [--proto cx|resp|http] [--host H] [--conns C] [--depth P]
  *              [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K] [--action A]
  *              [--mix check=90,entity=8,records=2]   (op mix by weight, fixed seed)
  *              [--as-of YYYY-MM-DD] [--token T] [--pool N] [--unknown PCT] [--seed S]
- *              [--json FILE] [--label L]
+ *              [--http-path TEMPLATE [--visible-only]] [--json FILE] [--label L]
  *   bench_load --redis-load --db DIR --port N [--host H]
  *   bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]
  *                                    write the request pool's codes, one a line, in the order
@@ -51,6 +61,7 @@
 #include <uv.h>
 
 #include "cxb.h"
+#include "query.h"
 
 /* ===================================================================== histogram */
 
@@ -108,6 +119,8 @@ static const char *const op_names[OP_COUNT] = {"check", "entity", "records", "pi
 
 typedef struct opts {
   const char *db, *host, *json, *label, *action, *as_of, *token, *codes_out;
+  const char *http_path;      /* --http-path: GET of this template (http only) */
+  int visible_only;           /* --visible-only: with {code}, only codes the public may see */
   int port, proto, op;
   unsigned mix[OP_COUNT];     /* --mix weights; all 0 = only `op` */
   const char *mix_s;
@@ -125,7 +138,8 @@ typedef struct reqpool {
   char *bytes;
   size_t *off, *len;
   uint8_t *known;    /* cx: 1 when ok:true is the right answer (unknown codes get not_found
-                      * from entity/records); resp: 1 when a value is (an existing code) */
+                      * from entity/records); resp: 1 when a value is (an existing code);
+                      * http GET: 1 when 200 is (else 404) */
   size_t n, max_len;
   size_t id_at;      /* offset of the big-endian u32 id inside each cx frame */
 } reqpool;
@@ -219,8 +233,148 @@ static size_t http_pack(const opts *o, const char *codes, size_t n_codes, char *
   return (size_t)n;
 }
 
+/* ---------------------------------------------------------------- GET requests (--http-path) */
+
+#define NAME2_MIN 2
+#define NAME2_MAX 4
+#define NAME2_BYTES (NAME2_MAX * 4 + 1) /* UTF-8 of 4 characters and a NUL */
+
+/* What the GET templates need from the store, drawn before the run with the same seed. */
+typedef struct getdraw {
+  uint8_t *visible;             /* per code index: 1 when the public may see the entity */
+  char (*names)[NAME2_BYTES];   /* parts of names, one per visible entity in pool order */
+  size_t n_names;
+} getdraw;
+
+static size_t u8_chars(const char *s, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return c;
+}
+
+/* The L characters of s[0..n) from character `at` into out (NUL-terminated); 0 when s has
+ * fewer, else their byte length. */
+static size_t u8_cut(const char *s, size_t n, size_t at, size_t L, char *out) {
+  size_t i = 0, c = 0;
+  for (; i < n && c < at; c++)
+    for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++) {}
+  if (c < at || i >= n) return 0;
+  size_t b = i;
+  for (c = 0; i < n && c < L; c++)
+    for (i++; i < n && ((unsigned char)s[i] & 0xC0) == 0x80; i++) {}
+  if (c < L) return 0;
+  memcpy(out, s + b, i - b);
+  out[i - b] = 0;
+  return i - b;
+}
+
+static int tmpl_has(const char *t, const char *ph) { return strstr(t, ph) != NULL; }
+
+/* A template is a path with only {code} and {name2} placeholders. */
+static int tmpl_valid(const char *t) {
+  if (t[0] != '/') return 0;
+  for (const char *p = t; *p; p++) {
+    if (*p == ' ' || *p == '\r' || *p == '\n') return 0;
+    if (*p == '{') {
+      if (strncmp(p, "{code}", 6) == 0) p += 5;
+      else if (strncmp(p, "{name2}", 7) == 0) p += 6;
+      else return 0;
+    } else if (*p == '}') {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/*
+ * Opens the store read-only through its public API (after bench_load's raw LMDB handle is
+ * closed: one environment per process at a time) and decides, for every known code, whether
+ * the public may see it (cx_query_entity, public role, today: the role and the day the site
+ * and the public API answer with). For {name2}, one part of 2-4 characters (length and
+ * position from the seed) of the normalised name of each visible entity, in pool order:
+ * what a visitor types into the search box.
+ */
+static void get_draw(const opts *o, const char *codes, size_t n_known, const size_t *order,
+                     size_t n_codes, getdraw *gd) {
+  memset(gd, 0, sizeof *gd);
+  gd->visible = calloc(n_codes, 1);
+  if (!gd->visible) cxb_die("out of memory");
+  int want_names = tmpl_has(o->http_path, "{name2}");
+  if (want_names && !(gd->names = calloc(n_known ? n_known : 1, sizeof *gd->names)))
+    cxb_die("out of memory");
+  cx_store_opts so = {0};
+  so.read_only = 1;
+  cx_store *st;
+  cx_query *q;
+  cx_txn *t;
+  int rc = cx_store_open(o->db, &so, &st);
+  if (rc) cxb_die("cx_store_open %s: %s", o->db, cx_strerror(rc));
+  if ((rc = cx_query_new(st, &q))) cxb_die("cx_query_new: %s", cx_strerror(rc));
+  if ((rc = cx_store_txn_begin(st, &t))) cxb_die("txn: %s", cx_strerror(rc));
+  cx_day today = cx_day_today();
+  cxb_rng r = {o->seed ^ 0x6e616d65u};
+  size_t hidden = 0;
+  for (size_t i = 0; i < n_codes; i++) {
+    size_t k = order[i];
+    if (k >= n_known) continue;
+    cx_entity_status es;
+    rc = cx_query_entity(q, t, CX_ROLE_PUBLIC, (cx_str){codes + k * 18, 18}, today, &es);
+    if (rc == CX_ENOTFOUND) { hidden++; continue; }
+    if (rc) cxb_die("cx_query_entity %.18s: %s", codes + k * 18, cx_strerror(rc));
+    gd->visible[k] = 1;
+    if (!want_names) continue;
+    char norm[512];
+    size_t nn = cx_name_normalize(es.name.p, es.name.n, norm, sizeof norm);
+    size_t ch = u8_chars(norm, nn < sizeof norm ? nn : sizeof norm - 1);
+    size_t L = NAME2_MIN + (size_t)cxb_rng_below(&r, NAME2_MAX - NAME2_MIN + 1);
+    if (ch < L) L = ch;
+    if (L < NAME2_MIN) continue;
+    size_t at = (size_t)cxb_rng_below(&r, ch - L + 1);
+    if (u8_cut(norm, nn, at, L, gd->names[gd->n_names])) gd->n_names++;
+  }
+  cx_store_txn_end(t);
+  cx_query_free(q);
+  cx_store_close(st);
+  if (want_names && gd->n_names == 0) cxb_die("no entity the public can find: no {name2} to draw");
+  fprintf(stderr, "bench: http GET %s: %zu known codes (%zu hidden from the public), %zu unknown%s\n",
+          o->http_path, n_known, hidden, n_codes - n_known, want_names ? "" : "; no {name2}");
+}
+
+/* Writes one GET of the template into out; returns its length. No Authorization header: the
+ * expected statuses are the public role's (a token would show /v1 what the public cannot see). */
+static size_t http_get_pack(const opts *o, const char *code, const char *name, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  char path[1024];
+  size_t pn = 0;
+  for (const char *p = o->http_path; *p && pn < sizeof path - 64; p++) {
+    if (strncmp(p, "{code}", 6) == 0) {
+      memcpy(path + pn, code, 18);
+      pn += 18;
+      p += 5;
+    } else if (strncmp(p, "{name2}", 7) == 0) {
+      for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        if ((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+            *c == '-' || *c == '_' || *c == '.' || *c == '~') {
+          path[pn++] = (char)*c;
+        } else {
+          path[pn++] = '%';
+          path[pn++] = hex[*c >> 4];
+          path[pn++] = hex[*c & 15];
+        }
+      }
+      p += 6;
+    } else {
+      path[pn++] = *p;
+    }
+  }
+  if (pn >= sizeof path - 64) cxb_die("http path too long");
+  int n = snprintf(out, cap, "GET %.*s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", (int)pn, path, o->host, o->port);
+  if (n < 0 || (size_t)n >= cap) cxb_die("http request too long");
+  return (size_t)n;
+}
+
 static void build_pool(const opts *o, const char *codes, size_t n_known, size_t n_codes,
-                       const size_t *order, reqpool *rp) {
+                       const size_t *order, const getdraw *gd, reqpool *rp) {
   memset(rp, 0, sizeof *rp);
   rp->off = calloc(n_codes, sizeof *rp->off);
   rp->len = calloc(n_codes, sizeof *rp->len);
@@ -250,6 +404,12 @@ static void build_pool(const opts *o, const char *codes, size_t n_known, size_t 
       char cmd[64];
       int n = snprintf(cmd, sizeof cmd, "*2\r\n$3\r\nGET\r\n$18\r\n%.18s\r\n", code);
       pool_add(rp, &cap, cmd, (size_t)n, k < n_known);
+    } else if (o->proto == PROTO_HTTP && o->http_path) {
+      /* {code}: 200 when the public may see it, else 404; without {code}: 200 */
+      int has_code = tmpl_has(o->http_path, "{code}");
+      const char *name = gd->n_names ? gd->names[i % gd->n_names] : "";
+      size_t n = http_get_pack(o, code, name, hbuf, hcap);
+      pool_add(rp, &cap, hbuf, n, has_code ? gd->visible[k] : 1);
     } else if (o->proto == PROTO_HTTP) {
       size_t nc = o->batch;
       for (size_t b = 0; b < nc; b++) memcpy(batch + b * 18, codes + order[(i + b) % n_codes] * 18, 18);
@@ -424,6 +584,7 @@ struct lg {
   uint64_t t_measure0, t_measure1;
   uint64_t done_measured, done_total, errors, bad_answers;
   uint64_t bytes_in;     /* response bytes read during the measured window */
+  uint64_t status_200, status_404, status_other; /* http GET, measured window */
   hist h;
   char err[256];
 };
@@ -629,8 +790,23 @@ static long parse_http(conn *c, uint64_t now) {
     }
     if (avail - head < (size_t)clen) break;
     const char *body = p + head;
-    int good = status == 200 && memmem(body, (size_t)clen, "\"verdict\"", 9) != NULL;
-    if (good && g->o->batch == 1 && c->inflight) {
+    int good;
+    if (g->o->http_path) {
+      /* GET: 200 or 404 as decided before the run; a JSON object from /v1, else a page */
+      int want = c->inflight && g->rp.known[c->sent_key[c->head]] ? 200 : 404;
+      int json = strncmp(g->o->http_path, "/v1/", 4) == 0;
+      size_t tail = clen < 16 ? (size_t)clen : 16; /* a page ends with "</html>\n": look there only */
+      good = status == want && clen > 0 &&
+             (json ? body[0] == '{' : memmem(body + clen - tail, tail, "</html>", 7) != NULL);
+      if (g->phase == 2) {
+        if (status == 200) g->status_200++;
+        else if (status == 404) g->status_404++;
+        else g->status_other++;
+      }
+    } else {
+      good = status == 200 && memmem(body, (size_t)clen, "\"verdict\"", 9) != NULL;
+    }
+    if (!g->o->http_path && good && g->o->batch == 1 && c->inflight) {
       /* one code per request: not_found exactly for the unknown codes */
       int nf = memmem(body, (size_t)clen, "\"not_found\"", 11) != NULL;
       good = nf == !g->rp.known[c->sent_key[c->head]];
@@ -858,7 +1034,9 @@ static void usage(void) {
           "                  [--duration S] [--warmup S] [--op check|entity|records|ping] [--batch K]\n"
           "                  [--mix check=90,entity=8,records=2]\n"
           "                  [--action A] [--as-of D] [--token T] [--pool N] [--unknown PCT]\n"
-          "                  [--seed S] [--json FILE] [--label L]\n"
+          "                  [--seed S] [--http-path TEMPLATE [--visible-only]] [--json FILE] [--label L]\n"
+          "                  (TEMPLATE: a GET path with {code} and/or {name2}, e.g. /entity/{code};\n"
+          "                   --visible-only: only codes the public may see, every answer a 200)\n"
           "       bench_load --redis-load --db DIR --port N [--host H]\n"
           "       bench_load --codes-out FILE --db DIR [--pool N] [--unknown PCT] [--seed S]\n"
           "       bench_load --free-port\n");
@@ -876,7 +1054,8 @@ int main(int argc, char **argv) {
       {"op", 1, 0, 'o'},       {"batch", 1, 0, 'B'},    {"action", 1, 0, 'A'},  {"as-of", 1, 0, 'a'},
       {"token", 1, 0, 'T'},    {"pool", 1, 0, 'p'},     {"unknown", 1, 0, 'u'}, {"seed", 1, 0, 's'},
       {"json", 1, 0, 'j'},     {"label", 1, 0, 'l'},    {"redis-load", 0, 0, 'R'},
-      {"mix", 1, 0, 'M'},      {"codes-out", 1, 0, 'C'},
+      {"mix", 1, 0, 'M'},      {"codes-out", 1, 0, 'C'},  {"http-path", 1, 0, 'g'},
+      {"visible-only", 0, 0, 'V'},
       {"free-port", 0, 0, 'F'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -927,6 +1106,8 @@ int main(int argc, char **argv) {
     case 'l': o.label = optarg; break;
     case 'R': redis = 1; break;
     case 'C': o.codes_out = optarg; break;
+    case 'g': o.http_path = optarg; break;
+    case 'V': o.visible_only = 1; break;
     case 'F': return free_port();
     default: usage();
     }
@@ -937,7 +1118,14 @@ int main(int argc, char **argv) {
       o.unknown_pct >= 100 || o.pool == 0)
     usage();
   if (o.proto == PROTO_HTTP && (o.op != OP_CHECK || o.mix_s)) {
-    fprintf(stderr, "bench_load: --proto http runs POST /v1/check only (no --op, no --mix)\n");
+    fprintf(stderr,
+            "bench_load: --proto http runs POST /v1/check or --http-path GETs (no --op, no --mix)\n");
+    return 2;
+  }
+  if (o.visible_only && !o.http_path) usage();
+  if (o.http_path && (o.proto != PROTO_HTTP || o.batch != 1 || !tmpl_valid(o.http_path))) {
+    fprintf(stderr, "bench_load: --http-path needs --proto http, no --batch, and a path whose only "
+                    "placeholders are {code} and {name2}\n");
     return 2;
   }
 
@@ -974,7 +1162,19 @@ int main(int argc, char **argv) {
 
   static lg g;
   g.o = &o;
-  build_pool(&o, codes, n_known, n_codes, order, &g.rp);
+  getdraw gd = {0};
+  if (o.http_path && o.token) fprintf(stderr, "bench: --http-path: no token sent (the public role's GETs)\n");
+  if (o.http_path) get_draw(&o, codes, n_known, order, n_codes, &gd);
+  if (o.http_path && o.visible_only) { /* the pool keeps its order, less the 404s */
+    size_t m = 0;
+    for (size_t i = 0; i < n_codes; i++)
+      if (order[i] < n_known && gd.visible[order[i]]) order[m++] = order[i];
+    if (m == 0) cxb_die("--visible-only: no code the public may see");
+    n_codes = m;
+  }
+  build_pool(&o, codes, n_known, n_codes, order, &gd, &g.rp);
+  free(gd.visible);
+  free(gd.names);
   free(codes);
   free(order);
 
@@ -1022,7 +1222,8 @@ int main(int argc, char **argv) {
   (void)t_start;
 
   const char *proto = proto_names[o.proto], *door = door_names[o.proto];
-  const char *opn = o.proto == PROTO_RESP ? "get" : o.mix_s ? o.mix_s : op_names[o.op];
+  const char *opn = o.proto == PROTO_RESP || o.http_path ? "get" : o.mix_s ? o.mix_s : op_names[o.op];
+  const char *path = o.http_path ? o.http_path : o.proto == PROTO_HTTP ? "/v1/check" : NULL;
   int failed = 0;
   if (g.err[0]) {
     fprintf(stderr, "bench: load %s: %s\n", proto, g.err);
@@ -1036,6 +1237,9 @@ int main(int argc, char **argv) {
          h_pct(&g.h, 0.99) / 1e3, h_pct(&g.h, 0.999) / 1e3, g.h.max / 1e3, g.done_measured,
          g.bad_answers, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
          o.label[0] ? " label=" : "", o.label);
+  if (o.http_path)
+    printf("load path=%s status_200=%" PRIu64 " status_404=%" PRIu64 " status_other=%" PRIu64 "%s%s\n",
+           path, g.status_200, g.status_404, g.status_other, o.label[0] ? " label=" : "", o.label);
   if (g.bad_answers) {
     fprintf(stderr, "bench: load %s: %" PRIu64 " wrong answers\n", proto, g.bad_answers);
     if (!failed) failed = 1;
@@ -1048,11 +1252,15 @@ int main(int argc, char **argv) {
     cxb_json_str(&j, "proto", proto);
     cxb_json_str(&j, "door", door);
     cxb_json_str(&j, "op", opn);
+    if (path) cxb_json_str(&j, "path", path);
+    else cxb_json_null(&j, "path");
+    if (o.http_path) cxb_json_int(&j, "visible_only", o.visible_only);
     cxb_json_int(&j, "conns", o.conns);
     cxb_json_int(&j, "depth", o.depth);
     cxb_json_int(&j, "batch", o.batch);
     cxb_json_num(&j, "seconds", secs);
     cxb_json_int(&j, "responses", (long long)g.done_measured);
+    cxb_json_int(&j, "responses_total", (long long)g.done_total); /* warm-up included */
     cxb_json_num(&j, "req_per_s", rps);
     cxb_json_num(&j, "codes_per_s", rps * o.batch);
     cxb_json_num(&j, "mean_ns", g.h.n ? g.h.sum / (double)g.h.n : 0);
@@ -1063,6 +1271,11 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "max_ns", (long long)g.h.max);
     cxb_json_int(&j, "bad_answers", (long long)g.bad_answers);
     cxb_json_num(&j, "response_bytes_avg", g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0);
+    if (o.http_path) { /* answers by status in the measured window (all of them were right) */
+      cxb_json_int(&j, "status_200", (long long)g.status_200);
+      cxb_json_int(&j, "status_404", (long long)g.status_404);
+      cxb_json_int(&j, "status_other", (long long)g.status_other);
+    }
     cxb_json_str(&j, "error", g.err);
     cxb_json_obj_end(&j);
     if (cxb_json_write(&j, o.json)) cxb_die("cannot write %s", o.json);
