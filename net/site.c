@@ -63,6 +63,7 @@ struct cx_site_loop {
   list_name lists[MAX_LISTS];
   uint32_t nlists;
   uint64_t hash; /* report number: FNV-1a over the answers the report is made of */
+  int hashing;   /* 1 while a report is built: only then are the answers hashed */
 };
 
 /* ===================================================================== labels */
@@ -312,7 +313,7 @@ static int call(page_ctx *c, int op, uint32_t limit, cx_mp *res, ...) {
   int rc = c->run(c->ud, op, in->p, in->len, &ans, &alen);
   if (rc) return rc;
   rc = answer(ans, alen, res, &c->errmsg);
-  if (!rc) c->sl->hash = fnv(c->sl->hash, ans, alen);
+  if (!rc && c->sl->hashing) c->sl->hash = fnv(c->sl->hash, ans, alen);
   return rc;
 }
 
@@ -869,6 +870,7 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   cx_site_loop *sl = c->sl;
   cx_buf *d = &sl->doc;
   d->len = 0;
+  sl->hashing = 1;
   cx_buf_clear_failure(d);
   sl->hash = FNV_INIT;
   cx_mp ent;
@@ -1101,6 +1103,7 @@ void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char 
   sl->body.len = 0;
   cx_buf_clear_failure(&sl->body);
   sl->hash = FNV_INIT;
+  sl->hashing = 0;
   sl->nlists = 0;
   out->status = 200;
   out->ctype = "text/html; charset=utf-8";
