@@ -55,7 +55,7 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
       {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
-  a->fmt = CLI_FMT_TABLE;
+  a->fmt = cli_default_format();
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -78,8 +78,9 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
     default: cli_usage("%s: bad option", cmd); return -1;
     }
   }
+  if (!a->db) a->db = cli_default_db();
   if (!a->db) {
-    cli_usage("%s: --db PATH is required", cmd);
+    cli_usage("%s: --db PATH is required (or CHENGXIN_DB)", cmd);
     return -1;
   }
   a->npos = argc - optind;

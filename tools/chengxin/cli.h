@@ -107,6 +107,26 @@ void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n);
 /** Horizontal bar chart of column `col` (numeric) labelled by the other string columns. */
 void cli_print_chart(FILE *f, const cli_table *t, int col);
 
+/* ===================================================================== config.c */
+
+/** The port of --connect HOST and of chengxind's --listen default. */
+#define CLI_DEFAULT_PORT 7411
+
+/** Reads the user's config file (config.c says which and in what order defaults apply).
+ *  0, or CLI_EXIT_USAGE after printing FILE:LINE: reason. Called once, before a command. */
+int cli_conf_load(void);
+/** --db when the command line gave none: $CHENGXIN_DB, else the config's db, else NULL. */
+const char *cli_default_db(void);
+/** --connect when the command line gave none: $CHENGXIN_CONNECT, else the config's, else NULL. */
+const char *cli_default_connect(void);
+/** For commands that take --db or --connect: when the command line gave neither, the first
+ *  of $CHENGXIN_CONNECT, $CHENGXIN_DB, the config's connect, the config's db. */
+void cli_default_target(const char **db, const char **connect);
+/** The config's token-file (after --token-file and $CHENGXIN_TOKEN), else NULL. */
+const char *cli_default_token_file(void);
+/** The config's format, else table. */
+cli_fmt cli_default_format(void);
+
 /* ===================================================================== commands */
 
 int cli_cmd_gen(int argc, char **argv);

@@ -1224,7 +1224,9 @@ int cli_cmd_import(int argc, char **argv) {
     default: return cli_usage("import: bad option");
     }
   }
-  if (!db == !connect) return cli_usage("import: give --db PATH or --connect HOST:PORT");
+  if (db && connect) return cli_usage("import: give --db PATH or --connect HOST:PORT, not both");
+  cli_default_target(&db, &connect);
+  if (!db && !connect) return cli_usage("import: give --db PATH or --connect HOST:PORT");
   if (optind >= argc) return cli_usage("import: no input FILE");
   mapping m;
   memset(&m, 0, sizeof m);

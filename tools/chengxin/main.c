@@ -255,6 +255,8 @@ int main(int argc, char **argv) {
       fputs(CMDS[i].help, stdout);
       return 0;
     }
+    int crc = cli_conf_load();
+    if (crc) return crc;
     int rc = CMDS[i].fn(argc - 1, argv + 1);
     if (fflush(stdout) != 0 && rc == 0) rc = CLI_EXIT_FAIL;
     return rc;
