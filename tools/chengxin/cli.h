@@ -44,6 +44,9 @@ size_t cli_utf8_width(const char *s, size_t n);
 char *cli_thousands(int64_t v, char *buf, size_t cap);
 /** Reads a whole file (or "-" = stdin) into a malloc'd NUL-terminated buffer. 0 or -errno. */
 int cli_read_file(const char *path, char **out, size_t *n);
+/** The directory of the running executable (from /proc/self/exe, symlinks resolved) into buf;
+ *  0 or -1. Installed data lives relative to it (../share/chengxin). */
+int cli_exe_dir(char *buf, size_t cap);
 /** Parses an unsigned decimal integer option; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 /** Monotonic seconds. */
