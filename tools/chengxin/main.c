@@ -87,10 +87,12 @@ static const cmd CMDS[] = {
      "\n"
      "Prints each difference; exit status 1 when there is any.\n"},
     {"backup", cli_cmd_backup, "consistent compacting copy of a store",
-     "usage: chengxin backup --db PATH [--group-read] OUTDIR\n"
+     "usage: chengxin backup --db PATH [--group-read] [--force] OUTDIR\n"
      "\n"
      "Writes OUTDIR/data.mdb (OUTDIR mode 0700, the file 0600; --group-read: 0750, 0640) from\n"
-     "one read snapshot, beside a running server.\n"},
+     "one read snapshot, beside a running server. OUTDIR must be new or empty; when it holds a\n"
+     "backup already, --force writes the new one beside it and swaps them in one rename (only\n"
+     "a directory with a store's files, that no process has open, is replaced).\n"},
     {"compact", cli_cmd_compact, "rewrite a store compactly (backup + swap)",
      "usage: chengxin compact --db PATH [--group-read]\n"
      "\n"
