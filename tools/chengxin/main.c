@@ -21,8 +21,9 @@ typedef struct cmd {
 } cmd;
 
 #define COMMON_QUERY_OPTS                                                                       \
-  "  --db PATH            local store (opened read-only)\n"                                     \
-  "  --connect HOST:PORT  remote chengxind server instead of --db\n"                            \
+  "  --db PATH            local store (opened read-only; default $CHENGXIN_DB)\n"              \
+  "  --connect HOST[:PORT] remote chengxind server instead of --db (port 7411;\n"              \
+  "                       default $CHENGXIN_CONNECT; ~/.config/chengxin/config: man chengxin)\n" \
   "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
   "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
   "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
