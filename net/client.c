@@ -54,9 +54,14 @@ static int connect_timeout(int fd, const struct sockaddr *sa, socklen_t sl, int 
     int err = 0;
     socklen_t el = sizeof err;
     if (k == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0) rc = 0;
-    else rc = -1;
+    else {
+      rc = -1;
+      errno = k == 0 ? ETIMEDOUT : err ? err : errno; /* the reason, for the caller's message */
+    }
   }
+  int saved = errno;
   if (fcntl(fd, F_SETFL, fl) < 0) return -1;
+  errno = saved;
   return rc;
 }
 
@@ -65,17 +70,27 @@ int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **ou
   snprintf(portstr, sizeof portstr, "%d", port);
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
   struct addrinfo *ai = NULL;
-  if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) return CX_ECONN;
-  int fd = -1;
+  if (getaddrinfo(host, portstr, &hints, &ai) != 0 || !ai) {
+    errno = 0; /* documented: the name does not resolve */
+    return CX_ECONN;
+  }
+  int fd = -1, why = 0;
   for (struct addrinfo *a = ai; a; a = a->ai_next) {
     fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
+    if (fd < 0) {
+      why = errno;
+      continue;
+    }
     if (connect_timeout(fd, a->ai_addr, a->ai_addrlen, timeout_ms) == 0) break;
+    why = errno;
     close(fd);
     fd = -1;
   }
   freeaddrinfo(ai);
-  if (fd < 0) return CX_ECONN;
+  if (fd < 0) {
+    errno = why; /* the last address's reason (ECONNREFUSED, ETIMEDOUT, ...) */
+    return CX_ECONN;
+  }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   cx_client *c = cx_calloc(1, sizeof *c);

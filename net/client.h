@@ -65,7 +65,10 @@ typedef struct cx_client_resp {
 /**
  * Connects to host:port (numeric IPv4/IPv6 or a name). timeout_ms bounds the connect and every
  * later wait for the socket (0 = no timeout; a timeout is CX_EIO). On success *out is an owned handle (cx_client_close).
- * CX_ECONN when the server cannot be reached.
+ * CX_ECONN when the server cannot be reached; then errno says why (ECONNREFUSED, ETIMEDOUT,
+ * ENETUNREACH, ... of the last address tried), or is 0 when the host name does not resolve.
+ * (The one place this library leaves a reason in errno: a message needs it, an enum would not
+ * carry it.)
  */
 int cx_client_connect(const char *host, int port, int timeout_ms, cx_client **out);
 /** Closes the connection and frees everything, including any response still held. NULL ok. */

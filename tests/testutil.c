@@ -22,10 +22,30 @@ void cx_test_rmrf(const char *path) {
   cx_test_sh("rm -rf '%s'", path);
 }
 
+/* Test executables are built into the same directory as the programs (build/bin), so
+ * without CX_BIN_DIR the programs are found beside the running test, whatever the working
+ * directory: ./build/bin/tools_test_x from the repository and bin/tools_test_x from build/
+ * both work. */
 const char *cx_test_bin(const char *name, char *buf, size_t cap) {
   const char *dir = getenv("CX_BIN_DIR");
-  snprintf(buf, cap, "%s/%s", dir && *dir ? dir : "./build/bin", name);
+  char self[4096];
+  ssize_t n;
+  if (dir && *dir) {
+    snprintf(buf, cap, "%s/%s", dir, name);
+  } else if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) > 0) {
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = 0;
+    snprintf(buf, cap, "%s/%s", self, name);
+  } else {
+    snprintf(buf, cap, "./build/bin/%s", name);
+  }
   return buf;
+}
+
+const char *cx_test_source_dir(void) {
+  const char *src = getenv("CX_SOURCE_DIR");
+  return src && *src ? src : CX_TEST_SOURCE_DIR;
 }
 
 int cx_test_sh(const char *fmt, ...) {

@@ -8,8 +8,11 @@
 void cx_test_tmpdir(char *buf, size_t cap);
 /** Removes a directory tree (rm -rf). */
 void cx_test_rmrf(const char *path);
-/** Path of a built binary: $CX_BIN_DIR/name (buf >= 512 bytes). */
+/** Path of a built binary: $CX_BIN_DIR/name, else name in the running test's own directory
+ *  (buf >= 512 bytes). */
 const char *cx_test_bin(const char *name, char *buf, size_t cap);
+/** The source tree: $CX_SOURCE_DIR, else the one this test was built from. */
+const char *cx_test_source_dir(void);
 /** Runs a shell command, returns its exit status (-1 when it did not exit normally). */
 int cx_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

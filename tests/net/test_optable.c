@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "exec.h"
+#include "testutil.h"
 
 TestSuite(op_table);
 TestSuite(protocol_md);
@@ -136,8 +137,7 @@ static void render_summary(text *t) {
 }
 
 static char *read_protocol_md(void) {
-  const char *src = getenv("CX_SOURCE_DIR");
-  cr_assert(src, "CX_SOURCE_DIR is not set (ctest sets it)");
+  const char *src = cx_test_source_dir();
   char path[1024];
   snprintf(path, sizeof path, "%s/docs/protocol.md", src);
   FILE *f = fopen(path, "rb");

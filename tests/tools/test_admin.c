@@ -74,6 +74,25 @@ Test(admin, init_gen_and_backup_make_private_stores_unless_told_group_read) {
   cr_assert_eq(cx("gen --out x.csv --group-read --entities 2 --records 2"), 2);
 }
 
+Test(admin, backup_force_replaces_an_earlier_backup_and_nothing_else) {
+  cr_assert_eq(cx("gen --db st --entities 30 --records 90 --quiet"), 0);
+  cr_assert_eq(cx("backup --db st bk --quiet"), 0, "%s", slurp("err"));
+  struct stat before = stat_of("bk/data.mdb");
+  cr_assert_eq(cx("backup --db st bk"), 1);
+  cr_assert(out_has("err", "--force"), "the refusal says how: %s", slurp("err"));
+  cr_assert_eq(cx("backup --db st bk --force --quiet"), 0, "%s", slurp("err"));
+  cr_expect_neq(stat_of("bk/data.mdb").st_ino, before.st_ino, "a new copy");
+  cr_assert_eq(cx("verify --db bk --quiet"), 0, "the new copy is whole");
+  cr_expect_eq(entries_with("bk.backup-"), 0, "the old copy is gone");
+  /* never a directory with other files, never the store itself, never an open store */
+  cr_assert_eq(cx_test_sh("mkdir '%s/docs' && touch '%s/docs/notes.txt'", g_dir, g_dir), 0);
+  cr_assert_eq(cx("backup --db st docs --force"), 1);
+  cr_assert(out_has("err", "other files"), "%s", slurp("err"));
+  cr_assert_eq(cx("backup --db st st --force"), 1);
+  cr_assert(out_has("err", "the store being copied"), "%s", slurp("err"));
+  cr_assert_eq(cx("backup --db st new --force --quiet"), 0, "a new directory needs no --force either");
+}
+
 Test(admin, compact_is_never_looser_than_the_store_it_replaces) {
   cr_assert_eq(cx("gen --db st --group-read --entities 30 --records 90 --quiet"), 0);
   cr_assert_eq(cx("compact --db st --group-read --quiet"), 0, "%s", slurp("err"));

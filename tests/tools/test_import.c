@@ -127,10 +127,10 @@ Test(import, shuanggongshi_template_through_the_mapping) {
            "张三,自然人,,%s,榕市监罚〔2024〕12号,警告,警告,0,2024年4月8日,福州市市场监督管理局,%s,\n",
            A, AUTH, id, AUTH);
   spit("sgs.csv", csv);
-  const char *src = getenv("CX_SOURCE_DIR");
+  const char *src = cx_test_source_dir();
   cr_assert_eq(cx("init --db st"), 0);
   cr_assert_eq(cx("import --db st --mapping '%s/tools/chengxin/mappings/shuanggongshi_penalty.tsv' sgs.csv",
-                  src && *src ? src : "."),
+                  src),
                0, "%s", slurp("err"));
   cr_assert(out_has("err", "2 inserted"));
   cr_assert_eq(cx("records --db st %s --format json", A), 0);
@@ -169,9 +169,9 @@ Test(import, gbk_file_is_detected_and_converted) {
            A, AUTH);
   spit("u.csv", csv);
   cr_assert_eq(cx_test_sh("iconv -f UTF-8 -t GBK '%s/u.csv' > '%s/g.csv'", g_dir, g_dir), 0);
-  const char *src = getenv("CX_SOURCE_DIR");
+  const char *src = cx_test_source_dir();
   char map[512];
-  snprintf(map, sizeof map, "%s/tools/chengxin/mappings/shuanggongshi_penalty.tsv", src && *src ? src : ".");
+  snprintf(map, sizeof map, "%s/tools/chengxin/mappings/shuanggongshi_penalty.tsv", src);
   cr_assert_eq(cx("init --db st"), 0);
   cr_assert_eq(cx("import --db st --encoding utf-8 --mapping '%s' g.csv", map), 1, "a GBK header passed as UTF-8");
   cr_assert_eq(cx("import --db st --mapping '%s' g.csv", map), 0, "%s", slurp("err"));

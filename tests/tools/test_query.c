@@ -394,8 +394,8 @@ Test(query, load_catalog_reports_the_bad_line) {
   spit("cat.tsv", "# a catalogue\naction\tprocurement\t政府采购\nnonsense line\n");
   cr_assert_eq(cx("load-catalog --db st cat.tsv"), 1);
   cr_assert(out_has("err", "cat.tsv:3:"), "%s", slurp("err"));
-  const char *src = getenv("CX_SOURCE_DIR");
-  cr_assert_eq(cx("load-catalog --db st '%s/data/catalog.tsv'", src && *src ? src : "."), 0, "%s", slurp("err"));
+  const char *src = cx_test_source_dir();
+  cr_assert_eq(cx("load-catalog --db st '%s/data/catalog.tsv'", src), 0, "%s", slurp("err"));
   cr_assert_eq(cx("check --db st --as-of 2025-01-01 --action procurement %s", A), 3);
 }
 

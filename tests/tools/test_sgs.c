@@ -25,8 +25,8 @@ static void ids(void) {
 
 static const char *map_path(const char *name) {
   static char buf[600];
-  const char *src = getenv("CX_SOURCE_DIR");
-  snprintf(buf, sizeof buf, "%s/tools/chengxin/mappings/%s", src && *src ? src : ".", name);
+  const char *src = cx_test_source_dir();
+  snprintf(buf, sizeof buf, "%s/tools/chengxin/mappings/%s", src, name);
   return buf;
 }
 

@@ -1,6 +1,7 @@
 /*
  * admin.c — store administration: init, info, load-*, verify, backup, compact, debug.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -43,6 +44,7 @@ typedef struct admin_args {
   cli_fmt fmt;
   int quiet;
   int group_read; /* --group-read: what the command creates is readable by the group */
+  int force;      /* backup --force: replace an existing backup */
   int npos;
   char **pos;
 } admin_args;
@@ -52,10 +54,10 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},    {"group-read", no_argument, 0, 'g'},
-      {0, 0, 0, 0},
+      {"force", no_argument, 0, 'F'},    {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
-  a->fmt = CLI_FMT_TABLE;
+  a->fmt = cli_default_format();
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -68,6 +70,13 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
       }
       break;
     case 'q': a->quiet = 1; break;
+    case 'F':
+      if (strcmp(cmd, "backup") != 0) {
+        cli_usage("%s: --force is for backup", cmd);
+        return -1;
+      }
+      a->force = 1;
+      break;
     case 'g':
       if (!creates) {
         cli_usage("%s: --group-read is for the commands that create a store or a copy", cmd);
@@ -78,8 +87,9 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
     default: cli_usage("%s: bad option", cmd); return -1;
     }
   }
+  if (!a->db) a->db = cli_default_db();
   if (!a->db) {
-    cli_usage("%s: --db PATH is required", cmd);
+    cli_usage("%s: --db PATH is required (or CHENGXIN_DB)", cmd);
     return -1;
   }
   a->npos = argc - optind;
@@ -246,18 +256,89 @@ static int open_for_copy(const admin_args *a, cx_store **st) {
   return cli_store_open_opts(a->db, &so, st);
 }
 
+/* What is in dir: -1 when it does not exist (or is no directory), else 0 for empty, 1 for a
+ * store's files only (data.mdb, lock.mdb), 2 for anything else. */
+static int dir_kind(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return -1;
+  int kind = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (!strcmp(e->d_name, "data.mdb") || !strcmp(e->d_name, "lock.mdb")) {
+      if (kind == 0) kind = 1;
+    } else {
+      kind = 2;
+    }
+  }
+  closedir(d);
+  return kind;
+}
+
+static void remove_copy(const char *dir);
+static int same_dir(const char *a, const char *b) {
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* backup into a directory that holds a store already: refused (the copy cannot be written
+ * over it: "File exists" said nothing useful) unless --force; then the new backup is written
+ * beside it (OUTDIR.backup-PID) and the two directories are exchanged in one rename, so OUTDIR
+ * always names one complete backup, and the old one is removed. --force replaces only what
+ * looks like a store (data.mdb, lock.mdb), never the store being copied nor one that a
+ * process has open. */
 int cli_cmd_backup(int argc, char **argv) {
   admin_args a;
   if (admin_parse("backup", argc, argv, 1, &a)) return CLI_EXIT_USAGE;
   if (a.npos != 1) return cli_usage("backup: expected one OUTDIR");
+  char out[PATH_MAX + 32], tmp[PATH_MAX + 64];
+  size_t n = strlen(a.pos[0]);
+  while (n > 1 && a.pos[0][n - 1] == '/') n--;
+  snprintf(out, sizeof out, "%.*s", (int)n, a.pos[0]);
+  int kind = dir_kind(out);
+  if (kind > 0 && !a.force) {
+    cli_err(kind == 1 ? "a backup (or store) already exists there: give --force to replace it, "
+                        "or another directory"
+                      : "it exists and is not empty: give an empty or new directory",
+            "backup: %s", out);
+    return CLI_EXIT_FAIL;
+  }
+  if (kind == 2) {
+    cli_err("it holds other files than a store's: not replaced, even with --force", "backup: %s", out);
+    return CLI_EXIT_FAIL;
+  }
+  if (kind == 1 && same_dir(out, a.db)) {
+    cli_err("that is the store being copied", "backup: %s", out);
+    return CLI_EXIT_FAIL;
+  }
+  long holder = 0;
+  if (kind == 1 && (cx_store_holders(out, &holder) != 0 || holder != 0)) {
+    cli_err("a process has that store open (a server?): not replaced", "backup: %s", out);
+    return CLI_EXIT_FAIL;
+  }
+  snprintf(tmp, sizeof tmp, "%s.backup-%ld", out, (long)getpid());
+  const char *dst = kind == 1 ? tmp : out;
   cx_store *st;
   if (open_for_copy(&a, &st)) return CLI_EXIT_FAIL;
   double t0 = cli_now();
-  int e = cx_store_backup(st, a.pos[0]);
-  if (e) cli_err(cx_store_errmsg(st), "backup: %s", a.pos[0]);
+  int e = cx_store_backup(st, dst);
+  if (e) cli_err(cx_store_errmsg(st), "backup: %s", dst);
   cx_store_close(st);
-  if (e) return CLI_EXIT_FAIL;
-  if (!a.quiet) fprintf(stderr, "backup: %s -> %s (%.2f s)\n", a.db, a.pos[0], cli_now() - t0);
+  if (e) {
+    if (kind == 1 && e != CX_EEXIST) remove_copy(tmp);
+    return CLI_EXIT_FAIL;
+  }
+  if (kind == 1) {
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_EXCHANGE) != 0) {
+      cli_err(strerror(errno), "backup: exchange %s and %s", tmp, out);
+      remove_copy(tmp);
+      return CLI_EXIT_FAIL;
+    }
+    remove_copy(tmp); /* the old backup, now at tmp */
+  }
+  if (!a.quiet)
+    fprintf(stderr, "backup: %s -> %s%s (%.2f s)\n", a.db, out, kind == 1 ? " (replaced)" : "",
+            cli_now() - t0);
   return 0;
 }
 

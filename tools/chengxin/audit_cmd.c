@@ -104,7 +104,8 @@ int cli_cmd_audit(int argc, char **argv) {
   }
   if (raw && fmt == CLI_FMT_CSV) fmt = CLI_FMT_CSV_RAW;
   if (optind < argc) return cli_usage("audit: unexpected argument '%s'", argv[optind]);
-  if (!db) return cli_usage("audit: --db PATH is required");
+  if (!db) db = cli_default_db();
+  if (!db) return cli_usage("audit: --db PATH is required (or CHENGXIN_DB)");
   if (until && since >= until) return cli_usage("audit: --since must not be after --until");
   cx_store *st;
   if (cli_store_open(db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;

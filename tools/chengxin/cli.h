@@ -44,6 +44,9 @@ size_t cli_utf8_width(const char *s, size_t n);
 char *cli_thousands(int64_t v, char *buf, size_t cap);
 /** Reads a whole file (or "-" = stdin) into a malloc'd NUL-terminated buffer. 0 or -errno. */
 int cli_read_file(const char *path, char **out, size_t *n);
+/** The directory of the running executable (from /proc/self/exe, symlinks resolved) into buf;
+ *  0 or -1. Installed data lives relative to it (../share/chengxin). */
+int cli_exe_dir(char *buf, size_t cap);
 /** Parses an unsigned decimal integer option; 0 or -1. */
 int cli_parse_u64(const char *s, uint64_t *out);
 /** Monotonic seconds. */
@@ -106,6 +109,26 @@ void cli_table_seti(cli_table *t, int col, int64_t v);
 void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n);
 /** Horizontal bar chart of column `col` (numeric) labelled by the other string columns. */
 void cli_print_chart(FILE *f, const cli_table *t, int col);
+
+/* ===================================================================== config.c */
+
+/** The port of --connect HOST and of chengxind's --listen default. */
+#define CLI_DEFAULT_PORT 7411
+
+/** Reads the user's config file (config.c says which and in what order defaults apply).
+ *  0, or CLI_EXIT_USAGE after printing FILE:LINE: reason. Called once, before a command. */
+int cli_conf_load(void);
+/** --db when the command line gave none: $CHENGXIN_DB, else the config's db, else NULL. */
+const char *cli_default_db(void);
+/** --connect when the command line gave none: $CHENGXIN_CONNECT, else the config's, else NULL. */
+const char *cli_default_connect(void);
+/** For commands that take --db or --connect: when the command line gave neither, the first
+ *  of $CHENGXIN_CONNECT, $CHENGXIN_DB, the config's connect, the config's db. */
+void cli_default_target(const char **db, const char **connect);
+/** The config's token-file (after --token-file and $CHENGXIN_TOKEN), else NULL. */
+const char *cli_default_token_file(void);
+/** The config's format, else table. */
+cli_fmt cli_default_format(void);
 
 /* ===================================================================== commands */
 

@@ -90,12 +90,25 @@ static void mapping_free(mapping *m) {
   memset(m, 0, sizeof *m);
 }
 
+/* --mapping NAME: the path as given; else, for a bare name, the installed mappings
+ * (EXEDIR/../share/chengxin/mappings/NAME; a build tree has the same layout, see
+ * tools/chengxin/CMakeLists.txt). A name that is nowhere keeps the first path's error. */
+static int mapping_read(const char *path, char **text, size_t *n) {
+  int e = cli_read_file(path, text, n);
+  if (e != -ENOENT || strchr(path, '/')) return e;
+  char dir[4096], alt[4200];
+  if (cli_exe_dir(dir, sizeof dir)) return e;
+  snprintf(alt, sizeof alt, "%s/../share/chengxin/mappings/%s", dir, path);
+  return cli_read_file(alt, text, n) == 0 ? 0 : e;
+}
+
 static int mapping_load(const char *path, mapping *m) {
   char *text;
   size_t n;
-  int e = cli_read_file(path, &text, &n);
+  int e = mapping_read(path, &text, &n);
   if (e) {
-    cli_err(strerror(-e), "import: mapping %s", path);
+    cli_err(strerror(-e), "import: mapping %s%s", path,
+            e == -ENOENT && !strchr(path, '/') ? " (neither a file here nor an installed mapping)" : "");
     return -1;
   }
   memset(m, 0, sizeof *m);
@@ -1224,7 +1237,9 @@ int cli_cmd_import(int argc, char **argv) {
     default: return cli_usage("import: bad option");
     }
   }
-  if (!db == !connect) return cli_usage("import: give --db PATH or --connect HOST:PORT");
+  if (db && connect) return cli_usage("import: give --db PATH or --connect HOST:PORT, not both");
+  cli_default_target(&db, &connect);
+  if (!db && !connect) return cli_usage("import: give --db PATH or --connect HOST:PORT");
   if (optind >= argc) return cli_usage("import: no input FILE");
   mapping m;
   memset(&m, 0, sizeof m);

@@ -21,8 +21,9 @@ typedef struct cmd {
 } cmd;
 
 #define COMMON_QUERY_OPTS                                                                       \
-  "  --db PATH            local store (opened read-only)\n"                                     \
-  "  --connect HOST:PORT  remote chengxind server instead of --db\n"                            \
+  "  --db PATH            local store (opened read-only; default $CHENGXIN_DB)\n"              \
+  "  --connect HOST[:PORT] remote chengxind server instead of --db (port 7411;\n"              \
+  "                       default $CHENGXIN_CONNECT; ~/.config/chengxin/config: man chengxin)\n" \
   "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
   "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
   "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
@@ -87,10 +88,12 @@ static const cmd CMDS[] = {
      "\n"
      "Prints each difference; exit status 1 when there is any.\n"},
     {"backup", cli_cmd_backup, "consistent compacting copy of a store",
-     "usage: chengxin backup --db PATH [--group-read] OUTDIR\n"
+     "usage: chengxin backup --db PATH [--group-read] [--force] OUTDIR\n"
      "\n"
      "Writes OUTDIR/data.mdb (OUTDIR mode 0700, the file 0600; --group-read: 0750, 0640) from\n"
-     "one read snapshot, beside a running server.\n"},
+     "one read snapshot, beside a running server. OUTDIR must be new or empty; when it holds a\n"
+     "backup already, --force writes the new one beside it and swaps them in one rename (only\n"
+     "a directory with a store's files, that no process has open, is replaced).\n"},
     {"compact", cli_cmd_compact, "rewrite a store compactly (backup + swap)",
      "usage: chengxin compact --db PATH [--group-read]\n"
      "\n"
@@ -255,6 +258,8 @@ int main(int argc, char **argv) {
       fputs(CMDS[i].help, stdout);
       return 0;
     }
+    int crc = cli_conf_load();
+    if (crc) return crc;
     int rc = CMDS[i].fn(argc - 1, argv + 1);
     if (fflush(stdout) != 0 && rc == 0) rc = CLI_EXIT_FAIL;
     return rc;

@@ -43,7 +43,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
   s->cmd = cmd;
   s->role = CX_ROLE_ADMIN;
   s->as_of = cx_day_today();
-  s->fmt = CLI_FMT_TABLE;
+  s->fmt = cli_default_format();
   int role_set = 0, raw = 0, c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "", all, NULL)) != -1) {
@@ -75,6 +75,8 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
   }
   if (raw && s->fmt == CLI_FMT_CSV) s->fmt = CLI_FMT_CSV_RAW; /* no formula neutralisation */
   if (s->db && s->connect) return cli_usage("%s: give either --db or --connect, not both", cmd);
+  if (!s->db && !s->connect && !role_set) cli_default_target(&s->db, &s->connect);
+  else if (!s->db && !s->connect) s->db = cli_default_db(); /* --role: local mode */
   if (s->connect && role_set)
     return cli_usage("%s: --role is for local mode; with --connect the token decides the role", cmd);
   return 0;

@@ -122,26 +122,48 @@ static json_t *from_mp(const msgpack_object *o) {
 
 /* ===================================================================== session */
 
+/* "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address ("::1": more than one
+ * colon, no brackets) into host and port; no port means CLI_DEFAULT_PORT. 0 or -1. */
+static int parse_addr(const char *a, char *host, size_t cap, int *port) {
+  const char *h = a, *p = NULL;
+  size_t hl;
+  if (a[0] == '[') {
+    const char *rb = strchr(a, ']');
+    if (!rb || (rb[1] && rb[1] != ':')) return -1;
+    h = a + 1;
+    hl = (size_t)(rb - h);
+    if (rb[1] == ':') p = rb + 2;
+  } else {
+    const char *colon = strchr(a, ':');
+    if (colon && strchr(colon + 1, ':')) colon = NULL; /* bare IPv6 */
+    hl = colon ? (size_t)(colon - a) : strlen(a);
+    if (colon) p = colon + 1;
+  }
+  if (hl == 0 || hl >= cap) return -1;
+  memcpy(host, h, hl);
+  host[hl] = 0;
+  *port = CLI_DEFAULT_PORT;
+  if (p) {
+    char *e;
+    long v = strtol(p, &e, 10);
+    if (!*p || *e || v <= 0 || v > 65535) return -1;
+    *port = (int)v;
+  }
+  return 0;
+}
+
 int cli_sess_open(cli_sess *s) {
   if (s->connect) {
-    char host[256];
-    const char *colon = strrchr(s->connect, ':');
-    if (!colon || colon == s->connect || (size_t)(colon - s->connect) >= sizeof host) {
-      cli_usage("--connect: expected HOST:PORT, got '%s'", s->connect);
+    char host[256], addr[300];
+    int port;
+    if (parse_addr(s->connect, host, sizeof host, &port)) {
+      cli_usage("--connect: expected HOST, HOST:PORT or [IPv6]:PORT, got '%s'", s->connect);
       return CLI_EXIT_USAGE;
     }
-    memcpy(host, s->connect, (size_t)(colon - s->connect));
-    host[colon - s->connect] = 0;
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') { /* [::1]:7411 */
-      memmove(host, host + 1, strlen(host));
-      host[strlen(host) - 1] = 0;
-    }
-    int port = atoi(colon + 1);
-    if (port <= 0 || port > 65535) {
-      cli_usage("--connect: bad port in '%s'", s->connect);
-      return CLI_EXIT_USAGE;
-    }
+    snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     char token[512] = "";
+    if (!s->token_file && !(getenv("CHENGXIN_TOKEN") && *getenv("CHENGXIN_TOKEN")))
+      s->token_file = cli_default_token_file();
     if (s->token_file) {
       char *text;
       size_t n;
@@ -170,15 +192,19 @@ int cli_sess_open(cli_sess *s) {
       snprintf(token, sizeof token, "%s", getenv("CHENGXIN_TOKEN"));
     }
     cx_client *c;
+    errno = 0;
     int e = cx_client_connect(host, port, 30000, &c);
     if (e) {
-      cli_err(cx_strerror(e), "cannot connect to %s", s->connect);
+      /* net/client.h: on CX_ECONN errno holds the reason, 0 for a name that does not resolve */
+      int why = errno;
+      cli_err(e != CX_ECONN ? cx_strerror(e) : why ? strerror(why) : "the host name does not resolve",
+              "cannot connect to %s", addr);
       return CLI_EXIT_FAIL;
     }
     if (token[0]) {
       e = cx_client_auth(c, token, NULL, 0);
       if (e) {
-        cli_err(e == CX_EFORBIDDEN ? "unknown token" : cx_strerror(e), "auth at %s", s->connect);
+        cli_err(e == CX_EFORBIDDEN ? "unknown token" : cx_strerror(e), "auth at %s", addr);
         cx_client_close(c);
         return CLI_EXIT_FAIL;
       }

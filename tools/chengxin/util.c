@@ -174,3 +174,15 @@ int cli_exit_for(int rc) {
   default: return strcmp(cx_err_name(rc), "bad_request") == 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
   }
 }
+
+int cli_exe_dir(char *buf, size_t cap) {
+  char p[4096];
+  ssize_t n = readlink("/proc/self/exe", p, sizeof p - 1);
+  if (n <= 0) return -1;
+  p[n] = 0;
+  char *slash = strrchr(p, '/');
+  if (!slash || (size_t)(slash - p) >= cap) return -1;
+  *slash = 0;
+  snprintf(buf, cap, "%s", p);
+  return 0;
+}

@@ -5,11 +5,15 @@
  *             [--tokens FILE] [--threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
- *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE]
+ *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
+ *             [--config FILE]
+ *
+ * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
+ * the command line wins over the file. The man page is docs/chengxind.8.
  *
  * Exit status: 0 after a graceful stop (SIGINT/SIGTERM), 1 when the server cannot start
  * (no store, other schema version, port taken, token file unreadable or not private),
- * 2 on a usage error. See docs/protocol.md.
+ * 2 on a usage error (a bad config line included). See docs/protocol.md.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,12 +23,14 @@
 #include <sys/resource.h>
 
 #include "exec.h"
+#include "kvconf.h"
 #include "server.h"
 
 #ifndef CX_VERSION
 #define CX_VERSION "0"
 #endif
 
+static char host[64], hhost[64]; /* --listen, --http hosts */
 static cx_server *g_srv; /* for the signal handler */
 static void on_signal(int sig) {
   if (sig == SIGHUP) cx_server_reload_signal(g_srv);
@@ -57,6 +63,10 @@ static void usage(FILE *f) {
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
+          "                 [--config FILE] [--version] [--help]\n"
+          "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
+          "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
+          "                      options on the command line win over the file\n"
           "  --db PATH           store directory (created by `chengxin init`)\n"
           "  --tz ZONE           whose day is today: Asia/Shanghai (default), UTC, +HH:MM, a zone name\n"
           "  --listen HOST:PORT  default 127.0.0.1:7411; port 0 picks a free port; [::1]:7411 for IPv6\n"
@@ -89,7 +99,8 @@ static void usage(FILE *f) {
           "                      64 KiB (default 64 MiB): bounds what clients that never read pin\n"
           "  --map-size BYTES    the store's map (address space, not disk; default the larger of\n"
           "                      64 GiB and 8 x the data file): growth by another process within it\n"
-          "                      never remaps the server\n");
+          "                      never remaps the server\n"
+          "  --version           version, protocol version and store schema version\n");
 }
 
 static int parse_num(const char *s, unsigned long long max, unsigned long long *out) {
@@ -99,6 +110,175 @@ static int parse_num(const char *s, unsigned long long max, unsigned long long *
   unsigned long long v = strtoull(s, &e, 10);
   if (errno || *e || v > max) return -1;
   *out = v;
+  return 0;
+}
+
+/* Applies one option (a flag, or a config line as "--key"); 0, or -1 with the reason in why. */
+static int apply(cx_server_opts *o, const char *a, const char *v, char *why, size_t cap) {
+  unsigned long long n;
+  if (!strcmp(a, "--db")) {
+    o->db_path = v;
+  } else if (!strcmp(a, "--tz")) {
+    int32_t off;
+    if (cx_day_set_tz(v, &off)) {
+      snprintf(why, cap, "--tz %s: expected Asia/Shanghai, UTC, +HH:MM or a zone name", v);
+      return -1;
+    }
+    fprintf(stderr, "chengxind: today is the day at UTC%+03d:%02d (--tz %s)\n", off / 3600,
+            (off < 0 ? -off : off) % 3600 / 60, v);
+  } else if (!strcmp(a, "--tokens")) {
+    o->tokens_path = v;
+  } else if (!strcmp(a, "--listen") || !strcmp(a, "--http")) {
+    int http = a[2] == 'h';
+    char *dst = http ? hhost : host;
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v || parse_num(colon + 1, 65535, &n)) {
+      snprintf(why, cap, "%s wants HOST:PORT, got \"%s\"", a, v);
+      return -1;
+    }
+    size_t hl = (size_t)(colon - v);
+    const char *h = v;
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+      h++;
+      hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof host) {
+      snprintf(why, cap, "bad host in %s \"%s\"", a, v);
+      return -1;
+    }
+    memcpy(dst, h, hl);
+    dst[hl] = 0;
+    if (http) {
+      o->http = 1;
+      o->http_host = hhost;
+      o->http_port = (int)n;
+    } else {
+      o->host = host;
+      o->port = (int)n;
+    }
+  } else if (!strcmp(a, "--tls-cert")) {
+    o->tls_cert = v;
+  } else if (!strcmp(a, "--tls-key")) {
+    o->tls_key = v;
+  } else if (!strcmp(a, "--site")) {
+    o->site_path = v;
+  } else if (!strcmp(a, "--threads")) {
+    if (parse_num(v, 64, &n) || n == 0) {
+      snprintf(why, cap, "--threads wants 1..64");
+      return -1;
+    }
+    o->threads = (unsigned)n;
+  } else if (!strcmp(a, "--max-frame")) {
+    if (parse_num(v, 1u << 30, &n) || n < 64) {
+      snprintf(why, cap, "--max-frame wants 64..1073741824 bytes");
+      return -1;
+    }
+    o->max_frame = (size_t)n;
+  } else if (!strcmp(a, "--max-conns")) {
+    if (parse_num(v, 1000000, &n) || n == 0) {
+      snprintf(why, cap, "--max-conns wants 1..1000000");
+      return -1;
+    }
+    o->max_conns = (unsigned)n;
+  } else if (!strcmp(a, "--idle-timeout")) {
+    if (parse_num(v, 86400 * 7, &n)) {
+      snprintf(why, cap, "--idle-timeout wants seconds (0 = never)");
+      return -1;
+    }
+    o->idle_timeout_s = (unsigned)n;
+  } else if (!strcmp(a, "--max-conns-per-ip")) {
+    if (parse_num(v, 1000000, &n)) {
+      snprintf(why, cap, "--max-conns-per-ip wants 0..1000000 (0 = no limit)");
+      return -1;
+    }
+    o->max_conns_per_ip = (unsigned)n;
+  } else if (!strcmp(a, "--frame-timeout")) {
+    if (parse_num(v, 86400, &n)) {
+      snprintf(why, cap, "--frame-timeout wants seconds (0 = never)");
+      return -1;
+    }
+    o->frame_timeout_s = (unsigned)n;
+  } else if (!strcmp(a, "--map-size")) {
+    if (parse_num(v, 1ull << 46, &n) || n < (1u << 20)) {
+      snprintf(why, cap, "--map-size wants 1048576..70368744177664 bytes");
+      return -1;
+    }
+    o->map_size = (uint64_t)n;
+  } else if (!strcmp(a, "--max-output")) {
+    if (parse_num(v, 1ull << 32, &n) || n < 65536) {
+      snprintf(why, cap, "--max-output wants 65536..4294967296 bytes");
+      return -1;
+    }
+    o->max_output = (size_t)n;
+  } else if (!strcmp(a, "--max-output-total")) {
+    if (parse_num(v, 1ull << 40, &n) || n < 65536) {
+      snprintf(why, cap, "--max-output-total wants at least 65536 bytes");
+      return -1;
+    }
+    o->max_output_total = (size_t)n;
+  } else if (!strcmp(a, "--slow-ms")) {
+    if (parse_num(v, 3600000, &n)) {
+      snprintf(why, cap, "--slow-ms wants milliseconds");
+      return -1;
+    }
+    o->slow_ms = (unsigned)n;
+  } else {
+    snprintf(why, cap, "unknown option %s", a);
+    return -1;
+  }
+  return 0;
+}
+
+/* --config FILE: "key = value" lines with the long options' names (kvconf.h). The text is
+ * kept for the process's life: the options point into it. */
+static int config_entry(const char *k, const char *v, void *ctx, char *why, size_t cap) {
+  char flag[64];
+  if (!strcmp(k, "config") || snprintf(flag, sizeof flag, "--%s", k) >= (int)sizeof flag) {
+    snprintf(why, cap, "unknown key \"%s\"", k);
+    return -1;
+  }
+  if (apply(ctx, flag, v, why, cap)) {
+    if (!strncmp(why, "unknown option", 14)) snprintf(why, cap, "unknown key \"%s\"", k);
+    return -1;
+  }
+  return 0;
+}
+
+static int load_config(cx_server_opts *o, const char *path) {
+  static char *text;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "chengxind: --config %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 0, n = 0;
+  for (;;) {
+    if (n + 4096 + 1 > cap) {
+      char *t = realloc(text, cap = cap ? 2 * cap : 8192);
+      if (!t) {
+        fclose(f);
+        fprintf(stderr, "chengxind: --config %s: out of memory\n", path);
+        return -1;
+      }
+      text = t;
+    }
+    size_t k = fread(text + n, 1, cap - n - 1, f);
+    n += k;
+    if (k == 0) break;
+  }
+  int err = ferror(f);
+  fclose(f);
+  if (err) {
+    fprintf(stderr, "chengxind: --config %s: read error\n", path);
+    return -1;
+  }
+  text[n] = 0;
+  int line = 0;
+  char why[512];
+  if (cx_kv_parse(text, config_entry, o, &line, why, sizeof why)) {
+    fprintf(stderr, "chengxind: %s:%d: %s\n", path, line, why);
+    return -1;
+  }
   return 0;
 }
 
@@ -113,11 +293,9 @@ int main(int argc, char **argv) {
   if (tr > 0) fprintf(stderr, "chengxind: CHENGXIN_TODAY is set: today is %s, not the clock's day\n", today);
   cx_server_opts o;
   cx_server_opts_default(&o);
-  static char host[64], hhost[64];
+  const char *conf = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    unsigned long long n;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return 0;
@@ -127,132 +305,34 @@ int main(int argc, char **argv) {
              (unsigned)CX_SCHEMA_VERSION);
       return 0;
     }
+    if (!strcmp(a, "--config") && i + 1 < argc) conf = argv[++i];
+  }
+  /* The file first, then the command line over it: flags win. */
+  if (conf && load_config(&o, conf)) return 2;
+  char why[512];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) {
       fprintf(stderr, "chengxind: %s needs a value (or is unknown)\n", a);
       usage(stderr);
       return 2;
     }
     i++;
-    if (!strcmp(a, "--db")) {
-      o.db_path = v;
-    } else if (!strcmp(a, "--tz")) {
-      int32_t off;
-      if (cx_day_set_tz(v, &off)) {
-        fprintf(stderr, "chengxind: --tz %s: expected Asia/Shanghai, UTC, +HH:MM or a zone name\n", v);
-        return 2;
-      }
-      fprintf(stderr, "chengxind: today is the day at UTC%+03d:%02d (--tz %s)\n", off / 3600,
-              (off < 0 ? -off : off) % 3600 / 60, v);
-    } else if (!strcmp(a, "--tokens")) {
-      o.tokens_path = v;
-    } else if (!strcmp(a, "--listen") || !strcmp(a, "--http")) {
-      int http = a[2] == 'h';
-      char *dst = http ? hhost : host;
-      const char *colon = strrchr(v, ':');
-      if (!colon || colon == v || parse_num(colon + 1, 65535, &n)) {
-        fprintf(stderr, "chengxind: %s wants HOST:PORT, got \"%s\"\n", a, v);
-        return 2;
-      }
-      size_t hl = (size_t)(colon - v);
-      const char *h = v;
-      if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-      }
-      if (hl == 0 || hl >= sizeof host) {
-        fprintf(stderr, "chengxind: bad host in %s \"%s\"\n", a, v);
-        return 2;
-      }
-      memcpy(dst, h, hl);
-      dst[hl] = 0;
-      if (http) {
-        o.http = 1;
-        o.http_host = hhost;
-        o.http_port = (int)n;
-      } else {
-        o.host = host;
-        o.port = (int)n;
-      }
-    } else if (!strcmp(a, "--tls-cert")) {
-      o.tls_cert = v;
-    } else if (!strcmp(a, "--tls-key")) {
-      o.tls_key = v;
-    } else if (!strcmp(a, "--site")) {
-      o.site_path = v;
-    } else if (!strcmp(a, "--threads")) {
-      if (parse_num(v, 64, &n) || n == 0) {
-        fprintf(stderr, "chengxind: --threads wants 1..64\n");
-        return 2;
-      }
-      o.threads = (unsigned)n;
-    } else if (!strcmp(a, "--max-frame")) {
-      if (parse_num(v, 1u << 30, &n) || n < 64) {
-        fprintf(stderr, "chengxind: --max-frame wants 64..1073741824 bytes\n");
-        return 2;
-      }
-      o.max_frame = (size_t)n;
-    } else if (!strcmp(a, "--max-conns")) {
-      if (parse_num(v, 1000000, &n) || n == 0) {
-        fprintf(stderr, "chengxind: --max-conns wants 1..1000000\n");
-        return 2;
-      }
-      o.max_conns = (unsigned)n;
-    } else if (!strcmp(a, "--idle-timeout")) {
-      if (parse_num(v, 86400 * 7, &n)) {
-        fprintf(stderr, "chengxind: --idle-timeout wants seconds (0 = never)\n");
-        return 2;
-      }
-      o.idle_timeout_s = (unsigned)n;
-    } else if (!strcmp(a, "--max-conns-per-ip")) {
-      if (parse_num(v, 1000000, &n)) {
-        fprintf(stderr, "chengxind: --max-conns-per-ip wants 0..1000000 (0 = no limit)\n");
-        return 2;
-      }
-      o.max_conns_per_ip = (unsigned)n;
-    } else if (!strcmp(a, "--frame-timeout")) {
-      if (parse_num(v, 86400, &n)) {
-        fprintf(stderr, "chengxind: --frame-timeout wants seconds (0 = never)\n");
-        return 2;
-      }
-      o.frame_timeout_s = (unsigned)n;
-    } else if (!strcmp(a, "--map-size")) {
-      if (parse_num(v, 1ull << 46, &n) || n < (1u << 20)) {
-        fprintf(stderr, "chengxind: --map-size wants 1048576..70368744177664 bytes\n");
-        return 2;
-      }
-      o.map_size = (uint64_t)n;
-    } else if (!strcmp(a, "--max-output")) {
-      if (parse_num(v, 1ull << 32, &n) || n < 65536) {
-        fprintf(stderr, "chengxind: --max-output wants 65536..4294967296 bytes\n");
-        return 2;
-      }
-      o.max_output = (size_t)n;
-    } else if (!strcmp(a, "--max-output-total")) {
-      if (parse_num(v, 1ull << 40, &n) || n < 65536) {
-        fprintf(stderr, "chengxind: --max-output-total wants at least 65536 bytes\n");
-        return 2;
-      }
-      o.max_output_total = (size_t)n;
-    } else if (!strcmp(a, "--slow-ms")) {
-      if (parse_num(v, 3600000, &n)) {
-        fprintf(stderr, "chengxind: --slow-ms wants milliseconds\n");
-        return 2;
-      }
-      o.slow_ms = (unsigned)n;
-    } else {
-      fprintf(stderr, "chengxind: unknown option %s\n", a);
-      usage(stderr);
+    if (!strcmp(a, "--config")) continue;
+    if (apply(&o, a, v, why, sizeof why)) {
+      fprintf(stderr, "chengxind: %s\n", why);
+      if (!strncmp(why, "unknown option", 14)) usage(stderr);
       return 2;
     }
   }
   if (!o.db_path) {
-    fprintf(stderr, "chengxind: --db PATH is required\n");
+    fprintf(stderr, "chengxind: --db PATH is required (or db = PATH in --config)\n");
     usage(stderr);
     return 2;
   }
   process_setup(&o);
   cx_server *s = NULL;
-  char why[512];
   int rc = cx_server_open(&o, &s, why, sizeof why);
   if (rc) {
     cx_server_log("cannot start: %s", why[0] ? why : cx_strerror(rc));
