@@ -55,6 +55,7 @@ struct cx_batch {
   uint32_t n_scope;
   char (*scope)[CX_CODE_LEN + 1];
   uint32_t n_puts;       /* successful cx_batch_put calls */
+  int restore;           /* cx_batch_set_restore: puts write the stored state as given */
   cx_batch_refused_fn refused_fn;
   void *refused_ctx;
 };
@@ -77,6 +78,12 @@ int cx_batch_begin(cx_store *st, cx_batch **out) {
 }
 
 size_t cx_batch_size(const cx_batch *b) { return b->n; }
+
+int cx_batch_set_restore(cx_batch *b) {
+  if (b->n || b->n_aud) return CX_EBADREQ;
+  b->restore = 1;
+  return 0;
+}
 
 void cx_batch_abort(cx_batch *b) {
   if (!b) return;
@@ -209,6 +216,8 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     if (!text_ok(strs[i].name, *(const cx_str *)((const char *)in + strs[i].off), strs[i].kind))
       FAIL(CX_EBADREQ, text_why);
+  if (b->restore && (r.entity_kind == CX_KIND_UNSET || r.severity == CX_SEV_UNSET))
+    FAIL(CX_EBADREQ, r.severity == CX_SEV_UNSET ? "severity: required in a restore" : "entity_kind: required in a restore");
   if (r.entity_kind == CX_KIND_UNSET) {
     if ((crc = cx_code_normalize(r.entity_code.p, r.entity_code.n, code, &is_person)))
       FAIL(CX_EINVALCODE, cx_code_why(crc, 0));
@@ -281,8 +290,18 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   if (r.report_date == CX_DAY_OPEN) FAIL(CX_EDATE, "report_date: not a day");
   /* No report date: the platform's receipt day is when it was reported to the platform (a
    * replacement keeps the first receipt day, at commit). Not for a decision after today. */
-  r.report_received = 0;
-  if (r.report_date == CX_DAY_NONE) {
+  if (b->restore) {
+    /* As stored: the receipt day and the timeliness the source store computed. */
+    if (r.report_received > 1 || r.on_time > 1 || r.delay_provisional > 1)
+      FAIL(CX_EBADREQ, "report_received, on_time, delay_provisional: must be 0 or 1");
+    if (r.report_received && r.report_date == CX_DAY_NONE)
+      FAIL(CX_EDATE, "report_received: needs a report_date");
+    if (r.report_date == CX_DAY_NONE ? r.report_delay != -1 : r.report_delay < 0)
+      FAIL(CX_EBADREQ, "report_delay: -1 exactly when there is no report_date");
+  } else {
+    r.report_received = 0;
+  }
+  if (!b->restore && r.report_date == CX_DAY_NONE) {
     cx_day today = cx_day_today();
     if (today >= r.decision_date) {
       r.report_date = today;
@@ -313,6 +332,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
   size_t before = b->n;
   bop *op = op_slot(b, acode, r.record_id, &found);
   if (!op || (!found && b->n == before)) FAIL(CX_ENOMEM, "out of memory");
+  if (found && b->restore) FAIL(CX_EBADREQ, "record_id: this record of this authority is given twice");
   r.entity_code = (cx_str){NULL, CX_CODE_LEN};
   r.authority_code = (cx_str){NULL, CX_CODE_LEN};
   memcpy(op->code, code, sizeof code);
@@ -339,6 +359,7 @@ int cx_batch_transition(cx_batch *b, cx_str authority_code, cx_str record_id, in
   int rc;
   const char *msg_ = NULL;
   char acode[CX_CODE_LEN + 1];
+  if (b->restore) FAIL(CX_EBADREQ, "event: a restore writes the stored state, not transitions");
   /* The code is trimmed by the normaliser, but a door may echo it as given: no control. */
   if (!text_ok("authority_code", authority_code, CX_TEXT_NAME)) FAIL(CX_EBADREQ, text_why);
   int crc = cx_uscc_normalize(authority_code.p, authority_code.n, acode);
@@ -803,8 +824,15 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     nr.authority_code = (cx_str){op->acode, CX_CODE_LEN};
     nr.authority_id = aid;
     nr.region = cx_code_region(op->code, op->is_person);
-    int prov = cx__rec_timeliness(st->calendar, &nr);
+    int prov = b->restore ? nr.delay_provisional : cx__rec_timeliness(st->calendar, &nr);
     int applied = 0;
+    if (have_old && b->restore) {
+      why_fail(st, res, "record_id %.*s of authority %s: already in the store (given twice)",
+               (int)op->rid.n, op->rid.p, op->acode);
+      res->bad_put = op->put_index;
+      err = CX_EBADREQ;
+      goto fail;
+    }
     if (have_old) {
       /* A replacement never moves a record: that is a revoke plus a new record. */
       if (old.entity_code.n != CX_CODE_LEN || memcmp(old.entity_code.p, op->code, CX_CODE_LEN) != 0) {

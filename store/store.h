@@ -1319,6 +1319,108 @@ int cx_store_audit_last(cx_txn *t, uint64_t *seq);
 /** The current unix time in milliseconds (the clock audit entries use). */
 int64_t cx_audit_now_ms(void);
 
+/* ---- export, restore and the content digest (digest.c, restore.c) ---- */
+/*
+ * `chengxin export` writes a store's logical content as JSON Lines and `chengxin restore`
+ * builds a new store from it (docs/operations.md "Export, restore, move a store"). What is
+ * logical content, and so in an export and in the digest: the data files; every record with
+ * every stored field, its lifecycle state (status, objection) included; each entity's
+ * last_update (the one summary field no record gives); each authority's name as the
+ * authorities DB keeps it; the audit log, which is also where the store keeps a record's
+ * lifecycle history (one entry per transition: op = the event, target "authority/record_id").
+ * Not in it: what the store derives from that (summaries, names, grams, rollups, facts,
+ * refs, the regions DB), the store-assigned ids (seq, entity and authority ids: a restore
+ * assigns its own), the cursor salt (a restored store has a new one: cursors of the old store
+ * do not work on it) and page layout.
+ *
+ * Caveats: the digest walks run in one read txn (a snapshot; writers do not wait). The
+ * restore writes below are for an empty store being built by `chengxin restore` only.
+ */
+#define CX_DIGEST_LEN 32
+
+/**
+ * SHA-256 (OpenSSL libcrypto) of the logical content, fed in canonical order (digest.c says
+ * the serialisation): data files by name, records by (authority code, record_id), entities by
+ * code, authorities by code, audit entries by seq. Two stores with the same content have the
+ * same digest whatever their history of pages, compactions and ids; a transition, a new audit
+ * entry or a changed data file changes it. Reads the whole store (O(records)).
+ */
+int cx_store_digest(cx_store *st, unsigned char out[CX_DIGEST_LEN]);
+/** cx_store_digest in the caller's read txn (the snapshot an export writes from). */
+int cx_store_digest_txn(cx_txn *t, unsigned char out[CX_DIGEST_LEN]);
+/** Lower-case hex of a digest, NUL-terminated. */
+void cx_digest_hex(const unsigned char dg[CX_DIGEST_LEN], char out[2 * CX_DIGEST_LEN + 1]);
+
+/*
+ * The digest accumulator cx_store_digest uses, for what is not in a store: an export digests
+ * the lines it writes, a restore the lines it reads, with the same functions in the same
+ * order (the sections in the order above; a partial export's subset in the same order), so
+ * the trailer of a complete export equals the source store's digest and a restored store's
+ * digest equals its export's trailer. Strings are borrowed for the call.
+ */
+typedef struct cx_digest cx_digest;
+/** New accumulator (owned; free with cx_digest_final or cx_digest_free). CX_ENOMEM. */
+int cx_digest_new(cx_digest **out);
+void cx_digest_data(cx_digest *d, cx_str name, cx_str text);
+/** Every field of r but seq, entity_id and authority_id (store-assigned). */
+void cx_digest_record(cx_digest *d, const cx_record *r);
+void cx_digest_entity(cx_digest *d, cx_str code, cx_day last_update);
+void cx_digest_authority(cx_digest *d, cx_str code, cx_str name);
+/** Every field of e but seq (its position in the log). */
+void cx_digest_audit(cx_digest *d, const cx_audit_entry *e);
+/** Writes the digest and frees d. CX_EINTERNAL when libcrypto failed along the way. */
+int cx_digest_final(cx_digest *d, unsigned char out[CX_DIGEST_LEN]);
+void cx_digest_free(cx_digest *d);
+
+/** Data files in name order: fn(ctx, name, text) (pointers into the map) returns 0 to go on,
+ *  1 to stop, < 0 to abort (returned). */
+typedef int (*cx_data_fn)(void *ctx, cx_str name, cx_str text);
+int cx_store_data_each(cx_txn *t, cx_data_fn fn, void *ctx);
+/** Authorities in code order: fn(ctx, id, code, name) (into the map), return values as above. */
+typedef int (*cx_authority_fn)(void *ctx, uint32_t id, cx_str code, cx_str name);
+int cx_store_authorities_each(cx_txn *t, cx_authority_fn fn, void *ctx);
+/** The records of authority id in record_id order (byte order), through the refs. */
+int cx_store_authority_records_each(cx_txn *t, uint32_t authority_id, cx_record_fn fn, void *ctx);
+
+/*
+ * The restore path: writes a record with its stored state and history as they were, where
+ * the ingest rules would change them. Only `chengxin restore` calls it, on a store it has just
+ * created; nothing else may (a restore batch bypasses the lifecycle state machine).
+ *
+ * cx_batch_set_restore(b), before any put, makes b a restore batch. Its cx_batch_put checks
+ * everything an ingest put checks (codes, strings, enums, dates, catalogue) but then keeps,
+ * instead of deriving: status and objection (no lifecycle transition, no kept-state rule),
+ * severity and entity_kind (both required: no tier derivation), report_date with
+ * report_received (no receipt day: a row without a report date stays without one), and
+ * report_delay, on_time, delay_provisional as given (checked for range: report_delay -1
+ * exactly without a report date). A record given twice (in the batch: at the put; already in
+ * the store: the commit fails with res->bad_put) is CX_EBADREQ; cx_batch_transition is
+ * CX_EBADREQ. The batch writes no audit entry of its own.
+ * The history (the audit log) goes back with cx_store_audit_append, each entry with its
+ * original time_ms (non-zero: kept as given).
+ */
+int cx_batch_set_restore(cx_batch *b);
+typedef struct cx_restore_entity {
+  char code[CX_CODE_LEN];    /* normalised */
+  cx_day last_update;
+} cx_restore_entity;
+/**
+ * Sets the last_update of n restored entities (after their records: the summaries exist),
+ * in one write txn. CX_ENOTFOUND (nothing written; cx_store_errmsg names the index) for an
+ * entity without a record.
+ */
+int cx_store_restore_entities(cx_store *st, const cx_restore_entity *e, size_t n);
+typedef struct cx_restore_authority {
+  cx_str code, name;         /* borrowed for the call */
+} cx_restore_authority;
+/**
+ * Sets the names of n restored authorities (the authorities DB keeps one name per authority:
+ * the last one written, which a restore's batches would otherwise decide), in one write txn.
+ * CX_ENOTFOUND for an authority without a record, CX_EBADREQ for a name that is not a name
+ * (CX_TEXT_NAME, at most 512 bytes); nothing is written then.
+ */
+int cx_store_restore_authorities(cx_store *st, const cx_restore_authority *a, size_t n);
+
 /* ---- verify ---- */
 
 /**

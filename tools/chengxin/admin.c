@@ -45,6 +45,7 @@ typedef struct admin_args {
   int quiet;
   int group_read; /* --group-read: what the command creates is readable by the group */
   int force;      /* backup --force: replace an existing backup */
+  int digest;     /* verify --digest */
   int npos;
   char **pos;
 } admin_args;
@@ -54,7 +55,8 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},    {"group-read", no_argument, 0, 'g'},
-      {"force", no_argument, 0, 'F'},    {0, 0, 0, 0},
+      {"force", no_argument, 0, 'F'},    {"digest", no_argument, 0, 'D'},
+      {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
   a->fmt = cli_default_format();
@@ -76,6 +78,13 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
         return -1;
       }
       a->force = 1;
+      break;
+    case 'D':
+      if (strcmp(cmd, "verify") != 0) {
+        cli_usage("%s: --digest is an option of verify", cmd);
+        return -1;
+      }
+      a->digest = 1;
       break;
     case 'g':
       if (!creates) {
@@ -237,6 +246,18 @@ int cli_cmd_verify(int argc, char **argv) {
   long seen = 0;
   double t0 = cli_now();
   long d = cx_store_verify(st, a.quiet ? NULL : verify_cb, &seen);
+  if (d >= 0 && a.digest) {
+    unsigned char dg[CX_DIGEST_LEN];
+    char hex[2 * CX_DIGEST_LEN + 1];
+    int e = cx_store_digest(st, dg);
+    if (e) {
+      cli_err(cx_store_errmsg(st), "verify: digest of %s", a.db);
+      cx_store_close(st);
+      return CLI_EXIT_FAIL;
+    }
+    cx_digest_hex(dg, hex);
+    printf("%s\n", hex);
+  }
   cx_store_close(st);
   if (d < 0) {
     cli_err(cx_strerror((int)d), "verify: %s", a.db);

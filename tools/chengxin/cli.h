@@ -149,6 +149,8 @@ int cli_cmd_agg(int argc, char **argv);
 int cli_cmd_change(int argc, char **argv); /* repair | revoke | objection */
 int cli_cmd_stats(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
+int cli_cmd_restore(int argc, char **argv);
 
 /** Prints the help of a command (NULL: the overview) to f. Returns 0 when known. */
 int cli_help(FILE *f, const char *cmd);

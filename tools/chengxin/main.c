@@ -84,9 +84,36 @@ static const cmd CMDS[] = {
      "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
      "  year, last year): a file whose lines carry years replaces the historic table\n"},
     {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
-     "usage: chengxin verify --db PATH [--quiet]\n"
+     "usage: chengxin verify --db PATH [--digest] [--quiet]\n"
      "\n"
-     "Prints each difference; exit status 1 when there is any.\n"},
+     "Prints each difference; exit status 1 when there is any.\n"
+     "  --digest         also print the content digest on stdout: a SHA-256 of the logical\n"
+     "                   content (data files, records with their lifecycle state, entities'\n"
+     "                   last_update, authority names, the audit log), independent of page\n"
+     "                   layout and ids: equal after backup, compact and export + restore\n"},
+    {"export", cli_cmd_export, "write a store's content as JSON Lines (for restore)",
+     "usage: chengxin export --db PATH [--out FILE] [--since DAY] [--authority CODE]\n"
+     "                       [--region CODE] [--quiet]\n"
+     "\n"
+     "Writes everything the store holds, from one read snapshot, beside a running server: a\n"
+     "header, the data files, every record with its lifecycle state, entities, authorities,\n"
+     "the audit log (lifecycle transitions as \"event\" lines: the records' history) and a\n"
+     "trailer with the counts and the content digest. One JSON object per line, streamed.\n"
+     "  --out FILE       the export (default stdout); removed again when the export fails\n"
+     "  --since DAY      only records decided, reported or whose entity changed since DAY\n"
+     "  --authority CODE only this authority's records\n"
+     "  --region CODE    only records of entities whose region code starts with CODE\n"
+     "A filtered export is partial (its header and trailer say so): it holds the matching\n"
+     "records, their entities, authorities and lifecycle events, and no other audit entry.\n"},
+    {"restore", cli_cmd_restore, "build a new store from an export",
+     "usage: chengxin restore --db NEW [--batch K] [--quiet] FILE\n"
+     "\n"
+     "Builds a store at NEW (which must not exist, or be an empty directory) from an export\n"
+     "('-' = stdin): data files, then records with their stored lifecycle state, entities,\n"
+     "authorities and the audit log as they were. Bad lines are reported as FILE:LINE: reason.\n"
+     "All or nothing: the store is built in NEW.restore-PID and renamed to NEW only when every\n"
+     "line was good and its digest equals the export's trailer; otherwise it is removed and NEW\n"
+     "is left as it was. Exit status 1 then.\n"},
     {"backup", cli_cmd_backup, "consistent compacting copy of a store",
      "usage: chengxin backup --db PATH [--group-read] [--force] OUTDIR\n"
      "\n"
