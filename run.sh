@@ -12,8 +12,11 @@ cmake --build "$build" -j "$(nproc)" --target chengxin chengxind
 db=${CX_DB:-demo/store}
 # The demo store is ours: when it is of another schema (an older build made it), make it again.
 if [ -z "${CX_DB:-}" ] && [ -e "$db/data.mdb" ] && ! ./"$build"/bin/chengxin info --db "$db" >/dev/null 2>&1; then
-  echo "run.sh: demo store $db cannot be opened by this build (another schema?): regenerating" >&2
-  rm -rf "$db"
+  # the previous schema migrates in place; anything else is regenerated (it is ours)
+  if ! ./"$build"/bin/chengxin upgrade --db "$db" >&2; then
+    echo "run.sh: demo store $db cannot be opened by this build (another schema?): regenerating" >&2
+    rm -rf "$db"
+  fi
 fi
 if [ ! -e "$db/data.mdb" ]; then
   mkdir -p "$(dirname "$db")"

@@ -426,6 +426,8 @@ static int lockless_check(cx_store *st, const char *path) {
   return CX_EROFS;
 }
 
+static int migrate_3_to_4(cx_store *st, MDB_txn *txn);
+
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
   if (opts) o = *opts;
@@ -522,17 +524,28 @@ retry:
     err = rc;
     goto fail_txn;
   }
-  if (ver != CX_SCHEMA_VERSION) {
+  /* Schema 3 (the previous release) migrates in place at the first writable open, in this one
+   * txn: all of it or none of it (migrate_3_to_4). Older ones and newer ones are refused. */
+  int migrate = ver == 3 && CX_SCHEMA_VERSION == 4 && !st->read_only;
+  if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
                      ver > CX_SCHEMA_VERSION
                          ? "written by a newer chengxin: use that build; the store is untouched"
-                         : "an older store: re-import its source files into a new store");
+                         : ver == 3 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
+                                    : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
+  if (migrate && (err = migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
+    mdb_txn_abort(txn);
+    txn = NULL;
+    if ((err = cx__store_grow(st))) goto fail_env;
+    goto retry;
+  }
+  if (err) goto fail_txn;
   if ((err = facts_migrate(st, txn)) == CX_EMAPFULL) {
     mdb_txn_abort(txn);
     txn = NULL;
@@ -1001,6 +1014,44 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
   return err;
 }
 
+/*
+ * Schema 3 -> 4 (docs/operations.md "Upgrades"): the keyword index is built from the entities'
+ * names (as verify recomputes it), every record's report delay is recomputed with the stored
+ * calendar (which marks the provisional ones), the rollup cells are rebuilt in their 48-byte
+ * form and the facts from the records; then the schema is 4. One write txn, nothing lost:
+ * records, lifecycle states, the audit log and the data files are not rewritten.
+ */
+static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
+  int rc = mdb_drop(txn, st->dbi[CX_DBI_GRAMS], 0);
+  if (rc) return cx__store_mdb_err(st, rc, "grams drop");
+  MDB_cursor *cur;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_SUMMARY], &cur))) return cx__store_mdb_err(st, rc, "cursor");
+  int err = 0;
+  uint64_t n = 0;
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  while (rc == 0) {
+    cx_summary s;
+    if (k.mv_size == CX_CODE_LEN && cx_store_summary_decode(v.mv_data, v.mv_size, &s) == 0) {
+      unsigned char nk[CX_NAME_KEY_CAP];
+      size_t nk_n;
+      cx__name_key(s.name.p, s.name.n, (const char *)k.mv_data, nk, &nk_n);
+      if ((err = cx__grams_update(st, txn, s.entity_id, NULL, 0, (const char *)nk, nk_n - CX_CODE_LEN - 1)))
+        break;
+      n++;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+  }
+  if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "summary scan");
+  mdb_cursor_close(cur);
+  if (!err) err = recompute_timeliness(st, txn, st->calendar);
+  if (!err) err = cx__rollup_rebuild_all(st, txn);
+  if (!err) err = cx__facts_rebuild_all(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 4);
+  if (!err) cx__store_setmsg(st, "migrated from schema 3 to 4 (%llu entities indexed)", (unsigned long long)n);
+  return err;
+}
+
 /* The regions DB is made from both region tables: after one is replaced (text), reload it with
  * the stored other one. That one is copied first: the loads write to the txn. */
 static int reload_regions(cx_store *st, MDB_txn *txn, int historic, const char *text, size_t n) {
@@ -1138,6 +1189,50 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v) {
   if ((rc = cx__meta_put32(st, txn, "schema", v))) {
     cx__store_wtxn_end(st, txn, 0);
     return rc;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+int cx_store_debug_make_schema3(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  int err = 0;
+  MDB_cursor *cur = NULL;
+  cx_buf buf = {0};
+  /* no keyword index */
+  if ((rc = mdb_drop(txn, st->dbi[CX_DBI_GRAMS], 0))) err = cx__store_mdb_err(st, rc, "grams drop");
+  /* records without the provisional mark */
+  if (!err && (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
+  MDB_val k, v;
+  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cx_record r;
+    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if (!r.delay_provisional) continue;
+    r.delay_provisional = 0;
+    if ((err = cx__rec_encode(&r, &buf))) break;
+    MDB_val nv = {buf.n, buf.p};
+    if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "record put"); break; }
+  }
+  if (cur) mdb_cursor_close(cur);
+  cur = NULL;
+  /* 40-byte rollup cells (the first five counters) */
+  if (!err && (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
+  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    unsigned char cell[40];
+    memcpy(cell, v.mv_data, 40);
+    MDB_val nv = {40, cell};
+    if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
+  }
+  if (cur) mdb_cursor_close(cur);
+  if (!err) err = cx__facts_rebuild_all(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 3);
+  cx__buf_free(&buf);
+  if (err) {
+    cx__store_wtxn_end(st, txn, 0);
+    return err;
   }
   return cx__store_wtxn_end(st, txn, 1);
 }

@@ -1439,6 +1439,12 @@ int cx_store_debug_put_summary(cx_store *st, const char code[CX_CODE_LEN], const
 void cx_store_debug_fail_after(cx_store *st, unsigned k);
 /** Test-only: writes schema version v into meta (the next open sees it). */
 int cx_store_debug_set_schema(cx_store *st, uint32_t v);
+/**
+ * Test-only: rewrites the store in schema 3's layout (no keyword index, records without the
+ * provisional mark, 40-byte rollup cells, schema 3 in meta), as the previous release wrote it,
+ * to test the migration. The handle must be closed after it.
+ */
+int cx_store_debug_make_schema3(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0

@@ -83,6 +83,13 @@ static const cmd CMDS[] = {
      "usage: chengxin load-regions --db PATH FILE\n"
      "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
      "  year, last year): a file whose lines carry years replaces the historic table\n"},
+    {"upgrade", cli_cmd_upgrade, "migrate a store of the previous schema in place",
+     "usage: chengxin upgrade --db PATH\n"
+     "\n"
+     "A store of schema 3 (the previous release) is migrated in one transaction (the keyword\n"
+     "index built, report delays marked, rollups and facts rebuilt), then verified; a store\n"
+     "of the current schema is left as it is. Older stores: export from the build that reads\n"
+     "them, or re-import (docs/operations.md \"Upgrades\").\n"},
     {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
      "usage: chengxin verify --db PATH [--digest] [--quiet]\n"
      "\n"
