@@ -1313,6 +1313,10 @@ void cx__http_free(cx_http *h) {
   free(h);
 }
 
+void cx__http_lib_versions(char *buf, size_t cap) {
+  snprintf(buf, cap, "h2o %s, %s, jansson %s", H2O_VERSION, OpenSSL_version(OPENSSL_VERSION), JANSSON_VERSION);
+}
+
 const char *cx__http_openapi(const cx_http *h, size_t *n) {
   *n = h->openapi_len;
   return h->openapi;

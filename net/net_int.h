@@ -138,6 +138,8 @@ typedef struct cx_http_hooks {
  *  CX_EBADREQ / CX_EIO (TLS files) / CX_ENOMEM with why. */
 int cx__http_new(const cx_http_hooks *k, cx_http **out, char *why, size_t cap);
 void cx__http_free(cx_http *h);
+/** "h2o X, OpenSSL Y, jansson Z" (for --version). */
+void cx__http_lib_versions(char *buf, size_t cap);
 /** The OpenAPI 3.1 document (JSON), generated from the op table. */
 const char *cx__http_openapi(const cx_http *h, size_t *n);
 int cx__http_loop_new(cx_http *h, struct uv_loop_s *loop, void *loop_ud, int idx, cx_http_loop **out);

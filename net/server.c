@@ -1688,6 +1688,13 @@ fail:
 }
 
 int cx_server_port(const cx_server *s) { return s->port; }
+
+void cx_server_lib_versions(char *buf, size_t cap) {
+  char h[160];
+  cx__http_lib_versions(h, sizeof h);
+  snprintf(buf, cap, "%s, libuv %s, msgpack-c %s, %s", cx_store_lib_version(), uv_version_string(),
+           msgpack_version(), h);
+}
 int cx_server_http_port(const cx_server *s) { return s->http ? s->hport : 0; }
 
 void cx_server_log(const char *fmt, ...) {

@@ -96,6 +96,8 @@ void cx_server_stop_signal(cx_server *s, int signum);
  */
 void cx_server_reload_signal(cx_server *s);
 void cx_server_reload(cx_server *s);
+/** "libuv X, h2o Y, openssl Z, ..." of the libraries the server links, into buf (--version). */
+void cx_server_lib_versions(char *buf, size_t cap);
 /** One line on the server's log (stderr, "<UTC time> chengxind: <msg>"); thread-safe. */
 void cx_server_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Closes the listening socket, the store, frees everything. Not while running. */

@@ -1144,6 +1144,14 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
   return err;
 }
 
+const char *cx_store_lib_version(void) {
+  static char v[48];
+  int a, b, c;
+  mdb_version(&a, &b, &c);
+  snprintf(v, sizeof v, "lmdb %d.%d.%d", a, b, c);
+  return v;
+}
+
 int cx_store_data_reload(cx_store *st, int *changed) {
   *changed = 0;
   MDB_txn *txn;

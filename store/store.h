@@ -943,6 +943,8 @@ const char *cx_store_errmsg(const cx_store *st);
  * stored file that does not parse: the handle keeps the old ones), CX_E* of the txn.
  */
 int cx_store_data_reload(cx_store *st, int *changed);
+/** "LMDB <version>" of the library the store runs on (for --version). */
+const char *cx_store_lib_version(void);
 /** The calendar and catalogue the store was opened with (handle-owned, read-only). */
 const cx_calendar *cx_store_calendar(const cx_store *st);
 const cx_catalog *cx_store_catalog(const cx_store *st);

@@ -256,7 +256,8 @@ Test(query, version_names_the_release_the_protocol_and_the_schema) {
            CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
   cr_assert_eq(cx("--version"), 0);
   char *out = slurp("out");
-  cr_assert_str_eq(out, want);
+  cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+  cr_assert(strstr(out, "\nlibraries: lmdb "), "the libraries it runs on: %s", out);
   free(out);
   char bin[512];
   cx_test_bin("chengxind", bin, sizeof bin);
@@ -265,7 +266,8 @@ Test(query, version_names_the_release_the_protocol_and_the_schema) {
   out = slurp("out");
   snprintf(want, sizeof want, "chengxind %s (protocol %s, store schema %u)\n", CX_VERSION,
            CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
-  cr_assert_str_eq(out, want);
+  cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
+  cr_assert(strstr(out, "libuv ") && strstr(out, "h2o ") && strstr(out, "OpenSSL"), "%s", out);
   free(out);
 }
 

@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "exec.h" /* CX_PROTOCOL_VERSION */
+#include "exec.h" /* CX_PROTOCOL_VERSION; msgpack.h */
+
+#include <jansson.h>
 
 typedef struct cmd {
   const char *name;
@@ -282,8 +284,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
     /* the same shape as chengxind --version (docs/protocol.md §10) */
-    printf("chengxin %s (protocol %s, store schema %u)\n", CX_VERSION, CX_PROTOCOL_VERSION,
-           (unsigned)CX_SCHEMA_VERSION);
+    printf("chengxin %s (protocol %s, store schema %u)\nlibraries: %s, msgpack-c %s, jansson %s\n", CX_VERSION,
+           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION, cx_store_lib_version(), msgpack_version(),
+           JANSSON_VERSION);
     return 0;
   }
   for (int i = 0; i < N_CMDS; i++) {

@@ -301,8 +301,10 @@ int main(int argc, char **argv) {
       return 0;
     }
     if (!strcmp(a, "--version")) {
-      printf("chengxind %s (protocol %s, store schema %u)\n", CX_VERSION, CX_PROTOCOL_VERSION,
-             (unsigned)CX_SCHEMA_VERSION);
+      char libs[512];
+      cx_server_lib_versions(libs, sizeof libs);
+      printf("chengxind %s (protocol %s, store schema %u)\nlibraries: %s\n", CX_VERSION, CX_PROTOCOL_VERSION,
+             (unsigned)CX_SCHEMA_VERSION, libs);
       return 0;
     }
     if (!strcmp(a, "--config") && i + 1 < argc) conf = argv[++i];
