@@ -636,7 +636,8 @@ static void job_done(uv_work_t *w, int status) {
     *j->slot = NULL;
     respond(l, j->req, j->rid, &j->out);
   }
-  if (l->h->k.account) l->h->k.account(l->h->k.ud, l->loop_ud, j->op, j->rc, j->t0);
+  if (l->h->k.account)
+    l->h->k.account(l->h->k.ud, l->loop_ud, j->op, j->rc, j->t0, j->role, j->tokens, j->token, j->peer, j->rid);
   l->jobs--;
   cx_buf_free(&j->in);
   cx_buf_free(&j->out);
@@ -667,7 +668,7 @@ static void respond(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx_b
  * passed the limit. The msgpack door's loop-side path, shared by on_req and the site (site.c).
  */
 int cx__http_run(cx_http_loop *l, int op, int role, int token, const cx_tokens *tokens, const char *peer,
-                 const void *in, size_t n, uint64_t t0, const cx_buf **ans) {
+                 const char *rid, const void *in, size_t n, uint64_t t0, const cx_buf **ans) {
   cx_http *h = l->h;
   cx_exec_ctx x;
   memset(&x, 0, sizeof x);
@@ -698,7 +699,7 @@ int cx__http_run(cx_http_loop *l, int op, int role, int token, const cx_tokens *
     *ans = NULL;
     rc = CX_ETOOLARGE;
   }
-  if (h->k.account) h->k.account(h->k.ud, l->loop_ud, op, rc, t0);
+  if (h->k.account) h->k.account(h->k.ud, l->loop_ud, op, rc, t0, role, tokens, token, peer, rid);
   return rc;
 }
 
@@ -707,12 +708,13 @@ typedef struct site_call {
   cx_http_loop *l;
   const char *peer;
   uint64_t t0;
+  const char *rid;
 } site_call;
 
 static int site_run(void *ud, int op, const void *in, size_t n, const unsigned char **ans, size_t *alen) {
   site_call *c = ud;
   const cx_buf *a;
-  if (cx__http_run(c->l, op, CX_ROLE_PUBLIC, -1, NULL, c->peer, in, n, c->t0, &a) == CX_ETOOLARGE && !a)
+  if (cx__http_run(c->l, op, CX_ROLE_PUBLIC, -1, NULL, c->peer, c->rid, in, n, c->t0, &a) == CX_ETOOLARGE && !a)
     return CX_ETOOLARGE;
   if (a->failed) return CX_ENOMEM;
   *ans = (const unsigned char *)a->p;
@@ -815,7 +817,7 @@ static void pdf_queue(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx
 /* A GET outside /v1 and the operations endpoints: a page of the public site. */
 static void site_serve(cx_http_loop *l, h2o_req_t *req, const char *path, size_t plen, const char *rid,
                        uint64_t t0) {
-  site_call c = {l, NULL, t0};
+  site_call c = {l, NULL, t0, rid};
   char peer[CX_NET_PEER_MAX];
   peer_of(req, peer, sizeof peer);
   c.peer = peer;
@@ -939,7 +941,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     peer_of(req, peer, sizeof peer);
     if (h->k.env->auth_failed) h->k.env->auth_failed(h->k.env->ud, peer);
     send_error(req, rid, 401, CX_EFORBIDDEN, "unknown token (Authorization: Bearer TOKEN)");
-    if (h->k.account) h->k.account(h->k.ud, l->loop_ud, CX_OP_AUTH, CX_EFORBIDDEN, t0);
+    if (h->k.account) h->k.account(h->k.ud, l->loop_ud, CX_OP_AUTH, CX_EFORBIDDEN, t0, CX_ROLE_PUBLIC, NULL, -1, peer, rid);
     return 0;
   }
   /* the body: a JSON object whose members are the op's other fields */
@@ -1010,7 +1012,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   if (cx_op_is_slow(ro->op) && cx_op_allowed(role, ro->op)) {
     if (l->jobs >= CX_HTTP_MAX_JOBS) {
       send_error(req, rid, 429, CX_EBUSY, "%u slow requests are running on this loop; retry shortly", l->jobs);
-      if (h->k.account) h->k.account(h->k.ud, l->loop_ud, ro->op, CX_EBUSY, t0);
+      if (h->k.account) h->k.account(h->k.ud, l->loop_ud, ro->op, CX_EBUSY, t0, role, tks, token, peer, rid);
       return 0;
     }
     http_job *j = cx_calloc(1, sizeof *j);
@@ -1045,7 +1047,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     return 0;
   }
   const cx_buf *ans;
-  cx__http_run(l, ro->op, role, token, tks, peer, in->p, in->len, t0, &ans);
+  cx__http_run(l, ro->op, role, token, tks, peer, rid, in->p, in->len, t0, &ans);
   if (!ans)
     send_error(req, rid, 413, CX_ETOOLARGE, "the answer is larger than %zu bytes: ask for less", h->k.max_answer);
   else

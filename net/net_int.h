@@ -125,7 +125,9 @@ typedef struct cx_http_hooks {
   void (*metrics)(void *ud, cx_buf *out);        /* /metrics: Prometheus text */
   int (*ready)(void *ud, char *why, size_t cap); /* /readyz: 1 ready, else 0 and why */
   void (*closed)(void *ud, const unsigned char slot[16]); /* a connection is gone */
-  void (*account)(void *ud, void *loop_ud, int op, int rc, uint64_t t0); /* per-op stats */
+  /* per-op stats and the request log: who asked (role, token of table tk, peer), the request id */
+  void (*account)(void *ud, void *loop_ud, int op, int rc, uint64_t t0, int role, const cx_tokens *tk,
+                  int token, const char *peer, const char *rid);
   void *ud;
   size_t max_body;        /* largest request body (the msgpack door's max frame) */
   size_t max_answer;      /* largest answer (the msgpack door's max output) */
@@ -157,7 +159,7 @@ int cx__http_accept(cx_http_loop *l, int fd, const unsigned char slot[16]);
  * and of every page of the public site (site.c).
  */
 int cx__http_run(cx_http_loop *l, int op, int role, int token, const cx_tokens *tokens, const char *peer,
-                 const void *in, size_t n,
+                 const char *rid, const void *in, size_t n,
                  uint64_t t0, const cx_buf **ans);
 /** Stops taking requests: idle connections close, busy ones after their answer. */
 void cx__http_loop_shutdown(cx_http_loop *l);

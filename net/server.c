@@ -124,6 +124,7 @@ struct cx_loop {
   uint64_t squeezed;    /* times a connection was held to the squeeze cap */
   uint64_t too_large;   /* answers refused for being over their connection's share */
   uint64_t frame_timeouts, idle_timeouts; /* connections closed by either timer */
+  double reqlog_acc;    /* sampling of the request log (reqlog) */
 };
 
 struct cx_server {
@@ -169,6 +170,7 @@ struct cx_server {
   cx_txn *txn_pool[CX_TXN_POOL];
   int n_txn_pool;
   cx_auditor *audit;    /* query-audit rings and their flusher (audit.c) */
+  int reqlog_fd;        /* --request-log, -1: none */
   uint64_t auth_failed; /* auths with an unknown token (atomic: every loop adds) */
   cx_log_budget auth_log;
 };
@@ -562,6 +564,47 @@ static void conn_flush(cx_conn *c) {
 
 /* ---- stats of one request (loop thread) ---- */
 
+/*
+ * The request log (--request-log): one logfmt line per sampled answer, written with one
+ * write() to a file opened O_APPEND (lines of several loops do not interleave). Fields: ts,
+ * door, op, role, who (the token's name, never the token), peer, us, outcome (ok or the error
+ * code), rid (HTTP). No request field is logged, so no entity code or ID number either.
+ */
+static void reqlog(cx_loop *lp, const char *door, int op, int rc, uint64_t t0, int role,
+                   const cx_tokens *tk, int token, const char *peer, const char *rid) {
+  cx_server *s = lp->srv;
+  if (s->reqlog_fd < 0) return;
+  double rate = s->o.request_log_rate > 0 && s->o.request_log_rate <= 1 ? s->o.request_log_rate : 1;
+  lp->reqlog_acc += rate;
+  if (lp->reqlog_acc < 1) return;
+  lp->reqlog_acc -= 1;
+  char who[CX_TOKEN_NAME_MAX * 2 + 8], wb[32];
+  const char *w = tk && token >= 0 ? cx__audit_who(tk, token, wb, sizeof wb) : "";
+  size_t k = 0;
+  for (; *w && k + 2 < sizeof who; w++) { /* quoted: a name may hold blanks */
+    if (*w == '"' || *w == '\\') who[k++] = '\\';
+    who[k++] = *w;
+  }
+  who[k] = 0;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char line[512];
+  int n = snprintf(line, sizeof line,
+                   "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ door=%s op=%s role=%s who=\"%s\" peer=%s us=%llu "
+                   "outcome=%s%s%s\n",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                   ts.tv_nsec / 1000000, door, op >= 0 && op < CX_OP_COUNT ? cx_op_names[op] : "invalid",
+                   role >= 0 && role < CX_ROLE_COUNT ? cx_role_names[role] : "?", who, peer && *peer ? peer : "-",
+                   (unsigned long long)((uv_hrtime() - t0) / 1000), rc ? cx_err_name(rc) : "ok",
+                   rid ? " rid=" : "", rid ? rid : "");
+  if (n > 0) {
+    ssize_t wr = write(s->reqlog_fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    (void)wr;
+  }
+}
+
 static void account(cx_loop *lp, int op, int rc, uint64_t t0) {
   uint64_t dt = uv_hrtime() - t0;
   cx_op_stats *s = &lp->ops[op];
@@ -668,6 +711,7 @@ static void job_done(uv_work_t *w, int status) {
   } else {
     int qrc = conn_queue_answer(c, &j->out, j->id, conn_share(c));
     account(lp, j->op, qrc ? qrc : j->rc, j->t0);
+    reqlog(lp, "msgpack", j->op, qrc ? qrc : j->rc, j->t0, j->role, j->tokens, j->token, j->peer, NULL);
     conn_flush(c);
     ready_push(c); /* the frames after the slow request, in the connection's turn */
   }
@@ -759,6 +803,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
     c->close_after_flush = 1;
   account(lp, rq.op, rc, t0);
+  reqlog(lp, "msgpack", rq.op, rc, t0, c->role, c->tokens, c->token, c->peer, NULL);
 }
 
 /* ---- turns: fairness between the connections of a loop ---- */
@@ -1363,9 +1408,11 @@ static void http_closed(void *ud, const unsigned char slot[16]) {
   memcpy(k.a, slot, sizeof k.a);
   slot_release(ud, &k);
 }
-static void http_account(void *ud, void *loop_ud, int op, int rc, uint64_t t0) {
+static void http_account(void *ud, void *loop_ud, int op, int rc, uint64_t t0, int role, const cx_tokens *tk,
+                         int token, const char *peer, const char *rid) {
   (void)ud;
   account(loop_ud, op, rc, t0);
+  reqlog(loop_ud, "http", op, rc, t0, role, tk, token, peer, rid);
 }
 static int http_ready(void *ud, char *why, size_t cap) {
   cx_server *s = ud;
@@ -1587,6 +1634,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   s->o = *o;
   s->lfd = -1;
   s->hfd = -1;
+  s->reqlog_fd = -1;
   snprintf(s->host, sizeof s->host, "%s", o->host ? o->host : "127.0.0.1");
   s->o.host = s->host;
   if (!s->o.max_output) s->o.max_output = CX_NET_MAX_OUTPUT_DEFAULT;
@@ -1646,6 +1694,14 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if ((rc = cx__auditor_new(s->st, s->nloops, &s->audit))) {
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
+  }
+  if (o->request_log) {
+    s->reqlog_fd = open(o->request_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (s->reqlog_fd < 0) {
+      snprintf(why, cap, "--request-log %s: %s", o->request_log, strerror(errno));
+      rc = CX_EIO;
+      goto fail;
+    }
   }
   if ((rc = bind_on(s->host, s->o.port, &s->lfd, &s->port, why, cap))) goto fail;
   if (o->http) {
@@ -1770,6 +1826,7 @@ void cx_server_close(cx_server *s) {
   if (!s) return;
   if (s->lfd >= 0) close(s->lfd);
   if (s->hfd >= 0) close(s->hfd);
+  if (s->reqlog_fd >= 0) close(s->reqlog_fd);
   cx__http_free(s->http);
   for (int i = 0; i < s->n_txn_pool; i++) cx_store_txn_end(s->txn_pool[i]);
   s->n_txn_pool = 0;

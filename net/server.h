@@ -53,6 +53,9 @@ typedef struct cx_server_opts {
   const char *http_host;        /* default: host */
   int http_port;                /* 0 = ephemeral (see cx_server_http_port) */
   const char *tls_cert, *tls_key; /* PEM files: HTTPS (and HTTP/2 by ALPN) on the HTTP port */
+  const char *request_log;      /* a file the answered requests are logged to (logfmt, appended);
+                                   NULL: none. Never a token, never an entity code */
+  double request_log_rate;      /* the share of requests logged, (0, 1]; 0 = 1 */
   const char *site_path;        /* the public site's key = value file (docs/operations.md "The
                                    public site"); NULL = the defaults. Needs http. */
   uint64_t map_size;            /* the store's map size; 0 = the larger of CX_NET_MAP_MIN (64 GiB)

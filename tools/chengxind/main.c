@@ -76,6 +76,9 @@ static void usage(FILE *f) {
           "  --site FILE         the website's texts and contacts: key = value lines (site_name,\n"
           "                      operator, phone, email, address, hours, repair_text,\n"
           "                      objection_text; docs/operations.md \"The public site\")\n"
+          "  --request-log FILE  append one logfmt line per answered request (door, op, role, token\n"
+          "                      name, peer, microseconds, outcome; never a token or an entity code)\n"
+          "  --request-log-rate R  log that share of the requests, 0 < R <= 1 (default 1)\n"
           "  --tls-cert FILE --tls-key FILE\n"
           "                      PEM certificate chain and key: the HTTP port speaks HTTPS (HTTP/1.1\n"
           "                      and HTTP/2); the msgpack port stays plain TCP (terminate TLS in front)\n"
@@ -162,6 +165,16 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
     o->tls_key = v;
   } else if (!strcmp(a, "--site")) {
     o->site_path = v;
+  } else if (!strcmp(a, "--request-log")) {
+    o->request_log = v;
+  } else if (!strcmp(a, "--request-log-rate")) {
+    char *e;
+    double r = strtod(v, &e);
+    if (*e || !(r > 0 && r <= 1)) {
+      snprintf(why, cap, "--request-log-rate wants a share in (0, 1], e.g. 0.01");
+      return -1;
+    }
+    o->request_log_rate = r;
   } else if (!strcmp(a, "--threads")) {
     if (parse_num(v, 64, &n) || n == 0) {
       snprintf(why, cap, "--threads wants 1..64");
