@@ -237,6 +237,57 @@ class Installed(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertNotIn("chengxind.service:", p.stderr)
 
+    def test_a_program_reads_the_store_through_the_installed_query_core(self):
+        # pkg-config finds chengxin.pc in the scratch root (it is relocatable), and a program
+        # built against the installed headers and libraries answers as the public role answers
+        pcs = glob.glob(os.path.join(self.root, "usr", "lib", "**", "pkgconfig", "chengxin.pc"), recursive=True)
+        self.assertEqual(len(pcs), 1, pcs)
+        if not shutil.which("pkg-config") or not shutil.which("cc"):
+            self.skipTest("no pkg-config or cc")
+        env = dict(self.env, PKG_CONFIG_PATH=os.path.dirname(pcs[0]))
+        flags = run(["pkg-config", "--cflags", "--libs", "--static", "chengxin"], env=env).stdout.split()
+        self.assertTrue(any(f.startswith("-I") and f.endswith("include/chengxin") for f in flags), flags)
+        src = os.path.join(self.tmp, "reader.c")
+        with open(src, "w") as f:
+            f.write(r"""
+#include <stdio.h>
+#include <string.h>
+#include <query.h>
+/* reader DB CODE: the entity's name as the public sees it, or "not_found" */
+int main(int argc, char **argv) {
+  cx_store_opts o = {0};
+  o.read_only = 1;
+  cx_store *st;
+  if (argc != 3 || cx_store_open(argv[1], &o, &st)) return 2;
+  cx_query *q;
+  cx_txn *t;
+  if (cx_query_new(st, &q) || cx_store_txn_begin(st, &t)) return 3;
+  cx_entity_status es;
+  int rc = cx_query_entity(q, t, CX_ROLE_PUBLIC, cx_str_c(argv[2]), cx_day_today(), &es);
+  if (rc == 0) printf("%.*s\n", (int)es.name.n, es.name.p);
+  else printf("%s\n", cx_err_name(rc));
+  cx_store_txn_end(t);
+  cx_query_free(q);
+  cx_store_close(st);
+  return 0;
+}
+""")
+        exe = os.path.join(self.tmp, "reader")
+        # the libraries of an ASan build are instrumented: the program is linked the same way
+        cache = os.path.join(BUILD_DIR, "CMakeCache.txt")
+        asan = os.path.exists(cache) and "CMAKE_BUILD_TYPE:STRING=ASAN" in read(cache)
+        san = ["-fsanitize=address,undefined"] if asan else []
+        run(["cc", "-std=c11", *san, "-o", exe, src, *flags, "-lm"], env=env)
+        db = os.path.join(self.tmp, "store_reader")
+        self.cx("gen", "--db", db, "--entities", "200", "--records", "1000", "--seed", "5", "--quiet")
+        hits = self.cx("search", "--db", db, "--role", "public", "--format", "jsonl", "有限公司").stdout.splitlines()
+        self.assertTrue(hits)
+        import json
+        h = json.loads(hits[0])
+        self.assertEqual(run([exe, db, h["code"]], env=env).stdout.strip(), h["name"])
+        # an entity with nothing the public may see is not found, through the library too
+        self.assertEqual(run([exe, db, uscc(7777777)], env=env).stdout.strip(), "not_found")
+
     def test_the_package_declares_its_libraries_and_creates_the_user(self):
         if not self.deb:
             self.skipTest("no package (cmake --install was used)")
