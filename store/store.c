@@ -524,15 +524,16 @@ retry:
     err = rc;
     goto fail_txn;
   }
-  /* Schema 3 (the previous release) migrates in place at the first writable open, in this one
-   * txn: all of it or none of it (migrate_3_to_4). Older ones and newer ones are refused. */
-  int migrate = ver == 3 && CX_SCHEMA_VERSION == 4 && !st->read_only;
+  /* Schemas 2 and 3 (this wave's earlier stores) migrate in place at the first writable open,
+   * in this one txn: all of it or none of it (migrate_3_to_4; schema 3 only added category
+   * values, so a schema-2 store has schema 3's layout). Older and newer ones are refused. */
+  int migrate = (ver == 2 || ver == 3) && CX_SCHEMA_VERSION == 4 && !st->read_only;
   if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
                      ver > CX_SCHEMA_VERSION
                          ? "written by a newer chengxin: use that build; the store is untouched"
-                         : ver == 3 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
+                         : ver == 3 || ver == 2 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
                                     : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
@@ -1048,7 +1049,7 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
   if (!err) err = cx__rollup_rebuild_all(st, txn);
   if (!err) err = cx__facts_rebuild_all(st, txn);
   if (!err) err = cx__meta_put32(st, txn, "schema", 4);
-  if (!err) cx__store_setmsg(st, "migrated from schema 3 to 4 (%llu entities indexed)", (unsigned long long)n);
+  if (!err) cx__store_setmsg(st, "migrated to schema 4 (%llu entities indexed)", (unsigned long long)n);
   return err;
 }
 

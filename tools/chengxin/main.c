@@ -88,7 +88,7 @@ static const cmd CMDS[] = {
     {"upgrade", cli_cmd_upgrade, "migrate a store of the previous schema in place",
      "usage: chengxin upgrade --db PATH\n"
      "\n"
-     "A store of schema 3 (the previous release) is migrated in one transaction (the keyword\n"
+     "A store of schema 2 or 3 (this wave's earlier ones) is migrated in one transaction (the keyword\n"
      "index built, report delays marked, rollups and facts rebuilt), then verified; a store\n"
      "of the current schema is left as it is. Older stores: export from the build that reads\n"
      "them, or re-import (docs/operations.md \"Upgrades\").\n"},
