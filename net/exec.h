@@ -345,6 +345,11 @@ void cx_exec_error_frame(cx_buf *out, uint64_t id, int err, const char *msg);
  * door's own: a Bearer token it does not know.)
  */
 int cx_exec_http_status(int err);
+/* ---- door helpers ---- */
+struct json_t;
+/** Packs a JSON value (jansson) as msgpack: objects as maps, integers as int64, reals as
+ *  doubles, null as nil. The HTTP door's bodies and the CLI's requests go through it. */
+void cx_exec_pack_json(msgpack_packer *pk, const struct json_t *j);
 /** Packs the store part of `stats` ({"schema_version", "entities", ...}) or nil. */
 void cx_exec_pack_store_stats(cx_store *st, msgpack_packer *pk);
 

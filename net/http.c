@@ -350,33 +350,6 @@ static int answer_json(const void *p, size_t n, cx_buf *o, int *err) {
 
 /* ===================================================================== JSON -> msgpack */
 
-static void pk_json(msgpack_packer *pk, json_t *j) {
-  switch (json_typeof(j)) {
-  case JSON_OBJECT: {
-    msgpack_pack_map(pk, json_object_size(j));
-    const char *k;
-    json_t *v;
-    json_object_foreach(j, k, v) {
-      msgpack_pack_str_with_body(pk, k, strlen(k));
-      pk_json(pk, v);
-    }
-    break;
-  }
-  case JSON_ARRAY: {
-    msgpack_pack_array(pk, json_array_size(j));
-    size_t i;
-    json_t *v;
-    json_array_foreach(j, i, v) pk_json(pk, v);
-    break;
-  }
-  case JSON_STRING: msgpack_pack_str_with_body(pk, json_string_value(j), json_string_length(j)); break;
-  case JSON_INTEGER: msgpack_pack_int64(pk, json_integer_value(j)); break;
-  case JSON_REAL: msgpack_pack_double(pk, json_real_value(j)); break;
-  case JSON_TRUE: msgpack_pack_true(pk); break;
-  case JSON_FALSE: msgpack_pack_false(pk); break;
-  default: msgpack_pack_nil(pk); break;
-  }
-}
 
 /* ===================================================================== per loop */
 
@@ -999,7 +972,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     json_t *v;
     json_object_foreach(body, k, v) {
       pk_key(&pk, k);
-      pk_json(&pk, v);
+      cx_exec_pack_json(&pk, v);
     }
     json_decref(body);
   }
