@@ -25,6 +25,10 @@ done
 curl -sf "http://127.0.0.1:$port/v1/openapi.json" -o "$work/openapi.json"
 if [ ! -x "$npmdir/node_modules/.bin/redocly" ]; then
   mkdir -p "$npmdir"
-  (cd "$npmdir" && npm install --no-audit --no-fund --loglevel=error @redocly/cli@2.77.0 >/dev/null)
+  # Redocly CLI 2 wants Node 20 or later; Debian 12's own nodejs is 18, which 1.34 supports
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  ver=2.77.0
+  [ "$major" -lt 20 ] && ver=1.34.20
+  (cd "$npmdir" && npm install --no-audit --no-fund --loglevel=error "@redocly/cli@$ver" >/dev/null)
 fi
 "$npmdir/node_modules/.bin/redocly" lint "$work/openapi.json"
