@@ -131,7 +131,8 @@ int cx_op_is_slow(int op);
  *   type  STR, DATE (nil when unset or open), BOOL, FEN (integer fen), INT, LIST (an array of
  *         codes), MAP (the source's extra fields; absent for the public and when there are none)
  * The fields a source *gives* are CX_RECORD_FIELDS of store.h; these are what the store keeps,
- * with what it derives (report_received, report_delay, on_time, in_force, displayable). The
+ * with what it derives (report_received, report_delay, on_time, in_force, displayable, and
+ * negative: 失信信息 by the catalogue's `negative` rule, so no door keeps its own list). The
  * CLI's records columns come from this table too.
  */
 #define CX_RECORD_ANSWER(X)                                                                         \
@@ -145,7 +146,7 @@ int cx_op_is_slow(int op);
   X(DISPLAY_UNTIL, display_until, DATE) X(AMOUNT_FEN, amount_fen, FEN) X(LIST_TYPE, list_type, STR) \
   X(MEASURES, measures, LIST) X(BASIS, basis, STR) X(CONTENT, content, STR)                         \
   X(REPORT_DELAY, report_delay, INT) X(ON_TIME, on_time, BOOL) X(IN_FORCE, in_force, BOOL)          \
-  X(DISPLAYABLE, displayable, BOOL) X(EXTRA, extra, MAP)
+  X(DISPLAYABLE, displayable, BOOL) X(NEGATIVE, negative, BOOL) X(EXTRA, extra, MAP)
 
 typedef enum cx_answer_type { CX_AT_STR, CX_AT_DATE, CX_AT_BOOL, CX_AT_FEN, CX_AT_INT, CX_AT_LIST, CX_AT_MAP } cx_answer_type;
 typedef enum cx_record_answer {

@@ -459,6 +459,9 @@ static int rec_cb(void *ctx, const cx_record_view *v) {
     case CX_RA_ON_TIME: pk_bool(pk, r->on_time); break;
     case CX_RA_IN_FORCE: pk_bool(pk, v->in_force); break;
     case CX_RA_DISPLAYABLE: pk_bool(pk, v->displayable); break;
+    case CX_RA_NEGATIVE:
+      pk_bool(pk, cx_catalog_is_negative(cx_query_catalog(c->x->q), r->category, r->subtype));
+      break;
     case CX_RA_EXTRA:
       msgpack_pack_map(pk, n_extra);
       cx_extra_each(r->extra, pack_extra, pk, scratch, sizeof scratch);

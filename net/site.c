@@ -558,9 +558,8 @@ static void record_fields(cx_site_loop *sl, cx_mp rec, field_fn f, void *ud) {
     f(ud, "金额", b, strlen(b));
   }
   s = ix_s(r, "severity");
-  cx_str cat = ix_s(r, "category");
-  int negative = cx_str_eq(cat, CX_STR("penalty")) || cx_str_eq(cat, CX_STR("blacklist")) ||
-                 cx_str_eq(cat, CX_STR("gov_dishonesty")) || cx_str_eq(cat, CX_STR("abnormal"));
+  /* 失信信息 by the catalogue's rule, as the answer says: the site keeps no list of its own */
+  int negative = ix_b(r, "negative");
   if (negative && s.n && (l = LOOKUP(sev_labels, s))) f(ud, "失信程度", l, strlen(l));
   s = ix_s(r, "domain");
   if (s.n && (l = LOOKUP(dom_labels, s))) f(ud, "领域", l, strlen(l));
