@@ -757,6 +757,8 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
 
 /* ---- one request on the loop ---- */
 
+static int conn_retoken(cx_conn *c, const cx_tokens *now);
+
 static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   cx_loop *lp = c->lp;
   uint64_t t0 = uv_hrtime();
@@ -767,6 +769,10 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
     cx_exec_error_frame(&c->out, rq.id, rc, msg);
     account(lp, rq.op, rc, t0);
     return;
+  }
+  if (c->token >= 0 && c->tokens) { /* a reload since the last request: this table now */
+    const cx_tokens *now = __atomic_load_n(&lp->srv->env.tokens, __ATOMIC_ACQUIRE);
+    if (c->tokens != now) conn_retoken(c, now);
   }
   if (cx_op_is_slow(rq.op) && cx_op_allowed(c->role, rq.op)) {
     if ((rc = start_job(c, &rq, t0)) != 0) {
@@ -1029,24 +1035,31 @@ static void loop_begin_stop(cx_loop *lp) {
  * (a removed token ends what it could do at once, without dropping the connection). Loop
  * thread; the old tables stay valid (retired) for requests already on the thread pool.
  */
+/* One connection to the token table `now`: 1 kept (same token, maybe another role), 0 dropped
+ * (public). Also called before each request (handle_frame), so no request runs with a table
+ * older than the last reload, whatever the order of the loop's events. */
+static int conn_retoken(cx_conn *c, const cx_tokens *now) {
+  const cx_token *old = (uint32_t)c->token < c->tokens->n ? &c->tokens->v[c->token] : NULL;
+  int k = old && now ? cx_tokens_find(now, (cx_str){old->token, old->len}) : CX_ENOTFOUND;
+  if (k >= 0) {
+    c->token = k;
+    c->role = now->v[k].role;
+    c->tokens = now;
+    return 1;
+  }
+  c->token = -1;
+  c->role = CX_ROLE_PUBLIC;
+  c->tokens = NULL;
+  return 0;
+}
+
 static void loop_remap(cx_loop *lp) {
   const cx_tokens *now = __atomic_load_n(&lp->srv->env.tokens, __ATOMIC_ACQUIRE);
   unsigned kept = 0, dropped = 0;
   for (cx_conn *c = lp->conns; c; c = c->next) {
     if (c->token < 0 || !c->tokens || c->tokens == now) continue;
-    const cx_token *old = (uint32_t)c->token < c->tokens->n ? &c->tokens->v[c->token] : NULL;
-    int k = old && now ? cx_tokens_find(now, (cx_str){old->token, old->len}) : CX_ENOTFOUND;
-    if (k >= 0) {
-      c->token = k;
-      c->role = now->v[k].role;
-      c->tokens = now;
-      kept++;
-    } else {
-      c->token = -1;
-      c->role = CX_ROLE_PUBLIC;
-      c->tokens = NULL;
-      dropped++;
-    }
+    if (conn_retoken(c, now)) kept++;
+    else dropped++;
   }
   if (dropped)
     cx_net_log("reload: loop %d: %u connection%s of removed tokens now public, %u kept", lp->idx, dropped,
