@@ -8,6 +8,9 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Debug >/dev/null
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure -j 2)
+# what ./run.sh builds: Release (-O2) finds warnings Debug does not (format truncation, ...)
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j "$jobs" --target chengxin chengxind
 if [ "${CX_ASAN:-0}" = 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=ASAN >/dev/null
   cmake --build build-asan -j "$jobs"

@@ -420,10 +420,8 @@ static int compact_refuse_held(const char *path, const char *when) {
 /* Removes a store copy made by compact: its two LMDB files and the directory. */
 static void remove_copy(const char *dir) {
   char f[PATH_MAX + 64];
-  snprintf(f, sizeof f, "%s/data.mdb", dir);
-  unlink(f);
-  snprintf(f, sizeof f, "%s/lock.mdb", dir);
-  unlink(f);
+  if (snprintf(f, sizeof f, "%s/data.mdb", dir) < (int)sizeof f) unlink(f);
+  if (snprintf(f, sizeof f, "%s/lock.mdb", dir) < (int)sizeof f) unlink(f);
   rmdir(dir);
 }
 
