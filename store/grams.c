@@ -113,22 +113,78 @@ int cx_store_gram_count(cx_txn *t, cx_str gram, uint64_t *n) {
 }
 
 /*
- * The driver (grams[0]) is walked with MDB_NEXT_DUP: a step within a leaf page of packed ids.
- * Each id is probed in the other lists with MDB_GET_BOTH on a second cursor (one B-tree
- * descent per list). Callers put the shortest list first, so the walk is as short as the
- * smallest list allows; a leapfrog over several cursors would save little here, because the
- * lists a query's bigrams give are mostly nested (a rare bigram's entities hold the common ones).
+ * Lists are read a page of ids at a time (MDB_GET_MULTIPLE / MDB_NEXT_MULTIPLE on the
+ * DUPFIXED sub-tree: a pointer to the page's packed, ascending ids, no copy) and intersected in
+ * memory. The driver (grams[0], the shortest) is walked page by page; each other list keeps a
+ * window (the page holding the last id looked for) and is searched within it, so that one
+ * B-tree descent (MDB_GET_BOTH_RANGE) serves every driver id up to the window's last. Ids only
+ * grow, so a window never moves back. A list read to its end ends the walk: no later id can be
+ * in every list. The pages stay valid for the read txn (nothing here writes).
+ *
+ * LMDB's GET_MULTIPLE returns the whole page that holds the cursor (not from the cursor on):
+ * the first id wanted is found in it by binary search.
  */
+typedef struct id_win {
+  const unsigned char *ids; /* big-endian u32 ids, ascending */
+  uint32_t n, i;            /* ids[i..n) not yet passed */
+  int end;                  /* the list has nothing at or above what was asked */
+} id_win;
+
+static uint32_t win_id(const id_win *w, uint32_t i) { return cx__rd_be32(w->ids + 4 * (size_t)i); }
+
+/* The first index in w at or above id, from w->i on. */
+static uint32_t win_lower(const id_win *w, uint32_t id) {
+  uint32_t lo = w->i, hi = w->n;
+  while (lo < hi) {
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (win_id(w, mid) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Loads into w the page of gram's list holding its first id >= id. 0, or < 0 on error. */
+static int win_seek(cx_store *st, MDB_cursor *cur, cx_str gram, uint32_t id, id_win *w) {
+  unsigned char b[4];
+  cx__be32(b, id);
+  MDB_val k = {gram.n, (void *)gram.p}, v = {4, b};
+  int r = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+  if (r == 0) r = mdb_cursor_get(cur, &k, &v, MDB_GET_MULTIPLE);
+  if (r == MDB_NOTFOUND) {
+    *w = (id_win){NULL, 0, 0, 1};
+    return 0;
+  }
+  if (r) return cx__store_mdb_err(st, r, "grams seek");
+  if (v.mv_size % 4 || v.mv_size == 0) return CX_ECORRUPT;
+  *w = (id_win){v.mv_data, (uint32_t)(v.mv_size / 4), 0, 0};
+  w->i = win_lower(w, id);
+  if (w->i == w->n) w->end = 1; /* GET_BOTH_RANGE found an id >= id: it must be here */
+  return w->end ? CX_ECORRUPT : 0;
+}
+
+/* Whether id is in the list behind w (moving w forward); -1 when the list has nothing >= id. */
+static int win_has(cx_store *st, MDB_cursor *cur, cx_str gram, uint32_t id, id_win *w, int *err) {
+  if (w->end) return -1;
+  if (w->n == 0 || win_id(w, w->n - 1) < id) { /* past this page: one descent */
+    if ((*err = win_seek(st, cur, gram, id, w))) return 0;
+    if (w->end) return -1;
+  } else {
+    w->i = win_lower(w, id);
+  }
+  return win_id(w, w->i) == id;
+}
+
 int cx_store_grams_each(cx_txn *t, const cx_str *grams, uint32_t n, uint32_t after,
                         uint32_t budget, cx_gram_walk *w, cx_gram_fn fn, void *ctx) {
   if (!grams || n == 0 || n > CX_GRAMS_AND_MAX || !w) return CX_EBADREQ;
   w->visited = 0;
   w->last = after;
   w->done = 0;
-  if (!t->st->dbi[CX_DBI_GRAMS]) {
+  if (!t->st->dbi[CX_DBI_GRAMS] || after == UINT32_MAX) {
     w->done = 1;
     return 0;
   }
+  cx_store *st = t->st;
   MDB_cursor *cur, *probe = NULL;
   int own, pown = 0, rc, err = 0;
   if ((rc = cx__txn_cursor(t, CX_DBI_GRAMS, &cur, &own))) return rc;
@@ -136,49 +192,58 @@ int cx_store_grams_each(cx_txn *t, const cx_str *grams, uint32_t n, uint32_t aft
     cx__txn_cursor_done(t, CX_DBI_GRAMS, cur, own);
     return rc;
   }
-  unsigned char id[4];
-  MDB_val k = {grams[0].n, (void *)grams[0].p}, v;
-  if (after == UINT32_MAX) {
-    rc = MDB_NOTFOUND;
-  } else {
-    cx__be32(id, after + 1u); /* ids begin at 1: after 0 is the start */
-    v = (MDB_val){4, id};
-    rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-  }
-  while (rc == 0) {
-    if (v.mv_size != 4) {
+  id_win others[CX_GRAMS_AND_MAX];
+  memset(others, 0, sizeof others);
+  id_win d;
+  /* ids begin at 1: after 0 is the start */
+  if ((err = win_seek(st, cur, grams[0], after + 1u, &d))) goto out;
+  int ended = d.end; /* the driver, or another list, has nothing more */
+  while (!ended && !err) {
+    for (; d.i < d.n; d.i++) {
+      if (w->visited >= budget) goto out; /* not done: w->last is where the next call resumes */
+      uint32_t eid = win_id(&d, d.i);
+      w->visited++;
+      w->last = eid;
+      int all = 1;
+      for (uint32_t g = 1; g < n && all; g++) {
+        int h = win_has(st, probe, grams[g], eid, &others[g], &err);
+        if (err) goto out;
+        if (h < 0) { /* list g ends below eid: nothing further can be in all of them */
+          ended = 1;
+          all = 0;
+        } else if (!h) {
+          all = 0;
+        }
+      }
+      if (ended) break;
+      if (all) {
+        int x = fn(ctx, eid);
+        if (x < 0) {
+          err = x;
+          goto out;
+        }
+        if (x > 0) { /* stopped by fn: not done */
+          d.i++;
+          goto out;
+        }
+      }
+    }
+    if (ended) break;
+    /* the driver's next page; its cursor sits on the last id of the one just read */
+    MDB_val k = {grams[0].n, (void *)grams[0].p}, v;
+    int r = mdb_cursor_get(cur, &k, &v, MDB_NEXT_MULTIPLE);
+    if (r == MDB_NOTFOUND) {
+      ended = 1;
+    } else if (r) {
+      err = cx__store_mdb_err(st, r, "grams walk");
+    } else if (v.mv_size % 4 || v.mv_size == 0) {
       err = CX_ECORRUPT;
-      break;
+    } else {
+      d = (id_win){v.mv_data, (uint32_t)(v.mv_size / 4), 0, 0};
     }
-    if (w->visited >= budget) break; /* not done: w->last is where the next call resumes */
-    uint32_t eid = cx__rd_be32(v.mv_data);
-    w->visited++;
-    w->last = eid;
-    int all = 1;
-    for (uint32_t g = 1; g < n && all; g++) {
-      unsigned char pb[4];
-      cx__be32(pb, eid);
-      MDB_val pk = {grams[g].n, (void *)grams[g].p}, pv = {4, pb};
-      int pr = mdb_cursor_get(probe, &pk, &pv, MDB_GET_BOTH);
-      if (pr == MDB_NOTFOUND) all = 0;
-      else if (pr) {
-        err = cx__store_mdb_err(t->st, pr, "grams probe");
-        break;
-      }
-    }
-    if (err) break;
-    if (all) {
-      int x = fn(ctx, eid);
-      if (x < 0) {
-        err = x;
-        break;
-      }
-      if (x > 0) break;
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
   }
-  if (!err && rc == MDB_NOTFOUND) w->done = 1;
-  else if (!err && rc) err = cx__store_mdb_err(t->st, rc, "grams walk");
+  if (!err && ended) w->done = 1;
+out:
   if (probe) cx__txn_cursor_done(t, CX_CUR_GRAMS_PROBE, probe, pown);
   cx__txn_cursor_done(t, CX_DBI_GRAMS, cur, own);
   return err;

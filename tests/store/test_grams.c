@@ -56,6 +56,11 @@ static ids find(const char *q) {
   return out;
 }
 
+static int cmp_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return (x > y) - (x < y);
+}
+
 static uint32_t eid_of(const char *code) {
   cx_txn *t;
   cr_assert_eq(cx_store_txn_begin(st, &t), 0);
@@ -200,4 +205,100 @@ Test(grams, walks_resume_after_an_id_and_stop_at_the_budget) {
   cr_assert_eq(paged.n, all.n);
   cr_assert_eq(memcmp(paged.v, all.v, all.n * sizeof all.v[0]), 0);
   cx_store_txn_end(t);
+}
+
+/* ------------------------------------------------------------------ long lists, property */
+
+typedef struct big_ids { uint32_t n, v[4096]; int stop_at; } big_ids;
+static int collect_big(void *ctx, uint32_t eid) {
+  big_ids *s = ctx;
+  cr_assert_lt(s->n, 4096u);
+  s->v[s->n++] = eid;
+  return s->stop_at && s->n % (uint32_t)s->stop_at == 0; /* fn stops the walk now and then */
+}
+
+/* Lists of thousands of ids span many LMDB pages (a page holds ~1,000 ids): the page-at-a-time
+ * intersection, its windows and its resumes must agree with a plain scan of the names, for
+ * any budget and any stop by fn. Names of 4-9 characters over a 3-character alphabet make
+ * every bigram's list long and the intersections varied. */
+Test(grams, long_lists_intersect_like_a_scan_of_the_names, .timeout = 120) {
+  enum { N = 6000 };
+  static const char *alpha[3] = {"甲", "乙", "丙"};
+  static char names[N][40];
+  static uint32_t eids[N];
+  uint64_t seed = 12345;
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (unsigned i = 0; i < N; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned len = 4 + (unsigned)(seed >> 60) % 6;
+    names[i][0] = 0;
+    for (unsigned k = 0; k < len; k++) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      strcat(names[i], alpha[(seed >> 33) % 3]);
+    }
+    char c[19], rid[16];
+    fx_uscc(1000 + i, c);
+    snprintf(rid, sizeof rid, "R%u", i);
+    cx_record r;
+    fx_record(&r, c, names[i], A1, rid, fx_day(2024, 1, 10));
+    fx_put(b, &r);
+  }
+  cx_batch_result res;
+  cr_assert_eq(cx_batch_commit(b, &res), 0, "%s", res.error);
+  for (unsigned i = 0; i < N; i++) {
+    char c[19];
+    fx_uscc(1000 + i, c);
+    eids[i] = eid_of(c);
+  }
+  /* several pages per list: the test is about them */
+  cr_assert_gt(count("甲乙"), 2000);
+  uint64_t total = 0;
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  for (int qi = 0; qi < 60; qi++) {
+    char q[40] = "";
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    unsigned len = 2 + (unsigned)(seed >> 61) % 4; /* 2..5 characters */
+    for (unsigned k = 0; k < len; k++) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      strcat(q, alpha[(seed >> 33) % 3]);
+    }
+    cx_str g[CX_GRAMS_AND_MAX];
+    size_t ng = cx_name_grams(q, strlen(q), g, CX_GRAMS_AND_MAX);
+    /* the expected ids: every name holding each bigram (not necessarily the query), ascending */
+    static big_ids want;
+    want.n = 0;
+    for (unsigned i = 0; i < N; i++) {
+      int all = 1;
+      for (size_t k = 0; k < ng && all; k++) {
+        char gb[16];
+        memcpy(gb, g[k].p, g[k].n);
+        gb[g[k].n] = 0;
+        all = strstr(names[i], gb) != NULL;
+      }
+      if (all) want.v[want.n++] = eids[i];
+    }
+    qsort(want.v, want.n, sizeof want.v[0], cmp_u32);
+    /* the walk in pieces: budgets from 1 to the whole, fn stopping every few hits */
+    static big_ids got;
+    got.n = 0;
+    got.stop_at = qi % 3 ? 0 : 7;
+    uint32_t budget = qi % 4 == 0 ? 5000 : 1u + (uint32_t)(seed >> 40) % 1500;
+    uint32_t after = 0;
+    cx_gram_walk w;
+    for (int calls = 0; calls < 20000; calls++) {
+      cr_assert_eq(cx_store_grams_each(t, g, (uint32_t)ng, after, budget, &w, collect_big, &got), 0);
+      cr_assert_leq(w.visited, budget);
+      cr_assert_geq(w.last, after);
+      after = w.last;
+      if (w.done) break;
+    }
+    cr_assert(w.done, "query %s did not finish", q);
+    cr_assert_eq(got.n, want.n, "query %s: %u ids, a scan finds %u", q, got.n, want.n);
+    cr_assert_eq(memcmp(got.v, want.v, want.n * sizeof want.v[0]), 0, "query %s: other ids", q);
+    total += want.n;
+  }
+  cx_store_txn_end(t);
+  cr_assert_gt(total, 60 * 500, "the queries find thousands of ids (%llu)", (unsigned long long)total);
 }
