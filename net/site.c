@@ -121,6 +121,14 @@ static const char *const reg_type[][2] = {
 
 static void lit(cx_buf *o, const char *s) { cx_buf_append(o, s, strlen(s)); }
 
+/* v in decimal. */
+static void num(cx_buf *o, uint64_t v) {
+  char b[20];
+  size_t i = sizeof b;
+  do b[--i] = (char)('0' + v % 10); while ((v /= 10) && i);
+  cx_buf_append(o, b + i, sizeof b - i);
+}
+
 static void fmt(cx_buf *o, const char *f, ...) __attribute__((format(printf, 2, 3)));
 static void fmt(cx_buf *o, const char *f, ...) {
   char b[256];
@@ -464,10 +472,10 @@ static int qparam(const char *q, size_t qn, const char *name, char *buf, size_t 
 
 /* ===================================================================== pieces */
 
-static void badges(cx_buf *o, cx_mp ent, int empty_badge) {
+static void badges(cx_buf *o, const mp_index *ent, int empty_badge) {
   cx_mp fl;
   uint32_t n = 0, shown = 0;
-  if (mp_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0) {
+  if (ix_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0) {
     for (uint32_t i = 0; i < n; i++) {
       cx_str f;
       if (cx_mp_read_str(&fl, &f)) break;
@@ -481,14 +489,14 @@ static void badges(cx_buf *o, cx_mp ent, int empty_badge) {
   if (!shown && empty_badge) lit(o, "<span class=\"badge b-none\">未见失信标记</span>");
 }
 
-static void region_text(cx_buf *o, cx_mp m) {
-  cx_str p = mp_s(m, "province"), ci = mp_s(m, "city"), co = mp_s(m, "county");
+static void region_text(cx_buf *o, const mp_index *m) {
+  cx_str p = ix_s(m, "province"), ci = ix_s(m, "city"), co = ix_s(m, "county");
   esc(o, p);
   if (!cx_str_eq(ci, p)) esc(o, ci);
   if (!cx_str_eq(co, ci)) esc(o, co);
 }
 
-static int has_region(cx_mp m) { return mp_s(m, "province").n || mp_s(m, "city").n || mp_s(m, "county").n; }
+static int has_region(const mp_index *m) { return ix_s(m, "province").n || ix_s(m, "city").n || ix_s(m, "county").n; }
 
 static void kind_text(cx_buf *o, cx_str kind) {
   const char *l = LOOKUP(kind_labels, kind);
@@ -625,9 +633,10 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
   } else {
     lit(o, "<ul class=\"results\">");
     for (uint32_t i = 0; i < n; i++) {
-      cx_mp it = list;
+      mp_index ixi, *it = &ixi;
+      ix_build(list, it);
       if (cx_mp_skip(&list)) break;
-      cx_str code = mp_s(it, "code"), name = mp_s(it, "name");
+      cx_str code = ix_s(it, "code"), name = ix_s(it, "name");
       lit(o, "<li><a class=\"name\" href=\"/entity/");
       url_part(o, code.p, code.n);
       lit(o, "\">");
@@ -635,7 +644,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
       lit(o, "</a><p class=\"meta\"><span>统一社会信用代码：");
       esc(o, code);
       lit(o, "</span><span>类型：");
-      kind_text(o, mp_s(it, "kind"));
+      kind_text(o, ix_s(it, "kind"));
       lit(o, "</span>");
       if (has_region(it)) {
         lit(o, "<span>地区：");
@@ -644,7 +653,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
       }
       lit(o, "</p>");
       cx_mp fl;
-      if (mp_get(it, "flags", &fl)) { /* the extended answer: status badges */
+      if (ix_get(it, "flags", &fl)) { /* the extended answer: status badges */
         lit(o, "<p>");
         badges(o, it, 1);
         lit(o, "</p>");
@@ -672,10 +681,10 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
 }
 
 /* The entity part shared by the entity page and the report: fields of 基本信息. */
-static void entity_fields(cx_mp ent, field_fn f, void *ud) {
-  cx_str code = mp_s(ent, "code"), kind = mp_s(ent, "kind"), s;
+static void entity_fields(const mp_index *ent, field_fn f, void *ud) {
+  cx_str code = ix_s(ent, "code"), kind = ix_s(ent, "kind"), s;
   const char *l;
-  f(ud, "主体名称", mp_s(ent, "name").p, mp_s(ent, "name").n);
+  f(ud, "主体名称", ix_s(ent, "name").p, ix_s(ent, "name").n);
   int org = !cx_str_eq(kind, CX_STR("person")) && !cx_str_eq(kind, CX_STR("civil_servant"));
   f(ud, org ? "统一社会信用代码" : "证件号码", code.p, code.n);
   l = LOOKUP(kind_labels, kind);
@@ -683,7 +692,7 @@ static void entity_fields(cx_mp ent, field_fn f, void *ud) {
   else f(ud, "主体类型", kind.p, kind.n);
   char reg[256];
   if (has_region(ent)) {
-    cx_str p = mp_s(ent, "province"), ci = mp_s(ent, "city"), co = mp_s(ent, "county");
+    cx_str p = ix_s(ent, "province"), ci = ix_s(ent, "city"), co = ix_s(ent, "county");
     int n = snprintf(reg, sizeof reg, "%.*s%.*s%.*s", (int)p.n, p.p, cx_str_eq(ci, p) ? 0 : (int)ci.n, ci.p,
                      cx_str_eq(co, ci) ? 0 : (int)co.n, co.p);
     if (n > 0 && (size_t)n < sizeof reg) f(ud, "所属地区", reg, (size_t)n);
@@ -699,9 +708,9 @@ static void entity_fields(cx_mp ent, field_fn f, void *ud) {
     snprintf(oc, sizeof oc, "%.8s-%c", code.p + 8, code.p[16]);
     f(ud, "组织机构代码", oc, strlen(oc));
   }
-  s = mp_s(ent, "authority_name");
+  s = ix_s(ent, "authority_name");
   if (s.n) f(ud, "所属机关", s.p, s.n);
-  s = mp_s(ent, "last_update");
+  s = ix_s(ent, "last_update");
   if (s.n) f(ud, "最近更新", s.p, s.n);
 }
 
@@ -783,19 +792,26 @@ static int valid_tab(cx_str t) {
   return -1;
 }
 
-static uint64_t visible_count(cx_mp ent, const char *cat) {
-  cx_mp counts, v;
-  if (!mp_get(ent, "counts", &counts) || !mp_get(counts, cat, &v)) return 0;
-  return mp_u(v, "visible");
+/* vis[c]: the records of category c the role may see (the entity answer's counts), read once. */
+static void visible_counts(const mp_index *ent, uint64_t vis[CX_CAT_COUNT]) {
+  memset(vis, 0, CX_CAT_COUNT * sizeof vis[0]);
+  cx_mp counts;
+  if (!ix_get(ent, "counts", &counts)) return;
+  mp_index ixc;
+  ix_build(counts, &ixc);
+  for (int i = 0; i < CX_CAT_COUNT; i++) {
+    cx_mp v;
+    if (ix_get(&ixc, cx_category_names[i], &v)) vis[i] = mp_u(v, "visible");
+  }
 }
 
-static void status_section(cx_buf *o, cx_mp ent) {
+static void status_section(cx_buf *o, const mp_index *ent) {
   lit(o, "<section class=\"card\"><h2>当前状态</h2><p>");
   badges(o, ent, 1);
   lit(o, "</p><ul>");
   cx_mp fl;
   uint32_t n = 0, shown = 0;
-  if (mp_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0)
+  if (ix_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0)
     for (uint32_t i = 0; i < n; i++) {
       cx_str f;
       if (cx_mp_read_str(&fl, &f)) break;
@@ -820,14 +836,17 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   sl->copy.len = 0;
   cx_buf_append(&sl->copy, ent.p, (size_t)(ent.end - ent.p));
   if (sl->copy.failed) return error_page(c, CX_ENOMEM, NULL);
-  ent = cx_mp_make(sl->copy.p, sl->copy.len);
-  cx_str ecode = request_code(mp_s(ent, "code"), code), name = mp_s(ent, "name");
-  cx_str lcode = link_code(c->sl, mp_s(ent, "code"), code);
+  mp_index ixe, *ie = &ixe;
+  ix_build(cx_mp_make(sl->copy.p, sl->copy.len), ie);
+  uint64_t vis[CX_CAT_COUNT];
+  visible_counts(ie, vis);
+  cx_str ecode = request_code(ix_s(ie, "code"), code), name = ix_s(ie, "name");
+  cx_str lcode = link_code(c->sl, ix_s(ie, "code"), code);
   snprintf(c->link, sizeof c->link, "%.*s", (int)lcode.n, lcode.p);
   int cat = ht ? valid_tab(tab) : -1;
   if (cat < 0) { /* the first category with records, else the first */
     for (int i = 0; i < CX_CAT_COUNT && cat < 0; i++)
-      if (visible_count(ent, cx_category_names[i])) cat = i;
+      if (vis[i]) cat = i;
     if (cat < 0) cat = 0;
   }
   const char *cname = cx_category_names[cat];
@@ -844,27 +863,32 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   lit(o, "</h1>");
   cx_mp fl;
   uint32_t nfl = 0;
-  if (mp_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &nfl) == 0 && nfl) {
+  if (ix_get(ie, "flags", &fl) && cx_mp_read_array(&fl, &nfl) == 0 && nfl) {
     lit(o, "<p>");
-    badges(o, ent, 0);
+    badges(o, ie, 0);
     lit(o, "</p>");
   }
   lit(o, "<h2>基本信息</h2><dl class=\"kv\">");
-  entity_fields(ent, html_field, o);
+  entity_fields(ie, html_field, o);
   lit(o, "</dl><p class=\"pager noprint\"><a class=\"button\" href=\"/report/");
   url_part(o, lcode.p, lcode.n);
   lit(o, "\">查看信用报告</a><a class=\"button alt\" href=\"/report/");
   url_part(o, lcode.p, lcode.n);
   lit(o, ".pdf\">下载PDF报告</a></p></section>");
-  status_section(o, ent);
+  status_section(o, ie);
   lit(o, "<h2 id=\"records\">信用记录</h2><nav aria-label=\"记录类别\"><ul class=\"tabs\">");
   for (int i = 0; i < CX_CAT_COUNT; i++) {
     const char *l = cx__site_category_label(cx_category_names[i]);
     lit(o, "<li><a href=\"/entity/");
     url_part(o, lcode.p, lcode.n);
-    fmt(o, "?tab=%s#records\"%s>%s <span class=\"n\">(%" PRIu64 ")</span></a></li>", cx_category_names[i],
-        i == cat ? " aria-current=\"page\"" : "", l ? l : cx_category_names[i],
-        visible_count(ent, cx_category_names[i]));
+    /* 13 tabs a page: pieces, not a printf each */
+    lit(o, "?tab=");
+    lit(o, cx_category_names[i]);
+    lit(o, i == cat ? "#records\" aria-current=\"page\">" : "#records\">");
+    lit(o, l ? l : cx_category_names[i]);
+    lit(o, " <span class=\"n\">(");
+    num(o, vis[i]);
+    lit(o, ")</span></a></li>");
   }
   lit(o, "</ul></nav><section aria-label=\"");
   lit(o, cx__site_category_label(cname));
@@ -936,9 +960,12 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   cx_buf_clear_failure(&sl->copy);
   cx_buf_append(&sl->copy, ent.p, (size_t)(ent.end - ent.p));
   if (sl->copy.failed) return CX_ENOMEM;
-  ent = cx_mp_make(sl->copy.p, sl->copy.len);
-  cx_str ecode = request_code(mp_s(ent, "code"), code), as_of = mp_s(ent, "as_of"), nm = mp_s(ent, "name");
-  cx_str lcode = link_code(c->sl, mp_s(ent, "code"), code);
+  mp_index ixe, *ie = &ixe;
+  ix_build(cx_mp_make(sl->copy.p, sl->copy.len), ie);
+  uint64_t vis[CX_CAT_COUNT];
+  visible_counts(ie, vis);
+  cx_str ecode = request_code(ix_s(ie, "code"), code), as_of = ix_s(ie, "as_of"), nm = ix_s(ie, "name");
+  cx_str lcode = link_code(c->sl, ix_s(ie, "code"), code);
   snprintf(c->link, sizeof c->link, "%.*s", (int)lcode.n, lcode.p);
   snprintf(day, 16, "%.*s", (int)(as_of.n < 15 ? as_of.n : 15), as_of.p);
   snprintf(name, 300, "%.*s", (int)(nm.n < 280 ? nm.n : 280), nm.p);
@@ -951,11 +978,11 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   doc_z(d, CX_DOC_META, "出具单位", sl->s->cfg.operator_name);
   doc_z(d, CX_DOC_H2, NULL, "一、基本信息");
   doc_z(d, CX_DOC_REC, NULL, "");
-  entity_fields(ent, doc_field, d);
+  entity_fields(ie, doc_field, d);
   doc_z(d, CX_DOC_H2, NULL, "二、当前状态");
   cx_mp fl;
   uint32_t nf = 0, shown = 0;
-  if (mp_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &nf) == 0)
+  if (ix_get(ie, "flags", &fl) && cx_mp_read_array(&fl, &nf) == 0)
     for (uint32_t i = 0; i < nf; i++) {
       cx_str f;
       if (cx_mp_read_str(&fl, &f)) break;
@@ -966,11 +993,10 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   doc_z(d, CX_DOC_H2, NULL, "三、信用记录");
   uint32_t listed = 0, more = 0, any = 0;
   for (int cat = 0; cat < CX_CAT_COUNT; cat++) {
-    uint64_t vis = visible_count(ent, cx_category_names[cat]);
-    if (!vis) continue;
+    if (!vis[cat]) continue;
     any = 1;
     char h[128];
-    snprintf(h, sizeof h, "%s（%" PRIu64 "条）", cx__site_category_label(cx_category_names[cat]), vis);
+    snprintf(h, sizeof h, "%s（%" PRIu64 "条）", cx__site_category_label(cx_category_names[cat]), vis[cat]);
     doc_z(d, CX_DOC_NOTE, "category", h);
     char cb[CURSOR_MAX + 1];
     cx_str cur = {NULL, 0};
