@@ -1076,7 +1076,8 @@ int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n
 int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, size_t n,
                             int *bad_line, const cx_audit_entry *audit) {
   int kind = strcmp(name, "catalog") == 0 ? 0 : strcmp(name, "calendar") == 0 ? 1
-           : strcmp(name, "regions") == 0 ? 2 : strcmp(name, "regions_history") == 0 ? 3 : -1;
+           : strcmp(name, "regions") == 0 ? 2 : strcmp(name, "regions_history") == 0 ? 3
+           : strcmp(name, "scorecard") == 0 ? 4 : -1;
   if (kind < 0) {
     cx__store_setmsg(st, "unknown data file %s", name);
     return CX_EBADREQ;
@@ -1092,8 +1093,17 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     rc = cx_calendar_parse(text, n, cal, &bad);
   } else if (kind == 2) {
     rc = cx_regions_validate(text, n, &bad);
-  } else {
+  } else if (kind == 3) {
     rc = cx_regions_history_validate(text, n, &bad);
+  } else {
+    cx_rubric rb;
+    const char *why;
+    rc = cx_rubric_parse(text, n, &rb, &bad, &why);
+    if (rc) {
+      if (bad_line) *bad_line = bad;
+      cx__store_setmsg(st, "%s", why);
+      return CX_EBADREQ;
+    }
   }
   if (rc) {
     if (bad_line) *bad_line = bad;
@@ -1119,7 +1129,7 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     if (!err && kind == 1) err = recompute_timeliness(st, txn, cal);
     if (!err && kind == 1) err = cx__rollup_rebuild_all(st, txn);
     if (!err && kind == 1) err = cx__facts_rebuild_all(st, txn); /* report_delay, on_time */
-    if (!err && kind >= 2) err = reload_regions(st, txn, kind == 3, text, n);
+    if (!err && (kind == 2 || kind == 3)) err = reload_regions(st, txn, kind == 3, text, n);
     if (!err) err = cx__store_wtxn_end(st, txn, 1);
     else cx__store_wtxn_end(st, txn, 0);
     if (err) st->catalog = old_cat;

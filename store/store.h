@@ -633,10 +633,82 @@ int cx_regions_history_validate(const char *text, size_t n, int *bad_line);
 /** 1 when the first entry of text has three fields or more: a historic table, not a current one. */
 int cx_regions_is_history(const char *text, size_t n);
 
+/* ===================================================================== scorecard rubric */
+
+/*
+ * 政务诚信评价: the rubric a government-integrity scorecard is scored by (data/scorecard.tsv,
+ * data file "scorecard", replaced with `chengxin load-scorecard`; docs/data-model.md
+ * "Scorecards"). Tab-separated lines, '#' comments:
+ *
+ *   publish    yes|no                               whether the public may see scorecards
+ *   kinds      <kind,...>                           the entity kinds scored (government,
+ *                                                   subdistrict, institution)
+ *   indicator  <indicator> <weight> <curve> [<min cases>]
+ *              curve: x:points,... (x ascending, points 0..100; linear between the points,
+ *              flat outside them); min cases: a rate with fewer cases (its denominator) is
+ *              not rated, and its weight leaves the total
+ *   veto       <indicator> <cap>                    一票否决: when the indicator's value is
+ *                                                   above 0 the total is at most cap
+ *   band       <name> <min score>                   grades, any order; a score takes the
+ *                                                   band of the highest min it reaches
+ *
+ * Indicators (values over the period; counts are of records, rates 0..1):
+ */
+typedef enum cx_ind {
+  CX_IND_GOV_DISHONESTY, /* 政务失信 records in force at the period's end (any cause) */
+  CX_IND_UNPERFORMED,    /* of which judgment: 未履行人民法院生效判决 */
+  CX_IND_LAWSUIT_LOSS,   /* lost / concluded administrative lawsuits decided in the period */
+  CX_IND_KEPT_RATE,      /* kept / judged commitments (守信践诺) decided in the period */
+  CX_IND_ON_TIME,        /* 双公示 as an authority: licences and penalties it decided in the
+                            period reported within 7 working days / reported */
+  CX_IND_COMPLAINTS,     /* complaints (投诉举报) about the body decided in the period */
+  CX_IND_STAFF,          /* 政务失信 records of civil servants the body reported, decided in the
+                            period (公务员诚信档案; analyst and admin only) */
+  CX_IND_BLACKLISTED,    /* 1 when on a serious-dishonesty list at the period's end */
+  CX_IND_COUNT
+} cx_ind;
+extern const char *const cx_ind_names[CX_IND_COUNT];
+/** 1 for the indicators that are rates (value = numerator / denominator). */
+int cx_ind_is_rate(int ind);
+
+#define CX_RUBRIC_POINTS_MAX 8
+#define CX_RUBRIC_BANDS_MAX 8
+#define CX_RUBRIC_BAND_NAME 48
+typedef struct cx_rubric_ind {
+  uint8_t on;      /* an indicator line names it */
+  double weight;   /* >= 0 */
+  uint32_t n_pts;  /* curve points, x ascending */
+  double x[CX_RUBRIC_POINTS_MAX], pts[CX_RUBRIC_POINTS_MAX];
+  uint32_t min_n;  /* rates: fewer cases than this = not rated */
+  uint8_t veto;    /* a veto line names it */
+  double veto_cap;
+} cx_rubric_ind;
+typedef struct cx_rubric {
+  uint8_t publish;
+  uint32_t kinds;  /* bit cx_kind */
+  cx_rubric_ind ind[CX_IND_COUNT];
+  uint32_t n_bands;
+  struct {
+    double min;
+    char name[CX_RUBRIC_BAND_NAME];
+  } bands[CX_RUBRIC_BANDS_MAX]; /* min descending */
+} cx_rubric;
+/**
+ * Parses a rubric into out. CX_EBADREQ with *bad_line (1-based) and *why (a static message)
+ * for the first bad line; a rubric with no indicator, no band, or whose weights sum to 0 is
+ * bad at line 0. Pure.
+ */
+int cx_rubric_parse(const char *text, size_t n, cx_rubric *out, int *bad_line, const char **why);
+/** The points of value v on indicator i's curve (0..100). Pure. */
+double cx_rubric_points(const cx_rubric_ind *i, double v);
+/** The band (grade) of total score s: its index into bands. Pure. */
+uint32_t cx_rubric_band(const cx_rubric *r, double s);
+
 /* Embedded copies of the project's data files (generated at build time from data/). */
-extern const char cx_data_regions[], cx_data_regions_history[], cx_data_catalog[], cx_data_calendar[];
+extern const char cx_data_regions[], cx_data_regions_history[], cx_data_catalog[], cx_data_calendar[],
+    cx_data_scorecard[];
 extern const size_t cx_data_regions_len, cx_data_regions_history_len, cx_data_catalog_len,
-    cx_data_calendar_len;
+    cx_data_calendar_len, cx_data_scorecard_len;
 
 /* ===================================================================== records */
 
@@ -1136,6 +1208,8 @@ int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t mont
 
 /** The stored text of a data file ("catalog", "calendar", "regions", "regions_history"). */
 int cx_store_data_get(cx_txn *t, const char *name, cx_str *text);
+/** The store's scorecard rubric (the embedded default when none was loaded) parsed into out. */
+int cx_store_rubric(cx_txn *t, cx_rubric *out);
 
 /* ---- writes ---- */
 

@@ -221,9 +221,10 @@ int cli_cmd_info(int argc, char **argv) {
 
 int cli_cmd_load(int argc, char **argv) {
   const char *cmd = argv[0];
-  const char *name = strcmp(cmd, "load-catalog") == 0    ? "catalog"
-                     : strcmp(cmd, "load-calendar") == 0 ? "calendar"
-                                                         : "regions";
+  const char *name = strcmp(cmd, "load-catalog") == 0     ? "catalog"
+                     : strcmp(cmd, "load-calendar") == 0  ? "calendar"
+                     : strcmp(cmd, "load-scorecard") == 0 ? "scorecard"
+                                                          : "regions";
   admin_args a;
   if (admin_parse(cmd, argc, argv, 0, &a)) return CLI_EXIT_USAGE;
   if (a.npos != 1) return cli_usage("%s: expected one FILE", cmd);
@@ -249,7 +250,9 @@ int cli_cmd_load(int argc, char **argv) {
   e = cx_store_data_put_audit(st, name, text, n, &bad, &ae);
   int rc = 0;
   if (e) {
-    if (bad > 0)
+    if (strcmp(name, "scorecard") == 0) /* the rubric's parser says what is wrong */
+      fprintf(stderr, "%s:%d: %s: %s\n", a.pos[0], bad, cmd, cx_store_errmsg(st));
+    else if (bad > 0)
       fprintf(stderr, "%s:%d: %s: not a valid %s line\n", a.pos[0], bad, cmd, name);
     else
       cli_err(cx_strerror(e), "%s: %s", cmd, a.pos[0]);

@@ -81,6 +81,8 @@ static const cmd CMDS[] = {
      "usage: chengxin load-catalog --db PATH FILE\n"},
     {"load-calendar", cli_cmd_load, "replace the store's working-day calendar",
      "usage: chengxin load-calendar --db PATH FILE\n"},
+    {"load-scorecard", cli_cmd_load, "replace the store's government-integrity scorecard rubric",
+     "usage: chengxin load-scorecard --db PATH FILE   (format: data/scorecard.tsv)\n"},
     {"load-regions", cli_cmd_load, "replace the store's region table, current or historic",
      "usage: chengxin load-regions --db PATH FILE\n"
      "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
