@@ -107,8 +107,23 @@ void cli_table_seti(cli_table *t, int col, int64_t v);
  * JSONL: one line per row (several tables: one line with the nested object).
  */
 void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n);
-/** Horizontal bar chart of column `col` (numeric) labelled by the other string columns. */
-void cli_print_chart(FILE *f, const cli_table *t, int col);
+/* ===================================================================== chart.c */
+
+#define CLI_CHART_TOP 20 /* bars of a chart when --top is not given */
+
+/** Which rows of an aggregate's table a chart draws (chart.c's opening comment says how). */
+typedef struct cli_chart_opts {
+  int first_metric; /* columns before it label the bars (dimensions); it and the rest are metrics */
+  size_t top;       /* at most this many bars, the rest in one "others" bar; 0: CLI_CHART_TOP */
+  int keep_order;   /* 1 (--order): the first `top` rows as answered; 0: the largest first */
+} cli_chart_opts;
+
+/** Horizontal bar charts on the terminal, one per metric column of t, over the same bars:
+ *  a header naming the metric and the dimensions, the bars, a scale. */
+void cli_print_chart(FILE *f, const cli_table *t, const cli_chart_opts *o);
+/** The same charts as a PNG through gnuplot (spawned without a shell). 0, or CLI_EXIT_FAIL
+ *  after a message on stderr (gnuplot missing or failing, a temporary file). */
+int cli_plot_png(const cli_table *t, const cli_chart_opts *o, const char *png);
 
 /* ===================================================================== config.c */
 

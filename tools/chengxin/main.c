@@ -167,8 +167,12 @@ static const cmd CMDS[] = {
      "                       loss_rate kept_rate (default count)\n"
      "  --order COL --desc   sort by a column name (dimension or metric)\n"
      "  --limit N            first N rows\n"
-     "  --chart              horizontal bar chart of the first metric (one dimension)\n"
-     "  --plot FILE.png      bar chart through gnuplot\n"
+     "  --chart              bar charts, one per metric, over the same bars: the --top rows\n"
+     "                       with the largest first metric (with --order: the first ones) and\n"
+     "                       one \"others\" bar summing the rest (none for rates and means);\n"
+     "                       two dimensions: a bar per combination (福州市 / 2025-03)\n"
+     "  --top N              bars of --chart and --plot (default 20)\n"
+     "  --plot FILE.png      the same charts as a PNG through gnuplot (Chinese labels: Noto Sans CJK)\n"
      "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
      "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [--override] [options]\n"
