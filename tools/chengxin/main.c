@@ -29,7 +29,9 @@ typedef struct cmd {
   "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
   "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
   "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
-  "  --format FMT         table (default), csv, json or jsonl\n"                              \
+  "  --format FMT         table (default), csv, json, jsonl or xlsx (a workbook: with --out,\n" \
+  "                       or to a standard output that is not a terminal)\n"                  \
+  "  --out FILE           write the output to FILE instead of standard output\n"             \
   "  --raw                csv: cells as stored (default: a text cell beginning with = + - @\n" \
   "                       TAB or CR is written '-prefixed and quoted, against formulas)\n"
 
@@ -196,7 +198,7 @@ static const cmd CMDS[] = {
      COMMON_QUERY_OPTS},
     {"audit", cli_cmd_audit, "read the store's audit log (writes, queries about persons)",
      "usage: chengxin audit --db PATH [--since DATE] [--until DATE] [--who NAME] [--op OP]\n"
-     "                      [--from-seq N] [--limit N] [--format FMT] [--raw]\n"
+     "                      [--from-seq N] [--limit N] [--format FMT] [--out FILE] [--raw]\n"
      "\n"
      "Prints the append-only audit log in order: seq, time (UTC), who (a token's name, or\n"
      "local:<user> for the CLI; never a token), role, op, target (entity code or\n"
@@ -210,7 +212,8 @@ static const cmd CMDS[] = {
      "                       import gen load-catalog load-calendar load-regions)\n"
      "  --from-seq N         start at entry N\n"
      "  --limit N            at most N entries\n"
-     "  --format FMT         table (default), csv, json or jsonl\n"
+     "  --format FMT         table (default), csv, json, jsonl or xlsx (see `chengxin help status`)\n"
+     "  --out FILE           write the output to FILE instead of standard output\n"
      "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
@@ -302,7 +305,7 @@ int main(int argc, char **argv) {
     int crc = cli_conf_load();
     if (crc) return crc;
     int rc = CMDS[i].fn(argc - 1, argv + 1);
-    if (fflush(stdout) != 0 && rc == 0) rc = CLI_EXIT_FAIL;
+    if ((fflush(stdout) != 0 || cli_out_failed()) && rc == 0) rc = CLI_EXIT_FAIL; /* emit.c */
     return rc;
   }
   return cli_usage("unknown command '%s'", name);

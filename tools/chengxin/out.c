@@ -23,8 +23,8 @@
 #include "cli.h"
 
 int cli_fmt_parse(const char *s, cli_fmt *out) { /* CLI_FMT_CSV_RAW comes from --raw only */
-  static const char *const names[] = {"table", "csv", "json", "jsonl"};
-  for (int i = 0; i < 4; i++)
+  static const char *const names[] = {"table", "csv", "json", "jsonl", "xlsx"};
+  for (int i = 0; i < 5; i++)
     if (strcmp(s, names[i]) == 0) {
       *out = (cli_fmt)i;
       return 0;
@@ -382,5 +382,6 @@ void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n) {
       dump(f, json_doc(tabs, n), JSON_COMPACT);
     }
     break;
+  case CLI_FMT_XLSX: cli_xlsx_print(f, tabs, n); break; /* xlsx.c */
   }
 }

@@ -13,13 +13,13 @@
 
 /* ===================================================================== options */
 
-enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW };
+enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW, O_OUT };
 
 static const struct option COMMON[] = {
     {"db", required_argument, 0, O_DB},       {"connect", required_argument, 0, O_CONNECT},
     {"token-file", required_argument, 0, O_TOKEN}, {"as-of", required_argument, 0, O_ASOF},
     {"role", required_argument, 0, O_ROLE},   {"format", required_argument, 0, O_FORMAT},
-    {"raw", no_argument, 0, O_RAW},
+    {"raw", no_argument, 0, O_RAW},           {"out", required_argument, 0, O_OUT},
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
 
@@ -59,15 +59,17 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
     }
     case O_FORMAT:
       if (cli_fmt_parse(optarg, &s->fmt))
-        return cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
+        return cli_usage("%s: --format: expected table, csv, json, jsonl or xlsx, got '%s'", cmd, optarg);
       break;
     case O_RAW: raw = 1; break;
+    case O_OUT: s->out = optarg; break;
     case '?': return cli_usage("%s: bad option", cmd);
     default:
       if (!fn || fn(ctx, c, optarg)) return CLI_EXIT_USAGE;
     }
   }
   if (raw && s->fmt == CLI_FMT_CSV) s->fmt = CLI_FMT_CSV_RAW; /* no formula neutralisation */
+  if (cli_out_check(cmd, s->fmt, s->out)) return CLI_EXIT_USAGE;
   if (s->db && s->connect) return cli_usage("%s: give either --db or --connect, not both", cmd);
   if (!s->db && !s->connect && !role_set) cli_default_target(&s->db, &s->connect);
   else if (!s->db && !s->connect) s->db = cli_default_db(); /* --role: local mode */
@@ -82,7 +84,7 @@ static int call_failed(const char *cmd, const char *what, int rc, const char *er
   return cli_exit_for(rc);
 }
 
-static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, s->fmt, t, n); }
+static void print_tables(cli_sess *s, cli_table **t, int n) { cli_emit(s->out, s->fmt, t, n); }
 
 /* Cell from a JSON value: strings as is, numbers as text, null as "". */
 static void set_json(cli_table *t, int col, json_t *v) {
