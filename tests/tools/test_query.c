@@ -445,9 +445,10 @@ Test(query, agg_chart_draws_one_bar_per_row) {
   cr_assert_eq(cx("agg --db st --by year --chart"), 0);
   char *out = slurp("out");
   cr_assert(strstr(out, "█"), "%s", out);
-  int lines = 0;
-  for (char *p = out; *p; p++) lines += *p == '\n';
-  cr_assert_eq(lines, 6, "2020..2025: one line each:\n%s", out);
+  int bars = 0;
+  for (char *p = out; (p = strstr(p, "\n20")); p++) bars++;
+  cr_assert_eq(bars, 6, "2020..2025: one bar each, in order (tests/tools/test_chart.c has the rest):\n%s", out);
+  cr_assert(strstr(out, "\n2020 ") < strstr(out, "\n2025 "), "%s", out);
   free(out);
 }
 

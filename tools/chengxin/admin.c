@@ -67,9 +67,10 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
     case 'd': a->db = optarg; break;
     case 'f':
       if (cli_fmt_parse(optarg, &a->fmt)) {
-        cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
+        cli_usage("%s: --format: expected table, csv, json, jsonl or xlsx, got '%s'", cmd, optarg);
         return -1;
       }
+      if (cli_out_check(cmd, a->fmt, NULL)) return -1; /* xlsx: not to a terminal */
       break;
     case 'q': a->quiet = 1; break;
     case 'F':

@@ -64,9 +64,10 @@ int cli_cmd_audit(int argc, char **argv) {
       {"until", required_argument, 0, 'u'}, {"who", required_argument, 0, 'w'},
       {"op", required_argument, 0, 'o'},    {"from-seq", required_argument, 0, 'F'},
       {"limit", required_argument, 0, 'l'}, {"format", required_argument, 0, 'f'},
-      {"raw", no_argument, 0, 'r'},         {0, 0, 0, 0},
+      {"raw", no_argument, 0, 'r'},         {"out", required_argument, 0, 'O'},
+      {0, 0, 0, 0},
   };
-  const char *db = NULL;
+  const char *db = NULL, *out = NULL;
   int64_t since = 0, until = 0;
   uint64_t from = 0, limit = 0;
   cli_fmt fmt = CLI_FMT_TABLE;
@@ -96,13 +97,15 @@ int cli_cmd_audit(int argc, char **argv) {
       break;
     case 'f':
       if (cli_fmt_parse(optarg, &fmt))
-        return cli_usage("audit: --format: expected table, csv, json or jsonl, got '%s'", optarg);
+        return cli_usage("audit: --format: expected table, csv, json, jsonl or xlsx, got '%s'", optarg);
       break;
     case 'r': raw = 1; break;
+    case 'O': out = optarg; break;
     default: return cli_usage("audit: see `chengxin audit --help`");
     }
   }
   if (raw && fmt == CLI_FMT_CSV) fmt = CLI_FMT_CSV_RAW;
+  if (cli_out_check("audit", fmt, out)) return CLI_EXIT_USAGE;
   if (optind < argc) return cli_usage("audit: unexpected argument '%s'", argv[optind]);
   if (!db) db = cli_default_db();
   if (!db) return cli_usage("audit: --db PATH is required (or CHENGXIN_DB)");
@@ -136,7 +139,7 @@ int cli_cmd_audit(int argc, char **argv) {
     rc = CLI_EXIT_FAIL;
   } else {
     cli_table *tabs[1] = {&tab};
-    cli_print(stdout, fmt, tabs, 1);
+    if (cli_emit(out, fmt, tabs, 1)) rc = CLI_EXIT_FAIL;
   }
   cli_table_free(&tab);
   cx_store_close(st);

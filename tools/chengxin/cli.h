@@ -64,8 +64,8 @@ void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, cons
 /* ===================================================================== out.c */
 
 /* CLI_FMT_CSV_RAW: CSV without the formula neutralisation (--raw; out.c says why). */
-typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL, CLI_FMT_CSV_RAW } cli_fmt;
-/** table, csv, json or jsonl; -1 for anything else. */
+typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL, CLI_FMT_XLSX, CLI_FMT_CSV_RAW } cli_fmt;
+/** table, csv, json, jsonl or xlsx; -1 for anything else. */
 int cli_fmt_parse(const char *s, cli_fmt *out);
 
 /* Column types: decide alignment, thousands separators and JSON types. Cells hold the raw
@@ -107,8 +107,43 @@ void cli_table_seti(cli_table *t, int col, int64_t v);
  * JSONL: one line per row (several tables: one line with the nested object).
  */
 void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n);
-/** Horizontal bar chart of column `col` (numeric) labelled by the other string columns. */
-void cli_print_chart(FILE *f, const cli_table *t, int col);
+/* ===================================================================== xlsx.c, emit.c */
+
+/** The tables as an Excel workbook at path (one worksheet per table; xlsx.c says how cells
+ *  are typed). 0, or -1 after a message on stderr (the file is removed). */
+int cli_xlsx_write(const char *path, cli_table *const *tabs, int n);
+/** The same workbook copied to a stream (through a temporary file). 0 or -1 (said, and
+ *  cli_out_fail() called). cli_print(f, CLI_FMT_XLSX, ...) calls it. */
+int cli_xlsx_print(FILE *f, cli_table *const *tabs, int n);
+
+/** Usage check of --format/--out before a command runs: xlsx never goes to a terminal.
+ *  0 or CLI_EXIT_USAGE (said). */
+int cli_out_check(const char *cmd, cli_fmt fmt, const char *out);
+/** Prints the tables to out (--out FILE; NULL or "-": standard output) in fmt. 0, or -1 after
+ *  a message; then cli_out_failed() is 1 and main() exits 1. */
+int cli_emit(const char *out, cli_fmt fmt, cli_table *const *tabs, int n);
+/** Marks the output failed (a message is already on stderr). */
+void cli_out_fail(void);
+/** 1 when some output of this process failed to be written. */
+int cli_out_failed(void);
+
+/* ===================================================================== chart.c */
+
+#define CLI_CHART_TOP 20 /* bars of a chart when --top is not given */
+
+/** Which rows of an aggregate's table a chart draws (chart.c's opening comment says how). */
+typedef struct cli_chart_opts {
+  int first_metric; /* columns before it label the bars (dimensions); it and the rest are metrics */
+  size_t top;       /* at most this many bars, the rest in one "others" bar; 0: CLI_CHART_TOP */
+  int keep_order;   /* 1 (--order): the first `top` rows as answered; 0: the largest first */
+} cli_chart_opts;
+
+/** Horizontal bar charts on the terminal, one per metric column of t, over the same bars:
+ *  a header naming the metric and the dimensions, the bars, a scale. */
+void cli_print_chart(FILE *f, const cli_table *t, const cli_chart_opts *o);
+/** The same charts as a PNG through gnuplot (spawned without a shell). 0, or CLI_EXIT_FAIL
+ *  after a message on stderr (gnuplot missing or failing, a temporary file). */
+int cli_plot_png(const cli_table *t, const cli_chart_opts *o, const char *png);
 
 /* ===================================================================== config.c */
 

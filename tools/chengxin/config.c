@@ -27,7 +27,7 @@ static int conf_entry(const char *k, const char *v, void *ctx, char *why, size_t
   else if (!strcmp(k, "connect")) g_conf.connect = v;
   else if (!strcmp(k, "token-file")) g_conf.token_file = v;
   else if (!strcmp(k, "format")) {
-    if (cli_fmt_parse(v, &f)) {
+    if (cli_fmt_parse(v, &f) || f == CLI_FMT_XLSX) { /* a workbook is asked for, not a default */
       snprintf(why, cap, "format: expected table, csv, json or jsonl, got \"%s\"", v);
       return -1;
     }

@@ -29,7 +29,9 @@ typedef struct cmd {
   "  --token-file FILE    token for --connect (else $CHENGXIN_TOKEN; none = public role)\n"     \
   "  --as-of DATE         evaluate as of this day (YYYY-MM-DD; default today)\n"                \
   "  --role ROLE          local mode: public|approval|analyst|submitter|admin (default admin)\n" \
-  "  --format FMT         table (default), csv, json or jsonl\n"                              \
+  "  --format FMT         table (default), csv, json, jsonl or xlsx (a workbook: with --out,\n" \
+  "                       or to a standard output that is not a terminal)\n"                  \
+  "  --out FILE           write the output to FILE instead of standard output\n"             \
   "  --raw                csv: cells as stored (default: a text cell beginning with = + - @\n" \
   "                       TAB or CR is written '-prefixed and quoted, against formulas)\n"
 
@@ -169,8 +171,12 @@ static const cmd CMDS[] = {
      "                       loss_rate kept_rate (default count)\n"
      "  --order COL --desc   sort by a column name (dimension or metric)\n"
      "  --limit N            first N rows\n"
-     "  --chart              horizontal bar chart of the first metric (one dimension)\n"
-     "  --plot FILE.png      bar chart through gnuplot\n"
+     "  --chart              bar charts, one per metric, over the same bars: the --top rows\n"
+     "                       with the largest first metric (with --order: the first ones) and\n"
+     "                       one \"others\" bar summing the rest (none for rates and means);\n"
+     "                       two dimensions: a bar per combination (福州市 / 2025-03)\n"
+     "  --top N              bars of --chart and --plot (default 20)\n"
+     "  --plot FILE.png      the same charts as a PNG through gnuplot (Chinese labels: Noto Sans CJK)\n"
      "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
      "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [--override] [options]\n"
@@ -194,7 +200,7 @@ static const cmd CMDS[] = {
      COMMON_QUERY_OPTS},
     {"audit", cli_cmd_audit, "read the store's audit log (writes, queries about persons)",
      "usage: chengxin audit --db PATH [--since DATE] [--until DATE] [--who NAME] [--op OP]\n"
-     "                      [--from-seq N] [--limit N] [--format FMT] [--raw]\n"
+     "                      [--from-seq N] [--limit N] [--format FMT] [--out FILE] [--raw]\n"
      "\n"
      "Prints the append-only audit log in order: seq, time (UTC), who (a token's name, or\n"
      "local:<user> for the CLI; never a token), role, op, target (entity code or\n"
@@ -208,7 +214,8 @@ static const cmd CMDS[] = {
      "                       import gen load-catalog load-calendar load-regions)\n"
      "  --from-seq N         start at entry N\n"
      "  --limit N            at most N entries\n"
-     "  --format FMT         table (default), csv, json or jsonl\n"
+     "  --format FMT         table (default), csv, json, jsonl or xlsx (see `chengxin help status`)\n"
+     "  --out FILE           write the output to FILE instead of standard output\n"
      "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
@@ -300,7 +307,7 @@ int main(int argc, char **argv) {
     int crc = cli_conf_load();
     if (crc) return crc;
     int rc = CMDS[i].fn(argc - 1, argv + 1);
-    if (fflush(stdout) != 0 && rc == 0) rc = CLI_EXIT_FAIL;
+    if ((fflush(stdout) != 0 || cli_out_failed()) && rc == 0) rc = CLI_EXIT_FAIL; /* emit.c */
     return rc;
   }
   return cli_usage("unknown command '%s'", name);

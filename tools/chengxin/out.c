@@ -23,8 +23,8 @@
 #include "cli.h"
 
 int cli_fmt_parse(const char *s, cli_fmt *out) { /* CLI_FMT_CSV_RAW comes from --raw only */
-  static const char *const names[] = {"table", "csv", "json", "jsonl"};
-  for (int i = 0; i < 4; i++)
+  static const char *const names[] = {"table", "csv", "json", "jsonl", "xlsx"};
+  for (int i = 0; i < 5; i++)
     if (strcmp(s, names[i]) == 0) {
       *out = (cli_fmt)i;
       return 0;
@@ -382,54 +382,6 @@ void cli_print(FILE *f, cli_fmt fmt, cli_table *const *tabs, int n) {
       dump(f, json_doc(tabs, n), JSON_COMPACT);
     }
     break;
-  }
-}
-
-/* ---------------------------------------------------------------- chart */
-
-void cli_print_chart(FILE *f, const cli_table *t, int col) {
-  if (col < 0 || col >= t->ncols || t->nrows == 0) return;
-  char buf[128], *tmp;
-  size_t lw = 0, vw = 0;
-  double max = 0;
-  for (size_t r = 0; r < t->nrows; r++) {
-    size_t l = 0;
-    for (int c = 0; c < t->ncols; c++) {
-      if (t->types[c] != CLI_COL_STR) continue;
-      const char *s = shown(cell(t, r, c), &tmp);
-      l += cli_utf8_width(s, strlen(s)) + (l ? 1 : 0);
-      free(tmp);
-    }
-    if (l > lw) lw = l;
-    const char *v = pretty(t, r, col, buf, sizeof buf);
-    if (strlen(v) > vw) vw = strlen(v);
-    double x = atof(cell(t, r, col));
-    if (x > max) max = x;
-  }
-  const int bar = 50;
-  for (size_t r = 0; r < t->nrows; r++) {
-    size_t l = 0;
-    for (int c = 0; c < t->ncols; c++) {
-      if (t->types[c] != CLI_COL_STR) continue;
-      const char *s = shown(cell(t, r, c), &tmp);
-      if (l) {
-        fputc(' ', f);
-        l++;
-      }
-      fputs(s, f);
-      l += cli_utf8_width(s, strlen(s));
-      free(tmp);
-    }
-    pad(f, lw - l + 2);
-    double x = atof(cell(t, r, col));
-    int eighths = max > 0 ? (int)llround(x / max * bar * 8) : 0;
-    static const char *const part[8] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
-    for (int i = 0; i < eighths / 8; i++) fputs("█", f);
-    fputs(part[eighths % 8], f);
-    pad(f, (size_t)(bar - eighths / 8 - (eighths % 8 ? 1 : 0)) + 1);
-    const char *v = pretty(t, r, col, buf, sizeof buf);
-    pad(f, vw - strlen(v));
-    fputs(v, f);
-    fputc('\n', f);
+  case CLI_FMT_XLSX: cli_xlsx_print(f, tabs, n); break; /* xlsx.c */
   }
 }

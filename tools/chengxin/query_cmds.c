@@ -4,28 +4,22 @@
  * Each command builds a protocol request (session.c runs it either way) and renders the result
  * into cli_tables, so every format and both modes print the same rows.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #include "session.h"
 
 /* ===================================================================== options */
 
-enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW };
+enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW, O_OUT };
 
 static const struct option COMMON[] = {
     {"db", required_argument, 0, O_DB},       {"connect", required_argument, 0, O_CONNECT},
     {"token-file", required_argument, 0, O_TOKEN}, {"as-of", required_argument, 0, O_ASOF},
     {"role", required_argument, 0, O_ROLE},   {"format", required_argument, 0, O_FORMAT},
-    {"raw", no_argument, 0, O_RAW},
+    {"raw", no_argument, 0, O_RAW},           {"out", required_argument, 0, O_OUT},
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
 
@@ -65,15 +59,17 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
     }
     case O_FORMAT:
       if (cli_fmt_parse(optarg, &s->fmt))
-        return cli_usage("%s: --format: expected table, csv, json or jsonl, got '%s'", cmd, optarg);
+        return cli_usage("%s: --format: expected table, csv, json, jsonl or xlsx, got '%s'", cmd, optarg);
       break;
     case O_RAW: raw = 1; break;
+    case O_OUT: s->out = optarg; break;
     case '?': return cli_usage("%s: bad option", cmd);
     default:
       if (!fn || fn(ctx, c, optarg)) return CLI_EXIT_USAGE;
     }
   }
   if (raw && s->fmt == CLI_FMT_CSV) s->fmt = CLI_FMT_CSV_RAW; /* no formula neutralisation */
+  if (cli_out_check(cmd, s->fmt, s->out)) return CLI_EXIT_USAGE;
   if (s->db && s->connect) return cli_usage("%s: give either --db or --connect, not both", cmd);
   if (!s->db && !s->connect && !role_set) cli_default_target(&s->db, &s->connect);
   else if (!s->db && !s->connect) s->db = cli_default_db(); /* --role: local mode */
@@ -88,7 +84,7 @@ static int call_failed(const char *cmd, const char *what, int rc, const char *er
   return cli_exit_for(rc);
 }
 
-static void print_tables(cli_sess *s, cli_table **t, int n) { cli_print(stdout, s->fmt, t, n); }
+static void print_tables(cli_sess *s, cli_table **t, int n) { cli_emit(s->out, s->fmt, t, n); }
 
 /* Cell from a JSON value: strings as is, numbers as text, null as "". */
 static void set_json(cli_table *t, int col, json_t *v) {
@@ -524,7 +520,7 @@ typedef struct agg_opts {
   const char *by, *from, *to, *metrics, *order, *plot;
   const char *where[CX_DIM_COUNT];
   int n_where, desc, chart, scan;
-  uint64_t limit;
+  uint64_t limit, top;
 } agg_opts;
 
 static int agg_opt(void *ctx, int c, const char *arg) {
@@ -549,6 +545,10 @@ static int agg_opt(void *ctx, int c, const char *arg) {
     o->plot = arg;
     return 0;
   case 's': o->scan = 1; return 0;
+  case 'n':
+    if (cli_parse_u64(arg, &o->top) || o->top < 1 || o->top > 1000)
+      return cli_usage("agg: --top: expected 1..1000 bars, got '%s'", arg);
+    return 0;
   case 'l':
     if (cli_parse_u64(arg, &o->limit)) return cli_usage("agg: --limit: expected a count, got '%s'", arg);
     return 0;
@@ -576,99 +576,6 @@ static cli_col_type metric_type(const char *m) {
   return CLI_COL_STR;
 }
 
-/* Writes s as a gnuplot string: single quotes take no escapes, '' is a quote. Control
- * characters are shown escaped: a newline would end the command and start another. */
-static void gp_string(FILE *f, const char *s) {
-  size_t n = strlen(s);
-  char *e = cx_malloc(4 * n + 1);
-  if (e) cx_text_escape(s, n, CX_TEXT_NAME, e, 4 * n + 1);
-  fputc('\'', f);
-  for (const char *p = e ? e : ""; *p; p++) {
-    if (*p == '\'') fputc('\'', f);
-    fputc(*p, f);
-  }
-  fputc('\'', f);
-  free(e);
-}
-
-/* Runs `gnuplot SCRIPT` with posix_spawnp and an argv: no shell ever sees the chart's path, its
- * title or its labels. quiet: gnuplot's stderr goes to /dev/null. Returns its exit status, -1
- * when it could not be started or did not exit. */
-static int run_gnuplot(const char *script, int quiet) {
-  static char prog[] = "gnuplot";
-  char *argv[] = {prog, (char *)script, NULL};
-  posix_spawn_file_actions_t fa;
-  if (posix_spawn_file_actions_init(&fa)) return -1;
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  if (quiet) posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  int rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc) return -1;
-  int st;
-  while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* One script: the CJK-capable cairo terminal, else (cairo or the font missing) plain png. */
-static int write_script(const char *path, int cairo, const char *png, const char *title, const char *dat) {
-  FILE *f = fopen(path, "w");
-  if (!f) return -1;
-  if (cairo) fputs("set terminal pngcairo size 1000,600 font 'Noto Sans CJK SC,10' noenhanced\n", f);
-  else fputs("set terminal png size 1000,600 noenhanced\n", f);
-  fputs("set output ", f);
-  gp_string(f, png);
-  fputs("\nset style fill solid\nset boxwidth 0.7\nset yrange [0:*]\nset xtics rotate by -45\n"
-        "set key off\n", f);
-  if (cairo) {
-    fputs("set title ", f);
-    gp_string(f, title);
-    fputc('\n', f);
-  }
-  fputs("plot ", f);
-  gp_string(f, dat);
-  fputs(" using 2:xtic(1) with boxes\n", f);
-  return fclose(f) == 0 ? 0 : -1;
-}
-
-static int agg_plot(const cli_table *t, int col, const char *png) {
-  char dat[] = "/tmp/chengxin-plot-XXXXXX", gp[] = "/tmp/chengxin-plot-XXXXXX";
-  int fd = mkstemp(dat), gfd = fd >= 0 ? mkstemp(gp) : -1;
-  if (gfd < 0) {
-    cli_err(strerror(errno), "agg: --plot");
-    if (fd >= 0) unlink(dat), close(fd);
-    return CLI_EXIT_FAIL;
-  }
-  close(gfd);
-  FILE *f = fdopen(fd, "w");
-  for (size_t r = 0; f && r < t->nrows; r++) {
-    char label[512] = "", shown_label[4 * 512 + 1], v[64];
-    for (int c = 0; c < t->ncols; c++)
-      if (t->types[c] == CLI_COL_STR && t->cells[r * (size_t)t->ncols + (size_t)c])
-        add_item(label, sizeof label, t->cells[r * (size_t)t->ncols + (size_t)c], ' ');
-    cx_text_escape(label, strlen(label), CX_TEXT_NAME, shown_label, sizeof shown_label);
-    for (char *p = shown_label; *p; p++)
-      if (*p == '"') *p = '\'';
-    const char *cv = t->cells[r * (size_t)t->ncols + (size_t)col];
-    cx_text_escape(cv ? cv : "0", strlen(cv ? cv : "0"), CX_TEXT_NAME, v, sizeof v);
-    fprintf(f, "\"%s\" %s\n", shown_label, v);
-  }
-  int st = -1;
-  if (f && fclose(f) == 0) {
-    if (write_script(gp, 1, png, t->cols[col], dat) == 0) st = run_gnuplot(gp, 1);
-    if (st != 0 && write_script(gp, 0, png, t->cols[col], dat) == 0) st = run_gnuplot(gp, 0);
-  }
-  unlink(dat);
-  unlink(gp);
-  if (st != 0) {
-    cli_err("gnuplot failed (is gnuplot installed?)", "agg: --plot %s", png);
-    return CLI_EXIT_FAIL;
-  }
-  fprintf(stderr, "agg: wrote %s\n", png);
-  return 0;
-}
-
 int cli_cmd_agg(int argc, char **argv) {
   static const struct option extra[] = {
       {"by", required_argument, 0, 'b'},   {"where", required_argument, 0, 'w'},
@@ -676,12 +583,12 @@ int cli_cmd_agg(int argc, char **argv) {
       {"metrics", required_argument, 0, 'm'}, {"order", required_argument, 0, 'o'},
       {"desc", no_argument, 0, 'd'},       {"limit", required_argument, 0, 'l'},
       {"chart", no_argument, 0, 'c'},      {"plot", required_argument, 0, 'p'},
-      {"scan", no_argument, 0, 's'},
+      {"scan", no_argument, 0, 's'},       {"top", required_argument, 0, 'n'},
   };
   agg_opts ao;
   memset(&ao, 0, sizeof ao);
   cli_sess s;
-  int rc = qparse(&s, "agg", argc, argv, extra, 11, agg_opt, &ao);
+  int rc = qparse(&s, "agg", argc, argv, extra, 12, agg_opt, &ao);
   if (rc) return rc;
   if (optind < argc) return cli_usage("agg: unexpected argument '%s'", argv[optind]);
   cx_day d;
@@ -743,14 +650,15 @@ int cli_cmd_agg(int argc, char **argv) {
     cli_table_row(&t);
     for (size_t c = 0; c < ncol; c++) set_json(&t, (int)c, json_array_get(r, c));
   }
+  cli_chart_opts co = {.first_metric = n_group, .top = ao.top, .keep_order = ao.order != NULL};
   if (ao.chart && s.fmt == CLI_FMT_TABLE && (int)ncol > n_group) {
-    cli_print_chart(stdout, &t, n_group);
+    cli_print_chart(stdout, &t, &co);
   } else {
     cli_table *tabs[1] = {&t};
     print_tables(&s, tabs, 1);
   }
   int status = 0;
-  if (ao.plot && (int)ncol > n_group) status = agg_plot(&t, n_group, ao.plot);
+  if (ao.plot && (int)ncol > n_group) status = cli_plot_png(&t, &co, ao.plot);
   /* A warning, on stderr whatever the format: timeliness figures that will change. */
   json_int_t prov = json_integer_value(json_object_get(res, "provisional"));
   int timely = 0;

@@ -21,6 +21,7 @@ typedef struct cli_sess {
   int force_scan;              /* aggregate: never use rollups (request field "scan") */
   int write;                   /* local: open the store writable (status changes) */
   cli_fmt fmt;
+  const char *out;             /* --out FILE (NULL: standard output) */
   /* local: the executor's context over the store */
   cx_store *st;
   cx_query *q;
