@@ -12,7 +12,8 @@ static inline int64_t wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_
 
 const cx_cube_def cx_cubes[] = {
   {5, {CX_DIM_CITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
-  {5, {CX_DIM_AUTHORITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_STATUS}},
+  /* kind since schema 5: a body's scorecard counts the records of its civil servants */
+  {6, {CX_DIM_AUTHORITY, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_SEVERITY, CX_DIM_KIND, CX_DIM_STATUS}},
   {7, {CX_DIM_PROVINCE, CX_DIM_CATEGORY, CX_DIM_SUBTYPE, CX_DIM_DOMAIN, CX_DIM_SEVERITY,
        CX_DIM_KIND, CX_DIM_STATUS}},
 };

@@ -427,6 +427,7 @@ static int lockless_check(cx_store *st, const char *path) {
 }
 
 static int migrate_3_to_4(cx_store *st, MDB_txn *txn);
+static int migrate_4_to_5(cx_store *st, MDB_txn *txn);
 
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
@@ -527,20 +528,20 @@ retry:
   /* Schemas 2 and 3 (this wave's earlier stores) migrate in place at the first writable open,
    * in this one txn: all of it or none of it (migrate_3_to_4; schema 3 only added category
    * values, so a schema-2 store has schema 3's layout). Older and newer ones are refused. */
-  int migrate = (ver == 2 || ver == 3) && CX_SCHEMA_VERSION == 4 && !st->read_only;
+  int migrate = (ver == 2 || ver == 3 || ver == 4) && CX_SCHEMA_VERSION == 5 && !st->read_only;
   if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
                      ver > CX_SCHEMA_VERSION
                          ? "written by a newer chengxin: use that build; the store is untouched"
-                         : ver == 3 || ver == 2 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
+                         : ver >= 2 && ver <= 4 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
                                     : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
-  if (migrate && (err = migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
+  if (migrate && (err = ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
     mdb_txn_abort(txn);
     txn = NULL;
     if ((err = cx__store_grow(st))) goto fail_env;
@@ -1048,8 +1049,21 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
   if (!err) err = recompute_timeliness(st, txn, st->calendar);
   if (!err) err = cx__rollup_rebuild_all(st, txn);
   if (!err) err = cx__facts_rebuild_all(st, txn);
-  if (!err) err = cx__meta_put32(st, txn, "schema", 4);
-  if (!err) cx__store_setmsg(st, "migrated to schema 4 (%llu entities indexed)", (unsigned long long)n);
+  /* the rollups were rebuilt with this build's cubes: schema 5's layout already */
+  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
+  if (!err) cx__store_setmsg(st, "migrated to schema 5 (%llu entities indexed)", (unsigned long long)n);
+  return err;
+}
+
+/*
+ * Schema 4 -> 5: the authority cube gained the entity kind (a body's scorecard counts the
+ * records of its civil servants), so the rollup cells are rebuilt from the records. One write
+ * txn; records, summaries, indexes, the audit log and the data files are not rewritten.
+ */
+static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
+  int err = cx__rollup_rebuild_all(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
+  if (!err) cx__store_setmsg(st, "migrated to schema 5 (rollups rebuilt)");
   return err;
 }
 
@@ -1208,6 +1222,64 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v) {
   if ((rc = cx__meta_put32(st, txn, "schema", v))) {
     cx__store_wtxn_end(st, txn, 0);
     return rc;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+/* A cube-1 cell of schema 4: its key without the kind dimension. */
+typedef struct old_cell {
+  unsigned char k[3 + 4 * 5];
+  cx_rollup_cell c;
+} old_cell;
+static int old_cell_cmp(const void *a, const void *b) { return memcmp(a, b, 3 + 4 * 5); }
+
+int cx_store_debug_make_schema4(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  int err = 0;
+  MDB_cursor *cur = NULL;
+  old_cell *cells = NULL;
+  size_t n = 0, cap = 0;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
+  MDB_val k, v;
+  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const unsigned char *kb = k.mv_data;
+    if (kb[0] != 1 || k.mv_size != 3 + 4 * 6) continue;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 256;
+      old_cell *x = realloc(cells, cap * sizeof *x);
+      if (!x) { err = CX_ENOMEM; break; }
+      cells = x;
+    }
+    memcpy(cells[n].k, kb, 3 + 4 * 4);          /* cube, month, authority .. severity */
+    memcpy(cells[n].k + 3 + 4 * 4, kb + 3 + 4 * 5, 4); /* status */
+    cx__cell_decode(v.mv_data, &cells[n].c);
+    n++;
+    if ((rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
+  }
+  if (cur) mdb_cursor_close(cur);
+  if (!err && n) qsort(cells, n, sizeof *cells, old_cell_cmp);
+  for (size_t i = 0; !err && i < n;) {
+    cx_rollup_cell sum = cells[i].c;
+    size_t j = i + 1;
+    for (; j < n && !old_cell_cmp(&cells[j], &cells[i]); j++) {
+      sum.count += cells[j].c.count, sum.amount += cells[j].c.amount;
+      sum.reported += cells[j].c.reported, sum.on_time += cells[j].c.on_time;
+      sum.delay_sum += cells[j].c.delay_sum, sum.provisional += cells[j].c.provisional;
+    }
+    unsigned char buf[CX_ROLLUP_VAL];
+    cx__cell_encode(&sum, buf);
+    MDB_val nk = {sizeof cells[i].k, cells[i].k}, nv = {CX_ROLLUP_VAL, buf};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_ROLLUP], &nk, &nv, 0))) err = cx__store_mdb_err(st, rc, "rollup put");
+    i = j;
+  }
+  free(cells);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 4);
+  if (err) {
+    cx__store_wtxn_end(st, txn, 0);
+    return err;
   }
   return cx__store_wtxn_end(st, txn, 1);
 }

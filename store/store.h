@@ -47,7 +47,7 @@
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
  * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md). */
-#define CX_SCHEMA_VERSION 4u
+#define CX_SCHEMA_VERSION 5u
 
 /* ===================================================================== strings */
 
@@ -1521,6 +1521,8 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v);
  * to test the migration. The handle must be closed after it.
  */
 int cx_store_debug_make_schema3(cx_store *st);
+/** Test hook: rewrites the store as schema 4 wrote it (the authority cube without kind). */
+int cx_store_debug_make_schema4(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0
