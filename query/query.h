@@ -342,4 +342,76 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
                        cx_agg_result *out);
 void cx_agg_result_free(cx_agg_result *res);
 
+/* ===================================================================== scorecards */
+
+/*
+ * 政务诚信评价 (query/scorecard.c; docs/data-model.md "Scorecards"): the indicators of a
+ * government body over a period [from, to] and their score by a rubric (store.h "scorecard
+ * rubric"). Subject indicators (its 政务失信, judgments, lawsuits, commitments, complaints,
+ * lists) come from the body's summary, over the records the role may see; the authority
+ * indicators (双公示 timeliness, its civil servants' records) from the authority cube's cells
+ * of the period's whole months, for analyst and admin only. The public gets scorecards only
+ * when the rubric publishes them (CX_EFORBIDDEN otherwise), computed from its displayable
+ * records, without the authority indicators (their weights leave the total).
+ */
+typedef struct cx_ind_value {
+  uint8_t shown;     /* 0: not for this role (its weight leaves the total) */
+  uint8_t rated;     /* 0: shown but not rated: a rate below its minimum of cases */
+  double value;      /* a count, or num / den for a rate */
+  uint64_t num, den; /* rates; counts: num = value, den = 0 */
+  double points;     /* on the rubric's curve, 0..100 */
+  double weight;     /* the rubric's weight when rated and shown, else 0 */
+  uint64_t by[4];    /* gov_dishonesty: judgment, admin_penalty, disciplinary, accountability;
+                        lawsuit_loss_rate: won, lost; commitment_kept_rate: kept, broken;
+                        on_time_rate: late, delay_sum (working days) */
+} cx_ind_value;
+
+typedef struct cx_scorecard {
+  char code[CX_CODE_LEN + 1];
+  cx_str name;       /* into the txn's map */
+  uint8_t kind;
+  uint32_t region;
+  cx_ind_value ind[CX_IND_COUNT];
+  double raw;        /* weighted mean of the rated indicators' points, 0..100 */
+  double score;      /* raw after the vetoes */
+  uint32_t band;     /* the grade: an index into the rubric's bands */
+  uint32_t vetoes;   /* bit cx_ind: the vetoes that capped the score */
+} cx_scorecard;
+
+typedef struct cx_scorecard_req {
+  cx_role role;
+  cx_day from, to;   /* the period, both inclusive; from <= to */
+  cx_day as_of;      /* the day visibility is decided on (the public: today) */
+} cx_scorecard_req;
+
+/** The scorecard of the body with code (normalised, as stored). CX_ENOTFOUND (no such entity,
+ *  or one the role may not see), CX_EBADREQ (not a kind the rubric scores), CX_EFORBIDDEN
+ *  (public, not published). */
+int cx_query_scorecard(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
+                       cx_str code, cx_scorecard *out);
+
+/** Every body of region (2, 4 or 6 digits: province, city, county) whose kind is in kinds
+ *  (bit cx_kind; 0: the rubric's) and that the rubric scores, ranked by score (then code).
+ *  *out is allocated (free()), *n its length; at most max bodies (CX_ETOOLARGE past it). The
+ *  bodies are those with a USCC of a 机构编制 registration (11…: 机关, 12…: 事业单位) of the
+ *  region: the summary DB in code order, no scan of records. */
+int cx_query_scorecards(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
+                        uint32_t region, uint32_t kinds, uint32_t max, cx_scorecard **out, uint32_t *n);
+
+/* Records one drill-down visits (an authority's licences and penalties can be many). */
+#define CX_SCORECARD_VISIT_MAX 200000u
+/**
+ * Drill-down: the records behind indicator ind of the body's scorecard (the same period,
+ * role and rules; for on_time_rate the ones reported late), at most limit (1..1000), newest
+ * first for subject indicators, by record id for authority ones; *more = 1 when more were
+ * left (the limit, or CX_SCORECARD_VISIT_MAX records visited). ID numbers are masked for every
+ * role but admin. Errors as cx_query_scorecard; CX_EFORBIDDEN for an indicator the role is
+ * not shown.
+ */
+int cx_query_scorecard_records(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
+                               cx_str code, int ind, uint32_t limit, cx_record_view_fn fn, void *ctx, int *more);
+
+/** The period of a calendar year (Jan 1 .. Dec 31). CX_EBADREQ out of 1971..9999. */
+int cx_scorecard_year(int year, cx_day *from, cx_day *to);
+
 #endif

@@ -251,3 +251,40 @@ int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t mont
   cx__txn_cursor_done(t, CX_DBI_ROLLUP, cur, own);
   return err;
 }
+
+int cx_store_rollup_each_dim0(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
+                              uint32_t dim0, cx_rollup_fn fn, void *ctx) {
+  if (cube < 0 || cube >= cx_cube_count) return CX_EBADREQ;
+  if (month_from > 0xFFFF) return 0;
+  if (month_to > 0xFFFF) month_to = 0xFFFF;
+  MDB_cursor *cur;
+  int own, rc;
+  if ((rc = cx__txn_cursor(t, CX_DBI_ROLLUP, &cur, &own))) return rc;
+  const cx_cube_def *def = &cx_cubes[cube];
+  int err = 0;
+  for (uint32_t month = month_from; month <= month_to && !err; month++) {
+    unsigned char kb[7];
+    kb[0] = (unsigned char)cube;
+    cx__be16(kb + 1, (uint16_t)month);
+    cx__be32(kb + 3, dim0);
+    MDB_val key = {7, kb}, val;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+      const unsigned char *k = key.mv_data;
+      if (key.mv_size != 3 + 4 * (size_t)def->n_dims || memcmp(k, kb, 7) != 0) break;
+      if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; break; }
+      uint32_t dims[CX_CUBE_MAX_DIMS];
+      for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
+      cx_rollup_cell c;
+      cx__cell_decode(val.mv_data, &c);
+      int r = fn(ctx, month, dims, &c);
+      if (r < 0) { err = r; break; }
+      if (r > 0) { month = month_to; break; }
+      rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "rollup seek");
+    if (month == 0xFFFF) break;
+  }
+  cx__txn_cursor_done(t, CX_DBI_ROLLUP, cur, own);
+  return err;
+}

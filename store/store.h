@@ -1205,6 +1205,9 @@ typedef int (*cx_rollup_fn)(void *ctx, uint32_t month, const uint32_t *dims,
                             const cx_rollup_cell *cell);
 int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
                          cx_rollup_fn fn, void *ctx);
+/** The same for the cells whose first dimension is dim0 only: one seek per month. */
+int cx_store_rollup_each_dim0(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
+                              uint32_t dim0, cx_rollup_fn fn, void *ctx);
 
 /** The stored text of a data file ("catalog", "calendar", "regions", "regions_history"). */
 int cx_store_data_get(cx_txn *t, const char *name, cx_str *text);
