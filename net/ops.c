@@ -552,7 +552,28 @@ static void pk_hit(cx_exec_ctx *x, const cx_check_hit *h) {
   pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
 }
 
-/* check {codes: [str..1000], action, as_of?} -> {"results": [{code, verdict, hits, incentives}]} */
+/* An approval hint: {record_id, authority, category, severity, decision_date, display_end,
+ * reasons: ["tier"|"fine"..], objection, advisory: true}. */
+static void pk_advisory(cx_exec_ctx *x, const cx_check_hit *h) {
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 9);
+  pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
+  pk_key(pk, "authority"); pk_cx(pk, h->authority_code);
+  pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, h->category);
+  pk_key(pk, "severity"); pk_enum(pk, cx_severity_names, CX_SEV_COUNT, h->severity);
+  pk_key(pk, "decision_date"); pk_day(pk, h->valid_from);
+  pk_key(pk, "display_end"); pk_day(pk, h->valid_until);
+  pk_key(pk, "reasons");
+  int tier = (h->advisory & CX_ADV_TIER) != 0, fine = (h->advisory & CX_ADV_FINE) != 0;
+  msgpack_pack_array(pk, (size_t)(tier + fine));
+  if (tier) pk_str(pk, "tier");
+  if (fine) pk_str(pk, "fine");
+  pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "advisory"); msgpack_pack_true(pk);
+}
+
+/* check {codes: [str..1000], action, as_of?}
+ *   -> {"results": [{code, verdict, hits, advisory, incentives, receipt}]} */
 static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   cx_str action;
   cx_day as_of;
@@ -622,14 +643,15 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
                cx_verdict_names[res.verdict]);
       if ((rc = audit_query(x, CX_OP_CHECK, res.code, res.kind, det, &now))) return rc;
     }
-    uint32_t nd = 0, ni = 0;
+    uint32_t nd = 0, ni = 0, na = 0;
     for (uint32_t h = 0; h < res.n_hits; h++) {
-      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
+      if (x->hits[h].advisory) na++;
+      else if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
       else nd++;
     }
     int more = res.n_total > res.n_hits;
     int inval = res.verdict == CX_V_INVALID_CODE;
-    msgpack_pack_map(pk, 4 + more + inval);
+    msgpack_pack_map(pk, 5 + more + inval);
     pk_key(pk, "code");
     if (res.code[0]) pk_str(pk, res.shown);
     else { /* not a code: the client's bytes, escaped */
@@ -640,11 +662,15 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     pk_key(pk, "hits");
     msgpack_pack_array(pk, nd);
     for (uint32_t h = 0; h < res.n_hits; h++)
-      if (x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+      if (!x->hits[h].advisory && x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+    pk_key(pk, "advisory");
+    msgpack_pack_array(pk, na);
+    for (uint32_t h = 0; h < res.n_hits; h++)
+      if (x->hits[h].advisory) pk_advisory(x, &x->hits[h]);
     pk_key(pk, "incentives");
     msgpack_pack_array(pk, ni);
     for (uint32_t h = 0; h < res.n_hits; h++)
-      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+      if (!x->hits[h].advisory && x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
     if (more) {
       pk_key(pk, "more");
       msgpack_pack_uint32(pk, res.n_total - res.n_hits);

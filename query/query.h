@@ -157,8 +157,11 @@ typedef struct cx_check_hit {
   const char *list_type;              /* catalogue code (NUL-terminated, q-owned) */
   const char *measure, *measure_name; /* catalogue code and name */
   uint8_t effect;                     /* cx_effect */
-  cx_day valid_from, valid_until;
+  cx_day valid_from, valid_until;     /* advisory: the record's display window [from, until) */
   uint8_t objection;
+  uint8_t severity;                   /* cx_severity (the record's tier) */
+  uint8_t advisory;                   /* 0: a measure; else an approval hint (list_type, measure
+                                         "" and effect unused): why, CX_ADV_TIER | CX_ADV_FINE */
 } cx_check_hit;
 
 typedef struct cx_check_result {
@@ -168,6 +171,7 @@ typedef struct cx_check_result {
   int code_err;                       /* for invalid_code: the finer error (CX_ECHECKSUM, ...) */
   uint32_t n_hits;                    /* hits written (deny/review first, then incentives) */
   uint32_t n_total;                   /* hits found (> n_hits when cap was too small) */
+  uint32_t n_advisory;                /* advisory hits found (counted in n_total) */
   uint8_t kind;                       /* the entity's cx_kind; not_found: CX_KIND_PERSON for an
                                          ID number, else CX_KIND_UNSET; invalid: CX_KIND_UNSET
                                          (the server audits checks about persons by it) */
@@ -178,8 +182,11 @@ int cx_query_action(const cx_query *q, cx_str action);
 
 /**
  * The linked-punishment verdict for one code and action on as_of, and the hits that justify it
- * (deny/review measures in force) plus the red-list incentives for this action, written into
- * hits[0..cap). One summary lookup; no heap allocation. Never fails for a bad or unknown code:
+ * (deny/review measures in force), then the approval hints (advisory != 0: in-force 失信信息 the
+ * catalogue's `advisory` lines name, within their display window, none of whose own measures
+ * restricts this action; they never change the verdict), then the red-list incentives for this
+ * action, written into hits[0..cap). One summary lookup; no heap allocation; an entity without
+ * advisory hits costs one flag test per hit more than before them. Never fails for a bad or unknown code:
  * that is the verdict. Returns 0, or a negative store error.
  */
 int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day as_of,

@@ -539,7 +539,24 @@ typedef struct cx_catalog {
   uint32_t n_tier_rules;
   cx_tier_rule tier_rules[CX_MAX_TIER_RULES];
   uint32_t person_public;  /* category mask */
+  /* Approval hints (`advisory` lines; docs/data-model.md "Advisory hits"): an active 失信信息
+   * record within its public display window is an advisory hit of `check` when its tier is
+   * in advisory_tiers (bit cx_severity) or its amount_fen is at least advisory_fine_fen
+   * (0: no fine rule), and none of its own measures restricts the action asked about. */
+  uint8_t advisory_tiers;
+  int64_t advisory_fine_fen;
 } cx_catalog;
+
+/* Why a record is an advisory hit (cx_catalog_advisory). */
+#define CX_ADV_TIER 1u
+#define CX_ADV_FINE 2u
+/**
+ * Whether an active record is an advisory hit (the catalogue's `advisory` lines): 0 when not,
+ * else CX_ADV_TIER and/or CX_ADV_FINE, with *end the end (exclusive) of its public display
+ * window, computed as cx_query_displayable does (tier maximum, listing end, 公示截止期). The
+ * window starts at decision_date. Pure; no allocation.
+ */
+unsigned cx_catalog_advisory(const cx_catalog *c, const cx_record *r, cx_day *end);
 
 /** 1 when records of (category, subtype) are 失信信息 (the catalogue's `negative` line). */
 static inline int cx_catalog_is_negative(const cx_catalog *c, unsigned category, unsigned subtype) {
@@ -816,6 +833,11 @@ typedef struct cx_sum_rec {
 #define CX_SRF_OBJECTION 1u
 #define CX_SRF_RESTRICTS 2u      /* the record carries a deny or review measure (catalogue) */
 #define CX_SRF_SUBTYPE_SHIFT 4   /* flags >> 4 = the record's cx_subtype */
+/* Hits only (cx_sum_hit.flags): an advisory hit (cx_catalog_advisory): valid_from..valid_until
+ * is the record's display window and measures its own deny/review measures (for which actions
+ * it is not advisory); flags >> CX_SRF_ADV_SHIFT & 3: why (CX_ADV_TIER, CX_ADV_FINE). */
+#define CX_SRF_ADVISORY 4u
+#define CX_SRF_ADV_SHIFT 3
 
 typedef struct cx_sum_hit {
   cx_day valid_from, valid_until;
