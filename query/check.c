@@ -21,6 +21,7 @@ static void put_hit(const cx_query *q, const cx_summary *s, uint32_t i, const cx
   out->valid_until = h->valid_until;
   out->objection = (h->flags & CX_SRF_OBJECTION) ? 1 : 0;
   out->severity = h->severity;
+  out->authority_id = h->authority_id;
   out->advisory = 0;
 }
 
@@ -36,6 +37,7 @@ static void put_advisory(const cx_summary *s, uint32_t i, const cx_sum_hit *h, c
   out->valid_until = h->valid_until;
   out->objection = (h->flags & CX_SRF_OBJECTION) ? 1 : 0;
   out->severity = h->severity;
+  out->authority_id = h->authority_id;
   out->advisory = (uint8_t)((h->flags >> CX_SRF_ADV_SHIFT) & (CX_ADV_TIER | CX_ADV_FINE));
 }
 
@@ -85,6 +87,7 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   int rc = cx__query_code(code, out->code, &is_person);
   out->n_hits = out->n_total = out->n_advisory = 0;
   out->code_err = 0;
+  out->region = 0;
   out->kind = CX_KIND_UNSET;
   if (rc < 0) {
     out->verdict = CX_V_INVALID_CODE;
@@ -103,6 +106,7 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   }
   if (rc < 0) return rc;
   out->kind = s.kind;
+  out->region = s.region;
 
   const uint64_t deny = q->cat.deny[action], review = q->cat.review[action];
   const uint64_t restrict_mask = deny | review, incentive = q->cat.incentive[action];

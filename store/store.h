@@ -1340,6 +1340,73 @@ int cx_store_audit_each(cx_txn *t, uint64_t from_seq, int64_t since_ms, int64_t 
                         cx_audit_fn fn, void *ctx);
 /** The seq of the last audit entry (0 when the log is empty). */
 int cx_store_audit_last(cx_txn *t, uint64_t *seq);
+/* ===================================================================== check log */
+
+/*
+ * The check log (docs/data-model.md "Check log and feedback"): one entry per entity a `check`
+ * answered over the server (receipt, who asked, action, verdict, the entity), written by the
+ * server's check-log writer in batches; feedback (联合奖惩 反馈) sets an entry's outcome. A
+ * rollup keyed by (month, action, verdict, county, authority) counts checks and outcomes, so
+ * aggregates over checks read cells, never the log. The receipt seq is epoch << 40 | counter:
+ * each server start takes a new epoch (cx_store_checks_epoch), its loops share one counter.
+ * Entries older than the retention are deleted (cx_store_checks_prune); the rollup keeps its
+ * counts.
+ */
+typedef enum cx_outcome {
+  CX_OUT_NONE, CX_OUT_RESTRICTED, CX_OUT_APPROVED_AFTER_REVIEW, CX_OUT_APPROVED, CX_OUT_COUNT
+} cx_outcome;
+extern const char *const cx_outcome_names[CX_OUT_COUNT]; /* "", "restricted", ... */
+#define CX_CHECK_NOTE_MAX 1024u /* bytes of a feedback note */
+
+typedef struct cx_check_entry {
+  uint64_t receipt;           /* the receipt's seq (epoch << 40 | counter) */
+  int64_t time_ms;            /* unix ms of the check */
+  cx_day day;                 /* the Beijing day of the check (its month is the rollup's) */
+  cx_str who;                 /* the approval token's name (never the token) */
+  uint8_t action, verdict, kind, outcome; /* catalogue action index, cx_verdict, cx_kind, cx_outcome */
+  uint16_t n_restrict, n_advisory;
+  uint32_t region;            /* the entity's county code (0 unknown) */
+  uint32_t authority_id;      /* authority of the first restricting hit (0: none) */
+  char code[CX_CODE_LEN];     /* the stored code */
+  int64_t fb_time_ms;         /* feedback: unix ms (0: none), who, note */
+  cx_str fb_who, note;
+} cx_check_entry;
+
+/** Takes a new receipt epoch (meta "check_epoch" + 1, in its own write txn) into *epoch. */
+int cx_store_checks_epoch(cx_store *st, uint32_t *epoch);
+/** Appends n entries (their receipts unique) and counts them in the rollup, in one write txn. */
+int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n);
+/** The entry of receipt seq (strings point into the map). CX_ENOTFOUND (never written,
+ *  pruned, or not flushed yet). */
+int cx_store_check_get(cx_txn *t, uint64_t receipt, cx_check_entry *out);
+/**
+ * Sets the feedback of receipt's entry (a later feedback replaces an earlier one: the rollup
+ * moves its count) and writes audit (may be NULL) in the same write txn. who: who reports
+ * (must be the entry's who unless any_who). *out (may be NULL) receives the entry as it was
+ * before, its strings copied nowhere: valid only for its scalar fields. CX_ENOTFOUND,
+ * CX_EFORBIDDEN (another system's receipt), CX_EBADREQ (outcome, note over
+ * CX_CHECK_NOTE_MAX).
+ */
+int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who,
+                            cx_str note, int64_t now_ms, const cx_audit_entry *audit,
+                            cx_check_entry *out);
+/** Deletes the entries checked before before_ms (in txns of at most 10,000); *n: how many. */
+int cx_store_checks_prune(cx_store *st, int64_t before_ms, uint64_t *n);
+/** Entries in the log now. */
+int cx_store_checks_count(cx_txn *t, uint64_t *n);
+
+typedef struct cx_check_cell {
+  uint32_t month;             /* cx_day_month */
+  uint8_t action, verdict;
+  uint32_t region, authority_id;
+  int64_t checks, restricted, approved_after_review, approved;
+} cx_check_cell;
+typedef int (*cx_check_cell_fn)(void *ctx, const cx_check_cell *c);
+/** Calls fn for each rollup cell of months [month_from, month_to] (key order); a non-zero
+ *  return stops and is returned. */
+int cx_store_check_rollup_each(cx_txn *t, uint32_t month_from, uint32_t month_to,
+                               cx_check_cell_fn fn, void *ctx);
+
 /** The current unix time in milliseconds (the clock audit entries use). */
 int64_t cx_audit_now_ms(void);
 
