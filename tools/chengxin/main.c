@@ -169,7 +169,10 @@ static const cmd CMDS[] = {
      "  --limit N            first N rows\n"
      "  --chart              horizontal bar chart of the first metric (one dimension)\n"
      "  --plot FILE.png      bar chart through gnuplot\n"
-     "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
+     "  --scan               never use rollups (for comparison)\n"
+     "  --of checks          the check log and its feedback: dims action verdict province city\n"
+     "                       county authority year quarter month; metrics checks restricted\n"
+     "                       approved_after_review approved feedback restricted_rate\n" COMMON_QUERY_OPTS},
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
      "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [--override] [options]\n"
      "\n"
@@ -208,6 +211,12 @@ static const cmd CMDS[] = {
      "  --limit N            at most N entries\n"
      "  --format FMT         table (default), csv, json or jsonl\n"
      "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
+    {"feedback", cli_cmd_feedback, "report what was done with a check receipt (联合奖惩 feedback)",
+     "usage: chengxin feedback RECEIPT OUTCOME [--note TEXT] [options]\n"
+     "OUTCOME: restricted, approved_after_review or approved. RECEIPT: a check answer's receipt\n"
+     "(given by a server: --connect with an approval token; only the token that checked may\n"
+     "report on it, admin on any). Aggregate them: chengxin agg --of checks --by action,month\n"
+     "--metrics checks,feedback,restricted,restricted_rate.\n" COMMON_QUERY_OPTS},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
     {"debug", cli_cmd_debug, NULL,
