@@ -605,7 +605,6 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   char seen[CX_NET_MAX_CHECK_CODES][CX_CODE_LEN];
   uint8_t seen_verdict[CX_NET_MAX_CHECK_CODES];
   uint16_t seen_at[CX_NET_MAX_CHECK_CODES];
-  uint64_t seen_receipt[CX_NET_MAX_CHECK_CODES];
   char who_buf[32];
   const char *who = x->audq ? cx__audit_who(cx_exec_tokens(x), x->token, who_buf, sizeof who_buf) : "";
   cx_day today = cx_day_today();
@@ -625,21 +624,15 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       while (slot[j] && memcmp(seen[slot[j] - 1], norm, CX_CODE_LEN) != 0) j = (j + 1) & 2047u;
       if (slot[j]) { /* a repeat */
         uint32_t k = slot[j] - 1u;
-        msgpack_pack_map(pk, 3 + (seen_receipt[k] != 0));
+        msgpack_pack_map(pk, 3); /* its receipt is that of result same_as */
         char sh[CX_CODE_TEXT_MAX];
         pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sh, cx_code_format(norm, sh));
         pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
         pk_key(pk, "same_as"); msgpack_pack_uint32(pk, seen_at[k]);
-        if (seen_receipt[k]) {
-          char rb[CX_RECEIPT_LEN + 1];
-          cx_query_receipt_format(x->q, seen_receipt[k], rb);
-          pk_key(pk, "receipt"); pk_str(pk, rb);
-        }
         continue;
       }
       memcpy(seen[n_seen], norm, CX_CODE_LEN);
       seen_at[n_seen] = (uint16_t)i;
-      seen_receipt[n_seen] = 0;
       slot[j] = (uint16_t)(++n_seen);
     }
     rc = cx_query_check(x->q, t, code, act, as_of, &res, x->hits, hits_left < x->hits_cap ? hits_left : x->hits_cap);
@@ -682,7 +675,6 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       memcpy(ce.code, res.code, CX_CODE_LEN);
       if ((rc = cx__audq_check(x->audq, &ce, &receipt)))
         return fail(x, CX_EBUSY, "the check log's queue is full: no receipt can be kept; retry shortly");
-      if (n > 1 && n_seen && memcmp(seen[n_seen - 1], res.code, CX_CODE_LEN) == 0) seen_receipt[n_seen - 1] = receipt;
     }
     msgpack_pack_map(pk, 5 + more + inval + (receipt != 0));
     if (receipt) {

@@ -48,7 +48,7 @@ static void put_advisory(const cx_summary *s, uint32_t i, const cx_sum_hit *h, c
  * mask: the action's restrictions); with advisory != 0 only those are added. */
 static int walk_hits(const cx_query *q, cx_txn *t, const cx_summary *s, cx_day as_of, uint64_t mask,
                      cx_check_hit *hits, uint32_t cap, uint32_t *n, uint32_t *total,
-                     uint64_t *in_force, int advisory, uint32_t *adv) {
+                     uint64_t *in_force, int advisory, uint32_t *adv, uint64_t restrict_all) {
   cx_summary part;
   for (uint32_t k = 0; k <= s->n_chunks; k++) {
     int rc = cx_store_summary_chunk(t, s, k, &part);
@@ -57,15 +57,14 @@ static int walk_hits(const cx_query *q, cx_txn *t, const cx_summary *s, cx_day a
       cx_sum_hit h;
       cx_summary_hit(&part, i, &h, NULL, NULL);
       if (!cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of)) continue;
-      if (h.flags & CX_SRF_ADVISORY) {
-        if (h.measures & mask) continue; /* one of its measures restricts the action */
-        if (!advisory) {
-          ++*adv;
+      if ((h.flags & CX_SRF_ADVISORY) && !(h.measures & restrict_all)) {
+        /* a hint for this action: none of its measures restricts it */
+        if (advisory) {
+          if (*n < cap) put_advisory(&part, i, &h, &hits[(*n)++]);
+          ++*total;
           continue;
         }
-        if (*n < cap) put_advisory(&part, i, &h, &hits[(*n)++]);
-        ++*total;
-        continue;
+        ++*adv;
       }
       if (advisory) continue;
       *in_force |= h.measures;
@@ -113,17 +112,17 @@ int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day
   uint32_t n = 0, total = 0;
   uint64_t in_force = 0; /* union of the measures of every hit in force */
   uint32_t adv = 0;      /* advisory hits that apply (counted by the first pass) */
-  if ((rc = walk_hits(q, t, &s, as_of, restrict_mask, hits, cap, &n, &total, &in_force, 0, &adv)))
+  if ((rc = walk_hits(q, t, &s, as_of, restrict_mask, hits, cap, &n, &total, &in_force, 0, &adv, restrict_mask)))
     return rc;
   const uint64_t seen = in_force & restrict_mask;
   /* Further passes only for an entity that has what they add, so that restrictions come
    * first, then advisory hits, then incentives. An entity without advisory hits pays one flag
    * test per hit. */
-  if (adv && (rc = walk_hits(q, t, &s, as_of, restrict_mask, hits, cap, &n, &total, &in_force, 1, &adv)))
+  if (adv && (rc = walk_hits(q, t, &s, as_of, restrict_mask, hits, cap, &n, &total, &in_force, 1, &adv, restrict_mask)))
     return rc;
   uint32_t again = 0; /* the incentive pass counts advisory hits again: not used */
   if (in_force & incentive)
-    if ((rc = walk_hits(q, t, &s, as_of, incentive, hits, cap, &n, &total, &in_force, 0, &again)))
+    if ((rc = walk_hits(q, t, &s, as_of, incentive, hits, cap, &n, &total, &in_force, 0, &again, restrict_mask)))
       return rc;
   out->verdict = (seen & deny) ? CX_V_DENY : (seen & review) ? CX_V_REVIEW : CX_V_CLEAR;
   out->n_hits = n;

@@ -92,7 +92,7 @@ int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_sum
     for (uint32_t i = 0; i < part.n_hits && !(flags & CX_EF_UNDER_MEASURES); i++) {
       cx_sum_hit h;
       cx_summary_hit(&part, i, &h, NULL, NULL);
-      if (!(h.flags & CX_SRF_ADVISORY) && (h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
+      if ((h.measures & q->restrict_any) && cx__in_force(CX_ST_ACTIVE, h.valid_from, h.valid_until, as_of))
         flags |= CX_EF_UNDER_MEASURES;
     }
   }

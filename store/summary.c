@@ -111,21 +111,21 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   h.str_off = 0; /* set by cx__sumb_finish, which decides the chunk of each hit */
   h.rid_len = (uint8_t)r->record_id.n;
   h.auth_len = (uint8_t)r->authority_code.n;
-  for (int pass = 0; pass < 2; pass++) {
-    if (pass == 0 && !mask) continue;
-    if (pass == 1) {
-      if (!adv) break;
+  if (adv) {
+    h.flags |= (uint8_t)(CX_SRF_ADVISORY | (adv << CX_SRF_ADV_SHIFT));
+    /* A record without measures: its hit is the hint alone, over its display window. One
+     * with measures keeps one hit, over their validity (for a list entry, its listing, which
+     * also ends its display): check shows it as a hint for the actions they do not restrict. */
+    if (!mask) {
       h.valid_from = r->decision_date;
       h.valid_until = adv_end;
-      h.measures = mask & b->restrict_any;
-      h.flags |= (uint8_t)(CX_SRF_ADVISORY | (adv << CX_SRF_ADV_SHIFT));
     }
-    if (cx__buf_add(&b->hits, &h, sizeof h) ||
-        cx__buf_add(&b->hstr, r->record_id.p, r->record_id.n) ||
-        cx__buf_add(&b->hstr, r->authority_code.p, r->authority_code.n))
-      return CX_ENOMEM;
-    b->n_hits++;
   }
+  if (cx__buf_add(&b->hits, &h, sizeof h) ||
+      cx__buf_add(&b->hstr, r->record_id.p, r->record_id.n) ||
+      cx__buf_add(&b->hstr, r->authority_code.p, r->authority_code.n))
+    return CX_ENOMEM;
+  b->n_hits++;
   return 0;
 }
 
