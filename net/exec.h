@@ -41,8 +41,8 @@
  * docs/protocol.md §10.
  */
 #define CX_PROTOCOL_MAJOR 1
-#define CX_PROTOCOL_MINOR 1
-#define CX_PROTOCOL_VERSION "1.1"
+#define CX_PROTOCOL_MINOR 2
+#define CX_PROTOCOL_VERSION "1.2"
 
 /* ===================================================================== the op table */
 
@@ -96,7 +96,9 @@
   X(REINSTATE, reinstate, op_status, CX_R_WRITER, 1, "POST /v1/records/{authority}/{record_id}/reinstate", \
     "undo a repair or a revocation") \
   X(CATALOG, catalog, op_catalog, CX_R_ALL, 0, "GET /v1/catalog", \
-    "the catalogue: actions, list types, measures")
+    "the catalogue: actions, list types, measures") \
+  X(FEEDBACK, feedback, op_feedback, CX_R_APPROVAL, 1, "POST /v1/feedback", \
+    "what an approval system did with a check receipt (联合奖惩 feedback)")
 
 typedef enum cx_op {
 #define CX_OP_ENUM_(e, name, h, roles, slow, http, doc) CX_OP_##e,
@@ -293,6 +295,9 @@ typedef struct cx_exec_env {
   void (*pack_stats)(void *ud, msgpack_packer *pk);
   /* An auth with an unknown token (count it, log the peer; never the token). NULL: nothing. */
   void (*auth_failed)(void *ud, const char *peer);
+  /* `feedback` on a receipt not in the store yet: write the queued check log now. NULL: none
+   * (no check log: the CLI's local mode). */
+  int (*checks_flush)(void *ud);
   void *ud;
 } cx_exec_env;
 

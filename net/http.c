@@ -1049,8 +1049,8 @@ static const struct {
     {CX_OP_CHECK, 200, "not_found_and_invalid", "POST", "/v1/check", "approval",
      "{\"codes\":[\"91350100123456788Q\",\"123\"],\"action\":\"procurement\"}",
      "{\"action\":\"procurement\",\"as_of\":\"2025-06-01\",\"results\":[{\"code\":\"91350100123456788Q\","
-     "\"verdict\":\"not_found\",\"hits\":[],\"incentives\":[]},{\"code\":\"123\",\"verdict\":\"invalid_code\","
-     "\"hits\":[],\"incentives\":[],\"reason\":\"wrong length\"}]}"},
+     "\"verdict\":\"not_found\",\"hits\":[],\"advisory\":[],\"incentives\":[]},{\"code\":\"123\",\"verdict\":\"invalid_code\","
+     "\"hits\":[],\"advisory\":[],\"incentives\":[],\"reason\":\"wrong length\"}]}"},
     {CX_OP_CHECK, 403, "forbidden_for_the_public", "POST", "/v1/check", "public",
      "{\"codes\":[\"91350100123456788Q\"],\"action\":\"procurement\"}",
      "{\"error\":{\"code\":\"forbidden\",\"message\":\"op check is not allowed for role public\"}}"},

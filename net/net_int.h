@@ -77,7 +77,31 @@ typedef struct cx_audq cx_audq;
 
 typedef struct cx_audit_stats {
   uint64_t queued, written, rejected, pending, flushes, errors;
+  uint64_t checks_queued, checks_written, checks_rejected, checks_pending, checks_pruned;
 } cx_audit_stats;
+
+/*
+ * The check log (store.h "check log") rides on the same rings and flusher: each loop queues
+ * one entry per entity a check answered (cx__audq_check: a copy into a preallocated slot, a
+ * relaxed atomic add for the receipt; no lock, no allocation, no write txn on the loop), and
+ * the flusher appends everything queued in one write txn per round, with the audit entries.
+ * A crash loses at most the entries of the last round (CX_NET_AUDIT_FLUSH_MS, 200 ms): their
+ * receipts were answered but never stored, and feedback on them is `not_found`. A full ring
+ * fails the check with `busy`, like a full audit ring: no receipt is given that would not be
+ * kept. The flusher also prunes entries older than the retention, once an hour.
+ */
+#define CX_NET_CHECKLOG_QUEUE 262144u        /* slots over all loops (each loop: at least 8192) */
+#define CX_NET_CHECKLOG_RETENTION_DAYS 730u  /* default retention: 2 years */
+#define CX_NET_CHECKLOG_PRUNE_MS 3600000u
+/** The receipt epoch (cx_store_checks_epoch), before the loops run. */
+void cx__auditor_set_epoch(cx_auditor *a, uint32_t epoch);
+/** Retention of the check log in days (0: keep for ever), before the flusher starts. */
+void cx__auditor_set_retention(cx_auditor *a, uint32_t days);
+/** Queues a check-log entry (loop thread of the ring only; e->who copied, cut to the token-name
+ *  size) and gives its receipt seq. CX_EBUSY when the ring is full. */
+int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt);
+/** Writes the queued check-log entries now (any thread; feedback on a fresh receipt). */
+int cx__auditor_flush_now(cx_auditor *a);
 
 /** Creates the rings (nq of them) and the flusher's scratch; tokens give the `who` names. */
 int cx__auditor_new(cx_store *st, unsigned nq, cx_auditor **out);

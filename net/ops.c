@@ -552,7 +552,28 @@ static void pk_hit(cx_exec_ctx *x, const cx_check_hit *h) {
   pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
 }
 
-/* check {codes: [str..1000], action, as_of?} -> {"results": [{code, verdict, hits, incentives}]} */
+/* An approval hint: {record_id, authority, category, severity, decision_date, display_end,
+ * reasons: ["tier"|"fine"..], objection, advisory: true}. */
+static void pk_advisory(cx_exec_ctx *x, const cx_check_hit *h) {
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 9);
+  pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
+  pk_key(pk, "authority"); pk_cx(pk, h->authority_code);
+  pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, h->category);
+  pk_key(pk, "severity"); pk_enum(pk, cx_severity_names, CX_SEV_COUNT, h->severity);
+  pk_key(pk, "decision_date"); pk_day(pk, h->valid_from);
+  pk_key(pk, "display_end"); pk_day(pk, h->valid_until);
+  pk_key(pk, "reasons");
+  int tier = (h->advisory & CX_ADV_TIER) != 0, fine = (h->advisory & CX_ADV_FINE) != 0;
+  msgpack_pack_array(pk, (size_t)(tier + fine));
+  if (tier) pk_str(pk, "tier");
+  if (fine) pk_str(pk, "fine");
+  pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "advisory"); msgpack_pack_true(pk);
+}
+
+/* check {codes: [str..1000], action, as_of?}
+ *   -> {"results": [{code, verdict, hits, advisory, incentives, receipt}]} */
 static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   cx_str action;
   cx_day as_of;
@@ -584,6 +605,9 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   char seen[CX_NET_MAX_CHECK_CODES][CX_CODE_LEN];
   uint8_t seen_verdict[CX_NET_MAX_CHECK_CODES];
   uint16_t seen_at[CX_NET_MAX_CHECK_CODES];
+  char who_buf[32];
+  const char *who = x->audq ? cx__audit_who(cx_exec_tokens(x), x->token, who_buf, sizeof who_buf) : "";
+  cx_day today = cx_day_today();
   uint16_t slot[2048]; /* open addressing over seen[]: index + 1, 0 = empty */
   uint32_t n_seen = 0, hits_left = x->env->lim.check_hits < CX_NET_MAX_CHECK_HITS ? x->env->lim.check_hits : CX_NET_MAX_CHECK_HITS;
   if (n > 1) memset(slot, 0, sizeof slot);
@@ -600,7 +624,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       while (slot[j] && memcmp(seen[slot[j] - 1], norm, CX_CODE_LEN) != 0) j = (j + 1) & 2047u;
       if (slot[j]) { /* a repeat */
         uint32_t k = slot[j] - 1u;
-        msgpack_pack_map(pk, 3);
+        msgpack_pack_map(pk, 3); /* its receipt is that of result same_as */
         char sh[CX_CODE_TEXT_MAX];
         pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sh, cx_code_format(norm, sh));
         pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
@@ -622,14 +646,42 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
                cx_verdict_names[res.verdict]);
       if ((rc = audit_query(x, CX_OP_CHECK, res.code, res.kind, det, &now))) return rc;
     }
-    uint32_t nd = 0, ni = 0;
+    uint32_t nd = 0, ni = 0, na = 0;
     for (uint32_t h = 0; h < res.n_hits; h++) {
-      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
+      if (x->hits[h].advisory) na++;
+      else if (x->hits[h].effect == CX_EFFECT_INCENTIVE) ni++;
       else nd++;
     }
     int more = res.n_total > res.n_hits;
     int inval = res.verdict == CX_V_INVALID_CODE;
-    msgpack_pack_map(pk, 4 + more + inval);
+    /* The check log (a server's: x->audq): one entry per entity answered, its receipt in the
+     * answer. Queued on the loop's ring, written by the flusher (net_int.h "check log"). */
+    uint64_t receipt = 0;
+    if (x->audq && !inval) {
+      cx_check_entry ce;
+      memset(&ce, 0, sizeof ce);
+      if (!now) now = cx_audit_now_ms();
+      ce.time_ms = now;
+      ce.day = today;
+      ce.who = cx_str_c(who);
+      ce.action = (uint8_t)act;
+      ce.verdict = res.verdict;
+      ce.kind = res.kind;
+      ce.n_restrict = (uint16_t)(nd > 0xFFFF ? 0xFFFF : nd);
+      ce.n_advisory = (uint16_t)(res.n_advisory > 0xFFFF ? 0xFFFF : res.n_advisory);
+      ce.region = res.region;
+      for (uint32_t h = 0; h < res.n_hits && !ce.authority_id; h++)
+        if (!x->hits[h].advisory && x->hits[h].effect != CX_EFFECT_INCENTIVE) ce.authority_id = x->hits[h].authority_id;
+      memcpy(ce.code, res.code, CX_CODE_LEN);
+      if ((rc = cx__audq_check(x->audq, &ce, &receipt)))
+        return fail(x, CX_EBUSY, "the check log's queue is full: no receipt can be kept; retry shortly");
+    }
+    msgpack_pack_map(pk, 5 + more + inval + (receipt != 0));
+    if (receipt) {
+      char rb[CX_RECEIPT_LEN + 1];
+      cx_query_receipt_format(x->q, receipt, rb);
+      pk_key(pk, "receipt"); pk_str(pk, rb);
+    }
     pk_key(pk, "code");
     if (res.code[0]) pk_str(pk, res.shown);
     else { /* not a code: the client's bytes, escaped */
@@ -640,11 +692,15 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     pk_key(pk, "hits");
     msgpack_pack_array(pk, nd);
     for (uint32_t h = 0; h < res.n_hits; h++)
-      if (x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+      if (!x->hits[h].advisory && x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+    pk_key(pk, "advisory");
+    msgpack_pack_array(pk, na);
+    for (uint32_t h = 0; h < res.n_hits; h++)
+      if (x->hits[h].advisory) pk_advisory(x, &x->hits[h]);
     pk_key(pk, "incentives");
     msgpack_pack_array(pk, ni);
     for (uint32_t h = 0; h < res.n_hits; h++)
-      if (x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
+      if (!x->hits[h].advisory && x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
     if (more) {
       pk_key(pk, "more");
       msgpack_pack_uint32(pk, res.n_total - res.n_hits);
@@ -863,7 +919,14 @@ static int metric_is_int(int m) {
  * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint,
  *     "provisional": uint}
  */
+static int op_aggregate_checks(cx_exec_ctx *x, const cx_req *rq);
 static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
+  cx_str of;
+  int orc = f_str(x, rq, "of", 0, &of);
+  if (orc < 0) return orc;
+  if (orc == 1 && cx_str_eq(of, CX_STR("checks"))) return op_aggregate_checks(x, rq);
+  if (orc == 1 && !cx_str_eq(of, CX_STR("records")))
+    return fail(x, CX_EBADREQ, "of must be records or checks");
   cx_agg_spec sp;
   memset(&sp, 0, sizeof sp);
   sp.order = -1;
@@ -987,6 +1050,200 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   /* reported records of these rows whose delay counts a year without a published notice */
   pk_key(pk, "provisional"); msgpack_pack_uint64(pk, res.provisional);
   cx_agg_result_free(&res);
+  return 0;
+}
+
+/*
+ * aggregate {of: "checks", by?: [dim], where?: {dim: [values]}, from?, to?, metrics?: [metric]}
+ *   -> {columns, rows, from_rollup: true, scanned, provisional: 0}
+ * Over the check log's rollup (query/checks.c): dims action verdict province city county
+ * authority year quarter month; metrics checks restricted approved_after_review approved
+ * feedback restricted_rate. Rows in group order; authority "" for checks without a restriction.
+ */
+static int cdim_value(cx_exec_ctx *x, cx_txn *t, int d, cx_mp *v, uint32_t *val) {
+  cx_str sv;
+  char nb[24], e[4 * 48 + 1];
+  int64_t iv;
+  if (cx_mp_peek(v) == CX_MP_STR) cx_mp_read_str(v, &sv);
+  else if (cx_mp_read_int(v, &iv) == 0) sv = (cx_str){nb, (uint32_t)snprintf(nb, sizeof nb, "%" PRId64, iv)};
+  else return fail(x, CX_EBADREQ, "where.%s: values must be strings", cx_cdim_names[d]);
+  int rc = 0;
+  static const uint8_t as_dim[CX_CD_COUNT] = {0, 0, CX_DIM_PROVINCE, CX_DIM_CITY, CX_DIM_COUNTY, CX_DIM_AUTHORITY,
+                                              CX_DIM_YEAR, CX_DIM_QUARTER, CX_DIM_MONTH};
+  if (d == CX_CD_ACTION) {
+    int a = cx_query_action(x->q, sv);
+    if (a < 0) rc = a; else *val = (uint32_t)a;
+  } else if (d == CX_CD_VERDICT) {
+    int k = cx_enum_parse(cx_verdict_names, CX_V_COUNT, sv);
+    if (k < 0) rc = k; else *val = (uint32_t)k;
+  } else {
+    rc = cx_query_dim_parse(x->q, t, (cx_dim)as_dim[d], sv, val);
+  }
+  if (rc) return fail(x, CX_EBADREQ, "where.%s: bad value \"%s\"", cx_cdim_names[d], shown(sv, 48, e, sizeof e));
+  return 0;
+}
+
+static int op_aggregate_checks(cx_exec_ctx *x, const cx_req *rq) {
+  cx_cagg_spec sp;
+  memset(&sp, 0, sizeof sp);
+  int rc;
+  cx_mp v;
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  if (cx_req_field(rq, "by", &v)) {
+    uint32_t n;
+    if (cx_mp_read_array(&v, &n) || n > CX_CD_COUNT)
+      return fail(x, CX_EBADREQ, "field \"by\" must be an array of at most %d dimensions", CX_CD_COUNT);
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str sv;
+      int d;
+      if (cx_mp_read_str(&v, &sv) || (d = cx_enum_parse(cx_cdim_names, CX_CD_COUNT, sv)) < 0)
+        return fail(x, CX_EBADREQ, "by[%u]: not a dimension of checks (action verdict province city "
+                    "county authority year quarter month)", i);
+      sp.group[sp.n_group++] = (uint8_t)d;
+    }
+  }
+  if (cx_req_field(rq, "where", &v)) {
+    uint32_t n;
+    if (cx_mp_read_map(&v, &n) || n > CX_CD_COUNT) return fail(x, CX_EBADREQ, "field \"where\" must be a map");
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str sv;
+      int d;
+      if (cx_mp_read_str(&v, &sv) || (d = cx_enum_parse(cx_cdim_names, CX_CD_COUNT, sv)) < 0)
+        return fail(x, CX_EBADREQ, "where: key %u is not a dimension of checks", i);
+      cx_agg_filter *f = &sp.filters[sp.n_filters++];
+      f->dim = (uint8_t)d;
+      uint32_t nv = 1;
+      if (cx_mp_peek(&v) == CX_MP_ARRAY) cx_mp_read_array(&v, &nv);
+      if (nv == 0 || nv > CX_AGG_MAX_FILTER_VALUES)
+        return fail(x, CX_EBADREQ, "where.%s: 1..%d values", cx_cdim_names[d], CX_AGG_MAX_FILTER_VALUES);
+      for (uint32_t k = 0; k < nv; k++)
+        if ((rc = cdim_value(x, t, d, &v, &f->vals[f->n++]))) return rc;
+    }
+  }
+  if ((rc = f_day(x, rq, "from", &sp.from)) < 0 || (rc = f_day(x, rq, "to", &sp.to)) < 0) return rc;
+  if (cx_req_field(rq, "metrics", &v)) {
+    uint32_t n;
+    if (cx_mp_read_array(&v, &n) || n > CX_CM_COUNT) return fail(x, CX_EBADREQ, "field \"metrics\" must be an array");
+    for (uint32_t i = 0; i < n; i++) {
+      cx_str sv;
+      int m;
+      if (cx_mp_read_str(&v, &sv) || (m = cx_enum_parse(cx_cmetric_names, CX_CM_COUNT, sv)) < 0)
+        return fail(x, CX_EBADREQ, "metrics[%u]: not a metric of checks (checks restricted "
+                    "approved_after_review approved feedback restricted_rate)", i);
+      sp.metrics[sp.n_metrics++] = (uint8_t)m;
+    }
+  }
+  if (!sp.n_metrics) sp.metrics[sp.n_metrics++] = CX_CM_CHECKS;
+  sp.max_groups = x->env->lim.agg_groups;
+  cx_cagg_result res;
+  memset(&res, 0, sizeof res);
+  rc = cx_query_check_aggregate(x->q, t, &sp, &res);
+  if (rc == CX_EBADREQ) return fail(x, rc, "aggregate of checks rejected (a dimension twice, from after to)");
+  if (rc == CX_ETOOLARGE)
+    return fail(x, rc, "more than %u groups: group by fewer dimensions or filter", x->env->lim.agg_groups);
+  if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
+  size_t start = x->out->len;
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 5);
+  pk_key(pk, "columns");
+  msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
+  for (int i = 0; i < sp.n_group; i++) pk_str(pk, cx_cdim_names[sp.group[i]]);
+  for (int i = 0; i < sp.n_metrics; i++) pk_str(pk, cx_cmetric_names[sp.metrics[i]]);
+  pk_key(pk, "rows");
+  msgpack_pack_array(pk, res.n_rows);
+  static const uint8_t as_dim[CX_CD_COUNT] = {0, 0, CX_DIM_PROVINCE, CX_DIM_CITY, CX_DIM_COUNTY, CX_DIM_AUTHORITY,
+                                              CX_DIM_YEAR, CX_DIM_QUARTER, CX_DIM_MONTH};
+  char buf[256];
+  const cx_catalog *cat = cx_query_catalog(x->q);
+  for (uint32_t r = 0; r < res.n_rows; r++) {
+    const cx_cagg_row *row = &res.rows[r];
+    msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
+    for (int i = 0; i < sp.n_group; i++) {
+      uint32_t k = row->keys[i];
+      int d = sp.group[i];
+      if (d == CX_CD_ACTION) pk_str(pk, k < cat->n_actions ? cat->actions[k].code : "");
+      else if (d == CX_CD_VERDICT) pk_enum(pk, cx_verdict_names, CX_V_COUNT, (uint8_t)k);
+      else if (d == CX_CD_AUTHORITY && !k) pk_str(pk, "");
+      else if (cx_query_dim_format(x->q, t, (cx_dim)as_dim[d], k, buf, sizeof buf) == 0) pk_str(pk, buf);
+      else msgpack_pack_uint32(pk, k);
+    }
+    for (int i = 0; i < sp.n_metrics; i++) {
+      if (sp.metrics[i] != CX_CM_RESTRICTED_RATE) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
+      else if (isnan(row->vals[i])) msgpack_pack_nil(pk);
+      else msgpack_pack_double(pk, row->vals[i]);
+    }
+    if (x->out->len - start > x->env->lim.agg_answer) {
+      cx_cagg_result_free(&res);
+      return fail(x, CX_ETOOLARGE, "the answer passes %u MiB: group by fewer dimensions or filter",
+                  (unsigned)(x->env->lim.agg_answer >> 20));
+    }
+  }
+  pk_key(pk, "from_rollup"); msgpack_pack_true(pk);
+  pk_key(pk, "scanned"); msgpack_pack_uint64(pk, res.scanned);
+  pk_key(pk, "provisional"); msgpack_pack_uint64(pk, 0);
+  cx_cagg_result_free(&res);
+  return 0;
+}
+
+/* ===================================================================== feedback */
+
+/*
+ * feedback {receipt, outcome: restricted | approved_after_review | approved, note?}
+ *   -> {receipt, outcome, action, verdict, checked_at, previous}
+ * What an approval system did with a check (联合奖惩 反馈). Only the system that made the check
+ * (the same token name) may report on its receipt; admin may on any. A later feedback
+ * replaces an earlier one (previous: its outcome, or ""). Audited in the same write txn.
+ * Errors: bad_request (receipt malformed or forged, outcome, note), not_found (no such check:
+ * never made, pruned, or lost in a crash before it was written), forbidden.
+ */
+static int op_feedback(cx_exec_ctx *x, const cx_req *rq) {
+  cx_str rs, os, note = {"", 0};
+  int rc;
+  if ((rc = f_str(x, rq, "receipt", 1, &rs)) < 0 || (rc = f_str(x, rq, "outcome", 1, &os)) < 0 ||
+      (rc = f_str(x, rq, "note", 0, &note)) < 0)
+    return rc;
+  uint64_t seq;
+  if (cx_query_receipt_parse(x->q, rs, &seq)) return fail(x, CX_EBADREQ, "receipt: not a receipt of this platform");
+  int oc = cx_enum_parse(cx_outcome_names, CX_OUT_COUNT, os);
+  if (oc <= CX_OUT_NONE)
+    return fail(x, CX_EBADREQ, "outcome must be restricted, approved_after_review or approved");
+  if (note.n > CX_CHECK_NOTE_MAX) return fail(x, CX_EBADREQ, "note: at most %u bytes", CX_CHECK_NOTE_MAX);
+  cx_text_fault tf;
+  if ((rc = cx_text_check(note.p, note.n, CX_TEXT_FREE, &tf)))
+    return fail(x, CX_EBADREQ, "note: not UTF-8 text");
+  char wb[32], det[96];
+  const char *who = who_of(x, wb, sizeof wb);
+  snprintf(det, sizeof det, "receipt=%.*s outcome=%s", (int)rs.n, rs.p, cx_outcome_names[oc]);
+  cx_audit_entry ae;
+  memset(&ae, 0, sizeof ae);
+  ae.who = cx_str_c(who);
+  ae.role = cx_str_c(x->who_role ? x->who_role : x->role >= 0 && x->role < CX_ROLE_COUNT ? cx_role_names[x->role] : "");
+  ae.op = CX_STR("feedback");
+  ae.detail = cx_str_c(det);
+  ae.client = cx_str_c(x->peer ? x->peer : "");
+  cx_check_entry old;
+  int any = x->role == CX_ROLE_ADMIN;
+  rc = cx_store_check_feedback(x->env->st, seq, oc, cx_str_c(who), any, note, 0, &ae, &old);
+  if (rc == CX_ENOTFOUND && x->env->checks_flush && x->env->checks_flush(x->env->ud) == 0)
+    rc = cx_store_check_feedback(x->env->st, seq, oc, cx_str_c(who), any, note, 0, &ae, &old);
+  if (rc == CX_ENOTFOUND) return fail(x, rc, "no check with this receipt (never made, or past the retention)");
+  if (rc == CX_EFORBIDDEN) return fail(x, rc, "this receipt is of another approval system's check");
+  if (rc) return fail(x, rc, "cannot record the feedback: %s", cx_strerror(rc));
+  const cx_catalog *cat = cx_query_catalog(x->q);
+  msgpack_packer *pk = x->pk;
+  char tb[32];
+  time_t ts = (time_t)(old.time_ms / 1000);
+  struct tm tmv;
+  gmtime_r(&ts, &tmv);
+  strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+  msgpack_pack_map(pk, 6);
+  pk_key(pk, "receipt"); pk_cx(pk, rs);
+  pk_key(pk, "outcome"); pk_str(pk, cx_outcome_names[oc]);
+  pk_key(pk, "action"); pk_str(pk, old.action < cat->n_actions ? cat->actions[old.action].code : "");
+  pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, old.verdict);
+  pk_key(pk, "checked_at"); pk_str(pk, tb);
+  pk_key(pk, "previous"); pk_str(pk, cx_outcome_names[old.outcome < CX_OUT_COUNT ? old.outcome : 0]);
   return 0;
 }
 

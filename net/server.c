@@ -192,6 +192,9 @@ typedef struct cx_job {
 
 /* The executor's hooks (cx_exec_env): the `stats` answer and failed auths. */
 static void pack_stats(void *ud, msgpack_packer *pk);
+/* env.checks_flush: a feedback on a receipt still queued writes the queue first. */
+static int checks_flush(void *ud) { return cx__auditor_flush_now(((cx_server *)ud)->audit); }
+
 static void auth_failed(void *ud, const char *peer) {
   cx_server *s = ud;
   __atomic_add_fetch(&s->auth_failed, 1, __ATOMIC_RELAXED);
@@ -1707,6 +1710,18 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   if ((rc = cx__auditor_new(s->st, s->nloops, &s->audit))) {
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
+  }
+  {
+    /* receipts of this run: a new epoch, so that they never repeat one of an earlier run */
+    uint32_t epoch = 0;
+    if ((rc = cx_store_checks_epoch(s->st, &epoch))) {
+      snprintf(why, cap, "cannot take a receipt epoch for the check log: %s", cx_strerror(rc));
+      goto fail;
+    }
+    cx__auditor_set_epoch(s->audit, epoch);
+    cx__auditor_set_retention(s->audit, o->check_retention_days ? o->check_retention_days
+                                                                : CX_NET_CHECKLOG_RETENTION_DAYS);
+    s->env.checks_flush = checks_flush;
   }
   if (o->request_log) {
     s->reqlog_fd = open(o->request_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

@@ -62,6 +62,8 @@ typedef struct cx_server_opts {
                                    and CX_NET_MAP_DATA_FACTOR x the data file (64-bit builds;
                                    address space, not disk): another process growing the store
                                    within it never makes this server remap */
+  unsigned check_retention_days; /* check-log entries older than this are deleted (hourly);
+                                   0 = 730 (2 years) */
 } cx_server_opts;
 
 typedef struct cx_server cx_server;

@@ -157,8 +157,12 @@ typedef struct cx_check_hit {
   const char *list_type;              /* catalogue code (NUL-terminated, q-owned) */
   const char *measure, *measure_name; /* catalogue code and name */
   uint8_t effect;                     /* cx_effect */
-  cx_day valid_from, valid_until;
+  cx_day valid_from, valid_until;     /* advisory: the record's display window [from, until) */
   uint8_t objection;
+  uint8_t severity;                   /* cx_severity (the record's tier) */
+  uint32_t authority_id;              /* the store's id of authority_code */
+  uint8_t advisory;                   /* 0: a measure; else an approval hint (list_type, measure
+                                         "" and effect unused): why, CX_ADV_TIER | CX_ADV_FINE */
 } cx_check_hit;
 
 typedef struct cx_check_result {
@@ -168,6 +172,8 @@ typedef struct cx_check_result {
   int code_err;                       /* for invalid_code: the finer error (CX_ECHECKSUM, ...) */
   uint32_t n_hits;                    /* hits written (deny/review first, then incentives) */
   uint32_t n_total;                   /* hits found (> n_hits when cap was too small) */
+  uint32_t n_advisory;                /* advisory hits found (counted in n_total) */
+  uint32_t region;                    /* the entity's county code (0: not found, invalid) */
   uint8_t kind;                       /* the entity's cx_kind; not_found: CX_KIND_PERSON for an
                                          ID number, else CX_KIND_UNSET; invalid: CX_KIND_UNSET
                                          (the server audits checks about persons by it) */
@@ -178,8 +184,11 @@ int cx_query_action(const cx_query *q, cx_str action);
 
 /**
  * The linked-punishment verdict for one code and action on as_of, and the hits that justify it
- * (deny/review measures in force) plus the red-list incentives for this action, written into
- * hits[0..cap). One summary lookup; no heap allocation. Never fails for a bad or unknown code:
+ * (deny/review measures in force), then the approval hints (advisory != 0: in-force 失信信息 the
+ * catalogue's `advisory` lines name, within their display window, none of whose own measures
+ * restricts this action; they never change the verdict), then the red-list incentives for this
+ * action, written into hits[0..cap). One summary lookup; no heap allocation; an entity without
+ * advisory hits costs one flag test per hit more than before them. Never fails for a bad or unknown code:
  * that is the verdict. Returns 0, or a negative store error.
  */
 int cx_query_check(const cx_query *q, cx_txn *t, cx_str code, int action, cx_day as_of,
@@ -413,5 +422,50 @@ int cx_query_scorecard_records(const cx_query *q, cx_txn *t, const cx_rubric *rb
 
 /** The period of a calendar year (Jan 1 .. Dec 31). CX_EBADREQ out of 1971..9999. */
 int cx_scorecard_year(int year, cx_day *from, cx_day *to);
+/* ===================================================================== receipts and checks */
+
+/* A check answer's receipt: CX_RECEIPT_LEN lower-case hex characters (query/checks.c). */
+#define CX_RECEIPT_LEN 32
+/** The receipt of check-log seq (store.h "check log"). Pure; no allocation. */
+void cx_query_receipt_format(const cx_query *q, uint64_t seq, char out[CX_RECEIPT_LEN + 1]);
+/** The seq of a receipt; CX_EBADREQ for one of another store, forged or malformed. */
+int cx_query_receipt_parse(const cx_query *q, cx_str s, uint64_t *seq);
+
+/* Aggregates over checks and their feedback (the check_rollup cells; docs/protocol.md
+ * "aggregate" with of = "checks"). Dimensions and metrics: */
+typedef enum cx_cdim {
+  CX_CD_ACTION, CX_CD_VERDICT, CX_CD_PROVINCE, CX_CD_CITY, CX_CD_COUNTY, CX_CD_AUTHORITY,
+  CX_CD_YEAR, CX_CD_QUARTER, CX_CD_MONTH, CX_CD_COUNT
+} cx_cdim;
+extern const char *const cx_cdim_names[CX_CD_COUNT];
+typedef enum cx_cmetric {
+  CX_CM_CHECKS, CX_CM_RESTRICTED, CX_CM_AFTER_REVIEW, CX_CM_APPROVED, CX_CM_FEEDBACK,
+  CX_CM_RESTRICTED_RATE, CX_CM_COUNT
+} cx_cmetric;
+extern const char *const cx_cmetric_names[CX_CM_COUNT];
+
+typedef struct cx_cagg_spec {
+  uint8_t n_group, group[CX_CD_COUNT];     /* cx_cdim, in output order */
+  uint8_t n_metrics, metrics[CX_CM_COUNT]; /* cx_cmetric */
+  uint8_t n_filters;
+  cx_agg_filter filters[CX_CD_COUNT];      /* dim: a cx_cdim; values as cell keys: action index,
+                                              cx_verdict, region codes, authority id, YYYY,
+                                              YYYYQ, YYYYMM */
+  cx_day from, to;                         /* days of the checks, by whole months; NONE: open */
+  uint32_t max_groups;                     /* 0: CX_AGG_MAX_GROUPS; more: CX_ETOOLARGE */
+} cx_cagg_spec;
+typedef struct cx_cagg_row {
+  uint32_t keys[CX_CD_COUNT];
+  double vals[CX_CM_COUNT];  /* restricted_rate: restricted / feedback (NAN without feedback) */
+} cx_cagg_row;
+typedef struct cx_cagg_result {
+  uint32_t n_rows;
+  cx_cagg_row *rows;         /* owned: cx_cagg_result_free; in group-key order */
+  uint64_t scanned;          /* rollup cells visited */
+} cx_cagg_result;
+/** Runs an aggregate over checks (analyst and admin: the op table decides). CX_EBADREQ,
+ *  CX_ETOOLARGE, CX_ENOMEM. Allocates the rows. */
+int cx_query_check_aggregate(const cx_query *q, cx_txn *t, const cx_cagg_spec *sp, cx_cagg_result *out);
+void cx_cagg_result_free(cx_cagg_result *r);
 
 #endif

@@ -228,6 +228,14 @@ static int add_negative(void *ctx, cx_str it) {
   return 0;
 }
 
+typedef struct adv_ctx { uint8_t mask; } adv_ctx;
+static int add_tier(void *ctx, cx_str it) {
+  int t = cx_enum_parse(cx_severity_names, CX_SEV_COUNT, it);
+  if (t < 0) return CX_EBADREQ;
+  ((adv_ctx *)ctx)->mask |= (uint8_t)(1u << t);
+  return 0;
+}
+
 /* A non-negative amount of yuan with up to 2 decimals, as fen. */
 static int parse_yuan(cx_str s, int64_t *fen) {
   int64_t v = 0;
@@ -353,6 +361,25 @@ int cx_catalog_display_end(const cx_catalog *c, unsigned tier, cx_day decision_d
   return 1;
 }
 
+unsigned cx_catalog_advisory(const cx_catalog *c, const cx_record *r, cx_day *end) {
+  if (r->status != CX_ST_ACTIVE || r->severity >= CX_SEV_COUNT ||
+      !cx_catalog_is_negative(c, r->category, r->subtype))
+    return 0;
+  unsigned why = 0;
+  if (c->advisory_tiers & (1u << r->severity)) why |= CX_ADV_TIER;
+  if (c->advisory_fine_fen > 0 && r->amount_fen >= c->advisory_fine_fen) why |= CX_ADV_FINE;
+  if (!why) return 0;
+  /* The window of cx_query_displayable: an officer is shown what the public may be shown. */
+  int listing = r->category == CX_CAT_BLACKLIST || r->category == CX_CAT_ABNORMAL;
+  cx_day e;
+  if (!cx_catalog_display_end(c, r->severity, r->decision_date, listing ? r->valid_until : CX_DAY_OPEN, &e))
+    return 0;
+  if (r->display_until != CX_DAY_NONE && r->display_until < e) e = r->display_until + 1;
+  if (e <= r->decision_date) return 0;
+  *end = e;
+  return why;
+}
+
 cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decision_date) {
   if (tier >= CX_SEV_COUNT) return decision_date;
   return cx_day_add_months(decision_date, c->display[tier].min_months);
@@ -449,6 +476,21 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
   } else if (kw(f[0], "tier")) {
     if (pass != 3) return l->nf < 4 ? CX_EBADREQ : 0;
     return parse_tier(c, l);
+  } else if (kw(f[0], "advisory")) {
+    /* advisory tier <tiers,> | advisory fine <元> */
+    if (l->nf != 3) return CX_EBADREQ;
+    if (pass != 2) return 0;
+    if (kw(f[1], "tier")) {
+      adv_ctx a = {0};
+      if (!kw(f[2], "none") && (each_item(f[2], add_tier, &a) || !a.mask)) return CX_EBADREQ;
+      c->advisory_tiers = a.mask;
+    } else if (kw(f[1], "fine")) {
+      int64_t fen;
+      if (!parse_yuan(f[2], &fen) || fen <= 0) return CX_EBADREQ;
+      c->advisory_fine_fen = fen;
+    } else {
+      return CX_EBADREQ;
+    }
   } else if (kw(f[0], "person_public")) {
     if (l->nf != 2) return CX_EBADREQ;
     if (pass != 2) return 0;

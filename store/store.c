@@ -16,11 +16,11 @@
 
 #define CX_DEFAULT_MAP (1ull << 30)
 #define CX_DEFAULT_READERS 1024u
-#define CX_MAXDBS 16
+#define CX_MAXDBS 24
 
 static const char *const dbi_names[CX_DBI_COUNT] = {
   "meta", "summary", "entities", "records", "record_ref", "authorities", "names", "rollup",
-  "regions", "data", "audit", "summary_x", "facts", "grams",
+  "regions", "data", "audit", "summary_x", "facts", "grams", "checks", "check_rollup",
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -506,6 +506,9 @@ retry:
     /* grams came with schema 4: an older store has none and is refused by the version check
      * below (CX_EVERSION, not CX_ENOSTORE), whatever the open mode. */
     if (rc == MDB_NOTFOUND && i == CX_DBI_GRAMS) { st->dbi[i] = 0; continue; }
+    /* the check log came after schema 4 without changing any other layout: a store no
+     * writable open of this build has touched has none (reads see an empty log) */
+    if (rc == MDB_NOTFOUND && (i == CX_DBI_CHECKS || i == CX_DBI_CHECKROLL)) { st->dbi[i] = 0; continue; }
     if (rc == MDB_NOTFOUND) { err = CX_ENOSTORE; goto fail_txn; }
     if (rc) { err = cx__store_mdb_err(st, rc, dbi_names[i]); goto fail_txn; }
   }

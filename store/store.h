@@ -539,7 +539,24 @@ typedef struct cx_catalog {
   uint32_t n_tier_rules;
   cx_tier_rule tier_rules[CX_MAX_TIER_RULES];
   uint32_t person_public;  /* category mask */
+  /* Approval hints (`advisory` lines; docs/data-model.md "Advisory hits"): an active 失信信息
+   * record within its public display window is an advisory hit of `check` when its tier is
+   * in advisory_tiers (bit cx_severity) or its amount_fen is at least advisory_fine_fen
+   * (0: no fine rule), and none of its own measures restricts the action asked about. */
+  uint8_t advisory_tiers;
+  int64_t advisory_fine_fen;
 } cx_catalog;
+
+/* Why a record is an advisory hit (cx_catalog_advisory). */
+#define CX_ADV_TIER 1u
+#define CX_ADV_FINE 2u
+/**
+ * Whether an active record is an advisory hit (the catalogue's `advisory` lines): 0 when not,
+ * else CX_ADV_TIER and/or CX_ADV_FINE, with *end the end (exclusive) of its public display
+ * window, computed as cx_query_displayable does (tier maximum, listing end, 公示截止期). The
+ * window starts at decision_date. Pure; no allocation.
+ */
+unsigned cx_catalog_advisory(const cx_catalog *c, const cx_record *r, cx_day *end);
 
 /** 1 when records of (category, subtype) are 失信信息 (the catalogue's `negative` line). */
 static inline int cx_catalog_is_negative(const cx_catalog *c, unsigned category, unsigned subtype) {
@@ -888,6 +905,11 @@ typedef struct cx_sum_rec {
 #define CX_SRF_OBJECTION 1u
 #define CX_SRF_RESTRICTS 2u      /* the record carries a deny or review measure (catalogue) */
 #define CX_SRF_SUBTYPE_SHIFT 4   /* flags >> 4 = the record's cx_subtype */
+/* Hits only (cx_sum_hit.flags): an advisory hit (cx_catalog_advisory): valid_from..valid_until
+ * is the record's display window and measures its own deny/review measures (for which actions
+ * it is not advisory); flags >> CX_SRF_ADV_SHIFT & 3: why (CX_ADV_TIER, CX_ADV_FINE). */
+#define CX_SRF_ADVISORY 4u
+#define CX_SRF_ADV_SHIFT 3
 
 typedef struct cx_sum_hit {
   cx_day valid_from, valid_until;
@@ -1395,6 +1417,73 @@ int cx_store_audit_each(cx_txn *t, uint64_t from_seq, int64_t since_ms, int64_t 
                         cx_audit_fn fn, void *ctx);
 /** The seq of the last audit entry (0 when the log is empty). */
 int cx_store_audit_last(cx_txn *t, uint64_t *seq);
+/* ===================================================================== check log */
+
+/*
+ * The check log (docs/data-model.md "Check log and feedback"): one entry per entity a `check`
+ * answered over the server (receipt, who asked, action, verdict, the entity), written by the
+ * server's check-log writer in batches; feedback (联合奖惩 反馈) sets an entry's outcome. A
+ * rollup keyed by (month, action, verdict, county, authority) counts checks and outcomes, so
+ * aggregates over checks read cells, never the log. The receipt seq is epoch << 40 | counter:
+ * each server start takes a new epoch (cx_store_checks_epoch), its loops share one counter.
+ * Entries older than the retention are deleted (cx_store_checks_prune); the rollup keeps its
+ * counts.
+ */
+typedef enum cx_outcome {
+  CX_OUT_NONE, CX_OUT_RESTRICTED, CX_OUT_APPROVED_AFTER_REVIEW, CX_OUT_APPROVED, CX_OUT_COUNT
+} cx_outcome;
+extern const char *const cx_outcome_names[CX_OUT_COUNT]; /* "", "restricted", ... */
+#define CX_CHECK_NOTE_MAX 1024u /* bytes of a feedback note */
+
+typedef struct cx_check_entry {
+  uint64_t receipt;           /* the receipt's seq (epoch << 40 | counter) */
+  int64_t time_ms;            /* unix ms of the check */
+  cx_day day;                 /* the Beijing day of the check (its month is the rollup's) */
+  cx_str who;                 /* the approval token's name (never the token) */
+  uint8_t action, verdict, kind, outcome; /* catalogue action index, cx_verdict, cx_kind, cx_outcome */
+  uint16_t n_restrict, n_advisory;
+  uint32_t region;            /* the entity's county code (0 unknown) */
+  uint32_t authority_id;      /* authority of the first restricting hit (0: none) */
+  char code[CX_CODE_LEN];     /* the stored code */
+  int64_t fb_time_ms;         /* feedback: unix ms (0: none), who, note */
+  cx_str fb_who, note;
+} cx_check_entry;
+
+/** Takes a new receipt epoch (meta "check_epoch" + 1, in its own write txn) into *epoch. */
+int cx_store_checks_epoch(cx_store *st, uint32_t *epoch);
+/** Appends n entries (their receipts unique) and counts them in the rollup, in one write txn. */
+int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n);
+/** The entry of receipt seq (strings point into the map). CX_ENOTFOUND (never written,
+ *  pruned, or not flushed yet). */
+int cx_store_check_get(cx_txn *t, uint64_t receipt, cx_check_entry *out);
+/**
+ * Sets the feedback of receipt's entry (a later feedback replaces an earlier one: the rollup
+ * moves its count) and writes audit (may be NULL) in the same write txn. who: who reports
+ * (must be the entry's who unless any_who). *out (may be NULL) receives the entry as it was
+ * before, its strings copied nowhere: valid only for its scalar fields. CX_ENOTFOUND,
+ * CX_EFORBIDDEN (another system's receipt), CX_EBADREQ (outcome, note over
+ * CX_CHECK_NOTE_MAX).
+ */
+int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who,
+                            cx_str note, int64_t now_ms, const cx_audit_entry *audit,
+                            cx_check_entry *out);
+/** Deletes the entries checked before before_ms (in txns of at most 10,000); *n: how many. */
+int cx_store_checks_prune(cx_store *st, int64_t before_ms, uint64_t *n);
+/** Entries in the log now. */
+int cx_store_checks_count(cx_txn *t, uint64_t *n);
+
+typedef struct cx_check_cell {
+  uint32_t month;             /* cx_day_month */
+  uint8_t action, verdict;
+  uint32_t region, authority_id;
+  int64_t checks, restricted, approved_after_review, approved;
+} cx_check_cell;
+typedef int (*cx_check_cell_fn)(void *ctx, const cx_check_cell *c);
+/** Calls fn for each rollup cell of months [month_from, month_to] (key order); a non-zero
+ *  return stops and is returned. */
+int cx_store_check_rollup_each(cx_txn *t, uint32_t month_from, uint32_t month_to,
+                               cx_check_cell_fn fn, void *ctx);
+
 /** The current unix time in milliseconds (the clock audit entries use). */
 int64_t cx_audit_now_ms(void);
 

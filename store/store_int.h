@@ -68,6 +68,22 @@
  *   its slot); rebuilt whole after a calendar change and on the first writable open of a store
  *   that predates the DB. The fast path of cx_store_facts_scan.
  *
+ * ---- Check log (checks DB, key = receipt seq u64 BE: epoch << 40 | counter; checks.c)
+ *   off  size
+ *     0    1   version (CX_CHK_VERSION)       1  1  action      2  1  verdict    3  1  kind
+ *     4    1   outcome (cx_outcome, 0 = none) 5  1  0
+ *     6    2   n_restrict (u16)               8  2  n_advisory (u16)           10  2  0
+ *    12    4   region (county code)          16  4  authority_id (first restricting hit; 0)
+ *    20    8   time_ms (i64)                 28  8  feedback time_ms (i64, 0 = none)
+ *    36    4   day (cx_day: the Beijing day of the check)
+ *    40   18   entity code (the stored key)
+ *    58        strings, each u16 length + bytes: who, feedback who, note
+ *   Written by the server's check-log writer (net/audit.c) in batches; feedback rewrites it.
+ * ---- Check rollup (check_rollup DB): key month u16 BE (cx_day_month), action u8, verdict u8,
+ *      region u32 BE (county), authority_id u32 BE (12 B) -> 4 x i64 LE: checks, restricted,
+ *      approved_after_review, approved (the feedback outcomes given to those checks). Kept
+ *      when the log is pruned: what analysts aggregate never scans the log.
+ *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
  * ---- Rollup value: cx_rollup_cell as 6 x i64 little-endian (48 B).
  */
@@ -101,6 +117,10 @@
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
 #define CX_ROLLUP_VAL 48u
+#define CX_CHK_VERSION 1u
+#define CX_CHK_HDR 58u
+#define CX_CHKR_KEY 12u
+#define CX_CHKR_VAL 32u
 
 /* Limits enforced by cx_batch_put. */
 #define CX_MAX_ENTITY_NAME 256u
@@ -111,7 +131,7 @@
 enum {
   CX_DBI_META, CX_DBI_SUMMARY, CX_DBI_ENTITIES, CX_DBI_RECORDS, CX_DBI_RECORD_REF,
   CX_DBI_AUTHORITIES, CX_DBI_NAMES, CX_DBI_ROLLUP, CX_DBI_REGIONS, CX_DBI_DATA, CX_DBI_AUDIT,
-  CX_DBI_SUMX, CX_DBI_FACTS, CX_DBI_GRAMS,
+  CX_DBI_SUMX, CX_DBI_FACTS, CX_DBI_GRAMS, CX_DBI_CHECKS, CX_DBI_CHECKROLL,
   CX_DBI_COUNT
 };
 /* Cursor slots of a cx_txn: one per DB, and a second one on grams (cx_store_grams_each probes

@@ -87,7 +87,13 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   if (cx__buf_add(&b->recs, &sr, sizeof sr)) return CX_ENOMEM;
   b->n_recs++;
   if (r->status != CX_ST_ACTIVE) return 0;
-  if (!mask) return 0;
+  /* An approval hint (catalogue `advisory`): a second hit, flagged, over the record's display
+   * window, holding the record's own measures so that check leaves it out for the actions
+   * they restrict. Computed here, at write time, so check of an entity with none pays
+   * nothing. */
+  cx_day adv_end = 0;
+  unsigned adv = cx_catalog_advisory(b->cat, r, &adv_end);
+  if (!mask && !adv) return 0;
   /* record_id is at most CX_RECORD_ID_MAX bytes and authority codes 18: anything longer did not
    * come through cx_batch_put. */
   if (r->record_id.n > 255 || r->authority_code.n > 255) return CX_ECORRUPT;
@@ -105,6 +111,16 @@ int cx__sumb_add(cx_sumb *b, const cx_record *r) {
   h.str_off = 0; /* set by cx__sumb_finish, which decides the chunk of each hit */
   h.rid_len = (uint8_t)r->record_id.n;
   h.auth_len = (uint8_t)r->authority_code.n;
+  if (adv) {
+    h.flags |= (uint8_t)(CX_SRF_ADVISORY | (adv << CX_SRF_ADV_SHIFT));
+    /* A record without measures: its hit is the hint alone, over its display window. One
+     * with measures keeps one hit, over their validity (for a list entry, its listing, which
+     * also ends its display): check shows it as a hint for the actions they do not restrict. */
+    if (!mask) {
+      h.valid_from = r->decision_date;
+      h.valid_until = adv_end;
+    }
+  }
   if (cx__buf_add(&b->hits, &h, sizeof h) ||
       cx__buf_add(&b->hstr, r->record_id.p, r->record_id.n) ||
       cx__buf_add(&b->hstr, r->authority_code.p, r->authority_code.n))

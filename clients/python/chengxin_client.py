@@ -589,7 +589,7 @@ class Client:
     # ---- ops (docs/protocol.md section 5) ------------------------------------------------
 
     def ping(self) -> dict:
-        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.1"}`` (the server's
+        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.2"}`` (the server's
         today and protocol version; docs/protocol.md "Versions")."""
         return self.call("ping")
 
@@ -637,6 +637,13 @@ class Client:
         unknown code is its verdict (``invalid_code``, ``not_found``), not an error; a repeated
         code is ``{"code", "verdict", "same_as": i}``."""
         return self.call("check", codes=list(codes), action=action, as_of=as_of)
+
+    def feedback(self, receipt: str, outcome: str, note: str | None = None) -> dict:
+        """``feedback {receipt, outcome, note?}``: what the approval system did with a check
+        (``restricted``, ``approved_after_review``, ``approved``); the receipt is a check
+        result's ``receipt``. ``{"receipt", "outcome", "action", "verdict", "checked_at",
+        "previous"}``."""
+        return self.call("feedback", receipt=receipt, outcome=outcome, note=note)
 
     def check_many(self, codes: Sequence[str], action: str, as_of: str | None = None,
                    chunk: int = MAX_CHECK_CODES, depth: int = 8) -> list[dict]:

@@ -177,7 +177,10 @@ static const cmd CMDS[] = {
      "                       two dimensions: a bar per combination (福州市 / 2025-03)\n"
      "  --top N              bars of --chart and --plot (default 20)\n"
      "  --plot FILE.png      the same charts as a PNG through gnuplot (Chinese labels: Noto Sans CJK)\n"
-     "  --scan               never use rollups (for comparison)\n" COMMON_QUERY_OPTS},
+     "  --scan               never use rollups (for comparison)\n"
+     "  --of checks          the check log and its feedback: dims action verdict province city\n"
+     "                       county authority year quarter month; metrics checks restricted\n"
+     "                       approved_after_review approved feedback restricted_rate\n" COMMON_QUERY_OPTS},
     {"repair", cli_cmd_change, "repair a record (信用修复): public display and measures stop",
      "usage: chengxin repair --authority CODE --record-id ID --reason TEXT [--override] [options]\n"
      "\n"
@@ -217,6 +220,12 @@ static const cmd CMDS[] = {
      "  --format FMT         table (default), csv, json, jsonl or xlsx (see `chengxin help status`)\n"
      "  --out FILE           write the output to FILE instead of standard output\n"
      "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
+    {"feedback", cli_cmd_feedback, "report what was done with a check receipt (联合奖惩 feedback)",
+     "usage: chengxin feedback RECEIPT OUTCOME [--note TEXT] [options]\n"
+     "OUTCOME: restricted, approved_after_review or approved. RECEIPT: a check answer's receipt\n"
+     "(given by a server: --connect with an approval token; only the token that checked may\n"
+     "report on it, admin on any). Aggregate them: chengxin agg --of checks --by action,month\n"
+     "--metrics checks,feedback,restricted,restricted_rate.\n" COMMON_QUERY_OPTS},
     {"stats", cli_cmd_stats, "a server's counters and latencies (--connect)",
      "usage: chengxin stats --connect HOST:PORT [--token-file F] [--format FMT]\n"},
     {"debug", cli_cmd_debug, NULL,

@@ -517,7 +517,7 @@ int cli_cmd_search(int argc, char **argv) {
 /* ===================================================================== agg */
 
 typedef struct agg_opts {
-  const char *by, *from, *to, *metrics, *order, *plot;
+  const char *by, *from, *to, *metrics, *order, *plot, *of;
   const char *where[CX_DIM_COUNT];
   int n_where, desc, chart, scan;
   uint64_t limit, top;
@@ -549,6 +549,7 @@ static int agg_opt(void *ctx, int c, const char *arg) {
     if (cli_parse_u64(arg, &o->top) || o->top < 1 || o->top > 1000)
       return cli_usage("agg: --top: expected 1..1000 bars, got '%s'", arg);
     return 0;
+  case 'O': o->of = arg; return 0; /* records | checks (the check log's rollup) */
   case 'l':
     if (cli_parse_u64(arg, &o->limit)) return cli_usage("agg: --limit: expected a count, got '%s'", arg);
     return 0;
@@ -584,6 +585,7 @@ int cli_cmd_agg(int argc, char **argv) {
       {"desc", no_argument, 0, 'd'},       {"limit", required_argument, 0, 'l'},
       {"chart", no_argument, 0, 'c'},      {"plot", required_argument, 0, 'p'},
       {"scan", no_argument, 0, 's'},       {"top", required_argument, 0, 'n'},
+      {"of", required_argument, 0, 'O'},
   };
   agg_opts ao;
   memset(&ao, 0, sizeof ao);
@@ -620,6 +622,7 @@ int cli_cmd_agg(int argc, char **argv) {
   if (ao.order) json_object_set_new(args, "order", json_string(ao.order));
   if (ao.desc) json_object_set_new(args, "desc", json_true());
   if (ao.limit) json_object_set_new(args, "limit", json_integer((json_int_t)ao.limit));
+  if (ao.of) json_object_set_new(args, "of", json_string(ao.of));
   s.force_scan = ao.scan;
   if ((rc = cli_sess_open(&s))) {
     json_decref(args);
@@ -803,6 +806,49 @@ int cli_cmd_stats(int argc, char **argv) {
     print_tables(&s, tabs, 1);
     cli_table_free(&t);
   }
+  json_decref(res);
+  cli_sess_close(&s);
+  return 0;
+}
+
+/* ===================================================================== feedback */
+
+/* chengxin feedback RECEIPT OUTCOME [--note TEXT]: what the approval system did with a check
+ * (restricted | approved_after_review | approved); a write (local mode opens writable). */
+static int fb_opt(void *ctx, int c, const char *arg) {
+  if (c == 'n') *(const char **)ctx = arg;
+  return 0;
+}
+int cli_cmd_feedback(int argc, char **argv) {
+  static const struct option extra[] = {{"note", required_argument, 0, 'n'}};
+  const char *note = NULL;
+  cli_sess s;
+  int rc = qparse(&s, "feedback", argc, argv, extra, 1, fb_opt, &note);
+  if (rc) return rc;
+  if (argc - optind != 2)
+    return cli_usage("feedback: expected RECEIPT OUTCOME (restricted, approved_after_review or approved)");
+  s.write = 1;
+  if ((rc = cli_sess_open(&s))) return rc;
+  json_t *args = json_object(), *res;
+  json_object_set_new(args, "receipt", json_string(argv[optind]));
+  json_object_set_new(args, "outcome", json_string(argv[optind + 1]));
+  if (note) json_object_set_new(args, "note", json_string(note));
+  char err[512];
+  int e = cli_sess_call(&s, "feedback", args, &res, err, sizeof err);
+  json_decref(args);
+  if (e) {
+    cli_sess_close(&s);
+    return call_failed("feedback", NULL, e, err);
+  }
+  static const char *const cols[] = {"receipt", "outcome", "action", "verdict", "checked_at", "previous"};
+  cli_table t;
+  cli_table_init(&t, "feedback", 1);
+  for (int i = 0; i < 6; i++) cli_table_col(&t, cols[i], CLI_COL_STR);
+  cli_table_row(&t);
+  for (int i = 0; i < 6; i++) set_json(&t, i, json_object_get(res, cols[i]));
+  cli_table *tabs[1] = {&t};
+  print_tables(&s, tabs, 1);
+  cli_table_free(&t);
   json_decref(res);
   cli_sess_close(&s);
   return 0;

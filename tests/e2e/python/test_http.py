@@ -171,7 +171,14 @@ class SameAsMsgpack(unittest.TestCase):
     def same(self, method, path, op, role="public", body=None, **fields):
         st, _, got = req(method, path, body, role)
         want = mp(op, role, **fields)
-        self.assertEqual(got, want, f"{method} {path} as {role}")
+        # every check has its own receipt: the two answers are the same but for those
+        def norec(v):
+            if isinstance(v, dict):
+                return {k: norec(x) for k, x in v.items() if k != "receipt"}
+            if isinstance(v, list):
+                return [norec(x) for x in v]
+            return v
+        self.assertEqual(norec(got), norec(want), f"{method} {path} as {role}")
         return st, got
 
     def test_every_read_op(self):
@@ -190,7 +197,7 @@ class SameAsMsgpack(unittest.TestCase):
         self.assertTrue(got["rows"])
         st, _, stats = req("GET", "/v1/stats", role="analyst")
         self.assertEqual(st, 200)
-        self.assertEqual(stats["protocol"], "1.1")
+        self.assertEqual(stats["protocol"], "1.2")
         self.assertIn("store", stats)
 
     def test_records_page_by_cursor(self):
@@ -334,7 +341,9 @@ class Transport(unittest.TestCase):
                     for name, ex in resp.get("content", {}).get("application/json", {}).get("examples", {}).items():
                         r = ex["x-request"]
                         st, _, got = req(r["method"], r["path"], r.get("body"), r["role"])
-                        self.assertEqual((st, got), (int(status), ex["value"]), f"example {name} of {m} {p}")
+                        strip = lambda v: ({k: strip(x) for k, x in v.items() if k != "receipt"} if isinstance(v, dict)
+                                           else [strip(x) for x in v] if isinstance(v, list) else v)
+                        self.assertEqual((st, strip(got)), (int(status), ex["value"]), f"example {name} of {m} {p}")
                         n += 1
         self.assertGreaterEqual(n, 6)
 

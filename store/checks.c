@@ -1,0 +1,307 @@
+/*
+ * checks.c — the check log and its rollup (layouts in store_int.h; semantics in store.h
+ * "check log"). The log is written by one writer (the server's check-log writer, in batches of
+ * what its loops queued) and by feedback; reads are point lookups by receipt and walks of the
+ * rollup, never of the log (pruning walks its oldest end only).
+ */
+#include <stdlib.h>
+
+#include "store_int.h"
+
+const char *const cx_outcome_names[CX_OUT_COUNT] = {"", "restricted", "approved_after_review", "approved"};
+
+static void be64(unsigned char *p, uint64_t v) {
+  cx__be32(p, (uint32_t)(v >> 32));
+  cx__be32(p + 4, (uint32_t)v);
+}
+
+static int encode(const cx_check_entry *e, cx_buf *b) {
+  const cx_str *s[3] = {&e->who, &e->fb_who, &e->note};
+  size_t n = CX_CHK_HDR;
+  for (int i = 0; i < 3; i++) n += 2 + (s[i]->n > 0xFFFF ? 0xFFFF : s[i]->n);
+  b->n = 0;
+  if (cx__buf_reserve(b, n)) return CX_ENOMEM;
+  unsigned char *p = b->p;
+  memset(p, 0, CX_CHK_HDR);
+  p[0] = CX_CHK_VERSION;
+  p[1] = e->action;
+  p[2] = e->verdict;
+  p[3] = e->kind;
+  p[4] = e->outcome;
+  cx__wr16(p + 6, e->n_restrict);
+  cx__wr16(p + 8, e->n_advisory);
+  cx__wr32(p + 12, e->region);
+  cx__wr32(p + 16, e->authority_id);
+  cx__wr64(p + 20, e->time_ms);
+  cx__wr64(p + 28, e->fb_time_ms);
+  cx__wr32(p + 36, e->day);
+  memcpy(p + 40, e->code, CX_CODE_LEN);
+  size_t o = CX_CHK_HDR;
+  for (int i = 0; i < 3; i++) {
+    uint16_t l = (uint16_t)(s[i]->n > 0xFFFF ? 0xFFFF : s[i]->n);
+    cx__wr16(p + o, l);
+    if (l) memcpy(p + o + 2, s[i]->p, l);
+    o += 2u + l;
+  }
+  b->n = o;
+  return 0;
+}
+
+static int decode(const void *v, size_t n, cx_check_entry *e) {
+  const unsigned char *p = v, *end = p + n;
+  if (n < CX_CHK_HDR || p[0] != CX_CHK_VERSION || p[4] >= CX_OUT_COUNT) return CX_ECORRUPT;
+  e->action = p[1];
+  e->verdict = p[2];
+  e->kind = p[3];
+  e->outcome = p[4];
+  e->n_restrict = cx__rd16(p + 6);
+  e->n_advisory = cx__rd16(p + 8);
+  e->region = cx__rd32(p + 12);
+  e->authority_id = cx__rd32(p + 16);
+  e->time_ms = cx__rd64(p + 20);
+  e->fb_time_ms = cx__rd64(p + 28);
+  e->day = cx__rd32(p + 36);
+  memcpy(e->code, p + 40, CX_CODE_LEN);
+  cx_str *s[3] = {&e->who, &e->fb_who, &e->note};
+  p += CX_CHK_HDR;
+  for (int i = 0; i < 3; i++) {
+    if (end - p < 2) return CX_ECORRUPT;
+    uint16_t l = cx__rd16(p);
+    p += 2;
+    if (end - p < l) return CX_ECORRUPT;
+    *s[i] = (cx_str){(const char *)p, l};
+    p += l;
+  }
+  return p == end ? 0 : CX_ECORRUPT;
+}
+
+static void roll_key(const cx_check_entry *e, unsigned char k[CX_CHKR_KEY]) {
+  cx__be16(k, (uint16_t)cx_day_month(e->day));
+  k[2] = e->action;
+  k[3] = e->verdict;
+  cx__be32(k + 4, e->region);
+  cx__be32(k + 8, e->authority_id);
+}
+
+/* Adds d[0..3] (checks, restricted, after review, approved) to e's rollup cell. */
+static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const int64_t d[4]) {
+  unsigned char kb[CX_CHKR_KEY], vb[CX_CHKR_VAL];
+  roll_key(e, kb);
+  MDB_val k = {CX_CHKR_KEY, kb}, v;
+  int64_t c[4] = {0, 0, 0, 0};
+  int rc = mdb_get(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v);
+  if (rc == 0 && v.mv_size == CX_CHKR_VAL) {
+    for (int i = 0; i < 4; i++) c[i] = cx__rd64((const unsigned char *)v.mv_data + 8 * i);
+  } else if (rc == 0) {
+    return CX_ECORRUPT;
+  } else if (rc != MDB_NOTFOUND) {
+    return cx__store_mdb_err(st, rc, "check rollup get");
+  }
+  for (int i = 0; i < 4; i++) cx__wr64(vb + 8 * i, c[i] + d[i]);
+  v = (MDB_val){CX_CHKR_VAL, vb};
+  if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v, 0))) return cx__store_mdb_err(st, rc, "check rollup put");
+  return 0;
+}
+
+/* Runs fn(st, txn, ctx) in a write txn, growing the map when it fills. */
+static int in_wtxn(cx_store *st, int (*fn)(cx_store *, MDB_txn *, void *), void *ctx) {
+  if (!st->dbi[CX_DBI_CHECKS]) return CX_EROFS;
+  for (;;) {
+    MDB_txn *txn;
+    int err = cx__store_wtxn(st, &txn);
+    if (err) return err;
+    err = fn(st, txn, ctx);
+    if (!err) err = cx__store_wtxn_end(st, txn, 1);
+    else cx__store_wtxn_end(st, txn, 0);
+    if (err == CX_EMAPFULL && !(err = cx__store_grow(st))) continue;
+    return err;
+  }
+}
+
+typedef struct epoch_ctx { uint32_t v; } epoch_ctx;
+static int epoch_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  epoch_ctx *c = ctx;
+  uint32_t v = 0;
+  int rc = cx__meta_get32(st, txn, "check_epoch", &v);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (v + 1u >= (1u << 24)) return CX_ETOOLARGE; /* 16M server starts */
+  c->v = v + 1;
+  return cx__meta_put32(st, txn, "check_epoch", c->v);
+}
+int cx_store_checks_epoch(cx_store *st, uint32_t *epoch) {
+  epoch_ctx c = {0};
+  int rc = in_wtxn(st, epoch_fn, &c);
+  if (!rc) *epoch = c.v;
+  return rc;
+}
+
+typedef struct app_ctx { const cx_check_entry *e; size_t n; cx_buf b; } app_ctx;
+static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  app_ctx *a = ctx;
+  for (size_t i = 0; i < a->n; i++) {
+    const cx_check_entry *e = &a->e[i];
+    unsigned char kb[8];
+    be64(kb, e->receipt);
+    int err = encode(e, &a->b);
+    if (err) return err;
+    MDB_val k = {8, kb}, v = {a->b.n, a->b.p};
+    int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) continue; /* written by an earlier attempt of the same batch */
+    if (rc) return cx__store_mdb_err(st, rc, "checks put");
+    int64_t d[4] = {1, 0, 0, 0};
+    if (e->outcome) d[e->outcome] = 1;
+    if ((err = roll_add(st, txn, e, d))) return err;
+  }
+  return 0;
+}
+int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n) {
+  if (!n) return 0;
+  app_ctx a = {e, n, {0}};
+  int rc = in_wtxn(st, append_fn, &a);
+  cx__buf_free(&a.b);
+  return rc;
+}
+
+int cx_store_check_get(cx_txn *t, uint64_t receipt, cx_check_entry *out) {
+  if (!t->st->dbi[CX_DBI_CHECKS]) return CX_ENOTFOUND;
+  unsigned char kb[8];
+  be64(kb, receipt);
+  MDB_val k = {8, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_CHECKS], &k, &v);
+  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
+  if (rc) return cx__store_mdb_err(t->st, rc, "checks get");
+  cx_check_entry e;
+  if (decode(v.mv_data, v.mv_size, &e)) return CX_ECORRUPT;
+  e.receipt = receipt;
+  *out = e;
+  return 0;
+}
+
+typedef struct fb_ctx {
+  uint64_t receipt;
+  int outcome, any_who;
+  cx_str who, note;
+  int64_t now_ms;
+  const cx_audit_entry *audit;
+  cx_check_entry old;
+  cx_buf b, tmp;
+} fb_ctx;
+static int fb_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  fb_ctx *f = ctx;
+  unsigned char kb[8];
+  be64(kb, f->receipt);
+  MDB_val k = {8, kb}, v;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_CHECKS], &k, &v);
+  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
+  if (rc) return cx__store_mdb_err(st, rc, "checks get");
+  cx_check_entry e;
+  if (decode(v.mv_data, v.mv_size, &e)) return CX_ECORRUPT;
+  e.receipt = f->receipt;
+  if (!f->any_who && !cx_str_eq(e.who, f->who)) return CX_EFORBIDDEN;
+  f->old = e;
+  int64_t d[4] = {0, 0, 0, 0};
+  if (e.outcome) d[e.outcome] -= 1;
+  d[f->outcome] += 1;
+  e.outcome = (uint8_t)f->outcome;
+  e.fb_time_ms = f->now_ms;
+  e.fb_who = f->who;
+  e.note = f->note;
+  /* e's strings point into the map: encode before any write */
+  int err = encode(&e, &f->b);
+  if (err) return err;
+  MDB_val nv = {f->b.n, f->b.p};
+  if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &nv, 0))) return cx__store_mdb_err(st, rc, "checks put");
+  if ((err = roll_add(st, txn, &f->old, d))) return err;
+  if (f->audit && (err = cx__audit_write(st, txn, f->audit, 1, f->now_ms, &f->tmp))) return err;
+  return 0;
+}
+int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who,
+                            cx_str note, int64_t now_ms, const cx_audit_entry *audit,
+                            cx_check_entry *out) {
+  if (outcome <= CX_OUT_NONE || outcome >= CX_OUT_COUNT || note.n > CX_CHECK_NOTE_MAX) return CX_EBADREQ;
+  fb_ctx f = {.receipt = receipt, .outcome = outcome, .any_who = any_who, .who = who, .note = note,
+              .now_ms = now_ms ? now_ms : cx_audit_now_ms(), .audit = audit};
+  int rc = in_wtxn(st, fb_fn, &f);
+  if (!rc && out) {
+    *out = f.old;
+    out->who = out->fb_who = out->note = (cx_str){"", 0};
+  }
+  cx__buf_free(&f.b);
+  cx__buf_free(&f.tmp);
+  return rc;
+}
+
+typedef struct prune_ctx { int64_t before; uint64_t n; int more; } prune_ctx;
+static int prune_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  prune_ctx *p = ctx;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_CHECKS], &cur);
+  if (rc) return cx__store_mdb_err(st, rc, "checks cursor");
+  MDB_val k, v;
+  uint32_t done = 0;
+  int err = 0;
+  p->more = 0;
+  /* Keys are receipts: epochs in start order and, within one, a counter taken as the check
+   * ran, so the oldest entries come first (up to the few ms two loops may interleave). */
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (v.mv_size < CX_CHK_HDR) { err = CX_ECORRUPT; break; }
+    if (cx__rd64((const unsigned char *)v.mv_data + 20) >= p->before) break;
+    if (done == 10000) { p->more = 1; break; }
+    if ((rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "checks del"); break; }
+    done++;
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "checks walk");
+  mdb_cursor_close(cur);
+  if (!err) p->n += done;
+  return err;
+}
+int cx_store_checks_prune(cx_store *st, int64_t before_ms, uint64_t *n) {
+  prune_ctx p = {before_ms, 0, 0};
+  int rc;
+  if (!st->dbi[CX_DBI_CHECKS]) { if (n) *n = 0; return 0; }
+  do rc = in_wtxn(st, prune_fn, &p);
+  while (!rc && p.more);
+  if (n) *n = p.n;
+  return rc;
+}
+
+int cx_store_checks_count(cx_txn *t, uint64_t *n) {
+  *n = 0;
+  if (!t->st->dbi[CX_DBI_CHECKS]) return 0;
+  MDB_stat s;
+  int rc = mdb_stat(t->txn, t->st->dbi[CX_DBI_CHECKS], &s);
+  if (rc) return cx__store_mdb_err(t->st, rc, "checks stat");
+  *n = s.ms_entries;
+  return 0;
+}
+
+int cx_store_check_rollup_each(cx_txn *t, uint32_t month_from, uint32_t month_to,
+                               cx_check_cell_fn fn, void *ctx) {
+  if (!t->st->dbi[CX_DBI_CHECKROLL]) return 0;
+  MDB_cursor *cur;
+  int own, rc;
+  if ((rc = cx__txn_cursor(t, CX_DBI_CHECKROLL, &cur, &own))) return rc;
+  unsigned char kb[2];
+  cx__be16(kb, (uint16_t)(month_from > 0xFFFF ? 0xFFFF : month_from));
+  MDB_val k = {2, kb}, v;
+  int err = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != CX_CHKR_KEY || v.mv_size != CX_CHKR_VAL) { err = CX_ECORRUPT; break; }
+    const unsigned char *kp = k.mv_data, *vp = v.mv_data;
+    cx_check_cell c;
+    c.month = cx__rd_be16(kp);
+    if (c.month > month_to) break;
+    c.action = kp[2];
+    c.verdict = kp[3];
+    c.region = cx__rd_be32(kp + 4);
+    c.authority_id = cx__rd_be32(kp + 8);
+    c.checks = cx__rd64(vp);
+    c.restricted = cx__rd64(vp + 8);
+    c.approved_after_review = cx__rd64(vp + 16);
+    c.approved = cx__rd64(vp + 24);
+    if ((err = fn(ctx, &c))) break;
+  }
+  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "check rollup walk");
+  cx__txn_cursor_done(t, CX_DBI_CHECKROLL, cur, own);
+  return err;
+}
