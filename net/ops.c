@@ -1487,6 +1487,308 @@ static int op_status(cx_exec_ctx *x, const cx_req *rq) {
   return 0;
 }
 
+/* ===================================================================== scorecards */
+
+static const char *const by_names[CX_IND_COUNT][4] = {
+    [CX_IND_GOV_DISHONESTY] = {"judgment", "admin_penalty", "disciplinary", "accountability"},
+    [CX_IND_LAWSUIT_LOSS] = {"won", "lost", NULL, NULL},
+    [CX_IND_KEPT_RATE] = {"kept", "broken", NULL, NULL},
+    [CX_IND_ON_TIME] = {"late", NULL, NULL, NULL},
+};
+
+/* The period of a scorecard request: year, else from/to (to: today by default; from: the day
+ * after the same day a year before to), and the period before it (the previous year, or the
+ * as long one that ends the day before from). */
+static int sc_period(cx_exec_ctx *x, const cx_req *rq, cx_scorecard_req *cur, cx_scorecard_req *prev) {
+  uint64_t year = 0;
+  int rc, hy, hf, ht;
+  if ((hy = f_uint(x, rq, "year", &year)) < 0) return hy;
+  cx_day from = 0, to = cx_day_today();
+  if ((hf = f_day(x, rq, "from", &from)) < 0 || (ht = f_day(x, rq, "to", &to)) < 0) return -1;
+  if (hy) {
+    if (hf || ht) return fail(x, CX_EBADREQ, "give year, or from/to, not both");
+    if (cx_scorecard_year((int)(year > 9999 ? 0 : year), &cur->from, &cur->to))
+      return fail(x, CX_EBADREQ, "year must be 1971..9999");
+    if (cx_scorecard_year((int)year - 1, &prev->from, &prev->to)) prev->from = prev->to = 0;
+    return 0;
+  }
+  if (!hf) { /* the 12 months to `to` */
+    int y, m, d;
+    cx_day_to_ymd(to, &y, &m, &d);
+    if (cx_day_from_ymd(y - 1, m, d, &from) && cx_day_from_ymd(y - 1, m, 28, &from))
+      return fail(x, CX_EBADREQ, "to is out of range");
+    from += 1;
+  }
+  if (from > to) return fail(x, CX_EBADREQ, "from is after to");
+  if (to - from > 366 * 10) return fail(x, CX_EBADREQ, "a period of at most ten years");
+  cur->from = from;
+  cur->to = to;
+  prev->to = from - 1;
+  prev->from = prev->to - (to - from);
+  (void)rc;
+  return 0;
+}
+
+static int sc_rubric(cx_exec_ctx *x, cx_txn *t, cx_rubric *rb) {
+  int rc = cx_store_rubric(t, rb);
+  return rc ? fail(x, rc, "the store's scorecard rubric does not parse: load a valid one (chengxin load-scorecard)") : 0;
+}
+
+static void pk_num(msgpack_packer *pk, double v) {
+  if (v == (double)(int64_t)v && v >= 0 && v < 1e15) msgpack_pack_uint64(pk, (uint64_t)v);
+  else msgpack_pack_double(pk, v);
+}
+
+static void pk_vetoes(msgpack_packer *pk, uint32_t vetoes) {
+  uint32_t n = 0;
+  for (int i = 0; i < CX_IND_COUNT; i++) n += (vetoes >> i) & 1u;
+  msgpack_pack_array(pk, n);
+  for (int i = 0; i < CX_IND_COUNT; i++)
+    if ((vetoes >> i) & 1u) pk_str(pk, cx_ind_names[i]);
+}
+
+static void pk_region_names(cx_exec_ctx *x, cx_txn *t, uint32_t region) {
+  msgpack_packer *pk = x->pk;
+  uint32_t codes[3] = {region / 10000 * 10000, region / 100 * 100, region};
+  const char *keys[3] = {"province", "city", "county"};
+  for (int i = 0; i < 3; i++) {
+    cx_str s = {"", 0};
+    if (codes[i] && cx_store_region_name(t, codes[i], &s) < 0) s = (cx_str){"", 0};
+    pk_key(pk, keys[i]);
+    pk_cx(pk, s);
+  }
+}
+
+static void pk_scorecard(cx_exec_ctx *x, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
+                         const cx_scorecard *sc, const cx_scorecard *prev) {
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 16);
+  pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sc->code, CX_CODE_LEN);
+  pk_key(pk, "name"); pk_cx(pk, sc->name);
+  pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, sc->kind);
+  pk_key(pk, "region"); msgpack_pack_uint32(pk, sc->region);
+  pk_region_names(x, t, sc->region);
+  pk_key(pk, "from"); pk_day(pk, rq->from);
+  pk_key(pk, "to"); pk_day(pk, rq->to);
+  pk_key(pk, "score"); msgpack_pack_double(pk, sc->score);
+  pk_key(pk, "raw"); msgpack_pack_double(pk, sc->raw);
+  pk_key(pk, "grade"); pk_str(pk, rb->bands[sc->band].name);
+  pk_key(pk, "vetoes"); pk_vetoes(pk, sc->vetoes);
+  pk_key(pk, "indicators");
+  uint32_t n = 0;
+  for (int i = 0; i < CX_IND_COUNT; i++) n += sc->ind[i].shown;
+  msgpack_pack_array(pk, n);
+  for (int i = 0; i < CX_IND_COUNT; i++) {
+    const cx_ind_value *v = &sc->ind[i];
+    if (!v->shown) continue;
+    int rate = cx_ind_is_rate(i);
+    uint32_t nb = 0;
+    while (nb < 4 && by_names[i][nb]) nb++;
+    msgpack_pack_map(pk, 7 + (rate ? 2 : 0) + (nb ? 1 : 0) + (i == CX_IND_ON_TIME ? 1 : 0));
+    pk_key(pk, "indicator"); pk_str(pk, cx_ind_names[i]);
+    pk_key(pk, "value");
+    if (rate && !v->den) msgpack_pack_nil(pk);
+    else pk_num(pk, v->value);
+    if (rate) {
+      pk_key(pk, "numerator"); msgpack_pack_uint64(pk, v->num);
+      pk_key(pk, "denominator"); msgpack_pack_uint64(pk, v->den);
+    }
+    pk_key(pk, "rated"); pk_bool(pk, v->rated);
+    pk_key(pk, "points"); msgpack_pack_double(pk, v->points);
+    pk_key(pk, "weight"); pk_num(pk, v->weight);
+    pk_key(pk, "veto"); pk_bool(pk, rb->ind[i].veto);
+    pk_key(pk, "vetoed"); pk_bool(pk, (sc->vetoes >> i) & 1u);
+    if (nb) {
+      pk_key(pk, "by");
+      msgpack_pack_map(pk, nb);
+      for (uint32_t k = 0; k < nb; k++) {
+        pk_key(pk, by_names[i][k]);
+        msgpack_pack_uint64(pk, v->by[k]);
+      }
+    }
+    if (i == CX_IND_ON_TIME) {
+      pk_key(pk, "mean_delay");
+      if (v->den) msgpack_pack_double(pk, (double)v->by[1] / (double)v->den);
+      else msgpack_pack_nil(pk);
+    }
+  }
+  pk_key(pk, "previous");
+  if (prev) {
+    msgpack_pack_map(pk, 3);
+    pk_key(pk, "score"); msgpack_pack_double(pk, prev->score);
+    pk_key(pk, "grade"); pk_str(pk, rb->bands[prev->band].name);
+    pk_key(pk, "change"); msgpack_pack_double(pk, sc->score - prev->score);
+  } else {
+    msgpack_pack_nil(pk);
+  }
+}
+
+typedef struct drill_ctx {
+  cx_exec_ctx *x;
+  uint32_t n;
+  int64_t now;
+  int err;
+} drill_ctx;
+
+/* A drill-down record: the records answer, and an audit line when it is a person's. */
+static int drill_rec(void *ctx, const cx_record_view *v) {
+  drill_ctx *d = ctx;
+  if (v->r->entity_kind == CX_KIND_CIVIL_SERVANT || v->r->entity_kind == CX_KIND_PERSON) {
+    char norm[CX_CODE_LEN + 1];
+    int is_person;
+    /* the stored code, not the masked one, names the person in the audit log */
+    if (cx_code_normalize(v->r->entity_code.p, v->r->entity_code.n, norm, &is_person) == 0 &&
+        (d->err = audit_query(d->x, CX_OP_SCORECARD, norm, v->r->entity_kind, "drill-down", &d->now)))
+      return d->err;
+  }
+  rec_ctx rc = {d->x, 0};
+  int r = rec_cb(&rc, v);
+  d->n += rc.n;
+  return r;
+}
+
+/* scorecard {code, year? | from?, to?, indicator?, limit?} -> a body's scorecard (docs/protocol.md) */
+static int op_scorecard(cx_exec_ctx *x, const cx_req *rq) {
+  cx_str code, ind = {0};
+  uint64_t limit = 100;
+  int rc;
+  cx_scorecard_req cur = {(cx_role)x->role, 0, 0, cx_day_today()}, prev = cur;
+  if ((rc = f_str(x, rq, "code", 1, &code)) < 0 || (rc = f_str(x, rq, "indicator", 0, &ind)) < 0 ||
+      (rc = f_uint(x, rq, "limit", &limit)) < 0 || (rc = sc_period(x, rq, &cur, &prev)) < 0)
+    return rc;
+  int want = -1;
+  if (ind.n) {
+    for (int i = 0; i < CX_IND_COUNT; i++)
+      if (cx_str_eq(ind, cx_str_c(cx_ind_names[i]))) want = i;
+    if (want < 0)
+      return fail(x, CX_EBADREQ, "unknown indicator (gov_dishonesty, unperformed_judgments, lawsuit_loss_rate, "
+                  "commitment_kept_rate, on_time_rate, complaints, staff_discipline, blacklisted)");
+  }
+  if (limit < 1 || limit > 1000) return fail(x, CX_EBADREQ, "limit must be 1..1000");
+  char norm[CX_CODE_LEN + 1];
+  int is_person = 0;
+  if ((rc = cx_code_normalize(code.p, code.n, norm, &is_person))) return code_fail(x, rc);
+  if (is_person) return fail(x, CX_EBADREQ, "persons have no scorecard (their body's counts them)");
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  cx_rubric rb;
+  if ((rc = sc_rubric(x, t, &rb))) return rc;
+  cx_scorecard sc, ps;
+  cx_str nc = {norm, CX_CODE_LEN};
+  rc = cx_query_scorecard(x->q, t, &rb, &cur, nc, &sc);
+  if (rc == CX_EFORBIDDEN) return fail(x, rc, "scorecards are not published to the public (the rubric's publish line)");
+  if (rc == CX_EBADREQ) return fail(x, rc, "not a kind the rubric scores (its kinds line)");
+  if (rc) return code_fail(x, rc);
+  int have_prev = prev.from && prev.to >= prev.from && cx_query_scorecard(x->q, t, &rb, &prev, nc, &ps) == 0;
+  msgpack_packer *pk = x->pk;
+  if (want < 0) {
+    pk_scorecard(x, t, &rb, &cur, &sc, have_prev ? &ps : NULL);
+    return 0;
+  }
+  if (!sc.ind[want].shown) return fail(x, CX_EFORBIDDEN, "the role is not shown this indicator");
+  msgpack_pack_map(pk, 3);
+  pk_key(pk, "scorecard");
+  pk_scorecard(x, t, &rb, &cur, &sc, have_prev ? &ps : NULL);
+  pk_key(pk, "records");
+  size_t at = pk_array_placeholder(x);
+  drill_ctx d = {x, 0, 0, 0};
+  int more = 0;
+  rc = cx_query_scorecard_records(x->q, t, &rb, &cur, nc, want, (uint32_t)limit, drill_rec, &d, &more);
+  if (d.err) return d.err;
+  if (rc) return fail(x, rc, "drill-down: %s", cx_strerror(rc));
+  pk_array_patch(x, at, d.n);
+  pk_key(pk, "more"); pk_bool(pk, more);
+  return 0;
+}
+
+typedef struct sc_code {
+  char code[CX_CODE_LEN];
+  double score;
+} sc_code;
+static int sc_code_cmp(const void *a, const void *b) { return memcmp(a, b, CX_CODE_LEN); }
+
+/* scorecards {region, year? | from?, to?, kind?} -> the bodies of a region, ranked */
+static int op_scorecards(cx_exec_ctx *x, const cx_req *rq) {
+  uint64_t region = 0;
+  cx_str kinds_s = {0};
+  int rc;
+  cx_scorecard_req cur = {(cx_role)x->role, 0, 0, cx_day_today()}, prev = cur;
+  if ((rc = f_uint(x, rq, "region", &region)) < 0 || (rc = f_str(x, rq, "kind", 0, &kinds_s)) < 0 ||
+      (rc = sc_period(x, rq, &cur, &prev)) < 0)
+    return rc;
+  if (!rc && !region) return fail(x, CX_EBADREQ, "missing field \"region\" (a province, city or county code: 35, 3501, 350102)");
+  uint32_t kinds = 0;
+  for (uint32_t a = 0; kinds_s.n && a <= kinds_s.n;) {
+    uint32_t e = a;
+    while (e < kinds_s.n && kinds_s.p[e] != ',') e++;
+    int k = cx_enum_parse(cx_kind_names, CX_KIND_COUNT, (cx_str){kinds_s.p + a, e - a});
+    if (k < 0) return fail(x, CX_EBADREQ, "kind: a comma-separated list of government, subdistrict, institution");
+    kinds |= 1u << k;
+    a = e + 1;
+  }
+  cx_txn *t;
+  if ((rc = txn(x, &t))) return rc;
+  cx_rubric rb;
+  if ((rc = sc_rubric(x, t, &rb))) return rc;
+  cx_scorecard *v = NULL, *pv = NULL;
+  uint32_t n = 0, pn = 0;
+  rc = cx_query_scorecards(x->q, t, &rb, &cur, (uint32_t)(region > UINT32_MAX ? 0 : region), kinds, 100000, &v, &n);
+  if (rc == CX_EFORBIDDEN) return fail(x, rc, "scorecards are not published to the public (the rubric's publish line)");
+  if (rc == CX_EBADREQ) return fail(x, rc, "region: a province, city or county code (35, 3501, 350102)");
+  if (rc) return fail(x, rc, "scorecards: %s", cx_strerror(rc));
+  sc_code *pc = NULL;
+  if (prev.from && prev.to >= prev.from &&
+      cx_query_scorecards(x->q, t, &rb, &prev, (uint32_t)region, kinds, 100000, &pv, &pn) == 0 && pn &&
+      (pc = malloc(pn * sizeof *pc))) {
+    for (uint32_t i = 0; i < pn; i++) {
+      memcpy(pc[i].code, pv[i].code, CX_CODE_LEN);
+      pc[i].score = pv[i].score;
+    }
+    qsort(pc, pn, sizeof *pc, sc_code_cmp);
+  }
+  free(pv);
+  msgpack_packer *pk = x->pk;
+  msgpack_pack_map(pk, 6);
+  pk_key(pk, "region"); msgpack_pack_uint64(pk, region);
+  cx_str rn = {"", 0};
+  uint32_t r6 = (uint32_t)(region < 100 ? region * 10000 : region < 10000 ? region * 100 : region);
+  if (cx_store_region_name(t, r6, &rn) < 0) rn = (cx_str){"", 0};
+  pk_key(pk, "region_name"); pk_cx(pk, rn);
+  pk_key(pk, "from"); pk_day(pk, cur.from);
+  pk_key(pk, "to"); pk_day(pk, cur.to);
+  pk_key(pk, "grades");
+  msgpack_pack_array(pk, rb.n_bands);
+  for (uint32_t b = 0; b < rb.n_bands; b++) {
+    msgpack_pack_map(pk, 2);
+    pk_key(pk, "grade"); pk_str(pk, rb.bands[b].name);
+    pk_key(pk, "min"); pk_num(pk, rb.bands[b].min);
+  }
+  pk_key(pk, "bodies");
+  msgpack_pack_array(pk, n);
+  for (uint32_t i = 0; i < n; i++) {
+    const cx_scorecard *s = &v[i];
+    const sc_code *p = pc ? bsearch(s->code, pc, pn, sizeof *pc, sc_code_cmp) : NULL;
+    msgpack_pack_map(pk, 10);
+    pk_key(pk, "rank"); msgpack_pack_uint32(pk, i + 1);
+    pk_key(pk, "code"); msgpack_pack_str_with_body(pk, s->code, CX_CODE_LEN);
+    pk_key(pk, "name"); pk_cx(pk, s->name);
+    pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, s->kind);
+    pk_key(pk, "region"); msgpack_pack_uint32(pk, s->region);
+    pk_key(pk, "score"); msgpack_pack_double(pk, s->score);
+    pk_key(pk, "grade"); pk_str(pk, rb.bands[s->band].name);
+    pk_key(pk, "vetoes"); pk_vetoes(pk, s->vetoes);
+    pk_key(pk, "previous");
+    if (p) msgpack_pack_double(pk, p->score);
+    else msgpack_pack_nil(pk);
+    pk_key(pk, "change");
+    if (p) msgpack_pack_double(pk, s->score - p->score);
+    else msgpack_pack_nil(pk);
+  }
+  free(pc);
+  free(v);
+  return 0;
+}
+
 /* ===================================================================== dispatch */
 
 typedef int (*op_fn)(cx_exec_ctx *x, const cx_req *rq);
