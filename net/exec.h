@@ -41,8 +41,8 @@
  * docs/protocol.md §10.
  */
 #define CX_PROTOCOL_MAJOR 1
-#define CX_PROTOCOL_MINOR 1
-#define CX_PROTOCOL_VERSION "1.1"
+#define CX_PROTOCOL_MINOR 2
+#define CX_PROTOCOL_VERSION "1.2"
 
 /* ===================================================================== the op table */
 

@@ -279,7 +279,7 @@ static int set_actor(cx_exec_ctx *x, cx_batch *b) {
 
 /* ===================================================================== ping, auth */
 
-/* ping {} -> {"pong": true, "today": "YYYY-MM-DD", "protocol": "1.1"} */
+/* ping {} -> {"pong": true, "today": "YYYY-MM-DD", "protocol": "1.2"} */
 static int op_ping(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
   msgpack_pack_map(x->pk, 3);
@@ -746,7 +746,8 @@ static const char *measure_code(const cx_catalog *c, uint32_t i) { return c->mea
 /*
  * catalog {} -> {"actions": [{code, name}], "lists": [{code, name, category, measures}],
  *               "measures": [{code, name, effect, actions, basis, edition}], "categories": [names],
- *               "display": [{tier, publish, min_months, max_months}]}
+ *               "display": [{tier, publish, min_months, max_months}],
+ *               "labels": {kind: {code: name}}}
  * The catalogue this server's query context holds (data/catalog.tsv or `load-catalog`), so that
  * integrators need not hard-code action, list and measure codes.
  */
@@ -754,7 +755,7 @@ static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
   const cx_catalog *c = cx_query_catalog(x->q);
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, 6);
   pk_key(pk, "actions");
   msgpack_pack_array(pk, c->n_actions);
   for (uint32_t i = 0; i < c->n_actions; i++) {
@@ -808,6 +809,24 @@ static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
     if (c->display[i].publish) msgpack_pack_true(pk); else msgpack_pack_false(pk);
     pk_key(pk, "min_months"); msgpack_pack_uint32(pk, c->display[i].min_months);
     pk_key(pk, "max_months"); msgpack_pack_uint32(pk, c->display[i].max_months);
+  }
+  /* the Chinese names of the record enums the catalogue's `label` lines give (codes without
+   * one are left out: a door shows the code) */
+  pk_key(pk, "labels");
+  msgpack_pack_map(pk, CX_LABEL_KINDS);
+  for (int k = 0; k < CX_LABEL_KINDS; k++) {
+    int n;
+    const char *const *tab = cx_label_table(k, &n);
+    uint32_t named = 0;
+    for (int v = 0; v < n; v++) named += cx_catalog_label(c, k, (unsigned)v)[0] != 0;
+    pk_key(pk, cx_label_kind_names[k]);
+    msgpack_pack_map(pk, named);
+    for (int v = 0; v < n; v++) {
+      const char *name = cx_catalog_label(c, k, (unsigned)v);
+      if (!name[0]) continue;
+      pk_key(pk, tab[v]);
+      pk_str(pk, name);
+    }
   }
   return 0;
 }

@@ -589,7 +589,7 @@ class Client:
     # ---- ops (docs/protocol.md section 5) ------------------------------------------------
 
     def ping(self) -> dict:
-        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.1"}`` (the server's
+        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.2"}`` (the server's
         today and protocol version; docs/protocol.md "Versions")."""
         return self.call("ping")
 

@@ -186,7 +186,7 @@ class ServerCase(unittest.TestCase):
 class Reads(ServerCase):
     def test_ping_answers_pong_and_the_servers_today(self):
         with client() as c:
-            self.assertEqual(c.ping(), {"pong": True, "today": TODAY, "protocol": "1.1"})
+            self.assertEqual(c.ping(), {"pong": True, "today": TODAY, "protocol": "1.2"})
             self.assertEqual(c.role, "public")
 
     def test_the_catalog_names_the_actions_check_takes(self):

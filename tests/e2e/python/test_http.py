@@ -190,7 +190,7 @@ class SameAsMsgpack(unittest.TestCase):
         self.assertTrue(got["rows"])
         st, _, stats = req("GET", "/v1/stats", role="analyst")
         self.assertEqual(st, 200)
-        self.assertEqual(stats["protocol"], "1.1")
+        self.assertEqual(stats["protocol"], "1.2")
         self.assertIn("store", stats)
 
     def test_records_page_by_cursor(self):
