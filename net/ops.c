@@ -279,7 +279,7 @@ static int set_actor(cx_exec_ctx *x, cx_batch *b) {
 
 /* ===================================================================== ping, auth */
 
-/* ping {} -> {"pong": true, "today": "YYYY-MM-DD", "protocol": "1.1"} */
+/* ping {} -> {"pong": true, "today": "YYYY-MM-DD", "protocol": "1.2"} */
 static int op_ping(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
   msgpack_pack_map(x->pk, 3);
@@ -802,7 +802,8 @@ static const char *measure_code(const cx_catalog *c, uint32_t i) { return c->mea
 /*
  * catalog {} -> {"actions": [{code, name}], "lists": [{code, name, category, measures}],
  *               "measures": [{code, name, effect, actions, basis, edition}], "categories": [names],
- *               "display": [{tier, publish, min_months, max_months}]}
+ *               "display": [{tier, publish, min_months, max_months}],
+ *               "labels": {kind: {code: name}}}
  * The catalogue this server's query context holds (data/catalog.tsv or `load-catalog`), so that
  * integrators need not hard-code action, list and measure codes.
  */
@@ -810,7 +811,7 @@ static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
   (void)rq;
   const cx_catalog *c = cx_query_catalog(x->q);
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, 6);
   pk_key(pk, "actions");
   msgpack_pack_array(pk, c->n_actions);
   for (uint32_t i = 0; i < c->n_actions; i++) {
@@ -865,6 +866,24 @@ static int op_catalog(cx_exec_ctx *x, const cx_req *rq) {
     pk_key(pk, "min_months"); msgpack_pack_uint32(pk, c->display[i].min_months);
     pk_key(pk, "max_months"); msgpack_pack_uint32(pk, c->display[i].max_months);
   }
+  /* the Chinese names of the record enums the catalogue's `label` lines give (codes without
+   * one are left out: a door shows the code) */
+  pk_key(pk, "labels");
+  msgpack_pack_map(pk, CX_LABEL_KINDS);
+  for (int k = 0; k < CX_LABEL_KINDS; k++) {
+    int n;
+    const char *const *tab = cx_label_table(k, &n);
+    uint32_t named = 0;
+    for (int v = 0; v < n; v++) named += cx_catalog_label(c, k, (unsigned)v)[0] != 0;
+    pk_key(pk, cx_label_kind_names[k]);
+    msgpack_pack_map(pk, named);
+    for (int v = 0; v < n; v++) {
+      const char *name = cx_catalog_label(c, k, (unsigned)v);
+      if (!name[0]) continue;
+      pk_key(pk, tab[v]);
+      pk_str(pk, name);
+    }
+  }
   return 0;
 }
 
@@ -889,7 +908,9 @@ static int dim_by_name(cx_str s) { return cx_enum_parse(cx_dim_names, CX_DIM_COU
 static int metric_by_name(cx_str s) { return cx_enum_parse(cx_metric_names, CX_M_COUNT_, s); }
 
 /* A filter or group value: str, or an integer (formatted, then parsed like a string). */
-static int read_dim_value(cx_exec_ctx *x, cx_txn *t, int dim, cx_mp *v, uint32_t *val) {
+/* One value of where.<dim> into filter f: a code, or for the region dimensions a name, which
+ * may stand for several codes (重庆市: 5001, 5002). */
+static int read_dim_value(cx_exec_ctx *x, cx_txn *t, int dim, cx_mp *v, cx_agg_filter *f) {
   cx_str s;
   char nb[24];
   int64_t iv;
@@ -901,10 +922,25 @@ static int read_dim_value(cx_exec_ctx *x, cx_txn *t, int dim, cx_mp *v, uint32_t
   } else {
     return fail(x, CX_EBADREQ, "where.%s: values must be strings", cx_dim_names[dim]);
   }
-  int rc = cx_query_dim_parse(x->q, t, (cx_dim)dim, s, val);
+  uint32_t vals[8], n = 0;
+  int rc = cx_query_dim_parse_all(x->q, t, (cx_dim)dim, s, vals, 8, &n);
   char e[4 * 48 + 1];
-  if (rc)
-    return fail(x, CX_EBADREQ, "where.%s: bad value \"%s\"", cx_dim_names[dim], shown(s, 48, e, sizeof e));
+  if (rc == CX_EEXIST) {
+    char codes[96] = "";
+    for (uint32_t i = 0, o = 0; i < n && o < sizeof codes - 8; i++)
+      o += (uint32_t)snprintf(codes + o, sizeof codes - o, "%s%06u", i ? ", " : "", vals[i]);
+    return fail(x, CX_EBADREQ, "where.%s: \"%s\" names several counties (%s%s): give the code, or the "
+                "city's name before it", cx_dim_names[dim], shown(s, 48, e, sizeof e), codes, n == 8 ? ", ..." : "");
+  }
+  if (rc == CX_EBADREQ || rc == CX_ETOOLARGE)
+    return fail(x, CX_EBADREQ, "where.%s: expected %s, got \"%s\"", cx_dim_names[dim],
+                cx_query_dim_expected((cx_dim)dim), shown(s, 48, e, sizeof e));
+  if (rc) return fail(x, rc, "where.%s: %s", cx_dim_names[dim], cx_strerror(rc));
+  for (uint32_t i = 0; i < n; i++) {
+    if (f->n >= CX_AGG_MAX_FILTER_VALUES)
+      return fail(x, CX_EBADREQ, "where.%s: 1..%d values", cx_dim_names[dim], CX_AGG_MAX_FILTER_VALUES);
+    f->vals[f->n++] = vals[i];
+  }
   return 0;
 }
 
@@ -916,8 +952,8 @@ static int metric_is_int(int m) {
 /*
  * aggregate {by: [dim], where: {dim: [values]}, from?, to?, metrics?: [metric], order?: name,
  *            desc?: bool, limit?: uint, as_of?}
- * -> {"columns": [names], "rows": [[values]], "from_rollup": bool, "scanned": uint,
- *     "provisional": uint}
+ * -> {"columns": [names], "rows": [[values]], "codes": [[group codes]], "from_rollup": bool,
+ *     "scanned": uint, "provisional": uint}
  */
 static int op_aggregate_checks(cx_exec_ctx *x, const cx_req *rq);
 static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
@@ -964,7 +1000,7 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
       if (nv == 0 || nv > CX_AGG_MAX_FILTER_VALUES)
         return fail(x, CX_EBADREQ, "where.%s: 1..%d values", cx_dim_names[d], CX_AGG_MAX_FILTER_VALUES);
       for (uint32_t k = 0; k < nv; k++)
-        if ((rc = read_dim_value(x, t, d, &v, &f->vals[f->n++]))) return rc;
+        if ((rc = read_dim_value(x, t, d, &v, f))) return rc;
     }
   }
   if ((rc = f_day(x, rq, "from", &sp.from)) < 0 || (rc = f_day(x, rq, "to", &sp.to)) < 0 ||
@@ -1017,7 +1053,7 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
   if (rc) return fail(x, rc, "aggregate failed: %s", cx_strerror(rc));
   size_t start = x->out->len;
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, 6);
   pk_key(pk, "columns");
   msgpack_pack_array(pk, (size_t)sp.n_group + sp.n_metrics);
   for (int i = 0; i < sp.n_group; i++) pk_str(pk, cx_dim_names[sp.group[i]]);
@@ -1038,6 +1074,28 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
       if (metric_is_int(sp.metrics[i])) msgpack_pack_int64(pk, (int64_t)row->vals[i]);
       else if (isnan(row->vals[i])) msgpack_pack_nil(pk); /* no data */
       else msgpack_pack_double(pk, row->vals[i]);
+    }
+    if (x->out->len - start > x->env->lim.agg_answer) {
+      cx_agg_result_free(&res);
+      return fail(x, CX_ETOOLARGE, "the answer passes %u MiB: group by fewer dimensions, filter or limit",
+                  (unsigned)(x->env->lim.agg_answer >> 20));
+    }
+  }
+  /* the group values' codes, row by row: regions as 6-digit GB/T 2260 codes and authorities as
+   * their USCC, where rows hold names that two regions may share; the other dimensions as in
+   * rows */
+  pk_key(pk, "codes");
+  msgpack_pack_array(pk, res.n_rows);
+  for (uint32_t r = 0; r < res.n_rows; r++) {
+    const cx_agg_row *row = &res.rows[r];
+    msgpack_pack_array(pk, sp.n_group);
+    for (int i = 0; i < sp.n_group; i++) {
+      cx_dim d = (cx_dim)sp.group[i];
+      cx_str acode, aname;
+      if (cx_query_dim_code(d, row->keys[i], buf, sizeof buf) == 0) pk_str(pk, buf);
+      else if (d == CX_DIM_AUTHORITY && cx_store_authority_get(t, row->keys[i], &acode, &aname) == 0) pk_cx(pk, acode);
+      else if (cx_query_dim_format(x->q, t, d, row->keys[i], buf, sizeof buf) == 0) pk_str(pk, buf);
+      else msgpack_pack_uint32(pk, row->keys[i]);
     }
     if (x->out->len - start > x->env->lim.agg_answer) {
       cx_agg_result_free(&res);

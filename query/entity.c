@@ -133,7 +133,12 @@ int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_sum
   out->kind = s.kind;
   out->region = s.region;
   out->province = region_name(t, s.region / 10000 * 10000);
-  out->city = region_name(t, s.region / 100 * 100);
+  /* The city level as people say it (北京市, not 市辖区); a province's own level has none:
+   * the province is not a city. */
+  out->city = (cx_str){"", 0};
+  if (s.region % 10000 != 0 && s.region && cx_query_city_name(t, s.region, out->city_buf, sizeof out->city_buf) == 0 &&
+      !(out->city_buf[0] >= '0' && out->city_buf[0] <= '9'))
+    out->city = cx_str_c(out->city_buf);
   cx_region reg = {{"", 0}, 0, 0};
   if (s.region && cx_store_region_get(t, s.region, &reg) < 0) reg = (cx_region){{"", 0}, 0, 0};
   out->county = reg.name;

@@ -80,7 +80,8 @@ typedef struct cx_entity_status {
   cx_str name;
   uint8_t kind;
   uint32_t region;             /* county code */
-  cx_str province, city, county; /* region names ("" when unknown) */
+  cx_str province, city, county; /* region names ("" when unknown); city as
+                                    cx_query_city_name says it ("" for a province's own level) */
   uint16_t region_until;       /* 0: region is a current code; else it is historic, last in use
                                   in this year (a code issued before a redistricting) */
   cx_str authority_code, authority_name; /* civil servants: of the newest record the role sees */
@@ -89,6 +90,7 @@ typedef struct cx_entity_status {
   cx_day last_update;          /* public and approval: the newest decision_date they may see;
                                   others: the day of the last batch that changed the entity */
   char code_buf[CX_CODE_TEXT_MAX]; /* storage for a masked or textual code */
+  char city_buf[96];           /* storage for city when it is not a table's name */
   cx_str stored_code;          /* the stored 18-byte key, for the door's audit entry only */
 } cx_entity_status;
 
@@ -325,6 +327,28 @@ typedef struct cx_agg_result {
 
 /** Parses a dimension value ("35", "3501", "2024-03", "2024Q1", "penalty", authority code...). */
 int cx_query_dim_parse(const cx_query *q, cx_txn *t, cx_dim dim, cx_str s, uint32_t *val);
+/**
+ * cx_query_dim_parse, and for the region dimensions a name as well: `福建省`, `福州市` (a
+ * municipality's name, 北京市, is its city level too: 1101; 重庆市 5001 and 5002), `鼓楼区` or
+ * `福州市鼓楼区`. Names are matched exactly against both region tables. Fills vals (cap
+ * entries) and *n. CX_EBADREQ: not a value of dim (cx_query_dim_expected says what is);
+ * CX_EEXIST: a county name several counties have (*n of them in vals: give the code or the
+ * city's name before it); CX_ETOOLARGE: more than cap values.
+ */
+int cx_query_dim_parse_all(const cx_query *q, cx_txn *t, cx_dim dim, cx_str s, uint32_t *vals,
+                           uint32_t cap, uint32_t *n);
+/** What a value of dim looks like, for error messages ("a region code such as 3501 or
+ *  350100, or a name such as 福州市"). Static. */
+const char *cx_query_dim_expected(cx_dim dim);
+/** The 6-digit GB/T 2260 code of a region dimension's value (city 3501 -> "350100");
+ *  CX_ENOTFOUND for other dimensions. */
+int cx_query_dim_code(cx_dim dim, uint32_t val, char *buf, size_t cap);
+/**
+ * The name of the city level of a 6-digit region as people say it: 福州市; a municipality's
+ * name (北京市, never 市辖区); 福建省本级 for a province's own level (350000), never the
+ * province as a city; 湖北省直辖县级行政区划 for 4290xx; the 4-digit code when none is known.
+ */
+int cx_query_city_name(cx_txn *t, uint32_t region, char *buf, size_t cap);
 /** Formats a dimension value for output ("福建省", "2024-03", "penalty", authority name...). */
 int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, char *buf,
                         size_t cap);

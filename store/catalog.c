@@ -7,6 +7,9 @@
  * measures), display periods, 失信信息 categories and the public-person rule; then the tier rules
  * (which name lists).
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "store.h"
 
 /* ===================================================================== line splitting */
@@ -71,6 +74,36 @@ static void copy(char *dst, cx_str s) {
 
 static int kw(cx_str s, const char *k) { return cx_str_eq(s, cx_str_c(k)); }
 
+/* Why a line is bad, for the operator who wrote it (cx_catalog_parse_why). */
+typedef struct cat_why {
+  char *buf;
+  size_t cap;
+} cat_why;
+
+static int why(cat_why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int why(cat_why *w, const char *fmt, ...) {
+  if (w && w->buf && w->cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->buf, w->cap, fmt, ap);
+    va_end(ap);
+  }
+  return CX_EBADREQ;
+}
+
+/* A field quoted in a message: at most 40 bytes (lines are checked UTF-8 text already). */
+#define SHOWN(s) (int)((s).n > 40 ? 40 : (s).n), (s).p
+#define CATS                                                                                       \
+  "license, penalty, gov_dishonesty, blacklist, redlist, commitment, lawsuit, complaint, "         \
+  "evaluation, abnormal, compulsion, confirmation, inspection"
+
+static int bad_code(cat_why *w, const char *what, cx_str s) {
+  return why(w, "%s: \"%.*s\" is not a code ([A-Za-z0-9_.-], 1..%d bytes)", what, SHOWN(s), CX_CODE_NAME_MAX - 1);
+}
+static int bad_name(cat_why *w, const char *what, size_t cap) {
+  return why(w, "%s: the name is empty, longer than %zu bytes or holds a control character", what, cap - 1);
+}
+
 static int parse_u32(cx_str s, uint32_t *out) {
   if (s.n == 0 || s.n > 9) return 0;
   uint32_t v = 0;
@@ -108,7 +141,10 @@ typedef struct mask_ctx {
 static int add_action(void *ctx, cx_str it) {
   mask_ctx *m = ctx;
   int a = cx_catalog_action(m->c, it);
-  if (a < 0) return a;
+  if (a < 0) {
+    m->bad = it;
+    return a;
+  }
   m->mask |= 1ull << a;
   return 0;
 }
@@ -258,40 +294,45 @@ static int parse_yuan(cx_str s, int64_t *fen) {
 }
 
 /* tier <tier> list|keyword|fine|category ... */
-static int parse_tier(cx_catalog *c, const cat_line *l) {
+static int parse_tier(cx_catalog *c, const cat_line *l, cat_why *w) {
   const cx_str *f = l->f;
-  if (l->nf < 4) return CX_EBADREQ;
+  if (l->nf < 4) return why(w, "tier: expected tier<TAB>TIER<TAB>list|lists|keyword|fine|category<TAB>...");
   int tier = cx_enum_parse(cx_severity_names, CX_SEV_COUNT, f[1]);
-  if (tier < 0 || c->n_tier_rules >= CX_MAX_TIER_RULES) return CX_EBADREQ;
+  if (tier < 0) return why(w, "tier: unknown tier \"%.*s\" (minor, general, serious)", SHOWN(f[1]));
+  if (c->n_tier_rules >= CX_MAX_TIER_RULES) return why(w, "tier: more than %d tier rules", CX_MAX_TIER_RULES);
   cx_tier_rule r;
   memset(&r, 0, sizeof r);
   r.tier = (uint8_t)tier;
   if (kw(f[2], "list")) {
     int li = cx_catalog_list(c, f[3]);
-    if (l->nf != 4 || li < 0) return CX_EBADREQ;
+    if (l->nf != 4) return why(w, "tier ... list: expected one list code");
+    if (li < 0) return why(w, "tier ... list: unknown list type \"%.*s\"", SHOWN(f[3]));
     r.match = CX_TIER_LIST;
     r.list = (uint8_t)li;
   } else if (kw(f[2], "lists")) {
     int cat = cx_enum_parse(cx_category_names, CX_CAT_COUNT, f[3]);
-    if (l->nf != 4 || cat < 0) return CX_EBADREQ;
+    if (l->nf != 4 || cat < 0) return why(w, "tier ... lists: expected one category (%s)", CATS);
     r.match = CX_TIER_LISTS;
     r.category = (uint8_t)cat;
   } else if (kw(f[2], "keyword")) {
-    if (l->nf != 4 || !name_ok(f[3], sizeof r.text)) return CX_EBADREQ;
+    if (l->nf != 4 || !name_ok(f[3], sizeof r.text))
+      return why(w, "tier ... keyword: expected one keyword of 1..%zu bytes", sizeof r.text - 1);
     r.match = CX_TIER_KEYWORD;
     copy(r.text, f[3]);
   } else if (kw(f[2], "fine")) {
-    if (l->nf != 5 || !parse_yuan(f[3], &r.from_fen)) return CX_EBADREQ;
+    if (l->nf != 5 || !parse_yuan(f[3], &r.from_fen))
+      return why(w, "tier ... fine: expected FROM<TAB>TO amounts in 元 (TO may be -)");
     r.to_fen = -1;
-    if (!kw(f[4], "-") && (!parse_yuan(f[4], &r.to_fen) || r.to_fen <= r.from_fen)) return CX_EBADREQ;
+    if (!kw(f[4], "-") && (!parse_yuan(f[4], &r.to_fen) || r.to_fen <= r.from_fen))
+      return why(w, "tier ... fine: TO must be an amount in 元 above FROM, or -");
     r.match = CX_TIER_FINE;
   } else if (kw(f[2], "category")) {
     int cat = cx_enum_parse(cx_category_names, CX_CAT_COUNT, f[3]);
-    if (l->nf != 4 || cat < 0) return CX_EBADREQ;
+    if (l->nf != 4 || cat < 0) return why(w, "tier ... category: expected one category (%s)", CATS);
     r.match = CX_TIER_CATEGORY;
     r.category = (uint8_t)cat;
   } else {
-    return CX_EBADREQ;
+    return why(w, "tier: expected list, lists, keyword, fine or category after the tier, got \"%.*s\"", SHOWN(f[2]));
   }
   /* One rule per list, per category and per keyword: a second one is a mistake in the file. */
   for (uint32_t i = 0; i < c->n_tier_rules; i++) {
@@ -300,10 +341,10 @@ static int parse_tier(cx_catalog *c, const cat_line *l) {
     if ((r.match == CX_TIER_LIST && o->list == r.list) ||
         ((r.match == CX_TIER_CATEGORY || r.match == CX_TIER_LISTS) && o->category == r.category) ||
         (r.match == CX_TIER_KEYWORD && strcmp(o->text, r.text) == 0))
-      return CX_EBADREQ;
+      return why(w, "tier: a second rule for the same %s", f[2].p[0] == 'k' ? "keyword" : f[2].p[0] == 'c' ? "category" : "list");
     if (r.match == CX_TIER_FINE && (o->to_fen < 0 || r.from_fen < o->to_fen) &&
         (r.to_fen < 0 || o->from_fen < r.to_fen))
-      return CX_EBADREQ; /* overlapping fine ranges */
+      return why(w, "tier ... fine: the range overlaps an earlier fine rule's");
   }
   c->tier_rules[c->n_tier_rules++] = r;
   return 0;
@@ -385,41 +426,64 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
   return cx_day_add_months(decision_date, c->display[tier].min_months);
 }
 
-/* One line in pass `pass` (0 actions, editions + syntax, 1 measures, 2 lists and the rest, 3 tier rules,
- * which name lists). 0 or CX_EBADREQ. */
-static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
+/* One line in pass `pass` (0 actions, editions, labels + syntax, 1 measures, 2 lists and the
+ * rest, 3 tier rules, which name lists). 0 or CX_EBADREQ with w saying why. */
+static int parse_line(cx_catalog *c, const cat_line *l, int pass, cat_why *w) {
   const cx_str *f = l->f;
   if (l->nf == 0) return 0;
-  if (l->nf > CAT_MAX_FIELDS) return CX_EBADREQ;
+  if (l->nf > CAT_MAX_FIELDS) return why(w, "more than %d tab-separated fields", CAT_MAX_FIELDS);
   if (kw(f[0], "action")) {
-    if (l->nf != 3) return CX_EBADREQ;
+    if (l->nf != 3) return why(w, "action: expected action<TAB>CODE<TAB>NAME (%d fields, not %d)", 3, l->nf);
     if (pass != 0) return 0;
-    if (!code_ok(f[1]) || !name_ok(f[2], sizeof c->actions[0].name)) return CX_EBADREQ;
-    if (cx_catalog_action(c, f[1]) >= 0 || c->n_actions >= CX_MAX_ACTIONS) return CX_EBADREQ;
+    if (!code_ok(f[1])) return bad_code(w, "action", f[1]);
+    if (!name_ok(f[2], sizeof c->actions[0].name)) return bad_name(w, "action", sizeof c->actions[0].name);
+    if (cx_catalog_action(c, f[1]) >= 0) return why(w, "action \"%.*s\" is listed twice", SHOWN(f[1]));
+    if (c->n_actions >= CX_MAX_ACTIONS) return why(w, "more than %d actions", CX_MAX_ACTIONS);
     copy(c->actions[c->n_actions].code, f[1]);
     copy(c->actions[c->n_actions].name, f[2]);
     c->n_actions++;
   } else if (kw(f[0], "edition")) {
-    if (l->nf != 4) return CX_EBADREQ;
+    if (l->nf != 4) return why(w, "edition: expected edition<TAB>CODE<TAB>TITLE<TAB>DOCUMENT|- (%d fields, not %d)", 4, l->nf);
     if (pass != 0) return 0;
-    if (!code_ok(f[1]) || !name_ok(f[2], sizeof c->editions[0].title) ||
-        !name_ok(f[3], sizeof c->editions[0].doc))
-      return CX_EBADREQ;
-    if (cx_catalog_edition(c, f[1]) >= 0 || c->n_editions >= CX_MAX_EDITIONS) return CX_EBADREQ;
+    if (!code_ok(f[1])) return bad_code(w, "edition", f[1]);
+    if (!name_ok(f[2], sizeof c->editions[0].title)) return bad_name(w, "edition title", sizeof c->editions[0].title);
+    if (!name_ok(f[3], sizeof c->editions[0].doc)) return bad_name(w, "edition document", sizeof c->editions[0].doc);
+    if (cx_catalog_edition(c, f[1]) >= 0) return why(w, "edition \"%.*s\" is listed twice", SHOWN(f[1]));
+    if (c->n_editions >= CX_MAX_EDITIONS) return why(w, "more than %d editions", CX_MAX_EDITIONS);
     copy(c->editions[c->n_editions].code, f[1]);
     copy(c->editions[c->n_editions].title, f[2]);
     if (!kw(f[3], "-")) copy(c->editions[c->n_editions].doc, f[3]); /* "-": number not known */
     c->n_editions++;
+  } else if (kw(f[0], "label")) {
+    if (l->nf != 4) return why(w, "label: expected label<TAB>KIND<TAB>CODE<TAB>NAME (%d fields, not %d)", 4, l->nf);
+    if (pass != 0) return 0;
+    int k = cx_enum_parse(cx_label_kind_names, CX_LABEL_KINDS, f[1]);
+    if (k < 0)
+      return why(w, "label: unknown kind \"%.*s\" (category, subtype, status, severity, domain, kind)", SHOWN(f[1]));
+    int n;
+    const char *const *tab = cx_label_table(k, &n);
+    int v = cx_enum_parse(tab, n, f[2]);
+    if (v < 0 || (k == CX_LABEL_SUBTYPE && v == CX_SUB_NONE))
+      return why(w, "label: \"%.*s\" is not a %s code", SHOWN(f[2]), cx_label_kind_names[k]);
+    if (!name_ok(f[3], CX_LABEL_MAX)) return bad_name(w, "label", CX_LABEL_MAX);
+    if (c->labels[k][v][0]) return why(w, "label: %s \"%.*s\" is named twice", cx_label_kind_names[k], SHOWN(f[2]));
+    copy(c->labels[k][v], f[3]);
   } else if (kw(f[0], "measure")) {
     /* 5 fields: the format before provenance (operators' older files keep loading); 7: with
      * basis and edition. 6 is a line that lost a field, not a format. */
-    if (l->nf != 5 && l->nf != 7) return CX_EBADREQ;
+    if (l->nf != 5 && l->nf != 7)
+      return why(w, "measure: expected measure<TAB>CODE<TAB>EFFECT<TAB>ACTIONS<TAB>NAME[<TAB>BASIS<TAB>EDITION] "
+                    "(5 or 7 fields, not %d)", l->nf);
     if (pass != 1) return 0;
     int eff = cx_enum_parse(cx_effect_names, 3, f[2]);
-    if (!code_ok(f[1]) || eff < 0 || !name_ok(f[4], sizeof c->measures[0].name)) return CX_EBADREQ;
-    if (cx_catalog_measure(c, f[1]) >= 0 || c->n_measures >= CX_MAX_MEASURES) return CX_EBADREQ;
+    if (!code_ok(f[1])) return bad_code(w, "measure", f[1]);
+    if (eff < 0) return why(w, "measure: unknown effect \"%.*s\" (deny, review, incentive)", SHOWN(f[2]));
+    if (!name_ok(f[4], sizeof c->measures[0].name)) return bad_name(w, "measure", sizeof c->measures[0].name);
+    if (cx_catalog_measure(c, f[1]) >= 0) return why(w, "measure \"%.*s\" is listed twice", SHOWN(f[1]));
+    if (c->n_measures >= CX_MAX_MEASURES) return why(w, "more than %d measures", CX_MAX_MEASURES);
     mask_ctx m = {c, 0, {NULL, 0}};
-    if (each_item(f[3], add_action, &m) || m.mask == 0) return CX_EBADREQ;
+    if (each_item(f[3], add_action, &m)) return why(w, "measure: unknown action \"%.*s\"", SHOWN(m.bad));
+    if (m.mask == 0) return why(w, "measure: no action");
     int ed = CX_EDITION_NONE;
     cx_str item = {NULL, 0};
     if (l->nf == 7) {
@@ -428,9 +492,11 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
       cx_str code = colon ? (cx_str){f[6].p, (uint32_t)(colon - f[6].p)} : f[6];
       if (colon) {
         item = trim((cx_str){colon + 1, (uint32_t)(f[6].n - (uint32_t)(colon - f[6].p) - 1)});
-        if (!name_ok(item, CX_ITEM_MAX)) return CX_EBADREQ;
+        if (!name_ok(item, CX_ITEM_MAX)) return bad_name(w, "measure: item", CX_ITEM_MAX);
       }
-      if (!name_ok(f[5], CX_BASIS_MAX) || (ed = cx_catalog_edition(c, code)) < 0) return CX_EBADREQ;
+      if (!name_ok(f[5], CX_BASIS_MAX)) return bad_name(w, "measure: basis", CX_BASIS_MAX);
+      if ((ed = cx_catalog_edition(c, code)) < 0)
+        return why(w, "measure: edition \"%.*s\" has no edition line", SHOWN(code));
     }
     /* the slot is filled only once the whole line is known good */
     memset(&c->measures[c->n_measures], 0, sizeof c->measures[0]);
@@ -443,71 +509,89 @@ static int parse_line(cx_catalog *c, const cat_line *l, int pass) {
     if (item.n) copy(c->measures[c->n_measures].item, item);
     c->n_measures++;
   } else if (kw(f[0], "list")) {
-    if (l->nf != 4 && l->nf != 5) return CX_EBADREQ;
+    if (l->nf != 4 && l->nf != 5)
+      return why(w, "list: expected list<TAB>CODE<TAB>CATEGORY<TAB>NAME[<TAB>MEASURES] (4 or 5 fields, not %d)", l->nf);
     if (pass != 2) return 0;
     int cat = cx_enum_parse(cx_category_names, CX_CAT_COUNT, f[2]);
-    if (!code_ok(f[1]) || cat < 0 || !name_ok(f[3], sizeof c->lists[0].name)) return CX_EBADREQ;
-    if (cx_catalog_list(c, f[1]) >= 0 || c->n_lists >= CX_MAX_LISTS) return CX_EBADREQ;
+    if (!code_ok(f[1])) return bad_code(w, "list", f[1]);
+    if (cat < 0) return why(w, "list: unknown category \"%.*s\" (%s)", SHOWN(f[2]), CATS);
+    if (!name_ok(f[3], sizeof c->lists[0].name)) return bad_name(w, "list", sizeof c->lists[0].name);
+    if (cx_catalog_list(c, f[1]) >= 0) return why(w, "list \"%.*s\" is listed twice", SHOWN(f[1]));
+    if (c->n_lists >= CX_MAX_LISTS) return why(w, "more than %d list types", CX_MAX_LISTS);
     mask_ctx m = {c, 0, {NULL, 0}};
-    if (l->nf == 5 && each_item(f[4], add_measure, &m)) return CX_EBADREQ;
+    if (l->nf == 5 && each_item(f[4], add_measure, &m))
+      return why(w, "list: unknown measure \"%.*s\" (no measure line names it)", SHOWN(m.bad));
     copy(c->lists[c->n_lists].code, f[1]);
     copy(c->lists[c->n_lists].name, f[3]);
     c->lists[c->n_lists].category = (uint8_t)cat;
     c->lists[c->n_lists].defaults = m.mask;
     c->n_lists++;
   } else if (kw(f[0], "display")) {
-    if (l->nf != 5) return CX_EBADREQ;
+    if (l->nf != 5)
+      return why(w, "display: expected display<TAB>TIER<TAB>PUBLISH<TAB>MIN_MONTHS<TAB>MAX_MONTHS (5 fields, not %d)", l->nf);
     if (pass != 2) return 0;
     int sev = cx_enum_parse(cx_severity_names, CX_SEV_COUNT, f[1]);
     uint32_t pub, mn, mx;
+    if (sev < 0) return why(w, "display: unknown tier \"%.*s\" (minor, general, serious)", SHOWN(f[1]));
+    if (!parse_u32(f[2], &pub) || pub > 1) return why(w, "display: publish must be 0 or 1");
+    if (!parse_u32(f[3], &mn) || !parse_u32(f[4], &mx)) return why(w, "display: the periods must be whole months");
     /* Months since the 2025 measures; at most 10 years (a file still in days fails here). */
-    if (sev < 0 || !parse_u32(f[2], &pub) || pub > 1 || !parse_u32(f[3], &mn) || !parse_u32(f[4], &mx) ||
-        mn > mx || mx > 120)
-      return CX_EBADREQ;
+    if (mn > mx) return why(w, "display: the minimum period is above the maximum");
+    if (mx > 120) return why(w, "display: a period above 120 months (is the file still in days?)");
     c->display[sev].publish = (uint8_t)pub;
     c->display[sev].min_months = (uint16_t)mn;
     c->display[sev].max_months = (uint16_t)mx;
   } else if (kw(f[0], "negative")) {
-    if (l->nf != 2) return CX_EBADREQ;
+    if (l->nf != 2) return why(w, "negative: expected negative<TAB>CATEGORY[:SUBTYPE],... (2 fields, not %d)", l->nf);
     if (pass != 2) return 0;
     uint32_t neg[CX_CAT_COUNT] = {0};
-    if (!kw(f[1], "none") && each_item(f[1], add_negative, neg)) return CX_EBADREQ;
+    if (!kw(f[1], "none") && each_item(f[1], add_negative, neg))
+      return why(w, "negative: an item is not a category or category:subtype (%s)", CATS);
     memcpy(c->negative, neg, sizeof neg);
   } else if (kw(f[0], "tier")) {
-    if (pass != 3) return l->nf < 4 ? CX_EBADREQ : 0;
-    return parse_tier(c, l);
+    if (pass != 3) return l->nf < 4 ? why(w, "tier: expected tier<TAB>TIER<TAB>RULE<TAB>... (at least 4 fields)") : 0;
+    return parse_tier(c, l, w);
   } else if (kw(f[0], "advisory")) {
     /* advisory tier <tiers,> | advisory fine <元> */
-    if (l->nf != 3) return CX_EBADREQ;
+    if (l->nf != 3) return why(w, "advisory: expected advisory<TAB>tier<TAB>TIERS or advisory<TAB>fine<TAB>YUAN");
     if (pass != 2) return 0;
     if (kw(f[1], "tier")) {
       adv_ctx a = {0};
-      if (!kw(f[2], "none") && (each_item(f[2], add_tier, &a) || !a.mask)) return CX_EBADREQ;
+      if (!kw(f[2], "none") && (each_item(f[2], add_tier, &a) || !a.mask))
+        return why(w, "advisory tier: a comma-separated list of minor, general, serious (or none)");
       c->advisory_tiers = a.mask;
     } else if (kw(f[1], "fine")) {
       int64_t fen;
-      if (!parse_yuan(f[2], &fen) || fen <= 0) return CX_EBADREQ;
+      if (!parse_yuan(f[2], &fen) || fen <= 0) return why(w, "advisory fine: an amount in yuan above 0");
       c->advisory_fine_fen = fen;
     } else {
-      return CX_EBADREQ;
+      return why(w, "advisory: tier or fine");
     }
   } else if (kw(f[0], "person_public")) {
-    if (l->nf != 2) return CX_EBADREQ;
+    if (l->nf != 2) return why(w, "person_public: expected person_public<TAB>CATEGORIES (2 fields, not %d)", l->nf);
     if (pass != 2) return 0;
     mask_ctx m = {c, 0, {NULL, 0}};
-    if (!kw(f[1], "none") && (each_item(f[1], add_category, &m) || m.mask == 0)) return CX_EBADREQ;
+    if (!kw(f[1], "none") && (each_item(f[1], add_category, &m) || m.mask == 0))
+      return why(w, "person_public: expected categories (%s) or none", CATS);
     c->person_public = (uint32_t)m.mask; /* "none": no record of a person is public */
   } else {
-    return CX_EBADREQ;
+    return why(w, "unknown keyword \"%.*s\" (action, edition, label, measure, list, display, negative, tier, "
+                  "person_public)", SHOWN(f[0]));
   }
   return 0;
 }
 
-int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line) {
+int cx_catalog_parse_why(const char *text, size_t n, cx_catalog *out, int *bad_line, char *whybuf,
+                         size_t cap) {
   if (!text) n = 0;
+  cat_why w = {whybuf, cap};
+  if (whybuf && cap) whybuf[0] = 0;
   catalog_defaults(out);
   /* The file itself is stored (data DB), comments included: every line is text. */
-  if (cx_text_lines_check(text, n, bad_line)) return CX_EBADREQ;
+  if (cx_text_lines_check(text, n, bad_line)) {
+    why(&w, "not UTF-8, or holds a control character");
+    return CX_EBADREQ;
+  }
   for (int pass = 0; pass < 4; pass++) {
     int line = 0;
     size_t i = 0;
@@ -518,7 +602,7 @@ int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line)
       cat_line l;
       split(text + i, e - i, &l);
       i = e + 1;
-      if (parse_line(out, &l, pass)) {
+      if (parse_line(out, &l, pass, &w)) {
         if (bad_line) *bad_line = line;
         return CX_EBADREQ;
       }
@@ -537,4 +621,30 @@ int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line)
     }
   }
   return 0;
+}
+
+int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line) {
+  return cx_catalog_parse_why(text, n, out, bad_line, NULL, 0);
+}
+
+/* ===================================================================== labels */
+
+const char *const cx_label_kind_names[CX_LABEL_KINDS] = {"category", "subtype", "status",
+                                                         "severity", "domain",  "kind"};
+
+const char *const *cx_label_table(int kind, int *n) {
+  switch (kind) {
+  case CX_LABEL_CATEGORY: *n = CX_CAT_COUNT; return cx_category_names;
+  case CX_LABEL_SUBTYPE: *n = CX_SUB_COUNT; return cx_subtype_names;
+  case CX_LABEL_STATUS: *n = CX_ST_COUNT; return cx_status_names;
+  case CX_LABEL_SEVERITY: *n = CX_SEV_COUNT; return cx_severity_names;
+  case CX_LABEL_DOMAIN: *n = CX_DOM_COUNT; return cx_domain_names;
+  case CX_LABEL_KIND: *n = CX_KIND_COUNT; return cx_kind_names;
+  default: *n = 0; return NULL;
+  }
+}
+
+const char *cx_catalog_label(const cx_catalog *c, int kind, unsigned v) {
+  if (!c || kind < 0 || kind >= CX_LABEL_KINDS || v >= CX_LABEL_SLOTS) return "";
+  return c->labels[kind][v];
 }

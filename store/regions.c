@@ -212,3 +212,34 @@ int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name) {
   *name = r.name;
   return 0;
 }
+
+int cx_store_regions_each(cx_txn *t, cx_region_fn fn, void *ctx) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(t->txn, t->st->dbi[CX_DBI_REGIONS], &cur);
+  if (rc) return cx__store_mdb_err(t->st, rc, "regions cursor");
+  MDB_val k, v;
+  int out = 0;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const unsigned char *kp = k.mv_data, *vp = v.mv_data;
+    cx_region r;
+    uint32_t code;
+    if (k.mv_size == 4) {
+      code = cx__rd_be32(kp);
+      r = (cx_region){{(const char *)vp, (uint32_t)v.mv_size}, 0, 0};
+    } else if (k.mv_size == 5 && v.mv_size >= 5) {
+      code = cx__rd_be32(kp + 1);
+      r = (cx_region){{(const char *)vp + 4, (uint32_t)(v.mv_size - 4)}, cx__rd_be16(vp), cx__rd_be16(vp + 2)};
+    } else {
+      out = CX_ECORRUPT;
+      break;
+    }
+    int x = fn(ctx, code, &r);
+    if (x) {
+      out = x < 0 ? x : 0;
+      break;
+    }
+  }
+  mdb_cursor_close(cur);
+  if (out == 0 && rc != 0 && rc != MDB_NOTFOUND) return cx__store_mdb_err(t->st, rc, "regions walk");
+  return out;
+}

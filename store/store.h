@@ -179,6 +179,8 @@ int cx_enum_parse(const char *const *table, int n, cx_str s);
 int cx_subtype_valid(int cat, int st);
 _Static_assert(CX_SUB_COUNT <= 16, "the summary keeps a subtype in 4 bits");
 _Static_assert(CX_CAT_COUNT <= 32, "catalogue masks are per category bits of a uint32_t");
+_Static_assert(CX_CAT_COUNT <= 16 && CX_KIND_COUNT <= 16 && CX_DOM_COUNT <= 16,
+               "catalogue labels keep 16 values per enum (CX_LABEL_SLOTS)");
 
 /* ===================================================================== days */
 
@@ -504,6 +506,16 @@ typedef struct cx_tier_rule {
 } cx_tier_rule;
 extern const char *const cx_effect_names[3];
 
+/* What a catalogue `label` line names (label<TAB>KIND<TAB>CODE<TAB>NAME): the record enums
+ * whose codes people should see in Chinese. */
+typedef enum cx_label_kind {
+  CX_LABEL_CATEGORY, CX_LABEL_SUBTYPE, CX_LABEL_STATUS, CX_LABEL_SEVERITY, CX_LABEL_DOMAIN,
+  CX_LABEL_KIND, CX_LABEL_KINDS
+} cx_label_kind;
+extern const char *const cx_label_kind_names[CX_LABEL_KINDS]; /* "category" ... "kind" */
+#define CX_LABEL_SLOTS 16 /* values per kind (every record enum has fewer) */
+#define CX_LABEL_MAX 64   /* bytes of a label, NUL included */
+
 typedef struct cx_catalog {
   uint32_t n_actions, n_lists, n_measures;
   struct { char code[CX_CODE_NAME_MAX]; char name[96]; } actions[CX_MAX_ACTIONS];
@@ -545,6 +557,9 @@ typedef struct cx_catalog {
    * (0: no fine rule), and none of its own measures restricts the action asked about. */
   uint8_t advisory_tiers;
   int64_t advisory_fine_fen;
+  /* Chinese names of the record enums (`label` lines): labels[kind][value], "" when the file
+   * names none (a door then shows the code). Indexed by cx_label_kind and the enum's value. */
+  char labels[CX_LABEL_KINDS][CX_LABEL_SLOTS][CX_LABEL_MAX];
 } cx_catalog;
 
 /* Why a record is an advisory hit (cx_catalog_advisory). */
@@ -557,6 +572,12 @@ typedef struct cx_catalog {
  * window starts at decision_date. Pure; no allocation.
  */
 unsigned cx_catalog_advisory(const cx_catalog *c, const cx_record *r, cx_day *end);
+
+/** The Chinese name of value v of the enum of `kind` (cx_label_kind) from the catalogue's
+ *  `label` lines; "" when it names none or v is out of range. Borrowed from c. */
+const char *cx_catalog_label(const cx_catalog *c, int kind, unsigned v);
+/** The wire-name table of the enum of `kind` (cx_category_names ...) and its size in *n. */
+const char *const *cx_label_table(int kind, int *n);
 
 /** 1 when records of (category, subtype) are 失信信息 (the catalogue's `negative` line). */
 static inline int cx_catalog_is_negative(const cx_catalog *c, unsigned category, unsigned subtype) {
@@ -589,6 +610,9 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * gov_dishonesty, commitment:broken, lawsuit:lost, complaint, evaluation, abnormal,
  * compulsion:enforcement, inspection:violation; no tier rules by
  * default; person_public defaults to blacklist.
+ * A `label` line (label<TAB>KIND<TAB>CODE<TAB>NAME) names a record enum's code in Chinese
+ * (cx_catalog_label); a code named twice, an unknown kind or code is refused; a file without
+ * labels loads (the doors then show codes).
  * A `measure` line has 5 fields (the older format: no provenance) or 7 (basis and edition); 6
  * is refused, as are an empty basis, an edition code no `edition` line declares and an empty
  * item after the colon.
@@ -599,6 +623,13 @@ cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decisio
  * (parse into a scratch copy when the live catalogue must survive a bad file).
  */
 int cx_catalog_parse(const char *text, size_t n, cx_catalog *out, int *bad_line);
+/**
+ * cx_catalog_parse, and on failure what is wrong with the line in why (cap bytes; NULL/0:
+ * none): "list: unknown measure \"no_x\" (no measure line names it)", "action: expected
+ * action<TAB>CODE<TAB>NAME (3 fields, not 2)" ... A quoted field is cut to 40 bytes.
+ */
+int cx_catalog_parse_why(const char *text, size_t n, cx_catalog *out, int *bad_line, char *why,
+                         size_t cap);
 /** Index of an action / list / measure / edition by code, or CX_ENOTFOUND. */
 int cx_catalog_action(const cx_catalog *c, cx_str code);
 int cx_catalog_list(const cx_catalog *c, cx_str code);
@@ -1171,6 +1202,14 @@ typedef struct cx_region {
 int cx_store_region_get(cx_txn *t, uint32_t code, cx_region *out);
 /** cx_store_region_get's name alone: a historic code's name is returned like a current one. */
 int cx_store_region_name(cx_txn *t, uint32_t code, cx_str *name);
+/** fn returns 0 to go on, 1 to stop, or a negative error (returned). r->name points into the map. */
+typedef int (*cx_region_fn)(void *ctx, uint32_t code, const cx_region *r);
+/**
+ * Visits every region of both tables (current codes ascending, then the historic lines) once:
+ * where a name is looked up (aggregate's `where city=福州市`; ~6,500 entries, a slow op's
+ * cost). CX_ECORRUPT on a malformed entry. No allocation.
+ */
+int cx_store_regions_each(cx_txn *t, cx_region_fn fn, void *ctx);
 
 /**
  * Entities whose normalised name starts with prefix (already normalised), in name order.

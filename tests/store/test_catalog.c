@@ -490,3 +490,43 @@ Test(catalog_parse, mutated_files_fail_cleanly) {
   free(c);
   free(t);
 }
+
+Test(catalog, shipped_file_names_every_record_enum_in_chinese) {
+  for (int k = 0; k < CX_LABEL_KINDS; k++) {
+    int n;
+    const char *const *tab = cx_label_table(k, &n);
+    for (int v = k == CX_LABEL_SUBTYPE ? 1 : 0; v < n; v++)
+      cr_assert_neq(cx_catalog_label(cat, k, (unsigned)v)[0], 0, "%s %s has no label", cx_label_kind_names[k], tab[v]);
+  }
+  cr_assert_str_eq(cx_catalog_label(cat, CX_LABEL_CATEGORY, CX_CAT_PENALTY), "行政处罚");
+  cr_assert_str_eq(cx_catalog_label(cat, CX_LABEL_STATUS, CX_ST_REPAIRED), "已信用修复");
+  cr_assert_str_eq(cx_catalog_label(cat, CX_LABEL_SUBTYPE, CX_SUB_NONE), "");
+  cr_assert_str_eq(cx_catalog_label(cat, CX_LABEL_KIND, 99), "");
+}
+
+/* What an operator reads when a line of their file is wrong: the reason, not only the line. */
+Test(catalog, a_bad_line_says_what_is_wrong_with_it) {
+  static const struct {
+    const char *text, *why;
+  } cases[] = {
+      {"action\tfoo\n", "action: expected action<TAB>CODE<TAB>NAME (3 fields, not 2)"},
+      {"label\tcolour\tpenalty\t罚\n", "label: unknown kind \"colour\""},
+      {"label\tcategory\tfine\t罚\n", "label: \"fine\" is not a category code"},
+      {"label\tcategory\tpenalty\t罚\nlabel\tcategory\tpenalty\t罚\n", "label: category \"penalty\" is named twice"},
+      {"list\tx\tpenalty\t名\tno_such\n", "list: unknown measure \"no_such\""},
+      {"list\tx\tfines\t名\n", "list: unknown category \"fines\""},
+      {"measure\tm\tdeny\tbuy\t名\n", "measure: unknown action \"buy\""},
+      {"display\tminor\t1\t0\t400\n", "display: a period above 120 months"},
+      {"frobnicate\tx\n", "unknown keyword \"frobnicate\""},
+  };
+  cx_catalog *c = malloc(sizeof *c);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char why[256];
+    int bad = 0;
+    cr_assert_eq(cx_catalog_parse_why(cases[i].text, strlen(cases[i].text), c, &bad, why, sizeof why), CX_EBADREQ,
+                 "%s", cases[i].text);
+    cr_assert_geq(bad, 1);
+    cr_assert(strstr(why, cases[i].why), "%s: got \"%s\"", cases[i].text, why);
+  }
+  free(c);
+}

@@ -330,8 +330,8 @@ Test(import, abnormal_compulsion_confirmation_and_inspection_rows_import_with_th
   json_decref(j);
   cr_assert_eq(cx("status --db st %s", A), 0);
   char *out = slurp("out");
-  cr_assert(strstr(out, "abnormal") && strstr(out, "compulsion") && strstr(out, "confirmation") &&
-                strstr(out, "inspection"),
+  cr_assert(strstr(out, "经营异常名录") && strstr(out, "行政强制") && strstr(out, "行政确认") &&
+                strstr(out, "行政检查"),
             "status table:\n%s", out);
   free(out);
 }

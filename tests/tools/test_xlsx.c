@@ -63,9 +63,10 @@ Test(xlsx, agg_writes_numbers_yuan_and_percentages_under_a_bold_frozen_header) {
   dump("a.xlsx");
   cr_assert(out_has("dump", "sheet\trows\tfrozen:ySplit=1\n"), "the header row is frozen:\n%s", slurp("dump"));
   CELL_IS("rows", "A1", "s\tGeneral\t1\tcity");
-  CELL_IS("rows", "B1", "s\tGeneral\t1\tcount");
-  CELL_IS("rows", "C1", "s\tGeneral\t1\tamount(元)");
-  CELL_IS("rows", "D1", "s\tGeneral\t1\ton_time_rate");
+  CELL_IS("rows", "B1", "s\tGeneral\t1\tcity_code"); /* csv/json/xlsx: the code beside the name */
+  CELL_IS("rows", "C1", "s\tGeneral\t1\tcount");
+  CELL_IS("rows", "D1", "s\tGeneral\t1\tamount(元)");
+  CELL_IS("rows", "E1", "s\tGeneral\t1\ton_time_rate");
   /* the same rows as JSON: values equal, cells typed */
   cr_assert_eq(cx("%s --format json", q), 0);
   json_t *j = out_json(), *r0 = json_array_get(j, 0);
@@ -73,11 +74,11 @@ Test(xlsx, agg_writes_numbers_yuan_and_percentages_under_a_bold_frozen_header) {
   snprintf(want, sizeof want, "s\tGeneral\t0\t%s", json_string_value(json_object_get(r0, "city")));
   CELL_IS("rows", "A2", want);
   snprintf(want, sizeof want, "n\t#,##0\t0\t%lld", (long long)json_integer_value(json_object_get(r0, "count")));
-  CELL_IS("rows", "B2", want);
-  const char *c2 = cell_line("rows", "C2");
+  CELL_IS("rows", "C2", want);
+  const char *c2 = cell_line("rows", "D2");
   cr_assert(c2 && strncmp(c2, "n\t#,##0.00\t0\t", 13) == 0, "amount: a number in yuan, two decimals: %s", c2);
   cr_assert_float_eq(atof(c2 + 13), (double)json_integer_value(json_object_get(r0, "amount")) / 100.0, 0.005);
-  const char *d2 = cell_line("rows", "D2");
+  const char *d2 = cell_line("rows", "E2");
   cr_assert(d2 && strncmp(d2, "n\t0.0%\t0\t", 9) == 0, "a rate: a number with a percent format: %s", d2);
   cr_assert_float_eq(atof(d2 + 9), json_real_value(json_object_get(r0, "on_time_rate")), 1e-9);
   /* the city column fits its longest name (a Chinese character counts two) */
@@ -187,5 +188,5 @@ Test(xlsx, a_workbook_that_cannot_be_written_fails_the_command) {
   cr_assert(out_has("err", "no-such-dir/a.xlsx"), "%s", slurp("err"));
   cr_assert_eq(cx("agg --db st --by category --format csv --out no-such-dir/a.csv"), 1);
   cr_assert_eq(cx("agg --db st --by category --format csv --out a.csv"), 0);
-  cr_assert(out_has("a.csv", "category,count\n"), "--out works for every format");
+  cr_assert(out_has("a.csv", "category,category_name,count\n"), "--out works for every format");
 }

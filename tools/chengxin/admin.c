@@ -251,12 +251,22 @@ int cli_cmd_load(int argc, char **argv) {
   e = cx_store_data_put_audit(st, name, text, n, &bad, &ae);
   int rc = 0;
   if (e) {
-    if (strcmp(name, "scorecard") == 0) /* the rubric's parser says what is wrong */
+    if (strcmp(name, "scorecard") == 0) { /* the rubric's parser says what is wrong */
       fprintf(stderr, "%s:%d: %s: %s\n", a.pos[0], bad, cmd, cx_store_errmsg(st));
-    else if (bad > 0)
-      fprintf(stderr, "%s:%d: %s: not a valid %s line\n", a.pos[0], bad, cmd, name);
-    else
+    } else if (bad > 0) {
+      /* what is wrong with the line: the catalogue's parser says (a pure parse of the file) */
+      char why[256] = "";
+      if (strcmp(name, "catalog") == 0) {
+        cx_catalog *scratch = cx_malloc(sizeof *scratch);
+        int bl = 0;
+        if (scratch) cx_catalog_parse_why(text, n, scratch, &bl, why, sizeof why);
+        free(scratch);
+      }
+      if (why[0]) fprintf(stderr, "%s:%d: %s: %s\n", a.pos[0], bad, cmd, why);
+      else fprintf(stderr, "%s:%d: %s: not a valid %s line\n", a.pos[0], bad, cmd, name);
+    } else {
       cli_err(cx_strerror(e), "%s: %s", cmd, a.pos[0]);
+    }
     rc = CLI_EXIT_FAIL;
   } else if (!a.quiet) {
     fprintf(stderr, "%s: loaded %s (%zu bytes)\n", cmd, a.pos[0], n);

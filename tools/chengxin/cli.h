@@ -33,6 +33,11 @@ int cli_exit_for(int rc);
 
 /* ===================================================================== util.c */
 
+/** 1 while a progress line ("\r... rows/s") stands on stderr without its newline; the
+ *  progress printers set it. cli_progress_clear() erases the line (a tty only) first, so that
+ *  a message gets a line of its own; cli_err and cli_usage call it. */
+extern int cli_progress_on;
+void cli_progress_clear(void);
 /** Prints "chengxin: <what>: <why>\n" to stderr (printf-style what). */
 void cli_err(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Prints "chengxin: <msg>\n" to stderr and returns CLI_EXIT_USAGE. */
@@ -65,6 +70,8 @@ void cli_audit_entry(cx_audit_entry *e, const char *op, const char *target, cons
 
 /* CLI_FMT_CSV_RAW: CSV without the formula neutralisation (--raw; out.c says why). */
 typedef enum cli_fmt { CLI_FMT_TABLE, CLI_FMT_CSV, CLI_FMT_JSON, CLI_FMT_JSONL, CLI_FMT_XLSX, CLI_FMT_CSV_RAW } cli_fmt;
+/** --no-header: tables and CSV print their rows alone (no header, rule or "(N rows)"). */
+extern int cli_no_header;
 /** table, csv, json, jsonl or xlsx; -1 for anything else. */
 int cli_fmt_parse(const char *s, cli_fmt *out);
 
@@ -80,7 +87,7 @@ typedef enum cli_col_type {
   CLI_COL_ID,   /* JSON integer; right-aligned, no separators (region codes, days) */
 } cli_col_type;
 
-#define CLI_MAX_COLS 32
+#define CLI_MAX_COLS 48
 
 typedef struct cli_table {
   const char *name;              /* key of this table when nested into another's JSON */

@@ -156,6 +156,7 @@ static void progress(exporter *x, int final) {
   if (x->total && x->n_rec && rate > 0 && x->n_rec < x->total)
     snprintf(eta, sizeof eta, "  ETA %.0fs", (double)(x->total - x->n_rec) / rate);
   fprintf(stderr, "\r\033[Kexport: %llu records  %.0f records/s%s", (unsigned long long)x->n_rec, rate, eta);
+  cli_progress_on = 1;
 }
 
 /* The record filter: --region (a prefix of the entity's region code), --authority, --since

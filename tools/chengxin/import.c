@@ -131,6 +131,7 @@ static int mapping_load(const char *path, mapping *m) {
       while (*p == '\t') p++; /* several tabs are one separator (aligned files) */
     }
     if (nf < 2 || !*f[0] || !*f[1]) {
+      cli_progress_clear();
       fprintf(stderr, "%s:%d: expected 'source<TAB>field[<TAB>transform]'\n", path, line);
       rc = -1;
       continue;
@@ -141,6 +142,7 @@ static int mapping_load(const char *path, mapping *m) {
       for (k = 1; k < (int)(sizeof XF_NAMES / sizeof XF_NAMES[0]); k++)
         if (strcmp(f[2], XF_NAMES[k]) == 0) break;
       if (k == (int)(sizeof XF_NAMES / sizeof XF_NAMES[0])) {
+        cli_progress_clear();
         fprintf(stderr, "%s:%d: unknown transform '%s' (date, kind, severity, bool, num, yuan, wan, join, idtype)\n", path,
                 line, f[2]);
         rc = -1;
@@ -447,6 +449,7 @@ static void fault(importer *im, int e) {
 }
 
 static void reject(importer *im, long line, const char *why) {
+  cli_progress_clear();
   fprintf(stderr, "%s:%ld: %s\n", im->file, line, why);
   im->rejected++;
 }
@@ -507,6 +510,7 @@ static void progress(importer *im, int final) {
     snprintf(eta, sizeof eta, "  ETA %.0fs", (double)(im->total_bytes - im->bytes) / bps);
   }
   fprintf(stderr, "\r\033[K%s: %llu rows  %.0f rows/s%s", im->file, (unsigned long long)im->read, rate, eta);
+  cli_progress_on = 1;
 }
 
 static int name_is(cx_str s, const char *lit) { return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0; }
@@ -969,6 +973,7 @@ static void csv_row_cb(int term, void *ctx) {
       size_t lo = 0;
       for (int k = 0; k < n_unknown && lo < sizeof list - 64; k++)
         lo += (size_t)snprintf(list + lo, sizeof list - lo, "%s'%s'", k ? ", " : "", cs->hdr[unknown[k]]);
+      cli_progress_clear();
       fprintf(stderr, "%s:%ld: %d column%s %s by the %s: kept with each record as extra fields: %s\n",
               im->file, line, n_unknown, n_unknown > 1 ? "s" : "", n_unknown > 1 ? "are not known" : "is not known",
               im->map ? "mapping" : "canonical fields (use --mapping)", list);
@@ -1043,6 +1048,7 @@ static void import_csv(importer *im, FILE *f) {
       char *in = (char *)s, *out = conv;
       size_t inl = (size_t)n, outl = conv_cap;
       if (iconv(cd, &in, &inl, &out, &outl) == (size_t)-1) {
+        cli_progress_clear();
         fprintf(stderr, "%s:%ld: not valid GB18030 text\n", im->file, cs.line);
         im->fatal = 1;
         break;
@@ -1051,6 +1057,7 @@ static void import_csv(importer *im, FILE *f) {
       n = (ssize_t)(conv_cap - outl);
     }
     if (csv_parse(&p, s, (size_t)n, csv_field_cb, csv_row_cb, &cs) != (size_t)n) {
+      cli_progress_clear();
       fprintf(stderr, "%s:%ld: %s\n", im->file, cs.line, csv_strerror(csv_error(&p)));
       im->fatal = 1;
     }
@@ -1176,6 +1183,7 @@ static void import_jsonl(importer *im, FILE *f) {
       plan_build(&p, im->map, keys, nk, unknown, 64, &n_unknown);
       if (n_unknown && !im->warned_unknown) { /* once per file */
         im->warned_unknown = 1;
+        cli_progress_clear();
         fprintf(stderr, "%s:%ld: keys not known by the %s (first: '%s') are kept with each record as extra fields\n",
                 im->file, ln, im->map ? "mapping" : "canonical fields", keys[unknown[0]]);
       }

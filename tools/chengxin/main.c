@@ -33,7 +33,8 @@ typedef struct cmd {
   "                       or to a standard output that is not a terminal)\n"                  \
   "  --out FILE           write the output to FILE instead of standard output\n"             \
   "  --raw                csv: cells as stored (default: a text cell beginning with = + - @\n" \
-  "                       TAB or CR is written '-prefixed and quoted, against formulas)\n"
+  "                       TAB or CR is written '-prefixed and quoted, against formulas)\n" \
+  "  --no-header          table and csv: the rows alone (no header, rule or \"(N rows)\")\n"
 
 static const cmd CMDS[] = {
     {"gen", cli_cmd_gen, "generate a deterministic synthetic data set",
@@ -142,9 +143,14 @@ static const cmd CMDS[] = {
      "import) has the store open. The copy's modes are 0700/0600 (--group-read: 0750/0640),\n"
      "never looser than the store's.\n"},
     {"status", cli_cmd_status, "status page of an entity",
-     "usage: chengxin status CODE [options]\n" COMMON_QUERY_OPTS},
+     "usage: chengxin status CODE [--part entity|counts] [options]\n"
+     "  --part P             entity (its identity) or counts (per category); default both,\n"
+     "                       csv the entity (a CSV stream holds one table)\n" COMMON_QUERY_OPTS},
     {"records", cli_cmd_records, "records of an entity, newest first",
-     "usage: chengxin records CODE [--category C] [--limit N] [--all] [options]\n"
+     "usage: chengxin records CODE [--category C] [--limit N] [--all] [--wide] [options]\n"
+     "  the table: date, category, 文号 (record_id) and its authority, status, amount in 元;\n"
+     "  csv/json: every field, codes, with the Chinese names beside (category_name ...)\n"
+     "  --wide               every field in the table too\n"
      "  --category C         only this category\n"
      "  --limit N            records per page (default 20, max 1000)\n"
      "  --all                every page\n"
@@ -153,7 +159,8 @@ static const cmd CMDS[] = {
      "usage: chengxin check --action A (CODE... | --file F) [options]\n"
      "\n"
      "One verdict per code and line: clear, review, deny, not_found or invalid_code, with the\n"
-     "measures and records behind it. Exit status: 3 when any deny, else 4 when any review,\n"
+     "measures and records (AUTHORITY/record_id) behind it; --format json and jsonl print the\n"
+     "server's answer as it is. Exit status: 3 when any deny, else 4 when any review,\n"
      "else 1 when any invalid code, else 0.\n"
      "  --action A           procurement, bidding, subsidy, honour, appointment, license, ...\n"
      "  --file F             codes, one per line ('-' = stdin)\n" COMMON_QUERY_OPTS},
@@ -165,7 +172,8 @@ static const cmd CMDS[] = {
      "usage: chengxin agg --by DIM[,DIM...] [options]\n"
      "  --by DIMS            province city county authority category subtype domain severity\n"
      "                       kind status year quarter month\n"
-     "  --where DIM=V[,V]    filter (repeatable): --where category=penalty --where city=3501\n"
+     "  --where DIM=V[,V]    filter (repeatable): --where category=penalty --where city=3501;\n"
+     "                       regions by name too: --where city=福州市\n"
      "  --from DATE --to DATE  decision-date range (inclusive)\n"
      "  --metrics M,...      count amount in_force on_time on_time_rate report_delay repaired\n"
      "                       loss_rate kept_rate (default count)\n"

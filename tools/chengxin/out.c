@@ -22,6 +22,8 @@
 
 #include "cli.h"
 
+int cli_no_header;
+
 int cli_fmt_parse(const char *s, cli_fmt *out) { /* CLI_FMT_CSV_RAW comes from --raw only */
   static const char *const names[] = {"table", "csv", "json", "jsonl", "xlsx"};
   for (int i = 0; i < 5; i++)
@@ -203,6 +205,7 @@ static void print_vertical(FILE *f, const cli_table *t) {
   for (size_t r = 0; r < t->nrows; r++) {
     if (r) fputc('\n', f);
     for (int c = 0; c < t->ncols; c++) {
+      if (!*cell(t, r, c)) continue; /* an absent field gets no line (json keeps its null) */
       const char *h = header(t, c, hb, sizeof hb);
       fputs(h, f);
       pad(f, kw - cli_utf8_width(h, strlen(h)) + 2);
@@ -230,9 +233,9 @@ static void print_table(FILE *f, const cli_table *t) {
       if (x > w[c]) w[c] = x;
     }
   }
-  /* Header, rule, rows. Every cell is padded to its column's width, the last one too, so
-   * every line of a table has the same display width. */
-  for (int c = 0; c < t->ncols; c++) {
+  /* Header, rule, rows, "(N rows)". Every cell is padded to its column's width, the last one
+   * too, so every line of a table has the same display width. --no-header: the rows alone. */
+  for (int c = 0; c < t->ncols && !cli_no_header; c++) {
     const char *h = header(t, c, hb, sizeof hb);
     size_t x = cli_utf8_width(h, strlen(h));
     if (c) fputs("  ", f);
@@ -240,12 +243,14 @@ static void print_table(FILE *f, const cli_table *t) {
     fputs(h, f);
     if (!right_aligned(t->types[c])) pad(f, w[c] - x);
   }
-  fputc('\n', f);
-  for (int c = 0; c < t->ncols; c++) {
-    if (c) fputs("  ", f);
-    for (size_t i = 0; i < w[c]; i++) fputc('-', f);
+  if (!cli_no_header) {
+    fputc('\n', f);
+    for (int c = 0; c < t->ncols; c++) {
+      if (c) fputs("  ", f);
+      for (size_t i = 0; i < w[c]; i++) fputc('-', f);
+    }
+    fputc('\n', f);
   }
-  fputc('\n', f);
   for (size_t r = 0; r < t->nrows; r++) {
     for (int c = 0; c < t->ncols; c++) {
       const char *s = pretty_shown(t, r, c, buf, sizeof buf, &tmp);
@@ -258,6 +263,7 @@ static void print_table(FILE *f, const cli_table *t) {
     }
     fputc('\n', f);
   }
+  if (!cli_no_header) fprintf(f, "(%zu row%s)\n", t->nrows, t->nrows == 1 ? "" : "s");
 }
 
 /* ---------------------------------------------------------------- csv */
@@ -287,11 +293,11 @@ static void csv_field(FILE *f, const char *s, int neutralise) {
 }
 
 static void print_csv(FILE *f, const cli_table *t, int raw) {
-  for (int c = 0; c < t->ncols; c++) {
+  for (int c = 0; c < t->ncols && !cli_no_header; c++) {
     if (c) fputc(',', f);
     csv_field(f, t->cols[c], !raw && formula_like(t->cols[c], CLI_COL_STR));
   }
-  fputc('\n', f);
+  if (!cli_no_header) fputc('\n', f);
   for (size_t r = 0; r < t->nrows; r++) {
     for (int c = 0; c < t->ncols; c++) {
       const char *s = cell(t, r, c);

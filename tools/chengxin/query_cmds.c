@@ -13,13 +13,14 @@
 
 /* ===================================================================== options */
 
-enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW, O_OUT };
+enum { O_DB = 1000, O_CONNECT, O_TOKEN, O_ASOF, O_ROLE, O_FORMAT, O_RAW, O_OUT, O_NO_HEADER };
 
 static const struct option COMMON[] = {
     {"db", required_argument, 0, O_DB},       {"connect", required_argument, 0, O_CONNECT},
     {"token-file", required_argument, 0, O_TOKEN}, {"as-of", required_argument, 0, O_ASOF},
     {"role", required_argument, 0, O_ROLE},   {"format", required_argument, 0, O_FORMAT},
     {"raw", no_argument, 0, O_RAW},           {"out", required_argument, 0, O_OUT},
+    {"no-header", no_argument, 0, O_NO_HEADER},
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
 
@@ -63,6 +64,7 @@ static int qparse(cli_sess *s, const char *cmd, int argc, char **argv, const str
       break;
     case O_RAW: raw = 1; break;
     case O_OUT: s->out = optarg; break;
+    case O_NO_HEADER: cli_no_header = 1; break;
     case '?': return cli_usage("%s: bad option", cmd);
     default:
       if (!fn || fn(ctx, c, optarg)) return CLI_EXIT_USAGE;
@@ -128,11 +130,121 @@ static void set_json(cli_table *t, int col, json_t *v) {
   }
 }
 
+/* ===================================================================== labels */
+
+/*
+ * The Chinese names people see for codes come from the catalogue the executor holds (the
+ * `catalog` op: local and remote print the same names). Fetched once per command; a server
+ * too old to answer `labels`, or a catalogue without them, leaves the codes.
+ */
+static json_t *g_catalog;
+
+static json_t *catalog(cli_sess *s) {
+  if (g_catalog) return g_catalog;
+  json_t *args = json_object(), *res = NULL;
+  char err[256];
+  if (cli_sess_call(s, "catalog", args, &res, err, sizeof err) == 0) g_catalog = res;
+  json_decref(args);
+  if (!g_catalog) g_catalog = json_object();
+  return g_catalog;
+}
+
+static void catalog_free(void) {
+  json_decref(g_catalog);
+  g_catalog = NULL;
+}
+
+/* The name of code of kind: category subtype status severity domain kind (catalog "labels"),
+ * list, measure, action (their own "name"); NULL when the catalogue has none. */
+static const char *label(cli_sess *s, const char *kind, const char *code) {
+  if (!code || !*code) return NULL;
+  json_t *c = catalog(s);
+  const char *arr = !strcmp(kind, "list") ? "lists" : !strcmp(kind, "measure") ? "measures"
+                  : !strcmp(kind, "action") ? "actions" : NULL;
+  if (!arr) return json_string_value(json_object_get(json_object_get(json_object_get(c, "labels"), kind), code));
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(c, arr), i, e) {
+    if (json_is_string(json_object_get(e, "code")) && !strcmp(json_string_value(json_object_get(e, "code")), code))
+      return json_string_value(json_object_get(e, "name"));
+  }
+  return NULL;
+}
+
+/* A list type's default measures (catalog "lists"), or NULL. */
+static json_t *list_defaults(cli_sess *s, const char *list) {
+  size_t i;
+  json_t *e;
+  if (!list || !*list) return NULL;
+  json_array_foreach(json_object_get(catalog(s), "lists"), i, e) {
+    const char *c = json_string_value(json_object_get(e, "code"));
+    if (c && !strcmp(c, list)) return json_object_get(e, "measures");
+  }
+  return NULL;
+}
+
+/* Joins the names (names = 1) or codes of a list of codes of kind. */
+static void join_codes(cli_sess *s, const char *kind, json_t *list, int names, const char *sep, char *buf, size_t cap) {
+  size_t o = 0, i;
+  json_t *x;
+  buf[0] = 0;
+  json_array_foreach(list, i, x) {
+    const char *c = json_string_value(x);
+    if (!c) continue;
+    const char *n = names ? label(s, kind, c) : NULL;
+    int w = snprintf(buf + o, cap - o, "%s%s", o ? sep : "", n ? n : c);
+    if (w < 0 || (size_t)w >= cap - o) break;
+    o += (size_t)w;
+  }
+}
+
+/* 1 for the formats people read (table); csv/json/jsonl keep codes and add names beside. */
+static int human(const cli_sess *s) { return s->fmt == CLI_FMT_TABLE; }
+
+/* Adds column `name` and, in the machine formats, `name_name` beside it for its names. */
+static void col_named(const cli_sess *s, cli_table *t, const char *name) {
+  cli_table_col(t, name, CLI_COL_STR);
+  if (!human(s)) {
+    char n[64];
+    snprintf(n, sizeof n, "%s_name", name);
+    cli_table_col(t, n, CLI_COL_STR);
+  }
+}
+
+/* Sets a col_named column from a code: the name for people (the code when none), else the code
+ * and the name in the column after it. */
+static void set_named(cli_sess *s, cli_table *t, int col, const char *kind, const char *code) {
+  const char *n = label(s, kind, code);
+  if (human(s)) {
+    cli_table_set(t, col, n ? n : code);
+  } else {
+    cli_table_set(t, col, code);
+    cli_table_set(t, col + 1, n ? n : "");
+  }
+}
+
 /* ===================================================================== status */
 
+typedef struct status_opts {
+  int part; /* 0 both (csv: the entity), 1 entity, 2 counts */
+} status_opts;
+
+static int status_opt(void *ctx, int c, const char *arg) {
+  status_opts *o = ctx;
+  if (c != 'p') return CLI_EXIT_USAGE;
+  if (!strcmp(arg, "entity")) o->part = 1;
+  else if (!strcmp(arg, "counts")) o->part = 2;
+  else return cli_usage("status: --part: expected entity or counts, got '%s'", arg);
+  return 0;
+}
+
+/* status [--part entity|counts] CODE: the entity (vertical) and its counts per category. A CSV
+ * stream holds one table: csv prints the entity unless --part counts. */
 int cli_cmd_status(int argc, char **argv) {
+  static const struct option extra[] = {{"part", required_argument, 0, 'p'}};
+  status_opts so = {0};
   cli_sess s;
-  int rc = qparse(&s, "status", argc, argv, NULL, 0, NULL, NULL);
+  int rc = qparse(&s, "status", argc, argv, extra, 1, status_opt, &so);
   if (rc) return rc;
   if (argc - optind != 1) return cli_usage("status: expected one CODE");
   const char *code = argv[optind];
@@ -155,11 +267,21 @@ int cli_cmd_status(int argc, char **argv) {
               {"region", CLI_COL_ID},        {"province", CLI_COL_STR},      {"city", CLI_COL_STR},
               {"county", CLI_COL_STR},        {"region_until", CLI_COL_INT},  {"authority_code", CLI_COL_STR}, {"authority_name", CLI_COL_STR},
               {"flags", CLI_COL_STR},         {"last_update", CLI_COL_STR},   {"as_of", CLI_COL_STR}};
-  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) cli_table_col(&ent, cols[i].name, cols[i].type);
+  int at[sizeof cols / sizeof cols[0]];
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    at[i] = ent.ncols;
+    if (!strcmp(cols[i].name, "kind")) col_named(&s, &ent, "kind");
+    else cli_table_col(&ent, cols[i].name, cols[i].type);
+  }
   cli_table_row(&ent);
-  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) set_json(&ent, (int)i, json_object_get(res, cols[i].name));
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    json_t *v = json_object_get(res, cols[i].name);
+    if (!strcmp(cols[i].name, "kind")) set_named(&s, &ent, at[i], "kind", json_string_value(v));
+    else set_json(&ent, at[i], v);
+  }
   cli_table_init(&cnt, "counts", 0);
-  cli_table_col(&cnt, "category", CLI_COL_STR);
+  col_named(&s, &cnt, "category");
+  int c0 = cnt.ncols;
   cli_table_col(&cnt, "total", CLI_COL_INT);
   cli_table_col(&cnt, "in_force", CLI_COL_INT);
   cli_table_col(&cnt, "visible", CLI_COL_INT);
@@ -169,16 +291,21 @@ int cli_cmd_status(int argc, char **argv) {
     json_t *cc = json_object_get(counts, cx_category_names[c]);
     if (!cc) continue;
     cli_table_row(&cnt);
-    cli_table_set(&cnt, 0, cx_category_names[c]);
-    set_json(&cnt, 1, json_object_get(cc, "total"));
-    set_json(&cnt, 2, json_object_get(cc, "in_force"));
-    set_json(&cnt, 3, json_object_get(cc, "visible"));
+    set_named(&s, &cnt, 0, "category", cx_category_names[c]);
+    set_json(&cnt, c0, json_object_get(cc, "total"));
+    set_json(&cnt, c0 + 1, json_object_get(cc, "in_force"));
+    set_json(&cnt, c0 + 2, json_object_get(cc, "visible"));
   }
+  int csv = s.fmt == CLI_FMT_CSV || s.fmt == CLI_FMT_CSV_RAW;
+  if (so.part == 0 && csv) so.part = 1;
   cli_table *tabs[2] = {&ent, &cnt};
-  print_tables(&s, tabs, 2);
+  if (so.part == 1) print_tables(&s, tabs, 1);
+  else if (so.part == 2) print_tables(&s, tabs + 1, 1);
+  else print_tables(&s, tabs, 2);
   cli_table_free(&ent);
   cli_table_free(&cnt);
   json_decref(res);
+  catalog_free();
   cli_sess_close(&s);
   return 0;
 }
@@ -188,7 +315,7 @@ int cli_cmd_status(int argc, char **argv) {
 typedef struct rec_opts {
   const char *category, *cursor;
   uint64_t limit;
-  int all;
+  int all, wide;
 } rec_opts;
 
 static int rec_opt(void *ctx, int c, const char *arg) {
@@ -197,6 +324,7 @@ static int rec_opt(void *ctx, int c, const char *arg) {
   case 'c': o->category = arg; return 0;
   case 'u': o->cursor = arg; return 0;
   case 'a': o->all = 1; return 0;
+  case 'w': o->wide = 1; return 0;
   case 'l':
     if (cli_parse_u64(arg, &o->limit) || o->limit < 1 || o->limit > 1000)
       return cli_usage("records: --limit: expected 1..1000, got '%s'", arg);
@@ -205,20 +333,14 @@ static int rec_opt(void *ctx, int c, const char *arg) {
   return CLI_EXIT_USAGE;
 }
 
-static const struct {
-  const char *name;
-  cli_col_type type;
-} REC_COLS[] = {
-    {"decision_date", CLI_COL_STR}, {"record_id", CLI_COL_STR},      {"category", CLI_COL_STR},
-    {"subtype", CLI_COL_STR},       {"severity", CLI_COL_STR},       {"status", CLI_COL_STR},
-    {"objection", CLI_COL_BOOL},    {"authority_name", CLI_COL_STR}, {"amount_fen", CLI_COL_FEN},
-    {"valid_until", CLI_COL_STR},   {"list_type", CLI_COL_STR},      {"measures", CLI_COL_STR},
-    {"report_delay", CLI_COL_ID},  {"in_force", CLI_COL_BOOL},      {"displayable", CLI_COL_BOOL},
-};
-#define N_REC_COLS ((int)(sizeof REC_COLS / sizeof REC_COLS[0]))
+/* The compact table people read by default: date, category, 文号 with its authority, status,
+ * amount in 元 (--wide: every field). */
+static const char *const REC_COMPACT[] = {"decision_date", "category", "record_id", "authority_code",
+                                          "authority_name", "status", "amount_fen"};
+#define N_REC_COMPACT ((int)(sizeof REC_COMPACT / sizeof REC_COMPACT[0]))
 
 /* csv/json/jsonl: every field of the protocol's record (CX_RECORD_ANSWER, net/exec.h), for
- * scripts. */
+ * scripts, with the names of coded fields beside them. */
 static cli_col_type answer_col_type(int f) {
   switch (cx_record_answer_fields[f].type) {
   case CX_AT_BOOL: return CLI_COL_BOOL;
@@ -227,26 +349,107 @@ static cli_col_type answer_col_type(int f) {
   default: return CLI_COL_STR;
   }
 }
-#define N_REC_COLS_FULL CX_RA_COUNT
+
+/* The catalogue kind whose names a record field's codes have; NULL: none. */
+static const char *field_kind(const char *f) {
+  static const char *const map[][2] = {{"category", "category"}, {"subtype", "subtype"},  {"domain", "domain"},
+                                       {"severity", "severity"}, {"status", "status"},    {"entity_kind", "kind"},
+                                       {"list_type", "list"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (!strcmp(f, map[i][0])) return map[i][1];
+  return NULL;
+}
+
+typedef struct rec_col {
+  const char *field; /* the answer's field */
+  const char *kind;  /* names from the catalogue (set_named) */
+  int effective;     /* measures: the record's, else its list type's defaults, as check applies them */
+  int col;
+} rec_col;
+
+static int rec_layout(const cli_sess *s, int wide, cli_table *t, rec_col *rc) {
+  int n = 0;
+  int nf = human(s) && !wide ? N_REC_COMPACT : CX_RA_COUNT;
+  for (int i = 0; i < nf; i++) {
+    int f = i;
+    if (human(s) && !wide)
+      for (f = 0; f < CX_RA_COUNT && strcmp(cx_record_answer_fields[f].name, REC_COMPACT[i]); f++) {}
+    if (f >= CX_RA_COUNT) continue;
+    const char *name = cx_record_answer_fields[f].name;
+    rec_col *c = &rc[n++];
+    memset(c, 0, sizeof *c);
+    c->field = name;
+    c->col = t->ncols;
+    c->kind = field_kind(name);
+    if (c->kind) {
+      col_named(s, t, name);
+    } else if (!strcmp(name, "measures") && human(s)) {
+      c->effective = 1;
+      cli_table_col(t, "measures", CLI_COL_STR);
+    } else if (!strcmp(name, "amount_fen") && human(s)) {
+      cli_table_col(t, "amount", CLI_COL_FEN); /* shown in 元: the header says so */
+    } else {
+      cli_table_col(t, name, answer_col_type(f));
+    }
+    if (!strcmp(name, "measures") && !human(s)) {
+      rec_col *e = &rc[n++];
+      memset(e, 0, sizeof *e);
+      e->field = name;
+      e->effective = 1;
+      e->col = t->ncols;
+      cli_table_col(t, "effective_measures", CLI_COL_STR);
+      cli_table_col(t, "effective_measures_name", CLI_COL_STR);
+    }
+  }
+  return n;
+}
+
+static void rec_fill(cli_sess *s, cli_table *t, const rec_col *rc, int n, json_t *r) {
+  cli_table_row(t);
+  for (int i = 0; i < n; i++) {
+    const rec_col *c = &rc[i];
+    json_t *v = json_object_get(r, c->field);
+    if (c->kind) {
+      set_named(s, t, c->col, c->kind, json_string_value(v));
+    } else if (c->effective) {
+      json_t *m = json_array_size(v) ? v : list_defaults(s, json_string_value(json_object_get(r, "list_type")));
+      char buf[2048];
+      if (human(s)) {
+        join_codes(s, "measure", m, 1, "; ", buf, sizeof buf);
+        cli_table_set(t, c->col, buf);
+      } else {
+        join_codes(s, "measure", m, 0, ",", buf, sizeof buf);
+        cli_table_set(t, c->col, buf);
+        join_codes(s, "measure", m, 1, ";", buf, sizeof buf);
+        cli_table_set(t, c->col + 1, buf);
+      }
+    } else if (!strcmp(c->field, "report_delay") && json_integer_value(v) < 0) {
+      continue;
+    } else if (!strcmp(c->field, "valid_until") && json_is_null(v)) {
+      cli_table_set(t, c->col, "open");
+    } else {
+      set_json(t, c->col, v);
+    }
+  }
+}
 
 int cli_cmd_records(int argc, char **argv) {
   static const struct option extra[] = {
       {"category", required_argument, 0, 'c'}, {"limit", required_argument, 0, 'l'},
       {"all", no_argument, 0, 'a'},            {"cursor", required_argument, 0, 'u'},
+      {"wide", no_argument, 0, 'w'},
   };
   rec_opts ro = {0};
   cli_sess s;
-  int rc = qparse(&s, "records", argc, argv, extra, 4, rec_opt, &ro);
+  int rc = qparse(&s, "records", argc, argv, extra, 5, rec_opt, &ro);
   if (rc) return rc;
   if (argc - optind != 1) return cli_usage("records: expected one CODE");
   const char *code = argv[optind];
   if ((rc = cli_sess_open(&s))) return rc;
   cli_table t;
   cli_table_init(&t, "records", 0);
-  int full = s.fmt != CLI_FMT_TABLE, ncols = full ? N_REC_COLS_FULL : N_REC_COLS;
-  for (int i = 0; i < ncols; i++)
-    cli_table_col(&t, full ? cx_record_answer_fields[i].name : REC_COLS[i].name,
-                  full ? answer_col_type(i) : REC_COLS[i].type);
+  rec_col cols[CLI_MAX_COLS];
+  int ncols = rec_layout(&s, ro.wide, &t, cols);
   char cursor[256] = "";
   if (ro.cursor) snprintf(cursor, sizeof cursor, "%s", ro.cursor);
   int status = 0;
@@ -265,19 +468,7 @@ int cli_cmd_records(int argc, char **argv) {
     }
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(res, "records"), i, r) {
-      cli_table_row(&t);
-      for (int c = 0; c < ncols; c++) {
-        const char *name = t.cols[c];
-        json_t *v = json_object_get(r, name);
-        if (strcmp(name, "report_delay") == 0 && json_integer_value(v) < 0) continue;
-        if (strcmp(name, "valid_until") == 0 && json_is_null(v)) {
-          cli_table_set(&t, c, "open");
-          continue;
-        }
-        set_json(&t, c, v);
-      }
-    }
+    json_array_foreach(json_object_get(res, "records"), i, r) rec_fill(&s, &t, cols, ncols, r);
     json_t *next = json_object_get(res, "next");
     if (json_is_string(next)) {
       snprintf(cursor, sizeof cursor, "%s", json_string_value(next));
@@ -293,6 +484,7 @@ int cli_cmd_records(int argc, char **argv) {
     if (cursor[0] && !ro.all) fprintf(stderr, "records: more: --cursor %s (or --all)\n", cursor);
   }
   cli_table_free(&t);
+  catalog_free();
   cli_sess_close(&s);
   return status;
 }
@@ -378,13 +570,36 @@ int cli_cmd_check(int argc, char **argv) {
     free(text);
     return rc;
   }
+  /* An unknown action: say which there are (the executor's catalogue), before any request. */
+  if (!label(&s, "action", co.action) && json_array_size(json_object_get(catalog(&s), "actions"))) {
+    char acts[1024];
+    size_t i, o = 0;
+    json_t *a;
+    acts[0] = 0;
+    json_array_foreach(json_object_get(catalog(&s), "actions"), i, a) {
+      int w = snprintf(acts + o, sizeof acts - o, "%s%s", o ? ", " : "", json_string_value(json_object_get(a, "code")));
+      if (w < 0 || (size_t)w >= sizeof acts - o) break;
+      o += (size_t)w;
+    }
+    catalog_free();
+    cli_sess_close(&s);
+    free(codes);
+    free(text);
+    return cli_usage("check: unknown action \"%s\": expected one of %s", co.action, acts);
+  }
+  /* json/jsonl: the executor's answer as it is (every hit with its list type, measure, names,
+   * authority and validity); the table and csv flatten it for reading. */
+  int raw_json = s.fmt == CLI_FMT_JSON || s.fmt == CLI_FMT_JSONL;
+  json_t *all = json_array(), *head = NULL;
   cli_table t;
   cli_table_init(&t, "results", 0);
   cli_table_col(&t, "code", CLI_COL_STR);
   cli_table_col(&t, "verdict", CLI_COL_STR);
-  cli_table_col(&t, "measures", CLI_COL_STR);
+  col_named(&s, &t, "measures");
+  int cr = t.ncols;
   cli_table_col(&t, "records", CLI_COL_STR);
-  cli_table_col(&t, "incentives", CLI_COL_STR);
+  col_named(&s, &t, "incentives");
+  int cre = t.ncols;
   cli_table_col(&t, "reason", CLI_COL_STR);
   int any_deny = 0, any_review = 0, any_invalid = 0, status = 0;
   for (size_t at = 0; at < n && status == 0; at += CHECK_CHUNK) {
@@ -402,40 +617,85 @@ int cli_cmd_check(int argc, char **argv) {
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(res, "results"), i, r) {
-      cli_table_row(&t);
-      set_json(&t, 0, json_object_get(r, "code"));
-      json_t *v = json_object_get(r, "verdict");
-      set_json(&t, 1, v);
-      const char *vs = json_string_value(v);
+      json_array_append(all, r);
+      const char *vs = json_string_value(json_object_get(r, "verdict"));
       if (vs && strcmp(vs, "deny") == 0) any_deny = 1;
       if (vs && strcmp(vs, "review") == 0) any_review = 1;
       if (vs && strcmp(vs, "invalid_code") == 0) any_invalid = 1;
-      char ms[1024] = "", rs[2048] = "", is[1024] = "";
+      cli_table_row(&t);
+      set_json(&t, 0, json_object_get(r, "code"));
+      set_json(&t, 1, json_object_get(r, "verdict"));
+      json_t *ms = json_array(), *is = json_array();
+      char rs[2048] = "", buf[2048];
       size_t k;
       json_t *h;
       json_array_foreach(json_object_get(r, "hits"), k, h) {
         const char *m = json_string_value(json_object_get(h, "measure"));
         const char *rid = json_string_value(json_object_get(h, "record_id"));
-        if (m) add_item(ms, sizeof ms, m, ',');
-        if (rid) add_item(rs, sizeof rs, rid, ';');
+        const char *auth = json_string_value(json_object_get(h, "authority"));
+        if (m) {
+          int seen = 0;
+          size_t q;
+          json_t *y;
+          json_array_foreach(ms, q, y) seen |= !strcmp(json_string_value(y), m);
+          if (!seen) json_array_append_new(ms, json_string(m));
+        }
+        /* a record id means nothing without its authority: 文号 are the authority's own */
+        if (rid) {
+          snprintf(buf, sizeof buf, "%s/%s", auth ? auth : "", rid);
+          add_item(rs, sizeof rs, buf, ';');
+        }
       }
       json_array_foreach(json_object_get(r, "incentives"), k, h) {
         const char *m = json_string_value(json_object_get(h, "measure"));
-        if (m) add_item(is, sizeof is, m, ',');
+        if (m) json_array_append_new(is, json_string(m));
       }
-      cli_table_set(&t, 2, ms);
-      cli_table_set(&t, 3, rs);
-      cli_table_set(&t, 4, is);
-      set_json(&t, 5, json_object_get(r, "reason"));
+      char mb[2048], mn[2048];
+      join_codes(&s, "measure", ms, 0, ",", mb, sizeof mb);
+      join_codes(&s, "measure", ms, 1, "; ", mn, sizeof mn);
+      cli_table_set(&t, 2, human(&s) ? mn : mb);
+      if (!human(&s)) cli_table_set(&t, 3, mn);
+      cli_table_set(&t, cr, rs);
+      join_codes(&s, "measure", is, 0, ",", mb, sizeof mb);
+      join_codes(&s, "measure", is, 1, "; ", mn, sizeof mn);
+      cli_table_set(&t, cr + 1, human(&s) ? mn : mb);
+      if (!human(&s)) cli_table_set(&t, cr + 2, mn);
+      set_json(&t, cre, json_object_get(r, "reason"));
+      json_decref(ms);
+      json_decref(is);
     }
+    if (!head) head = json_incref(res);
     json_decref(res);
   }
   if (status == 0) {
-    cli_table *tabs[1] = {&t};
-    print_tables(&s, tabs, 1);
+    if (raw_json) {
+      json_t *doc = json_object();
+      if (head) json_object_update(doc, head);
+      json_object_set(doc, "results", all);
+      if (s.fmt == CLI_FMT_JSON) {
+        char *txt = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_INDENT(2));
+        if (txt) puts(txt);
+        free(txt);
+      } else {
+        size_t i;
+        json_t *r;
+        json_array_foreach(all, i, r) {
+          char *txt = json_dumps(r, JSON_PRESERVE_ORDER | JSON_COMPACT);
+          if (txt) puts(txt);
+          free(txt);
+        }
+      }
+      json_decref(doc);
+    } else {
+      cli_table *tabs[1] = {&t};
+      print_tables(&s, tabs, 1);
+    }
     status = any_deny ? CLI_EXIT_DENY : any_review ? CLI_EXIT_REVIEW : any_invalid ? CLI_EXIT_FAIL : 0;
   }
+  json_decref(head);
+  json_decref(all);
   cli_table_free(&t);
+  catalog_free();
   cli_sess_close(&s);
   free(codes);
   free(text);
@@ -491,22 +751,24 @@ int cli_cmd_search(int argc, char **argv) {
   cli_table_init(&t, "results", 0);
   cli_table_col(&t, "code", CLI_COL_STR);
   cli_table_col(&t, "name", CLI_COL_STR);
-  cli_table_col(&t, "kind", CLI_COL_STR);
+  col_named(&s, &t, "kind");
+  int cm = t.ncols;
   cli_table_col(&t, "match", CLI_COL_STR);
-  cli_table_col(&t, "region", CLI_COL_INT);
+  cli_table_col(&t, "region", CLI_COL_ID); /* a code: no thousands separators */
   size_t i;
   json_t *r;
   json_array_foreach(json_object_get(res, "results"), i, r) {
     cli_table_row(&t);
     set_json(&t, 0, json_object_get(r, "code"));
     set_json(&t, 1, json_object_get(r, "name"));
-    set_json(&t, 2, json_object_get(r, "kind"));
-    set_json(&t, 3, json_object_get(r, "match"));
-    set_json(&t, 4, json_object_get(r, "region"));
+    set_named(&s, &t, 2, "kind", json_string_value(json_object_get(r, "kind")));
+    set_json(&t, cm, json_object_get(r, "match"));
+    set_json(&t, cm + 1, json_object_get(r, "region"));
   }
   cli_table *tabs[1] = {&t};
   print_tables(&s, tabs, 1);
   cli_table_free(&t);
+  catalog_free();
   json_t *next = json_object_get(res, "next");
   if (json_is_string(next)) fprintf(stderr, "search: more: --cursor %s\n", json_string_value(next));
   json_decref(res);
@@ -641,19 +903,56 @@ int cli_cmd_agg(int argc, char **argv) {
   json_t *cols = json_object_get(res, "columns");
   size_t i, ncol = json_array_size(cols);
   json_t *v;
-  int n_group = 0;
+  int n_group = 0, n_metric_col = 0;
+  /* Where each answer column lands; group columns people read by name (category: 行政处罚),
+   * csv/json by code with the name beside (category, category_name), regions and authorities
+   * by name with their code beside (city, city_code) from the answer's "codes". */
+  int at[CX_DIM_COUNT + 16], extra_kind[CX_DIM_COUNT + 16];
   json_array_foreach(cols, i, v) {
     const char *name = json_string_value(v);
-    int is_dim = cx_enum_parse(cx_dim_names, CX_DIM_COUNT, cx_str_c(name)) >= 0;
-    if (is_dim) n_group++;
-    cli_table_col(&t, name, is_dim ? CLI_COL_STR : metric_type(name));
+    int dm = cx_enum_parse(cx_dim_names, CX_DIM_COUNT, cx_str_c(name));
+    if (i >= sizeof at / sizeof at[0]) break;
+    at[i] = t.ncols;
+    extra_kind[i] = 0;
+    if (dm < 0) {
+      cli_table_col(&t, name, metric_type(name));
+      n_metric_col++;
+      continue;
+    }
+    n_group++;
+    cli_table_col(&t, name, CLI_COL_STR);
+    if (human(&s)) continue;
+    char x[64];
+    if (dm == CX_DIM_PROVINCE || dm == CX_DIM_CITY || dm == CX_DIM_COUNTY || dm == CX_DIM_AUTHORITY) {
+      snprintf(x, sizeof x, "%s_code", name);
+      cli_table_col(&t, x, CLI_COL_STR);
+      extra_kind[i] = 1;
+    } else if (dm >= CX_DIM_CATEGORY && dm <= CX_DIM_STATUS) {
+      snprintf(x, sizeof x, "%s_name", name);
+      cli_table_col(&t, x, CLI_COL_STR);
+      extra_kind[i] = 2;
+    }
   }
+  (void)n_metric_col;
   json_t *r;
+  json_t *codes = json_object_get(res, "codes");
   json_array_foreach(json_object_get(res, "rows"), i, r) {
     cli_table_row(&t);
-    for (size_t c = 0; c < ncol; c++) set_json(&t, (int)c, json_array_get(r, c));
+    json_t *rc_ = json_array_get(codes, i);
+    for (size_t c = 0; c < ncol && c < sizeof at / sizeof at[0]; c++) {
+      json_t *cell_v = json_array_get(r, c);
+      const char *name = json_string_value(json_array_get(cols, c));
+      int dm = cx_enum_parse(cx_dim_names, CX_DIM_COUNT, cx_str_c(name));
+      const char *kind = dm == CX_DIM_KIND ? "kind" : dm >= CX_DIM_CATEGORY && dm <= CX_DIM_STATUS ? name : NULL;
+      const char *lb = kind ? label(&s, kind, json_string_value(cell_v)) : NULL;
+      if (human(&s) && lb) cli_table_set(&t, at[c], lb);
+      else set_json(&t, at[c], cell_v);
+      if (extra_kind[c] == 1) set_json(&t, at[c] + 1, json_array_get(rc_, c));
+      if (extra_kind[c] == 2) cli_table_set(&t, at[c] + 1, lb ? lb : "");
+    }
   }
-  cli_chart_opts co = {.first_metric = n_group, .top = ao.top, .keep_order = ao.order != NULL};
+  int metric0 = (int)ncol > n_group ? at[n_group] : -1;
+  cli_chart_opts co = {.first_metric = metric0, .top = ao.top, .keep_order = ao.order != NULL};
   if (ao.chart && s.fmt == CLI_FMT_TABLE && (int)ncol > n_group) {
     cli_print_chart(stdout, &t, &co);
   } else {
@@ -677,6 +976,7 @@ int cli_cmd_agg(int argc, char **argv) {
             (long long)prov, prov == 1 ? " has" : "s have", prov == 1 ? "its span touches" : "their spans touch");
   cli_table_free(&t);
   json_decref(res);
+  catalog_free();
   cli_sess_close(&s);
   return status;
 }

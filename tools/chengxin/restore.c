@@ -72,6 +72,7 @@ static void bad(restorer *rs, long line, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (rs->tty) fputs("\r\033[K", stderr);
+  cli_progress_clear();
   fprintf(stderr, "%s:%ld: %s\n", rs->file, line, msg);
 }
 
@@ -86,6 +87,7 @@ static void progress(restorer *rs, int final) {
   rs->last = now;
   double rate = now > rs->t0 ? (double)rs->line / (now - rs->t0) : 0;
   fprintf(stderr, "\r\033[Krestore: %s: %ld lines  %.0f lines/s", rs->file, rs->line, rate);
+  cli_progress_on = 1;
 }
 
 /* ------------------------------------------------------------------ buffered writes */
@@ -605,6 +607,7 @@ int cli_cmd_restore(int argc, char **argv) {
     one_line(&rs, line, (size_t)n, rs.line);
     progress(&rs, 0);
     if (rs.errors > MAX_REPORTED) {
+      cli_progress_clear();
       fprintf(stderr, "%s: more than %d bad lines; stopped reading\n", rs.file, MAX_REPORTED);
       break;
     }
@@ -648,6 +651,7 @@ int cli_cmd_restore(int argc, char **argv) {
   }
   if (rs.errors) {
     remove_store(tmp);
+    cli_progress_clear();
     fprintf(stderr, "restore: %ld bad line%s; nothing restored: %s %s\n", rs.errors, rs.errors == 1 ? "" : "s",
             target, exists ? "is still the empty directory it was" : "was not created");
     return CLI_EXIT_FAIL;

@@ -11,8 +11,16 @@
 
 #include "cli.h"
 
+int cli_progress_on;
+
+void cli_progress_clear(void) {
+  if (cli_progress_on && isatty(2)) fputs("\r\033[K", stderr);
+  cli_progress_on = 0;
+}
+
 void cli_err(const char *why, const char *fmt, ...) {
   va_list ap;
+  cli_progress_clear();
   fputs("chengxin: ", stderr);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
