@@ -1620,7 +1620,7 @@ static void pk_region_names(cx_exec_ctx *x, cx_txn *t, uint32_t region) {
 static void pk_scorecard(cx_exec_ctx *x, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
                          const cx_scorecard *sc, const cx_scorecard *prev) {
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 16);
+  msgpack_pack_map(pk, 15);
   pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sc->code, CX_CODE_LEN);
   pk_key(pk, "name"); pk_cx(pk, sc->name);
   pk_key(pk, "kind"); pk_enum(pk, cx_kind_names, CX_KIND_COUNT, sc->kind);

@@ -192,6 +192,7 @@ int cli_cmd_agg(int argc, char **argv);
 int cli_cmd_change(int argc, char **argv); /* repair | revoke | objection */
 int cli_cmd_stats(int argc, char **argv);
 int cli_cmd_feedback(int argc, char **argv);
+int cli_cmd_scorecard(int argc, char **argv);
 int cli_cmd_audit(int argc, char **argv);
 int cli_cmd_export(int argc, char **argv);
 int cli_cmd_restore(int argc, char **argv);

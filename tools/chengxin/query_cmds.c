@@ -1153,3 +1153,277 @@ int cli_cmd_feedback(int argc, char **argv) {
   cli_sess_close(&s);
   return 0;
 }
+
+/* ===================================================================== scorecard */
+
+/* 政务诚信评价 indicators as people read them (the wire names stay in csv/json). */
+static const char *const IND_LABELS[][2] = {
+    {"gov_dishonesty", "政务失信记录（生效中）"},      {"unperformed_judgments", "未履行人民法院生效判决"},
+    {"lawsuit_loss_rate", "行政诉讼败诉率"},           {"commitment_kept_rate", "守信践诺率"},
+    {"on_time_rate", "双公示按时报送率"},              {"complaints", "投诉举报"},
+    {"staff_discipline", "公务员失信记录（本机关报送）"}, {"blacklisted", "列入严重失信主体名单"},
+};
+static const char *ind_label(const char *code) {
+  for (size_t i = 0; i < sizeof IND_LABELS / sizeof IND_LABELS[0]; i++)
+    if (code && !strcmp(code, IND_LABELS[i][0])) return IND_LABELS[i][1];
+  return code ? code : "";
+}
+
+typedef struct sc_opts {
+  const char *code, *region, *year, *from, *to, *kind, *indicator, *plot;
+  int chart;
+  uint64_t limit, top;
+} sc_opts;
+
+static int sc_opt(void *ctx, int c, const char *arg) {
+  sc_opts *o = ctx;
+  switch (c) {
+  case 'C': o->code = arg; return 0;
+  case 'R': o->region = arg; return 0;
+  case 'y': o->year = arg; return 0;
+  case 'f': o->from = arg; return 0;
+  case 't': o->to = arg; return 0;
+  case 'k': o->kind = arg; return 0;
+  case 'i': o->indicator = arg; return 0;
+  case 'c': o->chart = 1; return 0;
+  case 'p': o->plot = arg; return 0;
+  case 'l':
+    if (cli_parse_u64(arg, &o->limit) || o->limit < 1 || o->limit > 1000)
+      return cli_usage("scorecard: --limit: expected 1..1000, got '%s'", arg);
+    return 0;
+  case 'n':
+    if (cli_parse_u64(arg, &o->top) || o->top < 1 || o->top > 1000)
+      return cli_usage("scorecard: --top: expected 1..1000 bars, got '%s'", arg);
+    return 0;
+  }
+  return CLI_EXIT_USAGE;
+}
+
+static void sc_period_args(const sc_opts *o, json_t *args) {
+  if (o->year) json_object_set_new(args, "year", json_integer(strtoll(o->year, NULL, 10)));
+  if (o->from) json_object_set_new(args, "from", json_string(o->from));
+  if (o->to) json_object_set_new(args, "to", json_string(o->to));
+}
+
+/* One body: its card (a vertical table), its indicators, and with --indicator the records. */
+static int sc_one(cli_sess *s, const sc_opts *o) {
+  json_t *args = json_object(), *res;
+  json_object_set_new(args, "code", json_string(o->code));
+  sc_period_args(o, args);
+  if (o->indicator) json_object_set_new(args, "indicator", json_string(o->indicator));
+  if (o->limit) json_object_set_new(args, "limit", json_integer((json_int_t)o->limit));
+  char err[512];
+  int e = cli_sess_call(s, "scorecard", args, &res, err, sizeof err);
+  json_decref(args);
+  if (e) return call_failed("scorecard", o->code, e, err);
+  json_t *sc = o->indicator ? json_object_get(res, "scorecard") : res;
+  cli_table card, ind, recs;
+  cli_table_init(&card, "scorecard", human(s));
+  const char *cols[] = {"code", "name", "kind", "region", "province", "city", "county", "from", "to"};
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    if (!strcmp(cols[i], "kind")) col_named(s, &card, "kind");
+    else cli_table_col(&card, cols[i], !strcmp(cols[i], "region") ? CLI_COL_ID : CLI_COL_STR);
+  }
+  int cs = card.ncols;
+  cli_table_col(&card, "score", CLI_COL_NUM);
+  cli_table_col(&card, "grade", CLI_COL_STR);
+  cli_table_col(&card, "vetoes", CLI_COL_STR);
+  cli_table_col(&card, "previous_score", CLI_COL_NUM);
+  cli_table_col(&card, "previous_grade", CLI_COL_STR);
+  cli_table_col(&card, "change", CLI_COL_NUM);
+  cli_table_row(&card);
+  for (size_t i = 0, c = 0; i < sizeof cols / sizeof cols[0]; i++, c++) {
+    if (!strcmp(cols[i], "kind")) {
+      set_named(s, &card, (int)c, "kind", json_string_value(json_object_get(sc, "kind")));
+      if (!human(s)) c++;
+    } else {
+      set_json(&card, (int)c, json_object_get(sc, cols[i]));
+    }
+  }
+  set_json(&card, cs, json_object_get(sc, "score"));
+  set_json(&card, cs + 1, json_object_get(sc, "grade"));
+  char vb[512] = "";
+  size_t k;
+  json_t *v;
+  json_array_foreach(json_object_get(sc, "vetoes"), k, v)
+      add_item(vb, sizeof vb, human(s) ? ind_label(json_string_value(v)) : json_string_value(v), human(s) ? '\n' : ';');
+  if (vb[0]) cli_table_set(&card, cs + 2, vb);
+  json_t *prev = json_object_get(sc, "previous");
+  if (json_is_object(prev)) {
+    set_json(&card, cs + 3, json_object_get(prev, "score"));
+    set_json(&card, cs + 4, json_object_get(prev, "grade"));
+    set_json(&card, cs + 5, json_object_get(prev, "change"));
+  }
+  cli_table_init(&ind, "indicators", 0);
+  cli_table_col(&ind, "indicator", CLI_COL_STR);
+  if (!human(s)) cli_table_col(&ind, "indicator_name", CLI_COL_STR);
+  int ci = ind.ncols;
+  cli_table_col(&ind, "value", CLI_COL_NUM);
+  cli_table_col(&ind, "numerator", CLI_COL_INT);
+  cli_table_col(&ind, "denominator", CLI_COL_INT);
+  cli_table_col(&ind, "rated", CLI_COL_BOOL);
+  cli_table_col(&ind, "points", CLI_COL_NUM);
+  cli_table_col(&ind, "weight", CLI_COL_NUM);
+  cli_table_col(&ind, "vetoed", CLI_COL_BOOL);
+  cli_table_col(&ind, "details", CLI_COL_STR);
+  json_array_foreach(json_object_get(sc, "indicators"), k, v) {
+    const char *code = json_string_value(json_object_get(v, "indicator"));
+    cli_table_row(&ind);
+    cli_table_set(&ind, 0, human(s) ? ind_label(code) : code);
+    if (!human(s)) cli_table_set(&ind, 1, ind_label(code));
+    json_t *val = json_object_get(v, "value");
+    int rate = json_object_get(v, "denominator") != NULL;
+    if (rate && human(s) && json_is_number(val)) { /* a rate reads as a percentage */
+      char pb[32];
+      snprintf(pb, sizeof pb, "%.1f%%", json_number_value(val) * 100);
+      cli_table_set(&ind, ci, pb);
+    } else if (human(s) && json_is_integer(val)) { /* a count */
+      char nb[32];
+      snprintf(nb, sizeof nb, "%lld", (long long)json_integer_value(val));
+      cli_table_set(&ind, ci, nb);
+    } else {
+      set_json(&ind, ci, val);
+    }
+    set_json(&ind, ci + 1, json_object_get(v, "numerator"));
+    set_json(&ind, ci + 2, json_object_get(v, "denominator"));
+    set_json(&ind, ci + 3, json_object_get(v, "rated"));
+    set_json(&ind, ci + 4, json_object_get(v, "points"));
+    set_json(&ind, ci + 5, json_object_get(v, "weight"));
+    set_json(&ind, ci + 6, json_object_get(v, "vetoed"));
+    char db[256] = "";
+    const char *key;
+    json_t *n;
+    json_object_foreach(json_object_get(v, "by"), key, n) {
+      char it[96];
+      snprintf(it, sizeof it, "%s=%lld", key, (long long)json_integer_value(n));
+      add_item(db, sizeof db, it, ' ');
+    }
+    json_t *md = json_object_get(v, "mean_delay");
+    if (json_is_number(md)) {
+      char it[64];
+      snprintf(it, sizeof it, "mean_delay=%.2f", json_number_value(md));
+      add_item(db, sizeof db, it, ' ');
+    }
+    if (db[0]) cli_table_set(&ind, ci + 7, db);
+  }
+  int ntabs = 2;
+  cli_table *tabs[3] = {&card, &ind, &recs};
+  if (o->indicator) {
+    cli_table_init(&recs, "records", 0);
+    rec_col rcols[CLI_MAX_COLS];
+    int nr = rec_layout(s, 0, &recs, rcols);
+    json_array_foreach(json_object_get(res, "records"), k, v) rec_fill(s, &recs, rcols, nr, v);
+    ntabs = 3;
+    if (json_is_true(json_object_get(res, "more")))
+      fprintf(stderr, "scorecard: more records behind %s than shown (--limit, at most 1000)\n", o->indicator);
+  }
+  /* csv: one table per stream, the indicators (the card's fields are in json) */
+  if (s->fmt == CLI_FMT_CSV || s->fmt == CLI_FMT_CSV_RAW) print_tables(s, o->indicator ? &tabs[2] : &tabs[1], 1);
+  else print_tables(s, tabs, ntabs);
+  cli_table_free(&card);
+  cli_table_free(&ind);
+  if (o->indicator) cli_table_free(&recs);
+  json_decref(res);
+  return 0;
+}
+
+/* A region's bodies, ranked; --chart / --plot draw their scores. */
+static int sc_rank(cli_sess *s, const sc_opts *o) {
+  json_t *args = json_object(), *res;
+  char *end;
+  long long reg = strtoll(o->region, &end, 10);
+  if (*end || reg <= 0) {
+    json_decref(args);
+    return cli_usage("scorecard: --region: a province, city or county code such as 35, 3501 or 350102, got '%s'", o->region);
+  }
+  json_object_set_new(args, "region", json_integer(reg));
+  sc_period_args(o, args);
+  if (o->kind) json_object_set_new(args, "kind", json_string(o->kind));
+  char err[512];
+  int e = cli_sess_call(s, "scorecards", args, &res, err, sizeof err);
+  json_decref(args);
+  if (e) return call_failed("scorecard", o->region, e, err);
+  cli_table t;
+  cli_table_init(&t, "bodies", 0);
+  int chart = (o->chart || o->plot) && human(s);
+  if (!chart) cli_table_col(&t, "rank", CLI_COL_ID);
+  cli_table_col(&t, chart ? "body" : "name", CLI_COL_STR);
+  int cc = t.ncols;
+  if (!chart) {
+    cli_table_col(&t, "code", CLI_COL_STR);
+    col_named(s, &t, "kind");
+    cc = t.ncols;
+  }
+  cli_table_col(&t, "score", CLI_COL_NUM);
+  if (!chart) {
+    cli_table_col(&t, "grade", CLI_COL_STR);
+    cli_table_col(&t, "change", CLI_COL_NUM);
+    cli_table_col(&t, "vetoes", CLI_COL_STR);
+  }
+  size_t i;
+  json_t *b;
+  json_array_foreach(json_object_get(res, "bodies"), i, b) {
+    cli_table_row(&t);
+    if (chart) {
+      set_json(&t, 0, json_object_get(b, "name"));
+      set_json(&t, 1, json_object_get(b, "score"));
+      continue;
+    }
+    set_json(&t, 0, json_object_get(b, "rank"));
+    set_json(&t, 1, json_object_get(b, "name"));
+    set_json(&t, 2, json_object_get(b, "code"));
+    set_named(s, &t, 3, "kind", json_string_value(json_object_get(b, "kind")));
+    set_json(&t, cc, json_object_get(b, "score"));
+    set_json(&t, cc + 1, json_object_get(b, "grade"));
+    set_json(&t, cc + 2, json_object_get(b, "change"));
+    char vb[256] = "";
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(b, "vetoes"), k, v)
+        add_item(vb, sizeof vb, human(s) ? ind_label(json_string_value(v)) : json_string_value(v), ';');
+    if (vb[0]) cli_table_set(&t, cc + 3, vb);
+  }
+  int status = 0;
+  cli_chart_opts co = {.first_metric = 1, .top = o->top, .keep_order = 1};
+  if (chart && o->chart) {
+    printf("%s %s — %s 至 %s\n", json_string_value(json_object_get(res, "region_name")), "政务诚信评价",
+           json_string_value(json_object_get(res, "from")), json_string_value(json_object_get(res, "to")));
+    cli_print_chart(stdout, &t, &co);
+  } else if (!chart) {
+    cli_table *tabs[1] = {&t};
+    print_tables(s, tabs, 1);
+  }
+  if (chart && o->plot) status = cli_plot_png(&t, &co, o->plot);
+  cli_table_free(&t);
+  json_decref(res);
+  return status;
+}
+
+int cli_cmd_scorecard(int argc, char **argv) {
+  static const struct option extra[] = {
+      {"code", required_argument, 0, 'C'},   {"region", required_argument, 0, 'R'},
+      {"year", required_argument, 0, 'y'},   {"from", required_argument, 0, 'f'},
+      {"to", required_argument, 0, 't'},     {"kind", required_argument, 0, 'k'},
+      {"indicator", required_argument, 0, 'i'}, {"limit", required_argument, 0, 'l'},
+      {"chart", no_argument, 0, 'c'},        {"plot", required_argument, 0, 'p'},
+      {"top", required_argument, 0, 'n'},
+  };
+  sc_opts o;
+  memset(&o, 0, sizeof o);
+  cli_sess s;
+  int rc = qparse(&s, "scorecard", argc, argv, extra, (int)(sizeof extra / sizeof extra[0]), sc_opt, &o);
+  if (rc) return rc;
+  if (argc - optind == 1 && !o.code && !o.region) o.code = argv[optind++];
+  if (argc - optind) return cli_usage("scorecard: unexpected argument '%s'", argv[optind]);
+  if (!o.code == !o.region) return cli_usage("scorecard: give --code CODE (one body) or --region CODE (a ranking)");
+  if (o.year && (o.from || o.to)) return cli_usage("scorecard: give --year or --from/--to, not both");
+  if (o.code && (o.chart || o.plot || o.kind)) return cli_usage("scorecard: --chart, --plot and --kind rank a --region");
+  if (o.region && (o.indicator || o.limit)) return cli_usage("scorecard: --indicator and --limit drill into one --code");
+  if (o.plot && cx_text_check(o.plot, strlen(o.plot), CX_TEXT_NAME, NULL))
+    return cli_usage("scorecard: --plot: the file name holds a control character or is not UTF-8");
+  if ((rc = cli_sess_open(&s))) return rc;
+  rc = o.code ? sc_one(&s, &o) : sc_rank(&s, &o);
+  catalog_free();
+  cli_sess_close(&s);
+  return rc;
+}
