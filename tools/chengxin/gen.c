@@ -827,12 +827,18 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
         list = g->lists[CX_CAT_COMMITMENT][rng_below(r, (uint32_t)g->n_lists[CX_CAT_COMMITMENT])];
     }
     break;
-  case CX_CAT_LAWSUIT:
+  case CX_CAT_LAWSUIT: {
+    /* a lost case names why the court found against the body (行政诉讼法 第七十条): what a
+     * scorecard's drill-down shows as the causes of its 败诉率 */
+    static const char *const LOSS_CAUSES[] = {"主要证据不足", "适用法律、法规错误", "违反法定程序",
+                                              "超越职权", "滥用职权", "明显不当", "不履行法定职责"};
     sub = rng_pct(r, 75) ? CX_SUB_WON : CX_SUB_LOST;
     until = dd + 1095;
-    snprintf(b->content, sizeof b->content, "%s", sub == CX_SUB_WON ? "行政诉讼胜诉" : "行政诉讼败诉");
+    if (sub == CX_SUB_WON) snprintf(b->content, sizeof b->content, "行政诉讼胜诉");
+    else snprintf(b->content, sizeof b->content, "行政诉讼败诉：%s", PICK(r, LOSS_CAUSES));
     basis = "《中华人民共和国行政诉讼法》";
     break;
+  }
   case CX_CAT_COMPLAINT:
     until = dd + 365;
     sev = rng_pct(r, 30) ? CX_SEV_MINOR : CX_SEV_GENERAL;
