@@ -129,6 +129,9 @@ int cx_op_parse(cx_str name);
 int cx_op_allowed(int role, int op);
 /** 1 for ops that run off the event loop (the table's `slow`). */
 int cx_op_is_slow(int op);
+/** 1 for the slow ops that read a snapshot (aggregate, scorecards): a door opens the pool
+ *  thread's read txn for them (the writes open their own). */
+int cx_op_reads_snapshot(int op);
 
 /* ===================================================================== the record answer */
 

@@ -573,7 +573,7 @@ static void job_work(uv_work_t *w) {
   cx_buf_init(&details, 0);
   int live = 0, terr = 0;
   cx_txn *t = NULL;
-  if (j->op == CX_OP_AGGREGATE) {
+  if (cx_op_reads_snapshot(j->op)) {
     t = h->k.txn_get(h->k.ud, &terr);
     if (!t) {
       cx_exec_error_frame(&j->out, 0, terr, "cannot open a read snapshot");
@@ -1060,6 +1060,11 @@ static const struct {
      "{\"error\":{\"code\":\"not_found\",\"message\":\"no such entity\"}}"},
     {CX_OP_SEARCH, 200, "nothing_found", "GET", "/v1/search?q=%E4%B8%8D%E5%AD%98%E5%9C%A8", "public", NULL,
      "{\"results\":[]}"},
+    {CX_OP_SCORECARDS, 403, "not_published", "GET", "/v1/scorecards?region=35&year=2025", "public", NULL,
+     "{\"error\":{\"code\":\"forbidden\",\"message\":\"scorecards are not published to the public (the "
+     "rubric's publish line)\"}}"},
+    {CX_OP_SCORECARD, 404, "no_such_body", "GET", "/v1/scorecards/91350100123456788Q?year=2025", "analyst", NULL,
+     "{\"error\":{\"code\":\"not_found\",\"message\":\"no such entity\"}}"},
 };
 
 static void add_examples(json_t *opj, int op) {

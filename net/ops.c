@@ -122,6 +122,7 @@ static int fail(cx_exec_ctx *x, int err, const char *fmt, ...) {
 }
 
 static int txn(cx_exec_ctx *x, cx_txn **t) {
+  if (!x->txn) return fail(x, CX_EINTERNAL, "no read snapshot for this op (cx_op_reads_snapshot)");
   if (!*x->txn_live) {
     int rc = cx_store_txn_renew(x->txn);
     if (rc) return fail(x, rc, "cannot open a read snapshot: %s", cx_strerror(rc));
@@ -1846,6 +1847,8 @@ static int op_scorecards(cx_exec_ctx *x, const cx_req *rq) {
   free(v);
   return 0;
 }
+
+int cx_op_reads_snapshot(int op) { return op == CX_OP_AGGREGATE || op == CX_OP_SCORECARDS; }
 
 /* ===================================================================== dispatch */
 

@@ -671,7 +671,7 @@ static void job_work(uv_work_t *w) {
   int live = 0;
   int terr = 0;
   cx_txn *t = NULL;
-  if (rq.op == CX_OP_AGGREGATE) {
+  if (cx_op_reads_snapshot(rq.op)) {
     t = pool_txn_get(j->srv, &terr);
     if (!t) {
       char m[96];

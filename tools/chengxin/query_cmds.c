@@ -1216,6 +1216,13 @@ static int sc_one(cli_sess *s, const sc_opts *o) {
   int e = cli_sess_call(s, "scorecard", args, &res, err, sizeof err);
   json_decref(args);
   if (e) return call_failed("scorecard", o->code, e, err);
+  if (s->fmt == CLI_FMT_JSON || s->fmt == CLI_FMT_JSONL) { /* the protocol's answer, as answered */
+    char *txt = json_dumps(res, JSON_PRESERVE_ORDER | (s->fmt == CLI_FMT_JSON ? JSON_INDENT(2) : JSON_COMPACT));
+    if (txt) puts(txt);
+    free(txt);
+    json_decref(res);
+    return 0;
+  }
   json_t *sc = o->indicator ? json_object_get(res, "scorecard") : res;
   cli_table card, ind, recs;
   cli_table_init(&card, "scorecard", human(s));

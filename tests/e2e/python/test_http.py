@@ -191,6 +191,19 @@ class SameAsMsgpack(unittest.TestCase):
             self.same("GET", "/v1/catalog", "catalog", role)
         self.same("POST", "/v1/check", "check", "approval", {"codes": [ENT, MISSING, "123"], "action": "procurement"},
                   codes=[ENT, MISSING, "123"], action="procurement")
+        # 政务诚信评价: a body's scorecard (and a drill-down), a province ranked, as msgpack answers them
+        for role in ("analyst", "admin"):
+            st, sc = self.same("GET", f"/v1/scorecards/{GOV}?year=2024", "scorecard", role, code=GOV, year=2024)
+            self.assertEqual(st, 200, sc)
+            self.assertEqual(sc["code"], GOV)
+            st, d = self.same("GET", f"/v1/scorecards/{GOV}?year=2024&indicator=lawsuit_loss_rate&limit=5", "scorecard",
+                              role, code=GOV, year=2024, indicator="lawsuit_loss_rate", limit=5)
+            self.assertEqual(st, 200, d)
+            st, rk = self.same("GET", "/v1/scorecards?region=35&year=2024", "scorecards", role, region=35, year=2024)
+            self.assertEqual(st, 200, rk)
+            self.assertIn(GOV, [b["code"] for b in rk["bodies"]])
+        st, _ = self.same("GET", "/v1/scorecards?region=35&year=2024", "scorecards", "public", region=35, year=2024)
+        self.assertEqual(st, 403, "the default rubric does not publish scorecards")
         agg = {"by": ["category"], "metrics": ["count", "on_time_rate"]}
         st, got = self.same("POST", "/v1/aggregate", "aggregate", "analyst", agg, **agg)
         self.assertEqual(st, 200)
