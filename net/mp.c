@@ -112,6 +112,38 @@ int cx_mp_read_uint(cx_mp *r, uint64_t *out) {
   return 0;
 }
 
+int cx_mp_read_number(cx_mp *r, double *out) {
+  int t = cx_mp_peek(r);
+  if (t < 0) return t;
+  if (t == CX_MP_FLOAT) {
+    const unsigned char *p = r->p;
+    size_t need = *p == 0xca ? 5 : 9;
+    if (cx_mp_left(r) < need) return CX_EBADFRAME;
+    if (*p == 0xca) {
+      uint32_t b = rd32(p + 1);
+      float f;
+      memcpy(&f, &b, 4);
+      *out = f;
+    } else {
+      uint64_t b = rd64(p + 1);
+      memcpy(out, &b, 8);
+    }
+    r->p += need;
+    return 0;
+  }
+  cx_mp save = *r;
+  int neg = 0;
+  uint64_t u = 0;
+  int64_t s = 0;
+  int rc = read_integer(r, &neg, &u, &s);
+  if (rc) {
+    *r = save;
+    return rc;
+  }
+  *out = neg ? (double)s : (double)u;
+  return 0;
+}
+
 int cx_mp_read_int(cx_mp *r, int64_t *out) {
   cx_mp save = *r;
   int neg = 0;

@@ -339,8 +339,17 @@ typedef struct page_ctx {
 } page_ctx;
 
 static void pk_kv(msgpack_packer *pk, const char *k, const char *v, size_t n) {
+  /* "#name": the value is decimal digits sent as an unsigned integer (region, year) */
+  int num = k[0] == '#';
+  if (num) k++;
   msgpack_pack_str_with_body(pk, k, strlen(k));
-  msgpack_pack_str_with_body(pk, v, n);
+  if (!num) {
+    msgpack_pack_str_with_body(pk, v, n);
+    return;
+  }
+  uint64_t u = 0;
+  for (size_t i = 0; i < n && i < 12; i++) u = u * 10 + (uint64_t)(v[i] - '0');
+  msgpack_pack_uint64(pk, u);
 }
 
 /* Fields: NULL-terminated (name, value, len) triples in va; a uint "limit" when limit > 0. */
@@ -597,7 +606,8 @@ static void page_home(page_ctx *c) {
   lit(o, "<section class=\"card prose\"><h2>可查询的信息</h2><p>企业、机关、事业单位、社会组织等主体的"
          "行政许可、行政处罚、严重失信主体名单、守信激励、信用承诺等公共信用信息，以及可打印的信用报告。</p>"
          "<p>对公示信息有异议，或希望申请信用修复，请见<a href=\"/objection\">异议申诉</a>与"
-         "<a href=\"/repair\">信用修复</a>。</p></section>");
+         "<a href=\"/repair\">信用修复</a>。</p><p>各级机关的<a href=\"/scorecards\">政务诚信评价</a>"
+         "（本平台公开评价结果时）。</p></section>");
   foot(c);
   c->out->cache = "public, max-age=300";
 }
@@ -1164,6 +1174,208 @@ static void contacts(page_ctx *c) {
   lit(o, "</dl></section>");
 }
 
+/* ===================================================================== scorecards */
+
+/* 政务诚信评价, when the operator's rubric publishes it: a city's or county's bodies ranked,
+ * one body's card. The executor decides (forbidden when not published; the public's records
+ * only); a province is not ranked here (its thousands of bodies are the thread pool's work,
+ * not a page's on the loop): the page asks for a city or a county. */
+static const char *const sc_labels[][2] = {
+    {"gov_dishonesty", "政务失信记录（生效中）"}, {"unperformed_judgments", "未履行人民法院生效判决"},
+    {"lawsuit_loss_rate", "行政诉讼败诉率"},      {"commitment_kept_rate", "守信践诺率"},
+    {"on_time_rate", "双公示按时报送率"},         {"complaints", "投诉举报"},
+    {"staff_discipline", "公务员失信记录"},       {"blacklisted", "列入严重失信主体名单"},
+};
+static const char *sc_label(cx_str code) {
+  for (size_t i = 0; i < sizeof sc_labels / sizeof sc_labels[0]; i++)
+    if (cx_str_eq(code, cx_str_c(sc_labels[i][0]))) return sc_labels[i][1];
+  return NULL;
+}
+
+static int digits_only(cx_str s) {
+  for (uint32_t i = 0; i < s.n; i++)
+    if (s.p[i] < '0' || s.p[i] > '9') return 0;
+  return s.n > 0;
+}
+
+static void sc_form(cx_buf *o, cx_str region, cx_str year) {
+  lit(o, "<form class=\"search\" action=\"/scorecards\" method=\"get\" role=\"search\">"
+         "<label for=\"r\">地区代码（地级市或区县，如 3501、350102）</label><input id=\"r\" name=\"region\" "
+         "inputmode=\"numeric\" maxlength=\"6\" value=\"");
+  esc(o, region);
+  lit(o, "\"><label for=\"y\">年度</label><input id=\"y\" name=\"year\" inputmode=\"numeric\" maxlength=\"4\" value=\"");
+  esc(o, year);
+  lit(o, "\"><button type=\"submit\">查看</button></form>");
+}
+
+static void fmt_score(cx_buf *o, double v) { fmt(o, "%.1f", v); }
+
+static void page_scorecards(page_ctx *c, const char *q, size_t qn) {
+  cx_buf *o = &c->sl->body;
+  char rb[16], yb[8];
+  cx_str reg, yr;
+  int hr = qparam(q, qn, "region", rb, sizeof rb, &reg), hy = qparam(q, qn, "year", yb, sizeof yb, &yr);
+  if (hr < 0 || hy < 0 || (hr && !digits_only(reg)) || (hy && (!digits_only(yr) || yr.n != 4)))
+    return error_page(c, CX_EBADREQ, "地区代码应为4位或6位数字，年度应为4位数字。");
+  if (!hr) {
+    head(c, "政务诚信评价");
+    lit(o, "<h1>政务诚信评价</h1>");
+    sc_form(o, (cx_str){"", 0}, yr);
+    lit(o, "<p class=\"hint\">按本平台的评价标准，依据公示的政务诚信信息对各级政府机关和街道办事处进行评价。</p>");
+    foot(c);
+    return;
+  }
+  if (!(reg.n == 4 || reg.n == 6) || (reg.n == 6 && reg.p[2] == '0' && reg.p[3] == '0'))
+    return error_page(c, CX_EBADREQ, "请输入地级市（4位，如3501）或区县（6位，如350102）的代码。");
+  cx_mp res, list;
+  int rc = call(c, CX_OP_SCORECARDS, 0, &res, "#region", reg.p, (size_t)reg.n, "#year", hy ? yr.p : NULL,
+                (size_t)yr.n, NULL);
+  if (rc == CX_EFORBIDDEN) return error_page(c, rc, "本平台未公开政务诚信评价结果。");
+  if (rc) return error_page(c, rc, NULL);
+  mp_index ix;
+  ix_build(res, &ix);
+  cx_str rn = ix_s(&ix, "region_name"), from = ix_s(&ix, "from"), to = ix_s(&ix, "to");
+  char title[160];
+  snprintf(title, sizeof title, "%.*s政务诚信评价", (int)(rn.n < 120 ? rn.n : 120), rn.p);
+  head(c, title);
+  lit(o, "<h1>");
+  esc(o, rn);
+  lit(o, "政务诚信评价</h1>");
+  sc_form(o, reg, yr);
+  lit(o, "<p class=\"hint\">评价期间：");
+  esc(o, from);
+  lit(o, " 至 ");
+  esc(o, to);
+  lit(o, "。仅依据本站依法公示的信息计算。</p>");
+  uint32_t n = 0;
+  if (!ix_get(&ix, "bodies", &list) || cx_mp_read_array(&list, &n)) return error_page(c, CX_EINTERNAL, NULL);
+  if (!n) {
+    lit(o, "<p class=\"empty\">该地区暂无可评价的机关。</p>");
+  } else {
+    lit(o, "<table class=\"rank\"><caption>评价结果</caption><thead><tr><th scope=\"col\">排名</th>"
+           "<th scope=\"col\">机关</th><th scope=\"col\">得分</th><th scope=\"col\">等级</th>"
+           "<th scope=\"col\">较上期</th></tr></thead><tbody>");
+    for (uint32_t i = 0; i < n; i++) {
+      mp_index b;
+      ix_build(list, &b);
+      if (cx_mp_skip(&list)) break;
+      cx_str code = ix_s(&b, "code");
+      cx_mp v;
+      double sc = 0, ch = 0;
+      int has_ch = ix_get(&b, "change", &v) && cx_mp_read_number(&v, &ch) == 0;
+      if (ix_get(&b, "score", &v)) cx_mp_read_number(&v, &sc);
+      fmt(o, "<tr><td>%" PRIu64 "</td><td><a href=\"/scorecards/", ix_u(&b, "rank"));
+      url_part(o, code.p, code.n);
+      if (hy) {
+        lit(o, "?year=");
+        esc(o, yr);
+      }
+      lit(o, "\">");
+      esc(o, ix_s(&b, "name"));
+      lit(o, "</a></td><td>");
+      fmt_score(o, sc);
+      lit(o, "</td><td>");
+      esc(o, ix_s(&b, "grade"));
+      lit(o, "</td><td>");
+      if (has_ch) fmt(o, "%+.1f", ch);
+      else lit(o, "—");
+      lit(o, "</td></tr>");
+    }
+    lit(o, "</tbody></table>");
+  }
+  foot(c);
+  c->out->cache = "public, max-age=300";
+}
+
+static void page_scorecard(page_ctx *c, cx_str code, const char *q, size_t qn) {
+  cx_buf *o = &c->sl->body;
+  char yb[8];
+  cx_str yr;
+  int hy = qparam(q, qn, "year", yb, sizeof yb, &yr);
+  if (hy < 0 || (hy && (!digits_only(yr) || yr.n != 4))) return error_page(c, CX_EBADREQ, "年度应为4位数字。");
+  cx_mp res, list;
+  int rc = call(c, CX_OP_SCORECARD, 0, &res, "code", code.p, (size_t)code.n, "#year", hy ? yr.p : NULL,
+                (size_t)yr.n, NULL);
+  if (rc == CX_EFORBIDDEN) return error_page(c, rc, "本平台未公开政务诚信评价结果。");
+  if (rc) return error_page(c, rc, NULL);
+  mp_index ix;
+  ix_build(res, &ix);
+  cx_str name = ix_s(&ix, "name");
+  char title[300];
+  snprintf(title, sizeof title, "%.*s政务诚信评价", (int)(name.n < 270 ? name.n : 270), name.p);
+  head(c, title);
+  lit(o, "<section class=\"card\"><h1>");
+  esc(o, name);
+  lit(o, "</h1><dl class=\"kv\"><dt>统一社会信用代码</dt><dd>");
+  esc(o, ix_s(&ix, "code"));
+  lit(o, "</dd><dt>评价期间</dt><dd>");
+  esc(o, ix_s(&ix, "from"));
+  lit(o, " 至 ");
+  esc(o, ix_s(&ix, "to"));
+  cx_mp v;
+  double sc = 0;
+  if (ix_get(&ix, "score", &v)) cx_mp_read_number(&v, &sc);
+  lit(o, "</dd><dt>得分</dt><dd>");
+  fmt_score(o, sc);
+  lit(o, "</dd><dt>等级</dt><dd>");
+  esc(o, ix_s(&ix, "grade"));
+  lit(o, "</dd>");
+  cx_mp prev;
+  if (ix_get(&ix, "previous", &prev)) {
+    mp_index p;
+    ix_build(prev, &p);
+    double ps = 0, ch = 0;
+    if (ix_get(&p, "score", &v)) cx_mp_read_number(&v, &ps);
+    if (ix_get(&p, "change", &v)) cx_mp_read_number(&v, &ch);
+    lit(o, "<dt>上期得分</dt><dd>");
+    fmt_score(o, ps);
+    fmt(o, "（%+.1f）</dd>", ch);
+  }
+  lit(o, "</dl><p class=\"pager noprint\"><a class=\"button alt\" href=\"/entity/");
+  cx_str ec = ix_s(&ix, "code");
+  url_part(o, ec.p, ec.n);
+  lit(o, "\">查看该机关的公示信息</a></p></section>");
+  uint32_t n = 0;
+  if (ix_get(&ix, "indicators", &list) && cx_mp_read_array(&list, &n) == 0 && n) {
+    lit(o, "<table class=\"rank\"><caption>评价指标</caption><thead><tr><th scope=\"col\">指标</th>"
+           "<th scope=\"col\">数值</th><th scope=\"col\">得分</th><th scope=\"col\">权重</th></tr></thead><tbody>");
+    for (uint32_t i = 0; i < n; i++) {
+      mp_index it;
+      ix_build(list, &it);
+      if (cx_mp_skip(&list)) break;
+      cx_str ind = ix_s(&it, "indicator");
+      const char *l = sc_label(ind);
+      lit(o, "<tr><td>");
+      if (l) lit(o, l);
+      else esc(o, ind);
+      lit(o, "</td><td>");
+      double val = 0, pts = 0, w = 0;
+      cx_mp x;
+      int has_val = ix_get(&it, "value", &x) && cx_mp_read_number(&x, &val) == 0;
+      int rate = ix_get(&it, "denominator", &x);
+      if (!has_val) lit(o, "—");
+      else if (rate) fmt(o, "%.1f%%（%" PRIu64 "/%" PRIu64 "）", val * 100, ix_u(&it, "numerator"), ix_u(&it, "denominator"));
+      else fmt(o, "%.0f", val);
+      lit(o, "</td><td>");
+      if (ix_b(&it, "rated")) {
+        if (ix_get(&it, "points", &x)) cx_mp_read_number(&x, &pts);
+        fmt_score(o, pts);
+      } else {
+        lit(o, "不计分");
+      }
+      lit(o, "</td><td>");
+      if (ix_get(&it, "weight", &x)) cx_mp_read_number(&x, &w);
+      fmt(o, "%.0f", w);
+      if (ix_b(&it, "vetoed")) lit(o, "（一票否决）");
+      lit(o, "</td></tr>");
+    }
+    lit(o, "</tbody></table>");
+  }
+  lit(o, "<p class=\"hint\">仅依据本站依法公示的信息计算；双公示报送及时性等内部指标不对外公开，其权重不计入。</p>");
+  foot(c);
+  c->out->cache = "public, max-age=300";
+}
+
 static void page_text(page_ctx *c, const char *title, const char *text) {
   cx_buf *o = &c->sl->body;
   head(c, title);
@@ -1200,6 +1412,11 @@ void cx__site_render(cx_site_loop *sl, cx_site_run_fn run, void *ud, const char 
     page_home(&c);
   } else if (IS("/search")) {
     page_search(&c, query, qlen);
+  } else if (IS("/scorecards")) {
+    page_scorecards(&c, query, qlen);
+  } else if (STARTS("/scorecards/") && !memchr(path + 12, '/', plen - 12)) {
+    if (cx__http_pct_decode(path + 12, plen - 12, 0, seg, sizeof seg, &sn) || !sn) error_page(&c, CX_EINVALCODE, NULL);
+    else page_scorecard(&c, (cx_str){seg, (uint32_t)sn}, query, qlen);
   } else if (IS("/repair")) {
     page_text(&c, "信用修复", sl->s->cfg.repair_text);
   } else if (IS("/objection")) {

@@ -49,6 +49,8 @@ int cx_mp_read_bool(cx_mp *r, int *out);
 int cx_mp_read_uint(cx_mp *r, uint64_t *out);
 /** Any integer that fits int64_t. */
 int cx_mp_read_int(cx_mp *r, int64_t *out);
+/** Any number: float32, float64 or an integer, as a double. */
+int cx_mp_read_number(cx_mp *r, double *out);
 /** str (not bin); out borrows from the input. */
 int cx_mp_read_str(cx_mp *r, cx_str *out);
 /** Array header; *n <= bytes left (each element needs at least one byte). */

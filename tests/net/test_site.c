@@ -174,14 +174,20 @@ Test(site_pages, each_answer_error_has_its_status) {
       {CX_ETIMEOUT, 503},  {CX_EINTERNAL, 500},  {CX_ETOOLARGE, 413}, {CX_EFORBIDDEN, 403},
   };
   const char *paths[] = {"/entity/91350100MA30000108", "/report/91350100MA30000108",
-                         "/report/91350100MA30000108.pdf"};
+                         "/report/91350100MA30000108.pdf", "/scorecards/11350100MB0000000X",
+                         "/scorecards?region=3501&year=2025"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    for (size_t p = 0; p < 3; p++) {
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
       fake f = {cases[i].err, {0}, 0, {0}};
       cx_buf_init(&f.ans, 256);
       cx_site_page pg;
-      cr_expect(render(&f, paths[p], NULL, &pg) == cases[i].status, "%s err %d: %d", paths[p], cases[i].err,
+      const char *qm = strchr(paths[p], '?');
+      char path[128];
+      snprintf(path, sizeof path, "%.*s", qm ? (int)(qm - paths[p]) : (int)strlen(paths[p]), paths[p]);
+      cr_expect(render(&f, path, qm ? qm + 1 : NULL, &pg) == cases[i].status, "%s err %d: %d", paths[p], cases[i].err,
                 pg.status);
+      if (cases[i].err == CX_EFORBIDDEN && strstr(paths[p], "scorecards"))
+        cr_expect(strstr(pg.body, "未公开政务诚信评价") != NULL, "not published: the page says so");
       cr_expect(strstr(pg.body, "<!doctype html>") == pg.body);
       cr_expect_str_eq(pg.cache, "no-store");
       cr_expect_str_eq(pg.ctype, "text/html; charset=utf-8");
@@ -191,7 +197,8 @@ Test(site_pages, each_answer_error_has_its_status) {
 
 Test(site_pages, only_the_public_ops_are_asked) {
   const char *paths[][2] = {{"/", NULL}, {"/search", "q=%E7%A6%8F"}, {"/entity/91350100MA30000108", "tab=blacklist"},
-                            {"/report/91350100MA30000108", NULL}, {"/repair", NULL}};
+                            {"/report/91350100MA30000108", NULL}, {"/repair", NULL},
+                            {"/scorecards", "region=350102"}, {"/scorecards/11350100MB0000000X", "year=2024"}};
   for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
     fake f = {0, {0}, 0, {0}};
     cx_buf_init(&f.ans, 256);
@@ -199,7 +206,8 @@ Test(site_pages, only_the_public_ops_are_asked) {
     render(&f, paths[p][0], paths[p][1], &pg);
     for (int i = 0; i < f.calls && i < 16; i++)
       cr_expect(f.ops[i] == CX_OP_ENTITY || f.ops[i] == CX_OP_RECORDS || f.ops[i] == CX_OP_SEARCH ||
-                f.ops[i] == CX_OP_CATALOG, "%s asked op %d", paths[p][0], f.ops[i]);
+                f.ops[i] == CX_OP_CATALOG || f.ops[i] == CX_OP_SCORECARD || f.ops[i] == CX_OP_SCORECARDS,
+                "%s asked op %d", paths[p][0], f.ops[i]);
     cx_buf_free(&f.ans);
   }
 }
@@ -221,6 +229,10 @@ Test(site_pages, bad_paths_and_parameters_are_refused) {
       {"/nothing", NULL, 404}, {"/entity/", NULL, 404}, {"/entity/a/b", NULL, 404},
       {"/entity/%ZZ", NULL, 400}, {"/entity/91350100MA30000108", "tab=nonsense", 400},
       {"/search", "q=%ZZ", 400}, {"/assets/site-0.css", NULL, 404},
+      /* rankings: a city or a county, not a province (the loop's work stays small) */
+      {"/scorecards", "region=35", 400}, {"/scorecards", "region=350000", 400}, {"/scorecards", "region=abc", 400},
+      {"/scorecards", "region=3501&year=20x", 400}, {"/scorecards/a/b", NULL, 404},
+      {"/scorecards", NULL, 200},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     fake f = {0, {0}, 0, {0}};

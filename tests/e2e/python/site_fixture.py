@@ -108,7 +108,23 @@ def records():
     out.append(dict(base, record_id="(2025)闽01执2号", entity_code=LISTED, entity_name=FIX["listed_name"],
                     entity_kind="person", category="blacklist", list_type="court_dishonest",
                     decision_date="2025-03-01", content="失信被执行人"))
+    # the authority as a subject (政务诚信评价): two lawsuits, one lost; a 政务失信 record in force; a
+    # revoked one the public never counts
+    body = {"authority_code": AUTH, "authority_name": "福州市市场监督管理局", "entity_code": AUTH,
+            "entity_name": "福州市市场监督管理局", "entity_kind": "government"}
+    out.append(dict(body, record_id="(2025)闽01行初1号", category="lawsuit", subtype="lost", decision_date="2025-02-10",
+                    content="行政诉讼败诉：违反法定程序"))
+    out.append(dict(body, record_id="(2025)闽01行初2号", category="lawsuit", subtype="won", decision_date="2025-03-10",
+                    content="行政诉讼胜诉"))
+    out.append(dict(body, record_id="榕政失〔2025〕1号", category="gov_dishonesty", subtype="admin_penalty",
+                    severity="general", decision_date="2025-04-10", content="拖欠中小企业账款"))
     return out
+
+
+# the rubric of the site's tests: the shipped one, published (data/scorecard.tsv says no)
+def published_rubric():
+    with open(os.path.join(SOURCE_DIR, "data", "scorecard.tsv"), encoding="utf-8") as f:
+        return f.read().replace("publish\tno", "publish\tyes")
 
 
 class SiteServer:
@@ -120,6 +136,11 @@ class SiteServer:
 
     def start(self):
         subprocess.run([os.path.join(BIN_DIR, "chengxin"), "init", "--db", self.db], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rubric = os.path.join(self.tmp, "scorecard.tsv")
+        with open(rubric, "w", encoding="utf-8") as f:
+            f.write(published_rubric())
+        subprocess.run([os.path.join(BIN_DIR, "chengxin"), "load-scorecard", "--db", self.db, rubric], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         tokens = os.path.join(self.tmp, "tokens")
         fd = os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -11,6 +11,7 @@ nor tells a hidden entity from an unknown code.
 """
 
 import html
+import json
 import http.client
 import os
 import re
@@ -276,9 +277,30 @@ class TrustBoundary(unittest.TestCase):
         self.assertEqual(page(f"/entity/{bad}")[2], page(f"/entity/{MISSING}")[2])
 
 
+    def test_scorecards_when_the_rubric_publishes_them(self):
+        st, _, body = page("/scorecards?region=3501&year=2025")
+        self.assertEqual(st, 200, body)
+        self.assertIn("福州市政务诚信评价", body)
+        self.assertIn(f"/scorecards/{FIX['auth']}?year=2025", body)
+        st, _, card = page(f"/scorecards/{FIX['auth']}?year=2025")
+        self.assertEqual(st, 200, card)
+        for want in ("行政诉讼败诉率", "50.0%（1/2）", "政务失信记录（生效中）", "等级"):
+            self.assertIn(want, card)
+        # the public's scorecard leaves out the internal indicators
+        self.assertNotIn("双公示按时报送率", card)
+        self.assertNotIn("公务员失信记录", card)
+        # the same numbers as the API's answer for the public
+        st, _, raw = get(f"/v1/scorecards/{FIX['auth']}?year=2025")
+        self.assertEqual(st, 200, raw)
+        api = json.loads(raw)
+        self.assertIn(f"{api['score']:.1f}", card)
+        # a province is not ranked on a page (the API's thread pool does that)
+        self.assertEqual(page("/scorecards?region=35")[0], 400)
+
     def test_hidden_records_never_appear_on_any_page(self):
         pages = [(p, t) for p, t in all_entity_pages(FIX["ent"])]
         for p in ("/", "/search?q=" + q("福州"), "/search?q=" + q(FIX["prefix"]), "/search?q=" + q("张某"),
+                  "/scorecards?region=3501&year=2025", f"/scorecards/{FIX['auth']}?year=2025",
                   f"/report/{FIX['ent']}", f"/entity/{FIX['person']}", f"/report/{FIX['person']}"):
             pages.append((p, page(p)[2]))
         text = pdf_text(get(f"/report/{FIX['ent']}.pdf")[2])
