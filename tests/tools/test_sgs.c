@@ -313,3 +313,44 @@ Test(sgs, errors_about_mapped_fields_name_the_source_columns) {
   cr_assert_eq(cx("import --db st c.csv"), 1);
   cr_assert(out_has("err", "c.csv:2: decision_date: not a YYYY-MM-DD date"), "%s", slurp("err"));
 }
+
+/* A quote that never closes is reported as what it is, with the line its field starts on; the
+ * rows before it land (a bad row is skipped, as any other), the file exits 1. */
+Test(sgs, an_unclosed_quote_at_the_end_of_a_file_is_reported_as_such) {
+  ids();
+  char csv[8192];
+  snprintf(csv, sizeof csv,
+           PEN_HEADER
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕71号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-05,,,"
+           "福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕72号,虚假宣传,\"违法事实\n跨行\",y,罚款,罚款,1,,,"
+           "2024-03-06,,,福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕73号,虚假宣传,\"在网站发布,y,罚款,罚款,1,,,"
+           "2024-03-07,,,福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕74号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-08,,,"
+           "福州市市场监督管理局,%s,,,\n",
+           CO, AUTH, CO, AUTH, CO, AUTH, CO, AUTH);
+  spit("pen.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.csv", map_path("shuanggongshi_penalty.tsv")), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "pen.csv:5: unclosed quote (the field that starts on line 5 never ends)"), "%s", err);
+  cr_assert(!strstr(err, "required"), "no field is blamed:\n%s", err);
+  cr_assert(strstr(err, "3 rows read, 2 inserted") && strstr(err, "1 rejected"), "%s", err);
+  free(err);
+  json_t *j = records_of(CO);
+  cr_assert_eq(json_array_size(j), 2, "the rows before it land, the multi-line field included");
+  json_decref(j);
+  /* the field may start on a later line than its row (a closed multi-line field before it) */
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date,content\n"
+           "%s,\"福州甲\n科技有限公司\",Q1,%s,penalty,2024-03-05,\"never\nends\n",
+           CO, AUTH);
+  spit("q.csv", csv);
+  cr_assert_eq(cx("import --db st q.csv"), 1);
+  cr_assert(out_has("err", "q.csv:2: unclosed quote (the field that starts on line 3 never ends)"), "%s", slurp("err"));
+  /* in the header, nothing is read */
+  spit("h.csv", "entity_code,\"entity_name\n");
+  cr_assert_eq(cx("import --db st h.csv"), 1);
+  cr_assert(out_has("err", "h.csv:1: unclosed quote in the header"), "%s", slurp("err"));
+}

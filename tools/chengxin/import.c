@@ -947,6 +947,7 @@ done:
 typedef struct csv_state {
   importer *im;
   long line, row_start;
+  long qline; /* the line a quoted field still open began on (0: none) */
   int header_done, ncols_hdr;
   char **hdr; /* normalised header names (matched against the mapping) */
   char **raw; /* the header names as the file has them, blanks around cut (for messages) */
@@ -1000,6 +1001,7 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   cs->buf_n += n;
   cs->buf[cs->buf_n++] = 0;
   cs->nf++;
+  cs->qline = 0;
   return;
 nomem:
   if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
@@ -1146,8 +1148,32 @@ static void import_csv(importer *im, FILE *f) {
       fprintf(stderr, "%s:%ld: %s\n", im->file, cs.line, csv_strerror(csv_error(&p)));
       im->fatal = 1;
     }
+    if (p.quoted && !cs.qline) cs.qline = cs.line; /* a quoted field is open at the line's end */
   }
-  if (!im->fatal) csv_fini(&p, csv_field_cb, csv_row_cb, &cs);
+  /* A quote that never closes swallows the rest of the file into one field: libcsv would hand
+   * that field over as if it were closed (a row missing its later fields: "entity_code:
+   * required"). Strict at the end only (strict parsing would refuse a stray quote inside an
+   * unquoted field, which this importer keeps as text), so csv_fini says so, and the row is
+   * rejected as what it is. The rows before it are kept: a bad row is skipped, as any other. */
+  if (!im->fatal) {
+    csv_set_opts(&p, CSV_APPEND_NULL | CSV_STRICT | CSV_STRICT_FINI);
+    if (csv_fini(&p, csv_field_cb, csv_row_cb, &cs) != 0 && csv_error(&p) == CSV_EPARSE) {
+      long from = cs.qline ? cs.qline : cs.row_start;
+      cli_progress_clear();
+      if (!cs.header_done) {
+        fprintf(stderr, "%s:%ld: unclosed quote in the header (the field that starts on line %ld never ends)\n",
+                im->file, cs.row_start, from);
+        im->fatal = 1;
+      } else {
+        char why[128];
+        snprintf(why, sizeof why, "unclosed quote (the field that starts on line %ld never ends)", from);
+        im->read++;
+        reject(im, cs.row_start, why);
+      }
+      cs.nf = 0;
+      cs.buf_n = 0;
+    }
+  }
   if (ferror(f)) {
     cli_err(strerror(errno), "import: %s", im->file);
     im->fatal = 1;
