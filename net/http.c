@@ -886,8 +886,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
         for (uint32_t i = 0; i < ro->nparam; i++)
           if (strlen(ro->param[i].name) == (size_t)(ne - q) && !memcmp(ro->param[i].name, q, (size_t)(ne - q)))
             pa = &ro->param[i];
-        if (!pa) {
-          send_error(req, rid, 400, CX_EBADREQ, "unknown query parameter \"%.*s\"", (int)(ne - q < 32 ? ne - q : 32), q);
+        if (!pa) { /* say which the route takes (its few names fit the message) */
+          char acc[256] = "";
+          size_t ao = 0;
+          for (uint32_t i = 0; i < ro->nparam && ao < sizeof acc - 1; i++) {
+            int w = snprintf(acc + ao, sizeof acc - ao, "%s%s", i ? ", " : "", ro->param[i].name);
+            if (w < 0 || (size_t)w >= sizeof acc - ao) break;
+            ao += (size_t)w;
+          }
+          send_error(req, rid, 400, CX_EBADREQ, "unknown query parameter \"%.*s\" (%s%s)",
+                     (int)(ne - q < 32 ? ne - q : 32), q, ro->nparam ? "expected one of " : "this route takes none",
+                     acc);
           return 0;
         }
         for (uint32_t i = 0; i < nb; i++)

@@ -35,6 +35,51 @@ static const char *shown(cx_str s, uint32_t max, char *buf, size_t cap) {
   return buf;
 }
 
+/*
+ * The accepted values an "unknown X" error lists, so that an HTTP or msgpack client learns
+ * them from the error as the CLI's user does. Bounded (a catalogue may hold many actions and a
+ * message has 512 bytes): at most VLIST_MAX names and VLIST_BYTES bytes, then "…".
+ */
+#define VLIST_MAX 40
+#define VLIST_BYTES 320
+
+typedef struct vlist {
+  char buf[VLIST_BYTES + 8];
+  size_t o;
+  int n, cut;
+} vlist;
+
+static void vlist_add(vlist *l, const char *name) {
+  if (!name || !name[0] || l->cut) return;
+  size_t k = strlen(name);
+  if (l->n == VLIST_MAX || l->o + k + 2 > VLIST_BYTES) {
+    memcpy(l->buf + l->o, l->n ? ", \u2026" : "\u2026", l->n ? 5 : 3); /* "…" */
+    l->o += l->n ? 5 : 3;
+    l->buf[l->o] = 0;
+    l->cut = 1;
+    return;
+  }
+  int w = snprintf(l->buf + l->o, sizeof l->buf - l->o, "%s%s", l->n ? ", " : "", name);
+  l->o += (size_t)w;
+  l->n++;
+}
+
+/* names[0..n) ("" entries left out) as "a, b, c". */
+static const char *vlist_of(vlist *l, const char *const *names, size_t n) {
+  l->o = 0, l->n = 0, l->cut = 0;
+  l->buf[0] = 0;
+  for (size_t i = 0; i < n; i++) vlist_add(l, names[i]);
+  return l->buf;
+}
+
+/* The catalogue's action codes. */
+static const char *vlist_actions(vlist *l, const cx_catalog *c) {
+  l->o = 0, l->n = 0, l->cut = 0;
+  l->buf[0] = 0;
+  for (uint32_t i = 0; c && i < c->n_actions; i++) vlist_add(l, c->actions[i].code);
+  return l->buf;
+}
+
 int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
   rq->id = 0;
   rq->op = CX_OP_INVALID;
@@ -91,7 +136,9 @@ int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t 
   int o = cx_op_parse(op);
   if (o < 0) {
     char e[4 * 64 + 1];
-    snprintf(msg, cap, "unknown op \"%s\"", shown(op, 64, e, sizeof e));
+    vlist l;
+    snprintf(msg, cap, "unknown op \"%s\": expected one of %s", shown(op, 64, e, sizeof e),
+             vlist_of(&l, cx_op_names, CX_OP_COUNT));
     return CX_EUNKNOWNOP;
   }
   rq->op = o;
@@ -500,7 +547,10 @@ static int op_records(cx_exec_ctx *x, const cx_req *rq) {
   if (rc == 1) {
     r.category = cx_enum_parse(cx_category_names, CX_CAT_COUNT, cat);
     char e[4 * 32 + 1];
-    if (r.category < 0) return fail(x, CX_EBADREQ, "unknown category \"%s\"", shown(cat, 32, e, sizeof e));
+    vlist l;
+    if (r.category < 0)
+      return fail(x, CX_EBADREQ, "unknown category \"%s\": expected one of %s", shown(cat, 32, e, sizeof e),
+                  vlist_of(&l, cx_category_names, CX_CAT_COUNT));
   }
   if (limit < 1 || limit > 1000) return fail(x, CX_EBADREQ, "limit must be 1..1000");
   r.limit = (uint32_t)limit;
@@ -590,7 +640,10 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     return fail(x, CX_ETOOLARGE, "%u codes in one check (at most %u)", n, max_codes);
   int act = cx_query_action(x->q, action);
   char e[4 * 32 + 1];
-  if (act < 0) return fail(x, CX_EBADREQ, "unknown action \"%s\"", shown(action, 32, e, sizeof e));
+  vlist l;
+  if (act < 0)
+    return fail(x, CX_EBADREQ, "unknown action \"%s\": expected one of %s", shown(action, 32, e, sizeof e),
+                vlist_actions(&l, cx_query_catalog(x->q)));
   cx_txn *t;
   if ((rc = txn(x, &t))) return rc;
   int64_t now = 0;
@@ -991,8 +1044,10 @@ static int op_aggregate(cx_exec_ctx *x, const cx_req *rq) {
     for (uint32_t i = 0; i < n; i++) {
       cx_str s;
       int d;
-      if (cx_mp_read_str(&v, &s) || (d = dim_by_name(s)) < 0)
-        return fail(x, CX_EBADREQ, "where: key %u is not a dimension", i);
+      if (cx_mp_read_str(&v, &s) || (d = dim_by_name(s)) < 0) {
+        vlist l;
+        return fail(x, CX_EBADREQ, "where: key %u is not a dimension (%s)", i, vlist_of(&l, cx_dim_names, CX_DIM_COUNT));
+      }
       cx_agg_filter *f = &sp.filters[sp.n_filters++];
       f->dim = (uint8_t)d;
       uint32_t nv = 1;
@@ -1138,6 +1193,13 @@ static int cdim_value(cx_exec_ctx *x, cx_txn *t, int d, cx_mp *v, uint32_t *val)
   } else {
     rc = cx_query_dim_parse(x->q, t, (cx_dim)as_dim[d], sv, val);
   }
+  vlist l;
+  if (rc && d == CX_CD_ACTION)
+    return fail(x, CX_EBADREQ, "where.%s: unknown action \"%s\": expected one of %s", cx_cdim_names[d],
+                shown(sv, 48, e, sizeof e), vlist_actions(&l, cx_query_catalog(x->q)));
+  if (rc && d == CX_CD_VERDICT)
+    return fail(x, CX_EBADREQ, "where.%s: unknown verdict \"%s\": expected one of %s", cx_cdim_names[d],
+                shown(sv, 48, e, sizeof e), vlist_of(&l, cx_verdict_names, CX_V_COUNT));
   if (rc) return fail(x, CX_EBADREQ, "where.%s: bad value \"%s\"", cx_cdim_names[d], shown(sv, 48, e, sizeof e));
   return 0;
 }
@@ -1168,8 +1230,11 @@ static int op_aggregate_checks(cx_exec_ctx *x, const cx_req *rq) {
     for (uint32_t i = 0; i < n; i++) {
       cx_str sv;
       int d;
-      if (cx_mp_read_str(&v, &sv) || (d = cx_enum_parse(cx_cdim_names, CX_CD_COUNT, sv)) < 0)
-        return fail(x, CX_EBADREQ, "where: key %u is not a dimension of checks", i);
+      if (cx_mp_read_str(&v, &sv) || (d = cx_enum_parse(cx_cdim_names, CX_CD_COUNT, sv)) < 0) {
+        vlist l;
+        return fail(x, CX_EBADREQ, "where: key %u is not a dimension of checks (%s)", i,
+                    vlist_of(&l, cx_cdim_names, CX_CD_COUNT));
+      }
       cx_agg_filter *f = &sp.filters[sp.n_filters++];
       f->dim = (uint8_t)d;
       uint32_t nv = 1;

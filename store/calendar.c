@@ -8,6 +8,9 @@
  * Lunar dates come from the table of lunar months below, 清明 from the solar-term formula;
  * tests/store/test_calendar.c checks both against astronomy for every year of the range.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "store.h"
 
 /* ------------------------------------------------------------------ lunar months */
@@ -214,29 +217,65 @@ typedef struct cal_line {
   int holiday;     /* LINE_DAY: 1 holiday, 0 workday */
 } cal_line;
 
-/* Parses one line (without its '\n'): 0, or -1 when it is malformed. */
-static int line_parse(const char *p, const char *end, cx_day first, cal_line *l) {
+/* Why a line is bad, for the operator who wrote it (cx_calendar_parse_why): buf may be NULL. */
+typedef struct cal_why {
+  char *buf;
+  size_t cap;
+} cal_why;
+
+static int why(cal_why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int why(cal_why *w, const char *fmt, ...) {
+  if (w && w->buf && w->cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->buf, w->cap, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+/* A token quoted in a message: at most 40 bytes (the line is checked text already). */
+#define SHOWN(p, q) (int)((q) - (p) > 40 ? 40 : (q) - (p)), (p)
+
+/* DDDD-DD-DD: the shape of a day, whether or not it is one. */
+static int day_shaped(const char *p, const char *q) {
+  if (q - p != 10 || p[4] != '-' || p[7] != '-') return 0;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && (p[i] < '0' || p[i] > '9')) return 0;
+  return 1;
+}
+
+/* Parses one line (without its '\n'): 0, or -1 when it is malformed (w says why). */
+static int line_parse(const char *p, const char *end, cx_day first, cal_line *l, cal_why *w) {
   l->kind = LINE_EMPTY;
   p = skip_space(p, end);
   if (p == end || *p == '#') return 0;
   const char *q = token_end(p, end);
   if (q - p == 9 && memcmp(p, "published", 9) == 0) {
+    static const char usage[] = "published: expected one or two years of 1990..2099 in order";
     p = skip_space(q, end);
     q = token_end(p, end);
-    if (!parse_year(p, q, &l->y1)) return -1;
+    if (!parse_year(p, q, &l->y1)) return why(w, "%s, got \"%.*s\"", usage, SHOWN(p, q));
     l->y2 = l->y1;
     p = skip_space(q, end);
     if (p < end && *p != '#') {
       q = token_end(p, end);
-      if (!parse_year(p, q, &l->y2) || l->y2 < l->y1) return -1;
+      if (!parse_year(p, q, &l->y2)) return why(w, "%s, got \"%.*s\"", usage, SHOWN(p, q));
+      if (l->y2 < l->y1) return why(w, "%s: %d is before %d", usage, l->y2, l->y1);
       p = skip_space(q, end);
     }
-    if (p < end && *p != '#') return -1;
+    if (p < end && *p != '#') return why(w, "%s (then a # comment), got \"%.*s\"", usage, SHOWN(p, token_end(p, end)));
     l->kind = LINE_PUBLISHED;
     return 0;
   }
   cx_day d;
-  if (cx_day_parse((cx_str){p, (uint32_t)(q - p)}, &d) || d < first || d - first >= CX_CAL_DAYS) return -1;
+  if (cx_day_parse((cx_str){p, (uint32_t)(q - p)}, &d)) {
+    if (day_shaped(p, q)) return why(w, "%.10s is not a calendar day", p);
+    return why(w, "expected YYYY-MM-DD<TAB>holiday|workday<TAB>name or `published`, got \"%.*s\"", SHOWN(p, q));
+  }
+  if (d < first || d - first >= CX_CAL_DAYS)
+    return why(w, "%.10s: outside the calendar's years %d..%d", p, CX_CAL_FIRST_YEAR, CX_CAL_LAST_YEAR);
+  const char *dp = p;
   p = skip_space(q, end);
   q = token_end(p, end);
   if (q - p == 7 && memcmp(p, "holiday", 7) == 0)
@@ -244,7 +283,7 @@ static int line_parse(const char *p, const char *end, cx_day first, cal_line *l)
   else if (q - p == 7 && memcmp(p, "workday", 7) == 0)
     l->holiday = 0;
   else
-    return -1;
+    return why(w, "%.10s: expected holiday or workday, got \"%.*s\"", dp, SHOWN(p, q));
   /* The rest of the line is a free-text name. */
   l->kind = LINE_DAY;
   l->idx = d - first;
@@ -268,6 +307,13 @@ static int pub_has(const uint8_t *pub, int y) {
 }
 
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line) {
+  return cx_calendar_parse_why(text, n, out, bad_line, NULL, 0);
+}
+
+int cx_calendar_parse_why(const char *text, size_t n, cx_calendar *out, int *bad_line, char *why_buf,
+                          size_t cap) {
+  cal_why w = {why_buf, cap};
+  if (why_buf && cap) why_buf[0] = 0;
   cx_day first;
   cx_day_from_ymd(CX_CAL_FIRST_YEAR, 1, 1, &first);
   /* Per day while parsing (15 KB on the stack): statutory holiday, listed holiday, listed
@@ -294,14 +340,25 @@ int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_lin
   while (next_line(text, n, &at, &p, &end)) {
     line++;
     /* The names are free text, but the file is stored (data DB), comments too: text only. */
-    if (cx_text_lines_check(p, (size_t)(end - p), NULL)) goto bad;
-    if (line_parse(p, end, first, &l)) goto bad;
+    if (cx_text_lines_check(p, (size_t)(end - p), NULL)) {
+      why(&w, "not text (UTF-8 without control characters but TAB)");
+      goto bad;
+    }
+    if (line_parse(p, end, first, &l, &w)) goto bad;
     if (l.kind == LINE_PUBLISHED) {
       has_published = 1;
       for (int y = l.y1; y <= l.y2; y++) bit_on(pub, (uint32_t)(y - CX_CAL_FIRST_YEAR));
     } else if (l.kind == LINE_DAY) {
-      if (bit(l.holiday ? wrk : hol, l.idx)) goto bad; /* listed both ways */
-      if (!l.holiday && bit(stat, l.idx)) goto bad;    /* the law makes it a rest day */
+      char ds[11];
+      cx_day_format(first + l.idx, ds);
+      if (bit(l.holiday ? wrk : hol, l.idx)) { /* listed both ways */
+        why(&w, "%s: listed both as holiday and as workday", ds);
+        goto bad;
+      }
+      if (!l.holiday && bit(stat, l.idx)) { /* the law makes it a rest day */
+        why(&w, "%s: a statutory holiday (全国年节及纪念日放假办法) cannot be a workday", ds);
+        goto bad;
+      }
       bit_on(l.holiday ? hol : wrk, l.idx);
       bit_on(listed, (uint32_t)(l.year - CX_CAL_FIRST_YEAR));
     }
@@ -314,9 +371,13 @@ int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_lin
     at = 0;
     while (next_line(text, n, &at, &p, &end)) {
       line++;
-      line_parse(p, end, first, &l);
-      if (l.kind == LINE_DAY && !pub_has(pub, l.year) && !(l.month == 12 && pub_has(pub, l.year + 1)))
+      line_parse(p, end, first, &l, NULL);
+      if (l.kind == LINE_DAY && !pub_has(pub, l.year) && !(l.month == 12 && pub_has(pub, l.year + 1))) {
+        char ds[11];
+        cx_day_format(first + l.idx, ds);
+        why(&w, "%s: %d is not a published year (extend the `published` line)", ds, l.year);
         goto bad;
+      }
     }
   } else {
     memcpy(pub, listed, sizeof pub);

@@ -6,6 +6,9 @@
  * registered it, an ID number the county of its first issue. So a code the current table no
  * longer has is looked up in the historic table (codes since 1981 with their years of use).
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "store_int.h"
 
 #define REGION_NAME_MAX 255u /* longest name accepted: the longest real one is 30 bytes */
@@ -62,49 +65,87 @@ static int digits(cx_str s, uint32_t len, uint32_t *v) {
 
 static int name_ok(cx_str s) { return s.n > 0 && s.n <= REGION_NAME_MAX && cx__utf8_ok(s); }
 
-/* One entry of either table: 2 fields (current) or 4 (historic). 0 when malformed. */
+/* Why a line is bad, for the operator who wrote it (the *_why validators): buf may be NULL. */
+typedef struct reg_why {
+  char *buf;
+  size_t cap;
+} reg_why;
+
+static int why(reg_why *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int why(reg_why *w, const char *fmt, ...) {
+  if (w && w->buf && w->cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->buf, w->cap, fmt, ap);
+    va_end(ap);
+  }
+  return 0;
+}
+
+/* A field quoted in a message: at most 40 bytes. */
+#define SHOWN(s) (int)((s).n > 40 ? 40 : (s).n), (s).p
+
+/* One entry of either table: 2 fields (current) or 4 (historic). 0 when malformed (w says why). */
 typedef struct entry {
   uint32_t code, first, last;
   cx_str name;
 } entry;
 
-static int parse_entry(cx_str l, int historic, entry *e) {
+static int parse_entry(cx_str l, int historic, entry *e, reg_why *w) {
   cx_str f[4];
   int nf = split_tabs(l, f, 4);
-  if (nf != (historic ? 4 : 2)) return 0;
-  if (!digits(f[0], 6, &e->code) || e->code == 0 || !name_ok(f[1])) return 0;
+  if (nf != (historic ? 4 : 2))
+    return why(w, "expected %s (%d tab-separated fields, not %s%d)",
+               historic ? "code<TAB>name<TAB>first<TAB>last" : "code<TAB>name", historic ? 4 : 2,
+               nf > 4 ? "more than " : "", nf > 4 ? 4 : nf);
+  if (!digits(f[0], 6, &e->code) || e->code == 0)
+    return why(w, "\"%.*s\": not a region code (6 digits, GB/T 2260)", SHOWN(f[0]));
+  if (f[1].n == 0) return why(w, "%06u: empty name", e->code);
+  if (f[1].n > REGION_NAME_MAX) return why(w, "%06u: name longer than %u bytes", e->code, REGION_NAME_MAX);
+  if (!name_ok(f[1])) return why(w, "%06u: name is not text (UTF-8 without control characters)", e->code);
   e->name = f[1];
   e->first = e->last = 0;
   if (historic) {
-    if (!digits(f[2], 4, &e->first) || !digits(f[3], 4, &e->last)) return 0;
-    if (e->first < YEAR_MIN || e->last > YEAR_MAX || e->first >= e->last) return 0;
+    if (!digits(f[2], 4, &e->first) || !digits(f[3], 4, &e->last) || e->first < YEAR_MIN || e->last > YEAR_MAX ||
+        e->first >= e->last)
+      return why(w, "%06u: years \"%.*s\" \"%.*s\": expected first<TAB>last with %d <= first < last <= %d",
+                 e->code, SHOWN(f[2]), SHOWN(f[3]), YEAR_MIN, YEAR_MAX);
   }
   return 1;
 }
 
 /* Validates a whole table: every entry well-formed, codes ascending, and (historic) one code's
  * runs in year order and apart. */
-static int validate_entries(const char *text, size_t n, int historic, int *bad_line);
+static int validate_entries(const char *text, size_t n, int historic, int *bad_line, reg_why *w);
 
 /* Entries, and every line as text (the file is stored: comments too); the first bad line. */
-static int validate(const char *text, size_t n, int historic, int *bad_line) {
+static int validate(const char *text, size_t n, int historic, int *bad_line, char *why_buf, size_t cap) {
   int b1 = 0, b2 = 0;
-  int r1 = validate_entries(text, n, historic, &b1);
+  reg_why w = {why_buf, cap};
+  if (why_buf && cap) why_buf[0] = 0;
+  int r1 = validate_entries(text, n, historic, &b1, &w);
   int r2 = text && cx_text_lines_check(text, n, &b2) ? CX_EBADREQ : 0;
   if (!r1 && !r2) return 0;
   if (bad_line) *bad_line = !r1 ? b2 : !r2 ? b1 : (b1 < b2 ? b1 : b2);
+  if (r2 && (!r1 || b2 < b1)) why(&w, "not text (UTF-8 without control characters but TAB)");
   return CX_EBADREQ;
 }
 
-static int validate_entries(const char *text, size_t n, int historic, int *bad_line) {
+static int validate_entries(const char *text, size_t n, int historic, int *bad_line, reg_why *w) {
   line_it it = {text, text ? text + n : NULL, 0};
   cx_str l;
   entry prev = {0, 0, 0, {NULL, 0}}, e;
   while (next_line(&it, &l)) {
-    int ok = parse_entry(l, historic, &e);
+    int ok = parse_entry(l, historic, &e, w);
     if (ok && prev.code) {
-      if (!historic) ok = e.code > prev.code;
-      else ok = e.code > prev.code || (e.code == prev.code && e.first >= prev.last);
+      if (e.code < prev.code) {
+        ok = why(w, "%06u: code not ascending (after %06u)", e.code, prev.code);
+      } else if (e.code == prev.code && !historic) {
+        ok = why(w, "%06u: code repeated", e.code);
+      } else if (e.code == prev.code && e.first < prev.last) {
+        ok = why(w, "%06u: years %u..%u overlap the previous line's %u..%u (one code's lines in year order, apart)",
+                 e.code, e.first, e.last, prev.first, prev.last);
+      }
     }
     if (!ok) {
       if (bad_line) *bad_line = it.line;
@@ -115,10 +156,18 @@ static int validate_entries(const char *text, size_t n, int historic, int *bad_l
   return 0;
 }
 
-int cx_regions_validate(const char *text, size_t n, int *bad_line) { return validate(text, n, 0, bad_line); }
+int cx_regions_validate(const char *text, size_t n, int *bad_line) { return validate(text, n, 0, bad_line, NULL, 0); }
 
 int cx_regions_history_validate(const char *text, size_t n, int *bad_line) {
-  return validate(text, n, 1, bad_line);
+  return validate(text, n, 1, bad_line, NULL, 0);
+}
+
+int cx_regions_validate_why(const char *text, size_t n, int *bad_line, char *why_buf, size_t cap) {
+  return validate(text, n, 0, bad_line, why_buf, cap);
+}
+
+int cx_regions_history_validate_why(const char *text, size_t n, int *bad_line, char *why_buf, size_t cap) {
+  return validate(text, n, 1, bad_line, why_buf, cap);
 }
 
 int cx_regions_is_history(const char *text, size_t n) {
@@ -135,7 +184,7 @@ static int load(cx_store *st, MDB_txn *txn, const char *text, size_t n, int hist
   entry e;
   unsigned char kb[5], vb[4 + REGION_NAME_MAX];
   while (next_line(&it, &l)) {
-    if (!parse_entry(l, historic, &e)) continue; /* validated: cannot happen */
+    if (!parse_entry(l, historic, &e, NULL)) continue; /* validated: cannot happen */
     MDB_val k, v;
     if (historic) {
       /* A code's runs come in year order: the last put, its newest name, stays. */

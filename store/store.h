@@ -405,6 +405,13 @@ typedef struct cx_calendar {
  * and statutory holidays, every year provisional. Uses 16 KB of stack.
  */
 int cx_calendar_parse(const char *text, size_t n, cx_calendar *out, int *bad_line);
+/**
+ * cx_calendar_parse, and on failure what is wrong with the line in why (cap bytes, always
+ * NUL-terminated; NULL/0: none): "2026-02-30 is not a calendar day", "2026-10-01: a statutory
+ * holiday (...) cannot be a workday" ... A quoted token is cut to 40 bytes.
+ */
+int cx_calendar_parse_why(const char *text, size_t n, cx_calendar *out, int *bad_line, char *why,
+                          size_t cap);
 int cx_calendar_is_workday(const cx_calendar *cal, cx_day d);
 /**
  * Working days in (a, b]: how many working days after day a up to and including day b
@@ -678,6 +685,13 @@ int cx_catalog_measures(const cx_catalog *c, int list, cx_str codes, uint64_t *m
  */
 int cx_regions_validate(const char *text, size_t n, int *bad_line);
 int cx_regions_history_validate(const char *text, size_t n, int *bad_line);
+/**
+ * The validators above, and on failure what is wrong with the line in why (cap bytes, always
+ * NUL-terminated; NULL/0: none): "350199: code not ascending (after 350200)", "expected
+ * code<TAB>name (2 tab-separated fields, not 3)" ... A quoted field is cut to 40 bytes.
+ */
+int cx_regions_validate_why(const char *text, size_t n, int *bad_line, char *why, size_t cap);
+int cx_regions_history_validate_why(const char *text, size_t n, int *bad_line, char *why, size_t cap);
 /** 1 when the first entry of text has three fields or more: a historic table, not a current one. */
 int cx_regions_is_history(const char *text, size_t n);
 

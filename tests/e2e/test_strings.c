@@ -124,19 +124,20 @@ static cx_client_resp req_end(cx_client *c, msgpack_sbuffer *sb) {
 
 Test(strings, an_unknown_op_of_invalid_utf8_and_an_escape_sequence_is_echoed_escaped) {
   cx_client *c = e2e_connect();
-  char m[256];
+  char m[1024];
   msgpack_sbuffer sb;
   msgpack_packer pk;
   req_begin(&sb, &pk, "x\xff\x1b[2K\0y", 8, 0);
   cx_client_resp r = req_end(c, &sb);
   assert_err(&r, "unknown_op");
   assert_strict(r.root);
-  cr_assert_str_eq(message(&r, m, sizeof m), "unknown op \"x\\xff\\x1b[2K\\x00y\"");
+  cr_assert(strstr(message(&r, m, sizeof m), "unknown op \"x\\xff\\x1b[2K\\x00y\": expected one of ") == m, "%s", m);
+  cr_assert(strstr(m, "check"), "the ops are listed: %s", m);
   cx_client_close(c);
 }
 
 Test(strings, bad_dates_categories_actions_and_filter_values_are_echoed_escaped) {
-  char code[19], m[256];
+  char code[19], m[1024];
   e2e_code("91", E2E_BLACK, code);
   cx_client *c = e2e_connect_as(TOK_ADMIN);
   msgpack_sbuffer sb;
@@ -155,7 +156,8 @@ Test(strings, bad_dates_categories_actions_and_filter_values_are_echoed_escaped)
   r = req_end(c, &sb);
   assert_err(&r, "bad_request");
   assert_strict(r.root);
-  cr_assert_str_eq(message(&r, m, sizeof m), "unknown category \"pen\\xc0\\x80alty\\r\"");
+  cr_assert(strstr(message(&r, m, sizeof m), "unknown category \"pen\\xc0\\x80alty\\r\": expected one of license, penalty, ") == m,
+            "%s", m);
   /* an action of check */
   req_begin(&sb, &pk, "check", 5, 2);
   PK_S(&pk, "codes"); msgpack_pack_array(&pk, 1); PK_S(&pk, code);
@@ -163,7 +165,8 @@ Test(strings, bad_dates_categories_actions_and_filter_values_are_echoed_escaped)
   r = req_end(c, &sb);
   assert_err(&r, "bad_request");
   assert_strict(r.root);
-  cr_assert_str_eq(message(&r, m, sizeof m), "unknown action \"buy\\nnow\\xfe\"");
+  cr_assert(strstr(message(&r, m, sizeof m), "unknown action \"buy\\nnow\\xfe\": expected one of procurement, ") == m,
+            "%s", m);
   /* a filter value of aggregate */
   req_begin(&sb, &pk, "aggregate", 9, 1);
   PK_S(&pk, "where");
@@ -256,5 +259,52 @@ Test(strings, a_lifecycle_op_with_a_tab_before_the_authority_is_refused_not_echo
   assert_err(&r, "bad_request");
   assert_strict(r.root);
   cr_assert_str_eq(message(&r, m, sizeof m), "authority_code: control character U+0009 at byte 0");
+  cx_client_close(c);
+}
+
+/* Every "unknown" error of the executor lists what is accepted (issue 17, point 7): a client of
+ * the wire or of HTTP learns the values from the error, as the CLI's user does. */
+Test(strings, unknown_dimensions_actions_and_verdicts_list_the_accepted_values) {
+  char m[1024];
+  cx_client *c = e2e_connect_as(TOK_ADMIN);
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  /* a key of where that is no dimension */
+  req_begin(&sb, &pk, "aggregate", 9, 1);
+  PK_S(&pk, "where");
+  msgpack_pack_map(&pk, 1);
+  PK_S(&pk, "colour"); PK_S(&pk, "red");
+  cx_client_resp r = req_end(c, &sb);
+  assert_err(&r, "bad_request");
+  cr_assert(strstr(message(&r, m, sizeof m), "where: key 0 is not a dimension (province, city, county, "), "%s", m);
+  cr_assert(strstr(m, "month)"), "every dimension: %s", m);
+  /* the same of checks, then an unknown action and an unknown verdict as their values */
+  req_begin(&sb, &pk, "aggregate", 9, 2);
+  PK_S(&pk, "of"); PK_S(&pk, "checks");
+  PK_S(&pk, "where");
+  msgpack_pack_map(&pk, 1);
+  PK_S(&pk, "colour"); PK_S(&pk, "red");
+  r = req_end(c, &sb);
+  assert_err(&r, "bad_request");
+  cr_assert(strstr(message(&r, m, sizeof m), "where: key 0 is not a dimension of checks (action, verdict, "), "%s", m);
+  req_begin(&sb, &pk, "aggregate", 9, 2);
+  PK_S(&pk, "of"); PK_S(&pk, "checks");
+  PK_S(&pk, "where");
+  msgpack_pack_map(&pk, 1);
+  PK_S(&pk, "action"); PK_S(&pk, "buy");
+  r = req_end(c, &sb);
+  assert_err(&r, "bad_request");
+  cr_assert(strstr(message(&r, m, sizeof m), "where.action: unknown action \"buy\": expected one of procurement, "),
+            "%s", m);
+  req_begin(&sb, &pk, "aggregate", 9, 2);
+  PK_S(&pk, "of"); PK_S(&pk, "checks");
+  PK_S(&pk, "where");
+  msgpack_pack_map(&pk, 1);
+  PK_S(&pk, "verdict"); PK_S(&pk, "maybe");
+  r = req_end(c, &sb);
+  assert_err(&r, "bad_request");
+  cr_assert(strstr(message(&r, m, sizeof m),
+                   "where.verdict: unknown verdict \"maybe\": expected one of clear, review, deny, not_found, invalid_code"),
+            "%s", m);
   cx_client_close(c);
 }

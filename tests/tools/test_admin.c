@@ -189,3 +189,41 @@ Test(admin, compact_refuses_beside_any_other_process_with_the_store_open) {
   cr_expect_eq(entries_with("st.compact-"), 0);
   cr_assert_eq(cx("compact --db st --quiet"), 0, "%s", slurp("err"));
 }
+
+/* Data-file errors say what is wrong with the line, as load-catalog does (issue 17, point 7),
+ * and a refused file changes nothing. */
+Test(admin, load_calendar_and_load_regions_say_what_is_wrong_with_a_line) {
+  cr_assert_eq(cx("init --db st"), 0, "%s", slurp("err"));
+  static const struct {
+    const char *cmd, *text, *want;
+  } cases[] = {
+      {"load-calendar", "published 2026\n2026-01-01\tholiday\t元旦\n2026-02-30\tholiday\tx\n",
+       "cal.tsv:3: load-calendar: 2026-02-30 is not a calendar day"},
+      {"load-calendar", "# c\npublished 2026\n2026-10-01\tworkday\tx\n",
+       "cal.tsv:3: load-calendar: 2026-10-01: a statutory holiday"},
+      {"load-calendar", "published 2026\n2026-05-06\tholyday\tx\n",
+       "cal.tsv:2: load-calendar: 2026-05-06: expected holiday or workday, got \"holyday\""},
+      {"load-calendar", "published 2026\n2027-05-06\tholiday\tx\n",
+       "cal.tsv:2: load-calendar: 2027-05-06: 2027 is not a published year"},
+      {"load-calendar", "published 2027 2026\n", "cal.tsv:1: load-calendar: published: expected one or two years"},
+      {"load-regions", "110000\t北京市\n350200\t厦门市\n350100\t福州市\n",
+       "cal.tsv:3: load-regions: 350100: code not ascending (after 350200)"},
+      {"load-regions", "110000\t北京市\n110000\t北京\n", "cal.tsv:2: load-regions: 110000: code repeated"},
+      {"load-regions", "110000\t\n", "cal.tsv:1: load-regions: 110000: empty name"},
+      {"load-regions", "11000\t北京市\n", "cal.tsv:1: load-regions: \"11000\": not a region code"},
+      {"load-regions", "110000\t北京市\t1980\t1990\n110000\t北京\t1985\t1995\n",
+       "cal.tsv:2: load-regions: 110000: years 1985..1995 overlap the previous line's 1980..1990"},
+      {"load-regions", "110000\t北京市\t1990\t1980\n", "cal.tsv:1: load-regions: 110000: years \"1990\" \"1980\""},
+      {"load-regions", "110000\t北京市\t1980\n", "cal.tsv:1: load-regions: expected code<TAB>name<TAB>first<TAB>last (4"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    spit("cal.tsv", cases[i].text);
+    cr_assert_eq(cx("%s --db st cal.tsv", cases[i].cmd), 1, "case %zu", i);
+    char *err = slurp("err");
+    cr_assert(strstr(err, cases[i].want), "case %zu: want %s\n got %s", i, cases[i].want, err);
+    cr_assert(!strstr(err, "not a valid"), "case %zu says why: %s", i, err);
+    free(err);
+  }
+  /* nothing was replaced: the shipped calendar still publishes 2026 and knows 北京市 */
+  cr_assert_eq(cx("info --db st"), 0, "%s", slurp("err"));
+}

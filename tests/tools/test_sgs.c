@@ -76,8 +76,10 @@ Test(sgs, a_standard_penalty_file_imports_with_every_column_accounted_for) {
                "two bad rows: exit 1");
   char *err = slurp("err");
   cr_assert(!strstr(err, "not known"), "a standard column is unknown to the mapping:\n%s", err);
-  cr_assert(strstr(err, "pen.csv:4: entity_code"), "the company without a USCC is rejected:\n%s", err);
-  cr_assert(strstr(err, "pen.csv:5: amount_wan"), "若干 is no amount:\n%s", err);
+  cr_assert(strstr(err, "pen.csv:4: 行政相对人代码_1(统一社会信用代码) or 证件号码 (entity_code): required"),
+            "the company without a USCC is rejected, naming the file's columns:\n%s", err);
+  cr_assert(strstr(err, "pen.csv:5: 罚款金额（万元） (amount_wan): not a decimal"),
+            "若干 is no amount; the column as the file writes it:\n%s", err);
   cr_assert(strstr(err, "2 inserted") && strstr(err, "2 rejected"), "%s", err);
   free(err);
   /* the company's penalty: every field and every other column */
@@ -229,7 +231,7 @@ Test(sgs, persons_with_passports_and_permits_land_on_typed_identifiers) {
   cr_assert(!strstr(err, "not known"), "%s", err);
   cr_assert(strstr(err, "typed.csv:4: 证件类型: unknown document type '军官证'"), "%s", err);
   cr_assert(strstr(err, "typed.csv:5: 证件号码: a passport needs its issuing state"), "%s", err);
-  cr_assert(strstr(err, "typed.csv:6: entity_code: an HK/Macao permit number"), "%s", err);
+  cr_assert(strstr(err, "typed.csv:6: 证件号码 (entity_code): an HK/Macao permit number"), "%s", err);
   cr_assert(strstr(err, "3 inserted") && strstr(err, "3 rejected"), "%s", err);
   cr_assert(!strstr(err, "typed.csv:2") && !strstr(err, "typed.csv:3") && !strstr(err, "typed.csv:7"), "%s", err);
   free(err);
@@ -258,4 +260,97 @@ Test(sgs, persons_with_passports_and_permits_land_on_typed_identifiers) {
     cr_assert(!out_has("out", "123456789") && !out_has("out", "H12345678") && !out_has("out", "John"), "%s",
               slurp("out"));
   }
+}
+
+/* Errors name the file's columns (issue 17, point 7): the canonical field a mapping renamed a
+ * column to is in brackets after it; a field the message compares with is named the same way. */
+Test(sgs, errors_about_mapped_fields_name_the_source_columns) {
+  ids();
+  char csv[8192];
+  snprintf(csv, sizeof csv,
+           PEN_HEADER
+           /* 2: 公示截止期 is no day */
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕61号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-05,,"
+           "2024-02-30,福州市市场监督管理局,%s,,,\n"
+           /* 3: 处罚有效期 ends before 处罚决定日期 */
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕62号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-05,"
+           "2024-01-01,,福州市市场监督管理局,%s,,,\n"
+           /* 4: no 处罚决定日期 */
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕63号,虚假宣传,x,y,罚款,罚款,1,,,,,,"
+           "福州市市场监督管理局,%s,,,\n"
+           /* 5: a good row */
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕64号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-06,,,"
+           "福州市市场监督管理局,%s,,,\n",
+           CO, AUTH, CO, AUTH, CO, AUTH, CO, AUTH);
+  spit("pen.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.csv", map_path("shuanggongshi_penalty.tsv")), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "pen.csv:2: 公示截止期 (display_until): not a YYYY-MM-DD date"), "%s", err);
+  cr_assert(strstr(err, "pen.csv:3: 处罚有效期 (valid_until): not after 处罚决定日期 (valid_from)"), "%s", err);
+  cr_assert(strstr(err, "pen.csv:4: 处罚决定日期 (decision_date): required"), "%s", err);
+  cr_assert(strstr(err, "1 inserted") && strstr(err, "3 rejected"), "%s", err);
+  free(err);
+  /* the same rows as JSON Lines: the keys as the lines have them */
+  snprintf(csv, sizeof csv,
+           "{\"统一社会信用代码\":\"%s\",\"行政相对人名称\":\"福州甲科技有限公司\",\"行政处罚决定书文号\":\"J1\","
+           "\"处罚决定日期\":\"2024-03-05\",\"公示截止期\":\"2024-02-30\",\"处罚机关统一社会信用代码\":\"%s\"}\n"
+           "{\"统一社会信用代码\":\"%s\",\"行政相对人名称\":\"福州甲科技有限公司\",\"行政处罚决定书文号\":\"J2\","
+           "\"罚款金额（万元）\":\"若干\",\"处罚决定日期\":\"2024-03-05\",\"处罚机关统一社会信用代码\":\"%s\"}\n",
+           CO, AUTH, CO, AUTH);
+  spit("pen.jsonl", csv);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.jsonl", map_path("shuanggongshi_penalty.tsv")), 1);
+  err = slurp("err");
+  cr_assert(strstr(err, "pen.jsonl:1: 公示截止期 (display_until): not a YYYY-MM-DD date"), "%s", err);
+  cr_assert(strstr(err, "pen.jsonl:2: 罚款金额（万元） (amount_wan): not a decimal"), "%s", err);
+  free(err);
+  /* without a mapping, a canonical header is named as it is */
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date\n"
+           "%s,福州甲科技有限公司,C1,%s,penalty,2024-02-30\n",
+           CO, AUTH);
+  spit("c.csv", csv);
+  cr_assert_eq(cx("import --db st c.csv"), 1);
+  cr_assert(out_has("err", "c.csv:2: decision_date: not a YYYY-MM-DD date"), "%s", slurp("err"));
+}
+
+/* A quote that never closes is reported as what it is, with the line its field starts on; the
+ * rows before it land (a bad row is skipped, as any other), the file exits 1. */
+Test(sgs, an_unclosed_quote_at_the_end_of_a_file_is_reported_as_such) {
+  ids();
+  char csv[8192];
+  snprintf(csv, sizeof csv,
+           PEN_HEADER
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕71号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-05,,,"
+           "福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕72号,虚假宣传,\"违法事实\n跨行\",y,罚款,罚款,1,,,"
+           "2024-03-06,,,福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕73号,虚假宣传,\"在网站发布,y,罚款,罚款,1,,,"
+           "2024-03-07,,,福州市市场监督管理局,%s,,,\n"
+           "福州甲科技有限公司,法人及非法人组织,%s,,,,,,,,,,,榕市监罚〔2024〕74号,虚假宣传,x,y,罚款,罚款,1,,,2024-03-08,,,"
+           "福州市市场监督管理局,%s,,,\n",
+           CO, AUTH, CO, AUTH, CO, AUTH, CO, AUTH);
+  spit("pen.csv", csv);
+  cr_assert_eq(cx("init --db st"), 0);
+  cr_assert_eq(cx("import --db st --mapping '%s' pen.csv", map_path("shuanggongshi_penalty.tsv")), 1);
+  char *err = slurp("err");
+  cr_assert(strstr(err, "pen.csv:5: unclosed quote (the field that starts on line 5 never ends)"), "%s", err);
+  cr_assert(!strstr(err, "required"), "no field is blamed:\n%s", err);
+  cr_assert(strstr(err, "3 rows read, 2 inserted") && strstr(err, "1 rejected"), "%s", err);
+  free(err);
+  json_t *j = records_of(CO);
+  cr_assert_eq(json_array_size(j), 2, "the rows before it land, the multi-line field included");
+  json_decref(j);
+  /* the field may start on a later line than its row (a closed multi-line field before it) */
+  snprintf(csv, sizeof csv,
+           "entity_code,entity_name,record_id,authority_code,category,decision_date,content\n"
+           "%s,\"福州甲\n科技有限公司\",Q1,%s,penalty,2024-03-05,\"never\nends\n",
+           CO, AUTH);
+  spit("q.csv", csv);
+  cr_assert_eq(cx("import --db st q.csv"), 1);
+  cr_assert(out_has("err", "q.csv:2: unclosed quote (the field that starts on line 3 never ends)"), "%s", slurp("err"));
+  /* in the header, nothing is read */
+  spit("h.csv", "entity_code,\"entity_name\n");
+  cr_assert_eq(cx("import --db st h.csv"), 1);
+  cr_assert(out_has("err", "h.csv:1: unclosed quote in the header"), "%s", slurp("err"));
 }

@@ -254,14 +254,23 @@ int cli_cmd_load(int argc, char **argv) {
     if (strcmp(name, "scorecard") == 0) { /* the rubric's parser says what is wrong */
       fprintf(stderr, "%s:%d: %s: %s\n", a.pos[0], bad, cmd, cx_store_errmsg(st));
     } else if (bad > 0) {
-      /* what is wrong with the line: the catalogue's parser says (a pure parse of the file) */
+      /* what is wrong with the line: the file's parser says (a pure parse of the file) */
       char why[256] = "";
+      int bl = 0;
       if (strcmp(name, "catalog") == 0) {
         cx_catalog *scratch = cx_malloc(sizeof *scratch);
-        int bl = 0;
         if (scratch) cx_catalog_parse_why(text, n, scratch, &bl, why, sizeof why);
         free(scratch);
+      } else if (strcmp(name, "calendar") == 0) {
+        cx_calendar *scratch = cx_malloc(sizeof *scratch);
+        if (scratch) cx_calendar_parse_why(text, n, scratch, &bl, why, sizeof why);
+        free(scratch);
+      } else if (strcmp(name, "regions") == 0) {
+        cx_regions_validate_why(text, n, &bl, why, sizeof why);
+      } else if (strcmp(name, "regions_history") == 0) {
+        cx_regions_history_validate_why(text, n, &bl, why, sizeof why);
       }
+      if (bl != bad) why[0] = 0; /* the store refused another line: do not guess */
       if (why[0]) fprintf(stderr, "%s:%d: %s: %s\n", a.pos[0], bad, cmd, why);
       else fprintf(stderr, "%s:%d: %s: not a valid %s line\n", a.pos[0], bad, cmd, name);
     } else {

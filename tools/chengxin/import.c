@@ -582,8 +582,77 @@ static int typed_code(importer *im, cx_str *names, cx_str *vals, int *nt, size_t
   return rc;
 }
 
-/* One row: cols are the values by column index (n of them). */
-static void import_row(importer *im, const plan *p, const cx_str *cols, int n, long line) {
+/*
+ * Messages about a field name the source's column: cx_record_from_fields and cx_batch_put say
+ * "valid_until: not a YYYY-MM-DD date", but the file has 公示截止期 (a mapping renamed it), so
+ * the operator reads "公示截止期 (valid_until): not a YYYY-MM-DD date". A message ending with
+ * another field ("... not after valid_from") names that one's column too.
+ */
+
+/* The columns of canonical field f[0..fn) in this row, as the file names them, into out: the
+ * columns whose values made it (used: a bit per source of its plan target), else every column
+ * mapped to it ("A or B"). 0 (nothing written) when no column feeds it or the only one is named
+ * as the field itself. */
+static size_t field_src(const plan *p, const uint8_t *used, const char *const *src, int ncols, const char *f,
+                        size_t fn, char *out, size_t cap) {
+  const plan_target *pt = NULL;
+  int t;
+  for (t = 0; t < p->n; t++)
+    if (strlen(p->t[t].name) == fn && memcmp(p->t[t].name, f, fn) == 0) {
+      pt = &p->t[t];
+      break;
+    }
+  if (!pt || !src) return 0;
+  unsigned mask = used ? used[t] : 0;
+  const char *sep = mask ? " + " : " or ";
+  if (!mask) mask = 0xffu;
+  size_t o = 0;
+  int k = 0, renamed = 0;
+  for (int i = 0; i < pt->n; i++) {
+    int c = pt->src[i].col;
+    if (!(mask & (1u << i)) || c < 0 || c >= ncols || !src[c] || !src[c][0]) continue;
+    int dup = 0; /* one column feeding the field twice (two transforms) is named once */
+    for (int j = 0; j < i; j++)
+      if ((mask & (1u << j)) && pt->src[j].col == c) dup = 1;
+    if (dup) continue;
+    if (strlen(src[c]) != fn || memcmp(src[c], f, fn) != 0) renamed = 1;
+    int w = snprintf(out + o, cap - o, "%s%s", k++ ? sep : "", src[c]);
+    if (w < 0 || (size_t)w >= cap - o) return 0;
+    o += (size_t)w;
+  }
+  return renamed ? o : 0;
+}
+
+static int field_char(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+
+/* why, with its leading field (and a trailing one) named by their source columns; returns why
+ * itself when there is nothing to rename, else buf. */
+static const char *why_src(const plan *p, const uint8_t *used, const char *const *src, int ncols, const char *why,
+                           char *buf, size_t cap) {
+  if (!why) return why;
+  size_t fn = 0;
+  while (field_char(why[fn])) fn++;
+  if (fn == 0 || why[fn] != ':' || why[fn + 1] != ' ') return why;
+  char s1[400], s2[400];
+  size_t n1 = field_src(p, used, src, ncols, why, fn, s1, sizeof s1);
+  const char *rest = why + fn + 2;
+  size_t rn = strlen(rest), wn = 0;
+  while (wn < rn && field_char(rest[rn - 1 - wn])) wn++;
+  size_t n2 = 0;
+  if (wn && wn < rn && rest[rn - 1 - wn] == ' ')
+    n2 = field_src(p, used, src, ncols, rest + rn - wn, wn, s2, sizeof s2);
+  if (!n1 && !n2) return why;
+  if (n1) snprintf(buf, cap, "%s (%.*s): ", s1, (int)fn, why);
+  else snprintf(buf, cap, "%.*s: ", (int)fn, why);
+  size_t o = strlen(buf);
+  if (n2) snprintf(buf + o, cap - o, "%.*s%s (%s)", (int)(rn - wn), rest, s2, rest + rn - wn);
+  else snprintf(buf + o, cap - o, "%s", rest);
+  return buf;
+}
+
+/* One row: cols are the values by column index (n of them), src the columns' names as the file
+ * has them (NULL: not known). */
+static void import_row(importer *im, const plan *p, const cx_str *cols, const char *const *src, int n, long line) {
   im->read++;
   size_t need = 256 + 32; /* a transform at most doubles a value plus a few bytes; joins add 3 */
   for (int t = 0; t < p->n; t++)
@@ -606,8 +675,10 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     im->arena_cap = need;
   }
   cx_str names[MAX_TARGETS + 1], vals[MAX_TARGETS + 1];
+  uint8_t used[MAX_TARGETS]; /* per target, a bit per source whose value made it */
   size_t o = 0;
   for (int t = 0; t < p->n; t++) {
+    used[t] = 0;
     const plan_target *pt = &p->t[t];
     size_t start = o;
     for (int s = 0; s < pt->n; s++) {
@@ -629,6 +700,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
       if (pt->join && o > start) o += put(im->arena + o, "；");
       size_t before = o;
       o += xf_apply(ps->xf, v, vn, im->arena + o);
+      if (o > before) used[t] |= (uint8_t)(1u << s);
       if (o == before && !pt->join) continue;
       if (!pt->join) break;
     }
@@ -660,9 +732,10 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
   }
   cx_record r;
   const char *why = NULL;
+  char wb[1024];
   int e = cx_record_from_fields(names, vals, (size_t)nt, &r, &why);
   if (e) {
-    reject(im, line, why ? why : cx_strerror(e));
+    reject(im, line, why ? why_src(p, used, src, n, why, wb, sizeof wb) : cx_strerror(e));
     return;
   }
   if (im->client) {
@@ -709,7 +782,7 @@ static void import_row(importer *im, const plan *p, const cx_str *cols, int n, l
     return;
   }
   if (e) {
-    reject(im, line, why ? why : cx_strerror(e));
+    reject(im, line, why ? why_src(p, used, src, n, why, wb, sizeof wb) : cx_strerror(e));
     return;
   }
   im->bline[im->bn++] = line;
@@ -874,8 +947,10 @@ done:
 typedef struct csv_state {
   importer *im;
   long line, row_start;
+  long qline; /* the line a quoted field still open began on (0: none) */
   int header_done, ncols_hdr;
-  char **hdr;
+  char **hdr; /* normalised header names (matched against the mapping) */
+  char **raw; /* the header names as the file has them, blanks around cut (for messages) */
   plan plan;
   /* fields of the current row */
   char *buf;
@@ -926,6 +1001,7 @@ static void csv_field_cb(void *data, size_t n, void *ctx) {
   cs->buf_n += n;
   cs->buf[cs->buf_n++] = 0;
   cs->nf++;
+  cs->qline = 0;
   return;
 nomem:
   if (!cs->im->fatal) cli_err("out of memory", "import: %s", cs->im->file);
@@ -946,7 +1022,8 @@ static void csv_row_cb(int term, void *ctx) {
     cs->header_done = 1;
     cs->ncols_hdr = nf;
     cs->hdr = cx_calloc((size_t)nf + 1, sizeof *cs->hdr);
-    if (!cs->hdr) {
+    cs->raw = cs->hdr ? cx_calloc((size_t)nf + 1, sizeof *cs->raw) : NULL;
+    if (!cs->raw) {
       cli_err("out of memory", "import: %s", im->file);
       fault(im, CX_ENOMEM);
       return;
@@ -955,7 +1032,17 @@ static void csv_row_cb(int term, void *ctx) {
       if (!utf8_valid(cs->buf + cs->off[i], cs->len[i])) cs->bad_encoding = 1;
       char nb[512];
       norm_header(cs->buf + cs->off[i], cs->len[i], nb, sizeof nb);
-      if (!(cs->hdr[i] = cx_strdup(nb))) {
+      const char *rp = cs->buf + cs->off[i];
+      size_t rn = cs->len[i];
+      while (rn && (*rp == ' ' || *rp == '\t')) rp++, rn--;
+      while (rn && (rp[rn - 1] == ' ' || rp[rn - 1] == '\t' || rp[rn - 1] == '\r' || rp[rn - 1] == '\n')) rn--;
+      char *raw = cx_malloc(rn + 1);
+      if (raw) {
+        memcpy(raw, rp, rn);
+        raw[rn] = 0;
+      }
+      cs->raw[i] = raw;
+      if (!raw || !(cs->hdr[i] = cx_strdup(nb))) {
         cli_err("out of memory", "import: %s", im->file);
         fault(im, CX_ENOMEM);
         return;
@@ -999,7 +1086,7 @@ static void csv_row_cb(int term, void *ctx) {
   cx_str cols[512];
   if (nf > 512) nf = 512;
   for (int i = 0; i < nf; i++) cols[i] = (cx_str){cs->buf + cs->off[i], (uint32_t)cs->len[i]};
-  import_row(im, &cs->plan, cols, nf, line);
+  import_row(im, &cs->plan, cols, (const char *const *)cs->raw, nf, line);
 }
 
 static void import_csv(importer *im, FILE *f) {
@@ -1061,8 +1148,32 @@ static void import_csv(importer *im, FILE *f) {
       fprintf(stderr, "%s:%ld: %s\n", im->file, cs.line, csv_strerror(csv_error(&p)));
       im->fatal = 1;
     }
+    if (p.quoted && !cs.qline) cs.qline = cs.line; /* a quoted field is open at the line's end */
   }
-  if (!im->fatal) csv_fini(&p, csv_field_cb, csv_row_cb, &cs);
+  /* A quote that never closes swallows the rest of the file into one field: libcsv would hand
+   * that field over as if it were closed (a row missing its later fields: "entity_code:
+   * required"). Strict at the end only (strict parsing would refuse a stray quote inside an
+   * unquoted field, which this importer keeps as text), so csv_fini says so, and the row is
+   * rejected as what it is. The rows before it are kept: a bad row is skipped, as any other. */
+  if (!im->fatal) {
+    csv_set_opts(&p, CSV_APPEND_NULL | CSV_STRICT | CSV_STRICT_FINI);
+    if (csv_fini(&p, csv_field_cb, csv_row_cb, &cs) != 0 && csv_error(&p) == CSV_EPARSE) {
+      long from = cs.qline ? cs.qline : cs.row_start;
+      cli_progress_clear();
+      if (!cs.header_done) {
+        fprintf(stderr, "%s:%ld: unclosed quote in the header (the field that starts on line %ld never ends)\n",
+                im->file, cs.row_start, from);
+        im->fatal = 1;
+      } else {
+        char why[128];
+        snprintf(why, sizeof why, "unclosed quote (the field that starts on line %ld never ends)", from);
+        im->read++;
+        reject(im, cs.row_start, why);
+      }
+      cs.nf = 0;
+      cs.buf_n = 0;
+    }
+  }
   if (ferror(f)) {
     cli_err(strerror(errno), "import: %s", im->file);
     im->fatal = 1;
@@ -1071,8 +1182,12 @@ static void import_csv(importer *im, FILE *f) {
   free(line);
   free(conv);
   if (cd != (iconv_t)-1) iconv_close(cd);
-  for (int i = 0; i < cs.ncols_hdr; i++) free(cs.hdr ? cs.hdr[i] : NULL);
+  for (int i = 0; i < cs.ncols_hdr; i++) {
+    free(cs.hdr ? cs.hdr[i] : NULL);
+    free(cs.raw ? cs.raw[i] : NULL);
+  }
   free(cs.hdr);
+  free(cs.raw);
   free(cs.buf);
   free(cs.off);
   free(cs.len);
@@ -1086,6 +1201,7 @@ static void import_jsonl(importer *im, FILE *f) {
   ssize_t n;
   long ln = 0;
   char *keys[MAX_TARGETS * 2];
+  const char *raw[MAX_TARGETS * 2]; /* the keys as the line has them (point into the object) */
   cx_str vals[MAX_TARGETS * 2];
   char *vbuf = NULL;
   size_t vcap = 0;
@@ -1171,6 +1287,7 @@ static void import_jsonl(importer *im, FILE *f) {
         bad = 2;
         break;
       }
+      raw[nk] = key;
       vals[nk] = (cx_str){vbuf + start, (uint32_t)(vo - start)};
       nk++;
     }
@@ -1187,7 +1304,7 @@ static void import_jsonl(importer *im, FILE *f) {
         fprintf(stderr, "%s:%ld: keys not known by the %s (first: '%s') are kept with each record as extra fields\n",
                 im->file, ln, im->map ? "mapping" : "canonical fields", keys[unknown[0]]);
       }
-      import_row(im, &p, vals, nk, ln);
+      import_row(im, &p, vals, raw, nk, ln);
     }
     for (int i = 0; i < nk; i++) free(keys[i]);
     json_decref(o);

@@ -281,6 +281,18 @@ class Errors(unittest.TestCase):
             if st == 401:
                 self.assertEqual(hd.get("www-authenticate"), "Bearer")
 
+    def test_unknown_values_list_the_accepted_ones(self):
+        # HTTP clients get the valid values in the error, as the CLI's user does (issue 17)
+        st, _, e = req("POST", "/v1/check", {"codes": [ENT], "action": "buy"}, "approval")
+        self.assertEqual(st, 400, e)
+        self.assertRegex(e["error"]["message"], r'^unknown action "buy": expected one of procurement, ')
+        st, _, e = req("GET", "/v1/search?q=x&bogus=1")
+        self.assertEqual(st, 400, e)
+        self.assertRegex(e["error"]["message"], r'^unknown query parameter "bogus" \(expected one of .*\blimit\b')
+        st, _, e = req("GET", f"/v1/entities/{ENT}/records?category=fines", role="admin")
+        self.assertEqual(st, 400, e)
+        self.assertIn('unknown category "fines": expected one of license, penalty, ', e["error"]["message"])
+
     def test_bad_bodies(self):
         st, _, e = req("POST", "/v1/check", role="approval", raw=b"{not json")
         self.assertEqual((st, e["error"]["code"]), (400, "bad_request"))
