@@ -101,7 +101,7 @@
     "what an approval system did with a check receipt (联合奖惩 feedback)") \
   X(SCORECARD, scorecard, op_scorecard, CX_R_ALL, 0, "GET /v1/scorecards/{code}?year:uint&from&to&indicator&limit:uint", \
     "a government body's integrity scorecard (政务诚信评价), its change and an indicator's records") \
-  X(SCORECARDS, scorecards, op_scorecards, CX_R_ALL, 1, "GET /v1/scorecards?region:uint&year:uint&from&to&kind", \
+  X(SCORECARDS, scorecards, op_scorecards, CX_R_ALL, 1, "GET /v1/scorecards?region:uint&year:uint&from&to&kind&level", \
     "the government bodies of a region ranked by their scorecards")
 
 typedef enum cx_op {

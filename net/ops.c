@@ -1834,13 +1834,24 @@ static int sc_code_cmp(const void *a, const void *b) { return memcmp(a, b, CX_CO
 /* scorecards {region, year? | from?, to?, kind?} -> the bodies of a region, ranked */
 static int op_scorecards(cx_exec_ctx *x, const cx_req *rq) {
   uint64_t region = 0;
-  cx_str kinds_s = {0};
+  cx_str kinds_s = {0}, levels_s = {0};
   int rc;
   cx_scorecard_req cur = {(cx_role)x->role, 0, 0, cx_day_today()}, prev = cur;
   if ((rc = f_uint(x, rq, "region", &region)) < 0 || (rc = f_str(x, rq, "kind", 0, &kinds_s)) < 0 ||
-      (rc = sc_period(x, rq, &cur, &prev)) < 0)
+      (rc = f_str(x, rq, "level", 0, &levels_s)) < 0 || (rc = sc_period(x, rq, &cur, &prev)) < 0)
     return rc;
-  if (!rc && !region) return fail(x, CX_EBADREQ, "missing field \"region\" (a province, city or county code: 35, 3501, 350102)");
+  uint32_t levels = 0;
+  for (uint32_t a = 0; levels_s.n && a <= levels_s.n;) {
+    uint32_t e = a;
+    while (e < levels_s.n && levels_s.p[e] != ',') e++;
+    cx_str w = {levels_s.p + a, e - a};
+    if (cx_str_eq(w, CX_STR("province"))) levels |= CX_LEVEL_PROVINCE;
+    else if (cx_str_eq(w, CX_STR("city"))) levels |= CX_LEVEL_CITY;
+    else if (cx_str_eq(w, CX_STR("county"))) levels |= CX_LEVEL_COUNTY;
+    else return fail(x, CX_EBADREQ, "level: a comma-separated list of province, city, county");
+    a = e + 1;
+  }
+  if (!region) return fail(x, CX_EBADREQ, "missing field \"region\" (a province, city or county code: 35, 3501, 350102)");
   uint32_t kinds = 0;
   for (uint32_t a = 0; kinds_s.n && a <= kinds_s.n;) {
     uint32_t e = a;
@@ -1856,13 +1867,14 @@ static int op_scorecards(cx_exec_ctx *x, const cx_req *rq) {
   if ((rc = sc_rubric(x, t, &rb))) return rc;
   cx_scorecard *v = NULL, *pv = NULL;
   uint32_t n = 0, pn = 0;
-  rc = cx_query_scorecards(x->q, t, &rb, &cur, (uint32_t)(region > UINT32_MAX ? 0 : region), kinds, 100000, &v, &n);
+  rc = cx_query_scorecards(x->q, t, &rb, &cur, (uint32_t)(region > UINT32_MAX ? 0 : region), kinds, levels, 100000,
+                           &v, &n);
   if (rc == CX_EFORBIDDEN) return fail(x, rc, "scorecards are not published to the public (the rubric's publish line)");
   if (rc == CX_EBADREQ) return fail(x, rc, "region: a province, city or county code (35, 3501, 350102)");
   if (rc) return fail(x, rc, "scorecards: %s", cx_strerror(rc));
   sc_code *pc = NULL;
   if (prev.from && prev.to >= prev.from &&
-      cx_query_scorecards(x->q, t, &rb, &prev, (uint32_t)region, kinds, 100000, &pv, &pn) == 0 && pn &&
+      cx_query_scorecards(x->q, t, &rb, &prev, (uint32_t)region, kinds, levels, 100000, &pv, &pn) == 0 && pn &&
       (pc = malloc(pn * sizeof *pc))) {
     for (uint32_t i = 0; i < pn; i++) {
       memcpy(pc[i].code, pv[i].code, CX_CODE_LEN);

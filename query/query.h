@@ -429,7 +429,13 @@ int cx_query_scorecard(const cx_query *q, cx_txn *t, const cx_rubric *rb, const 
  *  bodies are those with a USCC of a 机构编制 registration (11…: 机关, 12…: 事业单位) of the
  *  region: the summary DB in code order, no scan of records. */
 int cx_query_scorecards(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
-                        uint32_t region, uint32_t kinds, uint32_t max, cx_scorecard **out, uint32_t *n);
+                        uint32_t region, uint32_t kinds, uint32_t levels, uint32_t max, cx_scorecard **out,
+                        uint32_t *n);
+/* Levels of a body (bit in `levels`; 0: all), from its region code: a province's own bodies
+ * (xx0000), a city's (xxxx00), a county's. */
+enum { CX_LEVEL_PROVINCE = 1, CX_LEVEL_CITY = 2, CX_LEVEL_COUNTY = 4 };
+/** The level (CX_LEVEL_*) of a body of county code region. */
+uint32_t cx_scorecard_level(uint32_t region);
 
 /* Records one drill-down visits (an authority's licences and penalties can be many). */
 #define CX_SCORECARD_VISIT_MAX 200000u

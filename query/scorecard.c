@@ -186,7 +186,7 @@ typedef struct rank_ctx {
   cx_txn *t;
   const cx_rubric *rb;
   const cx_scorecard_req *rq;
-  uint32_t kinds, max, n, cap;
+  uint32_t kinds, levels, max, n, cap;
   cx_scorecard *v;
   int err;
 } rank_ctx;
@@ -203,6 +203,7 @@ static int rank_cb(void *vctx, cx_str code, cx_str unused) {
   if (rc == CX_ENOTFOUND) return 0;
   if (rc) goto fail;
   if (s.kind >= CX_KIND_COUNT || !(c->kinds >> s.kind & 1u)) return 0;
+  if (c->levels && !(c->levels & cx_scorecard_level(s.region))) return 0;
   if (c->rq->role == CX_ROLE_PUBLIC) {
     cx_entity_status es;
     rc = cx__query_entity_of(c->q, c->t, c->rq->role, &s, c->rq->as_of, &es);
@@ -237,8 +238,13 @@ static int by_score(const void *a, const void *b) {
   return memcmp(x->code, y->code, CX_CODE_LEN);
 }
 
+uint32_t cx_scorecard_level(uint32_t region) {
+  return region % 10000 == 0 ? CX_LEVEL_PROVINCE : region % 100 == 0 ? CX_LEVEL_CITY : CX_LEVEL_COUNTY;
+}
+
 int cx_query_scorecards(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
-                        uint32_t region, uint32_t kinds, uint32_t max, cx_scorecard **out, uint32_t *n) {
+                        uint32_t region, uint32_t kinds, uint32_t levels, uint32_t max, cx_scorecard **out,
+                        uint32_t *n) {
   int rc;
   *out = NULL;
   *n = 0;
@@ -251,7 +257,7 @@ int cx_query_scorecards(const cx_query *q, cx_txn *t, const cx_rubric *rb, const
   else return CX_EBADREQ;
   /* a province or city code given in six digits (350000, 350100) means the same prefix */
   while (nd > 2 && digits[nd - 1] == '0' && digits[nd - 2] == '0') nd -= 2;
-  rank_ctx c = {q, t, rb, rq, kinds ? kinds & rb->kinds : rb->kinds, max ? max : UINT32_MAX, 0, 0, NULL, 0};
+  rank_ctx c = {q, t, rb, rq, kinds ? kinds & rb->kinds : rb->kinds, levels, max ? max : UINT32_MAX, 0, 0, NULL, 0};
   /* 机构编制 registrations: 11 机关 (government bodies, sub-district offices), 12 事业单位 */
   static const char *const heads[2] = {"11", "12"};
   for (int h = 0; h < 2 && !c.err; h++) {

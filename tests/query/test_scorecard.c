@@ -302,7 +302,7 @@ Test(scorecard, a_region_is_ranked_by_score_then_code) {
   for (size_t k = 0; k < sizeof regions / sizeof regions[0]; k++) {
     cx_scorecard *v = NULL;
     uint32_t n = 0;
-    cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, regions[k], 0, 0, &v, &n), 0);
+    cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, regions[k], 0, 0, 0, &v, &n), 0);
     cr_assert_eq(n, want_n[k], "region %u: %u bodies", regions[k], n);
     for (uint32_t i = 0; i < n; i++) {
       cx_scorecard one;
@@ -316,13 +316,23 @@ Test(scorecard, a_region_is_ranked_by_score_then_code) {
   /* filtered by kind: sub-district offices only (every third body) */
   cx_scorecard *v = NULL;
   uint32_t n = 0;
-  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 1u << CX_KIND_SUBDISTRICT, 0, &v, &n), 0);
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 1u << CX_KIND_SUBDISTRICT, 0, 0, &v, &n), 0);
   cr_assert_eq(n, NBODY / 3);
   for (uint32_t i = 0; i < n; i++) cr_assert_eq(v[i].kind, CX_KIND_SUBDISTRICT);
   free(v);
+  /* filtered by level: the bodies of counties (all of them here: 350102, 350203) */
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, CX_LEVEL_COUNTY, 0, &v, &n), 0);
+  cr_assert_eq(n, NBODY);
+  free(v);
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, CX_LEVEL_CITY | CX_LEVEL_PROVINCE, 0, &v, &n), 0);
+  cr_assert_eq(n, 0);
+  free(v);
+  cr_assert_eq(cx_scorecard_level(350000), CX_LEVEL_PROVINCE);
+  cr_assert_eq(cx_scorecard_level(350100), CX_LEVEL_CITY);
+  cr_assert_eq(cx_scorecard_level(350102), CX_LEVEL_COUNTY);
   /* bounded */
-  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, 3, &v, &n), CX_ETOOLARGE);
-  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 7, 0, 0, &v, &n), CX_EBADREQ);
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, 0, 3, &v, &n), CX_ETOOLARGE);
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 7, 0, 0, 0, &v, &n), CX_EBADREQ);
 }
 
 Test(scorecard, the_public_sees_scorecards_only_when_published) {
@@ -335,7 +345,7 @@ Test(scorecard, the_public_sees_scorecards_only_when_published) {
   cr_assert_eq(cx_query_scorecard(E.q, t, &rb, &rq, cx_str_c(CODE[0]), &sc), CX_EFORBIDDEN);
   cx_scorecard *v = NULL;
   uint32_t n = 0;
-  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, 0, &v, &n), CX_EFORBIDDEN);
+  cr_assert_eq(cx_query_scorecards(E.q, t, &rb, &rq, 35, 0, 0, 0, &v, &n), CX_EFORBIDDEN);
   /* not a kind the rubric scores: an enterprise */
   rq.role = CX_ROLE_ANALYST;
   cr_assert_eq(cx_query_scorecard(E.q, t, &rb, &rq, cx_str_c(CODE[NBODY]), &sc), CX_EBADREQ);

@@ -230,7 +230,8 @@ static const cmd CMDS[] = {
      "  --raw                csv: cells as stored (see `chengxin help status`)\n"},
     {"scorecard", cli_cmd_scorecard, "政务诚信评价: a government body's scorecard, or a region's ranking",
      "usage: chengxin scorecard --code CODE [--year YYYY | --from DAY --to DAY] [--indicator I [--limit N]]\n"
-     "       chengxin scorecard --region CODE [--year YYYY | --from DAY --to DAY] [--kind K,..] [--chart] [--plot F.png] [--top N]\n"
+     "       chengxin scorecard --region CODE [--year YYYY | --from DAY --to DAY] [--kind K,..] [--level L,..]\n"
+     "                          [--chart] [--plot F.png] [--top N]\n"
      "\n"
      "One body (--code): its score by the store's rubric (data/scorecard.tsv, load-scorecard), its\n"
      "grade, the previous period's score and the change, and each indicator's value, cases,\n"
@@ -238,7 +239,8 @@ static const cmd CMDS[] = {
      "lawsuit_loss_rate commitment_kept_rate on_time_rate complaints staff_discipline\n"
      "blacklisted) and lists the records behind it. The period: --year, or --from/--to (default:\n"
      "the 12 months to today). A region (--region 35, 3501, 350102): its bodies ranked by score;\n"
-     "--kind government,subdistrict,institution filters; --chart / --plot draw the scores (the\n"
+     "--kind government,subdistrict,institution and --level province,city,county filter (a body's\n"
+     "level is its region's); --chart / --plot draw the scores (the\n"
      "--top bodies, default 20). csv prints the indicators (one body) or the ranking; json all.\n"
      COMMON_QUERY_OPTS},
     {"feedback", cli_cmd_feedback, "report what was done with a check receipt (联合奖惩 feedback)",

@@ -1170,7 +1170,7 @@ static const char *ind_label(const char *code) {
 }
 
 typedef struct sc_opts {
-  const char *code, *region, *year, *from, *to, *kind, *indicator, *plot;
+  const char *code, *region, *year, *from, *to, *kind, *level, *indicator, *plot;
   int chart;
   uint64_t limit, top;
 } sc_opts;
@@ -1184,6 +1184,7 @@ static int sc_opt(void *ctx, int c, const char *arg) {
   case 'f': o->from = arg; return 0;
   case 't': o->to = arg; return 0;
   case 'k': o->kind = arg; return 0;
+  case 'L': o->level = arg; return 0;
   case 'i': o->indicator = arg; return 0;
   case 'c': o->chart = 1; return 0;
   case 'p': o->plot = arg; return 0;
@@ -1346,6 +1347,7 @@ static int sc_rank(cli_sess *s, const sc_opts *o) {
   json_object_set_new(args, "region", json_integer(reg));
   sc_period_args(o, args);
   if (o->kind) json_object_set_new(args, "kind", json_string(o->kind));
+  if (o->level) json_object_set_new(args, "level", json_string(o->level));
   char err[512];
   int e = cli_sess_call(s, "scorecards", args, &res, err, sizeof err);
   json_decref(args);
@@ -1413,7 +1415,7 @@ int cli_cmd_scorecard(int argc, char **argv) {
       {"to", required_argument, 0, 't'},     {"kind", required_argument, 0, 'k'},
       {"indicator", required_argument, 0, 'i'}, {"limit", required_argument, 0, 'l'},
       {"chart", no_argument, 0, 'c'},        {"plot", required_argument, 0, 'p'},
-      {"top", required_argument, 0, 'n'},
+      {"top", required_argument, 0, 'n'},    {"level", required_argument, 0, 'L'},
   };
   sc_opts o;
   memset(&o, 0, sizeof o);
@@ -1424,7 +1426,8 @@ int cli_cmd_scorecard(int argc, char **argv) {
   if (argc - optind) return cli_usage("scorecard: unexpected argument '%s'", argv[optind]);
   if (!o.code == !o.region) return cli_usage("scorecard: give --code CODE (one body) or --region CODE (a ranking)");
   if (o.year && (o.from || o.to)) return cli_usage("scorecard: give --year or --from/--to, not both");
-  if (o.code && (o.chart || o.plot || o.kind)) return cli_usage("scorecard: --chart, --plot and --kind rank a --region");
+  if (o.code && (o.chart || o.plot || o.kind || o.level))
+    return cli_usage("scorecard: --chart, --plot, --kind and --level rank a --region");
   if (o.region && (o.indicator || o.limit)) return cli_usage("scorecard: --indicator and --limit drill into one --code");
   if (o.plot && cx_text_check(o.plot, strlen(o.plot), CX_TEXT_NAME, NULL))
     return cli_usage("scorecard: --plot: the file name holds a control character or is not UTF-8");
