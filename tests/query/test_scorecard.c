@@ -44,8 +44,8 @@ static void build(uint64_t seed) {
     KIND[NBODY + e] = CX_KIND_ENTERPRISE;
   }
   for (int c = 0; c < NCS; c++) {
-    char body[18];
-    snprintf(body, sizeof body, "35010219800101%03d", c);
+    char body[32];
+    snprintf(body, sizeof body, "35010219800101%03u", (unsigned)c % 1000u);
     qt_idcard(body, CODE[NBODY + NENT + c]);
     KIND[NBODY + NENT + c] = CX_KIND_CIVIL_SERVANT;
   }
