@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the operator-replaceable data-file parsers (store/catalog.c,
- * store/calendar.c, the regions validator). Byte 0 picks the parser; the rest is the file.
+ * store/calendar.c, the regions validator, the scorecard rubric). Byte 0 picks the parser
+ * (0xF3: the rubric, else byte 0 % 3); the rest is the file.
  * Invariants: return 0 or CX_EBADREQ; on error bad_line is within 1..lines+1; on success the
  * catalogue's counts are within their CX_MAX_* bounds with NUL-terminated codes that look up to
  * themselves, and the calendar's prefix sums are monotone and agree with is_workday, its
@@ -36,6 +37,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t n = size - 1;
   size_t lines = count_lines(text, n);
   int bad = -7;
+  if (data[0] == 0xF3) { /* the scorecard rubric (store/scorecard.c); one selector byte, so that
+                            the corpus of the other parsers keeps its meaning */
+    cx_rubric rb;
+    const char *why = NULL;
+    int rc = cx_rubric_parse(text, n, &rb, &bad, &why);
+    CHECK(rc == 0 || rc == CX_EBADREQ);
+    CHECK(why != NULL);
+    if (rc) {
+      CHECK(bad >= 0 && (size_t)bad <= lines + 1);
+      CHECK(why[0]);
+    } else {
+      double w = 0;
+      CHECK(rb.n_bands >= 1 && rb.n_bands <= CX_RUBRIC_BANDS_MAX);
+      CHECK(rb.bands[rb.n_bands - 1].min == 0);
+      for (uint32_t b = 1; b < rb.n_bands; b++) CHECK(rb.bands[b - 1].min > rb.bands[b].min);
+      for (uint32_t b = 0; b < rb.n_bands; b++) CHECK(memchr(rb.bands[b].name, 0, CX_RUBRIC_BAND_NAME));
+      for (int i = 0; i < CX_IND_COUNT; i++) {
+        const cx_rubric_ind *ri = &rb.ind[i];
+        if (!ri->on) continue;
+        w += ri->weight;
+        CHECK(ri->weight >= 0 && ri->n_pts >= 1 && ri->n_pts <= CX_RUBRIC_POINTS_MAX);
+        for (uint32_t k = 1; k < ri->n_pts; k++) CHECK(ri->x[k - 1] < ri->x[k]);
+        for (double v = -5; v <= 50; v += 0.37) {
+          double p = cx_rubric_points(ri, v);
+          CHECK(p >= 0 && p <= 100);
+        }
+      }
+      CHECK(w > 0);
+      for (double sc = 0; sc <= 100; sc += 0.5) CHECK(cx_rubric_band(&rb, sc) < rb.n_bands);
+    }
+    free(text);
+    return 0;
+  }
   switch (data[0] % 3) {
   case 0: {
     memset(&cat, 0, sizeof cat);
