@@ -583,8 +583,22 @@ static void scorecard_json_write(const bench *b, const char *path, int year) {
   if (rc) cxb_die("scorecards: %s", cx_strerror(rc));
   FILE *f = fopen(path, "w");
   if (!f) cxb_die("cannot write %s", path);
-  fprintf(f, "{\"province\":\"%02u\",\"year\":%d,\"from_day\":%u,\"to_day\":%u,\"role\":\"analyst\",\"kinds\":%u,\"bodies\":[",
-          b->province, year, b->sreq.from, b->sreq.to, b->rubric.kinds);
+  cx_day m0, m1;
+  if (cxb_whole_months(b->sreq.from, b->sreq.to, &m0, &m1)) cxb_die("bad period");
+  fprintf(f,
+          "{\"province\":\"%02u\",\"year\":%d,\"from_day\":%u,\"to_day\":%u,\"month_from_day\":%u,"
+          "\"month_to_day\":%u,\"role\":\"analyst\",\"kinds\":%u,",
+          b->province, year, b->sreq.from, b->sreq.to, m0, m1, b->rubric.kinds);
+  /* the store's enum values, so that the other engine's SQL does not restate them */
+  fprintf(f,
+          "\"enums\":{\"license\":%d,\"penalty\":%d,\"gov_dishonesty\":%d,\"blacklist\":%d,\"commitment\":%d,"
+          "\"lawsuit\":%d,\"complaint\":%d,\"judgment\":%d,\"admin_penalty\":%d,\"disciplinary\":%d,"
+          "\"accountability\":%d,\"kept\":%d,\"broken\":%d,\"won\":%d,\"lost\":%d,\"active\":%d,\"revoked\":%d,"
+          "\"government\":%d,\"subdistrict\":%d,\"institution\":%d,\"civil_servant\":%d},\"bodies\":[",
+          CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_GOV_DISHONESTY, CX_CAT_BLACKLIST, CX_CAT_COMMITMENT, CX_CAT_LAWSUIT,
+          CX_CAT_COMPLAINT, CX_SUB_JUDGMENT, CX_SUB_ADMIN_PENALTY, CX_SUB_DISCIPLINARY, CX_SUB_ACCOUNTABILITY,
+          CX_SUB_KEPT, CX_SUB_BROKEN, CX_SUB_WON, CX_SUB_LOST, CX_ST_ACTIVE, CX_ST_REVOKED, CX_KIND_GOVERNMENT,
+          CX_KIND_SUBDISTRICT, CX_KIND_INSTITUTION, CX_KIND_CIVIL_SERVANT);
   for (uint32_t i = 0; i < n; i++) {
     const cx_scorecard *sc = &v[i];
     fprintf(f, "%s\n{\"code\":\"%.18s\",\"kind\":%u,\"score\":%.17g,\"raw\":%.17g,\"band\":%u,\"vetoes\":%u,\"ind\":[",

@@ -396,7 +396,7 @@ int cxb_scorecard_by_score(const void *a, const void *b) {
 }
 
 /* Whole months of [from, to]: the first day of from's month, the last of to's. */
-static int whole_months(cx_day from, cx_day to, cx_day *m0, cx_day *m1) {
+int cxb_whole_months(cx_day from, cx_day to, cx_day *m0, cx_day *m1) {
   int y, m, d;
   cx_day_to_ymd(from, &y, &m, &d);
   if (cx_day_from_ymd(y, m, 1, m0)) return -1;
@@ -411,7 +411,7 @@ static int whole_months(cx_day from, cx_day to, cx_day *m0, cx_day *m1) {
 int cxb_sqlite_scorecards(cxb_sqlite *s, const cx_rubric *rb, const cx_scorecard_req *rq, unsigned province,
                           cx_scorecard **out, uint32_t *n_out) {
   cx_day m0, m1;
-  if (province < 10 || province > 99 || whole_months(rq->from, rq->to, &m0, &m1)) return -1;
+  if (province < 10 || province > 99 || cxb_whole_months(rq->from, rq->to, &m0, &m1)) return -1;
   uint32_t n = 0, cap = 0;
   cx_scorecard *v = NULL;
   sqlite3_stmt *st = s->scorecards;

@@ -49,6 +49,9 @@ int cxb_sqlite_agg(cxb_sqlite *s, cx_day from, cx_day to, uint64_t *rows, uint64
  *  with the same rubric functions (cxb_scorecard_score). *out allocated (free()). 0 or -1. */
 int cxb_sqlite_scorecards(cxb_sqlite *s, const cx_rubric *rb, const cx_scorecard_req *rq, unsigned province,
                           cx_scorecard **out, uint32_t *n);
+/** The period's whole months (the authority indicators' cells): first day of from's month,
+ *  last day of to's. 0 or -1. */
+int cxb_whole_months(cx_day from, cx_day to, cx_day *m0, cx_day *m1);
 /** query/scorecard.c's score for a role shown every indicator: raw, score, vetoes, band. */
 void cxb_scorecard_score(const cx_rubric *rb, cx_scorecard *sc);
 /** cx_query_scorecards' order: score descending, then code. */
