@@ -1238,7 +1238,8 @@ int main(int argc, char **argv) {
       cxb_json_int(&j, "rows", (long long)ls.rows);
       cxb_json_int(&j, "measure_rows", (long long)ls.measure_rows);
       cxb_json_num(&j, "seconds", ls.seconds);
-      cxb_json_num(&j, "rows_per_s", (double)ls.rows / ls.seconds);
+      if (ls.reused) cxb_json_null(&j, "rows_per_s"); /* nothing loaded: seconds is the reopen */
+      else cxb_json_num(&j, "rows_per_s", (double)ls.rows / ls.seconds);
       cxb_json_int(&j, "reused", ls.reused);
       cxb_json_int(&j, "file_bytes", (long long)ls.file_bytes);
       cxb_json_obj_end(&j);
