@@ -1050,8 +1050,8 @@ int main(int argc, char **argv) {
     if (o.scorecard_json) cxb_die("--scorecard-json: no body to rank");
   }
   if (want_sc) {
-    printf("# scorecards: %zu bodies of the rubric's kinds; province %02u has the most (%u); year %d, analyst\n",
-           b.n_bodies, b.province, b.province_bodies, year);
+    printf("# scorecards: %zu bodies of the rubric's kinds; province %02u (%s): %u bodies; year %d, analyst\n",
+           b.n_bodies, b.province, o.province ? "--province" : "the most bodies", b.province_bodies, year);
     cx_scorecard *v;
     if ((rc = cx_query_scorecards(b.q, b.t, &b.rubric, &b.sreq, b.province, 0, 0, &v, &sc_n)) != 0)
       cxb_die("scorecards: %s", cx_strerror(rc));

@@ -103,7 +103,7 @@ fail:
 static int kept_matches(sqlite3 *db, const char *store, uint64_t rows) {
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db, "SELECT schema, store, rows FROM meta", -1, &st, NULL) != SQLITE_OK) return 0;
-  int ok = sqlite3_step(st) == SQLITE_ROW &&
+  int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && sqlite3_column_text(st, 1) &&
            strcmp((const char *)sqlite3_column_text(st, 0), CXB_SQLITE_SCHEMA) == 0 &&
            strcmp((const char *)sqlite3_column_text(st, 1), store) == 0 &&
            (uint64_t)sqlite3_column_int64(st, 2) == rows;
@@ -423,7 +423,8 @@ int cxb_sqlite_scorecards(cxb_sqlite *s, const cx_rubric *rb, const cx_scorecard
     if (!kinds) continue;
     char lo[8], hi[8];
     snprintf(lo, sizeof lo, "1%d%02u", h + 1, province);
-    snprintf(hi, sizeof hi, "1%d%02u", h + 1, province + 1); /* province 99: "1%d100" > "1%d99…" */
+    memcpy(hi, lo, sizeof hi);
+    hi[3]++; /* the first string after every code of the prefix: "1136" for 1135…, "119:" for 1199… */
     sqlite3_bind_text(st, 1, lo, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, hi, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, kinds);

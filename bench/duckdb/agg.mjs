@@ -132,7 +132,8 @@ if (scorecardJson) {
   }
   // cx_query_scorecards' registrations: 11… for government bodies and sub-district offices,
   // 12… for institutions, of the province's two digits
-  const p = sc.province, p1 = String(Number(p) + 1).padStart(2, '0');
+  // p1: the first string after every code of the prefix ("36" for 35, "9:" for 99)
+  const p = sc.province, p1 = p[0] + String.fromCharCode(p.charCodeAt(1) + 1);
   const heads = [['11', [e.government, e.subdistrict]], ['12', [e.institution]]]
     .map(([h, ks]) => [h, ks.filter((k) => kinds.includes(k))]).filter(([, ks]) => ks.length);
   const inRange = (col) => heads.map(([h]) => `(${col} >= '${h}${p}' AND ${col} < '${h}${p1}')`).join(' OR ');
