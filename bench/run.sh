@@ -147,7 +147,8 @@ jq . "$work/import.json" >&2
 # ------------------------------------------------------------------ query core
 say "bench_query on $store"
 "$bin/bench_query" --db "$store" --seed "$seed" --iters "$iters" --budget-ms "$budget" \
-  --sqlite "$work/sqlite.db" --json "$work/query.json" --label "$size"
+  --sqlite "$work/sqlite.db" --json "$work/query.json" --label "$size" \
+  --scorecard-json "$work/scorecards.json"
 rm -f "$work/sqlite.db"
 as_of=$(jq -r .as_of "$work/query.json")
 
@@ -161,7 +162,9 @@ if [ "${CX_BENCH_NO_DUCKDB:-0}" != 1 ] && command -v node >/dev/null && command 
      (cd "$root/bench/duckdb" && npm install --no-audit --no-fund --silent >/dev/null 2>&1); }; then
   say "DuckDB on the same rows"
   "$bin/bench_query" --db "$store" --export-csv "$work/rows.csv"
-  if node "$root/bench/duckdb/agg.mjs" "$work/rows.csv" "$work/query.json" "$work/duckdb.json" "$budget"; then
+  # with chengxin's ranking of a province: duckdb_scorecard_province, checked against it
+  if node "$root/bench/duckdb/agg.mjs" "$work/rows.csv" "$work/query.json" "$work/duckdb.json" "$budget" \
+       "$work/scorecards.json" "$root/data/scorecard.tsv"; then
     jq --slurpfile d "$work/duckdb.json" '.ops += $d[0].ops' "$work/query.json" > "$work/query.j2"
     mv "$work/query.j2" "$work/query.json"
   else
@@ -293,6 +296,8 @@ jq -n --arg size "$size" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson s
      scan_vs_rollup: (($query[0].ops | map(select(.op == "agg_scan"))[0].median_ns) /
                       ($query[0].ops | map(select(.op == "agg_covered"))[0].median_ns)),
      scan_vs_raw_walk: ($query[0].ops | map(select(.op == "agg_scan"))[0].ratio),
+     sqlite_vs_scorecard_province: ($query[0].ops | map(select(.op == "sqlite_scorecard_province"))[0].ratio),
+     duckdb_vs_scorecard_province: ($query[0].ops | map(select(.op == "duckdb_scorecard_province"))[0].ratio),
      duckdb_in_force_vs_scan: ((($query[0].ops | map(select(.op == "duckdb_in_force"))[0].median_ns) // null) as $d |
                                if $d then $d / ($query[0].ops | map(select(.op == "agg_in_force"))[0].median_ns) else null end),
      chengxind_vs_redis_depth1: (($load | map(select(.proto == "cx" and .op == "check" and .depth == 1 and .batch == 1 and .server_threads == $threads))[0].req_per_s) /

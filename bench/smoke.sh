@@ -20,6 +20,8 @@ trap cleanup EXIT
 "$bin/bench_query" --db "$tmp/store" --iters 2000 --budget-ms 100 --pool 500 --json "$tmp/q.json"
 grep -q '"op":"sqlite_check"' "$tmp/q.json"
 grep -q '"op":"agg_scan"' "$tmp/q.json"
+grep -q '"op":"scorecard_province"' "$tmp/q.json"
+grep -q '"op":"sqlite_scorecard_province"' "$tmp/q.json"
 "$bin/bench_query" --db "$tmp/store" --export-csv "$tmp/rows.csv" >/dev/null
 [ "$(wc -l < "$tmp/rows.csv")" -eq 3001 ]
 "$bin/bench_search" --db "$tmp/store" --queries 20 --iters 1 --size --tmp "$tmp" --json "$tmp/s.json" >/dev/null
