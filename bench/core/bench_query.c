@@ -496,7 +496,7 @@ static int op_scorecard_province(void *ctx, size_t key, uint64_t *dg) {
   bench *b = ctx;
   cx_scorecard *v;
   uint32_t n;
-  int rc = cx_query_scorecards(b->q, b->t, &b->rubric, &b->sreq, b->province, 0, 0, &v, &n);
+  int rc = cx_query_scorecards(b->q, b->t, &b->rubric, &b->sreq, b->province, 0, 0, 0, &v, &n);
   if (rc) return rc;
   *dg = ranking_digest(v, n);
   free(v);
@@ -581,7 +581,7 @@ static int scorecard_setup(bench *b, int year) {
 static void scorecard_json_write(const bench *b, const char *path, int year) {
   cx_scorecard *v;
   uint32_t n;
-  int rc = cx_query_scorecards(b->q, b->t, &b->rubric, &b->sreq, b->province, 0, 0, &v, &n);
+  int rc = cx_query_scorecards(b->q, b->t, &b->rubric, &b->sreq, b->province, 0, 0, 0, &v, &n);
   if (rc) cxb_die("scorecards: %s", cx_strerror(rc));
   FILE *f = fopen(path, "w");
   if (!f) cxb_die("cannot write %s", path);
