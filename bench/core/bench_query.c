@@ -1053,7 +1053,7 @@ int main(int argc, char **argv) {
     printf("# scorecards: %zu bodies of the rubric's kinds; province %02u (%s): %u bodies; year %d, analyst\n",
            b.n_bodies, b.province, o.province ? "--province" : "the most bodies", b.province_bodies, year);
     cx_scorecard *v;
-    if ((rc = cx_query_scorecards(b.q, b.t, &b.rubric, &b.sreq, b.province, 0, 0, &v, &sc_n)) != 0)
+    if ((rc = cx_query_scorecards(b.q, b.t, &b.rubric, &b.sreq, b.province, 0, 0, 0, &v, &sc_n)) != 0)
       cxb_die("scorecards: %s", cx_strerror(rc));
     sc_digest = ranking_digest(v, sc_n);
     free(v);
@@ -1099,7 +1099,7 @@ int main(int argc, char **argv) {
     /* untimed: the ranking must be chengxin's, body by body */
     cx_scorecard *cv, *sv;
     uint32_t cn, sn;
-    if ((rc = cx_query_scorecards(b.q, b.t, &b.rubric, &b.sreq, b.province, 0, 0, &cv, &cn)) != 0)
+    if ((rc = cx_query_scorecards(b.q, b.t, &b.rubric, &b.sreq, b.province, 0, 0, 0, &cv, &cn)) != 0)
       cxb_die("scorecards: %s", cx_strerror(rc));
     if (cxb_sqlite_scorecards(b.sq, &b.rubric, &b.sreq, b.province, &sv, &sn)) cxb_die("sqlite scorecards failed");
     uint64_t diff = cxb_scorecards_diff(cv, cn, sv, sn, 1);
