@@ -528,6 +528,7 @@ typedef struct ent {
   uint8_t kind;
   uint32_t region;
   uint32_t auth;  /* authority index for government entities, else UINT32_MAX */
+  uint32_t employer; /* civil servants: the authority they work for (公务员诚信档案), else UINT32_MAX */
   uint64_t n_recs;
   char code[CX_CODE_LEN + 1];
   char name[320];
@@ -544,6 +545,7 @@ static void gen_entity(gen *g, uint32_t i, rng *r, ent *e) {
   memset(e, 0, sizeof *e);
   e->index = i;
   e->auth = UINT32_MAX;
+  e->employer = UINT32_MAX;
   if (i < g->n_auth) { /* authorities are government bodies with their own records */
     const struct auth *a = &g->auths[i];
     e->kind = CX_KIND_GOVERNMENT;
@@ -607,6 +609,9 @@ static void gen_entity(gen *g, uint32_t i, rng *r, ent *e) {
   default: /* civil servant, person */
     person_name(r, e->name, sizeof e->name);
     make_idcard(c->code, i, g->d_birth, e->code);
+    /* a civil servant works for a body of the province (drawn after the name and code, which
+     * stay what they were) */
+    if (e->kind == CX_KIND_CIVIL_SERVANT) e->employer = (uint32_t)(pick_auth(g, r, c->code, UINT32_MAX) - g->auths);
     break;
   }
 }
@@ -899,8 +904,12 @@ static void gen_record(gen *g, const ent *e, uint64_t gidx, rng *r, cx_record *r
     }
     break;
   }
+  /* 公务员诚信档案: a civil servant's 政务失信 record is reported by the body the civil servant
+   * works for (its 任免机关) in most cases, else by the supervision commission */
   const struct auth *a =
-      pick_auth_dept(g, r, e->region, e->auth, b->dept >= 0 ? b->dept : want_dept(g, cat, sub, list));
+      e->employer != UINT32_MAX && cat == CX_CAT_GOV_DISHONESTY && rng_pct(r, 60)
+          ? &g->auths[e->employer]
+          : pick_auth_dept(g, r, e->region, e->auth, b->dept >= 0 ? b->dept : want_dept(g, cat, sub, list));
   rec->authority_code = (cx_str){a->code, CX_CODE_LEN};
   rec->authority_name = cstr(a->name);
   /* half the penalties leave their tier to the catalogue's rules (they find the same one) */
