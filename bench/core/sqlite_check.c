@@ -421,8 +421,8 @@ int cxb_sqlite_scorecards(cxb_sqlite *s, const cx_rubric *rb, const cx_scorecard
     uint32_t kinds = h == 0 ? (1u << CX_KIND_GOVERNMENT | 1u << CX_KIND_SUBDISTRICT) : 1u << CX_KIND_INSTITUTION;
     kinds &= rb->kinds;
     if (!kinds) continue;
-    char lo[8], hi[8];
-    snprintf(lo, sizeof lo, "1%d%02u", h + 1, province);
+    char lo[16], hi[16];
+    snprintf(lo, sizeof lo, "1%d%02u", h + 1, province % 100u);
     memcpy(hi, lo, sizeof hi);
     hi[3]++; /* the first string after every code of the prefix: "1136" for 1135…, "119:" for 1199… */
     sqlite3_bind_text(st, 1, lo, -1, SQLITE_TRANSIENT);
