@@ -541,6 +541,10 @@ Test(query, feedback_over_the_wire_and_agg_of_checks_count_what_approval_systems
   cr_expect(out_has("out", ",approved_after_review,procurement,deny,") && out_has("out", "Z,restricted\n"),
             "%s", slurp("out"));
   cr_assert_eq(cx("feedback %s approved --connect 127.0.0.1:%d --token-file tapp", r2, port), 0, "%s", slurp("err"));
+  /* local mode (the store's user: any receipt, as local:<user>) replaces it beside the server */
+  cr_assert_eq(cx("feedback %s restricted --db st --format csv", r2), 0, "%s", slurp("err"));
+  cr_expect(out_has("out", ",restricted,procurement,clear,") && out_has("out", "Z,approved\n"), "%s", slurp("out"));
+  cr_assert_eq(cx("feedback %s approved --db st", r2), 0, "%s", slurp("err"));
   /* refused: an unknown outcome and a forged receipt (bad_request: exit 2), the public role */
   cr_expect_eq(cx("feedback %s maybe --connect 127.0.0.1:%d --token-file tapp", r1, port), 2);
   cr_expect(out_has("err", "outcome must be restricted, approved_after_review or approved"), "%s", slurp("err"));
