@@ -75,7 +75,9 @@ struct cx_auditor {
   _Atomic uint64_t next_receipt; /* epoch << 40 | counter */
   uint32_t retention_days;  /* 0: keep for ever */
   int64_t last_prune_ms;    /* CLOCK_MONOTONIC ms; 0: not yet */
-  _Atomic uint64_t cwritten, pruned;
+  _Atomic uint64_t cwritten, pruned, cerrors, cflushes;
+  _Atomic int64_t last_cflush_ms; /* unix ms of the last check-log write that wrote entries */
+  int checks_off;           /* --no-check-log: cx__audq_check queues nothing, gives no receipt */
   pthread_mutex_t flush_mu; /* one flush at a time: the flusher, stop, a feedback's flush */
 };
 
@@ -191,8 +193,13 @@ void cx__auditor_set_epoch(cx_auditor *a, uint32_t epoch) {
   atomic_store_explicit(&a->next_receipt, (uint64_t)epoch << 40, memory_order_relaxed);
 }
 void cx__auditor_set_retention(cx_auditor *a, uint32_t days) { a->retention_days = days; }
+void cx__auditor_set_checks_off(cx_auditor *a, int off) { a->checks_off = off; }
 
 int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt) {
+  if (q->a->checks_off) { /* no check log: no entry, no receipt (set before the loops run) */
+    *receipt = 0;
+    return 0;
+  }
   uint64_t h = atomic_load_explicit(&q->chead, memory_order_relaxed);
   uint64_t t = atomic_load_explicit(&q->ctail, memory_order_acquire);
   if (h - t >= q->ccap) {
@@ -241,6 +248,7 @@ static int flush_checks(cx_auditor *a) {
   int rc = cx_store_checks_append(a->st, a->cscratch, n);
   if (rc) {
     atomic_fetch_add_explicit(&a->errors, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->cerrors, 1, memory_order_relaxed);
     if (!a->failing)
       cx_net_log("audit: cannot write %zu check-log entries: %s (%s); they stay queued and checks "
                  "are refused when the queue fills", n, cx_strerror(rc), cx_store_errmsg(a->st));
@@ -250,6 +258,8 @@ static int flush_checks(cx_auditor *a) {
   for (unsigned i = 0; i < a->nq; i++)
     atomic_store_explicit(&a->q[i].ctail, a->csnap[i], memory_order_release);
   atomic_fetch_add_explicit(&a->cwritten, n, memory_order_relaxed);
+  atomic_fetch_add_explicit(&a->cflushes, 1, memory_order_relaxed);
+  atomic_store_explicit(&a->last_cflush_ms, cx_audit_now_ms(), memory_order_relaxed);
   return 0;
 }
 
@@ -268,7 +278,7 @@ static void prune_checks(cx_auditor *a) {
   if (a->last_prune_ms && now - a->last_prune_ms < CX_NET_CHECKLOG_PRUNE_MS) return;
   a->last_prune_ms = now;
   uint64_t n = 0;
-  int rc = cx_store_checks_prune(a->st, cx_audit_now_ms() - (int64_t)a->retention_days * 86400000, &n);
+  int rc = cx_store_checks_prune(a->st, cx_audit_now_ms() - (int64_t)a->retention_days * 86400000, NULL, &n);
   if (rc) cx_net_log("audit: cannot prune the check log: %s", cx_strerror(rc));
   else if (n) cx_net_log("audit: %" PRIu64 " check-log entries past %u days deleted", n, a->retention_days);
   atomic_fetch_add_explicit(&a->pruned, n, memory_order_relaxed);
@@ -430,6 +440,11 @@ void cx__auditor_stats(cx_auditor *a, cx_audit_stats *out) {
   }
   out->checks_written = atomic_load_explicit(&a->cwritten, memory_order_relaxed);
   out->checks_pruned = atomic_load_explicit(&a->pruned, memory_order_relaxed);
+  out->checks_write_errors = atomic_load_explicit(&a->cerrors, memory_order_relaxed);
+  out->checks_flushes = atomic_load_explicit(&a->cflushes, memory_order_relaxed);
+  out->checks_last_flush_ms = atomic_load_explicit(&a->last_cflush_ms, memory_order_relaxed);
+  out->checks_retention_days = a->retention_days;
+  out->checks_off = a->checks_off;
   out->written = atomic_load_explicit(&a->written, memory_order_relaxed);
   out->flushes = atomic_load_explicit(&a->flushes, memory_order_relaxed);
   out->errors = atomic_load_explicit(&a->errors, memory_order_relaxed);

@@ -78,6 +78,10 @@ typedef struct cx_audq cx_audq;
 typedef struct cx_audit_stats {
   uint64_t queued, written, rejected, pending, flushes, errors;
   uint64_t checks_queued, checks_written, checks_rejected, checks_pending, checks_pruned;
+  uint64_t checks_write_errors, checks_flushes;
+  int64_t checks_last_flush_ms; /* unix ms of the last write of queued entries (0: none yet) */
+  uint32_t checks_retention_days;
+  int checks_off;               /* the server runs without a check log (--no-check-log) */
 } cx_audit_stats;
 
 /*
@@ -97,6 +101,8 @@ typedef struct cx_audit_stats {
 void cx__auditor_set_epoch(cx_auditor *a, uint32_t epoch);
 /** Retention of the check log in days (0: keep for ever), before the flusher starts. */
 void cx__auditor_set_retention(cx_auditor *a, uint32_t days);
+/** No check log (before the loops run): checks give no receipt and queue nothing. */
+void cx__auditor_set_checks_off(cx_auditor *a, int off);
 /** Queues a check-log entry (loop thread of the ring only; e->who copied, cut to the token-name
  *  size) and gives its receipt seq. CX_EBUSY when the ring is full. */
 int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt);

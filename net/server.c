@@ -1545,6 +1545,23 @@ static void http_metrics(void *ud, cx_buf *o) {
   m_one(o, "chengxin_audit_rejected_total", "counter", "Queries refused because the audit queue was full.",
         (double)as.rejected);
   m_one(o, "chengxin_audit_write_errors_total", "counter", "Failed audit flushes.", (double)as.errors);
+  m_one(o, "chengxin_check_log_enabled", "gauge", "1 when checks are logged and carry receipts.",
+        as.checks_off ? 0.0 : 1.0);
+  m_one(o, "chengxin_check_log_queued_total", "counter", "Check-log entries queued (one per entity checked).",
+        (double)as.checks_queued);
+  m_one(o, "chengxin_check_log_written_total", "counter", "Check-log entries written to the store.",
+        (double)as.checks_written);
+  m_one(o, "chengxin_check_log_pending", "gauge", "Check-log entries queued, not yet written.",
+        (double)as.checks_pending);
+  m_one(o, "chengxin_check_log_rejected_total", "counter",
+        "Checks refused (busy) because the check log's queue was full.", (double)as.checks_rejected);
+  m_one(o, "chengxin_check_log_write_errors_total", "counter", "Failed check-log writes (entries stay queued).",
+        (double)as.checks_write_errors);
+  m_one(o, "chengxin_check_log_pruned_total", "counter", "Check-log entries deleted past the retention.",
+        (double)as.checks_pruned);
+  m_one(o, "chengxin_check_log_last_flush_timestamp_seconds", "gauge",
+        "Unix time of the last check-log write (0: none since the start).",
+        (double)as.checks_last_flush_ms / 1000.0);
   cx_store_info si;
   memset(&si, 0, sizeof si);
   if (cx_store_info_get(s->st, &si) == 0) {
@@ -1721,6 +1738,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     cx__auditor_set_epoch(s->audit, epoch);
     cx__auditor_set_retention(s->audit, o->check_retention_days ? o->check_retention_days
                                                                 : CX_NET_CHECKLOG_RETENTION_DAYS);
+    cx__auditor_set_checks_off(s->audit, o->no_check_log);
     s->env.checks_flush = checks_flush;
   }
   if (o->request_log) {
@@ -1892,6 +1910,22 @@ void cx_server_close(cx_server *s) {
 
 static void pk_key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
 
+/* stats.check_log: the check log's queue and writer (net_int.h "check log"). */
+static void pack_check_log_stats(msgpack_packer *pk, const cx_audit_stats *as) {
+  pk_key(pk, "check_log");
+  msgpack_pack_map(pk, 10);
+  pk_key(pk, "enabled"); as->checks_off ? msgpack_pack_false(pk) : msgpack_pack_true(pk);
+  pk_key(pk, "queued"); msgpack_pack_uint64(pk, as->checks_queued);
+  pk_key(pk, "written"); msgpack_pack_uint64(pk, as->checks_written);
+  pk_key(pk, "pending"); msgpack_pack_uint64(pk, as->checks_pending);
+  pk_key(pk, "rejected"); msgpack_pack_uint64(pk, as->checks_rejected);
+  pk_key(pk, "flushes"); msgpack_pack_uint64(pk, as->checks_flushes);
+  pk_key(pk, "write_errors"); msgpack_pack_uint64(pk, as->checks_write_errors);
+  pk_key(pk, "pruned"); msgpack_pack_uint64(pk, as->checks_pruned);
+  pk_key(pk, "retention_days"); msgpack_pack_uint32(pk, as->checks_retention_days);
+  pk_key(pk, "last_flush_ms"); msgpack_pack_int64(pk, as->checks_last_flush_ms);
+}
+
 static void pack_stats(void *ud, msgpack_packer *pk) {
   cx_server *s = ud;
   uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0, ftos = 0, itos = 0;
@@ -1905,7 +1939,7 @@ static void pack_stats(void *ud, msgpack_packer *pk) {
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
   }
-  msgpack_pack_map(pk, 9);
+  msgpack_pack_map(pk, 10);
   pk_key(pk, "protocol");
   msgpack_pack_str_with_body(pk, CX_PROTOCOL_VERSION, strlen(CX_PROTOCOL_VERSION));
   pk_key(pk, "auth");
@@ -1921,6 +1955,7 @@ static void pack_stats(void *ud, msgpack_packer *pk) {
   pk_key(pk, "rejected"); msgpack_pack_uint64(pk, as.rejected);
   pk_key(pk, "flushes"); msgpack_pack_uint64(pk, as.flushes);
   pk_key(pk, "write_errors"); msgpack_pack_uint64(pk, as.errors);
+  pack_check_log_stats(pk, &as);
   pk_key(pk, "uptime_s");
   msgpack_pack_uint64(pk, (uv_hrtime() - s->started_ns) / 1000000000u);
   pk_key(pk, "threads");

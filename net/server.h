@@ -64,6 +64,9 @@ typedef struct cx_server_opts {
                                    within it never makes this server remap */
   unsigned check_retention_days; /* check-log entries older than this are deleted (hourly);
                                    0 = 730 (2 years) */
+  int no_check_log;              /* 1: checks are not logged and carry no receipt (benchmarks,
+                                   a platform that does not collect feedback); feedback then
+                                   finds only receipts of earlier runs */
 } cx_server_opts;
 
 typedef struct cx_server cx_server;

@@ -231,7 +231,13 @@ int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str 
   return rc;
 }
 
-typedef struct prune_ctx { int64_t before; uint64_t n; int more; } prune_ctx;
+typedef struct prune_ctx {
+  int64_t before;
+  uint64_t n;
+  int more;
+  const cx_audit_entry *audit; /* written with the first txn, then cleared */
+  cx_buf tmp;
+} prune_ctx;
 static int prune_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   prune_ctx *p = ctx;
   MDB_cursor *cur;
@@ -252,15 +258,24 @@ static int prune_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   }
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "checks walk");
   mdb_cursor_close(cur);
+  /* the operator's prune is audited with its first deletions: a crash after it leaves the
+   * entry and part of the work, which a rerun finishes */
+  if (!err && p->audit) err = cx__audit_write(st, txn, p->audit, 1, cx_audit_now_ms(), &p->tmp);
   if (!err) p->n += done;
   return err;
 }
-int cx_store_checks_prune(cx_store *st, int64_t before_ms, uint64_t *n) {
-  prune_ctx p = {before_ms, 0, 0};
+int cx_store_checks_prune(cx_store *st, int64_t before_ms, const cx_audit_entry *audit, uint64_t *n) {
+  prune_ctx p = {before_ms, 0, 0, audit, {0}};
   int rc;
-  if (!st->dbi[CX_DBI_CHECKS]) { if (n) *n = 0; return 0; }
-  do rc = in_wtxn(st, prune_fn, &p);
-  while (!rc && p.more);
+  if (!st->dbi[CX_DBI_CHECKS]) {
+    if (n) *n = 0;
+    return audit ? cx_store_audit_append(st, audit, 1) : 0;
+  }
+  do {
+    rc = in_wtxn(st, prune_fn, &p);
+    if (!rc) p.audit = NULL;
+  } while (!rc && p.more);
+  cx__buf_free(&p.tmp);
   if (n) *n = p.n;
   return rc;
 }

@@ -1520,8 +1520,13 @@ int cx_store_check_get(cx_txn *t, uint64_t receipt, cx_check_entry *out);
 int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who,
                             cx_str note, int64_t now_ms, const cx_audit_entry *audit,
                             cx_check_entry *out);
-/** Deletes the entries checked before before_ms (in txns of at most 10,000); *n: how many. */
-int cx_store_checks_prune(cx_store *st, int64_t before_ms, uint64_t *n);
+/**
+ * Deletes the entries checked before before_ms (unix ms), oldest first, in write txns of at
+ * most 10,000 deletions; *n (may be NULL): how many. The rollup keeps its counts. audit (may
+ * be NULL; the server's hourly prune passes none) is written in the first txn. A failure
+ * leaves what earlier txns deleted deleted (*n counts them).
+ */
+int cx_store_checks_prune(cx_store *st, int64_t before_ms, const cx_audit_entry *audit, uint64_t *n);
 /** Entries in the log now. */
 int cx_store_checks_count(cx_txn *t, uint64_t *n);
 

@@ -5,6 +5,9 @@
  *   floor_mdb_get   raw mdb_get of the summary key `check` reads (read-only env; the floor),
  *                   measured first and again last (floor_mdb_get_end); ratios use the lower
  *   check           cx_query_check, one code per call (existing codes + a share of unknown ones)
+ *   check_plain     cx_query_check over the known codes whose answer has no advisory hit (no
+ *                   approval hint): what the hints cost the entities that have none, beside
+ *                   check (every code) and floor_mdb_get
  *   check_txn       the same with a txn renew/reset around each call (what a server pays)
  *   exec_check      the same check through the executor (net/exec.h cx_exec): a pre-encoded
  *                   msgpack request of one code decoded, role-checked, run and its framed
@@ -197,6 +200,7 @@ typedef struct bench {
   char *codes;          /* pool rows of 18 bytes: known first, then unknown */
   size_t n_known, n_codes;
   size_t *order;        /* check pool: a shuffled mix of known and unknown */
+  size_t *plain, n_plain; /* check_plain: the known codes of order without an advisory hit */
   int action;
   cx_day as_of;
   char (*prefixes)[16]; /* search prefixes */
@@ -270,6 +274,16 @@ static int op_check(void *ctx, size_t key, uint64_t *dg) {
   bench *b = ctx;
   cx_check_result res;
   int rc = cx_query_check(b->q, b->t, (cx_str){code_at(b, b->order[key]), 18}, b->action, b->as_of,
+                          &res, hits, 64);
+  if (rc) return rc;
+  *dg = (uint64_t)res.verdict * 1000000u + res.n_total;
+  return 0;
+}
+
+static int op_check_plain(void *ctx, size_t key, uint64_t *dg) {
+  bench *b = ctx;
+  cx_check_result res;
+  int rc = cx_query_check(b->q, b->t, (cx_str){code_at(b, b->plain[key]), 18}, b->action, b->as_of,
                           &res, hits, 64);
   if (rc) return rc;
   *dg = (uint64_t)res.verdict * 1000000u + res.n_total;
@@ -891,6 +905,30 @@ int main(int argc, char **argv) {
     if (b.verdicts[CX_V_NOT_FOUND] != n_unknown)
       cxb_die("check: %" PRIu64 " not_found verdicts, expected %zu", b.verdicts[CX_V_NOT_FOUND],
               n_unknown);
+  }
+  if (op_enabled(&o, "check_plain")) {
+    /* untimed: the known codes of the pool whose answer lists no advisory hit */
+    b.plain = malloc(b.n_codes * sizeof *b.plain);
+    if (!b.plain) cxb_die("out of memory");
+    size_t with_hints = 0;
+    for (size_t k = 0; k < b.n_codes; k++) {
+      cx_check_result res;
+      if (cx_query_check(b.q, b.t, (cx_str){code_at(&b, b.order[k]), 18}, b.action, b.as_of, &res, hits, 64))
+        cxb_die("check failed");
+      if (res.verdict == CX_V_NOT_FOUND || res.verdict == CX_V_INVALID_CODE) continue;
+      if (res.n_advisory) with_hints++;
+      else b.plain[b.n_plain++] = b.order[k];
+    }
+    if (!b.n_plain) cxb_die("check_plain: every known code has an advisory hit");
+    op_def d = {"check_plain", "floor_mdb_get", op_check_plain, &b, b.n_plain, o.iters, 1000};
+    run_op(&o, &d);
+    op_result *r = &results[n_results - 1], *ck = find_result("check");
+    int w = snprintf(r->note, sizeof r->note, "%zu known codes without an advisory hit (%zu with one left out)",
+                     b.n_plain, with_hints);
+    if (ck && ck->st.median_ns && w > 0 && (size_t)w < sizeof r->note)
+      snprintf(r->note + w, sizeof r->note - (size_t)w, "; %.2fx check's median",
+               (double)r->st.median_ns / (double)ck->st.median_ns);
+    print_result(r);
   }
   if (op_enabled(&o, "check_txn")) {
     cx_store_txn_reset(b.t);

@@ -672,12 +672,14 @@ class Client:
     def aggregate(self, by: Sequence[str] | None = None, where: Mapping[str, Any] | None = None,
                   from_: str | None = None, to: str | None = None, metrics: Sequence[str] | None = None,
                   order: str | None = None, desc: bool | None = None, limit: int | None = None,
-                  as_of: str | None = None) -> dict:
+                  as_of: str | None = None, of: str | None = None) -> dict:
         """``aggregate``: ``{"columns": [...], "rows": [[...]], "from_rollup", "scanned"}``.
-        ``from_`` is the protocol's ``from`` (a Python keyword). See `rows_as_dicts`."""
+        ``from_`` is the protocol's ``from`` (a Python keyword). ``of="checks"`` counts the
+        check log and its feedback instead of the records (its own dimensions and metrics:
+        docs/protocol.md, "Aggregates over checks"). See `rows_as_dicts`."""
         return self.call("aggregate", by=list(by) if by is not None else None, where=where,
                          **{"from": from_}, to=to, metrics=list(metrics) if metrics is not None else None,
-                         order=order, desc=desc, limit=limit, as_of=as_of)
+                         order=order, desc=desc, limit=limit, as_of=as_of, of=of)
 
     @staticmethod
     def rows_as_dicts(result: Mapping[str, Any]) -> list[dict]:

@@ -147,6 +147,33 @@ Test(doors, every_query_command_prints_the_same_bytes_locally_and_remotely) {
   cr_assert_gt(printed, 100, "the commands printed almost nothing (%d outputs)", printed);
 }
 
+Test(doors, agg_of_checks_prints_the_same_bytes_locally_and_remotely) {
+  /* checks over the wire fill the check log's rollup; once written (the flusher's 200 ms), both
+   * modes read the same cells, and each role gets the same answer or the same refusal */
+  char ent[4][CX_CODE_LEN + 1];
+  cr_assert_eq(codes("91", ent, 4), 4);
+  char a[2048], *o;
+  snprintf(a, sizeof a, "check --action bidding %s %s %s %s --connect 127.0.0.1:%d --token-file '%s/tok-approval'",
+           ent[0], ent[1], ent[2], ent[3], g_srv.port, tokdir);
+  run(a, &o);
+  free(o);
+  snprintf(a, sizeof a, "stats --connect 127.0.0.1:%d --token-file '%s/tok-admin' --format csv", g_srv.port, tokdir);
+  for (int i = 0; i < 100; i++) {
+    cr_assert_eq(run(a, &o), 0);
+    int done = strstr(o, "check_log.written,4\n") != NULL;
+    free(o);
+    if (done) break;
+    usleep(50000);
+  }
+  int printed = 0;
+  static const char *const roles[] = {"admin", "analyst", "approval", "submitter", "public"};
+  for (size_t r = 0; r < sizeof roles / sizeof roles[0]; r++) {
+    same(roles[r], "agg --of checks --by action,verdict --metrics checks,feedback,restricted_rate", &printed);
+    same(roles[r], "agg --of checks --by city --where action=bidding", &printed);
+  }
+  cr_assert_geq(printed, 16, "agg --of checks printed too little (%d outputs)", printed);
+}
+
 Test(doors, a_status_change_runs_through_the_executor_in_both_modes) {
   /* an enterprise's first record: an objection raised remotely as admin, withdrawn locally;
    * the audit log names both writers */

@@ -91,3 +91,39 @@ Test(feedback, a_check_receipt_takes_feedback_once_per_system_and_aggregates) {
   cx_client_close(an);
   cx_client_close(ad);
 }
+
+/* --check-log off (a benchmarking and operations switch): checks answer as before, without a
+ * receipt, and nothing is queued or written; stats say the log is off. */
+static void setup_off(void) {
+  static const char *const extra[] = {"--check-log", "off", NULL};
+  e2e_setup_args(extra);
+}
+TestSuite(feedback_off, .init = setup_off, .fini = e2e_teardown, .timeout = 60);
+
+Test(feedback_off, without_the_check_log_checks_carry_no_receipt_and_nothing_is_logged) {
+  char code[CX_CODE_LEN + 1];
+  e2e_code("91", E2E_BLACK, code);
+  cx_client *c = e2e_connect_as(TOK_APPROVAL);
+  const char *codes[1] = {code};
+  check_args a = {codes, 1, "procurement"};
+  cx_client_resp r;
+  cr_assert_eq(cx_client_call(c, "check", 3, pack_check, &a, &r), 0);
+  assert_ok(&r);
+  const msgpack_object *res = get(r.result, "results");
+  cr_assert(res && res->via.array.size == 1);
+  char v[32];
+  str_of(get(&res->via.array.ptr[0], "verdict"), v, sizeof v);
+  cr_assert_str_eq(v, "deny", "the verdict does not depend on the log");
+  cr_assert_null(get(&res->via.array.ptr[0], "receipt"));
+  cx_client_close(c);
+  cx_client *ad = e2e_connect_as(TOK_ADMIN);
+  r = e2e_call(ad, "stats", NULL);
+  assert_ok(&r);
+  const msgpack_object *cl = get(r.result, "check_log");
+  cr_assert(cl && cl->type == MSGPACK_OBJECT_MAP);
+  const msgpack_object *en = get(cl, "enabled");
+  cr_assert(en && en->type == MSGPACK_OBJECT_BOOLEAN && !en->via.boolean);
+  cr_assert_eq(cx_mpo_int(get(cl, "queued"), -1), 0);
+  cr_assert_eq(cx_mpo_int(get(cl, "written"), -1), 0);
+  cx_client_close(ad);
+}

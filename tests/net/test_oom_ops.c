@@ -18,6 +18,7 @@ static cx_txn *t;
 static cx_buf out, details;
 static cx_check_hit hits[64];
 static char auth[19], ent[19];
+static char receipt[CX_RECEIPT_LEN + 1];
 
 static void make_code(const char *prefix8, unsigned n, char o[19]) {
   char c17[18];
@@ -70,6 +71,18 @@ static void setup(void) {
   cx_day d;
   cx_day_from_ymd(2024, 6, 1, &d);
   cx_day_set_today(d);
+  /* one check-log entry for feedback and aggregate {of: checks} */
+  cx_check_entry ce;
+  memset(&ce, 0, sizeof ce);
+  ce.receipt = (1ull << 40) | 1;
+  ce.time_ms = cx_audit_now_ms();
+  ce.day = d;
+  ce.who = CX_STR("gate");
+  ce.fb_who = ce.note = CX_STR("");
+  ce.region = 350100;
+  memcpy(ce.code, ent, CX_CODE_LEN);
+  cr_assert_eq(cx_store_checks_append(st, &ce, 1), 0);
+  cx_query_receipt_format(q, ce.receipt, receipt);
 }
 
 static void teardown(void) {
@@ -161,6 +174,22 @@ static void p_agg(msgpack_packer *pk) {
   msgpack_pack_str_with_body(pk, "month", 5);
   msgpack_pack_str_with_body(pk, "category", 8);
 }
+static void p_agg_checks(msgpack_packer *pk) {
+  msgpack_pack_str_with_body(pk, "of", 2);
+  msgpack_pack_str_with_body(pk, "checks", 6);
+  msgpack_pack_str_with_body(pk, "by", 2);
+  msgpack_pack_array(pk, 2);
+  msgpack_pack_str_with_body(pk, "action", 6);
+  msgpack_pack_str_with_body(pk, "city", 4);
+}
+static void p_feedback(msgpack_packer *pk) {
+  msgpack_pack_str_with_body(pk, "receipt", 7);
+  msgpack_pack_str_with_body(pk, receipt, CX_RECEIPT_LEN);
+  msgpack_pack_str_with_body(pk, "outcome", 7);
+  msgpack_pack_str_with_body(pk, "restricted", 10);
+  msgpack_pack_str_with_body(pk, "note", 4);
+  msgpack_pack_str_with_body(pk, "内存测试", strlen("内存测试"));
+}
 static int ingest_k;
 static void p_ingest(msgpack_packer *pk) {
   msgpack_pack_str_with_body(pk, "records", 7);
@@ -229,6 +258,7 @@ Test(oom_ops, every_read_op_answers_whole_at_every_failed_allocation) {
   every_n("check", p_check, 2, CX_ROLE_APPROVAL, 0);
   every_n("search", p_search, 1, CX_ROLE_ANALYST, 0);
   every_n("aggregate", p_agg, 1, CX_ROLE_ANALYST, 0);
+  every_n("aggregate", p_agg_checks, 2, CX_ROLE_ANALYST, 0);
   every_n("stats", NULL, 0, CX_ROLE_ADMIN, 0);
   every_n("catalog", NULL, 0, CX_ROLE_PUBLIC, 0);
   cr_assert_not(cx_test_leaks(), "memory leaked (LeakSanitizer's report above)");
@@ -244,5 +274,12 @@ Test(oom_ops, every_write_op_lands_whole_or_not_at_all_at_every_failed_allocatio
   every_n("reinstate", p_status, 3, CX_ROLE_ADMIN, 1);
   status_rid = "R-4";
   every_n("revoke", p_status, 3, CX_ROLE_ADMIN, 1);
+  every_n("feedback", p_feedback, 3, CX_ROLE_ADMIN, 1);
+  cx_txn *ft;
+  cx_check_entry fe;
+  cr_assert_eq(cx_store_txn_begin(st, &ft), 0);
+  cr_assert_eq(cx_store_check_get(ft, (1ull << 40) | 1, &fe), 0);
+  cr_assert_eq(fe.outcome, CX_OUT_RESTRICTED, "the feedback landed once it succeeded");
+  cx_store_txn_end(ft);
   cr_assert_not(cx_test_leaks(), "memory leaked (LeakSanitizer's report above)");
 }

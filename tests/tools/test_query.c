@@ -4,9 +4,11 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clitest.h"
+#include "client.h" /* a receipt: the CLI's check prints none */
 #include "exec.h" /* CX_PROTOCOL_VERSION */
 
 TestSuite(query, .init = cli_setup, .fini = cli_teardown, .timeout = 120);
@@ -478,4 +480,151 @@ Test(query, a_rate_without_data_is_na_in_tables_and_null_in_json) {
   cr_assert_eq(cx("agg --db st --by category --metrics count,loss_rate"), 0);
   cr_assert(out_has("out", "n/a"), "%s", slurp("out"));
   cr_assert(!out_has("out", "0.0%"), "%s", slurp("out"));
+}
+
+/* ---------------------------------------------------------------- feedback, agg --of checks */
+
+typedef struct chk_args { const char *code; } chk_args;
+static int pack_chk(msgpack_packer *pk, void *ctx) {
+  const chk_args *a = ctx;
+  msgpack_pack_str_with_body(pk, "codes", 5);
+  msgpack_pack_array(pk, 1);
+  msgpack_pack_str_with_body(pk, a->code, strlen(a->code));
+  msgpack_pack_str_with_body(pk, "action", 6);
+  msgpack_pack_str_with_body(pk, "procurement", 11);
+  return 0;
+}
+static const msgpack_object *mget(const msgpack_object *m, const char *k) {
+  if (!m || m->type != MSGPACK_OBJECT_MAP) return NULL;
+  for (uint32_t i = 0; i < m->via.map.size; i++)
+    if (cx_mpo_str_eq(&m->via.map.ptr[i].key, k)) return &m->via.map.ptr[i].val;
+  return NULL;
+}
+/* A check of code over the wire as the approval system: its receipt and verdict. */
+static void wire_check(int port, const char *code, char receipt[64], char verdict[16]) {
+  cx_client *c = NULL;
+  cr_assert_eq(cx_client_connect("127.0.0.1", port, 5000, &c), 0);
+  char role[32];
+  cr_assert_eq(cx_client_auth(c, "tok-approval-1-0123456789", role, sizeof role), 0);
+  chk_args a = {code};
+  cx_client_resp r;
+  cr_assert_eq(cx_client_call(c, "check", 2, pack_chk, &a, &r), 0);
+  cr_assert(r.ok);
+  const msgpack_object *res = mget(r.result, "results");
+  cr_assert(res && res->type == MSGPACK_OBJECT_ARRAY && res->via.array.size == 1);
+  const msgpack_object *rc = mget(&res->via.array.ptr[0], "receipt"), *v = mget(&res->via.array.ptr[0], "verdict");
+  cr_assert(rc && rc->type == MSGPACK_OBJECT_STR && v && v->type == MSGPACK_OBJECT_STR);
+  snprintf(receipt, 64, "%.*s", (int)rc->via.str.size, rc->via.str.ptr);
+  snprintf(verdict, 16, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+  cx_client_close(c);
+}
+
+Test(query, feedback_over_the_wire_and_agg_of_checks_count_what_approval_systems_did) {
+  fixture();
+  int port = 0;
+  pid_t pid = start_server("st", &port);
+  if (pid < 0) cr_skip_test("chengxind is not built");
+  spit("tapp", "tok-approval-1-0123456789\n");
+  chmod(g_dir, 0700);
+  char path[600];
+  snprintf(path, sizeof path, "%s/tapp", g_dir);
+  chmod(path, 0600);
+  char r1[64], r2[64], v[16];
+  wire_check(port, A, r1, v);
+  cr_assert_str_eq(v, "deny");
+  wire_check(port, C, r2, v);
+  cr_assert_str_eq(v, "clear");
+
+  /* the approval system reports; right after the check (the entry may still be queued) */
+  cr_assert_eq(cx("feedback %s restricted --note 不予受理 --connect 127.0.0.1:%d --token-file tapp --format csv", r1,
+                  port), 0, "%s", slurp("err"));
+  char want[256];
+  snprintf(want, sizeof want, "receipt,outcome,action,verdict,checked_at,previous\n%s,restricted,procurement,deny,", r1);
+  char *out = slurp("out");
+  cr_expect(strncmp(out, want, strlen(want)) == 0, "%s", out);
+  cr_expect(strstr(out, "Z,\n") != NULL, "no previous feedback: %s", out);
+  free(out);
+  /* a later report replaces it and names the earlier one */
+  cr_assert_eq(cx("feedback %s approved_after_review --connect 127.0.0.1:%d --token-file tapp --format csv", r1, port),
+               0, "%s", slurp("err"));
+  cr_expect(out_has("out", ",approved_after_review,procurement,deny,") && out_has("out", "Z,restricted\n"),
+            "%s", slurp("out"));
+  cr_assert_eq(cx("feedback %s approved --connect 127.0.0.1:%d --token-file tapp", r2, port), 0, "%s", slurp("err"));
+  /* local mode (the store's user: any receipt, as local:<user>) replaces it beside the server */
+  cr_assert_eq(cx("feedback %s restricted --db st --format csv", r2), 0, "%s", slurp("err"));
+  cr_expect(out_has("out", ",restricted,procurement,clear,") && out_has("out", "Z,approved\n"), "%s", slurp("out"));
+  cr_assert_eq(cx("feedback %s approved --db st", r2), 0, "%s", slurp("err"));
+  /* refused: an unknown outcome and a forged receipt (bad_request: exit 2), the public role */
+  cr_expect_eq(cx("feedback %s maybe --connect 127.0.0.1:%d --token-file tapp", r1, port), 2);
+  cr_expect(out_has("err", "outcome must be restricted, approved_after_review or approved"), "%s", slurp("err"));
+  char forged[64];
+  snprintf(forged, sizeof forged, "%s", r1);
+  forged[31] = forged[31] == '0' ? '1' : '0';
+  cr_expect_eq(cx("feedback %s restricted --connect 127.0.0.1:%d --token-file tapp", forged, port), 2);
+  cr_expect(out_has("err", "not a receipt of this platform"), "%s", slurp("err"));
+  cr_expect_eq(cx("feedback %s restricted --connect 127.0.0.1:%d", r1, port), 1, "the public may not report");
+  cr_expect_eq(cx("feedback %s restricted", r1), 2, "feedback needs --db or --connect");
+  cr_expect_eq(cx("feedback %s", r1), 2);
+
+  /* analysts' view (admin's token): the rollup, the same over the wire and in local mode */
+  const char *agg = "agg --of checks --by action,verdict --metrics checks,feedback,restricted,approved_after_review,"
+                    "approved,restricted_rate --format csv";
+  cr_assert_eq(cx("%s --connect 127.0.0.1:%d --token-file tokens", agg, port), 0, "%s", slurp("err"));
+  char *remote = slurp("out");
+  cr_expect_str_eq(remote,
+                   "action,verdict,checks,feedback,restricted,approved_after_review,approved,restricted_rate\n"
+                   "procurement,clear,1,1,0,0,1,0\n"
+                   "procurement,deny,1,1,0,1,0,0\n");
+  cr_assert_eq(cx("%s --db st", agg), 0, "%s", slurp("err"));
+  char *local = slurp("out");
+  cr_expect_str_eq(local, remote, "local mode reads the same rollup");
+  free(local);
+  free(remote);
+  cr_assert_eq(cx("agg --of checks --connect 127.0.0.1:%d --token-file tokens", port), 0, "%s", slurp("err"));
+  cr_expect(out_has("out", "checks") && out_has("out", "2"), "%s", slurp("out"));
+  cr_expect_eq(cx("agg --of checks --by category --db st"), 2, "category is not a dimension of checks");
+  cr_expect(out_has("err", "not a dimension of checks"), "%s", slurp("err"));
+  cr_expect_eq(cx("agg --of nothing --db st"), 2);
+  cr_expect(out_has("err", "of must be records or checks"), "%s", slurp("err"));
+
+  /* the server counts its check log */
+  cr_assert_eq(cx("stats --connect 127.0.0.1:%d --token-file tokens --format json", port), 0);
+  json_t *st = out_json();
+  json_t *cl = json_object_get(st, "check_log");
+  cr_assert(cl, "stats has check_log");
+  cr_expect(json_is_true(json_object_get(cl, "enabled")));
+  cr_expect_eq(json_integer_value(json_object_get(cl, "queued")), 2);
+  cr_expect_eq(json_integer_value(json_object_get(cl, "written")), 2);
+  cr_expect_eq(json_integer_value(json_object_get(cl, "retention_days")), 730);
+  cr_expect_gt(json_integer_value(json_object_get(cl, "last_flush_ms")), 0);
+  json_decref(st);
+
+  /* an operator prunes the log: the receipts go, the rollup stays, the prune is audited. Entries
+   * carry the clock's time (CHENGXIN_TODAY moves only their day), so the prune runs on the
+   * clock's day too, up to tomorrow's start in Beijing. */
+  time_t tom = time(NULL) + CX_BEIJING_OFFSET_S + 86400;
+  struct tm tmv;
+  gmtime_r(&tom, &tmv);
+  char day[16], after[16];
+  strftime(day, sizeof day, "%Y-%m-%d", &tmv);
+  tom += 86400;
+  gmtime_r(&tom, &tmv);
+  strftime(after, sizeof after, "%Y-%m-%d", &tmv);
+  unsetenv("CHENGXIN_TODAY");
+  cr_expect_eq(cx("prune-checks --db st --before %s", after), 2, "after tomorrow is refused");
+  cr_assert_eq(cx("prune-checks --db st --before %s", day), 0, "%s", slurp("err"));
+  setenv("CHENGXIN_TODAY", CLI_TODAY, 1);
+  snprintf(want, sizeof want, "2 check-log entries before %s deleted", day);
+  cr_expect(out_has("err", want), "%s", slurp("err"));
+  cr_expect_eq(cx("feedback %s restricted --connect 127.0.0.1:%d --token-file tapp", r2, port), 1);
+  cr_expect(out_has("err", "no check with this receipt"), "%s", slurp("err"));
+  cr_assert_eq(cx("agg --of checks --db st --format csv"), 0);
+  cr_expect(out_has("out", "checks\n2\n"), "%s", slurp("out"));
+  cr_assert_eq(cx("audit --db st --format csv"), 0);
+  snprintf(want, sizeof want, "before=%s", day);
+  cr_expect(out_has("out", "prune-checks") && out_has("out", want), "%s", slurp("out"));
+  cr_expect_eq(cx("prune-checks --db st --before 2025-02-30"), 2);
+  cr_expect_eq(cx("prune-checks --db st"), 2);
+  kill(pid, SIGTERM);
+  waitpid(pid, NULL, 0);
 }

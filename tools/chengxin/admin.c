@@ -546,3 +546,59 @@ int cli_cmd_debug(int argc, char **argv) {
   }
   return 0;
 }
+
+/*
+ * chengxin prune-checks --db PATH --before YYYY-MM-DD [--quiet]
+ * Deletes the check log's entries (receipts) of checks made before that Beijing day, as the
+ * server's hourly prune does past --check-retention-days: for an operator who must delete
+ * sooner (a shorter retention decided later, a store handed over). The check rollup keeps its
+ * counts, so `agg --of checks` is unchanged; feedback on a deleted receipt is not_found.
+ * Audited (op prune-checks, detail before=DAY) in the first write txn. Safe beside a running
+ * server (LMDB's one writer: the server's check-log writes wait for each txn of 10,000).
+ */
+int cli_cmd_prune_checks(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"db", required_argument, 0, 'd'}, {"before", required_argument, 0, 'b'},
+      {"quiet", no_argument, 0, 'q'},    {0, 0, 0, 0},
+  };
+  const char *db = NULL, *before = NULL;
+  int quiet = 0, c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': db = optarg; break;
+    case 'b': before = optarg; break;
+    case 'q': quiet = 1; break;
+    default: return cli_usage("prune-checks: bad option");
+    }
+  }
+  if (optind < argc) return cli_usage("prune-checks: unexpected argument '%s'", argv[optind]);
+  if (!db) db = cli_default_db();
+  if (!db) return cli_usage("prune-checks: needs --db PATH");
+  if (!before) return cli_usage("prune-checks: needs --before YYYY-MM-DD (entries of checks before that day go)");
+  cx_day day;
+  if (cx_day_parse(cx_str_c(before), &day))
+    return cli_usage("prune-checks: --before: expected a date YYYY-MM-DD, got '%s'", before);
+  if (day > cx_day_today() + 1)
+    return cli_usage("prune-checks: --before %s is after tomorrow: that would delete every receipt "
+                     "still being given; give a day up to tomorrow", before);
+  cx_store *st;
+  if (cli_store_open(db, 0, 0, 0, &st)) return CLI_EXIT_FAIL;
+  char det[32];
+  snprintf(det, sizeof det, "before=%.10s", before);
+  cx_audit_entry ae;
+  cli_audit_entry(&ae, "prune-checks", "", det);
+  uint64_t n = 0;
+  int64_t before_ms = (int64_t)day * 86400000 - (int64_t)CX_BEIJING_OFFSET_S * 1000;
+  int e = cx_store_checks_prune(st, before_ms, &ae, &n);
+  int rc = 0;
+  if (e) {
+    cli_err(cx_strerror(e), "prune-checks: %s (%llu entries deleted before the failure)", db,
+            (unsigned long long)n);
+    rc = cli_exit_for(e);
+  } else if (!quiet) {
+    fprintf(stderr, "prune-checks: %llu check-log entries before %s deleted\n", (unsigned long long)n, before);
+  }
+  cx_store_close(st);
+  return rc;
+}

@@ -183,6 +183,7 @@ int cli_cmd_load(int argc, char **argv); /* load-catalog | load-calendar | load-
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
+int cli_cmd_prune_checks(int argc, char **argv);
 int cli_cmd_debug(int argc, char **argv);
 int cli_cmd_status(int argc, char **argv);
 int cli_cmd_records(int argc, char **argv);

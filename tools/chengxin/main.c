@@ -142,6 +142,13 @@ static const cmd CMDS[] = {
      "the old copy. Refuses (exit 1, nothing changed) while another process (a server, an\n"
      "import) has the store open. The copy's modes are 0700/0600 (--group-read: 0750/0640),\n"
      "never looser than the store's.\n"},
+    {"prune-checks", cli_cmd_prune_checks, "delete check-log entries (receipts) before a day",
+     "usage: chengxin prune-checks --db PATH --before YYYY-MM-DD [--quiet]\n"
+     "\n"
+     "Deletes the check log's entries of checks made before that day (Beijing time), as a\n"
+     "server does by itself past --check-retention-days. The check rollup keeps its counts\n"
+     "(agg --of checks is unchanged); feedback on a deleted receipt is not_found. Audited.\n"
+     "Safe beside a running server.\n"},
     {"status", cli_cmd_status, "status page of an entity",
      "usage: chengxin status CODE [--part entity|counts] [options]\n"
      "  --part P             entity (its identity) or counts (per category); default both,\n"

@@ -852,7 +852,7 @@ int cli_cmd_agg(int argc, char **argv) {
   agg_opts ao;
   memset(&ao, 0, sizeof ao);
   cli_sess s;
-  int rc = qparse(&s, "agg", argc, argv, extra, 12, agg_opt, &ao);
+  int rc = qparse(&s, "agg", argc, argv, extra, (int)(sizeof extra / sizeof extra[0]), agg_opt, &ao);
   if (rc) return rc;
   if (optind < argc) return cli_usage("agg: unexpected argument '%s'", argv[optind]);
   cx_day d;

@@ -202,8 +202,10 @@ int cli_sess_open(cli_sess *s) {
   cx_audit_entry who;
   cli_audit_entry(&who, "", "", "");
   s->who = who.who.p;
-  if (s->write) return 0; /* status changes need no query context nor read txn */
+  /* writes take no read txn; feedback needs the query context (its receipt's key, the
+   * catalogue's action names) */
   int e = cx_query_new(s->st, &s->q);
+  if (e == 0 && s->write) return 0;
   if (e == 0) e = cx_store_txn_begin(s->st, &s->t);
   if (e) {
     cli_err(cx_strerror(e), "%s: %s", s->cmd, s->db);

@@ -6,7 +6,7 @@
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
- *             [--config FILE]
+ *             [--check-retention-days N] [--check-log on|off] [--config FILE]
  *
  * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
  * the command line wins over the file. The man page is docs/chengxind.8.
@@ -63,6 +63,7 @@ static void usage(FILE *f) {
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
+          "                 [--check-retention-days N] [--check-log on|off]\n"
           "                 [--config FILE] [--version] [--help]\n"
           "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
           "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
@@ -103,6 +104,11 @@ static void usage(FILE *f) {
           "  --map-size BYTES    the store's map (address space, not disk; default the larger of\n"
           "                      64 GiB and 8 x the data file): growth by another process within it\n"
           "                      never remaps the server\n"
+          "  --check-retention-days N\n"
+          "                      delete check-log entries (receipts) older than N days, hourly\n"
+          "                      (1..36500, default 730); the check rollup keeps its counts\n"
+          "  --check-log on|off  off: checks are not logged and carry no receipt, so feedback\n"
+          "                      is impossible for them (benchmarks; default on)\n"
           "  --version           version, protocol version and store schema version\n");
 }
 
@@ -229,6 +235,18 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
       return -1;
     }
     o->max_output_total = (size_t)n;
+  } else if (!strcmp(a, "--check-retention-days")) {
+    if (parse_num(v, 36500, &n) || n == 0) {
+      snprintf(why, cap, "--check-retention-days wants 1..36500 days");
+      return -1;
+    }
+    o->check_retention_days = (unsigned)n;
+  } else if (!strcmp(a, "--check-log")) {
+    if (strcmp(v, "on") && strcmp(v, "off")) {
+      snprintf(why, cap, "--check-log wants on or off");
+      return -1;
+    }
+    o->no_check_log = !strcmp(v, "off");
   } else if (!strcmp(a, "--slow-ms")) {
     if (parse_num(v, 3600000, &n)) {
       snprintf(why, cap, "--slow-ms wants milliseconds");
@@ -356,6 +374,7 @@ int main(int argc, char **argv) {
   cx_server_log("starting: store %s, max frame %zu B, max connections %u (%u per address, 0 = any), "
              "idle timeout %u s, frame timeout %u s", o.db_path, o.max_frame, o.max_conns,
              o.max_conns_per_ip, o.idle_timeout_s, o.frame_timeout_s);
+  if (o.no_check_log) cx_server_log("the check log is off (--check-log off): checks carry no receipt");
   g_srv = s;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);

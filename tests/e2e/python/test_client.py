@@ -515,6 +515,43 @@ class Writes(ServerCase):
             self.assertError("forbidden", c.objection, OTHER_AUTH, other["record_id"], "not ours")
 
 
+# ============================================================================ feedback
+
+
+class Feedback(ServerCase):
+    def test_a_check_receipt_takes_feedback_and_the_aggregate_counts_it(self):
+        with client(TOK_APPROVAL) as c:
+            res = c.check([ENT, ENT, "BAD"], "subsidy")["results"]
+            receipt = res[0]["receipt"]
+            self.assertRegex(receipt, r"^[0-9a-f]{32}$")
+            self.assertEqual(res[1]["same_as"], 0)  # a repeat: the receipt of result same_as
+            self.assertNotIn("receipt", res[1])
+            self.assertNotIn("receipt", res[2], "invalid codes are not logged")
+            fb = c.feedback(receipt, "restricted", note="不予受理")
+            self.assertEqual(fb["receipt"], receipt)
+            self.assertEqual((fb["outcome"], fb["action"], fb["verdict"], fb["previous"]),
+                             ("restricted", "subsidy", res[0]["verdict"], ""))
+            self.assertRegex(fb["checked_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+            again = c.feedback(receipt, "approved")  # no note: None is not sent
+            self.assertEqual((again["outcome"], again["previous"]), ("approved", "restricted"))
+            self.assertError("bad_request", c.feedback, receipt, "maybe")
+            self.assertError("bad_request", c.feedback, receipt[:-1] + ("0" if receipt[-1] != "0" else "1"), "approved")
+            self.assertError("bad_request", c.feedback, receipt, "approved", note="x" * 1025)
+        with client(TOK_ANALYST) as c:
+            self.assertError("forbidden", c.feedback, receipt, "approved")
+            agg = c.aggregate(of="checks", by=["action"], where={"action": ["subsidy"]},
+                              metrics=["checks", "feedback", "approved", "restricted_rate"])
+            self.assertEqual(agg["columns"], ["action", "checks", "feedback", "approved", "restricted_rate"])
+            row = cx.Client.rows_as_dicts(agg)
+            self.assertEqual(len(row), 1)
+            self.assertGreaterEqual(row[0]["checks"], 1)
+            self.assertGreaterEqual(row[0]["approved"], 1)
+            s = c.stats()
+            self.assertTrue(s["check_log"]["enabled"])
+            self.assertGreaterEqual(s["check_log"]["queued"], 1)
+            self.assertEqual(s["check_log"]["rejected"], 0)
+
+
 # ============================================================================ reconnects
 
 

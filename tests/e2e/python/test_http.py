@@ -345,6 +345,8 @@ class Transport(unittest.TestCase):
         self.assertTrue(hd["content-type"].startswith("text/plain"))
         self.assertIn('chengxin_requests_total{op="check"}', text)
         self.assertIn("chengxin_store_last_commit_timestamp_seconds", text)
+        self.assertIn("chengxin_check_log_queued_total", text)
+        self.assertIn("chengxin_check_log_last_flush_timestamp_seconds", text)
         promtool = shutil.which("promtool")
         self.assertIsNotNone(promtool, "promtool (Debian prometheus) is installed by scripts/deps.sh")
         p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)

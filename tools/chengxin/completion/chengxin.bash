@@ -13,7 +13,7 @@ _chengxin() {
     cword=$COMP_CWORD
   fi
   local cmds=" gen init info import load-catalog load-calendar load-regions load-scorecard
-    upgrade verify export restore backup compact debug status records check search agg
+    upgrade verify export restore backup compact prune-checks debug status records check search agg
     scorecard feedback repair revoke reinstate objection audit stats help"
   if [ "$cword" -eq 1 ]; then
     COMPREPLY=($(compgen -W "$cmds --help --version" -- "$cur"))

@@ -1,0 +1,245 @@
+/* test_checks.c — the check log (store/checks.c): entries by receipt, feedback and the rollup it
+ * moves, pruning that keeps the rollup, receipt epochs that never repeat across runs. */
+#include "fixture.h"
+
+static char dir[256];
+static cx_store *st;
+static char E1[19], E2[19];
+
+static void setup(void) {
+  cx_test_tmpdir(dir, sizeof dir);
+  st = fx_open(dir, 0);
+  fx_uscc(1, E1);
+  fx_uscc(2, E2);
+}
+static void teardown(void) {
+  cx_store_close(st);
+  cx_test_rmrf(dir);
+}
+TestSuite(checks, .init = setup, .fini = teardown);
+
+/* Verdicts are query/'s (cx_verdict); the store keeps the byte without reading it. */
+enum { V_DENY = 0, V_REVIEW = 1, V_CLEAR = 2 };
+
+static cx_check_entry entry(uint64_t receipt, const char *code, const char *who, int64_t time_ms, int verdict) {
+  cx_check_entry e;
+  memset(&e, 0, sizeof e);
+  e.receipt = receipt;
+  e.time_ms = time_ms;
+  e.day = (cx_day)((time_ms + CX_BEIJING_OFFSET_S * 1000ll) / 86400000);
+  e.who = cx_str_c(who);
+  e.action = 0;
+  e.verdict = (uint8_t)verdict;
+  e.kind = 0;
+  e.n_restrict = verdict == V_DENY ? 2 : 0;
+  e.n_advisory = 1;
+  e.region = 350102;
+  e.authority_id = verdict == V_DENY ? 7 : 0;
+  memcpy(e.code, code, CX_CODE_LEN);
+  e.fb_who = e.note = (cx_str){"", 0};
+  return e;
+}
+
+/* The rollup summed over every cell. */
+typedef struct sums { int64_t checks, restricted, after_review, approved; int cells; } sums;
+static int add_cell(void *ctx, const cx_check_cell *c) {
+  sums *s = ctx;
+  s->checks += c->checks;
+  s->restricted += c->restricted;
+  s->after_review += c->approved_after_review;
+  s->approved += c->approved;
+  s->cells++;
+  return 0;
+}
+static sums rollup(void) {
+  sums s;
+  memset(&s, 0, sizeof s);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_check_rollup_each(t, 0, 0xFFFF, add_cell, &s), 0);
+  cx_store_txn_end(t);
+  return s;
+}
+static uint64_t count(void) {
+  cx_txn *t;
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_checks_count(t, &n), 0);
+  cx_store_txn_end(t);
+  return n;
+}
+
+/* 2026-11-03 02:00 UTC, and a day in ms */
+#define T0 1793671200000ll
+#define DAY_MS 86400000ll
+
+Test(checks, an_appended_entry_reads_back_by_its_receipt_with_every_field) {
+  cx_check_entry e[2] = {entry(5, E1, "审批系统", T0, V_DENY), entry(6, E2, "审批系统", T0 + 1, V_CLEAR)};
+  cr_assert_eq(cx_store_checks_append(st, e, 2), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_check_entry g;
+  cr_assert_eq(cx_store_check_get(t, 5, &g), 0);
+  cr_assert_eq(g.receipt, 5);
+  cr_assert_eq(g.time_ms, T0);
+  cr_assert_eq(g.day, e[0].day);
+  cr_assert_eq(g.verdict, V_DENY);
+  cr_assert_eq(g.n_restrict, 2);
+  cr_assert_eq(g.n_advisory, 1);
+  cr_assert_eq(g.region, 350102);
+  cr_assert_eq(g.authority_id, 7);
+  cr_assert_eq(g.outcome, CX_OUT_NONE);
+  cr_assert_eq(memcmp(g.code, E1, CX_CODE_LEN), 0);
+  cr_assert(cx_str_eq(g.who, CX_STR("审批系统")));
+  cr_assert_eq(g.fb_time_ms, 0);
+  cr_assert_eq(cx_store_check_get(t, 7, &g), CX_ENOTFOUND);
+  cx_store_txn_end(t);
+  cr_assert_eq(count(), 2);
+  sums s = rollup();
+  cr_assert_eq(s.checks, 2);
+  cr_assert_eq(s.restricted + s.after_review + s.approved, 0);
+}
+
+Test(checks, appending_a_receipt_again_neither_rewrites_nor_counts_it_twice) {
+  /* the writer retries a batch after a failed commit: what landed must not count twice */
+  cx_check_entry e = entry(9, E1, "a", T0, V_DENY);
+  cr_assert_eq(cx_store_checks_append(st, &e, 1), 0);
+  cr_assert_eq(cx_store_checks_append(st, &e, 1), 0);
+  cr_assert_eq(count(), 1);
+  cr_assert_eq(rollup().checks, 1);
+}
+
+Test(checks, a_later_feedback_replaces_the_earlier_and_moves_the_rollup_count) {
+  cx_check_entry e = entry(11, E1, "sysA", T0, V_DENY);
+  cr_assert_eq(cx_store_checks_append(st, &e, 1), 0);
+  cx_check_entry old;
+  cr_assert_eq(cx_store_check_feedback(st, 11, CX_OUT_RESTRICTED, CX_STR("sysA"), 0, CX_STR("不予受理"),
+                                       T0 + 1000, NULL, &old), 0);
+  cr_assert_eq(old.outcome, CX_OUT_NONE);
+  sums s = rollup();
+  cr_assert_eq(s.checks, 1);
+  cr_assert_eq(s.restricted, 1);
+  cr_assert_eq(s.approved, 0);
+  cr_assert_eq(cx_store_check_feedback(st, 11, CX_OUT_APPROVED, CX_STR("sysA"), 0, CX_STR(""), T0 + 2000,
+                                       NULL, &old), 0);
+  cr_assert_eq(old.outcome, CX_OUT_RESTRICTED, "previous: the earlier feedback");
+  s = rollup();
+  cr_assert_eq(s.checks, 1, "feedback never counts a check");
+  cr_assert_eq(s.restricted, 0, "the earlier outcome's count moved");
+  cr_assert_eq(s.approved, 1);
+  cr_assert_eq(s.cells, 1);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_check_entry g;
+  cr_assert_eq(cx_store_check_get(t, 11, &g), 0);
+  cr_assert_eq(g.outcome, CX_OUT_APPROVED);
+  cr_assert_eq(g.fb_time_ms, T0 + 2000);
+  cr_assert(cx_str_eq(g.fb_who, CX_STR("sysA")));
+  cr_assert_eq(g.note.n, 0, "the later note replaced the earlier one");
+  cr_assert(cx_str_eq(g.who, CX_STR("sysA")));
+  cx_store_txn_end(t);
+}
+
+Test(checks, feedback_is_refused_for_another_system_unknown_receipts_and_bad_outcomes) {
+  cx_check_entry e = entry(21, E1, "sysA", T0, V_REVIEW);
+  cr_assert_eq(cx_store_checks_append(st, &e, 1), 0);
+  cr_assert_eq(cx_store_check_feedback(st, 21, CX_OUT_APPROVED, CX_STR("sysB"), 0, CX_STR(""), 0, NULL, NULL),
+               CX_EFORBIDDEN);
+  cr_assert_eq(cx_store_check_feedback(st, 22, CX_OUT_APPROVED, CX_STR("sysA"), 0, CX_STR(""), 0, NULL, NULL),
+               CX_ENOTFOUND);
+  cr_assert_eq(cx_store_check_feedback(st, 21, CX_OUT_NONE, CX_STR("sysA"), 0, CX_STR(""), 0, NULL, NULL),
+               CX_EBADREQ);
+  char big[CX_CHECK_NOTE_MAX + 2];
+  memset(big, 'x', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  cr_assert_eq(cx_store_check_feedback(st, 21, CX_OUT_APPROVED, CX_STR("sysA"), 0, cx_str_c(big), 0, NULL, NULL),
+               CX_EBADREQ);
+  sums s = rollup();
+  cr_assert_eq(s.restricted + s.after_review + s.approved, 0, "a refused feedback counts nothing");
+  /* admin (any_who) may report on any receipt */
+  cr_assert_eq(cx_store_check_feedback(st, 21, CX_OUT_APPROVED_AFTER_REVIEW, CX_STR("admin"), 1, CX_STR(""), 0,
+                                       NULL, NULL), 0);
+  cr_assert_eq(rollup().after_review, 1);
+}
+
+typedef struct aud { int n; char op[32], detail[64]; } aud;
+static int last_audit(void *ctx, const cx_audit_entry *e) {
+  aud *a = ctx;
+  a->n++;
+  snprintf(a->op, sizeof a->op, "%.*s", (int)e->op.n, e->op.p);
+  snprintf(a->detail, sizeof a->detail, "%.*s", (int)e->detail.n, e->detail.p);
+  return 0;
+}
+
+Test(checks, pruning_deletes_old_entries_oldest_first_and_keeps_the_rollup) {
+  cx_check_entry e[4] = {entry(31, E1, "s", T0 - 40 * DAY_MS, V_DENY), entry(32, E2, "s", T0 - 30 * DAY_MS, V_CLEAR),
+                         entry(33, E1, "s", T0 - 1, V_DENY), entry(34, E2, "s", T0, V_CLEAR)};
+  cr_assert_eq(cx_store_checks_append(st, e, 4), 0);
+  cr_assert_eq(cx_store_check_feedback(st, 31, CX_OUT_RESTRICTED, CX_STR("s"), 0, CX_STR(""), 0, NULL, NULL), 0);
+  sums before = rollup();
+  cx_audit_entry ae;
+  memset(&ae, 0, sizeof ae);
+  ae.who = CX_STR("local:op");
+  ae.role = CX_STR("local");
+  ae.op = CX_STR("prune-checks");
+  ae.detail = CX_STR("before=2026-11-03");
+  uint64_t n = 99;
+  cr_assert_eq(cx_store_checks_prune(st, T0, &ae, &n), 0);
+  cr_assert_eq(n, 3);
+  cr_assert_eq(count(), 1);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_check_entry g;
+  cr_assert_eq(cx_store_check_get(t, 31, &g), CX_ENOTFOUND);
+  cr_assert_eq(cx_store_check_get(t, 33, &g), CX_ENOTFOUND);
+  cr_assert_eq(cx_store_check_get(t, 34, &g), 0, "the entry of the prune's own instant stays");
+  aud a = {0};
+  cr_assert_eq(cx_store_audit_each(t, 0, 0, 0, last_audit, &a), 0);
+  cx_store_txn_end(t);
+  cr_assert_eq(a.n, 1, "the prune is audited once");
+  cr_assert_str_eq(a.op, "prune-checks");
+  cr_assert_str_eq(a.detail, "before=2026-11-03");
+  sums after = rollup();
+  cr_assert_eq(after.checks, before.checks);
+  cr_assert_eq(after.checks, 4);
+  cr_assert_eq(after.restricted, 1, "pruned entries' feedback still counts");
+  /* feedback on a pruned receipt: not found, the rollup untouched */
+  cr_assert_eq(cx_store_check_feedback(st, 31, CX_OUT_APPROVED, CX_STR("s"), 0, CX_STR(""), 0, NULL, NULL),
+               CX_ENOTFOUND);
+  cr_assert_eq(rollup().approved, 0);
+  /* a second prune finds nothing and, without an audit entry, writes none */
+  cr_assert_eq(cx_store_checks_prune(st, T0, NULL, &n), 0);
+  cr_assert_eq(n, 0);
+}
+
+Test(checks, pruning_more_than_one_txn_of_entries_deletes_them_all) {
+  enum { N = 10000 + 517 };
+  cx_check_entry *e = calloc(N, sizeof *e);
+  cr_assert(e);
+  for (int i = 0; i < N; i++) e[i] = entry((uint64_t)i + 1, i % 2 ? E1 : E2, "s", T0 - DAY_MS + i, V_CLEAR);
+  cr_assert_eq(cx_store_checks_append(st, e, N), 0);
+  free(e);
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_checks_prune(st, T0, NULL, &n), 0);
+  cr_assert_eq(n, N);
+  cr_assert_eq(count(), 0);
+  cr_assert_eq(rollup().checks, N);
+}
+
+Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
+  uint32_t e1 = 0, e2 = 0, e3 = 0;
+  cr_assert_eq(cx_store_checks_epoch(st, &e1), 0);
+  cr_assert_eq(cx_store_checks_epoch(st, &e2), 0);
+  cr_assert_gt(e2, e1);
+  /* a restart: the epoch is kept in the store, not the process */
+  cx_store_close(st);
+  st = fx_open(dir, 0);
+  cr_assert_eq(cx_store_checks_epoch(st, &e3), 0);
+  cr_assert_gt(e3, e2);
+  /* the first receipt of each run (counter 1) differs, and the log takes them all */
+  cx_check_entry e[3] = {entry(((uint64_t)e1 << 40) | 1, E1, "s", T0, V_CLEAR),
+                         entry(((uint64_t)e2 << 40) | 1, E1, "s", T0, V_CLEAR),
+                         entry(((uint64_t)e3 << 40) | 1, E1, "s", T0, V_CLEAR)};
+  cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
+  cr_assert_eq(count(), 3);
+}
