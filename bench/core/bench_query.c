@@ -1327,6 +1327,7 @@ int main(int argc, char **argv) {
   free(b.order);
   free(b.prefixes);
   free(b.bodies);
+  free(b.plain);
   free(samples);
   return failed;
 }
