@@ -450,6 +450,11 @@ uint32_t cx_scorecard_level(uint32_t region);
 int cx_query_scorecard_records(const cx_query *q, cx_txn *t, const cx_rubric *rb, const cx_scorecard_req *rq,
                                cx_str code, int ind, uint32_t limit, cx_record_view_fn fn, void *ctx, int *more);
 
+/** Scores the indicator counts (num, den) of sc by rb for role: shown, rated, value, points,
+ *  weight of each indicator, raw, score, vetoes, band. Pure (the baselines in bench/ score
+ *  their own counts with it). */
+void cx_scorecard_score(const cx_rubric *rb, cx_role role, cx_scorecard *sc);
+
 /** The period of a calendar year (Jan 1 .. Dec 31). CX_EBADREQ out of 1971..9999. */
 int cx_scorecard_year(int year, cx_day *from, cx_day *to);
 /* ===================================================================== receipts and checks */

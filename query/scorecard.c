@@ -107,7 +107,8 @@ static int authority(cx_txn *t, const cx_scorecard_req *rq, cx_scorecard *sc) {
 
 /* ------------------------------------------------------------------ score */
 
-static void score(const cx_rubric *rb, int pub, cx_scorecard *sc) {
+void cx_scorecard_score(const cx_rubric *rb, cx_role role, cx_scorecard *sc) {
+  int pub = role == CX_ROLE_PUBLIC;
   double wsum = 0, psum = 0;
   for (int i = 0; i < CX_IND_COUNT; i++) {
     cx_ind_value *v = &sc->ind[i];
@@ -128,13 +129,11 @@ static void score(const cx_rubric *rb, int pub, cx_scorecard *sc) {
   sc->raw = wsum > 0 ? psum / wsum : 100.0;
   sc->score = sc->raw;
   sc->vetoes = 0;
-  for (int i = 0; i < CX_IND_COUNT; i++)
-    if (rb->ind[i].veto && sc->ind[i].shown && sc->ind[i].value > 0 && sc->score > rb->ind[i].veto_cap) {
-      sc->score = rb->ind[i].veto_cap;
-      sc->vetoes |= 1u << i;
-    } else if (rb->ind[i].veto && sc->ind[i].shown && sc->ind[i].value > 0) {
-      sc->vetoes |= 1u << i;
-    }
+  for (int i = 0; i < CX_IND_COUNT; i++) {
+    if (!rb->ind[i].veto || !sc->ind[i].shown || !(sc->ind[i].value > 0)) continue;
+    if (sc->score > rb->ind[i].veto_cap) sc->score = rb->ind[i].veto_cap;
+    sc->vetoes |= 1u << i;
+  }
   sc->band = cx_rubric_band(rb, sc->score);
 }
 
@@ -151,7 +150,7 @@ static int of_summary(const cx_query *q, cx_txn *t, const cx_rubric *rb, const c
   subject(q, rq, s, out);
   int rc = pub ? 0 : authority(t, rq, out);
   if (rc) return rc;
-  score(rb, pub, out);
+  cx_scorecard_score(rb, rq->role, out);
   return 0;
 }
 

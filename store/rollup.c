@@ -216,6 +216,17 @@ void cx__racc_free(cx_racc *a) {
 
 /* ------------------------------------------------------------------ reads */
 
+/* A cell of cube def at key k (its month already read) to fn: fn's return, or CX_ECORRUPT. */
+static int emit_cell(const cx_cube_def *def, const unsigned char *k, uint32_t month, const MDB_val *val,
+                     cx_rollup_fn fn, void *ctx) {
+  if (val->mv_size != CX_ROLLUP_VAL) return CX_ECORRUPT;
+  uint32_t dims[CX_CUBE_MAX_DIMS];
+  for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
+  cx_rollup_cell c;
+  cx__cell_decode(val->mv_data, &c);
+  return fn(ctx, month, dims, &c);
+}
+
 int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t month_to,
                          cx_rollup_fn fn, void *ctx) {
   if (cube < 0 || cube >= cx_cube_count) return CX_EBADREQ;
@@ -237,12 +248,7 @@ int cx_store_rollup_each(cx_txn *t, int cube, uint32_t month_from, uint32_t mont
     if (key.mv_size != 3 + 4 * (size_t)def->n_dims || k[0] != cube) break;
     uint32_t month = cx__rd_be16(k + 1);
     if (month > month_to) break;
-    if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; break; }
-    uint32_t dims[CX_CUBE_MAX_DIMS];
-    for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
-    cx_rollup_cell c;
-    cx__cell_decode(val.mv_data, &c);
-    int r = fn(ctx, month, dims, &c);
+    int r = emit_cell(def, k, month, &val, fn, ctx);
     if (r < 0) { err = r; break; }
     if (r > 0) break;
     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
@@ -272,12 +278,7 @@ int cx_store_rollup_each_dim0(cx_txn *t, int cube, uint32_t month_from, uint32_t
     while (rc == 0) {
       const unsigned char *k = key.mv_data;
       if (key.mv_size != 3 + 4 * (size_t)def->n_dims || memcmp(k, kb, 7) != 0) break;
-      if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; break; }
-      uint32_t dims[CX_CUBE_MAX_DIMS];
-      for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
-      cx_rollup_cell c;
-      cx__cell_decode(val.mv_data, &c);
-      int r = fn(ctx, month, dims, &c);
+      int r = emit_cell(def, k, month, &val, fn, ctx);
       if (r < 0) { err = r; break; }
       if (r > 0) { month = month_to; break; }
       rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);

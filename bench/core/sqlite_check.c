@@ -359,35 +359,8 @@ static int prepare_scorecards(cxb_sqlite *s) {
   return 0;
 }
 
-/* query/scorecard.c's score() for a role that sees every indicator (analyst, admin). */
-void cxb_scorecard_score(const cx_rubric *rb, cx_scorecard *sc) {
-  double wsum = 0, psum = 0;
-  for (int i = 0; i < CX_IND_COUNT; i++) {
-    cx_ind_value *v = &sc->ind[i];
-    const cx_rubric_ind *ri = &rb->ind[i];
-    v->shown = ri->on;
-    if (cx_ind_is_rate(i)) {
-      v->value = v->den ? (double)v->num / (double)v->den : 0;
-      v->rated = v->shown && v->den > 0 && v->den >= ri->min_n;
-    } else {
-      v->value = (double)v->num;
-      v->rated = v->shown;
-    }
-    v->points = v->rated ? cx_rubric_points(ri, v->value) : 0;
-    v->weight = v->rated ? ri->weight : 0;
-    wsum += v->weight;
-    psum += v->weight * v->points;
-  }
-  sc->raw = wsum > 0 ? psum / wsum : 100.0;
-  sc->score = sc->raw;
-  sc->vetoes = 0;
-  for (int i = 0; i < CX_IND_COUNT; i++) {
-    if (!rb->ind[i].veto || !sc->ind[i].shown || !(sc->ind[i].value > 0)) continue;
-    if (sc->score > rb->ind[i].veto_cap) sc->score = rb->ind[i].veto_cap;
-    sc->vetoes |= 1u << i;
-  }
-  sc->band = cx_rubric_band(rb, sc->score);
-}
+/* query/scorecard.c's scoring, for a role that sees every indicator (analyst, admin). */
+void cxb_scorecard_score(const cx_rubric *rb, cx_scorecard *sc) { cx_scorecard_score(rb, CX_ROLE_ANALYST, sc); }
 
 int cxb_scorecard_by_score(const void *a, const void *b) {
   const cx_scorecard *x = a, *y = b;
