@@ -6,7 +6,8 @@
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
- *             [--config FILE]
+ *             [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]
+ *              [--log-replicas N]] [--config FILE]
  *
  * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
  * the command line wins over the file. The man page is docs/chengxind.8.
@@ -63,7 +64,8 @@ static void usage(FILE *f) {
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
-          "                 [--config FILE] [--version] [--help]\n"
+          "                 [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]\n"
+          "                  [--log-replicas N]] [--config FILE] [--version] [--help]\n"
           "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
           "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
           "                      options on the command line win over the file\n"
@@ -103,6 +105,13 @@ static void usage(FILE *f) {
           "  --map-size BYTES    the store's map (address space, not disk; default the larger of\n"
           "                      64 GiB and 8 x the data file): growth by another process within it\n"
           "                      never remaps the server\n"
+          "  --log URLS          replicate: every write goes through this NATS JetStream cluster and\n"
+          "                      every node applies the log to its own store (docs/scaling.md);\n"
+          "                      without it the server is a single node\n"
+          "  --stream NAME       the stream of write batches (created with --log-replicas replicas,\n"
+          "                      default 3, when absent)\n"
+          "  --max-lag N         /readyz is false while this node is more than N messages behind\n"
+          "  --node NAME         this node's name in message ids and stats (default the host name)\n"
           "  --version           version, protocol version and store schema version\n");
 }
 
@@ -229,6 +238,28 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
       return -1;
     }
     o->max_output_total = (size_t)n;
+  } else if (!strcmp(a, "--log")) {
+    if (strncmp(v, "nats://", 7) != 0) {
+      snprintf(why, cap, "--log wants nats://HOST:PORT[,nats://HOST:PORT...]");
+      return -1;
+    }
+    o->log_urls = v;
+  } else if (!strcmp(a, "--stream")) {
+    o->log_stream = v;
+  } else if (!strcmp(a, "--node")) {
+    o->log_node = v;
+  } else if (!strcmp(a, "--max-lag")) {
+    if (parse_num(v, 1ull << 62, &n)) {
+      snprintf(why, cap, "--max-lag wants a number of messages (0 = no limit)");
+      return -1;
+    }
+    o->log_max_lag = (uint64_t)n;
+  } else if (!strcmp(a, "--log-replicas")) {
+    if (parse_num(v, 5, &n) || n == 0) {
+      snprintf(why, cap, "--log-replicas wants 1..5");
+      return -1;
+    }
+    o->log_replicas = (unsigned)n;
   } else if (!strcmp(a, "--slow-ms")) {
     if (parse_num(v, 3600000, &n)) {
       snprintf(why, cap, "--slow-ms wants milliseconds");
@@ -345,6 +376,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chengxind: --db PATH is required (or db = PATH in --config)\n");
     usage(stderr);
     return 2;
+  }
+  if ((o.log_urls != NULL) != (o.log_stream != NULL)) {
+    fprintf(stderr, "chengxind: --log and --stream go together\n");
+    return 2;
+  }
+  /* Test hook (tests/e2e/python/test_cluster.py): every publish is retried once with the same
+   * Nats-Msg-Id, as after a lost ack; JetStream must answer the retry as a duplicate. */
+  if (getenv("CHENGXIN_TEST_LOG_REPUBLISH") && o.log_urls) {
+    o.log_test_republish = 1;
+    fprintf(stderr, "chengxind: CHENGXIN_TEST_LOG_REPUBLISH is set: every publish is sent twice\n");
   }
   process_setup(&o);
   cx_server *s = NULL;
