@@ -308,6 +308,7 @@ typedef struct cx_replog_opts {
   const char *urls;      /* "nats://h1:4222,nats://h2:4222" */
   const char *stream;    /* the stream's name; its subject is chengxin.<stream>.batches */
   int replicas;          /* of a stream this node creates (default 3) */
+  int64_t max_msgs;      /* of a stream this node creates: its retention in messages (0: all) */
   uint64_t max_lag;      /* /readyz is false beyond this many messages behind (0: no limit) */
   const char *node;      /* this node's name in message ids (default: the host name) */
   int test_republish;    /* test hook: publish every message twice with one Nats-Msg-Id */

@@ -488,7 +488,9 @@ static void wake_cb(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 
 static void *apply_main(void *arg) {
   cx_replog *r = arg;
-  int64_t last_info = 0;
+  int64_t last_info = 0, missing_since = 0;
+  uint64_t missing = 0;
+  int missing_told = 0;
   for (;;) {
     pthread_mutex_lock(&r->mu);
     int stop = r->stop;
@@ -508,6 +510,7 @@ static void *apply_main(void *arg) {
     if (s == NATS_OK) {
       int rc = apply_one(r, next, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
       natsMsg_Destroy(m);
+      missing_told = 0;
       if (rc) { /* this node's failure: wait, then the same message again */
         pthread_mutex_lock(&r->mu);
         struct timespec ts;
@@ -529,7 +532,12 @@ static void *apply_main(void *arg) {
                  "needs a newer backup", next, r->stream, r->first);
         cx_net_log("log: %s", r->gone_why);
       } else if (r->last >= next && r->first <= next && !r->gone) {
-        cx_net_log("log: message %" PRIu64 " is missing from stream %s: waiting", next, r->stream);
+        /* Usually a race (published between the get and the info): say so only when it lasts. */
+        if (missing != next) missing = next, missing_since = mono_ms();
+        else if (mono_ms() - missing_since > 5000 && !missing_told) {
+          missing_told = 1;
+          cx_net_log("log: message %" PRIu64 " of stream %s cannot be read: waiting", next, r->stream);
+        }
       }
       pthread_mutex_unlock(&r->mu);
     }
@@ -691,7 +699,22 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
     snprintf(why, cap, "cannot read the store's log position: %s", cx_strerror(rc));
     goto fail;
   }
-  if ((s = natsOptions_Create(&no)) != NATS_OK || (s = natsOptions_SetURL(no, r->urls)) != NATS_OK ||
+  /* natsOptions_SetServers, not SetURL: libnats 3.4's SetURL does not connect with a
+   * comma-separated list ("No server available" while every server is up). */
+  char ubuf[sizeof r->urls];
+  const char *servers[16];
+  int n_servers = 0;
+  snprintf(ubuf, sizeof ubuf, "%s", r->urls);
+  for (char *sv, *p = strtok_r(ubuf, ",", &sv); p && n_servers < 16; p = strtok_r(NULL, ",", &sv)) {
+    while (*p == ' ') p++;
+    if (*p) servers[n_servers++] = p;
+  }
+  if (!n_servers) {
+    snprintf(why, cap, "--log: no server URL");
+    rc = CX_EBADREQ;
+    goto fail;
+  }
+  if ((s = natsOptions_Create(&no)) != NATS_OK || (s = natsOptions_SetServers(no, servers, n_servers)) != NATS_OK ||
       (s = natsOptions_SetName(no, "chengxind")) != NATS_OK || (s = natsOptions_SetMaxReconnect(no, -1)) != NATS_OK ||
       (s = natsOptions_SetReconnectWait(no, 250)) != NATS_OK || (s = natsOptions_SetTimeout(no, 2000)) != NATS_OK) {
     snprintf(why, cap, "--log %s: %s", r->urls, natsStatus_GetText(s));
@@ -726,6 +749,7 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
       cfg.Storage = js_FileStorage;
       cfg.Replicas = o->replicas;
       cfg.DenyDelete = true;
+      if (o->max_msgs > 0) cfg.MaxMsgs = o->max_msgs; /* older messages go: new nodes need backups */
       cfg.Duplicates = (int64_t)120 * 1000000000; /* the duplicate window: 2 minutes */
       jsStreamInfo *si = NULL;
       jsErrCode je = 0;

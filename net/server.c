@@ -1766,6 +1766,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     lo.stream = o->log_stream;
     if (o->log_replicas) lo.replicas = (int)o->log_replicas;
     lo.max_lag = o->log_max_lag;
+    lo.max_msgs = o->log_max_msgs;
     lo.node = o->log_node;
     lo.test_republish = o->log_test_republish;
     if ((rc = cx__replog_open(s->st, &lo, &s->replog, why, cap))) goto fail;

@@ -69,6 +69,7 @@ typedef struct cx_server_opts {
   const char *log_urls;         /* "nats://HOST:PORT[,nats://HOST:PORT...]" */
   const char *log_stream;       /* the stream's name (required with log_urls) */
   unsigned log_replicas;        /* replicas of a stream this node creates; 0 = 3 */
+  int64_t log_max_msgs;         /* retention (messages) of a stream this node creates; 0 = all */
   uint64_t log_max_lag;         /* /readyz is false beyond this many messages behind; 0 = none */
   const char *log_node;         /* this node's name in message ids; NULL = the host name */
   int log_test_republish;       /* test hook: every publish is sent twice with one Nats-Msg-Id */

@@ -7,7 +7,7 @@
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
  *             [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]
- *              [--log-replicas N]] [--config FILE]
+ *              [--log-replicas N] [--log-max-msgs N]] [--config FILE]
  *
  * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
  * the command line wins over the file. The man page is docs/chengxind.8.
@@ -65,7 +65,7 @@ static void usage(FILE *f) {
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
           "                 [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]\n"
-          "                  [--log-replicas N]] [--config FILE] [--version] [--help]\n"
+          "                  [--log-replicas N] [--log-max-msgs N]] [--config FILE] [--version] [--help]\n"
           "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
           "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
           "                      options on the command line win over the file\n"
@@ -110,6 +110,8 @@ static void usage(FILE *f) {
           "                      without it the server is a single node\n"
           "  --stream NAME       the stream of write batches (created with --log-replicas replicas,\n"
           "                      default 3, when absent)\n"
+          "  --log-max-msgs N    a stream this node creates keeps its last N messages (default all);\n"
+          "                      a node further behind needs a newer backup\n"
           "  --max-lag N         /readyz is false while this node is more than N messages behind\n"
           "  --node NAME         this node's name in message ids and stats (default the host name)\n"
           "  --version           version, protocol version and store schema version\n");
@@ -254,6 +256,12 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
       return -1;
     }
     o->log_max_lag = (uint64_t)n;
+  } else if (!strcmp(a, "--log-max-msgs")) {
+    if (parse_num(v, 1ull << 62, &n)) {
+      snprintf(why, cap, "--log-max-msgs wants a number of messages (0 = keep all)");
+      return -1;
+    }
+    o->log_max_msgs = (int64_t)n;
   } else if (!strcmp(a, "--log-replicas")) {
     if (parse_num(v, 5, &n) || n == 0) {
       snprintf(why, cap, "--log-replicas wants 1..5");
