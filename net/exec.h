@@ -305,6 +305,11 @@ typedef struct cx_exec_env {
   /* `feedback` on a receipt not in the store yet: write the queued check log now. NULL: none
    * (no check log: the CLI's local mode). */
   int (*checks_flush)(void *ud);
+  /* A write's commit (ingest and the lifecycle ops): NULL: cx_batch_commit. A replicated
+   * server (chengxind --log) publishes the batch to the log instead and waits until its own
+   * store has applied it (net/replog.c); same contract as cx_batch_commit: b is consumed, the
+   * result and error are that application's. */
+  int (*commit)(void *ud, cx_batch *b, cx_batch_result *res);
   void *ud;
 } cx_exec_env;
 

@@ -305,4 +305,51 @@ typedef struct cx_log_budget {
 /** 1 when a line may be logged now, with *more = the lines dropped before it; else 0. */
 int cx__log_budget_take(cx_log_budget *b, uint64_t *more);
 
+/* ===================================================================== replicated log (replog.c) */
+
+/* chengxind --log: write batches through NATS JetStream (replog.c's opening comment, and
+ * docs/scaling.md). Only cx_server uses it; it is the only file that includes nats.h. */
+typedef struct cx_replog cx_replog;
+typedef struct cx_replog_opts {
+  const char *urls;      /* "nats://h1:4222,nats://h2:4222" */
+  const char *stream;    /* the stream's name; its subject is chengxin.<stream>.batches */
+  int replicas;          /* of a stream this node creates (default 3) */
+  int64_t max_msgs;      /* of a stream this node creates: its retention in messages (0: all) */
+  uint64_t max_lag;      /* /readyz is false beyond this many messages behind (0: no limit) */
+  const char *node;      /* this node's name in message ids (default: the host name) */
+  int test_republish;    /* test hook: publish every message twice with one Nats-Msg-Id */
+} cx_replog_opts;
+void cx_replog_opts_default(cx_replog_opts *o);
+typedef struct cx_replog_stats {
+  uint64_t applied, first, last, lag; /* sequences; lag = last - applied */
+  double lag_s;          /* seconds since the oldest message not applied yet was written */
+  uint64_t published, duplicates, retries, refused, apply_errors, publish_failed;
+  int64_t info_age_ms;   /* since the stream last answered */
+  int gone, connected;
+  char stream[128], node[96];
+} cx_replog_stats;
+/** What a message says besides its batch. */
+typedef struct cx_replog_msg {
+  cx_day day;
+  int64_t ms;
+  char node[96];
+} cx_replog_msg;
+/**
+ * Connects, makes sure of the stream (creating it when absent), checks the store's position
+ * against it (CX_EVERSION with why naming the backup needed when the stream no longer holds
+ * the next message, or when the store is past its end) and starts the applier.
+ */
+int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char *why, size_t cap);
+/** The write path: publishes b (always consumed), waits for the ack and the local apply. */
+int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res);
+/** Encodes b as a log message (the header comment of replog.c) into out. */
+int cx__replog_encode(const cx_batch *b, cx_day day, int64_t ms, const char *node, cx_buf *out);
+/** Decodes a message into a new batch on st (clock and actor set); CX_EBADFRAME with why. */
+int cx__replog_build(cx_store *st, const void *p, size_t n, cx_batch **out, cx_replog_msg *info,
+                     char *why, size_t cap);
+void cx__replog_stats(cx_replog *r, cx_replog_stats *out);
+/** 1 when ready to serve reads (lag within max_lag, the stream answering); else 0 and why. */
+int cx__replog_ready(cx_replog *r, char *why, size_t cap);
+void cx__replog_close(cx_replog *r);
+
 #endif

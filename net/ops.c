@@ -305,6 +305,12 @@ static int audit_write(cx_exec_ctx *x, cx_batch *b, int op, cx_str target, cx_st
   return rc ? fail(x, rc, "cannot record the audit entry: %s", cx_strerror(rc)) : 0;
 }
 
+/* Commits a write's batch: through the door's hook when it has one (a replicated server
+ * publishes it to the log and answers with its own store's application), else here. */
+static int exec_commit(cx_exec_ctx *x, cx_batch *b, cx_batch_result *res) {
+  return x->env->commit ? x->env->commit(x->env->ud, b, res) : cx_batch_commit(b, res);
+}
+
 /* The batch's actor: the one place write scopes are enforced (cx_batch_set_actor). */
 static int set_actor(cx_exec_ctx *x, cx_batch *b) {
   char wb[32];
@@ -1527,14 +1533,14 @@ static int op_ingest(cx_exec_ctx *x, const cx_req *rq) {
   }
   cx_batch_result res;
   memset(&res, 0, sizeof res);
-  rc = cx_batch_commit(b, &res);
+  rc = exec_commit(x, b, &res);
   if (rc == CX_EBADREQ && res.bad_put < n) {
     detail(x, res.bad_put, "entity_code: %s", "this record_id of this authority belongs to another entity: a record "
            "never moves; revoke it and send a new record");
     return fail(x, rc, "1 of %u records rejected; nothing was written", n);
   }
   if (rc == CX_EBADREQ) return fail(x, rc, "nothing was written: %s", res.error);
-  if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
+  if (rc) return fail(x, rc, "commit failed: %s", res.error[0] ? res.error : cx_strerror(rc));
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 8);
   pk_key(pk, "records"); msgpack_pack_uint32(pk, n);
@@ -1592,13 +1598,13 @@ static int op_status(cx_exec_ctx *x, const cx_req *rq) {
     return fail(x, rc, "%s", why ? why : cx_strerror(rc));
   }
   cx_batch_result res;
-  rc = cx_batch_commit(b, &res);
+  rc = exec_commit(x, b, &res);
   char a1[4 * 24 + 1], a2[4 * 128 + 1];
   if (rc == CX_ENOTFOUND)
     return fail(x, rc, "no record %s from authority %s", shown(rid, 128, a2, sizeof a2),
                 shown(auth, 24, a1, sizeof a1));
   if (rc == CX_EBADREQ) return fail(x, rc, "%s", res.error);
-  if (rc) return fail(x, rc, "commit failed: %s", cx_strerror(rc));
+  if (rc) return fail(x, rc, "commit failed: %s", res.error[0] ? res.error : cx_strerror(rc));
   /* The state as it is now (an event that changed nothing leaves it as it was). */
   msgpack_packer *pk = x->pk;
   msgpack_pack_map(pk, 5);

@@ -173,6 +173,7 @@ struct cx_server {
   int reqlog_fd;        /* --request-log, -1: none */
   uint64_t auth_failed; /* auths with an unknown token (atomic: every loop adds) */
   cx_log_budget auth_log;
+  cx_replog *replog;    /* --log: the replicated log (replog.c); NULL: single node */
 };
 
 typedef struct cx_job {
@@ -194,6 +195,11 @@ typedef struct cx_job {
 static void pack_stats(void *ud, msgpack_packer *pk);
 /* env.checks_flush: a feedback on a receipt still queued writes the queue first. */
 static int checks_flush(void *ud) { return cx__auditor_flush_now(((cx_server *)ud)->audit); }
+
+/* env.commit with --log: a write goes through the replicated log (replog.c). */
+static int log_commit(void *ud, cx_batch *b, cx_batch_result *res) {
+  return cx__replog_commit(((cx_server *)ud)->replog, b, res);
+}
 
 static void auth_failed(void *ud, const char *peer) {
   cx_server *s = ud;
@@ -1441,6 +1447,7 @@ static int http_ready(void *ud, char *why, size_t cap) {
     snprintf(why, cap, "the store cannot be read");
     return 0;
   }
+  if (s->replog && !cx__replog_ready(s->replog, why, cap)) return 0;
   return cx__auditor_alive(s->audit, why, cap);
 }
 
@@ -1460,6 +1467,34 @@ static void m_head(cx_buf *o, const char *name, const char *type, const char *he
 static void m_one(cx_buf *o, const char *name, const char *type, const char *help, double v) {
   m_head(o, name, type, help);
   m_printf(o, "%s %.17g\n", name, v);
+}
+
+/* The replicated log's gauges and counters (--log only). */
+static void log_metrics(cx_server *s, cx_buf *o) {
+  cx_replog_stats ls;
+  cx__replog_stats(s->replog, &ls);
+  m_one(o, "chengxin_log_applied_sequence", "gauge", "The last log message this node's store applied.",
+        (double)ls.applied);
+  m_one(o, "chengxin_log_last_sequence", "gauge", "The stream's last sequence as this node last saw it.",
+        (double)ls.last);
+  m_one(o, "chengxin_log_first_sequence", "gauge", "The stream's first sequence (retention drops older).",
+        (double)ls.first);
+  m_one(o, "chengxin_log_lag_messages", "gauge", "Messages of the stream this node has not applied yet.",
+        (double)ls.lag);
+  m_one(o, "chengxin_log_lag_seconds", "gauge",
+        "Seconds since the oldest message this node has not applied was written (0: caught up).", ls.lag_s);
+  m_one(o, "chengxin_log_published_total", "counter", "Write batches this node published.", (double)ls.published);
+  m_one(o, "chengxin_log_duplicates_total", "counter",
+        "Publishes JetStream acknowledged as duplicates of an earlier one (retries).", (double)ls.duplicates);
+  m_one(o, "chengxin_log_publish_retries_total", "counter", "Publish attempts repeated (no ack in time).",
+        (double)ls.retries);
+  m_one(o, "chengxin_log_publish_failed_total", "counter", "Writes answered without an ack of the log.",
+        (double)ls.publish_failed);
+  m_one(o, "chengxin_log_refused_total", "counter", "Log messages every node refuses alike (their writer was told).",
+        (double)ls.refused);
+  m_one(o, "chengxin_log_apply_errors_total", "counter", "Failed applications of this node, retried.",
+        (double)ls.apply_errors);
+  m_one(o, "chengxin_log_connected", "gauge", "1 while connected to a NATS server.", (double)ls.connected);
 }
 
 static void http_metrics(void *ud, cx_buf *o) {
@@ -1574,6 +1609,7 @@ static void http_metrics(void *ud, cx_buf *o) {
     m_one(o, "chengxin_store_last_commit_timestamp_seconds", "gauge",
           "Unix time of the last batch committed to the store (0: none recorded).", (double)si.last_commit_s);
   }
+  if (s->replog) log_metrics(s, o);
 }
 
 /* ===================================================================== open / run / close */
@@ -1741,6 +1777,19 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     cx__auditor_set_checks_off(s->audit, o->no_check_log);
     s->env.checks_flush = checks_flush;
   }
+  if (o->log_urls || o->log_stream) {
+    cx_replog_opts lo;
+    cx_replog_opts_default(&lo);
+    lo.urls = o->log_urls;
+    lo.stream = o->log_stream;
+    if (o->log_replicas) lo.replicas = (int)o->log_replicas;
+    lo.max_lag = o->log_max_lag;
+    lo.max_msgs = o->log_max_msgs;
+    lo.node = o->log_node;
+    lo.test_republish = o->log_test_republish;
+    if ((rc = cx__replog_open(s->st, &lo, &s->replog, why, cap))) goto fail;
+    s->env.commit = log_commit;
+  }
   if (o->request_log) {
     s->reqlog_fd = open(o->request_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
     if (s->reqlog_fd < 0) {
@@ -1870,6 +1919,7 @@ out:
 
 void cx_server_close(cx_server *s) {
   if (!s) return;
+  cx__replog_close(s->replog); /* its applier commits to the store: stop it first */
   if (s->lfd >= 0) close(s->lfd);
   if (s->hfd >= 0) close(s->hfd);
   if (s->reqlog_fd >= 0) close(s->reqlog_fd);
@@ -1926,6 +1976,28 @@ static void pack_check_log_stats(msgpack_packer *pk, const cx_audit_stats *as) {
   pk_key(pk, "last_flush_ms"); msgpack_pack_int64(pk, as->checks_last_flush_ms);
 }
 
+/* stats.log (--log only): where this node is in the replicated log. */
+static void pack_log_stats(cx_server *s, msgpack_packer *pk) {
+  cx_replog_stats ls;
+  cx__replog_stats(s->replog, &ls);
+  pk_key(pk, "log");
+  msgpack_pack_map(pk, 14);
+  pk_key(pk, "stream"); msgpack_pack_str_with_body(pk, ls.stream, strlen(ls.stream));
+  pk_key(pk, "node"); msgpack_pack_str_with_body(pk, ls.node, strlen(ls.node));
+  pk_key(pk, "applied"); msgpack_pack_uint64(pk, ls.applied);
+  pk_key(pk, "first"); msgpack_pack_uint64(pk, ls.first);
+  pk_key(pk, "last"); msgpack_pack_uint64(pk, ls.last);
+  pk_key(pk, "lag"); msgpack_pack_uint64(pk, ls.lag);
+  pk_key(pk, "lag_s"); msgpack_pack_double(pk, ls.lag_s);
+  pk_key(pk, "published"); msgpack_pack_uint64(pk, ls.published);
+  pk_key(pk, "duplicates"); msgpack_pack_uint64(pk, ls.duplicates);
+  pk_key(pk, "retries"); msgpack_pack_uint64(pk, ls.retries);
+  pk_key(pk, "publish_failed"); msgpack_pack_uint64(pk, ls.publish_failed);
+  pk_key(pk, "refused"); msgpack_pack_uint64(pk, ls.refused);
+  pk_key(pk, "apply_errors"); msgpack_pack_uint64(pk, ls.apply_errors);
+  pk_key(pk, "connected"); if (ls.connected) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+}
+
 static void pack_stats(void *ud, msgpack_packer *pk) {
   cx_server *s = ud;
   uint64_t cur = 0, total = 0, spills = 0, queued = 0, squeezed = 0, too_large = 0, ftos = 0, itos = 0;
@@ -1939,7 +2011,8 @@ static void pack_stats(void *ud, msgpack_packer *pk) {
     total += STAT_GET(s->loops[i].conns_total);
     spills += STAT_GET(s->loops[i].spills);
   }
-  msgpack_pack_map(pk, 10);
+  msgpack_pack_map(pk, s->replog ? 11 : 10);
+  if (s->replog) pack_log_stats(s, pk);
   pk_key(pk, "protocol");
   msgpack_pack_str_with_body(pk, CX_PROTOCOL_VERSION, strlen(CX_PROTOCOL_VERSION));
   pk_key(pk, "auth");

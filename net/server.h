@@ -67,6 +67,15 @@ typedef struct cx_server_opts {
   int no_check_log;              /* 1: checks are not logged and carry no receipt (benchmarks,
                                    a platform that does not collect feedback); feedback then
                                    finds only receipts of earlier runs */
+  /* Replication (docs/scaling.md): with log_urls, writes go through a NATS JetStream stream
+   * that every node applies to its own store; NULL: the single-node server. */
+  const char *log_urls;         /* "nats://HOST:PORT[,nats://HOST:PORT...]" */
+  const char *log_stream;       /* the stream's name (required with log_urls) */
+  unsigned log_replicas;        /* replicas of a stream this node creates; 0 = 3 */
+  int64_t log_max_msgs;         /* retention (messages) of a stream this node creates; 0 = all */
+  uint64_t log_max_lag;         /* /readyz is false beyond this many messages behind; 0 = none */
+  const char *log_node;         /* this node's name in message ids; NULL = the host name */
+  int log_test_republish;       /* test hook: every publish is sent twice with one Nats-Msg-Id */
 } cx_server_opts;
 
 typedef struct cx_server cx_server;
@@ -76,7 +85,8 @@ void cx_server_opts_default(cx_server_opts *o);
 
 /**
  * Opens the store, loads the tokens and binds the listening socket (not yet serving).
- * Errors: CX_ENOSTORE / CX_EVERSION (store), CX_EIO / CX_EFORBIDDEN (token file unreadable or
+ * Errors: CX_ENOSTORE / CX_EVERSION (store; with log_urls also a store whose log position
+ * the stream no longer holds: it needs a newer backup), CX_ECONN (the log cannot be reached), CX_EIO / CX_EFORBIDDEN (token file unreadable or
  * accessible by group/others), CX_ECONN (address in use or cannot bind), CX_EBADREQ (options).
  * why (cap bytes) receives a one-line explanation in every error case.
  */

@@ -5,7 +5,10 @@ pkgs=(build-essential cmake pkg-config liblmdb-dev lmdb-utils libuv1-dev libmsgp
       libcriterion-dev libcsv-dev libjansson-dev libsqlite3-dev sqlite3 redis-server clang
       libclang-rt-14-dev gnuplot-nox jq python3 python3-msgpack
       libh2o-dev libssl-dev zlib1g-dev openssl curl prometheus
-      libcairo2-dev libpango1.0-dev fonts-noto-cjk chromium poppler-utils libxlsxwriter-dev)
+      libcairo2-dev libpango1.0-dev fonts-noto-cjk chromium poppler-utils libxlsxwriter-dev
+      libnats-dev nats-server)
+# libnats-dev: chengxind --log (net/replog.c); nats-server: only the replication test
+# (tests/e2e/python/test_cluster.py) runs it, chengxind itself never starts one.
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -58,6 +58,10 @@ struct cx_batch {
   int restore;           /* cx_batch_set_restore: puts write the stored state as given */
   cx_batch_refused_fn refused_fn;
   void *refused_ctx;
+  /* cx_batch_set_clock: the day and time the batch is applied as (0: the clock at commit) */
+  cx_day clock_day;
+  int64_t clock_ms;
+  uint64_t log_seq;      /* cx_batch_set_log_seq: stored in meta "log_seq" at commit (0: none) */
 };
 
 void cx_batch_on_refused(cx_batch *b, cx_batch_refused_fn fn, void *ctx) {
@@ -78,6 +82,65 @@ int cx_batch_begin(cx_store *st, cx_batch **out) {
 }
 
 size_t cx_batch_size(const cx_batch *b) { return b->n; }
+
+int cx_batch_set_clock(cx_batch *b, cx_day day, int64_t time_ms) {
+  if (b->n || b->n_aud || day == CX_DAY_NONE || day == CX_DAY_OPEN || time_ms <= 0) return CX_EBADREQ;
+  b->clock_day = day;
+  b->clock_ms = time_ms;
+  return 0;
+}
+
+int cx_batch_set_log_seq(cx_batch *b, uint64_t seq) {
+  if (!seq) return CX_EBADREQ;
+  b->log_seq = seq;
+  return 0;
+}
+
+/* The batch's today: its clock when stamped (a replicated batch), else the Beijing day now. */
+static cx_day batch_today(const cx_batch *b) { return b->clock_day ? b->clock_day : cx_day_today(); }
+static int64_t batch_now_ms(const cx_batch *b) { return b->clock_ms ? b->clock_ms : cx_audit_now_ms(); }
+
+int cx_batch_each(const cx_batch *b, const cx_batch_visitor *v, void *ctx) {
+  int rc;
+  if (b->restore) return CX_EBADREQ;
+  if (v->actor && (b->who.n || b->role.n || b->client.n || b->scoped || b->may_override)) {
+    cx_batch_actor a;
+    memset(&a, 0, sizeof a);
+    a.who = b->who;
+    a.role = b->role;
+    a.client = b->client;
+    a.may_override = b->may_override;
+    if (b->scoped) {
+      static const char none[1][CX_CODE_LEN + 1] = {""};
+      a.authorities = b->n_scope ? (const char(*)[CX_CODE_LEN + 1])b->scope : none;
+      a.n_authorities = b->n_scope;
+    }
+    if ((rc = v->actor(ctx, &a))) return rc;
+  }
+  for (size_t i = 0; i < b->n_aud; i++)
+    if (v->audit && (rc = v->audit(ctx, &b->aud[i]))) return rc;
+  for (size_t i = 0; i < b->n; i++) {
+    const bop *op = &b->ops[i];
+    if (op->has_put && v->put) {
+      /* The record as a source would give it again: the codes as stored (normalised), the
+       * receipt day taken back out (the applying batch stamps its own clock's day). */
+      cx_record r = op->r;
+      r.entity_code = (cx_str){op->code, CX_CODE_LEN};
+      r.authority_code = (cx_str){op->acode, CX_CODE_LEN};
+      if (r.report_received) {
+        r.report_date = CX_DAY_NONE;
+        r.report_received = 0;
+      }
+      if ((rc = v->put(ctx, &r))) return rc;
+    }
+    for (int32_t e = op->ev_head; e >= 0 && v->transition; e = b->evs[e].next) {
+      const bev *ev = &b->evs[e];
+      if ((rc = v->transition(ctx, (cx_str){op->acode, CX_CODE_LEN}, op->rid, ev->ev, ev->override, ev->reason)))
+        return rc;
+    }
+  }
+  return 0;
+}
 
 int cx_batch_set_restore(cx_batch *b) {
   if (b->n || b->n_aud) return CX_EBADREQ;
@@ -302,7 +365,7 @@ int cx_batch_put(cx_batch *b, const cx_record *in, const char **why) {
     r.report_received = 0;
   }
   if (!b->restore && r.report_date == CX_DAY_NONE) {
-    cx_day today = cx_day_today();
+    cx_day today = batch_today(b);
     if (today >= r.decision_date) {
       r.report_date = today;
       r.report_received = 1;
@@ -729,15 +792,27 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   MDB_cursor *cur = NULL, *scur = NULL;
   int rc, err;
   counters ctr;
-  cx_day today = cx_day_today();
+  cx_day today = batch_today(b);
+  int64_t now_ms = batch_now_ms(b);
   memset(res, 0, sizeof *res);
   res->bad_put = UINT32_MAX;
   if ((err = cx__store_wtxn(st, &txn))) return err;
+  if (b->log_seq) { /* exactly once: a sequence at or below the stored one is applied already */
+    uint64_t have = 0;
+    if ((err = cx__meta_get64(st, txn, "log_seq", &have)) && err != CX_ENOTFOUND) goto fail;
+    if (have >= b->log_seq) {
+      why_fail(st, res, "log sequence %llu is applied already (the store is at %llu)",
+               (unsigned long long)b->log_seq, (unsigned long long)have);
+      err = CX_EEXIST;
+      goto fail;
+    }
+    if ((err = cx__meta_put64(st, txn, "log_seq", b->log_seq))) goto fail;
+  }
   if ((err = cx__meta_get32(st, txn, "next_seq", &ctr.seq)) ||
       (err = cx__meta_get32(st, txn, "next_eid", &ctr.eid)) ||
       (err = cx__meta_get32(st, txn, "next_aid", &ctr.aid)))
     goto fail;
-  if ((err = cx__audit_write(st, txn, b->aud, b->n_aud, cx_audit_now_ms(), &c->tmp))) goto fail;
+  if ((err = cx__audit_write(st, txn, b->aud, b->n_aud, now_ms, &c->tmp))) goto fail;
 
   /* 0. authorities, then the refs looked up in key order through one cursor (page locality) */
   c->pre = cx_malloc((b->n ? b->n : 1) * sizeof *c->pre);
@@ -914,7 +989,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
 
   /* 1b. the transitions' audit entries, after the batch's own */
-  if ((err = cx__audit_write(st, txn, c->taud, c->n_taud, cx_audit_now_ms(), &c->tmp))) goto fail;
+  if ((err = cx__audit_write(st, txn, c->taud, c->n_taud, now_ms, &c->tmp))) goto fail;
 
   /* 2. records and refs */
   if ((err = cx__radix_sort(c->dels, c->n_dels, sizeof c->dels[0], CX_RECKEY_LEN))) goto fail;
@@ -981,7 +1056,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   /* 5. counters */
   if ((err = cx__meta_put32(st, txn, "next_seq", ctr.seq)) || (err = cx__meta_put32(st, txn, "next_eid", ctr.eid)) ||
       (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)) ||
-      (err = cx__meta_put32(st, txn, "last_commit_s", (uint32_t)time(NULL))))
+      (err = cx__meta_put32(st, txn, "last_commit_s", (uint32_t)(now_ms / 1000))))
     goto fail;
   return cx__store_wtxn_end(st, txn, 1);
 fail:

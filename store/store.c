@@ -893,6 +893,7 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
   { /* read directly: a store without the key is no error worth a message */
     MDB_val k = {13, (void *)"last_commit_s"}, d;
     if (mdb_get(txn, st->dbi[CX_DBI_META], &k, &d) == 0 && d.mv_size == 4) in.last_commit_s = cx__rd32(d.mv_data);
+    if (cx__meta_get64(st, txn, "log_seq", &in.log_seq)) in.log_seq = 0;
   }
   MDB_envinfo ei;
   MDB_stat es;

@@ -4,7 +4,8 @@
  * This is store/'s only public header; nothing outside store/ includes <lmdb.h> or calls mdb_*.
  *
  * Layout (one LMDB environment, a directory; named databases, see docs/data-model.md):
- *   meta         "schema" -> u32 version; "next_seq", "next_eid", "next_aid" -> u32; "salt" -> u64
+ *   meta         "schema" -> u32 version; "next_seq", "next_eid", "next_aid" -> u32; "salt" -> u64;
+ *                "log_seq" -> u64 BE: the last message of the replicated log applied (logseq.c)
  *   summary      entity code (18 B) -> per-entity summary (identity + check index + record digest)
  *   entities     entity id (u32 BE) -> entity code (18 B)
  *   records      cx_reckey (eid BE, ~decision_date BE, seq BE: 12 B) -> record value
@@ -1099,6 +1100,7 @@ typedef struct cx_store_info {
   uint64_t salt;       /* per-store secret for cursors */
   uint32_t last_commit_s; /* Unix time of the last batch committed (0: none since this field) */
   uint64_t gram_entries;  /* (bigram, entity) pairs of the keyword index */
+  uint64_t log_seq;       /* the last replicated-log message applied (0: none; cx_store_log_seq) */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 
@@ -1405,6 +1407,58 @@ void cx_batch_on_refused(cx_batch *b, cx_batch_refused_fn fn, void *ctx);
  */
 int cx_batch_commit(cx_batch *b, cx_batch_result *res);
 void cx_batch_abort(cx_batch *b);
+
+/* ---- replication (chengxind --log: docs/scaling.md) ----
+ *
+ * A replicated node does not commit its writers' batches itself: the server encodes a batch
+ * (cx_batch_each), publishes it to the log, and every node, the writer included, rebuilds it
+ * from the message (cx_batch_begin, cx_batch_set_clock, then the visitor's calls replayed in
+ * order) and commits it with the message's sequence (cx_batch_set_log_seq). For every node to
+ * reach the same content (cx_store_digest), everything that depends on the node is stamped
+ * into the message: the day and time (cx_batch_set_clock), the actor and the audit entries.
+ */
+
+/**
+ * Makes the batch run at (day, time_ms) instead of the clock: the receipt day of rows without
+ * a report date, the day of the repair-period check and of last_update, the time of its audit
+ * entries and of last_commit_s. Before any put or audit entry (CX_EBADREQ otherwise, or for
+ * day CX_DAY_NONE / CX_DAY_OPEN, time_ms <= 0).
+ */
+int cx_batch_set_clock(cx_batch *b, cx_day day, int64_t time_ms);
+/**
+ * Makes the commit store seq as the store's log position (meta "log_seq") in the batch's own
+ * write txn. The commit fails with CX_EEXIST (nothing written) when the store is at seq or
+ * past it already: a message is applied once. CX_EBADREQ for seq 0.
+ */
+int cx_batch_set_log_seq(cx_batch *b, uint64_t seq);
+/**
+ * What a batch holds, as the calls that would build it again (a replay through cx_batch_put,
+ * cx_batch_transition, cx_batch_audit and cx_batch_set_actor gives a batch that commits the
+ * same way): the actor first (when one was set), then the audit entries in order, then per
+ * record in the order it first appeared, its put (the record as it will be written: codes
+ * normalised, derived severity and kind, defaults filled; a receipt day taken back out, so
+ * that the replaying batch's clock gives it) and its transitions in order. Every pointer is
+ * borrowed from the batch for the call. A callback's non-zero return stops and is returned;
+ * CX_EBADREQ for a restore batch. NULL callbacks are skipped.
+ */
+typedef struct cx_audit_entry cx_audit_entry; /* below, "audit log" */
+typedef struct cx_batch_visitor {
+  int (*actor)(void *ctx, const cx_batch_actor *a);
+  int (*audit)(void *ctx, const cx_audit_entry *e);
+  int (*put)(void *ctx, const cx_record *r);
+  int (*transition)(void *ctx, cx_str authority_code, cx_str record_id, int ev, int override,
+                    cx_str reason);
+} cx_batch_visitor;
+int cx_batch_each(const cx_batch *b, const cx_batch_visitor *v, void *ctx);
+/** The store's log position: the last replicated message applied, 0 when none (a store that
+ *  never followed a log, or one that has applied nothing yet). */
+int cx_store_log_seq(cx_store *st, uint64_t *seq);
+/**
+ * Moves the log position to seq in a write txn of its own: for a message whose batch every
+ * node refuses alike (a deterministic refusal: bad request, not found), so it is not applied
+ * again. CX_EEXIST when the store is at seq or past it; CX_EBADREQ for seq 0.
+ */
+int cx_store_set_log_seq(cx_store *st, uint64_t seq);
 
 /**
  * Replaces a data file ("catalog", "calendar", "regions", "regions_history") after validating

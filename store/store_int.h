@@ -379,6 +379,9 @@ uint64_t cx__rec_measures(const cx_catalog *cat, const cx_record *r, int *list_i
 int cx__authority_find(cx_store *st, MDB_txn *txn, cx_str code, uint32_t *id);
 int cx__meta_get32(cx_store *st, MDB_txn *txn, const char *name, uint32_t *v);
 int cx__meta_put32(cx_store *st, MDB_txn *txn, const char *name, uint32_t v);
+/** u64 meta values, big-endian (logseq.c); get: CX_ENOTFOUND when the key is absent. */
+int cx__meta_get64(cx_store *st, MDB_txn *txn, const char *name, uint64_t *v);
+int cx__meta_put64(cx_store *st, MDB_txn *txn, const char *name, uint64_t v);
 /** Begins a write txn, handling MDB_MAP_RESIZED; pair with cx__store_wtxn_end. */
 int cx__store_wtxn(cx_store *st, MDB_txn **out);
 /** Commits (commit != 0) or aborts a txn from cx__store_wtxn. Returns the commit's error. */

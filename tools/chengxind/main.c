@@ -6,7 +6,9 @@
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
- *             [--check-retention-days N] [--check-log on|off] [--config FILE]
+ *             [--check-retention-days N] [--check-log on|off]
+ *             [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]
+ *              [--log-replicas N] [--log-max-msgs N]] [--config FILE]
  *
  * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
  * the command line wins over the file. The man page is docs/chengxind.8.
@@ -64,7 +66,8 @@ static void usage(FILE *f) {
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
           "                 [--check-retention-days N] [--check-log on|off]\n"
-          "                 [--config FILE] [--version] [--help]\n"
+          "                 [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]\n"
+          "                  [--log-replicas N] [--log-max-msgs N]] [--config FILE] [--version] [--help]\n"
           "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
           "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
           "                      options on the command line win over the file\n"
@@ -109,6 +112,15 @@ static void usage(FILE *f) {
           "                      (1..36500, default 730); the check rollup keeps its counts\n"
           "  --check-log on|off  off: checks are not logged and carry no receipt, so feedback\n"
           "                      is impossible for them (benchmarks; default on)\n"
+          "  --log URLS          replicate: every write goes through this NATS JetStream cluster and\n"
+          "                      every node applies the log to its own store (docs/scaling.md);\n"
+          "                      without it the server is a single node\n"
+          "  --stream NAME       the stream of write batches (created with --log-replicas replicas,\n"
+          "                      default 3, when absent)\n"
+          "  --log-max-msgs N    a stream this node creates keeps its last N messages (default all);\n"
+          "                      a node further behind needs a newer backup\n"
+          "  --max-lag N         /readyz is false while this node is more than N messages behind\n"
+          "  --node NAME         this node's name in message ids and stats (default the host name)\n"
           "  --version           version, protocol version and store schema version\n");
 }
 
@@ -247,6 +259,34 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
       return -1;
     }
     o->no_check_log = !strcmp(v, "off");
+  } else if (!strcmp(a, "--log")) {
+    if (strncmp(v, "nats://", 7) != 0) {
+      snprintf(why, cap, "--log wants nats://HOST:PORT[,nats://HOST:PORT...]");
+      return -1;
+    }
+    o->log_urls = v;
+  } else if (!strcmp(a, "--stream")) {
+    o->log_stream = v;
+  } else if (!strcmp(a, "--node")) {
+    o->log_node = v;
+  } else if (!strcmp(a, "--max-lag")) {
+    if (parse_num(v, 1ull << 62, &n)) {
+      snprintf(why, cap, "--max-lag wants a number of messages (0 = no limit)");
+      return -1;
+    }
+    o->log_max_lag = (uint64_t)n;
+  } else if (!strcmp(a, "--log-max-msgs")) {
+    if (parse_num(v, 1ull << 62, &n)) {
+      snprintf(why, cap, "--log-max-msgs wants a number of messages (0 = keep all)");
+      return -1;
+    }
+    o->log_max_msgs = (int64_t)n;
+  } else if (!strcmp(a, "--log-replicas")) {
+    if (parse_num(v, 5, &n) || n == 0) {
+      snprintf(why, cap, "--log-replicas wants 1..5");
+      return -1;
+    }
+    o->log_replicas = (unsigned)n;
   } else if (!strcmp(a, "--slow-ms")) {
     if (parse_num(v, 3600000, &n)) {
       snprintf(why, cap, "--slow-ms wants milliseconds");
@@ -363,6 +403,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chengxind: --db PATH is required (or db = PATH in --config)\n");
     usage(stderr);
     return 2;
+  }
+  if ((o.log_urls != NULL) != (o.log_stream != NULL)) {
+    fprintf(stderr, "chengxind: --log and --stream go together\n");
+    return 2;
+  }
+  /* Test hook (tests/e2e/python/test_cluster.py): every publish is retried once with the same
+   * Nats-Msg-Id, as after a lost ack; JetStream must answer the retry as a duplicate. */
+  if (getenv("CHENGXIN_TEST_LOG_REPUBLISH") && o.log_urls) {
+    o.log_test_republish = 1;
+    fprintf(stderr, "chengxind: CHENGXIN_TEST_LOG_REPUBLISH is set: every publish is sent twice\n");
   }
   process_setup(&o);
   cx_server *s = NULL;

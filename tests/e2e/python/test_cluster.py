@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""End-to-end: three chengxind nodes replicating through a 3-server NATS JetStream cluster.
+
+Everything runs on loopback and is started and stopped here: three `nats-server` processes
+(Debian's binary, config files written into the test's temp dir, ephemeral ports, one cluster,
+JetStream on), an R3 stream (created by the first node), three chengxind nodes with `--log`.
+
+    CX_BIN_DIR=build/bin python3 tests/e2e/python/test_cluster.py [-v]
+
+What it checks (docs/scaling.md "What is guaranteed"):
+  - writes through two nodes at once land on every node;
+  - kill -9 of one NATS server during those writes: writes go on with the quorum and no
+    acknowledged write is lost;
+  - kill -9 of a chengxind node, writes meanwhile, restart: it catches up from its store's
+    position;
+  - a publish retried with the same Nats-Msg-Id (CHENGXIN_TEST_LOG_REPUBLISH on node C) is
+    acknowledged as a duplicate and applied once;
+  - a node whose position the stream no longer holds refuses to start, naming the backup it needs;
+  - at the end every node has the same `chengxin verify --digest`.
+
+Exit status 77 (ctest's SKIP_RETURN_CODE) without nats-server or python3-msgpack.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+try:
+    import msgpack  # noqa: F401  (the client needs it)
+except ImportError:
+    print("skipped: python3-msgpack is not installed (scripts/deps.sh installs it)", file=sys.stderr)
+    sys.exit(77)
+
+NATS = shutil.which("nats-server") or ("/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None)
+if not NATS:
+    print("skipped: nats-server is not installed (scripts/deps.sh installs Debian's nats-server)", file=sys.stderr)
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("CX_SOURCE_DIR") or os.path.normpath(os.path.join(HERE, "..", "..", ".."))
+BIN_DIR = os.environ.get("CX_BIN_DIR") or os.path.join(SOURCE_DIR, "build", "bin")
+sys.path.insert(0, os.path.join(SOURCE_DIR, "clients", "python"))
+sys.path.insert(0, HERE)
+
+import chengxin_client as cx  # noqa: E402
+from test_client import uscc  # noqa: E402
+
+TODAY = "2025-06-01"
+TOKEN = "tok-admin-cluster-0123456789"
+AUTH = uscc(11000007, prefix="11")
+STREAM = "CX"
+PER_BATCH = 10
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def wait_port(port, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Nats:
+    def __init__(self, tmp, i, ports, cports):
+        self.i, self.port = i, ports[i]
+        self.conf = os.path.join(tmp, f"nats{i}.conf")
+        self.log = os.path.join(tmp, f"nats{i}.log")
+        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for j, p in enumerate(cports) if j != i)
+        with open(self.conf, "w") as f:
+            f.write(f'server_name: "n{i}"\nlisten: "127.0.0.1:{ports[i]}"\n'
+                    f'jetstream {{ store_dir: "{os.path.join(tmp, f"js{i}")}" }}\n'
+                    f'cluster {{ name: "cxtest"\n  listen: "127.0.0.1:{cports[i]}"\n  routes: [{routes}] }}\n')
+        self.proc = None
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen([NATS, "-c", self.conf], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=log)
+
+    def kill(self):
+        if self.proc:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+class Node:
+    def __init__(self, tmp, name, urls, tokens, env=None, stream=STREAM, extra=()):
+        self.name, self.urls, self.tokens, self.stream, self.extra = name, urls, tokens, stream, list(extra)
+        self.db = os.path.join(tmp, f"db-{name}")
+        self.logf = os.path.join(tmp, f"{name}.log")
+        self.env = dict(os.environ, CHENGXIN_TODAY=TODAY, **(env or {}))
+        self.proc, self.port = None, 0
+        subprocess.run([os.path.join(BIN_DIR, "chengxin"), "init", "--db", self.db], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def spawn(self, port=0):
+        with open(self.logf, "a") as log:
+            return subprocess.Popen(
+                [os.path.join(BIN_DIR, "chengxind"), "--db", self.db, "--listen", f"127.0.0.1:{port}", "--tokens",
+                 self.tokens, "--threads", "2", "--log", self.urls, "--stream", self.stream, "--node", self.name,
+                 "--max-lag", "1000"] + self.extra,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, env=self.env)
+
+    def start(self, port=0):
+        start_at = os.path.getsize(self.logf) if os.path.exists(self.logf) else 0
+        self.proc = self.spawn(port)
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            with open(self.logf, errors="replace") as f:
+                f.seek(start_at)
+                for line in f:
+                    if "chengxind: listening on " in line:
+                        self.port = int(line.split("listening on ")[1].split()[0].rsplit(":", 1)[1])
+                        return self.port
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_text()}")
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} did not start:\n{self.log_text()}")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        if not self.proc:
+            return 0
+        self.proc.terminate()
+        try:
+            rc = self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        return rc
+
+    def client(self):
+        return cx.Client("127.0.0.1", self.port, token=TOKEN, timeout=40.0)
+
+    def log_stats(self):
+        with self.client() as c:
+            return c.call("stats")["log"]
+
+    def log_text(self):
+        with open(self.logf, errors="replace") as f:
+            return f.read()
+
+    def digest(self):
+        out = subprocess.run([os.path.join(BIN_DIR, "chengxin"), "verify", "--digest", "--db", self.db],
+                             check=True, capture_output=True, text=True).stdout.split()
+        return out[-1]
+
+
+def batch(tag, k):
+    """PER_BATCH records of one entity: entity per (writer, batch), ids unique."""
+    code = uscc(30000000 + k) if tag == "a" else uscc(40000000 + k) if tag == "b" else uscc(50000000 + k)
+    return code, [{"entity_code": code, "entity_name": f"企业{tag}{k}", "record_id": f"{tag}-{k}-{j}",
+                   "authority_code": AUTH, "authority_name": "某市市场监督管理局", "category": "penalty",
+                   "decision_date": "2024-03-01", "amount_fen": 1000 * (j + 1)} for j in range(PER_BATCH)]
+
+
+TMP = None
+NATSES = []
+NODES = {}
+ACKED = {}  # entity code -> record count acknowledged
+ACKED_MU = threading.Lock()
+
+
+def setUpModule():
+    try:
+        start_everything()
+    except BaseException:
+        tearDownModule()  # unittest does not call it when setUpModule fails
+        raise
+
+
+def start_everything():
+    global TMP, NATSES
+    TMP = tempfile.mkdtemp(prefix="cx-cluster-")
+    ports, cports = free_ports(3), free_ports(3)
+    NATSES = [Nats(TMP, i, ports, cports) for i in range(3)]
+    for n in NATSES:
+        n.start()
+    for n in NATSES:
+        wait_port(n.port)
+    tokens = os.path.join(TMP, "tokens")
+    fd = os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{TOKEN} admin cluster-ops\n")
+    urls = ",".join(f"nats://127.0.0.1:{p}" for p in ports)
+    NODES["a"] = Node(TMP, "a", urls, tokens)
+    NODES["b"] = Node(TMP, "b", urls, tokens)
+    NODES["c"] = Node(TMP, "c", urls, tokens, env={"CHENGXIN_TEST_LOG_REPUBLISH": "1"})
+    for n in NODES.values():
+        n.start()
+
+
+def tearDownModule():
+    try:
+        for n in NODES.values():
+            if n.proc:
+                n.stop()
+        for n in NATSES:
+            n.stop()
+    finally:
+        if TMP and not os.environ.get("CX_KEEP_TMP"):
+            shutil.rmtree(TMP, ignore_errors=True)
+
+
+def write(node, tag, ks, errors):
+    """Ingests batches ks through node; records what was acknowledged."""
+    with node.client() as c:
+        for k in ks:
+            code, recs = batch(tag, k)
+            try:
+                r = c.call("ingest", records=recs)
+                if r["inserted"] + r["unchanged"] + r["replaced"] == PER_BATCH:
+                    with ACKED_MU:
+                        ACKED[code] = PER_BATCH
+            except cx.ChengxinError as e:  # a write the log did not ack in time: not acknowledged
+                errors.append(f"{tag}-{k}: {e.code} {e.message}")
+
+
+def wait_caught_up(nodes, timeout=30.0):
+    end = time.monotonic() + timeout
+    while True:
+        st = [n.log_stats() for n in nodes]
+        last = max(s["last"] for s in st)
+        if all(s["applied"] == last and s["lag"] == 0 for s in st):
+            return last
+        if time.monotonic() > end:
+            raise AssertionError(f"not caught up: {st}")
+        time.sleep(0.1)
+
+
+class Cluster(unittest.TestCase):
+    def assert_everything_acknowledged_is_on(self, node):
+        with node.client() as c:
+            for code, n in sorted(ACKED.items()):
+                self.assertEqual(len(c.call("records", code=code, limit=100)["records"]), n, (node.name, code))
+
+    def test_1_writes_through_two_nodes_survive_a_nats_server_killed(self):
+        errors = []
+        ta = threading.Thread(target=write, args=(NODES["a"], "a", range(0, 30), errors))
+        tb = threading.Thread(target=write, args=(NODES["b"], "b", range(0, 30), errors))
+        ta.start(), tb.start()
+        time.sleep(0.5)
+        NATSES[2].kill()  # kill -9: a quorum of 2 stays
+        ta.join(), tb.join()
+        # after the kill too, writes went on through both nodes
+        errors2 = []
+        write(NODES["a"], "a", range(30, 35), errors2)
+        write(NODES["b"], "b", range(30, 35), errors2)
+        self.assertEqual(errors2, [], "writes after the kill of one NATS server")
+        self.assertGreaterEqual(len(ACKED), 60 - len(errors), errors)
+        wait_caught_up(list(NODES.values()))
+        for n in NODES.values():
+            self.assert_everything_acknowledged_is_on(n)
+
+    def test_2_a_killed_node_catches_up_after_restart(self):
+        b = NODES["b"]
+        port = b.port
+        b.kill()  # kill -9
+        errors = []
+        write(NODES["a"], "a", range(100, 110), errors)
+        self.assertEqual(errors, [])
+        b.start(port)
+        last = wait_caught_up(list(NODES.values()))
+        self.assertEqual(b.log_stats()["applied"], last)
+        self.assert_everything_acknowledged_is_on(b)
+        # reads its own writes right after its restart
+        errors = []
+        write(b, "b", range(100, 103), errors)
+        self.assertEqual(errors, [])
+        with b.client() as c:
+            self.assertEqual(len(c.call("records", code=batch("b", 102)[0], limit=100)["records"]), PER_BATCH)
+
+    def test_3_a_retried_publish_is_applied_once(self):
+        c = NODES["c"]
+        before = c.log_stats()
+        errors = []
+        write(c, "c", range(0, 5), errors)
+        self.assertEqual(errors, [])
+        after = c.log_stats()
+        self.assertEqual(after["published"] - before["published"], 5)
+        self.assertEqual(after["duplicates"] - before["duplicates"], 5)  # every retry was a duplicate
+        last = wait_caught_up(list(NODES.values()))
+        self.assertEqual(last - before["last"], 5, "one stream message per write")
+        # a lifecycle change through the retrying node: one transition, one audit line
+        with c.client() as cl:
+            r = cl.call("repair", authority=AUTH, record_id="c-0-0", reason="修复完成")
+            self.assertEqual((r["status"], r["changed"]), ("repaired", 1))
+            e = None
+            try:
+                cl.call("reinstate", authority=AUTH, record_id="no-such-record", reason="x")
+            except cx.ChengxinError as ex:
+                e = ex
+            self.assertIsNotNone(e)
+            self.assertEqual(e.code, "not_found")
+        wait_caught_up(list(NODES.values()))
+        for n in NODES.values():
+            with n.client() as cl:
+                recs = cl.call("records", code=batch("c", 0)[0], limit=100)["records"]
+                self.assertEqual([r["status"] for r in recs if r["record_id"] == "c-0-0"], ["repaired"])
+
+    def test_4_a_node_behind_the_streams_retention_refuses_to_start(self):
+        # a stream keeping 3 messages; 5 writes; a fresh store (position 0) cannot follow it
+        urls = NODES["a"].urls
+        d = Node(TMP, "d", urls, NODES["a"].tokens, stream="CXSHORT", extra=["--log-max-msgs", "3"])
+        d.start()
+        try:
+            errors = []
+            write(d, "d", range(0, 5), errors)
+            self.assertEqual(errors, [])
+        finally:
+            self.assertEqual(d.stop(), 0)
+        e = Node(TMP, "e", urls, NODES["a"].tokens, stream="CXSHORT")
+        p = e.spawn()
+        try:
+            rc = p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(rc, 1, e.log_text())
+        self.assertIn("needs a newer backup", e.log_text())
+        self.assertIn("now begins at 3", e.log_text())
+
+    def test_5_every_node_has_the_same_digest(self):
+        wait_caught_up(list(NODES.values()))
+        for n in NODES.values():
+            self.assertEqual(n.stop(), 0, n.log_text())
+        digests = {n.name: n.digest() for n in NODES.values()}
+        self.assertEqual(len(set(digests.values())), 1, digests)
+
+
+if __name__ == "__main__":
+    unittest.main()
