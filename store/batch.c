@@ -807,6 +807,16 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       goto fail;
     }
     if ((err = cx__meta_put64(st, txn, "log_seq", b->log_seq))) goto fail;
+  } else if (!b->restore) { /* a store that follows a log is written by the log only */
+    uint64_t have = 0;
+    if ((err = cx__meta_get64(st, txn, "log_seq", &have)) && err != CX_ENOTFOUND) goto fail;
+    if (have) {
+      why_fail(st, res, "this store follows a replicated log (at sequence %llu): write through a node "
+               "of its cluster (chengxind --log), not to its files; a local write would make it differ "
+               "from every other node", (unsigned long long)have);
+      err = CX_EFORBIDDEN;
+      goto fail;
+    }
   }
   if ((err = cx__meta_get32(st, txn, "next_seq", &ctr.seq)) ||
       (err = cx__meta_get32(st, txn, "next_eid", &ctr.eid)) ||

@@ -1136,6 +1136,19 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     MDB_txn *txn;
     if ((err = cx__store_wtxn(st, &txn))) break;
     cx_catalog *old_cat = st->catalog;
+    uint64_t log_at = 0; /* a store that follows a replicated log is written by the log only */
+    err = cx__meta_get64(st, txn, "log_seq", &log_at);
+    if (err == CX_ENOTFOUND) err = 0;
+    if (!err && log_at) {
+      cx__store_setmsg(st, "this store follows a replicated log (at sequence %llu): a data file "
+                       "loaded here would make it differ from every other node",
+                       (unsigned long long)log_at);
+      err = CX_EFORBIDDEN;
+    }
+    if (err) {
+      cx__store_wtxn_end(st, txn, 0);
+      break;
+    }
     if (kind == 0) st->catalog = cat; /* the rebuild reads st->catalog */
     err = data_put_raw(st, txn, name, text, n);
     if (!err && audit) {

@@ -128,3 +128,20 @@ Test(logseq, a_stamped_clock_decides_the_receipt_day_last_update_and_audit_time)
   cr_assert_eq(at, ms);
   cx_store_txn_end(t);
 }
+
+/* A store that follows a log is written by the log only: a batch without a sequence (a CLI
+ * import into a node's files, a server started without --log) and a data file are refused,
+ * nothing written, so the node cannot drift from the others. */
+Test(logseq, a_following_store_refuses_writes_that_bypass_the_log) {
+  cr_assert_eq(put_one("R-0", 0), 0, "before any message: a store like any other");
+  cr_assert_eq(put_one("R-1", 1), 0);
+  cr_assert_eq(records(), 2);
+  cr_assert_eq(put_one("R-2", 0), CX_EFORBIDDEN);
+  cr_assert(strstr(cx_store_errmsg(st), "replicated log"), "%s", cx_store_errmsg(st));
+  cr_assert_eq(records(), 2);
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(st, "scorecard", cx_data_scorecard, cx_data_scorecard_len, &bad), CX_EFORBIDDEN);
+  cr_assert(strstr(cx_store_errmsg(st), "replicated log"), "%s", cx_store_errmsg(st));
+  cr_assert_eq(put_one("R-2", 2), 0, "the log itself still writes");
+  cr_assert_eq(records(), 3);
+}
