@@ -379,6 +379,7 @@ Test(search, a_tampered_or_foreign_cursor_is_refused) {
   cr_assert_neq(next[0], 0);
   cr_assert_lt(strlen(next), (size_t)CX_SEARCH_CURSOR_MAX);
   page q;
+  memset(&q, 0, sizeof q); /* collect_page appends at q.n */
   cx_search_req r = {CX_STR("闽江"), cx_str_c(next), 10, CX_ROLE_PUBLIC, 0};
   char out[CX_SEARCH_CURSOR_MAX];
   cr_assert_eq(cx_query_search_page(E.q, qt_txn(&E), &r, collect_page, &q, out), 0);
