@@ -160,6 +160,16 @@ static void copy_cut(char *dst, size_t cap, const char *src) {
   dst[n] = 0;
 }
 
+/* A ring half full: wakes the flusher now rather than at the end of its interval (once). */
+static void kick(cx_audq *q) {
+  if (atomic_exchange_explicit(&q->kicked, 1, memory_order_relaxed)) return;
+  cx_auditor *a = q->a;
+  pthread_mutex_lock(&a->mu);
+  a->kick = 1;
+  pthread_cond_signal(&a->cv);
+  pthread_mutex_unlock(&a->mu);
+}
+
 int cx__audq_push(cx_audq *q, int64_t time_ms, const char *who, int role, int op,
                   const char code[CX_CODE_LEN], const char *detail, const char *peer) {
   uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
@@ -178,14 +188,7 @@ int cx__audq_push(cx_audq *q, int64_t time_ms, const char *who, int role, int op
   copy_cut(s->peer, sizeof s->peer, peer);
   atomic_store_explicit(&q->head, h + 1, memory_order_release);
   atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
-  /* Half full: wake the flusher now rather than at the end of its interval (once). */
-  if (h + 1 - t >= q->cap / 2 && !atomic_exchange_explicit(&q->kicked, 1, memory_order_relaxed)) {
-    cx_auditor *a = q->a;
-    pthread_mutex_lock(&a->mu);
-    a->kick = 1;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-  }
+  if (h + 1 - t >= q->cap / 2) kick(q);
   return 0;
 }
 
@@ -219,13 +222,7 @@ int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt) {
   *receipt = s->e.receipt;
   atomic_store_explicit(&q->chead, h + 1, memory_order_release);
   atomic_fetch_add_explicit(&q->cqueued, 1, memory_order_relaxed);
-  if (h + 1 - t >= q->ccap / 2 && !atomic_exchange_explicit(&q->kicked, 1, memory_order_relaxed)) {
-    cx_auditor *a = q->a;
-    pthread_mutex_lock(&a->mu);
-    a->kick = 1;
-    pthread_cond_signal(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-  }
+  if (h + 1 - t >= q->ccap / 2) kick(q);
   return 0;
 }
 
