@@ -41,8 +41,8 @@
  * docs/protocol.md §10.
  */
 #define CX_PROTOCOL_MAJOR 1
-#define CX_PROTOCOL_MINOR 2
-#define CX_PROTOCOL_VERSION "1.2"
+#define CX_PROTOCOL_MINOR 3
+#define CX_PROTOCOL_VERSION "1.3"
 
 /* ===================================================================== the op table */
 
@@ -102,7 +102,9 @@
   X(SCORECARD, scorecard, op_scorecard, CX_R_ALL, 0, "GET /v1/scorecards/{code}?year:uint&from&to&indicator&limit:uint", \
     "a government body's integrity scorecard (政务诚信评价), its change and an indicator's records") \
   X(SCORECARDS, scorecards, op_scorecards, CX_R_ALL, 1, "GET /v1/scorecards?region:uint&year:uint&from&to&kind&level", \
-    "the government bodies of a region ranked by their scorecards")
+    "the government bodies of a region ranked by their scorecards") \
+  X(LOAD, load, op_load, CX_RB(CX_ROLE_ADMIN), 1, "POST /v1/data/{name}", \
+    "replace a data file: catalog, calendar, regions or scorecard (through the log when replicated)")
 
 typedef enum cx_op {
 #define CX_OP_ENUM_(e, name, h, roles, slow, http, doc) CX_OP_##e,
@@ -310,6 +312,12 @@ typedef struct cx_exec_env {
    * store has applied it (net/replog.c); same contract as cx_batch_commit: b is consumed, the
    * result and error are that application's. */
   int (*commit)(void *ud, cx_batch *b, cx_batch_result *res);
+  /* `load` of a data file (name as cx_store_data_put; ae its audit entry): NULL:
+   * cx_store_data_put_audit. A server loads it and rebuilds its query context; a replicated one
+   * publishes it to the log and waits for its own store to apply it. 0 with *seq (the log
+   * sequence, 0 without a log), or a CX_E* with *bad_line and err. */
+  int (*load)(void *ud, const char *name, const char *text, size_t n, const cx_audit_entry *ae, int *bad_line,
+              uint64_t *seq, char *err, size_t cap);
   void *ud;
 } cx_exec_env;
 

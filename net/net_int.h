@@ -318,6 +318,8 @@ typedef struct cx_replog_opts {
   uint64_t max_lag;      /* /readyz is false beyond this many messages behind (0: no limit) */
   const char *node;      /* this node's name in message ids (default: the host name) */
   int test_republish;    /* test hook: publish every message twice with one Nats-Msg-Id */
+  void (*on_data)(void *ud); /* a data file was applied (the applier's thread); may be NULL */
+  void *ud;
 } cx_replog_opts;
 void cx_replog_opts_default(cx_replog_opts *o);
 typedef struct cx_replog_stats {
@@ -347,6 +349,16 @@ int cx__replog_encode(const cx_batch *b, cx_day day, int64_t ms, const char *nod
 /** Decodes a message into a new batch on st (clock and actor set); CX_EBADFRAME with why. */
 int cx__replog_build(cx_store *st, const void *p, size_t n, cx_batch **out, cx_replog_msg *info,
                      char *why, size_t cap);
+/**
+ * A data file through the log (load-*): publishes it (message version 2) with audit entry ae,
+ * waits for the ack and the local apply; *seq: its sequence (0 when not acknowledged),
+ * *bad_line and err: the refusal every node made alike.
+ */
+int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, const cx_audit_entry *ae,
+                    int *bad_line, uint64_t *seq, char *err, size_t cap);
+/** Encodes a data file as a log message (version 2) into out. */
+int cx__replog_encode_data(const char *name, const char *text, size_t n, const cx_audit_entry *ae,
+                           cx_day day, int64_t ms, const char *node, cx_buf *out);
 void cx__replog_stats(cx_replog *r, cx_replog_stats *out);
 /** 1 when ready to serve reads (lag within max_lag, the stream answering); else 0 and why. */
 int cx__replog_ready(cx_replog *r, char *why, size_t cap);

@@ -34,6 +34,11 @@
  *          status, objection, decision_date, report_date, valid_from, valid_until,
  *          display_until, amount_fen] | ["t", authority_code, record_id, event, override,
  *          reason], ...]
+ * A data file (load-catalog, load-calendar, load-regions, load-scorecard) is message version 2,
+ * so that a node too old to know it refuses it instead of applying an empty batch:
+ *   v: 2, day, ms, node (as above), audit: [one entry, as above],
+ *   data: [name ("catalog" "calendar" "regions" "regions_history" "scorecard"), bin: the file]
+ * applied with cx_store_data_put_at (the file, its audit line and the sequence in one txn).
  *
  * Caveats (threads): the NATS connection and the JetStream context are the library's and
  * thread-safe; r->mu guards the applied position, the result ring and the counters.
@@ -63,6 +68,7 @@
 typedef struct ring_ent {
   uint64_t seq;
   int rc;
+  int bad_line;          /* a data file's refused line (load) */
   cx_batch_result res;
 } ring_ent;
 
@@ -79,6 +85,8 @@ struct cx_replog {
   pthread_cond_t applied_cv; /* applied moved (writers wait on it) */
   pthread_cond_t wake_cv;    /* something was published (the applier waits on it) */
   int stop, wake;
+  int stopping;              /* cx__replog_stopping: writers answer now, the applier goes on */
+  int writers;               /* writers between publish and answer (close waits for them) */
   uint64_t applied, first, last;
   int64_t last_info_ms;      /* monotonic ms of the last good stream info */
   int64_t next_ms;           /* the stamp of message applied+1, when fetched (0: not yet) */
@@ -378,6 +386,96 @@ fail:
 }
 #undef BAD
 
+/* ===================================================================== data files (v2) */
+
+static const char *const DATA_NAMES[] = {"catalog", "calendar", "regions", "regions_history", "scorecard"};
+
+int cx__replog_encode_data(const char *name, const char *text, size_t n, const cx_audit_entry *ae,
+                           cx_day day, int64_t ms, const char *node, cx_buf *out) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
+  msgpack_pack_map(&pk, 6);
+  pk_c(&pk, "v"), msgpack_pack_uint32(&pk, 2);
+  pk_c(&pk, "day"), msgpack_pack_uint32(&pk, day);
+  pk_c(&pk, "ms"), msgpack_pack_int64(&pk, ms);
+  pk_c(&pk, "node"), pk_c(&pk, node ? node : "");
+  pk_c(&pk, "audit"), msgpack_pack_array(&pk, ae ? 1 : 0);
+  if (ae) {
+    cx_audit_entry e = *ae;
+    e.time_ms = ms;
+    enc en = {.pk = &pk};
+    pack_audit(&en, &e);
+  }
+  pk_c(&pk, "data"), msgpack_pack_array(&pk, 2);
+  pk_c(&pk, name);
+  msgpack_pack_str_with_body(&pk, text, n);
+  return out->failed ? CX_ENOMEM : 0;
+}
+
+typedef struct data_msg {
+  const char *name; /* one of DATA_NAMES */
+  cx_str text;      /* points into the message */
+  cx_audit_entry ae;
+  int has_ae;
+  cx_replog_msg info;
+} data_msg;
+
+/* 1: not a data message (another version); 0: *d filled (pointing into p); CX_EBADFRAME. */
+static int data_decode(const void *p, size_t n, data_msg *d, char *why, size_t cap) {
+#define DBAD(msg) do { snprintf(why, cap, "data: %s", msg); return CX_EBADFRAME; } while (0)
+  cx_mp m = cx_mp_make(p, n);
+  uint32_t nk, ver = 0;
+  uint64_t day = 0;
+  int64_t ms = 0;
+  int have = 0;
+  memset(d, 0, sizeof *d);
+  if (cx_mp_validate(p, n) || cx_mp_read_map(&m, &nk)) return 1; /* the batch decoder says why */
+  for (uint32_t i = 0; i < nk; i++) {
+    cx_str k;
+    if (cx_mp_read_str(&m, &k)) return 1;
+    if (cx_str_eq(k, CX_STR("v"))) {
+      if (rd_u32(&m, &ver)) return 1;
+      if (ver != 2) return 1;
+    } else if (cx_str_eq(k, CX_STR("day"))) {
+      if (cx_mp_read_uint(&m, &day)) DBAD("day: not an unsigned integer");
+    } else if (cx_str_eq(k, CX_STR("ms"))) {
+      if (cx_mp_read_int(&m, &ms)) DBAD("ms: not an integer");
+    } else if (cx_str_eq(k, CX_STR("node"))) {
+      cx_str s;
+      if (cx_mp_read_str(&m, &s)) DBAD("node: not a string");
+      snprintf(d->info.node, sizeof d->info.node, "%.*s", (int)s.n, s.p);
+    } else if (cx_str_eq(k, CX_STR("audit"))) {
+      uint32_t na, nf;
+      if (cx_mp_read_array(&m, &na) || na > 1) DBAD("audit: not an array of at most one entry");
+      if (na) {
+        cx_audit_entry *e = &d->ae;
+        if (cx_mp_read_array(&m, &nf) || nf != 7 || cx_mp_read_str(&m, &e->who) || cx_mp_read_str(&m, &e->role) ||
+            cx_mp_read_str(&m, &e->op) || cx_mp_read_str(&m, &e->target) || cx_mp_read_str(&m, &e->detail) ||
+            cx_mp_read_str(&m, &e->client) || cx_mp_read_int(&m, &e->time_ms))
+          DBAD("audit: malformed entry");
+        d->has_ae = 1;
+      }
+    } else if (cx_str_eq(k, CX_STR("data"))) {
+      uint32_t na;
+      cx_str nm;
+      if (cx_mp_read_array(&m, &na) || na != 2 || cx_mp_read_str(&m, &nm) || cx_mp_read_str(&m, &d->text))
+        DBAD("data: not [name, text]");
+      for (size_t j = 0; j < sizeof DATA_NAMES / sizeof DATA_NAMES[0]; j++)
+        if (cx_str_eq(nm, cx_str_c(DATA_NAMES[j]))) d->name = DATA_NAMES[j];
+      if (!d->name) DBAD("unknown data file");
+      have = 1;
+    } else if (cx_mp_skip(&m)) {
+      DBAD("a malformed value");
+    }
+  }
+  if (ver != 2) return 1;
+  if (!have || !day || day >= CX_DAY_OPEN || ms <= 0) DBAD("day, ms or data missing");
+  d->info.day = (cx_day)day;
+  d->info.ms = ms;
+  return 0;
+#undef DBAD
+}
+
 /* ===================================================================== the applier */
 
 /* A refusal every node makes alike: the request's fault, not this node's. */
@@ -387,11 +485,12 @@ static int deterministic(int rc) {
          !strcmp(n, "not_found") || !strcmp(n, "forbidden");
 }
 
-static void publish_result(cx_replog *r, uint64_t seq, int rc, const cx_batch_result *res) {
+static void publish_result(cx_replog *r, uint64_t seq, int rc, int bad_line, const cx_batch_result *res) {
   pthread_mutex_lock(&r->mu);
   ring_ent *e = &r->ring[seq % RING];
   e->seq = seq;
   e->rc = rc;
+  e->bad_line = bad_line;
   if (res) e->res = *res;
   else memset(&e->res, 0, sizeof e->res);
   r->applied = seq;
@@ -409,8 +508,25 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
   char why[256];
   cx_batch_result res;
   memset(&res, 0, sizeof res);
-  int rc = cx__replog_build(r->st, data, n, &b, &info, why, sizeof why);
-  if (!rc) {
+  data_msg dm;
+  int bad_line = 0;
+  int rc = data_decode(data, n, &dm, why, sizeof why);
+  if (rc == 0) { /* a data file: the file, its audit line and the position in one txn */
+    pthread_mutex_lock(&r->mu);
+    if (r->applied + 1 == seq) r->next_ms = dm.info.ms;
+    pthread_mutex_unlock(&r->mu);
+    rc = cx_store_data_put_at(r->st, dm.name, dm.text.p, dm.text.n, &bad_line, dm.has_ae ? &dm.ae : NULL,
+                              dm.info.day, dm.info.ms, seq);
+    if (rc == CX_EEXIST) rc = 0;
+    if (!rc) {
+      res.log_seq = seq;
+      if (r->o.on_data) r->o.on_data(r->o.ud);
+      publish_result(r, seq, 0, 0, &res);
+      return 0;
+    }
+    snprintf(why, sizeof why, "%s", cx_store_errmsg(r->st));
+    snprintf(res.error, sizeof res.error, "%s", why);
+  } else if (rc == 1 && !(rc = cx__replog_build(r->st, data, n, &b, &info, why, sizeof why))) {
     pthread_mutex_lock(&r->mu);
     if (r->applied + 1 == seq) r->next_ms = info.ms;
     pthread_mutex_unlock(&r->mu);
@@ -421,7 +537,8 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
     rc = cx_batch_commit(b, &res);
     if (rc == CX_EEXIST) rc = 0; /* applied already (cannot happen with one applier) */
     if (!rc) {
-      publish_result(r, seq, 0, &res);
+      res.log_seq = seq;
+      publish_result(r, seq, 0, 0, &res);
       return 0;
     }
     snprintf(why, sizeof why, "%s", res.error[0] ? res.error : cx_strerror(rc));
@@ -437,7 +554,8 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
     pthread_mutex_unlock(&r->mu);
     if (rc == CX_EBADFRAME || (!b && rc != CX_EBADREQ))
       cx_net_log("log: message %" PRIu64 " refused: %s", seq, why);
-    publish_result(r, seq, rc, &res);
+    res.log_seq = seq;
+    publish_result(r, seq, rc, bad_line, &res);
     return 0;
   }
   pthread_mutex_lock(&r->mu);
@@ -555,26 +673,18 @@ static void *apply_main(void *arg) {
 
 /* ===================================================================== the writer */
 
-int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
-  memset(res, 0, sizeof *res);
-  res->bad_put = UINT32_MAX;
-  cx_buf msg;
-  if (cx_buf_init(&msg, 4096)) {
-    cx_batch_abort(b);
-    return CX_ENOMEM;
-  }
-  cx_day day = cx_day_today();
-  int64_t ms = cx_audit_now_ms();
-  int rc = cx__replog_encode(b, day, ms, r->node, &msg);
-  cx_batch_abort(b); /* every node, this one too, applies the message instead */
-  if (rc) {
-    cx_buf_free(&msg);
-    snprintf(res->error, sizeof res->error, "cannot encode the batch: %s", cx_strerror(rc));
-    return rc;
-  }
+/*
+ * Publishes msg (retrying with one Nats-Msg-Id until PUB_DEADLINE_MS) and waits until this
+ * node's store has applied it; *e is that application's ring entry (e->seq 0: its result is
+ * gone, applied all the same). CX_ETIMEOUT with err: no ack, not applied in time, or the
+ * server stops (cx__replog_stopping: answered at once, "shutting down").
+ */
+static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err, size_t cap) {
+  memset(e, 0, sizeof *e);
   char id[160];
   pthread_mutex_lock(&r->mu);
   uint64_t k = ++r->counter;
+  r->writers++;
   pthread_mutex_unlock(&r->mu);
   snprintf(id, sizeof id, "%s-%" PRIx64 "-%" PRIu64, r->node, r->boot, k);
   jsPubOptions po;
@@ -585,11 +695,11 @@ int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
   uint64_t seq = 0;
   int64_t t_end = mono_ms() + PUB_DEADLINE_MS;
   const char *last_err = "";
-  int attempts = 0;
+  int attempts = 0, stopping = 0;
   for (;;) {
     jsPubAck *pa = NULL;
     jsErrCode je = 0;
-    natsStatus s = js_Publish(&pa, r->js, r->subject, msg.p, (int)msg.len, &po, &je);
+    natsStatus s = js_Publish(&pa, r->js, r->subject, msg->p, (int)msg->len, &po, &je);
     attempts++;
     if (s == NATS_OK) {
       seq = pa->Sequence;
@@ -611,17 +721,24 @@ int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
     last_err = nats_why(s, je);
     /* Retried whatever the failure (no ack, no responders while the stream elects a leader,
      * JetStream unavailable): the same Nats-Msg-Id makes a retry of a stored message an ack
-     * of the first. */
-    if (mono_ms() >= t_end) break;
+     * of the first. A server that stops answers at once instead (the write may land). */
+    pthread_mutex_lock(&r->mu);
+    stopping = r->stop || r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    if (stopping || mono_ms() >= t_end) break;
     nats_Sleep(100);
   }
-  cx_buf_free(&msg);
   if (!seq) {
     pthread_mutex_lock(&r->mu);
     r->pub_failed++;
+    r->writers--;
+    pthread_cond_broadcast(&r->applied_cv);
     pthread_mutex_unlock(&r->mu);
-    snprintf(res->error, sizeof res->error,
-             "the replicated log did not acknowledge the write (%s); it may still be applied: retry it",
+    if (stopping) {
+      snprintf(err, cap, "this node is shutting down; the write may still be applied (%s): retry it", last_err);
+      return CX_ETIMEOUT;
+    }
+    snprintf(err, cap, "the replicated log did not acknowledge the write (%s); it may still be applied: retry it",
              last_err);
     cx_net_log("log: publish failed after %d attempts: %s", attempts, last_err);
     return CX_ETIMEOUT;
@@ -633,22 +750,76 @@ int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
   struct timespec ts;
   deadline_ts(&ts, APPLY_WAIT_MS);
   int w = 0;
-  while (r->applied < seq && !r->stop && w != ETIMEDOUT) w = pthread_cond_timedwait(&r->applied_cv, &r->mu, &ts);
+  while (r->applied < seq && !r->stop && !r->stopping && w != ETIMEDOUT)
+    w = pthread_cond_timedwait(&r->applied_cv, &r->mu, &ts);
+  int rc = 0;
   if (r->applied < seq) {
-    pthread_mutex_unlock(&r->mu);
-    snprintf(res->error, sizeof res->error,
-             "the write is in the log (sequence %" PRIu64 ") but this node has not applied it yet", seq);
-    return CX_ETIMEOUT;
+    snprintf(err, cap, "the write is in the log (sequence %" PRIu64 ") but this node has not applied it %s", seq,
+             r->stop || r->stopping ? "before shutting down: it is durable; other nodes apply it" : "yet");
+    rc = r->stop || r->stopping ? CX_ETIMEOUT : CX_ETIMEOUT;
+    e->res.log_seq = seq;
+  } else if (r->ring[seq % RING].seq != seq) { /* overwritten: RING newer messages came first */
+    e->res.log_seq = seq;
+  } else {
+    *e = r->ring[seq % RING];
+    rc = e->rc;
   }
-  const ring_ent *e = &r->ring[seq % RING];
-  if (e->seq != seq) { /* overwritten: RING newer messages came first (not expected) */
-    pthread_mutex_unlock(&r->mu);
-    snprintf(res->error, sizeof res->error, "applied (sequence %" PRIu64 "); its result is gone", seq);
-    return 0;
-  }
-  rc = e->rc;
-  *res = e->res;
+  r->writers--;
+  pthread_cond_broadcast(&r->applied_cv);
   pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
+int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
+  memset(res, 0, sizeof *res);
+  res->bad_put = UINT32_MAX;
+  cx_buf msg;
+  if (cx_buf_init(&msg, 4096)) {
+    cx_batch_abort(b);
+    return CX_ENOMEM;
+  }
+  cx_day day = cx_day_today();
+  int64_t ms = cx_audit_now_ms();
+  int rc = cx__replog_encode(b, day, ms, r->node, &msg);
+  cx_batch_abort(b); /* every node, this one too, applies the message instead */
+  if (rc) {
+    cx_buf_free(&msg);
+    snprintf(res->error, sizeof res->error, "cannot encode the batch: %s", cx_strerror(rc));
+    return rc;
+  }
+  ring_ent e;
+  char err[sizeof res->error];
+  rc = publish_wait(r, &msg, &e, err, sizeof err);
+  cx_buf_free(&msg);
+  *res = e.res;
+  if (e.seq == 0 && !rc) snprintf(res->error, sizeof res->error, "applied (sequence %" PRIu64 "); its result is gone",
+                                  res->log_seq);
+  if (e.seq == 0 && rc) snprintf(res->error, sizeof res->error, "%s", err);
+  if (e.seq == 0) res->bad_put = UINT32_MAX;
+  return rc;
+}
+
+int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, const cx_audit_entry *ae,
+                    int *bad_line, uint64_t *seq, char *err, size_t cap) {
+  cx_buf msg;
+  if (cx_buf_init(&msg, n + 1024)) return CX_ENOMEM;
+  int rc = cx__replog_encode_data(name, text, n, ae, cx_day_today(), cx_audit_now_ms(), r->node, &msg);
+  if (rc) {
+    cx_buf_free(&msg);
+    snprintf(err, cap, "cannot encode the data file: %s", cx_strerror(rc));
+    return rc;
+  }
+  ring_ent e;
+  char why[256];
+  rc = publish_wait(r, &msg, &e, why, sizeof why);
+  cx_buf_free(&msg);
+  *seq = e.res.log_seq;
+  if (e.seq) {
+    *bad_line = e.bad_line;
+    snprintf(err, cap, "%s", e.res.error);
+  } else {
+    snprintf(err, cap, "%s", why);
+  }
   return rc;
 }
 

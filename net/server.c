@@ -145,6 +145,7 @@ struct cx_server {
   size_t n_retired;
   uv_async_t reload_async;
   int reload_req;       /* atomic: SIGHUP arrived */
+  int requery_req;      /* atomic: a data file was loaded: rebuild the query context */
   unsigned nloops;
   cx_loop *loops;
   uv_loop_t main;
@@ -199,6 +200,26 @@ static int checks_flush(void *ud) { return cx__auditor_flush_now(((cx_server *)u
 /* env.commit with --log: a write goes through the replicated log (replog.c). */
 static int log_commit(void *ud, cx_batch *b, cx_batch_result *res) {
   return cx__replog_commit(((cx_server *)ud)->replog, b, res);
+}
+
+/* A data file changed the store's catalogue or calendar: the loops rebuild their query
+ * context (reload_async_cb, on the main loop). Any thread. */
+static void data_loaded(void *ud) {
+  cx_server *s = ud;
+  __atomic_store_n(&s->requery_req, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&s->async_ready, __ATOMIC_SEQ_CST)) uv_async_send(&s->reload_async);
+}
+
+/* env.load: a data file into the store (single node) or through the log (--log). */
+static int env_load(void *ud, const char *name, const char *text, size_t n, const cx_audit_entry *ae,
+                    int *bad_line, uint64_t *seq, char *err, size_t cap) {
+  cx_server *s = ud;
+  *seq = 0;
+  if (s->replog) return cx__replog_load(s->replog, name, text, n, ae, bad_line, seq, err, cap);
+  int rc = cx_store_data_put_audit(s->st, name, text, n, bad_line, ae);
+  if (rc) snprintf(err, cap, "%s", cx_store_errmsg(s->st));
+  else data_loaded(s);
+  return rc;
 }
 
 static void auth_failed(void *ud, const char *peer) {
@@ -1390,9 +1411,25 @@ static void reload(cx_server *s) {
              (changed & 3) == 3 ? " and " : "", changed & 2 ? "the calendar" : "");
 }
 
+/* After a load: the store swapped its catalogue and calendar already (cx_store_data_put), so
+ * cx_store_data_reload sees no change; the query context is rebuilt from the store's. */
+static void requery(cx_server *s) {
+  cx_query *nq = NULL;
+  int rc;
+  if ((rc = cx_query_new(s->st, &nq)) || retire_ptr(s, s->q)) {
+    if (nq) cx_query_free(nq);
+    cx_net_log("load: cannot build the query context again (%s); the loops keep theirs",
+               cx_strerror(rc ? rc : CX_ENOMEM));
+    return;
+  }
+  __atomic_store_n(&s->q, nq, __ATOMIC_RELEASE);
+  loops_tell(s, 0, 1);
+}
+
 static void reload_async_cb(uv_async_t *a) {
   cx_server *s = a->data;
   if (__atomic_exchange_n(&s->reload_req, 0, __ATOMIC_SEQ_CST) && !s->stopping) reload(s);
+  if (__atomic_exchange_n(&s->requery_req, 0, __ATOMIC_SEQ_CST) && !s->stopping) requery(s);
 }
 
 void cx_server_reload_signal(cx_server *s) {
@@ -1760,6 +1797,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   s->env.pack_stats = pack_stats;
   s->env.auth_failed = auth_failed;
   s->env.ud = s;
+  s->env.load = env_load;
   if ((rc = cx__auditor_new(s->st, s->nloops, &s->audit))) {
     snprintf(why, cap, "cannot allocate the audit queues: %s", cx_strerror(rc));
     goto fail;
@@ -1787,6 +1825,8 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     lo.max_msgs = o->log_max_msgs;
     lo.node = o->log_node;
     lo.test_republish = o->log_test_republish;
+    lo.on_data = data_loaded;
+    lo.ud = s;
     if ((rc = cx__replog_open(s->st, &lo, &s->replog, why, cap))) goto fail;
     s->env.commit = log_commit;
   }

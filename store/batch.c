@@ -810,7 +810,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   } else if (!b->restore) { /* a store that follows a log is written by the log only */
     uint64_t have = 0;
     if ((err = cx__meta_get64(st, txn, "log_seq", &have)) && err != CX_ENOTFOUND) goto fail;
-    if (have) {
+    if (have || cx__store_follows(st, txn)) { /* position 0 too, once marked (logseq.c) */
       why_fail(st, res, "this store follows a replicated log (at sequence %llu): write through a node "
                "of its cluster (chengxind --log), not to its files; a local write would make it differ "
                "from every other node", (unsigned long long)have);
@@ -1068,7 +1068,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       (err = cx__meta_put32(st, txn, "next_aid", ctr.aid)) ||
       (err = cx__meta_put32(st, txn, "last_commit_s", (uint32_t)(now_ms / 1000))))
     goto fail;
-  return cx__store_wtxn_end(st, txn, 1);
+  if ((err = cx__store_wtxn_end(st, txn, 1)) == 0) res->log_seq = b->log_seq;
+  return err;
 fail:
   if (cur) mdb_cursor_close(cur);
   if (scur) mdb_cursor_close(scur);

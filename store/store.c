@@ -1093,6 +1093,11 @@ int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n
 
 int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, size_t n,
                             int *bad_line, const cx_audit_entry *audit) {
+  return cx_store_data_put_at(st, name, text, n, bad_line, audit, cx_day_today(), cx_audit_now_ms(), 0);
+}
+
+int cx_store_data_put_at(cx_store *st, const char *name, const char *text, size_t n, int *bad_line,
+                         const cx_audit_entry *audit, cx_day today, int64_t now_ms, uint64_t log_seq) {
   int kind = strcmp(name, "catalog") == 0 ? 0 : strcmp(name, "calendar") == 0 ? 1
            : strcmp(name, "regions") == 0 ? 2 : strcmp(name, "regions_history") == 0 ? 3
            : strcmp(name, "scorecard") == 0 ? 4 : -1;
@@ -1130,7 +1135,6 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     free(cal);
     return CX_EBADREQ;
   }
-  cx_day today = cx_day_today();
   int err;
   for (;;) {
     MDB_txn *txn;
@@ -1139,9 +1143,18 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     uint64_t log_at = 0; /* a store that follows a replicated log is written by the log only */
     err = cx__meta_get64(st, txn, "log_seq", &log_at);
     if (err == CX_ENOTFOUND) err = 0;
-    if (!err && log_at) {
+    if (!err && log_seq) { /* message log_seq of the log: exactly once, with its position */
+      if (log_at >= log_seq) {
+        cx__store_setmsg(st, "log sequence %llu is applied already (the store is at %llu)",
+                         (unsigned long long)log_seq, (unsigned long long)log_at);
+        err = CX_EEXIST;
+      } else {
+        err = cx__meta_put64(st, txn, "log_seq", log_seq);
+      }
+    } else if (!err && (log_at || cx__store_follows(st, txn))) {
       cx__store_setmsg(st, "this store follows a replicated log (at sequence %llu): a data file "
-                       "loaded here would make it differ from every other node",
+                       "loaded here would make it differ from every other node: load it through "
+                       "a node of the log (chengxin load-* --connect)",
                        (unsigned long long)log_at);
       err = CX_EFORBIDDEN;
     }
@@ -1153,7 +1166,7 @@ int cx_store_data_put_audit(cx_store *st, const char *name, const char *text, si
     err = data_put_raw(st, txn, name, text, n);
     if (!err && audit) {
       cx_buf ab = {0};
-      err = cx__audit_write(st, txn, audit, 1, cx_audit_now_ms(), &ab);
+      err = cx__audit_write(st, txn, audit, 1, now_ms, &ab);
       cx__buf_free(&ab);
     }
     if (!err && kind == 0) err = cx__summary_rebuild_all(st, txn, today);

@@ -1310,6 +1310,7 @@ typedef struct cx_batch_result {
                            put it refused, or UINT32_MAX */
   char error[256];      /* written on failure only: what failed, for the caller's message
                            (never holds an entity code: it may be an ID number) */
+  uint64_t log_seq;     /* the replicated log's sequence the commit stored (0: none) */
 } cx_batch_result;
 
 /* ---- record lifecycle ---- */
@@ -1459,6 +1460,18 @@ int cx_store_log_seq(cx_store *st, uint64_t *seq);
  * again. CX_EEXIST when the store is at seq or past it; CX_EBADREQ for seq 0.
  */
 int cx_store_set_log_seq(cx_store *st, uint64_t seq);
+/** The longest stream name cx_store_set_log_stream takes. */
+#define CX_LOG_STREAM_MAX 64u
+/**
+ * Marks the store as following stream name (meta "log_stream"), once: from then on every
+ * write that does not carry a log sequence is refused (CX_EFORBIDDEN), at position 0 too.
+ * 0 when the store is unmarked (it is marked now) or follows name already; CX_EEXIST (message:
+ * cx_store_errmsg, naming the stream it follows) when it follows another stream; CX_EBADREQ
+ * for an empty name or one over CX_LOG_STREAM_MAX bytes.
+ */
+int cx_store_set_log_stream(cx_store *st, const char *name);
+/** The stream the store follows into out ("" when unmarked; truncated to cap). */
+int cx_store_log_stream(cx_store *st, char *out, size_t cap);
 
 /**
  * Replaces a data file ("catalog", "calendar", "regions", "regions_history") after validating
@@ -1466,6 +1479,14 @@ int cx_store_set_log_seq(cx_store *st, uint64_t seq);
  * the regions DB from both region tables) in the same txn. CX_EBADREQ + *bad_line.
  */
 int cx_store_data_put(cx_store *st, const char *name, const char *text, size_t n, int *bad_line);
+/**
+ * cx_store_data_put_audit on a given clock and, with log_seq != 0, as message log_seq of the
+ * replicated log: the file, its audit entry (time now_ms) and the position land in one txn
+ * (CX_EEXIST when the store is at log_seq or past it). today is the day the summaries are
+ * rebuilt on. With log_seq 0, a store that follows a log refuses (CX_EFORBIDDEN).
+ */
+int cx_store_data_put_at(cx_store *st, const char *name, const char *text, size_t n, int *bad_line,
+                         const cx_audit_entry *audit, cx_day today, int64_t now_ms, uint64_t log_seq);
 
 /* ---- audit log ---- */
 

@@ -382,6 +382,8 @@ int cx__meta_put32(cx_store *st, MDB_txn *txn, const char *name, uint32_t v);
 /** u64 meta values, big-endian (logseq.c); get: CX_ENOTFOUND when the key is absent. */
 int cx__meta_get64(cx_store *st, MDB_txn *txn, const char *name, uint64_t *v);
 int cx__meta_put64(cx_store *st, MDB_txn *txn, const char *name, uint64_t v);
+/** 1 when the store is marked as following a replicated log (meta "log_stream"), else 0. */
+int cx__store_follows(cx_store *st, MDB_txn *txn);
 /** Begins a write txn, handling MDB_MAP_RESIZED; pair with cx__store_wtxn_end. */
 int cx__store_wtxn(cx_store *st, MDB_txn **out);
 /** Commits (commit != 0) or aborts a txn from cx__store_wtxn. Returns the commit's error. */

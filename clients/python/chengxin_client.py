@@ -100,7 +100,7 @@ ERROR_CODES = (
 #: Ops that change nothing: safe to send again after a lost connection.
 READ_OPS = frozenset({"ping", "entity", "records", "check", "search", "aggregate", "stats"})
 #: Ops that write the store: never sent twice by this client.
-WRITE_OPS = frozenset({"ingest", "repair", "revoke", "objection", "reinstate"})
+WRITE_OPS = frozenset({"ingest", "repair", "revoke", "objection", "reinstate", "load"})
 #: Every op of docs/protocol.md section 5 (auth changes the connection's role).
 OPS = READ_OPS | WRITE_OPS | {"auth"}
 #: What is sent again after a lost connection: the reads, and auth (the same token gives the
@@ -589,7 +589,7 @@ class Client:
     # ---- ops (docs/protocol.md section 5) ------------------------------------------------
 
     def ping(self) -> dict:
-        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.2"}`` (the server's
+        """``ping`` -> ``{"pong": True, "today": "YYYY-MM-DD", "protocol": "1.3"}`` (the server's
         today and protocol version; docs/protocol.md "Versions")."""
         return self.call("ping")
 
@@ -644,6 +644,12 @@ class Client:
         result's ``receipt``. ``{"receipt", "outcome", "action", "verdict", "checked_at",
         "previous"}``."""
         return self.call("feedback", receipt=receipt, outcome=outcome, note=note)
+
+    def load(self, name: str, text: str) -> dict:
+        """``load {name, text}`` (admin): replaces a data file (``catalog``, ``calendar``,
+        ``regions``, ``scorecard``) with ``text``. ``{"name", "bytes", "log_seq"}`` (``log_seq``:
+        the replicated log's sequence, 0 on a single node)."""
+        return self.call("load", name=name, text=text)
 
     def check_many(self, codes: Sequence[str], action: str, as_of: str | None = None,
                    chunk: int = MAX_CHECK_CODES, depth: int = 8) -> list[dict]:

@@ -190,6 +190,12 @@ static void p_feedback(msgpack_packer *pk) {
   msgpack_pack_str_with_body(pk, "note", 4);
   msgpack_pack_str_with_body(pk, "内存测试", strlen("内存测试"));
 }
+static void p_load(msgpack_packer *pk) {
+  msgpack_pack_str_with_body(pk, "name", 4);
+  msgpack_pack_str_with_body(pk, "scorecard", 9);
+  msgpack_pack_str_with_body(pk, "text", 4);
+  msgpack_pack_str_with_body(pk, cx_data_scorecard, cx_data_scorecard_len);
+}
 static int ingest_k;
 static void p_ingest(msgpack_packer *pk) {
   msgpack_pack_str_with_body(pk, "records", 7);
@@ -275,6 +281,7 @@ Test(oom_ops, every_write_op_lands_whole_or_not_at_all_at_every_failed_allocatio
   status_rid = "R-4";
   every_n("revoke", p_status, 3, CX_ROLE_ADMIN, 1);
   every_n("feedback", p_feedback, 3, CX_ROLE_ADMIN, 1);
+  every_n("load", p_load, 2, CX_ROLE_ADMIN, 1);
   cx_txn *ft;
   cx_check_entry fe;
   cr_assert_eq(cx_store_txn_begin(st, &ft), 0);

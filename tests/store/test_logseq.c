@@ -145,3 +145,33 @@ Test(logseq, a_following_store_refuses_writes_that_bypass_the_log) {
   cr_assert_eq(put_one("R-2", 2), 0, "the log itself still writes");
   cr_assert_eq(records(), 3);
 }
+
+/* A data file as message n of the log (cx_store_data_put_at): the file, its audit line on the
+ * stamped time and the position land in one txn, once. */
+Test(logseq, a_data_file_from_the_log_lands_with_its_position_once) {
+  cr_assert_eq(put_one("R-1", 1), 0);
+  cx_audit_entry e;
+  memset(&e, 0, sizeof e);
+  e.who = CX_STR("ops");
+  e.op = CX_STR("load-scorecard");
+  int64_t ms = 1735500000456;
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put_at(st, "scorecard", cx_data_scorecard, cx_data_scorecard_len, &bad, &e,
+                                    fx_day(2024, 12, 30), ms, 2), 0, "%s", cx_store_errmsg(st));
+  uint64_t s = 0;
+  cr_assert_eq(cx_store_log_seq(st, &s), 0);
+  cr_assert_eq(s, 2);
+  cr_assert_eq(cx_store_data_put_at(st, "scorecard", cx_data_scorecard, cx_data_scorecard_len, &bad, &e,
+                                    fx_day(2024, 12, 30), ms, 2), CX_EEXIST, "applied already");
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  int64_t at = 0;
+  cr_assert_eq(cx_store_audit_each(t, 0, 0, 0, audit_time, &at), 0);
+  cr_assert_eq(at, ms, "the last audit line is the load's, on the stamped time");
+  cx_store_txn_end(t);
+  /* a bad file is refused and leaves the position (the applier moves it alone) */
+  cr_assert_eq(cx_store_data_put_at(st, "calendar", "x\ty\n", 4, &bad, NULL, fx_day(2024, 12, 30), ms, 3),
+               CX_EBADREQ);
+  cr_assert_eq(cx_store_log_seq(st, &s), 0);
+  cr_assert_eq(s, 2);
+}

@@ -224,6 +224,8 @@ int cli_cmd_info(int argc, char **argv) {
 
 int cli_cmd_load(int argc, char **argv) {
   const char *cmd = argv[0];
+  for (int i = 1; i < argc; i++) /* through a server: the `load` op (query_cmds.c) */
+    if (!strcmp(argv[i], "--connect") || !strncmp(argv[i], "--connect=", 10)) return cli_cmd_load_remote(argc, argv);
   const char *name = strcmp(cmd, "load-catalog") == 0     ? "catalog"
                      : strcmp(cmd, "load-calendar") == 0  ? "calendar"
                      : strcmp(cmd, "load-scorecard") == 0 ? "scorecard"

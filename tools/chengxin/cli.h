@@ -180,6 +180,7 @@ int cli_cmd_init(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_upgrade(int argc, char **argv);
 int cli_cmd_load(int argc, char **argv); /* load-catalog | load-calendar | load-regions */
+int cli_cmd_load_remote(int argc, char **argv);
 int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_backup(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);

@@ -81,13 +81,13 @@ static const cmd CMDS[] = {
      "\n"
      "Exit status: 0 when every row landed, 1 when any row was rejected, 2 for usage errors.\n"},
     {"load-catalog", cli_cmd_load, "replace the store's measure catalogue",
-     "usage: chengxin load-catalog --db PATH FILE\n"},
+     "usage: chengxin load-catalog --db PATH FILE | --connect HOST:PORT [--token-file F] FILE\n"},
     {"load-calendar", cli_cmd_load, "replace the store's working-day calendar",
-     "usage: chengxin load-calendar --db PATH FILE\n"},
+     "usage: chengxin load-calendar --db PATH FILE | --connect HOST:PORT [--token-file F] FILE\n"},
     {"load-scorecard", cli_cmd_load, "replace the store's government-integrity scorecard rubric",
-     "usage: chengxin load-scorecard --db PATH FILE   (format: data/scorecard.tsv)\n"},
+     "usage: chengxin load-scorecard --db PATH FILE | --connect HOST:PORT [--token-file F] FILE   (format: data/scorecard.tsv)\n"},
     {"load-regions", cli_cmd_load, "replace the store's region table, current or historic",
-     "usage: chengxin load-regions --db PATH FILE\n"
+     "usage: chengxin load-regions --db PATH FILE | --connect HOST:PORT [--token-file F] FILE\n"
      "  FILE is data/regions.tsv (code, name) or data/regions_history.tsv (code, name, first\n"
      "  year, last year): a file whose lines carry years replaces the historic table\n"},
     {"upgrade", cli_cmd_upgrade, "migrate a store of the previous schema in place",

@@ -186,7 +186,7 @@ class ServerCase(unittest.TestCase):
 class Reads(ServerCase):
     def test_ping_answers_pong_and_the_servers_today(self):
         with client() as c:
-            self.assertEqual(c.ping(), {"pong": True, "today": TODAY, "protocol": "1.2"})
+            self.assertEqual(c.ping(), {"pong": True, "today": TODAY, "protocol": "1.3"})
             self.assertEqual(c.role, "public")
 
     def test_the_catalog_names_the_actions_check_takes(self):
@@ -513,6 +513,21 @@ class Writes(ServerCase):
             self.assertEqual(e.details[0]["index"], 0)
             self.assertError("forbidden", c.revoke, OTHER_AUTH, other["record_id"], "not ours")
             self.assertError("forbidden", c.objection, OTHER_AUTH, other["record_id"], "not ours")
+
+
+# ============================================================================ load
+
+
+class Load(ServerCase):
+    def test_an_admin_loads_a_data_file_and_others_may_not(self):
+        with open(os.path.join(SOURCE_DIR, "data", "scorecard.tsv"), encoding="utf-8") as f:
+            text = f.read()
+        with client(TOK_ADMIN) as c:
+            self.assertEqual(c.load("scorecard", text), {"name": "scorecard", "bytes": len(text.encode()), "log_seq": 0})
+            self.assertError("bad_request", c.load, "calendar", "not\ta calendar\n")
+            self.assertError("bad_request", c.load, "tokens", text)
+        with client(TOK_SUBMITTER) as c:
+            self.assertError("forbidden", c.load, "scorecard", text)
 
 
 # ============================================================================ feedback

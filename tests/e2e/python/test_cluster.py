@@ -16,6 +16,8 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a publish retried with the same Nats-Msg-Id (CHENGXIN_TEST_LOG_REPUBLISH on node C) is
     acknowledged as a duplicate and applied once;
   - a node whose position the stream no longer holds refuses to start, naming the backup it needs;
+  - a data file (load-catalog ..., the `load` op and `chengxin load-* --connect`) goes through
+    the log: every node serves it, a bad one is refused alike;
   - at the end every node has the same `chengxin verify --digest`.
 
 Exit status 77 (ctest's SKIP_RETURN_CODE) without nats-server or python3-msgpack.
@@ -359,7 +361,50 @@ class Cluster(unittest.TestCase):
         self.assertIn("needs a newer backup", e.log_text())
         self.assertIn("now begins at 3", e.log_text())
 
-    def test_5_every_node_has_the_same_digest(self):
+    def test_5_a_data_file_goes_through_the_log_to_every_node(self):
+        with open(os.path.join(SOURCE_DIR, "data", "catalog.tsv"), encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("\t政府采购\n", text)
+        text = text.replace("\t政府采购\n", "\t政府采购（集群）\n")
+        b = NODES["b"]
+        before = b.log_stats()
+        with b.client() as c:
+            r = c.call("load", name="catalog", text=text)
+        self.assertEqual(r["name"], "catalog")
+        self.assertGreater(r["log_seq"], before["applied"])
+        # the writer answered after its own apply: it serves the new catalogue at once
+        with b.client() as c:
+            names = {a["code"]: a["name"] for a in c.call("catalog")["actions"]}
+        self.assertEqual(names["procurement"], "政府采购（集群）")
+        wait_caught_up(list(NODES.values()))
+        for n in NODES.values():
+            end = time.monotonic() + 5
+            while True:  # the query context is rebuilt on the node's main loop after the apply
+                with n.client() as c:
+                    names = {a["code"]: a["name"] for a in c.call("catalog")["actions"]}
+                if names["procurement"] == "政府采购（集群）" or time.monotonic() > end:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(names["procurement"], "政府采购（集群）", n.name)
+        # a bad file is refused alike by every node (its message moves the position alone)
+        with NODES["a"].client() as c:
+            with self.assertRaises(cx.ChengxinError) as ctx:
+                c.call("load", name="calendar", text="not\ta calendar\n")
+        self.assertEqual(ctx.exception.code, "bad_request")
+        self.assertIn("line 1", ctx.exception.message)
+        # the CLI through a node, with a token file: returns after that node applied it
+        tf = os.path.join(TMP, "token-file")
+        fd = os.open(tf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(TOKEN + "\n")
+        p = subprocess.run([os.path.join(BIN_DIR, "chengxin"), "load-scorecard", "--connect",
+                            f"127.0.0.1:{NODES['c'].port}", "--token-file", tf,
+                            os.path.join(SOURCE_DIR, "data", "scorecard.tsv")], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("log sequence", p.stderr)
+        wait_caught_up(list(NODES.values()))
+
+    def test_9_every_node_has_the_same_digest(self):
         wait_caught_up(list(NODES.values()))
         for n in NODES.values():
             self.assertEqual(n.stop(), 0, n.log_text())

@@ -210,8 +210,18 @@ class SameAsMsgpack(unittest.TestCase):
         self.assertTrue(got["rows"])
         st, _, stats = req("GET", "/v1/stats", role="analyst")
         self.assertEqual(st, 200)
-        self.assertEqual(stats["protocol"], "1.2")
+        self.assertEqual(stats["protocol"], "1.3")
         self.assertIn("store", stats)
+
+    def test_a_data_file_loads_over_http(self):
+        with open(os.path.join(SOURCE_DIR, "data", "scorecard.tsv"), encoding="utf-8") as f:
+            text = f.read()
+        st, _, a = req("POST", "/v1/data/scorecard", {"text": text}, "admin")
+        self.assertEqual((st, a), (200, {"name": "scorecard", "bytes": len(text.encode()), "log_seq": 0}))
+        st, _, e = req("POST", "/v1/data/scorecard", {"text": text}, "submitter")
+        self.assertEqual((st, e["error"]["code"]), (403, "forbidden"), e)
+        st, _, e = req("POST", "/v1/data/calendar", {"text": "x\ty\n"}, "admin")
+        self.assertEqual((st, e["error"]["code"]), (400, "bad_request"), e)
 
     def test_records_page_by_cursor(self):
         seen, cursor = [], None
