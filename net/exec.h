@@ -318,6 +318,13 @@ typedef struct cx_exec_env {
    * sequence, 0 without a log), or a CX_E* with *bad_line and err. */
   int (*load)(void *ud, const char *name, const char *text, size_t n, const cx_audit_entry *ae, int *bad_line,
               uint64_t *seq, char *err, size_t cap);
+  /* `feedback` on a replicated server: NULL: cx_store_check_feedback. Validates what this node
+   * can (its own receipts: the entry, who), publishes the feedback to the log and waits for the
+   * local apply (cx_store_check_feedback_at): *applied 1 when this node's check log held the
+   * entry (*old: it before), 0 when another node issued the receipt. CX_ENOTFOUND, CX_EFORBIDDEN,
+   * CX_ETIMEOUT with err. */
+  int (*feedback)(void *ud, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
+                  const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err, size_t cap);
   void *ud;
 } cx_exec_env;
 

@@ -319,6 +319,7 @@ typedef struct cx_replog_opts {
   const char *node;      /* this node's name in message ids (default: the host name) */
   int test_republish;    /* test hook: publish every message twice with one Nats-Msg-Id */
   void (*on_data)(void *ud); /* a data file was applied (the applier's thread); may be NULL */
+  int (*flush)(void *ud);    /* writes the queued check log (before a feedback on own receipt) */
   void *ud;
 } cx_replog_opts;
 void cx_replog_opts_default(cx_replog_opts *o);
@@ -359,6 +360,16 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
 /** Encodes a data file as a log message (version 2) into out. */
 int cx__replog_encode_data(const char *name, const char *text, size_t n, const cx_audit_entry *ae,
                            cx_day day, int64_t ms, const char *node, cx_buf *out);
+/** This node's receipt epoch, taken through the log (an epoch message; every node counts it). */
+int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap);
+/**
+ * A feedback through the log (cx_store_check_feedback_at on every node). *applied, *old: this
+ * node's application (1: its check log held the entry; 0: another node's receipt; -1: another
+ * system's); *seq: the message's sequence.
+ */
+int cx__replog_feedback(cx_replog *r, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
+                        const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err,
+                        size_t cap);
 void cx__replog_stats(cx_replog *r, cx_replog_stats *out);
 /** 1 when ready to serve reads (lag within max_lag, the stream answering); else 0 and why. */
 int cx__replog_ready(cx_replog *r, char *why, size_t cap);

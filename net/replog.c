@@ -39,6 +39,13 @@
  *   v: 2, day, ms, node (as above), audit: [one entry, as above],
  *   data: [name ("catalog" "calendar" "regions" "regions_history" "scorecard"), bin: the file]
  * applied with cx_store_data_put_at (the file, its audit line and the sequence in one txn).
+ * A node's receipt epoch and a feedback are version 3 (docs/scaling.md "Feedback and receipts"):
+ *   v: 3, day, ms, node, audit: [at most one entry], kind: "epoch" | "feedback",
+ *   fb: [receipt seq (u64), outcome (u8), who, any_who (bool), note]   (feedback only)
+ * An epoch message's sequence (its low 24 bits) is its writer's receipt epoch: no two node
+ * starts share one while the stream holds fewer than 2^24 messages between them; every node
+ * moves its epoch counter past it alike (cx_store_checks_epoch_at). A feedback is applied by every
+ * node (its audit line) and, into its check log, by the node that holds the receipt's entry.
  *
  * Caveats (threads): the NATS connection and the JetStream context are the library's and
  * thread-safe; r->mu guards the applied position, the result ring and the counters.
@@ -69,6 +76,9 @@ typedef struct ring_ent {
   uint64_t seq;
   int rc;
   int bad_line;          /* a data file's refused line (load) */
+  uint32_t epoch;        /* an epoch message: the epoch taken */
+  int fb_applied;        /* a feedback: cx_store_check_feedback_at's *applied */
+  cx_check_entry fb_old; /* its entry before (scalar fields) */
   cx_batch_result res;
 } ring_ent;
 
@@ -87,6 +97,7 @@ struct cx_replog {
   int stop, wake;
   int stopping;              /* cx__replog_stopping: writers answer now, the applier goes on */
   int writers;               /* writers between publish and answer (close waits for them) */
+  uint32_t epoch;            /* this node's receipt epoch (cx__replog_epoch; atomic) */
   uint64_t applied, first, last;
   int64_t last_info_ms;      /* monotonic ms of the last good stream info */
   int64_t next_ms;           /* the stamp of message applied+1, when fetched (0: not yet) */
@@ -476,6 +487,107 @@ static int data_decode(const void *p, size_t n, data_msg *d, char *why, size_t c
 #undef DBAD
 }
 
+/* ===================================================================== epochs, feedback (v3) */
+
+typedef struct v3_msg {
+  int kind;         /* 'e' epoch, 'f' feedback */
+  uint64_t receipt;
+  int outcome, any_who;
+  cx_str who, note;
+  cx_audit_entry ae;
+  int has_ae;
+  cx_replog_msg info;
+} v3_msg;
+
+static int encode_v3(cx_replog *r, int kind, const v3_msg *f, const cx_audit_entry *ae, cx_buf *out) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
+  int64_t ms = cx_audit_now_ms();
+  msgpack_pack_map(&pk, kind == 'f' ? 7 : 6);
+  pk_c(&pk, "v"), msgpack_pack_uint32(&pk, 3);
+  pk_c(&pk, "day"), msgpack_pack_uint32(&pk, cx_day_today());
+  pk_c(&pk, "ms"), msgpack_pack_int64(&pk, ms);
+  pk_c(&pk, "node"), pk_c(&pk, r->node);
+  pk_c(&pk, "kind"), pk_c(&pk, kind == 'f' ? "feedback" : "epoch");
+  pk_c(&pk, "audit"), msgpack_pack_array(&pk, ae ? 1 : 0);
+  if (ae) {
+    cx_audit_entry e = *ae;
+    e.time_ms = ms;
+    enc en = {.pk = &pk};
+    pack_audit(&en, &e);
+  }
+  if (kind == 'f') {
+    pk_c(&pk, "fb"), msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint64(&pk, f->receipt);
+    msgpack_pack_uint8(&pk, (uint8_t)f->outcome);
+    pk_s(&pk, f->who);
+    pk_b(&pk, f->any_who);
+    pk_s(&pk, f->note);
+  }
+  return out->failed ? CX_ENOMEM : 0;
+}
+
+/* 1: not version 3; 0: *m filled (pointing into p); CX_EBADFRAME with why. */
+static int v3_decode(const void *p, size_t n, v3_msg *m3, char *why, size_t cap) {
+#define VBAD(msg) do { snprintf(why, cap, "v3: %s", msg); return CX_EBADFRAME; } while (0)
+  cx_mp m = cx_mp_make(p, n);
+  uint32_t nk, ver = 0;
+  uint64_t day = 0;
+  int64_t ms = 0;
+  int have_fb = 0;
+  memset(m3, 0, sizeof *m3);
+  if (cx_mp_validate(p, n) || cx_mp_read_map(&m, &nk)) return 1;
+  for (uint32_t i = 0; i < nk; i++) {
+    cx_str k;
+    if (cx_mp_read_str(&m, &k)) return 1;
+    if (cx_str_eq(k, CX_STR("v"))) {
+      if (rd_u32(&m, &ver) || ver != 3) return 1;
+    } else if (cx_str_eq(k, CX_STR("day"))) {
+      if (cx_mp_read_uint(&m, &day)) VBAD("day: not an unsigned integer");
+    } else if (cx_str_eq(k, CX_STR("ms"))) {
+      if (cx_mp_read_int(&m, &ms)) VBAD("ms: not an integer");
+    } else if (cx_str_eq(k, CX_STR("node"))) {
+      cx_str s;
+      if (cx_mp_read_str(&m, &s)) VBAD("node: not a string");
+      snprintf(m3->info.node, sizeof m3->info.node, "%.*s", (int)s.n, s.p);
+    } else if (cx_str_eq(k, CX_STR("kind"))) {
+      cx_str s;
+      if (cx_mp_read_str(&m, &s)) VBAD("kind: not a string");
+      m3->kind = cx_str_eq(s, CX_STR("epoch")) ? 'e' : cx_str_eq(s, CX_STR("feedback")) ? 'f' : '?';
+    } else if (cx_str_eq(k, CX_STR("audit"))) {
+      uint32_t na, nf;
+      if (cx_mp_read_array(&m, &na) || na > 1) VBAD("audit: not an array of at most one entry");
+      if (na) {
+        cx_audit_entry *e = &m3->ae;
+        if (cx_mp_read_array(&m, &nf) || nf != 7 || cx_mp_read_str(&m, &e->who) || cx_mp_read_str(&m, &e->role) ||
+            cx_mp_read_str(&m, &e->op) || cx_mp_read_str(&m, &e->target) || cx_mp_read_str(&m, &e->detail) ||
+            cx_mp_read_str(&m, &e->client) || cx_mp_read_int(&m, &e->time_ms))
+          VBAD("audit: malformed entry");
+        m3->has_ae = 1;
+      }
+    } else if (cx_str_eq(k, CX_STR("fb"))) {
+      uint32_t na;
+      uint64_t oc;
+      if (cx_mp_read_array(&m, &na) || na != 5 || cx_mp_read_uint(&m, &m3->receipt) || cx_mp_read_uint(&m, &oc) ||
+          oc >= CX_OUT_COUNT || cx_mp_read_str(&m, &m3->who) || cx_mp_read_bool(&m, &m3->any_who) ||
+          cx_mp_read_str(&m, &m3->note))
+        VBAD("fb: malformed");
+      m3->outcome = (int)oc;
+      have_fb = 1;
+    } else if (cx_mp_skip(&m)) {
+      VBAD("a malformed value");
+    }
+  }
+  if (ver != 3) return 1;
+  if (!day || day >= CX_DAY_OPEN || ms <= 0) VBAD("day or ms missing");
+  if (m3->kind != 'e' && m3->kind != 'f') VBAD("unknown kind (a newer chengxind wrote it?)");
+  if (m3->kind == 'f' && !have_fb) VBAD("feedback without fb");
+  m3->info.day = (cx_day)day;
+  m3->info.ms = ms;
+  return 0;
+#undef VBAD
+}
+
 /* ===================================================================== the applier */
 
 /* A refusal every node makes alike: the request's fault, not this node's. */
@@ -509,9 +621,44 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
   cx_batch_result res;
   memset(&res, 0, sizeof res);
   data_msg dm;
+  v3_msg m3;
   int bad_line = 0;
-  int rc = data_decode(data, n, &dm, why, sizeof why);
-  if (rc == 0) { /* a data file: the file, its audit line and the position in one txn */
+  int rc = v3_decode(data, n, &m3, why, sizeof why);
+  if (rc == 0) {
+    pthread_mutex_lock(&r->mu);
+    if (r->applied + 1 == seq) r->next_ms = m3.info.ms;
+    pthread_mutex_unlock(&r->mu);
+    uint32_t epoch = 0;
+    int applied = 0;
+    cx_check_entry old;
+    memset(&old, 0, sizeof old);
+    if (m3.kind == 'e') {
+      rc = cx_store_checks_epoch_at(r->st, seq, &epoch); /* the counter moves past it alike */
+    } else {
+      /* this node's own receipt may still be queued: written first (the check log's writer) */
+      if (r->o.flush && (uint32_t)(m3.receipt >> 40) == __atomic_load_n(&r->epoch, __ATOMIC_RELAXED))
+        r->o.flush(r->o.ud);
+      rc = cx_store_check_feedback_at(r->st, m3.receipt, m3.outcome, m3.who, m3.any_who, m3.note, m3.info.ms,
+                                      m3.has_ae ? &m3.ae : NULL, seq, &old, &applied);
+      if (!rc && applied < 0)
+        cx_net_log("log: feedback of message %" PRIu64 " names a receipt of another approval system: "
+                   "its check-log entry is left as it was", seq);
+    }
+    if (rc == CX_EEXIST) rc = 0;
+    if (!rc) {
+      res.log_seq = seq;
+      pthread_mutex_lock(&r->mu);
+      ring_ent *e = &r->ring[seq % RING];
+      e->epoch = epoch;
+      e->fb_applied = applied;
+      e->fb_old = old;
+      pthread_mutex_unlock(&r->mu);
+      publish_result(r, seq, 0, 0, &res);
+      return 0;
+    }
+    snprintf(why, sizeof why, "%s", cx_store_errmsg(r->st));
+    snprintf(res.error, sizeof res.error, "%s", why);
+  } else if (rc == 1 && (rc = data_decode(data, n, &dm, why, sizeof why)) == 0) { /* a data file: the file, its audit line and the position in one txn */
     pthread_mutex_lock(&r->mu);
     if (r->applied + 1 == seq) r->next_ms = dm.info.ms;
     pthread_mutex_unlock(&r->mu);
@@ -679,7 +826,7 @@ static void *apply_main(void *arg) {
  * gone, applied all the same). CX_ETIMEOUT with err: no ack, not applied in time, or the
  * server stops (cx__replog_stopping: answered at once, "shutting down").
  */
-static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err, size_t cap) {
+static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err, size_t cap, int wait_apply) {
   memset(e, 0, sizeof *e);
   char id[160];
   pthread_mutex_lock(&r->mu);
@@ -743,6 +890,14 @@ static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err,
     cx_net_log("log: publish failed after %d attempts: %s", attempts, last_err);
     return CX_ETIMEOUT;
   }
+  if (!wait_apply) {
+    pthread_mutex_lock(&r->mu);
+    r->writers--;
+    pthread_cond_broadcast(&r->applied_cv);
+    pthread_mutex_unlock(&r->mu);
+    e->res.log_seq = seq;
+    return 0;
+  }
   /* Wait for this node's store to apply it: the answer is that application's. */
   pthread_mutex_lock(&r->mu);
   pthread_cond_signal(&r->wake_cv);
@@ -789,7 +944,7 @@ int cx__replog_commit(cx_replog *r, cx_batch *b, cx_batch_result *res) {
   }
   ring_ent e;
   char err[sizeof res->error];
-  rc = publish_wait(r, &msg, &e, err, sizeof err);
+  rc = publish_wait(r, &msg, &e, err, sizeof err, 1);
   cx_buf_free(&msg);
   *res = e.res;
   if (e.seq == 0 && !rc) snprintf(res->error, sizeof res->error, "applied (sequence %" PRIu64 "); its result is gone",
@@ -811,7 +966,7 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
   }
   ring_ent e;
   char why[256];
-  rc = publish_wait(r, &msg, &e, why, sizeof why);
+  rc = publish_wait(r, &msg, &e, why, sizeof why, 1);
   cx_buf_free(&msg);
   *seq = e.res.log_seq;
   if (e.seq) {
@@ -820,6 +975,50 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
   } else {
     snprintf(err, cap, "%s", why);
   }
+  return rc;
+}
+
+int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap) {
+  /* The epoch is the sequence JetStream gives the epoch message (its low 24 bits): unique per
+   * node start without waiting for this node to catch up with the log first. */
+  for (int tries = 0; tries < 2; tries++) {
+    cx_buf msg;
+    if (cx_buf_init(&msg, 256)) return CX_ENOMEM;
+    int rc = encode_v3(r, 'e', NULL, NULL, &msg);
+    ring_ent e;
+    memset(&e, 0, sizeof e);
+    if (!rc) rc = publish_wait(r, &msg, &e, err, cap, 0);
+    cx_buf_free(&msg);
+    if (rc) return rc;
+    uint32_t v = (uint32_t)(e.res.log_seq & 0xFFFFFFu);
+    if (v) {
+      *epoch = v;
+      __atomic_store_n(&r->epoch, v, __ATOMIC_RELAXED);
+      return 0;
+    }
+  }
+  snprintf(err, cap, "no receipt epoch from the log");
+  return CX_EINTERNAL;
+}
+
+int cx__replog_feedback(cx_replog *r, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
+                        const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err,
+                        size_t cap) {
+  cx_buf msg;
+  if (cx_buf_init(&msg, 512 + note.n)) return CX_ENOMEM;
+  v3_msg f;
+  memset(&f, 0, sizeof f);
+  f.receipt = receipt, f.outcome = outcome, f.who = who, f.any_who = any_who, f.note = note;
+  int rc = encode_v3(r, 'f', &f, ae, &msg);
+  ring_ent e;
+  memset(&e, 0, sizeof e);
+  if (!rc) rc = publish_wait(r, &msg, &e, err, cap, 1);
+  cx_buf_free(&msg);
+  *seq = e.res.log_seq;
+  *applied = e.seq ? e.fb_applied : 0;
+  memset(old, 0, sizeof *old);
+  if (e.seq) *old = e.fb_old;
+  if (rc && e.seq) snprintf(err, cap, "%s", e.res.error);
   return rc;
 }
 

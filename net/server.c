@@ -175,6 +175,7 @@ struct cx_server {
   uint64_t auth_failed; /* auths with an unknown token (atomic: every loop adds) */
   cx_log_budget auth_log;
   cx_replog *replog;    /* --log: the replicated log (replog.c); NULL: single node */
+  uint32_t epoch;       /* this run's receipt epoch (check log) */
 };
 
 typedef struct cx_job {
@@ -220,6 +221,28 @@ static int env_load(void *ud, const char *name, const char *text, size_t n, cons
   if (rc) snprintf(err, cap, "%s", cx_store_errmsg(s->st));
   else data_loaded(s);
   return rc;
+}
+
+/* env.feedback with --log: what this node can check first (its own receipts), then the log. */
+static int env_feedback(void *ud, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
+                        const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err,
+                        size_t cap) {
+  cx_server *s = ud;
+  *applied = 0;
+  *seq = 0;
+  int own = (uint32_t)(receipt >> 40) == s->epoch;
+  if (own) checks_flush(s); /* a fresh receipt may still be queued */
+  cx_txn *t = NULL;
+  int rc = cx_store_txn_begin(s->st, &t);
+  if (rc) return rc;
+  cx_check_entry e;
+  rc = cx_store_check_get(t, receipt, &e);
+  int found = rc == 0, mine = found && (any_who || cx_str_eq(e.who, who));
+  cx_store_txn_end(t);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (own && !found) return CX_ENOTFOUND;
+  if (found && !mine) return CX_EFORBIDDEN;
+  return cx__replog_feedback(s->replog, receipt, outcome, who, any_who, note, ae, old, applied, seq, err, cap);
 }
 
 static void auth_failed(void *ud, const char *peer) {
@@ -1804,8 +1827,8 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   }
   {
     /* receipts of this run: a new epoch, so that they never repeat one of an earlier run */
-    uint32_t epoch = 0;
-    if ((rc = cx_store_checks_epoch(s->st, &epoch))) {
+    uint32_t epoch = 0; /* a replicated node takes it from the log below */
+    if (!(o->log_urls || o->log_stream) && (rc = cx_store_checks_epoch(s->st, &epoch))) {
       snprintf(why, cap, "cannot take a receipt epoch for the check log: %s", cx_strerror(rc));
       goto fail;
     }
@@ -1827,8 +1850,18 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     lo.test_republish = o->log_test_republish;
     lo.on_data = data_loaded;
     lo.ud = s;
+    lo.flush = checks_flush;
     if ((rc = cx__replog_open(s->st, &lo, &s->replog, why, cap))) goto fail;
     s->env.commit = log_commit;
+    s->env.feedback = env_feedback;
+    uint32_t epoch = 0; /* receipts unique across the cluster's nodes (replog.c) */
+    char ew[256] = "";
+    if ((rc = cx__replog_epoch(s->replog, &epoch, ew, sizeof ew))) {
+      snprintf(why, cap, "cannot take a receipt epoch from the log: %s", ew[0] ? ew : cx_strerror(rc));
+      goto fail;
+    }
+    s->epoch = epoch;
+    cx__auditor_set_epoch(s->audit, epoch);
   }
   if (o->request_log) {
     s->reqlog_fd = open(o->request_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

@@ -320,3 +320,74 @@ int cx_store_check_rollup_each(cx_txn *t, uint32_t month_from, uint32_t month_to
   cx__txn_cursor_done(t, CX_DBI_CHECKROLL, cur, own);
   return err;
 }
+
+/* ------------------------------------------------------------------ through a replicated log */
+
+/* Exactly once: message seq of the log lands with its change, or CX_EEXIST. */
+static int log_pos(cx_store *st, MDB_txn *txn, uint64_t seq) {
+  uint64_t have = 0;
+  int rc = cx__meta_get64(st, txn, "log_seq", &have);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (have >= seq) {
+    cx__store_setmsg(st, "log sequence %llu is applied already (the store is at %llu)", (unsigned long long)seq,
+                     (unsigned long long)have);
+    return CX_EEXIST;
+  }
+  return cx__meta_put64(st, txn, "log_seq", seq);
+}
+
+typedef struct epoch_at_ctx { uint64_t seq; uint32_t v; } epoch_at_ctx;
+static int epoch_at_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  epoch_at_ctx *c = ctx;
+  int rc = log_pos(st, txn, c->seq);
+  if (rc) return rc;
+  /* the message's sequence is its writer's epoch: the counter moves past it (a store that
+   * leaves the log later takes epochs above every epoch of the log) */
+  uint32_t v = 0, e = (uint32_t)(c->seq & 0xFFFFFFu);
+  if ((rc = cx__meta_get32(st, txn, "check_epoch", &v)) && rc != CX_ENOTFOUND) return rc;
+  c->v = e;
+  return e > v ? cx__meta_put32(st, txn, "check_epoch", e) : 0;
+}
+int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, uint32_t *epoch) {
+  if (!log_seq) return CX_EBADREQ;
+  epoch_at_ctx c = {log_seq, 0};
+  int rc = in_wtxn(st, epoch_at_fn, &c);
+  if (!rc) *epoch = c.v;
+  return rc;
+}
+
+typedef struct fb_at_ctx { fb_ctx f; uint64_t seq; int applied; } fb_at_ctx;
+static int fb_at_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  fb_at_ctx *c = ctx;
+  fb_ctx *f = &c->f;
+  int rc = log_pos(st, txn, c->seq);
+  if (rc) return rc;
+  /* the audit line first and always: it is replicated content, the same on every node */
+  if (f->audit && (rc = cx__audit_write(st, txn, f->audit, 1, f->now_ms, &f->tmp))) return rc;
+  const cx_audit_entry *a = f->audit;
+  f->audit = NULL;
+  rc = fb_fn(st, txn, f);
+  f->audit = a;
+  c->applied = rc == 0 ? 1 : rc == CX_EFORBIDDEN ? -1 : 0;
+  return rc == CX_ENOTFOUND || rc == CX_EFORBIDDEN ? 0 : rc;
+}
+int cx_store_check_feedback_at(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
+                               int64_t now_ms, const cx_audit_entry *audit, uint64_t log_seq, cx_check_entry *out,
+                               int *applied) {
+  if (outcome <= CX_OUT_NONE || outcome >= CX_OUT_COUNT || note.n > CX_CHECK_NOTE_MAX || !log_seq || now_ms <= 0)
+    return CX_EBADREQ;
+  fb_at_ctx c = {.f = {.receipt = receipt, .outcome = outcome, .any_who = any_who, .who = who, .note = note,
+                       .now_ms = now_ms, .audit = audit},
+                 .seq = log_seq};
+  int rc = in_wtxn(st, fb_at_fn, &c);
+  if (!rc) {
+    *applied = c.applied;
+    if (out) {
+      *out = c.applied == 1 ? c.f.old : (cx_check_entry){0};
+      out->who = out->fb_who = out->note = (cx_str){"", 0};
+    }
+  }
+  cx__buf_free(&c.f.b);
+  cx__buf_free(&c.f.tmp);
+  return rc;
+}

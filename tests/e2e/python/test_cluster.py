@@ -18,6 +18,7 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a node whose position the stream no longer holds refuses to start, naming the backup it needs;
   - a data file (load-catalog ..., the `load` op and `chengxin load-* --connect`) goes through
     the log: every node serves it, a bad one is refused alike;
+  - feedback sent to any node reaches the check log of the node that issued the receipt;
   - at the end every node has the same `chengxin verify --digest`.
 
 Exit status 77 (ctest's SKIP_RETURN_CODE) without nats-server or python3-msgpack.
@@ -56,6 +57,7 @@ from test_client import uscc  # noqa: E402
 
 TODAY = "2025-06-01"
 TOKEN = "tok-admin-cluster-0123456789"
+TOK_APPROVAL = "tok-approval-cluster-0123456789"
 AUTH = uscc(11000007, prefix="11")
 STREAM = "CX"
 PER_BATCH = 10
@@ -125,8 +127,13 @@ class Node:
         self.logf = os.path.join(tmp, f"{name}.log")
         self.env = dict(os.environ, CHENGXIN_TODAY=TODAY, **(env or {}))
         self.proc, self.port = None, 0
-        subprocess.run([os.path.join(BIN_DIR, "chengxin"), "init", "--db", self.db], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # every node starts from one store (docs/scaling.md "A new node"): the same salt, so
+        # a receipt or a cursor of one node is valid on every other
+        template = os.path.join(os.path.dirname(self.db), "db-template")
+        if not os.path.exists(template):
+            subprocess.run([os.path.join(BIN_DIR, "chengxin"), "init", "--db", template], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.copytree(template, self.db)
 
     def spawn(self, port=0):
         with open(self.logf, "a") as log:
@@ -169,8 +176,8 @@ class Node:
         self.proc = None
         return rc
 
-    def client(self):
-        return cx.Client("127.0.0.1", self.port, token=TOKEN, timeout=40.0)
+    def client(self, token=TOKEN):
+        return cx.Client("127.0.0.1", self.port, token=token, timeout=40.0)
 
     def log_stats(self):
         with self.client() as c:
@@ -221,7 +228,7 @@ def start_everything():
     tokens = os.path.join(TMP, "tokens")
     fd = os.open(tokens, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(f"{TOKEN} admin cluster-ops\n")
+        f.write(f"{TOKEN} admin cluster-ops\n{TOK_APPROVAL} approval approvals\n")
     urls = ",".join(f"nats://127.0.0.1:{p}" for p in ports)
     NODES["a"] = Node(TMP, "a", urls, tokens)
     NODES["b"] = Node(TMP, "b", urls, tokens)
@@ -312,6 +319,7 @@ class Cluster(unittest.TestCase):
 
     def test_3_a_retried_publish_is_applied_once(self):
         c = NODES["c"]
+        wait_caught_up(list(NODES.values()))  # b's restart published its epoch message
         before = c.log_stats()
         errors = []
         write(c, "c", range(0, 5), errors)
@@ -359,7 +367,7 @@ class Cluster(unittest.TestCase):
                 p.wait()
         self.assertEqual(rc, 1, e.log_text())
         self.assertIn("needs a newer backup", e.log_text())
-        self.assertIn("now begins at 3", e.log_text())
+        self.assertIn("now begins at 4", e.log_text())  # d's epoch message and 5 writes: 6, keeping 3
 
     def test_5_a_data_file_goes_through_the_log_to_every_node(self):
         with open(os.path.join(SOURCE_DIR, "data", "catalog.tsv"), encoding="utf-8") as f:
@@ -403,6 +411,40 @@ class Cluster(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("log sequence", p.stderr)
         wait_caught_up(list(NODES.values()))
+
+    def test_6_feedback_sent_to_any_node_reaches_the_node_that_issued_the_receipt(self):
+        a, b = NODES["a"], NODES["b"]
+        code = batch("a", 1)[0]
+
+        def checks_feedback(node):
+            with node.client() as c:
+                rows = c.call("aggregate", of="checks", by=["action"], metrics=["checks", "feedback", "restricted"])["rows"]
+            return {r[0]: r[1:] for r in rows}.get("procurement", [0, 0, 0])
+
+        before = checks_feedback(a)
+        with a.client(TOK_APPROVAL) as c:
+            receipt = c.call("check", codes=[code], action="procurement")["results"][0]["receipt"]
+            own = c.call("check", codes=[code], action="procurement")["results"][0]["receipt"]
+        self.assertNotEqual(receipt, own)
+        # to another node: validated (the MAC: one salt), published, applied by the issuer
+        with b.client(TOK_APPROVAL) as c:
+            fb = c.call("feedback", receipt=receipt, outcome="restricted", note="不予受理")
+            self.assertEqual((fb["outcome"], fb["action"]), ("restricted", ""), "b does not hold a's check")
+            self.assertGreater(fb["log_seq"], 0)
+            with self.assertRaises(cx.ChengxinError) as ctx:
+                c.call("feedback", receipt=receipt[:-1] + ("0" if receipt[-1] != "0" else "1"), outcome="approved")
+            self.assertEqual(ctx.exception.code, "bad_request")
+        # to the issuing node itself: the answer has the check
+        with a.client(TOK_APPROVAL) as c:
+            fb = c.call("feedback", receipt=own, outcome="approved")
+            self.assertEqual((fb["action"], fb["previous"]), ("procurement", ""))
+        wait_caught_up(list(NODES.values()))
+        after = checks_feedback(a)
+        self.assertEqual(after[0] - before[0], 2, "two checks on a")
+        self.assertEqual(after[1] - before[1], 2, "both feedbacks counted on the issuing node")
+        self.assertEqual(after[2] - before[2], 1, "the one sent to b is restricted")
+        # the issuer's check log is a's own: b counts no checks of a's
+        self.assertEqual(checks_feedback(b)[0], 0)
 
     def test_9_every_node_has_the_same_digest(self):
         wait_caught_up(list(NODES.values()))
