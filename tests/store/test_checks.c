@@ -243,3 +243,52 @@ Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
   cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
   cr_assert_eq(count(), 3);
 }
+
+/* The replicated log's forms (docs/scaling.md "Feedback and receipts"). */
+Test(checks, a_feedback_from_the_log_lands_once_with_its_audit_line_on_every_node) {
+  cx_check_entry e = entry(21, E1, "sysA", T0, V_DENY);
+  cr_assert_eq(cx_store_checks_append(st, &e, 1), 0);
+  cx_audit_entry ae;
+  memset(&ae, 0, sizeof ae);
+  ae.who = CX_STR("sysA");
+  ae.op = CX_STR("feedback");
+  int applied = 9;
+  cx_check_entry old;
+  /* a receipt this store does not hold (another node's check): only the audit line and the position */
+  cr_assert_eq(cx_store_check_feedback_at(st, 22, CX_OUT_RESTRICTED, CX_STR("sysA"), 0, CX_STR(""), T0 + 5, &ae, 1,
+                                          &old, &applied), 0);
+  cr_assert_eq(applied, 0);
+  uint64_t pos = 0;
+  cr_assert_eq(cx_store_log_seq(st, &pos), 0);
+  cr_assert_eq(pos, 1);
+  /* another system's receipt: left as it was */
+  cr_assert_eq(cx_store_check_feedback_at(st, 21, CX_OUT_RESTRICTED, CX_STR("sysB"), 0, CX_STR(""), T0 + 6, &ae, 2,
+                                          &old, &applied), 0);
+  cr_assert_eq(applied, -1);
+  cr_assert_eq(rollup().restricted, 0);
+  /* its own: applied, counted; the same message again is refused */
+  cr_assert_eq(cx_store_check_feedback_at(st, 21, CX_OUT_RESTRICTED, CX_STR("sysA"), 0, CX_STR("n"), T0 + 7, &ae, 3,
+                                          &old, &applied), 0);
+  cr_assert_eq(applied, 1);
+  cr_assert_eq(old.verdict, V_DENY);
+  cr_assert_eq(cx_store_check_feedback_at(st, 21, CX_OUT_APPROVED, CX_STR("sysA"), 0, CX_STR(""), T0 + 8, &ae, 3,
+                                          &old, &applied), CX_EEXIST);
+  sums s = rollup();
+  cr_assert_eq(s.restricted, 1);
+  cr_assert_eq(s.approved, 0);
+  cx_txn *t;
+  uint64_t last = 0;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_audit_last(t, &last), 0);
+  cx_store_txn_end(t);
+  cr_assert_eq(last, 3, "one audit line per message, applied or not");
+}
+
+Test(checks, an_epoch_message_moves_the_epoch_counter_past_its_sequence) {
+  uint32_t ep = 0;
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, &ep), 0);
+  cr_assert_eq(ep, 7);
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, &ep), CX_EEXIST);
+  cr_assert_eq(cx_store_checks_epoch(st, &ep), 0);
+  cr_assert_eq(ep, 8, "a local epoch after the log's is above it");
+}
