@@ -11,6 +11,10 @@
  *   'A' authorities     code order: code, name (the name the authorities DB keeps)
  *   'L' audit entries   seq order: time, who, role, op, target, detail, client (the seq itself
  *                       is the position: a restored log is renumbered from 1)
+ * The replicated digest (cx_store_digest_replicated) is the same walk without the audit lines a
+ * node writes for itself (query audits, check-log pruning: cx_audit_is_node_local), after a tag
+ * that keeps it apart from any content digest: nodes of one replicated log at the same
+ * sequence have the same replicated digest whatever queries each answered.
  * Strings are u32 (little-endian) length + bytes, integers fixed-size little-endian, every
  * item starts with its tag: no two different contents serialise alike. Derived DBs (summary
  * bodies, summary_x, names, grams, rollups, facts, entities, record refs, regions) and page
@@ -220,7 +224,10 @@ int cx_store_authority_records_each(cx_txn *t, uint32_t authority_id, cx_record_
 typedef struct dctx {
   cx_txn *t;
   cx_digest *d;
+  int replicated; /* cx_store_digest_replicated: node-local audit lines left out */
 } dctx;
+
+int cx__digest_txn(cx_txn *t, int replicated, unsigned char out[CX_DIGEST_LEN]);
 
 static int d_data(void *ctx, cx_str name, cx_str text) {
   cx_digest_data(((dctx *)ctx)->d, name, text);
@@ -249,15 +256,42 @@ static int d_entity(void *ctx, cx_str code, cx_str norm) {
   cx_digest_entity(c->d, code, s.last_update);
   return 0;
 }
-static int d_audit(void *ctx, const cx_audit_entry *e) {
-  cx_digest_audit(((dctx *)ctx)->d, e);
+/* Audit lines a node writes for itself: query audits (the server's, of reads of persons by
+ * non-public roles) and the check log's pruning. They are not in the replicated log, so the
+ * replicated digest leaves them out (a node that answered such a query is still the same). */
+int cx_audit_is_node_local(cx_str op) {
+  static const char *const local[] = {"entity", "records", "check", "search", "prune-checks"};
+  for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
+    if (cx_str_eq(op, cx_str_c(local[i]))) return 1;
   return 0;
 }
 
-int cx_store_digest_txn(cx_txn *t, unsigned char out[CX_DIGEST_LEN]) {
-  dctx c = {t, NULL};
+static int d_audit(void *ctx, const cx_audit_entry *e) {
+  dctx *c = ctx;
+  if (c->replicated && cx_audit_is_node_local(e->op)) return 0;
+  cx_digest_audit(c->d, e);
+  return 0;
+}
+
+int cx_store_digest_txn(cx_txn *t, unsigned char out[CX_DIGEST_LEN]) { return cx__digest_txn(t, 0, out); }
+
+int cx_store_digest_replicated(cx_store *st, unsigned char out[CX_DIGEST_LEN]) {
+  cx_txn *t;
+  int err = cx_store_txn_begin(st, &t);
+  if (err) return err;
+  err = cx__digest_txn(t, 1, out);
+  cx_store_txn_end(t);
+  return err;
+}
+
+int cx__digest_txn(cx_txn *t, int replicated, unsigned char out[CX_DIGEST_LEN]) {
+  dctx c = {t, NULL, replicated};
   int err = cx_digest_new(&c.d);
   if (err) return err;
+  if (replicated) { /* never equal to a content digest of the same store */
+    static const char tag[] = "replicated content";
+    cx_digest_data(c.d, CX_STR("digest"), (cx_str){tag, sizeof tag - 1});
+  }
   if ((err = cx_store_data_each(t, d_data, &c)) ||
       (err = cx_store_authorities_each(t, d_auth_records, &c)) ||
       (err = cx_store_codes_each(t, (cx_str){"", 0}, d_entity, &c)) ||

@@ -1665,6 +1665,15 @@ int64_t cx_audit_now_ms(void);
 int cx_store_digest(cx_store *st, unsigned char out[CX_DIGEST_LEN]);
 /** cx_store_digest in the caller's read txn (the snapshot an export writes from). */
 int cx_store_digest_txn(cx_txn *t, unsigned char out[CX_DIGEST_LEN]);
+/**
+ * The replicated digest: cx_store_digest's walk without the audit lines a node writes for
+ * itself (cx_audit_is_node_local: query audits of persons, check-log pruning), which are not in
+ * the replicated log. Nodes of one log at the same sequence have the same replicated digest
+ * (docs/scaling.md); it never equals a content digest. The audit log itself keeps every line.
+ */
+int cx_store_digest_replicated(cx_store *st, unsigned char out[CX_DIGEST_LEN]);
+/** 1 for the audit ops a node writes for itself: entity, records, check, search, prune-checks. */
+int cx_audit_is_node_local(cx_str op);
 /** Lower-case hex of a digest, NUL-terminated. */
 void cx_digest_hex(const unsigned char dg[CX_DIGEST_LEN], char out[2 * CX_DIGEST_LEN + 1]);
 

@@ -208,3 +208,30 @@ Test(digest, a_restore_batch_keeps_the_stored_state_and_refuses_what_would_chang
   cx_store_txn_end(t);
   cr_expect_eq(cx_store_verify(st, NULL, NULL), 0, "derived data agree with the restored records");
 }
+
+/* Replicas compare the replicated digest: a node's own query audits change its content digest
+ * (the audit log stays complete) but not the replicated one; a replicated audit line does. */
+Test(digest, the_replicated_digest_leaves_out_only_the_audit_lines_a_node_writes_for_itself) {
+  fill(st, 0);
+  unsigned char c0[CX_DIGEST_LEN], r0[CX_DIGEST_LEN], c1[CX_DIGEST_LEN], r1[CX_DIGEST_LEN];
+  cr_assert_eq(cx_store_digest(st, c0), 0);
+  cr_assert_eq(cx_store_digest_replicated(st, r0), 0);
+  cr_assert_neq(memcmp(c0, r0, CX_DIGEST_LEN), 0, "never equal to a content digest");
+  cx_audit_entry e;
+  memset(&e, 0, sizeof e);
+  e.who = CX_STR("analyst-1");
+  e.role = CX_STR("admin");
+  e.op = CX_STR("records");
+  e.target = CX_STR("11010519491231002X");
+  cr_assert_eq(cx_store_audit_append(st, &e, 1), 0);
+  e.op = CX_STR("check");
+  cr_assert_eq(cx_store_audit_append(st, &e, 1), 0);
+  cr_assert_eq(cx_store_digest(st, c1), 0);
+  cr_assert_eq(cx_store_digest_replicated(st, r1), 0);
+  cr_assert_neq(memcmp(c0, c1, CX_DIGEST_LEN), 0, "the audit log keeps the query audits");
+  cr_assert_eq(memcmp(r0, r1, CX_DIGEST_LEN), 0, "the replicated digest does not see them");
+  e.op = CX_STR("feedback");
+  cr_assert_eq(cx_store_audit_append(st, &e, 1), 0);
+  cr_assert_eq(cx_store_digest_replicated(st, r1), 0);
+  cr_assert_neq(memcmp(r0, r1, CX_DIGEST_LEN), 0, "a replicated audit line is in it");
+}

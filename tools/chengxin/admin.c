@@ -45,7 +45,7 @@ typedef struct admin_args {
   int quiet;
   int group_read; /* --group-read: what the command creates is readable by the group */
   int force;      /* backup --force: replace an existing backup */
-  int digest;     /* verify --digest */
+  int digest;     /* verify --digest (2: --replicated-digest) */
   int npos;
   char **pos;
 } admin_args;
@@ -56,6 +56,7 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
       {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},    {"group-read", no_argument, 0, 'g'},
       {"force", no_argument, 0, 'F'},    {"digest", no_argument, 0, 'D'},
+      {"replicated-digest", no_argument, 0, 'R'},
       {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
@@ -86,6 +87,13 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
         return -1;
       }
       a->digest = 1;
+      break;
+    case 'R':
+      if (strcmp(cmd, "verify") != 0) {
+        cli_usage("%s: --replicated-digest is an option of verify", cmd);
+        return -1;
+      }
+      a->digest = 2;
       break;
     case 'g':
       if (!creates) {
@@ -307,7 +315,7 @@ int cli_cmd_verify(int argc, char **argv) {
   if (d >= 0 && a.digest) {
     unsigned char dg[CX_DIGEST_LEN];
     char hex[2 * CX_DIGEST_LEN + 1];
-    int e = cx_store_digest(st, dg);
+    int e = a.digest == 2 ? cx_store_digest_replicated(st, dg) : cx_store_digest(st, dg);
     if (e) {
       cli_err(cx_store_errmsg(st), "verify: digest of %s", a.db);
       cx_store_close(st);

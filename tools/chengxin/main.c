@@ -98,13 +98,16 @@ static const cmd CMDS[] = {
      "of the current schema is left as it is. Older stores: export from the build that reads\n"
      "them, or re-import (docs/operations.md \"Upgrades\").\n"},
     {"verify", cli_cmd_verify, "recompute summaries and rollups and compare",
-     "usage: chengxin verify --db PATH [--digest] [--quiet]\n"
+     "usage: chengxin verify --db PATH [--digest | --replicated-digest] [--quiet]\n"
      "\n"
      "Prints each difference; exit status 1 when there is any.\n"
      "  --digest         also print the content digest on stdout: a SHA-256 of the logical\n"
      "                   content (data files, records with their lifecycle state, entities'\n"
      "                   last_update, authority names, the audit log), independent of page\n"
-     "                   layout and ids: equal after backup, compact and export + restore\n"},
+     "                   layout and ids: equal after backup, compact and export + restore\n"
+     "  --replicated-digest  print the replicated digest instead: the content digest without\n"
+     "                   the audit lines a node writes for itself (query audits, prune-checks);\n"
+     "                   the nodes of one replicated log at one sequence have the same one\n"},
     {"export", cli_cmd_export, "write a store's content as JSON Lines (for restore)",
      "usage: chengxin export --db PATH [--out FILE] [--since DAY] [--authority CODE]\n"
      "                       [--region CODE] [--quiet]\n"
