@@ -1039,6 +1039,10 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
       snprintf(why, cap, "--stream: letters, digits, '_' and '-' only");
       return CX_EBADREQ;
     }
+  if (strlen(o->stream) > CX_LOG_STREAM_MAX) {
+    snprintf(why, cap, "--stream: at most %u characters", CX_LOG_STREAM_MAX);
+    return CX_EBADREQ;
+  }
   if (o->replicas < 1 || o->replicas > 5) {
     snprintf(why, cap, "--log-replicas: 1..5");
     return CX_EBADREQ;
@@ -1067,6 +1071,19 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
   natsStatus s;
   if ((rc = cx_store_log_seq(st, &r->applied))) {
     snprintf(why, cap, "cannot read the store's log position: %s", cx_strerror(rc));
+    goto fail;
+  }
+  /* The store follows this stream from now on (from the start: at position 0 too, it refuses
+   * every write that bypasses the log), and no other. */
+  if ((rc = cx_store_set_log_stream(st, r->stream))) {
+    char had[CX_LOG_STREAM_MAX + 1] = "";
+    cx_store_log_stream(st, had, sizeof had);
+    if (rc == CX_EEXIST)
+      snprintf(why, cap, "this store follows stream %s, not %s: start it with --stream %s, or give this "
+               "stream a store of its own (docs/scaling.md \"A new node\")", had, r->stream, had);
+    else
+      snprintf(why, cap, "cannot mark the store as following stream %s: %s", r->stream, cx_strerror(rc));
+    rc = rc == CX_EEXIST ? CX_EVERSION : rc;
     goto fail;
   }
   /* natsOptions_SetServers, not SetURL: libnats 3.4's SetURL does not connect with a

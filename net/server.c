@@ -1838,6 +1838,12 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     cx__auditor_set_checks_off(s->audit, o->no_check_log);
     s->env.checks_flush = checks_flush;
   }
+  if (!(o->log_urls || o->log_stream)) {
+    char follows[CX_LOG_STREAM_MAX + 1] = "";
+    if (cx_store_log_stream(s->st, follows, sizeof follows) == 0 && follows[0])
+      cx_net_log("this store follows the replicated stream %s: it refuses writes that do not come "
+                 "through it (start chengxind with --log ... --stream %s)", follows, follows);
+  }
   if (o->log_urls || o->log_stream) {
     cx_replog_opts lo;
     cx_replog_opts_default(&lo);

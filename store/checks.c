@@ -215,13 +215,26 @@ static int fb_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   if (f->audit && (err = cx__audit_write(st, txn, f->audit, 1, f->now_ms, &f->tmp))) return err;
   return 0;
 }
+/* A feedback outside the log: its audit line is replicated content, so a store that follows
+ * a log (at any position, or marked) takes feedback from the log only (cx_store_check_feedback_at). */
+static int local_fb_fn(cx_store *st, MDB_txn *txn, void *ctx) {
+  uint64_t at = 0;
+  int rc = cx__meta_get64(st, txn, "log_seq", &at);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (at || cx__store_follows(st, txn)) {
+    cx__store_setmsg(st, "this store follows a replicated log: feedback goes through a node of its cluster");
+    return CX_EFORBIDDEN;
+  }
+  return fb_fn(st, txn, ctx);
+}
+
 int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who,
                             cx_str note, int64_t now_ms, const cx_audit_entry *audit,
                             cx_check_entry *out) {
   if (outcome <= CX_OUT_NONE || outcome >= CX_OUT_COUNT || note.n > CX_CHECK_NOTE_MAX) return CX_EBADREQ;
   fb_ctx f = {.receipt = receipt, .outcome = outcome, .any_who = any_who, .who = who, .note = note,
               .now_ms = now_ms ? now_ms : cx_audit_now_ms(), .audit = audit};
-  int rc = in_wtxn(st, fb_fn, &f);
+  int rc = in_wtxn(st, local_fb_fn, &f);
   if (!rc && out) {
     *out = f.old;
     out->who = out->fb_who = out->note = (cx_str){"", 0};

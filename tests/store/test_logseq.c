@@ -175,3 +175,29 @@ Test(logseq, a_data_file_from_the_log_lands_with_its_position_once) {
   cr_assert_eq(cx_store_log_seq(st, &s), 0);
   cr_assert_eq(s, 2);
 }
+
+/* A store marked as following a stream is protected from the start: at position 0 it refuses
+ * what bypasses the log, and it follows that stream only. */
+Test(logseq, a_store_marked_as_following_a_stream_refuses_local_writes_at_position_zero) {
+  char name[80] = "x";
+  cr_assert_eq(cx_store_log_stream(st, name, sizeof name), 0);
+  cr_assert_str_eq(name, "", "unmarked");
+  cr_assert_eq(cx_store_set_log_stream(st, ""), CX_EBADREQ);
+  cr_assert_eq(cx_store_set_log_stream(st, "CX"), 0);
+  cr_assert_eq(cx_store_set_log_stream(st, "CX"), 0, "the same stream again");
+  cr_assert_eq(cx_store_set_log_stream(st, "OTHER"), CX_EEXIST);
+  cr_assert(strstr(cx_store_errmsg(st), "follows stream CX"), "%s", cx_store_errmsg(st));
+  cr_assert_eq(cx_store_log_stream(st, name, sizeof name), 0);
+  cr_assert_str_eq(name, "CX");
+  uint64_t s = 9;
+  cr_assert_eq(cx_store_log_seq(st, &s), 0);
+  cr_assert_eq(s, 0);
+  cr_assert_eq(put_one("R-0", 0), CX_EFORBIDDEN, "position 0, marked: refused");
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(st, "scorecard", cx_data_scorecard, cx_data_scorecard_len, &bad), CX_EFORBIDDEN);
+  cr_assert_eq(cx_store_check_feedback(st, 1, CX_OUT_RESTRICTED, CX_STR("a"), 1, CX_STR(""), 0, NULL, NULL),
+               CX_EFORBIDDEN);
+  cr_assert_eq(records(), 0);
+  cr_assert_eq(put_one("R-1", 1), 0, "the log writes");
+  cr_assert_eq(records(), 1);
+}

@@ -46,6 +46,7 @@ typedef struct admin_args {
   int group_read; /* --group-read: what the command creates is readable by the group */
   int force;      /* backup --force: replace an existing backup */
   int digest;     /* verify --digest (2: --replicated-digest) */
+  const char *follows; /* init --follows STREAM */
   int npos;
   char **pos;
 } admin_args;
@@ -56,7 +57,7 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
       {"db", required_argument, 0, 'd'}, {"format", required_argument, 0, 'f'},
       {"quiet", no_argument, 0, 'q'},    {"group-read", no_argument, 0, 'g'},
       {"force", no_argument, 0, 'F'},    {"digest", no_argument, 0, 'D'},
-      {"replicated-digest", no_argument, 0, 'R'},
+      {"replicated-digest", no_argument, 0, 'R'}, {"follows", required_argument, 0, 'L'},
       {0, 0, 0, 0},
   };
   memset(a, 0, sizeof *a);
@@ -87,6 +88,13 @@ static int admin_parse(const char *cmd, int argc, char **argv, int creates, admi
         return -1;
       }
       a->digest = 1;
+      break;
+    case 'L':
+      if (strcmp(cmd, "init") != 0) {
+        cli_usage("%s: --follows is an option of init", cmd);
+        return -1;
+      }
+      a->follows = optarg;
       break;
     case 'R':
       if (strcmp(cmd, "verify") != 0) {
@@ -125,8 +133,17 @@ int cli_cmd_init(int argc, char **argv) {
   so.group_read = a.group_read;
   cx_store *st;
   if (cli_store_open_opts(a.db, &so, &st)) return CLI_EXIT_FAIL;
+  if (a.follows) { /* written by that stream's log only, from the start (docs/scaling.md) */
+    int e = cx_store_set_log_stream(st, a.follows);
+    if (e) {
+      cli_err(e == CX_EEXIST ? cx_store_errmsg(st) : cx_strerror(e), "init: --follows %s", a.follows);
+      cx_store_close(st);
+      return e == CX_EBADREQ ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+  }
   cx_store_close(st);
-  if (!a.quiet) fprintf(stderr, "init: store ready at %s\n", a.db);
+  if (!a.quiet) fprintf(stderr, "init: store ready at %s%s%s\n", a.db, a.follows ? ", following stream " : "",
+                        a.follows ? a.follows : "");
   return 0;
 }
 

@@ -50,10 +50,13 @@ static const cmd CMDS[] = {
      "  --group-read     a new store readable by the group (0750/0640; default 0700/0600)\n"
      "  --quiet          no progress and no summary\n"},
     {"init", cli_cmd_init, "create an empty store",
-     "usage: chengxin init --db PATH [--group-read]\n"
+     "usage: chengxin init --db PATH [--group-read] [--follows STREAM]\n"
      "\n"
      "Creates an empty store with the built-in region table, catalogue and calendar. Its\n"
-     "directory is mode 0700 and its files 0600 (--group-read: 0750 and 0640).\n"},
+     "directory is mode 0700 and its files 0600 (--group-read: 0750 and 0640).\n"
+     "  --follows STREAM  mark it as a node of that replicated log: it refuses every write\n"
+     "                    that does not come through the log, and a chengxind --log with\n"
+     "                    another --stream (docs/scaling.md)\n"},
     {"info", cli_cmd_info, "schema version, counts, sizes and map use of a store",
      "usage: chengxin info --db PATH [--format FMT]\n"},
     {"import", cli_cmd_import, "import CSV or JSON Lines files into a store",

@@ -16,6 +16,7 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a publish retried with the same Nats-Msg-Id (CHENGXIN_TEST_LOG_REPUBLISH on node C) is
     acknowledged as a duplicate and applied once;
   - a node whose position the stream no longer holds refuses to start, naming the backup it needs;
+  - a store marked as following a stream refuses local writes at position 0 and another stream;
   - a data file (load-catalog ..., the `load` op and `chengxin load-* --connect`) goes through
     the log: every node serves it, a bad one is refused alike;
   - feedback sent to any node reaches the check log of the node that issued the receipt;
@@ -370,6 +371,31 @@ class Cluster(unittest.TestCase):
         self.assertEqual(rc, 1, e.log_text())
         self.assertIn("needs a newer backup", e.log_text())
         self.assertIn("now begins at 4", e.log_text())  # d's epoch message and 5 writes: 6, keeping 3
+
+    def test_4b_a_store_follows_one_stream_from_the_start(self):
+        # a store that followed CX is refused by a server started with another stream
+        f = Node(TMP, "f", NODES["a"].urls, NODES["a"].tokens, stream="CXOTHER")
+        subprocess.run([os.path.join(BIN_DIR, "chengxin"), "init", "--db", f.db + "-marked", "--follows", STREAM],
+                       check=True, capture_output=True)
+        f.db = f.db + "-marked"
+        p = f.spawn()
+        try:
+            rc = p.wait(30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(rc, 1, f.log_text())
+        self.assertIn(f"this store follows stream {STREAM}, not CXOTHER", f.log_text())
+        # at position 0 it refuses a local write already
+        rows = os.path.join(TMP, "rows.csv")
+        with open(rows, "w", encoding="utf-8") as fh:
+            fh.write("entity_code,entity_name,record_id,authority_code,authority_name,category,decision_date\n"
+                     f"{uscc(60000001)},某公司,f-1,{AUTH},某局,penalty,2024-03-01\n")
+        p = subprocess.run([os.path.join(BIN_DIR, "chengxin"), "import", "--db", f.db, rows], capture_output=True,
+                           text=True, env=dict(os.environ, CHENGXIN_TODAY=TODAY))
+        self.assertNotEqual(p.returncode, 0, p.stderr)
+        self.assertIn("replicated log", p.stderr)
 
     def test_5_a_data_file_goes_through_the_log_to_every_node(self):
         with open(os.path.join(SOURCE_DIR, "data", "catalog.tsv"), encoding="utf-8") as f:
