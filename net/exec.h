@@ -134,6 +134,9 @@ int cx_op_is_slow(int op);
 /** 1 for the slow ops that read a snapshot (aggregate, scorecards): a door opens the pool
  *  thread's read txn for them (the writes open their own). */
 int cx_op_reads_snapshot(int op);
+/** 1 for the ops that write (the slow ops that do not read a snapshot: ingest, the lifecycle
+ *  ops, feedback, load). */
+int cx_op_writes(int op);
 
 /* ===================================================================== the record answer */
 
@@ -325,6 +328,9 @@ typedef struct cx_exec_env {
    * CX_ETIMEOUT with err. */
   int (*feedback)(void *ud, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
                   const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err, size_t cap);
+  /* Non-NULL: this server takes no writes (a read-only replica, chengxind --log-writes off):
+   * every write op (cx_op_writes) is answered forbidden with this message. */
+  const char *writes_refused;
   void *ud;
 } cx_exec_env;
 

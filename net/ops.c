@@ -2005,6 +2005,7 @@ static int op_scorecards(cx_exec_ctx *x, const cx_req *rq) {
 }
 
 int cx_op_reads_snapshot(int op) { return op == CX_OP_AGGREGATE || op == CX_OP_SCORECARDS; }
+int cx_op_writes(int op) { return op >= 0 && op < CX_OP_COUNT && cx_ops[op].slow && !cx_op_reads_snapshot(op); }
 
 /* ===================================================================== dispatch */
 
@@ -2059,6 +2060,8 @@ int cx_exec_run(cx_exec_ctx *x, const cx_req *rq) {
   if (!cx_op_allowed(x->role, rq->op)) {
     rc = fail(x, CX_EFORBIDDEN, "op %s is not allowed for role %s", cx_op_names[rq->op],
               cx_role_names[x->role]);
+  } else if (x->env->writes_refused && cx_op_writes(rq->op)) {
+    rc = fail(x, CX_EFORBIDDEN, "%s", x->env->writes_refused);
   } else {
     msgpack_pack_map(&pk, 3);
     pk_key(&pk, "id"); msgpack_pack_uint64(&pk, rq->id);

@@ -176,6 +176,7 @@ struct cx_server {
   cx_log_budget auth_log;
   cx_replog *replog;    /* --log: the replicated log (replog.c); NULL: single node */
   uint32_t epoch;       /* this run's receipt epoch (check log) */
+  char writes_refused[512]; /* --log-writes off: the answer to a write */
 };
 
 typedef struct cx_job {
@@ -1838,6 +1839,11 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     cx__auditor_set_checks_off(s->audit, o->no_check_log);
     s->env.checks_flush = checks_flush;
   }
+  if (o->log_writes_off && !(o->log_urls || o->log_stream)) {
+    snprintf(why, cap, "--log-writes off is for a node of a replicated log (--log, --stream)");
+    rc = CX_EBADREQ;
+    goto fail;
+  }
   if (!(o->log_urls || o->log_stream)) {
     char follows[CX_LOG_STREAM_MAX + 1] = "";
     if (cx_store_log_stream(s->st, follows, sizeof follows) == 0 && follows[0])
@@ -1868,6 +1874,14 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     }
     s->epoch = epoch;
     cx__auditor_set_epoch(s->audit, epoch);
+    if (o->log_writes_off) {
+      cx_replog_stats ls;
+      cx__replog_stats(s->replog, &ls);
+      snprintf(s->writes_refused, sizeof s->writes_refused,
+               "node %s is a read-only replica of stream %s (chengxind --log-writes off): send writes to a "
+               "node that takes them", ls.node, ls.stream);
+      s->env.writes_refused = s->writes_refused;
+    }
   }
   if (o->request_log) {
     s->reqlog_fd = open(o->request_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);

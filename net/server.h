@@ -76,6 +76,7 @@ typedef struct cx_server_opts {
   uint64_t log_max_lag;         /* /readyz is false beyond this many messages behind; 0 = none */
   const char *log_node;         /* this node's name in message ids; NULL = the host name */
   int log_test_republish;       /* test hook: every publish is sent twice with one Nats-Msg-Id */
+  int log_writes_off;           /* --log-writes off: a read-only replica (writes are forbidden) */
 } cx_server_opts;
 
 typedef struct cx_server cx_server;

@@ -8,7 +8,7 @@
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
  *             [--check-retention-days N] [--check-log on|off]
  *             [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]
- *              [--log-replicas N] [--log-max-msgs N]] [--config FILE]
+ *              [--log-replicas N] [--log-max-msgs N] [--log-writes on|off]] [--config FILE]
  *
  * --config FILE holds the same options as "key = value" lines (db = /var/lib/chengxin/store);
  * the command line wins over the file. The man page is docs/chengxind.8.
@@ -67,7 +67,8 @@ static void usage(FILE *f) {
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
           "                 [--check-retention-days N] [--check-log on|off]\n"
           "                 [--log nats://HOST:PORT[,...] --stream NAME [--max-lag N] [--node NAME]\n"
-          "                  [--log-replicas N] [--log-max-msgs N]] [--config FILE] [--version] [--help]\n"
+          "                  [--log-replicas N] [--log-max-msgs N] [--log-writes on|off]] [--config FILE]\n"
+          "                 [--version] [--help]\n"
           "  --config FILE       options as \"key = value\" lines, keys the long names below without\n"
           "                      \"--\" (db = /var/lib/chengxin/store); '#' starts a comment line;\n"
           "                      options on the command line win over the file\n"
@@ -121,6 +122,8 @@ static void usage(FILE *f) {
           "                      a node further behind needs a newer backup\n"
           "  --max-lag N         /readyz is false while this node is more than N messages behind\n"
           "  --node NAME         this node's name in message ids and stats (default the host name)\n"
+          "  --log-writes on|off off: a read-only replica: it applies the log and serves reads, and\n"
+          "                      answers every write forbidden, naming itself (default on)\n"
           "  --version           version, protocol version and store schema version\n");
 }
 
@@ -269,6 +272,12 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
     o->log_stream = v;
   } else if (!strcmp(a, "--node")) {
     o->log_node = v;
+  } else if (!strcmp(a, "--log-writes")) {
+    if (strcmp(v, "on") && strcmp(v, "off")) {
+      snprintf(why, cap, "--log-writes wants on or off");
+      return -1;
+    }
+    o->log_writes_off = !strcmp(v, "off");
   } else if (!strcmp(a, "--max-lag")) {
     if (parse_num(v, 1ull << 62, &n)) {
       snprintf(why, cap, "--max-lag wants a number of messages (0 = no limit)");

@@ -20,6 +20,7 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a data file (load-catalog ..., the `load` op and `chengxin load-* --connect`) goes through
     the log: every node serves it, a bad one is refused alike;
   - feedback sent to any node reaches the check log of the node that issued the receipt;
+  - a read-only replica (--log-writes off) reads the log and refuses writes over msgpack and HTTP;
   - a node that answered person queries keeps their audit lines (its content digest differs)
     while its replicated digest is the others';
   - at the end every node has the same `chengxin verify --replicated-digest`.
@@ -485,6 +486,36 @@ class Cluster(unittest.TestCase):
         with NODES["a"].client() as c:  # admin reads of a person: audited, on a only
             self.assertEqual(c.call("entity", code=person)["code"], person)
             self.assertEqual(len(c.call("records", code=person)["records"]), 1)
+
+    def test_8_a_read_only_replica_refuses_writes_naming_itself(self):
+        import json
+        import re
+        import urllib.request
+        r = Node(TMP, "r", NODES["a"].urls, NODES["a"].tokens, extra=["--log-writes", "off", "--http", "127.0.0.1:0"])
+        r.start()
+        try:
+            wait_caught_up([NODES["a"], r])
+            code, recs = batch("a", 0)
+            with r.client() as c:  # it reads what the log holds
+                self.assertEqual(len(c.call("records", code=code, limit=100)["records"]), PER_BATCH)
+                for op, fields in (("ingest", {"records": recs}),
+                                   ("repair", {"authority": AUTH, "record_id": "a-0-0", "reason": "x"}),
+                                   ("load", {"name": "scorecard", "text": "publish\tno\n"})):
+                    with self.assertRaises(cx.ChengxinError) as ctx:
+                        c.call(op, **fields)
+                    self.assertEqual(ctx.exception.code, "forbidden", op)
+                    self.assertIn("node r is a read-only replica", ctx.exception.message)
+            hport = int(re.search(r"http listening on 127\.0\.0\.1:(\d+)", r.log_text()).group(1))
+            rq = urllib.request.Request(f"http://127.0.0.1:{hport}/v1/ingest", data=json.dumps({"records": recs}).encode(),
+                                        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+            with self.assertRaises(urllib.error.HTTPError) as ctx:
+                urllib.request.urlopen(rq, timeout=10)
+            self.assertEqual(ctx.exception.code, 403)
+            body = json.loads(ctx.exception.read())
+            self.assertEqual(body["error"]["code"], "forbidden")
+            self.assertIn("node r is a read-only replica", body["error"]["message"])
+        finally:
+            self.assertEqual(r.stop(), 0, r.log_text())
 
     def test_9_every_node_has_the_same_digest(self):
         wait_caught_up(list(NODES.values()))
