@@ -373,6 +373,9 @@ int cx__replog_feedback(cx_replog *r, uint64_t receipt, int outcome, cx_str who,
 void cx__replog_stats(cx_replog *r, cx_replog_stats *out);
 /** 1 when ready to serve reads (lag within max_lag, the stream answering); else 0 and why. */
 int cx__replog_ready(cx_replog *r, char *why, size_t cap);
+/** The server stops: writers waiting on the log answer now (CX_ETIMEOUT, "shutting down"; any
+ *  thread); the applier goes on until cx__replog_close, which stops it at a message boundary. */
+void cx__replog_stopping(cx_replog *r);
 void cx__replog_close(cx_replog *r);
 
 #endif

@@ -1243,12 +1243,24 @@ int cx__replog_ready(cx_replog *r, char *why, size_t cap) {
   return 1;
 }
 
+void cx__replog_stopping(cx_replog *r) {
+  pthread_mutex_lock(&r->mu);
+  r->stopping = 1;
+  pthread_cond_broadcast(&r->applied_cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
 void cx__replog_close(cx_replog *r) {
   if (!r) return;
   pthread_mutex_lock(&r->mu);
   r->stop = 1;
   pthread_cond_broadcast(&r->wake_cv);
   pthread_cond_broadcast(&r->applied_cv);
+  /* A writer still inside a publish attempt (at most PUB_TRY_MS) leaves at its end. */
+  struct timespec ts;
+  deadline_ts(&ts, PUB_TRY_MS + 1000);
+  int w = 0;
+  while (r->writers > 0 && w != ETIMEDOUT) w = pthread_cond_timedwait(&r->applied_cv, &r->mu, &ts);
   pthread_mutex_unlock(&r->mu);
   if (r->started) pthread_join(r->th, NULL);
   if (r->wake_sub) {

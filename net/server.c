@@ -1339,6 +1339,9 @@ static void begin_stop(cx_server *s, const char *why) {
   if (s->stopping) return;
   s->stopping = 1;
   cx_net_log("stopping (%s): no new connections, finishing requests in flight", why);
+  /* Writers waiting on the log answer now (timeout: the write may land); the applier goes on
+   * to a message boundary and stops when the server closes. */
+  if (s->replog) cx__replog_stopping(s->replog);
   uv_poll_stop(&s->poll);
   uv_close((uv_handle_t *)&s->poll, NULL);
   if (s->http) {

@@ -23,7 +23,9 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a read-only replica (--log-writes off) reads the log and refuses writes over msgpack and HTTP;
   - a node that answered person queries keeps their audit lines (its content digest differs)
     while its replicated digest is the others';
-  - at the end every node has the same `chengxin verify --replicated-digest`.
+  - at the end every node has the same `chengxin verify --replicated-digest`;
+  - a node whose writes wait on a log without quorum stops within seconds on SIGTERM, the writes
+    answered `timeout` ("shutting down").
 
 Exit status 77 (ctest's SKIP_RETURN_CODE) without nats-server or python3-msgpack.
 """
@@ -527,6 +529,41 @@ class Cluster(unittest.TestCase):
         content = {n.name: n.digest() for n in NODES.values()}
         self.assertEqual(content["b"], content["c"])
         self.assertNotEqual(content["a"], content["b"], "a's read audits are in its audit log")
+
+    def test_99_a_node_stops_promptly_while_its_writes_wait_on_the_log(self):
+        # (last: it takes the quorum away) a node, then one more NATS server killed: 1 of 3 left
+        n = Node(TMP, "s", NODES["a"].urls, NODES["a"].tokens)
+        n.start()
+        wait_caught_up([n])
+        NATSES[1].kill()
+        errors, done = [], []
+
+        def one():
+            t0 = time.monotonic()
+            try:
+                with n.client() as c:
+                    c.call("ingest", records=batch("a", 900)[1])
+            except (cx.ChengxinError, cx.ConnectionLost) as e:
+                errors.append(e)
+            done.append(time.monotonic() - t0)
+
+        th = threading.Thread(target=one)
+        th.start()
+        time.sleep(1.0)  # the write is retrying its publish (no quorum: no ack)
+        t0 = time.monotonic()
+        n.proc.terminate()
+        rc = n.proc.wait(15)
+        took = time.monotonic() - t0
+        n.proc = None
+        th.join(15)
+        self.assertEqual(rc, 0, n.log_text())
+        self.assertLess(took, 6.0, f"stopped in {took:.1f} s:\n{n.log_text()}")
+        self.assertEqual(len(errors), 1, "the waiting write was answered, not acknowledged")
+        e = errors[0]
+        self.assertNotIsInstance(e, cx.ConnectionLost, "answered before the connection closed")
+        self.assertEqual(e.code, "timeout")
+        self.assertIn("shutting down", e.message)
+        self.assertLess(done[0], 8.0)
 
 
 if __name__ == "__main__":
