@@ -331,8 +331,20 @@ typedef struct cx_exec_env {
   /* Non-NULL: this server takes no writes (a read-only replica, chengxind --log-writes off):
    * every write op (cx_op_writes) is answered forbidden with this message. */
   const char *writes_refused;
+  /* Cross-node read-your-writes (`min_seq`, docs/protocol.md): 0 when this node's store has
+   * applied the replicated log up to seq, after waiting up to wait_ms (0: no wait; a door
+   * waits on a pool thread, never on a loop); else CX_ETIMEOUT, *applied where it is. NULL: no
+   * log (a request with min_seq is bad_request). */
+  int (*at_seq)(void *ud, uint64_t seq, unsigned wait_ms, uint64_t *applied);
   void *ud;
 } cx_exec_env;
+
+/** How long a door waits for min_seq (on a pool thread) before the request is answered. */
+#define CX_NET_MIN_SEQ_WAIT_MS 5000u
+/** The request's min_seq (0: none, or not an unsigned integer: cx_exec_run says so). */
+uint64_t cx_req_min_seq(const cx_req *rq);
+/** 1 when rq carries a min_seq this node has not applied yet (a door then waits off the loop). */
+int cx_exec_seq_pending(const cx_exec_env *env, const cx_req *rq);
 
 /** One call's state. Zero it, then set env, q, out and the fields that apply. */
 typedef struct cx_exec_ctx {

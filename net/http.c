@@ -392,6 +392,8 @@ typedef struct http_job {
   char peer[CX_NET_PEER_MAX];
   char rid[80];
   cx_buf in, out;
+  int wait_only;        /* a fast op waiting for its min_seq: the loop runs it once applied */
+  uint64_t min_seq;
 } http_job;
 
 static const char *reason(int st) {
@@ -567,6 +569,12 @@ static void job_dispose(void *p) {
 static void job_work(uv_work_t *w) {
   http_job *j = w->data;
   cx_http *h = j->l->h;
+  /* min_seq: wait here (bounded), before any snapshot is taken; the executor then checks */
+  if (j->min_seq && h->k.env->at_seq) h->k.env->at_seq(h->k.env->ud, j->min_seq, CX_NET_MIN_SEQ_WAIT_MS, NULL);
+  if (j->wait_only) {
+    j->rc = 0;
+    return;
+  }
   cx_exec_ctx x;
   memset(&x, 0, sizeof x);
   cx_buf details;
@@ -605,6 +613,21 @@ static void job_done(uv_work_t *w, int status) {
   (void)status;
   http_job *j = w->data;
   cx_http_loop *l = j->l;
+  if (j->req && j->wait_only) { /* waited for min_seq: the op runs here, on its loop */
+    *j->slot = NULL;
+    const cx_buf *ans;
+    cx__http_run(l, j->op, j->role, j->token, j->tokens, j->peer, j->rid, j->in.p, j->in.len, j->t0, &ans);
+    if (!ans)
+      send_error(j->req, j->rid, 413, CX_ETOOLARGE, "the answer is larger than %zu bytes: ask for less",
+                 l->h->k.max_answer);
+    else
+      respond(l, j->req, j->rid, ans);
+    l->jobs--;
+    cx_buf_free(&j->in);
+    cx_buf_free(&j->out);
+    free(j);
+    return; /* counted by cx__http_run */
+  }
   if (j->req) {
     *j->slot = NULL;
     respond(l, j->req, j->rid, &j->out);
@@ -864,7 +887,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     site_serve(l, req, path, plen, rid, t0);
     return 0;
   }
-  bound b[MAX_SEGS + MAX_QPARAMS];
+  bound b[MAX_SEGS + MAX_QPARAMS + 1]; /* + min_seq from X-Min-Seq */
   uint32_t nb = 0;
   int wrong = 0;
   const route *ro = (get || post) ? match(h, post, path, plen, b, &nb, &wrong) : NULL;
@@ -915,6 +938,22 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
       }
       q = e + 1;
     }
+  }
+  /* X-Min-Seq: the request's min_seq (cross-node read-your-writes: docs/protocol.md §11) */
+  ssize_t mi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-min-seq"), -1);
+  if (mi >= 0) {
+    const h2o_iovec_t *v = &req->headers.entries[mi].value;
+    bound *x = &b[nb];
+    if (!v->len || v->len >= 21) {
+      send_error(req, rid, 400, CX_EBADREQ, "X-Min-Seq must be an unsigned integer (a write's log_seq)");
+      return 0;
+    }
+    copy_field(x->name, "min_seq", 7);
+    memcpy(x->val, v->base, v->len);
+    x->val[v->len] = 0;
+    x->len = v->len;
+    x->is_uint = 1;
+    nb++;
   }
   int role, token;
   const cx_tokens *tks;
@@ -991,7 +1030,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   }
   char peer[CX_NET_PEER_MAX];
   peer_of(req, peer, sizeof peer);
-  if (cx_op_is_slow(ro->op) && cx_op_allowed(role, ro->op)) {
+  uint64_t min_seq = 0;
+  int pending = 0;
+  if (mi >= 0 && cx_op_allowed(role, ro->op)) { /* the executor refuses a bad value on the loop */
+    char *e;
+    unsigned long long v = strtoull(b[nb - 1].val, &e, 10);
+    min_seq = *e ? 0 : v;
+    pending = min_seq && h->k.env->at_seq && h->k.env->at_seq(h->k.env->ud, min_seq, 0, NULL) != 0;
+  }
+  if ((cx_op_is_slow(ro->op) && cx_op_allowed(role, ro->op)) || pending) {
     if (l->jobs >= CX_HTTP_MAX_JOBS) {
       send_error(req, rid, 429, CX_EBUSY, "%u slow requests are running on this loop; retry shortly", l->jobs);
       if (h->k.account) h->k.account(h->k.ud, l->loop_ud, ro->op, CX_EBUSY, t0, role, tks, token, peer, rid);
@@ -1012,6 +1059,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
     j->token = token;
     j->tokens = tks;
     j->t0 = t0;
+    j->min_seq = min_seq;
+    j->wait_only = pending && !cx_op_is_slow(ro->op);
     snprintf(j->peer, sizeof j->peer, "%s", peer);
     snprintf(j->rid, sizeof j->rid, "%s", rid);
     j->slot = h2o_mem_alloc_shared(&req->pool, sizeof *j->slot, job_dispose);

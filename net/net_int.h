@@ -376,6 +376,9 @@ int cx__replog_ready(cx_replog *r, char *why, size_t cap);
 /** The server stops: writers waiting on the log answer now (CX_ETIMEOUT, "shutting down"; any
  *  thread); the applier goes on until cx__replog_close, which stops it at a message boundary. */
 void cx__replog_stopping(cx_replog *r);
+/** 0 once this node's store has applied seq (waiting up to wait_ms; any thread), else
+ *  CX_ETIMEOUT; *applied (may be NULL): the store's position then. */
+int cx__replog_wait(cx_replog *r, uint64_t seq, unsigned wait_ms, uint64_t *applied);
 void cx__replog_close(cx_replog *r);
 
 #endif

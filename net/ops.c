@@ -1615,7 +1615,8 @@ static int op_ingest(cx_exec_ctx *x, const cx_req *rq) {
   if (rc == CX_EBADREQ) return fail(x, rc, "nothing was written: %s", res.error);
   if (rc) return fail(x, rc, "commit failed: %s", res.error[0] ? res.error : cx_strerror(rc));
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 8);
+  msgpack_pack_map(pk, x->env->commit ? 9 : 8);
+  if (x->env->commit) pk_key(pk, "log_seq"), msgpack_pack_uint64(pk, res.log_seq); /* replicated: min_seq */
   pk_key(pk, "records"); msgpack_pack_uint32(pk, n);
   pk_key(pk, "inserted"); msgpack_pack_uint32(pk, res.inserted);
   pk_key(pk, "replaced"); msgpack_pack_uint32(pk, res.replaced);
@@ -1680,7 +1681,8 @@ static int op_status(cx_exec_ctx *x, const cx_req *rq) {
   if (rc) return fail(x, rc, "commit failed: %s", res.error[0] ? res.error : cx_strerror(rc));
   /* The state as it is now (an event that changed nothing leaves it as it was). */
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 5);
+  msgpack_pack_map(pk, x->env->commit ? 6 : 5);
+  if (x->env->commit) pk_key(pk, "log_seq"), msgpack_pack_uint64(pk, res.log_seq); /* replicated: min_seq */
   pk_key(pk, "authority"); pk_cx(pk, auth);
   pk_key(pk, "record_id"); pk_cx(pk, rid);
   pk_key(pk, "status"); pk_enum(pk, cx_status_names, CX_ST_COUNT, res.status);
@@ -2050,6 +2052,32 @@ void cx_exec_error_frame(cx_buf *out, uint64_t id, int err, const char *msg) {
   frame_end(out, at);
 }
 
+uint64_t cx_req_min_seq(const cx_req *rq) {
+  cx_mp v;
+  uint64_t seq = 0;
+  if (!cx_req_field(rq, "min_seq", &v) || cx_mp_read_uint(&v, &seq)) return 0;
+  return seq;
+}
+
+int cx_exec_seq_pending(const cx_exec_env *env, const cx_req *rq) {
+  uint64_t seq = cx_req_min_seq(rq);
+  return seq && env->at_seq && env->at_seq(env->ud, seq, 0, NULL) != 0;
+}
+
+/* min_seq: the request is run only on a store that has applied the log up to it (the door
+ * waited for it off the loop already; here no wait). 0, or the failure packed. */
+static int check_min_seq(cx_exec_ctx *x, const cx_req *rq) {
+  cx_mp v;
+  if (!cx_req_field(rq, "min_seq", &v)) return 0;
+  uint64_t seq = 0, at = 0;
+  if (cx_mp_read_uint(&v, &seq)) return fail(x, CX_EBADREQ, "min_seq must be an unsigned integer (a write's log_seq)");
+  if (!seq) return 0;
+  if (!x->env->at_seq) return fail(x, CX_EBADREQ, "min_seq: this server does not follow a replicated log");
+  if (x->env->at_seq(x->env->ud, seq, 0, &at) == 0) return 0;
+  return fail(x, CX_ETIMEOUT, "this node has applied the replicated log up to sequence %" PRIu64 ", not yet %" PRIu64
+              " (min_seq): retry, or read another node", at, seq);
+}
+
 int cx_exec_run(cx_exec_ctx *x, const cx_req *rq) {
   msgpack_packer pk;
   msgpack_packer_init(&pk, x->out, cx_buf_msgpack_write);
@@ -2062,6 +2090,8 @@ int cx_exec_run(cx_exec_ctx *x, const cx_req *rq) {
               cx_role_names[x->role]);
   } else if (x->env->writes_refused && cx_op_writes(rq->op)) {
     rc = fail(x, CX_EFORBIDDEN, "%s", x->env->writes_refused);
+  } else if ((rc = check_min_seq(x, rq)) != 0) {
+    /* packed */
   } else {
     msgpack_pack_map(&pk, 3);
     pk_key(&pk, "id"); msgpack_pack_uint64(&pk, rq->id);

@@ -1243,6 +1243,21 @@ int cx__replog_ready(cx_replog *r, char *why, size_t cap) {
   return 1;
 }
 
+int cx__replog_wait(cx_replog *r, uint64_t seq, unsigned wait_ms, uint64_t *applied) {
+  pthread_mutex_lock(&r->mu);
+  if (r->applied < seq && wait_ms) {
+    struct timespec ts;
+    deadline_ts(&ts, wait_ms);
+    int w = 0;
+    while (r->applied < seq && !r->stop && !r->stopping && w != ETIMEDOUT)
+      w = pthread_cond_timedwait(&r->applied_cv, &r->mu, &ts);
+  }
+  uint64_t at = r->applied;
+  pthread_mutex_unlock(&r->mu);
+  if (applied) *applied = at;
+  return at >= seq ? 0 : CX_ETIMEOUT;
+}
+
 void cx__replog_stopping(cx_replog *r) {
   pthread_mutex_lock(&r->mu);
   r->stopping = 1;

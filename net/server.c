@@ -192,6 +192,8 @@ typedef struct cx_job {
   cx_buf out;
   char peer[CX_NET_PEER_MAX];
   int cancel;           /* set (atomically) by the loop when the client goes away */
+  int wait_only;        /* a fast op with a min_seq not applied yet: the pool thread waits for
+                           it, then the loop runs the op (job_done) with its rings and arrays */
 } cx_job;
 
 /* The executor's hooks (cx_exec_env): the `stats` answer and failed auths. */
@@ -244,6 +246,11 @@ static int env_feedback(void *ud, uint64_t receipt, int outcome, cx_str who, int
   if (own && !found) return CX_ENOTFOUND;
   if (found && !mine) return CX_EFORBIDDEN;
   return cx__replog_feedback(s->replog, receipt, outcome, who, any_who, note, ae, old, applied, seq, err, cap);
+}
+
+/* env.at_seq with --log: min_seq of a read (cross-node read-your-writes). */
+static int at_seq(void *ud, uint64_t seq, unsigned wait_ms, uint64_t *applied) {
+  return cx__replog_wait(((cx_server *)ud)->replog, seq, wait_ms, applied);
 }
 
 static void auth_failed(void *ud, const char *peer) {
@@ -710,6 +717,13 @@ static void job_work(uv_work_t *w) {
     j->rc = rc;
     return;
   }
+  /* min_seq: wait here (bounded), before any snapshot is taken; the executor then checks */
+  uint64_t ms = cx_req_min_seq(&rq);
+  if (ms && j->srv->env.at_seq) j->srv->env.at_seq(j->srv->env.ud, ms, CX_NET_MIN_SEQ_WAIT_MS, NULL);
+  if (j->wait_only) {
+    j->rc = 0;
+    return;
+  }
   cx_buf details;
   cx_buf_init(&details, 0);
   cx_exec_ctx *x = cx_calloc(1, sizeof *x);
@@ -752,6 +766,8 @@ static void job_work(uv_work_t *w) {
   cx_buf_free(&details);
 }
 
+static void run_on_loop(cx_conn *c, const cx_req *rq, uint64_t t0);
+
 static void job_done(uv_work_t *w, int status) {
   (void)status;
   cx_job *j = w->data;
@@ -762,6 +778,14 @@ static void job_done(uv_work_t *w, int status) {
   if (c->closing) {
     account(lp, j->op, j->rc, j->t0);
     if (c->handles == 0) conn_free(c);
+  } else if (j->wait_only) { /* waited for min_seq: the op runs here, on its loop */
+    cx_req rq;
+    char msg[256];
+    int rc = cx_exec_decode(&rq, j->payload, j->plen, msg, sizeof msg);
+    if (rc) cx_exec_error_frame(&c->out, rq.id, rc, msg);
+    else run_on_loop(c, &rq, j->t0);
+    conn_flush(c);
+    ready_push(c);
   } else {
     int qrc = conn_queue_answer(c, &j->out, j->id, conn_share(c));
     account(lp, j->op, qrc ? qrc : j->rc, j->t0);
@@ -774,7 +798,7 @@ static void job_done(uv_work_t *w, int status) {
   free(j);
 }
 
-static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
+static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0, int wait_only) {
   cx_job *j = cx_calloc(1, sizeof *j);
   if (!j) return CX_ENOMEM;
   j->payload = cx_malloc(rq->plen);
@@ -797,6 +821,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0) {
   j->op = rq->op;
   j->id = rq->id;
   j->t0 = t0;
+  j->wait_only = wait_only;
   j->work.data = j;
   if (uv_queue_work(&c->lp->loop, &j->work, job_work, job_done) != 0) {
     cx_buf_free(&j->out);
@@ -828,13 +853,24 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
     const cx_tokens *now = __atomic_load_n(&lp->srv->env.tokens, __ATOMIC_ACQUIRE);
     if (c->tokens != now) conn_retoken(c, now);
   }
-  if (cx_op_is_slow(rq.op) && cx_op_allowed(c->role, rq.op)) {
-    if ((rc = start_job(c, &rq, t0)) != 0) {
+  int slow = cx_op_is_slow(rq.op), allowed = cx_op_allowed(c->role, rq.op);
+  /* a read with a min_seq this node has not applied: it waits on the pool, never here */
+  int pending = allowed && !slow && cx_exec_seq_pending(&lp->srv->env, &rq);
+  if ((slow && allowed) || pending) {
+    if ((rc = start_job(c, &rq, t0, pending)) != 0) {
       cx_exec_error_frame(&c->out, rq.id, rc, "cannot queue the request");
       account(lp, rq.op, rc, t0);
     }
     return;
   }
+  run_on_loop(c, &rq, t0);
+}
+
+/* A fast op on the connection's loop: its snapshot, hit array and audit ring. */
+static void run_on_loop(cx_conn *c, const cx_req *rq_, uint64_t t0) {
+  cx_loop *lp = c->lp;
+  cx_req rq = *rq_;
+  int rc;
   cx_exec_ctx x;
   x.env = &lp->srv->env;
   x.who = NULL;
@@ -1869,6 +1905,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     if ((rc = cx__replog_open(s->st, &lo, &s->replog, why, cap))) goto fail;
     s->env.commit = log_commit;
     s->env.feedback = env_feedback;
+    s->env.at_seq = at_seq;
     uint32_t epoch = 0; /* receipts unique across the cluster's nodes (replog.c) */
     char ew[256] = "";
     if ((rc = cx__replog_epoch(s->replog, &epoch, ew, sizeof ew))) {

@@ -529,6 +529,11 @@ class Load(ServerCase):
         with client(TOK_SUBMITTER) as c:
             self.assertError("forbidden", c.load, "scorecard", text)
 
+    def test_min_seq_on_a_single_node_is_a_bad_request(self):
+        with client(TOK_ADMIN) as c:
+            self.assertError("bad_request", c.call, "entity", code=ENT, min_seq=5)
+            self.assertEqual(c.call("entity", code=ENT, min_seq=0)["code"], ENT)  # 0: none
+
 
 # ============================================================================ feedback
 

@@ -20,6 +20,8 @@ What it checks (docs/scaling.md "What is guaranteed"):
   - a data file (load-catalog ..., the `load` op and `chengxin load-* --connect`) goes through
     the log: every node serves it, a bad one is refused alike;
   - feedback sent to any node reaches the check log of the node that issued the receipt;
+  - a write answers its log_seq; a read with min_seq on another node waits for it (msgpack and
+    HTTP's X-Min-Seq), or answers timeout after a bounded wait;
   - a read-only replica (--log-writes off) reads the log and refuses writes over msgpack and HTTP;
   - a node that answered person queries keeps their audit lines (its content digest differs)
     while its replicated digest is the others';
@@ -236,7 +238,7 @@ def start_everything():
     with os.fdopen(fd, "w") as f:
         f.write(f"{TOKEN} admin cluster-ops\n{TOK_APPROVAL} approval approvals\n")
     urls = ",".join(f"nats://127.0.0.1:{p}" for p in ports)
-    NODES["a"] = Node(TMP, "a", urls, tokens)
+    NODES["a"] = Node(TMP, "a", urls, tokens, extra=["--http", "127.0.0.1:0"])
     NODES["b"] = Node(TMP, "b", urls, tokens)
     NODES["c"] = Node(TMP, "c", urls, tokens, env={"CHENGXIN_TEST_LOG_REPUBLISH": "1"})
     for n in NODES.values():
@@ -476,6 +478,59 @@ class Cluster(unittest.TestCase):
         self.assertEqual(after[2] - before[2], 1, "the one sent to b is restricted")
         # the issuer's check log is a's own: b counts no checks of a's
         self.assertEqual(checks_feedback(b)[0], 0)
+
+    def test_6b_a_read_with_min_seq_sees_a_write_made_through_another_node(self):
+        import json
+        import re
+        import urllib.request
+        a, b = NODES["a"], NODES["b"]
+        code, recs = batch("b", 500)
+        with b.client() as c:
+            w = c.call("ingest", records=recs)
+            self.assertGreater(w["log_seq"], 0, "a replicated write names its sequence")
+            r = c.call("repair", authority=AUTH, record_id="b-500-0", reason="修复完成")
+            self.assertEqual(r["log_seq"], w["log_seq"] + 1)
+        with a.client() as c:  # at once on another node: it has applied the write, or waits for it
+            got = c.call("records", code=code, limit=100, min_seq=r["log_seq"])["records"]
+            self.assertEqual(len(got), PER_BATCH)
+            self.assertEqual([x["status"] for x in got if x["record_id"] == "b-500-0"], ["repaired"])
+        # a read that must wait: min_seq is the next message, written 1 s later through b
+        nxt = wait_caught_up(list(NODES.values())) + 1
+        code2, recs2 = batch("b", 501)
+        out = {}
+
+        def read():
+            t0 = time.monotonic()
+            with a.client() as c:
+                out["recs"] = c.call("records", code=code2, limit=100, min_seq=nxt)["records"]
+            out["took"] = time.monotonic() - t0
+
+        def read_http():
+            hport = int(re.search(r"http listening on 127\.0\.0\.1:(\d+)", a.log_text()).group(1))
+            rq = urllib.request.Request(f"http://127.0.0.1:{hport}/v1/entities/{code2}",
+                                        headers={"Authorization": f"Bearer {TOKEN}", "X-Min-Seq": str(nxt)})
+            with urllib.request.urlopen(rq, timeout=10) as resp:
+                out["http"] = json.loads(resp.read())
+
+        ts = [threading.Thread(target=read), threading.Thread(target=read_http)]
+        for t in ts:
+            t.start()
+        time.sleep(1.0)
+        with b.client() as c:
+            self.assertEqual(c.call("ingest", records=recs2)["log_seq"], nxt)
+        for t in ts:
+            t.join(15)
+        self.assertEqual(len(out["recs"]), PER_BATCH, "the read waited for its min_seq")
+        self.assertGreater(out["took"], 0.9)
+        self.assertEqual(out["http"]["code"], code2)
+        # a sequence this node does not reach in time: a clear error after a bounded wait
+        with a.client() as c:
+            t0 = time.monotonic()
+            with self.assertRaises(cx.ChengxinError) as ctx:
+                c.call("entity", code=code2, min_seq=nxt + 1000)
+            self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(ctx.exception.code, "timeout")
+        self.assertIn("not yet", ctx.exception.message)
 
     def test_7_a_node_that_answered_person_queries_audits_them_for_itself(self):
         person = "11010519491231002X"
