@@ -69,6 +69,13 @@
 #define PUB_DEADLINE_MS 20000     /* then retries with the same Nats-Msg-Id until this */
 #define APPLY_WAIT_MS 30000       /* a writer waits this long for its own store to apply */
 #define POLL_MS 200               /* the applier polls the stream this often when idle */
+/* One direct get waits this long for its answer, and a failed one is tried again after
+ * GET_RETRY_MS: a get in flight to a NATS server that dies is lost, and with the old 2 s wait
+ * and 500 ms pause the writers waiting for that apply answered 2-2.5 s late (seen after a kill
+ * -9 in the cluster test: ack in 1 ms, apply in 1998 ms). A get is one round trip. */
+#define SLOW_WRITE_MS 1000        /* a write slower than this is logged with where it waited */
+#define GET_WAIT_MS 500
+#define GET_RETRY_MS 50
 #define INFO_EVERY_MS 1000        /* stream info (first, last sequence) refreshed this often */
 #define STALE_MS 10000            /* without stream info this long the lag is unknown: not ready */
 
@@ -770,7 +777,7 @@ static void *apply_main(void *arg) {
     jsErrCode je = 0;
     jsOptions jo;
     jsOptions_Init(&jo);
-    jo.Wait = 2000;
+    jo.Wait = GET_WAIT_MS;
     natsStatus s = js_GetMsg(&m, r->js, r->stream, next, &jo, &je);
     if (s == NATS_OK) {
       int rc = apply_one(r, next, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
@@ -809,7 +816,7 @@ static void *apply_main(void *arg) {
     pthread_mutex_lock(&r->mu);
     if (!r->wake && !r->stop) {
       struct timespec ts;
-      deadline_ts(&ts, s == NATS_OK || je == JSNoMessageFoundErr ? POLL_MS : 500);
+      deadline_ts(&ts, s == NATS_OK || je == JSNoMessageFoundErr ? POLL_MS : GET_RETRY_MS);
       pthread_cond_timedwait(&r->wake_cv, &r->mu, &ts);
     }
     r->wake = 0;
@@ -840,7 +847,8 @@ static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err,
   po.MaxWait = PUB_TRY_MS;
   po.ExpectStream = r->stream;
   uint64_t seq = 0;
-  int64_t t_end = mono_ms() + PUB_DEADLINE_MS;
+  int64_t t_begin = mono_ms();
+  int64_t t_end = t_begin + PUB_DEADLINE_MS;
   const char *last_err = "";
   int attempts = 0, stopping = 0;
   for (;;) {
@@ -898,6 +906,7 @@ static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err,
     e->res.log_seq = seq;
     return 0;
   }
+  int64_t t_ack = mono_ms();
   /* Wait for this node's store to apply it: the answer is that application's. */
   pthread_mutex_lock(&r->mu);
   pthread_cond_signal(&r->wake_cv);
@@ -922,6 +931,11 @@ static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err,
   r->writers--;
   pthread_cond_broadcast(&r->applied_cv);
   pthread_mutex_unlock(&r->mu);
+  int64_t t_done = mono_ms();
+  if (t_done - t_begin > SLOW_WRITE_MS) /* where a slow write waited (docs/scaling.md "Failure modes") */
+    cx_net_log("log: write of sequence %" PRIu64 " took %" PRId64 " ms: acknowledged after %" PRId64 " ms (%d "
+               "attempt%s), applied here %" PRId64 " ms later", seq, t_done - t_begin, t_ack - t_begin, attempts,
+               attempts == 1 ? "" : "s", t_done - t_ack);
   return rc;
 }
 
