@@ -139,3 +139,25 @@ Test(replog, bytes_that_are_no_message_are_refused_whole) {
   cr_assert_eq(in.records, 0);
   cx_buf_free(&msg);
 }
+
+/* A data file is message version 2: a node whose decoder knows only batches (version 1)
+ * refuses it instead of applying an empty batch, and the message holds the file whole. */
+Test(replog, a_data_file_message_is_refused_by_the_batch_decoder) {
+  cx_buf msg;
+  cr_assert_eq(cx_buf_init(&msg, 256), 0);
+  cx_audit_entry ae;
+  memset(&ae, 0, sizeof ae);
+  ae.who = CX_STR("ops");
+  ae.op = CX_STR("load-scorecard");
+  cr_assert_eq(cx__replog_encode_data("scorecard", cx_data_scorecard, cx_data_scorecard_len, &ae,
+                                      fx_day(2024, 12, 30), 1735500000123, "n", &msg), 0);
+  cr_assert_gt(msg.len, cx_data_scorecard_len);
+  cr_assert_not_null(memmem(msg.p, msg.len, cx_data_scorecard, cx_data_scorecard_len));
+  cx_batch *r = NULL;
+  cx_replog_msg info;
+  char why[256];
+  cr_assert_eq(cx__replog_build(b, msg.p, msg.len, &r, &info, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "version"), "%s", why);
+  cr_assert_null(r);
+  cx_buf_free(&msg);
+}
