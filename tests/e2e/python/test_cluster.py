@@ -413,10 +413,7 @@ class Cluster(unittest.TestCase):
             r = c.call("load", name="catalog", text=text)
         self.assertEqual(r["name"], "catalog")
         self.assertGreater(r["log_seq"], before["applied"])
-        # the writer answered after its own apply: it serves the new catalogue at once
-        with b.client() as c:
-            names = {a["code"]: a["name"] for a in c.call("catalog")["actions"]}
-        self.assertEqual(names["procurement"], "政府采购（集群）")
+        # the writer answered after its own apply; every node then serves the new catalogue
         wait_caught_up(list(NODES.values()))
         for n in NODES.values():
             end = time.monotonic() + 5
