@@ -2114,8 +2114,10 @@ static void pack_log_stats(cx_server *s, msgpack_packer *pk) {
   cx_replog_stats ls;
   cx__replog_stats(s->replog, &ls);
   pk_key(pk, "log");
-  msgpack_pack_map(pk, 14);
+  msgpack_pack_map(pk, 16);
   pk_key(pk, "stream"); msgpack_pack_str_with_body(pk, ls.stream, strlen(ls.stream));
+  pk_key(pk, "writes"); if (s->env.writes_refused) msgpack_pack_false(pk); else msgpack_pack_true(pk);
+  pk_key(pk, "receipt_epoch"); msgpack_pack_uint32(pk, s->epoch);
   pk_key(pk, "node"); msgpack_pack_str_with_body(pk, ls.node, strlen(ls.node));
   pk_key(pk, "applied"); msgpack_pack_uint64(pk, ls.applied);
   pk_key(pk, "first"); msgpack_pack_uint64(pk, ls.first);

@@ -549,6 +549,9 @@ class Cluster(unittest.TestCase):
         r.start()
         try:
             wait_caught_up([NODES["a"], r])
+            self.assertFalse(r.log_stats()["writes"])
+            self.assertTrue(NODES["a"].log_stats()["writes"])
+            self.assertNotEqual(r.log_stats()["receipt_epoch"], NODES["a"].log_stats()["receipt_epoch"])
             code, recs = batch("a", 0)
             with r.client() as c:  # it reads what the log holds
                 self.assertEqual(len(c.call("records", code=code, limit=100)["records"]), PER_BATCH)
