@@ -324,10 +324,11 @@ typedef struct cx_exec_env {
   /* `feedback` on a replicated server: NULL: cx_store_check_feedback. Validates what this node
    * can (its own receipts: the entry, who), publishes the feedback to the log and waits for the
    * local apply (cx_store_check_feedback_at): *applied 1 when this node's check log held the
-   * entry (*old: it before), 0 when another node issued the receipt. CX_ENOTFOUND, CX_EFORBIDDEN,
-   * CX_ETIMEOUT with err. */
+   * entry (*old: it before), 0 when another node issued the receipt; issuer: the node that
+   * issued it ("" when unknown). CX_ENOTFOUND, CX_EFORBIDDEN, CX_ETIMEOUT with err. */
   int (*feedback)(void *ud, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
-                  const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err, size_t cap);
+                  const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *issuer,
+                  size_t icap, char *err, size_t cap);
   /* Non-NULL: this server takes no writes (a read-only replica, chengxind --log-writes off):
    * every write op (cx_op_writes) is answered forbidden with this message. */
   const char *writes_refused;

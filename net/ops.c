@@ -1355,9 +1355,10 @@ static int op_feedback(cx_exec_ctx *x, const cx_req *rq) {
   cx_check_entry old;
   int any = x->role == CX_ROLE_ADMIN, here = 1;
   uint64_t log_seq = 0;
-  char err[256] = "";
+  char err[256] = "", issuer[96] = "";
   if (x->env->feedback) { /* replicated: through the log, to every node */
-    rc = x->env->feedback(x->env->ud, seq, oc, cx_str_c(who), any, note, &ae, &old, &here, &log_seq, err, sizeof err);
+    rc = x->env->feedback(x->env->ud, seq, oc, cx_str_c(who), any, note, &ae, &old, &here, &log_seq, issuer,
+                          sizeof issuer, err, sizeof err);
     if (rc && rc != CX_ENOTFOUND && rc != CX_EFORBIDDEN) return fail(x, rc, "%s", err[0] ? err : cx_strerror(rc));
   } else {
     rc = cx_store_check_feedback(x->env->st, seq, oc, cx_str_c(who), any, note, 0, &ae, &old);
@@ -1370,7 +1371,7 @@ static int op_feedback(cx_exec_ctx *x, const cx_req *rq) {
   const cx_catalog *cat = cx_query_catalog(x->q);
   msgpack_packer *pk = x->pk;
   if (here != 1) { /* another node's receipt: its check is in that node's check log, not here */
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, 8);
     pk_key(pk, "receipt"); pk_cx(pk, rs);
     pk_key(pk, "outcome"); pk_str(pk, cx_outcome_names[oc]);
     pk_key(pk, "action"); pk_str(pk, "");
@@ -1378,6 +1379,7 @@ static int op_feedback(cx_exec_ctx *x, const cx_req *rq) {
     pk_key(pk, "checked_at"); pk_str(pk, "");
     pk_key(pk, "previous"); pk_str(pk, "");
     pk_key(pk, "log_seq"); msgpack_pack_uint64(pk, log_seq);
+    pk_key(pk, "issued_by"); pk_str(pk, issuer);
     return 0;
   }
   char tb[32];
@@ -1385,14 +1387,17 @@ static int op_feedback(cx_exec_ctx *x, const cx_req *rq) {
   struct tm tmv;
   gmtime_r(&ts, &tmv);
   strftime(tb, sizeof tb, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-  msgpack_pack_map(pk, x->env->feedback ? 7 : 6);
+  msgpack_pack_map(pk, x->env->feedback ? 8 : 6);
   pk_key(pk, "receipt"); pk_cx(pk, rs);
   pk_key(pk, "outcome"); pk_str(pk, cx_outcome_names[oc]);
   pk_key(pk, "action"); pk_str(pk, old.action < cat->n_actions ? cat->actions[old.action].code : "");
   pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, old.verdict);
   pk_key(pk, "checked_at"); pk_str(pk, tb);
   pk_key(pk, "previous"); pk_str(pk, cx_outcome_names[old.outcome < CX_OUT_COUNT ? old.outcome : 0]);
-  if (x->env->feedback) pk_key(pk, "log_seq"), msgpack_pack_uint64(pk, log_seq);
+  if (x->env->feedback) {
+    pk_key(pk, "log_seq"), msgpack_pack_uint64(pk, log_seq);
+    pk_key(pk, "issued_by"), pk_str(pk, issuer);
+  }
   return 0;
 }
 

@@ -640,7 +640,7 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
     cx_check_entry old;
     memset(&old, 0, sizeof old);
     if (m3.kind == 'e') {
-      rc = cx_store_checks_epoch_at(r->st, seq, &epoch); /* the counter moves past it alike */
+      rc = cx_store_checks_epoch_at(r->st, seq, m3.info.node, &epoch); /* the counter moves past it alike */
     } else {
       /* this node's own receipt may still be queued: written first (the check log's writer) */
       if (r->o.flush && (uint32_t)(m3.receipt >> 40) == __atomic_load_n(&r->epoch, __ATOMIC_RELAXED))
@@ -994,8 +994,17 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
 
 int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap) {
   /* The epoch is the sequence JetStream gives the epoch message (its low 24 bits): unique per
-   * node start without waiting for this node to catch up with the log first. */
-  for (int tries = 0; tries < 2; tries++) {
+   * node start without waiting for this node to catch up with the log first. It must also be
+   * above every epoch the store gave before it followed the log (a single node's counter, on
+   * every copy of the store the nodes came from): an epoch message at or below it is
+   * followed by another, until one is above (each is a few bytes). */
+  uint32_t floor = 0;
+  int frc = cx_store_checks_epoch_last(r->st, &floor);
+  if (frc) {
+    snprintf(err, cap, "cannot read the store's receipt epoch: %s", cx_strerror(frc));
+    return frc;
+  }
+  for (int tries = 0; tries < 4096; tries++) {
     cx_buf msg;
     if (cx_buf_init(&msg, 256)) return CX_ENOMEM;
     int rc = encode_v3(r, 'e', NULL, NULL, &msg);
@@ -1005,7 +1014,7 @@ int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap) {
     cx_buf_free(&msg);
     if (rc) return rc;
     uint32_t v = (uint32_t)(e.res.log_seq & 0xFFFFFFu);
-    if (v) {
+    if (v > floor) {
       *epoch = v;
       __atomic_store_n(&r->epoch, v, __ATOMIC_RELAXED);
       return 0;

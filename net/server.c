@@ -228,13 +228,23 @@ static int env_load(void *ud, const char *name, const char *text, size_t n, cons
 
 /* env.feedback with --log: what this node can check first (its own receipts), then the log. */
 static int env_feedback(void *ud, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
-                        const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *err,
-                        size_t cap) {
+                        const cx_audit_entry *ae, cx_check_entry *old, int *applied, uint64_t *seq, char *issuer,
+                        size_t icap, char *err, size_t cap) {
   cx_server *s = ud;
   *applied = 0;
   *seq = 0;
-  int own = (uint32_t)(receipt >> 40) == s->epoch;
-  if (own) checks_flush(s); /* a fresh receipt may still be queued */
+  uint32_t epoch = (uint32_t)(receipt >> 40);
+  /* Who issued it: every node knows the node of each epoch taken from the log (its epoch
+   * message); one this node has not applied yet is waited for (bounded). An epoch not taken
+   * from the log is of the store the nodes were copied from: its entries are on every copy. */
+  issuer[0] = 0;
+  int known = cx_store_receipt_node(s->st, epoch, issuer, icap) == 0;
+  if (!known && epoch != s->epoch && cx__replog_wait(s->replog, epoch, CX_NET_MIN_SEQ_WAIT_MS, NULL) == 0)
+    known = cx_store_receipt_node(s->st, epoch, issuer, icap) == 0;
+  cx_replog_stats ls;
+  cx__replog_stats(s->replog, &ls);
+  int own = known ? strcmp(issuer, ls.node) == 0 : 1;
+  if (epoch == s->epoch) checks_flush(s); /* a fresh receipt may still be queued */
   cx_txn *t = NULL;
   int rc = cx_store_txn_begin(s->st, &t);
   if (rc) return rc;

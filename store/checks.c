@@ -6,6 +6,8 @@
  */
 #include <stdlib.h>
 
+#include <stdio.h>
+
 #include "store_int.h"
 
 const char *const cx_outcome_names[CX_OUT_COUNT] = {"", "restricted", "approved_after_review", "approved"};
@@ -349,11 +351,17 @@ static int log_pos(cx_store *st, MDB_txn *txn, uint64_t seq) {
   return cx__meta_put64(st, txn, "log_seq", seq);
 }
 
-typedef struct epoch_at_ctx { uint64_t seq; uint32_t v; } epoch_at_ctx;
+typedef struct epoch_at_ctx { uint64_t seq; uint32_t v; const char *node; } epoch_at_ctx;
 static int epoch_at_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   epoch_at_ctx *c = ctx;
   int rc = log_pos(st, txn, c->seq);
   if (rc) return rc;
+  if (c->node && *c->node) { /* which node issues the receipts of this epoch: every node knows */
+    char key[32];
+    snprintf(key, sizeof key, "epoch_node:%u", (unsigned)(c->seq & 0xFFFFFFu));
+    MDB_val k = {strlen(key), key}, v = {strnlen(c->node, 95), (void *)c->node};
+    if ((rc = mdb_put(txn, st->dbi[CX_DBI_META], &k, &v, 0))) return cx__store_mdb_err(st, rc, "epoch_node");
+  }
   /* the message's sequence is its writer's epoch: the counter moves past it (a store that
    * leaves the log later takes epochs above every epoch of the log) */
   uint32_t v = 0, e = (uint32_t)(c->seq & 0xFFFFFFu);
@@ -361,9 +369,35 @@ static int epoch_at_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   c->v = e;
   return e > v ? cx__meta_put32(st, txn, "check_epoch", e) : 0;
 }
-int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, uint32_t *epoch) {
+int cx_store_checks_epoch_last(cx_store *st, uint32_t *epoch) {
+  MDB_txn *txn;
+  int rc = cx__store_rtxn(st, &txn);
+  if (rc) return rc;
+  uint32_t v = 0;
+  rc = cx__meta_get32(st, txn, "check_epoch", &v);
+  cx__store_rtxn_end(st, txn);
+  if (rc == CX_ENOTFOUND) v = 0, rc = 0;
+  if (!rc) *epoch = v;
+  return rc;
+}
+
+int cx_store_receipt_node(cx_store *st, uint32_t epoch, char *node, size_t cap) {
+  MDB_txn *txn;
+  int rc = cx__store_rtxn(st, &txn);
+  if (rc) return rc;
+  char key[32];
+  snprintf(key, sizeof key, "epoch_node:%u", (unsigned)epoch);
+  MDB_val k = {strlen(key), key}, v;
+  int m = mdb_get(txn, st->dbi[CX_DBI_META], &k, &v);
+  if (m == 0 && cap) snprintf(node, cap, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+  rc = m == MDB_NOTFOUND ? CX_ENOTFOUND : m ? cx__store_mdb_err(st, m, "epoch_node") : 0;
+  cx__store_rtxn_end(st, txn);
+  return rc;
+}
+
+int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, const char *node, uint32_t *epoch) {
   if (!log_seq) return CX_EBADREQ;
-  epoch_at_ctx c = {log_seq, 0};
+  epoch_at_ctx c = {log_seq, 0, node};
   int rc = in_wtxn(st, epoch_at_fn, &c);
   if (!rc) *epoch = c.v;
   return rc;

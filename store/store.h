@@ -1600,14 +1600,20 @@ int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str 
  * one write txn that also stores log_seq as the store's position (CX_EEXIST when the store is
  * at log_seq or past it).
  * cx_store_checks_epoch_at: the epoch message log_seq (its low 24 bits are its writer's receipt
- *   epoch, *epoch): meta "check_epoch" moves up to it, alike on every node.
+ *   epoch, *epoch) of node: meta "check_epoch" moves up to it and "epoch_node:<epoch>" names
+ *   node, alike on every node (cx_store_receipt_node).
  * cx_store_check_feedback_at: writes audit (always: it is replicated content) and, when this
  *   store's check log holds receipt's entry, sets its feedback as cx_store_check_feedback does:
  *   *applied 1; 0 when the entry is not here (another node's check); -1 when it is another
  *   system's receipt (who differs and not any_who: the entry is left as it was). *out: the
  *   entry before (scalar fields; zero unless *applied is 1).
  */
-int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, uint32_t *epoch);
+int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, const char *node, uint32_t *epoch);
+/** The highest receipt epoch the store has given or seen (meta "check_epoch"; 0: none). */
+int cx_store_checks_epoch_last(cx_store *st, uint32_t *epoch);
+/** The node that issues the receipts of epoch (one taken from the log) into node; CX_ENOTFOUND
+ *  for an epoch taken outside a log (a single node's). */
+int cx_store_receipt_node(cx_store *st, uint32_t epoch, char *node, size_t cap);
 int cx_store_check_feedback_at(cx_store *st, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
                                int64_t now_ms, const cx_audit_entry *audit, uint64_t log_seq, cx_check_entry *out,
                                int *applied);

@@ -286,9 +286,13 @@ Test(checks, a_feedback_from_the_log_lands_once_with_its_audit_line_on_every_nod
 
 Test(checks, an_epoch_message_moves_the_epoch_counter_past_its_sequence) {
   uint32_t ep = 0;
-  cr_assert_eq(cx_store_checks_epoch_at(st, 7, &ep), 0);
+  char node[96] = "";
+  cr_assert_eq(cx_store_receipt_node(st, 7, node, sizeof node), CX_ENOTFOUND);
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, "node-a", &ep), 0);
   cr_assert_eq(ep, 7);
-  cr_assert_eq(cx_store_checks_epoch_at(st, 7, &ep), CX_EEXIST);
+  cr_assert_eq(cx_store_receipt_node(st, 7, node, sizeof node), 0);
+  cr_assert_str_eq(node, "node-a", "every node knows who issues epoch 7's receipts");
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, "node-a", &ep), CX_EEXIST);
   cr_assert_eq(cx_store_checks_epoch(st, &ep), 0);
   cr_assert_eq(ep, 8, "a local epoch after the log's is above it");
 }

@@ -402,6 +402,27 @@ class Cluster(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0, p.stderr)
         self.assertIn("replicated log", p.stderr)
 
+    def test_4c_a_nodes_receipt_epoch_is_above_those_its_store_gave_alone(self):
+        g = Node(TMP, "g", NODES["a"].urls, NODES["a"].tokens, stream="CXEPOCH")
+        for _ in range(3):  # three single-node runs: receipt epochs 1, 2, 3 in the store
+            p = subprocess.Popen([os.path.join(BIN_DIR, "chengxind"), "--db", g.db, "--listen", "127.0.0.1:0",
+                                  "--tokens", g.tokens], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, env=g.env, text=True)
+            for line in p.stderr:
+                if "listening on" in line:
+                    break
+            p.terminate()
+            p.stderr.read()
+            p.stderr.close()
+            self.assertEqual(p.wait(15), 0)
+        g.start()  # a fresh stream: its first messages are 1, 2, 3 ... taken as epochs 1..3: not again
+        try:
+            st = g.log_stats()
+            self.assertEqual(st["receipt_epoch"], 4, st)
+            self.assertEqual(st["last"], 4, "epoch messages 1..3 were passed over")
+        finally:
+            self.assertEqual(g.stop(), 0, g.log_text())
+
     def test_5_a_data_file_goes_through_the_log_to_every_node(self):
         with open(os.path.join(SOURCE_DIR, "data", "catalog.tsv"), encoding="utf-8") as f:
             text = f.read()
@@ -460,6 +481,7 @@ class Cluster(unittest.TestCase):
         with b.client(TOK_APPROVAL) as c:
             fb = c.call("feedback", receipt=receipt, outcome="restricted", note="不予受理")
             self.assertEqual((fb["outcome"], fb["action"]), ("restricted", ""), "b does not hold a's check")
+            self.assertEqual(fb["issued_by"], "a")
             self.assertGreater(fb["log_seq"], 0)
             with self.assertRaises(cx.ChengxinError) as ctx:
                 c.call("feedback", receipt=receipt[:-1] + ("0" if receipt[-1] != "0" else "1"), outcome="approved")
@@ -467,7 +489,7 @@ class Cluster(unittest.TestCase):
         # to the issuing node itself: the answer has the check
         with a.client(TOK_APPROVAL) as c:
             fb = c.call("feedback", receipt=own, outcome="approved")
-            self.assertEqual((fb["action"], fb["previous"]), ("procurement", ""))
+            self.assertEqual((fb["action"], fb["previous"], fb["issued_by"]), ("procurement", "", "a"))
         wait_caught_up(list(NODES.values()))
         after = checks_feedback(a)
         self.assertEqual(after[0] - before[0], 2, "two checks on a")
