@@ -225,25 +225,6 @@ Test(checks, pruning_more_than_one_txn_of_entries_deletes_them_all) {
   cr_assert_eq(count(), 0);
   cr_assert_eq(rollup().checks, N);
 }
-
-Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
-  uint32_t e1 = 0, e2 = 0, e3 = 0;
-  cr_assert_eq(cx_store_checks_epoch(st, &e1), 0);
-  cr_assert_eq(cx_store_checks_epoch(st, &e2), 0);
-  cr_assert_gt(e2, e1);
-  /* a restart: the epoch is kept in the store, not the process */
-  cx_store_close(st);
-  st = fx_open(dir, 0);
-  cr_assert_eq(cx_store_checks_epoch(st, &e3), 0);
-  cr_assert_gt(e3, e2);
-  /* the first receipt of each run (counter 1) differs, and the log takes them all */
-  cx_check_entry e[3] = {entry(((uint64_t)e1 << 40) | 1, E1, "s", T0, V_CLEAR),
-                         entry(((uint64_t)e2 << 40) | 1, E1, "s", T0, V_CLEAR),
-                         entry(((uint64_t)e3 << 40) | 1, E1, "s", T0, V_CLEAR)};
-  cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
-  cr_assert_eq(count(), 3);
-}
-
 /* The replicated log's forms (docs/scaling.md "Feedback and receipts"). */
 Test(checks, a_feedback_from_the_log_lands_once_with_its_audit_line_on_every_node) {
   cx_check_entry e = entry(21, E1, "sysA", T0, V_DENY);
@@ -296,3 +277,23 @@ Test(checks, an_epoch_message_moves_the_epoch_counter_past_its_sequence) {
   cr_assert_eq(cx_store_checks_epoch(st, &ep), 0);
   cr_assert_eq(ep, 8, "a local epoch after the log's is above it");
 }
+
+
+Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
+  uint32_t e1 = 0, e2 = 0, e3 = 0;
+  cr_assert_eq(cx_store_checks_epoch(st, &e1), 0);
+  cr_assert_eq(cx_store_checks_epoch(st, &e2), 0);
+  cr_assert_gt(e2, e1);
+  /* a restart: the epoch is kept in the store, not the process */
+  cx_store_close(st);
+  st = fx_open(dir, 0);
+  cr_assert_eq(cx_store_checks_epoch(st, &e3), 0);
+  cr_assert_gt(e3, e2);
+  /* the first receipt of each run (counter 1) differs, and the log takes them all */
+  cx_check_entry e[3] = {entry(((uint64_t)e1 << 40) | 1, E1, "s", T0, V_CLEAR),
+                         entry(((uint64_t)e2 << 40) | 1, E1, "s", T0, V_CLEAR),
+                         entry(((uint64_t)e3 << 40) | 1, E1, "s", T0, V_CLEAR)};
+  cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
+  cr_assert_eq(count(), 3);
+}
+
