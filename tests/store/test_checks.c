@@ -296,4 +296,3 @@ Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
   cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
   cr_assert_eq(count(), 3);
 }
-
