@@ -15,7 +15,9 @@ the writes, B and C replicate; the R3 stream is created by A). Rows: `chengxin g
      that is late is sent at once, the schedule is not moved), while a poller reads
      stats.log.applied of A, B and C every CX_RL_POLL_MS. Lag of a sequence s on a replica =
      the first poll at which the replica had applied s minus the first poll at which A had (A
-     applies before it acknowledges: that is the writer's ack, within a poll period).
+     applies before it acknowledges: that is the writer's ack, within a poll period), 0 when
+     the replica applied it first (a reader there sees it at the ack; raw_lag_ms keeps the
+     signed values, lag_ms.ahead_of_writer counts them).
      Nothing else runs against the nodes meanwhile;
   2b. the same steady ingest again for CX_RL_LOAD_SECONDS + 3 s, with bench_load check against C
      from its second 2 (a replica while it applies; its lag under that load too);
@@ -305,6 +307,10 @@ def steady(a, nodes, rows):
             continue
         lags[n] = [seen[n][s] - seen[a.name][s] for s in range(first + 1, last + 1) if s in seen[n] and s in seen[a.name]]
     allv = [x for v in lags.values() for x in v]
+    # what a reader on the replica sees: a message the replica applied before the writer node
+    # (before its ack) is visible at the ack, a lag of 0
+    vis = {n: [max(0.0, x) for x in v] for n, v in lags.items()}
+    allvis = [x for v in vis.values() for x in v]
     gaps = [polls[a.name][i + 1][0] - polls[a.name][i][0] for i in range(len(polls[a.name]) - 1)]
     ms = lambda x: None if x is None else round(x * 1000, 3)  # noqa: E731
     return {
@@ -313,8 +319,11 @@ def steady(a, nodes, rows):
         "messages": last - first, "late_batches": late[0],
         "ack_ms": {"p50": ms(pct(acks, 0.5)), "p99": ms(pct(acks, 0.99)), "max": ms(max(acks))},
         "poll_period_ms": {"p50": ms(pct(gaps, 0.5)), "p99": ms(pct(gaps, 0.99))},
-        "lag_ms": {"p50": ms(pct(allv, 0.5)), "p99": ms(pct(allv, 0.99)), "max": ms(max(allv)), "n": len(allv)},
-        "lag_ms_by_replica": {n: {"p50": ms(pct(v, 0.5)), "p99": ms(pct(v, 0.99)), "n": len(v)} for n, v in lags.items()},
+        "lag_ms": {"p50": ms(pct(allvis, 0.5)), "p99": ms(pct(allvis, 0.99)), "max": ms(max(allvis)), "n": len(allvis),
+                   "ahead_of_writer": sum(1 for x in allv if x < 0), "over_100ms": sum(1 for x in allv if x > 0.1),
+                   "over_1s": sum(1 for x in allv if x > 1.0)},
+        "raw_lag_ms": {"p1": ms(pct(allv, 0.01)), "p50": ms(pct(allv, 0.5)), "p99": ms(pct(allv, 0.99))},
+        "lag_ms_by_replica": {n: {"p50": ms(pct(v, 0.5)), "p99": ms(pct(v, 0.99)), "n": len(v)} for n, v in vis.items()},
     }
 
 

@@ -70,7 +70,7 @@ jq --arg cmd "bench/replog.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 say "wrote $out"
 jq -r '"load average before \(.machine.load_before), after \(.machine.load_after); \(.nats_server); \(.run_seconds) s",
   (.steady | "steady ingest: \(.rows_per_s | floor) rows/s (target \(.target_rows_per_s | floor), batches of \(.batch), \(.messages) messages, \(.late_batches) sent late); ack p50 \(.ack_ms.p50) ms p99 \(.ack_ms.p99) ms",
-   "replication lag (writer node apply -> replica apply, poll \(.poll_period_ms.p50) ms): p50 \(.lag_ms.p50) ms, p99 \(.lag_ms.p99) ms, max \(.lag_ms.max) ms over \(.lag_ms.n) message-replicas; by replica \(.lag_ms_by_replica | tostring)"),
+   "replication lag (writer node apply -> replica apply, poll \(.poll_period_ms.p50) ms): p50 \(.lag_ms.p50) ms, p99 \(.lag_ms.p99) ms, max \(.lag_ms.max) ms over \(.lag_ms.n) message-replicas (\(.lag_ms.ahead_of_writer) applied before the writer, \(.lag_ms.over_100ms) over 100 ms); by replica \(.lag_ms_by_replica | tostring)"),
   (.steady_under_check_load | "under the check load: \(.rows_per_s | floor) rows/s, ack p50 \(.ack_ms.p50) ms; lag p50 \(.lag_ms.p50) ms, p99 \(.lag_ms.p99) ms; by replica \(.lag_ms_by_replica | tostring)"),
   (.catchup | "catch-up: \(.rows) rows (\(.messages) messages of \(.batch)) in \(.restart_to_caught_up_s) s from restart (listening after \(.restart_to_listening_s) s): \(.rows_per_s | floor) rows/s"),
   (.import | "local import of the same rows (--batch \(.batch)): \(.seconds) s, \(.rows_per_s | floor) rows/s"),
