@@ -438,6 +438,11 @@ def main():
         res["import"] = {"rows": len(cu), "batch": CATCHUP_BATCH, "seconds": round(t_imp, 3),
                          "rows_per_s": round(len(cu) / t_imp, 1)}
         res["catchup_vs_import"] = round(res["catchup"]["rows_per_s"] / res["import"]["rows_per_s"], 4)
+        # each node's stats.log at the end: apply_errors (retried after 1 s), publish retries ...
+        res["log_stats"] = {}
+        for n in nodes:
+            with n.client() as cl:
+                res["log_stats"][n.name] = cl.call("stats")["log"]
     finally:
         for n in nodes:
             n.stop()

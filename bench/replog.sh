@@ -75,4 +75,5 @@ jq -r '"load average before \(.machine.load_before), after \(.machine.load_after
   (.catchup | "catch-up: \(.rows) rows (\(.messages) messages of \(.batch)) in \(.restart_to_caught_up_s) s from restart (listening after \(.restart_to_listening_s) s): \(.rows_per_s | floor) rows/s"),
   (.import | "local import of the same rows (--batch \(.batch)): \(.seconds) s, \(.rows_per_s | floor) rows/s"),
   "catch-up / import: \(.catchup_vs_import)",
+  "stats.log at the end: \(.log_stats | map_values({applied, published, retries, duplicates, refused, apply_errors, publish_failed}) | tostring)",
   (.check | "check on replica c, \(.conns) connections depth 1: idle \(.idle_before.req_per_s | floor) req/s before, \(.idle_after.req_per_s | floor) after; while applying \(.applying.req_per_s | floor) req/s (p99 \(.applying.p99_ns / 1000 | floor) us vs idle \(.idle_before.p99_ns / 1000 | floor) us): applying / idle \(.applying_vs_idle)")' "$out"
