@@ -176,6 +176,13 @@ class ExportDuckdb(unittest.TestCase):
         self.assertEqual(p["columns"], self.duck["columns"]["records"])
         self.assertTrue(os.path.getsize(os.path.join(self.tmp, "records.parquet")) > 0)
 
+    def test_sql_without_an_export_file_is_a_usage_error(self):
+        sql = os.path.join(self.tmp, "stdout.sql")
+        r = subprocess.run([CX, "export", "--db", self.db, "--sql", sql], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--sql needs --out FILE", r.stderr)
+        self.assertFalse(os.path.exists(sql))
+
     def test_the_recipes_example_queries_answer(self):
         ex = self.duck["examples"]
         self.assertEqual(len(ex), 3)
