@@ -323,6 +323,10 @@ def steady(a, nodes, rows):
                    "ahead_of_writer": sum(1 for x in allv if x < 0), "over_100ms": sum(1 for x in allv if x > 0.1),
                    "over_1s": sum(1 for x in allv if x > 1.0)},
         "raw_lag_ms": {"p1": ms(pct(allv, 0.01)), "p50": ms(pct(allv, 0.5)), "p99": ms(pct(allv, 0.99))},
+        # where the tail sits: message-replicas per band of lag_ms (upper bounds, ms)
+        "lag_bands_ms": {f"<={hi}" if hi else ">500": sum(1 for x in allvis if lo < x * 1000 <= (hi or 1e18))
+                         for lo, hi in ((-1, 10), (10, 50), (50, 100), (100, 150), (150, 200), (200, 250),
+                                        (250, 300), (300, 500), (500, None))},
         "lag_ms_by_replica": {n: {"p50": ms(pct(v, 0.5)), "p99": ms(pct(v, 0.99)), "n": len(v)} for n, v in vis.items()},
     }
 
