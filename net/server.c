@@ -71,10 +71,12 @@ struct cx_conn {
   uv_timer_t timer;     /* idle: no complete request (nor a finished write) for idle_timeout_s */
   uv_timer_t ftimer;    /* frame: a frame begun and not complete within frame_timeout_s */
   int frame_timing;     /* ftimer is running */
+  uint64_t touched;     /* uv_now of the last conn_touch: idle_cb re-arms from it */
   cx_ipkey ip;
   cx_loop *lp;
   cx_conn *prev, *next;
-  cx_buf in;            /* received bytes not yet consumed */
+  cx_buf in;            /* received bytes not yet consumed (in_lent: the loop's rbuf, lent) */
+  int in_lent;          /* in is a view of lp->rbuf for the duration of one read_cb */
   cx_buf out;           /* responses packed, not yet handed to uv_write */
   cx_buf wout;          /* responses being written */
   uv_write_t wreq;
@@ -115,7 +117,10 @@ struct cx_loop {
   cx_conn *conns;
   cx_conn *ready_head, *ready_tail; /* connections with frames waiting for their turn */
   uv_idle_t turn;       /* active while the ready list is not empty (turn_cb) */
+  uv_prepare_t settle;  /* before each poll: the iteration's read snapshot ends (settle_cb) */
   cx_buf ans;           /* the answer being built, under its connection's share (conn_share) */
+  cx_buf rbuf;          /* the read buffer lent to a connection with no input kept (alloc_cb) */
+  int rbuf_lent;
   /* stats: written by this loop's thread only */
   cx_op_stats ops[CX_OP_SLOTS];
   uint64_t conns_total, conns_current, spills;
@@ -497,13 +502,24 @@ static void idle_cb(uv_timer_t *t) {
     conn_touch(c);
     return;
   }
+  /* Touched since the timer was armed: the deadline moved; re-arm for what is left of it. */
+  uint64_t ms = (uint64_t)c->lp->srv->o.idle_timeout_s * 1000, now = uv_now(&c->lp->loop);
+  if (now - c->touched < ms) {
+    uv_timer_start(&c->timer, idle_cb, ms - (now - c->touched), 0);
+    return;
+  }
   STAT_ADD(c->lp->idle_timeouts, 1);
   conn_close(c);
 }
 
+/* The deadline is touched + the timeout. Restarting the timer at every request cost a removal
+ * and an insertion in the loop's timer heap per request; the timer is armed once and, when it
+ * fires, re-armed for what is left since the last touch (idle_cb). */
 static void conn_touch(cx_conn *c) {
   unsigned s = c->lp->srv->o.idle_timeout_s;
-  if (s && !c->closing) uv_timer_start(&c->timer, idle_cb, (uint64_t)s * 1000, 0);
+  if (!s || c->closing) return;
+  c->touched = uv_now(&c->lp->loop);
+  if (!uv_is_active((uv_handle_t *)&c->timer)) uv_timer_start(&c->timer, idle_cb, (uint64_t)s * 1000, 0);
 }
 
 /* Frame deadline: a frame begun must be complete within frame_timeout_s of its first byte
@@ -534,6 +550,20 @@ static void conn_frame_timer(cx_conn *c) {
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   (void)hint;
   cx_conn *c = h->data;
+  cx_loop *lp = c->lp;
+  /* A connection that keeps no input reads into the loop's buffer: its complete frames are
+   * answered from there in read_cb, and only what is left (part of a frame, frames waiting
+   * for their turn) is copied into a buffer of its own (conn_in_return). So a client asking one
+   * thing at a time costs no allocation per read. */
+  if (c->in.cap == 0 && !lp->rbuf_lent && lp->rbuf.p) {
+    lp->rbuf_lent = 1;
+    c->in_lent = 1;
+    c->in.p = lp->rbuf.p;
+    c->in.len = 0;
+    c->in.cap = lp->rbuf.cap;
+    *buf = uv_buf_init(c->in.p, (unsigned)c->in.cap);
+    return;
+  }
   /* Room for the rest of the frame being received when we know its size, else 16 KiB; an
    * unallocated buffer (see conn_new) gets at least CX_NET_IN_INITIAL. */
   size_t want = c->in.cap ? 16384 : CX_NET_IN_INITIAL;
@@ -551,26 +581,42 @@ static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
   *buf = uv_buf_init(c->in.p + c->in.len, (unsigned)(c->in.cap - c->in.len));
 }
 
+/* The end of read_cb with the loop's buffer lent (alloc_cb): what the connection did not take
+ * moves into a buffer of its own (dropped when it is closing), and the loop's is free again. */
+static void conn_in_return(cx_conn *c) {
+  if (!c->in_lent) return;
+  cx_loop *lp = c->lp;
+  cx_buf view = c->in;
+  c->in_lent = 0;
+  lp->rbuf_lent = 0;
+  c->in.p = NULL;
+  c->in.len = c->in.cap = 0;
+  if (view.len && !c->closing && cx_buf_append(&c->in, view.p, view.len)) {
+    cx_buf_free(&c->in);
+    conn_close(c); /* as a read the allocator could not take */
+    return;
+  }
+  conn_frame_timer(c); /* computed while the lent view held the bytes: the same bytes now */
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   cx_conn *c = s->data;
   if (nread == UV_EOF) {
     c->eof = 1;
     conn_process(c); /* answers the complete frames received, then closes when drained */
-    return;
-  }
-  if (nread < 0) {
+  } else if (nread < 0) {
     conn_close(c);
-    return;
+  } else if (nread > 0) {
+    c->in.len += (size_t)nread;
+    if (c->batch) { /* a pipeliner of long work: its new frames wait for its turn */
+      ready_push(c);
+      conn_update_reading(c);
+    } else {
+      conn_process(c);
+    }
   }
-  if (nread == 0) return;
-  c->in.len += (size_t)nread;
-  if (c->batch) { /* a pipeliner of long work: its new frames wait for its turn */
-    ready_push(c);
-    conn_update_reading(c);
-    return;
-  }
-  conn_process(c);
+  conn_in_return(c);
 }
 
 static void conn_update_reading(cx_conn *c) {
@@ -619,6 +665,36 @@ static void write_cb(uv_write_t *w, int status) {
 
 static void conn_flush(cx_conn *c) {
   if (c->writing || c->closing || c->out.len == 0) return;
+  /* A small output (the usual answer) is written at once when the socket has room: no write
+   * request, no callback in a later round. What it did not take, and a large output, go through
+   * uv_write as before (which also writes at once, but counts the whole output as queued until
+   * it is all written: the output budget of heavy answers is measured that way). */
+  int n = UV_EAGAIN;
+  if (c->out.len <= CX_NET_OUT_INITIAL) {
+    uv_buf_t b0 = uv_buf_init(c->out.p, (unsigned)c->out.len);
+    n = uv_try_write((uv_stream_t *)&c->tcp, &b0, 1);
+  }
+  if (n < 0 && n != UV_EAGAIN) {
+    conn_close(c);
+    return;
+  }
+  if (n > 0 && (size_t)n == c->out.len) {
+    c->out.len = 0;
+    cx_buf_free(&c->out);
+    conn_account(c);
+    conn_touch(c);
+    /* A complete frame that waited for room (write_cb's rule) gets its turn. */
+    if (c->in.len >= CX_FRAME_HDR) {
+      const unsigned char *h = (const unsigned char *)c->in.p;
+      size_t total = ((size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]) + CX_FRAME_HDR;
+      if (total <= c->in.len) ready_push(c);
+    }
+    return;
+  }
+  if (n > 0) {
+    memmove(c->out.p, c->out.p + n, c->out.len - (size_t)n);
+    c->out.len -= (size_t)n;
+  }
   cx_buf t = c->wout;
   c->wout = c->out;
   c->out = t;
@@ -952,6 +1028,22 @@ static void ready_remove(cx_conn *c) {
   c->ready = 0;
 }
 
+/*
+ * The loop's read snapshot (lp->txn) is taken by the first request of an iteration that needs
+ * one and serves every connection of that iteration; it ends here, before the loop polls. No
+ * request read by a poll sees a snapshot older than that poll, so a client that sent its
+ * request after another's write was answered still reads that write; and no snapshot is held
+ * while the loop waits. (Ending it after each connection's slice cost a reset and a renew per
+ * request at depth 1.)
+ */
+static void settle_cb(uv_prepare_t *h) {
+  cx_loop *lp = h->data;
+  if (lp->txn_live) {
+    cx_store_txn_reset(lp->txn);
+    lp->txn_live = 0;
+  }
+}
+
 static void turn_cb(uv_idle_t *h) {
   cx_loop *lp = h->data;
   uint64_t t0 = uv_hrtime();
@@ -1009,15 +1101,15 @@ static void conn_process(cx_conn *c) {
   conn_account(c);
   c->batch = more;
   if (more) ready_push(c);
-  if (lp->txn_live) {
-    cx_store_txn_reset(lp->txn);
-    lp->txn_live = 0;
-  }
   if (off) {
     memmove(c->in.p, c->in.p + off, c->in.len - off);
     c->in.len -= off;
-    if (c->in.len) cx_buf_shrink(&c->in);
-    else cx_buf_free(&c->in);
+    if (c->in_lent) { /* the loop's buffer: conn_in_return settles it */
+    } else if (c->in.len) {
+      cx_buf_shrink(&c->in);
+    } else {
+      cx_buf_free(&c->in);
+    }
     if (c->frame_timing) { /* what is left began after the frames taken: its own deadline */
       uv_timer_stop(&c->ftimer);
       c->frame_timing = 0;
@@ -1212,12 +1304,14 @@ static void loop_thread(void *arg) {
   /* Stopped: every connection is closed; close the stop timer and drain the close callbacks. */
   if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&lp->turn)) uv_close((uv_handle_t *)&lp->turn, NULL);
+  if (!uv_is_closing((uv_handle_t *)&lp->settle)) uv_close((uv_handle_t *)&lp->settle, NULL);
   uv_run(&lp->loop, UV_RUN_DEFAULT);
 }
 
 static void unref_foreign(uv_handle_t *h, void *arg) {
   cx_loop *lp = arg;
-  if (h != (uv_handle_t *)&lp->async && h != (uv_handle_t *)&lp->stop_timer && h != (uv_handle_t *)&lp->turn)
+  if (h != (uv_handle_t *)&lp->async && h != (uv_handle_t *)&lp->stop_timer && h != (uv_handle_t *)&lp->turn &&
+      h != (uv_handle_t *)&lp->settle)
     uv_unref(h);
 }
 
@@ -1226,6 +1320,7 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   lp->idx = idx;
   lp->budget = s->o.max_output_total / s->nloops;
   if (cx_buf_init(&lp->ans, CX_NET_OUT_INITIAL)) return CX_ENOMEM;
+  if (cx_buf_init(&lp->rbuf, CX_NET_IN_INITIAL)) return CX_ENOMEM;
   int rc = uv_loop_init(&lp->loop);
   if (rc) return CX_EINTERNAL;
   uv_mutex_init(&lp->mu);
@@ -1235,6 +1330,10 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   lp->stop_timer.data = lp;
   uv_idle_init(&lp->loop, &lp->turn);
   lp->turn.data = lp;
+  uv_prepare_init(&lp->loop, &lp->settle);
+  lp->settle.data = lp;
+  uv_prepare_start(&lp->settle, settle_cb);
+  uv_unref((uv_handle_t *)&lp->settle); /* never what keeps the loop running */
   if ((rc = cx_store_txn_begin(s->st, &lp->txn))) return rc;
   cx_store_txn_reset(lp->txn);
   if ((rc = cx_query_new(s->st, &lp->q))) return rc;
@@ -1260,11 +1359,13 @@ static void loop_fini(cx_loop *lp) {
   if (!uv_is_closing((uv_handle_t *)&lp->async)) uv_close((uv_handle_t *)&lp->async, NULL);
   if (!uv_is_closing((uv_handle_t *)&lp->stop_timer)) uv_close((uv_handle_t *)&lp->stop_timer, NULL);
   if (!uv_is_closing((uv_handle_t *)&lp->turn)) uv_close((uv_handle_t *)&lp->turn, NULL);
+  if (!uv_is_closing((uv_handle_t *)&lp->settle)) uv_close((uv_handle_t *)&lp->settle, NULL);
   uv_run(&lp->loop, UV_RUN_DEFAULT);
   uv_loop_close(&lp->loop);
   uv_mutex_destroy(&lp->mu);
   free(lp->pend);
   cx_buf_free(&lp->ans);
+  cx_buf_free(&lp->rbuf);
 }
 
 /* ===================================================================== acceptor */

@@ -13,7 +13,9 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# Node.js and npm for the OpenAPI lint (@redocly/cli) and the browser test (puppeteer-core):
+# Node.js and npm for the OpenAPI lint (@redocly/cli), the browser test (puppeteer-core) and
+# DuckDB (@duckdb/node-api, bench/duckdb/package.json: bench/run.sh and the export recipe's test
+# tests/tools/test_export_duckdb.py install it from the npm registry themselves):
 # Debian's when there is none (a machine may have another node, with its own npm: keep it)
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then missing+=(nodejs npm); fi
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -85,10 +85,9 @@ static void roll_key(const cx_check_entry *e, unsigned char k[CX_CHKR_KEY]) {
   cx__be32(k + 8, e->authority_id);
 }
 
-/* Adds d[0..3] (checks, restricted, after review, approved) to e's rollup cell. */
-static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const int64_t d[4]) {
-  unsigned char kb[CX_CHKR_KEY], vb[CX_CHKR_VAL];
-  roll_key(e, kb);
+/* Adds d[0..3] (checks, restricted, after review, approved) to the rollup cell kb. */
+static int roll_add_key(cx_store *st, MDB_txn *txn, unsigned char kb[CX_CHKR_KEY], const int64_t d[4]) {
+  unsigned char vb[CX_CHKR_VAL];
   MDB_val k = {CX_CHKR_KEY, kb}, v;
   int64_t c[4] = {0, 0, 0, 0};
   int rc = mdb_get(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v);
@@ -103,6 +102,22 @@ static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const i
   v = (MDB_val){CX_CHKR_VAL, vb};
   if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v, 0))) return cx__store_mdb_err(st, rc, "check rollup put");
   return 0;
+}
+
+/* Adds d[0..3] to e's rollup cell. */
+static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const int64_t d[4]) {
+  unsigned char kb[CX_CHKR_KEY];
+  roll_key(e, kb);
+  return roll_add_key(st, txn, kb, d);
+}
+
+/* One entry's share of its rollup cell, for append_fn's merge. */
+typedef struct roll_delta {
+  unsigned char k[CX_CHKR_KEY];
+  int64_t d[4];
+} roll_delta;
+static int roll_delta_cmp(const void *a, const void *b) {
+  return memcmp(((const roll_delta *)a)->k, ((const roll_delta *)b)->k, CX_CHKR_KEY);
 }
 
 /* Runs fn(st, txn, ctx) in a write txn, growing the map when it fills. */
@@ -137,30 +152,105 @@ int cx_store_checks_epoch(cx_store *st, uint32_t *epoch) {
   return rc;
 }
 
-typedef struct app_ctx { const cx_check_entry *e; size_t n; cx_buf b; } app_ctx;
+/*
+ * A flush brings tens of thousands of entries (a busy server answers ~250k checks/s): one
+ * ascending run of receipts per loop's ring, sharing a few thousand rollup cells (month,
+ * action, verdict, county, authority). The entries are put in receipt order with MDB_APPEND
+ * (a key at or below the last one falls back to an ordinary put, which finds one written by an
+ * earlier attempt), and the rollup deltas are summed per cell in a hash table first, so each
+ * cell is read and written once, in key order, instead of once per entry.
+ */
+typedef struct app_ord { uint64_t receipt; size_t i; } app_ord;
+static int app_ord_cmp(const void *x, const void *y) {
+  uint64_t a = ((const app_ord *)x)->receipt, b = ((const app_ord *)y)->receipt;
+  return a < b ? -1 : a > b;
+}
+typedef struct app_ctx {
+  const cx_check_entry *e;
+  size_t n;
+  cx_buf b;
+  app_ord *ord;     /* NULL: the entries' own order */
+  roll_delta *rd;   /* NULL: each entry to its cell alone (the same sums) */
+  uint32_t *slot;   /* open addressing over rd: index + 1, 0 = empty */
+  size_t nslot;     /* a power of two, at least 2n */
+} app_ctx;
 static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   app_ctx *a = ctx;
-  for (size_t i = 0; i < a->n; i++) {
-    const cx_check_entry *e = &a->e[i];
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_CHECKS], &cur);
+  if (rc) return cx__store_mdb_err(st, rc, "checks cursor");
+  if (a->slot) memset(a->slot, 0, a->nslot * sizeof *a->slot);
+  size_t nd = 0;
+  int err = 0;
+  for (size_t i = 0; i < a->n && !err; i++) {
+    const cx_check_entry *e = &a->e[a->ord ? a->ord[i].i : i];
     unsigned char kb[8];
     be64(kb, e->receipt);
-    int err = encode(e, &a->b);
-    if (err) return err;
+    if ((err = encode(e, &a->b))) break;
     MDB_val k = {8, kb}, v = {a->b.n, a->b.p};
-    int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &v, MDB_NOOVERWRITE);
+    rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) continue; /* written by an earlier attempt of the same batch */
-    if (rc) return cx__store_mdb_err(st, rc, "checks put");
+    if (rc) {
+      err = cx__store_mdb_err(st, rc, "checks put");
+      break;
+    }
     int64_t d[4] = {1, 0, 0, 0};
     if (e->outcome) d[e->outcome] = 1;
-    if ((err = roll_add(st, txn, e, d))) return err;
+    if (!a->rd) {
+      err = roll_add(st, txn, e, d);
+      continue;
+    }
+    unsigned char ck[CX_CHKR_KEY];
+    roll_key(e, ck);
+    uint32_t h = 2166136261u;
+    for (unsigned m = 0; m < CX_CHKR_KEY; m++) h = (h ^ ck[m]) * 16777619u;
+    size_t j = h & (a->nslot - 1);
+    while (a->slot[j] && memcmp(a->rd[a->slot[j] - 1].k, ck, CX_CHKR_KEY) != 0) j = (j + 1) & (a->nslot - 1);
+    if (!a->slot[j]) {
+      memcpy(a->rd[nd].k, ck, CX_CHKR_KEY);
+      memset(a->rd[nd].d, 0, sizeof a->rd[nd].d);
+      a->slot[j] = (uint32_t)++nd;
+    }
+    for (int m = 0; m < 4; m++) a->rd[a->slot[j] - 1].d[m] += d[m];
   }
+  mdb_cursor_close(cur);
+  if (err) return err;
+  qsort(a->rd, nd, sizeof *a->rd, roll_delta_cmp);
+  for (size_t i = 0; i < nd; i++)
+    if ((err = roll_add_key(st, txn, a->rd[i].k, a->rd[i].d))) return err;
   return 0;
 }
 int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n) {
   if (!n) return 0;
-  app_ctx a = {e, n, {0}};
+  app_ctx a;
+  memset(&a, 0, sizeof a);
+  a.e = e;
+  a.n = n;
+  /* Without memory for the order or the merge, the entries go as they come (the same content). */
+  if (n > 1 && n < UINT32_MAX / 4 && (a.ord = cx_malloc(n * sizeof *a.ord))) {
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+      a.ord[i] = (app_ord){e[i].receipt, i};
+      if (i && e[i].receipt < e[i - 1].receipt) sorted = 0;
+    }
+    if (sorted) {
+      free(a.ord);
+      a.ord = NULL;
+    } else {
+      qsort(a.ord, n, sizeof *a.ord, app_ord_cmp);
+    }
+  }
+  for (a.nslot = 16; a.nslot < 2 * n; a.nslot *= 2) {}
+  if (n < UINT32_MAX / 4 && (a.rd = cx_malloc(n * sizeof *a.rd)) && !(a.slot = cx_malloc(a.nslot * sizeof *a.slot))) {
+    free(a.rd);
+    a.rd = NULL;
+  }
   int rc = in_wtxn(st, append_fn, &a);
   cx__buf_free(&a.b);
+  free(a.ord);
+  free(a.rd);
+  free(a.slot);
   return rc;
 }
 

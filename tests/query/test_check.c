@@ -372,3 +372,30 @@ Test(check, an_old_measure_past_the_first_512_hits_still_denies) {
   cr_assert(es.flags & CX_EF_UNDER_MEASURES);
   cr_assert_eq(cx_store_verify(E.st, NULL, NULL), 0);
 }
+
+/* Receipts: the seq in 16 lower-case hex digits, then its MAC's 16; parse takes back exactly
+ * what format gave and refuses any change. */
+Test(check, a_receipt_is_the_seq_and_its_mac_in_lower_case_hex_and_parses_back) {
+  uint64_t seqs[] = {0, 1, 0x0123456789abcdefull, UINT64_MAX};
+  for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+    char r[CX_RECEIPT_LEN + 1], want[17];
+    cx_query_receipt_format(E.q, seqs[i], r);
+    cr_assert_eq(strlen(r), CX_RECEIPT_LEN);
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)seqs[i]);
+    cr_assert_eq(memcmp(r, want, 16), 0, "%s starts with %s", r, want);
+    for (int k = 0; k < CX_RECEIPT_LEN; k++) cr_assert(strchr("0123456789abcdef", r[k]), "%s", r);
+    uint64_t back = 12345;
+    cr_assert_eq(cx_query_receipt_parse(E.q, cx_str_c(r), &back), 0);
+    cr_assert_eq(back, seqs[i]);
+    for (int k = 0; k < CX_RECEIPT_LEN; k += 5) {
+      char bad[CX_RECEIPT_LEN + 1];
+      memcpy(bad, r, sizeof bad);
+      bad[k] = bad[k] == '0' ? '1' : '0';
+      cr_assert_eq(cx_query_receipt_parse(E.q, cx_str_c(bad), &back), CX_EBADREQ, "changed at %d: %s", k, bad);
+    }
+  }
+  char other[CX_RECEIPT_LEN + 1], one[CX_RECEIPT_LEN + 1];
+  cx_query_receipt_format(E.q, 1, one);
+  cx_query_receipt_format(E.q, 2, other);
+  cr_assert_neq(memcmp(one + 16, other + 16, 16), 0, "MACs differ by seq");
+}

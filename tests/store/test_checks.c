@@ -296,3 +296,87 @@ Test(checks, each_open_takes_a_new_epoch_so_receipts_never_repeat_across_runs) {
   cr_assert_eq(cx_store_checks_append(st, e, 3), 0);
   cr_assert_eq(count(), 3);
 }
+
+/* One batch of many entries over few cells (the flusher's case: they are summed per cell before
+ * the cells are written) gives each cell the sum of its entries, computed here naively. */
+typedef struct cellv { uint32_t month; uint8_t action, verdict; uint32_t region, authority; int64_t v[4]; } cellv;
+typedef struct cells { cellv c[512]; int n; } cells;
+static cellv *cell_of(cells *s, uint32_t month, uint8_t action, uint8_t verdict, uint32_t region, uint32_t authority) {
+  for (int i = 0; i < s->n; i++) {
+    cellv *c = &s->c[i];
+    if (c->month == month && c->action == action && c->verdict == verdict && c->region == region && c->authority == authority)
+      return c;
+  }
+  cr_assert_lt(s->n, 512);
+  cellv *c = &s->c[s->n++];
+  memset(c, 0, sizeof *c);
+  c->month = month;
+  c->action = action;
+  c->verdict = verdict;
+  c->region = region;
+  c->authority = authority;
+  return c;
+}
+static int keep_cell(void *ctx, const cx_check_cell *c) {
+  cellv *o = cell_of(ctx, c->month, c->action, c->verdict, c->region, c->authority_id);
+  cr_assert_eq(o->v[0], 0, "each cell once");
+  o->v[0] = c->checks;
+  o->v[1] = c->restricted;
+  o->v[2] = c->approved_after_review;
+  o->v[3] = c->approved;
+  return 0;
+}
+Test(checks, a_batch_over_shared_cells_sums_each_cell_over_its_entries) {
+  enum { N = 3000 };
+  cx_check_entry *es = calloc(N, sizeof *es);
+  cells *want = calloc(1, sizeof *want), *got = calloc(1, sizeof *got);
+  uint64_t rng = 20261201;
+  for (int i = 0; i < N; i++) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t r = (uint32_t)(rng >> 33);
+    cx_check_entry *e = &es[i];
+    /* receipts: two ascending runs that interleave (two loops' rings) */
+    uint64_t rc_ = i < N / 2 ? 1000 + 2 * (uint64_t)i : 1001 + 2 * (uint64_t)(i - N / 2);
+    if (i >= N - 50) rc_ = 1 + (uint64_t)(i - (N - 50)); /* below every other one */
+    *e = entry(rc_, (r & 1) ? E1 : E2, "approval", T0 + (int64_t)(r % 90) * DAY_MS, (int)((r >> 3) % 3));
+    e->action = (uint8_t)((r >> 6) % 3);
+    e->region = 350100 + (r >> 9) % 7;
+    e->outcome = (uint8_t)((r >> 12) % 4);
+    cellv *c = cell_of(want, (uint32_t)cx_day_month(e->day), e->action, e->verdict, e->region, e->authority_id);
+    c->v[0]++;
+    if (e->outcome) c->v[e->outcome]++;
+  }
+  /* the flusher's order (two runs concatenated); then receipts below every one written; then
+   * a run and the whole batch again, every receipt already there (counted once) */
+  cr_assert_eq(cx_store_checks_append(st, es, N - 50), 0);
+  cr_assert_eq(cx_store_checks_append(st, es + N - 50, 50), 0);
+  cr_assert_eq(cx_store_checks_append(st, es, N / 2), 0);
+  cr_assert_eq(cx_store_checks_append(st, es, N), 0);
+  cr_assert_eq(count(), (uint64_t)N);
+  for (int i = 0; i < N; i += 97) {
+    cx_txn *g;
+    cx_check_entry back;
+    cr_assert_eq(cx_store_txn_begin(st, &g), 0);
+    cr_assert_eq(cx_store_check_get(g, es[i].receipt, &back), 0);
+    cr_assert_eq(back.verdict, es[i].verdict);
+    cr_assert_eq(back.region, es[i].region);
+    cx_store_txn_end(g);
+  }
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_check_rollup_each(t, 0, 0xFFFF, keep_cell, got), 0);
+  cx_store_txn_end(t);
+  cr_assert_gt(want->n, 20, "many cells (%d)", want->n);
+  cr_assert_lt(want->n, N / 4, "each shared by many entries (%d cells)", want->n);
+  cr_assert_eq(got->n, want->n, "cells: %d, expected %d", got->n, want->n);
+  for (int i = 0; i < want->n; i++) {
+    const cellv *w = &want->c[i];
+    cellv *g = cell_of(got, w->month, w->action, w->verdict, w->region, w->authority);
+    for (int m = 0; m < 4; m++)
+      cr_assert_eq(g->v[m], w->v[m], "cell %d count %d: %lld, expected %lld", i, m, (long long)g->v[m], (long long)w->v[m]);
+  }
+  cr_assert_eq(got->n, want->n, "no cell the entries do not have");
+  free(want);
+  free(got);
+  free(es);
+}

@@ -1,7 +1,8 @@
 /*
  * export.c — `chengxin export`: a store's logical content as JSON Lines (issue 16).
  *
- *   chengxin export --db PATH [--out FILE] [--since DAY] [--authority CODE] [--region CODE]
+ *   chengxin export --db PATH [--out FILE [--sql SCRIPT]] [--since DAY] [--authority CODE]
+ *                   [--region CODE]
  *
  * One JSON object per line, each with a "type", in this order (the order of the content
  * digest, store.h "export, restore and the content digest"; the format is in
@@ -20,10 +21,13 @@
  *              cx_store_digest for a complete export)
  * Everything comes from one read snapshot, streamed: memory does not grow with the records
  * (a partial export keeps a bit per entity and per authority id).
+ * With --sql, once the export is complete: a DuckDB script that loads it into typed tables
+ * (export_sql.c; docs/scaling.md "Analysts past one machine").
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -270,14 +274,37 @@ static int ex_audit(void *ctx, const cx_audit_entry *e) {
   return emit(x, o);
 }
 
+/* --sql: the DuckDB script for the export at outp, which names it by its absolute path. */
+static int export_sql(const char *outp, const char *sql_p) {
+  char abs[PATH_MAX];
+  if (!realpath(outp, abs)) {
+    cli_err(strerror(errno), "export: %s", outp);
+    return -1;
+  }
+  FILE *f = fopen(sql_p, "wb");
+  if (!f) {
+    cli_err(strerror(errno), "export: --sql %s", sql_p);
+    return -1;
+  }
+  int e = cli_export_sql_write(f, abs);
+  if (fclose(f) != 0 && !e) e = CX_EIO;
+  if (e) {
+    cli_err(strerror(errno), "export: --sql %s", sql_p);
+    unlink(sql_p);
+    return -1;
+  }
+  return 0;
+}
+
 int cli_cmd_export(int argc, char **argv) {
   static const struct option opts[] = {
       {"db", required_argument, 0, 'd'},        {"out", required_argument, 0, 'o'},
       {"since", required_argument, 0, 's'},     {"authority", required_argument, 0, 'a'},
       {"region", required_argument, 0, 'r'},    {"quiet", no_argument, 0, 'q'},
+      {"sql", required_argument, 0, 'S'},
       {0, 0, 0, 0},
   };
-  const char *db = NULL, *outp = "-", *since_s = NULL, *auth_s = NULL, *region_s = NULL;
+  const char *db = NULL, *outp = "-", *since_s = NULL, *auth_s = NULL, *region_s = NULL, *sql_p = NULL;
   int quiet = 0, c;
   exporter x;
   memset(&x, 0, sizeof x);
@@ -305,11 +332,13 @@ int cli_cmd_export(int argc, char **argv) {
       break;
     }
     case 'q': quiet = 1; break;
+    case 'S': sql_p = optarg; break;
     default: return cli_usage("export: bad option");
     }
   }
   if (!db) return cli_usage("export: --db PATH is required");
   if (optind < argc) return cli_usage("export: unexpected argument '%s'", argv[optind]);
+  if (sql_p && strcmp(outp, "-") == 0) return cli_usage("export: --sql needs --out FILE (the script reads that file)");
   x.partial = since_s || auth_s || region_s;
   cx_store *st;
   if (cli_store_open(db, 0, 1, 0, &st)) return CLI_EXIT_FAIL;
@@ -388,6 +417,7 @@ int cli_cmd_export(int argc, char **argv) {
     if (!to_stdout) unlink(outp); /* no half export left behind */
     return CLI_EXIT_FAIL;
   }
+  if (sql_p && export_sql(outp, sql_p)) return CLI_EXIT_FAIL;
   if (!quiet)
     fprintf(stderr,
             "export: %s%llu records, %llu entities, %llu authorities, %llu events, %llu other audit "

@@ -4,6 +4,7 @@
 #define CX_CLI_EXPORT_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "store.h"
 
@@ -14,5 +15,12 @@
 json_t *cli_export_record_json(const cx_record *r);
 /** 1 when e is a lifecycle transition's audit entry (an "event" line). */
 int cli_export_is_event(const cx_audit_entry *e);
+
+/**
+ * Writes to f a DuckDB script that loads the export at path (named in the script as given) into
+ * typed tables: records, entities, authorities, events, audit, regions (export_sql.c).
+ * 0, or CX_EIO when f failed.
+ */
+int cli_export_sql_write(FILE *f, const char *path);
 
 #endif

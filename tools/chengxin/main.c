@@ -112,8 +112,8 @@ static const cmd CMDS[] = {
      "                   the audit lines a node writes for itself (query audits, prune-checks);\n"
      "                   the nodes of one replicated log at one sequence have the same one\n"},
     {"export", cli_cmd_export, "write a store's content as JSON Lines (for restore)",
-     "usage: chengxin export --db PATH [--out FILE] [--since DAY] [--authority CODE]\n"
-     "                       [--region CODE] [--quiet]\n"
+     "usage: chengxin export --db PATH [--out FILE [--sql SCRIPT]] [--since DAY]\n"
+     "                       [--authority CODE] [--region CODE] [--quiet]\n"
      "\n"
      "Writes everything the store holds, from one read snapshot, beside a running server: a\n"
      "header, the data files, every record with its lifecycle state, entities, authorities,\n"
@@ -123,6 +123,9 @@ static const cmd CMDS[] = {
      "  --since DAY      only records decided, reported or whose entity changed since DAY\n"
      "  --authority CODE only this authority's records\n"
      "  --region CODE    only records of entities whose region code starts with CODE\n"
+     "  --sql SCRIPT     also write a DuckDB script that loads the export (--out FILE) into\n"
+     "                   typed tables (records, entities, authorities, events, audit, regions)\n"
+     "                   for SQL and Parquet: docs/scaling.md \"Analysts past one machine\"\n"
      "A filtered export is partial (its header and trailer say so): it holds the matching\n"
      "records, their entities, authorities and lifecycle events, and no other audit entry.\n"},
     {"restore", cli_cmd_restore, "build a new store from an export",
