@@ -1033,8 +1033,11 @@ static void ready_remove(cx_conn *c) {
  * one and serves every connection of that iteration; it ends here, before the loop polls. No
  * request read by a poll sees a snapshot older than that poll, so a client that sent its
  * request after another's write was answered still reads that write; and no snapshot is held
- * while the loop waits. (Ending it after each connection's slice cost a reset and a renew per
- * request at depth 1.)
+ * while the loop waits. A job's completion (a write on the pool, a min_seq wait) reaches the
+ * loop only through a poll that returned after the job's commit (the pool's async handle), and
+ * that poll came after this reset: the op run then, and the frames the client pipelined after
+ * the write, read a snapshot that holds it (tests/e2e/test_snapshot.c). (Ending the snapshot
+ * after each connection's slice cost a reset and a renew per request at depth 1.)
  */
 static void settle_cb(uv_prepare_t *h) {
   cx_loop *lp = h->data;
