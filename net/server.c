@@ -1709,6 +1709,10 @@ static void log_metrics(cx_server *s, cx_buf *o) {
   m_one(o, "chengxin_log_apply_errors_total", "counter", "Failed applications of this node, retried.",
         (double)ls.apply_errors);
   m_one(o, "chengxin_log_connected", "gauge", "1 while connected to a NATS server.", (double)ls.connected);
+  m_one(o, "chengxin_log_writes_accepted", "gauge", "1 when this node accepts writes (0: --log-writes off).",
+        s->env.writes_refused ? 0.0 : 1.0);
+  m_one(o, "chengxin_log_receipt_epoch", "gauge", "The receipt epoch this node took from the log at start.",
+        (double)s->epoch);
 }
 
 static void http_metrics(void *ud, cx_buf *o) {

@@ -593,6 +593,15 @@ class Cluster(unittest.TestCase):
             body = json.loads(ctx.exception.read())
             self.assertEqual(body["error"]["code"], "forbidden")
             self.assertIn("node r is a read-only replica", body["error"]["message"])
+            # /metrics says the same as stats.log (a replica's applied sequence, its switch, its epoch)
+            with urllib.request.urlopen(f"http://127.0.0.1:{hport}/metrics", timeout=10) as resp:
+                metrics = resp.read().decode()
+            st = r.log_stats()
+            got = dict(re.findall(r"^(chengxin_log_[a-z_]+) (\S+)$", metrics, re.M))
+            self.assertEqual(float(got["chengxin_log_writes_accepted"]), 0.0)
+            self.assertEqual(float(got["chengxin_log_receipt_epoch"]), float(st["receipt_epoch"]))
+            self.assertGreaterEqual(float(got["chengxin_log_applied_sequence"]), 1.0)
+            self.assertEqual(float(got["chengxin_log_connected"]), 1.0)
         finally:
             self.assertEqual(r.stop(), 0, r.log_text())
 
