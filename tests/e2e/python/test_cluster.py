@@ -401,6 +401,10 @@ class Cluster(unittest.TestCase):
                            text=True, env=dict(os.environ, CHENGXIN_TODAY=TODAY))
         self.assertNotEqual(p.returncode, 0, p.stderr)
         self.assertIn("replicated log", p.stderr)
+        # chengxin info names the stream it follows
+        p = subprocess.run([os.path.join(BIN_DIR, "chengxin"), "info", "--db", f.db, "--format", "json"],
+                           capture_output=True, text=True, check=True)
+        self.assertIn(f'"log_stream": "{STREAM}"', p.stdout.replace('":"', '": "'))
 
     def test_4c_a_nodes_receipt_epoch_is_above_those_its_store_gave_alone(self):
         g = Node(TMP, "g", NODES["a"].urls, NODES["a"].tokens, stream="CXEPOCH")
