@@ -41,10 +41,12 @@
  * applied with cx_store_data_put_at (the file, its audit line and the sequence in one txn).
  * A node's receipt epoch and a feedback are version 3 (docs/scaling.md "Feedback and receipts"):
  *   v: 3, day, ms, node, audit: [at most one entry], kind: "epoch" | "feedback",
- *   fb: [receipt seq (u64), outcome (u8), who, any_who (bool), note]   (feedback only)
- * An epoch message's sequence (its low 24 bits) is its writer's receipt epoch: no two node
- * starts share one while the stream holds fewer than 2^24 messages between them; every node
- * moves its epoch counter past it alike (cx_store_checks_epoch_at). A feedback is applied by every
+ *   epoch: u32 (epoch only), fb: [receipt seq (u64), outcome (u8), who, any_who (bool), note]
+ *   (feedback only)
+ * An epoch message claims its writer's receipt epoch: the sequence of a message of the epochs'
+ * stream (<stream>_EPOCHS, one message per node start: cx__replog_epoch), so no two node starts
+ * share one; a claim without "epoch" (the first format) claimed its own sequence's low 24 bits.
+ * Every node moves its epoch counter past it alike (cx_store_checks_epoch_at). A feedback is applied by every
  * node (its audit line) and, into its check log, by the node that holds the receipt's entry.
  *
  * Caveats (threads): the NATS connection and the JetStream context are the library's and
@@ -92,6 +94,7 @@ typedef struct ring_ent {
 struct cx_replog {
   cx_replog_opts o;
   char urls[1024], stream[128], subject[160], node[96];
+  char estream[144], esubject[176]; /* the receipt epochs' stream (cx__replog_epoch) */
   cx_store *st;
   natsConnection *nc;
   jsCtx *js;
@@ -498,6 +501,7 @@ static int data_decode(const void *p, size_t n, data_msg *d, char *why, size_t c
 
 typedef struct v3_msg {
   int kind;         /* 'e' epoch, 'f' feedback */
+  uint32_t epoch;   /* an epoch message: the epoch it claims (0: none given, see the applier) */
   uint64_t receipt;
   int outcome, any_who;
   cx_str who, note;
@@ -510,7 +514,7 @@ static int encode_v3(cx_replog *r, int kind, const v3_msg *f, const cx_audit_ent
   msgpack_packer pk;
   msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
   int64_t ms = cx_audit_now_ms();
-  msgpack_pack_map(&pk, kind == 'f' ? 7 : 6);
+  msgpack_pack_map(&pk, kind == 'f' ? 7 : 7);
   pk_c(&pk, "v"), msgpack_pack_uint32(&pk, 3);
   pk_c(&pk, "day"), msgpack_pack_uint32(&pk, cx_day_today());
   pk_c(&pk, "ms"), msgpack_pack_int64(&pk, ms);
@@ -523,7 +527,9 @@ static int encode_v3(cx_replog *r, int kind, const v3_msg *f, const cx_audit_ent
     enc en = {.pk = &pk};
     pack_audit(&en, &e);
   }
-  if (kind == 'f') {
+  if (kind != 'f') {
+    pk_c(&pk, "epoch"), msgpack_pack_uint32(&pk, f ? f->epoch : 0);
+  } else {
     pk_c(&pk, "fb"), msgpack_pack_array(&pk, 5);
     msgpack_pack_uint64(&pk, f->receipt);
     msgpack_pack_uint8(&pk, (uint8_t)f->outcome);
@@ -572,6 +578,8 @@ static int v3_decode(const void *p, size_t n, v3_msg *m3, char *why, size_t cap)
           VBAD("audit: malformed entry");
         m3->has_ae = 1;
       }
+    } else if (cx_str_eq(k, CX_STR("epoch"))) {
+      if (rd_u32(&m, &m3->epoch) || m3->epoch > 0xFFFFFFu) VBAD("epoch: not an unsigned integer under 2^24");
     } else if (cx_str_eq(k, CX_STR("fb"))) {
       uint32_t na;
       uint64_t oc;
@@ -640,7 +648,10 @@ static int apply_one(cx_replog *r, uint64_t seq, const char *data, size_t n) {
     cx_check_entry old;
     memset(&old, 0, sizeof old);
     if (m3.kind == 'e') {
-      rc = cx_store_checks_epoch_at(r->st, seq, m3.info.node, &epoch); /* the counter moves past it alike */
+      /* the epoch the message claims (from the epochs' stream); a message that names none (the
+       * first format) claimed its own sequence's low 24 bits */
+      uint32_t claim = m3.epoch ? m3.epoch : (uint32_t)(seq & 0xFFFFFFu);
+      rc = cx_store_checks_epoch_at(r->st, seq, claim, m3.info.node, &epoch); /* the counter moves past it alike */
     } else {
       /* this node's own receipt may still be queued: written first (the check log's writer) */
       if (r->o.flush && (uint32_t)(m3.receipt >> 40) == __atomic_load_n(&r->epoch, __ATOMIC_RELAXED))
@@ -992,36 +1003,120 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
   return rc;
 }
 
-int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap) {
-  /* The epoch is the sequence JetStream gives the epoch message (its low 24 bits): unique per
-   * node start without waiting for this node to catch up with the log first. It must also be
-   * above every epoch the store gave before it followed the log (a single node's counter, on
-   * every copy of the store the nodes came from): an epoch message at or below it is
-   * followed by another, until one is above (each is a few bytes). */
-  uint32_t floor = 0;
-  int frc = cx_store_checks_epoch_last(r->st, &floor);
-  if (frc) {
-    snprintf(err, cap, "cannot read the store's receipt epoch: %s", cx_strerror(frc));
-    return frc;
-  }
-  for (int tries = 0; tries < 4096; tries++) {
-    cx_buf msg;
-    if (cx_buf_init(&msg, 256)) return CX_ENOMEM;
-    int rc = encode_v3(r, 'e', NULL, NULL, &msg);
-    ring_ent e;
-    memset(&e, 0, sizeof e);
-    if (!rc) rc = publish_wait(r, &msg, &e, err, cap, 0);
-    cx_buf_free(&msg);
-    if (rc) return rc;
-    uint32_t v = (uint32_t)(e.res.log_seq & 0xFFFFFFu);
-    if (v > floor) {
-      *epoch = v;
-      __atomic_store_n(&r->epoch, v, __ATOMIC_RELAXED);
+/* The receipt epochs' stream (<stream>_EPOCHS): found, or created as the batches' stream is
+ * (the same replicas, file storage, nothing ever deleted). */
+static int epochs_stream(cx_replog *r, char *err, size_t cap) {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = 2000;
+  int64_t t_end = mono_ms() + 15000;
+  for (;;) {
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, r->js, r->estream, &jo, &je);
+    if (s == NATS_OK) {
+      jsStreamInfo_Destroy(si);
       return 0;
     }
+    if (je == JSStreamNotFoundErr) {
+      jsStreamConfig cfg;
+      jsStreamConfig_Init(&cfg);
+      const char *subj[1] = {r->esubject};
+      cfg.Name = r->estream;
+      cfg.Subjects = subj;
+      cfg.SubjectsLen = 1;
+      cfg.Storage = js_FileStorage;
+      cfg.Replicas = r->o.replicas;
+      cfg.DenyDelete = true;
+      cfg.Duplicates = (int64_t)120 * 1000000000;
+      je = 0;
+      s = js_AddStream(&si, r->js, &cfg, NULL, &je);
+      if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        cx_net_log("log: created stream %s (subject %s, %d replicas)", r->estream, r->esubject, r->o.replicas);
+        return 0;
+      }
+      if (je == JSStreamNameExistErr) continue; /* another node made it meanwhile */
+    }
+    if (mono_ms() >= t_end) {
+      snprintf(err, cap, "stream %s at %s: %s", r->estream, r->urls, nats_why(s, je));
+      return CX_ECONN;
+    }
+    nats_Sleep(250);
   }
-  snprintf(err, cap, "no receipt epoch from the log");
-  return CX_EINTERNAL;
+}
+
+/* One message on the epochs' stream (the node's name); *seq: its sequence. Retried with the same
+ * Nats-Msg-Id until acknowledged (a retry of a stored one is acknowledged as a duplicate with the
+ * first one's sequence), up to the publish deadline. */
+static int epoch_publish(cx_replog *r, int attempt, uint64_t *seq, char *err, size_t cap) {
+  char id[200];
+  snprintf(id, sizeof id, "%s-%" PRIx64 "-epoch-%d", r->node, r->boot, attempt);
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = id;
+  po.MaxWait = PUB_TRY_MS;
+  po.ExpectStream = r->estream;
+  int64_t t_end = mono_ms() + PUB_DEADLINE_MS;
+  for (;;) {
+    jsPubAck *pa = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_Publish(&pa, r->js, r->esubject, r->node, (int)strlen(r->node), &po, &je);
+    if (s == NATS_OK) {
+      *seq = pa->Sequence;
+      jsPubAck_Destroy(pa);
+      return 0;
+    }
+    if (mono_ms() >= t_end) {
+      snprintf(err, cap, "no receipt epoch: stream %s did not acknowledge (%s)", r->estream, nats_why(s, je));
+      return CX_ETIMEOUT;
+    }
+    nats_Sleep(100);
+  }
+}
+
+int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap) {
+  /* The epoch is the sequence of a message of the epochs' stream, which only node starts write:
+   * unique per node start, one more per start (24 bits: 16.7 million node starts), taken without
+   * waiting for this node to catch up with the batches. (The batches' own sequence, which the
+   * first format used, passes 24 bits after 16.7 million writes.) It must also be above every
+   * epoch the store gave before it followed the log (a single node's counter, on every copy of
+   * the store the nodes came from): one at or below it is followed by another. Then the epoch is
+   * claimed in the batches' stream, so that every node learns which node issues its receipts. */
+  uint32_t floor = 0;
+  int rc = cx_store_checks_epoch_last(r->st, &floor);
+  if (rc) {
+    snprintf(err, cap, "cannot read the store's receipt epoch: %s", cx_strerror(rc));
+    return rc;
+  }
+  if ((rc = epochs_stream(r, err, cap))) return rc;
+  uint64_t e = 0;
+  for (int tries = 0; tries < 4096 && e <= floor; tries++) {
+    if ((rc = epoch_publish(r, tries, &e, err, cap))) return rc;
+    if (e > 0xFFFFFFu) {
+      snprintf(err, cap, "stream %s has given %" PRIu64 " receipt epochs, and receipts keep 24 bits for it: "
+               "recreate it above the stores' epochs (docs/scaling.md \"Feedback and receipts\")", r->estream, e);
+      return CX_ETOOLARGE;
+    }
+  }
+  if (e <= floor) {
+    snprintf(err, cap, "no receipt epoch from the log above the store's %u", (unsigned)floor);
+    return CX_EINTERNAL;
+  }
+  v3_msg claim;
+  memset(&claim, 0, sizeof claim);
+  claim.epoch = (uint32_t)e;
+  cx_buf msg;
+  if (cx_buf_init(&msg, 256)) return CX_ENOMEM;
+  rc = encode_v3(r, 'e', &claim, NULL, &msg);
+  ring_ent re;
+  memset(&re, 0, sizeof re);
+  if (!rc) rc = publish_wait(r, &msg, &re, err, cap, 0);
+  cx_buf_free(&msg);
+  if (rc) return rc;
+  *epoch = (uint32_t)e;
+  __atomic_store_n(&r->epoch, (uint32_t)e, __ATOMIC_RELAXED);
+  return 0;
 }
 
 int cx__replog_feedback(cx_replog *r, uint64_t receipt, int outcome, cx_str who, int any_who, cx_str note,
@@ -1077,6 +1172,8 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
   snprintf(r->urls, sizeof r->urls, "%s", o->urls);
   snprintf(r->stream, sizeof r->stream, "%s", o->stream);
   snprintf(r->subject, sizeof r->subject, "chengxin.%s.batches", o->stream);
+  snprintf(r->estream, sizeof r->estream, "%s_EPOCHS", o->stream);
+  snprintf(r->esubject, sizeof r->esubject, "chengxin.%s.epochs", o->stream);
   if (o->node && *o->node) snprintf(r->node, sizeof r->node, "%s", o->node);
   else if (gethostname(r->node, sizeof r->node - 1) != 0 || !r->node[0]) snprintf(r->node, sizeof r->node, "node");
   for (char *c = r->node; *c; c++)

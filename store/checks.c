@@ -448,15 +448,14 @@ static int epoch_at_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   if (rc) return rc;
   if (c->node && *c->node) { /* which node issues the receipts of this epoch: every node knows */
     char key[32];
-    snprintf(key, sizeof key, "epoch_node:%u", (unsigned)(c->seq & 0xFFFFFFu));
+    snprintf(key, sizeof key, "epoch_node:%u", (unsigned)c->v);
     MDB_val k = {strlen(key), key}, v = {strnlen(c->node, 95), (void *)c->node};
     if ((rc = mdb_put(txn, st->dbi[CX_DBI_META], &k, &v, 0))) return cx__store_mdb_err(st, rc, "epoch_node");
   }
-  /* the message's sequence is its writer's epoch: the counter moves past it (a store that
-   * leaves the log later takes epochs above every epoch of the log) */
-  uint32_t v = 0, e = (uint32_t)(c->seq & 0xFFFFFFu);
+  /* the epoch the message claims: the counter moves past it (a store that leaves the log later
+   * takes epochs above every epoch of the log) */
+  uint32_t v = 0, e = c->v;
   if ((rc = cx__meta_get32(st, txn, "check_epoch", &v)) && rc != CX_ENOTFOUND) return rc;
-  c->v = e;
   return e > v ? cx__meta_put32(st, txn, "check_epoch", e) : 0;
 }
 int cx_store_checks_epoch_last(cx_store *st, uint32_t *epoch) {
@@ -485,9 +484,9 @@ int cx_store_receipt_node(cx_store *st, uint32_t epoch, char *node, size_t cap) 
   return rc;
 }
 
-int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, const char *node, uint32_t *epoch) {
-  if (!log_seq) return CX_EBADREQ;
-  epoch_at_ctx c = {log_seq, 0, node};
+int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, uint32_t claim, const char *node, uint32_t *epoch) {
+  if (!log_seq || !claim || claim > 0xFFFFFFu) return CX_EBADREQ;
+  epoch_at_ctx c = {log_seq, claim, node};
   int rc = in_wtxn(st, epoch_at_fn, &c);
   if (!rc) *epoch = c.v;
   return rc;

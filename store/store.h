@@ -1599,16 +1599,17 @@ int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str 
  * The replicated log's forms (net/replog.c, docs/scaling.md "Feedback and receipts"): each in
  * one write txn that also stores log_seq as the store's position (CX_EEXIST when the store is
  * at log_seq or past it).
- * cx_store_checks_epoch_at: the epoch message log_seq (its low 24 bits are its writer's receipt
- *   epoch, *epoch) of node: meta "check_epoch" moves up to it and "epoch_node:<epoch>" names
- *   node, alike on every node (cx_store_receipt_node).
+ * cx_store_checks_epoch_at: the epoch message log_seq of node, claiming receipt epoch claim
+ *   (1..2^24-1; *epoch = claim): meta "check_epoch" moves up to it and "epoch_node:<epoch>"
+ *   names node, alike on every node (cx_store_receipt_node). CX_EBADREQ for claim 0 or past 24
+ *   bits.
  * cx_store_check_feedback_at: writes audit (always: it is replicated content) and, when this
  *   store's check log holds receipt's entry, sets its feedback as cx_store_check_feedback does:
  *   *applied 1; 0 when the entry is not here (another node's check); -1 when it is another
  *   system's receipt (who differs and not any_who: the entry is left as it was). *out: the
  *   entry before (scalar fields; zero unless *applied is 1).
  */
-int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, const char *node, uint32_t *epoch);
+int cx_store_checks_epoch_at(cx_store *st, uint64_t log_seq, uint32_t claim, const char *node, uint32_t *epoch);
 /** The highest receipt epoch the store has given or seen (meta "check_epoch"; 0: none). */
 int cx_store_checks_epoch_last(cx_store *st, uint32_t *epoch);
 /** The node that issues the receipts of epoch (one taken from the log) into node; CX_ENOTFOUND

@@ -265,17 +265,27 @@ Test(checks, a_feedback_from_the_log_lands_once_with_its_audit_line_on_every_nod
   cr_assert_eq(last, 3, "one audit line per message, applied or not");
 }
 
-Test(checks, an_epoch_message_moves_the_epoch_counter_past_its_sequence) {
+Test(checks, an_epoch_message_moves_the_epoch_counter_past_the_epoch_it_claims) {
   uint32_t ep = 0;
   char node[96] = "";
   cr_assert_eq(cx_store_receipt_node(st, 7, node, sizeof node), CX_ENOTFOUND);
-  cr_assert_eq(cx_store_checks_epoch_at(st, 7, "node-a", &ep), 0);
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, 7, "node-a", &ep), 0);
   cr_assert_eq(ep, 7);
   cr_assert_eq(cx_store_receipt_node(st, 7, node, sizeof node), 0);
   cr_assert_str_eq(node, "node-a", "every node knows who issues epoch 7's receipts");
-  cr_assert_eq(cx_store_checks_epoch_at(st, 7, "node-a", &ep), CX_EEXIST);
+  cr_assert_eq(cx_store_checks_epoch_at(st, 7, 7, "node-a", &ep), CX_EEXIST);
+  /* a claim is not the message's sequence: past 2^24 messages the epochs go on from their own
+   * counter (the epochs' stream), not from the sequence's low bits */
+  uint64_t late = (1ull << 24) + 9;
+  cr_assert_eq(cx_store_checks_epoch_at(st, late, 8, "node-b", &ep), 0);
+  cr_assert_eq(ep, 8);
+  cr_assert_eq(cx_store_receipt_node(st, 8, node, sizeof node), 0);
+  cr_assert_str_eq(node, "node-b");
+  cr_assert_eq(cx_store_receipt_node(st, 9, node, sizeof node), CX_ENOTFOUND, "not the sequence's low bits");
+  cr_assert_eq(cx_store_checks_epoch_at(st, late + 1, 0, "node-c", &ep), CX_EBADREQ);
+  cr_assert_eq(cx_store_checks_epoch_at(st, late + 1, 1u << 24, "node-c", &ep), CX_EBADREQ);
   cr_assert_eq(cx_store_checks_epoch(st, &ep), 0);
-  cr_assert_eq(ep, 8, "a local epoch after the log's is above it");
+  cr_assert_eq(ep, 9, "a local epoch after the log's is above it");
 }
 
 
