@@ -55,6 +55,7 @@ typedef struct agg {
   int8_t slot[CX_DIM_COUNT];     /* dim -> index into need[] or -1 */
   src srcs[CX_DIM_COUNT];        /* rollup path: per need[] entry */
   int want_status, want_subtype; /* metrics that need these dims */
+  int want_amount, want_report, want_in_force; /* the scan adds only the counters asked for */
   cx_day from, to, as_of;
   const cx_query *q;
   int public_only;               /* count only the records displayable on as_of */
@@ -225,8 +226,9 @@ static inline group *group_of(agg *a, const uint32_t *k) {
 
 /* One fact. Reads only the fixed record fields (cx_fact): no strings are decoded on this path.
  * The counters are added without branches on the data (status, dates and flags are random
- * from one record to the next); the same sums as a record's rollup delta (store/rollup.c). */
-static inline int scan_one(agg *a, const cx_fact *r) {
+ * from one record to the next); the same sums as a record's rollup delta (store/rollup.c).
+ * Inlined into the block loop: no call per fact. */
+static inline __attribute__((always_inline)) int scan_one(agg *a, const cx_fact *r) {
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
   if (a->public_only) { /* the public counts only what it may see today */
@@ -246,24 +248,32 @@ static inline int scan_one(agg *a, const cx_fact *r) {
     return a->err;
   }
   acc *c = &g->a;
-  c->count++;
-  c->amount += r->amount_fen;
-  /* A record counts as reported when it has a report date; negative delays (reported before
+  /* Only the counters the metrics read (metric()); the others stay 0. Branches on a->want_*
+   * are the same for every fact. A record counts as reported when it has a report date (the
+   * rows' provisional count needs it whatever the metrics); negative delays (reported before
    * the decision) add 0 to the delay sum. */
   int64_t rep = r->report_date != CX_DAY_NONE;
-  int64_t delay = r->report_delay > 0 ? r->report_delay : 0;
+  c->count++;
   c->reported += rep;
-  c->on_time += rep & (r->on_time != 0);
-  c->delay_sum += delay & -rep;
   c->provisional += (int64_t)r->delay_provisional & -rep;
-  cx_day d = a->as_of;
-  c->in_force += (r->status == CX_ST_ACTIVE) & (r->valid_from <= d) &
-                 ((r->valid_until == CX_DAY_OPEN) | (d < r->valid_until)); /* cx__in_force */
-  c->repaired += r->status == CX_ST_REPAIRED;
-  c->won += r->subtype == CX_SUB_WON;
-  c->lost += r->subtype == CX_SUB_LOST;
-  c->kept += r->subtype == CX_SUB_KEPT;
-  c->broken += r->subtype == CX_SUB_BROKEN;
+  if (a->want_amount) c->amount += r->amount_fen;
+  if (a->want_report) {
+    int64_t delay = r->report_delay > 0 ? r->report_delay : 0;
+    c->on_time += rep & (r->on_time != 0);
+    c->delay_sum += delay & -rep;
+  }
+  if (a->want_in_force) {
+    cx_day d = a->as_of;
+    c->in_force += (r->status == CX_ST_ACTIVE) & (r->valid_from <= d) &
+                   ((r->valid_until == CX_DAY_OPEN) | (d < r->valid_until)); /* cx__in_force */
+  }
+  if (a->want_status) c->repaired += r->status == CX_ST_REPAIRED;
+  if (a->want_subtype) {
+    c->won += r->subtype == CX_SUB_WON;
+    c->lost += r->subtype == CX_SUB_LOST;
+    c->kept += r->subtype == CX_SUB_KEPT;
+    c->broken += r->subtype == CX_SUB_BROKEN;
+  }
   return 0;
 }
 
@@ -611,6 +621,11 @@ static int setup(agg *a, const cx_agg_spec *spec) {
   for (unsigned i = 0; i < spec->n_metrics; i++) {
     if (spec->metrics[i] >= CX_M_COUNT_) return CX_EBADREQ;
     if (spec->metrics[i] == CX_M_REPAIRED) a->want_status = 1;
+    if (spec->metrics[i] == CX_M_AMOUNT) a->want_amount = 1;
+    if (spec->metrics[i] == CX_M_IN_FORCE) a->want_in_force = 1;
+    if (spec->metrics[i] == CX_M_ON_TIME || spec->metrics[i] == CX_M_ON_TIME_RATE ||
+        spec->metrics[i] == CX_M_REPORT_DELAY)
+      a->want_report = 1;
     if (spec->metrics[i] == CX_M_LOSS_RATE || spec->metrics[i] == CX_M_KEPT_RATE)
       a->want_subtype = 1;
   }

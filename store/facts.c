@@ -194,11 +194,15 @@ int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi) {
 
 /* The facts of one block value: f points at the slots themselves when all are used and valid
  * and aligned (the common case: one pass over the block's enum bytes), else at buf, where the
- * used slots are copied. *n = 0 for a block without records. */
-static int block_facts(const unsigned char *p, cx_fact *buf, const cx_fact **f, size_t *n) {
+ * used slots are copied. *n = 0 for a block without records. next (or NULL): the block the
+ * scan reads after this one, whose lines are prefetched during this pass (a block spans 5
+ * pages, and the hardware prefetchers stop at page boundaries). */
+static int block_facts(const unsigned char *p, const unsigned char *next, cx_fact *buf, const cx_fact **f,
+                       size_t *n) {
   const unsigned char *s = p + CX_FACT_HDR;
   unsigned all = 1, bad = 0;
   for (unsigned i = 0; i < CX_FACT_BLOCK; i++, s += CX_FACT_IMG) {
+    if (next) __builtin_prefetch(next + (size_t)i * CX_FACT_IMG, 0, 3);
     all &= s[CX_FACT_PRESENT];
     bad |= (unsigned)(s[offsetof(cx_fact, category)] >= CX_CAT_COUNT) |
            (unsigned)(s[offsetof(cx_fact, severity)] >= CX_SEV_COUNT) |
@@ -223,6 +227,30 @@ static int block_facts(const unsigned char *p, cx_fact *buf, const cx_fact **f, 
   return 0;
 }
 
+/* The next block value of the range (cursor moved onto it), or NULL at its end; CX_ECORRUPT
+ * or an LMDB error in *err. */
+static const unsigned char *next_block(cx_txn *t, MDB_cursor *cur, MDB_cursor_op op, MDB_val *k, uint32_t hi,
+                                       int *err) {
+  MDB_val v;
+  int rc = mdb_cursor_get(cur, k, &v, op);
+  if (rc == MDB_NOTFOUND) return NULL;
+  if (rc) {
+    *err = cx__store_mdb_err(t->st, rc, "facts scan");
+    return NULL;
+  }
+  if (k->mv_size != 4) {
+    *err = CX_ECORRUPT;
+    return NULL;
+  }
+  if (cx__rd_be32(k->mv_data) >= hi) return NULL;
+  const unsigned char *p = v.mv_data;
+  if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) {
+    *err = CX_ECORRUPT;
+    return NULL;
+  }
+  return p;
+}
+
 int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx) {
   if (!t->st->has_facts) return CX_ENOTFOUND;
   if (lo >= hi) return 0;
@@ -231,23 +259,21 @@ int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn 
   if ((rc = cx__txn_cursor(t, CX_DBI_FACTS, &cur, &own))) return rc;
   unsigned char kb[4];
   cx__be32(kb, lo);
-  MDB_val k = {4, kb}, v;
+  MDB_val k = {4, kb};
   cx_fact buf[CX_FACT_BLOCK];
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 4) { err = CX_ECORRUPT; break; }
-    if (cx__rd_be32(k.mv_data) >= hi) break;
-    const unsigned char *p = v.mv_data;
-    if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) { err = CX_ECORRUPT; break; }
+  /* One block ahead: the values of a read txn stay mapped until it ends. */
+  const unsigned char *p = next_block(t, cur, MDB_SET_RANGE, &k, hi, &err), *np;
+  for (; p && !err; p = np) {
+    np = next_block(t, cur, MDB_NEXT, &k, hi, &err);
+    if (err) break;
     const cx_fact *f;
     size_t n;
-    if ((err = block_facts(p, buf, &f, &n))) break;
+    if ((err = block_facts(p, np, buf, &f, &n))) break;
     if (!n) continue;
     int x = fn(ctx, f, n);
     if (x < 0) { err = x; break; }
     if (x > 0) break;
   }
-  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
   cx__txn_cursor_done(t, CX_DBI_FACTS, cur, own);
   return err;
 }
