@@ -326,17 +326,34 @@ static unsigned scan_reserve(unsigned want, unsigned cap) {
   return g;
 }
 
+/* The blocks are handed out in chunks from a shared counter, so a thread that the scheduler
+ * holds back (a busy machine) leaves its share to the others instead of making the scan wait
+ * for it. Which thread scans which chunk does not change the sums. */
+typedef struct chunks {
+  uint32_t lo, hi, size, n;
+  atomic_uint next;
+} chunks;
+
 typedef struct part {
   agg *a;
   cx_txn *t;
-  uint32_t lo, hi;
+  chunks *ch;
+  unsigned first; /* the part's own first chunk (every part scans one at least); then the
+                     counter's, which starts past them */
   int rc;
   pthread_t th;
 } part;
 
 static void *part_main(void *vp) {
   part *p = vp;
-  p->rc = cx_store_facts_scan_blocks(p->t, p->lo, p->hi, scan_block, p->a);
+  chunks *c = p->ch;
+  p->rc = 0;
+  for (unsigned i = p->first;; i = atomic_fetch_add(&c->next, 1)) {
+    if (i >= c->n) break;
+    uint32_t lo = c->lo + i * c->size, hi = c->hi - lo > c->size ? lo + c->size : c->hi;
+    if ((p->rc = cx_store_facts_scan_blocks(p->t, lo, hi, scan_block, p->a)) < 0) break;
+    if (p->a->err) break;
+  }
   if (p->a->err) p->rc = p->a->err;
   if (p->rc < 0) atomic_store(p->a->stop, 1);
   return NULL;
@@ -379,9 +396,9 @@ static int agg_clone(const agg *a, agg *o) {
 }
 
 /*
- * The scan of the facts: split into nt key ranges of blocks, part 0 in t on this thread,
- * parts 1.. each in a twin of t (the same snapshot) on a thread of its own; the partial
- * tables are added into a's in part order. Sums of integers: the same answer as one thread,
+ * The scan of the facts: split into chunks of blocks (key ranges) that nt parts take in turn,
+ * part 0 in t on this thread, parts 1.. each in a twin of t (the same snapshot) on a thread of
+ * its own; the partial tables are added into a's in part order. Sums of integers: the same answer as one thread,
  * whatever the split. When a twin cannot be had (a write committed since t began, the reader
  * table full), or a thread cannot be started, one thread does it all.
  */
@@ -424,11 +441,17 @@ static int facts_scan(agg *a, cx_txn *t, unsigned want) {
     }
     np++;
   }
+  /* ~8 chunks per thread at least, at most 128 blocks (32k facts, ~2 MB) each */
+  chunks ch = {lo, hi, 0, 0, 0};
+  uint64_t size = nb / ((uint64_t)np * 8);
+  ch.size = size < 1 ? 1 : size > 128 ? 128 : (uint32_t)size;
+  ch.n = (uint32_t)((nb + ch.size - 1) / ch.size); /* >= np: np <= nb */
+  atomic_store(&ch.next, np);
   for (unsigned i = 0; i < np; i++) {
     ps[i].a = i ? &as[i] : a;
     ps[i].a->stop = &stop;
-    ps[i].lo = lo + (uint32_t)(nb * i / np);
-    ps[i].hi = lo + (uint32_t)(nb * (i + 1) / np);
+    ps[i].ch = &ch;
+    ps[i].first = i;
   }
   ps[0].t = t;
   /* Threads for parts 1..np-1; a part whose thread does not start is done here after part 0. */
