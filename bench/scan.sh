@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/scan.sh — issue 20 goal 4: the in-force aggregate by province, a scan of the facts DB,
 # split over the scan threads (agg_in_force) and in one thread (agg_in_force_1t), beside
-# floor_facts (reading every byte of the facts DB, one thread) and DuckDB's answer to the same
+# floor_facts (reading every byte of the facts DB, one thread; floor_facts_2t on two) and
+# DuckDB's answer to the same
 # spec on the same rows (all its threads), in the same run (docs/benchmarks.md, "Scans on both
 # cores (issue 20, goal 4)").
 #
@@ -96,6 +97,7 @@ jq -s --arg cmd "bench/scan.sh (runs=$runs)" --arg date "$(date -u +%Y-%m-%dT%H:
      ratios: {duckdb_over_scan: ($runs | map((op(.; "duckdb_in_force") // null) as $d
                                   | if $d then $d / op(.; "agg_in_force") else empty end) | med),
               scan_over_floor_facts: ($runs | map(op(.; "agg_in_force") / op(.; "floor_facts")) | med),
+              scan_over_floor_facts_2t: ($runs | map(op(.; "agg_in_force") / op(.; "floor_facts_2t")) | med),
               one_thread_over_split: ($runs | map(op(.; "agg_in_force_1t") / op(.; "agg_in_force")) | med)},
      runs: $runs}' "${files[@]}" > "$out"
 say "wrote $out"

@@ -23,6 +23,8 @@
  *                   of a scan; raw env, measured with floor_mdb_get)
  *   floor_facts     raw walk of the facts database reading every byte of it (the memory-
  *                   bandwidth floor of a scan of the facts; raw env)
+ *   floor_facts_2t  the same on two threads, half the keys each (the floor of a scan on both
+ *                   cores); baseline floor_facts
  *   agg_scan        the same spec with force_scan (facts scanned); baseline floor_facts
  *   agg_in_force    count + in_force by province (needs as-of evaluation: a scan), split over
  *                   the default scan threads (cx_query_set_scan_threads: the CPUs); baseline
@@ -256,6 +258,15 @@ static int op_floor_scan(void *ctx, size_t key, uint64_t *dg) {
   if (cxb_lmdb_walk(b->raw, "records", &n, &sum)) return -1;
   *dg = n ^ (sum << 20);
   b->scan_entries = n;
+  return 0;
+}
+
+static int op_floor_facts_2t(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  uint64_t n, bytes, sum;
+  if (cxb_lmdb_read_all_2t(b->raw, "facts", &n, &bytes, &sum)) return -1;
+  *dg = n ^ (sum << 20);
   return 0;
 }
 
@@ -857,6 +868,14 @@ int main(int argc, char **argv) {
       snprintf(r->note, sizeof r->note,
                "raw walk of the facts database reading every byte: %" PRIu64 " blocks, %.0f MB, %.1f GB/s",
                b.facts_blocks, (double)b.facts_bytes / 1e6,
+               r->st.median_ns ? (double)b.facts_bytes / (double)r->st.median_ns : 0.0);
+      print_result(r);
+      /* the same on both cores (the raw txn reset: each half begins its own) */
+      cxb_lmdb_reset(b.raw);
+      op_def d2 = {"floor_facts_2t", "floor_facts", op_floor_facts_2t, &b, 1, it, 3};
+      run_op(&o, &d2);
+      r = &results[n_results - 1];
+      snprintf(r->note, sizeof r->note, "floor_facts on two threads, a read txn and half the keys each: %.1f GB/s",
                r->st.median_ns ? (double)b.facts_bytes / (double)r->st.median_ns : 0.0);
       print_result(r);
     }
