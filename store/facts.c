@@ -195,14 +195,21 @@ int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi) {
 /* The facts of one block value: f points at the slots themselves when all are used and valid
  * and aligned (the common case: one pass over the block's enum bytes), else at buf, where the
  * used slots are copied. *n = 0 for a block without records. next (or NULL): the block the
- * scan reads after this one, whose lines are prefetched during this pass (a block spans 5
- * pages, and the hardware prefetchers stop at page boundaries). */
+ * scan reads after this one. The pass prefetches a page ahead of itself, running into next
+ * at its end (a block spans 5 pages, and the hardware prefetchers stop at page boundaries;
+ * a page ahead measured a few % less CPU than the whole next block at once, and ~15 % less
+ * than none, on the 10M-record store). */
+#define PF_AHEAD 64u
 static int block_facts(const unsigned char *p, const unsigned char *next, cx_fact *buf, const cx_fact **f,
                        size_t *n) {
+  if (p[0] != CX_FACT_VERSION) return CX_ECORRUPT;
   const unsigned char *s = p + CX_FACT_HDR;
   unsigned all = 1, bad = 0;
   for (unsigned i = 0; i < CX_FACT_BLOCK; i++, s += CX_FACT_IMG) {
-    if (next) __builtin_prefetch(next + (size_t)i * CX_FACT_IMG, 0, 3);
+    /* PF_AHEAD slots (a page) ahead, into the next block at the end of this one */
+    unsigned j = i + PF_AHEAD;
+    if (j < CX_FACT_BLOCK) __builtin_prefetch(s + (size_t)PF_AHEAD * CX_FACT_IMG, 0, 3);
+    else if (next) __builtin_prefetch(next + CX_FACT_HDR + (size_t)(j - CX_FACT_BLOCK) * CX_FACT_IMG, 0, 3);
     all &= s[CX_FACT_PRESENT];
     bad |= (unsigned)(s[offsetof(cx_fact, category)] >= CX_CAT_COUNT) |
            (unsigned)(s[offsetof(cx_fact, severity)] >= CX_SEV_COUNT) |
@@ -243,12 +250,14 @@ static const unsigned char *next_block(cx_txn *t, MDB_cursor *cur, MDB_cursor_op
     return NULL;
   }
   if (cx__rd_be32(k->mv_data) >= hi) return NULL;
-  const unsigned char *p = v.mv_data;
-  if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) {
+  /* The version byte is checked when the block is read (block_facts): reading it here would
+   * wait for the block's first line before the previous block's work. */
+  if (v.mv_size != CX_FACT_BLOCK_BYTES) {
     *err = CX_ECORRUPT;
     return NULL;
   }
-  return p;
+  __builtin_prefetch(v.mv_data, 0, 3);
+  return v.mv_data;
 }
 
 int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx) {
