@@ -14,8 +14,11 @@
 #   4. CX_SCAN_RUNS runs (default 3), each: bench_query --ops floor_facts,agg_in_force, then
 #      node bench/duckdb/agg.mjs on the exported rows, whose answer is checked against
 #      chengxin's (rows, counts, in-force totals);
-#   5. writes bench/results/<date>-scan-<HHMM>.json: every run's ops, the load average before
-#      and after each, and the medians over the runs.
+#   5. CX_SCAN_ROUNDS alternating rounds (default 0): bench/duckdb/rounds.mjs loads the rows
+#      into DuckDB once, then runs a short bench_query of the scans and DuckDB's query in turn,
+#      round after round, so both meet the same load on a shared machine;
+#   6. writes bench/results/<date>-scan-<HHMM>.json: every run's ops, the load average before
+#      and after each, the medians over the runs, and the rounds with their median ratio.
 # Never asserts a figure; exits non-zero when a run fails or an answer differs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,9 +78,21 @@ for i in $(seq 1 "$runs"); do
   files+=("$work/run-$i.json")
 done
 
+# Alternating rounds (CX_SCAN_ROUNDS, default 0 = none): DuckDB loads the rows once, then each
+# round runs a short bench_query of the scans and DuckDB's query in turn, so both meet the
+# same load on a shared machine; the median of the rounds' ratios goes into the JSON.
+rounds=${CX_SCAN_ROUNDS:-0}
+if [ $duck = 1 ] && [ "$rounds" -gt 0 ]; then
+  say "$rounds alternating rounds"
+  node "$root/bench/duckdb/rounds.mjs" "$csv" "$work/rounds.json" "$rounds" "${CX_SCAN_ROUND_ITERS:-7}" -- \
+    "$bin/bench_query" --db "$store" --seed "$seed" --iters "${CX_SCAN_ROUND_ITERS:-7}" --budget-ms 1500 \
+    --as-of "$as_of" --ops floor_facts,agg_in_force --no-sqlite --pool 1000 --label scan-round --json
+fi
+[ -s "$work/rounds.json" ] || echo '{"skipped": "no rounds"}' > "$work/rounds.json"
+
 mkdir -p "$root/bench/results"
 out=$root/bench/results/$(date -u +%Y-%m-%d)-scan-$(date -u +%H%M).json
-jq -s --arg cmd "bench/scan.sh (runs=$runs)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+jq -s --slurpfile rounds "$work/rounds.json" --arg cmd "bench/scan.sh (runs=$runs, rounds=$rounds)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cores "$(nproc)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
@@ -99,7 +114,7 @@ jq -s --arg cmd "bench/scan.sh (runs=$runs)" --arg date "$(date -u +%Y-%m-%dT%H:
               scan_over_floor_facts: ($runs | map(op(.; "agg_in_force") / op(.; "floor_facts")) | med),
               scan_over_floor_facts_2t: ($runs | map(op(.; "agg_in_force") / op(.; "floor_facts_2t")) | med),
               one_thread_over_split: ($runs | map(op(.; "agg_in_force_1t") / op(.; "agg_in_force")) | med)},
-     runs: $runs}' "${files[@]}" > "$out"
+     rounds: $rounds[0], runs: $runs}' "${files[@]}" > "$out"
 say "wrote $out"
 jq -r '.medians[] | "\(.op)\tmedian \(.median_ns) ns\tp99 \(.p99_ns) ns\tratio \(.ratio // "-")"' "$out"
 jq -r '.ratios | to_entries[] | "\(.key)\t\(.value)"' "$out"
