@@ -1933,6 +1933,9 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
   }
   if (n > CX_MAX_THREADS) n = CX_MAX_THREADS;
   s->nloops = n;
+  /* Aggregate scans on the thread pool: split over up to scan_threads threads while no other
+   * scan holds them (query.h), a second thread only for stores of 2 x 512k facts and more. */
+  cx_query_set_scan_threads(o->scan_threads, CX_AGG_SPLIT_MIN_FACTS);
   uv_mutex_init(&s->txn_mu);
   uv_mutex_init(&s->ip_mu);
   int rc;

@@ -34,6 +34,9 @@ typedef struct cx_server_opts {
   int port;                     /* default 7411; 0 = ephemeral (see cx_server_port) */
   const char *tokens_path;      /* token file ("token role [name]" lines, mode 0600); NULL = none */
   unsigned threads;             /* worker loops; 0 = number of CPUs (at most 64) */
+  unsigned scan_threads;        /* threads one aggregate scan may use, a budget shared by the
+                                   scans running at once (cx_query_set_scan_threads; process-
+                                   wide); 0 = number of CPUs (at most 16), 1 = never split */
   size_t max_frame;             /* largest request frame payload; default 1 MiB */
   unsigned max_conns;           /* open connections; excess get a `busy` error frame, closed */
   unsigned idle_timeout_s;      /* close connections without a complete request (or a finished

@@ -13,8 +13,11 @@
 #include "query_int.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct acc {
   int64_t count, amount, reported, on_time, delay_sum, in_force, repaired, won, lost, kept,
@@ -52,6 +55,7 @@ typedef struct agg {
   int8_t slot[CX_DIM_COUNT];     /* dim -> index into need[] or -1 */
   src srcs[CX_DIM_COUNT];        /* rollup path: per need[] entry */
   int want_status, want_subtype; /* metrics that need these dims */
+  int want_amount, want_report, want_in_force; /* the scan adds only the counters asked for */
   cx_day from, to, as_of;
   const cx_query *q;
   int public_only;               /* count only the records displayable on as_of */
@@ -66,7 +70,16 @@ typedef struct agg {
   uint32_t max_groups;
   uint64_t deadline_ns;
   const int *cancel;
+  uint32_t threads;  /* the scan's threads */
+  int plain;         /* one group column (a dim read off the fact), no filter, no date range,
+                        not the public: scan_plain */
+  uint32_t *direct;  /* one group column: value -> group index + 1 for values < AGG_DIRECT */
+  uint64_t blocks;   /* facts blocks visited (the block scan's tick) */
+  atomic_int *stop;  /* split scans: set by the part that fails, read by the others */
 } agg;
+
+/* The direct map of one-column groups (province, city, category, ...): 64 KiB per part. */
+#define AGG_DIRECT 16384u
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -75,11 +88,16 @@ static uint64_t now_ns(void) {
 }
 
 /* Every 4096 records or cells: the client still there, the time budget not spent. */
-static int tick(agg *a) {
-  if ((a->scanned & 4095u) != 1) return 0; /* at the first, then every 4096th */
+static int tick_now(agg *a) {
+  if (a->stop && atomic_load_explicit(a->stop, memory_order_relaxed)) return a->err = CX_ECANCELED;
   if (a->cancel && __atomic_load_n(a->cancel, __ATOMIC_RELAXED)) return a->err = CX_ECANCELED;
   if (a->deadline_ns && now_ns() > a->deadline_ns) return a->err = CX_ETIMEOUT;
   return 0;
+}
+
+static int tick(agg *a) {
+  if ((a->scanned & 4095u) != 1) return 0; /* at the first, then every 4096th */
+  return tick_now(a);
 }
 
 /* ===================================================================== hash table */
@@ -179,11 +197,70 @@ static void add_need(agg *a, uint8_t d) {
 
 /* ===================================================================== scan path */
 
-/* Reads only the fixed record fields (cx_fact): no strings are decoded on this path. */
-static int scan_cb(void *vctx, const cx_fact *r) {
-  agg *a = vctx;
-  a->scanned++;
-  if (tick(a)) return a->err;
+/* cx_fact_dim, inlined for the dims read straight off the fact (the scan's inner loop). */
+static inline uint32_t fact_dim(const cx_fact *f, uint8_t d) {
+  switch (d) {
+  case CX_DIM_PROVINCE: return f->region / 10000;
+  case CX_DIM_CITY: return f->region / 100;
+  case CX_DIM_COUNTY: return f->region;
+  case CX_DIM_AUTHORITY: return f->authority_id;
+  case CX_DIM_CATEGORY: return f->category;
+  case CX_DIM_SUBTYPE: return f->subtype;
+  case CX_DIM_DOMAIN: return f->domain;
+  case CX_DIM_SEVERITY: return f->severity;
+  case CX_DIM_KIND: return f->entity_kind;
+  case CX_DIM_STATUS: return f->status;
+  default: return cx_fact_dim(f, (cx_dim)d);
+  }
+}
+
+/* The group of keys k: through the direct map for one column of small values, else the hash. */
+static inline group *group_of(agg *a, const uint32_t *k) {
+  if (a->direct && k[0] < AGG_DIRECT) {
+    uint32_t e = a->direct[k[0]];
+    if (e) return &a->g[e - 1];
+    group *g = tab_get(a, k);
+    if (g) a->direct[k[0]] = (uint32_t)(g - a->g) + 1;
+    return g;
+  }
+  return tab_get(a, k);
+}
+
+/* A fact's contribution to its group. Only the counters the metrics read (metric()); the
+ * others stay 0. Branches on a->want_* are the same for every fact. A record counts as
+ * reported when it has a report date (the rows' provisional count needs it whatever the
+ * metrics); negative delays (reported before the decision) add 0 to the delay sum. */
+static inline __attribute__((always_inline)) void add_fact(const agg *a, group *g, const cx_fact *r) {
+  acc *c = &g->a;
+  int64_t rep = r->report_date != CX_DAY_NONE;
+  c->count++;
+  c->reported += rep;
+  c->provisional += (int64_t)r->delay_provisional & -rep;
+  if (a->want_amount) c->amount += r->amount_fen;
+  if (a->want_report) {
+    int64_t delay = r->report_delay > 0 ? r->report_delay : 0;
+    c->on_time += rep & (r->on_time != 0);
+    c->delay_sum += delay & -rep;
+  }
+  if (a->want_in_force) {
+    cx_day d = a->as_of;
+    c->in_force += (r->status == CX_ST_ACTIVE) & (r->valid_from <= d) &
+                   ((r->valid_until == CX_DAY_OPEN) | (d < r->valid_until)); /* cx__in_force */
+  }
+  if (a->want_status) c->repaired += r->status == CX_ST_REPAIRED;
+  if (a->want_subtype) {
+    c->won += r->subtype == CX_SUB_WON;
+    c->lost += r->subtype == CX_SUB_LOST;
+    c->kept += r->subtype == CX_SUB_KEPT;
+    c->broken += r->subtype == CX_SUB_BROKEN;
+  }
+}
+
+/* One fact. Reads only the fixed record fields (cx_fact): no strings are decoded on this path.
+ * The counters are added without branches on the data (status, dates and flags are random
+ * from one record to the next); the same sums as a record's rollup delta (store/rollup.c).
+ * Inlined into the block loop: no call per fact. */
+static inline __attribute__((always_inline)) int scan_one(agg *a, const cx_fact *r) {
   if (a->from && r->decision_date < a->from) return 0;
   if (a->to && r->decision_date > a->to) return 0;
   if (a->public_only) { /* the public counts only what it may see today */
@@ -192,35 +269,252 @@ static int scan_cb(void *vctx, const cx_fact *r) {
     if (!cx_query_displayable(a->q, r->entity_kind, &sr, a->as_of)) return 0;
   }
   uint32_t v[CX_DIM_COUNT];
-  for (unsigned i = 0; i < a->n_need; i++) v[i] = cx_fact_dim(r, (cx_dim)a->need[i]);
+  for (unsigned i = 0; i < a->n_need; i++) v[i] = fact_dim(r, a->need[i]);
   for (unsigned i = 0; i < a->n_flt; i++)
     if (!flt_match(&a->flt[i], v[a->slot[a->flt[i].dim]])) return 0;
   uint32_t k[CX_DIM_COUNT];
   for (unsigned i = 0; i < a->n_group; i++) k[i] = v[a->slot[a->group[i]]];
-  group *g = tab_get(a, k);
+  group *g = group_of(a, k);
   if (!g) {
     if (!a->err) a->err = CX_ENOMEM;
     return a->err;
   }
-  acc *c = &g->a;
-  c->count++;
-  c->amount += r->amount_fen;
-  /* The same contribution as a record's rollup delta in the store (store/rollup.c): a record
-   * counts as reported when it has a report date; negative delays (reported before the
-   * decision) add 0 to the delay sum. */
-  if (r->report_date != CX_DAY_NONE) {
-    c->reported++;
-    c->on_time += r->on_time ? 1 : 0;
-    c->delay_sum += r->report_delay > 0 ? r->report_delay : 0;
-    c->provisional += r->delay_provisional;
-  }
-  c->in_force += cx__in_force(r->status, r->valid_from, r->valid_until, a->as_of);
-  c->repaired += r->status == CX_ST_REPAIRED;
-  c->won += r->subtype == CX_SUB_WON;
-  c->lost += r->subtype == CX_SUB_LOST;
-  c->kept += r->subtype == CX_SUB_KEPT;
-  c->broken += r->subtype == CX_SUB_BROKEN;
+  add_fact(a, g, r);
   return 0;
+}
+
+/* The records walk (stores without the facts DB): one fact per call. */
+static int scan_cb(void *vctx, const cx_fact *r) {
+  agg *a = vctx;
+  a->scanned++;
+  if (tick(a)) return a->err;
+  return scan_one(a, r);
+}
+
+/* The common shape, one group column and nothing else to check (no filter, no date range, not
+ * the public): the column's dim is a constant of each copy of this loop, so the key is one
+ * load (and a division for province and city), the group one load from the direct map. */
+static inline __attribute__((always_inline)) int scan_plain(agg *a, const cx_fact *f, size_t n, uint8_t dim) {
+  for (size_t i = 0; i < n; i++) {
+    const cx_fact *r = &f[i];
+    uint32_t k = fact_dim(r, dim);
+    uint32_t e = k < AGG_DIRECT ? a->direct[k] : 0;
+    group *g = e ? &a->g[e - 1] : group_of(a, &k);
+    if (!g) {
+      if (!a->err) a->err = CX_ENOMEM;
+      return a->err;
+    }
+    add_fact(a, g, r);
+  }
+  return 0;
+}
+
+/* The facts DB: one block (up to 256 facts) per call; the tick every 16 blocks. */
+static int scan_block(void *vctx, const cx_fact *f, size_t n) {
+  agg *a = vctx;
+  if ((a->blocks++ & 15u) == 0 && tick_now(a)) return a->err;
+  a->scanned += n;
+  if (a->plain) {
+    switch (a->group[0]) {
+#define PLAIN(d) case d: return scan_plain(a, f, n, d);
+      PLAIN(CX_DIM_PROVINCE) PLAIN(CX_DIM_CITY) PLAIN(CX_DIM_COUNTY) PLAIN(CX_DIM_AUTHORITY)
+      PLAIN(CX_DIM_CATEGORY) PLAIN(CX_DIM_SUBTYPE) PLAIN(CX_DIM_DOMAIN) PLAIN(CX_DIM_SEVERITY)
+      PLAIN(CX_DIM_KIND) PLAIN(CX_DIM_STATUS)
+#undef PLAIN
+    default: break;
+    }
+  }
+  for (size_t i = 0; i < n; i++)
+    if (scan_one(a, &f[i])) return a->err;
+  return 0;
+}
+
+/* ===================================================================== split scans */
+
+/* Scan threads in use in this process (each running scan counts its threads), against the
+ * configured number (cx_query_set_scan_threads): a scan asks for more threads only while
+ * cores are free of other scans, so a server running several aggregates at once on its
+ * thread pool gives each one thread rather than oversubscribing the cores. */
+static atomic_uint scan_busy;
+static atomic_uint scan_cfg_threads;   /* 0: the number of online CPUs, at most 16 */
+static atomic_ullong scan_cfg_min = CX_AGG_SPLIT_MIN_FACTS;
+
+void cx_query_set_scan_threads(unsigned threads, uint64_t min_facts) {
+  atomic_store(&scan_cfg_threads, threads > CX_AGG_MAX_SCAN_THREADS ? CX_AGG_MAX_SCAN_THREADS : threads);
+  atomic_store(&scan_cfg_min, min_facts);
+}
+
+unsigned cx_query_scan_threads(void) {
+  unsigned n = atomic_load(&scan_cfg_threads);
+  if (n) return n;
+  long c = sysconf(_SC_NPROCESSORS_ONLN);
+  return c < 1 ? 1u : c > CX_AGG_MAX_SCAN_THREADS ? CX_AGG_MAX_SCAN_THREADS : (unsigned)c;
+}
+
+/* Takes up to want threads (at least 1) of the budget cap. */
+static unsigned scan_reserve(unsigned want, unsigned cap) {
+  unsigned cur = atomic_load(&scan_busy), g;
+  do {
+    g = cur + want <= cap ? want : cap > cur + 1 ? cap - cur : 1;
+  } while (!atomic_compare_exchange_weak(&scan_busy, &cur, cur + g));
+  return g;
+}
+
+/* The blocks are handed out in chunks from a shared counter, so a thread that the scheduler
+ * holds back (a busy machine) leaves its share to the others instead of making the scan wait
+ * for it. Which thread scans which chunk does not change the sums. */
+typedef struct chunks {
+  uint32_t lo, hi, size, n;
+  atomic_uint next;
+} chunks;
+
+typedef struct part {
+  agg *a;
+  cx_txn *t;
+  chunks *ch;
+  unsigned first; /* the part's own first chunk (every part scans one at least); then the
+                     counter's, which starts past them */
+  int rc;
+  pthread_t th;
+} part;
+
+static void *part_main(void *vp) {
+  part *p = vp;
+  chunks *c = p->ch;
+  p->rc = 0;
+  for (unsigned i = p->first;; i = atomic_fetch_add(&c->next, 1)) {
+    if (i >= c->n) break;
+    uint32_t lo = c->lo + i * c->size, hi = c->hi - lo > c->size ? lo + c->size : c->hi;
+    if ((p->rc = cx_store_facts_scan_blocks(p->t, lo, hi, scan_block, p->a)) < 0) break;
+    if (p->a->err) break;
+  }
+  if (p->a->err) p->rc = p->a->err;
+  if (p->rc < 0) atomic_store(p->a->stop, 1);
+  return NULL;
+}
+
+static void acc_add(acc *x, const acc *y) {
+  x->count += y->count;
+  x->amount += y->amount;
+  x->reported += y->reported;
+  x->on_time += y->on_time;
+  x->delay_sum += y->delay_sum;
+  x->in_force += y->in_force;
+  x->repaired += y->repaired;
+  x->won += y->won;
+  x->lost += y->lost;
+  x->kept += y->kept;
+  x->broken += y->broken;
+  x->provisional += y->provisional;
+}
+
+static void agg_free_tab(agg *a) {
+  free(a->g);
+  free(a->idx);
+  free(a->direct);
+}
+
+/* A part's state: the setup of a, an empty table of its own. */
+static int agg_clone(const agg *a, agg *o) {
+  *o = *a;
+  o->g = NULL;
+  o->n_g = o->cap_g = 0;
+  o->idx = NULL;
+  o->mask = 0;
+  o->last = 0;
+  o->scanned = o->blocks = 0;
+  o->err = 0;
+  o->direct = NULL;
+  if (a->direct && !(o->direct = cx_calloc(AGG_DIRECT, sizeof *o->direct))) return CX_ENOMEM;
+  return tab_grow(o);
+}
+
+/*
+ * The scan of the facts: split into chunks of blocks (key ranges) that nt parts take in turn,
+ * part 0 in t on this thread, parts 1.. each in a twin of t (the same snapshot) on a thread of
+ * its own; the partial tables are added into a's in part order. Sums of integers: the same answer as one thread,
+ * whatever the split. When a twin cannot be had (a write committed since t began, the reader
+ * table full), or a thread cannot be started, one thread does it all.
+ */
+static int facts_scan(agg *a, cx_txn *t, unsigned want) {
+  uint32_t lo, hi;
+  int rc = cx_store_facts_blocks(t, &lo, &hi);
+  if (rc == CX_ENOTFOUND) return cx_store_facts_scan(t, scan_cb, a); /* no facts DB */
+  if (rc < 0) return rc;
+  uint64_t nb = (uint64_t)hi - lo;
+  /* spec->threads, else the configured number while each thread gets min_facts (counted as
+   * the blocks' slots) */
+  unsigned nt = want > CX_AGG_MAX_SCAN_THREADS ? CX_AGG_MAX_SCAN_THREADS : want;
+  if (!nt) {
+    uint64_t min = atomic_load(&scan_cfg_min), slots = nb * CX_FACTS_PER_BLOCK;
+    nt = cx_query_scan_threads();
+    if (min && slots / min < nt) nt = (unsigned)(slots / min);
+  }
+  if (nt > nb) nt = (unsigned)nb;
+  a->threads = 1;
+  if (nt <= 1) { /* counted in the budget too: its core is taken */
+    atomic_fetch_add(&scan_busy, 1);
+    rc = cx_store_facts_scan_blocks(t, lo, hi, scan_block, a);
+    atomic_fetch_sub(&scan_busy, 1);
+    return rc;
+  }
+
+  unsigned got = scan_reserve(nt, nt > cx_query_scan_threads() ? nt : cx_query_scan_threads());
+  part ps[CX_AGG_MAX_SCAN_THREADS];
+  agg *as = got > 1 ? cx_calloc(got, sizeof *as) : NULL; /* as[0] unused: part 0 is a */
+  atomic_int stop = 0;
+  unsigned np = 1, started = 0;
+  memset(ps, 0, sizeof ps);
+  rc = 0;
+  for (unsigned i = 1; as && i < got; i++) {
+    if (cx_store_txn_twin(t, &ps[i].t)) break;
+    if (agg_clone(a, &as[i])) {
+      cx_store_txn_end(ps[i].t);
+      agg_free_tab(&as[i]);
+      break;
+    }
+    np++;
+  }
+  /* ~8 chunks per thread at least, at most 128 blocks (32k facts, ~2 MB) each */
+  chunks ch = {lo, hi, 0, 0, 0};
+  uint64_t size = nb / ((uint64_t)np * 8);
+  ch.size = size < 1 ? 1 : size > 128 ? 128 : (uint32_t)size;
+  ch.n = (uint32_t)((nb + ch.size - 1) / ch.size); /* >= np: np <= nb */
+  atomic_store(&ch.next, np);
+  for (unsigned i = 0; i < np; i++) {
+    ps[i].a = i ? &as[i] : a;
+    ps[i].a->stop = &stop;
+    ps[i].ch = &ch;
+    ps[i].first = i;
+  }
+  ps[0].t = t;
+  /* Threads for parts 1..np-1; a part whose thread does not start is done here after part 0. */
+  for (unsigned i = 1; i < np; i++)
+    if (pthread_create(&ps[i].th, NULL, part_main, &ps[i]) == 0) started |= 1u << i;
+  part_main(&ps[0]);
+  for (unsigned i = 1; i < np; i++) {
+    if (started & (1u << i)) pthread_join(ps[i].th, NULL);
+    else part_main(&ps[i]);
+  }
+  if (ps[0].rc < 0) rc = ps[0].rc;
+  a->threads = np;
+  for (unsigned i = 1; i < np; i++) {
+    cx_store_txn_end(ps[i].t);
+    /* the first real error: a part stopped by another reports CX_ECANCELED */
+    if (ps[i].rc < 0 && (!rc || rc == CX_ECANCELED)) rc = ps[i].rc;
+    for (size_t j = 0; !rc && j < as[i].n_g; j++) {
+      group *g = group_of(a, as[i].g[j].keys);
+      if (!g) rc = a->err ? a->err : CX_ENOMEM;
+      else acc_add(&g->a, &as[i].g[j].a);
+    }
+    a->scanned += as[i].scanned;
+    agg_free_tab(&as[i]);
+  }
+  free(as);
+  a->stop = NULL;
+  atomic_fetch_sub(&scan_busy, got);
+  a->err = rc < 0 ? rc : 0;
+  return rc;
 }
 
 /* ===================================================================== rollup path */
@@ -384,6 +678,11 @@ static int setup(agg *a, const cx_agg_spec *spec) {
   for (unsigned i = 0; i < spec->n_metrics; i++) {
     if (spec->metrics[i] >= CX_M_COUNT_) return CX_EBADREQ;
     if (spec->metrics[i] == CX_M_REPAIRED) a->want_status = 1;
+    if (spec->metrics[i] == CX_M_AMOUNT) a->want_amount = 1;
+    if (spec->metrics[i] == CX_M_IN_FORCE) a->want_in_force = 1;
+    if (spec->metrics[i] == CX_M_ON_TIME || spec->metrics[i] == CX_M_ON_TIME_RATE ||
+        spec->metrics[i] == CX_M_REPORT_DELAY)
+      a->want_report = 1;
     if (spec->metrics[i] == CX_M_LOSS_RATE || spec->metrics[i] == CX_M_KEPT_RATE)
       a->want_subtype = 1;
   }
@@ -455,6 +754,12 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   a->cancel = spec->cancel;
   a->public_only = role == CX_ROLE_PUBLIC;
   if ((rc = tab_grow(a)) < 0) goto fail;
+  if (a->n_group == 1 && !(a->direct = cx_calloc(AGG_DIRECT, sizeof *a->direct))) {
+    rc = CX_ENOMEM;
+    goto fail;
+  }
+  a->plain = a->direct && a->n_flt == 0 && !a->from && !a->to && !a->public_only &&
+             a->group[0] <= CX_DIM_STATUS;
 
   /* Rollups count every record: the public's view depends on the day, so it always scans. */
   int cube = spec->force_scan || a->public_only ? -1 : pick_cube(a, spec);
@@ -463,7 +768,7 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
     month_range(a, &lo, &hi);
     rc = lo <= hi ? cx_store_rollup_each(t, cube, lo, hi, cell_cb, a) : 0;
   } else {
-    rc = cx_store_facts_scan(t, scan_cb, a);
+    rc = facts_scan(a, t, spec->threads);
   }
   if (a->err) rc = a->err;
   if (rc < 0) goto fail;
@@ -503,14 +808,13 @@ int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_
   for (size_t i = 0; i < n; i++) out->provisional += rows[i].provisional;
   out->from_rollup = cube >= 0;
   out->scanned = a->scanned;
-  free(a->g);
-  free(a->idx);
+  out->threads = a->threads ? a->threads : 1;
+  agg_free_tab(a);
   free(a);
   return 0;
 fail:
   free(rows);
-  free(a->g);
-  free(a->idx);
+  agg_free_tab(a);
   free(a);
   return rc;
 }

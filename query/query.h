@@ -304,6 +304,8 @@ typedef struct cx_agg_spec {
   uint32_t max_groups;         /* 0 = CX_AGG_MAX_GROUPS; more groups: CX_ETOOLARGE */
   uint64_t deadline_ns;        /* uv_hrtime()/CLOCK_MONOTONIC ns; past it: CX_ETIMEOUT */
   const int *cancel;           /* read atomically; non-zero: CX_ECANCELED (client gone) */
+  uint8_t threads;             /* scans: at most this many threads (tests, benches); 0 = as
+                                  cx_query_set_scan_threads says */
 } cx_agg_spec;
 /* Groups an aggregate may build (each ~150 B of memory, ~100 B of answer). */
 #define CX_AGG_MAX_GROUPS 100000u
@@ -319,6 +321,7 @@ typedef struct cx_agg_result {
   cx_agg_row *rows;            /* owned: cx_agg_result_free() */
   int from_rollup;             /* 1 when answered from a rollup cube */
   uint64_t scanned;            /* cells or records visited */
+  uint32_t threads;            /* threads the scan ran on (1 from a rollup) */
   /* Reported records of the rows answered whose report delay and on-time flag are provisional
    * (cx_record.delay_provisional: they count a year without a published 调休 notice, and
    * on_time, on_time_rate and report_delay may change when it is loaded). */
@@ -369,11 +372,31 @@ int cx_query_dim_format(const cx_query *q, cx_txn *t, cx_dim dim, uint32_t val, 
  *  - CX_EBADREQ: a dim/metric out of range, a duplicate group dim, a filter with 0 or more
  *    than CX_AGG_MAX_FILTER_VALUES values, order out of range, from > to;
  *  - bounded: more groups than max_groups is CX_ETOOLARGE; past deadline_ns CX_ETIMEOUT;
- *    *cancel set CX_ECANCELED (both checked every 4096 records or cells visited).
+ *    *cancel set CX_ECANCELED (both checked every 4096 records or cells visited);
+ *  - scans of big stores use several threads (cx_query_set_scan_threads).
  */
 int cx_query_aggregate(const cx_query *q, cx_txn *t, cx_role role, const cx_agg_spec *spec,
                        cx_agg_result *out);
 void cx_agg_result_free(cx_agg_result *res);
+
+/**
+ * Scans of the facts split over threads (process-wide, for every cx_query; call it before
+ * the first aggregate, e.g. at server start). A scan takes up to `threads` threads (0: the
+ * number of online CPUs, at most CX_AGG_MAX_SCAN_THREADS) while each gets at least min_facts
+ * facts (0: any size; default CX_AGG_SPLIT_MIN_FACTS): the calling thread scans the first key
+ * range of the facts DB in its txn, the others each a range in a twin txn on the same snapshot
+ * (cx_store_txn_twin), on threads started for the scan and joined before it returns. Threads
+ * are a budget shared by the scans running at once: a scan gets extra threads only while the
+ * scans already running hold fewer than `threads`, so concurrent aggregates on a server's
+ * thread pool run one thread each rather than oversubscribing the cores. The answer is the
+ * one-thread answer whatever the split (integer sums, rows sorted); a scan runs in one thread
+ * when no twin can be had (a write committed since the txn began, the reader table full).
+ */
+#define CX_AGG_MAX_SCAN_THREADS 16u
+#define CX_AGG_SPLIT_MIN_FACTS (1u << 19)
+void cx_query_set_scan_threads(unsigned threads, uint64_t min_facts);
+/** The scan threads in force (the configured number or the CPUs). */
+unsigned cx_query_scan_threads(void);
 
 /* ===================================================================== scorecards */
 

@@ -8,6 +8,7 @@
  * 256 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
  * cx_store_verify compares every slot with its record.
  */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "store_int.h"
@@ -171,32 +172,137 @@ static int facts_scan_records(cx_txn *t, cx_fact_fn fn, void *ctx) {
   return err;
 }
 
-int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx) {
-  if (!t->st->has_facts) return facts_scan_records(t, fn, ctx);
+_Static_assert(CX_FACTS_PER_BLOCK == CX_FACT_BLOCK, "store.h's block size is the layout's");
+
+int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi) {
+  *lo = *hi = 0;
+  if (!t->st->has_facts) return CX_ENOTFOUND;
   MDB_cursor *cur;
   int own, rc, err = 0;
   if ((rc = cx__txn_cursor(t, CX_DBI_FACTS, &cur, &own))) return rc;
   MDB_val k, v;
-  cx_fact f;
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    const unsigned char *p = v.mv_data, *end = p + CX_FACT_BLOCK_BYTES;
-    if (v.mv_size != CX_FACT_BLOCK_BYTES || p[0] != CX_FACT_VERSION) { err = CX_ECORRUPT; break; }
-    p += CX_FACT_HDR;
-    for (; p < end; p += CX_FACT_IMG) {
-      if (!p[CX_FACT_PRESENT]) continue;
-      memcpy(&f, p, sizeof f);
-      if (f.category >= CX_CAT_COUNT || f.severity >= CX_SEV_COUNT || f.status >= CX_ST_COUNT) {
-        err = CX_ECORRUPT;
-        break;
-      }
-      int x = fn(ctx, &f);
-      if (x < 0) { err = x; break; }
-      if (x > 0) goto stop;
-    }
+  if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 4) {
+    *lo = cx__rd_be32(k.mv_data);
+    if ((rc = mdb_cursor_get(cur, &k, &v, MDB_LAST)) == 0 && k.mv_size == 4) *hi = cx__rd_be32(k.mv_data) + 1;
   }
-  if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
-stop:
+  if (rc == 0 && (k.mv_size != 4 || *hi <= *lo)) err = CX_ECORRUPT;
+  else if (rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts range");
+  if (err) *lo = *hi = 0;
   cx__txn_cursor_done(t, CX_DBI_FACTS, cur, own);
   return err;
+}
+
+/* The facts of one block value: f points at the slots themselves when all are used and valid
+ * and aligned (the common case: one pass over the block's enum bytes), else at buf, where the
+ * used slots are copied. *n = 0 for a block without records. next (or NULL): the block the
+ * scan reads after this one. The pass prefetches a page ahead of itself, running into next
+ * at its end (a block spans 5 pages, and the hardware prefetchers stop at page boundaries;
+ * a page ahead measured a few % less CPU than the whole next block at once, and ~15 % less
+ * than none, on the 10M-record store). */
+#define PF_AHEAD 64u
+static int block_facts(const unsigned char *p, const unsigned char *next, cx_fact *buf, const cx_fact **f,
+                       size_t *n) {
+  if (p[0] != CX_FACT_VERSION) return CX_ECORRUPT;
+  const unsigned char *s = p + CX_FACT_HDR;
+  unsigned all = 1, bad = 0;
+  for (unsigned i = 0; i < CX_FACT_BLOCK; i++, s += CX_FACT_IMG) {
+    /* PF_AHEAD slots (a page) ahead, into the next block at the end of this one */
+    unsigned j = i + PF_AHEAD;
+    if (j < CX_FACT_BLOCK) __builtin_prefetch(s + (size_t)PF_AHEAD * CX_FACT_IMG, 0, 3);
+    else if (next) __builtin_prefetch(next + CX_FACT_HDR + (size_t)(j - CX_FACT_BLOCK) * CX_FACT_IMG, 0, 3);
+    all &= s[CX_FACT_PRESENT];
+    bad |= (unsigned)(s[offsetof(cx_fact, category)] >= CX_CAT_COUNT) |
+           (unsigned)(s[offsetof(cx_fact, severity)] >= CX_SEV_COUNT) |
+           (unsigned)(s[offsetof(cx_fact, status)] >= CX_ST_COUNT);
+  }
+  s = p + CX_FACT_HDR;
+  if (all == 1 && !bad && ((uintptr_t)s % _Alignof(cx_fact)) == 0) {
+    *f = (const cx_fact *)(const void *)s;
+    *n = CX_FACT_BLOCK;
+    return 0;
+  }
+  size_t m = 0;
+  for (unsigned i = 0; i < CX_FACT_BLOCK; i++, s += CX_FACT_IMG) {
+    if (!s[CX_FACT_PRESENT]) continue;
+    if (s[offsetof(cx_fact, category)] >= CX_CAT_COUNT || s[offsetof(cx_fact, severity)] >= CX_SEV_COUNT ||
+        s[offsetof(cx_fact, status)] >= CX_ST_COUNT)
+      return CX_ECORRUPT;
+    memcpy(&buf[m++], s, sizeof *buf);
+  }
+  *f = buf;
+  *n = m;
+  return 0;
+}
+
+/* The next block value of the range (cursor moved onto it), or NULL at its end; CX_ECORRUPT
+ * or an LMDB error in *err. */
+static const unsigned char *next_block(cx_txn *t, MDB_cursor *cur, MDB_cursor_op op, MDB_val *k, uint32_t hi,
+                                       int *err) {
+  MDB_val v;
+  int rc = mdb_cursor_get(cur, k, &v, op);
+  if (rc == MDB_NOTFOUND) return NULL;
+  if (rc) {
+    *err = cx__store_mdb_err(t->st, rc, "facts scan");
+    return NULL;
+  }
+  if (k->mv_size != 4) {
+    *err = CX_ECORRUPT;
+    return NULL;
+  }
+  if (cx__rd_be32(k->mv_data) >= hi) return NULL;
+  /* The version byte is checked when the block is read (block_facts): reading it here would
+   * wait for the block's first line before the previous block's work. */
+  if (v.mv_size != CX_FACT_BLOCK_BYTES) {
+    *err = CX_ECORRUPT;
+    return NULL;
+  }
+  __builtin_prefetch(v.mv_data, 0, 3);
+  return v.mv_data;
+}
+
+int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx) {
+  if (!t->st->has_facts) return CX_ENOTFOUND;
+  if (lo >= hi) return 0;
+  MDB_cursor *cur;
+  int own, rc, err = 0;
+  if ((rc = cx__txn_cursor(t, CX_DBI_FACTS, &cur, &own))) return rc;
+  unsigned char kb[4];
+  cx__be32(kb, lo);
+  MDB_val k = {4, kb};
+  cx_fact buf[CX_FACT_BLOCK];
+  /* One block ahead: the values of a read txn stay mapped until it ends. */
+  const unsigned char *p = next_block(t, cur, MDB_SET_RANGE, &k, hi, &err), *np;
+  for (; p && !err; p = np) {
+    np = next_block(t, cur, MDB_NEXT, &k, hi, &err);
+    if (err) break;
+    const cx_fact *f;
+    size_t n;
+    if ((err = block_facts(p, np, buf, &f, &n))) break;
+    if (!n) continue;
+    int x = fn(ctx, f, n);
+    if (x < 0) { err = x; break; }
+    if (x > 0) break;
+  }
+  cx__txn_cursor_done(t, CX_DBI_FACTS, cur, own);
+  return err;
+}
+
+typedef struct each_ctx {
+  cx_fact_fn fn;
+  void *ctx;
+} each_ctx;
+
+static int each_fact(void *vctx, const cx_fact *f, size_t n) {
+  each_ctx *e = vctx;
+  for (size_t i = 0; i < n; i++) {
+    int x = e->fn(e->ctx, &f[i]);
+    if (x) return x;
+  }
+  return 0;
+}
+
+int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx) {
+  if (!t->st->has_facts) return facts_scan_records(t, fn, ctx);
+  each_ctx e = {fn, ctx};
+  return cx_store_facts_scan_blocks(t, 0, UINT32_MAX, each_fact, &e);
 }

@@ -655,6 +655,42 @@ void cx_store_txn_end(cx_txn *t) {
 
 cx_store *cx_store_txn_store(cx_txn *t) { return t->st; }
 
+int cx_store_txn_twin(cx_txn *t, cx_txn **out) {
+  cx_store *st = t->st;
+  *out = NULL;
+  if (!t->live) return CX_EINTERNAL;
+  /* Never wait for a remap here: the caller's own txn keeps it from happening, so waiting
+   * would only make the grower give up after its timeout. */
+  if (atomic_load(&st->growing)) return CX_EBUSY;
+  atomic_fetch_add(&st->active, 1);
+  if (atomic_load(&st->growing)) {
+    cx__store_leave(st);
+    return CX_EBUSY;
+  }
+  MDB_txn *txn;
+  int rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+  if (rc) {
+    cx__store_leave(st);
+    return rc == MDB_READERS_FULL ? CX_EREADERS : CX_EBUSY;
+  }
+  if (mdb_txn_id(txn) != mdb_txn_id(t->txn)) { /* a write committed since t began */
+    mdb_txn_abort(txn);
+    cx__store_leave(st);
+    return CX_EBUSY;
+  }
+  cx_txn *n = cx_calloc(1, sizeof *n);
+  if (!n) {
+    mdb_txn_abort(txn);
+    cx__store_leave(st);
+    return CX_ENOMEM;
+  }
+  n->st = st;
+  n->txn = txn;
+  n->live = 1;
+  *out = n;
+  return 0;
+}
+
 int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own) {
   int rc;
   if (!t->live) return CX_EINTERNAL;

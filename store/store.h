@@ -1141,6 +1141,14 @@ void cx_store_txn_reset(cx_txn *t);
 int cx_store_txn_renew(cx_txn *t);
 void cx_store_txn_end(cx_txn *t);
 cx_store *cx_store_txn_store(cx_txn *t);
+/**
+ * A second read txn on t's snapshot, for another thread (a txn and its cursors serve one thread
+ * at a time; a twin lets two threads read the same snapshot at once). LMDB can only begin a txn
+ * on the newest snapshot, so this fails with CX_EBUSY when a write committed since t began (or
+ * a remap is pending), and CX_EREADERS when the reader table is full: the caller then does the
+ * work in t alone. End it with cx_store_txn_end, on any thread, before t.
+ */
+int cx_store_txn_twin(cx_txn *t, cx_txn **out);
 
 /* ---- reads (all pointers into the map; valid until reset/end) ---- */
 
@@ -1194,6 +1202,21 @@ typedef int (*cx_fact_fn)(void *ctx, const cx_fact *f);
  * cx_store_verify compares every slot with its record. No allocation.
  */
 int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx);
+/**
+ * The facts DB in blocks, for scans split over threads. Block b holds the records with
+ * seq / CX_FACTS_PER_BLOCK == b. cx_store_facts_blocks gives the block range [*lo, *hi) of the
+ * snapshot (0, 0 when it has no fact); CX_ENOTFOUND when the store has no facts DB (see
+ * cx_store_facts_scan: such a store is scanned whole, in one thread).
+ * cx_store_facts_scan_blocks visits blocks lo <= b < hi in order and calls fn once per block
+ * that holds a record, with the block's facts in seq order, enum ranges checked (CX_ECORRUPT):
+ * f[0..n) points into the map when every slot is used, else into a copy on the stack (16 KiB).
+ * Ranges that partition [lo, hi) visit every fact exactly once. fn returns 0 to go on, 1 to
+ * stop (returned as 0), or a negative error (returned). No allocation.
+ */
+#define CX_FACTS_PER_BLOCK 256u
+typedef int (*cx_facts_fn)(void *ctx, const cx_fact *f, size_t n);
+int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi);
+int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx);
 /** cx_record_dim for a fact (same values). */
 uint32_t cx_fact_dim(const cx_fact *f, cx_dim dim);
 /** Looks a record up by (authority code, record id). CX_ENOTFOUND. */

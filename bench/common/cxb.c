@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,83 @@ int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *
 int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes,
                       uint64_t *sum) {
   return walk(l, dbname, 1, entries, bytes, sum);
+}
+
+/* One half of read_all_2t: the keys [lo, hi) of a DB keyed by u32 BE, in a txn of its own. */
+typedef struct half {
+  MDB_env *env;
+  const char *dbname;
+  uint32_t lo, hi;
+  uint64_t n, nb, h;
+  int rc;
+} half;
+
+static void *read_half(void *vh) {
+  half *x = vh;
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  MDB_cursor *c = NULL;
+  if ((x->rc = mdb_txn_begin(x->env, NULL, MDB_RDONLY, &txn))) return NULL;
+  x->rc = mdb_dbi_open(txn, x->dbname, 0, &dbi);
+  if (x->rc == 0) x->rc = mdb_cursor_open(txn, dbi, &c);
+  if (x->rc == 0) {
+    unsigned char kb[4] = {(unsigned char)(x->lo >> 24), (unsigned char)(x->lo >> 16), (unsigned char)(x->lo >> 8),
+                           (unsigned char)x->lo};
+    MDB_val k = {4, kb}, v;
+    for (x->rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); x->rc == 0; x->rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      const unsigned char *kp = k.mv_data, *p = v.mv_data;
+      if (k.mv_size != 4) break;
+      uint32_t key = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+      if (key >= x->hi) break;
+      size_t i = 0;
+      for (; i + 8 <= v.mv_size; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        x->h += w;
+      }
+      for (; i < v.mv_size; i++) x->h += p[i];
+      x->nb += v.mv_size;
+      x->n++;
+    }
+    if (x->rc == MDB_NOTFOUND || x->rc == 0) x->rc = 0;
+    mdb_cursor_close(c);
+  }
+  mdb_txn_abort(txn);
+  return NULL;
+}
+
+int cxb_lmdb_read_all_2t(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes, uint64_t *sum) {
+  /* the key range, from the handle's own txn */
+  int was_live = l->live;
+  if (cxb_lmdb_begin(l)) return -1;
+  MDB_dbi dbi;
+  MDB_cursor *c = NULL;
+  MDB_val k, v;
+  uint32_t first = 0, last = 0;
+  int rc = mdb_dbi_open(l->txn, dbname, 0, &dbi);
+  if (rc == 0) rc = mdb_cursor_open(l->txn, dbi, &c);
+  if (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 4) {
+    const unsigned char *kp = k.mv_data;
+    first = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+    if ((rc = mdb_cursor_get(c, &k, &v, MDB_LAST)) == 0 && k.mv_size == 4) {
+      kp = k.mv_data;
+      last = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
+    }
+  }
+  if (c) mdb_cursor_close(c);
+  if (!was_live) cxb_lmdb_reset(l);
+  if (rc) return -1;
+  uint32_t mid = first + (last - first + 1) / 2;
+  half hs[2] = {{l->env, dbname, first, mid, 0, 0, 0, 0}, {l->env, dbname, mid, last + 1, 0, 0, 0, 0}};
+  pthread_t th;
+  if (pthread_create(&th, NULL, read_half, &hs[1])) return -1;
+  read_half(&hs[0]);
+  pthread_join(th, NULL);
+  if (hs[0].rc || hs[1].rc) return -1;
+  *entries = hs[0].n + hs[1].n;
+  if (bytes) *bytes = hs[0].nb + hs[1].nb;
+  *sum = hs[0].h + hs[1].h;
+  return 0;
 }
 
 /* ------------------------------------------------------------------ codes */

@@ -104,6 +104,10 @@ int cxb_lmdb_walk(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *
  *  (also when the database does not exist). */
 int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes,
                       uint64_t *sum);
+/* read_all split over two threads, each with a read txn of its own, at the middle of the key
+ * range of a DB keyed by u32 BE (the facts DB): the memory-bandwidth floor of a scan on both
+ * cores. The handle's txn must not be live on another thread. */
+int cxb_lmdb_read_all_2t(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes, uint64_t *sum);
 /** Number of entries in the summary database. */
 size_t cxb_lmdb_count(cxb_lmdb *l);
 

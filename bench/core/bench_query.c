@@ -23,8 +23,14 @@
  *                   of a scan; raw env, measured with floor_mdb_get)
  *   floor_facts     raw walk of the facts database reading every byte of it (the memory-
  *                   bandwidth floor of a scan of the facts; raw env)
+ *   floor_facts_2t  the same on two threads, half the keys each (the floor of a scan on both
+ *                   cores); baseline floor_facts
  *   agg_scan        the same spec with force_scan (facts scanned); baseline floor_facts
- *   agg_in_force    count + in_force by province (needs as-of evaluation: a scan)
+ *   agg_in_force    count + in_force by province (needs as-of evaluation: a scan), split over
+ *                   the default scan threads (cx_query_set_scan_threads: the CPUs); baseline
+ *                   floor_facts
+ *   agg_in_force_1t the same in one thread (spec.threads = 1); baseline agg_in_force, so its
+ *                   ratio is the split's speed-up; its result must equal agg_in_force's
  *   sqlite_agg      agg_covered's spec in SQLite (GROUP BY over a covering index)
  *   scorecard_one   cx_query_scorecard of one government body (a seeded pool of the store's
  *                   11… bodies of the rubric's kinds), analyst role, one calendar year
@@ -205,7 +211,7 @@ typedef struct bench {
   cx_day as_of;
   char (*prefixes)[16]; /* search prefixes */
   size_t n_prefixes;
-  cx_agg_spec agg_covered, agg_scan, agg_in_force;
+  cx_agg_spec agg_covered, agg_scan, agg_in_force, agg_in_force_1t;
   cxb_sqlite *sq;
   /* scorecards: the rubric (read once), the bodies' pool, the province ranked */
   cx_rubric rubric;
@@ -219,6 +225,7 @@ typedef struct bench {
   uint64_t page_records, search_results;
   int agg_from_rollup;
   uint64_t agg_rows, agg_scanned, agg_total, agg_total2;
+  uint32_t agg_threads;
   uint64_t scan_entries;
   uint64_t facts_blocks, facts_bytes;
   cx_day agg_from, agg_to;
@@ -251,6 +258,15 @@ static int op_floor_scan(void *ctx, size_t key, uint64_t *dg) {
   if (cxb_lmdb_walk(b->raw, "records", &n, &sum)) return -1;
   *dg = n ^ (sum << 20);
   b->scan_entries = n;
+  return 0;
+}
+
+static int op_floor_facts_2t(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  uint64_t n, bytes, sum;
+  if (cxb_lmdb_read_all_2t(b->raw, "facts", &n, &bytes, &sum)) return -1;
+  *dg = n ^ (sum << 20);
   return 0;
 }
 
@@ -446,6 +462,7 @@ static int run_agg(bench *b, const cx_agg_spec *spec, uint64_t *dg) {
   b->agg_from_rollup = res.from_rollup;
   b->agg_rows = res.n_rows;
   b->agg_scanned = res.scanned;
+  b->agg_threads = res.threads;
   b->agg_total = b->agg_total2 = 0;
   for (uint32_t i = 0; i < res.n_rows; i++) {
     b->agg_total += (uint64_t)res.rows[i].vals[0];
@@ -469,6 +486,12 @@ static int op_agg_in_force(void *ctx, size_t key, uint64_t *dg) {
   (void)key;
   bench *b = ctx;
   return run_agg(b, &b->agg_in_force, dg);
+}
+
+static int op_agg_in_force_1t(void *ctx, size_t key, uint64_t *dg) {
+  (void)key;
+  bench *b = ctx;
+  return run_agg(b, &b->agg_in_force_1t, dg);
 }
 
 static int op_sqlite_agg(void *ctx, size_t key, uint64_t *dg) {
@@ -847,6 +870,14 @@ int main(int argc, char **argv) {
                b.facts_blocks, (double)b.facts_bytes / 1e6,
                r->st.median_ns ? (double)b.facts_bytes / (double)r->st.median_ns : 0.0);
       print_result(r);
+      /* the same on both cores (the raw txn reset: each half begins its own) */
+      cxb_lmdb_reset(b.raw);
+      op_def d2 = {"floor_facts_2t", "floor_facts", op_floor_facts_2t, &b, 1, it, 3};
+      run_op(&o, &d2);
+      r = &results[n_results - 1];
+      snprintf(r->note, sizeof r->note, "floor_facts on two threads, a read txn and half the keys each: %.1f GB/s",
+               r->st.median_ns ? (double)b.facts_bytes / (double)r->st.median_ns : 0.0);
+      print_result(r);
     }
     cxb_lmdb_reset(b.raw);
   }
@@ -1055,8 +1086,8 @@ int main(int argc, char **argv) {
     run_op(&o, &d);
     (void)run_agg(&b, &b.agg_scan, &scan_digest);
     op_result *r = &results[n_results - 1];
-    snprintf(r->note, sizeof r->note, "same spec, force_scan; %" PRIu64 " records visited; %s",
-             b.agg_scanned,
+    snprintf(r->note, sizeof r->note, "same spec, force_scan; %" PRIu64 " records visited; %u threads; %s",
+             b.agg_scanned, b.agg_threads,
              covered_digest == 0 ? "not compared"
              : covered_digest == scan_digest ? "same result as rollup" : "DIFFERS from rollup");
     print_result(r);
@@ -1067,14 +1098,26 @@ int main(int argc, char **argv) {
     op_def d = {"agg_in_force", scan_floor(), op_agg_in_force, &b, 1, it, 3};
     run_op(&o, &d);
     op_result *r = &results[n_results - 1];
-    snprintf(r->note, sizeof r->note, "count + in_force by province, all years; %s; %" PRIu64 " visited",
-             b.agg_from_rollup ? "from rollup" : "scan", b.agg_scanned);
+    snprintf(r->note, sizeof r->note, "count + in_force by province, all years; %s; %" PRIu64 " visited; %u threads",
+             b.agg_from_rollup ? "from rollup" : "scan", b.agg_scanned, b.agg_threads);
     print_result(r);
     uint64_t dg;
     (void)run_agg(&b, &b.agg_in_force, &dg);
     inforce_rows = b.agg_rows;
     inforce_count = b.agg_total;
     inforce_total = b.agg_total2;
+    /* the same scan in one thread: the split's gain, and the same answer */
+    b.agg_in_force_1t = b.agg_in_force;
+    b.agg_in_force_1t.threads = 1;
+    op_def d1 = {"agg_in_force_1t", "agg_in_force", op_agg_in_force_1t, &b, 1, it, 3};
+    run_op(&o, &d1);
+    r = &results[n_results - 1];
+    uint64_t dg1;
+    (void)run_agg(&b, &b.agg_in_force_1t, &dg1);
+    snprintf(r->note, sizeof r->note, "agg_in_force's spec in one thread (%u); %s", b.agg_threads,
+             dg1 == dg ? "same result as agg_in_force" : "DIFFERS from agg_in_force");
+    print_result(r);
+    if (dg1 != dg) r->errors++;
   }
 
   /* ---- scorecards (issue 18): one body, a province ranked. ---- */

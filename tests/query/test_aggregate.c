@@ -380,9 +380,20 @@ static void agree(int nspecs) {
     cr_assert_eq(rc, 0, "spec %d scan: rc %d", k, rc);
     cr_assert_eq(b.from_rollup, 0);
     cr_assert_eq(b.scanned, NREC);
+    cr_assert_eq(b.threads, 1, "spec %d: a store of %d records scans in one thread", k, NREC);
     uint32_t n = naive(&s, role);
     same(&s, &a, n, a.from_rollup ? "rollup" : "scan", k);
     same(&s, &b, n, "forced scan", k);
+    /* split over 2..7 threads (so at other block boundaries each time): the same answer */
+    cx_agg_result c;
+    memset(&c, 0, sizeof c);
+    s.threads = (uint8_t)(2 + k % 6);
+    rc = cx_query_aggregate(E.q, t, role, &s, &c);
+    cr_assert_eq(rc, 0, "spec %d split scan: rc %d", k, rc);
+    cr_assert_eq(c.scanned, NREC);
+    cr_assert_eq(c.threads, s.threads, "spec %d: %u threads of %u", k, c.threads, s.threads);
+    same(&s, &c, n, "split scan", k);
+    cx_agg_result_free(&c);
     from_rollup += a.from_rollup;
     nonempty += n > 0;
     cx_agg_result_free(&a);
@@ -630,6 +641,114 @@ Test(aggregate, groups_time_and_cancellation_are_bounded) {
   gone = 0;
   cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
   cx_agg_result_free(&a);
+}
+
+/* The bounds hold on every part of a split scan, and the split answer is the one-thread one. */
+Test(aggregate, split_scans_are_bounded_like_one_thread) {
+  build_store();
+  cx_txn *t = qt_txn(&E);
+  cx_agg_spec s;
+  memset(&s, 0, sizeof s);
+  s.order = -1;
+  s.n_group = 2;
+  s.group[0] = CX_DIM_AUTHORITY;
+  s.group[1] = CX_DIM_MONTH;
+  s.force_scan = 1;
+  cx_agg_result a;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  uint32_t n = a.n_rows;
+  cx_agg_result_free(&a);
+  for (uint8_t th = 2; th <= 5; th++) {
+    s.threads = th;
+    s.max_groups = n - 1; /* every part may stay under it: the merge is what exceeds it */
+    cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETOOLARGE, "%u threads", th);
+    s.max_groups = n;
+    cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+    cr_assert_eq(a.n_rows, n);
+    cr_assert_eq(a.threads, th);
+    cx_agg_result_free(&a);
+    s.max_groups = 0;
+    s.deadline_ns = 1;
+    cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ETIMEOUT);
+    s.deadline_ns = 0;
+    int gone = 1;
+    s.cancel = &gone;
+    cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), CX_ECANCELED);
+    s.cancel = NULL;
+  }
+}
+
+static uint64_t rows_digest(const cx_agg_result *r, unsigned nm) {
+  uint64_t h = r->n_rows;
+  for (uint32_t i = 0; i < r->n_rows; i++)
+    for (unsigned j = 0; j < nm; j++) {
+      uint64_t bits;
+      memcpy(&bits, &r->rows[i].vals[j], sizeof bits);
+      h = (h ^ bits ^ ((uint64_t)r->rows[i].keys[0] << 32)) * 0x100000001b3ULL;
+    }
+  return h;
+}
+
+/* The process-wide knob: threads while each gets min_facts; a txn whose snapshot is no longer
+ * the newest cannot be twinned, and its scan runs in one thread on its own snapshot. */
+Test(aggregate, the_scan_threads_knob_and_an_old_snapshot) {
+  build_store();
+  cx_txn *t = qt_txn(&E);
+  cx_agg_spec s;
+  memset(&s, 0, sizeof s);
+  s.order = -1;
+  s.n_group = 1;
+  s.group[0] = CX_DIM_PROVINCE;
+  s.n_metrics = 2;
+  s.metrics[0] = CX_M_COUNT;
+  s.metrics[1] = CX_M_IN_FORCE;
+  s.as_of = qt_day("2024-06-01");
+  cx_agg_result a;
+  cx_query_set_scan_threads(1, 0);
+  cr_assert_eq(cx_query_scan_threads(), 1);
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 1);
+  uint64_t one = rows_digest(&a, 2);
+  uint32_t n = naive(&s, CX_ROLE_ANALYST);
+  same(&s, &a, n, "one thread", 0);
+  cx_agg_result_free(&a);
+  cx_query_set_scan_threads(3, 0);
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 3);
+  cr_assert_eq(rows_digest(&a, 2), one);
+  cx_agg_result_free(&a);
+  cx_query_set_scan_threads(3, NREC); /* 3000 facts (12 blocks of 256 slots): one thread each */
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 1);
+  cx_agg_result_free(&a);
+  cx_query_set_scan_threads(3, 1024); /* 3072 slots: 3 threads of 1024 */
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 3);
+  cr_assert_eq(rows_digest(&a, 2), one);
+  cx_agg_result_free(&a);
+  /* a write commits after t began: t's answer stays the old snapshot's, in one thread */
+  char ent[CX_CODE_LEN + 1], auth[CX_CODE_LEN + 1];
+  qt_ent(99, 350102, ent);
+  qt_auth(9, auth);
+  cx_batch *b;
+  const char *why = NULL;
+  cr_assert_eq(cx_batch_begin(E.st, &b), 0);
+  cx_record r = qt_rec(ent, "后来者有限公司", CX_KIND_ENTERPRISE, auth, "LATE-1", CX_CAT_PENALTY,
+                       qt_day("2024-01-01"));
+  cr_assert_eq(cx_batch_put(b, &r, &why), 0);
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+  s.threads = 2;
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 1);
+  cr_assert_eq(a.scanned, NREC);
+  cr_assert_eq(rows_digest(&a, 2), one);
+  cx_agg_result_free(&a);
+  t = qt_txn(&E); /* renewed: the new record, in two threads */
+  cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
+  cr_assert_eq(a.threads, 2);
+  cr_assert_eq(a.scanned, NREC + 1);
+  cx_agg_result_free(&a);
+  cx_query_set_scan_threads(0, CX_AGG_SPLIT_MIN_FACTS);
 }
 
 /* A report delay that counts a year without a published 调休 notice (the shipped calendar has

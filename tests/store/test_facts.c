@@ -203,3 +203,155 @@ Test(facts, empty_store) {
   cr_assert_eq(calls, 0);
   cx_store_txn_end(t);
 }
+
+/* ---- blocks: the split scans of query/aggregate.c ---- */
+
+#define NBIG 1500 /* 6 blocks, the last one partial */
+
+static void fill_big(void) {
+  char codes[5][19], auth[19], rid[32];
+  for (unsigned i = 0; i < 5; i++) fx_uscc(200 + i, codes[i]);
+  fx_auth(20, auth);
+  cx_batch *b;
+  cr_assert_eq(cx_batch_begin(st, &b), 0);
+  for (unsigned i = 0; i < NBIG; i++) {
+    cx_record r;
+    snprintf(rid, sizeof rid, "B-%u", i);
+    fx_record(&r, codes[i % 5], "某公司", auth, rid, fx_day(2020 + (int)(i % 4), 1 + (int)(i % 12), 1));
+    r.status = (uint8_t)(i % CX_ST_COUNT);
+    r.amount_fen = (int64_t)i;
+    fx_put(b, &r);
+  }
+  cr_assert_eq(cx_batch_commit(b, NULL), 0);
+}
+
+typedef struct seqs {
+  uint32_t seq[NBIG + 1];
+  size_t n, calls;
+  int unordered;
+} seqs;
+
+static int seq_fn(void *ctx, const cx_fact *f) {
+  seqs *x = ctx;
+  if (x->n > NBIG) return CX_EINTERNAL;
+  if (x->n && f->seq <= x->seq[x->n - 1]) x->unordered++;
+  x->seq[x->n++] = f->seq;
+  return 0;
+}
+
+static int block_fn(void *ctx, const cx_fact *f, size_t n) {
+  seqs *x = ctx;
+  x->calls++;
+  if (n == 0 || n > CX_FACTS_PER_BLOCK) return CX_EINTERNAL;
+  for (size_t i = 0; i < n; i++) {
+    if (f[i].seq / CX_FACTS_PER_BLOCK != f[0].seq / CX_FACTS_PER_BLOCK) return CX_EINTERNAL; /* one block */
+    int rc = seq_fn(ctx, &f[i]);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+Test(facts, every_split_of_the_blocks_visits_each_fact_once) {
+  fill_big();
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  seqs *all = calloc(1, sizeof *all), *part = calloc(1, sizeof *part);
+  cr_assert(all && part);
+  cr_assert_eq(cx_store_facts_scan(t, seq_fn, all), 0);
+  cr_assert_eq(all->n, NBIG);
+  cr_assert_eq(all->unordered, 0);
+  uint32_t lo, hi;
+  cr_assert_eq(cx_store_facts_blocks(t, &lo, &hi), 0);
+  cr_assert_eq(lo, all->seq[0] / CX_FACTS_PER_BLOCK);
+  cr_assert_eq(hi, all->seq[NBIG - 1] / CX_FACTS_PER_BLOCK + 1);
+  cr_assert_geq(hi - lo, 5);
+  /* two parts at every split point (and past both ends): the concatenation is the whole scan */
+  for (uint32_t m = lo; m <= hi + 1; m++) {
+    memset(part, 0, sizeof *part);
+    cr_assert_eq(cx_store_facts_scan_blocks(t, lo, m, block_fn, part), 0);
+    size_t first = part->n;
+    cr_assert_eq(cx_store_facts_scan_blocks(t, m, hi, block_fn, part), 0);
+    cr_assert_eq(part->n, NBIG, "split at %u: %zu facts", m, part->n);
+    cr_assert_eq(part->unordered, 0);
+    cr_assert_eq(memcmp(part->seq, all->seq, NBIG * sizeof all->seq[0]), 0, "split at %u", m);
+    if (m > lo && m < hi) cr_assert(first > 0 && first < NBIG);
+    cr_assert_leq(part->calls, hi - lo);
+  }
+  /* three parts at every pair of split points */
+  for (uint32_t m1 = lo; m1 <= hi; m1++)
+    for (uint32_t m2 = m1; m2 <= hi; m2++) {
+      memset(part, 0, sizeof *part);
+      cr_assert_eq(cx_store_facts_scan_blocks(t, lo, m1, block_fn, part), 0);
+      cr_assert_eq(cx_store_facts_scan_blocks(t, m1, m2, block_fn, part), 0);
+      cr_assert_eq(cx_store_facts_scan_blocks(t, m2, hi, block_fn, part), 0);
+      cr_assert_eq(memcmp(part->seq, all->seq, NBIG * sizeof all->seq[0]), 0, "split at %u, %u", m1, m2);
+      cr_assert_eq(part->n, NBIG);
+    }
+  /* a stop (1) ends the scan with 0; an empty range visits nothing */
+  memset(part, 0, sizeof *part);
+  cr_assert_eq(cx_store_facts_scan_blocks(t, hi, lo, block_fn, part), 0);
+  cr_assert_eq(part->calls, 0);
+  free(all);
+  free(part);
+  cx_store_txn_end(t);
+}
+
+static int stop_fn(void *ctx, const cx_fact *f, size_t n) {
+  (void)f;
+  (void)n;
+  return ++*(int *)ctx == 2 ? 1 : 0;
+}
+
+Test(facts, block_scan_stops_and_an_empty_store_has_no_blocks) {
+  cx_txn *t;
+  uint32_t lo = 9, hi = 9;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_facts_blocks(t, &lo, &hi), 0);
+  cr_assert_eq(lo, 0);
+  cr_assert_eq(hi, 0);
+  cx_store_txn_end(t);
+  fill_big();
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_facts_blocks(t, &lo, &hi), 0);
+  int calls = 0;
+  cr_assert_eq(cx_store_facts_scan_blocks(t, lo, hi, stop_fn, &calls), 0);
+  cr_assert_eq(calls, 2);
+  cx_store_txn_end(t);
+}
+
+Test(facts, a_twin_reads_the_same_snapshot_or_is_refused) {
+  fill_big();
+  cx_txn *t, *tw;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cr_assert_eq(cx_store_txn_twin(t, &tw), 0);
+  seqs *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+  cr_assert(a && b);
+  cr_assert_eq(cx_store_facts_scan(t, seq_fn, a), 0);
+  cr_assert_eq(cx_store_facts_scan(tw, seq_fn, b), 0);
+  cr_assert_eq(a->n, b->n);
+  cr_assert_eq(memcmp(a->seq, b->seq, a->n * sizeof a->seq[0]), 0);
+  cx_store_txn_end(tw);
+  /* a write commits: t's snapshot is no longer the newest, no twin can be had */
+  char code[19], auth[19];
+  fx_uscc(300, code);
+  fx_auth(21, auth);
+  cx_batch *bt;
+  cx_record r;
+  cr_assert_eq(cx_batch_begin(st, &bt), 0);
+  fx_record(&r, code, "某公司", auth, "N-1", fx_day(2024, 1, 1));
+  fx_put(bt, &r);
+  cr_assert_eq(cx_batch_commit(bt, NULL), 0);
+  tw = (cx_txn *)1;
+  cr_assert_eq(cx_store_txn_twin(t, &tw), CX_EBUSY);
+  cr_assert_null(tw);
+  /* renewed, t sees the write and twins again */
+  cr_assert_eq(cx_store_txn_renew(t), 0);
+  cr_assert_eq(cx_store_txn_twin(t, &tw), 0);
+  memset(b, 0, sizeof *b);
+  cr_assert_eq(cx_store_facts_scan(tw, seq_fn, b), 0);
+  cr_assert_eq(b->n, NBIG + 1);
+  cx_store_txn_end(tw);
+  cx_store_txn_end(t);
+  free(a);
+  free(b);
+}

@@ -2,7 +2,7 @@
  * chengxind — the chengxin protocol server.
  *
  *   chengxind --db PATH [--listen HOST:PORT] [--http HOST:PORT] [--tls-cert F --tls-key F]
- *             [--tokens FILE] [--threads N]
+ *             [--tokens FILE] [--threads N] [--scan-threads N]
  *             [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]
  *             [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]
  *             [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]
@@ -61,7 +61,7 @@ static void process_setup(cx_server_opts *o) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: chengxind --db PATH [--listen HOST:PORT] [--http HOST:PORT] [--tls-cert F --tls-key F]\n"
-          "                 [--tokens FILE] [--threads N]\n"
+          "                 [--tokens FILE] [--threads N] [--scan-threads N]\n"
           "                 [--max-frame BYTES] [--max-conns N] [--idle-timeout S] [--slow-ms MS]\n"
           "                 [--max-output BYTES] [--max-output-total BYTES] [--frame-timeout S]\n"
           "                 [--max-conns-per-ip N] [--map-size BYTES] [--tz ZONE] [--site FILE]\n"
@@ -92,6 +92,8 @@ static void usage(FILE *f) {
           "                      (the authorities whose records they write); the file must not be\n"
           "                      accessible by group or others (chmod 600)\n"
           "  --threads N         worker event loops (default: number of CPUs)\n"
+          "  --scan-threads N    threads one aggregate scan may use, shared by the scans running at\n"
+          "                      once (default 0: number of CPUs; 1: never split a scan)\n"
           "  --max-frame BYTES   largest request frame (default 1048576)\n"
           "  --max-conns N       open connections (default 10000); excess get a busy error\n"
           "  --max-conns-per-ip N  open connections from one client address (default 0 = no limit;\n"
@@ -202,6 +204,12 @@ static int apply(cx_server_opts *o, const char *a, const char *v, char *why, siz
       return -1;
     }
     o->threads = (unsigned)n;
+  } else if (!strcmp(a, "--scan-threads")) {
+    if (parse_num(v, 16, &n)) {
+      snprintf(why, cap, "--scan-threads wants 0..16 (0: number of CPUs)");
+      return -1;
+    }
+    o->scan_threads = (unsigned)n;
   } else if (!strcmp(a, "--max-frame")) {
     if (parse_num(v, 1u << 30, &n) || n < 64) {
       snprintf(why, cap, "--max-frame wants 64..1073741824 bytes");
