@@ -148,10 +148,19 @@ static int set_mapsize_quiesced(cx_store *st, uint64_t size) {
   return rc ? cx__store_mdb_err(st, rc, "set map size") : 0;
 }
 
+/* The long txn of load mode: begun at the first write, like any top-level write txn. */
+static int load_txn_open(cx_store *st);
+
 int cx__store_wtxn(cx_store *st, MDB_txn **out) {
   if (st->read_only) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
+  }
+  if (st->load) {
+    int err = st->load_txn ? 0 : load_txn_open(st);
+    if (err) return err;
+    int rc = mdb_txn_begin(st->env, st->load_txn, 0, out);
+    return rc ? cx__store_mdb_err(st, rc, "begin write txn") : 0;
   }
   /* A reader process killed inside a txn leaves its slot, and its snapshot pins every page
    * freed after it: the file would grow with each commit until the slot is cleared. Clearing
@@ -189,12 +198,54 @@ int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   int rc = 0;
   if (commit) rc = mdb_txn_commit(txn);
   else mdb_txn_abort(txn);
+  if (st->load_txn && txn != st->load_txn) /* a child: nothing reached the disk */
+    return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+  if (txn == st->load_txn) st->load_txn = NULL;
   cx__store_leave(st);
   if (rc == EIO && full_disk(st)) rc = ENOSPC;
   return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
 }
 
+static int load_txn_open(cx_store *st) {
+  MDB_txn *txn;
+  st->load = 0; /* a top-level txn */
+  int err = cx__store_wtxn(st, &txn);
+  st->load = 1;
+  if (!err) st->load_txn = txn;
+  return err;
+}
+
+int cx_store_load_begin(cx_store *st) {
+  if (st->read_only) {
+    cx__store_setmsg(st, "store opened read-only");
+    return CX_EROFS;
+  }
+  if (st->bulk) {
+    cx__store_setmsg(st, "load mode: not in bulk mode (no nested transactions with MDB_WRITEMAP)");
+    return CX_EBADREQ;
+  }
+  st->load = 1;
+  return 0;
+}
+
+int cx_store_load_commit(cx_store *st) {
+  if (!st->load_txn) return 0;
+  return cx__store_wtxn_end(st, st->load_txn, 1);
+}
+
+int cx_store_load_end(cx_store *st) {
+  int err = cx_store_load_commit(st);
+  st->load = 0;
+  return err;
+}
+
 int cx__store_grow(cx_store *st) {
+  /* The map cannot change under a live txn: make the load so far durable first (the store is
+   * complete after every batch), the next write begins a new load txn. */
+  if (st->load_txn) {
+    int err = cx_store_load_commit(st);
+    if (err) return err;
+  }
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
@@ -583,6 +634,7 @@ fail_free:
 
 void cx_store_close(cx_store *st) {
   if (!st) return;
+  if (st->load_txn) cx__store_wtxn_end(st, st->load_txn, 0); /* not made durable: nothing */
   if (st->bulk) mdb_env_sync(st->env, 1);
   mdb_env_close(st->env);
   for (size_t i = 0; i < st->n_retired; i++) free(st->retired[i]);

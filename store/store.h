@@ -1069,8 +1069,39 @@ typedef struct cx_store_opts {
  * locks, and other processes would then clear its reader slots as stale).
  */
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
-/** Syncs (bulk mode) and closes. No transaction may be live. */
+/** Syncs (bulk mode) and closes. No transaction may be live; a load transaction still open
+ *  (cx_store_load_begin) is aborted. */
 void cx_store_close(cx_store *st);
+
+/**
+ * Load mode, for a large import through many batches: every write transaction of this handle
+ * (cx_batch_commit, cx_batch_audit ...) becomes a child of one long LMDB transaction, begun at
+ * the first write and made durable by cx_store_load_commit. A batch stays all or nothing (its
+ * child commits or aborts whole) and, as each batch leaves summaries, rollups, facts and
+ * indexes complete, the store is complete after every batch: a crash loses the batches since
+ * the last cx_store_load_commit and leaves a store that verifies.
+ *
+ * Why (issue 20): a commit writes every page its txn touched, and the keys of refs, summaries,
+ * names, grams and rollups are spread over their whole B-trees, so a commit per 10000-row batch
+ * rewrote most of those trees each time (write volume growing with the store). One long txn
+ * writes a page once; a batch's child txn copies a page it touches in memory, not on disk.
+ *
+ * Not in bulk mode (MDB_WRITEMAP has no nested transactions): CX_EBADREQ. A no-op when already
+ * in load mode. Threads: the begin, every write txn and the load commit run on one thread (the
+ * long txn holds LMDB's writer lock, which that thread owns); no other write txn may run on
+ * this handle meanwhile. Read txns of other threads see the store as of the last load commit.
+ * Map growth commits the load txn first (a durable point) and goes on in a new one.
+ */
+int cx_store_load_begin(cx_store *st);
+/**
+ * Commits the load txn, if one is open (the writes since the last load commit become durable;
+ * load mode stays on: the next write begins a new one). Returns what a commit returns
+ * (CX_ENOSPACE, CX_EIO ...); on failure those writes are lost and the store is as of the last
+ * load commit.
+ */
+int cx_store_load_commit(cx_store *st);
+/** Leaves load mode: cx_store_load_commit, then write txns are top-level again. */
+int cx_store_load_end(cx_store *st);
 /** Detail of the last failure of a store call on the calling thread (a thread-local string,
  *  valid until that thread's next failing store call). st may be NULL (a failed open).
  *  Per thread, not per handle: threads sharing a handle fail independently. */

@@ -160,6 +160,11 @@ struct cx_store {
   atomic_int active;
   atomic_int growing;
   pthread_mutex_t grow_mu;
+  /* Load mode (cx_store_load_begin): every write txn is a child of load_txn, the one long
+   * txn, begun at the first write and committed by cx_store_load_commit (or before a map
+   * growth). Owned by the thread that begins the writes. */
+  int load;
+  MDB_txn *load_txn;
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
