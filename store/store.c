@@ -45,6 +45,15 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   case MDB_MAP_FULL:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
     return CX_EMAPFULL;
+  case MDB_TXN_FULL:
+    /* Load mode: the long txn holds as many dirty pages as LMDB keeps (MDB_IDL_UM_MAX, 512
+     * MiB of 4 KiB pages) and a child cannot spill its parent's. Like a full map, the batch
+     * is retried (cx_batch_commit): cx__store_grow makes the load so far durable, and the
+     * retry begins a new long txn. */
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    if (!st->load_txn) return CX_EIO;
+    st->load_full = 1;
+    return CX_EMAPFULL;
   case MDB_READERS_FULL:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
     return CX_EREADERS;
@@ -198,9 +207,14 @@ int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   int rc = 0;
   if (commit) rc = mdb_txn_commit(txn);
   else mdb_txn_abort(txn);
-  if (st->load_txn && txn != st->load_txn) /* a child: nothing reached the disk */
+  if (st->load_txn && txn != st->load_txn) { /* a child: nothing reached the disk */
+    if (commit && !rc) st->load_children++;
     return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
-  if (txn == st->load_txn) st->load_txn = NULL;
+  }
+  if (txn == st->load_txn) {
+    st->load_txn = NULL;
+    st->load_children = 0;
+  }
   cx__store_leave(st);
   if (rc == EIO && full_disk(st)) rc = ENOSPC;
   return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
@@ -242,6 +256,14 @@ int cx_store_load_end(cx_store *st) {
 int cx__store_grow(cx_store *st) {
   /* The map cannot change under a live txn: make the load so far durable first (the store is
    * complete after every batch), the next write begins a new load txn. */
+  if (st->load_full) { /* not the map: the long txn is full (MDB_TXN_FULL) */
+    st->load_full = 0;
+    if (!st->load_txn || !st->load_children) {
+      cx__store_setmsg(st, "one batch dirties more pages than a transaction holds: use smaller batches");
+      return CX_EIO;
+    }
+    return cx_store_load_commit(st);
+  }
   if (st->load_txn) {
     int err = cx_store_load_commit(st);
     if (err) return err;

@@ -165,6 +165,8 @@ struct cx_store {
    * growth). Owned by the thread that begins the writes. */
   int load;
   MDB_txn *load_txn;
+  uint32_t load_children; /* child txns committed into load_txn */
+  int load_full;          /* a child failed with MDB_TXN_FULL (see cx__store_mdb_err) */
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
