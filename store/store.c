@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/statvfs.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -166,7 +167,10 @@ int cx__store_wtxn(cx_store *st, MDB_txn **out) {
     return CX_EROFS;
   }
   if (st->load) {
-    int err = st->load_txn ? 0 : load_txn_open(st);
+    /* A full long txn costs a batch done twice: once a fill has been seen, the long txn is
+     * committed a little before the number of batches that filled it. */
+    int err = st->load_txn && st->load_max && st->load_children >= st->load_max ? cx_store_load_commit(st) : 0;
+    if (!err && !st->load_txn) err = load_txn_open(st);
     if (err) return err;
     int rc = mdb_txn_begin(st->env, st->load_txn, 0, out);
     return rc ? cx__store_mdb_err(st, rc, "begin write txn") : 0;
@@ -253,6 +257,26 @@ int cx_store_load_end(cx_store *st) {
   return err;
 }
 
+int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed) {
+  if (trimmed) *trimmed = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return CX_EIO;
+  unsigned long size = 0, resident = 0, shared = 0;
+  int n = fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+  fclose(f);
+  if (n != 3) return CX_EIO;
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  if ((uint64_t)shared * page <= max_bytes) return 0;
+  MDB_envinfo ei;
+  if (mdb_env_info(st->env, &ei) || !ei.me_mapaddr) return 0;
+  /* counted as a txn: a map growth (set_mapsize_quiesced) cannot move the map meanwhile */
+  cx__store_enter(st);
+  mdb_env_info(st->env, &ei);
+  if (madvise(ei.me_mapaddr, (size_t)ei.me_mapsize, MADV_DONTNEED) == 0 && trimmed) *trimmed = 1;
+  cx__store_leave(st);
+  return 0;
+}
+
 int cx__store_grow(cx_store *st) {
   /* The map cannot change under a live txn: make the load so far durable first (the store is
    * complete after every batch), the next write begins a new load txn. */
@@ -262,6 +286,8 @@ int cx__store_grow(cx_store *st) {
       cx__store_setmsg(st, "one batch dirties more pages than a transaction holds: use smaller batches");
       return CX_EIO;
     }
+    uint32_t max = st->load_children - st->load_children / 4;
+    if (!st->load_max || max < st->load_max) st->load_max = max ? max : 1;
     return cx_store_load_commit(st);
   }
   if (st->load_txn) {

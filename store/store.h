@@ -1102,6 +1102,19 @@ int cx_store_load_begin(cx_store *st);
 int cx_store_load_commit(cx_store *st);
 /** Leaves load mode: cx_store_load_commit, then write txns are top-level again. */
 int cx_store_load_end(cx_store *st);
+
+/**
+ * Drops this process's mappings of the store's pages when the process maps more than max_bytes
+ * of files (RssFile + RssShmem, /proc/self/statm): madvise(MADV_DONTNEED) on the map. The pages
+ * stay in the page cache (a later read faults them back in without I/O) and no data changes,
+ * in bulk mode neither (a dirty shared page is handed to the page cache). For a long import:
+ * the map's pages it touched would otherwise all count in its resident set (5 GiB of a 10M-
+ * record store, issue 20), which the kernel can reclaim but monitoring cannot tell apart.
+ * *trimmed (may be NULL) = 1 when it dropped them. Never fails the caller: 0, or CX_EIO when
+ * statm cannot be read. Threads: any; a read txn on another thread only faults its pages in
+ * again. Costs a minor fault per page touched again afterwards: call it between batches.
+ */
+int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed);
 /** Detail of the last failure of a store call on the calling thread (a thread-local string,
  *  valid until that thread's next failing store call). st may be NULL (a failed open).
  *  Per thread, not per handle: threads sharing a handle fail independently. */

@@ -166,6 +166,7 @@ struct cx_store {
   int load;
   MDB_txn *load_txn;
   uint32_t load_children; /* child txns committed into load_txn */
+  uint32_t load_max;      /* 0, or: children per load txn before it is committed (learnt) */
   int load_full;          /* a child failed with MDB_TXN_FULL (see cx__store_mdb_err) */
 };
 

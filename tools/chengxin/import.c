@@ -414,6 +414,10 @@ static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
 
 /* Rows per batch (one write transaction) of a local import without --batch. */
 #define IMPORT_BATCH_LOCAL 100000
+/* Bytes of the store's map an import keeps mapped: past it, after a batch, the pages go back
+ * to the page cache (cx_store_trim_map), so that the import's resident set is its own memory
+ * (batches, the txn's dirty pages) plus at most this. */
+#define IMPORT_MAP_RSS (256ull << 20)
 
 typedef struct pend {
   uint64_t inserted, replaced, unchanged, kept, provisional;
@@ -596,6 +600,7 @@ static void *writer_main(void *arg) {
     if (j->b) {
       j->e = cx_batch_commit(j->b, &j->r);
       j->b = NULL;
+      cx_store_trim_map(im->st, IMPORT_MAP_RSS, NULL);
     }
     if (j->load_commit || j->quit) j->le = cx_store_load_commit(im->st);
     pthread_mutex_lock(&im->mu);
@@ -699,10 +704,11 @@ static void writer_stop(importer *im) {
   im->writer_up = 0;
 }
 
-/* Rows per load commit (a durable point, see cx_store_load_begin) of a local import without
- * --sync-every: none but each file's end and the long txn's fill (about 512 MiB of changed
- * pages, when the store makes one itself). */
-#define IMPORT_LOAD_ROWS UINT64_MAX
+/* --sync-every's default: 0, every batch its own durable txn. Load mode (--sync-every N) wrote
+ * a fifth of the bytes at 10M records (24 GB instead of 99 GB) and was faster on a loaded
+ * machine (242 s instead of 292 s) but took 40 % more CPU (the child txns' page copies) and
+ * held ~1 GiB of dirty pages (issue 20's bound on RSS): docs/benchmarks.md. */
+#define IMPORT_LOAD_ROWS 0
 
 /* Commits the open batch. final: the end of a file (the batch and the load so far are made
  * durable before this returns); else, with --threads 2, the batch goes to the writer and this
@@ -734,6 +740,7 @@ static int commit_batch(importer *im, int final) {
     cx_batch_result r;
     int e = cx_batch_commit(im->b, &r);
     im->b = NULL;
+    cx_store_trim_map(im->st, IMPORT_MAP_RSS, NULL);
     rc = commit_done(im, im->file, n, e, &r);
   }
   if (load_commit && load_done(im, cx_store_load_commit(im->st))) rc = -1;
@@ -1668,7 +1675,7 @@ int cli_cmd_import(int argc, char **argv) {
    * is capped by the request size anyway (REMOTE_MAX_RECORDS). */
   im.batch = batch ? batch : connect ? 10000 : IMPORT_BATCH_LOCAL;
   im.threads = (int)threads;
-  /* Load mode (one long txn, a child per batch, durable every IMPORT_LOAD_ROWS rows and at
+  /* Load mode, --sync-every N (one long txn, a child per batch, durable every N rows and at
    * each file's end; store.h): not with --bulk, whose MDB_WRITEMAP has no nested txns. */
   im.sync_every = sync_every;
   if (st && !bulk && sync_every && cx_store_load_begin(st)) {
