@@ -257,8 +257,13 @@ int cx_store_load_end(cx_store *st) {
   return err;
 }
 
+void cx__store_trim(cx_store *st) {
+  if (st->trim_max) cx_store_trim_map(st, st->trim_max, NULL);
+}
+
 int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed) {
   if (trimmed) *trimmed = 0;
+  st->trim_max = max_bytes;
   FILE *f = fopen("/proc/self/statm", "r");
   if (!f) return CX_EIO;
   unsigned long size = 0, resident = 0, shared = 0;
@@ -267,12 +272,27 @@ int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed) {
   if (n != 3) return CX_EIO;
   uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   if ((uint64_t)shared * page <= max_bytes) return 0;
-  MDB_envinfo ei;
-  if (mdb_env_info(st->env, &ei) || !ei.me_mapaddr) return 0;
-  /* counted as a txn: a map growth (set_mapsize_quiesced) cannot move the map meanwhile */
+  /* LMDB tells the map's address only with MDB_FIXEDMAP (mdb_env_info's me_mapaddr is the
+   * meta page's): find the mapping of data.mdb in /proc/self/maps. Counted as a txn meanwhile,
+   * so that a map growth (set_mapsize_quiesced) cannot move it. */
+  const char *dir = NULL;
+  if (mdb_env_get_path(st->env, &dir) || !dir) return 0;
+  char want[4200];
+  snprintf(want, sizeof want, "%s/data.mdb", dir);
+  size_t wn = strlen(want);
   cx__store_enter(st);
-  mdb_env_info(st->env, &ei);
-  if (madvise(ei.me_mapaddr, (size_t)ei.me_mapsize, MADV_DONTNEED) == 0 && trimmed) *trimmed = 1;
+  FILE *m = fopen("/proc/self/maps", "r");
+  char line[4400];
+  while (m && fgets(line, sizeof line, m)) {
+    size_t ln = strlen(line);
+    while (ln && (line[ln - 1] == '\n' || line[ln - 1] == ' ')) line[--ln] = 0;
+    if (ln < wn || strcmp(line + ln - wn, want) != 0) continue;
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo &&
+        madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0 && trimmed)
+      *trimmed = 1;
+  }
+  if (m) fclose(m);
   cx__store_leave(st);
   return 0;
 }

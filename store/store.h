@@ -1111,8 +1111,11 @@ int cx_store_load_end(cx_store *st);
  * the map's pages it touched would otherwise all count in its resident set (5 GiB of a 10M-
  * record store, issue 20), which the kernel can reclaim but monitoring cannot tell apart.
  * *trimmed (may be NULL) = 1 when it dropped them. Never fails the caller: 0, or CX_EIO when
- * statm cannot be read. Threads: any; a read txn on another thread only faults its pages in
- * again. Costs a minor fault per page touched again afterwards: call it between batches.
+ * statm cannot be read. The bound is kept: cx_batch_commit checks it every 16384 record writes
+ * and between its steps (a commit's page reads alone map gigabytes of a 10M-record store);
+ * 0 stops that. Threads: any; a txn, of this thread or another, only faults its pages in again
+ * (pointers into the map stay valid: the mapping stays, its pages come back from the page
+ * cache). Costs a minor fault per page touched again afterwards.
  */
 int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed);
 /** Detail of the last failure of a store call on the calling thread (a thread-local string,
