@@ -855,6 +855,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     if (d.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; cx__store_setmsg(st, "record ref of bad size"); goto fail; }
     c->pre[c->ord[j].i].found = 1;
     memcpy(c->pre[c->ord[j].i].rk, d.mv_data, CX_RECKEY_LEN);
+    if ((j & 4095) == 4095) cx__store_trim(st); /* the cursor's pages are found again after it */
   }
   mdb_cursor_close(cur);
   cur = NULL;
@@ -862,6 +863,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   /* 1. resolve, in op order (new records get their seq in put order) */
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
+    if ((i & 4095) == 4095) cx__store_trim(st);
     uint32_t aid = c->pre[i].aid;
     MDB_val d = {CX_RECKEY_LEN, c->pre[i].rk};
     int have_old = c->pre[i].found;
@@ -1021,7 +1023,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     }
     MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->w[i].vlen, c->vals.p + c->w[i].voff};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
-    if ((i & 16383) == 16383) cx__store_trim(st);
+    if ((i & 4095) == 4095) cx__store_trim(st);
     if ((err = cx__facc_add(&c->facts, d.mv_data, d.mv_size))) goto fail;
   }
   mdb_cursor_close(cur);
@@ -1040,7 +1042,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
     MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d = {CX_RECKEY_LEN, (void *)pr->nrk};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
-    if ((j & 16383) == 16383) cx__store_trim(st);
+    if ((j & 4095) == 4095) cx__store_trim(st);
   }
   mdb_cursor_close(cur);
   cur = NULL;

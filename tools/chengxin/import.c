@@ -417,7 +417,7 @@ static size_t xf_apply(uint8_t xf, const char *s, size_t n, char *out) {
 /* Bytes of the store's map an import keeps mapped: past it, after a batch, the pages go back
  * to the page cache (cx_store_trim_map), so that the import's resident set is its own memory
  * (batches, the txn's dirty pages) plus at most this. */
-#define IMPORT_MAP_RSS (256ull << 20)
+#define IMPORT_MAP_RSS (128ull << 20)
 
 typedef struct pend {
   uint64_t inserted, replaced, unchanged, kept, provisional;
