@@ -48,7 +48,7 @@ if [ -z "${CX_BENCH_BIN:-}" ]; then
 fi
 
 # timed NAME CMD...: runs CMD under /usr/bin/time -v; sets secs, rss_kb (peak RSS: VmHWM, the
-# file pages of a mapped store included), anon_kb (the largest RssAnon seen, sampled every
+# file pages of a mapped store included), cpu (user + system seconds), anon_kb (the largest RssAnon seen, sampled every
 # 0.2 s: the process's own memory, without the page cache it maps) and load (the load average
 # when it ended). The command's stderr is in $work/NAME.err.
 timed() {
@@ -69,6 +69,9 @@ timed() {
   t1=$(date +%s.%N)
   secs=$(echo "$t1 - $t0" | bc -l)
   rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$work/$name.time")
+  # CPU seconds (user + system): steadier than wall time on a shared VM, where a commit's
+  # fsync can wait a second behind other processes' I/O
+  cpu=$(awk -F': *' '/User time|System time/ {s += $2} END {print s}' "$work/$name.time")
   anon_kb=$max_anon
   load=$(cut -d' ' -f1-3 /proc/loadavg)
 }
@@ -95,7 +98,7 @@ for n in $sizes; do
   "$bin/chengxin" init --db "$work/cx-$n" > /dev/null 2>&1
   # shellcheck disable=SC2086 # CX_IMP_ARGS is a list of arguments
   timed "cx-$n" "$bin/chengxin" import --quiet $args --db "$work/cx-$n" "$csv"
-  cx_secs=$secs cx_rss=$rss_kb cx_anon=$anon_kb cx_load=$load
+  cx_secs=$secs cx_rss=$rss_kb cx_anon=$anon_kb cx_load=$load cx_cpu=$cpu
   cx_bytes=$(du -s -B1 "$work/cx-$n" | cut -f1)
   "$bin/chengxin" verify --db "$work/cx-$n" --quiet ||
     { echo "bench/import.sh: FAILED: the imported store does not verify" >&2; exit 1; }
@@ -104,7 +107,7 @@ for n in $sizes; do
   rm -f "$work/sq-$n.db"
   mapfile -t sq_args < <(sqlite_args "$csv")
   timed "sq-$n" sqlite3 "$work/sq-$n.db" "${sq_args[@]}"
-  sq_secs=$secs sq_rss=$rss_kb sq_anon=$anon_kb sq_load=$load
+  sq_secs=$secs sq_rss=$rss_kb sq_anon=$anon_kb sq_load=$load sq_cpu=$cpu
   sq_bytes=$(stat -c %s "$work/sq-$n.db")
   sq_rows=$(sqlite3 "$work/sq-$n.db" 'SELECT count(*) FROM records')
   rm -f "$work/sq-$n.db"
@@ -112,14 +115,14 @@ for n in $sizes; do
   jq -n --argjson n "$n" --argjson e "$ent" --argjson csvb "$csv_bytes" \
     --argjson cs "$cx_secs" --argjson cr "$cx_rss" --argjson cb "$cx_bytes" --arg cl "$cx_load" \
     --argjson ss "$sq_secs" --argjson sr "$sq_rss" --argjson sb "$sq_bytes" --arg sl "$sq_load" \
-    --argjson ca "$cx_anon" --argjson sa "$sq_anon" \
+    --argjson ca "$cx_anon" --argjson sa "$sq_anon" --argjson cc "$cx_cpu" --argjson sc "$sq_cpu" \
     --argjson sn "$sq_rows" --arg args "$args" '
     {what: "new store", records: $n, entities: $e, csv_bytes: $csvb,
-     chengxin: {args: $args, seconds: $cs, rows_per_s: ($n / $cs), peak_rss_kb: $cr, peak_anon_kb: $ca, store_bytes: $cb,
+     chengxin: {args: $args, seconds: $cs, cpu_seconds: $cc, rows_per_s: ($n / $cs), peak_rss_kb: $cr, peak_anon_kb: $ca, store_bytes: $cb,
                 bytes_per_record: ($cb / $n), load_after: $cl},
-     sqlite: {seconds: $ss, rows_per_s: ($sn / $ss), rows: $sn, peak_rss_kb: $sr, peak_anon_kb: $sa, db_bytes: $sb,
+     sqlite: {seconds: $ss, cpu_seconds: $sc, rows_per_s: ($sn / $ss), rows: $sn, peak_rss_kb: $sr, peak_anon_kb: $sa, db_bytes: $sb,
               bytes_per_record: ($sb / $sn), load_after: $sl},
-     ratio: (($n / $cs) / ($sn / $ss))}' > "$work/res-$n.json"
+     ratio: (($n / $cs) / ($sn / $ss)), cpu_ratio: ($sc / $cc)}' > "$work/res-$n.json"
   results+=("$work/res-$n.json")
   jq -c . "$work/res-$n.json" >&2
   if [ -n "$largest" ]; then rm -rf "$work/cx-$largest"; rm -f "$work/gen-$largest.csv"; fi
@@ -137,17 +140,17 @@ if [ "$onto" = 1 ] && [ -n "$largest" ]; then
   before_bytes=$(du -s -B1 "$work/cx-$largest" | cut -f1)
   # shellcheck disable=SC2086
   timed onto "$bin/chengxin" import $args --db "$work/cx-$largest" "$work/onto.csv"
-  on_secs=$secs on_rss=$rss_kb on_anon=$anon_kb on_load=$load
+  on_secs=$secs on_rss=$rss_kb on_anon=$anon_kb on_load=$load on_cpu=$cpu
   summary=$(grep '^import:' "$work/onto.err" || true)
   on_bytes=$(du -s -B1 "$work/cx-$largest" | cut -f1)
   "$bin/chengxin" verify --db "$work/cx-$largest" --quiet ||
     { echo "bench/import.sh: FAILED: the store does not verify after the second import" >&2; exit 1; }
   jq -n --argjson n "$m" --argjson base "$largest" --argjson s "$on_secs" --argjson r "$on_rss" \
-    --argjson a "$on_anon" \
+    --argjson a "$on_anon" --argjson c "$on_cpu" \
     --argjson b0 "$before_bytes" --argjson b1 "$on_bytes" --arg l "$on_load" --arg sum "$summary" \
     --arg args "$args" '
     {what: "onto a populated store", records: $n, store_records_before: $base,
-     chengxin: {args: $args, seconds: $s, rows_per_s: ($n / $s), peak_rss_kb: $r, peak_anon_kb: $a, store_bytes_before: $b0,
+     chengxin: {args: $args, seconds: $s, cpu_seconds: $c, rows_per_s: ($n / $s), peak_rss_kb: $r, peak_anon_kb: $a, store_bytes_before: $b0,
                 store_bytes_after: $b1, load_after: $l, summary: $sum}}' > "$work/res-onto.json"
   results+=("$work/res-onto.json")
   jq -c . "$work/res-onto.json" >&2
@@ -169,7 +172,7 @@ jq -n --arg cmd "bench/import.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 say "wrote $out"
 jq -r '"load average before \(.machine.load_before), after \(.machine.load_after)",
   (.runs[] | if .what == "new store" then
-     "\(.records) records, new store: chengxin \(.chengxin.seconds * 100 | floor / 100) s (\(.chengxin.rows_per_s | floor) rows/s, peak RSS \(.chengxin.peak_rss_kb / 1024 | floor) MiB (own \(.chengxin.peak_anon_kb / 1024 | floor) MiB), \(.chengxin.bytes_per_record | floor) B/record); sqlite3 \(.sqlite.seconds * 100 | floor / 100) s (\(.sqlite.rows_per_s | floor) rows/s, peak RSS \(.sqlite.peak_rss_kb / 1024 | floor) MiB, \(.sqlite.bytes_per_record | floor) B/record); ratio \(.ratio * 100 | floor / 100)"
+     "\(.records) records, new store: chengxin \(.chengxin.seconds * 100 | floor / 100) s (\(.chengxin.rows_per_s | floor) rows/s, peak RSS \(.chengxin.peak_rss_kb / 1024 | floor) MiB (own \(.chengxin.peak_anon_kb / 1024 | floor) MiB), \(.chengxin.bytes_per_record | floor) B/record); sqlite3 \(.sqlite.seconds * 100 | floor / 100) s (\(.sqlite.rows_per_s | floor) rows/s, peak RSS \(.sqlite.peak_rss_kb / 1024 | floor) MiB, \(.sqlite.bytes_per_record | floor) B/record); ratio \(.ratio * 100 | floor / 100) (CPU: chengxin \(.chengxin.cpu_seconds) s, sqlite3 \(.sqlite.cpu_seconds) s, ratio \(.cpu_ratio * 100 | floor / 100))"
    else
      "\(.records) new records onto the \(.store_records_before)-record store: \(.chengxin.seconds * 100 | floor / 100) s (\(.chengxin.rows_per_s | floor) rows/s, peak RSS \(.chengxin.peak_rss_kb / 1024 | floor) MiB (own \(.chengxin.peak_anon_kb / 1024 | floor) MiB))"
    end)' "$out"
