@@ -855,6 +855,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     if (d.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; cx__store_setmsg(st, "record ref of bad size"); goto fail; }
     c->pre[c->ord[j].i].found = 1;
     memcpy(c->pre[c->ord[j].i].rk, d.mv_data, CX_RECKEY_LEN);
+    if ((j & 4095) == 4095) cx__store_trim(st); /* the cursor's pages are found again after it */
   }
   mdb_cursor_close(cur);
   cur = NULL;
@@ -862,6 +863,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   /* 1. resolve, in op order (new records get their seq in put order) */
   for (size_t i = 0; i < b->n; i++) {
     bop *op = &b->ops[i];
+    if ((i & 4095) == 4095) cx__store_trim(st);
     uint32_t aid = c->pre[i].aid;
     MDB_val d = {CX_RECKEY_LEN, c->pre[i].rk};
     int have_old = c->pre[i].found;
@@ -1021,12 +1023,15 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     }
     MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->w[i].vlen, c->vals.p + c->w[i].voff};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
+    if ((i & 4095) == 4095) cx__store_trim(st);
     if ((err = cx__facc_add(&c->facts, d.mv_data, d.mv_size))) goto fail;
   }
   mdb_cursor_close(cur);
   cur = NULL;
+  cx__store_trim(st);
   /* facts: every value written above, at its seq's slot (a move keeps the seq) */
   if ((err = cx__facc_apply(&c->facts, st, txn))) goto fail;
+  cx__store_trim(st);
   /* refs: c->ord is in ref key order already */
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORD_REF], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t j = 0; j < b->n; j++) {
@@ -1037,12 +1042,15 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     memcpy(refk + 4, c->ord[j].rid.p, c->ord[j].rid.n);
     MDB_val k = {4 + (size_t)c->ord[j].rid.n, refk}, d = {CX_RECKEY_LEN, (void *)pr->nrk};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "ref put"); goto fail; }
+    if ((j & 4095) == 4095) cx__store_trim(st);
   }
   mdb_cursor_close(cur);
   cur = NULL;
+  cx__store_trim(st);
 
   /* 3. rollups */
   if ((err = cx__racc_apply(&c->acc, st, txn))) goto fail;
+  cx__store_trim(st);
 
   /* 4. summaries, in code order (summary DB locality) */
   /* the ents map is not used after this */
@@ -1058,6 +1066,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     if ((err = cx__summary_rebuild(st, txn, &c->sb, cur, scur, c->ent[i].eid, c->ent[i].code, today, &changed)))
       goto fail;
     if (changed) res->entities_touched++;
+    if ((i & 4095) == 4095) cx__store_trim(st);
   }
   mdb_cursor_close(cur);
   mdb_cursor_close(scur);

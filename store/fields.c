@@ -27,9 +27,17 @@ const cx_record_field_info cx_record_fields[CX_RF_COUNT] = {
 #undef CX_RF_INFO_
 };
 
+/* The names' lengths at compile time: every import row looks up each of its ~20 names, and a
+ * strlen of every table name per lookup was 6 % of `chengxin import` (perf, issue 20). */
+static const uint8_t field_len[CX_RF_COUNT] = {
+#define CX_RF_LEN_(id, nm, kind, req, mx, gen) [CX_RF_##id] = sizeof #nm - 1,
+    CX_RECORD_FIELDS(CX_RF_LEN_)
+#undef CX_RF_LEN_
+};
+
 int cx_record_field_parse(cx_str name) {
   for (int i = 0; i < CX_RF_COUNT; i++)
-    if (cx_str_eq(name, cx_str_c(cx_record_fields[i].name))) return i;
+    if (name.n == field_len[i] && memcmp(name.p, cx_record_fields[i].name, name.n) == 0) return i;
   return CX_EBADREQ;
 }
 

@@ -175,6 +175,7 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
   for (size_t k = 0; k < a->n; k++) {
     uint32_t i = ord[k].i;
     const cx_rollup_cell *d = &a->cells[i];
+    if ((k & 4095) == 4095) cx__store_trim(st);
     if (!d->count && !d->amount && !d->reported && !d->on_time && !d->delay_sum && !d->provisional) continue;
     MDB_val key = {a->kn[i], a->kp[i]}, val;
     cx_rollup_cell c = {0, 0, 0, 0, 0, 0};

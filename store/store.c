@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/statvfs.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,6 +45,15 @@ int cx__store_mdb_err(cx_store *st, int rc, const char *what) {
   case MDB_NOTFOUND: return CX_ENOTFOUND;
   case MDB_MAP_FULL:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    return CX_EMAPFULL;
+  case MDB_TXN_FULL:
+    /* Load mode: the long txn holds as many dirty pages as LMDB keeps (MDB_IDL_UM_MAX, 512
+     * MiB of 4 KiB pages) and a child cannot spill its parent's. Like a full map, the batch
+     * is retried (cx_batch_commit): cx__store_grow makes the load so far durable, and the
+     * retry begins a new long txn. */
+    cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
+    if (!st->load_txn) return CX_EIO;
+    st->load_full = 1;
     return CX_EMAPFULL;
   case MDB_READERS_FULL:
     cx__store_setmsg(st, "%s: %s", what, mdb_strerror(rc));
@@ -148,10 +158,22 @@ static int set_mapsize_quiesced(cx_store *st, uint64_t size) {
   return rc ? cx__store_mdb_err(st, rc, "set map size") : 0;
 }
 
+/* The long txn of load mode: begun at the first write, like any top-level write txn. */
+static int load_txn_open(cx_store *st);
+
 int cx__store_wtxn(cx_store *st, MDB_txn **out) {
   if (st->read_only) {
     cx__store_setmsg(st, "store opened read-only");
     return CX_EROFS;
+  }
+  if (st->load) {
+    /* A full long txn costs a batch done twice: once a fill has been seen, the long txn is
+     * committed a little before the number of batches that filled it. */
+    int err = st->load_txn && st->load_max && st->load_children >= st->load_max ? cx_store_load_commit(st) : 0;
+    if (!err && !st->load_txn) err = load_txn_open(st);
+    if (err) return err;
+    int rc = mdb_txn_begin(st->env, st->load_txn, 0, out);
+    return rc ? cx__store_mdb_err(st, rc, "begin write txn") : 0;
   }
   /* A reader process killed inside a txn leaves its slot, and its snapshot pins every page
    * freed after it: the file would grow with each commit until the slot is cleared. Clearing
@@ -189,12 +211,109 @@ int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   int rc = 0;
   if (commit) rc = mdb_txn_commit(txn);
   else mdb_txn_abort(txn);
+  if (st->load_txn && txn != st->load_txn) { /* a child: nothing reached the disk */
+    if (commit && !rc) st->load_children++;
+    return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
+  }
+  if (txn == st->load_txn) {
+    st->load_txn = NULL;
+    st->load_children = 0;
+  }
   cx__store_leave(st);
   if (rc == EIO && full_disk(st)) rc = ENOSPC;
   return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
 }
 
+static int load_txn_open(cx_store *st) {
+  MDB_txn *txn;
+  st->load = 0; /* a top-level txn */
+  int err = cx__store_wtxn(st, &txn);
+  st->load = 1;
+  if (!err) st->load_txn = txn;
+  return err;
+}
+
+int cx_store_load_begin(cx_store *st) {
+  if (st->read_only) {
+    cx__store_setmsg(st, "store opened read-only");
+    return CX_EROFS;
+  }
+  if (st->bulk) {
+    cx__store_setmsg(st, "load mode: not in bulk mode (no nested transactions with MDB_WRITEMAP)");
+    return CX_EBADREQ;
+  }
+  st->load = 1;
+  return 0;
+}
+
+int cx_store_load_commit(cx_store *st) {
+  if (!st->load_txn) return 0;
+  return cx__store_wtxn_end(st, st->load_txn, 1);
+}
+
+int cx_store_load_end(cx_store *st) {
+  int err = cx_store_load_commit(st);
+  st->load = 0;
+  return err;
+}
+
+void cx__store_trim(cx_store *st) {
+  if (st->trim_max) cx_store_trim_map(st, st->trim_max, NULL);
+}
+
+int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed) {
+  if (trimmed) *trimmed = 0;
+  st->trim_max = max_bytes;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (!f) return CX_EIO;
+  unsigned long size = 0, resident = 0, shared = 0;
+  int n = fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+  fclose(f);
+  if (n != 3) return CX_EIO;
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+  if ((uint64_t)shared * page <= max_bytes) return 0;
+  /* LMDB tells the map's address only with MDB_FIXEDMAP (mdb_env_info's me_mapaddr is the
+   * meta page's): find the mapping of data.mdb in /proc/self/maps. Counted as a txn meanwhile,
+   * so that a map growth (set_mapsize_quiesced) cannot move it. */
+  const char *dir = NULL;
+  if (mdb_env_get_path(st->env, &dir) || !dir) return 0;
+  char want[4200];
+  snprintf(want, sizeof want, "%s/data.mdb", dir);
+  size_t wn = strlen(want);
+  cx__store_enter(st);
+  FILE *m = fopen("/proc/self/maps", "r");
+  char line[4400];
+  while (m && fgets(line, sizeof line, m)) {
+    size_t ln = strlen(line);
+    while (ln && (line[ln - 1] == '\n' || line[ln - 1] == ' ')) line[--ln] = 0;
+    if (ln < wn || strcmp(line + ln - wn, want) != 0) continue;
+    unsigned long lo, hi;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && hi > lo &&
+        madvise((void *)lo, hi - lo, MADV_DONTNEED) == 0 && trimmed)
+      *trimmed = 1;
+  }
+  if (m) fclose(m);
+  cx__store_leave(st);
+  return 0;
+}
+
 int cx__store_grow(cx_store *st) {
+  /* The map cannot change under a live txn: make the load so far durable first (the store is
+   * complete after every batch), the next write begins a new load txn. */
+  if (st->load_full) { /* not the map: the long txn is full (MDB_TXN_FULL) */
+    st->load_full = 0;
+    if (!st->load_txn || !st->load_children) {
+      cx__store_setmsg(st, "one batch dirties more pages than a transaction holds: use smaller batches");
+      return CX_EIO;
+    }
+    uint32_t max = st->load_children - st->load_children / 4;
+    if (!st->load_max || max < st->load_max) st->load_max = max ? max : 1;
+    return cx_store_load_commit(st);
+  }
+  if (st->load_txn) {
+    int err = cx_store_load_commit(st);
+    if (err) return err;
+  }
   MDB_envinfo ei;
   mdb_env_info(st->env, &ei);
   uint64_t cur = ei.me_mapsize > st->map_size ? ei.me_mapsize : st->map_size;
@@ -583,6 +702,7 @@ fail_free:
 
 void cx_store_close(cx_store *st) {
   if (!st) return;
+  if (st->load_txn) cx__store_wtxn_end(st, st->load_txn, 0); /* not made durable: nothing */
   if (st->bulk) mdb_env_sync(st->env, 1);
   mdb_env_close(st->env);
   for (size_t i = 0; i < st->n_retired; i++) free(st->retired[i]);

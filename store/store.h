@@ -1069,8 +1069,55 @@ typedef struct cx_store_opts {
  * locks, and other processes would then clear its reader slots as stale).
  */
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out);
-/** Syncs (bulk mode) and closes. No transaction may be live. */
+/** Syncs (bulk mode) and closes. No transaction may be live; a load transaction still open
+ *  (cx_store_load_begin) is aborted. */
 void cx_store_close(cx_store *st);
+
+/**
+ * Load mode, for a large import through many batches: every write transaction of this handle
+ * (cx_batch_commit, cx_batch_audit ...) becomes a child of one long LMDB transaction, begun at
+ * the first write and made durable by cx_store_load_commit. A batch stays all or nothing (its
+ * child commits or aborts whole) and, as each batch leaves summaries, rollups, facts and
+ * indexes complete, the store is complete after every batch: a crash loses the batches since
+ * the last cx_store_load_commit and leaves a store that verifies.
+ *
+ * Why (issue 20): a commit writes every page its txn touched, and the keys of refs, summaries,
+ * names, grams and rollups are spread over their whole B-trees, so a commit per 10000-row batch
+ * rewrote most of those trees each time (write volume growing with the store). One long txn
+ * writes a page once; a batch's child txn copies a page it touches in memory, not on disk.
+ *
+ * Not in bulk mode (MDB_WRITEMAP has no nested transactions): CX_EBADREQ. A no-op when already
+ * in load mode. Threads: the begin, every write txn and the load commit run on one thread (the
+ * long txn holds LMDB's writer lock, which that thread owns); no other write txn may run on
+ * this handle meanwhile. Read txns of other threads see the store as of the last load commit.
+ * Map growth commits the load txn first (a durable point) and goes on in a new one.
+ */
+int cx_store_load_begin(cx_store *st);
+/**
+ * Commits the load txn, if one is open (the writes since the last load commit become durable;
+ * load mode stays on: the next write begins a new one). Returns what a commit returns
+ * (CX_ENOSPACE, CX_EIO ...); on failure those writes are lost and the store is as of the last
+ * load commit.
+ */
+int cx_store_load_commit(cx_store *st);
+/** Leaves load mode: cx_store_load_commit, then write txns are top-level again. */
+int cx_store_load_end(cx_store *st);
+
+/**
+ * Drops this process's mappings of the store's pages when the process maps more than max_bytes
+ * of files (RssFile + RssShmem, /proc/self/statm): madvise(MADV_DONTNEED) on the map. The pages
+ * stay in the page cache (a later read faults them back in without I/O) and no data changes,
+ * in bulk mode neither (a dirty shared page is handed to the page cache). For a long import:
+ * the map's pages it touched would otherwise all count in its resident set (5 GiB of a 10M-
+ * record store, issue 20), which the kernel can reclaim but monitoring cannot tell apart.
+ * *trimmed (may be NULL) = 1 when it dropped them. Never fails the caller: 0, or CX_EIO when
+ * statm cannot be read. The bound is kept: cx_batch_commit checks it every 16384 record writes
+ * and between its steps (a commit's page reads alone map gigabytes of a 10M-record store);
+ * 0 stops that. Threads: any; a txn, of this thread or another, only faults its pages in again
+ * (pointers into the map stay valid: the mapping stays, its pages come back from the page
+ * cache). Costs a minor fault per page touched again afterwards.
+ */
+int cx_store_trim_map(cx_store *st, uint64_t max_bytes, int *trimmed);
 /** Detail of the last failure of a store call on the calling thread (a thread-local string,
  *  valid until that thread's next failing store call). st may be NULL (a failed open).
  *  Per thread, not per handle: threads sharing a handle fail independently. */

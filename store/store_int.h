@@ -160,6 +160,15 @@ struct cx_store {
   atomic_int active;
   atomic_int growing;
   pthread_mutex_t grow_mu;
+  /* Load mode (cx_store_load_begin): every write txn is a child of load_txn, the one long
+   * txn, begun at the first write and committed by cx_store_load_commit (or before a map
+   * growth). Owned by the thread that begins the writes. */
+  int load;
+  MDB_txn *load_txn;
+  uint32_t load_children; /* child txns committed into load_txn */
+  uint32_t load_max;      /* 0, or: children per load txn before it is committed (learnt) */
+  uint64_t trim_max;      /* cx_store_trim_map's bound, kept by commits (0: none) */
+  int load_full;          /* a child failed with MDB_TXN_FULL (see cx__store_mdb_err) */
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
@@ -175,6 +184,10 @@ struct cx_txn {
  * dbi is a CX_DBI_* or CX_CUR_GRAMS_PROBE (a second cursor on the grams DB). */
 int cx__txn_cursor(cx_txn *t, int dbi, MDB_cursor **cur, int *own);
 void cx__txn_cursor_done(cx_txn *t, int dbi, MDB_cursor *cur, int own);
+
+/* cx_store_trim_map with the bound it was last given (nothing when none): called inside long
+ * commits, whose page reads alone map gigabytes of a large store. */
+void cx__store_trim(cx_store *st);
 
 /* ---- errors ---- */
 int cx__store_mdb_err(cx_store *st, int rc, const char *what);
