@@ -52,7 +52,7 @@ Test(load, batches_land_in_one_long_txn_and_the_store_verifies_after_the_load_co
   cr_assert_eq(cx_store_load_begin(st), 0);
   cx_batch_result r;
   for (int k = 0; k < 4; k++) {
-    char tag[8];
+    char tag[16];
     snprintf(tag, sizeof tag, "L%d", k);
     cr_assert_eq(batch(100 + 50 * (unsigned)k, 60, 5, tag, &r), 0); /* entities overlap: rebuilt summaries */
     cr_assert_eq(r.inserted, 300);
@@ -101,7 +101,7 @@ Test(load, a_map_growth_commits_the_load_first) {
   cr_assert_eq(cx_store_load_begin(st), 0);
   cx_batch_result r;
   for (int k = 0; k < 6; k++) {
-    char tag[8];
+    char tag[16];
     snprintf(tag, sizeof tag, "G%d", k);
     cr_assert_eq(batch(100 + 100 * (unsigned)k, 100, 10, tag, &r), 0, "%s", cx_store_errmsg(st));
   }
