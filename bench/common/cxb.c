@@ -323,7 +323,7 @@ int cxb_lmdb_read_all(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64
 /* One half of read_all_2t: the keys [lo, hi) of a DB keyed by u32 BE, in a txn of its own. */
 typedef struct half {
   MDB_env *env;
-  const char *dbname;
+  MDB_dbi dbi;
   uint32_t lo, hi;
   uint64_t n, nb, h;
   int rc;
@@ -335,8 +335,8 @@ static void *read_half(void *vh) {
   MDB_dbi dbi;
   MDB_cursor *c = NULL;
   if ((x->rc = mdb_txn_begin(x->env, NULL, MDB_RDONLY, &txn))) return NULL;
-  x->rc = mdb_dbi_open(txn, x->dbname, 0, &dbi);
-  if (x->rc == 0) x->rc = mdb_cursor_open(txn, dbi, &c);
+  dbi = x->dbi;
+  x->rc = mdb_cursor_open(txn, dbi, &c);
   if (x->rc == 0) {
     unsigned char kb[4] = {(unsigned char)(x->lo >> 24), (unsigned char)(x->lo >> 16), (unsigned char)(x->lo >> 8),
                            (unsigned char)x->lo};
@@ -365,14 +365,23 @@ static void *read_half(void *vh) {
 
 int cxb_lmdb_read_all_2t(cxb_lmdb *l, const char *dbname, uint64_t *entries, uint64_t *bytes, uint64_t *sum) {
   /* the key range, from the handle's own txn */
+  /* The handle, opened in a txn of its own that commits: LMDB keeps a handle opened in a read
+   * txn only when that txn commits (else its name leaks), and must not open one in two threads
+   * at once; the threads get it ready. */
+  MDB_txn *ot;
+  MDB_dbi dbi;
+  if (mdb_txn_begin(l->env, NULL, MDB_RDONLY, &ot)) return -1;
+  if (mdb_dbi_open(ot, dbname, 0, &dbi)) {
+    mdb_txn_abort(ot);
+    return -1;
+  }
+  if (mdb_txn_commit(ot)) return -1;
   int was_live = l->live;
   if (cxb_lmdb_begin(l)) return -1;
-  MDB_dbi dbi;
   MDB_cursor *c = NULL;
   MDB_val k, v;
   uint32_t first = 0, last = 0;
-  int rc = mdb_dbi_open(l->txn, dbname, 0, &dbi);
-  if (rc == 0) rc = mdb_cursor_open(l->txn, dbi, &c);
+  int rc = mdb_cursor_open(l->txn, dbi, &c);
   if (rc == 0 && (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST)) == 0 && k.mv_size == 4) {
     const unsigned char *kp = k.mv_data;
     first = (uint32_t)kp[0] << 24 | (uint32_t)kp[1] << 16 | (uint32_t)kp[2] << 8 | kp[3];
@@ -385,7 +394,7 @@ int cxb_lmdb_read_all_2t(cxb_lmdb *l, const char *dbname, uint64_t *entries, uin
   if (!was_live) cxb_lmdb_reset(l);
   if (rc) return -1;
   uint32_t mid = first + (last - first + 1) / 2;
-  half hs[2] = {{l->env, dbname, first, mid, 0, 0, 0, 0}, {l->env, dbname, mid, last + 1, 0, 0, 0, 0}};
+  half hs[2] = {{l->env, dbi, first, mid, 0, 0, 0, 0}, {l->env, dbi, mid, last + 1, 0, 0, 0, 0}};
   pthread_t th;
   if (pthread_create(&th, NULL, read_half, &hs[1])) return -1;
   read_half(&hs[0]);
