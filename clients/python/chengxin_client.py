@@ -98,9 +98,10 @@ ERROR_CODES = (
 )
 
 #: Ops that change nothing: safe to send again after a lost connection.
-READ_OPS = frozenset({"ping", "entity", "records", "check", "search", "aggregate", "stats"})
+READ_OPS = frozenset({"ping", "entity", "records", "check", "search", "aggregate", "stats", "catalog",
+                      "scorecard", "scorecards"})
 #: Ops that write the store: never sent twice by this client.
-WRITE_OPS = frozenset({"ingest", "repair", "revoke", "objection", "reinstate", "load"})
+WRITE_OPS = frozenset({"ingest", "repair", "revoke", "objection", "reinstate", "load", "feedback"})
 #: Every op of docs/protocol.md section 5 (auth changes the connection's role).
 OPS = READ_OPS | WRITE_OPS | {"auth"}
 #: What is sent again after a lost connection: the reads, and auth (the same token gives the

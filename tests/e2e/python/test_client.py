@@ -15,6 +15,7 @@ import collections
 import contextlib
 import csv
 import os
+import re
 import shutil
 import socket
 import struct
@@ -317,6 +318,15 @@ class Errors(ServerCase):
             self.assertIn("catalogue", e.message)
             self.assertGreater(e.id, 0)
             self.assertEqual(c.ping()["pong"], True, "the connection stays open")
+
+    def test_the_client_knows_every_op_the_server_has(self):
+        # the server's unknown_op message lists its op table: the client's reads and writes are it
+        with client() as c:
+            e = self.assertError("unknown_op", c.call, "no_such_op")
+        listed = set(re.findall(r"[a-z_]+", e.message.split("expected one of", 1)[1]))
+        listed -= {"or", "and"}
+        self.assertEqual(listed, set(cx.OPS), e.message)
+        self.assertEqual(cx.READ_OPS & cx.WRITE_OPS, frozenset())
 
     def test_a_bad_token_is_forbidden_and_keeps_the_role(self):
         self.assertError("forbidden", client, "not-a-token-0123456789")
