@@ -1003,8 +1003,35 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
   return rc;
 }
 
-/* The receipt epochs' stream (<stream>_EPOCHS): found, or created as the batches' stream is
- * (the same replicas, file storage, nothing ever deleted). */
+/* Creates stream name on subject: R replicas on file storage, messages never deleted one by
+ * one (a gap in the sequence is never a deleted message), the 2-minute duplicate window, and
+ * with max_msgs > 0 a retention of that many messages. NATS_OK when made; *je says why not
+ * (JSStreamNameExistErr: another node made it meanwhile). */
+static natsStatus add_stream(cx_replog *r, const char *name, const char *subject, int64_t max_msgs,
+                             jsErrCode *je) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char *subj[1] = {subject};
+  cfg.Name = name;
+  cfg.Subjects = subj;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = r->o.replicas;
+  cfg.DenyDelete = true;
+  if (max_msgs > 0) cfg.MaxMsgs = max_msgs; /* older messages go: new nodes need backups */
+  cfg.Duplicates = (int64_t)120 * 1000000000;
+  jsStreamInfo *si = NULL;
+  *je = 0;
+  natsStatus s = js_AddStream(&si, r->js, &cfg, NULL, je);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    cx_net_log("log: created stream %s (subject %s, %d replicas)", name, subject, r->o.replicas);
+  }
+  return s;
+}
+
+/* The receipt epochs' stream (<stream>_EPOCHS): found, or created as the batches' stream is,
+ * without a retention (nothing of it is ever dropped). */
 static int epochs_stream(cx_replog *r, char *err, size_t cap) {
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -1019,23 +1046,7 @@ static int epochs_stream(cx_replog *r, char *err, size_t cap) {
       return 0;
     }
     if (je == JSStreamNotFoundErr) {
-      jsStreamConfig cfg;
-      jsStreamConfig_Init(&cfg);
-      const char *subj[1] = {r->esubject};
-      cfg.Name = r->estream;
-      cfg.Subjects = subj;
-      cfg.SubjectsLen = 1;
-      cfg.Storage = js_FileStorage;
-      cfg.Replicas = r->o.replicas;
-      cfg.DenyDelete = true;
-      cfg.Duplicates = (int64_t)120 * 1000000000;
-      je = 0;
-      s = js_AddStream(&si, r->js, &cfg, NULL, &je);
-      if (s == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        cx_net_log("log: created stream %s (subject %s, %d replicas)", r->estream, r->esubject, r->o.replicas);
-        return 0;
-      }
+      if ((s = add_stream(r, r->estream, r->esubject, 0, &je)) == NATS_OK) return 0;
       if (je == JSStreamNameExistErr) continue; /* another node made it meanwhile */
     }
     if (mono_ms() >= t_end) {
@@ -1247,25 +1258,8 @@ int cx__replog_open(cx_store *st, const cx_replog_opts *o, cx_replog **out, char
     int e = stream_info(r, &first, &last, ew, sizeof ew);
     if (e == 0) break;
     if (e == -2) {
-      jsStreamConfig cfg;
-      jsStreamConfig_Init(&cfg);
-      const char *subj[1] = {r->subject};
-      cfg.Name = r->stream;
-      cfg.Subjects = subj;
-      cfg.SubjectsLen = 1;
-      cfg.Storage = js_FileStorage;
-      cfg.Replicas = o->replicas;
-      cfg.DenyDelete = true;
-      if (o->max_msgs > 0) cfg.MaxMsgs = o->max_msgs; /* older messages go: new nodes need backups */
-      cfg.Duplicates = (int64_t)120 * 1000000000; /* the duplicate window: 2 minutes */
-      jsStreamInfo *si = NULL;
       jsErrCode je = 0;
-      s = js_AddStream(&si, r->js, &cfg, NULL, &je);
-      if (s == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        cx_net_log("log: created stream %s (subject %s, %d replicas)", r->stream, r->subject, o->replicas);
-        continue;
-      }
+      if ((s = add_stream(r, r->stream, r->subject, o->max_msgs, &je)) == NATS_OK) continue;
       if (je == JSStreamNameExistErr) continue; /* another node made it meanwhile */
       snprintf(ew, sizeof ew, "cannot create stream %s: %s", r->stream, nats_why(s, je));
     }
