@@ -345,11 +345,7 @@ void cx_buf_shrink(cx_buf *b) {
 int cx_buf_msgpack_write(void *data, const char *p, size_t n) {
   cx_buf *b = data;
   if (b->p && !b->over && !b->failed && b->cap - b->len >= n && (!b->limit || (b->len <= b->limit && n <= b->limit - b->len))) {
-    if (n <= 8) { /* most values: a loop the compiler unrolls beats a call of memcpy */
-      for (size_t i = 0; i < n; i++) b->p[b->len + i] = p[i];
-    } else {
-      memcpy(b->p + b->len, p, n);
-    }
+    memcpy(b->p + b->len, p, n);
     b->len += n;
     return 0;
   }
