@@ -5,12 +5,6 @@
 
 /* ===================================================================== entity */
 
-static cx_str region_name(cx_txn *t, uint32_t code) {
-  cx_str s = {"", 0};
-  if (code && cx_store_region_name(t, code, &s) < 0) s = (cx_str){"", 0};
-  return s;
-}
-
 /** 1 when role may see at least one record of s on as_of. */
 static int any_visible(const cx_query *q, cx_role role, const cx_summary *s, cx_day as_of) {
   for (uint32_t i = 0; i < s->n_recs; i++) {
@@ -132,17 +126,12 @@ int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_sum
   out->name = s.name;
   out->kind = s.kind;
   out->region = s.region;
-  out->province = region_name(t, s.region / 10000 * 10000);
-  /* The city level as people say it (北京市, not 市辖区); a province's own level has none:
-   * the province is not a city. */
-  out->city = (cx_str){"", 0};
-  if (s.region % 10000 != 0 && s.region && cx_query_city_name(t, s.region, out->city_buf, sizeof out->city_buf) == 0 &&
-      !(out->city_buf[0] >= '0' && out->city_buf[0] <= '9'))
-    out->city = cx_str_c(out->city_buf);
-  cx_region reg = {{"", 0}, 0, 0};
-  if (s.region && cx_store_region_get(t, s.region, &reg) < 0) reg = (cx_region){{"", 0}, 0, 0};
-  out->county = reg.name;
-  out->region_until = reg.last_year;
+  cx__region_show rs;
+  cx__query_region_show(q, t, s.region, &rs, out->city_buf, sizeof out->city_buf);
+  out->province = rs.province;
+  out->city = rs.city;
+  out->county = rs.county;
+  out->region_until = rs.until;
   out->authority_code = acode;
   out->authority_name = aname;
   out->flags = flags;

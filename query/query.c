@@ -102,6 +102,10 @@ int cx_query_new(cx_store *st, cx_query **out) {
   cx_query *q = cx_calloc(1, sizeof *q);
   if (!q) return CX_ENOMEM;
   q->st = st;
+  if ((rc = cx__query_regions_init(q))) {
+    free(q);
+    return rc;
+  }
   memcpy(&q->cat, cat, sizeof q->cat);
   /* Two independent-looking halves of the 128-bit SipHash key from the one 64-bit salt. */
   q->k0 = info.salt ^ 0x9e3779b97f4a7c15ULL;
@@ -111,7 +115,10 @@ int cx_query_new(cx_store *st, cx_query **out) {
   return 0;
 }
 
-void cx_query_free(cx_query *q) { free(q); }
+void cx_query_free(cx_query *q) {
+  cx__query_regions_free(q);
+  free(q);
+}
 
 int cx_query_reload(cx_query *q) {
   if (!q) return CX_EBADREQ;

@@ -526,4 +526,8 @@ typedef struct cx_cagg_result {
 int cx_query_check_aggregate(const cx_query *q, cx_txn *t, const cx_cagg_spec *sp, cx_cagg_result *out);
 void cx_cagg_result_free(cx_cagg_result *r);
 
+/** Test-only: the region codes of q's table of region names (0: none built yet), and the
+ *  region generation it was built at (see cx_store_regions_gen). */
+uint32_t cx_query_debug_regions_cached(const cx_query *q, uint64_t *gen);
+
 #endif

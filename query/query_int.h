@@ -6,8 +6,11 @@
 
 #include "query.h"
 
+typedef struct cx__regtab cx__regtab;
+
 struct cx_query {
   cx_store *st;          /* borrowed; must outlive the query */
+  struct cx__regcache *regions; /* regions.c: the names of every region code, derived once */
   cx_catalog cat;        /* copy of the store's catalogue */
   uint64_t restrict_any; /* OR of deny[] | review[] over every action */
   uint64_t k0, k1;       /* SipHash key derived from the store salt (cursors) */
@@ -20,6 +23,19 @@ struct cx_query {
  */
 int cx__query_entity_of(const cx_query *q, cx_txn *t, cx_role role, const cx_summary *s,
                         cx_day as_of, cx_entity_status *out);
+
+/** What a status shows of a region code (regions.c). */
+typedef struct cx__region_show {
+  cx_str province, city, county; /* "" when unknown; city as cx_query_city_name says it, "" for
+                                    a province's own level or a number */
+  uint16_t until;                /* cx_region.last_year: 0 for a current code */
+} cx__region_show;
+/** The region names of code region for a status at txn t's snapshot; city may point into
+ *  city_buf (cap bytes), the rest into the map or into q. */
+void cx__query_region_show(const cx_query *q, cx_txn *t, uint32_t region, cx__region_show *out,
+                           char *city_buf, size_t cap);
+int cx__query_regions_init(cx_query *q);
+void cx__query_regions_free(cx_query *q);
 
 /** SipHash-2-4 of n bytes under the key (k0, k1). */
 uint64_t cx__query_siphash(uint64_t k0, uint64_t k1, const void *p, size_t n);

@@ -210,8 +210,17 @@ int cx__regions_load(cx_store *st, MDB_txn *txn, const char *cur, size_t cur_n, 
                      size_t hist_n) {
   int rc = mdb_drop(txn, st->dbi[CX_DBI_REGIONS], 0);
   if (rc) return cx__store_mdb_err(st, rc, "regions drop");
-  if ((rc = load(st, txn, cur, cur_n, 0))) return rc;
-  return load(st, txn, hist, hist_n, 1);
+  if ((rc = load(st, txn, cur, cur_n, 0)) || (rc = load(st, txn, hist, hist_n, 1))) return rc;
+  /* a new generation with every rewrite: what a reader derived from the tables is stale */
+  uint64_t gen = 0;
+  if ((rc = cx__meta_get64(st, txn, "regions_gen", &gen)) && rc != CX_ENOTFOUND) return rc;
+  return cx__meta_put64(st, txn, "regions_gen", gen + 1);
+}
+
+int cx_store_regions_gen(cx_txn *t, uint64_t *gen) {
+  int rc = cx__meta_get64(t->st, t->txn, "regions_gen", gen);
+  if (rc == CX_ENOTFOUND) *gen = 0, rc = 0;
+  return rc;
 }
 
 int cx__regions_count(cx_store *st, MDB_txn *txn, uint64_t *current, uint64_t *historic) {

@@ -5,9 +5,11 @@
  *
  * Layout (one LMDB environment, a directory; named databases, see docs/data-model.md):
  *   meta         "schema" -> u32 version; "next_seq", "next_eid", "next_aid" -> u32; "salt" -> u64;
- *                "log_seq" -> u64 BE: the last message of the replicated log applied (logseq.c)
+ *                "log_seq" -> u64 BE: the last message of the replicated log applied (logseq.c);
+ *                "regions_gen" -> u64 BE: bumped by every rewrite of the regions DB
  *   summary      entity code (18 B) -> per-entity summary (identity + check index + record digest)
- *   entities     entity id (u32 BE) -> entity code (18 B)
+ *   entities     entity id (u32 BE) -> entity code (18 B) [+ hint (6 B): 'h', kind, public
+ *                end (u32 BE): see cx_entity_hint]
  *   records      cx_reckey (eid BE, ~decision_date BE, seq BE: 12 B) -> record value
  *   record_ref   authority id (u32 BE) + record_id bytes -> cx_reckey (12 B)
  *   authorities  'c' + authority code -> id (u32) ; 'i' + id BE -> code NUL name
@@ -1296,6 +1298,12 @@ typedef int (*cx_region_fn)(void *ctx, uint32_t code, const cx_region *r);
  * cost). CX_ECORRUPT on a malformed entry. No allocation.
  */
 int cx_store_regions_each(cx_txn *t, cx_region_fn fn, void *ctx);
+/**
+ * The generation of the region tables: a number that changes with every rewrite of either
+ * table (0: never rewritten since this counter came in). What a reader derives from the tables
+ * (query/'s names of a region) is valid while the generation it was derived at is the txn's.
+ */
+int cx_store_regions_gen(cx_txn *t, uint64_t *gen);
 
 /**
  * Entities whose normalised name starts with prefix (already normalised), in name order.

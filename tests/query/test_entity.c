@@ -274,3 +274,70 @@ Test(entity, abnormal_list_compulsion_confirmation_and_inspection_in_the_public_
   cr_assert_eq(st.counts[CX_CAT_ABNORMAL].total, 0, "past the general tier's 12 months");
   cr_assert_eq(st.counts[CX_CAT_CONFIRMATION].total, 1, "a confirmation is public while valid");
 }
+
+/* The region names a status shows come, after a context's first statuses, from its table of
+ * every region code (query/regions.c): the same names as the regions DB's lookups, for current,
+ * city-level, historic and unknown codes; and a rewrite of the region tables is seen by the
+ * next status of the same context, before and after its table is rebuilt. */
+typedef struct shown {
+  char prov[64], city[96], county[64];
+  uint16_t until;
+} shown;
+
+static void show(const char *code, shown *out) {
+  cx_entity_status st;
+  cr_assert_eq(get(code, CX_ROLE_ANALYST, "2024-02-01", &st), 0);
+  snprintf(out->prov, sizeof out->prov, "%.*s", (int)st.province.n, st.province.p);
+  snprintf(out->city, sizeof out->city, "%.*s", (int)st.city.n, st.city.p);
+  snprintf(out->county, sizeof out->county, "%.*s", (int)st.county.n, st.county.p);
+  out->until = st.region_until;
+}
+
+Test(entity, region_names_from_the_table_equal_the_lookups_and_follow_a_reload) {
+  static const uint32_t counties[] = {350102, 350103, 350203, 110105, 350182, 659999, 350100, 350199};
+  enum { NC = sizeof counties / sizeof counties[0] };
+  char codes[NC][19];
+  for (int i = 0; i < NC; i++) {
+    qt_ent(20 + i, counties[i], codes[i]);
+    char rid[8];
+    snprintf(rid, sizeof rid, "R%d", i);
+    cx_record r = qt_rec(codes[i], "某某有限公司", CX_KIND_ENTERPRISE, AUTH, rid, CX_CAT_PENALTY,
+                         qt_day("2024-01-05"));
+    qt_put1(&E, &r);
+  }
+  cr_assert_eq(cx_query_debug_regions_cached(E.q, NULL), 0, "nothing built by the fixture");
+  shown before[NC], after[NC];
+  for (int i = 0; i < NC; i++) show(codes[i], &before[i]); /* the lookups */
+  cr_assert_str_eq(before[0].county, "鼓楼区");
+  cr_assert_str_eq(before[0].city, "福州市");
+  cr_assert_str_eq(before[3].city, "北京市", "a municipality's city level");
+  cr_assert_eq(before[4].until, 2017);
+  cr_assert_str_eq(before[5].prov, "");
+  for (int k = 0; k < 100; k++) show(codes[k % NC], &after[0]);
+  uint64_t gen0 = 0;
+  cr_assert_gt(cx_query_debug_regions_cached(E.q, &gen0), 5, "the table is built");
+  for (int i = 0; i < NC; i++) {
+    show(codes[i], &after[i]);
+    cr_assert_str_eq(after[i].prov, before[i].prov, "%u", counties[i]);
+    cr_assert_str_eq(after[i].city, before[i].city, "%u", counties[i]);
+    cr_assert_str_eq(after[i].county, before[i].county, "%u", counties[i]);
+    cr_assert_eq(after[i].until, before[i].until, "%u", counties[i]);
+  }
+  /* a new table text: renamed county and city, a county gone */
+  static const char regions2[] = "110000\t北京市\n110100\t市辖区\n110105\t朝阳区\n"
+                                 "350000\t福建省\n350100\t榕城市\n350102\t新鼓楼区\n"
+                                 "350200\t厦门市\n350203\t思明区\n";
+  int bad = 0;
+  cr_assert_eq(cx_store_data_put(E.st, "regions", regions2, strlen(regions2), &bad), 0, "line %d", bad);
+  for (int round = 0; round < 2; round++) { /* before the rebuild, then from the new table */
+    show(codes[0], &after[0]);
+    cr_assert_str_eq(after[0].county, "新鼓楼区", "round %d", round);
+    cr_assert_str_eq(after[0].city, "榕城市", "round %d", round);
+    show(codes[1], &after[1]);
+    cr_assert_str_eq(after[1].county, "", "350103 is gone (round %d)", round);
+    for (int k = 0; k < 100; k++) show(codes[k % NC], &after[2]);
+  }
+  uint64_t gen1 = 0;
+  cr_assert_gt(cx_query_debug_regions_cached(E.q, &gen1), 5);
+  cr_assert_neq(gen1, gen0, "rebuilt at the new generation");
+}
