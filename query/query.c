@@ -166,24 +166,9 @@ int cx_query_in_force(const cx_sum_rec *r, cx_day as_of) {
 }
 
 int cx_query_displayable(const cx_query *q, uint8_t kind, const cx_sum_rec *r, cx_day as_of) {
-  if (r->status != CX_ST_ACTIVE || r->severity >= CX_SEV_COUNT || r->category >= CX_CAT_COUNT)
-    return 0;
-  const cx_catalog *c = &q->cat;
-  if (cx__query_kind_is_person(kind) && !(c->person_public & (1u << r->category))) return 0;
-  unsigned subtype = (unsigned)r->flags >> CX_SRF_SUBTYPE_SHIFT;
-  /* Records other than 失信信息 (licences, red lists, kept commitments ...): public while valid. */
-  if (!cx_catalog_is_negative(c, r->category, subtype)) return cx_query_in_force(r, as_of);
-  /* 失信信息: from the decision to the tier's maximum, or earlier: at the source's display
-   * deadline (公示截止期), and for a list entry (serious-dishonesty list, abnormal-operation
-   * list) at the end of its listing (移出名单). A penalty's own validity (处罚有效期) does not
-   * end the display of the penalty. */
-  cx_day end;
-  int listing = r->category == CX_CAT_BLACKLIST || r->category == CX_CAT_ABNORMAL;
-  cx_day listed_until = listing ? r->valid_until : CX_DAY_OPEN;
-  if (!cx_catalog_display_end(c, r->severity, r->decision_date, listed_until, &end)) return 0;
-  /* the source's own deadline (公示截止期, inclusive), when it ends display earlier */
-  if (r->display_until != CX_DAY_NONE && r->display_until < end) end = r->display_until + 1;
-  return r->decision_date <= as_of && as_of < end;
+  cx_day from, end;
+  if (!cx_catalog_public_window(&q->cat, cx__query_kind_is_person(kind), r, &from, &end)) return 0;
+  return from <= as_of && (end == CX_DAY_OPEN || as_of < end);
 }
 
 int cx_query_visible(const cx_query *q, cx_role role, uint8_t kind, const cx_sum_rec *r,

@@ -60,9 +60,7 @@ cx_str cx__query_shown_code(cx_str code, int mask, char buf[CX_CODE_TEXT_MAX]);
 cx_str cx__query_visible_code(cx_role role, cx_str code, uint8_t kind, char buf[CX_CODE_TEXT_MAX]);
 
 /** 1 for kinds whose records follow the catalogue's person_public rule. */
-static inline int cx__query_kind_is_person(uint8_t kind) {
-  return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT;
-}
+static inline int cx__query_kind_is_person(uint8_t kind) { return cx_kind_is_person(kind); }
 
 /** The record digest of a full record (for cx_query_displayable on records). */
 static inline void cx__query_sum_rec_of(const cx_record *r, cx_sum_rec *out) {

@@ -219,13 +219,20 @@ static int run_codes(search_ctx *c) {
 static int contains_cb(void *vctx, uint32_t eid) {
   search_ctx *c = vctx;
   cx_str code;
-  int rc = cx_store_entity_code(c->t, eid, &code);
+  cx_entity_hint hint;
+  int rc = cx_store_entity_get(c->t, eid, &code, &hint);
   if (rc == CX_ENOTFOUND) return 0;
-  if (rc == 0 && code.n != CX_CODE_LEN) rc = CX_ECORRUPT;
   if (rc < 0) {
     c->err = rc;
     return -1;
   }
+  /* The public: a person is never a hit (offer), nor an entity none of whose records is
+   * displayable today or later (its hint's last day is the display rule's, cx_entity_hint):
+   * both are passed over without reading the summary. */
+  if (c->role == CX_ROLE_PUBLIC && hint.known &&
+      (cx__query_kind_is_person(hint.kind) ||
+       (hint.public_end != CX_DAY_OPEN && c->today >= hint.public_end)))
+    return 0;
   cx_summary s;
   rc = cx_store_summary_get(c->t, code.p, &s);
   if (rc == CX_ENOTFOUND) return 0;

@@ -421,6 +421,45 @@ unsigned cx_catalog_advisory(const cx_catalog *c, const cx_record *r, cx_day *en
   return why;
 }
 
+int cx_catalog_public_window(const cx_catalog *c, int person, const cx_sum_rec *r, cx_day *from,
+                             cx_day *end) {
+  if (r->status != CX_ST_ACTIVE || r->severity >= CX_SEV_COUNT || r->category >= CX_CAT_COUNT)
+    return 0;
+  if (person && !(c->person_public & (1u << r->category))) return 0;
+  unsigned subtype = (unsigned)r->flags >> CX_SRF_SUBTYPE_SHIFT;
+  /* Records other than 失信信息 (licences, red lists, kept commitments ...): public while valid. */
+  if (!cx_catalog_is_negative(c, r->category, subtype)) {
+    *from = r->valid_from;
+    *end = r->valid_until;
+    return r->valid_until == CX_DAY_OPEN || r->valid_from < r->valid_until;
+  }
+  /* 失信信息: from the decision to the tier's maximum, or earlier: at the source's display
+   * deadline (公示截止期), and for a list entry (serious-dishonesty list, abnormal-operation
+   * list) at the end of its listing (移出名单). A penalty's own validity (处罚有效期) does not
+   * end the display of the penalty. */
+  cx_day e;
+  int listing = r->category == CX_CAT_BLACKLIST || r->category == CX_CAT_ABNORMAL;
+  if (!cx_catalog_display_end(c, r->severity, r->decision_date, listing ? r->valid_until : CX_DAY_OPEN, &e))
+    return 0;
+  /* the source's own deadline (公示截止期, inclusive), when it ends display earlier */
+  if (r->display_until != CX_DAY_NONE && r->display_until < e) e = r->display_until + 1;
+  *from = r->decision_date;
+  *end = e;
+  return e == CX_DAY_OPEN || r->decision_date < e;
+}
+
+void cx_entity_hint_of(const cx_catalog *c, const cx_summary *s, cx_entity_hint *out) {
+  cx_day last = 0;
+  int person = cx_kind_is_person(s->kind);
+  for (uint32_t i = 0; i < s->n_recs && last != CX_DAY_OPEN; i++) {
+    cx_sum_rec r;
+    cx_summary_rec(s, i, &r);
+    cx_day from, end;
+    if (cx_catalog_public_window(c, person, &r, &from, &end) && end > last) last = end;
+  }
+  *out = (cx_entity_hint){1, s->kind, last};
+}
+
 cx_day cx_catalog_repair_from(const cx_catalog *c, unsigned tier, cx_day decision_date) {
   if (tier >= CX_SEV_COUNT) return decision_date;
   return cx_day_add_months(decision_date, c->display[tier].min_months);

@@ -547,6 +547,7 @@ static int lockless_check(cx_store *st, const char *path) {
 
 static int migrate_3_to_4(cx_store *st, MDB_txn *txn);
 static int migrate_4_to_5(cx_store *st, MDB_txn *txn);
+static int migrate_5_to_6(cx_store *st, MDB_txn *txn);
 
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
@@ -650,20 +651,24 @@ retry:
   /* Schemas 2 and 3 (this wave's earlier stores) migrate in place at the first writable open,
    * in this one txn: all of it or none of it (migrate_3_to_4; schema 3 only added category
    * values, so a schema-2 store has schema 3's layout). Older and newer ones are refused. */
-  int migrate = (ver == 2 || ver == 3 || ver == 4) && CX_SCHEMA_VERSION == 5 && !st->read_only;
+  int migrate = ver >= 2 && ver < CX_SCHEMA_VERSION && CX_SCHEMA_VERSION == 6 && !st->read_only;
   if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
                      ver > CX_SCHEMA_VERSION
                          ? "written by a newer chengxin: use that build; the store is untouched"
-                         : ver >= 2 && ver <= 4 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
+                         : ver >= 2 && ver <= 5 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
                                     : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
-  if (migrate && (err = ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
+  if (migrate) { /* each step ends at the next schema: 2 and 3 -> 5, 4 -> 5, 5 -> 6 */
+    err = ver == 5 ? 0 : ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn);
+    if (!err) err = migrate_5_to_6(st, txn);
+  }
+  if (migrate && err == CX_EMAPFULL) {
     mdb_txn_abort(txn);
     txn = NULL;
     if ((err = cx__store_grow(st))) goto fail_env;
@@ -848,7 +853,18 @@ int cx_store_entity_code(cx_txn *t, uint32_t entity_id, cx_str *code) {
   MDB_val k = {4, kb}, v;
   int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_ENTITIES], &k, &v);
   if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "entity get");
-  *code = (cx_str){v.mv_data, (uint32_t)v.mv_size};
+  *code = (cx_str){v.mv_data, (uint32_t)(v.mv_size >= CX_CODE_LEN ? CX_CODE_LEN : v.mv_size)};
+  return 0;
+}
+
+int cx_store_entity_get(cx_txn *t, uint32_t entity_id, cx_str *code, cx_entity_hint *hint) {
+  unsigned char kb[4];
+  cx__be32(kb, entity_id);
+  MDB_val k = {4, kb}, v;
+  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_ENTITIES], &k, &v);
+  if (rc) return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(t->st, rc, "entity get");
+  if (cx__entity_value_parse(v.mv_data, v.mv_size, hint)) return CX_ECORRUPT;
+  *code = (cx_str){v.mv_data, CX_CODE_LEN};
   return 0;
 }
 
@@ -1227,6 +1243,19 @@ static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
   return err;
 }
 
+/*
+ * Schema 5 -> 6: the entities DB's values carry the hint (cx_entity_hint) beside the code, so
+ * that the keyword search passes over what the public cannot see without reading summaries.
+ * One write txn over the entities; nothing else is rewritten.
+ */
+static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
+  uint64_t n = 0;
+  int err = cx__hints_rebuild_all(st, txn, &n);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 6);
+  if (!err) cx__store_setmsg(st, "migrated to schema 6 (hints of %llu entities)", (unsigned long long)n);
+  return err;
+}
+
 /* The regions DB is made from both region tables: after one is replaced (text), reload it with
  * the stored other one. That one is copied first: the loads write to the txn. */
 static int reload_regions(cx_store *st, MDB_txn *txn, int historic, const char *text, size_t n) {
@@ -1419,6 +1448,66 @@ typedef struct old_cell {
 } old_cell;
 static int old_cell_cmp(const void *a, const void *b) { return memcmp(a, b, 3 + 4 * 5); }
 
+/* Entities values as schema 5 and older wrote them: the code alone. */
+static int strip_hints(cx_store *st, MDB_txn *txn) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &cur), err = 0;
+  if (rc) return cx__store_mdb_err(st, rc, "cursor");
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (v.mv_size <= CX_CODE_LEN) continue;
+    /* copies: the put rewrites the page both point into */
+    char code[CX_CODE_LEN];
+    unsigned char kb[4];
+    if (k.mv_size != 4) continue;
+    memcpy(code, v.mv_data, CX_CODE_LEN);
+    memcpy(kb, k.mv_data, 4);
+    MDB_val nk = {4, kb}, nv = {CX_CODE_LEN, code};
+    if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT))) {
+      err = cx__store_mdb_err(st, rc, "entity put");
+      break;
+    }
+  }
+  if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "entities scan");
+  mdb_cursor_close(cur);
+  return err;
+}
+
+int cx_store_debug_set_hint(cx_store *st, uint32_t eid, const cx_entity_hint *h) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  unsigned char kb[4], vb[CX_ENT_VAL_HINTED];
+  cx__be32(kb, eid);
+  MDB_val k = {4, kb}, v;
+  if ((rc = mdb_get(txn, st->dbi[CX_DBI_ENTITIES], &k, &v))) {
+    cx__store_wtxn_end(st, txn, 0);
+    return rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(st, rc, "entity get");
+  }
+  char code[CX_CODE_LEN];
+  memcpy(code, v.mv_data, CX_CODE_LEN);
+  cx__entity_value(code, h, vb);
+  MDB_val nv = {sizeof vb, vb};
+  if ((rc = mdb_put(txn, st->dbi[CX_DBI_ENTITIES], &k, &nv, 0))) {
+    cx__store_wtxn_end(st, txn, 0);
+    return cx__store_mdb_err(st, rc, "entity put");
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+int cx_store_debug_make_schema5(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  int err = strip_hints(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
+  if (err) {
+    cx__store_wtxn_end(st, txn, 0);
+    return err;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
 int cx_store_debug_make_schema4(cx_store *st) {
   MDB_txn *txn;
   int rc = cx__store_wtxn(st, &txn);
@@ -1462,6 +1551,7 @@ int cx_store_debug_make_schema4(cx_store *st) {
     i = j;
   }
   free(cells);
+  if (!err) err = strip_hints(st, txn);
   if (!err) err = cx__meta_put32(st, txn, "schema", 4);
   if (err) {
     cx__store_wtxn_end(st, txn, 0);
@@ -1505,6 +1595,7 @@ int cx_store_debug_make_schema3(cx_store *st) {
   }
   if (cur) mdb_cursor_close(cur);
   if (!err) err = cx__facts_rebuild_all(st, txn);
+  if (!err) err = strip_hints(st, txn);
   if (!err) err = cx__meta_put32(st, txn, "schema", 3);
   cx__buf_free(&buf);
   if (err) {

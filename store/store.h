@@ -49,8 +49,10 @@
 /* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
- * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md). */
-#define CX_SCHEMA_VERSION 5u
+ * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md).
+ * 5: the authority cube has the entity kind. 6: entities values carry the hint (cx_entity_hint);
+ * 2-5 migrate in place at a writable open (`chengxin upgrade`). */
+#define CX_SCHEMA_VERSION 6u
 
 /* ===================================================================== strings */
 
@@ -130,6 +132,11 @@ typedef enum cx_kind {
   CX_KIND_SOCIAL_ORG, CX_KIND_INDIVIDUAL_BUSINESS, CX_KIND_CIVIL_SERVANT, CX_KIND_PERSON,
   CX_KIND_COUNT
 } cx_kind;
+/** A natural person's kind (person, civil servant): identified by an ID number, shown to the
+ *  public only for the categories of the catalogue's person_public. */
+static inline int cx_kind_is_person(unsigned kind) {
+  return kind == CX_KIND_PERSON || kind == CX_KIND_CIVIL_SERVANT;
+}
 /** cx_record.entity_kind value meaning "not given: derive from the code" (cx_kind_from_code). */
 #define CX_KIND_UNSET 0xFF
 
@@ -985,6 +992,35 @@ typedef struct cx_summary {
 static inline void cx_summary_rec(const cx_summary *s, uint32_t i, cx_sum_rec *out) {
   memcpy(out, s->recs_ + (size_t)i * sizeof(cx_sum_rec), sizeof *out);
 }
+
+/**
+ * The days on which the public may be shown record r of an entity (person: the entity is a
+ * person or a civil servant) under catalogue c: [*from, *end), *end == CX_DAY_OPEN for no end.
+ * Returns 0 when there is no such day (not active, a tier that is not published, a category
+ * persons are not shown for, an empty window). The one statement of the public's display rule:
+ * query/'s cx_query_displayable is "as_of in this window", the entities' hints (below) are its
+ * last day. 失信信息 (cx_catalog_is_negative): from the decision to cx_catalog_display_end of its
+ * tier (a list entry's own end of listing, the source's 公示截止期 when earlier); anything else
+ * (licences, red lists, kept commitments ...): while valid, [valid_from, valid_until).
+ */
+int cx_catalog_public_window(const cx_catalog *c, int person, const cx_sum_rec *r, cx_day *from,
+                             cx_day *end);
+
+/**
+ * What a reader of the entities DB learns of an entity beside its code, so that the keyword
+ * search can pass over an entity the public cannot see without reading its summary: the kind,
+ * and the first day on which none of its records is displayable any more (the largest *end of
+ * cx_catalog_public_window over its summary's records; 0: none ever is; CX_DAY_OPEN: no end).
+ * Written with the summary (same txn, same catalogue) by every summary rebuild, including the
+ * rebuild of every entity when a catalogue is loaded. known = 0 for an entity written before
+ * hints came in (an 18-byte value): then nothing may be concluded.
+ */
+typedef struct cx_entity_hint {
+  uint8_t known, kind;
+  cx_day public_end;
+} cx_entity_hint;
+/** The hint of summary s under catalogue c (what the summary rebuild stores). */
+void cx_entity_hint_of(const cx_catalog *c, const cx_summary *s, cx_entity_hint *out);
 static inline void cx_summary_hit(const cx_summary *s, uint32_t i, cx_sum_hit *out,
                                   cx_str *record_id, cx_str *authority_code) {
   memcpy(out, s->hits_ + (size_t)i * sizeof(cx_sum_hit), sizeof *out);
@@ -1216,6 +1252,8 @@ int cx_store_summary_chunk(cx_txn *t, const cx_summary *s, uint32_t k, cx_summar
 int cx_store_summary_decode(const void *val, size_t n, cx_summary *out);
 /** The code of an entity id. CX_ENOTFOUND. */
 int cx_store_entity_code(cx_txn *t, uint32_t entity_id, cx_str *code);
+/** The code and the hint (cx_entity_hint) of an entity id, in one lookup. CX_ENOTFOUND. */
+int cx_store_entity_get(cx_txn *t, uint32_t entity_id, cx_str *code, cx_entity_hint *hint);
 
 /**
  * Iterates an entity's records newest first, starting strictly after *after (NULL: from the
@@ -1858,6 +1896,10 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v);
 int cx_store_debug_make_schema3(cx_store *st);
 /** Test hook: rewrites the store as schema 4 wrote it (the authority cube without kind). */
 int cx_store_debug_make_schema4(cx_store *st);
+/** Test hook: stores hint h for entity eid (h->known is not stored: any written hint is). */
+int cx_store_debug_set_hint(cx_store *st, uint32_t eid, const cx_entity_hint *h);
+/** Test hook: rewrites the store as schema 5 wrote it (entities values without hints). */
+int cx_store_debug_make_schema5(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0

@@ -367,6 +367,36 @@ static inline void cx__sumx_key(const char code[CX_CODE_LEN], uint32_t k, unsign
   out[CX_CODE_LEN + 1] = (unsigned char)k;
 }
 /** Rebuilds and writes the summary of one entity from its records; maintains names and grams. */
+/* The entities DB's value: the code (18 B), then, once written by a summary rebuild, the hint:
+ * 'h', kind, public_end (u32 BE). */
+#define CX_ENT_VAL_HINTED (CX_CODE_LEN + 6)
+/** Parses an entities value; hint->known = 0 for a code alone. CX_ECORRUPT for any other shape. */
+static inline int cx__entity_value_parse(const void *v, size_t n, cx_entity_hint *hint) {
+  const unsigned char *p = v;
+  if (n == CX_CODE_LEN) {
+    *hint = (cx_entity_hint){0, 0, 0};
+    return 0;
+  }
+  if (n != CX_ENT_VAL_HINTED || p[CX_CODE_LEN] != 'h') return CX_ECORRUPT;
+  *hint = (cx_entity_hint){1, p[CX_CODE_LEN + 1],
+                           (cx_day)p[CX_CODE_LEN + 2] << 24 | (cx_day)p[CX_CODE_LEN + 3] << 16 |
+                               (cx_day)p[CX_CODE_LEN + 4] << 8 | p[CX_CODE_LEN + 5]};
+  return 0;
+}
+/** The entities value of code with hint h (CX_ENT_VAL_HINTED bytes). */
+static inline void cx__entity_value(const char code[CX_CODE_LEN], const cx_entity_hint *h,
+                                    unsigned char out[CX_ENT_VAL_HINTED]) {
+  memcpy(out, code, CX_CODE_LEN);
+  out[CX_CODE_LEN] = 'h';
+  out[CX_CODE_LEN + 1] = h->kind;
+  out[CX_CODE_LEN + 2] = (unsigned char)(h->public_end >> 24);
+  out[CX_CODE_LEN + 3] = (unsigned char)(h->public_end >> 16);
+  out[CX_CODE_LEN + 4] = (unsigned char)(h->public_end >> 8);
+  out[CX_CODE_LEN + 5] = (unsigned char)h->public_end;
+}
+
+/** Writes every entity's hint from its stored summary (schema 5 -> 6); *n: entities seen. */
+int cx__hints_rebuild_all(cx_store *st, MDB_txn *txn, uint64_t *n);
 int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
                         uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed);
 /** The names DB key of an entity: normalised name, 0x00, code. out holds CX_NAME_KEY_CAP bytes. */

@@ -361,6 +361,26 @@ static int sumx_write(cx_store *st, MDB_txn *txn, cx_sumb *b, const char code[CX
   return 0;
 }
 
+/* Keeps entity eid's hint (its entities value, cx_entity_hint) in step with its summary s under
+ * the store's catalogue: written only when it differs. */
+static int hint_write(cx_store *st, MDB_txn *txn, uint32_t eid, const char code[CX_CODE_LEN],
+                      const cx_summary *s) {
+  cx_entity_hint h, cur;
+  cx_entity_hint_of(st->catalog, s, &h);
+  unsigned char kb[4], vb[CX_ENT_VAL_HINTED];
+  cx__be32(kb, eid);
+  MDB_val k = {4, kb}, v;
+  int r = mdb_get(txn, st->dbi[CX_DBI_ENTITIES], &k, &v);
+  if (r && r != MDB_NOTFOUND) return cx__store_mdb_err(st, r, "entity get");
+  if (!r && cx__entity_value_parse(v.mv_data, v.mv_size, &cur) == 0 && cur.known &&
+      cur.kind == h.kind && cur.public_end == h.public_end && memcmp(v.mv_data, code, CX_CODE_LEN) == 0)
+    return 0;
+  cx__entity_value(code, &h, vb);
+  MDB_val nv = {sizeof vb, vb};
+  if ((r = mdb_put(txn, st->dbi[CX_DBI_ENTITIES], &k, &nv, 0))) return cx__store_mdb_err(st, r, "entity put");
+  return 0;
+}
+
 int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, MDB_cursor *sc,
                         uint32_t eid, const char code[CX_CODE_LEN], cx_day today, int *changed) {
   *changed = 0;
@@ -398,7 +418,9 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   uint32_t old_chunks = have_old ? old.n_chunks : 0;
   int same = have_old && val.mv_size == b->out.n && memcmp(val.mv_data, b->out.p, b->out.n) == 0;
   if (same) {
-    /* The summary is unchanged, so is the name; old is not read after this write. */
+    /* The summary is unchanged, so is the name; old is not read after this write. The hint
+     * may not be: a new catalogue moves display windows without changing a summary. */
+    if ((r = hint_write(st, txn, eid, code, &old))) return r;
     int chunks_changed = 0;
     if ((r = sumx_write(st, txn, b, code, old_chunks, &chunks_changed))) return r;
     if (!chunks_changed) return 0; /* unchanged: keep last_update */
@@ -416,6 +438,7 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   size_t oldkey_n = 0, nk_n = 0;
   cx_summary now;
   if (cx_store_summary_decode(b->out.p, b->out.n, &now)) return CX_EINTERNAL;
+  if ((r = hint_write(st, txn, eid, code, &now))) return r;
   int name_changed = !have_old || !cx_str_eq(old.name, now.name);
   if (name_changed) {
     if (have_old) cx__name_key(old.name.p, old.name.n, code, oldkey, &oldkey_n);
@@ -444,6 +467,50 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
                           nk_n - CX_CODE_LEN - 1);
 }
 
+int cx__hints_rebuild_all(cx_store *st, MDB_txn *txn, uint64_t *n) {
+  MDB_cursor *ec;
+  int r = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec), err = 0;
+  if (r) return cx__store_mdb_err(st, r, "cursor");
+  *n = 0;
+  MDB_val k, v;
+  r = mdb_cursor_get(ec, &k, &v, MDB_FIRST);
+  while (r == 0) {
+    cx_entity_hint h;
+    if (k.mv_size != 4 || cx__entity_value_parse(v.mv_data, v.mv_size, &h)) {
+      err = CX_ECORRUPT;
+      break;
+    }
+    char code[CX_CODE_LEN];
+    memcpy(code, v.mv_data, CX_CODE_LEN);
+    uint32_t eid = cx__rd_be32(k.mv_data);
+    MDB_val sk = {CX_CODE_LEN, code}, sv;
+    cx_summary s;
+    if ((r = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &sk, &sv)) == 0) {
+      if (cx_store_summary_decode(sv.mv_data, sv.mv_size, &s)) {
+        cx__store_setmsg(st, "corrupt summary for %.18s", code);
+        err = CX_ECORRUPT;
+        break;
+      }
+      if ((err = hint_write(st, txn, eid, code, &s))) break;
+      ++*n;
+    } else if (r != MDB_NOTFOUND) {
+      err = cx__store_mdb_err(st, r, "summary get");
+      break;
+    }
+    if (eid == UINT32_MAX) {
+      r = MDB_NOTFOUND;
+      break;
+    }
+    unsigned char nb[4]; /* the put may have moved the cursor's page: the next entry by key */
+    cx__be32(nb, eid + 1);
+    k = (MDB_val){4, nb};
+    r = mdb_cursor_get(ec, &k, &v, MDB_SET_RANGE);
+  }
+  if (!err && r != MDB_NOTFOUND) err = cx__store_mdb_err(st, r, "entities scan");
+  mdb_cursor_close(ec);
+  return err;
+}
+
 int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {
   MDB_cursor *ec = NULL, *rc = NULL, *sc = NULL;
   cx_sumb b;
@@ -458,13 +525,19 @@ int cx__summary_rebuild_all(cx_store *st, MDB_txn *txn, cx_day today) {
   MDB_val k, v;
   r = mdb_cursor_get(ec, &k, &v, MDB_FIRST);
   while (r == 0) {
-    if (k.mv_size != 4 || v.mv_size != CX_CODE_LEN) { err = CX_ECORRUPT; goto out; }
+    cx_entity_hint h;
+    if (k.mv_size != 4 || cx__entity_value_parse(v.mv_data, v.mv_size, &h)) { err = CX_ECORRUPT; goto out; }
     char code[CX_CODE_LEN];
     memcpy(code, v.mv_data, CX_CODE_LEN);
+    uint32_t eid = cx__rd_be32(k.mv_data);
     int changed;
-    if ((err = cx__summary_rebuild(st, txn, &b, rc, sc, cx__rd_be32(k.mv_data), code, today, &changed)))
-      goto out;
-    r = mdb_cursor_get(ec, &k, &v, MDB_NEXT);
+    if ((err = cx__summary_rebuild(st, txn, &b, rc, sc, eid, code, today, &changed))) goto out;
+    if (eid == UINT32_MAX) break;
+    /* the rebuild may have rewritten this entry (its hint): find the next one by key */
+    unsigned char nb[4];
+    cx__be32(nb, eid + 1);
+    k = (MDB_val){4, nb};
+    r = mdb_cursor_get(ec, &k, &v, MDB_SET_RANGE);
   }
   if (r != MDB_NOTFOUND) err = cx__store_mdb_err(st, r, "entities scan");
 out:

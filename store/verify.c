@@ -41,7 +41,8 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   MDB_val k, v;
   rc = mdb_cursor_get(ec, &k, &v, MDB_FIRST);
   for (; rc == 0; rc = mdb_cursor_get(ec, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 4 || v.mv_size != CX_CODE_LEN) {
+    cx_entity_hint hint;
+    if (k.mv_size != 4 || cx__entity_value_parse(v.mv_data, v.mv_size, &hint)) {
       report(&diffs, fn, ctx, "entities: malformed entry");
       continue;
     }
@@ -108,6 +109,14 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       }
     }
     if ((err = cx__sumb_finish(&b, &old, old.last_update))) goto out;
+    cx_summary want_s;
+    if (hint.known && cx_store_summary_decode(b.out.p, b.out.n, &want_s) == 0) {
+      /* against the summary its records give (a wrong stored summary is reported below) */
+      cx_entity_hint want;
+      cx_entity_hint_of(st->catalog, &want_s, &want);
+      if (hint.kind != want.kind || hint.public_end != want.public_end)
+        report(&diffs, fn, ctx, "entities: the hint of %.18s differs from its records", code);
+    }
     if (b.out.n != sv.mv_size || memcmp(b.out.p, sv.mv_data, b.out.n) != 0)
       report(&diffs, fn, ctx, "summary %.18s: differs from its records (%u records, %u hits stored; %u, %u expected)",
              code, old.n_recs, old.n_hits, b.n_recs, b.n_hits);

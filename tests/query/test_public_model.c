@@ -1223,11 +1223,26 @@ static int expect_search(const char *prefix, cx_role role, uint32_t limit, int *
   return n;
 }
 
-/* A prefix: the first characters of a name (as written, not normalised), or of a code. */
+/* A query: the first characters of a name (as written, not normalised), a part of a name
+ * from its second character on (found by the keyword index only), or the start of a code. */
 static void gen_prefix(char *out, size_t cap) {
   int e = (int)rnd((uint32_t)n_ent);
   uint32_t k = rnd(10);
-  if (k < 6) {
+  if (k >= 4 && k < 6) {
+    const char *s = ents[e].name;
+    size_t n = strlen(s), at = 0, cut;
+    uint32_t skip = 1 + rnd(4), chars = 2 + rnd(4), c = 0;
+    for (c = 0; at < n && c < skip; c++) { /* whole UTF-8 characters */
+      at++;
+      while (at < n && ((unsigned char)s[at] & 0xC0) == 0x80) at++;
+    }
+    for (cut = at, c = 0; cut < n && c < chars; c++) {
+      cut++;
+      while (cut < n && ((unsigned char)s[cut] & 0xC0) == 0x80) cut++;
+    }
+    snprintf(out, cap, "%.*s", (int)(cut - at), s + at);
+    if (cut - at < 2 || strchr(out, ' ') || strchr(out, '(')) snprintf(out, cap, "有限");
+  } else if (k < 6) {
     const char *s = ents[e].name;
     size_t n = strlen(s), cut = 0;
     uint32_t chars = 1 + rnd(6), c = 0;

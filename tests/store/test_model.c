@@ -395,6 +395,39 @@ static void print_diff(void *ctx, const char *what) {
   fprintf(stderr, "verify: %s\n", what);
 }
 
+/* An entity's hint (what search passes over for the public) is checked against its records:
+ * a public end a day early, or another kind, is a difference; the right one is not. */
+Test(model, verify_catches_a_wrong_entity_hint) {
+  st = fx_open(dir, 0);
+  run_random(3, 200);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_str code;
+  cx_entity_hint h;
+  uint32_t eid = 1;
+  /* an entity whose records are displayable at some point: its end can be a day early */
+  while (cx_store_entity_get(t, eid, &code, &h) == 0 && (h.public_end == 0 || h.public_end == CX_DAY_OPEN))
+    eid++;
+  cr_assert_eq(cx_store_entity_get(t, eid, &code, &h), 0, "an entity with an end");
+  cx_store_txn_end(t);
+  cr_assert(h.known);
+  cr_assert_eq(cx_store_verify(st, print_diff, NULL), 0);
+  cx_entity_hint bad = h;
+  bad.public_end--;
+  cr_assert_eq(cx_store_debug_set_hint(st, eid, &bad), 0);
+  cr_assert_eq(cx_store_verify(st, print_diff, NULL), 1);
+  bad = h;
+  bad.kind = (uint8_t)((h.kind + 1) % CX_KIND_COUNT);
+  cr_assert_eq(cx_store_debug_set_hint(st, eid, &bad), 0);
+  cr_assert_eq(cx_store_verify(st, print_diff, NULL), 1);
+  cr_assert_eq(cx_store_debug_set_hint(st, eid, &h), 0);
+  cr_assert_eq(cx_store_verify(st, print_diff, NULL), 0);
+  cx_store_close(st);
+  st = NULL;
+  free(cells);
+  cells = NULL;
+}
+
 Test(model, verify_catches_a_corrupted_summary) {
   st = fx_open(dir, 0);
   run_random(2, 200);

@@ -162,3 +162,59 @@ Test(upgrade, a_schema_4_store_rebuilds_its_rollups) {
   cx_store_txn_end(t);
   cx_store_close(st);
 }
+
+static void vprint(void *ctx, const char *what) {
+  (void)ctx;
+  fprintf(stderr, "verify: %s\n", what);
+}
+
+/* Schema 5 -> 6: every entities value gains its hint, written from the stored summary; nothing
+ * else changes, and what the migration writes is what a rebuild writes (verify compares). */
+Test(upgrade, a_schema_5_store_gains_the_entities_hints) {
+  cx_store *st = fx_open(dir, 64u << 20);
+  fill(st);
+  unsigned char d0[CX_DIGEST_LEN], d1[CX_DIGEST_LEN];
+  cr_assert_eq(cx_store_digest(st, d0), 0);
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_str code;
+  cx_entity_hint h0;
+  cr_assert_eq(cx_store_entity_get(t, 1, &code, &h0), 0);
+  cr_assert(h0.known, "a batch writes the hint");
+  cx_store_txn_end(t);
+  cr_assert_eq(cx_store_debug_make_schema5(st), 0, "%s", cx_store_errmsg(st));
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_entity_hint h;
+  cr_assert_eq(cx_store_entity_get(t, 1, &code, &h), 0);
+  cr_assert_not(h.known, "schema 5 has none");
+  cr_assert_eq(code.n, CX_CODE_LEN);
+  cx_store_txn_end(t);
+  cx_store_close(st);
+  cx_store_opts ro = {0};
+  ro.read_only = 1;
+  st = NULL;
+  cr_assert_eq(cx_store_open(dir, &ro, &st), CX_EVERSION);
+  cr_assert(strstr(cx_store_errmsg(NULL), "schema version 5"), "%s", cx_store_errmsg(NULL));
+  st = fx_open(dir, 64u << 20);
+  cr_assert(strstr(cx_store_errmsg(st), "migrated to schema 6"), "%s", cx_store_errmsg(st));
+  cx_store_info in;
+  cr_assert_eq(cx_store_info_get(st, &in), 0);
+  cr_assert_eq(in.schema_version, CX_SCHEMA_VERSION);
+  cr_assert_eq(cx_store_verify(st, vprint, NULL), 0, "the hints verify");
+  cr_assert_eq(cx_store_digest(st, d1), 0);
+  cr_assert_eq(memcmp(d0, d1, CX_DIGEST_LEN), 0, "nothing lost");
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  uint64_t n = 0;
+  for (uint32_t eid = 1; cx_store_entity_get(t, eid, &code, &h) == 0; eid++, n++) {
+    cr_assert(h.known, "entity %u", eid);
+    cx_summary s;
+    cr_assert_eq(cx_store_summary_get(t, code.p, &s), 0);
+    cx_entity_hint want;
+    cx_entity_hint_of(cx_store_catalog(st), &s, &want);
+    cr_assert_eq(h.public_end, want.public_end, "entity %u", eid);
+    cr_assert_eq(h.kind, s.kind);
+  }
+  cr_assert_gt(n, 1);
+  cx_store_txn_end(t);
+  cx_store_close(st);
+}
