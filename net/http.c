@@ -154,6 +154,22 @@ static void j_raw(cx_buf *o, const char *s, size_t n) { cx_buf_append(o, s, n); 
 static void j_lit(cx_buf *o, const char *s) { cx_buf_append(o, s, strlen(s)); }
 
 static void j_str(cx_buf *o, const char *p, size_t n) {
+  /* The common case, keys and codes: printable ASCII that needs no escape, copied at once. */
+  size_t plain = 0;
+  while (plain < n) {
+    unsigned char c = (unsigned char)p[plain];
+    if (c < 0x20 || c >= 0x7F || c == '"' || c == '\\') break;
+    plain++;
+  }
+  if (plain == n) {
+    if (cx_buf_reserve(o, n + 2)) return;
+    char *w = o->p + o->len;
+    w[0] = '"';
+    memcpy(w + 1, p, n);
+    w[n + 1] = '"';
+    o->len += n + 2;
+    return;
+  }
   char tmp[4 * 64 + 1];
   char *esc = NULL;
   if (cx_text_check(p, n, CX_TEXT_UTF8, NULL) != 0) { /* shown escaped, as the CLI does */
@@ -200,6 +216,18 @@ static void j_double(cx_buf *o, double d) {
   j_lit(o, b);
 }
 
+/* The decimal digits of v into b (at least 20 bytes); their number. */
+static size_t dec_u64(char *b, uint64_t v) {
+  char t[20];
+  size_t k = 0;
+  do {
+    t[k++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < k; i++) b[i] = t[k - 1 - i];
+  return k;
+}
+
 /* One msgpack value at r as JSON (the executor's answers: string keys, no bin/ext). */
 static int j_value(cx_mp *r, cx_buf *o, int depth) {
   if (depth > (int)CX_NET_MAX_DEPTH) return CX_EBADFRAME;
@@ -216,15 +244,16 @@ static int j_value(cx_mp *r, cx_buf *o, int depth) {
   case CX_MP_UINT: {
     uint64_t v;
     if (cx_mp_read_uint(r, &v)) return CX_EBADFRAME;
-    snprintf(b, sizeof b, "%" PRIu64, v);
-    j_lit(o, b);
+    j_raw(o, b, dec_u64(b, v));
     return 0;
   }
   case CX_MP_INT: {
     int64_t v;
     if (cx_mp_read_int(r, &v)) return CX_EBADFRAME;
-    snprintf(b, sizeof b, "%" PRId64, v);
-    j_lit(o, b);
+    size_t k = 0;
+    if (v < 0) b[k++] = '-';
+    k += dec_u64(b + k, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    j_raw(o, b, k);
     return 0;
   }
   case CX_MP_FLOAT: {
@@ -292,7 +321,7 @@ static int j_value(cx_mp *r, cx_buf *o, int depth) {
  * The executor's framed answer (frame at p[0..n)) as the HTTP body: the result, or
  * {"error": ...}. Returns the error code the answer carries (0 ok), via *err_code the name.
  */
-static int answer_json(const void *p, size_t n, cx_buf *o, int *err) {
+int cx__http_answer_json(const void *p, size_t n, cx_buf *o, int *err) {
   const unsigned char *pl;
   size_t plen, need;
   if (cx_frame_parse(p, n, (size_t)-1 >> 1, &pl, &plen, &need) <= 0) return CX_EINTERNAL;
@@ -644,7 +673,7 @@ static void respond(cx_http_loop *l, h2o_req_t *req, const char *rid, const cx_b
   l->json.len = 0;
   cx_buf_clear_failure(&l->json);
   int err = 0;
-  if (ans->failed || answer_json(ans->p, ans->len, &l->json, &err) || l->json.failed) {
+  if (ans->failed || cx__http_answer_json(ans->p, ans->len, &l->json, &err) || l->json.failed) {
     send_error(req, rid, 500, CX_EINTERNAL, "out of memory while building the answer");
     return;
   }

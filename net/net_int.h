@@ -168,6 +168,12 @@ typedef struct cx_http_hooks {
 
 /** Parses the routes of the op table, builds the h2o configuration and the OpenAPI document.
  *  CX_EBADREQ / CX_EIO (TLS files) / CX_ENOMEM with why. */
+/**
+ * The executor's framed answer (frame at p[0..n)) as the HTTP body, appended to o: the result
+ * as JSON, or nothing for an error answer. Returns 0 or CX_EINTERNAL (not an answer); *err:
+ * the error code the answer carries (0 ok).
+ */
+int cx__http_answer_json(const void *p, size_t n, cx_buf *o, int *err);
 int cx__http_new(const cx_http_hooks *k, cx_http **out, char *why, size_t cap);
 void cx__http_free(cx_http *h);
 /** "h2o X, OpenSSL Y, jansson Z" (for --version). */
