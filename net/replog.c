@@ -846,6 +846,14 @@ static void *apply_main(void *arg) {
  */
 static int publish_wait(cx_replog *r, const cx_buf *msg, ring_ent *e, char *err, size_t cap, int wait_apply) {
   memset(e, 0, sizeof *e);
+  /* A message the NATS servers would refuse is refused here, with why, rather than retried
+   * until the deadline as if the log were away (NATS: max_payload, 1 MiB by default). */
+  int64_t maxp = natsConnection_GetMaxPayload(r->nc);
+  if (maxp > 0 && msg->len > (size_t)maxp) {
+    snprintf(err, cap, "this write is a log message of %zu bytes and the log's servers take at most %" PRId64
+             " (NATS max_payload): send it in smaller parts, or raise max_payload", msg->len, maxp);
+    return CX_ETOOLARGE;
+  }
   char id[160];
   pthread_mutex_lock(&r->mu);
   uint64_t k = ++r->counter;

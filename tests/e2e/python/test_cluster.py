@@ -445,6 +445,34 @@ class Cluster(unittest.TestCase):
         finally:
             self.assertEqual(g.stop(), 0, g.log_text())
 
+    def test_4d_a_message_past_the_logs_payload_limit_is_refused_with_why(self):
+        # a node taking 4 MiB frames: a 1.5 MB region table (padded with comments) passes the
+        # door but not NATS's max_payload (1 MiB): too_large at once, not a timeout; nothing
+        # reaches the stream, and the node goes on serving
+        h = Node(TMP, "h", NODES["a"].urls, NODES["a"].tokens, stream="CXBIG", extra=["--max-frame", "4194304"])
+        h.start()
+        try:
+            with open(os.path.join(SOURCE_DIR, "data", "regions.tsv"), encoding="utf-8") as f:
+                text = f.read()
+            text = ("# padding\n" * 150000) + text
+            self.assertGreater(len(text.encode()), 1 << 20)
+            before = h.log_stats()
+            t0 = time.monotonic()
+            with cx.Client("127.0.0.1", h.port, token=TOKEN, timeout=40.0, max_frame=4 << 20) as c:
+                with self.assertRaises(cx.ChengxinError) as ctx:
+                    c.call("load", name="regions", text=text)
+            self.assertLess(time.monotonic() - t0, 3.0, "refused at once")
+            self.assertEqual(ctx.exception.code, "too_large", ctx.exception.message)
+            self.assertIn("max_payload", ctx.exception.message)
+            after = h.log_stats()
+            self.assertEqual(after["last"], before["last"], "nothing in the stream")
+            with h.client() as c:
+                self.assertEqual(c.call("load", name="scorecard",
+                                        text=open(os.path.join(SOURCE_DIR, "data", "scorecard.tsv"),
+                                                  encoding="utf-8").read())["name"], "scorecard")
+        finally:
+            self.assertEqual(h.stop(), 0, h.log_text())
+
     def test_5_a_data_file_goes_through_the_log_to_every_node(self):
         with open(os.path.join(SOURCE_DIR, "data", "catalog.tsv"), encoding="utf-8") as f:
             text = f.read()
