@@ -89,7 +89,7 @@ static void pack_texts(msgpack_packer *pk) {
   size_t n = sizeof texts / sizeof texts[0];
   msgpack_pack_map(pk, n);
   for (size_t i = 0; i < n; i++) {
-    char key[16];
+    char key[32];
     snprintf(key, sizeof key, "k%zu", i);
     pk_str(pk, key, strlen(key));
     pk_str(pk, texts[i], strlen(texts[i]));
@@ -104,7 +104,7 @@ Test(json, strings_round_trip_through_a_json_parser) {
   size_t n = sizeof texts / sizeof texts[0];
   cr_assert_eq(json_object_size(j), n);
   for (size_t i = 0; i < n; i++) {
-    char key[16];
+    char key[32];
     snprintf(key, sizeof key, "k%zu", i);
     json_t *v = json_object_get(j, key);
     cr_assert(json_is_string(v), "%s", key);

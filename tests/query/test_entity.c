@@ -299,7 +299,7 @@ Test(entity, region_names_from_the_table_equal_the_lookups_and_follow_a_reload) 
   char codes[NC][19];
   for (int i = 0; i < NC; i++) {
     qt_ent(20 + i, counties[i], codes[i]);
-    char rid[8];
+    char rid[16];
     snprintf(rid, sizeof rid, "R%d", i);
     cx_record r = qt_rec(codes[i], "某某有限公司", CX_KIND_ENTERPRISE, AUTH, rid, CX_CAT_PENALTY,
                          qt_day("2024-01-05"));
