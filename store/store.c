@@ -213,8 +213,10 @@ int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   else mdb_txn_abort(txn);
   if (st->load_txn && txn != st->load_txn) { /* a child: nothing reached the disk */
     if (commit && !rc) st->load_children++;
+    cx__zdict_txn_end(st, txn, 0, commit && !rc);
     return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
   }
+  cx__zdict_txn_end(st, txn, 1, commit && !rc);
   if (txn == st->load_txn) {
     st->load_txn = NULL;
     st->load_children = 0;
@@ -547,6 +549,7 @@ static int lockless_check(cx_store *st, const char *path) {
 
 static int migrate_3_to_4(cx_store *st, MDB_txn *txn);
 static int migrate_4_to_5(cx_store *st, MDB_txn *txn);
+static int migrate_5_to_6(cx_store *st, MDB_txn *txn);
 
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
@@ -587,6 +590,7 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   }
   st->read_only = o.read_only;
   st->bulk = o.bulk && !o.read_only;
+  st->zdict_min = CX_ZDICT_TRAIN_MIN;
   st->map_size = o.map_size ? o.map_size : CX_DEFAULT_MAP;
   unsigned flags = MDB_NOTLS;
   if (st->read_only) flags |= MDB_RDONLY;
@@ -647,23 +651,24 @@ retry:
     err = rc;
     goto fail_txn;
   }
-  /* Schemas 2 and 3 (this wave's earlier stores) migrate in place at the first writable open,
+  /* Schemas 2 to 5 (this wave's earlier stores) migrate in place at the first writable open,
    * in this one txn: all of it or none of it (migrate_3_to_4; schema 3 only added category
-   * values, so a schema-2 store has schema 3's layout). Older and newer ones are refused. */
-  int migrate = (ver == 2 || ver == 3 || ver == 4) && CX_SCHEMA_VERSION == 5 && !st->read_only;
+   * values, so a schema-2 store has schema 3's layout; migrate_4_to_5; migrate_5_to_6). Older
+   * and newer ones are refused. */
+  int migrate = ver >= 2 && ver <= 5 && CX_SCHEMA_VERSION == 6 && !st->read_only;
   if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
                      ver > CX_SCHEMA_VERSION
                          ? "written by a newer chengxin: use that build; the store is untouched"
-                         : ver >= 2 && ver <= 4 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
+                         : ver >= 2 && ver <= 5 ? "an older store: `chengxin upgrade --db PATH` migrates it (a writable open does)"
                                     : "an older store: re-import its source files into a new store");
     err = CX_EVERSION;
     goto fail_txn;
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
-  if (migrate && (err = ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
+  if (migrate && (err = ver == 5 ? migrate_5_to_6(st, txn) : ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn)) == CX_EMAPFULL) {
     mdb_txn_abort(txn);
     txn = NULL;
     if ((err = cx__store_grow(st))) goto fail_env;
@@ -705,6 +710,7 @@ void cx_store_close(cx_store *st) {
   if (st->load_txn) cx__store_wtxn_end(st, st->load_txn, 0); /* not made durable: nothing */
   if (st->bulk) mdb_env_sync(st->env, 1);
   mdb_env_close(st->env);
+  cx__zdict_free_all(st);
   for (size_t i = 0; i < st->n_retired; i++) free(st->retired[i]);
   free(st->retired);
   free(st->catalog);
@@ -768,6 +774,8 @@ void cx_store_txn_end(cx_txn *t) {
   if (!t) return;
   for (int i = 0; i < CX_CUR_COUNT; i++)
     if (t->cur[i]) mdb_cursor_close(t->cur[i]);
+  cx__recdec_free(&t->dec[0]);
+  cx__recdec_free(&t->dec[1]);
   mdb_txn_abort(t->txn);
   if (t->live) cx__store_leave(t->st);
   free(t);
@@ -907,7 +915,9 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
   rc = mdb_get(t->txn, t->st->dbi[CX_DBI_RECORDS], &rk, &rv);
   if (rc) return rc == MDB_NOTFOUND ? CX_ECORRUPT : cx__store_mdb_err(t->st, rc, "record get");
   cx_record r;
-  if ((rc = cx__rec_decode(rv.mv_data, rv.mv_size, &r))) return rc;
+  t->dec[1].st = t->st;
+  t->dec[1].txn = t->txn;
+  if ((rc = cx__rec_decode(&t->dec[1], rv.mv_data, rv.mv_size, &r))) return rc;
   if (key) cx_reckey_decode(rk.mv_data, key);
   if (out) *out = r;
   return 0;
@@ -920,6 +930,7 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
 static int records_walk(cx_txn *t, MDB_cursor *cur, int rc, MDB_val *k, MDB_val *v,
                         const unsigned char eb[4], cx_record_fn fn, void *ctx) {
   int err = 0;
+  cx_recdec local, *d = cx__txn_dec(t, &local);
   for (; rc == 0; rc = mdb_cursor_get(cur, k, v, MDB_NEXT)) {
     if (k->mv_size != CX_RECKEY_LEN) {
       if (eb) break;
@@ -930,11 +941,12 @@ static int records_walk(cx_txn *t, MDB_cursor *cur, int rc, MDB_val *k, MDB_val 
     cx_reckey key;
     cx_record r;
     cx_reckey_decode(k->mv_data, &key);
-    if ((err = cx__rec_decode(v->mv_data, v->mv_size, &r))) break;
+    if ((err = cx__rec_decode(d, v->mv_data, v->mv_size, &r))) break;
     int x = fn(ctx, &key, &r);
     if (x < 0) { err = x; break; }
     if (x > 0) break;
   }
+  cx__txn_dec_done(t, d);
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
   return err;
 }
@@ -1050,6 +1062,7 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
     MDB_val k = {13, (void *)"last_commit_s"}, d;
     if (mdb_get(txn, st->dbi[CX_DBI_META], &k, &d) == 0 && d.mv_size == 4) in.last_commit_s = cx__rd32(d.mv_data);
     if (cx__meta_get64(st, txn, "log_seq", &in.log_seq)) in.log_seq = 0;
+    if (cx__meta_get32(st, txn, "zdict_cur", &in.record_dict)) in.record_dict = 0;
   }
   MDB_envinfo ei;
   MDB_stat es;
@@ -1130,19 +1143,20 @@ static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *c
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur);
   if (rc) return cx__store_mdb_err(st, rc, "cursor");
-  cx_buf buf = {0};
-  int err = 0;
+  cx_buf buf = {0}, zbuf = {0};
+  const cx_zdict *z = NULL;
+  int err = cx__zdict_current(st, txn, &z);
   MDB_val k, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     int32_t d0 = r.report_delay;
     uint8_t o0 = r.on_time, p0 = r.delay_provisional;
     cx__rec_timeliness(cal, &r);
     if (r.report_delay != d0 || r.on_time != o0 || r.delay_provisional != p0) {
-      if ((err = cx__rec_encode(&r, &buf))) break;
-      MDB_val nv = {buf.n, buf.p};
+      if ((err = cx__rec_encode(&r, &buf)) || (err = cx__rec_pack(&st->wenc, z, buf.p, buf.n, &zbuf))) break;
+      MDB_val nv = {zbuf.n, zbuf.p};
       if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "record put"); break; }
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1150,6 +1164,7 @@ static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *c
   if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
   mdb_cursor_close(cur);
   cx__buf_free(&buf);
+  cx__buf_free(&zbuf);
   return err;
 }
 
@@ -1165,7 +1180,7 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
   rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     if ((err = cx__racc_add(&acc, &r, 1))) break;
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
@@ -1210,8 +1225,8 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
   if (!err) err = cx__rollup_rebuild_all(st, txn);
   if (!err) err = cx__facts_rebuild_all(st, txn);
   /* the rollups were rebuilt with this build's cubes: schema 5's layout already */
-  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
-  if (!err) cx__store_setmsg(st, "migrated to schema 5 (%llu entities indexed)", (unsigned long long)n);
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (%llu entities indexed)", CX_SCHEMA_VERSION, (unsigned long long)n);
   return err;
 }
 
@@ -1222,8 +1237,21 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
  */
 static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
   int err = cx__rollup_rebuild_all(st, txn);
-  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
-  if (!err) cx__store_setmsg(st, "migrated to schema 5 (rollups rebuilt)");
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (rollups rebuilt)", CX_SCHEMA_VERSION);
+  return err;
+}
+
+/*
+ * Schema 5 -> 6: record values may be version 2 (strings compressed with a dictionary of the
+ * store, reczip.c). Version 1 values stay valid as they are: nothing is rewritten, only the
+ * schema number changes, so that a schema-5 build refuses the store instead of reading
+ * version 2 values as corrupt. Later batches pack their values (the first big one trains the
+ * dictionary); `chengxin compact` does not repack old ones.
+ */
+static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
+  int err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (nothing rewritten)", CX_SCHEMA_VERSION);
   return err;
 }
 
@@ -1485,7 +1513,7 @@ int cx_store_debug_make_schema3(cx_store *st) {
   for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     if (!r.delay_provisional) continue;
     r.delay_provisional = 0;
     if ((err = cx__rec_encode(&r, &buf))) break;

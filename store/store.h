@@ -47,8 +47,11 @@
 /* 2: summary flags carry subtype and restricts; tiers. 3: categories abnormal, compulsion,
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
- * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md). */
-#define CX_SCHEMA_VERSION 5u
+ * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md).
+ * 5: the authority cube has the entity kind. 6: record values may have their strings
+ * compressed with a dictionary of the store (version 2 values; a schema-5 store migrates by
+ * changing its number only). */
+#define CX_SCHEMA_VERSION 6u
 
 /* ===================================================================== strings */
 
@@ -1148,6 +1151,8 @@ typedef struct cx_store_info {
   uint32_t last_commit_s; /* Unix time of the last batch committed (0: none since this field) */
   uint64_t gram_entries;  /* (bigram, entity) pairs of the keyword index */
   uint64_t log_seq;       /* the last replicated-log message applied (0: none; cx_store_log_seq) */
+  uint32_t record_dict;   /* the dictionary new record values are packed with (0: none yet;
+                             docs/data-model.md "Record values") */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 
@@ -1850,6 +1855,15 @@ int cx_store_debug_set_schema(cx_store *st, uint32_t v);
 int cx_store_debug_make_schema3(cx_store *st);
 /** Test hook: rewrites the store as schema 4 wrote it (the authority cube without kind). */
 int cx_store_debug_make_schema4(cx_store *st);
+/** Test-only: the number of values a batch needs to train the store's first record
+ *  dictionary (default CX_ZDICT_TRAIN_MIN in store_int.h: 2000). */
+void cx_store_debug_zdict_min(cx_store *st, uint32_t n);
+/**
+ * Test-only: trains a new record dictionary on (up to 20,000 of) the store's records and makes
+ * it the one new values are packed with; values already written keep theirs. CX_ENOTFOUND
+ * when the records teach nothing.
+ */
+int cx_store_debug_zdict_retrain(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0

@@ -25,6 +25,19 @@
  *              entity_code, entity_name, list_type, measures, basis, content, extra
  *   Decoding is zero-copy: the cx_str fields of cx_record point into the value.
  *
+ * ---- Record value, version 2 (strings compressed; reczip.c) --------------------------------
+ *     0    1   version (CX_REC_VERSION_Z)
+ *     1   56   the fixed fields, exactly as version 1's bytes 1..56 (facts and aggregates read
+ *              them without decompressing)
+ *    57    1   dictionary id (1..CX_ZDICT_MAX: meta "zdict/<id>")
+ *    58   1-5  length of version 1's string area (ULEB128, <= CX_REC_STR_MAX)
+ *     .        a zstd frame of that string area, compressed with the dictionary: magicless,
+ *              no dictionary id, no content size, no checksum (the LMDB page has none either)
+ *   A value is version 2 only when that is shorter than version 1 (else version 1 is stored:
+ *   "id 0 = raw"). Decoding decompresses into the caller's cx_recdec; the cx_str fields then
+ *   point into its buffer (valid until that decoder's next decode). Meta "zdict_cur" (u32) is
+ *   the dictionary new values are packed with; absent: none yet (values stay version 1).
+ *
  * ---- Summary value (summary DB, key = 18-byte entity code), version 1 ----------------------
  *   off  size
  *     0    1   version (CX_SUM_VERSION)
@@ -99,6 +112,9 @@
 #include "store.h"
 
 #define CX_REC_VERSION 1u
+#define CX_REC_VERSION_Z 2u
+#define CX_REC_STR_MAX (16u << 20)
+#define CX_ZDICT_MAX 255u
 #define CX_SUM_VERSION 1u
 #define CX_REC_HDR 57u
 #define CX_RV_SEQ 9u
@@ -139,6 +155,23 @@ enum {
 #define CX_CUR_GRAMS_PROBE CX_DBI_COUNT
 #define CX_CUR_COUNT (CX_DBI_COUNT + 1)
 
+typedef struct cx_zdict cx_zdict;
+/* A record decoder (reczip.c): its zstd context and the buffer decoded strings point into.
+ * One thread at a time; st and txn name where dictionaries are looked up. */
+typedef struct cx_recdec {
+  cx_store *st;
+  MDB_txn *txn;
+  void *dctx;            /* ZSTD_DCtx, created at the first compressed value */
+  const cx_zdict *z;     /* the dictionary dctx refers to */
+  unsigned char *out;
+  size_t cap;
+} cx_recdec;
+/* A record encoder: the writer's compression context. */
+typedef struct cx_recenc {
+  void *cctx;            /* ZSTD_CCtx, created at the first packed value */
+  const cx_zdict *z;
+} cx_recenc;
+
 struct cx_store {
   MDB_env *env;
   MDB_dbi dbi[CX_DBI_COUNT];
@@ -169,6 +202,14 @@ struct cx_store {
   uint32_t load_max;      /* 0, or: children per load txn before it is committed (learnt) */
   uint64_t trim_max;      /* cx_store_trim_map's bound, kept by commits (0: none) */
   int load_full;          /* a child failed with MDB_TXN_FULL (see cx__store_mdb_err) */
+  /* Record dictionaries (reczip.c): loaded from meta on first use, published once per id
+   * (readers of any thread load them with acquire), except those a write txn trained: they
+   * are published when it commits (cx__zdict_txn_end), freed when it aborts. */
+  _Atomic(cx_zdict *) zd[CX_ZDICT_MAX + 1];
+  cx_zdict *zpend;        /* trained by the open write txn (or its load txn): the writer's */
+  uint32_t zdict_min;     /* values a batch needs to train the first dictionary */
+  cx_recenc wenc;         /* the writer's encoder and decoder: used inside write txns only */
+  cx_recdec wdec;
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
@@ -178,7 +219,14 @@ struct cx_txn {
   int live;
   MDB_cursor *cur[CX_CUR_COUNT];
   unsigned char busy[CX_CUR_COUNT];
+  /* record decoders: [0] for walks (busy while one runs), [1] for cx_store_record_get */
+  cx_recdec dec[2];
+  unsigned char dec_busy;
 };
+
+/* The txn's walk decoder, or *local (initialised here) when a walk of this txn is running. */
+cx_recdec *cx__txn_dec(cx_txn *t, cx_recdec *local);
+void cx__txn_dec_done(cx_txn *t, cx_recdec *d);
 
 /* A txn's cursor on dbi (reused; a fresh one when already in use by an outer iteration).
  * dbi is a CX_DBI_* or CX_CUR_GRAMS_PROBE (a second cursor on the grams DB). */
@@ -252,15 +300,50 @@ void cx__hmap_free(cx_hmap *m);
 int cx__radix_sort(void *base, size_t n, size_t sz, size_t klen);
 void cx__hmap_clear(cx_hmap *m);
 
-/* ---- record codec (keys.c) ---- */
-/** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set). */
+/* ---- record codec (keys.c, reczip.c) ---- */
+/** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set) as a
+ *  version 1 (raw) value: what is compared, digested and packed. */
 int cx__rec_encode(const cx_record *r, cx_buf *out);
-int cx__rec_decode(const void *v, size_t n, cx_record *out);
+/** Decodes a value of either version. d: the decoder whose buffer the strings of a version 2
+ *  value point into (NULL: version 1 only, a version 2 value is CX_ECORRUPT). */
+int cx__rec_decode(cx_recdec *d, const void *v, size_t n, cx_record *out);
+/** The version 1 bytes of a value: v itself, or decompressed into d's buffer. CX_ECORRUPT
+ *  (with a message) for a malformed value or an unknown dictionary. */
+int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **raw, size_t *rawn);
+/** The stored form of a version 1 value: packed with z (NULL: none) when that is shorter,
+ *  else a copy. out must not alias raw. */
+int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_buf *out);
+void cx__recdec_init(cx_recdec *d, cx_store *st, MDB_txn *txn);
+void cx__recdec_free(cx_recdec *d);
+void cx__recenc_free(cx_recenc *e);
+/** The writer's decoder (st->wdec) bound to txn, a write txn of this thread. */
+cx_recdec *cx__wdec(cx_store *st, MDB_txn *txn);
+/** Dictionary id of a value (0: version 1). */
+static inline unsigned cx__rec_dict_id(const void *v, size_t n) {
+  const unsigned char *p = v;
+  return n > CX_REC_HDR && p[0] == CX_REC_VERSION_Z ? p[CX_REC_HDR] : 0;
+}
+/** Dictionary id (a store's, loaded from meta on first use). CX_ECORRUPT when the store has
+ *  no such dictionary. */
+int cx__zdict_get(cx_store *st, MDB_txn *txn, uint32_t id, const cx_zdict **out);
+/** The dictionary new values are packed with (*out NULL: none yet). */
+int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out);
+/** Trains a dictionary on the string areas of n version 1 values and makes it current, in
+ *  txn (id: the current one + 1). *out NULL when the samples teach nothing (too few, too
+ *  uniform) or every id is taken: values then stay version 1. */
+int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *const *vals,
+                    const size_t *lens, const cx_zdict **out);
+/** Called by cx__store_wtxn_end after txn ended (top: not a child of the load txn). */
+void cx__zdict_txn_end(cx_store *st, MDB_txn *txn, int top, int committed);
+/** Frees the store's dictionaries and the writer's codecs (close). */
+void cx__zdict_free_all(cx_store *st);
+/** Values of one batch that train the store's first dictionary (CX_ZDICT_TRAIN_MIN). */
+#define CX_ZDICT_TRAIN_MIN 2000u
 /** Decodes the fixed header of a record value (no strings); CX_ECORRUPT like cx__rec_decode
  *  for a short value, a wrong version or an out-of-range category/severity/status. */
 static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   const unsigned char *p = v;
-  if (n < CX_REC_HDR || p[0] != CX_REC_VERSION) return CX_ECORRUPT;
+  if (n < CX_REC_HDR || (p[0] != CX_REC_VERSION && p[0] != CX_REC_VERSION_Z)) return CX_ECORRUPT;
   f->category = p[1];
   f->subtype = p[2];
   f->domain = p[3];

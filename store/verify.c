@@ -31,6 +31,8 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   int rc, err = 0;
   uint64_t recs_seen = 0, chunks_want = 0, grams_want = 0;
   if ((rc = cx__store_rtxn(st, &txn))) return rc;
+  cx_recdec dec;
+  cx__recdec_init(&dec, st, txn);
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc)) ||
@@ -57,7 +59,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
       cx_record rec;
       recs_seen++;
-      if (cx__rec_decode(rv.mv_data, rv.mv_size, &rec)) {
+      if (cx__rec_decode(&dec, rv.mv_data, rv.mv_size, &rec)) {
         report(&diffs, fn, ctx, "record of entity %u: corrupt value", eid);
         continue;
       }
@@ -222,6 +224,7 @@ out:
   if (rc_) mdb_cursor_close(rc_);
   if (ec) mdb_cursor_close(ec);
   cx__store_rtxn_end(st, txn);
+  cx__recdec_free(&dec);
   cx__racc_free(&acc);
   cx__sumb_free(&b);
   return err ? err : diffs;
