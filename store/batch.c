@@ -1049,7 +1049,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->tmp.n, c->tmp.p};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
     if ((i & 4095) == 4095) cx__store_trim(st);
-    if ((err = cx__facc_add(&c->facts, d.mv_data, d.mv_size))) goto fail;
+    if ((err = cx__facc_add(&c->facts, c->vals.p + c->w[i].voff, c->w[i].vlen))) goto fail;
   }
   mdb_cursor_close(cur);
   cur = NULL;

@@ -119,7 +119,7 @@ int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out) {
   const cx_zdict *cz;
   if ((rc = zdict_get(st, txn, 1, id, &cz))) return rc;
   cx_zdict *z = (cx_zdict *)cz; /* cd is the writer's: only write txns get here */
-  if (!z->cd && !(z->cd = ZSTD_createCDict(z->bytes, z->n, ZLEVEL))) return CX_ENOMEM;
+  if (!z->cd && !(z->cd = ZSTD_createCDict(z->bytes, z->n, getenv("CX_ZLEVEL") ? atoi(getenv("CX_ZLEVEL")) : ZLEVEL))) return CX_ENOMEM;
   *out = z;
   return 0;
 }
@@ -131,11 +131,12 @@ int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *c
   int rc = cx__meta_get32(st, txn, "zdict_cur", &cur);
   if (rc && rc != CX_ENOTFOUND) return rc;
   if (cur >= CX_ZDICT_MAX) return 0;
-  /* every k-th value, up to the bounds: a sample of the whole batch */
+  /* every k-th value, up to the bounds: a sample of the whole batch (each without its
+   * version byte: what pack compresses) */
   size_t step = n > ZSAMPLES_MAX ? (n + ZSAMPLES_MAX - 1) / ZSAMPLES_MAX : 1, m = 0, total = 0;
   for (size_t i = 0; i < n; i += step)
-    if (lens[i] > CX_REC_HDR && total + (lens[i] - CX_REC_HDR) <= ZSAMPLE_BYTES_MAX) {
-      total += lens[i] - CX_REC_HDR;
+    if (lens[i] > 1 && total + (lens[i] - 1) <= ZSAMPLE_BYTES_MAX) {
+      total += lens[i] - 1;
       m++;
     }
   if (m < 8) return 0; /* too little to learn from */
@@ -151,9 +152,9 @@ int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *c
   }
   size_t off = 0, j = 0, tot = 0;
   for (size_t i = 0; i < n && j < m; i += step)
-    if (lens[i] > CX_REC_HDR && tot + (lens[i] - CX_REC_HDR) <= ZSAMPLE_BYTES_MAX) {
-      size_t l = lens[i] - CX_REC_HDR;
-      memcpy(buf + off, vals[i] + CX_REC_HDR, l);
+    if (lens[i] > 1 && tot + (lens[i] - 1) <= ZSAMPLE_BYTES_MAX) {
+      size_t l = lens[i] - 1;
+      memcpy(buf + off, vals[i] + 1, l);
       off += l;
       tot += l;
       sizes[j++] = l;
@@ -281,7 +282,7 @@ static int uleb_get(const unsigned char *p, size_t n, size_t *off, uint32_t *v) 
 int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_buf *out) {
   out->n = 0;
   const unsigned char *p = raw;
-  if (!z || !z->cd || n <= CX_REC_HDR + 8 || p[0] != CX_REC_VERSION || n - CX_REC_HDR > CX_REC_STR_MAX)
+  if (!z || !z->cd || n <= CX_REC_HDR || p[0] != CX_REC_VERSION || n - 1 > CX_REC_STR_MAX)
     return cx__buf_add(out, raw, n) ? CX_ENOMEM : 0;
   if (!e->cctx) {
     ZSTD_CCtx *c = ZSTD_createCCtx();
@@ -300,14 +301,13 @@ int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_
     if (ZSTD_isError(ZSTD_CCtx_refCDict(e->cctx, z->cd))) return CX_EINTERNAL;
     e->z = z;
   }
-  size_t sn = n - CX_REC_HDR, bound = ZSTD_compressBound(sn);
-  if (cx__buf_reserve(out, CX_REC_HDR + 1 + 5 + bound)) return CX_ENOMEM;
+  size_t sn = n - 1, bound = ZSTD_compressBound(sn);
+  if (cx__buf_reserve(out, 2 + 5 + bound)) return CX_ENOMEM;
   unsigned char *o = out->p;
-  memcpy(o, p, CX_REC_HDR);
   o[0] = CX_REC_VERSION_Z;
-  o[CX_REC_HDR] = (unsigned char)z->id;
-  size_t h = CX_REC_HDR + 1 + uleb_put(o + CX_REC_HDR + 1, (uint32_t)sn);
-  size_t c = ZSTD_compress2(e->cctx, o + h, bound, p + CX_REC_HDR, sn);
+  o[1] = (unsigned char)z->id;
+  size_t h = 2 + uleb_put(o + 2, (uint32_t)sn);
+  size_t c = ZSTD_compress2(e->cctx, o + h, bound, p + 1, sn);
   if (ZSTD_isError(c)) return CX_EINTERNAL;
   if (h + c >= n) { /* no gain: version 1 */
     out->n = 0;
@@ -325,18 +325,18 @@ int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **
     return 0;
   }
   cx_store *st = d ? d->st : NULL;
-  if (!d || n <= CX_REC_HDR + 1 || p[0] != CX_REC_VERSION_Z) {
+  if (!d || n < 4 || p[0] != CX_REC_VERSION_Z) {
     if (st) cx__store_setmsg(st, "record value of unknown version or size");
     return CX_ECORRUPT;
   }
-  size_t off = CX_REC_HDR + 1;
+  size_t off = 2;
   uint32_t sn;
-  if (uleb_get(p, n, &off, &sn) || sn > CX_REC_STR_MAX) {
-    cx__store_setmsg(st, "record value: bad string length");
+  if (uleb_get(p, n, &off, &sn) || sn < CX_REC_HDR - 1 || sn > CX_REC_STR_MAX) {
+    cx__store_setmsg(st, "record value: bad length");
     return CX_ECORRUPT;
   }
   const cx_zdict *z;
-  int rc = zdict_get(st, d->txn, d == &st->wdec, p[CX_REC_HDR], &z);
+  int rc = zdict_get(st, d->txn, d == &st->wdec, p[1], &z);
   if (rc) return rc;
   if (!d->dctx) {
     ZSTD_DCtx *x = ZSTD_createDCtx();
@@ -352,7 +352,7 @@ int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **
     if (ZSTD_isError(ZSTD_DCtx_refDDict(d->dctx, z->dd))) return CX_EINTERNAL;
     d->z = z;
   }
-  size_t need = CX_REC_HDR + (size_t)sn;
+  size_t need = 1 + (size_t)sn;
   if (need > d->cap) {
     size_t cap = d->cap ? d->cap : 1024;
     while (cap < need) cap *= 2;
@@ -361,12 +361,11 @@ int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **
     d->out = b;
     d->cap = cap;
   }
-  size_t got = ZSTD_decompressDCtx(d->dctx, d->out + CX_REC_HDR, sn, p + off, n - off);
+  size_t got = ZSTD_decompressDCtx(d->dctx, d->out + 1, sn, p + off, n - off);
   if (ZSTD_isError(got) || got != sn) {
-    cx__store_setmsg(st, "record value: compressed strings do not decode (dictionary %u)", z->id);
+    cx__store_setmsg(st, "record value: the compressed bytes do not decode (dictionary %u)", z->id);
     return CX_ECORRUPT;
   }
-  memcpy(d->out, p, CX_REC_HDR);
   d->out[0] = CX_REC_VERSION;
   *raw = d->out;
   *rawn = need;

@@ -25,18 +25,19 @@
  *              entity_code, entity_name, list_type, measures, basis, content, extra
  *   Decoding is zero-copy: the cx_str fields of cx_record point into the value.
  *
- * ---- Record value, version 2 (strings compressed; reczip.c) --------------------------------
+ * ---- Record value, version 2 (compressed; reczip.c) ---------------------------------------
  *     0    1   version (CX_REC_VERSION_Z)
- *     1   56   the fixed fields, exactly as version 1's bytes 1..56 (facts and aggregates read
- *              them without decompressing)
- *    57    1   dictionary id (1..CX_ZDICT_MAX: meta "zdict/<id>")
- *    58   1-5  length of version 1's string area (ULEB128, <= CX_REC_STR_MAX)
- *     .        a zstd frame of that string area, compressed with the dictionary: magicless,
- *              no dictionary id, no content size, no checksum (the LMDB page has none either)
+ *     1    1   dictionary id (1..CX_ZDICT_MAX: meta "zdict/<id>")
+ *     2   1-5  L = the version 1 value's length - 1 (ULEB128, <= CX_REC_STR_MAX)
+ *     .        a zstd frame of the version 1 value's bytes 1..L (fixed fields and strings),
+ *              compressed with the dictionary: magicless, no dictionary id, no content size,
+ *              no checksum (the frame header is 1 byte; LMDB pages have no checksum either)
  *   A value is version 2 only when that is shorter than version 1 (else version 1 is stored:
- *   "id 0 = raw"). Decoding decompresses into the caller's cx_recdec; the cx_str fields then
- *   point into its buffer (valid until that decoder's next decode). Meta "zdict_cur" (u32) is
- *   the dictionary new values are packed with; absent: none yet (values stay version 1).
+ *   "id 0 = raw"). Decoding decompresses into the caller's cx_recdec, as the version 1 bytes;
+ *   the cx_str fields then point into its buffer (valid until that decoder's next decode).
+ *   The fixed fields too are compressed (facts and aggregates read the facts DB, which holds
+ *   them raw). Meta "zdict_cur" (u32) is the dictionary new values are packed with; absent:
+ *   none yet (values stay version 1).
  *
  * ---- Summary value (summary DB, key = 18-byte entity code), version 1 ----------------------
  *   off  size
@@ -321,7 +322,7 @@ cx_recdec *cx__wdec(cx_store *st, MDB_txn *txn);
 /** Dictionary id of a value (0: version 1). */
 static inline unsigned cx__rec_dict_id(const void *v, size_t n) {
   const unsigned char *p = v;
-  return n > CX_REC_HDR && p[0] == CX_REC_VERSION_Z ? p[CX_REC_HDR] : 0;
+  return n > 2 && p[0] == CX_REC_VERSION_Z ? p[1] : 0;
 }
 /** Dictionary id (a store's, loaded from meta on first use). CX_ECORRUPT when the store has
  *  no such dictionary. */
@@ -339,11 +340,12 @@ void cx__zdict_txn_end(cx_store *st, MDB_txn *txn, int top, int committed);
 void cx__zdict_free_all(cx_store *st);
 /** Values of one batch that train the store's first dictionary (CX_ZDICT_TRAIN_MIN). */
 #define CX_ZDICT_TRAIN_MIN 2000u
-/** Decodes the fixed header of a record value (no strings); CX_ECORRUPT like cx__rec_decode
- *  for a short value, a wrong version or an out-of-range category/severity/status. */
+/** Decodes the fixed header of a version 1 record value (no strings: cx__rec_unpack a stored
+ *  one first); CX_ECORRUPT like cx__rec_decode for a short value, another version or an
+ *  out-of-range category/severity/status. */
 static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   const unsigned char *p = v;
-  if (n < CX_REC_HDR || (p[0] != CX_REC_VERSION && p[0] != CX_REC_VERSION_Z)) return CX_ECORRUPT;
+  if (n < CX_REC_HDR || p[0] != CX_REC_VERSION) return CX_ECORRUPT;
   f->category = p[1];
   f->subtype = p[2];
   f->domain = p[3];

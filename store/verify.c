@@ -59,7 +59,9 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
       cx_record rec;
       recs_seen++;
-      if (cx__rec_decode(&dec, rv.mv_data, rv.mv_size, &rec)) {
+      const unsigned char *raw;
+      size_t rn;
+      if (cx__rec_unpack(&dec, rv.mv_data, rv.mv_size, &raw, &rn) || cx__rec_decode(NULL, raw, rn, &rec)) {
         report(&diffs, fn, ctx, "record of entity %u: corrupt value", eid);
         continue;
       }
@@ -72,7 +74,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       if (st->has_facts) { /* the record's fact slot */
         unsigned char want[CX_FACT_IMG];
         const unsigned char *img;
-        if ((err = cx__fact_image(rv.mv_data, rv.mv_size, want))) goto out;
+        if ((err = cx__fact_image(raw, rn, want))) goto out;
         int fr = cx__facts_get(st, txn, rec.seq, &img);
         if (fr == CX_ENOTFOUND) report(&diffs, fn, ctx, "facts: no slot for record %u/%u", eid, key.seq);
         else if (fr == CX_ECORRUPT) report(&diffs, fn, ctx, "facts: corrupt block of record %u/%u", eid, key.seq);
