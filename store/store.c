@@ -1243,15 +1243,16 @@ static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
 }
 
 /*
- * Schema 5 -> 6: record values may be version 2 (strings compressed with a dictionary of the
- * store, reczip.c). Version 1 values stay valid as they are: nothing is rewritten, only the
- * schema number changes, so that a schema-5 build refuses the store instead of reading
- * version 2 values as corrupt. Later batches pack their values (the first big one trains the
- * dictionary); `chengxin compact` does not repack old ones.
+ * Schema 5 -> 6: record values may be version 2 (compressed with a dictionary of the store,
+ * reczip.c) and rollup cells are varints. Version 1 record values stay valid as they are: they
+ * are not rewritten (later batches pack theirs; the first big one trains the dictionary); the
+ * rollup cells are rebuilt from the records, as for schema 5. One write txn; summaries,
+ * indexes, facts, the audit log and the data files are not rewritten.
  */
 static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
-  int err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
-  if (!err) cx__store_setmsg(st, "migrated to schema %u (nothing rewritten)", CX_SCHEMA_VERSION);
+  int err = cx__rollup_rebuild_all(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (rollups rebuilt)", CX_SCHEMA_VERSION);
   return err;
 }
 
@@ -1469,7 +1470,7 @@ int cx_store_debug_make_schema4(cx_store *st) {
     }
     memcpy(cells[n].k, kb, 3 + 4 * 4);          /* cube, month, authority .. severity */
     memcpy(cells[n].k + 3 + 4 * 4, kb + 3 + 4 * 5, 4); /* status */
-    cx__cell_decode(v.mv_data, &cells[n].c);
+    if (cx__cell_decode(v.mv_data, v.mv_size, &cells[n].c)) { err = CX_ECORRUPT; break; }
     n++;
     if ((rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
   }
@@ -1483,9 +1484,8 @@ int cx_store_debug_make_schema4(cx_store *st) {
       sum.reported += cells[j].c.reported, sum.on_time += cells[j].c.on_time;
       sum.delay_sum += cells[j].c.delay_sum, sum.provisional += cells[j].c.provisional;
     }
-    unsigned char buf[CX_ROLLUP_VAL];
-    cx__cell_encode(&sum, buf);
-    MDB_val nk = {sizeof cells[i].k, cells[i].k}, nv = {CX_ROLLUP_VAL, buf};
+    unsigned char buf[CX_ROLLUP_VAL_MAX];
+    MDB_val nk = {sizeof cells[i].k, cells[i].k}, nv = {cx__cell_encode(&sum, buf), buf};
     if ((rc = mdb_put(txn, st->dbi[CX_DBI_ROLLUP], &nk, &nv, 0))) err = cx__store_mdb_err(st, rc, "rollup put");
     i = j;
   }
@@ -1526,8 +1526,14 @@ int cx_store_debug_make_schema3(cx_store *st) {
   if (!err && (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
   for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    unsigned char cell[40];
-    memcpy(cell, v.mv_data, 40);
+    cx_rollup_cell c;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) { err = CX_ECORRUPT; break; }
+    unsigned char cell[40]; /* schema 3's: the first five counters, i64 LE */
+    cx__wr64(cell, c.count);
+    cx__wr64(cell + 8, c.amount);
+    cx__wr64(cell + 16, c.reported);
+    cx__wr64(cell + 24, c.on_time);
+    cx__wr64(cell + 32, c.delay_sum);
     MDB_val nv = {40, cell};
     if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
   }

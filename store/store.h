@@ -48,9 +48,9 @@
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
  * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md).
- * 5: the authority cube has the entity kind. 6: record values may have their strings
- * compressed with a dictionary of the store (version 2 values; a schema-5 store migrates by
- * changing its number only). */
+ * 5: the authority cube has the entity kind. 6: record values may be compressed with a
+ * dictionary of the store (version 2 values) and rollup cells are varints (a schema-5 store
+ * migrates: its rollup cells are rebuilt). */
 #define CX_SCHEMA_VERSION 6u
 
 /* ===================================================================== strings */

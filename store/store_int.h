@@ -99,7 +99,9 @@
  *      when the log is pruned: what analysts aggregate never scans the log.
  *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
- * ---- Rollup value: cx_rollup_cell as 6 x i64 little-endian (48 B).
+ * ---- Rollup value: cx_rollup_cell's six counters in order (count, amount, reported, on_time,
+ *      delay_sum, provisional), each a zigzag LEB128 varint (6..60 B; schema 5 had 6 x i64 LE,
+ *      48 B: the migration to schema 6 rebuilds the cells).
  */
 #ifndef CX_STORE_INT_H
 #define CX_STORE_INT_H
@@ -133,7 +135,7 @@
 #define CX_FACT_BLOCK 256u
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
-#define CX_ROLLUP_VAL 48u
+#define CX_ROLLUP_VAL_MAX 60u
 #define CX_CHK_VERSION 1u
 #define CX_CHK_HDR 58u
 #define CX_CHKR_KEY 12u
@@ -378,8 +380,10 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
 int cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
-void cx__cell_decode(const void *v, cx_rollup_cell *c);
-void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]);
+/** A rollup value (zigzag varints): CX_ECORRUPT when malformed. */
+int cx__cell_decode(const void *v, size_t n, cx_rollup_cell *c);
+/** Encodes c into out; returns its length (6..CX_ROLLUP_VAL_MAX). */
+size_t cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL_MAX]);
 
 /* ---- facts (facts.c) ---- */
 /** Fact slot updates of one batch: cx__facc_add per record value written, then apply. */

@@ -179,12 +179,11 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   for (; rc == 0; rc = mdb_cursor_get(uc, &k, &v, MDB_NEXT)) {
     const unsigned char *kp = k.mv_data;
     uint32_t *slot = cx__hmap_get(&acc.map, kp, k.mv_size);
-    if (v.mv_size != CX_ROLLUP_VAL) {
-      report(&diffs, fn, ctx, "rollup cell: bad value size");
+    cx_rollup_cell c, *want = slot ? &acc.cells[*slot] : NULL;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) {
+      report(&diffs, fn, ctx, "rollup cell: malformed value");
       continue;
     }
-    cx_rollup_cell c, *want = slot ? &acc.cells[*slot] : NULL;
-    cx__cell_decode(v.mv_data, &c);
     if (slot) seen[*slot] = 1;
     if (!want || want->count != c.count || want->amount != c.amount || want->reported != c.reported ||
         want->on_time != c.on_time || want->delay_sum != c.delay_sum || want->provisional != c.provisional)
