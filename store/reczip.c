@@ -465,3 +465,35 @@ int cx_store_debug_zdict_retrain(cx_store *st) {
   }
   return cx__store_wtxn_end(st, txn, 1);
 }
+
+int cx_store_debug_record_value(cx_store *st, const cx_reckey *key, void *buf, size_t cap, size_t *n) {
+  MDB_txn *txn;
+  int err = cx__store_rtxn(st, &txn);
+  if (err) return err;
+  unsigned char kb[CX_RECKEY_LEN];
+  cx_reckey_encode(key, kb);
+  MDB_val k = {CX_RECKEY_LEN, kb}, v;
+  int rc = mdb_get(txn, st->dbi[CX_DBI_RECORDS], &k, &v);
+  if (rc) err = rc == MDB_NOTFOUND ? CX_ENOTFOUND : cx__store_mdb_err(st, rc, "record get");
+  else {
+    *n = v.mv_size;
+    memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+  }
+  cx__store_rtxn_end(st, txn);
+  return err;
+}
+
+int cx_store_debug_put_record(cx_store *st, const cx_reckey *key, const void *val, size_t n) {
+  MDB_txn *txn;
+  int err = cx__store_wtxn(st, &txn);
+  if (err) return err;
+  unsigned char kb[CX_RECKEY_LEN];
+  cx_reckey_encode(key, kb);
+  MDB_val k = {CX_RECKEY_LEN, kb}, v = {n, (void *)val};
+  int rc = mdb_put(txn, st->dbi[CX_DBI_RECORDS], &k, &v, 0);
+  if (rc) {
+    cx__store_wtxn_end(st, txn, 0);
+    return cx__store_mdb_err(st, rc, "record put");
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}

@@ -1864,6 +1864,11 @@ void cx_store_debug_zdict_min(cx_store *st, uint32_t n);
  * when the records teach nothing.
  */
 int cx_store_debug_zdict_retrain(cx_store *st);
+/** Test-only: the stored bytes of record k (copied into buf, at most cap; *n: the length).
+ *  CX_ENOTFOUND. */
+int cx_store_debug_record_value(cx_store *st, const cx_reckey *k, void *buf, size_t cap, size_t *n);
+/** Test-only: overwrites the stored bytes of record k (to corrupt it). */
+int cx_store_debug_put_record(cx_store *st, const cx_reckey *k, const void *v, size_t n);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0
