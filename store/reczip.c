@@ -119,7 +119,7 @@ int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out) {
   const cx_zdict *cz;
   if ((rc = zdict_get(st, txn, 1, id, &cz))) return rc;
   cx_zdict *z = (cx_zdict *)cz; /* cd is the writer's: only write txns get here */
-  if (!z->cd && !(z->cd = ZSTD_createCDict(z->bytes, z->n, getenv("CX_ZLEVEL") ? atoi(getenv("CX_ZLEVEL")) : ZLEVEL))) return CX_ENOMEM;
+  if (!z->cd && !(z->cd = ZSTD_createCDict(z->bytes, z->n, ZLEVEL))) return CX_ENOMEM;
   *out = z;
   return 0;
 }

@@ -1548,6 +1548,37 @@ int cx_store_debug_make_schema3(cx_store *st) {
   return cx__store_wtxn_end(st, txn, 1);
 }
 
+int cx_store_debug_make_schema5(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  int err = 0;
+  MDB_cursor *cur = NULL;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
+  MDB_val k, v;
+  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cx_rollup_cell c;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) { err = CX_ECORRUPT; break; }
+    unsigned char cell[48]; /* schema 5's: six i64 LE */
+    cx__wr64(cell, c.count);
+    cx__wr64(cell + 8, c.amount);
+    cx__wr64(cell + 16, c.reported);
+    cx__wr64(cell + 24, c.on_time);
+    cx__wr64(cell + 32, c.delay_sum);
+    cx__wr64(cell + 40, c.provisional);
+    MDB_val nv = {48, cell};
+    if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
+  }
+  if (cur) mdb_cursor_close(cur);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
+  if (err) {
+    cx__store_wtxn_end(st, txn, 0);
+    return err;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
 int cx_store_debug_drop_facts(cx_store *st) {
   MDB_txn *txn;
   int rc = cx__store_wtxn(st, &txn);

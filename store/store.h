@@ -1869,6 +1869,10 @@ int cx_store_debug_zdict_retrain(cx_store *st);
 int cx_store_debug_record_value(cx_store *st, const cx_reckey *k, void *buf, size_t cap, size_t *n);
 /** Test-only: overwrites the stored bytes of record k (to corrupt it). */
 int cx_store_debug_put_record(cx_store *st, const cx_reckey *k, const void *v, size_t n);
+/** Test hook: rewrites the store's rollup cells as schema 5 wrote them (six i64, 48 bytes)
+ *  and marks it schema 5 (its record values must all be version 1, as a schema-5 build wrote
+ *  them: stores under CX_ZDICT_TRAIN_MIN records in a batch). */
+int cx_store_debug_make_schema5(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);
 /** Test and bench only: deletes (gram, entity_id) from the keyword index, or with gram.n == 0
