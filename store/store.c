@@ -1129,6 +1129,127 @@ fail:
   return rc;
 }
 
+/* A logical copy: each DB of the snapshot walked in key order and appended (MDB_APPEND,
+ * MDB_APPENDDUP) into a new environment at out_dir, in write txns of at most PACK_TXN_BYTES,
+ * so every page of the copy is full; mdb_env_copy's compaction drops free pages but keeps
+ * each page as filled as the B-tree's splits left it (half, after random inserts). Generic:
+ * the DBs are those the main DB names, with their flags. */
+#define PACK_TXN_BYTES (128u << 20)
+
+static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name) {
+  MDB_dbi sd, td;
+  unsigned fl = 0;
+  int rc = mdb_dbi_open(rt, name, 0, &sd);
+  if (!rc) rc = mdb_dbi_flags(rt, sd, &fl);
+  if (rc) return cx__store_mdb_err(st, rc, name);
+  MDB_txn *wt = NULL;
+  MDB_cursor *sc = NULL, *tc = NULL;
+  if ((rc = mdb_txn_begin(env, NULL, 0, &wt)) || (rc = mdb_dbi_open(wt, name, fl | MDB_CREATE, &td)) ||
+      (rc = mdb_cursor_open(wt, td, &tc)) || (rc = mdb_cursor_open(rt, sd, &sc))) {
+    if (sc) mdb_cursor_close(sc);
+    if (wt) mdb_txn_abort(wt);
+    return cx__store_mdb_err(st, rc, "pack");
+  }
+  unsigned put = fl & MDB_DUPSORT ? MDB_APPENDDUP : MDB_APPEND;
+  size_t bytes = 0;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(sc, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(sc, &k, &v, MDB_NEXT)) {
+    if ((rc = mdb_cursor_put(tc, &k, &v, put))) break;
+    bytes += k.mv_size + v.mv_size + 16;
+    if (bytes >= PACK_TXN_BYTES) { /* a txn holds only so many dirty pages */
+      bytes = 0;
+      mdb_cursor_close(tc);
+      tc = NULL;
+      if ((rc = mdb_txn_commit(wt))) { wt = NULL; break; }
+      if ((rc = mdb_txn_begin(env, NULL, 0, &wt))) { wt = NULL; break; }
+      if ((rc = mdb_cursor_open(wt, td, &tc))) break;
+    }
+  }
+  mdb_cursor_close(sc);
+  if (tc) mdb_cursor_close(tc);
+  if (rc == MDB_NOTFOUND) {
+    rc = mdb_txn_commit(wt);
+    wt = NULL;
+  }
+  if (wt) mdb_txn_abort(wt);
+  return rc ? cx__store_mdb_err(st, rc, "pack") : 0;
+}
+
+int cx_store_backup_packed(cx_store *st, const char *out_dir) {
+  char file[4200], lock[4200];
+  if (snprintf(file, sizeof file, "%s/data.mdb", out_dir) >= (int)sizeof file ||
+      snprintf(lock, sizeof lock, "%s/lock.mdb", out_dir) >= (int)sizeof lock) {
+    cx__store_setmsg(st, "backup: path too long");
+    return CX_EIO;
+  }
+  if (mkdir_p(out_dir, st->dir_mode)) {
+    cx__store_setmsg(st, "cannot create %s: %s", out_dir, strerror(errno));
+    return CX_EIO;
+  }
+  struct stat sb;
+  if (stat(file, &sb) == 0) {
+    cx__store_setmsg(st, "backup: %s exists", file);
+    return CX_EEXIST;
+  }
+  MDB_envinfo ei;
+  mdb_env_info(st->env, &ei);
+  MDB_env *env = NULL;
+  int rc = mdb_env_create(&env);
+  if (!rc) rc = mdb_env_set_maxdbs(env, 64);
+  if (!rc) rc = mdb_env_set_mapsize(env, ei.me_mapsize); /* the packed copy is never larger */
+  if (!rc) rc = mdb_env_open(env, out_dir, MDB_NOSYNC | MDB_NOLOCK, (mdb_mode_t)st->file_mode);
+  if (rc) {
+    int err = cx__store_mdb_err(st, rc, "backup open");
+    if (env) mdb_env_close(env);
+    unlink(file);
+    return err;
+  }
+  int err = 0;
+  MDB_txn *rt = NULL;
+  char (*names)[64] = NULL;
+  size_t n = 0, cap = 0;
+  cx__store_enter(st); /* the copy runs its own read txn */
+  if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &rt))) err = cx__store_mdb_err(st, rc, "backup begin");
+  if (!err) { /* the named DBs: the main DB's keys */
+    MDB_dbi main;
+    MDB_cursor *mc = NULL;
+    MDB_val k, v;
+    if ((rc = mdb_dbi_open(rt, NULL, 0, &main)) || (rc = mdb_cursor_open(rt, main, &mc))) {
+      err = cx__store_mdb_err(st, rc, "backup: main DB");
+    } else {
+      for (rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); rc == 0 && !err; rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0 || k.mv_size >= sizeof names[0]) { err = CX_ECORRUPT; break; }
+        if (n == cap) {
+          cap = cap ? 2 * cap : 32;
+          char (*x)[64] = cx_realloc(names, cap * sizeof *x);
+          if (!x) { err = CX_ENOMEM; break; }
+          names = x;
+        }
+        memcpy(names[n], k.mv_data, k.mv_size);
+        names[n++][k.mv_size] = 0;
+      }
+      mdb_cursor_close(mc);
+    }
+  }
+  for (size_t i = 0; !err && i < n; i++) err = pack_db(st, rt, env, names[i]);
+  if (rt) mdb_txn_abort(rt);
+  cx__store_leave(st);
+  free(names);
+  if (!err && (rc = mdb_env_sync(env, 1))) err = cx__store_mdb_err(st, rc, "backup sync");
+  mdb_env_close(env);
+  unlink(lock); /* none with MDB_NOLOCK; a copy never carries one */
+  if (err) {
+    unlink(file); /* a partial copy is no backup */
+    return err;
+  }
+  int dfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ data files */
 
 static int retire(cx_store *st, void *p) {

@@ -515,7 +515,7 @@ int cli_cmd_compact(int argc, char **argv) {
   uint64_t before = dir_bytes(path);
   cx_store *st;
   if (open_for_copy(&a, &st)) return CLI_EXIT_FAIL;
-  int e = cx_store_backup(st, tmp);
+  int e = cx_store_backup_packed(st, tmp); /* pages filled: a compacted store is a packed one */
   if (e) cli_err(cx_store_errmsg(st), "compact: backup to %s", tmp);
   cx_store_close(st);
   if (e) {
