@@ -3,9 +3,9 @@
  *
  * A scan of the records DB visits 10M B-tree leaf entries of ~200-500 bytes each, spread over
  * ~5 GB of pages: the cursor walk alone took 0.84-1.07 s at 10M records before any decoding,
- * and the header-only scan 1.15-1.92 s (docs/benchmarks.md). Here the same facts sit 256 to a
- * 14 KiB value, 56 bytes each, so a scan reads ~560 MB sequentially with one cursor step per
- * 256 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
+ * and the header-only scan 1.15-1.92 s (docs/benchmarks.md). Here the same facts sit 255 to a
+ * 16 KiB value (4 pages), 64 bytes each, so a scan reads ~640 MB sequentially with one cursor step per
+ * 255 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
  * cx_store_verify compares every slot with its record.
  */
 #include <stddef.h>

@@ -1365,13 +1365,15 @@ static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
 
 /*
  * Schema 5 -> 6: record values may be version 2 (compressed with a dictionary of the store,
- * reczip.c) and rollup cells are varints. Version 1 record values stay valid as they are: they
- * are not rewritten (later batches pack theirs; the first big one trains the dictionary); the
- * rollup cells are rebuilt from the records, as for schema 5. One write txn; summaries,
- * indexes, facts, the audit log and the data files are not rewritten.
+ * reczip.c), rollup cells are varints and a facts block holds 255 records (4 pages, not 5).
+ * Version 1 record values stay valid as they are: they are not rewritten (later batches pack
+ * theirs; the first big one trains the dictionary); the rollup cells and the facts are
+ * rebuilt from the records. One write txn; summaries, indexes, the audit log and the data
+ * files are not rewritten.
  */
 static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
   int err = cx__rollup_rebuild_all(st, txn);
+  if (!err && st->has_facts) err = cx__facts_rebuild_all(st, txn);
   if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
   if (!err) cx__store_setmsg(st, "migrated to schema %u (rollups rebuilt)", CX_SCHEMA_VERSION);
   return err;

@@ -18,7 +18,7 @@
  *   data         "catalog" | "calendar" | "regions" | "regions_history" -> the text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
- *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
+ *   facts        seq / 255 (u32 BE) -> the fixed part of 255 records (ad-hoc aggregate scans)
  *   grams        a bigram of a normalised name (2 characters, UTF-8) -> entity id (u32 BE);
  *                MDB_DUPSORT | MDB_DUPFIXED: one sorted list of 4-byte ids per bigram
  *
@@ -49,8 +49,8 @@
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
  * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md).
  * 5: the authority cube has the entity kind. 6: record values may be compressed with a
- * dictionary of the store (version 2 values) and rollup cells are varints (a schema-5 store
- * migrates: its rollup cells are rebuilt). */
+ * dictionary of the store (version 2 values), rollup cells are varints and facts blocks hold
+ * 255 records (a schema-5 store migrates: its rollup cells and facts are rebuilt). */
 #define CX_SCHEMA_VERSION 6u
 
 /* ===================================================================== strings */
@@ -1272,7 +1272,7 @@ int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx);
  * Ranges that partition [lo, hi) visit every fact exactly once. fn returns 0 to go on, 1 to
  * stop (returned as 0), or a negative error (returned). No allocation.
  */
-#define CX_FACTS_PER_BLOCK 256u
+#define CX_FACTS_PER_BLOCK 255u
 typedef int (*cx_facts_fn)(void *ctx, const cx_fact *f, size_t n);
 int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi);
 int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx);

@@ -75,12 +75,14 @@
  *
  * ---- Facts block (facts DB, key = seq / CX_FACT_BLOCK as u32 BE) ---------------------------
  *     0    1   version (CX_FACT_VERSION); 1..7 zero
- *     8        CX_FACT_BLOCK slots of CX_FACT_IMG (64) bytes: slot i is the record with
+ *     8        CX_FACT_BLOCK (255) slots of CX_FACT_IMG (64) bytes: slot i is the record with
  *              seq = block * CX_FACT_BLOCK + i, as the cx_fact struct image (padding zero)
  *              with byte CX_FACT_PRESENT = 1; an all-zero slot has no record.
  *   Written in the batch txn from each record value written (a replacement keeps its seq, so
  *   its slot); rebuilt whole after a calendar change and on the first writable open of a store
- *   that predates the DB. The fast path of cx_store_facts_scan.
+ *   that predates the DB. The fast path of cx_store_facts_scan. 255 slots, not 256: a block
+ *   is 16,328 bytes and fits 4 overflow pages (16,368 bytes after LMDB's 16-byte page header);
+ *   256 slots took 5 (version 1, schema 5: the migration rebuilds the facts).
  *
  * ---- Check log (checks DB, key = receipt seq u64 BE: epoch << 40 | counter; checks.c)
  *   off  size
@@ -128,11 +130,11 @@
 #define CX_SUMX_HDR 8u
 #define CX_SUM_LASTUPD 12u
 #define CX_SUM_MAX_HITS 512u
-#define CX_FACT_VERSION 1u
+#define CX_FACT_VERSION 2u
 #define CX_FACT_HDR 8u
 #define CX_FACT_IMG 64u
 #define CX_FACT_PRESENT 63u
-#define CX_FACT_BLOCK 256u
+#define CX_FACT_BLOCK 255u
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
 #define CX_ROLLUP_VAL_MAX 60u
