@@ -23,8 +23,10 @@
 /* Level of the writer's compression: with a dictionary, higher levels gain little on values
  * of a few hundred bytes and cost import time (docs/benchmarks.md "Size"). */
 #define ZLEVEL 3
+/* chengxin compact's (cx_store_backup_packed): a store is compacted rarely, read often */
+#define ZLEVEL_COMPACT 12
 /* Dictionary size and training sample bounds. */
-#define ZDICT_BYTES (64u << 10)
+#define ZDICT_BYTES (112u << 10)
 #define ZSAMPLES_MAX 20000u
 #define ZSAMPLE_BYTES_MAX (8u << 20)
 
@@ -124,13 +126,11 @@ int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out) {
   return 0;
 }
 
-int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *const *vals,
-                    const size_t *lens, const cx_zdict **out) {
-  *out = NULL;
-  uint32_t cur = 0;
-  int rc = cx__meta_get32(st, txn, "zdict_cur", &cur);
-  if (rc && rc != CX_ENOTFOUND) return rc;
-  if (cur >= CX_ZDICT_MAX) return 0;
+/* Trains dictionary bytes on (a sample of) n version 1 values: *dict (cx_malloc'd, *dn bytes)
+ * or NULL when the samples teach nothing. */
+static int train_bytes(size_t n, const unsigned char *const *vals, const size_t *lens, unsigned char **dict_out,
+                       size_t *dn_out) {
+  *dict_out = NULL;
   /* every k-th value, up to the bounds: a sample of the whole batch (each without its
    * version byte: what pack compresses) */
   size_t step = n > ZSAMPLES_MAX ? (n + ZSAMPLES_MAX - 1) / ZSAMPLES_MAX : 1, m = 0, total = 0;
@@ -166,6 +166,21 @@ int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *c
     free(dict);
     return 0;
   }
+  *dict_out = dict;
+  *dn_out = dn;
+  return 0;
+}
+
+int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *const *vals,
+                    const size_t *lens, const cx_zdict **out) {
+  *out = NULL;
+  uint32_t cur = 0;
+  int rc = cx__meta_get32(st, txn, "zdict_cur", &cur);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (cur >= CX_ZDICT_MAX) return 0;
+  unsigned char *dict;
+  size_t dn = 0;
+  if ((rc = train_bytes(n, vals, lens, &dict, &dn)) || !dict) return rc;
   uint32_t id = cur + 1;
   cx_zdict *z;
   rc = zdict_new(st, id, dict, dn, &z);
@@ -413,6 +428,120 @@ cx_recdec *cx__txn_dec(cx_txn *t, cx_recdec *local) {
 void cx__txn_dec_done(cx_txn *t, cx_recdec *d) {
   if (d == &t->dec[0]) t->dec_busy = 0;
   else cx__recdec_free(d);
+}
+
+/* ------------------------------------------------------------------ compact's repacker */
+
+struct cx_repack {
+  cx_store *st;
+  cx_recdec dec;   /* bound to the snapshot being copied */
+  cx_recenc enc;
+  cx_zdict *z;     /* private: its CDict is at ZLEVEL_COMPACT */
+  int trained;     /* z is new: the copy's meta gets it (cx__repack_meta) */
+  cx_buf out;
+};
+
+int cx__repack_begin(cx_store *st, MDB_txn *rt, cx_repack **out) {
+  *out = NULL;
+  cx_repack *r = cx_calloc(1, sizeof *r);
+  if (!r) return CX_ENOMEM;
+  r->st = st;
+  cx__recdec_init(&r->dec, st, rt);
+  uint32_t cur = 0;
+  int rc = cx__meta_get32(st, rt, "zdict_cur", &cur);
+  if (rc == 0) { /* the store's dictionary, at a higher level */
+    char key[24];
+    meta_key(key, cur);
+    MDB_val k = {strlen(key), key}, v;
+    if ((rc = mdb_get(rt, st->dbi[CX_DBI_META], &k, &v))) rc = cx__store_mdb_err(st, rc, "dictionary get");
+    else rc = zdict_new(st, cur, v.mv_data, v.mv_size, &r->z);
+  } else if (rc == CX_ENOTFOUND) { /* none yet: one trained on every k-th record */
+    rc = 0;
+    MDB_stat ms;
+    MDB_cursor *c = NULL;
+    cx_buf vals = {0};
+    size_t n = 0, cap = 0, *off = NULL, *len = NULL;
+    const unsigned char **vp = NULL;
+    if ((rc = mdb_stat(rt, st->dbi[CX_DBI_RECORDS], &ms))) rc = cx__store_mdb_err(st, rc, "stat");
+    else if (ms.ms_entries >= CX_ZDICT_TRAIN_MIN) {
+      size_t step = ms.ms_entries / ZSAMPLES_MAX + 1, i = 0;
+      MDB_val k, v;
+      int g = mdb_cursor_open(rt, st->dbi[CX_DBI_RECORDS], &c);
+      if (g) rc = cx__store_mdb_err(st, g, "cursor");
+      for (g = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (i++ % step) continue;
+        const unsigned char *raw;
+        size_t rn;
+        if ((rc = cx__rec_unpack(&r->dec, v.mv_data, v.mv_size, &raw, &rn))) break;
+        if (n == cap) {
+          cap = cap ? 2 * cap : 1024;
+          size_t *o2 = cx_realloc(off, cap * sizeof *o2);
+          if (o2) off = o2;
+          size_t *l2 = cx_realloc(len, cap * sizeof *l2);
+          if (l2) len = l2;
+          if (!o2 || !l2) { rc = CX_ENOMEM; break; }
+        }
+        off[n] = vals.n;
+        len[n++] = rn;
+        if (cx__buf_add(&vals, raw, rn)) { rc = CX_ENOMEM; break; }
+      }
+      if (c) mdb_cursor_close(c);
+      if (!rc && n && !(vp = cx_malloc(n * sizeof *vp))) rc = CX_ENOMEM;
+      unsigned char *dict = NULL;
+      size_t dn = 0;
+      if (!rc && n) {
+        for (size_t j = 0; j < n; j++) vp[j] = vals.p + off[j];
+        rc = train_bytes(n, vp, len, &dict, &dn);
+      }
+      if (!rc && dict) {
+        rc = zdict_new(st, 1, dict, dn, &r->z);
+        r->trained = !rc;
+      }
+      free(dict);
+      free(vp);
+      free(off);
+      free(len);
+      cx__buf_free(&vals);
+    }
+  }
+  if (!rc && r->z && !(r->z->cd = ZSTD_createCDict(r->z->bytes, r->z->n, ZLEVEL_COMPACT))) rc = CX_ENOMEM;
+  if (rc) {
+    cx__repack_end(r);
+    return rc;
+  }
+  *out = r;
+  return 0;
+}
+
+int cx__repack_value(cx_repack *r, MDB_val *v) {
+  const unsigned char *raw;
+  size_t rn;
+  int rc = cx__rec_unpack(&r->dec, v->mv_data, v->mv_size, &raw, &rn);
+  if (!rc) rc = cx__rec_pack(&r->enc, r->z, raw, rn, &r->out);
+  if (rc) return rc;
+  *v = (MDB_val){r->out.n, r->out.p};
+  return 0;
+}
+
+int cx__repack_meta(cx_repack *r, MDB_txn *wt, MDB_dbi meta) {
+  if (!r->trained) return 0;
+  char key[24];
+  meta_key(key, r->z->id);
+  unsigned char id[4];
+  cx__wr32(id, r->z->id);
+  MDB_val k = {strlen(key), key}, v = {r->z->n, r->z->bytes}, ck = {9, (void *)"zdict_cur"}, cv = {4, id};
+  int rc = mdb_put(wt, meta, &k, &v, 0);
+  if (!rc) rc = mdb_put(wt, meta, &ck, &cv, 0);
+  return rc ? cx__store_mdb_err(r->st, rc, "dictionary put") : 0;
+}
+
+void cx__repack_end(cx_repack *r) {
+  if (!r) return;
+  cx__recdec_free(&r->dec);
+  cx__recenc_free(&r->enc);
+  zdict_free(r->z);
+  cx__buf_free(&r->out);
+  free(r);
 }
 
 /* ------------------------------------------------------------------ test hooks */

@@ -1133,10 +1133,13 @@ fail:
  * MDB_APPENDDUP) into a new environment at out_dir, in write txns of at most PACK_TXN_BYTES,
  * so every page of the copy is full; mdb_env_copy's compaction drops free pages but keeps
  * each page as filled as the B-tree's splits left it (half, after random inserts). Generic:
- * the DBs are those the main DB names, with their flags. */
+ * the DBs are those the main DB names, with their flags. Record values are packed again
+ * (cx__repack_*: a higher zstd level; a dictionary when the store has none), so that a
+ * compacted store is as small as this build makes it. */
 #define PACK_TXN_BYTES (128u << 20)
 
-static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name) {
+static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name, cx_repack *rp) {
+  int recs = !strcmp(name, dbi_names[CX_DBI_RECORDS]), meta = !strcmp(name, dbi_names[CX_DBI_META]);
   MDB_dbi sd, td;
   unsigned fl = 0;
   int rc = mdb_dbi_open(rt, name, 0, &sd);
@@ -1154,6 +1157,15 @@ static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name) {
   size_t bytes = 0;
   MDB_val k, v;
   for (rc = mdb_cursor_get(sc, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(sc, &k, &v, MDB_NEXT)) {
+    if (recs) { /* record values: packed again, at compact's level */
+      int e = cx__repack_value(rp, &v);
+      if (e) {
+        mdb_cursor_close(sc);
+        mdb_cursor_close(tc);
+        mdb_txn_abort(wt);
+        return e;
+      }
+    }
     if ((rc = mdb_cursor_put(tc, &k, &v, put))) break;
     bytes += k.mv_size + v.mv_size + 16;
     if (bytes >= PACK_TXN_BYTES) { /* a txn holds only so many dirty pages */
@@ -1167,6 +1179,13 @@ static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name) {
   }
   mdb_cursor_close(sc);
   if (tc) mdb_cursor_close(tc);
+  if (rc == MDB_NOTFOUND && meta) { /* a dictionary compact trained */
+    int e = cx__repack_meta(rp, wt, td);
+    if (e) {
+      mdb_txn_abort(wt);
+      return e;
+    }
+  }
   if (rc == MDB_NOTFOUND) {
     rc = mdb_txn_commit(wt);
     wt = NULL;
@@ -1231,7 +1250,10 @@ int cx_store_backup_packed(cx_store *st, const char *out_dir) {
       mdb_cursor_close(mc);
     }
   }
-  for (size_t i = 0; !err && i < n; i++) err = pack_db(st, rt, env, names[i]);
+  cx_repack *rp = NULL;
+  if (!err) err = cx__repack_begin(st, rt, &rp);
+  for (size_t i = 0; !err && i < n; i++) err = pack_db(st, rt, env, names[i], rp);
+  cx__repack_end(rp);
   if (rt) mdb_txn_abort(rt);
   cx__store_leave(st);
   free(names);

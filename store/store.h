@@ -1166,8 +1166,10 @@ int cx_store_backup(cx_store *st, const char *out_dir);
 /**
  * cx_store_backup as a logical copy: every DB walked in key order and appended, so that every
  * page of the copy is full (cx_store_backup keeps each page as the B-tree's splits left it:
- * half full after random inserts). Same contract; slower (each entry is put, in write txns of
- * 128 MB). `chengxin compact` uses it.
+ * half full after random inserts), and every record value packed again at a higher zstd level
+ * (with a dictionary trained here when the store has none and has 2,000 records or more).
+ * Same contract and the same content digest; slower (each entry is put, in write txns of
+ * 128 MB; ~10 s at 1M records). `chengxin compact` uses it.
  */
 int cx_store_backup_packed(cx_store *st, const char *out_dir);
 

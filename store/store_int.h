@@ -342,6 +342,17 @@ int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *c
 void cx__zdict_txn_end(cx_store *st, MDB_txn *txn, int top, int committed);
 /** Frees the store's dictionaries and the writer's codecs (close). */
 void cx__zdict_free_all(cx_store *st);
+/** chengxin compact's record repacker (cx_store_backup_packed): every value of snapshot rt
+ *  unpacked and packed again at a higher level with the store's current dictionary, or with
+ *  one trained on a sample of the records when the store has none (and has at least
+ *  CX_ZDICT_TRAIN_MIN records; else values are copied). cx__repack_meta adds a trained
+ *  dictionary to the copy's meta DB. */
+typedef struct cx_repack cx_repack;
+int cx__repack_begin(cx_store *st, MDB_txn *rt, cx_repack **out);
+/** *v: the value to copy; replaced by the repacked bytes (valid until the next call). */
+int cx__repack_value(cx_repack *r, MDB_val *v);
+int cx__repack_meta(cx_repack *r, MDB_txn *wt, MDB_dbi meta);
+void cx__repack_end(cx_repack *r);
 /** Values of one batch that train the store's first dictionary (CX_ZDICT_TRAIN_MIN). */
 #define CX_ZDICT_TRAIN_MIN 2000u
 /** Decodes the fixed header of a version 1 record value (no strings: cx__rec_unpack a stored

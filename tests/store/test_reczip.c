@@ -388,3 +388,56 @@ Test(reczip, rollup_cells_round_trip_as_varints) {
   unsigned char buf[CX_ROLLUP_VAL_MAX];
   cr_expect_leq(cx__cell_encode(&small, buf), 10u, "a typical cell is a few bytes");
 }
+
+/* A packed copy (chengxin compact): full pages, record values packed again; a store without a
+ * dictionary gets one trained on its records. */
+static void packed_copy_of(cx_store *st, unsigned lo, unsigned hi, uint32_t dict_want) {
+  unsigned char d0[CX_DIGEST_LEN], d1[CX_DIGEST_LEN];
+  cr_assert_eq(cx_store_digest(st, d0), 0);
+  char out[300];
+  snprintf(out, sizeof out, "%s/copy", dir);
+  int rc = cx_store_backup_packed(st, out);
+  cr_assert_eq(rc, 0, "%s (%s)", cx_strerror(rc), cx_store_errmsg(st));
+  cr_expect_eq(cx_store_backup_packed(st, out), CX_EEXIST);
+  cx_store *cp = open_at("copy");
+  cr_assert_eq(record_dict(cp), dict_want);
+  cr_assert_eq(cx_store_verify(cp, NULL, NULL), 0);
+  cr_assert_eq(cx_store_digest(cp, d1), 0);
+  cr_expect_eq(memcmp(d0, d1, CX_DIGEST_LEN), 0, "the copy holds the same content");
+  unsigned packed = 0;
+  for (unsigned i = lo; i < hi; i++) {
+    int ver;
+    unsigned id;
+    check_record(cp, i, &ver, &id);
+    packed += ver == CX_REC_VERSION_Z;
+    if (ver == CX_REC_VERSION_Z) cr_expect_eq(id, dict_want, "record %u", i);
+  }
+  cr_expect_gt(packed, (hi - lo) * 9 / 10, "%u of %u packed", packed, hi - lo);
+  /* and the copy takes writes, packed with its dictionary */
+  put_range(cp, hi, hi + 20);
+  int ver;
+  unsigned id;
+  check_record(cp, hi + 3, &ver, &id);
+  cr_expect_eq(id, dict_want);
+  cx_store_close(cp);
+}
+
+Test(reczip, a_packed_copy_trains_a_dictionary_for_a_store_without_one) {
+  cx_store *st = open_at("a");
+  cx_store_debug_zdict_min(st, UINT32_MAX);
+  for (unsigned lo = 0; lo < 2400; lo += 600) put_range(st, lo, lo + 600);
+  cr_assert_eq(record_dict(st), 0);
+  packed_copy_of(st, 0, 2400, 1);
+  cx_store_close(st);
+}
+
+Test(reczip, a_packed_copy_keeps_the_stores_dictionary) {
+  cx_store *st = open_at("a");
+  cx_store_debug_zdict_min(st, 100);
+  put_range(st, 0, 300);
+  cr_assert_eq(cx_store_debug_zdict_retrain(st), 0);
+  put_range(st, 300, 400);
+  cr_assert_eq(record_dict(st), 2);
+  packed_copy_of(st, 0, 400, 2);
+  cx_store_close(st);
+}
