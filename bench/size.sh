@@ -8,8 +8,8 @@
 #      chengxin: `chengxin init` + `chengxin import` into a new store, `chengxin verify`;
 #        the file as the import left it (data.mdb, with LMDB's free pages), the per-database
 #        breakdown (`mdb_stat -a`: branch + leaf + overflow pages of each DB) and the free
-#        pages (`mdb_stat -f`); then `chengxin compact` and the file again (= the pages in use:
-#        what a backup or a compacted store takes);
+#        pages (`mdb_stat -f`); then `chengxin compact` (a logical copy: full pages, record
+#        values packed again) and the file and breakdown again;
 #      sqlite3: `.mode csv`, `.import` into a new table (every column as text), a unique index
 #        on (authority_code, record_id) and an index on entity_code (bench/import.sh's
 #        commands); the file, and its per-table/index breakdown (the dbstat table);
@@ -82,11 +82,12 @@ store() {
   "$b/chengxin" compact --db "$d" > /dev/null 2>&1
   local comp
   comp=$(stat -c %s "$d/data.mdb")
+  dbs "$d" > "$work/$name.cdbs.json"
   jq -n --argjson file "$file" --argjson free "$fr" --argjson comp "$comp" \
     --argjson secs "$(echo "$t1 - $t0" | bc -l)" --slurpfile dbs "$work/$name.dbs.json" \
-    --arg ver "$("$b/chengxin" --version 2>/dev/null | head -1)" \
+    --slurpfile cdbs "$work/$name.cdbs.json" --arg ver "$("$b/chengxin" --version 2>/dev/null | head -1)" \
     '{version: $ver, import_seconds: $secs, file_bytes: $file, free_bytes: $free,
-      compacted_bytes: $comp, dbs: $dbs[0]}' > "$work/$name.json"
+      compacted_bytes: $comp, dbs: $dbs[0], dbs_compacted: $cdbs[0]}' > "$work/$name.json"
 }
 
 results=()
@@ -157,9 +158,11 @@ say "wrote $out"
 jq -r '"load average before \(.machine.load_before), after \(.machine.load_after)",
   (.runs[] |
    "\(.records) records: chengxin \(.chengxin.compacted_bytes / 1e6 | floor) MB compacted (\(.chengxin.bytes_per_record | floor) B/record), \(.chengxin.file_bytes / 1e6 | floor) MB as imported (\(.chengxin.free_bytes / 1e6 | floor) MB of it free pages); sqlite3 \(.sqlite.file_bytes / 1e6 | floor) MB (\(.sqlite.bytes_per_record | floor) B/record); ratio \(.ratio_compacted * 1000 | floor / 1000) compacted, \(.ratio_file * 1000 | floor / 1000) as imported",
-   "  chengxin per DB (MB): \(.chengxin.dbs | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))",
+   "  chengxin per DB as imported (MB): \(.chengxin.dbs | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))",
+   "  chengxin per DB compacted (MB): \(.chengxin.dbs_compacted | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))",
    (if .baseline then
      "  baseline: \(.baseline.compacted_bytes / 1e6 | floor) MB compacted, \(.baseline.file_bytes / 1e6 | floor) MB as imported; same content: \(.baseline.content_equal)",
-     "  baseline per DB (MB): \(.baseline.dbs | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))"
+     "  baseline per DB as imported (MB): \(.baseline.dbs | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))",
+     "  baseline per DB compacted (MB): \(.baseline.dbs_compacted | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))"
     else empty end),
    "  sqlite per table/index (MB): \(.sqlite.dbs | to_entries | map(select(.value >= 1e6)) | sort_by(-.value) | map("\(.key) \(.value / 1e5 | floor / 10)") | join(", "))")' "$out"
