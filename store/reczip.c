@@ -21,10 +21,11 @@
 #include "store_int.h"
 
 /* Level of the writer's compression: with a dictionary, higher levels gain little on values
- * of a few hundred bytes and cost import time (docs/benchmarks.md "Size"). Literals are
- * stored raw (ZSTD_c_literalCompressionMode off): their Huffman decoding was a third of
- * zstd's time in the records page, and at level 12 the dictionary's matches leave them few
- * (1M records: +0.9 MB compacted, +7 MB at level 3; the page 10 % faster). */
+ * of a few hundred bytes and cost import time (docs/benchmarks.md "Size"). Batches store
+ * literals raw (ZSTD_c_literalCompressionMode off): their Huffman decoding was a third of
+ * zstd's time in the records page of an imported store (the page 10 % faster, the records DB
+ * 7 MB larger at 1M). Compact compresses them: at level 12 the dictionary's matches leave
+ * few literals, and the page reads as fast either way (0.9 MB smaller). */
 #define ZLEVEL 3
 /* chengxin compact's (cx_store_backup_packed): a store is compacted rarely, read often */
 #define ZLEVEL_COMPACT 12
@@ -309,7 +310,8 @@ int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_
         ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 0)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_dictIDFlag, 0)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode, ZSTD_ps_disable))) {
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_literalCompressionMode,
+                                            e->literals ? ZSTD_ps_auto : ZSTD_ps_disable))) {
       ZSTD_freeCCtx(c);
       return CX_EINTERNAL;
     }
@@ -450,6 +452,7 @@ int cx__repack_begin(cx_store *st, MDB_txn *rt, cx_repack **out) {
   cx_repack *r = cx_calloc(1, sizeof *r);
   if (!r) return CX_ENOMEM;
   r->st = st;
+  r->enc.literals = 1; /* read speed: no difference at level 12 (docs/benchmarks.md "Size") */
   cx__recdec_init(&r->dec, st, rt);
   uint32_t cur = 0;
   int rc = cx__meta_get32(st, rt, "zdict_cur", &cur);

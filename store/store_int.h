@@ -175,6 +175,7 @@ typedef struct cx_recdec {
 typedef struct cx_recenc {
   void *cctx;            /* ZSTD_CCtx, created at the first packed value */
   const cx_zdict *z;
+  int literals;          /* compress literals too (compact's; batches keep them raw) */
 } cx_recenc;
 
 struct cx_store {
