@@ -309,7 +309,7 @@ static inline __attribute__((always_inline)) int scan_plain(agg *a, const cx_fac
   return 0;
 }
 
-/* The facts DB: one block (up to 256 facts) per call; the tick every 16 blocks. */
+/* The facts DB: one block (up to CX_FACTS_PER_BLOCK facts) per call; the tick every 16 blocks. */
 static int scan_block(void *vctx, const cx_fact *f, size_t n) {
   agg *a = vctx;
   if ((a->blocks++ & 15u) == 0 && tick_now(a)) return a->err;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages chengxin needs, when any is missing. Safe to run again.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config liblmdb-dev lmdb-utils libuv1-dev libmsgpack-dev
+pkgs=(build-essential cmake pkg-config liblmdb-dev lmdb-utils libzstd-dev libuv1-dev libmsgpack-dev
       libcriterion-dev libcsv-dev libjansson-dev libsqlite3-dev sqlite3 redis-server clang
       libclang-rt-14-dev gnuplot-nox jq python3 python3-msgpack
       libh2o-dev libssl-dev zlib1g-dev openssl curl prometheus
       libcairo2-dev libpango1.0-dev fonts-noto-cjk chromium poppler-utils libxlsxwriter-dev
       libnats-dev nats-server)
+# libzstd-dev: the store's record values are compressed with a trained dictionary (store/reczip.c).
 # libnats-dev: chengxind --log (net/replog.c); nats-server: only the replication test
 # (tests/e2e/python/test_cluster.py) runs it, chengxind itself never starts one.
 missing=()

@@ -786,6 +786,21 @@ static int apply_events(cx_batch *b, cstate *c, cx_batch_result *res, const bop 
   return 0;
 }
 
+/* Trains the store's first record dictionary on the batch's values (version 1 in c->vals). */
+static int zdict_train(cx_store *st, MDB_txn *txn, cstate *c, const cx_zdict **z) {
+  const unsigned char **v = cx_malloc(c->n_w * sizeof *v);
+  size_t *n = cx_malloc(c->n_w * sizeof *n);
+  int err = v && n ? 0 : CX_ENOMEM;
+  for (size_t i = 0; !err && i < c->n_w; i++) {
+    v[i] = c->vals.p + c->w[i].voff;
+    n[i] = c->w[i].vlen;
+  }
+  if (!err) err = cx__zdict_train(st, txn, c->n_w, v, n, z);
+  free(v);
+  free(n);
+  return err;
+}
+
 static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   cx_store *st = b->st;
   MDB_txn *txn = NULL;
@@ -870,6 +885,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     unsigned char oldk[CX_RECKEY_LEN];
     cx_record old;
     MDB_val ov = {0, NULL};
+    const unsigned char *oraw = NULL; /* old's version 1 bytes (the map or the writer's decoder) */
+    size_t orawn = 0;
     if (have_old) {
       if (d.mv_size != CX_RECKEY_LEN) { err = CX_ECORRUPT; goto fail; }
       memcpy(oldk, d.mv_data, CX_RECKEY_LEN);
@@ -880,7 +897,9 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         cx__store_setmsg(st, "dangling record ref");
         goto fail;
       }
-      if ((err = cx__rec_decode(ov.mv_data, ov.mv_size, &old))) goto fail;
+      if ((err = cx__rec_unpack(cx__wdec(st, txn), ov.mv_data, ov.mv_size, &oraw, &orawn)) ||
+          (err = cx__rec_decode(NULL, oraw, orawn, &old)))
+        goto fail;
     }
     if (!op->has_put) {
       if (!have_old) {
@@ -960,7 +979,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       char old_code[CX_CODE_LEN];
       memcpy(old_code, old.entity_code.p, CX_CODE_LEN);
       c->oldv.n = 0;
-      if (cx__buf_add(&c->oldv, ov.mv_data, ov.mv_size)) { err = CX_ENOMEM; goto fail; }
+      if (cx__buf_add(&c->oldv, oraw, orawn)) { err = CX_ENOMEM; goto fail; }
       if ((err = ent_resolve(st, txn, c, &ctr, op->code, &nr.entity_id))) goto fail;
       if ((err = cx__rec_encode(&nr, &c->tmp))) goto fail;
       if (c->tmp.n == c->oldv.n && memcmp(c->tmp.p, c->oldv.p, c->oldv.n) == 0) {
@@ -968,7 +987,7 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
         continue;
       }
       cx_record oldr;
-      if ((err = cx__rec_decode(c->oldv.p, c->oldv.n, &oldr)) || (err = cx__racc_add(&c->acc, &oldr, -1)) ||
+      if ((err = cx__rec_decode(NULL, c->oldv.p, c->oldv.n, &oldr)) || (err = cx__racc_add(&c->acc, &oldr, -1)) ||
           (err = cx__racc_add(&c->acc, &nr, 1))) {
         goto fail;
       }
@@ -1013,6 +1032,11 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
     }
   }
   if ((err = cx__radix_sort(c->w, c->n_w, sizeof c->w[0], CX_RECKEY_LEN))) goto fail;
+  /* the values are version 1 so far: packed with the store's dictionary, trained on this
+   * batch's values when the store has none yet and the batch is big enough (reczip.c) */
+  const cx_zdict *z = NULL;
+  if ((err = cx__zdict_current(st, txn, &z))) goto fail;
+  if (!z && c->n_w >= st->zdict_min && (err = zdict_train(st, txn, c, &z))) goto fail;
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur))) { err = cx__store_mdb_err(st, rc, "cursor"); goto fail; }
   for (size_t i = 0; i < c->n_w; i++) {
     if (st->debug_fail_after && i >= st->debug_fail_after) {
@@ -1021,10 +1045,11 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
       err = CX_EIO;
       goto fail;
     }
-    MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->w[i].vlen, c->vals.p + c->w[i].voff};
+    if ((err = cx__rec_pack(&st->wenc, z, c->vals.p + c->w[i].voff, c->w[i].vlen, &c->tmp))) goto fail;
+    MDB_val k = {CX_RECKEY_LEN, c->w[i].key}, d = {c->tmp.n, c->tmp.p};
     if ((rc = mdb_cursor_put(cur, &k, &d, 0))) { err = cx__store_mdb_err(st, rc, "record put"); goto fail; }
     if ((i & 4095) == 4095) cx__store_trim(st);
-    if ((err = cx__facc_add(&c->facts, d.mv_data, d.mv_size))) goto fail;
+    if ((err = cx__facc_add(&c->facts, c->vals.p + c->w[i].voff, c->w[i].vlen))) goto fail;
   }
   mdb_cursor_close(cur);
   cur = NULL;

@@ -187,6 +187,7 @@ int cx_store_authority_records_each(cx_txn *t, uint32_t authority_id, cx_record_
   unsigned char ab[4];
   cx__be32(ab, authority_id);
   MDB_val k = {4, ab}, v;
+  cx_recdec local, *d = cx__txn_dec(t, &local);
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size < 4 || memcmp(k.mv_data, ab, 4) != 0) break;
     if (v.mv_size != CX_RECKEY_LEN) {
@@ -204,7 +205,7 @@ int cx_store_authority_records_each(cx_txn *t, uint32_t authority_id, cx_record_
     cx_reckey key;
     cx_record r;
     cx_reckey_decode(rk.mv_data, &key);
-    if ((err = cx__rec_decode(rv.mv_data, rv.mv_size, &r))) {
+    if ((err = cx__rec_decode(d, rv.mv_data, rv.mv_size, &r))) {
       cx__store_setmsg(t->st, "corrupt record");
       break;
     }
@@ -214,6 +215,7 @@ int cx_store_authority_records_each(cx_txn *t, uint32_t authority_id, cx_record_
       break;
     }
   }
+  cx__txn_dec_done(t, d);
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "refs scan");
   cx__txn_cursor_done(t, CX_DBI_RECORD_REF, cur, own);
   return err;

@@ -3,9 +3,9 @@
  *
  * A scan of the records DB visits 10M B-tree leaf entries of ~200-500 bytes each, spread over
  * ~5 GB of pages: the cursor walk alone took 0.84-1.07 s at 10M records before any decoding,
- * and the header-only scan 1.15-1.92 s (docs/benchmarks.md). Here the same facts sit 256 to a
- * 14 KiB value, 56 bytes each, so a scan reads ~560 MB sequentially with one cursor step per
- * 256 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
+ * and the header-only scan 1.15-1.92 s (docs/benchmarks.md). Here the same facts sit 255 to a
+ * 16 KiB value (4 pages), 64 bytes each, so a scan reads ~640 MB sequentially with one cursor step per
+ * 255 records. Layout in store_int.h. Kept in the batch txn like the summaries and rollups:
  * cx_store_verify compares every slot with its record.
  */
 #include <stddef.h>
@@ -125,7 +125,11 @@ int cx__facts_rebuild_all(cx_store *st, MDB_txn *txn) {
    * slice that touches it; records come in key order, so most slices touch most blocks only
    * when the store is small). */
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if ((err = cx__facc_add(&acc, v.mv_data, v.mv_size))) break;
+    const unsigned char *raw;
+    size_t rn;
+    if ((err = cx__rec_unpack(cx__wdec(st, txn), v.mv_data, v.mv_size, &raw, &rn)) ||
+        (err = cx__facc_add(&acc, raw, rn)))
+      break;
     if (acc.ents.n >= ((size_t)1 << 26) && (err = cx__facc_apply(&acc, st, txn))) break;
   }
   if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
@@ -160,13 +164,17 @@ static int facts_scan_records(cx_txn *t, cx_fact_fn fn, void *ctx) {
   if ((rc = cx__txn_cursor(t, CX_DBI_RECORDS, &cur, &own))) return rc;
   MDB_val k, v;
   cx_fact f;
+  cx_recdec local, *d = cx__txn_dec(t, &local);
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if ((err = cx__fact_decode(v.mv_data, v.mv_size, &f))) break;
+    const unsigned char *raw;
+    size_t rn;
+    if ((err = cx__rec_unpack(d, v.mv_data, v.mv_size, &raw, &rn)) || (err = cx__fact_decode(raw, rn, &f))) break;
     int x = fn(ctx, &f);
     if (x < 0) { err = x; break; }
     if (x > 0) break;
   }
+  cx__txn_dec_done(t, d);
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "facts scan");
   cx__txn_cursor_done(t, CX_DBI_RECORDS, cur, own);
   return err;

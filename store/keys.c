@@ -71,7 +71,7 @@ static int get_str(const unsigned char *v, size_t n, size_t *off, cx_str *s) {
   return 0;
 }
 
-int cx__rec_decode(const void *val, size_t n, cx_record *out) {
+static int rec_decode_raw(const void *val, size_t n, cx_record *out) {
   const unsigned char *p = val;
   if (n < CX_REC_HDR || p[0] != CX_REC_VERSION) return CX_ECORRUPT;
   cx_record r;
@@ -107,6 +107,15 @@ int cx__rec_decode(const void *val, size_t n, cx_record *out) {
     return CX_ECORRUPT;
   *out = r;
   return 0;
+}
+
+int cx__rec_decode(cx_recdec *d, const void *v, size_t n, cx_record *out) {
+  if (n && ((const unsigned char *)v)[0] == CX_REC_VERSION) return rec_decode_raw(v, n, out);
+  if (!d) return CX_ECORRUPT;
+  const unsigned char *raw;
+  size_t rn;
+  int rc = cx__rec_unpack(d, v, n, &raw, &rn);
+  return rc ? rc : rec_decode_raw(raw, rn, out);
 }
 
 int cx__rec_timeliness(const cx_calendar *cal, cx_record *r) {

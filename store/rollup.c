@@ -84,23 +84,51 @@ void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d) {
   d->provisional = r->report_date != CX_DAY_NONE && r->delay_provisional;
 }
 
-void cx__cell_decode(const void *v, cx_rollup_cell *c) {
-  const unsigned char *p = v;
-  c->count = cx__rd64(p);
-  c->amount = cx__rd64(p + 8);
-  c->reported = cx__rd64(p + 16);
-  c->on_time = cx__rd64(p + 24);
-  c->delay_sum = cx__rd64(p + 32);
-  c->provisional = cx__rd64(p + 40);
+/* Cells: the six counters as zigzag LEB128 varints (schema 6; 48 fixed bytes before). Most
+ * are small: a cell is 8 to 15 bytes. */
+static size_t zz_put(unsigned char *p, int64_t v) {
+  uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+  size_t n = 0;
+  while (u >= 0x80) {
+    p[n++] = (unsigned char)(u | 0x80);
+    u >>= 7;
+  }
+  p[n++] = (unsigned char)u;
+  return n;
 }
 
-void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]) {
-  cx__wr64(out, c->count);
-  cx__wr64(out + 8, c->amount);
-  cx__wr64(out + 16, c->reported);
-  cx__wr64(out + 24, c->on_time);
-  cx__wr64(out + 32, c->delay_sum);
-  cx__wr64(out + 40, c->provisional);
+static int zz_get(const unsigned char *p, size_t n, size_t *off, int64_t *v) {
+  uint64_t u = 0;
+  for (unsigned sh = 0; sh < 64; sh += 7) {
+    if (*off >= n) return CX_ECORRUPT;
+    unsigned char b = p[(*off)++];
+    u |= (uint64_t)(b & 0x7f) << sh;
+    if (!(b & 0x80)) {
+      *v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+      return 0;
+    }
+  }
+  return CX_ECORRUPT;
+}
+
+int cx__cell_decode(const void *v, size_t n, cx_rollup_cell *c) {
+  const unsigned char *p = v;
+  size_t off = 0;
+  if (zz_get(p, n, &off, &c->count) || zz_get(p, n, &off, &c->amount) || zz_get(p, n, &off, &c->reported) ||
+      zz_get(p, n, &off, &c->on_time) || zz_get(p, n, &off, &c->delay_sum) ||
+      zz_get(p, n, &off, &c->provisional) || off != n)
+    return CX_ECORRUPT;
+  return 0;
+}
+
+size_t cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL_MAX]) {
+  size_t n = zz_put(out, c->count);
+  n += zz_put(out + n, c->amount);
+  n += zz_put(out + n, c->reported);
+  n += zz_put(out + n, c->on_time);
+  n += zz_put(out + n, c->delay_sum);
+  n += zz_put(out + n, c->provisional);
+  return n;
 }
 
 /* ------------------------------------------------------------------ accumulator */
@@ -182,9 +210,10 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
     rc = mdb_cursor_get(cur, &key, &val, MDB_SET_KEY);
     int exists = rc == 0;
     if (rc && rc != MDB_NOTFOUND) { err = cx__store_mdb_err(st, rc, "rollup get"); break; }
-    if (exists) {
-      if (val.mv_size != CX_ROLLUP_VAL) { err = CX_ECORRUPT; cx__store_setmsg(st, "rollup cell of bad size"); break; }
-      cx__cell_decode(val.mv_data, &c);
+    if (exists && cx__cell_decode(val.mv_data, val.mv_size, &c)) {
+      err = CX_ECORRUPT;
+      cx__store_setmsg(st, "malformed rollup cell");
+      break;
     }
     c.count = wrap_add(c.count, d->count);
     c.amount = wrap_add(c.amount, d->amount);
@@ -195,9 +224,8 @@ int cx__racc_apply(cx_racc *a, cx_store *st, MDB_txn *txn) {
     if (c.count <= 0) {
       if (exists && (rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
     } else {
-      unsigned char buf[CX_ROLLUP_VAL];
-      cx__cell_encode(&c, buf);
-      MDB_val v = {CX_ROLLUP_VAL, buf};
+      unsigned char buf[CX_ROLLUP_VAL_MAX];
+      MDB_val v = {cx__cell_encode(&c, buf), buf};
       key = (MDB_val){a->kn[i], a->kp[i]};
       if ((rc = mdb_cursor_put(cur, &key, &v, 0))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
     }
@@ -220,11 +248,10 @@ void cx__racc_free(cx_racc *a) {
 /* A cell of cube def at key k (its month already read) to fn: fn's return, or CX_ECORRUPT. */
 static int emit_cell(const cx_cube_def *def, const unsigned char *k, uint32_t month, const MDB_val *val,
                      cx_rollup_fn fn, void *ctx) {
-  if (val->mv_size != CX_ROLLUP_VAL) return CX_ECORRUPT;
+  cx_rollup_cell c;
+  if (cx__cell_decode(val->mv_data, val->mv_size, &c)) return CX_ECORRUPT;
   uint32_t dims[CX_CUBE_MAX_DIMS];
   for (int i = 0; i < def->n_dims; i++) dims[i] = cx__rd_be32(k + 3 + 4 * i);
-  cx_rollup_cell c;
-  cx__cell_decode(val->mv_data, &c);
   return fn(ctx, month, dims, &c);
 }
 

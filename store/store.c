@@ -213,8 +213,10 @@ int cx__store_wtxn_end(cx_store *st, MDB_txn *txn, int commit) {
   else mdb_txn_abort(txn);
   if (st->load_txn && txn != st->load_txn) { /* a child: nothing reached the disk */
     if (commit && !rc) st->load_children++;
+    cx__zdict_txn_end(st, txn, 0, commit && !rc);
     return rc ? cx__store_mdb_err(st, rc, "commit") : 0;
   }
+  cx__zdict_txn_end(st, txn, 1, commit && !rc);
   if (txn == st->load_txn) {
     st->load_txn = NULL;
     st->load_children = 0;
@@ -548,6 +550,7 @@ static int lockless_check(cx_store *st, const char *path) {
 static int migrate_3_to_4(cx_store *st, MDB_txn *txn);
 static int migrate_4_to_5(cx_store *st, MDB_txn *txn);
 static int migrate_5_to_6(cx_store *st, MDB_txn *txn);
+static int migrate_hints(cx_store *st, MDB_txn *txn);
 
 int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   cx_store_opts o = {0};
@@ -588,6 +591,7 @@ int cx_store_open(const char *path, const cx_store_opts *opts, cx_store **out) {
   }
   st->read_only = o.read_only;
   st->bulk = o.bulk && !o.read_only;
+  st->zdict_min = CX_ZDICT_TRAIN_MIN;
   st->map_size = o.map_size ? o.map_size : CX_DEFAULT_MAP;
   unsigned flags = MDB_NOTLS;
   if (st->read_only) flags |= MDB_RDONLY;
@@ -648,10 +652,11 @@ retry:
     err = rc;
     goto fail_txn;
   }
-  /* Schemas 2 and 3 (this wave's earlier stores) migrate in place at the first writable open,
+  /* Schemas 2 to 5 (this wave's earlier stores) migrate in place at the first writable open,
    * in this one txn: all of it or none of it (migrate_3_to_4; schema 3 only added category
-   * values, so a schema-2 store has schema 3's layout). Older and newer ones are refused. */
-  int migrate = ver >= 2 && ver < CX_SCHEMA_VERSION && CX_SCHEMA_VERSION == 6 && !st->read_only;
+   * values, so a schema-2 store has schema 3's layout; migrate_4_to_5; migrate_5_to_6; then
+   * migrate_hints for all of them). Older and newer ones are refused. */
+  int migrate = ver >= 2 && ver <= 5 && CX_SCHEMA_VERSION == 6 && !st->read_only;
   if (ver != CX_SCHEMA_VERSION && !migrate) {
     cx__store_setmsg(st, "store schema version %u, this build needs %u (%s)", ver,
                      CX_SCHEMA_VERSION,
@@ -664,9 +669,9 @@ retry:
   }
   if ((err = meta_get64(st, txn, "salt", &st->salt))) goto fail_txn;
   if ((err = load_parsed(st, txn))) goto fail_txn;
-  if (migrate) { /* each step ends at the next schema: 2 and 3 -> 5, 4 -> 5, 5 -> 6 */
-    err = ver == 5 ? 0 : ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn);
-    if (!err) err = migrate_5_to_6(st, txn);
+  if (migrate) { /* each step writes this build's schema; every older store lacks the hints */
+    err = ver == 5 ? migrate_5_to_6(st, txn) : ver == 4 ? migrate_4_to_5(st, txn) : migrate_3_to_4(st, txn);
+    if (!err) err = migrate_hints(st, txn);
   }
   if (migrate && err == CX_EMAPFULL) {
     mdb_txn_abort(txn);
@@ -710,6 +715,7 @@ void cx_store_close(cx_store *st) {
   if (st->load_txn) cx__store_wtxn_end(st, st->load_txn, 0); /* not made durable: nothing */
   if (st->bulk) mdb_env_sync(st->env, 1);
   mdb_env_close(st->env);
+  cx__zdict_free_all(st);
   for (size_t i = 0; i < st->n_retired; i++) free(st->retired[i]);
   free(st->retired);
   free(st->catalog);
@@ -773,6 +779,8 @@ void cx_store_txn_end(cx_txn *t) {
   if (!t) return;
   for (int i = 0; i < CX_CUR_COUNT; i++)
     if (t->cur[i]) mdb_cursor_close(t->cur[i]);
+  cx__recdec_free(&t->dec[0]);
+  cx__recdec_free(&t->dec[1]);
   mdb_txn_abort(t->txn);
   if (t->live) cx__store_leave(t->st);
   free(t);
@@ -923,7 +931,9 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
   rc = mdb_get(t->txn, t->st->dbi[CX_DBI_RECORDS], &rk, &rv);
   if (rc) return rc == MDB_NOTFOUND ? CX_ECORRUPT : cx__store_mdb_err(t->st, rc, "record get");
   cx_record r;
-  if ((rc = cx__rec_decode(rv.mv_data, rv.mv_size, &r))) return rc;
+  t->dec[1].st = t->st;
+  t->dec[1].txn = t->txn;
+  if ((rc = cx__rec_decode(&t->dec[1], rv.mv_data, rv.mv_size, &r))) return rc;
   if (key) cx_reckey_decode(rk.mv_data, key);
   if (out) *out = r;
   return 0;
@@ -936,6 +946,7 @@ int cx_store_record_get(cx_txn *t, cx_str authority_code, cx_str record_id, cx_r
 static int records_walk(cx_txn *t, MDB_cursor *cur, int rc, MDB_val *k, MDB_val *v,
                         const unsigned char eb[4], cx_record_fn fn, void *ctx) {
   int err = 0;
+  cx_recdec local, *d = cx__txn_dec(t, &local);
   for (; rc == 0; rc = mdb_cursor_get(cur, k, v, MDB_NEXT)) {
     if (k->mv_size != CX_RECKEY_LEN) {
       if (eb) break;
@@ -946,11 +957,12 @@ static int records_walk(cx_txn *t, MDB_cursor *cur, int rc, MDB_val *k, MDB_val 
     cx_reckey key;
     cx_record r;
     cx_reckey_decode(k->mv_data, &key);
-    if ((err = cx__rec_decode(v->mv_data, v->mv_size, &r))) break;
+    if ((err = cx__rec_decode(d, v->mv_data, v->mv_size, &r))) break;
     int x = fn(ctx, &key, &r);
     if (x < 0) { err = x; break; }
     if (x > 0) break;
   }
+  cx__txn_dec_done(t, d);
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(t->st, rc, "records scan");
   return err;
 }
@@ -1066,6 +1078,7 @@ int cx_store_info_get(cx_store *st, cx_store_info *out) {
     MDB_val k = {13, (void *)"last_commit_s"}, d;
     if (mdb_get(txn, st->dbi[CX_DBI_META], &k, &d) == 0 && d.mv_size == 4) in.last_commit_s = cx__rd32(d.mv_data);
     if (cx__meta_get64(st, txn, "log_seq", &in.log_seq)) in.log_seq = 0;
+    if (cx__meta_get32(st, txn, "zdict_cur", &in.record_dict)) in.record_dict = 0;
   }
   MDB_envinfo ei;
   MDB_stat es;
@@ -1132,6 +1145,149 @@ fail:
   return rc;
 }
 
+/* A logical copy: each DB of the snapshot walked in key order and appended (MDB_APPEND,
+ * MDB_APPENDDUP) into a new environment at out_dir, in write txns of at most PACK_TXN_BYTES,
+ * so every page of the copy is full; mdb_env_copy's compaction drops free pages but keeps
+ * each page as filled as the B-tree's splits left it (half, after random inserts). Generic:
+ * the DBs are those the main DB names, with their flags. Record values are packed again
+ * (cx__repack_*: a higher zstd level; a dictionary when the store has none), so that a
+ * compacted store is as small as this build makes it. */
+#define PACK_TXN_BYTES (128u << 20)
+
+static int pack_db(cx_store *st, MDB_txn *rt, MDB_env *env, const char *name, cx_repack *rp) {
+  int recs = !strcmp(name, dbi_names[CX_DBI_RECORDS]), meta = !strcmp(name, dbi_names[CX_DBI_META]);
+  MDB_dbi sd, td;
+  unsigned fl = 0;
+  int rc = mdb_dbi_open(rt, name, 0, &sd);
+  if (!rc) rc = mdb_dbi_flags(rt, sd, &fl);
+  if (rc) return cx__store_mdb_err(st, rc, name);
+  MDB_txn *wt = NULL;
+  MDB_cursor *sc = NULL, *tc = NULL;
+  if ((rc = mdb_txn_begin(env, NULL, 0, &wt)) || (rc = mdb_dbi_open(wt, name, fl | MDB_CREATE, &td)) ||
+      (rc = mdb_cursor_open(wt, td, &tc)) || (rc = mdb_cursor_open(rt, sd, &sc))) {
+    if (sc) mdb_cursor_close(sc);
+    if (wt) mdb_txn_abort(wt);
+    return cx__store_mdb_err(st, rc, "pack");
+  }
+  unsigned put = fl & MDB_DUPSORT ? MDB_APPENDDUP : MDB_APPEND;
+  size_t bytes = 0;
+  MDB_val k, v;
+  for (rc = mdb_cursor_get(sc, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(sc, &k, &v, MDB_NEXT)) {
+    if (recs) { /* record values: packed again, at compact's level */
+      int e = cx__repack_value(rp, &v);
+      if (e) {
+        mdb_cursor_close(sc);
+        mdb_cursor_close(tc);
+        mdb_txn_abort(wt);
+        return e;
+      }
+    }
+    if ((rc = mdb_cursor_put(tc, &k, &v, put))) break;
+    bytes += k.mv_size + v.mv_size + 16;
+    if (bytes >= PACK_TXN_BYTES) { /* a txn holds only so many dirty pages */
+      bytes = 0;
+      mdb_cursor_close(tc);
+      tc = NULL;
+      if ((rc = mdb_txn_commit(wt))) { wt = NULL; break; }
+      if ((rc = mdb_txn_begin(env, NULL, 0, &wt))) { wt = NULL; break; }
+      if ((rc = mdb_cursor_open(wt, td, &tc))) break;
+    }
+  }
+  mdb_cursor_close(sc);
+  if (tc) mdb_cursor_close(tc);
+  if (rc == MDB_NOTFOUND && meta) { /* a dictionary compact trained */
+    int e = cx__repack_meta(rp, wt, td);
+    if (e) {
+      mdb_txn_abort(wt);
+      return e;
+    }
+  }
+  if (rc == MDB_NOTFOUND) {
+    rc = mdb_txn_commit(wt);
+    wt = NULL;
+  }
+  if (wt) mdb_txn_abort(wt);
+  return rc ? cx__store_mdb_err(st, rc, "pack") : 0;
+}
+
+int cx_store_backup_packed(cx_store *st, const char *out_dir) {
+  char file[4200], lock[4200];
+  if (snprintf(file, sizeof file, "%s/data.mdb", out_dir) >= (int)sizeof file ||
+      snprintf(lock, sizeof lock, "%s/lock.mdb", out_dir) >= (int)sizeof lock) {
+    cx__store_setmsg(st, "backup: path too long");
+    return CX_EIO;
+  }
+  if (mkdir_p(out_dir, st->dir_mode)) {
+    cx__store_setmsg(st, "cannot create %s: %s", out_dir, strerror(errno));
+    return CX_EIO;
+  }
+  struct stat sb;
+  if (stat(file, &sb) == 0) {
+    cx__store_setmsg(st, "backup: %s exists", file);
+    return CX_EEXIST;
+  }
+  MDB_envinfo ei;
+  mdb_env_info(st->env, &ei);
+  MDB_env *env = NULL;
+  int rc = mdb_env_create(&env);
+  if (!rc) rc = mdb_env_set_maxdbs(env, 64);
+  if (!rc) rc = mdb_env_set_mapsize(env, ei.me_mapsize); /* the packed copy is never larger */
+  if (!rc) rc = mdb_env_open(env, out_dir, MDB_NOSYNC | MDB_NOLOCK, (mdb_mode_t)st->file_mode);
+  if (rc) {
+    int err = cx__store_mdb_err(st, rc, "backup open");
+    if (env) mdb_env_close(env);
+    unlink(file);
+    return err;
+  }
+  int err = 0;
+  MDB_txn *rt = NULL;
+  char (*names)[64] = NULL;
+  size_t n = 0, cap = 0;
+  cx__store_enter(st); /* the copy runs its own read txn */
+  if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &rt))) err = cx__store_mdb_err(st, rc, "backup begin");
+  if (!err) { /* the named DBs: the main DB's keys */
+    MDB_dbi main;
+    MDB_cursor *mc = NULL;
+    MDB_val k, v;
+    if ((rc = mdb_dbi_open(rt, NULL, 0, &main)) || (rc = mdb_cursor_open(rt, main, &mc))) {
+      err = cx__store_mdb_err(st, rc, "backup: main DB");
+    } else {
+      for (rc = mdb_cursor_get(mc, &k, &v, MDB_FIRST); rc == 0 && !err; rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) {
+        if (k.mv_size == 0 || k.mv_size >= sizeof names[0]) { err = CX_ECORRUPT; break; }
+        if (n == cap) {
+          cap = cap ? 2 * cap : 32;
+          char (*x)[64] = cx_realloc(names, cap * sizeof *x);
+          if (!x) { err = CX_ENOMEM; break; }
+          names = x;
+        }
+        memcpy(names[n], k.mv_data, k.mv_size);
+        names[n++][k.mv_size] = 0;
+      }
+      mdb_cursor_close(mc);
+    }
+  }
+  cx_repack *rp = NULL;
+  if (!err) err = cx__repack_begin(st, rt, &rp);
+  for (size_t i = 0; !err && i < n; i++) err = pack_db(st, rt, env, names[i], rp);
+  cx__repack_end(rp);
+  if (rt) mdb_txn_abort(rt);
+  cx__store_leave(st);
+  free(names);
+  if (!err && (rc = mdb_env_sync(env, 1))) err = cx__store_mdb_err(st, rc, "backup sync");
+  mdb_env_close(env);
+  unlink(lock); /* none with MDB_NOLOCK; a copy never carries one */
+  if (err) {
+    unlink(file); /* a partial copy is no backup */
+    return err;
+  }
+  int dfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ data files */
 
 static int retire(cx_store *st, void *p) {
@@ -1146,19 +1302,20 @@ static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *c
   MDB_cursor *cur;
   int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur);
   if (rc) return cx__store_mdb_err(st, rc, "cursor");
-  cx_buf buf = {0};
-  int err = 0;
+  cx_buf buf = {0}, zbuf = {0};
+  const cx_zdict *z = NULL;
+  int err = cx__zdict_current(st, txn, &z);
   MDB_val k, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+  rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     int32_t d0 = r.report_delay;
     uint8_t o0 = r.on_time, p0 = r.delay_provisional;
     cx__rec_timeliness(cal, &r);
     if (r.report_delay != d0 || r.on_time != o0 || r.delay_provisional != p0) {
-      if ((err = cx__rec_encode(&r, &buf))) break;
-      MDB_val nv = {buf.n, buf.p};
+      if ((err = cx__rec_encode(&r, &buf)) || (err = cx__rec_pack(&st->wenc, z, buf.p, buf.n, &zbuf))) break;
+      MDB_val nv = {zbuf.n, zbuf.p};
       if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "record put"); break; }
     }
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
@@ -1166,6 +1323,7 @@ static int recompute_timeliness(cx_store *st, MDB_txn *txn, const cx_calendar *c
   if (!err && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "records scan");
   mdb_cursor_close(cur);
   cx__buf_free(&buf);
+  cx__buf_free(&zbuf);
   return err;
 }
 
@@ -1181,7 +1339,7 @@ int cx__rollup_rebuild_all(cx_store *st, MDB_txn *txn) {
   rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
   while (rc == 0) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     if ((err = cx__racc_add(&acc, &r, 1))) break;
     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
@@ -1226,8 +1384,8 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
   if (!err) err = cx__rollup_rebuild_all(st, txn);
   if (!err) err = cx__facts_rebuild_all(st, txn);
   /* the rollups were rebuilt with this build's cubes: schema 5's layout already */
-  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
-  if (!err) cx__store_setmsg(st, "migrated to schema 5 (%llu entities indexed)", (unsigned long long)n);
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (%llu entities indexed)", CX_SCHEMA_VERSION, (unsigned long long)n);
   return err;
 }
 
@@ -1238,21 +1396,38 @@ static int migrate_3_to_4(cx_store *st, MDB_txn *txn) {
  */
 static int migrate_4_to_5(cx_store *st, MDB_txn *txn) {
   int err = cx__rollup_rebuild_all(st, txn);
-  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
-  if (!err) cx__store_setmsg(st, "migrated to schema 5 (rollups rebuilt)");
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (rollups rebuilt)", CX_SCHEMA_VERSION);
   return err;
 }
 
 /*
- * Schema 5 -> 6: the entities DB's values carry the hint (cx_entity_hint) beside the code, so
- * that the keyword search passes over what the public cannot see without reading summaries.
- * One write txn over the entities; nothing else is rewritten.
+ * Schema 5 -> 6: record values may be version 2 (compressed with a dictionary of the store,
+ * reczip.c), rollup cells are varints and a facts block holds 255 records (4 pages, not 5).
+ * Version 1 record values stay valid as they are: they are not rewritten (later batches pack
+ * theirs; the first big one trains the dictionary); the rollup cells and the facts are
+ * rebuilt from the records. One write txn; summaries, indexes, the audit log and the data
+ * files are not rewritten.
  */
 static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
+  int err = cx__rollup_rebuild_all(st, txn);
+  if (!err && st->has_facts) err = cx__facts_rebuild_all(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", CX_SCHEMA_VERSION);
+  if (!err) cx__store_setmsg(st, "migrated to schema %u (rollups rebuilt)", CX_SCHEMA_VERSION);
+  return err;
+}
+
+/*
+ * After any step to schema 6: the entities DB's values carry the hint (cx_entity_hint) beside
+ * the code, so that the keyword search passes over what the public cannot see without reading
+ * summaries. Written from the stored summaries, in the step's txn; nothing else is rewritten.
+ */
+static int migrate_hints(cx_store *st, MDB_txn *txn) {
   uint64_t n = 0;
+  char step[256];
+  snprintf(step, sizeof step, "%s", cx_store_errmsg(st));
   int err = cx__hints_rebuild_all(st, txn, &n);
-  if (!err) err = cx__meta_put32(st, txn, "schema", 6);
-  if (!err) cx__store_setmsg(st, "migrated to schema 6 (hints of %llu entities)", (unsigned long long)n);
+  if (!err) cx__store_setmsg(st, "%s; hints of %llu entities", step, (unsigned long long)n);
   return err;
 }
 
@@ -1495,19 +1670,6 @@ int cx_store_debug_set_hint(cx_store *st, uint32_t eid, const cx_entity_hint *h)
   return cx__store_wtxn_end(st, txn, 1);
 }
 
-int cx_store_debug_make_schema5(cx_store *st) {
-  MDB_txn *txn;
-  int rc = cx__store_wtxn(st, &txn);
-  if (rc) return rc;
-  int err = strip_hints(st, txn);
-  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
-  if (err) {
-    cx__store_wtxn_end(st, txn, 0);
-    return err;
-  }
-  return cx__store_wtxn_end(st, txn, 1);
-}
-
 int cx_store_debug_make_schema4(cx_store *st) {
   MDB_txn *txn;
   int rc = cx__store_wtxn(st, &txn);
@@ -1530,7 +1692,7 @@ int cx_store_debug_make_schema4(cx_store *st) {
     }
     memcpy(cells[n].k, kb, 3 + 4 * 4);          /* cube, month, authority .. severity */
     memcpy(cells[n].k + 3 + 4 * 4, kb + 3 + 4 * 5, 4); /* status */
-    cx__cell_decode(v.mv_data, &cells[n].c);
+    if (cx__cell_decode(v.mv_data, v.mv_size, &cells[n].c)) { err = CX_ECORRUPT; break; }
     n++;
     if ((rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "rollup del"); break; }
   }
@@ -1544,9 +1706,8 @@ int cx_store_debug_make_schema4(cx_store *st) {
       sum.reported += cells[j].c.reported, sum.on_time += cells[j].c.on_time;
       sum.delay_sum += cells[j].c.delay_sum, sum.provisional += cells[j].c.provisional;
     }
-    unsigned char buf[CX_ROLLUP_VAL];
-    cx__cell_encode(&sum, buf);
-    MDB_val nk = {sizeof cells[i].k, cells[i].k}, nv = {CX_ROLLUP_VAL, buf};
+    unsigned char buf[CX_ROLLUP_VAL_MAX];
+    MDB_val nk = {sizeof cells[i].k, cells[i].k}, nv = {cx__cell_encode(&sum, buf), buf};
     if ((rc = mdb_put(txn, st->dbi[CX_DBI_ROLLUP], &nk, &nv, 0))) err = cx__store_mdb_err(st, rc, "rollup put");
     i = j;
   }
@@ -1575,7 +1736,7 @@ int cx_store_debug_make_schema3(cx_store *st) {
   for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     cx_record r;
-    if ((err = cx__rec_decode(v.mv_data, v.mv_size, &r))) break;
+    if ((err = cx__rec_decode(cx__wdec(st, txn), v.mv_data, v.mv_size, &r))) break;
     if (!r.delay_provisional) continue;
     r.delay_provisional = 0;
     if ((err = cx__rec_encode(&r, &buf))) break;
@@ -1588,8 +1749,14 @@ int cx_store_debug_make_schema3(cx_store *st) {
   if (!err && (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
   for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    unsigned char cell[40];
-    memcpy(cell, v.mv_data, 40);
+    cx_rollup_cell c;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) { err = CX_ECORRUPT; break; }
+    unsigned char cell[40]; /* schema 3's: the first five counters, i64 LE */
+    cx__wr64(cell, c.count);
+    cx__wr64(cell + 8, c.amount);
+    cx__wr64(cell + 16, c.reported);
+    cx__wr64(cell + 24, c.on_time);
+    cx__wr64(cell + 32, c.delay_sum);
     MDB_val nv = {40, cell};
     if ((rc = mdb_cursor_put(cur, &k, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
   }
@@ -1598,6 +1765,42 @@ int cx_store_debug_make_schema3(cx_store *st) {
   if (!err) err = strip_hints(st, txn);
   if (!err) err = cx__meta_put32(st, txn, "schema", 3);
   cx__buf_free(&buf);
+  if (err) {
+    cx__store_wtxn_end(st, txn, 0);
+    return err;
+  }
+  return cx__store_wtxn_end(st, txn, 1);
+}
+
+int cx_store_debug_make_schema5(cx_store *st) {
+  MDB_txn *txn;
+  int rc = cx__store_wtxn(st, &txn);
+  if (rc) return rc;
+  int err = 0;
+  MDB_cursor *cur = NULL;
+  if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &cur))) err = cx__store_mdb_err(st, rc, "cursor");
+  MDB_val k, v;
+  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cx_rollup_cell c;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) { err = CX_ECORRUPT; break; }
+    unsigned char cell[48]; /* schema 5's: six i64 LE */
+    cx__wr64(cell, c.count);
+    cx__wr64(cell + 8, c.amount);
+    cx__wr64(cell + 16, c.reported);
+    cx__wr64(cell + 24, c.on_time);
+    cx__wr64(cell + 32, c.delay_sum);
+    cx__wr64(cell + 40, c.provisional);
+    /* the key copied: a put of another size rewrites the page k points into */
+    unsigned char kb[64];
+    if (k.mv_size > sizeof kb) { err = CX_ECORRUPT; break; }
+    memcpy(kb, k.mv_data, k.mv_size);
+    MDB_val nk = {k.mv_size, kb}, nv = {48, cell};
+    if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT))) { err = cx__store_mdb_err(st, rc, "rollup put"); break; }
+  }
+  if (cur) mdb_cursor_close(cur);
+  if (!err) err = strip_hints(st, txn);
+  if (!err) err = cx__meta_put32(st, txn, "schema", 5);
   if (err) {
     cx__store_wtxn_end(st, txn, 0);
     return err;

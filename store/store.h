@@ -20,7 +20,7 @@
  *   data         "catalog" | "calendar" | "regions" | "regions_history" -> the text file as loaded
  *   audit        seq (u64 BE) -> audit entry (append-only)
  *   summary_x    entity code + chunk (u16 BE) -> check-index hits that spill from the summary
- *   facts        seq / 256 (u32 BE) -> the fixed part of 256 records (ad-hoc aggregate scans)
+ *   facts        seq / 255 (u32 BE) -> the fixed part of 255 records (ad-hoc aggregate scans)
  *   grams        a bigram of a normalised name (2 characters, UTF-8) -> entity id (u32 BE);
  *                MDB_DUPSORT | MDB_DUPFIXED: one sorted list of 4-byte ids per bigram
  *
@@ -50,8 +50,10 @@
  * confirmation, inspection and their subtypes (a schema-2 build reads them as corrupt).
  * 4: the keyword index (grams DB); records and facts mark provisional report delays and the
  * rollup cells count them (48 B). A schema-3 store lacks both: re-import (docs/operations.md).
- * 5: the authority cube has the entity kind. 6: entities values carry the hint (cx_entity_hint);
- * 2-5 migrate in place at a writable open (`chengxin upgrade`). */
+ * 5: the authority cube has the entity kind. 6: record values may be compressed with a
+ * dictionary of the store (version 2 values), rollup cells are varints, facts blocks hold 255
+ * records and entities values carry the hint (cx_entity_hint); 2-5 migrate in place at a
+ * writable open (`chengxin upgrade`: rollup cells, facts and hints rebuilt). */
 #define CX_SCHEMA_VERSION 6u
 
 /* ===================================================================== strings */
@@ -1186,6 +1188,8 @@ typedef struct cx_store_info {
   uint32_t last_commit_s; /* Unix time of the last batch committed (0: none since this field) */
   uint64_t gram_entries;  /* (bigram, entity) pairs of the keyword index */
   uint64_t log_seq;       /* the last replicated-log message applied (0: none; cx_store_log_seq) */
+  uint32_t record_dict;   /* the dictionary new record values are packed with (0: none yet;
+                             docs/data-model.md "Record values") */
 } cx_store_info;
 int cx_store_info_get(cx_store *st, cx_store_info *out);
 
@@ -1196,6 +1200,15 @@ int cx_store_info_get(cx_store *st, cx_store_info *out);
  * copy leaves no data.mdb. Runs beside writers (a read snapshot; nobody waits).
  */
 int cx_store_backup(cx_store *st, const char *out_dir);
+/**
+ * cx_store_backup as a logical copy: every DB walked in key order and appended, so that every
+ * page of the copy is full (cx_store_backup keeps each page as the B-tree's splits left it:
+ * half full after random inserts), and every record value packed again at a higher zstd level
+ * (with a dictionary trained here when the store has none and has 2,000 records or more).
+ * Same contract and the same content digest; slower (each entry is put, in write txns of
+ * 128 MB; ~10 s at 1M records). `chengxin compact` uses it.
+ */
+int cx_store_backup_packed(cx_store *st, const char *out_dir);
 
 /**
  * Whether a process other than the caller has the store in directory path open: every LMDB
@@ -1300,7 +1313,7 @@ int cx_store_facts_scan(cx_txn *t, cx_fact_fn fn, void *ctx);
  * Ranges that partition [lo, hi) visit every fact exactly once. fn returns 0 to go on, 1 to
  * stop (returned as 0), or a negative error (returned). No allocation.
  */
-#define CX_FACTS_PER_BLOCK 256u
+#define CX_FACTS_PER_BLOCK 255u
 typedef int (*cx_facts_fn)(void *ctx, const cx_fact *f, size_t n);
 int cx_store_facts_blocks(cx_txn *t, uint32_t *lo, uint32_t *hi);
 int cx_store_facts_scan_blocks(cx_txn *t, uint32_t lo, uint32_t hi, cx_facts_fn fn, void *ctx);
@@ -1898,7 +1911,23 @@ int cx_store_debug_make_schema3(cx_store *st);
 int cx_store_debug_make_schema4(cx_store *st);
 /** Test hook: stores hint h for entity eid (h->known is not stored: any written hint is). */
 int cx_store_debug_set_hint(cx_store *st, uint32_t eid, const cx_entity_hint *h);
-/** Test hook: rewrites the store as schema 5 wrote it (entities values without hints). */
+/** Test-only: the number of values a batch needs to train the store's first record
+ *  dictionary (default CX_ZDICT_TRAIN_MIN in store_int.h: 2000). */
+void cx_store_debug_zdict_min(cx_store *st, uint32_t n);
+/**
+ * Test-only: trains a new record dictionary on (up to 20,000 of) the store's records and makes
+ * it the one new values are packed with; values already written keep theirs. CX_ENOTFOUND
+ * when the records teach nothing.
+ */
+int cx_store_debug_zdict_retrain(cx_store *st);
+/** Test-only: the stored bytes of record k (copied into buf, at most cap; *n: the length).
+ *  CX_ENOTFOUND. */
+int cx_store_debug_record_value(cx_store *st, const cx_reckey *k, void *buf, size_t cap, size_t *n);
+/** Test-only: overwrites the stored bytes of record k (to corrupt it). */
+int cx_store_debug_put_record(cx_store *st, const cx_reckey *k, const void *v, size_t n);
+/** Test hook: rewrites the store as schema 5 wrote it: rollup cells of six i64 (48 bytes),
+ *  entities values without hints, schema 5 (its record values must all be version 1, as a
+ *  schema-5 build wrote them: stores under CX_ZDICT_TRAIN_MIN records in a batch). */
 int cx_store_debug_make_schema5(cx_store *st);
 /** Test-only: empties the facts DB, as in a store written before it existed. */
 int cx_store_debug_drop_facts(cx_store *st);

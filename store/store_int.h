@@ -25,6 +25,20 @@
  *              entity_code, entity_name, list_type, measures, basis, content, extra
  *   Decoding is zero-copy: the cx_str fields of cx_record point into the value.
  *
+ * ---- Record value, version 2 (compressed; reczip.c) ---------------------------------------
+ *     0    1   version (CX_REC_VERSION_Z)
+ *     1    1   dictionary id (1..CX_ZDICT_MAX: meta "zdict/<id>")
+ *     2   1-5  L = the version 1 value's length - 1 (ULEB128, <= CX_REC_STR_MAX)
+ *     .        a zstd frame of the version 1 value's bytes 1..L (fixed fields and strings),
+ *              compressed with the dictionary: magicless, no dictionary id, no content size,
+ *              no checksum (the frame header is 1 byte; LMDB pages have no checksum either)
+ *   A value is version 2 only when that is shorter than version 1 (else version 1 is stored:
+ *   "id 0 = raw"). Decoding decompresses into the caller's cx_recdec, as the version 1 bytes;
+ *   the cx_str fields then point into its buffer (valid until that decoder's next decode).
+ *   The fixed fields too are compressed (facts and aggregates read the facts DB, which holds
+ *   them raw). Meta "zdict_cur" (u32) is the dictionary new values are packed with; absent:
+ *   none yet (values stay version 1).
+ *
  * ---- Summary value (summary DB, key = 18-byte entity code), version 1 ----------------------
  *   off  size
  *     0    1   version (CX_SUM_VERSION)
@@ -61,12 +75,14 @@
  *
  * ---- Facts block (facts DB, key = seq / CX_FACT_BLOCK as u32 BE) ---------------------------
  *     0    1   version (CX_FACT_VERSION); 1..7 zero
- *     8        CX_FACT_BLOCK slots of CX_FACT_IMG (64) bytes: slot i is the record with
+ *     8        CX_FACT_BLOCK (255) slots of CX_FACT_IMG (64) bytes: slot i is the record with
  *              seq = block * CX_FACT_BLOCK + i, as the cx_fact struct image (padding zero)
  *              with byte CX_FACT_PRESENT = 1; an all-zero slot has no record.
  *   Written in the batch txn from each record value written (a replacement keeps its seq, so
  *   its slot); rebuilt whole after a calendar change and on the first writable open of a store
- *   that predates the DB. The fast path of cx_store_facts_scan.
+ *   that predates the DB. The fast path of cx_store_facts_scan. 255 slots, not 256: a block
+ *   is 16,328 bytes and fits 4 overflow pages (16,368 bytes after LMDB's 16-byte page header);
+ *   256 slots took 5 (version 1, schema 5: the migration rebuilds the facts).
  *
  * ---- Check log (checks DB, key = receipt seq u64 BE: epoch << 40 | counter; checks.c)
  *   off  size
@@ -85,7 +101,9 @@
  *      when the log is pruned: what analysts aggregate never scans the log.
  *
  * ---- Rollup key: cube id u8, month u16 BE (cx_day_month), each cube dim u32 BE.
- * ---- Rollup value: cx_rollup_cell as 6 x i64 little-endian (48 B).
+ * ---- Rollup value: cx_rollup_cell's six counters in order (count, amount, reported, on_time,
+ *      delay_sum, provisional), each a zigzag LEB128 varint (6..60 B; schema 5 had 6 x i64 LE,
+ *      48 B: the migration to schema 6 rebuilds the cells).
  */
 #ifndef CX_STORE_INT_H
 #define CX_STORE_INT_H
@@ -99,6 +117,9 @@
 #include "store.h"
 
 #define CX_REC_VERSION 1u
+#define CX_REC_VERSION_Z 2u
+#define CX_REC_STR_MAX (16u << 20)
+#define CX_ZDICT_MAX 255u
 #define CX_SUM_VERSION 1u
 #define CX_REC_HDR 57u
 #define CX_RV_SEQ 9u
@@ -109,14 +130,14 @@
 #define CX_SUMX_HDR 8u
 #define CX_SUM_LASTUPD 12u
 #define CX_SUM_MAX_HITS 512u
-#define CX_FACT_VERSION 1u
+#define CX_FACT_VERSION 2u
 #define CX_FACT_HDR 8u
 #define CX_FACT_IMG 64u
 #define CX_FACT_PRESENT 63u
-#define CX_FACT_BLOCK 256u
+#define CX_FACT_BLOCK 255u
 #define CX_FACT_BLOCK_BYTES (CX_FACT_HDR + CX_FACT_BLOCK * CX_FACT_IMG)
 #define CX_ROLLUP_KEY_MAX (1 + 2 + 4 * CX_CUBE_MAX_DIMS)
-#define CX_ROLLUP_VAL 48u
+#define CX_ROLLUP_VAL_MAX 60u
 #define CX_CHK_VERSION 1u
 #define CX_CHK_HDR 58u
 #define CX_CHKR_KEY 12u
@@ -138,6 +159,24 @@ enum {
  * the other lists while the first walks the driver). */
 #define CX_CUR_GRAMS_PROBE CX_DBI_COUNT
 #define CX_CUR_COUNT (CX_DBI_COUNT + 1)
+
+typedef struct cx_zdict cx_zdict;
+/* A record decoder (reczip.c): its zstd context and the buffer decoded strings point into.
+ * One thread at a time; st and txn name where dictionaries are looked up. */
+typedef struct cx_recdec {
+  cx_store *st;
+  MDB_txn *txn;
+  void *dctx;            /* ZSTD_DCtx, created at the first compressed value */
+  const cx_zdict *z;     /* the dictionary dctx refers to */
+  unsigned char *out;
+  size_t cap;
+} cx_recdec;
+/* A record encoder: the writer's compression context. */
+typedef struct cx_recenc {
+  void *cctx;            /* ZSTD_CCtx, created at the first packed value */
+  const cx_zdict *z;
+  int literals;          /* compress literals too (compact's; batches keep them raw) */
+} cx_recenc;
 
 struct cx_store {
   MDB_env *env;
@@ -169,6 +208,14 @@ struct cx_store {
   uint32_t load_max;      /* 0, or: children per load txn before it is committed (learnt) */
   uint64_t trim_max;      /* cx_store_trim_map's bound, kept by commits (0: none) */
   int load_full;          /* a child failed with MDB_TXN_FULL (see cx__store_mdb_err) */
+  /* Record dictionaries (reczip.c): loaded from meta on first use, published once per id
+   * (readers of any thread load them with acquire), except those a write txn trained: they
+   * are published when it commits (cx__zdict_txn_end), freed when it aborts. */
+  _Atomic(cx_zdict *) zd[CX_ZDICT_MAX + 1];
+  cx_zdict *zpend;        /* trained by the open write txn (or its load txn): the writer's */
+  uint32_t zdict_min;     /* values a batch needs to train the first dictionary */
+  cx_recenc wenc;         /* the writer's encoder and decoder: used inside write txns only */
+  cx_recdec wdec;
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
@@ -178,7 +225,14 @@ struct cx_txn {
   int live;
   MDB_cursor *cur[CX_CUR_COUNT];
   unsigned char busy[CX_CUR_COUNT];
+  /* record decoders: [0] for walks (busy while one runs), [1] for cx_store_record_get */
+  cx_recdec dec[2];
+  unsigned char dec_busy;
 };
+
+/* The txn's walk decoder, or *local (initialised here) when a walk of this txn is running. */
+cx_recdec *cx__txn_dec(cx_txn *t, cx_recdec *local);
+void cx__txn_dec_done(cx_txn *t, cx_recdec *d);
 
 /* A txn's cursor on dbi (reused; a fresh one when already in use by an outer iteration).
  * dbi is a CX_DBI_* or CX_CUR_GRAMS_PROBE (a second cursor on the grams DB). */
@@ -252,12 +306,59 @@ void cx__hmap_free(cx_hmap *m);
 int cx__radix_sort(void *base, size_t n, size_t sz, size_t klen);
 void cx__hmap_clear(cx_hmap *m);
 
-/* ---- record codec (keys.c) ---- */
-/** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set). */
+/* ---- record codec (keys.c, reczip.c) ---- */
+/** Encodes r (with seq, entity_id, authority_id, region, report_delay, on_time set) as a
+ *  version 1 (raw) value: what is compared, digested and packed. */
 int cx__rec_encode(const cx_record *r, cx_buf *out);
-int cx__rec_decode(const void *v, size_t n, cx_record *out);
-/** Decodes the fixed header of a record value (no strings); CX_ECORRUPT like cx__rec_decode
- *  for a short value, a wrong version or an out-of-range category/severity/status. */
+/** Decodes a value of either version. d: the decoder whose buffer the strings of a version 2
+ *  value point into (NULL: version 1 only, a version 2 value is CX_ECORRUPT). */
+int cx__rec_decode(cx_recdec *d, const void *v, size_t n, cx_record *out);
+/** The version 1 bytes of a value: v itself, or decompressed into d's buffer. CX_ECORRUPT
+ *  (with a message) for a malformed value or an unknown dictionary. */
+int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **raw, size_t *rawn);
+/** The stored form of a version 1 value: packed with z (NULL: none) when that is shorter,
+ *  else a copy. out must not alias raw. */
+int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_buf *out);
+void cx__recdec_init(cx_recdec *d, cx_store *st, MDB_txn *txn);
+void cx__recdec_free(cx_recdec *d);
+void cx__recenc_free(cx_recenc *e);
+/** The writer's decoder (st->wdec) bound to txn, a write txn of this thread. */
+cx_recdec *cx__wdec(cx_store *st, MDB_txn *txn);
+/** Dictionary id of a value (0: version 1). */
+static inline unsigned cx__rec_dict_id(const void *v, size_t n) {
+  const unsigned char *p = v;
+  return n > 2 && p[0] == CX_REC_VERSION_Z ? p[1] : 0;
+}
+/** Dictionary id (a store's, loaded from meta on first use). CX_ECORRUPT when the store has
+ *  no such dictionary. */
+int cx__zdict_get(cx_store *st, MDB_txn *txn, uint32_t id, const cx_zdict **out);
+/** The dictionary new values are packed with (*out NULL: none yet). */
+int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out);
+/** Trains a dictionary on the string areas of n version 1 values and makes it current, in
+ *  txn (id: the current one + 1). *out NULL when the samples teach nothing (too few, too
+ *  uniform) or every id is taken: values then stay version 1. */
+int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *const *vals,
+                    const size_t *lens, const cx_zdict **out);
+/** Called by cx__store_wtxn_end after txn ended (top: not a child of the load txn). */
+void cx__zdict_txn_end(cx_store *st, MDB_txn *txn, int top, int committed);
+/** Frees the store's dictionaries and the writer's codecs (close). */
+void cx__zdict_free_all(cx_store *st);
+/** chengxin compact's record repacker (cx_store_backup_packed): every value of snapshot rt
+ *  unpacked and packed again at a higher level with the store's current dictionary, or with
+ *  one trained on a sample of the records when the store has none (and has at least
+ *  CX_ZDICT_TRAIN_MIN records; else values are copied). cx__repack_meta adds a trained
+ *  dictionary to the copy's meta DB. */
+typedef struct cx_repack cx_repack;
+int cx__repack_begin(cx_store *st, MDB_txn *rt, cx_repack **out);
+/** *v: the value to copy; replaced by the repacked bytes (valid until the next call). */
+int cx__repack_value(cx_repack *r, MDB_val *v);
+int cx__repack_meta(cx_repack *r, MDB_txn *wt, MDB_dbi meta);
+void cx__repack_end(cx_repack *r);
+/** Values of one batch that train the store's first dictionary (CX_ZDICT_TRAIN_MIN). */
+#define CX_ZDICT_TRAIN_MIN 2000u
+/** Decodes the fixed header of a version 1 record value (no strings: cx__rec_unpack a stored
+ *  one first); CX_ECORRUPT like cx__rec_decode for a short value, another version or an
+ *  out-of-range category/severity/status. */
 static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
   const unsigned char *p = v;
   if (n < CX_REC_HDR || p[0] != CX_REC_VERSION) return CX_ECORRUPT;
@@ -293,8 +394,10 @@ static inline int cx__fact_decode(const void *v, size_t n, cx_fact *f) {
 int cx__rec_timeliness(const cx_calendar *cal, cx_record *r);
 size_t cx__rollup_key(int cube, const cx_record *r, unsigned char *out);
 void cx__rollup_delta(const cx_record *r, cx_rollup_cell *d);
-void cx__cell_decode(const void *v, cx_rollup_cell *c);
-void cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL]);
+/** A rollup value (zigzag varints): CX_ECORRUPT when malformed. */
+int cx__cell_decode(const void *v, size_t n, cx_rollup_cell *c);
+/** Encodes c into out; returns its length (6..CX_ROLLUP_VAL_MAX). */
+size_t cx__cell_encode(const cx_rollup_cell *c, unsigned char out[CX_ROLLUP_VAL_MAX]);
 
 /* ---- facts (facts.c) ---- */
 /** Fact slot updates of one batch: cx__facc_add per record value written, then apply. */

@@ -405,7 +405,7 @@ int cx__summary_rebuild(cx_store *st, MDB_txn *txn, cx_sumb *b, MDB_cursor *rc, 
   while (r == 0) {
     if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
     cx_record rec;
-    if (cx__rec_decode(rv.mv_data, rv.mv_size, &rec)) {
+    if (cx__rec_decode(cx__wdec(st, txn), rv.mv_data, rv.mv_size, &rec)) {
       cx__store_setmsg(st, "corrupt record of entity %u", eid);
       return CX_ECORRUPT;
     }

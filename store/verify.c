@@ -31,6 +31,8 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   int rc, err = 0;
   uint64_t recs_seen = 0, chunks_want = 0, grams_want = 0;
   if ((rc = cx__store_rtxn(st, &txn))) return rc;
+  cx_recdec dec;
+  cx__recdec_init(&dec, st, txn);
   if ((rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ENTITIES], &ec)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &rc_)) ||
       (rc = mdb_cursor_open(txn, st->dbi[CX_DBI_ROLLUP], &uc)) ||
@@ -58,7 +60,9 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       if (rk.mv_size != CX_RECKEY_LEN || memcmp(rk.mv_data, kb, 4) != 0) break;
       cx_record rec;
       recs_seen++;
-      if (cx__rec_decode(rv.mv_data, rv.mv_size, &rec)) {
+      const unsigned char *raw;
+      size_t rn;
+      if (cx__rec_unpack(&dec, rv.mv_data, rv.mv_size, &raw, &rn) || cx__rec_decode(NULL, raw, rn, &rec)) {
         report(&diffs, fn, ctx, "record of entity %u: corrupt value", eid);
         continue;
       }
@@ -71,7 +75,7 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
       if (st->has_facts) { /* the record's fact slot */
         unsigned char want[CX_FACT_IMG];
         const unsigned char *img;
-        if ((err = cx__fact_image(rv.mv_data, rv.mv_size, want))) goto out;
+        if ((err = cx__fact_image(raw, rn, want))) goto out;
         int fr = cx__facts_get(st, txn, rec.seq, &img);
         if (fr == CX_ENOTFOUND) report(&diffs, fn, ctx, "facts: no slot for record %u/%u", eid, key.seq);
         else if (fr == CX_ECORRUPT) report(&diffs, fn, ctx, "facts: corrupt block of record %u/%u", eid, key.seq);
@@ -184,12 +188,11 @@ long cx_store_verify(cx_store *st, cx_verify_fn fn, void *ctx) {
   for (; rc == 0; rc = mdb_cursor_get(uc, &k, &v, MDB_NEXT)) {
     const unsigned char *kp = k.mv_data;
     uint32_t *slot = cx__hmap_get(&acc.map, kp, k.mv_size);
-    if (v.mv_size != CX_ROLLUP_VAL) {
-      report(&diffs, fn, ctx, "rollup cell: bad value size");
+    cx_rollup_cell c, *want = slot ? &acc.cells[*slot] : NULL;
+    if (cx__cell_decode(v.mv_data, v.mv_size, &c)) {
+      report(&diffs, fn, ctx, "rollup cell: malformed value");
       continue;
     }
-    cx_rollup_cell c, *want = slot ? &acc.cells[*slot] : NULL;
-    cx__cell_decode(v.mv_data, &c);
     if (slot) seen[*slot] = 1;
     if (!want || want->count != c.count || want->amount != c.amount || want->reported != c.reported ||
         want->on_time != c.on_time || want->delay_sum != c.delay_sum || want->provisional != c.provisional)
@@ -231,6 +234,7 @@ out:
   if (rc_) mdb_cursor_close(rc_);
   if (ec) mdb_cursor_close(ec);
   cx__store_rtxn_end(st, txn);
+  cx__recdec_free(&dec);
   cx__racc_free(&acc);
   cx__sumb_free(&b);
   return err ? err : diffs;

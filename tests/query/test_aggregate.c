@@ -717,11 +717,11 @@ Test(aggregate, the_scan_threads_knob_and_an_old_snapshot) {
   cr_assert_eq(a.threads, 3);
   cr_assert_eq(rows_digest(&a, 2), one);
   cx_agg_result_free(&a);
-  cx_query_set_scan_threads(3, NREC); /* 3000 facts (12 blocks of 256 slots): one thread each */
+  cx_query_set_scan_threads(3, NREC); /* 3000 facts (12 blocks of 255 slots): one thread each */
   cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
   cr_assert_eq(a.threads, 1);
   cx_agg_result_free(&a);
-  cx_query_set_scan_threads(3, 1024); /* 3072 slots: 3 threads of 1024 */
+  cx_query_set_scan_threads(3, 1020); /* 3060 slots: 3 threads of 1020 */
   cr_assert_eq(cx_query_aggregate(E.q, t, CX_ROLE_ANALYST, &s, &a), 0);
   cr_assert_eq(a.threads, 3);
   cr_assert_eq(rows_digest(&a, 2), one);

@@ -221,6 +221,7 @@ int cli_cmd_info(int argc, char **argv) {
   cli_table_col(&t, "readers", CLI_COL_STR);
   cli_table_col(&t, "log_seq", CLI_COL_INT); /* the replicated log's last message applied */
   cli_table_col(&t, "log_stream", CLI_COL_STR); /* the stream the store follows ("": none) */
+  cli_table_col(&t, "record_dict", CLI_COL_INT); /* the record dictionary new values use (0: none) */
   cli_table_row(&t);
   int c = 0;
   cli_table_set(&t, c++, a.db);
@@ -244,6 +245,7 @@ int cli_cmd_info(int argc, char **argv) {
   char stream[CX_LOG_STREAM_MAX + 1] = "";
   if (cx_store_log_stream(st, stream, sizeof stream) != 0) stream[0] = 0;
   cli_table_set(&t, c++, stream);
+  cli_table_seti(&t, c++, (int64_t)in.record_dict);
   cx_store_close(st);
   cli_table *tabs[1] = {&t};
   cli_print(stdout, a.fmt, tabs, 1);
@@ -513,7 +515,7 @@ int cli_cmd_compact(int argc, char **argv) {
   uint64_t before = dir_bytes(path);
   cx_store *st;
   if (open_for_copy(&a, &st)) return CLI_EXIT_FAIL;
-  int e = cx_store_backup(st, tmp);
+  int e = cx_store_backup_packed(st, tmp); /* pages filled: a compacted store is a packed one */
   if (e) cli_err(cx_store_errmsg(st), "compact: backup to %s", tmp);
   cx_store_close(st);
   if (e) {
