@@ -1425,7 +1425,7 @@ static int migrate_5_to_6(cx_store *st, MDB_txn *txn) {
 static int migrate_hints(cx_store *st, MDB_txn *txn) {
   uint64_t n = 0;
   char step[256];
-  snprintf(step, sizeof step, "%s", cx_store_errmsg(st));
+  snprintf(step, sizeof step, "%.200s", cx_store_errmsg(st));
   int err = cx__hints_rebuild_all(st, txn, &n);
   if (!err) cx__store_setmsg(st, "%s; hints of %llu entities", step, (unsigned long long)n);
   return err;
