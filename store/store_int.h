@@ -207,6 +207,10 @@ int cx__bulk_ent_defer(cx_store *st, const char code[CX_CODE_LEN], uint32_t eid,
 /* Rebuilds the deferred summaries, syncs, commits the load txn, syncs (cx_store_load_commit). */
 int cx__bulk_commit(cx_store *st);
 void cx__bulk_free(cx_store *st);
+/* In the load commit's rebuild: a new name's grams are collected and put in key order
+ * (cx__grams_update hands them over with cx__bulk_grams_add). */
+int cx__bulk_grams_collecting(const cx_store *st);
+int cx__bulk_grams_add(cx_store *st, MDB_txn *txn, uint32_t eid, const char *norm, size_t n);
 
 /* ---- errors ---- */
 int cx__store_mdb_err(cx_store *st, int rc, const char *what);
