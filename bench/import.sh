@@ -7,8 +7,10 @@
 #      `chengxin gen --out` of SIZE records (SIZE/10 entities, seed CX_BENCH_SEED) into a CSV;
 #      then, each timed with /usr/bin/time (wall seconds, peak RSS):
 #        chengxin: `chengxin init` + `chengxin import` into a new store (every index, summary,
-#                  rollup and fact), then `chengxin verify` (not timed; a failed verify fails
-#                  the run);
+#                  rollup and fact; the bulk load, `--builder auto`), then `chengxin verify`
+#                  (not timed; a failed verify fails the run);
+#        row path: the same with `--builder row` (batch by batch, as before the bulk load), its
+#                  `verify --digest` compared with the bulk load's (CX_IMP_ROW=0: skipped);
 #        sqlite3:  `.mode csv`, `.import` into a new table, then a unique index on
 #                  (authority_code, record_id) and an index on entity_code;
 #      rows/s, the ratio chengxin/sqlite (of rows/s), bytes on disk of each;
@@ -20,7 +22,8 @@
 # Environment: CX_BENCH_BIN=DIR (binaries from DIR, no build), CX_BENCH_SEED (42),
 # CX_IMP_SIZES ("1000000"), CX_IMP_WORK (scratch directory, default a new /tmp/cx_bench_import.*;
 # ~330 B of CSV and ~1.3 KB of stores per record, deleted at the end), CX_IMP_ARGS (extra
-# arguments of chengxin import, e.g. "--threads 1"), CX_IMP_ONTO (1: step 3, the default),
+# arguments of chengxin import, e.g. "--threads 1"), CX_IMP_ROW (1: the row path beside the bulk
+# load, the default), CX_IMP_ONTO (1: step 3, the default),
 # CX_IMP_ONTO_RECORDS (1000000: the records of step 3).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +33,8 @@ seed=${CX_BENCH_SEED:-42}
 sizes=${CX_IMP_SIZES:-1000000}
 args=${CX_IMP_ARGS:-}
 onto=${CX_IMP_ONTO:-1}
+row=${CX_IMP_ROW:-1}
+export CHENGXIN_TEST_CLOCK_MS=${CHENGXIN_TEST_CLOCK_MS:-$(($(date +%s) * 1000))} # one clock: equal digests
 date_utc=$(date -u +%Y-%m-%d)
 work=${CX_IMP_WORK:-$(mktemp -d /tmp/cx_bench_import.XXXXXX)}
 mkdir -p "$work"
@@ -102,6 +107,22 @@ for n in $sizes; do
   cx_bytes=$(du -s -B1 "$work/cx-$n" | cut -f1)
   "$bin/chengxin" verify --db "$work/cx-$n" --quiet ||
     { echo "bench/import.sh: FAILED: the imported store does not verify" >&2; exit 1; }
+  rw_secs=0 rw_rss=0 rw_anon=0 rw_load= rw_cpu=0 rw_bytes=0 same=null
+  if [ "$row" = 1 ]; then
+    say "chengxin import --builder row ($n records, new store)"
+    rm -rf "$work/rw-$n"
+    "$bin/chengxin" init --db "$work/rw-$n" > /dev/null 2>&1
+    # shellcheck disable=SC2086
+    timed "rw-$n" "$bin/chengxin" import --quiet --builder row $args --db "$work/rw-$n" "$csv"
+    rw_secs=$secs rw_rss=$rss_kb rw_anon=$anon_kb rw_load=$load rw_cpu=$cpu
+    rw_bytes=$(du -s -B1 "$work/rw-$n" | cut -f1)
+    d_bulk=$("$bin/chengxin" verify --db "$work/cx-$n" --digest --quiet)
+    d_row=$("$bin/chengxin" verify --db "$work/rw-$n" --digest --quiet)
+    if [ "$d_bulk" = "$d_row" ]; then same=true; else
+      echo "bench/import.sh: FAILED: the bulk load and the row path differ ($d_bulk, $d_row)" >&2; exit 1
+    fi
+    rm -rf "$work/rw-$n"
+  fi
 
   say "sqlite3 .import + 2 indexes ($n records)"
   rm -f "$work/sq-$n.db"
@@ -116,10 +137,15 @@ for n in $sizes; do
     --argjson cs "$cx_secs" --argjson cr "$cx_rss" --argjson cb "$cx_bytes" --arg cl "$cx_load" \
     --argjson ss "$sq_secs" --argjson sr "$sq_rss" --argjson sb "$sq_bytes" --arg sl "$sq_load" \
     --argjson ca "$cx_anon" --argjson sa "$sq_anon" --argjson cc "$cx_cpu" --argjson sc "$sq_cpu" \
-    --argjson sn "$sq_rows" --arg args "$args" '
+    --argjson sn "$sq_rows" --arg args "$args" \
+    --argjson rs "$rw_secs" --argjson rr "$rw_rss" --argjson ra "$rw_anon" --arg rl "$rw_load" \
+    --argjson rc "$rw_cpu" --argjson rb "$rw_bytes" --argjson same "$same" '
     {what: "new store", records: $n, entities: $e, csv_bytes: $csvb,
-     chengxin: {args: $args, seconds: $cs, cpu_seconds: $cc, rows_per_s: ($n / $cs), peak_rss_kb: $cr, peak_anon_kb: $ca, store_bytes: $cb,
+     chengxin: {args: $args, builder: "auto (bulk load)", seconds: $cs, cpu_seconds: $cc, rows_per_s: ($n / $cs), peak_rss_kb: $cr, peak_anon_kb: $ca, store_bytes: $cb,
                 bytes_per_record: ($cb / $n), load_after: $cl},
+     row_path: (if $rs > 0 then {args: ("--builder row " + $args), seconds: $rs, cpu_seconds: $rc, rows_per_s: ($n / $rs),
+                peak_rss_kb: $rr, peak_anon_kb: $ra, store_bytes: $rb, load_after: $rl, same_digest: $same,
+                bulk_speedup: ($rs / $cs)} else null end),
      sqlite: {seconds: $ss, cpu_seconds: $sc, rows_per_s: ($sn / $ss), rows: $sn, peak_rss_kb: $sr, peak_anon_kb: $sa, db_bytes: $sb,
               bytes_per_record: ($sb / $sn), load_after: $sl},
      ratio: (($n / $cs) / ($sn / $ss)), cpu_ratio: ($sc / $cc)}' > "$work/res-$n.json"
@@ -172,6 +198,7 @@ jq -n --arg cmd "bench/import.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 say "wrote $out"
 jq -r '"load average before \(.machine.load_before), after \(.machine.load_after)",
   (.runs[] | if .what == "new store" then
+     (if .row_path then "\(.records) records, new store, row path (--builder row): \(.row_path.seconds * 100 | floor / 100) s (\(.row_path.rows_per_s | floor) rows/s, peak RSS \(.row_path.peak_rss_kb / 1024 | floor) MiB, CPU \(.row_path.cpu_seconds) s); the bulk load \(.row_path.bulk_speedup * 100 | floor / 100)x faster, same digest: \(.row_path.same_digest)" else empty end),
      "\(.records) records, new store: chengxin \(.chengxin.seconds * 100 | floor / 100) s (\(.chengxin.rows_per_s | floor) rows/s, peak RSS \(.chengxin.peak_rss_kb / 1024 | floor) MiB (own \(.chengxin.peak_anon_kb / 1024 | floor) MiB), \(.chengxin.bytes_per_record | floor) B/record); sqlite3 \(.sqlite.seconds * 100 | floor / 100) s (\(.sqlite.rows_per_s | floor) rows/s, peak RSS \(.sqlite.peak_rss_kb / 1024 | floor) MiB, \(.sqlite.bytes_per_record | floor) B/record); ratio \(.ratio * 100 | floor / 100) (CPU: chengxin \(.chengxin.cpu_seconds) s, sqlite3 \(.sqlite.cpu_seconds) s, ratio \(.cpu_ratio * 100 | floor / 100))"
    else
      "\(.records) new records onto the \(.store_records_before)-record store: \(.chengxin.seconds * 100 | floor / 100) s (\(.chengxin.rows_per_s | floor) rows/s, peak RSS \(.chengxin.peak_rss_kb / 1024 | floor) MiB (own \(.chengxin.peak_anon_kb / 1024 | floor) MiB))"

@@ -661,6 +661,8 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
     *eid = c->ent[*v].eid;
     return 0;
   }
+  /* A bulk load defers summaries: an entity of an earlier batch of the load has none yet. */
+  if (st->bulk_load && cx__bulk_ent_find(st, code, eid) == 0) return ent_add(c, code, *eid, 0);
   MDB_val k = {CX_CODE_LEN, (void *)code}, d;
   int rc = mdb_get(txn, st->dbi[CX_DBI_SUMMARY], &k, &d);
   if (rc == 0) {
@@ -672,6 +674,7 @@ static int ent_resolve(cx_store *st, MDB_txn *txn, cstate *c, counters *ctr, con
     cx__be32(kb, *eid);
     MDB_val ek = {4, kb}, ev = {CX_CODE_LEN, (void *)code};
     if ((rc = mdb_put(txn, st->dbi[CX_DBI_ENTITIES], &ek, &ev, 0))) return cx__store_mdb_err(st, rc, "entity put");
+    if (st->bulk_load && (rc = cx__bulk_ent_defer(st, code, *eid, 0))) return rc;
   } else {
     return cx__store_mdb_err(st, rc, "summary get");
   }
@@ -1087,6 +1090,10 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   }
   for (size_t i = 0; i < c->n_ent; i++) {
     if (!c->ent[i].dirty) continue;
+    if (st->bulk_load) { /* rebuilt once, by the load commit (bulk.c) */
+      if ((err = cx__bulk_ent_defer(st, c->ent[i].code, c->ent[i].eid, today))) goto fail;
+      continue;
+    }
     int changed;
     if ((err = cx__summary_rebuild(st, txn, &c->sb, cur, scur, c->ent[i].eid, c->ent[i].code, today, &changed)))
       goto fail;

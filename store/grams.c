@@ -52,6 +52,8 @@ size_t cx_name_grams(const char *norm, size_t n, cx_str *out, size_t cap) {
 
 int cx__grams_update(cx_store *st, MDB_txn *txn, uint32_t eid, const char *old_norm, size_t old_n,
                      const char *new_norm, size_t new_n) {
+  /* a bulk load's rebuild: the new entity's grams are put later, in key order (bulk.c) */
+  if (!old_norm && new_norm && cx__bulk_grams_collecting(st)) return cx__bulk_grams_add(st, txn, eid, new_norm, new_n);
   /* A name is at most CX_MAX_ENTITY_NAME bytes, so at most that many grams; both sets sorted. */
   cx_str og[CX_NAME_GRAMS_MAX], ng[CX_NAME_GRAMS_MAX];
   size_t on = old_norm ? cx_name_grams(old_norm, old_n, og, CX_NAME_GRAMS_MAX) : 0;

@@ -1144,6 +1144,42 @@ int cx_store_load_commit(cx_store *st);
 int cx_store_load_end(cx_store *st);
 
 /**
+ * Bulk load (store/bulk.c), for a large import into a new store: load mode in which every
+ * batch's write txn is the load txn itself (no child), and the summaries of the entities the
+ * batches touch are rebuilt once, at cx_store_load_commit, instead of in every batch. What a
+ * batch does (validation, ids, seqs, duplicates and moves across batches, rollups, facts,
+ * refs, names, grams) is unchanged, so the store's content is the row path's
+ * (tests/tools/test_import_bulk.c: equal `verify --digest`).
+ *
+ * Why (issue 20): a commit per batch rewrote most pages of the random-key trees each time;
+ * load mode's child txns copy them for every batch and cannot spill. One flat txn in bulk
+ * mode (MDB_WRITEMAP) copies a page once and then writes it in place; LMDB spills its dirty
+ * pages without copying (they are the map's), so the dirty set is bounded by nothing but the
+ * map, and cx_store_trim_map keeps the process's share of it small.
+ *
+ * Atomicity: the load is one transaction. cx_store_load_commit rebuilds the summaries, syncs
+ * the map, commits and syncs again: a crash before it leaves the store as it was before the
+ * load (a new store: empty), after it the whole load. A batch that fails (CX_ENOMEM, a full
+ * map ...) fails the whole load: that batch's commit returns its code, later writes return it
+ * too, the load commit returns it once and nothing since the last load commit is written; the
+ * next write begins a new load. The map cannot grow under the load txn: open the store with a
+ * map_size that holds the load (a full map fails it with CX_ENOSPACE). Summaries get the day of
+ * the load's last batch as last_update (the row path: the day of the batch that changed them).
+ *
+ * Requires a handle opened with cx_store_opts.bulk (CX_EBADREQ otherwise) and not in load mode;
+ * a no-op when already bulk loading. MDB_WRITEMAP: no other process should have the store open
+ * meanwhile (LMDB: do not mix processes with and without it). Ends with cx_store_load_end (or
+ * cx_store_close, which aborts a load not committed). Threads: as load mode (one thread begins
+ * the writes and runs the load commit); readers see the store as of the last load commit.
+ */
+int cx_store_bulk_begin(cx_store *st);
+/** Aborts the bulk load's txn, if one is open: nothing since the last load commit is written;
+ *  the next write begins a new load. On the thread that began the writes. */
+void cx_store_bulk_abort(cx_store *st);
+/** 1 while the handle is bulk loading (cx_store_bulk_begin, until cx_store_load_end). */
+int cx_store_bulk_active(const cx_store *st);
+
+/**
  * Drops this process's mappings of the store's pages when the process maps more than max_bytes
  * of files (RssFile + RssShmem, /proc/self/statm): madvise(MADV_DONTNEED) on the map. The pages
  * stay in the page cache (a later read faults them back in without I/O) and no data changes,

@@ -216,6 +216,9 @@ struct cx_store {
   uint32_t zdict_min;     /* values a batch needs to train the first dictionary */
   cx_recenc wenc;         /* the writer's encoder and decoder: used inside write txns only */
   cx_recdec wdec;
+  /* Bulk load (bulk.c, cx_store_bulk_begin): load mode without children, every batch writes
+   * into load_txn itself, summaries deferred to the load commit. NULL: none. */
+  struct cx_bulk *bulk_load;
 };
 
 /* Cursors kept by a read txn, opened on first use and renewed with the txn. */
@@ -242,6 +245,26 @@ void cx__txn_cursor_done(cx_txn *t, int dbi, MDB_cursor *cur, int own);
 /* cx_store_trim_map with the bound it was last given (nothing when none): called inside long
  * commits, whose page reads alone map gigabytes of a large store. */
 void cx__store_trim(cx_store *st);
+
+/* ---- bulk load (bulk.c) ---- */
+typedef struct cx_bulk cx_bulk;
+/* CX_E* of the batch that failed the load (its txn was aborted), 0 while it goes on. */
+int cx__bulk_check(cx_store *st);
+/* The load commit is ending the load txn: cx__store_wtxn_end ends it for real. */
+int cx__bulk_owns_end(const cx_store *st);
+/* A batch aborted the load txn: the load fails whole with err (0: CX_EIO). */
+void cx__bulk_fail(cx_store *st, int err);
+/* The entity code's id, when a batch of the load created it or wrote its records. */
+int cx__bulk_ent_find(cx_store *st, const char code[CX_CODE_LEN], uint32_t *eid);
+/* The entity's summary is rebuilt by the load commit (as of today, 0: keep the day). */
+int cx__bulk_ent_defer(cx_store *st, const char code[CX_CODE_LEN], uint32_t eid, cx_day today);
+/* Rebuilds the deferred summaries, syncs, commits the load txn, syncs (cx_store_load_commit). */
+int cx__bulk_commit(cx_store *st);
+void cx__bulk_free(cx_store *st);
+/* In the load commit's rebuild: a new name's grams are collected and put in key order
+ * (cx__grams_update hands them over with cx__bulk_grams_add). */
+int cx__bulk_grams_collecting(const cx_store *st);
+int cx__bulk_grams_add(cx_store *st, MDB_txn *txn, uint32_t eid, const char *norm, size_t n);
 
 /* ---- errors ---- */
 int cx__store_mdb_err(cx_store *st, int rc, const char *what);

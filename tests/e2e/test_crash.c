@@ -155,8 +155,10 @@ static void cr_import_kills(int bulk, uint32_t seed) {
   cli(bin, sizeof bin);
   cr_assert_eq(cx_test_sh("'%s' init --db '%s' >/dev/null 2>&1", bin, db), 0);
   snprintf(batch, sizeof batch, "%d", CR_BATCH);
-  const char *argv[] = {bin, "import", "--db", db, "--batch", batch, bulk ? "--bulk" : data,
-                        bulk ? data : NULL, NULL};
+  /* --builder row: batch by batch, each a durable commit (a new store's default is the bulk
+   * load, one commit per file, whose crash test is tests/tools/test_import_bulk.c) */
+  const char *argv[] = {bin, "import", "--builder", "row", "--db", db, "--batch", batch,
+                        bulk ? "--bulk" : data, bulk ? data : NULL, NULL};
   long long last = 0;
   int killed = 0, mid = 0;
   for (int i = 0; i < CR_KILLS; i++) {
