@@ -153,39 +153,33 @@ static char *import(const char *db, const char *args, const char *files, unsigne
   return rejects();
 }
 
-/* The records of a store (`chengxin info --format json`). */
-static long long records_of(const char *db) {
+/* An integer of `chengxin info --format json` of db. */
+static long long info_int(const char *db, const char *key) {
   cr_assert_eq(cx("info --db %s --format json", db), 0, "%s", slurp("err"));
   char *out = slurp("out");
   json_error_t je;
   json_t *j = json_loads(out, 0, &je);
   cr_assert(j, "%s", out);
-  json_t *r = json_object_get(j, "records");
-  cr_assert(json_is_integer(r), "%s", out);
+  json_t *r = json_object_get(j, key);
+  cr_assert(json_is_integer(r), "%s: %s", key, out);
   long long n = json_integer_value(r);
   json_decref(j);
   free(out);
   return n;
 }
 
+/* The records of a store. */
+static long long records_of(const char *db) { return info_int(db, "records"); }
+
 /* A bulk load leaves data.mdb at its used pages (`info`'s map_used), not at the sparse map it
  * wrote through; the store then takes more writes like any. */
 static void file_is_its_pages(const char *db) {
-  cr_assert_eq(cx("info --db %s --format json", db), 0, "%s", slurp("err"));
-  char *out = slurp("out");
-  json_error_t je;
-  json_t *j = json_loads(out, 0, &je);
-  cr_assert(j, "%s", out);
-  json_t *u = json_object_get(j, "map_used");
-  cr_assert(json_is_integer(u), "%s", out);
+  long long used = info_int(db, "map_used");
   char path[600];
   snprintf(path, sizeof path, "%s/%s/data.mdb", g_dir, db);
   struct stat fs;
   cr_assert_eq(stat(path, &fs), 0);
-  cr_assert_eq((long long)fs.st_size, json_integer_value(u), "%s: a file of %lld bytes, %lld used", db,
-               (long long)fs.st_size, (long long)json_integer_value(u));
-  json_decref(j);
-  free(out);
+  cr_assert_eq((long long)fs.st_size, used, "%s: a file of %lld bytes, %lld used", db, (long long)fs.st_size, used);
 }
 
 static void same_store(const char *batch, int batched) {
