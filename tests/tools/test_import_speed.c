@@ -4,39 +4,11 @@
  * CHENGXIN_TEST_CLOCK_MS) and the same rows reported by line, into a new store and onto a
  * populated one, with bad rows refused as they are read and a moved record refused at commit
  * (by the writer thread). */
-#include "clitest.h"
+#include "importtest.h"
 
 TestSuite(import_speed, .init = cli_setup, .fini = cli_teardown, .timeout = 300);
 
 #define OLD_PATH "--threads 1 --sync-every 0"
-
-/* Field k (0-based) of line replaced by v; the fields up to k are unquoted (the generator
- * quotes only measures, column 19). Returns a malloc'd line. */
-static char *with_field(const char *line, int k, const char *v) {
-  const char *p = line;
-  for (int i = 0; i < k; i++) {
-    p = strchr(p, ',');
-    cr_assert(p, "field %d of %s", k, line);
-    p++;
-  }
-  const char *e = strchr(p, ',');
-  if (!e) e = p + strlen(p);
-  size_t n = (size_t)(p - line) + strlen(v) + strlen(e) + 1;
-  char *out = malloc(n);
-  snprintf(out, n, "%.*s%s%s", (int)(p - line), line, v, e);
-  return out;
-}
-
-/* The first n fields of line (unquoted ones), as a malloc'd string. */
-static char *fields_head(const char *line, int n) {
-  const char *p = line;
-  for (int i = 0; i < n; i++) {
-    p = strchr(p, ',');
-    cr_assert(p);
-    p++;
-  }
-  return strndup(line, (size_t)(p - line - 1));
-}
 
 /* The generator's CSV (seed), with rows that break: a bad date at row 700, an entity code
  * that is no code at row 2100 (both refused as read), and row 1 of the file again at row
@@ -59,18 +31,14 @@ static void make_csv(const char *name, int seed, int records) {
   for (int i = 0; i < n; i++) {
     if (i == 700) {
       char *a = with_field(lines[5], 3, "BAD-DATE-1");
-      char *b = with_field(a, 10, "2024-13-45");
-      fprintf(f, "%s\n", b);
+      put_changed(f, a, 10, "2024-13-45");
       free(a);
-      free(b);
     }
     if (i == 1400) fprintf(f, "%s%s\n", last_head, strchr(strchr(strchr(lines[1], ',') + 1, ',') + 1, ','));
     if (i == 2100) {
       char *a = with_field(lines[6], 0, "123");
-      char *b = with_field(a, 3, "BAD-CODE-1");
-      fprintf(f, "%s\n", b);
+      put_changed(f, a, 3, "BAD-CODE-1");
       free(a);
-      free(b);
     }
     fprintf(f, "%s\n", lines[i]);
   }
@@ -78,37 +46,6 @@ static void make_csv(const char *name, int seed, int records) {
   free(last_head);
   free(lines);
   free(text);
-}
-
-/* The content digest of a store, into out (65 bytes). */
-static void digest(const char *db, char out[65]) {
-  cr_assert_eq(cx("verify --db %s --digest --quiet", db), 0, "%s%s", slurp("out"), slurp("err"));
-  char *s = slurp("out");
-  cr_assert_eq(strlen(s), 65, "one digest line: %s", s);
-  memcpy(out, s, 64);
-  out[64] = 0;
-  free(s);
-}
-
-/* The "FILE:LINE: why" lines of the last command's stderr, sorted, as one string. */
-static char *rejects(void) {
-  char *err = slurp("err");
-  char *lines[64];
-  int n = 0;
-  for (char *save = NULL, *l = strtok_r(err, "\n", &save); l && n < 64; l = strtok_r(NULL, "\n", &save))
-    if (strstr(l, ".csv:")) lines[n++] = l;
-  for (int i = 1; i < n; i++) /* insertion sort: a handful */
-    for (int j = i; j > 0 && strcmp(lines[j - 1], lines[j]) > 0; j--) {
-      char *t = lines[j];
-      lines[j] = lines[j - 1];
-      lines[j - 1] = t;
-    }
-  size_t cap = 1;
-  for (int i = 0; i < n; i++) cap += strlen(lines[i]) + 1;
-  char *out = calloc(1, cap);
-  for (int i = 0; i < n; i++) strcat(strcat(out, lines[i]), "\n");
-  free(err);
-  return out;
 }
 
 /* Imports file into db with args; exit 1 expected (the bad rows); returns the rejects. */
@@ -171,16 +108,6 @@ Test(import_speed, load_commits_every_n_rows_write_the_same_store) {
 
 Test(import_speed, the_default_batch_writes_what_batches_of_100000_wrote) {
   same_store("", OLD_PATH " --batch 100000", 0);
-}
-
-/* "import: R rows read, I inserted, P replaced, U unchanged, J rejected, N not written" */
-static void summary(const char *err, unsigned long long v[6]) {
-  const char *p = strstr(err, " rows read, ");
-  cr_assert(p, "%s", err);
-  while (p > err && p[-1] != '\n') p--; /* the summary line, not an earlier "import: FILE: ..." */
-  cr_assert_eq(sscanf(p, "import: %llu rows read, %llu inserted, %llu replaced, %llu unchanged, %llu rejected, %llu not written",
-                      &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]),
-               6, "%s", p);
 }
 
 Test(import_speed, an_allocation_failing_in_any_batch_stops_the_import_with_its_rows_not_written) {
