@@ -438,6 +438,54 @@ void cx__txn_dec_done(cx_txn *t, cx_recdec *d) {
 
 /* ------------------------------------------------------------------ compact's repacker */
 
+/* Training samples from the records DB: every step-th value of txn's snapshot, at most max,
+ * unpacked with d into one buffer; vp/len index them for train_bytes or cx__zdict_train. */
+typedef struct samples {
+  cx_buf vals;
+  size_t n, cap, *off, *len;
+  const unsigned char **vp;
+} samples;
+
+static void samples_free(samples *s) {
+  free(s->vp);
+  free(s->off);
+  free(s->len);
+  cx__buf_free(&s->vals);
+  memset(s, 0, sizeof *s);
+}
+
+static int samples_collect(cx_store *st, MDB_txn *txn, cx_recdec *d, size_t step, size_t max, samples *s) {
+  memset(s, 0, sizeof *s);
+  MDB_cursor *c;
+  int g = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &c), rc = 0;
+  if (g) return cx__store_mdb_err(st, g, "cursor");
+  MDB_val k, v;
+  size_t i = 0;
+  for (g = mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0 && s->n < max; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+    if (i++ % step) continue;
+    const unsigned char *raw;
+    size_t rn;
+    if ((rc = cx__rec_unpack(d, v.mv_data, v.mv_size, &raw, &rn))) break;
+    if (s->n == s->cap) {
+      s->cap = s->cap ? 2 * s->cap : 1024;
+      size_t *o2 = cx_realloc(s->off, s->cap * sizeof *o2);
+      if (o2) s->off = o2;
+      size_t *l2 = cx_realloc(s->len, s->cap * sizeof *l2);
+      if (l2) s->len = l2;
+      if (!o2 || !l2) { rc = CX_ENOMEM; break; }
+    }
+    s->off[s->n] = s->vals.n;
+    s->len[s->n++] = rn;
+    if (cx__buf_add(&s->vals, raw, rn)) { rc = CX_ENOMEM; break; }
+  }
+  mdb_cursor_close(c);
+  if (!rc && g && g != MDB_NOTFOUND) rc = cx__store_mdb_err(st, g, "records scan");
+  if (!rc && s->n && !(s->vp = cx_malloc(s->n * sizeof *s->vp))) rc = CX_ENOMEM;
+  for (size_t j = 0; !rc && j < s->n; j++) s->vp[j] = (const unsigned char *)s->vals.p + s->off[j];
+  if (rc) samples_free(s);
+  return rc;
+}
+
 struct cx_repack {
   cx_store *st;
   cx_recdec dec;   /* bound to the snapshot being copied */
@@ -465,50 +513,19 @@ int cx__repack_begin(cx_store *st, MDB_txn *rt, cx_repack **out) {
   } else if (rc == CX_ENOTFOUND) { /* none yet: one trained on every k-th record */
     rc = 0;
     MDB_stat ms;
-    MDB_cursor *c = NULL;
-    cx_buf vals = {0};
-    size_t n = 0, cap = 0, *off = NULL, *len = NULL;
-    const unsigned char **vp = NULL;
+    samples sm;
     if ((rc = mdb_stat(rt, st->dbi[CX_DBI_RECORDS], &ms))) rc = cx__store_mdb_err(st, rc, "stat");
-    else if (ms.ms_entries >= CX_ZDICT_TRAIN_MIN) {
-      size_t step = ms.ms_entries / ZSAMPLES_MAX + 1, i = 0;
-      MDB_val k, v;
-      int g = mdb_cursor_open(rt, st->dbi[CX_DBI_RECORDS], &c);
-      if (g) rc = cx__store_mdb_err(st, g, "cursor");
-      for (g = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST); g == 0; g = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (i++ % step) continue;
-        const unsigned char *raw;
-        size_t rn;
-        if ((rc = cx__rec_unpack(&r->dec, v.mv_data, v.mv_size, &raw, &rn))) break;
-        if (n == cap) {
-          cap = cap ? 2 * cap : 1024;
-          size_t *o2 = cx_realloc(off, cap * sizeof *o2);
-          if (o2) off = o2;
-          size_t *l2 = cx_realloc(len, cap * sizeof *l2);
-          if (l2) len = l2;
-          if (!o2 || !l2) { rc = CX_ENOMEM; break; }
-        }
-        off[n] = vals.n;
-        len[n++] = rn;
-        if (cx__buf_add(&vals, raw, rn)) { rc = CX_ENOMEM; break; }
-      }
-      if (c) mdb_cursor_close(c);
-      if (!rc && n && !(vp = cx_malloc(n * sizeof *vp))) rc = CX_ENOMEM;
+    else if (ms.ms_entries >= CX_ZDICT_TRAIN_MIN &&
+             !(rc = samples_collect(st, rt, &r->dec, ms.ms_entries / ZSAMPLES_MAX + 1, SIZE_MAX, &sm))) {
       unsigned char *dict = NULL;
       size_t dn = 0;
-      if (!rc && n) {
-        for (size_t j = 0; j < n; j++) vp[j] = vals.p + off[j];
-        rc = train_bytes(n, vp, len, &dict, &dn);
-      }
+      if (sm.n) rc = train_bytes(sm.n, sm.vp, sm.len, &dict, &dn);
       if (!rc && dict) {
         rc = zdict_new(st, 1, dict, dn, &r->z);
         r->trained = !rc;
       }
       free(dict);
-      free(vp);
-      free(off);
-      free(len);
-      cx__buf_free(&vals);
+      samples_free(&sm);
     }
   }
   if (!rc && r->z && !(r->z->cd = ZSTD_createCDict(r->z->bytes, r->z->n, ZLEVEL_COMPACT))) rc = CX_ENOMEM;
@@ -559,42 +576,13 @@ int cx_store_debug_zdict_retrain(cx_store *st) {
   MDB_txn *txn;
   int err = cx__store_wtxn(st, &txn);
   if (err) return err;
-  MDB_cursor *cur = NULL;
-  cx_buf vals = {0};
-  size_t n = 0, cap = 0, *off = NULL, *len = NULL;
-  const unsigned char **v = NULL;
-  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_RECORDS], &cur);
-  if (rc) err = cx__store_mdb_err(st, rc, "cursor");
-  MDB_val k, d;
-  for (rc = err ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0 && n < ZSAMPLES_MAX;
-       rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-    const unsigned char *raw;
-    size_t rn;
-    if ((err = cx__rec_unpack(cx__wdec(st, txn), d.mv_data, d.mv_size, &raw, &rn))) break;
-    if (n == cap) {
-      cap = cap ? 2 * cap : 1024;
-      size_t *o2 = cx_realloc(off, cap * sizeof *o2);
-      if (o2) off = o2;
-      size_t *l2 = cx_realloc(len, cap * sizeof *l2);
-      if (l2) len = l2;
-      if (!o2 || !l2) { err = CX_ENOMEM; break; }
-    }
-    off[n] = vals.n;
-    len[n++] = rn;
-    if (cx__buf_add(&vals, raw, rn)) { err = CX_ENOMEM; break; }
-  }
-  if (cur) mdb_cursor_close(cur);
-  if (!err && n && !(v = cx_malloc(n * sizeof *v))) err = CX_ENOMEM;
+  samples sm;
   const cx_zdict *z = NULL;
-  if (!err) {
-    for (size_t i = 0; i < n; i++) v[i] = vals.p + off[i];
-    err = cx__zdict_train(st, txn, n, v, len, &z);
+  if (!(err = samples_collect(st, txn, cx__wdec(st, txn), 1, ZSAMPLES_MAX, &sm))) {
+    err = cx__zdict_train(st, txn, sm.n, sm.vp, sm.len, &z);
+    samples_free(&sm);
   }
   if (!err && !z) err = CX_ENOTFOUND;
-  free(v);
-  free(off);
-  free(len);
-  cx__buf_free(&vals);
   if (err) {
     cx__store_wtxn_end(st, txn, 0);
     return err;
