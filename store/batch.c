@@ -1044,6 +1044,8 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
   const cx_zdict *z = NULL;
   if ((err = cx__zdict_current(st, txn, &z))) goto fail;
   if (!z && c->n_w >= st->zdict_min && (err = zdict_train(st, txn, c, &z))) goto fail;
+  /* small batches (a server's): the first dictionary from the records stored so far */
+  if (!z && c->n_w && c->n_w < st->zdict_min && (err = cx__zdict_train_stored(st, txn, c->n_w, &z))) goto fail;
   /* The values are packed on a helper thread (packpar.c: zstd was 14 % of the writer's
    * time onto the 10M store) while this one writes the facts, refs and rollups; the records
    * go in last, before the summaries that read them. The order of the puts within the txn

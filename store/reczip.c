@@ -491,6 +491,23 @@ static int samples_collect(cx_store *st, MDB_txn *txn, cx_recdec *d, size_t step
   return rc;
 }
 
+int cx__zdict_train_stored(cx_store *st, MDB_txn *txn, size_t n, const cx_zdict **out) {
+  *out = NULL;
+  MDB_stat ms;
+  int g = mdb_stat(txn, st->dbi[CX_DBI_RECORDS], &ms);
+  if (g) return cx__store_mdb_err(st, g, "records stat");
+  uint64_t before = ms.ms_entries, after = before + n;
+  if (after < st->zdict_min || before < 8) return 0;
+  if (st->zdict_tried && after < 2 * st->zdict_tried) return 0; /* tried: wait for twice as many */
+  samples sm;
+  int rc = samples_collect(st, txn, cx__wdec(st, txn), before / ZSAMPLES_MAX + 1, ZSAMPLES_MAX, &sm);
+  if (rc) return rc;
+  if (sm.n) rc = cx__zdict_train(st, txn, sm.n, sm.vp, sm.len, out);
+  samples_free(&sm);
+  if (!rc && !*out) st->zdict_tried = after;
+  return rc;
+}
+
 struct cx_repack {
   cx_store *st;
   cx_recdec dec;   /* bound to the snapshot being copied */

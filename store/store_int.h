@@ -214,6 +214,7 @@ struct cx_store {
   _Atomic(cx_zdict *) zd[CX_ZDICT_MAX + 1];
   cx_zdict *zpend;        /* trained by the open write txn (or its load txn): the writer's */
   uint32_t zdict_min;     /* values a batch needs to train the first dictionary */
+  uint64_t zdict_tried;   /* records when cx__zdict_train_stored last trained nothing (0: never) */
   cx_recenc wenc;         /* the writer's encoder and decoder: used inside write txns only */
   cx_recdec wdec;
   /* Bulk load (bulk.c, cx_store_bulk_begin): load mode without children, every batch writes
@@ -379,6 +380,14 @@ int cx__zdict_current(cx_store *st, MDB_txn *txn, const cx_zdict **out);
  *  uniform) or every id is taken: values then stay version 1. */
 int cx__zdict_train(cx_store *st, MDB_txn *txn, size_t n, const unsigned char *const *vals,
                     const size_t *lens, const cx_zdict **out);
+/**
+ * For a store fed in small batches (a server's: each under zdict_min records, so no batch
+ * trains the first dictionary) or upgraded with raw records: when the store has none and holds
+ * at least zdict_min records with the batch's n, trains one on a sample of the stored records
+ * (at least 8 of them). A try that teaches nothing is not repeated by this handle before the
+ * store has doubled. *out as cx__zdict_train.
+ */
+int cx__zdict_train_stored(cx_store *st, MDB_txn *txn, size_t n, const cx_zdict **out);
 /** Called by cx__store_wtxn_end after txn ended (top: not a child of the load txn). */
 void cx__zdict_txn_end(cx_store *st, MDB_txn *txn, int top, int committed);
 /** Frees the store's dictionaries and the writer's codecs (close). */

@@ -232,6 +232,33 @@ Test(reczip, a_new_dictionary_keeps_older_values_readable) {
   cx_store_close(st);
 }
 
+/* A server's store gets small batches: none trains, so the batch that takes the store past the
+ * bar trains the first dictionary on the records stored so far and is packed with it. */
+Test(reczip, small_batches_train_on_the_stored_records) {
+  cx_store *st = open_at("a");
+  cx_store_debug_zdict_min(st, 100);
+  for (unsigned lo = 0; lo < 90; lo += 30) put_range(st, lo, lo + 30);
+  cr_assert_eq(record_dict(st), 0, "90 stored records: under the bar");
+  put_range(st, 90, 120); /* 90 stored + 30: past 100 */
+  cr_assert_eq(record_dict(st), 1, "%s", cx_store_errmsg(st));
+  put_range(st, 120, 150);
+  cr_assert_eq(record_dict(st), 1, "one dictionary: no retraining per batch");
+  unsigned packed = 0;
+  for (unsigned i = 0; i < 150; i++) {
+    int ver;
+    unsigned id;
+    check_record(st, i, &ver, &id);
+    if (i < 90) cr_expect_eq(ver, CX_REC_VERSION, "record %u was stored before the dictionary", i);
+    else if (ver == CX_REC_VERSION_Z) {
+      cr_expect_eq(id, 1u, "record %u", i);
+      packed++;
+    }
+  }
+  cr_expect_gt(packed, 50u, "the batches from the one that trained on are packed (%u of 60)", packed);
+  cr_assert_eq(cx_store_verify(st, NULL, NULL), 0);
+  cx_store_close(st);
+}
+
 Test(reczip, a_training_batch_that_fails_leaves_no_dictionary) {
   cx_store *st = open_at("a");
   cx_store_debug_zdict_min(st, 100);
