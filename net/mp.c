@@ -263,9 +263,11 @@ static int skip_depth(cx_mp *r, unsigned depth) {
   }
 }
 
-int cx_mp_skip(cx_mp *r) {
+int cx_mp_skip(cx_mp *r) { return cx_mp_skip_at(r, 0); }
+
+int cx_mp_skip_at(cx_mp *r, unsigned depth) {
   cx_mp save = *r;
-  int rc = skip_depth(r, 0);
+  int rc = skip_depth(r, depth);
   if (rc) *r = save;
   return rc;
 }

@@ -80,50 +80,79 @@ static const char *vlist_actions(vlist *l, const cx_catalog *c) {
   return l->buf;
 }
 
+/*
+ * One pass over the usual request: a map of at most CX_NET_MAX_FIELDS string keys whose values
+ * each pass the checks cx_mp_validate makes of them at depth 1, and nothing after the map. Such
+ * bytes are exactly one well-formed value, so the answer is the one the two-pass decode below
+ * gives, without walking the frame twice (the validation was a fifth of the decode's cost).
+ * Anything else (0 returned) goes through the two passes, which choose the error.
+ */
+static int decode_fast(cx_req *rq, const void *payload, size_t n, cx_str *op, int *have_op, int *op_bad,
+                       int *have_id, int *id_bad) {
+  cx_mp r = cx_mp_make(payload, n);
+  uint32_t nf;
+  if (cx_mp_read_map(&r, &nf) != 0 || nf > CX_NET_MAX_FIELDS) return 0;
+  *have_id = *id_bad = *have_op = *op_bad = 0;
+  for (uint32_t i = 0; i < nf; i++) {
+    cx_str k;
+    if (cx_mp_read_str(&r, &k) != 0) return 0;
+    rq->keys[i] = k;
+    rq->vals[i] = r;
+    if (k.n == 2 && k.p[0] == 'i' && k.p[1] == 'd') {
+      cx_mp v = r;
+      *have_id = 1;
+      *id_bad = cx_mp_read_uint(&v, &rq->id) != 0;
+    } else if (k.n == 2 && k.p[0] == 'o' && k.p[1] == 'p') {
+      cx_mp v = r;
+      *have_op = 1;
+      *op_bad = cx_mp_read_str(&v, op) != 0;
+    }
+    if (cx_mp_skip_at(&r, 1) != 0) return 0;
+    rq->vals[i].end = r.p;
+  }
+  if (cx_mp_left(&r) != 0) return 0;
+  rq->nf = nf;
+  return 1;
+}
+
 int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t cap) {
   rq->id = 0;
   rq->op = CX_OP_INVALID;
   rq->nf = 0;
   rq->payload = payload;
   rq->plen = n;
-  if (cx_mp_validate(payload, n) != 0) {
-    snprintf(msg, cap, "frame does not hold exactly one well-formed msgpack value");
-    return CX_EBADFRAME;
-  }
-  cx_mp r = cx_mp_make(payload, n);
-  uint32_t nf;
-  if (cx_mp_read_map(&r, &nf) != 0) {
-    snprintf(msg, cap, "request must be a msgpack map");
-    return CX_EBADREQ;
-  }
-  if (nf > CX_NET_MAX_FIELDS) {
-    snprintf(msg, cap, "request has %u fields (at most %u)", nf, CX_NET_MAX_FIELDS);
-    return CX_EBADREQ;
-  }
   int have_id = 0, id_bad = 0;
   cx_str op = {0};
   int have_op = 0, op_bad = 0;
-  for (uint32_t i = 0; i < nf; i++) {
-    cx_str k;
-    if (cx_mp_read_str(&r, &k) != 0) {
-      snprintf(msg, cap, "request keys must be strings");
+  if (!decode_fast(rq, payload, n, &op, &have_op, &op_bad, &have_id, &id_bad)) {
+    rq->id = 0;
+    rq->nf = 0;
+    if (cx_mp_validate(payload, n) != 0) {
+      snprintf(msg, cap, "frame does not hold exactly one well-formed msgpack value");
+      return CX_EBADFRAME;
+    }
+    cx_mp r = cx_mp_make(payload, n);
+    uint32_t nf;
+    if (cx_mp_read_map(&r, &nf) != 0) {
+      snprintf(msg, cap, "request must be a msgpack map");
       return CX_EBADREQ;
     }
-    rq->keys[i] = k;
-    rq->vals[i] = r;
-    if (cx_str_eq(k, CX_STR("id"))) {
-      cx_mp v = r;
-      have_id = 1;
-      id_bad = cx_mp_read_uint(&v, &rq->id) != 0;
-    } else if (cx_str_eq(k, CX_STR("op"))) {
-      cx_mp v = r;
-      have_op = 1;
-      op_bad = cx_mp_read_str(&v, &op) != 0;
+    if (nf > CX_NET_MAX_FIELDS) {
+      snprintf(msg, cap, "request has %u fields (at most %u)", nf, CX_NET_MAX_FIELDS);
+      return CX_EBADREQ;
     }
-    if (cx_mp_skip(&r) != 0) return CX_EBADFRAME; /* validated above: cannot happen */
-    rq->vals[i].end = r.p;
+    for (uint32_t i = 0; i < nf; i++) {
+      cx_str k;
+      if (cx_mp_read_str(&r, &k) != 0) {
+        snprintf(msg, cap, "request keys must be strings");
+        return CX_EBADREQ;
+      }
+      if (cx_mp_skip(&r) != 0) return CX_EBADFRAME; /* validated above: cannot happen */
+    }
+    /* a well-formed map of string keys is what decode_fast takes: not reached */
+    snprintf(msg, cap, "frame does not hold exactly one well-formed msgpack value");
+    return CX_EBADFRAME;
   }
-  rq->nf = nf;
   if (!have_id || id_bad) {
     rq->id = 0;
     snprintf(msg, cap, have_id ? "id must be an unsigned integer" : "missing id");

@@ -59,6 +59,9 @@ int cx_mp_read_array(cx_mp *r, uint32_t *n);
 int cx_mp_read_map(cx_mp *r, uint32_t *n);
 /** Skips one whole value (nested up to CX_NET_MAX_DEPTH). */
 int cx_mp_skip(cx_mp *r);
+/** Skips one whole value that sits at nesting depth `depth` of a larger value (a map's value:
+ * 1), with the checks cx_mp_validate makes of it there. On error *r is unchanged. */
+int cx_mp_skip_at(cx_mp *r, unsigned depth);
 /**
  * Checks that p[0..n) holds exactly one well-formed msgpack value (nesting bounded, every
  * length within the bytes). 0 or CX_EBADFRAME. Use before handing bytes to msgpack-c.
