@@ -24,7 +24,8 @@
 #
 # Environment: CX_BENCH_DATA (default /tmp/cx_bench_data), CX_BENCH_BIN=DIR, CX_BENCH_SEED (42),
 # CX_RC_ENTITIES (100000), CX_RC_RECORDS (1000000), CX_RC_ROUNDS (3), CX_RC_SECONDS (3),
-# CX_RC_CONNS (50), CX_RC_DEPTHS ("1 16"), CX_RC_BASELINE=DIR.
+# CX_RC_CONNS (50), CX_RC_DEPTHS ("1 16"), CX_RC_BASELINE=DIR, CX_RC_OUT=FILE (the JSON; default
+# bench/results/<date>-reqcost.json).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-release
@@ -154,7 +155,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$root/bench/results"
-out=$root/bench/results/$date_utc-reqcost.json
+out=${CX_RC_OUT:-$root/bench/results/$date_utc-reqcost.json}
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg load_before "$load_before" --arg load_after "$load_after" --arg base "$base" \
   --argjson ent "$ent" --argjson rec "$rec" --argjson conns "$conns" '
