@@ -198,6 +198,8 @@ void cx__auditor_set_epoch(cx_auditor *a, uint32_t epoch) {
 void cx__auditor_set_retention(cx_auditor *a, uint32_t days) { a->retention_days = days; }
 void cx__auditor_set_checks_off(cx_auditor *a, int off) { a->checks_off = off; }
 
+int cx__audq_checks_on(const cx_audq *q) { return q && !q->a->checks_off; }
+
 int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt) {
   if (q->a->checks_off) { /* no check log: no entry, no receipt (set before the loops run) */
     *receipt = 0;

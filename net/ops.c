@@ -712,6 +712,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   char who_buf[32];
   const char *who = x->audq ? cx__audit_who(cx_exec_tokens(x), x->token, who_buf, sizeof who_buf) : "";
   cx_day today = cx_day_today();
+  const int log_on = cx__audq_checks_on(x->audq); /* else no entry to build, no receipt */
   uint16_t slot[2048]; /* open addressing over seen[]: index + 1, 0 = empty */
   uint32_t n_seen = 0, hits_left = x->env->lim.check_hits < CX_NET_MAX_CHECK_HITS ? x->env->lim.check_hits : CX_NET_MAX_CHECK_HITS;
   if (n > 1) memset(slot, 0, sizeof slot);
@@ -761,7 +762,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     /* The check log (a server's: x->audq): one entry per entity answered, its receipt in the
      * answer. Queued on the loop's ring, written by the flusher (net_int.h "check log"). */
     uint64_t receipt = 0;
-    if (x->audq && !inval) {
+    if (log_on && !inval) {
       cx_check_entry ce;
       memset(&ce, 0, sizeof ce);
       if (!now) now = cx_audit_now_ms();
