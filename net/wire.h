@@ -41,8 +41,31 @@ static inline cx_mp cx_mp_make(const void *p, size_t n) {
 }
 static inline size_t cx_mp_left(const cx_mp *r) { return (size_t)(r->end - r->p); }
 
-/** Type of the next value (CX_MP_*), or CX_EBADFRAME at the end / on a reserved byte. */
-int cx_mp_peek(const cx_mp *r);
+/** Type of the next value (CX_MP_*), or CX_EBADFRAME at the end / on a reserved byte. Inline:
+ * every read starts here (5 % of the check path's instructions when it was a call). */
+static inline int cx_mp_peek(const cx_mp *r) {
+  if (r->p >= r->end) return CX_EBADFRAME;
+  unsigned c = *r->p;
+  if (c <= 0x7f) return CX_MP_UINT;
+  if (c <= 0x8f) return CX_MP_MAP;
+  if (c <= 0x9f) return CX_MP_ARRAY;
+  if (c <= 0xbf) return CX_MP_STR;
+  if (c >= 0xe0) return CX_MP_INT;
+  switch (c) {
+  case 0xc0: return CX_MP_NIL;
+  case 0xc2: case 0xc3: return CX_MP_BOOL;
+  case 0xc4: case 0xc5: case 0xc6: return CX_MP_BIN;
+  case 0xc7: case 0xc8: case 0xc9: return CX_MP_EXT;
+  case 0xca: case 0xcb: return CX_MP_FLOAT;
+  case 0xcc: case 0xcd: case 0xce: case 0xcf: return CX_MP_UINT;
+  case 0xd0: case 0xd1: case 0xd2: case 0xd3: return CX_MP_INT;
+  case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return CX_MP_EXT;
+  case 0xd9: case 0xda: case 0xdb: return CX_MP_STR;
+  case 0xdc: case 0xdd: return CX_MP_ARRAY;
+  case 0xde: case 0xdf: return CX_MP_MAP;
+  default: return CX_EBADFRAME; /* 0xc1: never used */
+  }
+}
 int cx_mp_read_nil(cx_mp *r);
 int cx_mp_read_bool(cx_mp *r, int *out);
 /** A non-negative integer (positive fixint, uint*, or int* holding a value >= 0). */
