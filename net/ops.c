@@ -174,18 +174,6 @@ int cx_exec_decode(cx_req *rq, const void *payload, size_t n, char *msg, size_t 
   return 0;
 }
 
-int cx_req_field(const cx_req *rq, const char *name, cx_mp *v) {
-  cx_str k = cx_str_c(name);
-  for (uint32_t i = 0; i < rq->nf; i++)
-    if (cx_str_eq(rq->keys[i], k)) {
-      /* nil counts as absent: optional fields may be sent as nil */
-      if (cx_mp_peek(&rq->vals[i]) == CX_MP_NIL) return 0;
-      *v = rq->vals[i];
-      return 1;
-    }
-  return 0;
-}
-
 /* ===================================================================== helpers */
 
 static int fail(cx_exec_ctx *x, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -249,27 +237,27 @@ static void pk_enum(msgpack_packer *pk, const char *const *names, int n, unsigne
 }
 
 /* Optional string / uint / bool / date fields. Missing: returns 0 and leaves *out alone. */
-static int f_str(cx_exec_ctx *x, const cx_req *rq, const char *name, int required, cx_str *out) {
+static inline int f_str(cx_exec_ctx *x, const cx_req *rq, const char *name, int required, cx_str *out) {
   cx_mp v;
   if (!cx_req_field(rq, name, &v))
     return required ? fail(x, CX_EBADREQ, "missing field \"%s\"", name) : 0;
   if (cx_mp_read_str(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a string", name);
   return 1;
 }
-static int f_uint(cx_exec_ctx *x, const cx_req *rq, const char *name, uint64_t *out) {
+static inline int f_uint(cx_exec_ctx *x, const cx_req *rq, const char *name, uint64_t *out) {
   cx_mp v;
   if (!cx_req_field(rq, name, &v)) return 0;
   if (cx_mp_read_uint(&v, out))
     return fail(x, CX_EBADREQ, "field \"%s\" must be an unsigned integer", name);
   return 1;
 }
-static int f_bool(cx_exec_ctx *x, const cx_req *rq, const char *name, int *out) {
+static inline int f_bool(cx_exec_ctx *x, const cx_req *rq, const char *name, int *out) {
   cx_mp v;
   if (!cx_req_field(rq, name, &v)) return 0;
   if (cx_mp_read_bool(&v, out)) return fail(x, CX_EBADREQ, "field \"%s\" must be a boolean", name);
   return 1;
 }
-static int f_day(cx_exec_ctx *x, const cx_req *rq, const char *name, cx_day *out) {
+static inline int f_day(cx_exec_ctx *x, const cx_req *rq, const char *name, cx_day *out) {
   cx_str s;
   int rc = f_str(x, rq, name, 0, &s);
   if (rc <= 0) return rc;
@@ -279,7 +267,7 @@ static int f_day(cx_exec_ctx *x, const cx_req *rq, const char *name, cx_day *out
                 shown(s, 32, e, sizeof e));
   return 1;
 }
-static int f_as_of(cx_exec_ctx *x, const cx_req *rq, cx_day *out) {
+static inline int f_as_of(cx_exec_ctx *x, const cx_req *rq, cx_day *out) {
   *out = cx_day_today();
   int rc = f_day(x, rq, "as_of", out);
   return rc < 0 ? rc : 0;
