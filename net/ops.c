@@ -196,15 +196,52 @@ static int txn(cx_exec_ctx *x, cx_txn **t) {
   return 0;
 }
 
-/* A string of up to 31 bytes (a fixstr: every key and most values of an answer) goes to the
- * buffer in one write, header and body together; msgpack_pack_str_with_body makes two, and
- * each is a call through the packer's callback (a fifth of the check answer's encoding). */
+/*
+ * Direct writes. Every packer of this file writes into a cx_buf through cx_buf_msgpack_write
+ * (cx_exec_run, the error frames, the details), so the small values of an answer — keys, short
+ * strings, map and array headers, nil and booleans — are written straight into that buffer:
+ * through the packer they cost a call through its callback each (with a memcpy call), and a
+ * check answer has some 70 of them (the callback was a tenth of the check path's instructions).
+ * pk_room gives room for n bytes, or NULL when the buffer cannot take them (over its limit, out
+ * of memory: cx_buf_reserve sets the flag, and the answer is dropped as before).
+ */
+static inline char *pk_room(msgpack_packer *pk, size_t n) {
+  cx_buf *b = pk->data;
+  if (__builtin_expect(b->p && !b->over && !b->failed && b->cap - b->len >= n &&
+                           (!b->limit || (b->len <= b->limit && n <= b->limit - b->len)), 1))
+    return b->p + b->len;
+  if (cx_buf_reserve(b, n)) return NULL;
+  return b->p + b->len;
+}
+static inline void pk_byte(msgpack_packer *pk, unsigned char v) {
+  char *w = pk->callback == cx_buf_msgpack_write ? pk_room(pk, 1) : NULL;
+  if (w) {
+    *w = (char)v;
+    ((cx_buf *)pk->data)->len++;
+  } else if (pk->callback != cx_buf_msgpack_write) {
+    char c = (char)v;
+    pk->callback(pk->data, &c, 1);
+  }
+}
+static inline void pk_nil(msgpack_packer *pk) { pk_byte(pk, 0xc0); }
+static inline void pk_bool(msgpack_packer *pk, int v) { pk_byte(pk, v ? 0xc3 : 0xc2); }
+static inline void pk_map(msgpack_packer *pk, uint32_t n) {
+  if (n <= 15) pk_byte(pk, (unsigned char)(0x80u | n));
+  else msgpack_pack_map(pk, n);
+}
+static inline void pk_arr(msgpack_packer *pk, uint32_t n) {
+  if (n <= 15) pk_byte(pk, (unsigned char)(0x90u | n));
+  else msgpack_pack_array(pk, n);
+}
+/* A string of up to 31 bytes (a fixstr: every key and most values of an answer): header and
+ * body in one write. */
 static inline void pk_strn(msgpack_packer *pk, const char *s, size_t n) {
-  if (n <= 31) {
-    char b[32];
-    b[0] = (char)(0xa0u | (unsigned)n);
-    memcpy(b + 1, s, n);
-    pk->callback(pk->data, b, n + 1);
+  if (n <= 31 && pk->callback == cx_buf_msgpack_write) {
+    char *w = pk_room(pk, n + 1);
+    if (!w) return;
+    w[0] = (char)(0xa0u | (unsigned)n);
+    memcpy(w + 1, s, n);
+    ((cx_buf *)pk->data)->len += n + 1;
     return;
   }
   msgpack_pack_str_with_body(pk, s, n);
@@ -220,20 +257,16 @@ static void pk_cx(msgpack_packer *pk, cx_str s) { pk_strn(pk, s.p ? s.p : "", s.
 /* Dates: "YYYY-MM-DD"; nil for unset and for an open end. */
 static void pk_day(msgpack_packer *pk, cx_day d) {
   if (d == CX_DAY_NONE || d == CX_DAY_OPEN) {
-    msgpack_pack_nil(pk);
+    pk_nil(pk);
     return;
   }
   char b[11];
   cx_day_format(d, b);
   pk_strn(pk, b, strlen(b));
 }
-static void pk_bool(msgpack_packer *pk, int v) {
-  if (v) msgpack_pack_true(pk);
-  else msgpack_pack_false(pk);
-}
 static void pk_enum(msgpack_packer *pk, const char *const *names, int n, unsigned v) {
   if ((int)v < n && names[v]) pk_str(pk, names[v]);
-  else msgpack_pack_nil(pk);
+  else pk_nil(pk);
 }
 
 /* Optional string / uint / bool / date fields. Missing: returns 0 and leaves *out alone. */
@@ -628,7 +661,7 @@ static int op_records(cx_exec_ctx *x, const cx_req *rq) {
 
 static void pk_hit(cx_exec_ctx *x, const cx_check_hit *h) {
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 10);
+  pk_map(pk, 10);
   pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
   pk_key(pk, "authority"); pk_cx(pk, h->authority_code);
   pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, h->category);
@@ -638,14 +671,14 @@ static void pk_hit(cx_exec_ctx *x, const cx_check_hit *h) {
   pk_key(pk, "effect"); pk_enum(pk, cx_effect_names, 3, h->effect);
   pk_key(pk, "valid_from"); pk_day(pk, h->valid_from);
   pk_key(pk, "valid_until"); pk_day(pk, h->valid_until);
-  pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
+  pk_key(pk, "objection"); pk_bool(pk, h->objection);
 }
 
 /* An approval hint: {record_id, authority, category, severity, decision_date, display_end,
  * reasons: ["tier"|"fine"..], objection, advisory: true}. */
 static void pk_advisory(cx_exec_ctx *x, const cx_check_hit *h) {
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 9);
+  pk_map(pk, 9);
   pk_key(pk, "record_id"); pk_cx(pk, h->record_id);
   pk_key(pk, "authority"); pk_cx(pk, h->authority_code);
   pk_key(pk, "category"); pk_enum(pk, cx_category_names, CX_CAT_COUNT, h->category);
@@ -654,11 +687,11 @@ static void pk_advisory(cx_exec_ctx *x, const cx_check_hit *h) {
   pk_key(pk, "display_end"); pk_day(pk, h->valid_until);
   pk_key(pk, "reasons");
   int tier = (h->advisory & CX_ADV_TIER) != 0, fine = (h->advisory & CX_ADV_FINE) != 0;
-  msgpack_pack_array(pk, (size_t)(tier + fine));
+  pk_arr(pk, (size_t)(tier + fine));
   if (tier) pk_str(pk, "tier");
   if (fine) pk_str(pk, "fine");
-  pk_key(pk, "objection"); if (h->objection) msgpack_pack_true(pk); else msgpack_pack_false(pk);
-  pk_key(pk, "advisory"); msgpack_pack_true(pk);
+  pk_key(pk, "objection"); pk_bool(pk, h->objection);
+  pk_key(pk, "advisory"); pk_bool(pk, 1);
 }
 
 /* check {codes: [str..1000], action, as_of?}
@@ -686,11 +719,11 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
   if ((rc = txn(x, &t))) return rc;
   int64_t now = 0;
   msgpack_packer *pk = x->pk;
-  msgpack_pack_map(pk, 3);
+  pk_map(pk, 3);
   pk_key(pk, "action"); pk_cx(pk, action);
   pk_key(pk, "as_of"); pk_day(pk, as_of);
   pk_key(pk, "results");
-  msgpack_pack_array(pk, n);
+  pk_arr(pk, n);
   /* Each distinct code is answered once: a repeat gets its verdict and "same_as" (the index
    * of its first occurrence), not its hits again. The table of codes seen lives on the stack
    * (no allocation on the check path); one code needs none of it. */
@@ -717,7 +750,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       while (slot[j] && memcmp(seen[slot[j] - 1], norm, CX_CODE_LEN) != 0) j = (j + 1) & 2047u;
       if (slot[j]) { /* a repeat */
         uint32_t k = slot[j] - 1u;
-        msgpack_pack_map(pk, 3); /* its receipt is that of result same_as */
+        pk_map(pk, 3); /* its receipt is that of result same_as */
         char sh[CX_CODE_TEXT_MAX];
         pk_key(pk, "code"); msgpack_pack_str_with_body(pk, sh, cx_code_format(norm, sh));
         pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, seen_verdict[k]);
@@ -769,7 +802,7 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       if ((rc = cx__audq_check(x->audq, &ce, &receipt)))
         return fail(x, CX_EBUSY, "the check log's queue is full: no receipt can be kept; retry shortly");
     }
-    msgpack_pack_map(pk, 5 + more + inval + (receipt != 0));
+    pk_map(pk, 5 + more + inval + (receipt != 0));
     if (receipt) {
       char rb[CX_RECEIPT_LEN + 1];
       cx_query_receipt_format(x->q, receipt, rb);
@@ -783,15 +816,15 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
     }
     pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
     pk_key(pk, "hits");
-    msgpack_pack_array(pk, nd);
+    pk_arr(pk, nd);
     for (uint32_t h = 0; h < res.n_hits; h++)
       if (!x->hits[h].advisory && x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
     pk_key(pk, "advisory");
-    msgpack_pack_array(pk, na);
+    pk_arr(pk, na);
     for (uint32_t h = 0; h < res.n_hits; h++)
       if (x->hits[h].advisory) pk_advisory(x, &x->hits[h]);
     pk_key(pk, "incentives");
-    msgpack_pack_array(pk, ni);
+    pk_arr(pk, ni);
     for (uint32_t h = 0; h < res.n_hits; h++)
       if (!x->hits[h].advisory && x->hits[h].effect == CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
     if (more) {
@@ -2131,9 +2164,9 @@ int cx_exec_run(cx_exec_ctx *x, const cx_req *rq) {
   } else if ((rc = check_min_seq(x, rq)) != 0) {
     /* packed */
   } else {
-    msgpack_pack_map(&pk, 3);
+    pk_map(&pk, 3);
     pk_key(&pk, "id"); msgpack_pack_uint64(&pk, rq->id);
-    pk_key(&pk, "ok"); msgpack_pack_true(&pk);
+    pk_key(&pk, "ok"); pk_bool(&pk, 1);
     pk_key(&pk, "result");
     rc = handlers[rq->op](x, rq);
   }
