@@ -163,7 +163,7 @@ static int read_len(const cx_mp *r, int *type, uint64_t *count, size_t *hdr) {
   return 0;
 }
 
-int cx_mp_read_str(cx_mp *r, cx_str *out) {
+int cx_mp__read_str(cx_mp *r, cx_str *out) {
   int t = cx_mp_peek(r);
   if (t < 0) return t;
   if (t != CX_MP_STR) return CX_EBADREQ;
@@ -241,7 +241,7 @@ static int skip_depth(cx_mp *r, unsigned depth) {
 
 int cx_mp_skip(cx_mp *r) { return cx_mp_skip_at(r, 0); }
 
-int cx_mp_skip_at(cx_mp *r, unsigned depth) {
+int cx_mp__skip_at(cx_mp *r, unsigned depth) {
   cx_mp save = *r;
   int rc = skip_depth(r, depth);
   if (rc) *r = save;

@@ -75,7 +75,20 @@ int cx_mp_read_int(cx_mp *r, int64_t *out);
 /** Any number: float32, float64 or an integer, as a double. */
 int cx_mp_read_number(cx_mp *r, double *out);
 /** str (not bin); out borrows from the input. */
-int cx_mp_read_str(cx_mp *r, cx_str *out);
+int cx_mp__read_str(cx_mp *r, cx_str *out); /* mp.c: every form */
+static inline int cx_mp_read_str(cx_mp *r, cx_str *out) {
+  /* a fixstr (every key, most values) without a call: requests are mostly these */
+  if (r->p < r->end && (*r->p & 0xe0) == 0xa0) {
+    size_t n = *r->p & 0x1f;
+    if (n < (size_t)(r->end - r->p)) {
+      out->p = (const char *)r->p + 1;
+      out->n = (uint32_t)n;
+      r->p += n + 1;
+      return 0;
+    }
+  }
+  return cx_mp__read_str(r, out);
+}
 /** Array header; *n <= bytes left (each element needs at least one byte). */
 int cx_mp_read_array(cx_mp *r, uint32_t *n);
 /** Map header; 2 * *n <= bytes left. */
@@ -84,7 +97,24 @@ int cx_mp_read_map(cx_mp *r, uint32_t *n);
 int cx_mp_skip(cx_mp *r);
 /** Skips one whole value that sits at nesting depth `depth` of a larger value (a map's value:
  * 1), with the checks cx_mp_validate makes of it there. On error *r is unchanged. */
-int cx_mp_skip_at(cx_mp *r, unsigned depth);
+int cx_mp__skip_at(cx_mp *r, unsigned depth); /* mp.c: every form */
+static inline int cx_mp_skip_at(cx_mp *r, unsigned depth) {
+  /* a fixstr, a positive fixint, nil or a boolean without a call (depth is within the limit
+   * for a scalar whenever its container's was) */
+  if (r->p < r->end && depth <= CX_NET_MAX_DEPTH) {
+    unsigned c = *r->p;
+    if ((c & 0xe0) == 0xa0) {
+      if ((size_t)(c & 0x1f) < (size_t)(r->end - r->p)) {
+        r->p += (c & 0x1f) + 1;
+        return 0;
+      }
+    } else if (c <= 0x7f || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+      r->p++;
+      return 0;
+    }
+  }
+  return cx_mp__skip_at(r, depth);
+}
 /**
  * Checks that p[0..n) holds exactly one well-formed msgpack value (nesting bounded, every
  * length within the bytes). 0 or CX_EBADFRAME. Use before handing bytes to msgpack-c.
