@@ -897,21 +897,37 @@ static int op_check(cx_exec_ctx *x, const cx_req *rq) {
       if ((rc = cx__audq_check(x->audq, &ce, &receipt)))
         return fail(x, CX_EBUSY, "the check log's queue is full: no receipt can be kept; retry shortly");
     }
-    pk_map(pk, 5 + more + inval + (receipt != 0));
-    if (receipt) {
-      char rb[CX_RECEIPT_LEN + 1];
-      cx_query_receipt_format(x->q, receipt, rb);
-      pk_key(pk, "receipt"); pk_str(pk, rb);
+    /* the result's head in one room (as pk_hit): map, receipt, code, verdict, "hits" */
+    char rb[CX_RECEIPT_LEN + 1], ce[4 * 64 + 1];
+    if (receipt) cx_query_receipt_format(x->q, receipt, rb);
+    const char *cs = res.code[0] ? res.shown : shown(code, 64, ce, sizeof ce); /* else the client's bytes, escaped */
+    size_t csn = strlen(cs), vn = enum_len(cx_verdict_names, CX_V_COUNT, res.verdict);
+    /* map 1, receipt 8 + 33, code 5 + 5, verdict 8 + 5, hits 5 + 5 */
+    char *w = pk->callback == cx_buf_msgpack_write ? pk_room(pk, 75 + csn + vn) : NULL;
+    if (w) {
+      *w++ = (char)(0x80u | (unsigned)(5 + more + inval + (receipt != 0)));
+      if (receipt) {
+        W_KEY(w, "receipt");
+        w = w_str(w, rb, CX_RECEIPT_LEN);
+      }
+      W_KEY(w, "code"); w = w_str(w, cs, csn);
+      W_KEY(w, "verdict"); w = w_enum(w, cx_verdict_names, CX_V_COUNT, res.verdict, vn);
+      W_KEY(w, "hits");
+      if (nd <= 15) {
+        *w++ = (char)(0x90u | nd);
+        ((cx_buf *)pk->data)->len = (size_t)(w - ((cx_buf *)pk->data)->p);
+      } else {
+        ((cx_buf *)pk->data)->len = (size_t)(w - ((cx_buf *)pk->data)->p);
+        pk_arr(pk, nd);
+      }
+    } else {
+      pk_map(pk, 5 + more + inval + (receipt != 0));
+      if (receipt) pk_key(pk, "receipt"), pk_str(pk, rb);
+      pk_key(pk, "code"); pk_strn(pk, cs, csn);
+      pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
+      pk_key(pk, "hits");
+      pk_arr(pk, nd);
     }
-    pk_key(pk, "code");
-    if (res.code[0]) pk_str(pk, res.shown);
-    else { /* not a code: the client's bytes, escaped */
-      char ce[4 * 64 + 1];
-      pk_str(pk, shown(code, 64, ce, sizeof ce));
-    }
-    pk_key(pk, "verdict"); pk_enum(pk, cx_verdict_names, CX_V_COUNT, res.verdict);
-    pk_key(pk, "hits");
-    pk_arr(pk, nd);
     for (uint32_t h = 0; h < res.n_hits; h++)
       if (!x->hits[h].advisory && x->hits[h].effect != CX_EFFECT_INCENTIVE) pk_hit(x, &x->hits[h]);
     pk_key(pk, "advisory");
