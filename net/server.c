@@ -991,9 +991,8 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
 }
 
 /* A fast op on the connection's loop: its snapshot, hit array and audit ring. */
-static void run_on_loop(cx_conn *c, const cx_req *rq_, uint64_t t0) {
+static void run_on_loop(cx_conn *c, const cx_req *rq, uint64_t t0) {
   cx_loop *lp = c->lp;
-  cx_req rq = *rq_;
   int rc;
   cx_exec_ctx x;
   x.env = &lp->srv->env;
@@ -1014,16 +1013,16 @@ static void run_on_loop(cx_conn *c, const cx_req *rq_, uint64_t t0) {
   x.audq = lp->audq;
   x.peer = c->peer;
   x.cancel = NULL;
-  rc = cx_exec_run(&x, &rq);
-  int qrc = conn_queue_answer(c, &lp->ans, rq.id, share);
+  rc = cx_exec_run(&x, rq);
+  int qrc = conn_queue_answer(c, &lp->ans, rq->id, share);
   if (qrc) rc = qrc;
   c->role = x.role;
   c->token = x.token;
   c->tokens = x.tokens;
-  if (rq.op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
+  if (rq->op == CX_OP_AUTH && rc == CX_EFORBIDDEN && ++c->auth_failures >= CX_MAX_AUTH_FAILURES)
     c->close_after_flush = 1;
-  account(lp, rq.op, rc, t0);
-  reqlog(lp, "msgpack", rq.op, rc, t0, c->role, c->tokens, c->token, c->peer, NULL);
+  account(lp, rq->op, rc, t0);
+  reqlog(lp, "msgpack", rq->op, rc, t0, c->role, c->tokens, c->token, c->peer, NULL);
 }
 
 /* ---- turns: fairness between the connections of a loop ---- */
