@@ -19,31 +19,11 @@
 # Environment: CX_BENCH_DATA (default /tmp/cx_bench_data), CX_BENCH_BIN=DIR (binaries from
 # DIR, no build), CX_ABUSE_SECONDS, CX_ABUSE_MIX ("--nonreaders 200 --heavy 20 --pipeliners 4
 # --slow 200 --half 100"), CX_BENCH_SERVER_THREADS (default nproc).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
+. "$(dirname "$0")/common.sh" abuse
 secs=${CX_ABUSE_SECONDS:-5}
 mix=${CX_ABUSE_MIX:---nonreaders 200 --heavy 20 --pipeliners 4 --slow 200 --half 100}
 threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}
-work=$(mktemp -d /tmp/cx_bench_abuse.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/abuse.sh needs jq" >&2; exit 1; }
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_load bench_abuse >/dev/null
-fi
+cxb_build chengxin chengxind bench_load bench_abuse
 
 store=$data/abuse-e10000-r100000-s42
 if [ ! -s "$store/code" ]; then
@@ -61,12 +41,8 @@ token=bench-$RANDOM$RANDOM-abuse-token # at least 16 bytes (chengxind refuses sh
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
 port=$("$bin/bench_load" --free-port)
-"$bin/chengxind" --db "$store/db" --listen "127.0.0.1:$port" --tokens "$work/tokens" --threads "$threads" \
-  --max-output-total 16777216 --frame-timeout 2 2> "$work/chengxind.log" &
-srv=$!
-pids+=("$srv")
-for _ in $(seq 1 100); do grep -q listening "$work/chengxind.log" && break; sleep 0.1; done
-grep -q listening "$work/chengxind.log" || { cat "$work/chengxind.log" >&2; exit 1; }
+cxb_chengxind "$work/chengxind.log" --db "$store/db" --listen "127.0.0.1:$port" --tokens "$work/tokens" \
+  --threads "$threads" --max-output-total 16777216 --frame-timeout 2
 
 probe=(--db "$store/db" --port "$port" --token "$token" --conns 1 --depth 1 --op check
        --duration "$secs" --warmup 1)
@@ -82,9 +58,7 @@ say "check under abuse (${secs} s)"
 "$bin/bench_load" "${probe[@]}" --json "$work/abuse.json" --label abuse
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$srv/status")
 wait "$ab"
-date_utc=$(date -u +%Y-%m-%d)
-out=$root/bench/results/$date_utc-abuse.json
-mkdir -p "$root/bench/results"
+out=$resdir/$date_utc-abuse.json
 jq -n --arg cmd "bench/abuse.sh" --arg mix "$mix" --argjson threads "$threads" --argjson hwm "$hwm" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
   --arg cores "$(nproc)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \

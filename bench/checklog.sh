@@ -19,12 +19,7 @@
 # Environment: CX_BENCH_DATA (default /tmp/cx_bench_data), CX_BENCH_BIN=DIR (binaries from DIR,
 # no build), CX_BENCH_SEED (42), CX_BENCH_SERVER_THREADS (default nproc), CX_CL_ENTITIES,
 # CX_CL_RECORDS, CX_CL_ROUNDS, CX_CL_SECONDS (3), CX_CL_CONNS (50), CX_CL_DEPTHS ("1 16").
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
-seed=${CX_BENCH_SEED:-42}
+. "$(dirname "$0")/common.sh" checklog
 ent=${CX_CL_ENTITIES:-100000}
 rec=${CX_CL_RECORDS:-1000000}
 rounds=${CX_CL_ROUNDS:-3}
@@ -33,34 +28,10 @@ conns=${CX_CL_CONNS:-50}
 depths=${CX_CL_DEPTHS:-1 16}
 threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}
 as_of=2026-01-01 # the generator writes decisions in 2020-2025
-date_utc=$(date -u +%Y-%m-%d)
-work=$(mktemp -d /tmp/cx_bench_checklog.XXXXXX)
-srv=
-cleanup() {
-  if [ -n "$srv" ]; then kill "$srv" 2>/dev/null || true; wait "$srv" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/checklog.sh needs jq" >&2; exit 1; }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_load bench_query >/dev/null
-fi
+cxb_build chengxin chengxind bench_load bench_query
 
 sdir=$data/checklog-e$ent-r$rec-s$seed
-if [ -s "$sdir/gen.json" ] && [ -d "$sdir/store" ]; then
-  say "reusing $sdir/store"
-else
-  rm -rf "$sdir"; mkdir -p "$sdir"
-  say "chengxin gen --db ($ent entities, $rec records, seed $seed)"
-  "$bin/chengxin" gen --db "$sdir/store" --entities "$ent" --records "$rec" --seed "$seed" --quiet
-  jq -n --argjson e "$ent" --argjson r "$rec" --argjson seed "$seed" '{entities: $e, records: $r, seed: $seed}' \
-    > "$sdir/gen.json"
-fi
+cxb_gen_store "$sdir" "$ent" "$rec"
 store=$sdir/store
 
 token=bench-$RANDOM$RANDOM-checklog-token # at least 16 bytes
@@ -71,19 +42,11 @@ chmod 600 "$work/token"
 
 # start LOG (on|off): a server alone on the store; sets srv and port
 start() {
-  : > "$work/chengxind.log"
-  "$bin/chengxind" --db "$store" --listen 127.0.0.1:0 --tokens "$work/tokens" --threads "$threads" \
-    --check-log "$1" 2> "$work/chengxind.log" &
-  srv=$!
-  port=
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/chengxind.log")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$work/chengxind.log" >&2; echo "bench/checklog.sh: chengxind did not start" >&2; exit 1; }
+  cxb_chengxind "$work/chengxind.log" --db "$store" --listen 127.0.0.1:0 --tokens "$work/tokens" \
+    --threads "$threads" --check-log "$1"
+  port=$mport
 }
-stop() { kill "$srv"; wait "$srv" 2>/dev/null || true; srv=; }
+stop() { kill "$srv"; wait "$srv" 2>/dev/null || true; srv=; pids=(); }
 
 load_files=()
 # run ROUND LOG DEPTH
@@ -117,8 +80,7 @@ say "bench_query: floor_mdb_get, check, check_plain"
   --iters 300000 --budget-ms 1500 --as-of "$as_of" --json "$work/query.json" --label checklog >&2
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=$root/bench/results/$date_utc-checklog.json
-mkdir -p "$root/bench/results"
+out=$resdir/$date_utc-checklog.json
 jq -n --arg cmd "bench/checklog.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \

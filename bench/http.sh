@@ -26,12 +26,7 @@
 # DIR, no build), CX_BENCH_SEED (42), CX_BENCH_SERVER_THREADS (default nproc), CX_HTTP_ENTITIES,
 # CX_HTTP_RECORDS, CX_HTTP_ROUNDS, CX_HTTP_SECONDS, CX_HTTP_CONNS (50), CX_HTTP_CLI_RUNS,
 # CX_HTTP_CLI_BEFORE, CX_HTTP_PERF=1 (perf report into bench/results/<date>-http-perf.txt).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
-seed=${CX_BENCH_SEED:-42}
+. "$(dirname "$0")/common.sh" http
 ent=${CX_HTTP_ENTITIES:-100000}
 rec=${CX_HTTP_RECORDS:-1000000}
 rounds=${CX_HTTP_ROUNDS:-3}
@@ -40,56 +35,19 @@ conns=${CX_HTTP_CONNS:-50}
 cli_runs=${CX_HTTP_CLI_RUNS:-5}
 threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}
 as_of=2026-01-01 # the generator writes decisions in 2020-2025 (bench/run.sh finds the same day)
-date_utc=$(date -u +%Y-%m-%d)
-work=$(mktemp -d /tmp/cx_bench_http.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/http.sh needs jq" >&2; exit 1; }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+cxb_build chengxin chengxind bench_load bench_query
 
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_load bench_query >/dev/null
-fi
-
-# gen_store BIN DIR: a store from the seed, kept and reused (stamp: gen.json)
-gen_store() {
-  local b=$1 dir=$2 t0 t1
-  if [ -s "$dir/gen.json" ] && [ -d "$dir/store" ]; then say "reusing $dir/store"; return 0; fi
-  rm -rf "$dir"; mkdir -p "$dir"
-  say "chengxin gen --db ($ent entities, $rec records, seed $seed) with $b"
-  t0=$(date +%s.%N)
-  "$b" gen --db "$dir/store" --entities "$ent" --records "$rec" --seed "$seed" --quiet
-  t1=$(date +%s.%N)
-  jq -n --argjson e "$ent" --argjson r "$rec" --argjson seed "$seed" \
-    --argjson s "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" \
-    '{entities: $e, records: $r, seed: $seed, seconds: $s}' > "$dir/gen.json"
-}
 sdir=$data/http-e$ent-r$rec-s$seed
-gen_store "$bin/chengxin" "$sdir"
+cxb_gen_store "$sdir" "$ent" "$rec"
 store=$sdir/store
 
 # ------------------------------------------------------------------ the two doors
 token=bench-$RANDOM$RANDOM-http-token # at least 16 bytes (chengxind refuses shorter)
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
-"$bin/chengxind" --db "$store" --listen 127.0.0.1:0 --http 127.0.0.1:0 --tokens "$work/tokens" \
-  --threads "$threads" 2> "$work/chengxind.log" &
-srv=$!
-pids+=("$srv")
-# "http listening on HOST:PORT" comes just before "listening on HOST:PORT"
-for _ in $(seq 1 100); do grep -v 'http listening' "$work/chengxind.log" | grep -q listening && break; sleep 0.1; done
-hport=$(sed -n 's/.*http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/chengxind.log")
-mport=$(grep -v 'http listening' "$work/chengxind.log" | sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p')
-[ -n "$hport" ] && [ -n "$mport" ] || { cat "$work/chengxind.log" >&2; echo "bench/http.sh: chengxind did not start" >&2; exit 1; }
+cxb_chengxind "$work/chengxind.log" --db "$store" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+  --tokens "$work/tokens" --threads "$threads"
+[ -n "$hport" ] || { cat "$work/chengxind.log" >&2; echo "bench/http.sh: no HTTP listener" >&2; exit 1; }
 say "chengxind ($threads worker loops): msgpack on 127.0.0.1:$mport, http on 127.0.0.1:$hport"
 
 common=(--db "$store" --seed "$seed" --token "$token" --as-of "$as_of" --conns "$conns" --depth 1
@@ -117,8 +75,7 @@ if [ "${CX_HTTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
   pf=$!
   "$bin/bench_load" "${common[@]}" --proto http --port "$hport" --label perf > "$work/perf-load.txt"
   wait "$pf" || true
-  pout=$root/bench/results/$date_utc-http-perf.txt
-  mkdir -p "$root/bench/results"
+  pout=$resdir/$date_utc-http-perf.txt
   { echo "# bench/http.sh CX_HTTP_PERF=1: perf record -g -p chengxind during: $(cat "$work/perf-load.txt")"
     echo "# perf report --no-children --sort dso,symbol --percent-limit 0.7 (self time)"
     perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.7 --stdio -g none 2>/dev/null |
@@ -126,7 +83,7 @@ if [ "${CX_HTTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
     echo "# perf report --no-children --sort dso (self time by library)"
     perf report -i "$work/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$'
   } > "$pout"
-  perf_note="\"bench/results/$date_utc-http-perf.txt\""
+  perf_note="\"${pout#"$root"/}\""
   say "wrote $pout"
 fi
 kill "$srv"; wait "$srv" 2>/dev/null || true
@@ -153,7 +110,7 @@ cli_time() {
 variants=("now $bin/chengxin $store")
 if [ -n "${CX_HTTP_CLI_BEFORE:-}" ]; then
   bdir=$data/http-before-e$ent-r$rec-s$seed
-  gen_store "$CX_HTTP_CLI_BEFORE" "$bdir"
+  cxb_gen_store "$bdir" "$ent" "$rec" "$CX_HTTP_CLI_BEFORE"
   variants+=("before $CX_HTTP_CLI_BEFORE $bdir/store")
 fi
 : > "$work/cli.tsv"
@@ -170,8 +127,7 @@ jq -R -s 'split("\n") | map(select(length > 0) | split("\t") | {variant: .[0], c
 
 # ------------------------------------------------------------------ results
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=$root/bench/results/$date_utc-http.json
-mkdir -p "$root/bench/results"
+out=$resdir/$date_utc-http.json
 jq -n --arg cmd "bench/http.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \

@@ -24,7 +24,8 @@
 # ~330 B of CSV and ~1.3 KB of stores per record, deleted at the end), CX_IMP_ARGS (extra
 # arguments of chengxin import, e.g. "--threads 1"), CX_IMP_ROW (1: the row path beside the bulk
 # load, the default), CX_IMP_ONTO (1: step 3, the default),
-# CX_IMP_ONTO_RECORDS (1000000: the records of step 3).
+# CX_IMP_ONTO_RECORDS (1000000: the records of step 3), CX_IMP_OUT (the JSON's path: a second run
+# of the day would overwrite the first's).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-release
@@ -183,7 +184,7 @@ if [ "$onto" = 1 ] && [ -n "$largest" ]; then
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=$root/bench/results/$date_utc-import.json
+out=${CX_IMP_OUT:-$root/bench/results/$date_utc-import.json}
 mkdir -p "$root/bench/results"
 jq -n --arg cmd "bench/import.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \

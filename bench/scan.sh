@@ -20,41 +20,19 @@
 #   6. writes bench/results/<date>-scan-<HHMM>.json: every run's ops, the load average before
 #      and after each, the medians over the runs, and the rounds with their median ratio.
 # Never asserts a figure; exits non-zero when a run fails or an answer differs.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
+. "$(dirname "$0")/common.sh" scan
 store=${CX_SCAN_STORE:-$data/http-e1000000-r10000000-s42/store}
 csv=${CX_SCAN_CSV:-$data/scan-rows.csv}
 runs=${CX_SCAN_RUNS:-3}
 iters=${CX_SCAN_ITERS:-200}
 budget=${CX_SCAN_BUDGET_MS:-4000}
-seed=${CX_BENCH_SEED:-42}
 as_of=${CX_SCAN_AS_OF:-2026-01-01}
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/scan.sh needs jq" >&2; exit 1; }
 [ -d "$store" ] || { echo "bench/scan.sh: no store at $store (bench/run.sh medium makes one)" >&2; exit 1; }
-work=$(mktemp -d /tmp/cx_scan.XXXXXX)
 made_csv=0
-cleanup() {
-  rm -rf "$work"
-  if [ $made_csv = 1 ] && [ "${CX_SCAN_KEEP:-0}" != 1 ]; then rm -f "$csv"; fi
-}
-trap cleanup EXIT
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target bench_query >/dev/null
-fi
+cxb_on_exit() { if [ $made_csv = 1 ] && [ "${CX_SCAN_KEEP:-0}" != 1 ]; then rm -f "$csv"; fi; }
+cxb_build bench_query
 duck=1
-if ! command -v node >/dev/null ||
-   ! { [ -d "$root/bench/duckdb/node_modules/@duckdb/node-api" ] ||
-       (cd "$root/bench/duckdb" && npm install --no-audit --no-fund --silent >/dev/null 2>&1); }; then
-  say "DuckDB skipped (node, npm or @duckdb/node-api missing)"
-  duck=0
-fi
+cxb_duckdb || duck=0
 if [ $duck = 1 ] && [ ! -s "$csv" ]; then
   say "export the rows for DuckDB to $csv"
   made_csv=1
@@ -90,8 +68,7 @@ if [ $duck = 1 ] && [ "$rounds" -gt 0 ]; then
 fi
 [ -s "$work/rounds.json" ] || echo '{"skipped": "no rounds"}' > "$work/rounds.json"
 
-mkdir -p "$root/bench/results"
-out=$root/bench/results/$(date -u +%Y-%m-%d)-scan-$(date -u +%H%M).json
+out=$resdir/$(date -u +%Y-%m-%d)-scan-$(date -u +%H%M).json
 jq -s --slurpfile rounds "$work/rounds.json" --arg cmd "bench/scan.sh (runs=$runs, rounds=$rounds)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cores "$(nproc)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" '

@@ -16,40 +16,18 @@
 #   5. writes bench/results/<date>-scorecard-<HHMM>.json: every run's ops, the load average
 #      before and after each, and the medians over the runs.
 # Never asserts a figure; exits non-zero when a run fails or a ranking differs.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
+. "$(dirname "$0")/common.sh" scorecard
 store=${CX_SCORECARD_STORE:-$data/http-e1000000-r10000000-s42/store}
 sqlite=${CX_SCORECARD_SQLITE:-$data/scorecard-sqlite.db}
 csv=${CX_SCORECARD_CSV:-$data/scorecard-rows.csv}
 runs=${CX_SCORECARD_RUNS:-3}
 iters=${CX_SCORECARD_ITERS:-200000}
 budget=${CX_SCORECARD_BUDGET_MS:-4000}
-seed=${CX_BENCH_SEED:-42}
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/scorecard.sh needs jq" >&2; exit 1; }
 [ -d "$store" ] || { echo "bench/scorecard.sh: no store at $store (bench/run.sh medium makes one)" >&2; exit 1; }
-work=$(mktemp -d /tmp/cx_scorecard.XXXXXX)
-cleanup() {
-  rm -rf "$work"
-  if [ "${CX_SCORECARD_KEEP:-0}" != 1 ]; then rm -f "$csv"; fi
-}
-trap cleanup EXIT
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target bench_query >/dev/null
-fi
+cxb_on_exit() { if [ "${CX_SCORECARD_KEEP:-0}" != 1 ]; then rm -f "$csv"; fi; }
+cxb_build bench_query
 duck=1
-if ! command -v node >/dev/null ||
-   ! { [ -d "$root/bench/duckdb/node_modules/@duckdb/node-api" ] ||
-       (cd "$root/bench/duckdb" && npm install --no-audit --no-fund --silent >/dev/null 2>&1); }; then
-  say "DuckDB skipped (node, npm or @duckdb/node-api missing)"
-  duck=0
-fi
+cxb_duckdb || duck=0
 if [ $duck = 1 ] && [ ! -s "$csv" ]; then
   say "export the rows for DuckDB to $csv"
   "$bin/bench_query" --db "$store" --export-csv "$csv" >&2
@@ -75,8 +53,7 @@ for i in $(seq 1 "$runs"); do
   files+=("$work/run-$i.json")
 done
 
-mkdir -p "$root/bench/results"
-out=$root/bench/results/$(date -u +%Y-%m-%d)-scorecard-$(date -u +%H%M).json
+out=$resdir/$(date -u +%Y-%m-%d)-scorecard-$(date -u +%H%M).json
 jq -s --arg cmd "bench/scorecard.sh (runs=$runs)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cores "$(nproc)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" '

@@ -36,62 +36,21 @@
 # DIR, no build), CX_BENCH_SEED (42), CX_BENCH_SERVER_THREADS (default nproc),
 # CX_SITE_ENTITIES (1000000), CX_SITE_RECORDS (10000000), CX_SITE_ROUNDS, CX_SITE_SECONDS,
 # CX_SITE_CONNS (50), CX_SITE_PERF=1.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
-seed=${CX_BENCH_SEED:-42}
+. "$(dirname "$0")/common.sh" site
 ent=${CX_SITE_ENTITIES:-1000000}
 rec=${CX_SITE_RECORDS:-10000000}
 rounds=${CX_SITE_ROUNDS:-3}
 secs=${CX_SITE_SECONDS:-3}
 conns=${CX_SITE_CONNS:-50}
 threads=${CX_BENCH_SERVER_THREADS:-$(nproc)}
-date_utc=$(date -u +%Y-%m-%d)
-work=$(mktemp -d /tmp/cx_bench_site.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/site.sh needs jq" >&2; exit 1; }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_load >/dev/null
-fi
+cxb_build chengxin chengxind bench_load
 
 # the store: generated from the seed, kept and reused (stamp: gen.json; bench/http.sh's layout)
 sdir=$data/http-e$ent-r$rec-s$seed
-if [ -s "$sdir/gen.json" ] && [ -d "$sdir/store" ]; then
-  say "reusing $sdir/store"
-else
-  rm -rf "$sdir"; mkdir -p "$sdir"
-  say "chengxin gen --db ($ent entities, $rec records, seed $seed)"
-  t0=$(date +%s.%N)
-  "$bin/chengxin" gen --db "$sdir/store" --entities "$ent" --records "$rec" --seed "$seed" --quiet
-  t1=$(date +%s.%N)
-  jq -n --argjson e "$ent" --argjson r "$rec" --argjson seed "$seed" \
-    --argjson s "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')" \
-    '{entities: $e, records: $r, seed: $seed, seconds: $s}' > "$sdir/gen.json"
-fi
+cxb_gen_store "$sdir" "$ent" "$rec"
 store=$sdir/store
 
-"$bin/chengxind" --db "$store" --listen 127.0.0.1:0 --http 127.0.0.1:0 --threads "$threads" \
-  2> "$work/chengxind.log" &
-srv=$!
-pids+=("$srv")
-# "http listening on HOST:PORT" comes just before "listening on HOST:PORT"
-for _ in $(seq 1 100); do grep -v 'http listening' "$work/chengxind.log" | grep -q listening && break; sleep 0.1; done
-hport=$(sed -n 's/.*http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/chengxind.log")
-[ -n "$hport" ] || { cat "$work/chengxind.log" >&2; echo "bench/site.sh: chengxind did not start" >&2; exit 1; }
+cxb_chengxind "$work/chengxind.log" --db "$store" --listen 127.0.0.1:0 --http 127.0.0.1:0 --threads "$threads"
 say "chengxind ($threads worker loops): http on 127.0.0.1:$hport"
 
 # name|template|extra bench_load flags
@@ -131,9 +90,8 @@ done
 
 perf_note=null
 if [ "${CX_SITE_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-  pout=$root/bench/results/$date_utc-site-perf.txt
-  mkdir -p "$root/bench/results"
-  : > "$pout"
+  pout=$resdir/$date_utc-site-perf.txt
+    : > "$pout"
   for spec in "page_entity_vis|/entity/{code}|--visible-only" "page_search|/search?q={name2}|"; do
     IFS='|' read -r name tmpl extra <<< "$spec"
     say "perf record -g on chengxind during one more $name run"
@@ -160,15 +118,14 @@ if [ "${CX_SITE_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
       echo
     } >> "$pout"
   done
-  perf_note="\"bench/results/$date_utc-site-perf.txt\""
+  perf_note="\"${pout#"$root"/}\""
   say "wrote $pout"
 fi
 kill "$srv"; wait "$srv" 2>/dev/null || true
 pids=()
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=$root/bench/results/$date_utc-site.json
-mkdir -p "$root/bench/results"
+out=$resdir/$date_utc-site.json
 jq -n --arg cmd "bench/site.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \

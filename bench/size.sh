@@ -25,29 +25,11 @@
 # CX_SIZE_SIZES ("1000000"), CX_SIZE_BASE_BIN (none), CX_SIZE_WORK (scratch directory, default
 # a new /tmp/cx_bench_size.*: ~330 B of CSV and ~1.5 KB of stores per record, deleted at the
 # end).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
+work=${CX_SIZE_WORK:-}
+. "$(dirname "$0")/common.sh" size sqlite3 mdb_stat   # mdb_stat: Debian lmdb-utils
 base=${CX_SIZE_BASE_BIN:-}
-seed=${CX_BENCH_SEED:-42}
 sizes=${CX_SIZE_SIZES:-1000000}
-date_utc=$(date -u +%Y-%m-%d)
-work=${CX_SIZE_WORK:-$(mktemp -d /tmp/cx_bench_size.XXXXXX)}
-mkdir -p "$work"
-cleanup() { rm -rf "$work"; }
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-for t in jq sqlite3 mdb_stat; do
-  command -v "$t" >/dev/null || { echo "bench/size.sh needs $t (mdb_stat: Debian lmdb-utils)" >&2; exit 1; }
-done
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin >/dev/null
-fi
+cxb_build chengxin
 
 # dbs STORE: {"<db>": bytes, ...} from mdb_stat -a (pages of each named DB, page size from -e)
 dbs() {
@@ -143,8 +125,7 @@ for n in $sizes; do
 done
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=$root/bench/results/$date_utc-size.json
-mkdir -p "$root/bench/results"
+out=$resdir/$date_utc-size.json
 jq -n --arg cmd "bench/size.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \

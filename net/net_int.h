@@ -368,6 +368,13 @@ int cx__replog_load(cx_replog *r, const char *name, const char *text, size_t n, 
 /** Encodes a data file as a log message (version 2) into out. */
 int cx__replog_encode_data(const char *name, const char *text, size_t n, const cx_audit_entry *ae,
                            cx_day day, int64_t ms, const char *node, cx_buf *out);
+/**
+ * What a log message is, as the applier decodes it before applying anything: 'd' a data file
+ * (version 2), 'e' an epoch, 'f' a feedback (version 3), 'b' neither (a write batch: its own
+ * decoder, cx__replog_build, needs a store); CX_EBADFRAME with why for a message of version 2
+ * or 3 that is malformed (the refusal every node makes alike).
+ */
+int cx__replog_classify(const void *p, size_t n, char *why, size_t cap);
 /** This node's receipt epoch, taken through the log (an epoch message; every node counts it). */
 int cx__replog_epoch(cx_replog *r, uint32_t *epoch, char *err, size_t cap);
 /**

@@ -270,6 +270,15 @@ static int rd_u8(cx_mp *m, uint8_t *v) {
   return 0;
 }
 
+/* An audit entry as pack_audit writes it: [who, role, op, target, detail, client, time_ms]. */
+static int rd_audit(cx_mp *m, cx_audit_entry *e) {
+  uint32_t nf;
+  memset(e, 0, sizeof *e);
+  return cx_mp_read_array(m, &nf) || nf != 7 || cx_mp_read_str(m, &e->who) || cx_mp_read_str(m, &e->role) ||
+         cx_mp_read_str(m, &e->op) || cx_mp_read_str(m, &e->target) || cx_mp_read_str(m, &e->detail) ||
+         cx_mp_read_str(m, &e->client) || cx_mp_read_int(m, &e->time_ms);
+}
+
 int cx__replog_build(cx_store *st, const void *p, size_t n, cx_batch **out, cx_replog_msg *info,
                      char *why, size_t cap) {
   cx_mp m = cx_mp_make(p, n), actor = {0}, audit = {0}, ops = {0};
@@ -346,14 +355,8 @@ int cx__replog_build(cx_store *st, const void *p, size_t n, cx_batch **out, cx_r
   uint32_t na;
   if (cx_mp_read_array(&audit, &na)) BAD("audit: not an array");
   for (uint32_t i = 0; i < na; i++) {
-    uint32_t nf;
     cx_audit_entry e;
-    memset(&e, 0, sizeof e);
-    if (cx_mp_read_array(&audit, &nf) || nf != 7 || cx_mp_read_str(&audit, &e.who) ||
-        cx_mp_read_str(&audit, &e.role) || cx_mp_read_str(&audit, &e.op) || cx_mp_read_str(&audit, &e.target) ||
-        cx_mp_read_str(&audit, &e.detail) || cx_mp_read_str(&audit, &e.client) ||
-        cx_mp_read_int(&audit, &e.time_ms))
-      BAD("audit: malformed entry");
+    if (rd_audit(&audit, &e)) BAD("audit: malformed entry");
     if ((rc = cx_batch_audit(b, &e))) {
       snprintf(why, cap, "audit: %s", cx_strerror(rc));
       goto fail;
@@ -441,42 +444,60 @@ typedef struct data_msg {
   cx_replog_msg info;
 } data_msg;
 
+/* The fields every v2 and v3 message starts with: v, day, ms, node, audit (at most one entry). */
+typedef struct msg_hdr {
+  uint32_t ver;
+  uint64_t day;
+  int64_t ms;
+  cx_replog_msg *info;
+  cx_audit_entry *ae;
+  int *has_ae;
+} msg_hdr;
+
+/* Reads the value of key k when it is a header field: 1 read, 0 not a header field, 2 "v" is
+ * not `want` (another version: not this decoder's message), -1 malformed (*bad says why). */
+static int hdr_field(cx_mp *m, cx_str k, uint32_t want, msg_hdr *h, const char **bad) {
+  if (cx_str_eq(k, CX_STR("v"))) {
+    if (rd_u32(m, &h->ver) || h->ver != want) return 2;
+  } else if (cx_str_eq(k, CX_STR("day"))) {
+    if (cx_mp_read_uint(m, &h->day)) return *bad = "day: not an unsigned integer", -1;
+  } else if (cx_str_eq(k, CX_STR("ms"))) {
+    if (cx_mp_read_int(m, &h->ms)) return *bad = "ms: not an integer", -1;
+  } else if (cx_str_eq(k, CX_STR("node"))) {
+    cx_str s;
+    if (cx_mp_read_str(m, &s)) return *bad = "node: not a string", -1;
+    snprintf(h->info->node, sizeof h->info->node, "%.*s", (int)s.n, s.p);
+  } else if (cx_str_eq(k, CX_STR("audit"))) {
+    uint32_t na;
+    if (cx_mp_read_array(m, &na) || na > 1) return *bad = "audit: not an array of at most one entry", -1;
+    if (na) {
+      if (rd_audit(m, h->ae)) return *bad = "audit: malformed entry", -1;
+      *h->has_ae = 1;
+    }
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
 /* 1: not a data message (another version); 0: *d filled (pointing into p); CX_EBADFRAME. */
 static int data_decode(const void *p, size_t n, data_msg *d, char *why, size_t cap) {
 #define DBAD(msg) do { snprintf(why, cap, "data: %s", msg); return CX_EBADFRAME; } while (0)
   cx_mp m = cx_mp_make(p, n);
-  uint32_t nk, ver = 0;
-  uint64_t day = 0;
-  int64_t ms = 0;
+  uint32_t nk;
   int have = 0;
   memset(d, 0, sizeof *d);
+  msg_hdr h = {.info = &d->info, .ae = &d->ae, .has_ae = &d->has_ae};
   if (cx_mp_validate(p, n) || cx_mp_read_map(&m, &nk)) return 1; /* the batch decoder says why */
   for (uint32_t i = 0; i < nk; i++) {
     cx_str k;
+    const char *bad = NULL;
     if (cx_mp_read_str(&m, &k)) return 1;
-    if (cx_str_eq(k, CX_STR("v"))) {
-      if (rd_u32(&m, &ver)) return 1;
-      if (ver != 2) return 1;
-    } else if (cx_str_eq(k, CX_STR("day"))) {
-      if (cx_mp_read_uint(&m, &day)) DBAD("day: not an unsigned integer");
-    } else if (cx_str_eq(k, CX_STR("ms"))) {
-      if (cx_mp_read_int(&m, &ms)) DBAD("ms: not an integer");
-    } else if (cx_str_eq(k, CX_STR("node"))) {
-      cx_str s;
-      if (cx_mp_read_str(&m, &s)) DBAD("node: not a string");
-      snprintf(d->info.node, sizeof d->info.node, "%.*s", (int)s.n, s.p);
-    } else if (cx_str_eq(k, CX_STR("audit"))) {
-      uint32_t na, nf;
-      if (cx_mp_read_array(&m, &na) || na > 1) DBAD("audit: not an array of at most one entry");
-      if (na) {
-        cx_audit_entry *e = &d->ae;
-        if (cx_mp_read_array(&m, &nf) || nf != 7 || cx_mp_read_str(&m, &e->who) || cx_mp_read_str(&m, &e->role) ||
-            cx_mp_read_str(&m, &e->op) || cx_mp_read_str(&m, &e->target) || cx_mp_read_str(&m, &e->detail) ||
-            cx_mp_read_str(&m, &e->client) || cx_mp_read_int(&m, &e->time_ms))
-          DBAD("audit: malformed entry");
-        d->has_ae = 1;
-      }
-    } else if (cx_str_eq(k, CX_STR("data"))) {
+    int hf = hdr_field(&m, k, 2, &h, &bad);
+    if (hf == 2) return 1;
+    if (hf < 0) DBAD(bad);
+    if (hf) continue;
+    if (cx_str_eq(k, CX_STR("data"))) {
       uint32_t na;
       cx_str nm;
       if (cx_mp_read_array(&m, &na) || na != 2 || cx_mp_read_str(&m, &nm) || cx_mp_read_str(&m, &d->text))
@@ -489,10 +510,10 @@ static int data_decode(const void *p, size_t n, data_msg *d, char *why, size_t c
       DBAD("a malformed value");
     }
   }
-  if (ver != 2) return 1;
-  if (!have || !day || day >= CX_DAY_OPEN || ms <= 0) DBAD("day, ms or data missing");
-  d->info.day = (cx_day)day;
-  d->info.ms = ms;
+  if (h.ver != 2) return 1;
+  if (!have || !h.day || h.day >= CX_DAY_OPEN || h.ms <= 0) DBAD("day, ms or data missing");
+  d->info.day = (cx_day)h.day;
+  d->info.ms = h.ms;
   return 0;
 #undef DBAD
 }
@@ -544,40 +565,23 @@ static int encode_v3(cx_replog *r, int kind, const v3_msg *f, const cx_audit_ent
 static int v3_decode(const void *p, size_t n, v3_msg *m3, char *why, size_t cap) {
 #define VBAD(msg) do { snprintf(why, cap, "v3: %s", msg); return CX_EBADFRAME; } while (0)
   cx_mp m = cx_mp_make(p, n);
-  uint32_t nk, ver = 0;
-  uint64_t day = 0;
-  int64_t ms = 0;
+  uint32_t nk;
   int have_fb = 0;
   memset(m3, 0, sizeof *m3);
+  msg_hdr h = {.info = &m3->info, .ae = &m3->ae, .has_ae = &m3->has_ae};
   if (cx_mp_validate(p, n) || cx_mp_read_map(&m, &nk)) return 1;
   for (uint32_t i = 0; i < nk; i++) {
     cx_str k;
+    const char *bad = NULL;
     if (cx_mp_read_str(&m, &k)) return 1;
-    if (cx_str_eq(k, CX_STR("v"))) {
-      if (rd_u32(&m, &ver) || ver != 3) return 1;
-    } else if (cx_str_eq(k, CX_STR("day"))) {
-      if (cx_mp_read_uint(&m, &day)) VBAD("day: not an unsigned integer");
-    } else if (cx_str_eq(k, CX_STR("ms"))) {
-      if (cx_mp_read_int(&m, &ms)) VBAD("ms: not an integer");
-    } else if (cx_str_eq(k, CX_STR("node"))) {
-      cx_str s;
-      if (cx_mp_read_str(&m, &s)) VBAD("node: not a string");
-      snprintf(m3->info.node, sizeof m3->info.node, "%.*s", (int)s.n, s.p);
-    } else if (cx_str_eq(k, CX_STR("kind"))) {
+    int hf = hdr_field(&m, k, 3, &h, &bad);
+    if (hf == 2) return 1;
+    if (hf < 0) VBAD(bad);
+    if (hf) continue;
+    if (cx_str_eq(k, CX_STR("kind"))) {
       cx_str s;
       if (cx_mp_read_str(&m, &s)) VBAD("kind: not a string");
       m3->kind = cx_str_eq(s, CX_STR("epoch")) ? 'e' : cx_str_eq(s, CX_STR("feedback")) ? 'f' : '?';
-    } else if (cx_str_eq(k, CX_STR("audit"))) {
-      uint32_t na, nf;
-      if (cx_mp_read_array(&m, &na) || na > 1) VBAD("audit: not an array of at most one entry");
-      if (na) {
-        cx_audit_entry *e = &m3->ae;
-        if (cx_mp_read_array(&m, &nf) || nf != 7 || cx_mp_read_str(&m, &e->who) || cx_mp_read_str(&m, &e->role) ||
-            cx_mp_read_str(&m, &e->op) || cx_mp_read_str(&m, &e->target) || cx_mp_read_str(&m, &e->detail) ||
-            cx_mp_read_str(&m, &e->client) || cx_mp_read_int(&m, &e->time_ms))
-          VBAD("audit: malformed entry");
-        m3->has_ae = 1;
-      }
     } else if (cx_str_eq(k, CX_STR("epoch"))) {
       if (rd_u32(&m, &m3->epoch) || m3->epoch > 0xFFFFFFu) VBAD("epoch: not an unsigned integer under 2^24");
     } else if (cx_str_eq(k, CX_STR("fb"))) {
@@ -593,14 +597,23 @@ static int v3_decode(const void *p, size_t n, v3_msg *m3, char *why, size_t cap)
       VBAD("a malformed value");
     }
   }
-  if (ver != 3) return 1;
-  if (!day || day >= CX_DAY_OPEN || ms <= 0) VBAD("day or ms missing");
+  if (h.ver != 3) return 1;
+  if (!h.day || h.day >= CX_DAY_OPEN || h.ms <= 0) VBAD("day or ms missing");
   if (m3->kind != 'e' && m3->kind != 'f') VBAD("unknown kind (a newer chengxind wrote it?)");
   if (m3->kind == 'f' && !have_fb) VBAD("feedback without fb");
-  m3->info.day = (cx_day)day;
-  m3->info.ms = ms;
+  m3->info.day = (cx_day)h.day;
+  m3->info.ms = h.ms;
   return 0;
 #undef VBAD
+}
+
+int cx__replog_classify(const void *p, size_t n, char *why, size_t cap) {
+  data_msg dm;
+  v3_msg m3;
+  int rc = v3_decode(p, n, &m3, why, cap);
+  if (rc == 0) return m3.kind;
+  if (rc == 1 && (rc = data_decode(p, n, &dm, why, cap)) == 0) return 'd';
+  return rc == 1 ? 'b' : rc;
 }
 
 /* ===================================================================== the applier */

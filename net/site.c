@@ -99,9 +99,10 @@ static const char *const dom_labels[][2] = {
     {"investment", "招商引资"},  {"debt", "政府债务"},         {"subdistrict", "街道（乡镇）"}};
 
 /* The status flags of `entity` and `search`: label, badge class, what it means. */
-static const struct {
+typedef struct flag_row {
   const char *flag, *label, *cls, *what;
-} flag_info[] = {
+} flag_row;
+static const flag_row flag_info[] = {
     {"blacklisted", "严重失信主体名单", "b-black", "该主体被列入严重失信主体名单，名单信息在公示期内。"},
     {"under_measures", "失信惩戒措施", "b-measure", "该主体有在公示期内、依法实施失信惩戒措施的记录。"},
     {"redlisted", "守信激励（红名单）", "b-red", "该主体被列入守信激励对象名单（红名单）。"},
@@ -481,21 +482,34 @@ static int qparam(const char *q, size_t qn, const char *name, char *buf, size_t 
 
 /* ===================================================================== pieces */
 
-static void badges(cx_buf *o, const mp_index *ent, int empty_badge) {
+#define FLAGS_MAX (sizeof flag_info / sizeof flag_info[0])
+#define NO_FLAGS_TEXT "在公示的信息中，该主体未被列入严重失信主体名单，无失信惩戒措施、守信激励或异议处理中的记录。"
+
+/* The rows of flag_info the entity's "flags" array names, in its order (names it does not know
+ * are passed over, a name is taken once); returns how many. */
+static size_t entity_flags(const mp_index *ent, const flag_row *out[FLAGS_MAX]) {
   cx_mp fl;
-  uint32_t n = 0, shown = 0;
-  if (ix_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0) {
-    for (uint32_t i = 0; i < n; i++) {
-      cx_str f;
-      if (cx_mp_read_str(&fl, &f)) break;
-      for (size_t k = 0; k < sizeof flag_info / sizeof flag_info[0]; k++)
-        if (cx_str_eq(f, cx_str_c(flag_info[k].flag))) {
-          fmt(o, "<span class=\"badge %s\">%s</span>", flag_info[k].cls, flag_info[k].label);
-          shown++;
-        }
+  uint32_t n = 0;
+  size_t got = 0;
+  if (!ix_get(ent, "flags", &fl) || cx_mp_read_array(&fl, &n)) return 0;
+  for (uint32_t i = 0; i < n && got < FLAGS_MAX; i++) {
+    cx_str f;
+    if (cx_mp_read_str(&fl, &f)) break;
+    for (size_t k = 0; k < FLAGS_MAX; k++) {
+      if (!cx_str_eq(f, cx_str_c(flag_info[k].flag))) continue;
+      int dup = 0;
+      for (size_t j = 0; j < got; j++) dup |= out[j] == &flag_info[k];
+      if (!dup) out[got++] = &flag_info[k];
     }
   }
-  if (!shown && empty_badge) lit(o, "<span class=\"badge b-none\">未见失信标记</span>");
+  return got;
+}
+
+static void badges(cx_buf *o, const mp_index *ent, int empty_badge) {
+  const flag_row *rows[FLAGS_MAX];
+  size_t n = entity_flags(ent, rows);
+  for (size_t i = 0; i < n; i++) fmt(o, "<span class=\"badge %s\">%s</span>", rows[i]->cls, rows[i]->label);
+  if (!n && empty_badge) lit(o, "<span class=\"badge b-none\">未见失信标记</span>");
 }
 
 static void region_text(cx_buf *o, const mp_index *m) {
@@ -819,16 +833,10 @@ static void status_section(cx_buf *o, const mp_index *ent) {
   lit(o, "<section class=\"card\"><h2>当前状态</h2><p>");
   badges(o, ent, 1);
   lit(o, "</p><ul>");
-  cx_mp fl;
-  uint32_t n = 0, shown = 0;
-  if (ix_get(ent, "flags", &fl) && cx_mp_read_array(&fl, &n) == 0)
-    for (uint32_t i = 0; i < n; i++) {
-      cx_str f;
-      if (cx_mp_read_str(&fl, &f)) break;
-      for (size_t k = 0; k < sizeof flag_info / sizeof flag_info[0]; k++)
-        if (cx_str_eq(f, cx_str_c(flag_info[k].flag))) fmt(o, "<li>%s</li>", flag_info[k].what), shown++;
-    }
-  if (!shown) lit(o, "<li>在公示的信息中，该主体未被列入严重失信主体名单，无失信惩戒措施、守信激励或异议处理中的记录。</li>");
+  const flag_row *rows[FLAGS_MAX];
+  size_t n = entity_flags(ent, rows);
+  for (size_t i = 0; i < n; i++) fmt(o, "<li>%s</li>", rows[i]->what);
+  if (!n) lit(o, "<li>" NO_FLAGS_TEXT "</li>");
   lit(o, "</ul><p class=\"hint\">状态仅依据本站依法公示的记录得出。</p></section>");
 }
 
@@ -990,16 +998,10 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
   doc_z(d, CX_DOC_REC, NULL, "");
   entity_fields(ie, doc_field, d);
   doc_z(d, CX_DOC_H2, NULL, "二、当前状态");
-  cx_mp fl;
-  uint32_t nf = 0, shown = 0;
-  if (ix_get(ie, "flags", &fl) && cx_mp_read_array(&fl, &nf) == 0)
-    for (uint32_t i = 0; i < nf; i++) {
-      cx_str f;
-      if (cx_mp_read_str(&fl, &f)) break;
-      for (size_t k = 0; k < sizeof flag_info / sizeof flag_info[0]; k++)
-        if (cx_str_eq(f, cx_str_c(flag_info[k].flag))) doc_z(d, CX_DOC_FIELD, flag_info[k].label, flag_info[k].what), shown++;
-    }
-  if (!shown) doc_z(d, CX_DOC_NOTE, NULL, "在公示的信息中，该主体未被列入严重失信主体名单，无失信惩戒措施、守信激励或异议处理中的记录。");
+  const flag_row *rows[FLAGS_MAX];
+  size_t nrows = entity_flags(ie, rows);
+  for (size_t i = 0; i < nrows; i++) doc_z(d, CX_DOC_FIELD, rows[i]->label, rows[i]->what);
+  if (!nrows) doc_z(d, CX_DOC_NOTE, NULL, NO_FLAGS_TEXT);
   doc_z(d, CX_DOC_H2, NULL, "三、信用记录");
   uint32_t listed = 0, more = 0, any = 0;
   for (int cat = 0; cat < CX_CAT_COUNT; cat++) {

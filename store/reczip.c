@@ -298,6 +298,11 @@ static int uleb_get(const unsigned char *p, size_t n, size_t *off, uint32_t *v) 
   return CX_ECORRUPT;
 }
 
+size_t cx__rec_pack_bound(size_t n) {
+  size_t z = 2 + 5 + ZSTD_compressBound(n ? n - 1 : 0);
+  return z > n ? z : n;
+}
+
 int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_buf *out) {
   out->n = 0;
   const unsigned char *p = raw;

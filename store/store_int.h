@@ -342,6 +342,23 @@ int cx__rec_unpack(cx_recdec *d, const void *v, size_t n, const unsigned char **
 /** The stored form of a version 1 value: packed with z (NULL: none) when that is shorter,
  *  else a copy. out must not alias raw. */
 int cx__rec_pack(cx_recenc *e, const cx_zdict *z, const void *raw, size_t n, cx_buf *out);
+/** Bytes cx__rec_pack may need in an empty out for a raw value of n bytes (it never grows a
+ * buffer of this capacity). */
+size_t cx__rec_pack_bound(size_t n);
+/* packpar.c: a batch's values packed on the writer and one helper thread (same bytes as
+ * cx__rec_pack). The inputs (borrowed) must outlive the cx_packpar; a packed value points into
+ * it, valid until cx__packpar_end. */
+typedef struct cx_packin {
+  const unsigned char *p;
+  size_t n;
+} cx_packin;
+typedef struct cx_packpar cx_packpar;
+int cx__packpar_start(cx_store *st, const cx_zdict *z, size_t n, const cx_packin *in, cx_packpar **out);
+/** Value i packed: waits for it, or packs values not yet claimed meanwhile. Call on the writer
+ * thread (it uses st->wenc). */
+int cx__packpar_get(cx_store *st, cx_packpar *pp, size_t i, const unsigned char **p, size_t *n);
+void cx__packpar_end(cx_packpar *pp); /* joins the helper; NULL: nothing */
+extern size_t cx__packpar_min; /* values below which no helper starts (tests set it) */
 void cx__recdec_init(cx_recdec *d, cx_store *st, MDB_txn *txn);
 void cx__recdec_free(cx_recdec *d);
 void cx__recenc_free(cx_recenc *e);

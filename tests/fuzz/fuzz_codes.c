@@ -17,11 +17,7 @@
 #include <string.h>
 
 #include "store.h"
-
-#define CHECK(c)   \
-  do {             \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 static void check_code(int rc, const char out[CX_CODE_LEN + 1],
                        int (*fn)(const char *, size_t, char *)) {

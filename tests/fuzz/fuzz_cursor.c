@@ -6,7 +6,6 @@
  * the rest is the cursor string. The call must return 0, CX_EBADREQ or (public role)
  * CX_ENOTFOUND — never crash — and a returned next_cursor is "" or 44 lower-case hex chars.
  */
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,11 +13,7 @@
 #include <string.h>
 
 #include "query.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 static char g_dir[64];
 static cx_store *g_st;
@@ -28,24 +23,11 @@ static char g_entity[CX_CODE_LEN + 1];
 static char g_cursor[CX_CURSOR_MAX];
 static int g_cursor_cat;
 
-static void make_code(const char *prefix10, unsigned n, char out[CX_CODE_LEN + 1]) {
-  char c17[18];
-  snprintf(c17, sizeof c17, "%.8s%08u0", prefix10, n % 100000000u);
-  c17[16] = cx_orgcode_check_char(c17 + 8);
-  memcpy(out, c17, 17);
-  out[17] = cx_uscc_check_char(c17);
-  out[18] = 0;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb, (void)flag, (void)f;
-  return remove(p);
-}
 static void cleanup(void) {
   if (g_t) cx_store_txn_end(g_t);
   if (g_q) cx_query_free(g_q);
   if (g_st) cx_store_close(g_st);
-  if (g_dir[0]) nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+  fz_rmrf(g_dir);
 }
 
 static int count_fn(void *ctx, const cx_record_view *v) {
@@ -65,9 +47,7 @@ static int hex44(const char *c) {
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  const char *base = getenv("TMPDIR");
-  snprintf(g_dir, sizeof g_dir, "%s/cxfuzz.XXXXXX", base && *base ? base : "/tmp");
-  CHECK(mkdtemp(g_dir));
+  fz_tmpdir(g_dir, sizeof g_dir, "cursor");
   atexit(cleanup);
   char db[128];
   snprintf(db, sizeof db, "%s/db", g_dir);
@@ -75,9 +55,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   o.create = 1;
   o.map_size = 16u << 20;
   CHECK(cx_store_open(db, &o, &g_st) == 0);
-  make_code("91350100", 4242, g_entity);
+  fz_make_code("91350100", 4242, g_entity);
   char auth[CX_CODE_LEN + 1];
-  make_code("11350100", 900, auth);
+  fz_make_code("11350100", 900, auth);
   cx_batch *b = NULL;
   CHECK(cx_batch_begin(g_st, &b) == 0);
   static const int cats[] = {CX_CAT_PENALTY, CX_CAT_LICENSE, CX_CAT_PENALTY, CX_CAT_COMPLAINT};

@@ -13,11 +13,7 @@
 #include <string.h>
 
 #include "store.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 static size_t count_lines(const char *s, size_t n) {
   size_t l = 1;

@@ -6,7 +6,6 @@
  * change. Invariants: the response is exactly one well-formed frame holding one valid msgpack
  * value, and no request is answered with an "internal" error (store corruption, I/O, memory).
  */
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,11 +15,7 @@
 
 #include "net_int.h"
 #include "query.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 static char g_dir[64];
 static cx_store *g_st;
@@ -31,35 +26,19 @@ static cx_buf g_out, g_details;
 static cx_check_hit g_hits[256];
 static int g_verbose, g_skip_amounts;
 
-static void make_code(const char *prefix8, unsigned n, char out[CX_CODE_LEN + 1]) {
-  char c17[18];
-  snprintf(c17, sizeof c17, "%.8s%08u0", prefix8, n % 100000000u);
-  c17[16] = cx_orgcode_check_char(c17 + 8);
-  memcpy(out, c17, 17);
-  out[17] = cx_uscc_check_char(c17);
-  out[18] = 0;
-}
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb, (void)flag, (void)f;
-  return remove(p);
-}
 static void cleanup(void) {
   if (g_t) cx_store_txn_end(g_t);
   if (g_q) cx_query_free(g_q);
   if (g_st) cx_store_close(g_st);
   cx_buf_free(&g_out);
   cx_buf_free(&g_details);
-  if (g_dir[0]) nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+  fz_rmrf(g_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  const char *base = getenv("TMPDIR");
-  if (!base || !*base) base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-  snprintf(g_dir, sizeof g_dir, "%s/cxfuzz.XXXXXX", base);
-  CHECK(mkdtemp(g_dir));
+  fz_tmpdir(g_dir, sizeof g_dir, "exec");
   atexit(cleanup);
   char db[128];
   snprintf(db, sizeof db, "%s/db", g_dir);
@@ -69,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   cx_store *st = NULL;
   CHECK(cx_store_open(db, &o, &st) == 0);
   char auth[CX_CODE_LEN + 1];
-  make_code("11350100", 900, auth);
+  fz_make_code("11350100", 900, auth);
   cx_batch *b = NULL;
   CHECK(cx_batch_begin(st, &b) == 0);
   static const int cats[] = {CX_CAT_PENALTY, CX_CAT_LICENSE, CX_CAT_BLACKLIST, CX_CAT_REDLIST,
@@ -78,7 +57,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   for (int i = 0; i < 20; i++) {
     char rid[32], code[CX_CODE_LEN + 1];
     snprintf(rid, sizeof rid, "R-%d", i);
-    make_code("91350100", 100 + (unsigned)(i % 4), code);
+    fz_make_code("91350100", 100 + (unsigned)(i % 4), code);
     cx_record r;
     cx_record_defaults(&r);
     r.record_id = cx_str_c(rid);

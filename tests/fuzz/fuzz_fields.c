@@ -11,11 +11,7 @@
 #include <string.h>
 
 #include "store.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 #define MAXF 64
 

@@ -10,7 +10,6 @@
  * stays consistent: cx_store_verify finds no difference (checked every 64 inputs and at exit).
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,14 +19,7 @@
 
 #include "cli.h"
 #include "store.h"
-
-#define CHECK(c)                                                   \
-  do {                                                             \
-    if (!(c)) {                                                    \
-      fprintf(stderr, "fuzz_import: check failed: %s\n", #c);      \
-      abort();                                                     \
-    }                                                              \
-  } while (0)
+#include "fuzz.h"
 
 #ifndef CX_SOURCE_DIR
 #error "CX_SOURCE_DIR must name the source tree (for the shipped mapping file)"
@@ -35,11 +27,6 @@
 
 static char g_dir[64], g_store[96], g_in_csv[96], g_in_jsonl[96], g_map[512];
 static unsigned long g_runs;
-
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-  (void)sb, (void)flag, (void)f;
-  return remove(p);
-}
 
 static void verify_store(void) {
   cx_store *st;
@@ -56,16 +43,13 @@ static void verify_store(void) {
 static void cleanup(void) {
   if (!g_dir[0]) return;
   verify_store();
-  nftw(g_dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+  fz_rmrf(g_dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argc, (void)argv;
-  const char *base = getenv("TMPDIR");
-  if (!base || !*base) base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-  snprintf(g_dir, sizeof g_dir, "%s/cxfuzzimp.XXXXXX", base);
-  CHECK(mkdtemp(g_dir));
+  fz_tmpdir(g_dir, sizeof g_dir, "import");
   snprintf(g_store, sizeof g_store, "%s/store", g_dir);
   snprintf(g_in_csv, sizeof g_in_csv, "%s/in.csv", g_dir);
   snprintf(g_in_jsonl, sizeof g_in_jsonl, "%s/in.jsonl", g_dir);

@@ -16,19 +16,14 @@
 
 #include "store.h"
 #include "store_int.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 static cx_store *st;
 static cx_txn *t;
 
 static void setup(void) {
-  const char *base = getenv("CX_FUZZ_TMP") ? getenv("CX_FUZZ_TMP") : "/tmp";
   char dir[512];
-  snprintf(dir, sizeof dir, "%s/cxfuzz-recval.%d", base, (int)getpid());
+  fz_tmpdir(dir, sizeof dir, "recval");
   cx_store_opts o = {0};
   o.create = 1;
   CHECK(cx_store_open(dir, &o, &st) == 0);
@@ -37,17 +32,8 @@ static void setup(void) {
   CHECK(cx_batch_begin(st, &b) == 0);
   char code[19], auth[19], rid[32], name[64], content[128];
   for (unsigned i = 0; i < 300; i++) {
-    char c17[18];
-    snprintf(c17, sizeof c17, "91350100%08u0", 1000 + i % 37);
-    c17[16] = cx_orgcode_check_char(c17 + 8);
-    memcpy(code, c17, 17);
-    code[17] = cx_uscc_check_char(c17);
-    code[18] = 0;
-    snprintf(c17, sizeof c17, "11350100%08u0", 7 + i % 3);
-    c17[16] = cx_orgcode_check_char(c17 + 8);
-    memcpy(auth, c17, 17);
-    auth[17] = cx_uscc_check_char(c17);
-    auth[18] = 0;
+    fz_make_code("91350100", 1000 + i % 37, code);
+    fz_make_code("11350100", 7 + i % 3, auth);
     snprintf(rid, sizeof rid, "闽罚〔2024〕%u号", i);
     snprintf(name, sizeof name, "福州第%u贸易有限公司", i % 37);
     snprintf(content, sizeof content, "当事人销售不合格产品，货值%u元", i * 7);
@@ -70,9 +56,7 @@ static void setup(void) {
   CHECK(cx_store_info_get(st, &in) == 0 && in.record_dict == 1);
   CHECK(cx_store_txn_begin(st, &t) == 0);
   /* the store's files may go: the env stays mapped, the dictionary is loaded on first use */
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  (void)!system(cmd);
+  fz_rmrf(dir);
 }
 
 static int inside(cx_str s, const unsigned char *lo, size_t n) {

@@ -12,11 +12,7 @@
 #include <string.h>
 
 #include "store.h"
-
-#define CHECK(c)       \
-  do {                 \
-    if (!(c)) abort(); \
-  } while (0)
+#include "fuzz.h"
 
 /* Reference: the length of the shortest encoding of cp, 0 for a surrogate or past U+10FFFF. */
 static size_t enc_len(uint32_t cp) {

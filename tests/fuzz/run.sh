@@ -6,6 +6,7 @@
 # Inputs that once failed live in tests/fuzz/regress/<target>/ and are replayed first.
 #   FUZZ_SECONDS=20 tests/fuzz/run.sh            # all targets
 #   tests/fuzz/run.sh fuzz_codes fuzz_cursor      # some targets
+# FUZZ_JOBS (default nproc) targets run at once, each on one core.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -41,10 +42,11 @@ for t in "${targets[@]}"; do
     fail=1
   fi
 done
-for t in "${targets[@]}"; do
-  work="$bdir/corpus/$t"          # grows between runs; the seeds stay read-only
-  mkdir -p "$work"
-  seeds=()
+# One target a core at a time (each libFuzzer run is one process on one core): the same
+# FUZZ_SECONDS for every target, in about 1/nproc of the wall time of running them in turn.
+fuzz_one() {
+  local t=$1 work="$bdir/corpus/$1" seeds=() d
+  mkdir -p "$work"              # grows between runs; the seeds stay read-only
   for d in "tests/fuzz/corpus/$t" "tests/net/corpus/$t"; do [ -d "$d" ] && seeds+=("$d"); done
   echo "fuzz: $t for ${secs}s" >&2
   if ! ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -52,9 +54,22 @@ for t in "${targets[@]}"; do
       -artifact_prefix="$root/$bdir/crashes/$t-" "$work" "${seeds[@]}" >"$bdir/$t.log" 2>&1; then
     echo "fuzz: $t FAILED (log $bdir/$t.log, reproducer in $bdir/crashes/):" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$bdir/$t.log" | head -20 >&2 || true
-    fail=1
-  else
-    grep -E "stat::number_of_executed_units|cov:" "$bdir/$t.log" | tail -2 >&2 || true
+    return 1
   fi
+  echo "fuzz: $t done: $(grep -E "stat::number_of_executed_units" "$bdir/$t.log" | tail -1)" >&2
+}
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$jobs_max" ]; then
+    wait -n || fail=1
+    running=$((running - 1))
+  fi
+  fuzz_one "$t" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || fail=1
+  running=$((running - 1))
 done
 exit $fail

@@ -161,3 +161,100 @@ Test(replog, a_data_file_message_is_refused_by_the_batch_decoder) {
   cr_assert_null(r);
   cx_buf_free(&msg);
 }
+
+/* ------------------------------------------------------------------ v2 and v3 messages */
+
+/* A message of version v written field by field: the header, then what `rest` packs. */
+typedef void (*pack_rest)(msgpack_packer *pk, int variant);
+
+static void kv_str(msgpack_packer *pk, const char *k, const char *v) {
+  msgpack_pack_str_with_body(pk, k, strlen(k));
+  msgpack_pack_str_with_body(pk, v, strlen(v));
+}
+static void key(msgpack_packer *pk, const char *k) { msgpack_pack_str_with_body(pk, k, strlen(k)); }
+
+/* variant: 0 well formed; 1 day a string; 2 no ms; 3 node not a string; 4 an audit entry of 6
+ * fields; 5 two audit entries; then the rest's own variants (10+). */
+static void message(cx_buf *out, unsigned v, int variant, unsigned n_rest, pack_rest rest) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, out, cx_buf_msgpack_write);
+  msgpack_pack_map(&pk, (variant == 2 ? 4 : 5) + n_rest);
+  key(&pk, "v"), msgpack_pack_uint32(&pk, v);
+  if (variant == 1) kv_str(&pk, "day", "2025-03-01");
+  else key(&pk, "day"), msgpack_pack_uint32(&pk, fx_day(2025, 3, 1));
+  if (variant != 2) key(&pk, "ms"), msgpack_pack_int64(&pk, 1740787200000);
+  if (variant == 3) key(&pk, "node"), msgpack_pack_uint32(&pk, 7);
+  else kv_str(&pk, "node", "n1");
+  key(&pk, "audit");
+  msgpack_pack_array(&pk, variant == 5 ? 2 : 1);
+  for (int i = 0; i < (variant == 5 ? 2 : 1); i++) {
+    unsigned nf = variant == 4 ? 6 : 7;
+    msgpack_pack_array(&pk, nf);
+    for (unsigned f = 0; f < 6; f++) msgpack_pack_str_with_body(&pk, "x", 1);
+    if (nf == 7) msgpack_pack_int64(&pk, 1740787200000);
+  }
+  rest(&pk, variant);
+}
+
+static void data_rest(msgpack_packer *pk, int variant) {
+  key(pk, "data");
+  msgpack_pack_array(pk, 2);
+  kv_str(pk, variant == 10 ? "no-such-file" : "calendar", "2025-01-01\tholiday\n");
+}
+static void epoch_rest(msgpack_packer *pk, int variant) {
+  kv_str(pk, "kind", variant == 10 ? "rumour" : "epoch");
+  key(pk, "epoch"), msgpack_pack_uint32(pk, variant == 11 ? 1u << 24 : 5);
+}
+static void feedback_rest(msgpack_packer *pk, int variant) {
+  kv_str(pk, "kind", "feedback");
+  key(pk, variant == 10 ? "fbx" : "fb");
+  msgpack_pack_array(pk, 5);
+  msgpack_pack_uint64(pk, 42);
+  msgpack_pack_uint8(pk, variant == 11 ? 200 : 1);
+  msgpack_pack_str_with_body(pk, "w", 1);
+  msgpack_pack_true(pk);
+  msgpack_pack_str_with_body(pk, "", 0);
+}
+
+static int classify(unsigned v, int variant, unsigned n_rest, pack_rest rest, char *why, size_t cap) {
+  cx_buf m = {0};
+  message(&m, v, variant, n_rest, rest);
+  cr_assert(!m.failed);
+  why[0] = 0;
+  int rc = cx__replog_classify(m.p, m.len, why, cap);
+  cx_buf_free(&m);
+  return rc;
+}
+
+Test(replog, data_and_v3_messages_are_told_apart_and_each_malformed_field_named) {
+  char why[256];
+  /* well formed: each decoder takes its own version, and leaves the other's (and batches) */
+  cr_assert_eq(classify(2, 0, 1, data_rest, why, sizeof why), 'd', "%s", why);
+  cr_assert_eq(classify(3, 0, 2, epoch_rest, why, sizeof why), 'e', "%s", why);
+  cr_assert_eq(classify(3, 0, 2, feedback_rest, why, sizeof why), 'f', "%s", why);
+  cr_assert_eq(classify(1, 0, 1, data_rest, why, sizeof why), 'b', "version 1 is the batch decoder's");
+  cr_assert_eq(classify(4, 0, 2, epoch_rest, why, sizeof why), 'b', "version 4 is no decoder's here");
+  /* the header fields, malformed, in either version */
+  static const struct { int variant; const char *says; } hdr[] = {
+      {1, "day: not an unsigned integer"}, {2, "missing"}, {3, "node: not a string"},
+      {4, "audit: malformed entry"}, {5, "audit: not an array of at most one entry"}};
+  for (size_t i = 0; i < sizeof hdr / sizeof hdr[0]; i++) {
+    cr_assert_eq(classify(2, hdr[i].variant, 1, data_rest, why, sizeof why), CX_EBADFRAME, "v2 variant %d",
+                 hdr[i].variant);
+    cr_assert(strstr(why, "data: ") == why && strstr(why, hdr[i].says), "v2 variant %d: %s", hdr[i].variant, why);
+    cr_assert_eq(classify(3, hdr[i].variant, 2, feedback_rest, why, sizeof why), CX_EBADFRAME, "v3 variant %d",
+                 hdr[i].variant);
+    cr_assert(strstr(why, "v3: ") == why && strstr(why, hdr[i].says), "v3 variant %d: %s", hdr[i].variant, why);
+  }
+  /* each version's own fields */
+  cr_assert_eq(classify(2, 10, 1, data_rest, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "unknown data file"), "%s", why);
+  cr_assert_eq(classify(3, 10, 2, epoch_rest, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "unknown kind"), "%s", why);
+  cr_assert_eq(classify(3, 11, 2, epoch_rest, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "epoch: not an unsigned integer under 2^24"), "%s", why);
+  cr_assert_eq(classify(3, 10, 2, feedback_rest, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "feedback without fb"), "%s", why);
+  cr_assert_eq(classify(3, 11, 2, feedback_rest, why, sizeof why), CX_EBADFRAME);
+  cr_assert(strstr(why, "fb: malformed"), "%s", why);
+}

@@ -1200,6 +1200,16 @@ int cli_cmd_gen(int argc, char **argv) {
     if (cli_store_open_opts(db, &so, &st)) return CLI_EXIT_FAIL; /* says why */
     g.cal = cx_store_calendar(st);
     g.cat = cx_store_catalog(st);
+    /* Into a store with no record: one bulk load (store.h, cx_store_bulk_begin), as `chengxin
+     * import` does — a crash before its end leaves the store empty; else batch by batch. */
+    cx_store_info in;
+    int e = cx_store_info_get(st, &in);
+    if (!e && !in.records && !in.entities) e = cx_store_bulk_begin(st);
+    if (e) {
+      cli_err(cx_store_errmsg(st), "gen: bulk load: %s", cx_strerror(e));
+      cx_store_close(st);
+      return CLI_EXIT_FAIL;
+    }
   } else {
     int bad = 0;
     own_cal = cx_malloc(sizeof *own_cal);
@@ -1304,6 +1314,13 @@ int cli_cmd_gen(int argc, char **argv) {
   if (f && fflush(f) != 0) {
     cli_err(strerror(errno), "gen: %s", out);
     goto done;
+  }
+  if (st && cx_store_bulk_active(st)) { /* the summaries, the sync and the one commit */
+    int e5 = cx_store_load_end(st);
+    if (e5) {
+      cli_err(cx_store_errmsg(st), "gen: bulk load commit: %s", cx_strerror(e5));
+      goto done;
+    }
   }
   double secs = cli_now() - t0;
   if (tty) fputs("\r\033[K", stderr);
