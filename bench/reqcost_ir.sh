@@ -13,35 +13,27 @@
 # once it listens (callgrind_control -z), bench_load runs CX_RC_SECONDS (default 8) with 50
 # connections and no warm-up, the counters are dumped (callgrind_control -d) and the total
 # instructions of every thread (the check log's flusher included) are divided by the answers
-# bench_load received. Writes bench/results/<date>-reqcost-ir.json (or CX_RC_OUT) and prints
-# the table. Never asserts a figure.
+# bench_load received. Writes $CX_BENCH_RESULTS (default bench/results)/<date>-reqcost-ir.json
+# and prints the table. Never asserts a figure.
 #
-# Environment: CX_BENCH_DATA, CX_BENCH_BIN=DIR (default build-release/bin), CX_BENCH_SEED (42),
-# CX_RC_ENTITIES (100000), CX_RC_RECORDS (1000000): the store of bench/reqcost.sh, which must
-# exist; CX_RC_DEPTHS ("1 16"), CX_RC_SECONDS (8), CX_RC_BASELINE=DIR, CX_RC_OUT=FILE.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${CX_BENCH_BIN:-$root/build-release/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
-seed=${CX_BENCH_SEED:-42}
+# Environment: CX_BENCH_DATA, CX_BENCH_BIN=DIR, CX_BENCH_SEED (42), CX_BENCH_RESULTS=DIR (where the
+# JSON goes), CX_RC_ENTITIES (100000), CX_RC_RECORDS (1000000): the store of bench/reqcost.sh,
+# made by cxb_gen_store when missing; CX_RC_DEPTHS ("1 16"), CX_RC_SECONDS (8),
+# CX_RC_BASELINE=DIR.
+. "$(dirname "$0")/common.sh" reqcost_ir valgrind callgrind_control redis-server
 ent=${CX_RC_ENTITIES:-100000}
 rec=${CX_RC_RECORDS:-1000000}
 depths=${CX_RC_DEPTHS:-1 16}
 secs=${CX_RC_SECONDS:-8}
 base=${CX_RC_BASELINE:-}
-store=$data/reqcost-e$ent-r$rec-s$seed/store
-out=${CX_RC_OUT:-$root/bench/results/$(date -u +%Y-%m-%d)-reqcost-ir.json}
-for t in valgrind callgrind_control jq redis-server; do
-  command -v $t >/dev/null || { echo "bench/reqcost_ir.sh needs $t" >&2; exit 1; }
-done
-[ -d "$store" ] || { echo "bench/reqcost_ir.sh: no store $store (run bench/reqcost.sh first)" >&2; exit 1; }
-work=$(mktemp -d /tmp/cx_bench_reqcost_ir.XXXXXX)
+cxb_build chengxin chengxind bench_load
+[ -z "$base" ] || [ -x "$base/chengxind" ] || { echo "bench/reqcost_ir.sh: no $base/chengxind" >&2; exit 1; }
+sdir=$data/reqcost-e$ent-r$rec-s$seed
+cxb_gen_store "$sdir" "$ent" "$rec"
+store=$sdir/store
+out=$resdir/$date_utc-reqcost-ir.json
 vpid=
-cleanup() {
-  [ -n "$vpid" ] && kill "$vpid" 2>/dev/null && wait "$vpid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+cxb_on_exit() { [ -z "$vpid" ] || { kill "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null; }; }
 token=bench-$RANDOM$RANDOM-reqcost-ir-token
 printf '%s approval bench\n' "$token" > "$work/tokens"
 chmod 600 "$work/tokens"
@@ -91,7 +83,6 @@ cx() { # NAME BINDIR DEPTH ARGS...
   measure "$n" "$depth" cx "$p" "$d/chengxind" --db "$store" --listen "127.0.0.1:$p" --tokens "$work/tokens" \
     --threads 1 --map-size 4294967296 "$@"
 }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for depth in $depths; do
   cx cx "$bin" "$depth"
   cx cx_nolog "$bin" "$depth" --check-log off
@@ -102,7 +93,6 @@ for depth in $depths; do
   p=$("$bin/bench_load" --free-port)
   measure redis "$depth" resp "$p" redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --daemonize no
 done
-mkdir -p "$(dirname "$out")"
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg base "$base" --arg load "$load_before" --argjson secs "$secs" \
   '{bench: "reqcost_ir", date: $date, commit: $commit, baseline_bin: $base, load_before: $load, seconds: $secs,
