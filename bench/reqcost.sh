@@ -5,7 +5,7 @@
 #
 #   1. builds Release into build-release/ (chengxin, chengxind, bench_load) unless CX_BENCH_BIN;
 #   2. generates a store (100k entities / 1M records, seed 42) under $CX_BENCH_DATA, kept and
-#      reused; its own directory (reqcost-…): the check log writes into it;
+#      reused; its own directory (reqcost-…): the check log writes into it (emptied first);
 #   3. starts, each on its own port: chengxind --threads 1 (the check log on: the default),
 #      chengxind --threads 1 --check-log off, redis-server (single-threaded, no persistence,
 #      loaded by bench_load --redis-load) and, with CX_RC_BASELINE=DIR, the same two chengxind
@@ -24,7 +24,8 @@
 #
 # Environment: CX_BENCH_DATA (default /tmp/cx_bench_data), CX_BENCH_BIN=DIR, CX_BENCH_SEED (42),
 # CX_RC_ENTITIES (100000), CX_RC_RECORDS (1000000), CX_RC_ROUNDS (3), CX_RC_SECONDS (3),
-# CX_RC_CONNS (50), CX_RC_DEPTHS ("1 16"), CX_RC_BASELINE=DIR.
+# CX_RC_CONNS (50), CX_RC_DEPTHS ("1 16"), CX_RC_BASELINE=DIR, CX_RC_OUT=FILE (the JSON; default
+# bench/results/<date>-reqcost.json), CX_RC_PRUNE (1: empty the store's check log first).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build-release
@@ -71,6 +72,14 @@ else
   echo "{\"entities\": $ent, \"records\": $rec, \"seed\": $seed}" > "$sdir/gen.json"
 fi
 store=$sdir/store
+# The runs log their checks into this store (~100 bytes each on disk: 51M entries, 6.5 GB, had
+# piled up by 2026-12-01): the check log is emptied first (CX_RC_PRUNE=0 keeps it), so every run
+# starts from the same store and the log's pages freed here are reused (the file stops growing).
+if [ "${CX_RC_PRUNE:-1}" = 1 ]; then
+  tomorrow=$(date -u -d "@$(( $(date +%s) + 8 * 3600 + 86400 ))" +%Y-%m-%d) # Beijing's tomorrow
+  say "chengxin prune-checks --before $tomorrow"
+  "$bin/chengxin" prune-checks --db "$store" --before "$tomorrow" --quiet
+fi
 
 token=bench-$RANDOM$RANDOM-reqcost-token
 printf '%s approval bench\n' "$token" > "$work/tokens"
@@ -154,7 +163,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 mkdir -p "$root/bench/results"
-out=$root/bench/results/$date_utc-reqcost.json
+out=${CX_RC_OUT:-$root/bench/results/$date_utc-reqcost.json}
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg load_before "$load_before" --arg load_after "$load_after" --arg base "$base" \
   --argjson ent "$ent" --argjson rec "$rec" --argjson conns "$conns" '

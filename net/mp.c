@@ -19,30 +19,6 @@ static inline uint64_t rd64(const unsigned char *p) {
   return ((uint64_t)rd32(p) << 32) | rd32(p + 4);
 }
 
-int cx_mp_peek(const cx_mp *r) {
-  if (r->p >= r->end) return CX_EBADFRAME;
-  unsigned c = *r->p;
-  if (c <= 0x7f) return CX_MP_UINT;
-  if (c <= 0x8f) return CX_MP_MAP;
-  if (c <= 0x9f) return CX_MP_ARRAY;
-  if (c <= 0xbf) return CX_MP_STR;
-  if (c >= 0xe0) return CX_MP_INT;
-  switch (c) {
-  case 0xc0: return CX_MP_NIL;
-  case 0xc2: case 0xc3: return CX_MP_BOOL;
-  case 0xc4: case 0xc5: case 0xc6: return CX_MP_BIN;
-  case 0xc7: case 0xc8: case 0xc9: return CX_MP_EXT;
-  case 0xca: case 0xcb: return CX_MP_FLOAT;
-  case 0xcc: case 0xcd: case 0xce: case 0xcf: return CX_MP_UINT;
-  case 0xd0: case 0xd1: case 0xd2: case 0xd3: return CX_MP_INT;
-  case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8: return CX_MP_EXT;
-  case 0xd9: case 0xda: case 0xdb: return CX_MP_STR;
-  case 0xdc: case 0xdd: return CX_MP_ARRAY;
-  case 0xde: case 0xdf: return CX_MP_MAP;
-  default: return CX_EBADFRAME; /* 0xc1: never used */
-  }
-}
-
 int cx_mp_read_nil(cx_mp *r) {
   int t = cx_mp_peek(r);
   if (t < 0) return t;
@@ -187,7 +163,7 @@ static int read_len(const cx_mp *r, int *type, uint64_t *count, size_t *hdr) {
   return 0;
 }
 
-int cx_mp_read_str(cx_mp *r, cx_str *out) {
+int cx_mp__read_str(cx_mp *r, cx_str *out) {
   int t = cx_mp_peek(r);
   if (t < 0) return t;
   if (t != CX_MP_STR) return CX_EBADREQ;
@@ -263,9 +239,11 @@ static int skip_depth(cx_mp *r, unsigned depth) {
   }
 }
 
-int cx_mp_skip(cx_mp *r) {
+int cx_mp_skip(cx_mp *r) { return cx_mp_skip_at(r, 0); }
+
+int cx_mp__skip_at(cx_mp *r, unsigned depth) {
   cx_mp save = *r;
-  int rc = skip_depth(r, 0);
+  int rc = skip_depth(r, depth);
   if (rc) *r = save;
   return rc;
 }

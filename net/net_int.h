@@ -106,6 +106,8 @@ void cx__auditor_set_checks_off(cx_auditor *a, int off);
 /** Queues a check-log entry (loop thread of the ring only; e->who copied, cut to the token-name
  *  size) and gives its receipt seq. CX_EBUSY when the ring is full. */
 int cx__audq_check(cx_audq *q, const cx_check_entry *e, uint64_t *receipt);
+/* Whether q's checks are logged (not --check-log off): a check builds no entry otherwise. */
+int cx__audq_checks_on(const cx_audq *q);
 /** Writes the queued check-log entries now (any thread; feedback on a fresh receipt). */
 int cx__auditor_flush_now(cx_auditor *a);
 

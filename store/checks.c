@@ -78,7 +78,16 @@ static int decode(const void *v, size_t n, cx_check_entry *e) {
 }
 
 static void roll_key(const cx_check_entry *e, unsigned char k[CX_CHKR_KEY]) {
-  cx__be16(k, (uint16_t)cx_day_month(e->day));
+  /* a flush's entries share a few days: the month of the last one is kept (per thread) */
+  static _Thread_local cx_day last_day;
+  static _Thread_local uint16_t last_month;
+  static _Thread_local int have;
+  if (!have || e->day != last_day) {
+    last_month = (uint16_t)cx_day_month(e->day);
+    last_day = e->day;
+    have = 1;
+  }
+  cx__be16(k, last_month);
   k[2] = e->action;
   k[3] = e->verdict;
   cx__be32(k + 4, e->region);

@@ -382,3 +382,81 @@ Test(buf, an_append_that_failed_makes_every_later_one_fail_until_cleared) {
   cr_assert_eq(b.len, 10 + sizeof big);
   cx_buf_free(&b);
 }
+
+/* ---- the decode's one pass (decode_fast) against the validator ---- */
+
+/* {id: 1, op: "ping", x: [[[...nil]]]}: x nested `levels` arrays deep. */
+static size_t nested_request(unsigned char *b, size_t cap, unsigned levels) {
+  size_t n = 0;
+  static const unsigned char head[] = {0x83, 0xa2, 'i', 'd', 0x01, 0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g', 0xa1, 'x'};
+  memcpy(b, head, sizeof head);
+  n = sizeof head;
+  for (unsigned i = 0; i < levels && n < cap - 1; i++) b[n++] = 0x91;
+  b[n++] = 0xc0;
+  return n;
+}
+
+Test(req, a_field_nested_past_the_limit_is_a_bad_frame_as_the_validator_says) {
+  unsigned char b[128];
+  cx_req rq;
+  char msg[256];
+  /* the map is depth 0, x depth 1: x's innermost nil sits at depth 1 + levels */
+  size_t n = nested_request(b, sizeof b, CX_NET_MAX_DEPTH - 1);
+  cr_assert_eq(cx_mp_validate(b, n), 0);
+  cr_assert_eq(cx_exec_decode(&rq, guarded(b, n), n, msg, sizeof msg), 0, "%s", msg);
+  cr_assert_eq(rq.op, CX_OP_PING);
+  n = nested_request(b, sizeof b, CX_NET_MAX_DEPTH);
+  cr_assert_eq(cx_mp_validate(b, n), CX_EBADFRAME);
+  cr_assert_eq(cx_exec_decode(&rq, guarded(b, n), n, msg, sizeof msg), CX_EBADFRAME);
+  cr_assert_str_eq(msg, "frame does not hold exactly one well-formed msgpack value");
+}
+
+Test(req, the_decode_agrees_with_the_validator_on_mutated_requests) {
+  /* a check request, then one byte changed, dropped or added at random: the decode says
+   * bad_frame exactly when the validator refuses the bytes, and a well-formed map of string
+   * keys decodes to the fields a separate walk finds */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_map(&pk, 5);
+  S(&pk, "id"); msgpack_pack_uint32(&pk, 77);
+  S(&pk, "op"); S(&pk, "check");
+  S(&pk, "codes"); msgpack_pack_array(&pk, 2); S(&pk, "91350100M000100Y43"); S(&pk, "91350100M000100Y44");
+  S(&pk, "action"); S(&pk, "procurement");
+  S(&pk, "opts"); msgpack_pack_map(&pk, 1); S(&pk, "k"); msgpack_pack_array(&pk, 2); msgpack_pack_int8(&pk, -3); msgpack_pack_double(&pk, 1.5);
+  unsigned seed = 4242;
+  unsigned char buf[256];
+  unsigned ok = 0, bad = 0, other = 0;
+  for (int it = 0; it < 50000; it++) {
+    size_t n = sb.size;
+    memcpy(buf, sb.data, n);
+    int what = rand_r(&seed) % 3, at = rand_r(&seed) % (int)n;
+    if (what == 0) buf[at] = (unsigned char)rand_r(&seed);
+    else if (what == 1) { memmove(buf + at, buf + at + 1, n - (size_t)at - 1); n--; }
+    else { memmove(buf + at + 1, buf + at, n - (size_t)at); buf[at] = (unsigned char)rand_r(&seed); n++; }
+    const unsigned char *p = guarded(buf, n);
+    cx_req rq;
+    char msg[256];
+    int rc = cx_exec_decode(&rq, p, n, msg, sizeof msg);
+    int v = cx_mp_validate(p, n);
+    cr_assert_eq(rc == CX_EBADFRAME, v != 0, "iteration %d: decode %d, validate %d", it, rc, v);
+    if (rc == CX_EBADFRAME) { bad++; continue; }
+    if (rc) { other++; continue; }
+    ok++;
+    cx_mp r = cx_mp_make(p, n);
+    uint32_t nf;
+    cr_assert_eq(cx_mp_read_map(&r, &nf), 0);
+    cr_assert_eq(rq.nf, nf);
+    for (uint32_t i = 0; i < nf; i++) {
+      cx_str k;
+      cr_assert_eq(cx_mp_read_str(&r, &k), 0);
+      cr_assert(cx_str_eq(k, rq.keys[i]));
+      cr_assert_eq(rq.vals[i].p, r.p);
+      cr_assert_eq(cx_mp_skip(&r), 0);
+      cr_assert_eq(rq.vals[i].end, r.p);
+    }
+  }
+  cr_assert(ok > 100 && bad > 100 && other > 100, "ok %u bad %u other %u", ok, bad, other);
+  msgpack_sbuffer_destroy(&sb);
+}
