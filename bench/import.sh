@@ -26,32 +26,14 @@
 # load, the default), CX_IMP_ONTO (1: step 3, the default),
 # CX_IMP_ONTO_RECORDS (1000000: the records of step 3), CX_IMP_OUT (the JSON's path: a second run
 # of the day would overwrite the first's).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-seed=${CX_BENCH_SEED:-42}
+work=${CX_IMP_WORK:-}
+. "$(dirname "$0")/common.sh" import sqlite3 /usr/bin/time
 sizes=${CX_IMP_SIZES:-1000000}
 args=${CX_IMP_ARGS:-}
 onto=${CX_IMP_ONTO:-1}
 row=${CX_IMP_ROW:-1}
 export CHENGXIN_TEST_CLOCK_MS=${CHENGXIN_TEST_CLOCK_MS:-$(($(date +%s) * 1000))} # one clock: equal digests
-date_utc=$(date -u +%Y-%m-%d)
-work=${CX_IMP_WORK:-$(mktemp -d /tmp/cx_bench_import.XXXXXX)}
-mkdir -p "$work"
-cleanup() { rm -rf "$work"; }
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-for t in jq sqlite3 /usr/bin/time; do
-  command -v "$t" >/dev/null || { echo "bench/import.sh needs $t" >&2; exit 1; }
-done
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin >/dev/null
-fi
+cxb_build chengxin
 
 # timed NAME CMD...: runs CMD under /usr/bin/time -v; sets secs, rss_kb (peak RSS: VmHWM, the
 # file pages of a mapped store included), cpu (user + system seconds), anon_kb (the largest RssAnon seen, sampled every
@@ -184,8 +166,7 @@ if [ "$onto" = 1 ] && [ -n "$largest" ]; then
 fi
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-out=${CX_IMP_OUT:-$root/bench/results/$date_utc-import.json}
-mkdir -p "$root/bench/results"
+out=${CX_IMP_OUT:-$resdir/$date_utc-import.json}
 jq -n --arg cmd "bench/import.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \

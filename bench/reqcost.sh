@@ -26,12 +26,7 @@
 # CX_RC_ENTITIES (100000), CX_RC_RECORDS (1000000), CX_RC_ROUNDS (3), CX_RC_SECONDS (3),
 # CX_RC_CONNS (50), CX_RC_DEPTHS ("1 16"), CX_RC_BASELINE=DIR, CX_RC_OUT=FILE (the JSON; default
 # bench/results/<date>-reqcost.json), CX_RC_PRUNE (1: empty the store's check log first).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build-release
-bin=${CX_BENCH_BIN:-$build/bin}
-data=${CX_BENCH_DATA:-/tmp/cx_bench_data}
-seed=${CX_BENCH_SEED:-42}
+. "$(dirname "$0")/common.sh" reqcost redis-server
 ent=${CX_RC_ENTITIES:-100000}
 rec=${CX_RC_RECORDS:-1000000}
 rounds=${CX_RC_ROUNDS:-3}
@@ -40,37 +35,11 @@ conns=${CX_RC_CONNS:-50}
 depths=${CX_RC_DEPTHS:-1 16}
 base=${CX_RC_BASELINE:-}
 as_of=2026-01-01 # the generator writes decisions in 2020-2025
-date_utc=$(date -u +%Y-%m-%d)
-work=$(mktemp -d /tmp/cx_bench_reqcost.XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-say() { printf '== %s\n' "$*" >&2; }
-command -v jq >/dev/null || { echo "bench/reqcost.sh needs jq" >&2; exit 1; }
-command -v redis-server >/dev/null || { echo "bench/reqcost.sh needs redis-server" >&2; exit 1; }
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-
-if [ -z "${CX_BENCH_BIN:-}" ]; then
-  say "build Release into $build"
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target chengxin chengxind bench_load >/dev/null
-fi
+cxb_build chengxin chengxind bench_load
 [ -z "$base" ] || [ -x "$base/chengxind" ] || { echo "bench/reqcost.sh: no $base/chengxind" >&2; exit 1; }
 
 sdir=$data/reqcost-e$ent-r$rec-s$seed
-if [ -s "$sdir/gen.json" ] && [ -d "$sdir/store" ]; then
-  say "reusing $sdir/store"
-else
-  rm -rf "$sdir"; mkdir -p "$sdir"
-  say "chengxin gen --db ($ent entities, $rec records, seed $seed)"
-  "$bin/chengxin" gen --db "$sdir/store" --entities "$ent" --records "$rec" --seed "$seed" --quiet
-  echo "{\"entities\": $ent, \"records\": $rec, \"seed\": $seed}" > "$sdir/gen.json"
-fi
+cxb_gen_store "$sdir" "$ent" "$rec"
 store=$sdir/store
 # The runs log their checks into this store (~100 bytes each on disk: 51M entries, 6.5 GB, had
 # piled up by 2026-12-01): the check log is emptied first (CX_RC_PRUNE=0 keeps it), so every run
@@ -162,8 +131,7 @@ for depth in $depths; do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-mkdir -p "$root/bench/results"
-out=${CX_RC_OUT:-$root/bench/results/$date_utc-reqcost.json}
+out=${CX_RC_OUT:-$resdir/$date_utc-reqcost.json}
 jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --arg load_before "$load_before" --arg load_after "$load_after" --arg base "$base" \
   --argjson ent "$ent" --argjson rec "$rec" --argjson conns "$conns" '
