@@ -9,10 +9,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -339,6 +341,18 @@ static inline void e2e_teardown(void) {
   if (st != 0 || getenv("CX_E2E_LOG")) e2e_dump_log(g_srv.log);
   cr_expect_eq(st, 0, "server exit status %d", st);
   if (g_srv.dir[0]) cx_test_rmrf(g_srv.dir);
+}
+
+/* A raw TCP connection to the test's server (g_srv), for bytes no client would send; rcvbuf > 0
+ * sets the socket's receive buffer first (a small one makes the server's output queue show). */
+static inline int e2e_raw_connect(int rcvbuf) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert(fd >= 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_srv.port)};
+  a.sin_addr.s_addr = htonl(0x7f000001);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
 }
 
 static inline cx_client *e2e_connect(void) {

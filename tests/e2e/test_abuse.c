@@ -9,16 +9,6 @@
 
 TestSuite(abuse, .init = e2e_setup, .fini = e2e_teardown, .timeout = 60);
 
-/* A raw TCP connection to the server. */
-static int raw_connect(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_srv.port)};
-  a.sin_addr.s_addr = htonl(0x7f000001);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
-
 static void raw_send(int fd, const void *p, size_t n) {
   cr_assert_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
@@ -52,10 +42,10 @@ static void first_error(const unsigned char *buf, size_t n, char *code, size_t c
 }
 
 Test(abuse, truncated_frame_then_close) {
-  int fd = raw_connect();
+  int fd = e2e_raw_connect(0);
   raw_send(fd, "\x00\x00\x00\x20\x82\xa2id", 8);
   close(fd);
-  fd = raw_connect();
+  fd = e2e_raw_connect(0);
   raw_send(fd, "\x00\x00", 2);
   close(fd);
   e2e_assert_alive();
@@ -64,7 +54,7 @@ Test(abuse, truncated_frame_then_close) {
 Test(abuse, half_closed_client_gets_every_answer_then_close) {
   static const unsigned char ping[] = {0x00, 0x00, 0x00, 0x0d, 0x82, 0xa2, 'i', 'd', 0x05,
                                        0xa2, 'o', 'p', 0xa4, 'p', 'i', 'n', 'g'};
-  int fd = raw_connect();
+  int fd = e2e_raw_connect(0);
   for (int i = 0; i < 3; i++) raw_send(fd, ping, sizeof ping);
   raw_send(fd, ping, 6); /* and a truncated one */
   shutdown(fd, SHUT_WR);
@@ -82,7 +72,7 @@ Test(abuse, half_closed_client_gets_every_answer_then_close) {
 }
 
 Test(abuse, oversized_frame_gets_too_large_then_close) {
-  int fd = raw_connect();
+  int fd = e2e_raw_connect(0);
   raw_send(fd, "\x00\x20\x00\x00", 4); /* 2 MiB > 1 MiB default */
   unsigned char buf[4096];
   size_t n = raw_read_all(fd, buf, sizeof buf);
@@ -94,7 +84,7 @@ Test(abuse, oversized_frame_gets_too_large_then_close) {
 }
 
 Test(abuse, empty_frame_is_bad_frame_then_close) {
-  int fd = raw_connect();
+  int fd = e2e_raw_connect(0);
   raw_send(fd, "\x00\x00\x00\x00", 4);
   unsigned char buf[4096];
   size_t n = raw_read_all(fd, buf, sizeof buf);
@@ -163,7 +153,7 @@ Test(abuse, malformed_requests_get_error_responses_not_closes) {
 Test(abuse, random_garbage_closes_only_that_connection) {
   unsigned seed = 99;
   for (int round = 0; round < 20; round++) {
-    int fd = raw_connect();
+    int fd = e2e_raw_connect(0);
     unsigned char junk[2048];
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)rand_r(&seed);
     if (round % 2) junk[0] = 0, junk[1] = 0; /* frames of plausible size, garbage inside */
@@ -189,7 +179,7 @@ Test(abuse, random_garbage_closes_only_that_connection) {
 }
 
 Test(abuse, a_client_that_never_reads_is_throttled_and_others_are_served) {
-  int fd = raw_connect();
+  int fd = e2e_raw_connect(0);
   int sz = 4096;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
   /* one prebuilt ping frame, repeated */

@@ -34,15 +34,6 @@ static uint64_t now_us(void) {
   return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int raw_connect(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_srv.port)};
-  a.sin_addr.s_addr = htonl(0x7f000001);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
-
 /* One records request that scans every record of the heavy entity and answers none of them
  * (a category it has no record of): the most work for the smallest answer. */
 static size_t scan_frame(unsigned char *out, size_t cap, uint32_t id) {
@@ -80,7 +71,7 @@ static unsigned count_frames(const unsigned char *buf, size_t n) {
 Test(fairness, a_ping_is_answered_while_another_connection_has_400_heavy_requests_in_its_pipeline) {
   /* The cost of one heavy request alone, for the record. */
   unsigned char f[256];
-  int a = raw_connect();
+  int a = e2e_raw_connect(0);
   size_t fl = scan_frame(f, sizeof f, 1);
   uint64_t t0 = now_us();
   cr_assert_eq(send(a, f, fl, MSG_NOSIGNAL), (ssize_t)fl);

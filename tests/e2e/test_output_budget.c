@@ -19,16 +19,8 @@ static void setup(void) {
 }
 TestSuite(output_budget, .init = setup, .fini = e2e_teardown, .timeout = 120);
 
-static int raw_connect(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  int small = 4096; /* keep what the kernel buffers for us small: the server's queue shows */
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_srv.port)};
-  a.sin_addr.s_addr = htonl(0x7f000001);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
+/* keep what the kernel buffers for us small: the server's queue shows */
+static int raw_connect(void) { return e2e_raw_connect(4096); }
 
 /* One search request frame (40 results of ~50 bytes: a ~2 KB answer). */
 static size_t search_frame(unsigned char *out, size_t cap) {

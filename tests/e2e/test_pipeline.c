@@ -27,15 +27,6 @@ static uint64_t now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int raw_connect(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  cr_assert(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g_srv.port)};
-  a.sin_addr.s_addr = htonl(0x7f000001);
-  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-  return fd;
-}
-
 static void send_all(int fd, const char *p, size_t n) {
   while (n) {
     ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
@@ -169,7 +160,7 @@ Test(pipeline, pipelined_checks_on_many_connections_and_a_slow_reader_get_every_
   plconn cs[PL_CONNS];
   memset(cs, 0, sizeof cs);
   for (unsigned i = 0; i < PL_CONNS; i++) {
-    cs[i].fd = raw_connect();
+    cs[i].fd = e2e_raw_connect(0);
     cs[i].idx = i;
     cs[i].slow = i == 0;
   }
@@ -201,7 +192,7 @@ Test(pipeline, a_connection_gone_with_answers_pending_leaves_the_others_answered
     plconn cs[2];
     memset(cs, 0, sizeof cs);
     for (unsigned i = 0; i < 2; i++) {
-      cs[i].fd = raw_connect();
+      cs[i].fd = e2e_raw_connect(0);
       cs[i].idx = i;
       msgpack_sbuffer all;
       msgpack_sbuffer_init(&all);
