@@ -904,6 +904,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req) {
   (void)self;
   cx_http_loop *l = (cx_http_loop *)req->conn->ctx;
   cx_http *h = l->h;
+  if (h->k.catch_up) h->k.catch_up(h->k.ud, l->loop_ud);
   uint64_t t0 = uv_hrtime();
   char rid[80];
   request_id(l, req, rid, sizeof rid);

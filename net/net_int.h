@@ -160,6 +160,8 @@ typedef struct cx_http_hooks {
   /* per-op stats and the request log: who asked (role, token of table tk, peer), the request id */
   void (*account)(void *ud, void *loop_ud, int op, int rc, uint64_t t0, int role, const cx_tokens *tk,
                   int token, const char *peer, const char *rid);
+  /* before each request: the loop's query context catches up with a reload (may be NULL) */
+  void (*catch_up)(void *ud, void *loop_ud);
   void *ud;
   size_t max_body;        /* largest request body (the msgpack door's max frame) */
   size_t max_answer;      /* largest answer (the msgpack door's max output) */

@@ -115,6 +115,7 @@ struct cx_loop {
   int stop_req;         /* under mu */
   int remap_req;        /* under mu: the token table was replaced (reload): remap connections */
   int requery_req;      /* under mu: the data files changed (reload): cx_query_reload */
+  const cx_query *q_of; /* the server's context (srv->q) this loop's was last read beside */
   int stopping;
   cx_txn *txn;
   int txn_live;
@@ -961,6 +962,7 @@ static int start_job(cx_conn *c, const cx_req *rq, uint64_t t0, int wait_only) {
 /* ---- one request on the loop ---- */
 
 static int conn_retoken(cx_conn *c, const cx_tokens *now);
+static void loop_catch_up(cx_loop *lp);
 
 static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
   cx_loop *lp = c->lp;
@@ -973,6 +975,7 @@ static void handle_frame(cx_conn *c, const unsigned char *p, size_t n) {
     account(lp, rq.op, rc, t0);
     return;
   }
+  loop_catch_up(lp);
   if (c->token >= 0 && c->tokens) { /* a reload since the last request: this table now */
     const cx_tokens *now = __atomic_load_n(&lp->srv->env.tokens, __ATOMIC_ACQUIRE);
     if (c->tokens != now) conn_retoken(c, now);
@@ -1350,6 +1353,26 @@ static void loop_remap(cx_loop *lp) {
                dropped == 1 ? "" : "s", kept);
 }
 
+/*
+ * A reload (or a data file load) publishes another query context (srv->q) and then tells the
+ * loops; a request read in the same poll as that message could run before it. Each request
+ * first compares srv->q with the one this loop last caught up with and reads the data files
+ * again when they differ, so no request runs with a catalogue older than the last reload that
+ * logged, whatever the order of the loop's events (as conn_retoken does for tokens).
+ */
+static void loop_catch_up(cx_loop *lp) {
+  const cx_query *now = __atomic_load_n(&lp->srv->q, __ATOMIC_ACQUIRE);
+  if (now == lp->q_of) return;
+  lp->q_of = now;
+  if (cx_query_reload(lp->q) != 0)
+    cx_net_log("reload: loop %d: the catalogue could not be read again: keeping the old one", lp->idx);
+}
+
+static void http_catch_up(void *ud, void *loop_ud) {
+  (void)ud;
+  loop_catch_up(loop_ud);
+}
+
 static void async_cb(uv_async_t *a) {
   cx_loop *lp = a->data;
   cx_pend fds[256];
@@ -1364,8 +1387,7 @@ static void async_cb(uv_async_t *a) {
     lp->remap_req = lp->requery_req = 0;
     uv_mutex_unlock(&lp->mu);
     if (remap) loop_remap(lp);
-    if (requery && cx_query_reload(lp->q) != 0)
-      cx_net_log("reload: loop %d: the catalogue could not be read again: keeping the old one", lp->idx);
+    if (requery) loop_catch_up(lp);
     for (uint32_t i = 0; i < n; i++) {
       if (stop) {
         close(fds[i].fd);
@@ -1433,6 +1455,7 @@ static int loop_init(cx_server *s, cx_loop *lp, int idx) {
   uv_unref((uv_handle_t *)&lp->wflush);
   if ((rc = cx_store_txn_begin(s->st, &lp->txn))) return rc;
   cx_store_txn_reset(lp->txn);
+  lp->q_of = s->q; /* set before the loops start (cx_server_new): what lp->q is read beside */
   if ((rc = cx_query_new(s->st, &lp->q))) return rc;
   lp->audq = cx__auditor_queue(s->audit, (unsigned)idx);
   if (s->http) {
@@ -2163,6 +2186,7 @@ int cx_server_open(const cx_server_opts *o, cx_server **out, char *why, size_t c
     k.ready = http_ready;
     k.closed = http_closed;
     k.account = http_account;
+    k.catch_up = http_catch_up;
     k.ud = s;
     k.max_body = s->o.max_frame;
     k.max_answer = s->o.max_output;
