@@ -14,57 +14,7 @@ TestSuite(import_bulk, .init = cli_setup, .fini = cli_teardown, .timeout = 300);
 
 #define CLOCK "1740787200000" /* 2025-03-01 00:00 UTC */
 
-/*
- * The generator's CSV (seed, records rows), with, before the generated row i:
- *   i = 700   a bad date (refused as read, line 701)
- *   i = 1400  row 1 again naming the entity of the last row (refused at commit: a record never
- *             moves; row 1 is in an earlier batch of 500)
- *   i = 2100  a code that is no code (refused as read)
- *   i = 2500  row 10 corrected (another amount): a replacement of a record of an earlier batch
- *   i = 2600  row 2599 corrected: a replacement in the same batch (the later put wins)
- *   i = 2650  row 2000 sent again unchanged: unchanged
- *   i = 2700  row 20 revoked in the feed: a lifecycle transition (and its audit entry)
- *   i = 2800  row 30 with another entity name: the entity's name (and names index) changes
- */
-static void make_csv(const char *name, int seed, int records) {
-  cr_assert_eq(cx("gen --out %s.src --entities %d --records %d --seed %d --quiet", name, records / 10, records, seed),
-               0, "%s", slurp("err"));
-  char src[256];
-  snprintf(src, sizeof src, "%s.src", name);
-  char *text = slurp(src);
-  char **lines = calloc((size_t)records + 2, sizeof *lines);
-  int n = 0;
-  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
-  cr_assert_eq(n, records + 1, "header + one line per record");
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", g_dir, name);
-  FILE *f = fopen(path, "w");
-  cr_assert(f);
-  char *last_head = fields_head(lines[n - 1], 3); /* entity_code,entity_name,entity_kind */
-  for (int i = 0; i < n; i++) {
-    if (i == 700) {
-      char *a = with_field(lines[5], 3, "BAD-DATE-1");
-      put_changed(f, a, 10, "2024-13-45");
-      free(a);
-    }
-    if (i == 1400) fprintf(f, "%s%s\n", last_head, strchr(strchr(strchr(lines[1], ',') + 1, ',') + 1, ','));
-    if (i == 2100) {
-      char *a = with_field(lines[6], 0, "123");
-      put_changed(f, a, 3, "BAD-CODE-1");
-      free(a);
-    }
-    if (i == 2500) put_changed(f, lines[10], 16, "123456");
-    if (i == 2650) fprintf(f, "%s\n", lines[2000]);
-    if (i == 2700) put_changed(f, lines[20], 14, "revoked");
-    if (i == 2800) put_changed(f, lines[30], 1, "改名后的测试企业有限公司");
-    fprintf(f, "%s\n", lines[i]);
-    if (i == 2599) put_changed(f, lines[2599], 16, "777");
-  }
-  fclose(f);
-  free(last_head);
-  free(lines);
-  free(text);
-}
+/* The CSVs: make_csv (importtest.h) with its later changes. */
 
 /* Imports files into db with args (exit 1: the bad rows); returns the rejects, *v the counts. */
 static char *import(const char *db, const char *args, const char *files, unsigned long long v[6]) {
@@ -108,8 +58,8 @@ static void file_is_its_pages(const char *db) {
 
 static void same_store(const char *batch, int batched) {
   setenv("CHENGXIN_TEST_CLOCK_MS", CLOCK, 1);
-  make_csv("a.csv", 21, 3000);
-  make_csv("b.csv", 22, 3000);
+  make_csv("a.csv", 21, 3000, 1);
+  make_csv("b.csv", 22, 3000, 1);
   cr_assert_eq(cx("init --db row"), 0);
   cr_assert_eq(cx("init --db blk"), 0);
   char args_row[128], args_blk[128];
@@ -164,7 +114,7 @@ Test(import_bulk, a_bulk_load_on_one_thread_writes_what_the_row_path_writes) { s
 
 Test(import_bulk, a_crash_in_the_middle_of_a_bulk_load_leaves_the_store_empty) {
   setenv("CHENGXIN_TEST_CLOCK_MS", CLOCK, 1);
-  make_csv("a.csv", 23, 3000);
+  make_csv("a.csv", 23, 3000, 1);
   cr_assert_eq(cx("init --db ref"), 0);
   unsigned long long v[6];
   free(import("ref", "--builder row --batch 500", "a.csv", v));
@@ -195,7 +145,7 @@ Test(import_bulk, a_crash_in_the_middle_of_a_bulk_load_leaves_the_store_empty) {
 }
 
 Test(import_bulk, an_allocation_failing_in_a_bulk_load_writes_nothing_and_says_so) {
-  make_csv("a.csv", 24, 3000);
+  make_csv("a.csv", 24, 3000, 1);
   int failed = 0, completed = 0;
   for (long n = 20; n < 400000; n = n * 3 / 2 + 1) {
     cx_test_sh("rm -rf '%s/st'", g_dir);

@@ -10,44 +10,6 @@ TestSuite(import_speed, .init = cli_setup, .fini = cli_teardown, .timeout = 300)
 
 #define OLD_PATH "--threads 1 --sync-every 0"
 
-/* The generator's CSV (seed), with rows that break: a bad date at row 700, an entity code
- * that is no code at row 2100 (both refused as read), and row 1 of the file again at row
- * 1400 naming the entity of the last row (refused at commit: a record never moves). */
-static void make_csv(const char *name, int seed, int records) {
-  cr_assert_eq(cx("gen --out %s.src --entities %d --records %d --seed %d --quiet", name, records / 10, records, seed),
-               0, "%s", slurp("err"));
-  char src[256];
-  snprintf(src, sizeof src, "%s.src", name);
-  char *text = slurp(src);
-  char **lines = calloc((size_t)records + 2, sizeof *lines);
-  int n = 0;
-  for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) lines[n++] = l;
-  cr_assert_eq(n, records + 1, "header + one line per record");
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", g_dir, name);
-  FILE *f = fopen(path, "w");
-  cr_assert(f);
-  char *last_head = fields_head(lines[n - 1], 3); /* entity_code,entity_name,entity_kind */
-  for (int i = 0; i < n; i++) {
-    if (i == 700) {
-      char *a = with_field(lines[5], 3, "BAD-DATE-1");
-      put_changed(f, a, 10, "2024-13-45");
-      free(a);
-    }
-    if (i == 1400) fprintf(f, "%s%s\n", last_head, strchr(strchr(strchr(lines[1], ',') + 1, ',') + 1, ','));
-    if (i == 2100) {
-      char *a = with_field(lines[6], 0, "123");
-      put_changed(f, a, 3, "BAD-CODE-1");
-      free(a);
-    }
-    fprintf(f, "%s\n", lines[i]);
-  }
-  fclose(f);
-  free(last_head);
-  free(lines);
-  free(text);
-}
-
 /* Imports file into db with args; exit 1 expected (the bad rows); returns the rejects. */
 static char *import(const char *db, const char *args, const char *file) {
   int rc = cx("import --db %s %s %s", db, args, file);
@@ -61,8 +23,8 @@ static char *import(const char *db, const char *args, const char *file) {
 /* moved: row 1 and its move are in different batches (else the batch keeps the later put) */
 static void same_store(const char *args_new, const char *args_old, int moved) {
   setenv("CHENGXIN_TEST_CLOCK_MS", "1740787200000", 1); /* 2025-03-01 00:00 UTC */
-  make_csv("a.csv", 11, 3000);
-  make_csv("b.csv", 12, 3000);
+  make_csv("a.csv", 11, 3000, 0);
+  make_csv("b.csv", 12, 3000, 0);
   cr_assert_eq(cx("init --db old"), 0);
   cr_assert_eq(cx("init --db new"), 0);
   char *r_old = import("old", args_old, "a.csv"), *r_new = import("new", args_new, "a.csv");
@@ -111,7 +73,7 @@ Test(import_speed, the_default_batch_writes_what_batches_of_100000_wrote) {
 }
 
 Test(import_speed, an_allocation_failing_in_any_batch_stops_the_import_with_its_rows_not_written) {
-  make_csv("a.csv", 13, 3000);
+  make_csv("a.csv", 13, 3000, 0);
   cr_assert_eq(cx("init --db st"), 0);
   cr_assert_eq(cx("import --db st --batch 500 a.csv"), 1, "%s", slurp("err"));
   char *err = slurp("err");
