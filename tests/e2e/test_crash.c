@@ -170,6 +170,19 @@ static long long cr_kill_after_commit(const char *const *argv, const char *db) {
   return seen;
 }
 
+/* The store db after a killed import: it verifies, holds whole batches, no fewer records than
+ * `least` and no more than the data set; *mid counts a store seen part-way. Returns its count. */
+static long long cr_after_kill(const char *db, const char *when, long long least, int *mid) {
+  cr_verify(db, when);
+  cr_counts c = cr_info(db);
+  cr_assert_eq(c.records % CR_BATCH, 0, "%s: %lld records is not a whole number of batches", when, c.records);
+  cr_assert(c.records >= least, "%s: records went down %lld -> %lld", when, least, c.records);
+  cr_assert(c.records <= CR_RECORDS, "%s: %lld records", when, c.records);
+  cr_log_info("%s: %lld records", when, c.records);
+  *mid += c.records > 0 && c.records < CR_RECORDS;
+  return c.records;
+}
+
 static void cr_import_kills(int bulk, uint32_t seed) {
   char dir[128], data[256], db[300], bin[512], batch[16];
   cx_test_tmpdir(dir, sizeof dir);
@@ -195,15 +208,7 @@ static void cr_import_kills(int bulk, uint32_t seed) {
     killed += st != 0;
     char when[64];
     snprintf(when, sizeof when, "after kill %d at %u ms", i, ms);
-    cr_verify(db, when);
-    cr_counts c = cr_info(db);
-    cr_assert_eq(c.records % CR_BATCH, 0, "%s: %lld records is not a whole number of batches",
-                 when, c.records);
-    cr_assert(c.records >= last, "%s: records went down %lld -> %lld", when, last, c.records);
-    cr_assert(c.records <= CR_RECORDS);
-    cr_log_info("%s: %lld records", when, c.records);
-    mid += c.records > 0 && c.records < CR_RECORDS;
-    last = c.records;
+    last = cr_after_kill(db, when, last, &mid);
   }
   cr_assert(killed > 0, "no import was interrupted");
   /* The seeded delays usually land some kill between two commits, but on a slow or loaded
@@ -219,13 +224,7 @@ static void cr_import_kills(int bulk, uint32_t seed) {
     long long seen = cr_kill_after_commit(oargv, odb);
     char when[96];
     snprintf(when, sizeof when, "after observed kill %d (a commit seen at %lld records)", i, seen);
-    cr_verify(odb, when);
-    cr_counts c = cr_info(odb);
-    cr_assert_eq(c.records % CR_BATCH, 0, "%s: %lld records is not a whole number of batches",
-                 when, c.records);
-    cr_assert(c.records >= seen && c.records <= CR_RECORDS, "%s: %lld records", when, c.records);
-    cr_log_info("%s: %lld records", when, c.records);
-    mid += c.records > 0 && c.records < CR_RECORDS;
+    cr_after_kill(odb, when, seen, &mid);
   }
   cr_assert(mid, "no kill landed between two commits, not even on sight of one");
   pid_t pid = cr_spawn(argv);
