@@ -1134,6 +1134,9 @@ static int commit_once(cx_batch *b, cx_batch_result *res, cstate *c) {
 fail:
   if (cur) mdb_cursor_close(cur);
   if (scur) mdb_cursor_close(scur);
+  /* the helper may still be packing with a dictionary this txn's abort frees */
+  cx__packpar_end(c->pack);
+  c->pack = NULL;
   if (txn) cx__store_wtxn_end(st, txn, 0);
   return err;
 }
