@@ -129,6 +129,40 @@ static int roll_delta_cmp(const void *a, const void *b) {
   return memcmp(((const roll_delta *)a)->k, ((const roll_delta *)b)->k, CX_CHKR_KEY);
 }
 
+/* Adds each delta of rd (in key order) to its cell: one cursor walks the cells, so that a key on
+ * the page it stands on is found there instead of by a descent from the root, and a cell that
+ * exists is overwritten where it is (a get and a put per cell were 60 % of a flush). */
+static int roll_apply(cx_store *st, MDB_txn *txn, const roll_delta *rd, size_t nd) {
+  if (!nd) return 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_CHECKROLL], &cur);
+  if (rc) return cx__store_mdb_err(st, rc, "check rollup cursor");
+  int err = 0;
+  for (size_t i = 0; i < nd && !err; i++) {
+    unsigned char vb[CX_CHKR_VAL];
+    MDB_val k = {CX_CHKR_KEY, (void *)rd[i].k}, v;
+    int64_t c[4] = {0, 0, 0, 0};
+    unsigned flag = 0;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    if (rc == 0 && v.mv_size == CX_CHKR_VAL) {
+      for (int j = 0; j < 4; j++) c[j] = cx__rd64((const unsigned char *)v.mv_data + 8 * j);
+      flag = MDB_CURRENT;
+    } else if (rc == 0) {
+      err = CX_ECORRUPT;
+      break;
+    } else if (rc != MDB_NOTFOUND) {
+      err = cx__store_mdb_err(st, rc, "check rollup get");
+      break;
+    }
+    for (int j = 0; j < 4; j++) cx__wr64(vb + 8 * j, c[j] + rd[i].d[j]);
+    k = (MDB_val){CX_CHKR_KEY, (void *)rd[i].k};
+    v = (MDB_val){CX_CHKR_VAL, vb};
+    if ((rc = mdb_cursor_put(cur, &k, &v, flag))) err = cx__store_mdb_err(st, rc, "check rollup put");
+  }
+  mdb_cursor_close(cur);
+  return err;
+}
+
 /* Runs fn(st, txn, ctx) in a write txn, growing the map when it fills. */
 static int in_wtxn(cx_store *st, int (*fn)(cx_store *, MDB_txn *, void *), void *ctx) {
   if (!st->dbi[CX_DBI_CHECKS]) return CX_EROFS;
@@ -161,13 +195,175 @@ int cx_store_checks_epoch(cx_store *st, uint32_t *epoch) {
   return rc;
 }
 
+/* ------------------------------------------------------------------ values: one entry or a block */
+
+static uint64_t rd_be64(const unsigned char *p) {
+  return (uint64_t)cx__rd_be32(p) << 32 | cx__rd_be32(p + 4);
+}
+
+/* The entries of one value (store_int.h "Check log"), in receipt order. */
+typedef struct blk_it {
+  const unsigned char *p, *end;
+  unsigned left;
+  int single;            /* a one-entry value: the key is its receipt */
+  uint64_t key;
+  uint64_t receipt;      /* the current entry's */
+  const unsigned char *ev;
+  size_t en;
+} blk_it;
+static int blk_open(blk_it *it, uint64_t key, const MDB_val *v) {
+  const unsigned char *p = v->mv_data;
+  it->key = key;
+  it->end = p + v->mv_size;
+  if (v->mv_size && p[0] == CX_CHK_BLOCK) {
+    if (v->mv_size < CX_CHK_BLK_HDR || p[1] < 2) return CX_ECORRUPT;
+    it->single = 0;
+    it->left = p[1];
+    it->p = p + CX_CHK_BLK_HDR;
+  } else {
+    it->single = 1;
+    it->left = 1;
+    it->p = p;
+  }
+  return 0;
+}
+/* The next entry into it->receipt, ev, en: 1, or 0 when none is left. CX_ECORRUPT. */
+static int blk_next(blk_it *it) {
+  if (!it->left) return it->p == it->end ? 0 : CX_ECORRUPT;
+  it->left--;
+  if (it->single) {
+    it->receipt = it->key;
+    it->ev = it->p;
+    it->en = (size_t)(it->end - it->p);
+    it->p = it->end;
+    return 1;
+  }
+  if (it->end - it->p < 10) return CX_ECORRUPT;
+  it->receipt = (uint64_t)cx__rd64(it->p);
+  it->en = cx__rd16(it->p + 8);
+  it->ev = it->p + 10;
+  if ((size_t)(it->end - it->ev) < it->en) return CX_ECORRUPT;
+  it->p = it->ev + it->en;
+  return 1;
+}
+/* The last receipt value v (of key key) holds. */
+static int value_last(uint64_t key, const MDB_val *v, uint64_t *last) {
+  const unsigned char *p = v->mv_data;
+  if (v->mv_size && p[0] == CX_CHK_BLOCK) {
+    if (v->mv_size < CX_CHK_BLK_HDR) return CX_ECORRUPT;
+    *last = (uint64_t)cx__rd64(p + 2);
+  } else {
+    *last = key;
+  }
+  return 0;
+}
+
+/* A value being built: entries added in ascending receipts. */
+typedef struct blk_w {
+  cx_buf b;
+  unsigned n;
+  uint64_t first, last;
+} blk_w;
+static int blk_add(blk_w *w, uint64_t receipt, const unsigned char *ev, size_t en) {
+  if (en > 0xFFFF) return CX_ETOOLARGE;
+  if (!w->n) {
+    w->b.n = 0;
+    if (cx__buf_reserve(&w->b, CX_CHK_BLK_HDR)) return CX_ENOMEM;
+    memset(w->b.p, 0, CX_CHK_BLK_HDR);
+    w->b.n = CX_CHK_BLK_HDR;
+    w->first = receipt;
+  }
+  if (cx__buf_reserve(&w->b, 10 + en)) return CX_ENOMEM;
+  unsigned char *p = w->b.p + w->b.n;
+  cx__wr64(p, (int64_t)receipt);
+  cx__wr16(p + 8, (uint16_t)en);
+  memcpy(p + 10, ev, en);
+  w->b.n += 10 + en;
+  w->n++;
+  w->last = receipt;
+  return 0;
+}
+/* What to store: the block, or its one entry as a one-entry value. */
+static MDB_val blk_val(blk_w *w) {
+  if (w->n == 1) return (MDB_val){w->b.n - CX_CHK_BLK_HDR - 10, w->b.p + CX_CHK_BLK_HDR + 10};
+  w->b.p[0] = CX_CHK_BLOCK;
+  w->b.p[1] = (unsigned char)w->n;
+  cx__wr64(w->b.p + 2, (int64_t)w->last);
+  return (MDB_val){w->b.n, w->b.p};
+}
+
+/* The value that holds receipt r or would (the greatest key at or below r): *key and *v;
+ * CX_ENOTFOUND when every key is above r. */
+static int value_at(cx_store *st, MDB_cursor *cur, uint64_t r, uint64_t *key, MDB_val *v) {
+  unsigned char kb[8];
+  be64(kb, r);
+  MDB_val k = {8, kb};
+  int rc = mdb_cursor_get(cur, &k, v, MDB_SET_RANGE);
+  if (rc == 0 && k.mv_size == 8 && rd_be64(k.mv_data) == r) {
+    *key = r;
+    return 0;
+  }
+  if (rc == 0) rc = mdb_cursor_get(cur, &k, v, MDB_PREV);
+  else if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cur, &k, v, MDB_LAST);
+  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
+  if (rc) return cx__store_mdb_err(st, rc, "checks seek");
+  if (k.mv_size != 8) return CX_ECORRUPT;
+  *key = rd_be64(k.mv_data);
+  return 0;
+}
+/* Receipt r's entry: its bytes *ev, *en inside *v (key *key). CX_ENOTFOUND. */
+static int entry_at(cx_store *st, MDB_cursor *cur, uint64_t r, uint64_t *key, MDB_val *v, const unsigned char **ev,
+                    size_t *en) {
+  int err = value_at(st, cur, r, key, v);
+  if (err) return err;
+  blk_it it;
+  if ((err = blk_open(&it, *key, v))) return err;
+  while ((err = blk_next(&it)) == 1) {
+    if (it.receipt == r) {
+      *ev = it.ev;
+      *en = it.en;
+      return 0;
+    }
+    if (it.receipt > r) break;
+  }
+  return err < 0 ? err : CX_ENOTFOUND;
+}
+/* Block v (key key) again into w with receipt r's entry set to (ev, en): replaced, or inserted
+ * in order. */
+static int blk_rebuild(uint64_t key, const MDB_val *v, uint64_t r, const unsigned char *ev, size_t en, blk_w *w) {
+  blk_it it;
+  int err = blk_open(&it, key, v), done = 0;
+  w->n = 0;
+  while (!err && (err = blk_next(&it)) == 1) {
+    err = 0;
+    if (!done && it.receipt >= r) {
+      if ((err = blk_add(w, r, ev, en))) break;
+      done = 1;
+      if (it.receipt == r) continue;
+    }
+    err = blk_add(w, it.receipt, it.ev, it.en);
+  }
+  if (err < 0) return err;
+  return done ? 0 : blk_add(w, r, ev, en);
+}
+static int extra_add(cx_store *st, MDB_txn *txn, int64_t d) {
+  if (!d) return 0;
+  uint64_t x = 0;
+  int rc = cx__meta_get64(st, txn, "checks_extra", &x);
+  if (rc && rc != CX_ENOTFOUND) return rc;
+  if (d < 0 && x < (uint64_t)-d) return CX_ECORRUPT;
+  return cx__meta_put64(st, txn, "checks_extra", x + (uint64_t)d);
+}
+
 /*
  * A flush brings tens of thousands of entries (a busy server answers ~250k checks/s): one
  * ascending run of receipts per loop's ring, sharing a few thousand rollup cells (month,
- * action, verdict, county, authority). The entries are put in receipt order with MDB_APPEND
- * (a key at or below the last one falls back to an ordinary put, which finds one written by an
- * earlier attempt), and the rollup deltas are summed per cell in a hash table first, so each
- * cell is read and written once, in key order, instead of once per entry.
+ * action, verdict, county, authority). The entries go in receipt order, packed into blocks of
+ * up to CX_CHK_BLK_BYTES put with MDB_APPEND (one put for ~20 entries: a put per entry was a
+ * third of what the log cost a check, docs/benchmarks.md); an entry at or below the log's last
+ * receipt (a loop slower than the others, or one an earlier attempt wrote) goes where its
+ * receipt belongs, or nowhere if it is there. The rollup deltas are summed per cell in a hash
+ * table first, so each cell is read and written once, in key order, instead of once per entry.
  */
 typedef struct app_ord { uint64_t receipt; size_t i; } app_ord;
 static int app_ord_cmp(const void *x, const void *y) {
@@ -178,11 +374,58 @@ typedef struct app_ctx {
   const cx_check_entry *e;
   size_t n;
   cx_buf b;
+  blk_w w;          /* the block being filled */
+  blk_w late;       /* a block rewritten with a late entry */
   app_ord *ord;     /* NULL: the entries' own order */
   roll_delta *rd;   /* NULL: each entry to its cell alone (the same sums) */
   uint32_t *slot;   /* open addressing over rd: index + 1, 0 = empty */
   size_t nslot;     /* a power of two, at least 2n */
 } app_ctx;
+
+/* The block filled so far, appended: the log's last receipt *top is now its last. */
+static int put_block(cx_store *st, MDB_cursor *cur, blk_w *w, int64_t *extra, uint64_t *top) {
+  unsigned char kb[8];
+  be64(kb, w->first);
+  MDB_val k = {8, kb}, v = blk_val(w);
+  int rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+  if (rc) return cx__store_mdb_err(st, rc, "checks put");
+  *extra += (int64_t)w->n - 1;
+  w->n = 0;
+  if (w->last > *top) *top = w->last;
+  return 0;
+}
+/* Entry (r, a->b) at or below the log's last receipt: *wrote 0 when it is there already. */
+static int put_late(cx_store *st, MDB_txn *txn, MDB_cursor *cur, app_ctx *a, uint64_t r, int *wrote,
+                    int64_t *extra) {
+  uint64_t key, last;
+  MDB_val v;
+  *wrote = 0;
+  int err = value_at(st, cur, r, &key, &v);
+  if (err && err != CX_ENOTFOUND) return err;
+  if (!err && key == r) return 0;
+  if (!err && (err = value_last(key, &v, &last))) return err;
+  if (!err && r == last) return 0;
+  unsigned char kb[8];
+  MDB_val k = {8, kb}, nv = {a->b.n, a->b.p};
+  if (!err && r < last) { /* inside a block: it takes the entry (unless it has it) */
+    const unsigned char *ev;
+    size_t en;
+    uint64_t k2;
+    if ((err = entry_at(st, cur, r, &k2, &v, &ev, &en)) != CX_ENOTFOUND) return err;
+    if ((err = value_at(st, cur, r, &key, &v)) || (err = blk_rebuild(key, &v, r, a->b.p, a->b.n, &a->late)))
+      return err;
+    be64(kb, key);
+    nv = blk_val(&a->late);
+    *extra += 1;
+  } else { /* between two values (or before the first): a value of its own */
+    be64(kb, r);
+  }
+  int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &nv, 0);
+  if (rc) return cx__store_mdb_err(st, rc, "checks put");
+  *wrote = 1;
+  return 0;
+}
+
 static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   app_ctx *a = ctx;
   MDB_cursor *cur;
@@ -191,18 +434,30 @@ static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   if (a->slot) memset(a->slot, 0, a->nslot * sizeof *a->slot);
   size_t nd = 0;
   int err = 0;
+  int64_t extra = 0;
+  uint64_t top = 0; /* the log's last receipt: above it, entries are appended */
+  MDB_val k, v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  if (rc == 0) {
+    if (k.mv_size != 8) err = CX_ECORRUPT;
+    else err = value_last(rd_be64(k.mv_data), &v, &top);
+  } else if (rc != MDB_NOTFOUND) {
+    err = cx__store_mdb_err(st, rc, "checks last");
+  }
+  a->w.n = 0;
   for (size_t i = 0; i < a->n && !err; i++) {
     const cx_check_entry *e = &a->e[a->ord ? a->ord[i].i : i];
-    unsigned char kb[8];
-    be64(kb, e->receipt);
     if ((err = encode(e, &a->b))) break;
-    MDB_val k = {8, kb}, v = {a->b.n, a->b.p};
-    rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
-    if (rc == MDB_KEYEXIST) rc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
-    if (rc == MDB_KEYEXIST) continue; /* written by an earlier attempt of the same batch */
-    if (rc) {
-      err = cx__store_mdb_err(st, rc, "checks put");
-      break;
+    if (e->receipt <= top || (a->w.n && e->receipt <= a->w.last)) {
+      int wrote;
+      if (a->w.n && (err = put_block(st, cur, &a->w, &extra, &top))) break;
+      if ((err = put_late(st, txn, cur, a, e->receipt, &wrote, &extra))) break;
+      if (!wrote) continue;
+    } else {
+      if (a->w.n && (a->w.n == 255 || a->w.b.n + 10 + a->b.n > CX_CHK_BLK_BYTES) &&
+          (err = put_block(st, cur, &a->w, &extra, &top)))
+        break;
+      if ((err = blk_add(&a->w, e->receipt, a->b.p, a->b.n))) break;
     }
     int64_t d[4] = {1, 0, 0, 0};
     if (e->outcome) d[e->outcome] = 1;
@@ -223,12 +478,13 @@ static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
     }
     for (int m = 0; m < 4; m++) a->rd[a->slot[j] - 1].d[m] += d[m];
   }
+  if (!err && a->w.n) err = put_block(st, cur, &a->w, &extra, &top);
   mdb_cursor_close(cur);
   if (err) return err;
-  qsort(a->rd, nd, sizeof *a->rd, roll_delta_cmp);
-  for (size_t i = 0; i < nd; i++)
-    if ((err = roll_add_key(st, txn, a->rd[i].k, a->rd[i].d))) return err;
-  return 0;
+  if ((err = extra_add(st, txn, extra))) return err;
+  if (nd < 64) qsort(a->rd, nd, sizeof *a->rd, roll_delta_cmp);
+  else if ((err = cx__radix_sort(a->rd, nd, sizeof *a->rd, CX_CHKR_KEY))) return err;
+  return roll_apply(st, txn, a->rd, nd);
 }
 int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n) {
   if (!n) return 0;
@@ -257,6 +513,8 @@ int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n) {
   }
   int rc = in_wtxn(st, append_fn, &a);
   cx__buf_free(&a.b);
+  cx__buf_free(&a.w.b);
+  cx__buf_free(&a.late.b);
   free(a.ord);
   free(a.rd);
   free(a.slot);
@@ -265,14 +523,18 @@ int cx_store_checks_append(cx_store *st, const cx_check_entry *e, size_t n) {
 
 int cx_store_check_get(cx_txn *t, uint64_t receipt, cx_check_entry *out) {
   if (!t->st->dbi[CX_DBI_CHECKS]) return CX_ENOTFOUND;
-  unsigned char kb[8];
-  be64(kb, receipt);
-  MDB_val k = {8, kb}, v;
-  int rc = mdb_get(t->txn, t->st->dbi[CX_DBI_CHECKS], &k, &v);
-  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
-  if (rc) return cx__store_mdb_err(t->st, rc, "checks get");
+  MDB_cursor *cur;
+  int own, err;
+  if ((err = cx__txn_cursor(t, CX_DBI_CHECKS, &cur, &own))) return err;
+  uint64_t key;
+  MDB_val v;
+  const unsigned char *ev;
+  size_t en;
   cx_check_entry e;
-  if (decode(v.mv_data, v.mv_size, &e)) return CX_ECORRUPT;
+  err = entry_at(t->st, cur, receipt, &key, &v, &ev, &en);
+  if (!err && decode(ev, en, &e)) err = CX_ECORRUPT;
+  cx__txn_cursor_done(t, CX_DBI_CHECKS, cur, own);
+  if (err) return err;
   e.receipt = receipt;
   *out = e;
   return 0;
@@ -286,17 +548,22 @@ typedef struct fb_ctx {
   const cx_audit_entry *audit;
   cx_check_entry old;
   cx_buf b, tmp;
+  blk_w blk; /* the entry's block, rewritten */
 } fb_ctx;
 static int fb_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   fb_ctx *f = ctx;
-  unsigned char kb[8];
-  be64(kb, f->receipt);
-  MDB_val k = {8, kb}, v;
-  int rc = mdb_get(txn, st->dbi[CX_DBI_CHECKS], &k, &v);
-  if (rc == MDB_NOTFOUND) return CX_ENOTFOUND;
-  if (rc) return cx__store_mdb_err(st, rc, "checks get");
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, st->dbi[CX_DBI_CHECKS], &cur);
+  if (rc) return cx__store_mdb_err(st, rc, "checks cursor");
+  uint64_t key;
+  MDB_val v;
+  const unsigned char *ev;
+  size_t en;
+  int err = entry_at(st, cur, f->receipt, &key, &v, &ev, &en);
+  mdb_cursor_close(cur);
+  if (err) return err;
   cx_check_entry e;
-  if (decode(v.mv_data, v.mv_size, &e)) return CX_ECORRUPT;
+  if (decode(ev, en, &e)) return CX_ECORRUPT;
   e.receipt = f->receipt;
   if (!f->any_who && !cx_str_eq(e.who, f->who)) return CX_EFORBIDDEN;
   f->old = e;
@@ -307,10 +574,16 @@ static int fb_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   e.fb_time_ms = f->now_ms;
   e.fb_who = f->who;
   e.note = f->note;
-  /* e's strings point into the map: encode before any write */
-  int err = encode(&e, &f->b);
-  if (err) return err;
+  /* e's strings point into the map: encode (and rebuild its block) before any write */
+  if ((err = encode(&e, &f->b))) return err;
   MDB_val nv = {f->b.n, f->b.p};
+  if (key != f->receipt || (v.mv_size && *(const unsigned char *)v.mv_data == CX_CHK_BLOCK)) {
+    if ((err = blk_rebuild(key, &v, f->receipt, f->b.p, f->b.n, &f->blk))) return err;
+    nv = blk_val(&f->blk);
+  }
+  unsigned char kb[8];
+  be64(kb, key);
+  MDB_val k = {8, kb};
   if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &nv, 0))) return cx__store_mdb_err(st, rc, "checks put");
   if ((err = roll_add(st, txn, &f->old, d))) return err;
   if (f->audit && (err = cx__audit_write(st, txn, f->audit, 1, f->now_ms, &f->tmp))) return err;
@@ -342,6 +615,7 @@ int cx_store_check_feedback(cx_store *st, uint64_t receipt, int outcome, cx_str 
   }
   cx__buf_free(&f.b);
   cx__buf_free(&f.tmp);
+  cx__buf_free(&f.blk.b);
   return rc;
 }
 
@@ -362,16 +636,45 @@ static int prune_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   int err = 0;
   p->more = 0;
   /* Keys are receipts: epochs in start order and, within one, a counter taken as the check
-   * ran, so the oldest entries come first (up to the few ms two loops may interleave). */
+   * ran, so the oldest entries come first (up to the few ms two loops may interleave). Entry
+   * by entry, as in one-entry values: a block whose front is past the retention is written
+   * again from its first entry that is not, at that entry's receipt (the walk ends there). */
+  int64_t extra = 0;
+  blk_w w = {{0}, 0, 0, 0};
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (v.mv_size < CX_CHK_HDR) { err = CX_ECORRUPT; break; }
-    if (cx__rd64((const unsigned char *)v.mv_data + 20) >= p->before) break;
-    if (done == 10000) { p->more = 1; break; }
+    if (k.mv_size != 8) { err = CX_ECORRUPT; break; }
+    if (done >= 10000) { p->more = 1; break; }
+    blk_it it;
+    unsigned n = 0, gone = 0;
+    if ((err = blk_open(&it, rd_be64(k.mv_data), &v))) break;
+    w.n = 0;
+    while ((err = blk_next(&it)) == 1) {
+      err = 0;
+      n++;
+      if (it.en < CX_CHK_HDR) { err = CX_ECORRUPT; break; }
+      if (!w.n && cx__rd64(it.ev + 20) < p->before) gone++;
+      else if ((err = blk_add(&w, it.receipt, it.ev, it.en))) break;
+    }
+    if (err) break;
+    if (!gone) break;
+    /* the rest (copied into w) before the value goes */
     if ((rc = mdb_cursor_del(cur, 0))) { err = cx__store_mdb_err(st, rc, "checks del"); break; }
-    done++;
+    done += gone;
+    extra -= (int64_t)n - 1;
+    if (w.n) {
+      unsigned char kb[8];
+      be64(kb, w.first);
+      MDB_val nk = {8, kb}, nv = blk_val(&w);
+      if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &nk, &nv, 0))) { err = cx__store_mdb_err(st, rc, "checks put"); break; }
+      extra += (int64_t)w.n - 1;
+      rc = 0;
+      break;
+    }
   }
+  cx__buf_free(&w.b);
   if (!err && rc && rc != MDB_NOTFOUND) err = cx__store_mdb_err(st, rc, "checks walk");
   mdb_cursor_close(cur);
+  if (!err) err = extra_add(st, txn, extra);
   /* the operator's prune is audited with its first deletions: a crash after it leaves the
    * entry and part of the work, which a rerun finishes */
   if (!err && p->audit) err = cx__audit_write(st, txn, p->audit, 1, cx_audit_now_ms(), &p->tmp);
@@ -400,8 +703,24 @@ int cx_store_checks_count(cx_txn *t, uint64_t *n) {
   MDB_stat s;
   int rc = mdb_stat(t->txn, t->st->dbi[CX_DBI_CHECKS], &s);
   if (rc) return cx__store_mdb_err(t->st, rc, "checks stat");
-  *n = s.ms_entries;
+  uint64_t extra = 0; /* the entries beyond one per key (blocks) */
+  if ((rc = cx__meta_get64(t->st, t->txn, "checks_extra", &extra)) && rc != CX_ENOTFOUND) return rc;
+  *n = s.ms_entries + extra;
   return 0;
+}
+
+int cx_store_debug_checks_keys(cx_store *st, uint64_t *keys) {
+  *keys = 0;
+  if (!st->dbi[CX_DBI_CHECKS]) return 0;
+  MDB_txn *txn;
+  int err = cx__store_rtxn(st, &txn);
+  if (err) return err;
+  MDB_stat s;
+  int rc = mdb_stat(txn, st->dbi[CX_DBI_CHECKS], &s);
+  if (rc) err = cx__store_mdb_err(st, rc, "checks stat");
+  else *keys = s.ms_entries;
+  cx__store_rtxn_end(st, txn);
+  return err;
 }
 
 int cx_store_check_rollup_each(cx_txn *t, uint32_t month_from, uint32_t month_to,
@@ -534,5 +853,6 @@ int cx_store_check_feedback_at(cx_store *st, uint64_t receipt, int outcome, cx_s
   }
   cx__buf_free(&c.f.b);
   cx__buf_free(&c.f.tmp);
+  cx__buf_free(&c.f.blk.b);
   return rc;
 }

@@ -1959,6 +1959,9 @@ int cx_store_debug_zdict_retrain(cx_store *st);
 /** Test-only: the stored bytes of record k (copied into buf, at most cap; *n: the length).
  *  CX_ENOTFOUND. */
 int cx_store_debug_record_value(cx_store *st, const cx_reckey *k, void *buf, size_t cap, size_t *n);
+/** Test-only: the check log's keys (a block of entries is one: cx_store_checks_count gives
+ *  the entries). */
+int cx_store_debug_checks_keys(cx_store *st, uint64_t *keys);
 /** Test-only: overwrites the stored bytes of record k (to corrupt it). */
 int cx_store_debug_put_record(cx_store *st, const cx_reckey *k, const void *v, size_t n);
 /** Test hook: rewrites the store as schema 5 wrote it: rollup cells of six i64 (48 bytes),

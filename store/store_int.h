@@ -95,6 +95,16 @@
  *    40   18   entity code (the stored key)
  *    58        strings, each u16 length + bytes: who, feedback who, note
  *   Written by the server's check-log writer (net/audit.c) in batches; feedback rewrites it.
+ *   A value is one entry (byte 0 = CX_CHK_VERSION, key = its receipt) or a block of several
+ *   (byte 0 = CX_CHK_BLOCK): one flush's entries in ascending receipts, cut at
+ *   CX_CHK_BLK_BYTES, so that the writer makes one put per block and not one per entry:
+ *     0  1  CX_CHK_BLOCK    1  1  n (2..255)    2  8  the last entry's receipt (u64 LE)
+ *    10     n x {receipt u64 LE, length u16 LE, the entry's bytes as a one-entry value}
+ *   key = the first entry's receipt. Blocks never overlap: a receipt at or below a block's
+ *   last one goes into that block (a late entry of a slow loop), one between two blocks has
+ *   a value of its own. So a receipt is found at its own key or in the block of the greatest
+ *   key below it. Meta "checks_extra" (u64) counts the entries beyond one per key (count =
+ *   keys + extra); stores written before blocks have none of either and read the same.
  * ---- Check rollup (check_rollup DB): key month u16 BE (cx_day_month), action u8, verdict u8,
  *      region u32 BE (county), authority_id u32 BE (12 B) -> 4 x i64 LE: checks, restricted,
  *      approved_after_review, approved (the feedback outcomes given to those checks). Kept
@@ -140,6 +150,9 @@
 #define CX_ROLLUP_VAL_MAX 60u
 #define CX_CHK_VERSION 1u
 #define CX_CHK_HDR 58u
+#define CX_CHK_BLOCK 2u        /* a value holding several entries (checks.c) */
+#define CX_CHK_BLK_HDR 10u
+#define CX_CHK_BLK_BYTES 2000u /* a flush's block stays on its leaf page (LMDB: 2,040 B a node) */
 #define CX_CHKR_KEY 12u
 #define CX_CHKR_VAL 32u
 

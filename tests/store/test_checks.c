@@ -390,3 +390,136 @@ Test(checks, a_batch_over_shared_cells_sums_each_cell_over_its_entries) {
   free(got);
   free(es);
 }
+
+/* ---- blocks: a flush's entries several to a value (store_int.h "Check log") */
+
+static uint64_t keys(void) {
+  uint64_t k = 0;
+  cr_assert_eq(cx_store_debug_checks_keys(st, &k), 0);
+  return k;
+}
+/* n entries of receipts first, first + step, ...; entity and time from the receipt. */
+static void append_run(uint64_t first, uint64_t step, int n, int64_t t0) {
+  cx_check_entry *e = calloc((size_t)n, sizeof *e);
+  cr_assert(e);
+  for (int i = 0; i < n; i++) {
+    uint64_t r = first + (uint64_t)i * step;
+    e[i] = entry(r, r % 3 ? E1 : E2, r % 2 ? "审批系统甲" : "sysB", t0 + (int64_t)r, r % 5 ? V_CLEAR : V_DENY);
+  }
+  cr_assert_eq(cx_store_checks_append(st, e, (size_t)n), 0);
+  free(e);
+}
+/* receipt r reads back as append_run wrote it (found), or is not there. */
+static void expect_receipt(uint64_t r, int found, int64_t t0) {
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  cx_check_entry g;
+  int rc = cx_store_check_get(t, r, &g);
+  if (!found) {
+    cr_expect_eq(rc, CX_ENOTFOUND, "receipt %llu: not appended, yet %s", (unsigned long long)r, cx_strerror(rc));
+  } else {
+    cr_assert_eq(rc, 0, "receipt %llu: %s", (unsigned long long)r, cx_strerror(rc));
+    cr_expect_eq(g.receipt, r);
+    cr_expect_eq(g.time_ms, t0 + (int64_t)r, "receipt %llu: its own entry", (unsigned long long)r);
+    cr_expect_eq(memcmp(g.code, r % 3 ? E1 : E2, CX_CODE_LEN), 0);
+    cr_expect(cx_str_eq(g.who, cx_str_c(r % 2 ? "审批系统甲" : "sysB")));
+    cr_expect_eq(g.verdict, r % 5 ? V_CLEAR : V_DENY);
+  }
+  cx_store_txn_end(t);
+}
+
+Test(checks, a_flush_is_stored_in_blocks_and_every_receipt_reads_back) {
+  append_run(1, 2, 1000, T0); /* odd receipts 1..1999: the even ones fall inside blocks */
+  cr_assert_eq(count(), 1000);
+  uint64_t k = keys();
+  cr_expect(k > 1 && k <= 1000 / 10, "1000 entries in %llu values", (unsigned long long)k);
+  for (uint64_t r = 0; r <= 2001; r++) expect_receipt(r, r % 2 == 1 && r <= 1999, T0);
+  cr_assert_eq(rollup().checks, 1000);
+}
+
+Test(checks, late_entries_land_in_the_block_that_spans_them_or_on_their_own) {
+  append_run(1, 2, 300, T0);   /* 1, 3, ..., 599 */
+  uint64_t k1 = keys();
+  append_run(2, 2, 301, T0);   /* 2, 4, ..., 602: inside those blocks, then past them */
+  cr_assert_eq(count(), 601);
+  for (uint64_t r = 1; r <= 603; r++) expect_receipt(r, r <= 599 || r == 600 || r == 602, T0);
+  /* each late entry went into the block that spans it, or, between two blocks, into a value of
+   * its own; 600 and 602 are one new block */
+  cr_expect_eq(keys(), k1 + (k1 - 1) + 1, "%llu values from %llu", (unsigned long long)keys(), (unsigned long long)k1);
+  /* a retried flush of all of it: nothing written twice, nothing counted twice */
+  append_run(1, 1, 603, T0);
+  cr_assert_eq(count(), 603);
+  cr_assert_eq(rollup().checks, 603);
+  /* between two values: its own */
+  append_run(10000, 1, 50, T0);
+  uint64_t k2 = keys();
+  append_run(5000, 1, 1, T0);
+  cr_expect_eq(keys(), k2 + 1);
+  expect_receipt(5000, 1, T0);
+  expect_receipt(4999, 0, T0);
+  expect_receipt(5001, 0, T0);
+  cr_assert_eq(count(), 603 + 50 + 1);
+  cr_assert_eq(rollup().checks, 603 + 50 + 1);
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_checks_prune(st, T0 + 20000, NULL, &n), 0);
+  cr_assert_eq(n, 603 + 50 + 1);
+  cr_assert_eq(count(), 0);
+  cr_assert_eq(keys(), 0);
+}
+
+Test(checks, feedback_inside_a_block_changes_that_entry_only) {
+  append_run(1, 1, 200, T0);
+  cr_assert_lt(keys(), 200);
+  uint64_t targets[3] = {1, 77, 200}; /* a block's first, one inside, the last */
+  for (int i = 0; i < 3; i++) {
+    uint64_t r = targets[i];
+    cr_assert_eq(cx_store_check_feedback(st, r, CX_OUT_APPROVED, cx_str_c(r % 2 ? "审批系统甲" : "sysB"), 0,
+                                         CX_STR("已受理"), T0 + 5000, NULL, NULL), 0, "feedback on %llu",
+                 (unsigned long long)r);
+  }
+  cx_txn *t;
+  cr_assert_eq(cx_store_txn_begin(st, &t), 0);
+  for (uint64_t r = 1; r <= 200; r++) {
+    cx_check_entry g;
+    cr_assert_eq(cx_store_check_get(t, r, &g), 0);
+    int fb = r == 1 || r == 77 || r == 200;
+    cr_expect_eq(g.outcome, fb ? CX_OUT_APPROVED : CX_OUT_NONE, "receipt %llu", (unsigned long long)r);
+    cr_expect_eq(g.fb_time_ms, fb ? T0 + 5000 : 0);
+    cr_expect(cx_str_eq(g.note, fb ? CX_STR("已受理") : CX_STR("")));
+    cr_expect_eq(g.time_ms, T0 + (int64_t)r);
+  }
+  cx_store_txn_end(t);
+  cr_assert_eq(count(), 200);
+  sums s = rollup();
+  cr_assert_eq(s.checks, 200);
+  cr_assert_eq(s.approved, 3);
+}
+
+Test(checks, pruning_keeps_the_rest_of_a_block_whose_front_is_old) {
+  append_run(1, 1, 100, T0); /* times T0 + 1 .. T0 + 100 */
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_checks_prune(st, T0 + 41, NULL, &n), 0);
+  cr_assert_eq(n, 40);
+  cr_assert_eq(count(), 60);
+  for (uint64_t r = 1; r <= 100; r++) expect_receipt(r, r > 40, T0);
+  cr_assert_eq(cx_store_checks_prune(st, T0 + 41, NULL, &n), 0);
+  cr_assert_eq(n, 0);
+  /* the rest still takes feedback and a late entry */
+  cr_assert_eq(cx_store_check_feedback(st, 41, CX_OUT_RESTRICTED, CX_STR("审批系统甲"), 0, CX_STR(""), T0, NULL, NULL), 0);
+  append_run(50, 1, 1, T0);
+  cr_assert_eq(count(), 60);
+  cr_assert_eq(rollup().checks, 100);
+}
+
+Test(checks, one_entry_values_and_blocks_read_side_by_side) {
+  /* a store written before blocks holds one entry per value: a flush of one still is */
+  for (uint64_t r = 1; r <= 5; r++) append_run(r, 1, 1, T0);
+  cr_assert_eq(keys(), 5);
+  append_run(6, 1, 50, T0);
+  cr_assert_eq(count(), 55);
+  for (uint64_t r = 0; r <= 56; r++) expect_receipt(r, r >= 1 && r <= 55, T0);
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_checks_prune(st, T0 + 30, NULL, &n), 0);
+  cr_assert_eq(n, 29);
+  cr_assert_eq(count(), 26);
+}
