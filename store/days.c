@@ -72,10 +72,26 @@ static int digits(const char *p, int n, int *v) {
 }
 
 int cx_day_parse(cx_str s, cx_day *out) {
+  /* the last date this thread parsed: a server's requests carry the same as_of over and over
+   * (the parse was ~2 % of a check's instructions) */
+  static _Thread_local char last[10];
+  static _Thread_local cx_day last_day;
+  static _Thread_local int have;
   int y, m, d;
-  if (s.n != 10 || !s.p || s.p[4] != '-' || s.p[7] != '-') return CX_EDATE;
+  if (s.n != 10 || !s.p) return CX_EDATE;
+  if (have && memcmp(s.p, last, 10) == 0) {
+    *out = last_day;
+    return 0;
+  }
+  if (s.p[4] != '-' || s.p[7] != '-') return CX_EDATE;
   if (!digits(s.p, 4, &y) || !digits(s.p + 5, 2, &m) || !digits(s.p + 8, 2, &d)) return CX_EDATE;
-  return cx_day_from_ymd(y, m, d, out);
+  int rc = cx_day_from_ymd(y, m, d, out);
+  if (!rc) {
+    memcpy(last, s.p, 10);
+    last_day = *out;
+    have = 1;
+  }
+  return rc;
 }
 
 void cx_day_format(cx_day day, char buf[11]) {
