@@ -61,7 +61,7 @@ wait "$ab"
 out=$resdir/$date_utc-abuse.json
 jq -n --arg cmd "bench/abuse.sh" --arg mix "$mix" --argjson threads "$threads" --argjson hwm "$hwm" \
   --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" \
-  --arg cores "$(nproc)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg cores "$(nproc)" --arg commit "$(cxb_commit)" \
   --slurpfile alone "$work/alone.json" --slurpfile abuse "$work/abuse.json" --slurpfile m "$work/mix.json" '
   {command: $cmd, date: $date, commit: $commit, machine: {cpu: $cpu, cores: ($cores|tonumber)},
    server: {threads: $threads, options: "--max-output-total 16777216 --frame-timeout 2",

@@ -15,6 +15,8 @@
 #                          DIR/store from `chengxin gen --db` ($bin/chengxin, or CHENGXIN) with
 #                          $seed, stamped DIR/gen.json (entities, records, seed, seconds);
 #                          reused while the stamp is there
+#   cxb_commit [BINARY]    the commit the binary (default $bin/chengxin) was built from, as its
+#                          --version says ("commit: …"), for the JSON; else the worktree's
 # Nothing here measures anything: the figures are each script's.
 set -euo pipefail
 cxb_name=$1
@@ -89,4 +91,11 @@ cxb_duckdb() {
   fi
   say "DuckDB skipped (node, npm or @duckdb/node-api missing)"
   return 1
+}
+
+cxb_commit() {
+  local b=${1:-$bin/chengxin} c=
+  [ -x "$b" ] && c=$("$b" --version 2>/dev/null | sed -n 's/^commit: //p')
+  [ -n "$c" ] || c="unknown (worktree $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+  printf '%s' "$c"
 }

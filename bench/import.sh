@@ -168,7 +168,7 @@ fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 out=${CX_IMP_OUT:-$resdir/$date_utc-import.json}
 jq -n --arg cmd "bench/import.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg commit "$(cxb_commit)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \
   --arg mem "$(free -b | awk '/^Mem:/ {print $2}')" --arg sq "$(sqlite3 --version | cut -d' ' -f1)" \
   --arg lb "$load_before" --arg la "$load_after" --argjson seed "$seed" \

@@ -132,7 +132,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 out=${CX_RC_OUT:-$resdir/$date_utc-reqcost.json}
-jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(cxb_commit)" \
   --arg load_before "$load_before" --arg load_after "$load_after" --arg base "$base" \
   --argjson ent "$ent" --argjson rec "$rec" --argjson conns "$conns" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]

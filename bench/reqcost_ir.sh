@@ -93,7 +93,7 @@ for depth in $depths; do
   p=$("$bin/bench_load" --free-port)
   measure redis "$depth" resp "$p" redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --daemonize no
 done
-jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+jq -s --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(cxb_commit)" \
   --arg base "$base" --arg load "$load_before" --argjson secs "$secs" \
   '{bench: "reqcost_ir", date: $date, commit: $commit, baseline_bin: $base, load_before: $load, seconds: $secs,
     conns: 50, server_threads: 1, rows: .,

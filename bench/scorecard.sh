@@ -56,7 +56,7 @@ done
 out=$resdir/$(date -u +%Y-%m-%d)-scorecard-$(date -u +%H%M).json
 jq -s --arg cmd "bench/scorecard.sh (runs=$runs)" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --argjson cores "$(nproc)" \
-  --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" '
+  --arg commit "$(cxb_commit)" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
                   else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   . as $runs

@@ -127,7 +127,7 @@ pids=()
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$resdir/$date_utc-site.json
 jq -n --arg cmd "bench/site.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg commit "$(cxb_commit)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \
   --arg lb "$load_before" --arg la "$load_after" --argjson threads "$threads" \
   --argjson rounds "$rounds" --argjson secs "$secs" --argjson conns "$conns" --argjson perf "$perf_note" \

@@ -127,7 +127,7 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 out=$resdir/$date_utc-size.json
 jq -n --arg cmd "bench/size.sh" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-  --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg commit "$(cxb_commit)" \
   --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg cores "$(nproc)" \
   --arg sq "$(sqlite3 --version | cut -d' ' -f1)" --arg base "$base" \
   --arg lb "$load_before" --arg la "$load_after" --argjson seed "$seed" \

@@ -1847,8 +1847,8 @@ static void http_metrics(void *ud, cx_buf *o) {
     total += STAT_GET(s->loops[i].conns_total);
   }
   m_head(o, "chengxin_build_info", "gauge", "Version of the server and of its protocol.");
-  m_printf(o, "chengxin_build_info{version=\"%s\",protocol=\"%s\",schema=\"%u\"} 1\n", CX_VERSION,
-           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
+  m_printf(o, "chengxin_build_info{version=\"%s\",protocol=\"%s\",schema=\"%u\",commit=\"%s\"} 1\n", CX_VERSION,
+           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION, cx_build_commit());
   m_one(o, "chengxin_uptime_seconds", "gauge", "Seconds since the server started.",
         (double)(uv_hrtime() - s->started_ns) / 1e9);
   /* per op, both doors: requests, errors and the latency histogram */

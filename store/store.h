@@ -55,6 +55,9 @@
  * records and entities values carry the hint (cx_entity_hint); 2-5 migrate in place at a
  * writable open (`chengxin upgrade`: rollup cells, facts and hints rebuilt). */
 #define CX_SCHEMA_VERSION 6u
+/** The commit of the source tree this build was made from (`git describe --always --dirty`,
+ *  e.g. "8beb4ed1a2-dirty"), or "unknown" (cmake/commit.cmake). */
+const char *cx_build_commit(void);
 
 /* ===================================================================== strings */
 

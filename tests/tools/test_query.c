@@ -269,6 +269,9 @@ Test(query, version_names_the_release_the_protocol_and_the_schema) {
   char *out = slurp("out");
   cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
   cr_assert(strstr(out, "\nlibraries: lmdb "), "the libraries it runs on: %s", out);
+  char commit[80];
+  snprintf(commit, sizeof commit, "\ncommit: %s\n", cx_build_commit());
+  cr_assert(strstr(out, commit) && strcmp(cx_build_commit(), "") != 0, "the commit it was built from: %s", out);
   free(out);
   char bin[512];
   cx_test_bin("chengxind", bin, sizeof bin);
@@ -279,6 +282,7 @@ Test(query, version_names_the_release_the_protocol_and_the_schema) {
            CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION);
   cr_assert(strncmp(out, want, strlen(want)) == 0, "%s", out);
   cr_assert(strstr(out, "libuv ") && strstr(out, "h2o ") && strstr(out, "OpenSSL"), "%s", out);
+  cr_assert(strstr(out, commit), "%s", out);
   free(out);
 }
 

@@ -353,9 +353,9 @@ int main(int argc, char **argv) {
   }
   if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
     /* the same shape as chengxind --version (docs/protocol.md §10) */
-    printf("chengxin %s (protocol %s, store schema %u)\nlibraries: %s, msgpack-c %s, jansson %s\n", CX_VERSION,
-           CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION, cx_store_lib_version(), msgpack_version(),
-           JANSSON_VERSION);
+    printf("chengxin %s (protocol %s, store schema %u)\nlibraries: %s, msgpack-c %s, jansson %s\ncommit: %s\n",
+           CX_VERSION, CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION, cx_store_lib_version(), msgpack_version(),
+           JANSSON_VERSION, cx_build_commit());
     return 0;
   }
   for (int i = 0; i < N_CMDS; i++) {

@@ -391,8 +391,8 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--version")) {
       char libs[512];
       cx_server_lib_versions(libs, sizeof libs);
-      printf("chengxind %s (protocol %s, store schema %u)\nlibraries: %s\n", CX_VERSION, CX_PROTOCOL_VERSION,
-             (unsigned)CX_SCHEMA_VERSION, libs);
+      printf("chengxind %s (protocol %s, store schema %u)\nlibraries: %s\ncommit: %s\n", CX_VERSION,
+             CX_PROTOCOL_VERSION, (unsigned)CX_SCHEMA_VERSION, libs, cx_build_commit());
       return 0;
     }
     if (!strcmp(a, "--config") && i + 1 < argc) conf = argv[++i];
