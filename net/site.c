@@ -195,15 +195,24 @@ static void escz(cx_buf *o, const char *s) { cx__site_html_escape(o, s, strlen(s
  * value and (needing no further escaping) a quoted attribute. */
 static void url_part(cx_buf *o, const char *p, size_t n) {
   static const char hex[] = "0123456789ABCDEF";
+  char t[192]; /* written out in pieces (an append per byte was 6 % of a search page) */
+  size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      cx_buf_append(o, p + i, 1);
+    if (k + 3 > sizeof t) {
+      cx_buf_append(o, t, k);
+      k = 0;
+    }
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_' ||
+        c == '.' || c == '~') {
+      t[k++] = (char)c;
     } else {
-      char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-      cx_buf_append(o, e, 3);
+      t[k++] = '%';
+      t[k++] = hex[c >> 4];
+      t[k++] = hex[c & 15];
     }
   }
+  if (k) cx_buf_append(o, t, k);
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n) {
@@ -263,19 +272,26 @@ typedef struct mp_index {
   cx_mp v[IX_MAX];
 } mp_index;
 
-static void ix_build(cx_mp m, mp_index *ix) {
+/* Indexes the map at *m and moves *m past it (the walk that indexes it reaches its end: no
+ * second skip of the whole map). -1 when the map is malformed (*m is then not past it). */
+static int ix_build_at(cx_mp *m, mp_index *ix) {
   uint32_t n;
   ix->n = 0;
-  if (cx_mp_read_map(&m, &n)) return;
-  for (uint32_t i = 0; i < n && ix->n < IX_MAX; i++) {
+  if (cx_mp_read_map(m, &n)) return -1;
+  for (uint32_t i = 0; i < n; i++) {
     cx_str k;
-    if (cx_mp_read_str(&m, &k)) return;
-    ix->k[ix->n] = k;
-    ix->v[ix->n] = m;
-    if (cx_mp_skip(&m)) return;
-    ix->n++;
+    if (cx_mp_read_str(m, &k)) return -1;
+    if (ix->n < IX_MAX) {
+      ix->k[ix->n] = k;
+      ix->v[ix->n] = *m;
+      ix->n++;
+    }
+    if (cx_mp_skip(m)) return -1;
   }
+  return 0;
 }
+
+static void ix_build(cx_mp m, mp_index *ix) { (void)ix_build_at(&m, ix); }
 
 static int ix_get(const mp_index *ix, const char *key, cx_mp *out) {
   size_t kl = strlen(key);
@@ -556,9 +572,7 @@ static void date_range(char *b, size_t cap, cx_str from, cx_str until) {
   snprintf(b, cap, "%.*s 至 %.*s", (int)from.n, from.p, until.n ? (int)until.n : 6, until.n ? until.p : "长期");
 }
 
-static void record_fields(cx_site_loop *sl, cx_mp rec, field_fn f, void *ud) {
-  mp_index ixr, *r = &ixr;
-  ix_build(rec, r);
+static void record_fields(cx_site_loop *sl, const mp_index *r, field_fn f, void *ud) {
   char b[160];
   cx_str s;
   const char *l;
@@ -645,8 +659,14 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
                 hc ? cur.p : NULL, (size_t)cur.n, NULL);
   if (rc == CX_EBADREQ) return error_page(c, rc, "查询词无效：请输入名称（至少一个汉字或字母）或统一社会信用代码。");
   if (rc) return error_page(c, rc, NULL);
+  /* The answer is read in one pass: its keys indexed (the results array skipped once, here),
+   * then each result indexed where it stands, its walk ending where the next begins. */
+  mp_index ixres;
   uint32_t n = 0;
-  if (!mp_get(res, "results", &list) || cx_mp_read_array(&list, &n)) return error_page(c, CX_EINTERNAL, NULL);
+  cx_mp rm = res;
+  if (ix_build_at(&rm, &ixres) || !ix_get(&ixres, "results", &list) ||
+      cx_mp_read_array(&list, &n))
+    return error_page(c, CX_EINTERNAL, NULL);
   head(c, "查询结果");
   lit(o, "<h1>查询结果</h1>");
   search_form(o, kw);
@@ -658,8 +678,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
     lit(o, "<ul class=\"results\">");
     for (uint32_t i = 0; i < n; i++) {
       mp_index ixi, *it = &ixi;
-      ix_build(list, it);
-      if (cx_mp_skip(&list)) break;
+      if (ix_build_at(&list, it)) break;
       cx_str code = ix_s(it, "code"), name = ix_s(it, "name");
       lit(o, "<li><a class=\"name\" href=\"/entity/");
       url_part(o, code.p, code.n);
@@ -686,7 +705,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
     }
     lit(o, "</ul>");
   }
-  cx_str next = mp_s(res, "next");
+  cx_str next = ix_s(&ixres, "next");
   lit(o, "<nav class=\"pager\" aria-label=\"分页\">");
   if (hc) {
     lit(o, "<a class=\"button alt\" href=\"/search?q=");
@@ -911,20 +930,22 @@ static void page_entity(page_ctx *c, cx_str code, const char *q, size_t qn) {
   lit(o, "</ul></nav><section aria-label=\"");
   lit(o, cx__site_category_label(cname));
   lit(o, "\">");
-  cx_mp list;
+  /* the answer's keys indexed once, each record where it stands (as page_search) */
+  cx_mp list, rm = recs;
+  mp_index ixrecs;
   uint32_t n = 0;
-  if (mp_get(recs, "records", &list) && cx_mp_read_array(&list, &n) == 0) {
+  if (!ix_build_at(&rm, &ixrecs) && ix_get(&ixrecs, "records", &list) && cx_mp_read_array(&list, &n) == 0) {
     for (uint32_t i = 0; i < n; i++) {
-      cx_mp r = list;
-      if (cx_mp_skip(&list)) break;
+      mp_index ixr;
+      if (ix_build_at(&list, &ixr)) break;
       lit(o, "<article class=\"rec\"><h3>决定书文号：");
-      esc(o, mp_s(r, "record_id"));
+      esc(o, ix_s(&ixr, "record_id"));
       lit(o, "</h3><dl class=\"kv\">");
-      record_fields(sl, r, html_field, o);
+      record_fields(sl, &ixr, html_field, o);
       lit(o, "</dl></article>");
     }
   }
-  cx_str next = mp_s(recs, "next");
+  cx_str next = ix_s(&ixrecs, "next");
   if (!n)
     lit(o, next.n ? "<p class=\"empty\">本页没有记录，请翻到下一页。</p>" : "<p class=\"empty\">暂无公示的此类记录。</p>");
   lit(o, "<nav class=\"pager\" aria-label=\"分页\">");
@@ -1018,20 +1039,22 @@ static int report_build(page_ctx *c, cx_str code, char number[40], char day[16],
                 cx_category_names[cat], strlen(cx_category_names[cat]), "cursor", cur.p, (size_t)cur.n, NULL);
       if (rc) return rc;
       uint32_t n = 0;
-      if (mp_get(recs, "records", &list) && cx_mp_read_array(&list, &n) == 0)
+      cx_mp rm = recs;
+      mp_index ixrecs;
+      if (!ix_build_at(&rm, &ixrecs) && ix_get(&ixrecs, "records", &list) && cx_mp_read_array(&list, &n) == 0)
         for (uint32_t i = 0; i < n; i++) {
-          cx_mp r = list;
-          if (cx_mp_skip(&list)) break;
+          mp_index ixr;
+          if (ix_build_at(&list, &ixr)) break;
           if (listed >= REPORT_MAX) {
             more++;
             continue;
           }
-          cx_str rid = mp_s(r, "record_id");
+          cx_str rid = ix_s(&ixr, "record_id");
           doc_item(d, CX_DOC_REC, "决定书文号", rid.p, rid.n);
-          record_fields(sl, r, doc_field, d);
+          record_fields(sl, &ixr, doc_field, d);
           listed++;
         }
-      cx_str next = mp_s(recs, "next");
+      cx_str next = ix_s(&ixrecs, "next");
       if (!next.n || next.n > CURSOR_MAX || listed >= REPORT_MAX) {
         if (next.n) more++; /* at least one more */
         break;
@@ -1259,8 +1282,7 @@ static void page_scorecards(page_ctx *c, const char *q, size_t qn) {
            "<th scope=\"col\">较上期</th></tr></thead><tbody>");
     for (uint32_t i = 0; i < n; i++) {
       mp_index b;
-      ix_build(list, &b);
-      if (cx_mp_skip(&list)) break;
+      if (ix_build_at(&list, &b)) break;
       cx_str code = ix_s(&b, "code");
       cx_mp v;
       double sc = 0, ch = 0;
@@ -1343,8 +1365,7 @@ static void page_scorecard(page_ctx *c, cx_str code, const char *q, size_t qn) {
            "<th scope=\"col\">数值</th><th scope=\"col\">得分</th><th scope=\"col\">权重</th></tr></thead><tbody>");
     for (uint32_t i = 0; i < n; i++) {
       mp_index it;
-      ix_build(list, &it);
-      if (cx_mp_skip(&list)) break;
+      if (ix_build_at(&list, &it)) break;
       cx_str ind = ix_s(&it, "indicator");
       const char *l = sc_label(ind);
       lit(o, "<tr><td>");

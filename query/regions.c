@@ -236,6 +236,19 @@ void cx__query_region_show(const cx_query *q, cx_txn *t, uint32_t region, cx__re
       out->until = e->until;
       return;
     }
+    /* A code the regions DB does not have (an entity's made-up or mistyped county): slow_show
+     * would name no county, and its province and city by the code's prefixes, as it named
+     * them for any code of the DB with the same prefixes; such a code sorts beside it. */
+    const regent *nb[2] = {lo > 0 ? &tb->e[lo - 1] : NULL, lo < tb->n ? &tb->e[lo] : NULL};
+    for (int i = 0; i < 2; i++) {
+      const regent *e = nb[i];
+      if (!e || e->code / 100 != region / 100 || (e->code % 10000 != 0) != (region % 10000 != 0)) continue;
+      out->province = e->province;
+      out->city = e->city;
+      out->county = (cx_str){"", 0};
+      out->until = 0;
+      return;
+    }
   }
   slow_show(t, region, out, city_buf, cap);
 }

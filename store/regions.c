@@ -218,8 +218,16 @@ int cx__regions_load(cx_store *st, MDB_txn *txn, const char *cur, size_t cur_n, 
 }
 
 int cx_store_regions_gen(cx_txn *t, uint64_t *gen) {
+  if (t->regions_gen_ok) { /* a snapshot does not change */
+    *gen = t->regions_gen;
+    return 0;
+  }
   int rc = cx__meta_get64(t->st, t->txn, "regions_gen", gen);
   if (rc == CX_ENOTFOUND) *gen = 0, rc = 0;
+  if (!rc) {
+    t->regions_gen = *gen;
+    t->regions_gen_ok = 1;
+  }
   return rc;
 }
 

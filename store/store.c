@@ -800,6 +800,7 @@ void cx_store_txn_reset(cx_txn *t) {
     cx__store_leave(t->st);
   }
   t->live = 0;
+  t->regions_gen_ok = 0; /* of the snapshot that ends */
 }
 
 int cx_store_txn_renew(cx_txn *t) {

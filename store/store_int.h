@@ -245,6 +245,9 @@ struct cx_txn {
   /* record decoders: [0] for walks (busy while one runs), [1] for cx_store_record_get */
   cx_recdec dec[2];
   unsigned char dec_busy;
+  /* meta regions_gen of this snapshot, read once (every region shown asks it) */
+  uint64_t regions_gen;
+  int regions_gen_ok;
 };
 
 /* The txn's walk decoder, or *local (initialised here) when a walk of this txn is running. */
