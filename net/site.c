@@ -268,6 +268,8 @@ static uint64_t mp_u(cx_mp m, const char *key) {
 #define IX_MAX 48
 typedef struct mp_index {
   uint32_t n;
+  uint32_t next; /* where the next lookup starts: one after the last found (fields are mostly
+                  * asked in the order the answer has them, so most lookups compare one key) */
   cx_str k[IX_MAX];
   cx_mp v[IX_MAX];
 } mp_index;
@@ -276,7 +278,7 @@ typedef struct mp_index {
  * second skip of the whole map). -1 when the map is malformed (*m is then not past it). */
 static int ix_build_at(cx_mp *m, mp_index *ix) {
   uint32_t n;
-  ix->n = 0;
+  ix->n = ix->next = 0;
   if (cx_mp_read_map(m, &n)) return -1;
   for (uint32_t i = 0; i < n; i++) {
     cx_str k;
@@ -293,10 +295,12 @@ static int ix_build_at(cx_mp *m, mp_index *ix) {
 
 static void ix_build(cx_mp m, mp_index *ix) { (void)ix_build_at(&m, ix); }
 
-static int ix_get(const mp_index *ix, const char *key, cx_mp *out) {
+/* Not const: a lookup moves the index's hint (ix->next), never its content. */
+static int ix_get(mp_index *ix, const char *key, cx_mp *out) {
   size_t kl = strlen(key);
-  for (uint32_t i = 0; i < ix->n; i++)
+  for (uint32_t j = 0, i = ix->next; j < ix->n; j++, i = i + 1 == ix->n ? 0 : i + 1)
     if (ix->k[i].n == kl && memcmp(ix->k[i].p, key, kl) == 0) {
+      ix->next = i + 1 == ix->n ? 0 : i + 1;
       if (cx_mp_peek(&ix->v[i]) == CX_MP_NIL) return 0;
       *out = ix->v[i];
       return 1;
@@ -304,21 +308,21 @@ static int ix_get(const mp_index *ix, const char *key, cx_mp *out) {
   return 0;
 }
 
-static cx_str ix_s(const mp_index *ix, const char *key) {
+static cx_str ix_s(mp_index *ix, const char *key) {
   cx_mp v;
   cx_str s = {"", 0};
   if (ix_get(ix, key, &v) && cx_mp_read_str(&v, &s)) s = (cx_str){"", 0};
   return s;
 }
 
-static int ix_b(const mp_index *ix, const char *key) {
+static int ix_b(mp_index *ix, const char *key) {
   cx_mp v;
   int b = 0;
   if (ix_get(ix, key, &v) && cx_mp_read_bool(&v, &b)) b = 0;
   return b;
 }
 
-static uint64_t ix_u(const mp_index *ix, const char *key) {
+static uint64_t ix_u(mp_index *ix, const char *key) {
   cx_mp v;
   uint64_t u = 0;
   if (ix_get(ix, key, &v) && cx_mp_read_uint(&v, &u)) u = 0;
@@ -503,7 +507,7 @@ static int qparam(const char *q, size_t qn, const char *name, char *buf, size_t 
 
 /* The rows of flag_info the entity's "flags" array names, in its order (names it does not know
  * are passed over, a name is taken once); returns how many. */
-static size_t entity_flags(const mp_index *ent, const flag_row *out[FLAGS_MAX]) {
+static size_t entity_flags(mp_index *ent, const flag_row *out[FLAGS_MAX]) {
   cx_mp fl;
   uint32_t n = 0;
   size_t got = 0;
@@ -521,21 +525,21 @@ static size_t entity_flags(const mp_index *ent, const flag_row *out[FLAGS_MAX]) 
   return got;
 }
 
-static void badges(cx_buf *o, const mp_index *ent, int empty_badge) {
+static void badges(cx_buf *o, mp_index *ent, int empty_badge) {
   const flag_row *rows[FLAGS_MAX];
   size_t n = entity_flags(ent, rows);
   for (size_t i = 0; i < n; i++) fmt(o, "<span class=\"badge %s\">%s</span>", rows[i]->cls, rows[i]->label);
   if (!n && empty_badge) lit(o, "<span class=\"badge b-none\">未见失信标记</span>");
 }
 
-static void region_text(cx_buf *o, const mp_index *m) {
+static void region_text(cx_buf *o, mp_index *m) {
   cx_str p = ix_s(m, "province"), ci = ix_s(m, "city"), co = ix_s(m, "county");
   esc(o, p);
   if (!cx_str_eq(ci, p)) esc(o, ci);
   if (!cx_str_eq(co, ci)) esc(o, co);
 }
 
-static int has_region(const mp_index *m) { return ix_s(m, "province").n || ix_s(m, "city").n || ix_s(m, "county").n; }
+static int has_region(mp_index *m) { return ix_s(m, "province").n || ix_s(m, "city").n || ix_s(m, "county").n; }
 
 static void kind_text(cx_buf *o, cx_str kind) {
   const char *l = LOOKUP(kind_labels, kind);
@@ -572,7 +576,7 @@ static void date_range(char *b, size_t cap, cx_str from, cx_str until) {
   snprintf(b, cap, "%.*s 至 %.*s", (int)from.n, from.p, until.n ? (int)until.n : 6, until.n ? until.p : "长期");
 }
 
-static void record_fields(cx_site_loop *sl, const mp_index *r, field_fn f, void *ud) {
+static void record_fields(cx_site_loop *sl, mp_index *r, field_fn f, void *ud) {
   char b[160];
   cx_str s;
   const char *l;
@@ -724,7 +728,7 @@ static void page_search(page_ctx *c, const char *q, size_t qn) {
 }
 
 /* The entity part shared by the entity page and the report: fields of 基本信息. */
-static void entity_fields(const mp_index *ent, field_fn f, void *ud) {
+static void entity_fields(mp_index *ent, field_fn f, void *ud) {
   cx_str code = ix_s(ent, "code"), kind = ix_s(ent, "kind"), s;
   const char *l;
   f(ud, "主体名称", ix_s(ent, "name").p, ix_s(ent, "name").n);
@@ -836,7 +840,7 @@ static int valid_tab(cx_str t) {
 }
 
 /* vis[c]: the records of category c the role may see (the entity answer's counts), read once. */
-static void visible_counts(const mp_index *ent, uint64_t vis[CX_CAT_COUNT]) {
+static void visible_counts(mp_index *ent, uint64_t vis[CX_CAT_COUNT]) {
   memset(vis, 0, CX_CAT_COUNT * sizeof vis[0]);
   cx_mp counts;
   if (!ix_get(ent, "counts", &counts)) return;
@@ -848,7 +852,7 @@ static void visible_counts(const mp_index *ent, uint64_t vis[CX_CAT_COUNT]) {
   }
 }
 
-static void status_section(cx_buf *o, const mp_index *ent) {
+static void status_section(cx_buf *o, mp_index *ent) {
   lit(o, "<section class=\"card\"><h2>当前状态</h2><p>");
   badges(o, ent, 1);
   lit(o, "</p><ul>");
