@@ -394,6 +394,30 @@ static int put_block(cx_store *st, MDB_cursor *cur, blk_w *w, int64_t *extra, ui
   if (w->last > *top) *top = w->last;
   return 0;
 }
+/* A block that a late entry took past 255 entries, written as two: its first 128 entries
+ * under its key, the rest under the first of theirs (between the two, so no overlap). */
+static int put_split(cx_store *st, MDB_txn *txn, blk_w *w, int64_t *extra) {
+  blk_w half[2] = {{{0}, 0, 0, 0}, {{0}, 0, 0, 0}};
+  unsigned char *p = w->b.p + CX_CHK_BLK_HDR, *end = w->b.p + w->b.n;
+  int err = 0;
+  for (unsigned i = 0; p < end && !err; i++) { /* w's entries, as blk_add wrote them */
+    size_t en = cx__rd16(p + 8);
+    err = blk_add(&half[i >= 128], (uint64_t)cx__rd64(p), p + 10, en);
+    p += 10 + en;
+  }
+  for (int h = 0; h < 2 && !err; h++) {
+    unsigned char kb[8];
+    be64(kb, half[h].first);
+    MDB_val k = {8, kb}, v = blk_val(&half[h]);
+    int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &v, 0);
+    if (rc) err = cx__store_mdb_err(st, rc, "checks put");
+  }
+  if (!err) *extra -= 1; /* one more key for the same entries */
+  cx__buf_free(&half[0].b);
+  cx__buf_free(&half[1].b);
+  return err;
+}
+
 /* Entry (r, a->b) at or below the log's last receipt: *wrote 0 when it is there already. */
 static int put_late(cx_store *st, MDB_txn *txn, MDB_cursor *cur, app_ctx *a, uint64_t r, int *wrote,
                     int64_t *extra) {
@@ -414,9 +438,11 @@ static int put_late(cx_store *st, MDB_txn *txn, MDB_cursor *cur, app_ctx *a, uin
     if ((err = entry_at(st, cur, r, &k2, &v, &ev, &en)) != CX_ENOTFOUND) return err;
     if ((err = value_at(st, cur, r, &key, &v)) || (err = blk_rebuild(key, &v, r, a->b.p, a->b.n, &a->late)))
       return err;
+    *extra += 1;
+    *wrote = 1;
+    if (a->late.n > 255) return put_split(st, txn, &a->late, extra);
     be64(kb, key);
     nv = blk_val(&a->late);
-    *extra += 1;
   } else { /* between two values (or before the first): a value of its own */
     be64(kb, r);
   }

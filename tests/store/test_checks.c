@@ -523,3 +523,20 @@ Test(checks, one_entry_values_and_blocks_read_side_by_side) {
   cr_assert_eq(n, 29);
   cr_assert_eq(count(), 26);
 }
+
+Test(checks, a_block_that_late_entries_fill_past_255_splits_in_two) {
+  append_run(1000, 1000, 20, T0); /* one block spanning 1000..20000 */
+  cr_assert_eq(keys(), 1);
+  append_run(1001, 1, 300, T0);   /* 300 late entries inside it */
+  cr_assert_eq(count(), 320);
+  cr_assert_gt(keys(), 1, "split");
+  for (uint64_t r = 999; r <= 1302; r++) expect_receipt(r, r >= 1000 && r <= 1300, T0);
+  for (uint64_t r = 2000; r <= 20000; r += 1000) expect_receipt(r, 1, T0);
+  append_run(1001, 1, 300, T0);   /* again: all there already */
+  cr_assert_eq(count(), 320);
+  cr_assert_eq(rollup().checks, 320);
+  uint64_t n = 0;
+  cr_assert_eq(cx_store_checks_prune(st, T0 + 30000, NULL, &n), 0);
+  cr_assert_eq(n, 320);
+  cr_assert_eq(count(), 0);
+}
