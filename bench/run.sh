@@ -86,7 +86,7 @@ jq -n --arg lmdb "$(ver lmdb)" --arg libuv "$(ver libuv)" --arg msgpack "$(ver m
   --arg sqlite "$(ver sqlite3)" \
   --arg redis "$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([^ ]*\).*/\1/p')" \
   --arg cc "$(cc --version | head -1)" \
-  --arg commit "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --arg commit "$("$bin/chengxin" --version 2>/dev/null | sed -n 's/^commit: //p' | grep . || echo "unknown (worktree $(git -C "$root" rev-parse --short HEAD 2>/dev/null))")" \
   '{lmdb: $lmdb, libuv: $libuv, msgpack: $msgpack, sqlite: $sqlite, redis: $redis, cc: $cc, commit: $commit}' \
   > "$work/versions.json"
 

@@ -382,16 +382,52 @@ typedef struct app_ctx {
   size_t nslot;     /* a power of two, at least 2n */
 } app_ctx;
 
-/* The block filled so far, appended: the log's last receipt *top is now its last. */
-static int put_block(cx_store *st, MDB_cursor *cur, blk_w *w, int64_t *extra, uint64_t *top) {
+/* The block filled so far, written: appended when no key follows its gap (append). */
+static int put_block(cx_store *st, MDB_cursor *cur, blk_w *w, int64_t *extra, int append) {
   unsigned char kb[8];
   be64(kb, w->first);
   MDB_val k = {8, kb}, v = blk_val(w);
-  int rc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
+  int rc = mdb_cursor_put(cur, &k, &v, append ? MDB_APPEND : 0);
   if (rc) return cx__store_mdb_err(st, rc, "checks put");
   *extra += (int64_t)w->n - 1;
   w->n = 0;
-  if (w->last > *top) *top = w->last;
+  return 0;
+}
+
+/* Where receipt r goes: AT_THERE (a value has its key), AT_INSIDE (the block below it spans
+ * it: put_late), or AT_GAP between two values, *lo the last receipt below it (0: none) and *hi
+ * the first key above it (UINT64_MAX: none, the log's end). One seek per run of a flush's
+ * entries: a server's flush is one run at the log's end; the flush of a server that shares
+ * the store with a later-started one (a higher epoch) is one run below that one's entries. */
+enum { AT_GAP, AT_THERE, AT_INSIDE };
+static int locate(cx_store *st, MDB_cursor *cur, uint64_t r, uint64_t *lo, uint64_t *hi, int *where) {
+  unsigned char kb[8];
+  be64(kb, r);
+  MDB_val k = {8, kb}, v;
+  *lo = 0;
+  *hi = UINT64_MAX;
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == 0) {
+    if (k.mv_size != 8) return CX_ECORRUPT;
+    uint64_t key = rd_be64(k.mv_data);
+    if (key == r) {
+      *where = AT_THERE;
+      return 0;
+    }
+    *hi = key;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+  } else if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+  }
+  *where = AT_GAP;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc) return cx__store_mdb_err(st, rc, "checks seek");
+  if (k.mv_size != 8) return CX_ECORRUPT;
+  uint64_t last;
+  int err = value_last(rd_be64(k.mv_data), &v, &last);
+  if (err) return err;
+  if (last >= r) *where = AT_INSIDE;
+  else *lo = last;
   return 0;
 }
 /* A block that a late entry took past 255 entries, written as two: its first 128 entries
@@ -461,29 +497,33 @@ static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
   size_t nd = 0;
   int err = 0;
   int64_t extra = 0;
-  uint64_t top = 0; /* the log's last receipt: above it, entries are appended */
-  MDB_val k, v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-  if (rc == 0) {
-    if (k.mv_size != 8) err = CX_ECORRUPT;
-    else err = value_last(rd_be64(k.mv_data), &v, &top);
-  } else if (rc != MDB_NOTFOUND) {
-    err = cx__store_mdb_err(st, rc, "checks last");
-  }
+  /* the gap (lo, hi) the current run of entries fills, and the run's last receipt */
+  uint64_t lo = 0, hi = 0, run_last = 0;
+  int in_gap = 0;
   a->w.n = 0;
   for (size_t i = 0; i < a->n && !err; i++) {
     const cx_check_entry *e = &a->e[a->ord ? a->ord[i].i : i];
+    uint64_t r = e->receipt;
     if ((err = encode(e, &a->b))) break;
-    if (e->receipt <= top || (a->w.n && e->receipt <= a->w.last)) {
-      int wrote;
-      if (a->w.n && (err = put_block(st, cur, &a->w, &extra, &top))) break;
-      if ((err = put_late(st, txn, cur, a, e->receipt, &wrote, &extra))) break;
-      if (!wrote) continue;
-    } else {
+    if (!in_gap || r <= run_last || r >= hi) { /* a new run: where does r go? */
+      if (a->w.n && (err = put_block(st, cur, &a->w, &extra, hi == UINT64_MAX))) break;
+      int where;
+      if ((err = locate(st, cur, r, &lo, &hi, &where))) break;
+      in_gap = where == AT_GAP;
+      run_last = lo;
+      if (where == AT_THERE) continue; /* written by an earlier attempt */
+      if (where == AT_INSIDE) {
+        int wrote;
+        if ((err = put_late(st, txn, cur, a, r, &wrote, &extra))) break;
+        if (!wrote) continue;
+      }
+    }
+    if (in_gap) {
       if (a->w.n && (a->w.n == 255 || a->w.b.n + 10 + a->b.n > CX_CHK_BLK_BYTES) &&
-          (err = put_block(st, cur, &a->w, &extra, &top)))
+          (err = put_block(st, cur, &a->w, &extra, hi == UINT64_MAX)))
         break;
-      if ((err = blk_add(&a->w, e->receipt, a->b.p, a->b.n))) break;
+      if ((err = blk_add(&a->w, r, a->b.p, a->b.n))) break;
+      run_last = r;
     }
     int64_t d[4] = {1, 0, 0, 0};
     if (e->outcome) d[e->outcome] = 1;
@@ -504,7 +544,7 @@ static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
     }
     for (int m = 0; m < 4; m++) a->rd[a->slot[j] - 1].d[m] += d[m];
   }
-  if (!err && a->w.n) err = put_block(st, cur, &a->w, &extra, &top);
+  if (!err && a->w.n) err = put_block(st, cur, &a->w, &extra, hi == UINT64_MAX);
   mdb_cursor_close(cur);
   if (err) return err;
   if ((err = extra_add(st, txn, extra))) return err;

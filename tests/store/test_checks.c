@@ -540,3 +540,18 @@ Test(checks, a_block_that_late_entries_fill_past_255_splits_in_two) {
   cr_assert_eq(n, 320);
   cr_assert_eq(count(), 0);
 }
+
+/* Two servers on one store: the one started first has the lower epoch, so each of its flushes
+ * lands below the other's entries. Its entries still go in blocks, in one run per flush. */
+Test(checks, a_flush_below_a_later_epochs_entries_is_stored_in_blocks) {
+  append_run(5000000, 1, 100, T0); /* the later server's */
+  uint64_t k0 = keys();
+  append_run(1000, 1, 500, T0);    /* the earlier server's flush */
+  append_run(1500, 1, 500, T0);    /* and its next */
+  cr_assert_eq(count(), 1100);
+  uint64_t k = keys() - k0;
+  cr_expect(k <= 1000 / 10, "1000 entries below the other epoch in %llu values", (unsigned long long)k);
+  for (uint64_t r = 999; r <= 2001; r++) expect_receipt(r, r >= 1000 && r <= 1999, T0);
+  for (uint64_t r = 4999999; r <= 5000100; r++) expect_receipt(r, r >= 5000000 && r <= 5000099, T0);
+  cr_assert_eq(rollup().checks, 1100);
+}
