@@ -520,9 +520,11 @@ static int mp_skip(mpr *r, int depth) {
   return 0;
 }
 
-/* Finds "id" and "ok" in a response map. */
-static int cx_parse_response(const unsigned char *p, size_t n, uint64_t *id, int *ok) {
+/* Finds "id" and "ok" in a response map, and whether its error's code is "busy" (the server
+ * shedding load: its check log's queue full, docs/protocol.md). */
+static int cx_parse_response(const unsigned char *p, size_t n, uint64_t *id, int *ok, int *busy) {
   mpr r = {p, p + n};
+  *busy = 0;
   char k;
   uint64_t v;
   if (mp_head(&r, &k, &v) || k != 'm') return -1;
@@ -544,6 +546,22 @@ static int cx_parse_response(const unsigned char *p, size_t n, uint64_t *id, int
       if (mp_head(&r, &vk, &vv) || (vk != 't' && vk != 'f')) return -1;
       *ok = vk == 't';
       got_ok = 1;
+    } else if (kl == 5 && memcmp(ks, "error", 5) == 0) {
+      char ek;
+      uint64_t en;
+      if (mp_head(&r, &ek, &en) || ek != 'm') return -1;
+      for (uint64_t j = 0; j < en; j++) {
+        char fk, vk;
+        uint64_t fl, vl;
+        const unsigned char *fs, *vs;
+        if (mp_head(&r, &fk, &fl) || fk != 's' || rd(&r, (size_t)fl, &fs)) return -1;
+        if (fl == 4 && memcmp(fs, "code", 4) == 0) {
+          if (mp_head(&r, &vk, &vl) || vk != 's' || rd(&r, (size_t)vl, &vs)) return -1;
+          *busy = vl == 4 && memcmp(vs, "busy", 4) == 0;
+        } else if (mp_skip(&r, 0)) {
+          return -1;
+        }
+      }
     } else if (mp_skip(&r, 0)) {
       return -1;
     }
@@ -583,6 +601,7 @@ struct lg {
   unsigned n_ready;
   uint64_t t_measure0, t_measure1;
   uint64_t done_measured, done_total, errors, bad_answers;
+  uint64_t busy_answers, busy_measured; /* "busy" errors: refused, not wrong; out of the rates */
   uint64_t bytes_in;     /* response bytes read during the measured window */
   uint64_t status_200, status_404, status_other; /* http GET, measured window */
   hist h;
@@ -659,8 +678,9 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b) {
   *b = uv_buf_init(c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
 
-/* One complete response: match it to the oldest in-flight request. */
-static void complete(conn *c, uint64_t now, int good) {
+/* One complete response: match it to the oldest in-flight request. busy: the server refused
+ * it as busy (counted apart: not a wrong answer, not in the latencies or the rates). */
+static void complete_as(conn *c, uint64_t now, int good, int busy) {
   lg *g = c->g;
   if (c->inflight == 0) { fail_run(g, "%s", "response without a request"); return; }
   uint64_t t0 = c->sent_at[c->head];
@@ -668,12 +688,16 @@ static void complete(conn *c, uint64_t now, int good) {
   c->inflight--;
   c->expect_id++;
   g->done_total++;
-  if (!good) g->bad_answers++;
+  if (busy) g->busy_answers++;
+  else if (!good) g->bad_answers++;
   if (g->phase == 2) {
     g->done_measured++;
-    h_add(&g->h, now - t0);
+    if (busy) g->busy_measured++;
+    else h_add(&g->h, now - t0);
   }
 }
+
+static void complete(conn *c, uint64_t now, int good) { complete_as(c, now, good, 0); }
 
 /* Parses as many whole responses as rbuf holds; returns bytes consumed or -1. */
 static long parse_cx(conn *c, uint64_t now) {
@@ -683,8 +707,8 @@ static long parse_cx(conn *c, uint64_t now) {
     size_t n = (size_t)be(p, 4);
     if (c->rlen - pos - 4 < n) break;
     uint64_t id = 0;
-    int ok = 0;
-    if (cx_parse_response(p + 4, n, &id, &ok)) return -1;
+    int ok = 0, busy = 0;
+    if (cx_parse_response(p + 4, n, &id, &ok, &busy)) return -1;
     if (c->ready) {
       if (id != c->expect_id) {
         char why[64];
@@ -692,7 +716,7 @@ static long parse_cx(conn *c, uint64_t now) {
         fail_run(c->g, "response id mismatch: %s", why);
         return -1;
       }
-      complete(c, now, ok == c->g->rp.known[c->sent_key[c->head]]);
+      complete_as(c, now, ok == c->g->rp.known[c->sent_key[c->head]], !ok && busy);
     } else {
       /* the auth response */
       if (!ok) { fail_run(c->g, "%s", "auth refused (check needs an approval token)"); return -1; }
@@ -1230,12 +1254,12 @@ int main(int argc, char **argv) {
     failed = 2;
   }
   double secs = g.t_measure0 ? (double)(g.t_measure1 - g.t_measure0) / 1e9 : 0;
-  double rps = secs > 0 ? (double)g.done_measured / secs : 0;
+  double rps = secs > 0 ? (double)(g.done_measured - g.busy_measured) / secs : 0; /* answered, not refused */
   printf("load proto=%s door=%s op=%s conns=%u depth=%u batch=%u req_s=%.0f codes_s=%.0f p50_us=%.1f "
-         "p99_us=%.1f p999_us=%.1f max_us=%.1f n=%" PRIu64 " bad=%" PRIu64 " resp_bytes=%.0f%s%s\n",
+         "p99_us=%.1f p999_us=%.1f max_us=%.1f n=%" PRIu64 " bad=%" PRIu64 " busy=%" PRIu64 " resp_bytes=%.0f%s%s\n",
          proto, door, opn, o.conns, o.depth, o.batch, rps, rps * o.batch, h_pct(&g.h, 0.5) / 1e3,
          h_pct(&g.h, 0.99) / 1e3, h_pct(&g.h, 0.999) / 1e3, g.h.max / 1e3, g.done_measured,
-         g.bad_answers, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
+         g.bad_answers, g.busy_measured, g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0.0,
          o.label[0] ? " label=" : "", o.label);
   if (o.http_path)
     printf("load path=%s status_200=%" PRIu64 " status_404=%" PRIu64 " status_other=%" PRIu64 "%s%s\n",
@@ -1270,6 +1294,8 @@ int main(int argc, char **argv) {
     cxb_json_int(&j, "p999_ns", (long long)h_pct(&g.h, 0.999));
     cxb_json_int(&j, "max_ns", (long long)g.h.max);
     cxb_json_int(&j, "bad_answers", (long long)g.bad_answers);
+    /* refused as busy in the measured window: out of req_per_s and the latencies */
+    cxb_json_int(&j, "busy_answers", (long long)g.busy_measured);
     cxb_json_num(&j, "response_bytes_avg", g.done_measured ? (double)g.bytes_in / (double)g.done_measured : 0);
     if (o.http_path) { /* answers by status in the measured window (all of them were right) */
       cxb_json_int(&j, "status_200", (long long)g.status_200);
