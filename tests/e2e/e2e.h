@@ -221,6 +221,7 @@ static inline int e2e_spawn(e2e_server *s, const char *const *extra) {
     if (g_e2e_today) setenv("CHENGXIN_TODAY", g_e2e_today, 1);
     else unsetenv("CHENGXIN_TODAY");
     execv(bin, (char *const *)argv);
+    fprintf(stderr, "e2e: cannot run %s: %s\n", bin, strerror(errno)); /* into the server log */
     _exit(127);
   }
   s->pid = pid;
@@ -243,6 +244,14 @@ static inline int e2e_spawn(e2e_server *s, const char *const *extra) {
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) {
       s->pid = 0;
+      /* what the server said before it went: the reason a start failed, in the test's output */
+      FILE *lf = fopen(s->log, "r");
+      if (lf) {
+        char line[512];
+        fprintf(stderr, "e2e: the server exited before it listened; its log:\n");
+        while (fgets(line, sizeof line, lf)) fprintf(stderr, "  %s", line);
+        fclose(lf);
+      }
       return -1000 - (WIFEXITED(st) ? WEXITSTATUS(st) : 128);
     }
     usleep(10000);
