@@ -101,10 +101,11 @@
  *     0  1  CX_CHK_BLOCK    1  1  n (2..255)    2  8  the last entry's receipt (u64 LE)
  *    10     n x {receipt u64 LE, length u16 LE, the entry's bytes as a one-entry value}
  *   key = the first entry's receipt. Blocks never overlap: a receipt at or below a block's
- *   last one goes into that block (a late entry of a slow loop), one between two blocks has
- *   a value of its own. So a receipt is found at its own key or in the block of the greatest
- *   key below it. Meta "checks_extra" (u64) counts the entries beyond one per key (count =
- *   keys + extra); stores written before blocks have none of either and read the same.
+ *   last one goes into that block (a late entry of a slow loop; past 255 entries it splits in
+ *   two); entries between two values are packed into blocks of their own there. So a
+ *   receipt is found at its own key or in the block of the greatest key below it. Meta
+ *   "checks_extra" (u64) counts the entries beyond one per key (count = keys + extra);
+ *   stores written before blocks have none of either and read the same.
  * ---- Check rollup (check_rollup DB): key month u16 BE (cx_day_month), action u8, verdict u8,
  *      region u32 BE (county), authority_id u32 BE (12 B) -> 4 x i64 LE: checks, restricted,
  *      approved_after_review, approved (the feedback outcomes given to those checks). Kept
