@@ -94,32 +94,6 @@ static void roll_key(const cx_check_entry *e, unsigned char k[CX_CHKR_KEY]) {
   cx__be32(k + 8, e->authority_id);
 }
 
-/* Adds d[0..3] (checks, restricted, after review, approved) to the rollup cell kb. */
-static int roll_add_key(cx_store *st, MDB_txn *txn, unsigned char kb[CX_CHKR_KEY], const int64_t d[4]) {
-  unsigned char vb[CX_CHKR_VAL];
-  MDB_val k = {CX_CHKR_KEY, kb}, v;
-  int64_t c[4] = {0, 0, 0, 0};
-  int rc = mdb_get(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v);
-  if (rc == 0 && v.mv_size == CX_CHKR_VAL) {
-    for (int i = 0; i < 4; i++) c[i] = cx__rd64((const unsigned char *)v.mv_data + 8 * i);
-  } else if (rc == 0) {
-    return CX_ECORRUPT;
-  } else if (rc != MDB_NOTFOUND) {
-    return cx__store_mdb_err(st, rc, "check rollup get");
-  }
-  for (int i = 0; i < 4; i++) cx__wr64(vb + 8 * i, c[i] + d[i]);
-  v = (MDB_val){CX_CHKR_VAL, vb};
-  if ((rc = mdb_put(txn, st->dbi[CX_DBI_CHECKROLL], &k, &v, 0))) return cx__store_mdb_err(st, rc, "check rollup put");
-  return 0;
-}
-
-/* Adds d[0..3] to e's rollup cell. */
-static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const int64_t d[4]) {
-  unsigned char kb[CX_CHKR_KEY];
-  roll_key(e, kb);
-  return roll_add_key(st, txn, kb, d);
-}
-
 /* One entry's share of its rollup cell, for append_fn's merge. */
 typedef struct roll_delta {
   unsigned char k[CX_CHKR_KEY];
@@ -161,6 +135,14 @@ static int roll_apply(cx_store *st, MDB_txn *txn, const roll_delta *rd, size_t n
   }
   mdb_cursor_close(cur);
   return err;
+}
+
+/* Adds d[0..3] (checks, restricted, after review, approved) to e's rollup cell. */
+static int roll_add(cx_store *st, MDB_txn *txn, const cx_check_entry *e, const int64_t d[4]) {
+  roll_delta one;
+  roll_key(e, one.k);
+  memcpy(one.d, d, sizeof one.d);
+  return roll_apply(st, txn, &one, 1);
 }
 
 /* Runs fn(st, txn, ctx) in a write txn, growing the map when it fills. */
@@ -358,12 +340,12 @@ static int extra_add(cx_store *st, MDB_txn *txn, int64_t d) {
 /*
  * A flush brings tens of thousands of entries (a busy server answers ~250k checks/s): one
  * ascending run of receipts per loop's ring, sharing a few thousand rollup cells (month,
- * action, verdict, county, authority). The entries go in receipt order, packed into blocks of
- * up to CX_CHK_BLK_BYTES put with MDB_APPEND (one put for ~20 entries: a put per entry was a
- * third of what the log cost a check, docs/benchmarks.md); an entry at or below the log's last
- * receipt (a loop slower than the others, or one an earlier attempt wrote) goes where its
- * receipt belongs, or nowhere if it is there. The rollup deltas are summed per cell in a hash
- * table first, so each cell is read and written once, in key order, instead of once per entry.
+ * action, verdict, county, authority). The entries go in receipt order, in runs: one seek
+ * (locate) finds the gap a run falls in, and the run is packed there into blocks of up to
+ * CX_CHK_BLK_BYTES (one put for ~20 entries; MDB_APPEND at the log's end); an entry inside an
+ * existing block (a loop slower than the others) goes into it, and one written by an earlier
+ * attempt nowhere. The rollup deltas are summed per cell in a hash table first, so each cell is
+ * read and written once, in key order, instead of once per entry.
  */
 typedef struct app_ord { uint64_t receipt; size_t i; } app_ord;
 static int app_ord_cmp(const void *x, const void *y) {
@@ -454,38 +436,26 @@ static int put_split(cx_store *st, MDB_txn *txn, blk_w *w, int64_t *extra) {
   return err;
 }
 
-/* Entry (r, a->b) at or below the log's last receipt: *wrote 0 when it is there already. */
+/* Entry (r, a->b), which the block below it spans (locate: AT_INSIDE): into that block, unless
+ * the block has it already (an earlier attempt wrote it: *wrote 0). */
 static int put_late(cx_store *st, MDB_txn *txn, MDB_cursor *cur, app_ctx *a, uint64_t r, int *wrote,
                     int64_t *extra) {
-  uint64_t key, last;
+  uint64_t key;
   MDB_val v;
+  const unsigned char *ev;
+  size_t en;
   *wrote = 0;
-  int err = value_at(st, cur, r, &key, &v);
-  if (err && err != CX_ENOTFOUND) return err;
-  if (!err && key == r) return 0;
-  if (!err && (err = value_last(key, &v, &last))) return err;
-  if (!err && r == last) return 0;
-  unsigned char kb[8];
-  MDB_val k = {8, kb}, nv = {a->b.n, a->b.p};
-  if (!err && r < last) { /* inside a block: it takes the entry (unless it has it) */
-    const unsigned char *ev;
-    size_t en;
-    uint64_t k2;
-    if ((err = entry_at(st, cur, r, &k2, &v, &ev, &en)) != CX_ENOTFOUND) return err;
-    if ((err = value_at(st, cur, r, &key, &v)) || (err = blk_rebuild(key, &v, r, a->b.p, a->b.n, &a->late)))
-      return err;
-    *extra += 1;
-    *wrote = 1;
-    if (a->late.n > 255) return put_split(st, txn, &a->late, extra);
-    be64(kb, key);
-    nv = blk_val(&a->late);
-  } else { /* between two values (or before the first): a value of its own */
-    be64(kb, r);
-  }
-  int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &nv, 0);
-  if (rc) return cx__store_mdb_err(st, rc, "checks put");
+  int err = entry_at(st, cur, r, &key, &v, &ev, &en); /* leaves key, v at the spanning block */
+  if (err != CX_ENOTFOUND) return err;
+  if ((err = blk_rebuild(key, &v, r, a->b.p, a->b.n, &a->late))) return err;
+  *extra += 1;
   *wrote = 1;
-  return 0;
+  if (a->late.n > 255) return put_split(st, txn, &a->late, extra);
+  unsigned char kb[8];
+  be64(kb, key);
+  MDB_val k = {8, kb}, nv = blk_val(&a->late);
+  int rc = mdb_put(txn, st->dbi[CX_DBI_CHECKS], &k, &nv, 0);
+  return rc ? cx__store_mdb_err(st, rc, "checks put") : 0;
 }
 
 static int append_fn(cx_store *st, MDB_txn *txn, void *ctx) {
